@@ -1,0 +1,13 @@
+//! dashload: load tests for Grafana dashboards over InfluxDB, fed by a Toggl sync job.
+//!
+//! The library holds everything; `main.rs` only parses the command line and maps
+//! errors to exit codes. See DESIGN in the README for how the parts fit.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod report;
+pub mod runfolder;
+pub mod sandbox;
+pub mod workload;
+
+pub use error::{Error, Result};

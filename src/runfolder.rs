@@ -1,0 +1,415 @@
+//! The run folder: what one run leaves behind, and how it is written safely.
+//!
+//! A run writes `reports/<UTC time>-<scenario>/` holding Goose's `report.json`
+//! and `report.html`, the request log `requests.csv` (Goose's CSV format),
+//! `ingest.csv` (one row per sync batch write) and `run.json` ([`RunMeta`]).
+//! The post-processor reads only these files, so any run folder can be
+//! re-rendered later. Folders are never overwritten and every file is written
+//! to a temporary name first and renamed, so a reader never sees half a file.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// File names inside a run folder.
+pub mod files {
+    /// dashload's own description of the run.
+    pub const RUN_META: &str = "run.json";
+    /// Goose's JSON report (with graph data).
+    pub const GOOSE_JSON: &str = "report.json";
+    /// Goose's own HTML report.
+    pub const GOOSE_HTML: &str = "goose-report.html";
+    /// Goose's request log, CSV.
+    pub const REQUESTS: &str = "requests.csv";
+    /// One row per sync batch write: `elapsed_ms,points,bytes,duration_us,status,success`.
+    pub const INGEST: &str = "ingest.csv";
+    /// dashload's report.
+    pub const REPORT_HTML: &str = "report.html";
+    /// Everything the report states, for programs.
+    pub const SUMMARY: &str = "summary.json";
+    /// SLO verdicts as JUnit XML, for CI systems.
+    pub const JUNIT: &str = "junit.xml";
+}
+
+/// The header of `ingest.csv`.
+pub const INGEST_HEADER: &str = "elapsed_ms,points,bytes,duration_us,status,success";
+
+/// What kind of request a Goose request name stands for.
+///
+/// Names are the contract between the users (who record requests) and the
+/// report (which judges them): a dashboard load is `load <dashboard> [<range>]`,
+/// a panel query `panel <title> [<range>]`, a template-variable query
+/// `variable <name>`, and the sync job's steps start with `sync `.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestClass {
+    /// A whole dashboard load: first query sent to last answer in.
+    DashboardLoad,
+    /// One panel's query.
+    PanelQuery,
+    /// A template-variable query run on dashboard load.
+    VariableQuery,
+    /// Fetching the dashboard definition.
+    DashboardFetch,
+    /// The sync job fetching time entries.
+    SyncFetch,
+    /// The sync job turning entries into line protocol.
+    SyncTransform,
+    /// One batch write.
+    IngestBatch,
+    /// Time from a write landing to the point being visible to a query.
+    IngestFreshness,
+    /// Anything else.
+    Other,
+}
+
+impl RequestClass {
+    /// Every class, in the order reports list them.
+    pub const ALL: [RequestClass; 9] = [
+        RequestClass::DashboardLoad,
+        RequestClass::PanelQuery,
+        RequestClass::VariableQuery,
+        RequestClass::DashboardFetch,
+        RequestClass::SyncFetch,
+        RequestClass::SyncTransform,
+        RequestClass::IngestBatch,
+        RequestClass::IngestFreshness,
+        RequestClass::Other,
+    ];
+
+    /// The class of a request recorded under `name`.
+    pub fn of(name: &str) -> RequestClass {
+        let head = name.split_whitespace().next().unwrap_or("");
+        match head {
+            "load" => RequestClass::DashboardLoad,
+            "panel" => RequestClass::PanelQuery,
+            "variable" => RequestClass::VariableQuery,
+            "dashboard" => RequestClass::DashboardFetch,
+            "sync" => match name.split_whitespace().nth(1).unwrap_or("") {
+                "fetch" => RequestClass::SyncFetch,
+                "transform" => RequestClass::SyncTransform,
+                "write" => RequestClass::IngestBatch,
+                "freshness" => RequestClass::IngestFreshness,
+                _ => RequestClass::Other,
+            },
+            _ => RequestClass::Other,
+        }
+    }
+
+    /// The key used in scenario files and JSON (`dashboard_load`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            RequestClass::DashboardLoad => "dashboard_load",
+            RequestClass::PanelQuery => "panel_query",
+            RequestClass::VariableQuery => "variable_query",
+            RequestClass::DashboardFetch => "dashboard_fetch",
+            RequestClass::SyncFetch => "sync_fetch",
+            RequestClass::SyncTransform => "sync_transform",
+            RequestClass::IngestBatch => "ingest_batch",
+            RequestClass::IngestFreshness => "ingest_freshness",
+            RequestClass::Other => "other",
+        }
+    }
+
+    /// A human label for tables and legends.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestClass::DashboardLoad => "dashboard load",
+            RequestClass::PanelQuery => "panel query",
+            RequestClass::VariableQuery => "variable query",
+            RequestClass::DashboardFetch => "dashboard fetch",
+            RequestClass::SyncFetch => "sync fetch",
+            RequestClass::SyncTransform => "sync transform",
+            RequestClass::IngestBatch => "ingest batch",
+            RequestClass::IngestFreshness => "ingest freshness",
+            RequestClass::Other => "other",
+        }
+    }
+
+    /// The class for a scenario-file key.
+    pub fn from_key(key: &str) -> Option<RequestClass> {
+        RequestClass::ALL.into_iter().find(|c| c.key() == key)
+    }
+}
+
+/// The figure an SLO bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloMetric {
+    /// 50th percentile latency, milliseconds.
+    P50,
+    /// 95th percentile latency, milliseconds.
+    P95,
+    /// 99th percentile latency, milliseconds.
+    P99,
+    /// Failed requests ÷ all requests, a fraction in 0..=1.
+    ErrorRate,
+    /// Batch write time ÷ points in the batch, milliseconds (ingest only).
+    MsPerPoint,
+}
+
+impl SloMetric {
+    /// The key used in scenario files (`p95`, `error_rate`, …).
+    pub fn key(self) -> &'static str {
+        match self {
+            SloMetric::P50 => "p50",
+            SloMetric::P95 => "p95",
+            SloMetric::P99 => "p99",
+            SloMetric::ErrorRate => "error_rate",
+            SloMetric::MsPerPoint => "ms_per_point",
+        }
+    }
+}
+
+/// One service-level objective: `metric` of `class` must stay at or below `max`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    /// Which requests it judges.
+    pub class: RequestClass,
+    /// Which figure.
+    pub metric: SloMetric,
+    /// The bound: milliseconds for latencies and ms per point, a fraction for error rates.
+    pub max: f64,
+}
+
+/// What part of the load shape a window is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    /// Users are being added or removed towards a stage's count.
+    Ramp,
+    /// A planned stage holding its users: runs are judged on these.
+    Hold,
+    /// A stress-ladder step (its ramp and hold together); expected to break.
+    StressStep,
+}
+
+/// The time window of one stage or stress step, relative to the attack start
+/// (the same clock as the request log's `elapsed` column).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageWindow {
+    /// A stable name: `stage 1 ramp`, `stage 1 hold`, `step 3`.
+    pub name: String,
+    /// Ramp, hold or stress step.
+    pub kind: WindowKind,
+    /// Dashboard viewers at the end of the window (sync users not counted).
+    pub viewers: usize,
+    /// Window start, ms since the attack started.
+    pub start_ms: u64,
+    /// Window end, ms since the attack started.
+    pub end_ms: u64,
+}
+
+/// The target of a run, as it may be shown: never a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetSummary {
+    /// `sandbox`, `influxdb1`, `influxdb2` or `grafana`.
+    pub kind: String,
+    /// Base URL (credentials stripped).
+    pub url: String,
+    /// Database, bucket or data source, when the kind has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+/// Why the stress ladder stopped early.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LadderStop {
+    /// The step window's name.
+    pub step: String,
+    /// Viewers at that step.
+    pub viewers: usize,
+    /// The condition that held, with the observed figures.
+    pub reason: String,
+    /// When it stopped, ms since the attack started.
+    pub at_ms: u64,
+}
+
+/// Counters the users keep that the request log cannot carry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunCounters {
+    /// Whole dashboard loads completed.
+    pub dashboard_loads: u64,
+    /// Auto-refreshes skipped because the previous load was still running.
+    pub missed_refreshes: u64,
+    /// Time entries the sync job fetched or generated.
+    pub entries: u64,
+    /// Points the sync job wrote successfully.
+    pub points_written: u64,
+    /// Batches the sync job wrote (successful or not).
+    pub batches: u64,
+}
+
+/// `run.json`: dashload's own record of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// dashload's version.
+    pub dashload_version: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file, as given.
+    pub scenario_file: String,
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub scenario_digest: String,
+    /// The seed every generator was derived from.
+    pub seed: u64,
+    /// Where the load went.
+    pub target: TargetSummary,
+    /// The Goose test plan that ran (total users, sync job included).
+    pub test_plan: String,
+    /// Sync-job users (fixed for the whole run).
+    pub sync_users: usize,
+    /// Every stage and stress-step window.
+    pub windows: Vec<StageWindow>,
+    /// The SLOs the run is judged on.
+    pub slos: Vec<Slo>,
+    /// When the attack started (the zero of every `*_ms` figure).
+    pub started_at: DateTime<Utc>,
+    /// When it ended; `None` while running.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// True when the run was cut short by Ctrl-C or a signal.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Set when the stress ladder stopped early on its stop condition.
+    #[serde(default)]
+    pub ladder_stop: Option<LadderStop>,
+    /// Counters from the users.
+    #[serde(default)]
+    pub counters: RunCounters,
+}
+
+impl RunMeta {
+    /// Read `run.json` from a run folder.
+    pub fn load(run_dir: &Path) -> Result<RunMeta> {
+        let path = run_dir.join(files::RUN_META);
+        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Report(format!("{}: {e}", path.display())))
+    }
+
+    /// Write `run.json` into a run folder, atomically.
+    pub fn store(&self, run_dir: &Path) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(anyhow::Error::from)?;
+        write_atomic(&run_dir.join(files::RUN_META), &text)
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a rename,
+/// so `path` holds either the old content or the whole new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_name(path);
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|e| Error::io(path, e))
+}
+
+/// The temporary name a file is written under before its rename: `.<name>.tmp`.
+pub fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Create a new run folder `<parent>/<UTC time>-<scenario>`, never reusing one:
+/// if the name exists, `-2`, `-3`, … is appended.
+pub fn create_run_dir(parent: &Path, started: DateTime<Utc>, scenario: &str) -> Result<PathBuf> {
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let safe: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let base = format!("{}-{safe}", started.format("%Y%m%dT%H%M%SZ"));
+    for n in 1.. {
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = parent.join(name);
+        // create_dir (not create_dir_all) fails if the folder exists: no race, no overwrite.
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    unreachable!("the loop only ends by returning")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_classes_follow_the_naming_contract() {
+        assert_eq!(
+            RequestClass::of("load Toggl time [7d]"),
+            RequestClass::DashboardLoad
+        );
+        assert_eq!(
+            RequestClass::of("panel Hours per project [24h]"),
+            RequestClass::PanelQuery
+        );
+        assert_eq!(
+            RequestClass::of("variable project"),
+            RequestClass::VariableQuery
+        );
+        assert_eq!(
+            RequestClass::of("dashboard toggl-overview"),
+            RequestClass::DashboardFetch
+        );
+        assert_eq!(RequestClass::of("sync fetch"), RequestClass::SyncFetch);
+        assert_eq!(RequestClass::of("sync write"), RequestClass::IngestBatch);
+        assert_eq!(
+            RequestClass::of("sync freshness"),
+            RequestClass::IngestFreshness
+        );
+        assert_eq!(RequestClass::of("GET /"), RequestClass::Other);
+        for class in RequestClass::ALL {
+            assert_eq!(RequestClass::from_key(class.key()), Some(class));
+        }
+    }
+
+    #[test]
+    fn run_dirs_are_never_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let a = create_run_dir(tmp.path(), t, "staged").unwrap();
+        let b = create_run_dir(tmp.path(), t, "staged").unwrap();
+        assert_ne!(a, b);
+        assert!(a.ends_with("20261123T100000Z-staged"));
+        assert!(b.ends_with("20261123T100000Z-staged-2"));
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("run.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert!(!temp_name(&path).exists());
+    }
+}

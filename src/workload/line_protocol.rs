@@ -1,0 +1,1 @@
+//! Time entries → InfluxDB line protocol (DOMAIN.md §5.1 schema). (Interface stub.)

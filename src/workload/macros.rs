@@ -1,0 +1,163 @@
+//! Grafana's backend macros for InfluxQL: what the server substitutes after the
+//! browser has interpolated template variables (DOMAIN.md §1.6, §1.8).
+//!
+//! `$timeFilter` / `$__timeFilter` become `time >= <from>ms and time <= <to>ms`,
+//! `$__interval` / `$interval` the rounded interval (`10s`, `1m`, `2h`), and
+//! `$__interval_ms` its milliseconds. Like Grafana, this is a plain string replace.
+
+/// The values a panel query's macros expand to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacroContext {
+    /// Range start, epoch ms.
+    pub from_ms: i64,
+    /// Range end, epoch ms.
+    pub to_ms: i64,
+    /// The panel's interval, ms (see [`interval_ms`]).
+    pub interval_ms: u64,
+}
+
+/// Expand the backend macros in `query`.
+pub fn expand(query: &str, ctx: &MacroContext) -> String {
+    if !query.contains('$') {
+        return query.to_string();
+    }
+    let time_filter = format!("time >= {}ms and time <= {}ms", ctx.from_ms, ctx.to_ms);
+    let interval = format_interval(ctx.interval_ms);
+    // Longest names first, so `$__interval_ms` is not read as `$__interval` + `_ms`.
+    query
+        .replace("$__timeFilter", &time_filter)
+        .replace("$timeFilter", &time_filter)
+        .replace("$__interval_ms", &ctx.interval_ms.to_string())
+        .replace("$__interval", &interval)
+        .replace("$interval", &interval)
+}
+
+/// Grafana's `roundInterval`: snap a raw interval (ms) to a tidy step.
+pub fn round_interval(ms: u64) -> u64 {
+    const S: u64 = 1000;
+    const M: u64 = 60 * S;
+    const H: u64 = 60 * M;
+    const D: u64 = 24 * H;
+    const W: u64 = 7 * D;
+    // (threshold, result): the first threshold above `ms` gives the result.
+    const STEPS: [(u64, u64); 30] = [
+        (10, 1),
+        (15, 10),
+        (35, 20),
+        (75, 50),
+        (150, 100),
+        (350, 200),
+        (750, 500),
+        (1500, S),
+        (3500, 2 * S),
+        (7500, 5 * S),
+        (12500, 10 * S),
+        (17500, 15 * S),
+        (25000, 20 * S),
+        (45000, 30 * S),
+        (90000, M),
+        (210000, 2 * M),
+        (450000, 5 * M),
+        (750000, 10 * M),
+        (1050000, 15 * M),
+        (1500000, 20 * M),
+        (2700000, 30 * M),
+        (5400000, H),
+        (9000000, 2 * H),
+        (16200000, 3 * H),
+        (32400000, 6 * H),
+        (86400000, 12 * H),
+        (604800000, D),
+        (1814400000, W),
+        (3628800000, 30 * D),
+        (u64::MAX, 365 * D),
+    ];
+    STEPS
+        .iter()
+        .find(|(threshold, _)| ms < *threshold)
+        .map(|(_, result)| *result)
+        .unwrap_or(365 * D)
+}
+
+/// The interval Grafana computes for a panel: `roundInterval((to-from)/maxDataPoints)`,
+/// raised to the panel's minimum interval when that is larger.
+pub fn interval_ms(
+    from_ms: i64,
+    to_ms: i64,
+    max_data_points: u32,
+    min_interval_ms: Option<u64>,
+) -> u64 {
+    let span = (to_ms - from_ms).max(0) as u64;
+    let raw = span / u64::from(max_data_points.max(1));
+    let rounded = round_interval(raw).max(1);
+    rounded.max(min_interval_ms.unwrap_or(0))
+}
+
+/// Format an interval as InfluxQL expects it: the largest whole unit (`10s`, `1m`, `2h`, `1d`).
+pub fn format_interval(ms: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (7 * 24 * 3_600_000, "w"),
+        (24 * 3_600_000, "d"),
+        (3_600_000, "h"),
+        (60_000, "m"),
+        (1000, "s"),
+        (1, "ms"),
+    ];
+    if ms == 0 {
+        return "1ms".to_string();
+    }
+    for (unit_ms, suffix) in UNITS {
+        if ms % unit_ms == 0 {
+            return format!("{}{suffix}", ms / unit_ms);
+        }
+    }
+    unreachable!("every ms value is a whole number of ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn intervals_match_grafanas_worked_examples_at_1255_px() {
+        // DOMAIN.md §1.8: 1h→2s, 6h→15s, 24h→1m, 7d→10m, 30d→30m, 90d→2h.
+        let cases = [
+            (1, "2s"),
+            (6, "15s"),
+            (24, "1m"),
+            (7 * 24, "10m"),
+            (30 * 24, "30m"),
+            (90 * 24, "2h"),
+        ];
+        for (hours, want) in cases {
+            let got = format_interval(interval_ms(0, hours * H, 1255, None));
+            assert_eq!(got, want, "range {hours}h");
+        }
+    }
+
+    #[test]
+    fn min_interval_raises_the_interval() {
+        assert_eq!(interval_ms(0, H, 1255, Some(3_600_000)), 3_600_000);
+    }
+
+    #[test]
+    fn macros_expand_as_grafanas_backend_does() {
+        let ctx = MacroContext {
+            from_ms: 1763251200000,
+            to_ms: 1763856000000,
+            interval_ms: 600_000,
+        };
+        let q = "SELECT sum(\"d\") FROM \"m\" WHERE $timeFilter GROUP BY time($__interval) -- $__interval_ms $interval";
+        assert_eq!(
+            expand(q, &ctx),
+            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1763251200000ms and time <= 1763856000000ms \
+             GROUP BY time(10m) -- 600000 10m"
+        );
+        assert_eq!(
+            expand("WHERE $__timeFilter", &ctx),
+            "WHERE time >= 1763251200000ms and time <= 1763856000000ms"
+        );
+    }
+}
