@@ -5,9 +5,11 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod plan;
 pub mod report;
 pub mod runfolder;
 pub mod sandbox;
+pub mod scenario;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -4,3 +4,5 @@
 pub mod line_protocol;
 pub mod macros;
 pub mod toggl;
+pub mod dashboard;
+pub mod timerange;

@@ -1,0 +1,172 @@
+//! Load shape: a scenario's stages and stress ladder → a Goose test plan, and the
+//! time window of every stage and step, so the report can judge each one.
+//!
+//! Goose's plan counts every user; dashload's stages count dashboard viewers. The
+//! sync-job users are added to every step, and Goose launches them first (see
+//! `users::register`), so their number stays fixed while viewers grow.
+
+use std::time::Duration;
+
+use crate::runfolder::{StageWindow, WindowKind};
+use crate::scenario::{Scenario, Stage, Stress};
+
+/// One step of the Goose test plan: reach `users` (all kinds) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// Total users at the end of the step.
+    pub users: usize,
+    /// How long the step lasts (whole seconds: Goose's plan has no finer unit).
+    pub duration: Duration,
+}
+
+/// The whole load shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Goose steps, in order.
+    pub steps: Vec<Step>,
+    /// Stage and stress-step windows, ms since the attack started.
+    pub windows: Vec<StageWindow>,
+    /// Sync-job users included in every step.
+    pub sync_users: usize,
+}
+
+impl Plan {
+    /// Build the plan of a scenario.
+    pub fn from_scenario(scenario: &Scenario) -> Plan {
+        Plan::build(&scenario.stages, scenario.stress.as_ref(), scenario.sync.users)
+    }
+
+    /// Build a plan from stages, an optional ladder, and the fixed sync users.
+    pub fn build(stages: &[Stage], stress: Option<&Stress>, sync_users: usize) -> Plan {
+        let mut plan = Plan { steps: Vec::new(), windows: Vec::new(), sync_users };
+        let mut t = Duration::ZERO;
+        for (i, stage) in stages.iter().enumerate() {
+            let n = i + 1;
+            if stage.ramp.is_zero() {
+                // Goose ramps over a step's whole duration: jump with a 0s step.
+                plan.steps.push(Step { users: stage.users + sync_users, duration: Duration::ZERO });
+            } else {
+                plan.push(&mut t, stage.users, stage.ramp, format!("stage {n} ramp"), WindowKind::Ramp);
+            }
+            if !stage.hold.is_zero() {
+                plan.push(&mut t, stage.users, stage.hold, format!("stage {n} hold"), WindowKind::Hold);
+            }
+        }
+        if let (Some(stress), Some(last)) = (stress, stages.last()) {
+            let mut viewers = last.users;
+            let mut k = 0;
+            while viewers < stress.ceiling {
+                k += 1;
+                viewers = (viewers + stress.step).min(stress.ceiling);
+                let start = t;
+                plan.steps.push(Step { users: viewers + sync_users, duration: stress.ramp });
+                plan.steps.push(Step { users: viewers + sync_users, duration: stress.hold });
+                t += stress.ramp + stress.hold;
+                plan.windows.push(StageWindow {
+                    name: format!("step {k}"),
+                    kind: WindowKind::StressStep,
+                    viewers,
+                    start_ms: start.as_millis() as u64,
+                    end_ms: t.as_millis() as u64,
+                });
+            }
+        }
+        plan
+    }
+
+    fn push(&mut self, t: &mut Duration, viewers: usize, d: Duration, name: String, kind: WindowKind) {
+        let start = *t;
+        *t += d;
+        self.steps.push(Step { users: viewers + self.sync_users, duration: d });
+        self.windows.push(StageWindow {
+            name,
+            kind,
+            viewers,
+            start_ms: start.as_millis() as u64,
+            end_ms: t.as_millis() as u64,
+        });
+    }
+
+    /// The plan in Goose's `--test-plan` syntax: `users,seconds;…`.
+    pub fn goose_test_plan(&self) -> String {
+        self.steps
+            .iter()
+            .map(|s| format!("{},{}s", s.users, s.duration.as_secs()))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// Users Goose launches over the run: the sum of every increase.
+    pub fn total_launched(&self) -> usize {
+        let mut previous = 0;
+        let mut total = 0;
+        for s in &self.steps {
+            total += s.users.saturating_sub(previous);
+            previous = s.users;
+        }
+        total
+    }
+
+    /// The whole run's length.
+    pub fn duration(&self) -> Duration {
+        self.steps.iter().map(|s| s.duration).sum()
+    }
+
+    /// The most viewers at any time.
+    pub fn peak_viewers(&self) -> usize {
+        self.windows.iter().map(|w| w.viewers).max().unwrap_or(0)
+    }
+
+    /// The stress step running at `elapsed`, if any.
+    pub fn stress_window_at(&self, elapsed: Duration) -> Option<&StageWindow> {
+        let ms = elapsed.as_millis() as u64;
+        self.windows
+            .iter()
+            .find(|w| w.kind == WindowKind::StressStep && w.start_ms <= ms && ms < w.end_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn stages_and_ladder_become_a_goose_plan_with_sync_users_in_every_step() {
+        let stages = [
+            Stage { users: 50, ramp: secs(10), hold: secs(20) },
+            Stage { users: 100, ramp: secs(10), hold: secs(30) },
+        ];
+        let stress = Stress { step: 60, ramp: secs(5), hold: secs(15), ceiling: 200, stop_when: vec![] };
+        let plan = Plan::build(&stages, Some(&stress), 1);
+        assert_eq!(plan.goose_test_plan(), "51,10s;51,20s;101,10s;101,30s;161,5s;161,15s;201,5s;201,15s");
+        assert_eq!(plan.total_launched(), 201);
+        assert_eq!(plan.duration(), secs(110));
+        assert_eq!(plan.peak_viewers(), 200);
+        let names: Vec<_> = plan.windows.iter().map(|w| (w.name.as_str(), w.start_ms, w.end_ms, w.viewers)).collect();
+        assert_eq!(
+            names,
+            [
+                ("stage 1 ramp", 0, 10_000, 50),
+                ("stage 1 hold", 10_000, 30_000, 50),
+                ("stage 2 ramp", 30_000, 40_000, 100),
+                ("stage 2 hold", 40_000, 70_000, 100),
+                ("step 1", 70_000, 90_000, 160),
+                ("step 2", 90_000, 110_000, 200),
+            ]
+        );
+        assert_eq!(plan.stress_window_at(secs(95)).unwrap().name, "step 2");
+        assert!(plan.stress_window_at(secs(50)).is_none());
+    }
+
+    #[test]
+    fn a_stage_without_ramp_has_no_ramp_window() {
+        let plan = Plan::build(&[Stage { users: 5, ramp: Duration::ZERO, hold: secs(10) }], None, 0);
+        assert_eq!(plan.goose_test_plan(), "5,0s;5,10s");
+        assert_eq!(plan.windows.len(), 1);
+        assert_eq!(plan.windows[0].kind, WindowKind::Hold);
+    }
+}

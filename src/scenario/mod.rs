@@ -1,0 +1,764 @@
+//! Scenario files: parse (`raw`), then resolve into typed, validated values.
+//!
+//! Every mistake a user can make in a scenario is caught here, before anything is
+//! sent, and reported as `file:line:column: what is wrong (the offending value)`.
+
+pub mod duration;
+mod raw;
+pub mod secret;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::runfolder::{RequestClass, Slo, SloMetric, TargetSummary};
+use crate::workload::dashboard::Dashboard;
+use duration::{parse_duration, parse_duration_range, parse_percent};
+use raw::*;
+pub use secret::{Secret, SecretSource};
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name (the file stem unless `name` is set); names run folders.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, hex.
+    pub digest: String,
+    /// Seed every generator derives from.
+    pub seed: u64,
+    /// Where the load goes.
+    pub target: Target,
+    /// Dashboard viewers, if the scenario has any.
+    pub viewers: Option<Viewers>,
+    /// The sync job.
+    pub sync: SyncJob,
+    /// Planned stages.
+    pub stages: Vec<Stage>,
+    /// The stress ladder past the last stage.
+    pub stress: Option<Stress>,
+    /// SLOs the run is judged on.
+    pub slos: Vec<Slo>,
+}
+
+/// What kind of stack the target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// The embedded stand-in, started inside the process.
+    Sandbox,
+    /// InfluxDB 1.x: `/query` and `/write`.
+    Influxdb1,
+    /// InfluxDB 2.x: `/api/v2/query` and `/api/v2/write`.
+    Influxdb2,
+    /// Grafana: `/api/ds/query`, dashboards from `/api/dashboards/uid/…`.
+    Grafana,
+}
+
+impl TargetKind {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::Sandbox => "sandbox",
+            TargetKind::Influxdb1 => "influxdb1",
+            TargetKind::Influxdb2 => "influxdb2",
+            TargetKind::Grafana => "grafana",
+        }
+    }
+}
+
+/// How InfluxQL queries are sent to InfluxDB 1.x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryMethod {
+    /// `GET /query?q=…` (Grafana's default).
+    Get,
+    /// `POST /query` with a form body.
+    Post,
+}
+
+/// Credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// None.
+    None,
+    /// HTTP basic auth.
+    Basic {
+        /// User name (not secret).
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// A token (`Authorization: Token …` for InfluxDB, `Bearer …` for Grafana).
+    Token(Secret),
+}
+
+/// A resolved target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Kind.
+    pub kind: TargetKind,
+    /// Base URL; `None` for the sandbox until it has started.
+    pub url: Option<url::Url>,
+    /// Database (InfluxDB 1.x), default `toggl`.
+    pub database: String,
+    /// Retention policy, when not the default.
+    pub retention_policy: Option<String>,
+    /// GET or POST for `/query`.
+    pub query_method: QueryMethod,
+    /// Credentials.
+    pub auth: Auth,
+    /// InfluxDB 2.x organisation.
+    pub org: Option<String>,
+    /// InfluxDB 2.x bucket.
+    pub bucket: Option<String>,
+    /// Grafana data source uid (overrides the dashboard's).
+    pub datasource_uid: Option<String>,
+    /// Grafana organisation id.
+    pub org_id: u32,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Where writes go when not to this target (Grafana's InfluxDB).
+    pub write: Option<Box<Target>>,
+}
+
+impl Target {
+    /// The target as reports may show it: no credentials.
+    pub fn summary(&self) -> TargetSummary {
+        let url = self
+            .url
+            .as_ref()
+            .map(|u| {
+                let mut u = u.clone();
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.as_str().trim_end_matches('/').to_string()
+            })
+            .unwrap_or_else(|| "(embedded)".into());
+        TargetSummary {
+            kind: self.kind.name().into(),
+            url,
+            database: Some(self.database.clone()),
+        }
+    }
+
+    /// The target that receives writes.
+    pub fn write_target(&self) -> &Target {
+        self.write.as_deref().unwrap_or(self)
+    }
+}
+
+/// A weighted time range, as Grafana's time picker writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightedRange {
+    /// e.g. `now-7d`.
+    pub from: String,
+    /// e.g. `now`.
+    pub to: String,
+    /// Relative weight, ≥ 1.
+    pub weight: u32,
+}
+
+/// How often a viewer picks All, one value, or a few values for a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VariableMix {
+    /// Weight of All.
+    pub all: u32,
+    /// Weight of a single value.
+    pub one: u32,
+    /// Weight of two or three values.
+    pub some: u32,
+}
+
+/// The dashboard viewers.
+#[derive(Debug, Clone)]
+pub struct Viewers {
+    /// The dashboard file.
+    pub dashboard_path: PathBuf,
+    /// The dashboard they open.
+    pub dashboard: Dashboard,
+    /// Panel queries in flight at once per viewer (a browser's per-host limit).
+    pub max_parallel: usize,
+    /// Auto-refresh period; `None` disables auto-refresh.
+    pub refresh: Option<Duration>,
+    /// Auto-refreshes watched before the viewer changes the time range.
+    pub refreshes_per_visit: u32,
+    /// Think time between visits, uniformly drawn from this range.
+    pub think_time: (Duration, Duration),
+    /// Only query panels in the first screen (lazy loading).
+    pub first_screen_only: bool,
+    /// Time-range mix.
+    pub time_ranges: Vec<WeightedRange>,
+    /// Variable-choice mix per variable name.
+    pub variables: BTreeMap<String, VariableMix>,
+}
+
+/// Where the sync job gets entries.
+#[derive(Debug, Clone)]
+pub enum SyncSource {
+    /// Generated in-process (seeded).
+    Generate,
+    /// Fetched from a Toggl-compatible API (`None`: the sandbox's).
+    Toggl {
+        /// Base URL of the API; `None` means the sandbox.
+        url: Option<url::Url>,
+        /// API token.
+        token: Option<Secret>,
+    },
+}
+
+/// The sync job.
+#[derive(Debug, Clone)]
+pub struct SyncJob {
+    /// How many sync users run (fixed for the whole run).
+    pub users: usize,
+    /// Where entries come from.
+    pub source: SyncSource,
+    /// Entries per sync.
+    pub entries_per_sync: u32,
+    /// Points per batch write.
+    pub batch_size: u32,
+    /// Gzip batch bodies.
+    pub gzip: bool,
+    /// Pause between syncs.
+    pub interval: Duration,
+}
+
+/// A planned stage: ramp to `users` viewers, then hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// Dashboard viewers.
+    pub users: usize,
+    /// Time to reach them.
+    pub ramp: Duration,
+    /// Time to hold them.
+    pub hold: Duration,
+}
+
+/// The stress ladder: keep adding `step` viewers until `ceiling` or `stop_when` holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stress {
+    /// Viewers added per step.
+    pub step: usize,
+    /// Ramp time of each step.
+    pub ramp: Duration,
+    /// Hold time of each step.
+    pub hold: Duration,
+    /// The most viewers the ladder reaches.
+    pub ceiling: usize,
+    /// The ladder stops when any of these is exceeded over the current step.
+    pub stop_when: Vec<Slo>,
+}
+
+impl Scenario {
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            Error::config(path.display().to_string(), format!("cannot read scenario: {e}"))
+        })?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|_| Error::config(path.display().to_string(), "scenario is not UTF-8"))?;
+        let mut scenario = Scenario::parse(&text, path)?;
+        scenario.digest = hex::encode(Sha256::digest(&bytes));
+        Ok(scenario)
+    }
+
+    /// Parse and validate scenario text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario> {
+        let ctx = Ctx { file: path, text };
+        let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
+        ctx.resolve(raw)
+    }
+
+    /// Dashboard viewers at the end of the last stage (0 without stages).
+    pub fn planned_peak(&self) -> usize {
+        self.stages.iter().map(|s| s.users).max().unwrap_or(0)
+    }
+}
+
+/// Resolution context: the file, for locations.
+struct Ctx<'a> {
+    file: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn location(&self, span: Range<usize>) -> String {
+        let before = &self.text[..span.start.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{column}", self.file.display())
+    }
+
+    fn err<T>(&self, span: Range<usize>, message: impl Into<String>) -> Result<T> {
+        Err(Error::config(self.location(span), message))
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> Error {
+        let message = e.message().to_string();
+        match e.span() {
+            Some(span) => Error::config(self.location(span), message),
+            None => Error::config(self.file.display().to_string(), message),
+        }
+    }
+
+    fn duration(&self, value: &Spanned<String>) -> Result<Duration> {
+        parse_duration(value.get_ref()).or_else(|m| self.err(value.span(), m))
+    }
+
+    /// A stage or step duration: whole seconds, since Goose's test plan has no finer unit.
+    fn plan_duration(&self, value: &Spanned<String>) -> Result<Duration> {
+        let d = self.duration(value)?;
+        if d.subsec_nanos() != 0 {
+            return self.err(
+                value.span(),
+                format!("`{}`: stage and step durations are whole seconds", value.get_ref()),
+            );
+        }
+        Ok(d)
+    }
+
+    fn relative(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.file.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
+    fn secret(
+        &self,
+        env: &Option<Spanned<String>>,
+        file: &Option<Spanned<String>>,
+    ) -> Result<Option<Secret>> {
+        let (source, span) = match (env, file) {
+            (Some(e), Some(f)) => {
+                return self.err(
+                    f.span(),
+                    format!("give `{}` or a file, not both", e.get_ref()),
+                )
+            }
+            (Some(e), None) => (SecretSource::Env(e.get_ref().clone()), e.span()),
+            (None, Some(f)) => (SecretSource::File(self.relative(f.get_ref())), f.span()),
+            (None, None) => return Ok(None),
+        };
+        source.read().map(Some).or_else(|m| self.err(span, m))
+    }
+
+    fn resolve(&self, raw: RawScenario) -> Result<Scenario> {
+        let name = match &raw.name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                return self.err(n.span(), "`name` must not be empty")
+            }
+            Some(n) => n.get_ref().clone(),
+            None => self
+                .file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into()),
+        };
+        let target = match &raw.target {
+            Some(t) => self.target(t.get_ref(), t.span())?,
+            None => self.target(&RawTarget::default(), 0..0)?,
+        };
+        let viewers = raw.viewers.as_ref().map(|v| self.viewers(v)).transpose()?;
+        let sync = self.sync(raw.sync.as_ref())?;
+        let stages = raw
+            .stages
+            .iter()
+            .map(|s| self.stage(s))
+            .collect::<Result<Vec<_>>>()?;
+        if viewers.is_none() {
+            if let Some(s) = raw.stages.iter().find(|s| *s.get_ref().users.get_ref() > 0) {
+                return self.err(s.span(), "stages add dashboard viewers, but there is no [viewers] table");
+            }
+        }
+        let stress = raw
+            .stress
+            .as_ref()
+            .map(|s| self.stress(s, &stages))
+            .transpose()?;
+        let mut slos = Vec::new();
+        for (class, set) in &raw.slo {
+            slos.extend(self.slo_set(class, set)?);
+        }
+        Ok(Scenario {
+            name,
+            description: raw.description,
+            path: self.file.to_path_buf(),
+            digest: hex::encode(Sha256::digest(self.text.as_bytes())),
+            seed: raw.seed.unwrap_or(42),
+            target,
+            viewers,
+            sync,
+            stages,
+            stress,
+            slos,
+        })
+    }
+
+    fn target(&self, raw: &RawTarget, span: Range<usize>) -> Result<Target> {
+        let kind = match &raw.kind {
+            None => TargetKind::Sandbox,
+            Some(k) => match k.get_ref().as_str() {
+                "sandbox" => TargetKind::Sandbox,
+                "influxdb1" => TargetKind::Influxdb1,
+                "influxdb2" => TargetKind::Influxdb2,
+                "grafana" => TargetKind::Grafana,
+                other => {
+                    return self.err(
+                        k.span(),
+                        format!("unknown target kind `{other}`: expected sandbox, influxdb1, influxdb2 or grafana"),
+                    )
+                }
+            },
+        };
+        let url = match &raw.url {
+            Some(u) => {
+                let parsed = url::Url::parse(u.get_ref()).or_else(|e| {
+                    self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return self.err(u.span(), format!("`{}`: only http and https URLs", u.get_ref()));
+                }
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    return self.err(
+                        u.span(),
+                        "credentials must not be written in the URL: use password_env/password_file or token_env/token_file",
+                    );
+                }
+                Some(parsed)
+            }
+            None if kind == TargetKind::Sandbox => None,
+            None => return self.err(span, format!("target kind `{}` needs a `url`", kind.name())),
+        };
+        if kind == TargetKind::Sandbox && url.is_some() {
+            let u = raw.url.as_ref().expect("checked above");
+            return self.err(u.span(), "the sandbox target starts inside dashload and takes no `url`");
+        }
+        let password = self.secret(&raw.password_env, &raw.password_file)?;
+        let token = self.secret(&raw.token_env, &raw.token_file)?;
+        let auth = match (raw.username.clone(), password, token) {
+            (_, Some(_), Some(_)) => {
+                return self.err(span, "give a password or a token, not both")
+            }
+            (Some(username), Some(password), None) => Auth::Basic { username, password },
+            (None, Some(_), None) => {
+                return self.err(span, "a password needs a `username`")
+            }
+            (_, None, Some(token)) => Auth::Token(token),
+            (_, None, None) => Auth::None,
+        };
+        let query_method = match raw.query_method.as_ref().map(|m| (m.get_ref().to_ascii_uppercase(), m.span())) {
+            None => QueryMethod::Get,
+            Some((m, _)) if m == "GET" => QueryMethod::Get,
+            Some((m, _)) if m == "POST" => QueryMethod::Post,
+            Some((m, s)) => return self.err(s, format!("query_method `{m}`: expected GET or POST")),
+        };
+        let timeout = match &raw.timeout {
+            Some(t) => self.duration(t)?,
+            None => Duration::from_secs(30),
+        };
+        let write = match &raw.write {
+            Some(w) => {
+                let t = self.target(w.get_ref(), w.span())?;
+                if t.kind == TargetKind::Grafana || t.kind == TargetKind::Sandbox {
+                    return self.err(w.span(), "[target.write] must be an influxdb1 or influxdb2 target");
+                }
+                Some(Box::new(t))
+            }
+            None => None,
+        };
+        Ok(Target {
+            kind,
+            url,
+            database: raw.database.clone().unwrap_or_else(|| "toggl".into()),
+            retention_policy: raw.retention_policy.clone(),
+            query_method,
+            auth,
+            org: raw.org.clone(),
+            bucket: raw.bucket.clone(),
+            datasource_uid: raw.datasource_uid.clone(),
+            org_id: raw.org_id.unwrap_or(1),
+            timeout,
+            write,
+        })
+    }
+
+    fn viewers(&self, raw: &Spanned<RawViewers>) -> Result<Viewers> {
+        let v = raw.get_ref();
+        let dashboard_path = self.relative(v.dashboard.get_ref());
+        let dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| match e {
+            // A dashboard error is located in the dashboard file; say which scenario line named it.
+            Error::Config { location, message } => Error::config(
+                self.location(v.dashboard.span()),
+                format!("dashboard `{}`: {location}: {message}", v.dashboard.get_ref()),
+            ),
+            other => other,
+        })?;
+        let max_parallel = match &v.max_parallel {
+            Some(m) if *m.get_ref() == 0 => return self.err(m.span(), "max_parallel must be at least 1"),
+            Some(m) => *m.get_ref() as usize,
+            None => 6,
+        };
+        let refresh = match &v.refresh {
+            Some(r) if r.get_ref() == "off" => None,
+            Some(r) => {
+                let d = self.duration(r)?;
+                if d < Duration::from_secs(1) {
+                    return self.err(r.span(), format!("refresh `{}` is below 1s", r.get_ref()));
+                }
+                Some(d)
+            }
+            None => dashboard.refresh,
+        };
+        let think_time = match &v.think_time {
+            Some(t) => parse_duration_range(t.get_ref()).or_else(|m| self.err(t.span(), m))?,
+            None => (Duration::from_secs(2), Duration::from_secs(8)),
+        };
+        let mut time_ranges = Vec::new();
+        for r in &v.time_ranges {
+            let tr = r.get_ref();
+            if *tr.weight.get_ref() == 0 {
+                return self.err(tr.weight.span(), "weight must be at least 1 (remove the entry instead)");
+            }
+            for end in [&tr.from, &tr.to] {
+                if let Err(m) = crate::workload::timerange::TimeRange::parse(tr.from.get_ref(), tr.to.get_ref()) {
+                    let span = if end.span().is_empty() { r.span() } else { end.span() };
+                    return self.err(span, m);
+                }
+            }
+            time_ranges.push(WeightedRange {
+                from: tr.from.get_ref().clone(),
+                to: tr.to.get_ref().clone(),
+                weight: *tr.weight.get_ref(),
+            });
+        }
+        if time_ranges.is_empty() {
+            time_ranges = default_time_ranges(&dashboard);
+        }
+        let mut variables = BTreeMap::new();
+        for (name, mix) in &v.variables {
+            if !dashboard.variables.iter().any(|var| &var.name == name) {
+                let known: Vec<&str> = dashboard.variables.iter().map(|v| v.name.as_str()).collect();
+                return self.err(
+                    mix.span(),
+                    format!("the dashboard has no variable `{name}` (it has: {})", known.join(", ")),
+                );
+            }
+            let m = mix.get_ref();
+            if m.all + m.one + m.some == 0 {
+                return self.err(mix.span(), format!("variable `{name}`: all weights are zero"));
+            }
+            variables.insert(name.clone(), VariableMix { all: m.all, one: m.one, some: m.some });
+        }
+        Ok(Viewers {
+            dashboard_path,
+            dashboard,
+            max_parallel,
+            refresh,
+            refreshes_per_visit: v.refreshes_per_visit.unwrap_or(3),
+            think_time,
+            first_screen_only: v.first_screen_only.unwrap_or(false),
+            time_ranges,
+            variables,
+        })
+    }
+
+    fn sync(&self, raw: Option<&Spanned<RawSync>>) -> Result<SyncJob> {
+        let Some(raw) = raw else {
+            return Ok(SyncJob {
+                users: 1,
+                source: SyncSource::Generate,
+                entries_per_sync: 500,
+                batch_size: 5000,
+                gzip: true,
+                interval: Duration::from_secs(10),
+            });
+        };
+        let s = raw.get_ref();
+        let positive = |v: &Option<Spanned<u32>>, default: u32, what: &str| -> Result<u32> {
+            match v {
+                Some(x) if *x.get_ref() == 0 => self.err(x.span(), format!("{what} must be at least 1")),
+                Some(x) => Ok(*x.get_ref()),
+                None => Ok(default),
+            }
+        };
+        let token = self.secret(&s.toggl_token_env, &s.toggl_token_file)?;
+        let toggl_url = match &s.toggl_url {
+            Some(u) => Some(url::Url::parse(u.get_ref()).or_else(|e| {
+                self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
+            })?),
+            None => None,
+        };
+        let source = match s.source.as_ref().map(|x| (x.get_ref().as_str(), x.span())) {
+            None | Some(("generate", _)) => SyncSource::Generate,
+            Some(("toggl", _)) => SyncSource::Toggl { url: toggl_url, token },
+            Some((other, span)) => {
+                return self.err(span, format!("sync source `{other}`: expected generate or toggl"))
+            }
+        };
+        let batch_size = positive(&s.batch_size, 5000, "batch_size")?;
+        if let Some(b) = &s.batch_size {
+            if *b.get_ref() > 100_000 {
+                return self.err(b.span(), format!("batch_size {} is above 100000 (InfluxDB's body limit is 25 MB)", b.get_ref()));
+            }
+        }
+        Ok(SyncJob {
+            users: s.users.unwrap_or(1),
+            source,
+            entries_per_sync: positive(&s.entries_per_sync, 500, "entries_per_sync")?,
+            batch_size,
+            gzip: s.gzip.unwrap_or(true),
+            interval: match &s.interval {
+                Some(i) => self.duration(i)?,
+                None => Duration::from_secs(10),
+            },
+        })
+    }
+
+    fn stage(&self, raw: &Spanned<RawStage>) -> Result<Stage> {
+        let s = raw.get_ref();
+        let hold = self.plan_duration(&s.hold)?;
+        let ramp = self.plan_duration(&s.ramp)?;
+        if hold.is_zero() && ramp.is_zero() {
+            return self.err(raw.span(), "a stage needs a ramp or a hold longer than 0s");
+        }
+        Ok(Stage { users: *s.users.get_ref(), ramp, hold })
+    }
+
+    fn stress(&self, raw: &Spanned<RawStress>, stages: &[Stage]) -> Result<Stress> {
+        let s = raw.get_ref();
+        let Some(last) = stages.last() else {
+            return self.err(raw.span(), "a stress ladder starts from the last stage, but there is no [[stages]] entry");
+        };
+        if *s.step.get_ref() == 0 {
+            return self.err(s.step.span(), "step must be at least 1");
+        }
+        if *s.ceiling.get_ref() <= last.users {
+            return self.err(
+                s.ceiling.span(),
+                format!("ceiling {} is not above the last stage's {} users", s.ceiling.get_ref(), last.users),
+            );
+        }
+        let hold = self.plan_duration(&s.hold)?;
+        if hold.is_zero() {
+            return self.err(s.hold.span(), "a stress step needs a hold longer than 0s");
+        }
+        let stop_when = match &s.stop_when {
+            Some(c) => parse_stop_condition(c.get_ref()).or_else(|m| self.err(c.span(), m))?,
+            None => Vec::new(),
+        };
+        Ok(Stress {
+            step: *s.step.get_ref(),
+            ramp: match &s.ramp {
+                Some(r) => self.plan_duration(r)?,
+                None => Duration::from_secs(10),
+            },
+            hold,
+            ceiling: *s.ceiling.get_ref(),
+            stop_when,
+        })
+    }
+
+    fn slo_set(&self, class: &Spanned<String>, raw: &Spanned<RawSloSet>) -> Result<Vec<Slo>> {
+        let Some(class_value) = RequestClass::from_key(class.get_ref()) else {
+            let keys: Vec<&str> = RequestClass::ALL.iter().map(|c| c.key()).collect();
+            return self.err(
+                class.span(),
+                format!("unknown request class `{}` in [slo]: expected one of {}", class.get_ref(), keys.join(", ")),
+            );
+        };
+        let set = raw.get_ref();
+        let mut slos = Vec::new();
+        for (metric, value) in [(SloMetric::P50, &set.p50), (SloMetric::P95, &set.p95), (SloMetric::P99, &set.p99)] {
+            if let Some(v) = value {
+                let d = self.duration(v)?;
+                slos.push(Slo { class: class_value, metric, max: d.as_secs_f64() * 1000.0 });
+            }
+        }
+        if let Some(v) = &set.error_rate {
+            let fraction = parse_percent(v.get_ref()).or_else(|m| self.err(v.span(), m))?;
+            slos.push(Slo { class: class_value, metric: SloMetric::ErrorRate, max: fraction });
+        }
+        if let Some(v) = &set.ms_per_point {
+            if class_value != RequestClass::IngestBatch {
+                return self.err(v.span(), "ms_per_point applies only to [slo.ingest_batch]");
+            }
+            if !(*v.get_ref() > 0.0) {
+                return self.err(v.span(), format!("ms_per_point {} must be above 0", v.get_ref()));
+            }
+            slos.push(Slo { class: class_value, metric: SloMetric::MsPerPoint, max: *v.get_ref() });
+        }
+        if slos.is_empty() {
+            return self.err(raw.span(), format!("[slo.{}] sets no objective (p50, p95, p99, error_rate, ms_per_point)", class.get_ref()));
+        }
+        Ok(slos)
+    }
+}
+
+/// The time-range mix used when a scenario sets none: mostly the dashboard's own
+/// default, some shorter and longer ranges, a few 90-day outliers.
+fn default_time_ranges(dashboard: &Dashboard) -> Vec<WeightedRange> {
+    let mut mix = vec![
+        ("now-1h", 10),
+        ("now-24h", 20),
+        ("now-7d", 30),
+        ("now-30d", 15),
+        ("now-90d", 5),
+    ];
+    let default = dashboard.time.from.as_str();
+    match mix.iter_mut().find(|(from, _)| *from == default) {
+        Some(entry) => entry.1 += 20,
+        None => mix.push((default, 20)),
+    }
+    mix.into_iter()
+        .map(|(from, weight)| WeightedRange { from: from.into(), to: "now".into(), weight })
+        .collect()
+}
+
+/// Parse a stop condition: terms `[class.]metric > value` joined by `or`, e.g.
+/// `p95 > 2s or errors > 5%` or `panel_query.p99 > 3s`. The class defaults to
+/// dashboard loads; `errors` is the error rate.
+pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String> {
+    let mut terms = Vec::new();
+    for term in text.split(" or ") {
+        let (left, right) = term
+            .split_once('>')
+            .ok_or_else(|| format!("`{}`: expected `<metric> > <value>`, e.g. `p95 > 2s or errors > 5%`", term.trim()))?;
+        let left = left.trim();
+        let right = right.trim();
+        let (class, metric) = match left.split_once('.') {
+            Some((c, m)) => (
+                RequestClass::from_key(c).ok_or_else(|| format!("`{c}` is not a request class"))?,
+                m,
+            ),
+            None => (RequestClass::DashboardLoad, left),
+        };
+        let slo = match metric {
+            "p50" | "p95" | "p99" => {
+                let d = parse_duration(right)?;
+                let metric = match metric {
+                    "p50" => SloMetric::P50,
+                    "p95" => SloMetric::P95,
+                    _ => SloMetric::P99,
+                };
+                Slo { class, metric, max: d.as_secs_f64() * 1000.0 }
+            }
+            "errors" | "error_rate" => Slo { class, metric: SloMetric::ErrorRate, max: parse_percent(right)? },
+            other => return Err(format!("`{other}`: expected p50, p95, p99 or errors")),
+        };
+        terms.push(slo);
+    }
+    Ok(terms)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+//! The scenario file exactly as written: serde types that check syntax only.
+//!
+//! Every table denies unknown keys, and values that need a semantic check later
+//! keep their byte span (`Spanned`), so the resolver can point at `file:line:column`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub target: Option<Spanned<RawTarget>>,
+    pub viewers: Option<Spanned<RawViewers>>,
+    pub sync: Option<Spanned<RawSync>>,
+    #[serde(default)]
+    pub stages: Vec<Spanned<RawStage>>,
+    pub stress: Option<Spanned<RawStress>>,
+    #[serde(default)]
+    pub slo: BTreeMap<Spanned<String>, Spanned<RawSloSet>>,
+}
+
+/// `[target]` (and `[target.write]`, where writes go when they differ).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub kind: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub database: Option<String>,
+    pub retention_policy: Option<String>,
+    pub query_method: Option<Spanned<String>>,
+    pub username: Option<String>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub token_env: Option<Spanned<String>>,
+    pub token_file: Option<Spanned<String>>,
+    pub org: Option<String>,
+    pub bucket: Option<String>,
+    pub datasource_uid: Option<String>,
+    pub org_id: Option<u32>,
+    pub timeout: Option<Spanned<String>>,
+    pub write: Option<Box<Spanned<RawTarget>>>,
+}
+
+/// `[viewers]`: the dashboard viewers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawViewers {
+    pub dashboard: Spanned<String>,
+    pub max_parallel: Option<Spanned<u32>>,
+    pub refresh: Option<Spanned<String>>,
+    pub refreshes_per_visit: Option<u32>,
+    pub think_time: Option<Spanned<String>>,
+    pub first_screen_only: Option<bool>,
+    #[serde(default)]
+    pub time_ranges: Vec<Spanned<RawTimeRange>>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, Spanned<RawVariableMix>>,
+}
+
+/// One entry of `[[viewers.time_ranges]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeRange {
+    pub from: Spanned<String>,
+    #[serde(default = "now")]
+    pub to: Spanned<String>,
+    pub weight: Spanned<u32>,
+}
+
+fn now() -> Spanned<String> {
+    Spanned::new(0..0, "now".to_string())
+}
+
+/// `[viewers.variables.<name>]`: how often a viewer picks All, one value, or several.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariableMix {
+    #[serde(default)]
+    pub all: u32,
+    #[serde(default)]
+    pub one: u32,
+    #[serde(default)]
+    pub some: u32,
+}
+
+/// `[sync]`: the sync job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub users: Option<usize>,
+    pub source: Option<Spanned<String>>,
+    pub entries_per_sync: Option<Spanned<u32>>,
+    pub batch_size: Option<Spanned<u32>>,
+    pub gzip: Option<bool>,
+    pub interval: Option<Spanned<String>>,
+    pub toggl_url: Option<Spanned<String>>,
+    pub toggl_token_env: Option<Spanned<String>>,
+    pub toggl_token_file: Option<Spanned<String>>,
+}
+
+/// One `[[stages]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub users: Spanned<usize>,
+    pub ramp: Spanned<String>,
+    pub hold: Spanned<String>,
+}
+
+/// `[stress]`: the ladder past the last stage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStress {
+    pub step: Spanned<usize>,
+    pub ramp: Option<Spanned<String>>,
+    pub hold: Spanned<String>,
+    pub ceiling: Spanned<usize>,
+    pub stop_when: Option<Spanned<String>>,
+}
+
+/// `[slo.<class>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSloSet {
+    pub p50: Option<Spanned<String>>,
+    pub p95: Option<Spanned<String>>,
+    pub p99: Option<Spanned<String>>,
+    pub error_rate: Option<Spanned<String>>,
+    pub ms_per_point: Option<Spanned<f64>>,
+}

@@ -1,0 +1,80 @@
+//! Secrets (passwords, tokens): read from an environment variable or a file named
+//! in the scenario, never from the command line, and never printed.
+
+use std::fmt;
+
+/// A secret value. `Debug` and `Display` print `***`; only [`Secret::expose`] gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that puts it in a request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable's name.
+    Env(String),
+    /// A file's path (its content, trailing newline removed).
+    File(std::path::PathBuf),
+}
+
+impl SecretSource {
+    /// Read the secret. The error names the variable or file, never a value.
+    pub fn read(&self) -> Result<Secret, String> {
+        match self {
+            SecretSource::Env(name) => match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(Secret(v)),
+                Ok(_) => Err(format!("environment variable `{name}` is empty")),
+                Err(_) => Err(format!("environment variable `{name}` is not set")),
+            },
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+                .map_err(|e| format!("secret file `{}` cannot be read: {e}", path.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn file_secrets_lose_their_newline_and_errors_name_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "abc\n").unwrap();
+        assert_eq!(SecretSource::File(path).read().unwrap().expose(), "abc");
+        let e = SecretSource::Env("DASHLOAD_TEST_SURELY_UNSET".into()).read().unwrap_err();
+        assert!(e.contains("DASHLOAD_TEST_SURELY_UNSET"));
+    }
+}
