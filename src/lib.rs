@@ -10,6 +10,7 @@ pub mod report;
 pub mod runfolder;
 pub mod sandbox;
 pub mod scenario;
+pub mod target;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -33,23 +33,46 @@ pub struct Plan {
 impl Plan {
     /// Build the plan of a scenario.
     pub fn from_scenario(scenario: &Scenario) -> Plan {
-        Plan::build(&scenario.stages, scenario.stress.as_ref(), scenario.sync.users)
+        Plan::build(
+            &scenario.stages,
+            scenario.stress.as_ref(),
+            scenario.sync.users,
+        )
     }
 
     /// Build a plan from stages, an optional ladder, and the fixed sync users.
     pub fn build(stages: &[Stage], stress: Option<&Stress>, sync_users: usize) -> Plan {
-        let mut plan = Plan { steps: Vec::new(), windows: Vec::new(), sync_users };
+        let mut plan = Plan {
+            steps: Vec::new(),
+            windows: Vec::new(),
+            sync_users,
+        };
         let mut t = Duration::ZERO;
         for (i, stage) in stages.iter().enumerate() {
             let n = i + 1;
             if stage.ramp.is_zero() {
                 // Goose ramps over a step's whole duration: jump with a 0s step.
-                plan.steps.push(Step { users: stage.users + sync_users, duration: Duration::ZERO });
+                plan.steps.push(Step {
+                    users: stage.users + sync_users,
+                    duration: Duration::ZERO,
+                });
             } else {
-                plan.push(&mut t, stage.users, stage.ramp, format!("stage {n} ramp"), WindowKind::Ramp);
+                plan.push(
+                    &mut t,
+                    stage.users,
+                    stage.ramp,
+                    format!("stage {n} ramp"),
+                    WindowKind::Ramp,
+                );
             }
             if !stage.hold.is_zero() {
-                plan.push(&mut t, stage.users, stage.hold, format!("stage {n} hold"), WindowKind::Hold);
+                plan.push(
+                    &mut t,
+                    stage.users,
+                    stage.hold,
+                    format!("stage {n} hold"),
+                    WindowKind::Hold,
+                );
             }
         }
         if let (Some(stress), Some(last)) = (stress, stages.last()) {
@@ -59,8 +82,14 @@ impl Plan {
                 k += 1;
                 viewers = (viewers + stress.step).min(stress.ceiling);
                 let start = t;
-                plan.steps.push(Step { users: viewers + sync_users, duration: stress.ramp });
-                plan.steps.push(Step { users: viewers + sync_users, duration: stress.hold });
+                plan.steps.push(Step {
+                    users: viewers + sync_users,
+                    duration: stress.ramp,
+                });
+                plan.steps.push(Step {
+                    users: viewers + sync_users,
+                    duration: stress.hold,
+                });
                 t += stress.ramp + stress.hold;
                 plan.windows.push(StageWindow {
                     name: format!("step {k}"),
@@ -74,10 +103,20 @@ impl Plan {
         plan
     }
 
-    fn push(&mut self, t: &mut Duration, viewers: usize, d: Duration, name: String, kind: WindowKind) {
+    fn push(
+        &mut self,
+        t: &mut Duration,
+        viewers: usize,
+        d: Duration,
+        name: String,
+        kind: WindowKind,
+    ) {
         let start = *t;
         *t += d;
-        self.steps.push(Step { users: viewers + self.sync_users, duration: d });
+        self.steps.push(Step {
+            users: viewers + self.sync_users,
+            duration: d,
+        });
         self.windows.push(StageWindow {
             name,
             kind,
@@ -137,16 +176,37 @@ mod tests {
     #[test]
     fn stages_and_ladder_become_a_goose_plan_with_sync_users_in_every_step() {
         let stages = [
-            Stage { users: 50, ramp: secs(10), hold: secs(20) },
-            Stage { users: 100, ramp: secs(10), hold: secs(30) },
+            Stage {
+                users: 50,
+                ramp: secs(10),
+                hold: secs(20),
+            },
+            Stage {
+                users: 100,
+                ramp: secs(10),
+                hold: secs(30),
+            },
         ];
-        let stress = Stress { step: 60, ramp: secs(5), hold: secs(15), ceiling: 200, stop_when: vec![] };
+        let stress = Stress {
+            step: 60,
+            ramp: secs(5),
+            hold: secs(15),
+            ceiling: 200,
+            stop_when: vec![],
+        };
         let plan = Plan::build(&stages, Some(&stress), 1);
-        assert_eq!(plan.goose_test_plan(), "51,10s;51,20s;101,10s;101,30s;161,5s;161,15s;201,5s;201,15s");
+        assert_eq!(
+            plan.goose_test_plan(),
+            "51,10s;51,20s;101,10s;101,30s;161,5s;161,15s;201,5s;201,15s"
+        );
         assert_eq!(plan.total_launched(), 201);
         assert_eq!(plan.duration(), secs(110));
         assert_eq!(plan.peak_viewers(), 200);
-        let names: Vec<_> = plan.windows.iter().map(|w| (w.name.as_str(), w.start_ms, w.end_ms, w.viewers)).collect();
+        let names: Vec<_> = plan
+            .windows
+            .iter()
+            .map(|w| (w.name.as_str(), w.start_ms, w.end_ms, w.viewers))
+            .collect();
         assert_eq!(
             names,
             [
@@ -164,7 +224,15 @@ mod tests {
 
     #[test]
     fn a_stage_without_ramp_has_no_ramp_window() {
-        let plan = Plan::build(&[Stage { users: 5, ramp: Duration::ZERO, hold: secs(10) }], None, 0);
+        let plan = Plan::build(
+            &[Stage {
+                users: 5,
+                ramp: Duration::ZERO,
+                hold: secs(10),
+            }],
+            None,
+            0,
+        );
         assert_eq!(plan.goose_test_plan(), "5,0s;5,10s");
         assert_eq!(plan.windows.len(), 1);
         assert_eq!(plan.windows[0].kind, WindowKind::Hold);

@@ -49,7 +49,9 @@ pub fn parse_duration_range(text: &str) -> Result<(Duration, Duration), String> 
         Some((lo, hi)) => {
             let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
             if lo > hi {
-                return Err(format!("`{text}`: the lower bound is above the upper bound"));
+                return Err(format!(
+                    "`{text}`: the lower bound is above the upper bound"
+                ));
             }
             Ok((lo, hi))
         }

@@ -260,7 +260,10 @@ impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Error::config(path.display().to_string(), format!("cannot read scenario: {e}"))
+            Error::config(
+                path.display().to_string(),
+                format!("cannot read scenario: {e}"),
+            )
         })?;
         let text = String::from_utf8(bytes.clone())
             .map_err(|_| Error::config(path.display().to_string(), "scenario is not UTF-8"))?;
@@ -318,7 +321,10 @@ impl Ctx<'_> {
         if d.subsec_nanos() != 0 {
             return self.err(
                 value.span(),
-                format!("`{}`: stage and step durations are whole seconds", value.get_ref()),
+                format!(
+                    "`{}`: stage and step durations are whole seconds",
+                    value.get_ref()
+                ),
             );
         }
         Ok(d)
@@ -377,7 +383,10 @@ impl Ctx<'_> {
             .collect::<Result<Vec<_>>>()?;
         if viewers.is_none() {
             if let Some(s) = raw.stages.iter().find(|s| *s.get_ref().users.get_ref() > 0) {
-                return self.err(s.span(), "stages add dashboard viewers, but there is no [viewers] table");
+                return self.err(
+                    s.span(),
+                    "stages add dashboard viewers, but there is no [viewers] table",
+                );
             }
         }
         let stress = raw
@@ -426,7 +435,10 @@ impl Ctx<'_> {
                     self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
                 })?;
                 if !matches!(parsed.scheme(), "http" | "https") {
-                    return self.err(u.span(), format!("`{}`: only http and https URLs", u.get_ref()));
+                    return self.err(
+                        u.span(),
+                        format!("`{}`: only http and https URLs", u.get_ref()),
+                    );
                 }
                 if !parsed.username().is_empty() || parsed.password().is_some() {
                     return self.err(
@@ -441,26 +453,31 @@ impl Ctx<'_> {
         };
         if kind == TargetKind::Sandbox && url.is_some() {
             let u = raw.url.as_ref().expect("checked above");
-            return self.err(u.span(), "the sandbox target starts inside dashload and takes no `url`");
+            return self.err(
+                u.span(),
+                "the sandbox target starts inside dashload and takes no `url`",
+            );
         }
         let password = self.secret(&raw.password_env, &raw.password_file)?;
         let token = self.secret(&raw.token_env, &raw.token_file)?;
         let auth = match (raw.username.clone(), password, token) {
-            (_, Some(_), Some(_)) => {
-                return self.err(span, "give a password or a token, not both")
-            }
+            (_, Some(_), Some(_)) => return self.err(span, "give a password or a token, not both"),
             (Some(username), Some(password), None) => Auth::Basic { username, password },
-            (None, Some(_), None) => {
-                return self.err(span, "a password needs a `username`")
-            }
+            (None, Some(_), None) => return self.err(span, "a password needs a `username`"),
             (_, None, Some(token)) => Auth::Token(token),
             (_, None, None) => Auth::None,
         };
-        let query_method = match raw.query_method.as_ref().map(|m| (m.get_ref().to_ascii_uppercase(), m.span())) {
+        let query_method = match raw
+            .query_method
+            .as_ref()
+            .map(|m| (m.get_ref().to_ascii_uppercase(), m.span()))
+        {
             None => QueryMethod::Get,
             Some((m, _)) if m == "GET" => QueryMethod::Get,
             Some((m, _)) if m == "POST" => QueryMethod::Post,
-            Some((m, s)) => return self.err(s, format!("query_method `{m}`: expected GET or POST")),
+            Some((m, s)) => {
+                return self.err(s, format!("query_method `{m}`: expected GET or POST"))
+            }
         };
         let timeout = match &raw.timeout {
             Some(t) => self.duration(t)?,
@@ -470,7 +487,10 @@ impl Ctx<'_> {
             Some(w) => {
                 let t = self.target(w.get_ref(), w.span())?;
                 if t.kind == TargetKind::Grafana || t.kind == TargetKind::Sandbox {
-                    return self.err(w.span(), "[target.write] must be an influxdb1 or influxdb2 target");
+                    return self.err(
+                        w.span(),
+                        "[target.write] must be an influxdb1 or influxdb2 target",
+                    );
                 }
                 Some(Box::new(t))
             }
@@ -499,12 +519,17 @@ impl Ctx<'_> {
             // A dashboard error is located in the dashboard file; say which scenario line named it.
             Error::Config { location, message } => Error::config(
                 self.location(v.dashboard.span()),
-                format!("dashboard `{}`: {location}: {message}", v.dashboard.get_ref()),
+                format!(
+                    "dashboard `{}`: {location}: {message}",
+                    v.dashboard.get_ref()
+                ),
             ),
             other => other,
         })?;
         let max_parallel = match &v.max_parallel {
-            Some(m) if *m.get_ref() == 0 => return self.err(m.span(), "max_parallel must be at least 1"),
+            Some(m) if *m.get_ref() == 0 => {
+                return self.err(m.span(), "max_parallel must be at least 1")
+            }
             Some(m) => *m.get_ref() as usize,
             None => 6,
         };
@@ -527,11 +552,20 @@ impl Ctx<'_> {
         for r in &v.time_ranges {
             let tr = r.get_ref();
             if *tr.weight.get_ref() == 0 {
-                return self.err(tr.weight.span(), "weight must be at least 1 (remove the entry instead)");
+                return self.err(
+                    tr.weight.span(),
+                    "weight must be at least 1 (remove the entry instead)",
+                );
             }
             for end in [&tr.from, &tr.to] {
-                if let Err(m) = crate::workload::timerange::TimeRange::parse(tr.from.get_ref(), tr.to.get_ref()) {
-                    let span = if end.span().is_empty() { r.span() } else { end.span() };
+                if let Err(m) =
+                    crate::workload::timerange::TimeRange::parse(tr.from.get_ref(), tr.to.get_ref())
+                {
+                    let span = if end.span().is_empty() {
+                        r.span()
+                    } else {
+                        end.span()
+                    };
                     return self.err(span, m);
                 }
             }
@@ -547,17 +581,34 @@ impl Ctx<'_> {
         let mut variables = BTreeMap::new();
         for (name, mix) in &v.variables {
             if !dashboard.variables.iter().any(|var| &var.name == name) {
-                let known: Vec<&str> = dashboard.variables.iter().map(|v| v.name.as_str()).collect();
+                let known: Vec<&str> = dashboard
+                    .variables
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .collect();
                 return self.err(
                     mix.span(),
-                    format!("the dashboard has no variable `{name}` (it has: {})", known.join(", ")),
+                    format!(
+                        "the dashboard has no variable `{name}` (it has: {})",
+                        known.join(", ")
+                    ),
                 );
             }
             let m = mix.get_ref();
             if m.all + m.one + m.some == 0 {
-                return self.err(mix.span(), format!("variable `{name}`: all weights are zero"));
+                return self.err(
+                    mix.span(),
+                    format!("variable `{name}`: all weights are zero"),
+                );
             }
-            variables.insert(name.clone(), VariableMix { all: m.all, one: m.one, some: m.some });
+            variables.insert(
+                name.clone(),
+                VariableMix {
+                    all: m.all,
+                    one: m.one,
+                    some: m.some,
+                },
+            );
         }
         Ok(Viewers {
             dashboard_path,
@@ -586,29 +637,44 @@ impl Ctx<'_> {
         let s = raw.get_ref();
         let positive = |v: &Option<Spanned<u32>>, default: u32, what: &str| -> Result<u32> {
             match v {
-                Some(x) if *x.get_ref() == 0 => self.err(x.span(), format!("{what} must be at least 1")),
+                Some(x) if *x.get_ref() == 0 => {
+                    self.err(x.span(), format!("{what} must be at least 1"))
+                }
                 Some(x) => Ok(*x.get_ref()),
                 None => Ok(default),
             }
         };
         let token = self.secret(&s.toggl_token_env, &s.toggl_token_file)?;
-        let toggl_url = match &s.toggl_url {
-            Some(u) => Some(url::Url::parse(u.get_ref()).or_else(|e| {
-                self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
-            })?),
-            None => None,
-        };
+        let toggl_url =
+            match &s.toggl_url {
+                Some(u) => Some(url::Url::parse(u.get_ref()).or_else(|e| {
+                    self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
+                })?),
+                None => None,
+            };
         let source = match s.source.as_ref().map(|x| (x.get_ref().as_str(), x.span())) {
             None | Some(("generate", _)) => SyncSource::Generate,
-            Some(("toggl", _)) => SyncSource::Toggl { url: toggl_url, token },
+            Some(("toggl", _)) => SyncSource::Toggl {
+                url: toggl_url,
+                token,
+            },
             Some((other, span)) => {
-                return self.err(span, format!("sync source `{other}`: expected generate or toggl"))
+                return self.err(
+                    span,
+                    format!("sync source `{other}`: expected generate or toggl"),
+                )
             }
         };
         let batch_size = positive(&s.batch_size, 5000, "batch_size")?;
         if let Some(b) = &s.batch_size {
             if *b.get_ref() > 100_000 {
-                return self.err(b.span(), format!("batch_size {} is above 100000 (InfluxDB's body limit is 25 MB)", b.get_ref()));
+                return self.err(
+                    b.span(),
+                    format!(
+                        "batch_size {} is above 100000 (InfluxDB's body limit is 25 MB)",
+                        b.get_ref()
+                    ),
+                );
             }
         }
         Ok(SyncJob {
@@ -631,13 +697,20 @@ impl Ctx<'_> {
         if hold.is_zero() && ramp.is_zero() {
             return self.err(raw.span(), "a stage needs a ramp or a hold longer than 0s");
         }
-        Ok(Stage { users: *s.users.get_ref(), ramp, hold })
+        Ok(Stage {
+            users: *s.users.get_ref(),
+            ramp,
+            hold,
+        })
     }
 
     fn stress(&self, raw: &Spanned<RawStress>, stages: &[Stage]) -> Result<Stress> {
         let s = raw.get_ref();
         let Some(last) = stages.last() else {
-            return self.err(raw.span(), "a stress ladder starts from the last stage, but there is no [[stages]] entry");
+            return self.err(
+                raw.span(),
+                "a stress ladder starts from the last stage, but there is no [[stages]] entry",
+            );
         };
         if *s.step.get_ref() == 0 {
             return self.err(s.step.span(), "step must be at least 1");
@@ -645,7 +718,11 @@ impl Ctx<'_> {
         if *s.ceiling.get_ref() <= last.users {
             return self.err(
                 s.ceiling.span(),
-                format!("ceiling {} is not above the last stage's {} users", s.ceiling.get_ref(), last.users),
+                format!(
+                    "ceiling {} is not above the last stage's {} users",
+                    s.ceiling.get_ref(),
+                    last.users
+                ),
             );
         }
         let hold = self.plan_duration(&s.hold)?;
@@ -673,32 +750,61 @@ impl Ctx<'_> {
             let keys: Vec<&str> = RequestClass::ALL.iter().map(|c| c.key()).collect();
             return self.err(
                 class.span(),
-                format!("unknown request class `{}` in [slo]: expected one of {}", class.get_ref(), keys.join(", ")),
+                format!(
+                    "unknown request class `{}` in [slo]: expected one of {}",
+                    class.get_ref(),
+                    keys.join(", ")
+                ),
             );
         };
         let set = raw.get_ref();
         let mut slos = Vec::new();
-        for (metric, value) in [(SloMetric::P50, &set.p50), (SloMetric::P95, &set.p95), (SloMetric::P99, &set.p99)] {
+        for (metric, value) in [
+            (SloMetric::P50, &set.p50),
+            (SloMetric::P95, &set.p95),
+            (SloMetric::P99, &set.p99),
+        ] {
             if let Some(v) = value {
                 let d = self.duration(v)?;
-                slos.push(Slo { class: class_value, metric, max: d.as_secs_f64() * 1000.0 });
+                slos.push(Slo {
+                    class: class_value,
+                    metric,
+                    max: d.as_secs_f64() * 1000.0,
+                });
             }
         }
         if let Some(v) = &set.error_rate {
             let fraction = parse_percent(v.get_ref()).or_else(|m| self.err(v.span(), m))?;
-            slos.push(Slo { class: class_value, metric: SloMetric::ErrorRate, max: fraction });
+            slos.push(Slo {
+                class: class_value,
+                metric: SloMetric::ErrorRate,
+                max: fraction,
+            });
         }
         if let Some(v) = &set.ms_per_point {
             if class_value != RequestClass::IngestBatch {
                 return self.err(v.span(), "ms_per_point applies only to [slo.ingest_batch]");
             }
             if !(*v.get_ref() > 0.0) {
-                return self.err(v.span(), format!("ms_per_point {} must be above 0", v.get_ref()));
+                return self.err(
+                    v.span(),
+                    format!("ms_per_point {} must be above 0", v.get_ref()),
+                );
             }
-            slos.push(Slo { class: class_value, metric: SloMetric::MsPerPoint, max: *v.get_ref() });
+            slos.push(Slo {
+                class: class_value,
+                metric: SloMetric::MsPerPoint,
+                max: *v.get_ref(),
+            });
         }
         if slos.is_empty() {
-            return self.err(raw.span(), format!("[slo.{}] sets no objective (p50, p95, p99, error_rate, ms_per_point)", class.get_ref()));
+            return self.err(
+                raw.span(),
+                format!(
+                    "[slo.{}] sets no objective (p50, p95, p99, error_rate, ms_per_point)",
+                    class.get_ref()
+                ),
+            );
         }
         Ok(slos)
     }
@@ -720,7 +826,11 @@ fn default_time_ranges(dashboard: &Dashboard) -> Vec<WeightedRange> {
         None => mix.push((default, 20)),
     }
     mix.into_iter()
-        .map(|(from, weight)| WeightedRange { from: from.into(), to: "now".into(), weight })
+        .map(|(from, weight)| WeightedRange {
+            from: from.into(),
+            to: "now".into(),
+            weight,
+        })
         .collect()
 }
 
@@ -730,9 +840,12 @@ fn default_time_ranges(dashboard: &Dashboard) -> Vec<WeightedRange> {
 pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String> {
     let mut terms = Vec::new();
     for term in text.split(" or ") {
-        let (left, right) = term
-            .split_once('>')
-            .ok_or_else(|| format!("`{}`: expected `<metric> > <value>`, e.g. `p95 > 2s or errors > 5%`", term.trim()))?;
+        let (left, right) = term.split_once('>').ok_or_else(|| {
+            format!(
+                "`{}`: expected `<metric> > <value>`, e.g. `p95 > 2s or errors > 5%`",
+                term.trim()
+            )
+        })?;
         let left = left.trim();
         let right = right.trim();
         let (class, metric) = match left.split_once('.') {
@@ -750,9 +863,17 @@ pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String>
                     "p95" => SloMetric::P95,
                     _ => SloMetric::P99,
                 };
-                Slo { class, metric, max: d.as_secs_f64() * 1000.0 }
+                Slo {
+                    class,
+                    metric,
+                    max: d.as_secs_f64() * 1000.0,
+                }
             }
-            "errors" | "error_rate" => Slo { class, metric: SloMetric::ErrorRate, max: parse_percent(right)? },
+            "errors" | "error_rate" => Slo {
+                class,
+                metric: SloMetric::ErrorRate,
+                max: parse_percent(right)?,
+            },
             other => return Err(format!("`{other}`: expected p50, p95, p99 or errors")),
         };
         terms.push(slo);

@@ -74,7 +74,9 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "abc\n").unwrap();
         assert_eq!(SecretSource::File(path).read().unwrap().expose(), "abc");
-        let e = SecretSource::Env("DASHLOAD_TEST_SURELY_UNSET".into()).read().unwrap_err();
+        let e = SecretSource::Env("DASHLOAD_TEST_SURELY_UNSET".into())
+            .read()
+            .unwrap_err();
         assert!(e.contains("DASHLOAD_TEST_SURELY_UNSET"));
     }
 }

@@ -34,9 +34,12 @@ impl Fixture {
 
     /// The error message of a scenario that must fail, with the temp path made relative.
     fn error(&self, text: &str) -> String {
-        let e = self.parse(text).expect_err("the scenario should be refused");
+        let e = self
+            .parse(text)
+            .expect_err("the scenario should be refused");
         assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
-        e.to_string().replace(&self.dir.path().display().to_string(), "DIR")
+        e.to_string()
+            .replace(&self.dir.path().display().to_string(), "DIR")
     }
 }
 
@@ -83,25 +86,65 @@ ms_per_point = 0.5
     assert_eq!(s.target.kind, TargetKind::Sandbox);
     let v = s.viewers.as_ref().unwrap();
     assert_eq!(v.refresh, Some(Duration::from_secs(15)));
-    assert_eq!(v.think_time, (Duration::from_secs(1), Duration::from_secs(3)));
+    assert_eq!(
+        v.think_time,
+        (Duration::from_secs(1), Duration::from_secs(3))
+    );
     assert_eq!(v.max_parallel, 6);
-    assert_eq!(v.time_ranges, vec![WeightedRange { from: "now-24h".into(), to: "now".into(), weight: 3 }]);
-    assert_eq!(v.variables["project"], VariableMix { all: 2, one: 1, some: 0 });
+    assert_eq!(
+        v.time_ranges,
+        vec![WeightedRange {
+            from: "now-24h".into(),
+            to: "now".into(),
+            weight: 3
+        }]
+    );
+    assert_eq!(
+        v.variables["project"],
+        VariableMix {
+            all: 2,
+            one: 1,
+            some: 0
+        }
+    );
     assert_eq!(s.sync.users, 2);
     assert_eq!(s.sync.batch_size, 50);
-    assert_eq!(s.stages, vec![Stage { users: 10, ramp: Duration::from_secs(5), hold: Duration::from_secs(10) }]);
+    assert_eq!(
+        s.stages,
+        vec![Stage {
+            users: 10,
+            ramp: Duration::from_secs(5),
+            hold: Duration::from_secs(10)
+        }]
+    );
     let stress = s.stress.as_ref().unwrap();
     assert_eq!(stress.ramp, Duration::from_secs(10));
     assert_eq!(
         stress.stop_when,
         vec![
-            Slo { class: RequestClass::DashboardLoad, metric: SloMetric::P95, max: 2000.0 },
-            Slo { class: RequestClass::DashboardLoad, metric: SloMetric::ErrorRate, max: 0.05 },
-            Slo { class: RequestClass::PanelQuery, metric: SloMetric::P99, max: 3000.0 },
+            Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::P95,
+                max: 2000.0
+            },
+            Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::ErrorRate,
+                max: 0.05
+            },
+            Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::P99,
+                max: 3000.0
+            },
         ]
     );
     assert_eq!(s.slos.len(), 3);
-    assert!(s.slos.contains(&Slo { class: RequestClass::IngestBatch, metric: SloMetric::MsPerPoint, max: 0.5 }));
+    assert!(s.slos.contains(&Slo {
+        class: RequestClass::IngestBatch,
+        metric: SloMetric::MsPerPoint,
+        max: 0.5
+    }));
 }
 
 #[test]
@@ -112,47 +155,81 @@ fn defaults_fill_what_the_file_leaves_out() {
     assert_eq!(s.sync.users, 1, "one sync job by default");
     assert_eq!(s.sync.batch_size, 5000);
     let v = s.viewers.unwrap();
-    assert_eq!(v.refresh, Some(Duration::from_secs(30)), "the dashboard's refresh");
-    assert!(v.time_ranges.iter().any(|r| r.from == "now-7d" && r.weight >= 20), "the dashboard's default range weighs most");
+    assert_eq!(
+        v.refresh,
+        Some(Duration::from_secs(30)),
+        "the dashboard's refresh"
+    );
+    assert!(
+        v.time_ranges
+            .iter()
+            .any(|r| r.from == "now-7d" && r.weight >= 20),
+        "the dashboard's default range weighs most"
+    );
 }
 
 #[test]
 fn unknown_keys_are_refused_with_their_location() {
     let f = Fixture::new();
     let e = f.error(&format!("{VIEWERS}refreshh = \"30s\"\n"));
-    assert!(e.starts_with("DIR/s.toml:3:1: unknown field `refreshh`, expected one of"), "{e}");
+    assert!(
+        e.starts_with("DIR/s.toml:3:1: unknown field `refreshh`, expected one of"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_durations_name_the_value() {
     let f = Fixture::new();
-    let e = f.error(&format!("{VIEWERS}[[stages]]\nusers = 5\nramp = \"10 seconds\"\nhold = \"1m\"\n"));
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 5\nramp = \"10 seconds\"\nhold = \"1m\"\n"
+    ));
     assert_eq!(e, "DIR/s.toml:5:8: `10 seconds` has unknown unit ` seconds`: expected a duration such as 500ms, 30s, 1m30s or 2h");
-    let e = f.error(&format!("{VIEWERS}[[stages]]\nusers = 5\nramp = \"1500ms\"\nhold = \"1m\"\n"));
-    assert_eq!(e, "DIR/s.toml:5:8: `1500ms`: stage and step durations are whole seconds");
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 5\nramp = \"1500ms\"\nhold = \"1m\"\n"
+    ));
+    assert_eq!(
+        e,
+        "DIR/s.toml:5:8: `1500ms`: stage and step durations are whole seconds"
+    );
 }
 
 #[test]
 fn zero_weights_are_refused() {
     let f = Fixture::new();
-    let e = f.error(&format!("{VIEWERS}[[viewers.time_ranges]]\nfrom = \"now-1h\"\nweight = 0\n"));
-    assert_eq!(e, "DIR/s.toml:5:10: weight must be at least 1 (remove the entry instead)");
+    let e = f.error(&format!(
+        "{VIEWERS}[[viewers.time_ranges]]\nfrom = \"now-1h\"\nweight = 0\n"
+    ));
+    assert_eq!(
+        e,
+        "DIR/s.toml:5:10: weight must be at least 1 (remove the entry instead)"
+    );
     let e = f.error(&format!("{VIEWERS}[viewers.variables.project]\nall = 0\n"));
     assert!(e.starts_with("DIR/s.toml:"), "{e}");
-    assert!(e.ends_with("variable `project`: all weights are zero"), "{e}");
+    assert!(
+        e.ends_with("variable `project`: all weights are zero"),
+        "{e}"
+    );
 }
 
 #[test]
 fn missing_dashboard_files_are_refused_where_they_are_named() {
     let f = Fixture::new();
     let e = f.error("[viewers]\ndashboard = \"dashboards/nope.json\"\n");
-    assert!(e.starts_with("DIR/s.toml:2:13: dashboard `dashboards/nope.json`: DIR/dashboards/nope.json"), "{e}");
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:2:13: dashboard `dashboards/nope.json`: DIR/dashboards/nope.json"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_stress_ladder_needs_a_stage() {
     let f = Fixture::new();
-    let e = f.error(&format!("{VIEWERS}[stress]\nstep = 10\nhold = \"10s\"\nceiling = 50\n"));
+    let e = f.error(&format!(
+        "{VIEWERS}[stress]\nstep = 10\nhold = \"10s\"\nceiling = 50\n"
+    ));
     assert_eq!(e, "DIR/s.toml:3:1: a stress ladder starts from the last stage, but there is no [[stages]] entry");
 }
 
@@ -162,7 +239,10 @@ fn a_ladder_ceiling_must_be_above_the_last_stage() {
     let e = f.error(&format!(
         "{VIEWERS}[[stages]]\nusers = 50\nramp = \"1s\"\nhold = \"1s\"\n[stress]\nstep = 10\nhold = \"10s\"\nceiling = 50\n"
     ));
-    assert_eq!(e, "DIR/s.toml:10:11: ceiling 50 is not above the last stage's 50 users");
+    assert_eq!(
+        e,
+        "DIR/s.toml:10:11: ceiling 50 is not above the last stage's 50 users"
+    );
 }
 
 #[test]
@@ -170,11 +250,17 @@ fn bad_stop_conditions_and_slo_classes() {
     let f = Fixture::new();
     let stage = "[[stages]]\nusers = 5\nramp = \"1s\"\nhold = \"1s\"\n";
     let e = f.error(&format!("{VIEWERS}{stage}[stress]\nstep = 5\nhold = \"5s\"\nceiling = 20\nstop_when = \"p97 > 2s\"\n"));
-    assert_eq!(e, "DIR/s.toml:11:13: `p97`: expected p50, p95, p99 or errors");
+    assert_eq!(
+        e,
+        "DIR/s.toml:11:13: `p97`: expected p50, p95, p99 or errors"
+    );
     let e = f.error(&format!("{VIEWERS}[slo.dashboard]\np95 = \"1s\"\n"));
     assert!(e.starts_with("DIR/s.toml:3:6: unknown request class `dashboard` in [slo]: expected one of dashboard_load,"), "{e}");
     let e = f.error(&format!("{VIEWERS}[slo.panel_query]\nms_per_point = 1.0\n"));
-    assert_eq!(e, "DIR/s.toml:4:16: ms_per_point applies only to [slo.ingest_batch]");
+    assert_eq!(
+        e,
+        "DIR/s.toml:4:16: ms_per_point applies only to [slo.ingest_batch]"
+    );
 }
 
 #[test]
@@ -185,10 +271,19 @@ fn targets_validate_kind_url_and_secrets() {
     let e = f.error("[target]\nkind = \"influxdb1\"\n");
     assert_eq!(e, "DIR/s.toml:1:1: target kind `influxdb1` needs a `url`");
     let e = f.error("[target]\nkind = \"influxdb1\"\nurl = \"http://u:hunter2@127.0.0.1:8086\"\n");
-    assert!(e.contains("credentials must not be written in the URL"), "{e}");
-    assert!(!e.contains("hunter2"), "the error must not repeat the secret: {e}");
+    assert!(
+        e.contains("credentials must not be written in the URL"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("hunter2"),
+        "the error must not repeat the secret: {e}"
+    );
     let e = f.error("[target]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:8086\"\ntoken_env = \"DASHLOAD_TEST_UNSET_TOKEN\"\n");
-    assert_eq!(e, "DIR/s.toml:4:13: environment variable `DASHLOAD_TEST_UNSET_TOKEN` is not set");
+    assert_eq!(
+        e,
+        "DIR/s.toml:4:13: environment variable `DASHLOAD_TEST_UNSET_TOKEN` is not set"
+    );
 }
 
 #[test]
@@ -205,7 +300,10 @@ fn secrets_from_files_are_read_and_never_shown() {
         }
         other => panic!("expected basic auth, got {other:?}"),
     }
-    assert!(!format!("{s:?}").contains("s3cret-value"), "Debug output leaks the secret");
+    assert!(
+        !format!("{s:?}").contains("s3cret-value"),
+        "Debug output leaks the secret"
+    );
     let summary = serde_json::to_string(&s.target.summary()).unwrap();
     assert!(!summary.contains("s3cret"), "{summary}");
 }
@@ -224,5 +322,9 @@ fn load_reads_the_file_and_digests_it() {
     let s = Scenario::load(&f.path()).unwrap();
     assert_eq!(s.digest.len(), 64);
     let e = Scenario::load(Path::new("/nonexistent/x.toml")).unwrap_err();
-    assert!(e.to_string().starts_with("/nonexistent/x.toml: cannot read scenario"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/x.toml: cannot read scenario"),
+        "{e}"
+    );
 }

@@ -1,8 +1,8 @@
 //! What the users send: Toggl time entries and their line protocol, Grafana
 //! dashboards and the panel queries they expand to.
 
+pub mod dashboard;
 pub mod line_protocol;
 pub mod macros;
-pub mod toggl;
-pub mod dashboard;
 pub mod timerange;
+pub mod toggl;
