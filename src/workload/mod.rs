@@ -2,6 +2,7 @@
 //! dashboards and the panel queries they expand to.
 
 pub mod dashboard;
+pub mod generate;
 pub mod line_protocol;
 pub mod macros;
 pub mod timerange;
