@@ -29,6 +29,8 @@
 //!   `hide: true` targets are left out. Panels of other data sources, panels
 //!   without queries (text, news, row) and targets Grafana could not run are
 //!   listed in [`Dashboard::skipped`] with the reason.
+//! - A panel's `timeFrom` (relative time, `7d`) replaces the dashboard range
+//!   for that panel, as in Grafana; `timeShift` is not modelled.
 //! - Not modelled: repeated panels (`repeat`), library panels (skipped),
 //!   pre-5.0 `rows` layouts (an error), annotations.
 
@@ -146,6 +148,9 @@ pub struct Panel {
     pub in_collapsed_row: bool,
     /// Visible without scrolling (see the module docs).
     pub first_screen: bool,
+    /// Panel relative time (`timeFrom`, e.g. `7d`): the range this panel
+    /// queries instead of the dashboard's (`timeShift` is not modelled).
+    pub time_from: Option<TimeRange>,
     /// Visible targets, in order.
     pub targets: Vec<Target>,
 }
@@ -486,6 +491,17 @@ impl Walk<'_> {
                     .ok_or_else(|| err(format!("interval {s:?}: expected e.g. 1h, >10s")))?,
             ),
         };
+        let time_from = match p.get("timeFrom").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(s) => {
+                let from = if s.starts_with("now") {
+                    s.to_string()
+                } else {
+                    format!("now-{s}")
+                };
+                Some(TimeRange::parse(&from, "now").map_err(|e| err(format!("timeFrom: {e}")))?)
+            }
+        };
         let (max_data_points, derived) = match p.get("maxDataPoints").and_then(Value::as_u64) {
             Some(n) if n > 0 => (n.min(u64::from(u32::MAX)) as u32, false),
             _ => ((grid.w.max(1) * GRID_WIDTH_PX / 24).max(1), true),
@@ -562,6 +578,7 @@ impl Walk<'_> {
             row: row.map(str::to_string),
             in_collapsed_row: collapsed,
             first_screen: !collapsed && grid.y < FIRST_SCREEN_ROWS,
+            time_from,
             targets,
         });
         Ok(())

@@ -169,6 +169,7 @@ pub struct View<'a> {
     dashboard: &'a Dashboard,
     selections: &'a Selections,
     class: RangeClass,
+    now_ms: i64,
     from_ms: i64,
     to_ms: i64,
 }
@@ -186,17 +187,22 @@ impl<'a> View<'a> {
             dashboard,
             selections,
             class: range.class(),
+            now_ms,
             from_ms,
             to_ms,
         }
     }
 
     fn scope(&self) -> Scope<'a> {
+        self.scope_for(self.from_ms, self.to_ms)
+    }
+
+    fn scope_for(&self, from_ms: i64, to_ms: i64) -> Scope<'a> {
         Scope {
             variables: &self.dashboard.variables,
             selections: self.selections,
-            from_ms: self.from_ms,
-            to_ms: self.to_ms,
+            from_ms,
+            to_ms,
         }
     }
 
@@ -207,18 +213,21 @@ impl<'a> View<'a> {
 
     /// The request of one panel.
     pub fn panel_request(&self, panel: &'a Panel) -> PanelRequest<'a> {
-        let interval_ms = macros::interval_ms(
-            self.from_ms,
-            self.to_ms,
-            panel.max_data_points,
-            panel.min_interval_ms,
-        );
+        let (from_ms, to_ms, class) = match &panel.time_from {
+            Some(r) => {
+                let (f, t) = r.resolve(self.now_ms);
+                (f, t, r.class())
+            }
+            None => (self.from_ms, self.to_ms, self.class),
+        };
+        let interval_ms =
+            macros::interval_ms(from_ms, to_ms, panel.max_data_points, panel.min_interval_ms);
         let ctx = MacroContext {
-            from_ms: self.from_ms,
-            to_ms: self.to_ms,
+            from_ms,
+            to_ms,
             interval_ms,
         };
-        let scope = self.scope();
+        let scope = self.scope_for(from_ms, to_ms);
         let queries = panel
             .targets
             .iter()
@@ -238,9 +247,9 @@ impl<'a> View<'a> {
             .collect();
         PanelRequest {
             panel,
-            name: format!("panel {} [{}]", panel.title, self.class),
-            from_ms: self.from_ms,
-            to_ms: self.to_ms,
+            name: format!("panel {} [{}]", panel.title, class),
+            from_ms,
+            to_ms,
             interval_ms,
             max_data_points: panel.max_data_points,
             queries,
@@ -258,7 +267,7 @@ impl<'a> View<'a> {
     /// each target object with variables interpolated, plus `datasource`,
     /// `intervalMs`, `maxDataPoints`; `from`/`to` as epoch-ms strings.
     pub fn ds_query_body(&self, req: &PanelRequest<'_>) -> String {
-        let scope = self.scope();
+        let scope = self.scope_for(req.from_ms, req.to_ms);
         let mut out = String::with_capacity(512 * req.panel.targets.len());
         out.push_str(&format!(
             "{{\"from\":\"{}\",\"to\":\"{}\",\"queries\":[",
