@@ -5,5 +5,4 @@ pub mod dashboard;
 pub mod generate;
 pub mod line_protocol;
 pub mod macros;
-pub mod timerange;
 pub mod toggl;

@@ -1,0 +1,646 @@
+//! Grafana dashboard import: any dashboard JSON export (the bare dashboard or the
+//! `{dashboard, meta}` API envelope, DOMAIN.md §1.4) read into a typed model of
+//! what a browser would query.
+//!
+//! This module owns reading and checking the file; its children own the parts:
+//! [`variables`] (template variables and value formats), [`template`] (query
+//! text precompiled into segments), [`builder`] (builder-mode InfluxQL as
+//! Grafana's backend renders it), [`timerange`] (time-picker ranges) and
+//! [`panel_queries`] (the requests one dashboard load sends).
+//!
+//! What counts, and the assumptions behind it:
+//! - Panels are walked through rows: a collapsed row carries its panels inside
+//!   its own `panels`; an expanded row's panels follow it at the top level.
+//!   Panels of a collapsed row do not query until the row is opened.
+//! - `first_screen`: a panel whose top edge is above grid row
+//!   [`FIRST_SCREEN_ROWS`] (a 1080 px viewport minus Grafana's header, at 30 px
+//!   per grid row plus margins) and not in a collapsed row. Newer Grafana
+//!   lazy-loads the others when the user scrolls (DOMAIN.md §1.9).
+//! - `maxDataPoints: null` (the usual case) is the panel's width in pixels: a
+//!   24-column grid in a 1920 px browser leaves about 1880 px, so
+//!   `w * 1880 / 24` ([`GRID_WIDTH_PX`]): 940 for a half-width panel.
+//! - Data sources: `{type, uid}`, an old-style string name, or an `__inputs`
+//!   placeholder (`${DS_INFLUXDB}`) whose input's `pluginId` gives the type; the
+//!   placeholder stays the uid until [`Dashboard::bind_datasource`]. A string
+//!   name or the default data source (none given) counts as InfluxDB when the
+//!   targets have InfluxDB's shape (`query`, `measurement` or `select`).
+//! - Targets: `rawQuery: true` + `query` is raw InfluxQL; text with `|>` or
+//!   `from(bucket` is Flux (kept as text); anything else is the query builder.
+//!   `hide: true` targets are left out. Panels of other data sources, panels
+//!   without queries (text, news, row) and targets Grafana could not run are
+//!   listed in [`Dashboard::skipped`] with the reason.
+//! - A panel's `timeFrom` (relative time, `7d`) replaces the dashboard range
+//!   for that panel, as in Grafana; `timeShift` is not modelled.
+//! - Not modelled: repeated panels (`repeat`), library panels (skipped),
+//!   pre-5.0 `rows` layouts (an error), annotations.
+
+pub mod builder;
+pub mod panel_queries;
+pub mod template;
+pub mod timerange;
+pub mod variables;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+pub use panel_queries::{PanelQuery, PanelRequest, Trigger, VariableRequest, View};
+pub use template::Template;
+pub use timerange::{RangeClass, TimeRange};
+pub use variables::{Format, Refresh, Selection, Selections, Variable, VariableKind};
+
+use crate::{Error, Result};
+use panel_queries::JsonTemplate;
+
+/// Panels whose top edge is above this grid row are on the first screen.
+pub const FIRST_SCREEN_ROWS: u32 = 20;
+/// Usable browser width for the 24 grid columns, px (1920 px minus margins).
+pub const GRID_WIDTH_PX: u32 = 1880;
+
+/// A data source reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasourceRef {
+    /// Plugin type (`influxdb`), or empty when the export does not say.
+    pub kind: String,
+    /// Uid, an old-style name, or a `${DS_…}` placeholder.
+    pub uid: String,
+    /// `uid` is an `__inputs` placeholder (or the default data source).
+    pub placeholder: bool,
+}
+
+impl DatasourceRef {
+    fn is_influxdb(&self) -> bool {
+        self.kind == "influxdb"
+    }
+
+    /// As in a `/api/ds/query` body: `{"type":…,"uid":…}`.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"type": self.kind, "uid": self.uid})
+    }
+}
+
+/// A panel's place on the 24-column grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GridPos {
+    /// Column, 0–23.
+    pub x: u32,
+    /// Row (30 px each).
+    pub y: u32,
+    /// Width in columns.
+    pub w: u32,
+    /// Height in rows.
+    pub h: u32,
+}
+
+/// What a target's text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `rawQuery: true` InfluxQL.
+    RawInfluxQl,
+    /// Builder-mode InfluxQL, rendered as Grafana's backend does.
+    BuilderInfluxQl,
+    /// Flux (InfluxDB 2.x), kept as text.
+    Flux,
+}
+
+/// One query of a panel.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `A`, `B`, … (assigned in order when missing, as Grafana does).
+    pub ref_id: String,
+    /// Raw, builder or Flux.
+    pub kind: TargetKind,
+    /// Data source the query goes to.
+    pub datasource: DatasourceRef,
+    /// The query text with variables and backend macros still in.
+    pub text: Template,
+    /// The `/api/ds/query` query object, without `datasource`, `intervalMs`, `maxDataPoints`.
+    pub(crate) body: JsonTemplate,
+}
+
+/// A panel that queries InfluxDB.
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Panel id.
+    pub id: i64,
+    /// Title (used in request names).
+    pub title: String,
+    /// Panel type (`timeseries`, `stat`, `table`, …).
+    pub kind: String,
+    /// Grid position.
+    pub grid: GridPos,
+    /// The panel's data source.
+    pub datasource: DatasourceRef,
+    /// Minimum interval (`interval`, e.g. `1h`), ms.
+    pub min_interval_ms: Option<u64>,
+    /// `maxDataPoints`, or the width in pixels when null.
+    pub max_data_points: u32,
+    /// `max_data_points` was derived from the width.
+    pub max_data_points_derived: bool,
+    /// Title of the row the panel sits in.
+    pub row: Option<String>,
+    /// The row is collapsed: the panel queries only once it is opened.
+    pub in_collapsed_row: bool,
+    /// Visible without scrolling (see the module docs).
+    pub first_screen: bool,
+    /// Panel relative time (`timeFrom`, e.g. `7d`): the range this panel
+    /// queries instead of the dashboard's (`timeShift` is not modelled).
+    pub time_from: Option<TimeRange>,
+    /// Visible targets, in order.
+    pub targets: Vec<Target>,
+}
+
+/// A panel or target left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `"<title>" (id <id>)`, plus the refId for a single target.
+    pub panel: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// An imported dashboard.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    /// The file it came from.
+    pub source: String,
+    /// Uid.
+    pub uid: String,
+    /// Title.
+    pub title: String,
+    /// Default time range (`time`; Grafana's `now-6h` to `now` when absent).
+    pub time: TimeRange,
+    /// Auto-refresh interval; `None` when off.
+    pub refresh: Option<Duration>,
+    /// Template variables, in dashboard order (chained ones after their parents).
+    pub variables: Vec<Variable>,
+    /// Panels that query InfluxDB, in dashboard order.
+    pub panels: Vec<Panel>,
+    /// What was left out.
+    pub skipped: Vec<Skipped>,
+    /// Compiled queries of query variables, by variable index.
+    pub(crate) variable_queries: Vec<Option<Template>>,
+}
+
+/// Read a dashboard export from `path`.
+pub fn load(path: &Path) -> Result<Dashboard> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Read a dashboard export from `text`; `source` names it in errors.
+pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
+    let root: Value = serde_json::from_str(text).map_err(|e| {
+        Error::config(
+            format!("{source}:{}:{}", e.line(), e.column()),
+            e.to_string(),
+        )
+    })?;
+    let envelope_inputs = root.get("__inputs").cloned();
+    let dash = match root.get("dashboard") {
+        Some(d) if d.is_object() => d,
+        _ => &root,
+    };
+    let err = |msg: String| Error::config(source, msg);
+    let obj = dash
+        .as_object()
+        .ok_or_else(|| err("a dashboard export is a JSON object".into()))?;
+    if obj.contains_key("rows") && !obj.contains_key("panels") {
+        return Err(err(
+            "pre-5.0 `rows` layout: open and save it in a current Grafana first".into(),
+        ));
+    }
+    let inputs = inputs(dash.get("__inputs").or(envelope_inputs.as_ref()));
+    let str_of = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+
+    let time = dash.get("time");
+    let bound = |key: &str, default: &str| {
+        time.and_then(|t| t.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let time = TimeRange::parse(&bound("from", "now-6h"), &bound("to", "now"))
+        .map_err(|e| err(format!("time: {e}")))?;
+    let refresh = match dash.get("refresh") {
+        Some(Value::String(s)) if !s.is_empty() => Some(Duration::from_millis(
+            parse_interval(s)
+                .ok_or_else(|| err(format!("refresh {s:?}: expected e.g. 30s, 1m")))?,
+        )),
+        _ => None,
+    };
+
+    let mut variables = Vec::new();
+    let list = dash.pointer("/templating/list").and_then(Value::as_array);
+    for (i, v) in list.into_iter().flatten().enumerate() {
+        let ds = resolve_datasource(v.get("datasource"), &inputs);
+        let var =
+            Variable::from_json(v, ds).map_err(|e| err(format!("templating.list[{i}]: {e}")))?;
+        variables.push(var);
+    }
+    let mut variable_queries = Vec::with_capacity(variables.len());
+    for v in &variables {
+        variable_queries.push(match v.kind {
+            VariableKind::Query => Some(
+                Template::compile(&v.query, &variables)
+                    .map_err(|e| err(format!("variable {}: {e}", v.name)))?,
+            ),
+            _ => None,
+        });
+    }
+
+    let mut walk = Walk {
+        source,
+        inputs: &inputs,
+        variables: &variables,
+        panels: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let panels = dash.get("panels").and_then(Value::as_array);
+    walk.level(panels.map(Vec::as_slice).unwrap_or(&[]), None, false)?;
+
+    Ok(Dashboard {
+        source: source.to_string(),
+        uid: str_of("uid"),
+        title: str_of("title"),
+        time,
+        refresh,
+        panels: walk.panels,
+        skipped: walk.skipped,
+        variables,
+        variable_queries,
+    })
+}
+
+impl Dashboard {
+    /// The saved selections of every variable.
+    pub fn saved_selections(&self) -> Selections {
+        Selections::saved(&self.variables)
+    }
+
+    /// Point placeholder and default data sources (`${DS_…}`, none given, or an
+    /// old-style name) at the InfluxDB data source `uid`.
+    pub fn bind_datasource(&mut self, uid: &str) {
+        let bind = |ds: &mut DatasourceRef| {
+            if ds.placeholder || ds.kind.is_empty() || ds.kind == "influxdb" && ds.uid.is_empty() {
+                *ds = DatasourceRef {
+                    kind: "influxdb".into(),
+                    uid: uid.to_string(),
+                    placeholder: false,
+                };
+            }
+        };
+        for p in &mut self.panels {
+            bind(&mut p.datasource);
+            p.targets.iter_mut().for_each(|t| bind(&mut t.datasource));
+        }
+        for v in &mut self.variables {
+            if let Some(ds) = &mut v.datasource {
+                bind(ds);
+            }
+        }
+    }
+}
+
+/// `__inputs`: placeholder name → plugin id.
+fn inputs(v: Option<&Value>) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for input in v.and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(name), Some(plugin)) = (
+            input.get("name").and_then(Value::as_str),
+            input.get("pluginId").and_then(Value::as_str),
+        ) {
+            map.insert(name.to_string(), plugin.to_string());
+        }
+    }
+    map
+}
+
+fn placeholder_name(s: &str) -> Option<&str> {
+    s.strip_prefix("${")?.strip_suffix('}')
+}
+
+/// Resolve a `datasource` field; `None` means "the default data source".
+fn resolve_datasource(
+    v: Option<&Value>,
+    inputs: &HashMap<String, String>,
+) -> Option<DatasourceRef> {
+    let (kind, uid) = match v? {
+        Value::String(s) => (String::new(), s.clone()),
+        Value::Object(o) => (
+            o.get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            o.get("uid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        ),
+        _ => return None,
+    };
+    let kind = match uid.as_str() {
+        "-- Mixed --" => "mixed".to_string(),
+        "-- Grafana --" | "grafana" => "grafana".to_string(),
+        "-- Dashboard --" => "dashboard".to_string(),
+        _ => kind,
+    };
+    match placeholder_name(&uid) {
+        Some(name) => Some(DatasourceRef {
+            kind: if kind.is_empty() {
+                inputs.get(name).cloned().unwrap_or_default()
+            } else {
+                kind
+            },
+            uid,
+            placeholder: true,
+        }),
+        None => Some(DatasourceRef {
+            kind,
+            uid,
+            placeholder: false,
+        }),
+    }
+}
+
+/// Grafana interval syntax (`30s`, `1h`, `>10s`, `500ms`), in ms.
+pub fn parse_interval(s: &str) -> Option<u64> {
+    let s = s.trim().trim_start_matches(['>', '<']);
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = s[..digits].parse().ok()?;
+    let unit: u64 = match &s[digits..] {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        "M" => 30 * 86_400_000,
+        "y" => 365 * 86_400_000,
+        _ => return None,
+    };
+    Some(n * unit)
+}
+
+/// The panel walk: rows, skips, and each panel's targets.
+struct Walk<'a> {
+    source: &'a str,
+    inputs: &'a HashMap<String, String>,
+    variables: &'a [Variable],
+    panels: Vec<Panel>,
+    skipped: Vec<Skipped>,
+}
+
+impl Walk<'_> {
+    fn level(&mut self, panels: &[Value], row: Option<&str>, collapsed: bool) -> Result<()> {
+        let mut current_row = row.map(str::to_string);
+        for p in panels {
+            if p.get("type").and_then(Value::as_str) == Some("row") {
+                let title = p
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let is_collapsed = p.get("collapsed").and_then(Value::as_bool).unwrap_or(false);
+                let inner = p.get("panels").and_then(Value::as_array);
+                self.level(
+                    inner.map(Vec::as_slice).unwrap_or(&[]),
+                    Some(&title),
+                    is_collapsed,
+                )?;
+                current_row = Some(title);
+            } else {
+                self.panel(p, current_row.as_deref(), collapsed)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, label: &str, reason: impl Into<String>) {
+        self.skipped.push(Skipped {
+            panel: label.to_string(),
+            reason: reason.into(),
+        });
+    }
+
+    fn panel(&mut self, p: &Value, row: Option<&str>, collapsed: bool) -> Result<()> {
+        let id = p.get("id").and_then(Value::as_i64).unwrap_or(0);
+        let title = p
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let label = format!("{title:?} (id {id})");
+        let source = self.source;
+        let err = |msg: String| Error::config(source, format!("panel {label}: {msg}"));
+        let kind = p
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let grid = match p.get("gridPos") {
+            None => GridPos::default(),
+            Some(g) => {
+                let n = |k: &str| -> Result<u32> {
+                    let v = g.get(k).and_then(Value::as_u64);
+                    v.map(|v| v as u32)
+                        .ok_or_else(|| err(format!("gridPos.{k} is not a number")))
+                };
+                GridPos {
+                    x: n("x")?,
+                    y: n("y")?,
+                    w: n("w")?,
+                    h: n("h")?,
+                }
+            }
+        };
+        if let Some(lib) = p.get("libraryPanel") {
+            let name = lib.get("name").and_then(Value::as_str).unwrap_or("?");
+            if p.get("targets").is_none() {
+                self.skip(
+                    &label,
+                    format!("library panel {name:?}: its definition is not in the export"),
+                );
+                return Ok(());
+            }
+        }
+        let targets_json = p.get("targets").and_then(Value::as_array);
+        let targets_json = match targets_json {
+            Some(t) if !t.is_empty() => t,
+            _ => {
+                self.skip(&label, format!("{kind} panel has no queries"));
+                return Ok(());
+            }
+        };
+        let panel_ds = resolve_datasource(p.get("datasource"), self.inputs);
+        let min_interval_ms = match p.get("interval").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(s) if s.contains('$') => None,
+            Some(s) => Some(
+                parse_interval(s)
+                    .ok_or_else(|| err(format!("interval {s:?}: expected e.g. 1h, >10s")))?,
+            ),
+        };
+        let time_from = match p.get("timeFrom").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(s) => {
+                let from = if s.starts_with("now") {
+                    s.to_string()
+                } else {
+                    format!("now-{s}")
+                };
+                Some(TimeRange::parse(&from, "now").map_err(|e| err(format!("timeFrom: {e}")))?)
+            }
+        };
+        let (max_data_points, derived) = match p.get("maxDataPoints").and_then(Value::as_u64) {
+            Some(n) if n > 0 => (n.min(u64::from(u32::MAX)) as u32, false),
+            _ => ((grid.w.max(1) * GRID_WIDTH_PX / 24).max(1), true),
+        };
+
+        let mut targets = Vec::new();
+        for (i, t) in targets_json.iter().enumerate() {
+            if t.get("hide").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            let ref_id = match t.get("refId").and_then(Value::as_str) {
+                Some(r) if !r.is_empty() => r.to_string(),
+                _ => ref_id_for(i),
+            };
+            let ds = resolve_datasource(t.get("datasource"), self.inputs)
+                .filter(|d| d.kind != "mixed")
+                .or_else(|| panel_ds.clone().filter(|d| d.kind != "mixed"))
+                .unwrap_or(DatasourceRef {
+                    kind: String::new(),
+                    uid: String::new(),
+                    placeholder: true,
+                });
+            let looks_influx = ["query", "measurement", "select"]
+                .iter()
+                .any(|k| t.get(*k).is_some());
+            let ds = match ds {
+                d if d.is_influxdb() => d,
+                d if d.kind.is_empty() && looks_influx => DatasourceRef {
+                    kind: "influxdb".into(),
+                    ..d
+                },
+                d => {
+                    let what = if d.kind.is_empty() {
+                        "unknown type"
+                    } else {
+                        d.kind.as_str()
+                    };
+                    self.skip(
+                        &label,
+                        format!(
+                            "target {ref_id}: data source {:?} ({what}) is not InfluxDB",
+                            d.uid
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match self.target(t, ref_id.clone(), ds) {
+                Ok(Some(target)) => targets.push(target),
+                Ok(None) => {}
+                Err(TargetError::Skip(why)) => self.skip(&label, format!("target {ref_id}: {why}")),
+                Err(TargetError::Fatal(why)) => return Err(err(format!("target {ref_id}: {why}"))),
+            }
+        }
+        if targets.is_empty() {
+            if !self.skipped.iter().any(|s| s.panel == label) {
+                self.skip(&label, "every target is hidden");
+            }
+            return Ok(());
+        }
+        let datasource = targets[0].datasource.clone();
+        self.panels.push(Panel {
+            id,
+            title,
+            kind,
+            grid,
+            datasource: match panel_ds {
+                Some(d) if d.is_influxdb() => d,
+                _ => datasource,
+            },
+            min_interval_ms,
+            max_data_points,
+            max_data_points_derived: derived,
+            row: row.map(str::to_string),
+            in_collapsed_row: collapsed,
+            first_screen: !collapsed && grid.y < FIRST_SCREEN_ROWS,
+            time_from,
+            targets,
+        });
+        Ok(())
+    }
+
+    fn target(
+        &self,
+        t: &Value,
+        ref_id: String,
+        ds: DatasourceRef,
+    ) -> Result<Option<Target>, TargetError> {
+        let query = t.get("query").and_then(Value::as_str).unwrap_or("");
+        let raw = t.get("rawQuery").and_then(Value::as_bool).unwrap_or(false);
+        let (kind, text) = if query.contains("|>") || query.contains("from(bucket") {
+            (
+                TargetKind::Flux,
+                Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
+            )
+        } else if raw {
+            if query.trim().is_empty() {
+                return Err(TargetError::Skip("raw query is empty".into()));
+            }
+            (
+                TargetKind::RawInfluxQl,
+                Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
+            )
+        } else {
+            (
+                TargetKind::BuilderInfluxQl,
+                builder::render(t, self.variables).map_err(TargetError::Skip)?,
+            )
+        };
+        let mut obj: Map<String, Value> = t.as_object().cloned().unwrap_or_default();
+        for k in ["datasource", "hide", "intervalMs", "maxDataPoints"] {
+            obj.remove(k);
+        }
+        obj.insert("refId".into(), Value::String(ref_id.clone()));
+        let body = JsonTemplate::compile(&obj, self.variables).map_err(TargetError::Fatal)?;
+        Ok(Some(Target {
+            ref_id,
+            kind,
+            datasource: ds,
+            text,
+            body,
+        }))
+    }
+}
+
+enum TargetError {
+    /// Grafana could not run it either: leave it out, say why.
+    Skip(String),
+    /// The dashboard itself is wrong (e.g. an unknown variable format).
+    Fatal(String),
+}
+
+/// `A`…`Z`, then `AA`, `AB`, … as Grafana's `getNextRefId`.
+fn ref_id_for(i: usize) -> String {
+    let letters = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if i < 26 {
+        (letters[i] as char).to_string()
+    } else {
+        let first = letters[(i / 26 - 1) % 26] as char;
+        format!("{first}{}", letters[i % 26] as char)
+    }
+}
