@@ -4,13 +4,17 @@
 //! errors to exit codes. See DESIGN in the README for how the parts fit.
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod error;
+pub mod live;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod runfolder;
 pub mod sandbox;
 pub mod scenario;
 pub mod target;
+pub mod users;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::runfolder::{RequestClass, Slo, SloMetric, TargetSummary};
-use crate::workload::dashboard::Dashboard;
+use crate::workload::dashboard::{Dashboard, TimeRange};
 use duration::{parse_duration, parse_duration_range, parse_percent};
 use raw::*;
 pub use secret::{Secret, SecretSource};
@@ -515,16 +515,16 @@ impl Ctx<'_> {
     fn viewers(&self, raw: &Spanned<RawViewers>) -> Result<Viewers> {
         let v = raw.get_ref();
         let dashboard_path = self.relative(v.dashboard.get_ref());
-        let dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| match e {
+        let dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| {
             // A dashboard error is located in the dashboard file; say which scenario line named it.
-            Error::Config { location, message } => Error::config(
+            let why = match e {
+                Error::Config { location, message } => format!("{location}: {message}"),
+                other => other.to_string(),
+            };
+            Error::config(
                 self.location(v.dashboard.span()),
-                format!(
-                    "dashboard `{}`: {location}: {message}",
-                    v.dashboard.get_ref()
-                ),
-            ),
-            other => other,
+                format!("dashboard `{}`: {why}", v.dashboard.get_ref()),
+            )
         })?;
         let max_parallel = match &v.max_parallel {
             Some(m) if *m.get_ref() == 0 => {
@@ -558,15 +558,13 @@ impl Ctx<'_> {
                 );
             }
             for end in [&tr.from, &tr.to] {
-                if let Err(m) =
-                    crate::workload::timerange::TimeRange::parse(tr.from.get_ref(), tr.to.get_ref())
-                {
+                if let Err(Error::Config { message, .. }) = TimeRange::parse(end.get_ref(), "now") {
                     let span = if end.span().is_empty() {
                         r.span()
                     } else {
                         end.span()
                     };
-                    return self.err(span, m);
+                    return self.err(span, message);
                 }
             }
             time_ranges.push(WeightedRange {
@@ -820,7 +818,7 @@ fn default_time_ranges(dashboard: &Dashboard) -> Vec<WeightedRange> {
         ("now-30d", 15),
         ("now-90d", 5),
     ];
-    let default = dashboard.time.from.as_str();
+    let default = dashboard.time.raw_from.as_str();
     match mix.iter_mut().find(|(from, _)| *from == default) {
         Some(entry) => entry.1 += 20,
         None => mix.push((default, 20)),

@@ -1,0 +1,212 @@
+//! `dashload check SCENARIO`: validate a scenario and print what a run would do —
+//! the load plan with its windows, the users, every panel query as it will be
+//! sent, and what was skipped. Nothing is sent.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::runfolder::SloMetric;
+use crate::scenario::duration::format_duration;
+use crate::scenario::{Scenario, SyncSource};
+use crate::workload::dashboard::{TimeRange, Trigger, View};
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  dashload check scenarios/staged.toml")]
+pub struct CheckArgs {
+    /// The scenario file.
+    #[arg(default_value = "scenarios/staged.toml", value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+}
+
+/// Validate and print.
+pub fn exec(args: CheckArgs) -> Result<u8> {
+    let scenario = Scenario::load(&args.scenario)?;
+    print!(
+        "{}",
+        describe(&scenario, chrono::Utc::now().timestamp_millis())
+    );
+    Ok(0)
+}
+
+/// The resolved scenario as text, panel queries expanded at `now_ms`.
+pub fn describe(s: &Scenario, now_ms: i64) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(
+        w,
+        "scenario  {} ({}, sha256 {})",
+        s.name,
+        s.path.display(),
+        &s.digest[..12.min(s.digest.len())]
+    );
+    if let Some(d) = &s.description {
+        let _ = writeln!(w, "          {d}");
+    }
+    let t = s.target.summary();
+    let _ = writeln!(
+        w,
+        "target    {} {} (database {})",
+        t.kind,
+        t.url,
+        t.database.unwrap_or_default()
+    );
+    let _ = writeln!(w, "seed      {}", s.seed);
+
+    let plan = Plan::from_scenario(s);
+    let _ = writeln!(
+        w,
+        "\nplan      {} ({} in all, {} viewers at most, {} sync users throughout)",
+        plan.goose_test_plan(),
+        format_duration(plan.duration()),
+        plan.peak_viewers(),
+        plan.sync_users
+    );
+    for win in &plan.windows {
+        let _ = writeln!(
+            w,
+            "  {:<14} {:<12} {:>5} viewers  {:>7.1}s – {:>7.1}s",
+            win.name,
+            format!("{:?}", win.kind).to_lowercase(),
+            win.viewers,
+            win.start_ms as f64 / 1000.0,
+            win.end_ms as f64 / 1000.0
+        );
+    }
+    if let Some(stress) = &s.stress {
+        let terms: Vec<String> = stress
+            .stop_when
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {} > {}",
+                    t.class.key(),
+                    t.metric.key(),
+                    fmt_limit(t.metric, t.max)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            w,
+            "  ladder stops early when: {}",
+            if terms.is_empty() {
+                "never (runs to the ceiling)".into()
+            } else {
+                terms.join(" or ")
+            }
+        );
+    }
+
+    let _ = writeln!(
+        w,
+        "\nsync      {} user(s), {} entries per sync every {}, batches of {} points{}, source {}",
+        s.sync.users,
+        s.sync.entries_per_sync,
+        format_duration(s.sync.interval),
+        s.sync.batch_size,
+        if s.sync.gzip { " (gzip)" } else { "" },
+        match &s.sync.source {
+            SyncSource::Generate => "generated".to_string(),
+            SyncSource::Toggl { url: Some(u), .. } => format!("Toggl API at {u}"),
+            SyncSource::Toggl { url: None, .. } => "the sandbox's Toggl API".to_string(),
+        }
+    );
+
+    if !s.slos.is_empty() {
+        let _ = writeln!(w, "\nslos");
+        for slo in &s.slos {
+            let _ = writeln!(
+                w,
+                "  {:<16} {:<12} ≤ {}",
+                slo.class.key(),
+                slo.metric.key(),
+                fmt_limit(slo.metric, slo.max)
+            );
+        }
+    }
+
+    if let Some(v) = &s.viewers {
+        let d = &v.dashboard;
+        let _ = writeln!(
+            w,
+            "\nviewers   dashboard \"{}\" (uid {}, {})",
+            d.title,
+            d.uid,
+            v.dashboard_path.display()
+        );
+        let _ = writeln!(w, "          refresh {}, {} refreshes per visit, think {}..{}, at most {} queries in flight{}",
+            v.refresh.map(format_duration).unwrap_or_else(|| "off".into()), v.refreshes_per_visit,
+            format_duration(v.think_time.0), format_duration(v.think_time.1), v.max_parallel,
+            if v.first_screen_only { ", first screen only" } else { "" });
+        let ranges: Vec<String> = v
+            .time_ranges
+            .iter()
+            .map(|r| format!("{}..{} ×{}", r.from, r.to, r.weight))
+            .collect();
+        let _ = writeln!(w, "          time ranges: {}", ranges.join(", "));
+        for (name, mix) in &v.variables {
+            let _ = writeln!(
+                w,
+                "          variable {name}: all ×{}, one ×{}, some ×{}",
+                mix.all, mix.one, mix.some
+            );
+        }
+        let range =
+            TimeRange::parse(&d.time.raw_from, &d.time.raw_to).unwrap_or_else(|_| d.time.clone());
+        let selections = d.saved_selections();
+        let view = View::new(d, &range, now_ms, &selections);
+        let _ = writeln!(
+            w,
+            "\n  queries for the dashboard's default range {}..{} and saved variable values:",
+            d.time.raw_from, d.time.raw_to
+        );
+        for var in view.variable_requests(Trigger::Load) {
+            let _ = writeln!(w, "  {}\n      {}", var.name, var.influxql);
+        }
+        let mut panels = 0;
+        let mut queries = 0;
+        for req in view.panel_requests() {
+            let when = if req.panel.in_collapsed_row {
+                " (collapsed row: not loaded)"
+            } else if !req.panel.first_screen {
+                " (below the first screen)"
+            } else {
+                ""
+            };
+            if !req.panel.in_collapsed_row {
+                panels += 1;
+                queries += req.queries.len();
+            }
+            let _ = writeln!(
+                w,
+                "  {}{when}  interval {}ms, maxDataPoints {}",
+                req.name, req.interval_ms, req.max_data_points
+            );
+            for q in &req.queries {
+                let _ = writeln!(
+                    w,
+                    "    {} {}",
+                    q.ref_id,
+                    q.influxql.as_deref().unwrap_or(&q.text)
+                );
+            }
+        }
+        let _ = writeln!(w, "  {panels} panels and {queries} queries per load");
+        for skip in &d.skipped {
+            let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
+        }
+    }
+    out
+}
+
+fn fmt_limit(metric: SloMetric, max: f64) -> String {
+    match metric {
+        SloMetric::ErrorRate => format!("{}%", max * 100.0),
+        SloMetric::MsPerPoint => format!("{max}ms per point"),
+        _ => format!("{max}ms"),
+    }
+}

@@ -1,0 +1,240 @@
+//! What the users share while a run is going: counters the request log cannot
+//! carry, the figures the stress ladder's stop condition judges over the current
+//! step, and the flag that tells sleeping users the run is ending.
+//!
+//! Recording is cheap (an atomic add, or one short mutex-held histogram insert per
+//! dashboard load), so it costs nothing next to an HTTP request.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::runfolder::{RequestClass, RunCounters, Slo, SloMetric};
+
+/// Latency and outcome figures of one request class over the current window.
+struct Window {
+    latency_us: Histogram<u64>,
+    failures: u64,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("valid histogram bounds"),
+            failures: 0,
+        }
+    }
+}
+
+/// Shared run state.
+pub struct Live {
+    dashboard_loads: AtomicU64,
+    missed_refreshes: AtomicU64,
+    entries: AtomicU64,
+    points_written: AtomicU64,
+    batches: AtomicU64,
+    stopping: AtomicBool,
+    /// Dashboard loads and panel queries of the current stress window (None outside the ladder).
+    window: Mutex<Option<[Window; 2]>>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            dashboard_loads: AtomicU64::new(0),
+            missed_refreshes: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            points_written: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            window: Mutex::new(None),
+        }
+    }
+}
+
+fn slot(class: RequestClass) -> Option<usize> {
+    match class {
+        RequestClass::DashboardLoad => Some(0),
+        RequestClass::PanelQuery => Some(1),
+        _ => None,
+    }
+}
+
+impl Live {
+    /// Record one finished request of a judged class (dashboard load or panel query).
+    pub fn record(&self, class: RequestClass, latency: Duration, ok: bool) {
+        if class == RequestClass::DashboardLoad {
+            self.dashboard_loads.fetch_add(1, Ordering::Relaxed);
+        }
+        let Some(i) = slot(class) else { return };
+        let mut guard = self.window.lock().expect("live window lock");
+        if let Some(windows) = guard.as_mut() {
+            let w = &mut windows[i];
+            let _ = w.latency_us.record((latency.as_micros() as u64).max(1));
+            if !ok {
+                w.failures += 1;
+            }
+        }
+    }
+
+    /// Count auto-refreshes that fell due while the previous load was still running.
+    pub fn missed_refreshes(&self, n: u64) {
+        self.missed_refreshes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count a sync's entries.
+    pub fn entries(&self, n: u64) {
+        self.entries.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Count a batch write and the points it stored.
+    pub fn batch(&self, points_written: u64) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.points_written
+            .fetch_add(points_written, Ordering::Relaxed);
+    }
+
+    /// Start judging a new stress window (drops the previous one's figures).
+    pub fn begin_window(&self) {
+        *self.window.lock().expect("live window lock") = Some([Window::new(), Window::new()]);
+    }
+
+    /// The first term of `condition` that the current window exceeds, with the observed
+    /// value, once the class has at least `min_samples` requests.
+    pub fn exceeded(&self, condition: &[Slo], min_samples: u64) -> Option<String> {
+        let guard = self.window.lock().expect("live window lock");
+        let windows = guard.as_ref()?;
+        for term in condition {
+            let w = &windows[slot(term.class)?];
+            let n = w.latency_us.len();
+            if n < min_samples {
+                continue;
+            }
+            let observed = match term.metric {
+                SloMetric::P50 => w.latency_us.value_at_quantile(0.50) as f64 / 1000.0,
+                SloMetric::P95 => w.latency_us.value_at_quantile(0.95) as f64 / 1000.0,
+                SloMetric::P99 => w.latency_us.value_at_quantile(0.99) as f64 / 1000.0,
+                SloMetric::ErrorRate => w.failures as f64 / n as f64,
+                SloMetric::MsPerPoint => continue,
+            };
+            if observed > term.max {
+                let (seen, limit) = match term.metric {
+                    SloMetric::ErrorRate => (
+                        format!("{:.1}%", observed * 100.0),
+                        format!("{:.1}%", term.max * 100.0),
+                    ),
+                    _ => (format!("{observed:.0}ms"), format!("{:.0}ms", term.max)),
+                };
+                return Some(format!(
+                    "{} {} {seen} > {limit} over {n} requests",
+                    term.class.label(),
+                    term.metric.key()
+                ));
+            }
+        }
+        None
+    }
+
+    /// Tell users the run is ending, so none sleeps through the shutdown.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// True once the run is ending (plan over, ladder stopped, or Ctrl-C).
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed) || goose::is_killswitch_triggered()
+    }
+
+    /// Sleep up to `d`, waking early when the run is ending. Returns false if it is.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            if self.is_stopping() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(250))).await;
+        }
+    }
+
+    /// The counters, for run.json.
+    pub fn counters(&self) -> RunCounters {
+        RunCounters {
+            dashboard_loads: self.dashboard_loads.load(Ordering::Relaxed),
+            missed_refreshes: self.missed_refreshes.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
+            points_written: self.points_written.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_stop_condition_is_judged_over_the_current_window_only() {
+        let live = Live::default();
+        let p95 = [Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        }];
+        // Outside a window nothing is judged.
+        live.record(RequestClass::DashboardLoad, ms(5000), true);
+        assert_eq!(live.exceeded(&p95, 1), None);
+        live.begin_window();
+        for _ in 0..90 {
+            live.record(RequestClass::DashboardLoad, ms(100), true);
+        }
+        for _ in 0..10 {
+            live.record(RequestClass::DashboardLoad, ms(3000), true);
+        }
+        let reason = live.exceeded(&p95, 20).expect("p95 is 3s");
+        assert!(reason.starts_with("dashboard load p95 300"), "{reason}");
+        assert_eq!(live.exceeded(&p95, 1000), None, "too few samples to judge");
+        live.begin_window();
+        assert_eq!(live.exceeded(&p95, 1), None, "a new window starts clean");
+        assert_eq!(live.counters().dashboard_loads, 101);
+    }
+
+    #[test]
+    fn error_rates_count_failures() {
+        let live = Live::default();
+        live.begin_window();
+        let errors = [Slo {
+            class: RequestClass::PanelQuery,
+            metric: SloMetric::ErrorRate,
+            max: 0.05,
+        }];
+        for i in 0..100 {
+            live.record(RequestClass::PanelQuery, ms(10), i % 10 != 0);
+        }
+        assert_eq!(
+            live.exceeded(&errors, 10).unwrap(),
+            "panel query error_rate 10.0% > 5.0% over 100 requests"
+        );
+    }
+
+    #[tokio::test]
+    async fn sleeping_users_wake_when_the_run_stops() {
+        let live = std::sync::Arc::new(Live::default());
+        let l = live.clone();
+        let sleeper = tokio::spawn(async move { l.sleep(Duration::from_secs(30)).await });
+        tokio::time::sleep(ms(50)).await;
+        live.stop();
+        let finished = tokio::time::timeout(Duration::from_secs(2), sleeper).await;
+        assert_eq!(finished.expect("woke up").unwrap(), false);
+    }
+}

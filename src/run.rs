@@ -1,0 +1,325 @@
+//! One run, end to end: the sandbox if needed, the run folder, the Goose attack
+//! with the stress-ladder monitor beside it, run.json, then the report.
+//!
+//! Goose writes its files into `<run>/.partial/`; they are renamed into the run
+//! folder only when complete, so a reader never sees half a file. run.json is
+//! written before the first request (marked not ended), so even a run killed
+//! outright leaves a folder the report can read and mark as interrupted.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use goose::config::GooseConfiguration;
+use goose::logger::GooseLogFormat;
+use goose::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::live::Live;
+use crate::plan::Plan;
+use crate::report::{render_run, ReportOptions, ReportOutcome};
+use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::scenario::{Scenario, TargetKind};
+use crate::target::Endpoints;
+use crate::users::{self, IngestLog, RunContext};
+
+/// How to run.
+pub struct RunOptions {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Where run folders go.
+    pub reports_dir: PathBuf,
+    /// A baseline run folder for the report.
+    pub baseline: Option<PathBuf>,
+    /// Goose's configuration from the command line (report and log paths are set here).
+    pub goose: GooseConfiguration,
+    /// True when the command line set Goose's own load shape (-u/-t/--test-plan/--iterations):
+    /// the scenario's stages are then not used.
+    pub goose_shape: bool,
+    /// Users Goose launches in total under `goose_shape`.
+    pub goose_total_users: Option<usize>,
+    /// Render the report at the end.
+    pub render: bool,
+}
+
+/// What a run produced.
+pub struct RunResult {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// run.json as written at the end.
+    pub meta: RunMeta,
+    /// The rendered report, when rendered.
+    pub report: Option<ReportOutcome>,
+    /// What the embedded sandbox counted (sandbox runs only).
+    pub sandbox: Option<crate::sandbox::SandboxCounters>,
+}
+
+/// Run a scenario.
+pub async fn run(options: RunOptions) -> Result<RunResult> {
+    let scenario = Arc::new(Scenario::load(&options.scenario)?);
+    let plan = if options.goose_shape {
+        Plan {
+            steps: Vec::new(),
+            windows: Vec::new(),
+            sync_users: scenario.sync.users,
+        }
+    } else {
+        let plan = Plan::from_scenario(&scenario);
+        if plan.steps.is_empty() {
+            return Err(Error::config(
+                scenario.path.display().to_string(),
+                "the scenario has no [[stages]]: add one, or give Goose's -u/-t or --test-plan",
+            ));
+        }
+        plan
+    };
+    let total_users = match options.goose_total_users {
+        Some(n) => n,
+        None => plan.total_launched(),
+    };
+
+    // The stack: the embedded sandbox, or the scenario's target after a preflight.
+    let sandbox = match scenario.target.kind {
+        TargetKind::Sandbox => Some(start_sandbox(&scenario).await?),
+        _ => None,
+    };
+    let sandbox_url = sandbox
+        .as_ref()
+        .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
+    let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
+    crate::target::preflight(&endpoints, &scenario).await?;
+
+    let started = Utc::now();
+    let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
+    let partial = run_dir.join(".partial");
+    std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+
+    let live = Arc::new(Live::default());
+    let ingest = IngestLog::create(&partial.join(files::INGEST))?;
+    let context = Arc::new(RunContext::new(
+        scenario.clone(),
+        endpoints.clone(),
+        sandbox_url.clone(),
+        live.clone(),
+        ingest.clone(),
+    )?);
+
+    let windows = if options.goose_shape {
+        Vec::new()
+    } else {
+        plan.windows.clone()
+    };
+    let mut meta = RunMeta {
+        dashload_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: scenario.name.clone(),
+        scenario_file: scenario.path.display().to_string(),
+        scenario_digest: scenario.digest.clone(),
+        seed: scenario.seed,
+        target: scenario_target_summary(&scenario, sandbox_url.as_ref()),
+        test_plan: plan.goose_test_plan(),
+        sync_users: scenario.sync.users,
+        windows,
+        slos: scenario.slos.clone(),
+        started_at: started,
+        ended_at: None,
+        interrupted: false,
+        ladder_stop: None,
+        counters: RunCounters::default(),
+    };
+    meta.store(&run_dir)?;
+
+    let config = goose_config(options.goose, &partial, &endpoints);
+    let mut attack =
+        GooseAttack::initialize_with_config(config).map_err(|e| Error::Goose(e.to_string()))?;
+    if !options.goose_shape {
+        attack = *attack
+            .set_default(GooseDefault::TestPlan, meta.test_plan.as_str())
+            .map_err(|e| Error::Goose(e.to_string()))?;
+    }
+    attack = users::register(attack, context.clone(), total_users)?;
+
+    // The monitor: judges the ladder's stop condition per step, and wakes sleeping
+    // users when the plan is over.
+    let ladder_stop: Arc<Mutex<Option<LadderStop>>> = Arc::default();
+    let ladder_triggered = Arc::new(AtomicBool::new(false));
+    let monitor = tokio::spawn(monitor(
+        plan.clone(),
+        scenario
+            .stress
+            .as_ref()
+            .map(|s| s.stop_when.clone())
+            .unwrap_or_default(),
+        live.clone(),
+        ladder_stop.clone(),
+        ladder_triggered.clone(),
+    ));
+
+    let clock = Instant::now();
+    let outcome = attack.execute().await;
+    live.stop();
+    monitor.abort();
+    let ran_for = clock.elapsed();
+
+    // Ctrl-C triggers Goose's killswitch too; only the ladder's own trigger is not an interruption.
+    let interrupted = goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst);
+    ingest.finish()?;
+    finish_partial_files(&partial, &run_dir)?;
+    meta.ended_at = Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default());
+    meta.interrupted = interrupted;
+    meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();
+    meta.counters = live.counters();
+    meta.store(&run_dir)?;
+    let sandbox_counters = match sandbox {
+        Some(s) => {
+            let c = s.counters();
+            s.stop().await;
+            Some(c)
+        }
+        None => None,
+    };
+    if let Err(e) = outcome {
+        // Thresholds are judged by our report; any other Goose failure is an error,
+        // but the run folder (with run.json) stays for inspection.
+        if !matches!(e, GooseError::ThresholdsFailed { .. }) {
+            return Err(Error::Goose(format!(
+                "{e} (run folder: {})",
+                run_dir.display()
+            )));
+        }
+    }
+
+    let report = if options.render {
+        let dir = run_dir.clone();
+        let report_options = ReportOptions {
+            baseline: options.baseline,
+            progress: true,
+            ..Default::default()
+        };
+        Some(
+            tokio::task::spawn_blocking(move || render_run(&dir, &report_options))
+                .await
+                .map_err(|e| Error::Report(format!("report rendering panicked: {e}")))??,
+        )
+    } else {
+        None
+    };
+    Ok(RunResult {
+        run_dir,
+        meta,
+        report,
+        sandbox: sandbox_counters,
+    })
+}
+
+fn scenario_target_summary(
+    scenario: &Scenario,
+    sandbox_url: Option<&url::Url>,
+) -> runfolder::TargetSummary {
+    let mut summary = scenario.target.summary();
+    if let Some(url) = sandbox_url {
+        summary.url = format!("{} (embedded sandbox)", url.as_str().trim_end_matches('/'));
+    }
+    summary
+}
+
+async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
+    let mut config = SandboxConfig::default();
+    config.seed = scenario.seed;
+    if let Some(v) = &scenario.viewers {
+        let text = std::fs::read_to_string(&v.dashboard_path)
+            .map_err(|e| Error::io(&v.dashboard_path, e))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
+        config.dashboards = vec![json];
+    }
+    Sandbox::start(config).await
+}
+
+/// Goose's configuration for a run: its report and log files go into `partial`.
+fn goose_config(
+    mut config: GooseConfiguration,
+    partial: &Path,
+    endpoints: &Endpoints,
+) -> GooseConfiguration {
+    let path = |name: &str| partial.join(name).display().to_string();
+    config.report_file.push(path(files::GOOSE_JSON));
+    config.report_file.push(path(files::GOOSE_HTML));
+    config.report_graph_data = true;
+    config.request_log = Some(path(files::REQUESTS));
+    config.request_format = Some(GooseLogFormat::Csv);
+    // Metrics cover the whole run, ramps included: stage windows cut them, not Goose.
+    config.no_reset_metrics = true;
+    // No telnet controller on a fixed port: runs must not collide.
+    config.no_telnet = true;
+    if config.verbose == 0 {
+        // dashload prints its own summary.
+        config.no_print_metrics = true;
+    }
+    if config.host.is_none() {
+        config.host = Some(endpoints.base().as_str().trim_end_matches('/').to_string());
+    }
+    config
+}
+
+/// Move Goose's finished files from `.partial/` into the run folder, then drop `.partial/`.
+fn finish_partial_files(partial: &Path, run_dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(partial).map_err(|e| Error::io(partial, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(partial, e))?;
+        let to = run_dir.join(entry.file_name());
+        std::fs::rename(entry.path(), &to).map_err(|e| Error::io(&to, e))?;
+    }
+    std::fs::remove_dir(partial).map_err(|e| Error::io(partial, e))
+}
+
+/// Follow the plan's clock: start a fresh judging window at each stress step,
+/// stop the ladder (through Goose's killswitch) when its condition holds over the
+/// current step, and tell users when the plan is over.
+async fn monitor(
+    plan: Plan,
+    stop_when: Vec<crate::runfolder::Slo>,
+    live: Arc<Live>,
+    stop: Arc<Mutex<Option<LadderStop>>>,
+    triggered: Arc<AtomicBool>,
+) {
+    // Judge once a step has enough dashboard loads to mean something.
+    const MIN_SAMPLES: u64 = 20;
+    let start = tokio::time::Instant::now();
+    let end = plan.duration();
+    let mut current: Option<StageWindow> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let elapsed = start.elapsed();
+        if !plan.steps.is_empty() && elapsed >= end {
+            live.stop();
+            return;
+        }
+        let window = plan.stress_window_at(elapsed).cloned();
+        if window.as_ref().map(|w| &w.name) != current.as_ref().map(|w| &w.name) {
+            live.begin_window();
+            current = window;
+        }
+        let Some(step) = &current else { continue };
+        if stop_when.is_empty() || step.kind != WindowKind::StressStep {
+            continue;
+        }
+        if let Some(reason) = live.exceeded(&stop_when, MIN_SAMPLES) {
+            let at_ms = elapsed.as_millis() as u64;
+            *stop.lock().expect("ladder stop lock") = Some(LadderStop {
+                step: step.name.clone(),
+                viewers: step.viewers,
+                reason: reason.clone(),
+                at_ms,
+            });
+            triggered.store(true, Ordering::SeqCst);
+            goose::trigger_killswitch(&format!(
+                "stress ladder stopped at {} ({} viewers): {reason}",
+                step.name, step.viewers
+            ));
+            live.stop();
+            return;
+        }
+    }
+}

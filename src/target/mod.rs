@@ -1,0 +1,264 @@
+//! How a panel query, a variable query, a dashboard fetch or a batch write becomes
+//! HTTP for each kind of target, and how an answer is judged. Nothing outside this
+//! module builds a URL.
+
+mod preflight;
+mod response;
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder};
+use url::Url;
+
+use crate::scenario::{Auth, QueryMethod, Target, TargetKind};
+pub use preflight::preflight;
+pub use response::{judge_query, judge_write, Judged};
+
+/// One query as a user sends it.
+#[derive(Debug, Clone, Copy)]
+pub enum QueryCall<'a> {
+    /// Grafana's `/api/ds/query` with a prebuilt JSON body.
+    DsQuery {
+        /// The JSON body.
+        body: &'a str,
+        /// Dashboard uid (`x-dashboard-uid`).
+        dashboard_uid: &'a str,
+        /// Data source uid (`x-datasource-uid`).
+        datasource_uid: &'a str,
+        /// Panel id (`x-panel-id`), absent for variable queries.
+        panel_id: Option<u64>,
+    },
+    /// InfluxQL, macros already expanded, to InfluxDB's `/query`.
+    InfluxQl(&'a str),
+}
+
+/// Where and how requests go, resolved once per run.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    kind: TargetKind,
+    base: Url,
+    database: String,
+    retention_policy: Option<String>,
+    query_method: QueryMethod,
+    auth: Auth,
+    org_id: u32,
+    timeout: Duration,
+    writes: Option<Box<Endpoints>>,
+}
+
+impl Endpoints {
+    /// Resolve a target; `sandbox_url` is the embedded sandbox's URL when the kind is `sandbox`.
+    pub fn new(target: &Target, sandbox_url: Option<&Url>) -> Endpoints {
+        let base = target.url.clone().or_else(|| sandbox_url.cloned()).expect(
+            "a non-sandbox target has a url (checked by the scenario), the sandbox passes its own",
+        );
+        Endpoints {
+            kind: target.kind,
+            base,
+            database: target.database.clone(),
+            retention_policy: target.retention_policy.clone(),
+            query_method: target.query_method,
+            auth: target.auth.clone(),
+            org_id: target.org_id,
+            timeout: target.timeout,
+            writes: target
+                .write
+                .as_ref()
+                .map(|w| Box::new(Endpoints::new(w, sandbox_url))),
+        }
+    }
+
+    /// The target kind.
+    pub fn kind(&self) -> TargetKind {
+        self.kind
+    }
+
+    /// Whether panel queries go through Grafana's API (the sandbox speaks it too).
+    pub fn uses_grafana_api(&self) -> bool {
+        matches!(self.kind, TargetKind::Grafana | TargetKind::Sandbox)
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Url {
+        join(&self.base, path, &[])
+    }
+
+    fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        match (&self.auth, self.kind) {
+            (Auth::None, _) => request,
+            (Auth::Basic { username, password }, _) => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            (Auth::Token(token), TargetKind::Grafana) => request.bearer_auth(token.expose()),
+            (Auth::Token(token), _) => {
+                request.header("Authorization", format!("Token {}", token.expose()))
+            }
+        }
+    }
+
+    /// The database writes and InfluxQL queries name.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// `GET /ping` (InfluxDB; the sandbox answers it too).
+    pub fn ping(&self, client: &Client) -> RequestBuilder {
+        client.get(self.url("/ping")).timeout(self.timeout)
+    }
+
+    /// `GET /api/health` (Grafana; no auth needed).
+    pub fn health(&self, client: &Client) -> RequestBuilder {
+        client.get(self.url("/api/health")).timeout(self.timeout)
+    }
+
+    /// `GET /api/dashboards/uid/<uid>`.
+    pub fn dashboard(&self, client: &Client, uid: &str) -> RequestBuilder {
+        let url = self.url(&format!("/api/dashboards/uid/{uid}"));
+        self.authorize(client.get(url).timeout(self.timeout))
+    }
+
+    /// A panel or variable query.
+    pub fn query(&self, client: &Client, call: QueryCall<'_>) -> RequestBuilder {
+        let request = match call {
+            QueryCall::DsQuery {
+                body,
+                dashboard_uid,
+                datasource_uid,
+                panel_id,
+            } => {
+                let mut r = client
+                    .post(self.url("/api/ds/query"))
+                    .header("content-type", "application/json")
+                    .header("x-dashboard-uid", dashboard_uid)
+                    .header("x-datasource-uid", datasource_uid)
+                    .header("x-plugin-id", "influxdb")
+                    .header("x-grafana-org-id", self.org_id.to_string())
+                    .body(body.to_string());
+                if let Some(id) = panel_id {
+                    r = r.header("x-panel-id", id.to_string());
+                }
+                r
+            }
+            QueryCall::InfluxQl(q) => {
+                let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("epoch", "ms")];
+                if let Some(rp) = &self.retention_policy {
+                    params.push(("rp", rp));
+                }
+                match self.query_method {
+                    QueryMethod::Get => {
+                        params.push(("q", q));
+                        client.get(join(&self.base, "/query", &params))
+                    }
+                    QueryMethod::Post => client
+                        .post(join(&self.base, "/query", &params))
+                        .form(&[("q", q)]),
+                }
+            }
+        };
+        self.authorize(request.timeout(self.timeout))
+    }
+
+    /// A batch write of line protocol (seconds precision), gzipped when `gzipped`.
+    pub fn write(&self, client: &Client, body: Vec<u8>, gzipped: bool) -> RequestBuilder {
+        if let Some(w) = &self.writes {
+            return w.write(client, body, gzipped);
+        }
+        let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("precision", "s")];
+        if let Some(rp) = &self.retention_policy {
+            params.push(("rp", rp));
+        }
+        let mut r = client.post(join(&self.base, "/write", &params)).body(body);
+        if gzipped {
+            r = r.header("Content-Encoding", "gzip");
+        }
+        self.authorize(r.timeout(self.timeout))
+    }
+
+    /// The InfluxQL endpoint for checking what writes landed (the write target's `/query`).
+    pub fn write_side_query(&self, client: &Client, q: &str) -> RequestBuilder {
+        match &self.writes {
+            Some(w) => w.query(client, QueryCall::InfluxQl(q)),
+            None => {
+                let mut e = self.clone();
+                e.kind = TargetKind::Influxdb1;
+                e.query(client, QueryCall::InfluxQl(q))
+            }
+        }
+    }
+}
+
+/// `base` + `path` (the base's own path kept as a prefix) + query parameters.
+fn join(base: &Url, path: &str, params: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
+    url.set_path(&joined);
+    url.set_query(None);
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params);
+    }
+    url
+}
+
+/// Toggl-compatible API endpoints (the sandbox's, or a real one).
+#[derive(Debug, Clone)]
+pub struct TogglEndpoints {
+    base: Url,
+    token: String,
+}
+
+impl TogglEndpoints {
+    /// `base` is the API root (the sandbox's URL, or `https://api.track.toggl.com`).
+    pub fn new(base: Url, token: Option<&crate::scenario::Secret>) -> TogglEndpoints {
+        TogglEndpoints {
+            base,
+            token: token
+                .map(|t| t.expose().to_string())
+                .unwrap_or_else(|| "dashload".into()),
+        }
+    }
+
+    fn get(&self, client: &Client, path: &str, params: &[(&str, &str)]) -> RequestBuilder {
+        // Toggl's API token goes in basic auth with the literal password `api_token`.
+        client
+            .get(join(&self.base, path, params))
+            .basic_auth(&self.token, Some("api_token"))
+    }
+
+    /// `GET /api/v9/me?with_related_data=true`: names for ids.
+    pub fn related_data(&self, client: &Client) -> RequestBuilder {
+        self.get(client, "/api/v9/me", &[("with_related_data", "true")])
+    }
+
+    /// `GET /api/v9/me/time_entries?start_date=…&end_date=…`: entries starting in a window.
+    pub fn entries_between(&self, client: &Client, start_s: i64, end_s: i64) -> RequestBuilder {
+        let rfc3339 = |s: i64| {
+            chrono::DateTime::from_timestamp(s, 0)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        self.get(
+            client,
+            "/api/v9/me/time_entries",
+            &[
+                ("start_date", &rfc3339(start_s)),
+                ("end_date", &rfc3339(end_s)),
+            ],
+        )
+    }
+
+    /// `GET /api/v9/me/time_entries?since=<unix s>`: entries changed since.
+    pub fn entries_since(&self, client: &Client, since_s: i64) -> RequestBuilder {
+        self.get(
+            client,
+            "/api/v9/me/time_entries",
+            &[("since", &since_s.to_string())],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,441 @@
+//! The sync job: gets Toggl time entries (generated in-process, or paged from a
+//! Toggl-compatible API), turns them into line protocol, and writes them in
+//! batches, recording `sync fetch`, `sync transform` and each `sync write`, with
+//! points and bytes per batch in `ingest.csv`.
+//!
+//! From a Toggl API it runs as a backfill: each sync asks for the day window
+//! before the previous one (`start_date`/`end_date`), sized to hold about
+//! `entries_per_sync` entries, walking back through 90 days and then starting
+//! over (re-syncing rewrites the same points, as a real re-sync does).
+//! Rate limits are honoured: a 429 waits for `Retry-After` (1 s if absent) up to
+//! three tries, a 402 waits for `X-Toggl-Quota-Resets-In`.
+//! Writes follow DOMAIN.md §6: 5xx and timeouts are retried with back-off, a 413
+//! splits the batch in half, a 400 (partial write) is recorded and not retried.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use goose::prelude::*;
+use reqwest::Client;
+
+use super::request::{self, describe, Outcome};
+use super::{IngestLog, RunContext};
+use crate::scenario::{Scenario, SyncJob, SyncSource};
+use crate::target::{judge_write, Endpoints, Judged, TogglEndpoints};
+use crate::users::ingest_log::IngestRow;
+use crate::workload::line_protocol::{gzip, Names};
+use crate::workload::toggl::{EntryGenerator, TimeEntry, World, WorldConfig};
+
+const DAY: i64 = 86_400;
+/// How far back a Toggl backfill walks before starting over.
+const BACKFILL_DAYS: i64 = 90;
+/// The request name of the related-data fetch (a `sync fetch` class request).
+const RELATED: &str = "sync fetch related";
+/// Tries of one request that meets 429, 5xx or a timeout.
+const TRIES: u32 = 3;
+
+/// What every sync user shares, prepared once per run.
+#[derive(Clone)]
+pub struct SyncPlan {
+    job: SyncJob,
+    seed: u64,
+    world: Arc<World>,
+    names: Arc<Names>,
+    toggl: Option<TogglEndpoints>,
+}
+
+impl SyncPlan {
+    /// Prepare the sync job of a scenario.
+    pub fn new(scenario: &Scenario, sandbox_url: Option<&url::Url>) -> SyncPlan {
+        // The same world the sandbox pre-seeds from: synced points land in the
+        // series the dashboards query, as a real sync's do.
+        let world = World::generate(scenario.seed, &WorldConfig::default());
+        let names = Names::from_world(&world);
+        let toggl = match &scenario.sync.source {
+            SyncSource::Generate => None,
+            SyncSource::Toggl { url, token } => url
+                .clone()
+                .or_else(|| sandbox_url.cloned())
+                .map(|base| TogglEndpoints::new(base, token.as_ref())),
+        };
+        SyncPlan {
+            job: scenario.sync.clone(),
+            seed: scenario.seed,
+            world: Arc::new(world),
+            names: Arc::new(names),
+            toggl,
+        }
+    }
+}
+
+/// One sync user's state between transactions.
+#[derive(Clone)]
+struct SyncState {
+    /// When the next sync is due, relative to the attack start.
+    due: Duration,
+    /// Generated entries still to sync (generate source).
+    generator: Option<EntryGenerator>,
+    /// Names from the API's related data (Toggl source), fetched on the first sync.
+    names: Option<Arc<Names>>,
+    /// End of the next backfill window (Toggl source), unix s.
+    window_end: i64,
+    /// Days per backfill window.
+    window_days: i64,
+    /// Times the generator has wrapped, to vary its seed.
+    rounds: u64,
+}
+
+/// One sync: wait for its turn, fetch, transform, write.
+pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResult {
+    let plan = &context.sync;
+    let mut state = match user.get_session_data::<SyncState>() {
+        Some(s) => s.clone(),
+        None => SyncState {
+            due: user.started.elapsed(),
+            generator: None,
+            names: None,
+            window_end: now_s(),
+            window_days: 1,
+            rounds: 0,
+        },
+    };
+    let now = user.started.elapsed();
+    if state.due > now && !context.live.sleep(state.due - now).await {
+        return Ok(());
+    }
+    state.due = user.started.elapsed() + plan.job.interval;
+    let client = user.client.clone();
+
+    let entries = match &plan.toggl {
+        None => generate(plan, &mut state, user.weighted_users_index, user, context).await?,
+        Some(toggl) => match fetch(toggl, plan, &mut state, &client, user, context).await? {
+            Some(entries) => entries,
+            None => {
+                user.set_session_data(state);
+                return Ok(());
+            }
+        },
+    };
+    context.live.entries(entries.len() as u64);
+
+    // Transform: line protocol for every entry, batches cut at line boundaries.
+    let names = state.names.clone().unwrap_or_else(|| plan.names.clone());
+    let started = Instant::now();
+    let now = now_s();
+    let batch_size = plan.job.batch_size as usize;
+    let mut batches: Vec<(Vec<u8>, u64)> = Vec::new();
+    for chunk in entries.chunks(batch_size) {
+        let mut body = Vec::with_capacity(chunk.len() * 200);
+        let counts = names.write_entries(chunk, now, &mut body);
+        if counts.written > 0 {
+            batches.push((body, counts.written));
+        }
+    }
+    let transform = Outcome {
+        status: 0,
+        elapsed: started.elapsed(),
+        judged: Judged {
+            ok: true,
+            error: None,
+            values: Vec::new(),
+        },
+    };
+    request::record(user, "LP", "sync transform", &transform).await?;
+
+    for (body, points) in batches {
+        write_batch(
+            &context.endpoints,
+            &client,
+            &plan.job,
+            body,
+            points,
+            user,
+            context,
+        )
+        .await?;
+    }
+    user.set_session_data(state);
+    Ok(())
+}
+
+/// Generated entries: the next `entries_per_sync` of this user's generator.
+async fn generate(
+    plan: &SyncPlan,
+    state: &mut SyncState,
+    user_index: usize,
+    user: &mut GooseUser,
+    _context: &RunContext,
+) -> Result<Vec<TimeEntry>, Box<TransactionError>> {
+    let started = Instant::now();
+    let mut out = Vec::with_capacity(plan.job.entries_per_sync as usize);
+    while out.len() < plan.job.entries_per_sync as usize {
+        let generator = state.generator.get_or_insert_with(|| {
+            // Each sync user and each round draws other entries of the same world.
+            let seed = plan.seed ^ 0x5eed_0000 ^ ((user_index as u64) << 20) ^ state.rounds;
+            let end = now_s();
+            EntryGenerator::new(&plan.world, seed, end - BACKFILL_DAYS * DAY, end)
+        });
+        match generator.next() {
+            Some(e) => out.push(e),
+            None => {
+                state.generator = None;
+                state.rounds += 1;
+            }
+        }
+    }
+    let outcome = Outcome {
+        status: 0,
+        elapsed: started.elapsed(),
+        judged: Judged {
+            ok: true,
+            error: None,
+            values: Vec::new(),
+        },
+    };
+    request::record(user, "GEN", "sync fetch", &outcome).await?;
+    Ok(out)
+}
+
+/// Entries from a Toggl API: the next backfill window. `None` when the API could
+/// not be read this time (already recorded).
+async fn fetch(
+    toggl: &TogglEndpoints,
+    plan: &SyncPlan,
+    state: &mut SyncState,
+    client: &Client,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> Result<Option<Vec<TimeEntry>>, Box<TransactionError>> {
+    if state.names.is_none() {
+        let (outcome, body) = toggl_get(toggl.related_data(client), RELATED, user, context).await?;
+        request::record(user, "GET", RELATED, &outcome).await?;
+        if !outcome.judged.ok {
+            return Ok(None);
+        }
+        let names = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|json| Names::from_related_data(&json).ok());
+        let Some(names) = names else {
+            return Ok(None);
+        };
+        // About 4.3 entries per user per calendar day (6 per workday).
+        let users = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|j| {
+                j.get("workspace_users")
+                    .and_then(|u| u.as_array())
+                    .map(Vec::len)
+            })
+            .unwrap_or(plan.world.users.len())
+            .max(1);
+        state.window_days =
+            ((f64::from(plan.job.entries_per_sync) / (users as f64 * 4.3)).round() as i64).max(1);
+        state.names = Some(Arc::new(names));
+    }
+    let end = state.window_end;
+    let start = end - state.window_days * DAY;
+    let (outcome, body) = toggl_get(
+        toggl.entries_between(client, start, end),
+        "sync fetch",
+        user,
+        context,
+    )
+    .await?;
+    let mut outcome = outcome;
+    let entries = if outcome.judged.ok {
+        match serde_json::from_slice::<Vec<TimeEntry>>(&body) {
+            Ok(entries) => Some(entries),
+            Err(e) => {
+                outcome.judged = Judged {
+                    ok: false,
+                    error: Some(format!("unreadable time entries: {e}")),
+                    values: Vec::new(),
+                };
+                None
+            }
+        }
+    } else {
+        None
+    };
+    request::record(user, "GET", "sync fetch", &outcome).await?;
+    if entries.is_some() {
+        state.window_end = if start <= now_s() - BACKFILL_DAYS * DAY {
+            now_s()
+        } else {
+            start
+        };
+    }
+    Ok(entries)
+}
+
+/// A Toggl GET honouring 429 Retry-After (up to [`TRIES`]) and 402 quota resets.
+async fn toggl_get(
+    request: reqwest::RequestBuilder,
+    name: &str,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> Result<(Outcome, Vec<u8>), Box<TransactionError>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(req) = request.try_clone() else {
+            unreachable!("GET requests have no streaming body")
+        };
+        let started = Instant::now();
+        let (status, wait, body, error) = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                };
+                let wait = match status {
+                    429 => Some(header("retry-after").unwrap_or(1)),
+                    402 => Some(header("x-toggl-quota-resets-in").unwrap_or(60)),
+                    _ => None,
+                };
+                match resp.bytes().await {
+                    Ok(b) => (status, wait, b.to_vec(), None),
+                    Err(e) => (status, None, Vec::new(), Some(describe(&e))),
+                }
+            }
+            Err(e) => (0, None, Vec::new(), Some(describe(&e))),
+        };
+        let ok = (200..300).contains(&status) && error.is_none();
+        let error = error.or_else(|| {
+            (!ok).then(|| {
+                let text = String::from_utf8_lossy(&body);
+                let text = text.trim();
+                if text.is_empty() {
+                    format!("HTTP {status}")
+                } else {
+                    format!(
+                        "HTTP {status}: {}",
+                        text.chars().take(200).collect::<String>()
+                    )
+                }
+            })
+        });
+        let outcome = Outcome {
+            status,
+            elapsed: started.elapsed(),
+            judged: Judged {
+                ok,
+                error,
+                values: Vec::new(),
+            },
+        };
+        match wait {
+            Some(secs) if attempt < TRIES => {
+                request::record(user, "GET", name, &outcome).await?;
+                // Bounded: a quota reset far away ends this sync, not the run.
+                if !context.live.sleep(Duration::from_secs(secs.min(30))).await {
+                    return Ok((outcome, body));
+                }
+            }
+            _ => return Ok((outcome, body)),
+        }
+    }
+}
+
+/// Write one batch, retrying 5xx/timeouts with back-off and splitting on 413.
+async fn write_batch(
+    endpoints: &Endpoints,
+    client: &Client,
+    job: &SyncJob,
+    body: Vec<u8>,
+    points: u64,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> TransactionResult {
+    let mut pending = vec![(body, points)];
+    while let Some((body, points)) = pending.pop() {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (payload, gzipped) = if job.gzip {
+                let mut gz = Vec::new();
+                gzip(&body, &mut gz);
+                (gz, true)
+            } else {
+                (body.clone(), false)
+            };
+            let bytes = payload.len() as u64;
+            let outcome =
+                request::send(endpoints.write(client, payload, gzipped), judge_write).await;
+            request::record(user, "POST", "sync write", &outcome).await?;
+            log_batch(&context.ingest, user, &outcome, points, bytes);
+            if outcome.judged.ok {
+                context.live.batch(points);
+            } else {
+                context.live.batch(0);
+            }
+            let retry = outcome.status == 0 || outcome.status >= 500;
+            if outcome.status == 413 && points > 1 {
+                let (a, b) = split_lines(&body);
+                let half = points / 2;
+                pending.push((b, points - half));
+                pending.push((a, half));
+                break;
+            }
+            if !retry || attempt >= TRIES {
+                break;
+            }
+            if !context
+                .live
+                .sleep(Duration::from_millis(500 * u64::from(attempt)))
+                .await
+            {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn log_batch(log: &IngestLog, user: &GooseUser, outcome: &Outcome, points: u64, bytes: u64) {
+    log.append(IngestRow {
+        elapsed_ms: user.started.elapsed().as_millis() as u64,
+        points,
+        bytes,
+        duration_us: outcome.elapsed.as_micros() as u64,
+        status: outcome.status,
+        success: outcome.judged.ok,
+    });
+}
+
+/// Split line protocol into two halves at a line boundary.
+fn split_lines(body: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let lines = body.iter().filter(|&&b| b == b'\n').count();
+    let mut seen = 0;
+    for (i, &b) in body.iter().enumerate() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == lines / 2 {
+                return (body[..=i].to_vec(), body[i + 1..].to_vec());
+            }
+        }
+    }
+    (body.to_vec(), Vec::new())
+}
+
+fn now_s() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_at_line_boundaries() {
+        let (a, b) = split_lines(b"a 1\nb 2\nc 3\nd 4\n");
+        assert_eq!(a, b"a 1\nb 2\n");
+        assert_eq!(b, b"c 3\nd 4\n");
+        let (a, b) = split_lines(b"a 1\nb 2\nc 3\n");
+        assert_eq!(a, b"a 1\n");
+        assert_eq!(b, b"b 2\nc 3\n");
+    }
+}

@@ -1,0 +1,455 @@
+//! The dashboard viewer: opens a dashboard the way a browser does, watches it
+//! auto-refresh, changes the time range, thinks, and comes back.
+//!
+//! Each Goose transaction is one dashboard load (after waiting for its turn), so a
+//! user never sleeps through a shutdown in the middle of a long visit:
+//! - *open*: fetch the definition (Grafana API), run the variable queries that
+//!   refresh on load, pick variable values, load every panel;
+//! - *refresh* × `refreshes_per_visit`: reload the panels when the refresh timer
+//!   fires; ticks that fall while the previous load is still running are missed
+//!   refreshes, counted;
+//! - then think, and *change range* (time picker: refresh-2 variables, then the
+//!   panels) or, every other visit, *open* again.
+//!
+//! A load fires every visible panel's query at once with at most `max_parallel`
+//! in flight (a browser's per-host connection limit). Each panel is recorded as
+//! `panel <title> [<range class>]`, the whole load (first query sent → last answer
+//! in) as `load <dashboard> [<range class>]`. Same seed → same query sequence.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use goose::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reqwest::Client;
+
+use super::request::{self, Outcome};
+use super::RunContext;
+use crate::runfolder::RequestClass;
+use crate::scenario::{Target, VariableMix, Viewers};
+use crate::target::{judge_query, Endpoints, Judged, QueryCall};
+use crate::workload::dashboard::{
+    Dashboard, PanelRequest, Selection, Selections, TimeRange, Trigger, VariableKind, View,
+};
+
+/// What every viewer shares, prepared once per run.
+pub struct ViewerPlan {
+    dashboard: Arc<Dashboard>,
+    ranges: Vec<(TimeRange, u32)>,
+    /// Per dashboard variable (same order), the scenario's choice mix.
+    mixes: Vec<Option<VariableMix>>,
+    max_parallel: usize,
+    refresh: Option<Duration>,
+    refreshes_per_visit: u32,
+    think_time: (Duration, Duration),
+    first_screen_only: bool,
+    grafana_api: bool,
+    seed: u64,
+}
+
+impl ViewerPlan {
+    /// Prepare from the scenario's viewers.
+    pub fn new(viewers: &Viewers, target: &Target, endpoints: &Endpoints, seed: u64) -> ViewerPlan {
+        let mut dashboard = viewers.dashboard.clone();
+        if let Some(uid) = &target.datasource_uid {
+            dashboard.bind_datasource(uid);
+        }
+        let ranges = viewers
+            .time_ranges
+            .iter()
+            .map(|r| {
+                let range = TimeRange::parse(&r.from, &r.to)
+                    .expect("time ranges are validated by the scenario");
+                (range, r.weight)
+            })
+            .collect();
+        let mixes = dashboard
+            .variables
+            .iter()
+            .map(|v| viewers.variables.get(&v.name).copied())
+            .collect();
+        ViewerPlan {
+            dashboard: Arc::new(dashboard),
+            ranges,
+            mixes,
+            max_parallel: viewers.max_parallel,
+            refresh: viewers.refresh,
+            refreshes_per_visit: viewers.refreshes_per_visit,
+            think_time: viewers.think_time,
+            first_screen_only: viewers.first_screen_only,
+            grafana_api: endpoints.uses_grafana_api(),
+            seed,
+        }
+    }
+
+    fn pick_range(&self, rng: &mut ChaCha8Rng) -> usize {
+        let total: u32 = self.ranges.iter().map(|(_, w)| w).sum();
+        let mut x = rng.random_range(0..total.max(1));
+        for (i, (_, w)) in self.ranges.iter().enumerate() {
+            if x < *w {
+                return i;
+            }
+            x -= w;
+        }
+        0
+    }
+}
+
+/// Where a viewer is in its visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    Refresh { left: u32 },
+    ChangeRange,
+}
+
+/// One viewer's state between transactions.
+#[derive(Clone)]
+struct ViewerState {
+    rng: ChaCha8Rng,
+    phase: Phase,
+    range: usize,
+    selections: Selections,
+    /// Option values learned from variable queries, per variable.
+    options: Vec<Vec<String>>,
+    /// When the next load is due, relative to the attack start.
+    due: Duration,
+    visits: u64,
+}
+
+/// One transaction: wait for the next load, then do it.
+pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResult {
+    let Some(plan) = context.viewer.as_ref() else {
+        return Ok(());
+    };
+    let mut state = match user.get_session_data::<ViewerState>() {
+        Some(s) => s.clone(),
+        None => ViewerState {
+            // Same seed → same sequence, per viewer.
+            rng: ChaCha8Rng::seed_from_u64(
+                plan.seed ^ (user.weighted_users_index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            ),
+            phase: Phase::Open,
+            range: 0,
+            selections: plan.dashboard.saved_selections(),
+            options: vec![Vec::new(); plan.dashboard.variables.len()],
+            due: Duration::ZERO,
+            visits: 0,
+        },
+    };
+    let now = user.started.elapsed();
+    if state.due > now && !context.live.sleep(state.due - now).await {
+        return Ok(());
+    }
+    let due = state.due.max(now);
+    let client = user.client.clone();
+    let endpoints = &context.endpoints;
+
+    match state.phase {
+        Phase::Open => {
+            state.range = plan.pick_range(&mut state.rng);
+            if plan.grafana_api {
+                let uid = &plan.dashboard.uid;
+                let outcome = request::send(endpoints.dashboard(&client, uid), |s, b| {
+                    judge_query(s, b, false)
+                })
+                .await;
+                request::record(user, "GET", &format!("dashboard {uid}"), &outcome).await?;
+            }
+            variables(
+                plan,
+                &mut state,
+                Trigger::Load,
+                &client,
+                endpoints,
+                user,
+                context,
+            )
+            .await?;
+            choose_selections(plan, &mut state);
+        }
+        Phase::ChangeRange => {
+            state.range = plan.pick_range(&mut state.rng);
+            variables(
+                plan,
+                &mut state,
+                Trigger::TimeChange,
+                &client,
+                endpoints,
+                user,
+                context,
+            )
+            .await?;
+        }
+        Phase::Refresh { .. } => {}
+    }
+
+    let finished = load(plan, &state, &client, endpoints, user, context).await?;
+
+    // What comes next, and when.
+    state.phase = match (state.phase, plan.refresh) {
+        (Phase::Open | Phase::ChangeRange, Some(_)) if plan.refreshes_per_visit > 0 => {
+            Phase::Refresh {
+                left: plan.refreshes_per_visit,
+            }
+        }
+        (Phase::Refresh { left }, Some(_)) if left > 1 => Phase::Refresh { left: left - 1 },
+        _ => {
+            state.visits += 1;
+            if state.visits % 2 == 0 {
+                Phase::Open
+            } else {
+                Phase::ChangeRange
+            }
+        }
+    };
+    state.due = match (state.phase, plan.refresh) {
+        (Phase::Refresh { .. }, Some(interval)) => {
+            // The refresh timer ticks every `interval` from this load's start;
+            // ticks that fell while the load ran are missed.
+            let mut next = due + interval;
+            let mut missed = 0;
+            while next <= finished {
+                missed += 1;
+                next += interval;
+            }
+            context.live.missed_refreshes(missed);
+            next
+        }
+        _ => {
+            let (lo, hi) = plan.think_time;
+            let think = if hi > lo {
+                state.rng.random_range(lo..=hi)
+            } else {
+                lo
+            };
+            finished + think
+        }
+    };
+    user.set_session_data(state);
+    Ok(())
+}
+
+/// Run the variable queries `trigger` asks for, learning their options.
+async fn variables(
+    plan: &ViewerPlan,
+    state: &mut ViewerState,
+    trigger: Trigger,
+    client: &Client,
+    endpoints: &Endpoints,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> TransactionResult {
+    let (range, _) = &plan.ranges[state.range];
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let requests =
+        View::new(&plan.dashboard, range, now_ms, &state.selections).variable_requests(trigger);
+    for v in requests {
+        let call = if plan.grafana_api {
+            QueryCall::DsQuery {
+                body: &v.body,
+                dashboard_uid: &plan.dashboard.uid,
+                datasource_uid: &v.datasource.uid,
+                panel_id: None,
+            }
+        } else {
+            QueryCall::InfluxQl(&v.influxql)
+        };
+        let outcome = request::send(endpoints.query(client, call), |s, b| {
+            judge_query(s, b, true)
+        })
+        .await;
+        let method = if plan.grafana_api
+            || !matches!(endpoints.kind(), crate::scenario::TargetKind::Influxdb1)
+        {
+            "POST"
+        } else {
+            "GET"
+        };
+        request::record(user, method, &v.name, &outcome).await?;
+        context.live.record(
+            RequestClass::VariableQuery,
+            outcome.elapsed,
+            outcome.judged.ok,
+        );
+        if outcome.judged.ok && !outcome.judged.values.is_empty() {
+            if let Some(i) = plan
+                .dashboard
+                .variables
+                .iter()
+                .position(|x| x.name == v.variable)
+            {
+                let mut values = outcome.judged.values;
+                values.sort();
+                values.dedup();
+                state.options[i] = values;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Pick each variable's values from the scenario's mix (All / one / a few).
+fn choose_selections(plan: &ViewerPlan, state: &mut ViewerState) {
+    for (i, variable) in plan.dashboard.variables.iter().enumerate() {
+        let Some(mix) = plan.mixes[i] else { continue };
+        let mut options: Vec<String> = if state.options[i].is_empty() {
+            variable
+                .options
+                .iter()
+                .map(|o| o.value.clone())
+                .filter(|v| v != "$__all" && v != "All")
+                .collect()
+        } else {
+            state.options[i].clone()
+        };
+        if options.is_empty() && !variable.include_all {
+            continue;
+        }
+        let some = if variable.multi { mix.some } else { 0 };
+        let all = if variable.include_all { mix.all } else { 0 };
+        let total = all + mix.one + some;
+        if total == 0 {
+            continue;
+        }
+        let x = state.rng.random_range(0..total);
+        let selection = if x < all || options.is_empty() {
+            Selection::All
+        } else if x < all + mix.one {
+            Selection::Values(vec![
+                options[state.rng.random_range(0..options.len())].clone()
+            ])
+        } else {
+            let n = state.rng.random_range(2..=3).min(options.len());
+            let mut picked = Vec::with_capacity(n);
+            for _ in 0..n {
+                let j = state.rng.random_range(0..options.len());
+                picked.push(options.swap_remove(j));
+            }
+            Selection::Values(picked)
+        };
+        if variable.kind != VariableKind::Constant {
+            state.selections.0[i] = selection;
+        }
+    }
+}
+
+/// Load the dashboard's panels: every visible panel's request at once, at most
+/// `max_parallel` in flight. Returns when the last answer came in (attack clock).
+async fn load(
+    plan: &ViewerPlan,
+    state: &ViewerState,
+    client: &Client,
+    endpoints: &Endpoints,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> Result<Duration, Box<TransactionError>> {
+    let (range, _) = &plan.ranges[state.range];
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let view = View::new(&plan.dashboard, range, now_ms, &state.selections);
+    let requests: Vec<PanelRequest<'_>> = view
+        .panel_requests()
+        .into_iter()
+        .filter(|r| !r.panel.in_collapsed_row && (!plan.first_screen_only || r.panel.first_screen))
+        .collect();
+    let bodies: Vec<String> = if plan.grafana_api {
+        requests.iter().map(|r| view.ds_query_body(r)).collect()
+    } else {
+        Vec::new()
+    };
+    let started = Instant::now();
+    // The futures are built first: a stream of closures over borrowed requests
+    // would not be `Send` across Goose's transaction boundary.
+    let calls: Vec<_> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let body = bodies.get(i).map(String::as_str);
+            async move { (i, panel(plan, r, body, client, endpoints).await) }
+        })
+        .collect();
+    let outcomes: Vec<(usize, Outcome)> = stream::iter(calls)
+        .buffer_unordered(plan.max_parallel)
+        .collect()
+        .await;
+    let load_elapsed = started.elapsed();
+
+    let method = if plan.grafana_api { "POST" } else { "GET" };
+    let mut first_error: Option<String> = None;
+    for (i, outcome) in &outcomes {
+        let name = &requests[*i].name;
+        request::record(user, method, name, outcome).await?;
+        context
+            .live
+            .record(RequestClass::PanelQuery, outcome.elapsed, outcome.judged.ok);
+        if let (None, Some(e)) = (&first_error, &outcome.judged.error) {
+            first_error = Some(format!("{}: {e}", requests[*i].panel.title));
+        }
+    }
+    let load = Outcome {
+        status: if first_error.is_none() { 200 } else { 0 },
+        elapsed: load_elapsed,
+        judged: Judged {
+            ok: first_error.is_none(),
+            error: first_error,
+            values: Vec::new(),
+        },
+    };
+    let name = format!("load {} [{}]", plan.dashboard.title, view.class());
+    request::record(user, "LOAD", &name, &load).await?;
+    context
+        .live
+        .record(RequestClass::DashboardLoad, load.elapsed, load.judged.ok);
+    Ok(user.started.elapsed())
+}
+
+/// One panel's request: one `/api/ds/query` through Grafana, or (straight to
+/// InfluxDB) one `/query` per target in turn, as Grafana's backend sends them.
+async fn panel(
+    plan: &ViewerPlan,
+    request: &PanelRequest<'_>,
+    body: Option<&str>,
+    client: &Client,
+    endpoints: &Endpoints,
+) -> Outcome {
+    if let Some(body) = body {
+        let call = QueryCall::DsQuery {
+            body,
+            dashboard_uid: &plan.dashboard.uid,
+            datasource_uid: &request.panel.datasource.uid,
+            panel_id: Some(request.panel.id.max(0) as u64),
+        };
+        return request::send(endpoints.query(client, call), |s, b| {
+            judge_query(s, b, false)
+        })
+        .await;
+    }
+    let mut total = Outcome {
+        status: 200,
+        elapsed: Duration::ZERO,
+        judged: Judged {
+            ok: true,
+            error: None,
+            values: Vec::new(),
+        },
+    };
+    for q in &request.queries {
+        let Some(influxql) = &q.influxql else {
+            continue;
+        };
+        let outcome = request::send(
+            endpoints.query(client, QueryCall::InfluxQl(influxql)),
+            |s, b| judge_query(s, b, false),
+        )
+        .await;
+        total.elapsed += outcome.elapsed;
+        total.status = outcome.status;
+        if !outcome.judged.ok {
+            total.judged = outcome.judged;
+            break;
+        }
+    }
+    total
+}
