@@ -5,7 +5,13 @@ use crate::util::{dashload, text, workspace};
 #[test]
 fn help_and_version_exit_zero() {
     let dir = workspace();
-    for args in [&["--help"][..], &["--version"], &["run", "--help"], &["check", "--help"], &["generate", "toggl", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["run", "--help"],
+        &["check", "--help"],
+        &["generate", "toggl", "--help"],
+    ] {
         let out = dashload(dir.path(), args);
         assert_eq!(out.status.code(), Some(0), "{args:?}\n{}", text(&out));
     }
@@ -32,7 +38,10 @@ fn a_bad_scenario_exits_two_with_file_line_column_before_sending_anything() {
             "{sub}: {}",
             text(&out)
         );
-        assert!(!dir.path().join("reports").exists(), "{sub}: nothing may start: no run folder");
+        assert!(
+            !dir.path().join("reports").exists(),
+            "{sub}: nothing may start: no run folder"
+        );
     }
 }
 
@@ -41,14 +50,22 @@ fn a_missing_scenario_exits_two() {
     let dir = workspace();
     let out = dashload(dir.path(), &["check", "scenarios/nope.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scenarios/nope.toml: cannot read scenario"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scenarios/nope.toml: cannot read scenario"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn an_unreachable_target_exits_four_and_sends_nothing() {
     let dir = workspace();
     // A port nothing listens on: bind one, learn it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let scenario = format!(
         "[target]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:{port}\"\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"1s\"\n"
     );
@@ -57,5 +74,8 @@ fn an_unreachable_target_exits_four_and_sends_nothing() {
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("connection refused"), "{}", text(&out));
-    assert!(!dir.path().join("reports").exists(), "no run folder for a run that never started");
+    assert!(
+        !dir.path().join("reports").exists(),
+        "no run folder for a run that never started"
+    );
 }

@@ -1,0 +1,172 @@
+//! An end-to-end run of scenarios/smoke.toml against the embedded sandbox: what the
+//! sandbox counted must equal what Goose recorded, the sync job stays one user
+//! while viewers grow, and the run folder is complete.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dashload::run::{run, RunOptions};
+use dashload::runfolder::{files, RequestClass, RunMeta, WindowKind};
+use goose::config::GooseConfiguration;
+
+use crate::util::{workspace, ATTACK};
+
+/// One row of Goose's CSV request log, the columns this test reads.
+struct Row {
+    scenario: String,
+    name: String,
+    user: String,
+    success: bool,
+}
+
+fn read_requests(path: &std::path::Path) -> Vec<Row> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let (scenario, name, user, success) = (
+        col("scenario_name"),
+        col("name"),
+        col("user"),
+        col("success"),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            Row {
+                scenario: r[scenario].to_string(),
+                name: r[name].to_string(),
+                user: r[user].to_string(),
+                success: &r[success] == "true",
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
+    let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let goose = GooseConfiguration::parse_args_default(&["--quiet"]).unwrap();
+    let options = RunOptions {
+        scenario: dir.path().join("scenarios/smoke.toml"),
+        reports_dir: dir.path().join("reports"),
+        baseline: None,
+        goose,
+        goose_shape: false,
+        goose_total_users: None,
+        render: true,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime
+        .block_on(run(options))
+        .expect("the smoke run succeeds");
+    let run_dir = &result.run_dir;
+
+    // The folder holds every file, and no leftovers.
+    for name in [
+        files::RUN_META,
+        files::GOOSE_JSON,
+        files::GOOSE_HTML,
+        files::REQUESTS,
+        files::INGEST,
+        files::REPORT_HTML,
+        files::SUMMARY,
+        files::JUNIT,
+    ] {
+        assert!(
+            run_dir.join(name).is_file(),
+            "{name} missing in {}",
+            run_dir.display()
+        );
+    }
+    assert!(
+        !run_dir.join(".partial").exists(),
+        "the temporary folder is gone"
+    );
+
+    let meta = RunMeta::load(run_dir).unwrap();
+    assert!(!meta.interrupted);
+    assert!(meta.ended_at.is_some());
+    assert_eq!(
+        meta.windows.iter().map(|w| w.kind).collect::<Vec<_>>(),
+        [WindowKind::Ramp, WindowKind::Hold]
+    );
+    assert_eq!(meta.sync_users, 1);
+
+    let rows = read_requests(&run_dir.join(files::REQUESTS));
+    let mut by_class: BTreeMap<RequestClass, usize> = BTreeMap::new();
+    for r in &rows {
+        *by_class.entry(RequestClass::of(&r.name)).or_default() += 1;
+    }
+    let count = |c: RequestClass| by_class.get(&c).copied().unwrap_or(0);
+    let sandbox = result
+        .sandbox
+        .expect("a sandbox run reports the sandbox's counters");
+    let served = |key: &str| sandbox.requests.get(key).copied().unwrap_or(0) as usize;
+
+    // Every panel and variable query Goose recorded reached the sandbox, and nothing else did.
+    assert!(
+        count(RequestClass::PanelQuery) > 20,
+        "panel queries ran: {by_class:?}"
+    );
+    assert_eq!(
+        count(RequestClass::PanelQuery) + count(RequestClass::VariableQuery),
+        served("POST /api/ds/query"),
+        "{:?}",
+        sandbox.requests
+    );
+    assert_eq!(
+        count(RequestClass::DashboardFetch),
+        served("GET /api/dashboards/uid/:uid"),
+        "{:?}",
+        sandbox.requests
+    );
+    assert_eq!(
+        count(RequestClass::IngestBatch),
+        served("POST /write"),
+        "{:?}",
+        sandbox.requests
+    );
+    assert!(count(RequestClass::IngestBatch) > 0, "the sync job wrote");
+    assert_eq!(
+        count(RequestClass::DashboardLoad) as u64,
+        meta.counters.dashboard_loads
+    );
+
+    // Points: what the sync job counted as stored is what the sandbox stored, and what ingest.csv says.
+    assert!(meta.counters.points_written > 0);
+    assert_eq!(meta.counters.points_written, sandbox.points_written);
+    let mut ingest = csv::Reader::from_path(run_dir.join(files::INGEST)).unwrap();
+    let ingested: u64 = ingest
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[5] == "true")
+        .map(|r| r[1].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(ingested, sandbox.points_written);
+
+    // The sync job is one user for the whole run while viewers grew to 5.
+    let users_of = |scenario: &str| {
+        rows.iter()
+            .filter(|r| r.scenario == scenario)
+            .map(|r| r.user.clone())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(users_of("sync job").len(), 1, "one sync user");
+    assert_eq!(users_of("dashboard viewer").len(), 5, "five viewers");
+
+    // A healthy sandbox at 5 viewers: no failures, and the verdict passes.
+    let failures: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.success)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    let report = result.report.expect("rendered");
+    assert!(!report.slo_failed, "{}", report.text);
+}
