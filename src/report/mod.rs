@@ -1,4 +1,10 @@
-//! The post-processor: run folder → report.html, summary.json, junit.xml. (Interface stub.)
+//! The post-processor: run folder → report.html, summary.json, junit.xml.
+
+pub mod analyse;
+pub mod collect;
+pub mod goose_json;
+pub mod load;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 
