@@ -186,6 +186,39 @@ pub fn split_name(name: &str, class: RequestClass) -> (String, Option<String>) {
     (rest.to_string(), None)
 }
 
+/// Percentiles the distribution curve is drawn through.
+pub const CURVE_PERCENTILES: [f64; 16] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
+
+/// The latency distribution of `acc`: ten log-spaced bins per decade, and
+/// the percentile curve; `None` without latencies.
+pub fn distribution(class: RequestClass, acc: &ClassAcc) -> Option<Distribution> {
+    if acc.hist.is_empty() {
+        return None;
+    }
+    let mut bins: std::collections::BTreeMap<i32, u64> = Default::default();
+    for v in acc.hist.iter_recorded() {
+        let ms = (v.value_iterated_to() as f64 / 1000.0).max(0.01);
+        *bins.entry((ms.log10() * 10.0).floor() as i32).or_default() += v.count_at_value();
+    }
+    Some(Distribution {
+        class,
+        bins: bins
+            .into_iter()
+            .map(|(i, count)| Bin {
+                lo_ms: 10f64.powf(i as f64 / 10.0),
+                hi_ms: 10f64.powf((i + 1) as f64 / 10.0),
+                count,
+            })
+            .collect(),
+        percentiles: CURVE_PERCENTILES
+            .iter()
+            .map(|p| (*p, acc.hist.value_at_quantile(p / 100.0) as f64 / 1000.0))
+            .collect(),
+    })
+}
+
 fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
     let duration_s = (w.window.end_ms.saturating_sub(w.window.start_ms)) as f64 / 1000.0;
     let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
@@ -281,11 +314,15 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
             notes.push("No requests were recorded: there is nothing to judge.".into());
         }
     }
+    let fallback = !req.used || req.rows == 0;
     for (file, input) in [
         ("requests.csv", req),
         ("ingest.csv", &c.ingest_input),
         ("report.json", &c.goose_input),
     ] {
+        if file == "report.json" && !fallback {
+            continue;
+        }
         if let Some(note) = &input.note {
             notes.push(format!("{file}: {note}"));
         }
@@ -459,6 +496,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         concurrency,
         capacity: capacity_found,
         knee: knee_found,
+        distributions: RequestClass::ALL
+            .iter()
+            .zip(&c.totals)
+            .filter_map(|(class, acc)| distribution(*class, acc))
+            .collect(),
         names,
         errors: ErrorSummary {
             total: c.errors.iter().sum(),

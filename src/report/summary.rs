@@ -47,6 +47,8 @@ pub struct Summary {
     pub capacity: Option<usize>,
     /// Where more viewers stopped adding throughput (see `analyse::knee`).
     pub knee: Option<Knee>,
+    /// Latency distribution per class over the whole run.
+    pub distributions: Vec<Distribution>,
     /// Per request name.
     pub names: Vec<NameStats>,
     /// Failures by kind and message.
@@ -288,6 +290,28 @@ pub struct Knee {
     pub slope_ratio: f64,
     /// The fraction the slope fell below.
     pub fraction: f64,
+}
+
+/// Latency distribution of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// The class.
+    pub class: RequestClass,
+    /// Requests per latency bin, ten bins per decade.
+    pub bins: Vec<Bin>,
+    /// `(percentile, ms)`, percentile in 0..=100.
+    pub percentiles: Vec<(f64, f64)>,
+}
+
+/// Requests with a latency in `[lo_ms, hi_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    /// Lower bound, ms.
+    pub lo_ms: f64,
+    /// Upper bound, ms.
+    pub hi_ms: f64,
+    /// Requests.
+    pub count: u64,
 }
 
 /// Requests recorded under one name.
