@@ -1,8 +1,38 @@
-//! The post-processor: run folder → report.html, summary.json, junit.xml. (Interface stub.)
+//! The post-processor: run folder → `report.html`, `summary.json`, `junit.xml`.
+//!
+//! [`render_run`] reads the run folder's files once ([`load`], streaming;
+//! [`goose_json`] as a fallback), folds them into bounded accumulators
+//! ([`collect`]), analyses them into a [`summary::Summary`] ([`analyse`],
+//! [`baseline`]) and renders that one summary three ways: the page
+//! ([`charts`] + [`html`]), `summary.json` and `junit.xml` ([`junit`]),
+//! plus a one-screen text for the terminal. Rendering is CPU work and
+//! synchronous: async callers run it under `spawn_blocking`.
 
+pub mod analyse;
+pub mod baseline;
+pub mod charts;
+pub mod collect;
+pub mod goose_json;
+pub mod html;
+pub mod junit;
+pub mod load;
+pub mod summary;
+pub mod synthetic;
+
+#[cfg(test)]
+mod browser_tests;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::runfolder::{files, write_atomic, RunMeta};
+
+use self::baseline::Tolerance;
+use self::collect::Collected;
+use self::summary::{SloVerdict, Summary, SCHEMA_VERSION};
 
 /// How to render.
 #[derive(Debug, Clone, Default)]
@@ -11,6 +41,9 @@ pub struct ReportOptions {
     pub baseline: Option<PathBuf>,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// What counts as a regression against the baseline (default: p95/p99
+    /// 10 % and 1 ms worse, error rate 1 percentage point higher).
+    pub tolerance: Tolerance,
 }
 
 /// What rendering found.
@@ -30,8 +63,161 @@ pub struct ReportOutcome {
     pub text: String,
 }
 
-/// Render the report of the run in `run_dir`.
+/// Render the report of the run in `run_dir`: writes `report.html`,
+/// `summary.json` and `junit.xml` into it (each atomically).
 pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
-    let _ = (run_dir, options);
-    todo!("filled in by the report work")
+    let meta = RunMeta::load(run_dir)?;
+    let mut summary = summarise(run_dir, &meta, options.progress)?;
+    let base = match &options.baseline {
+        Some(dir) => Some(load_baseline(dir, options.progress)?),
+        None => None,
+    };
+    if let (Some(dir), Some(base)) = (&options.baseline, &base) {
+        let comparison =
+            baseline::compare(&summary, base, &dir.display().to_string(), &options.tolerance);
+        summary.regression = !comparison.regressions.is_empty();
+        summary.baseline = Some(comparison);
+    }
+    let charts = charts::draw_all(&summary, base.as_ref());
+    let page = html::page(&summary, &charts);
+    let html_path = run_dir.join(files::REPORT_HTML);
+    let summary_path = run_dir.join(files::SUMMARY);
+    write_atomic(&html_path, page.as_bytes())?;
+    let json = serde_json::to_vec_pretty(&summary).map_err(anyhow::Error::from)?;
+    write_atomic(&summary_path, &json)?;
+    write_atomic(&run_dir.join(files::JUNIT), junit::junit(&summary).as_bytes())?;
+    Ok(ReportOutcome {
+        text: text_summary(&summary, &html_path),
+        html: html_path,
+        summary: summary_path,
+        slo_failed: summary.slo_failed,
+        regression: summary.regression,
+        capacity: summary.capacity,
+    })
+}
+
+/// Read and analyse the run in `run_dir` (described by `meta`), without a baseline.
+pub fn summarise(run_dir: &Path, meta: &RunMeta, progress: bool) -> Result<Summary> {
+    let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
+    let ran_ms = meta
+        .ended_at
+        .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
+        .unwrap_or(0);
+    let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
+    load::read_requests(&mut c, &run_dir.join(files::REQUESTS), progress)?;
+    load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
+    let no_log = c.requests_input.rows == 0;
+    goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
+    Ok(analyse::analyse(meta, &c))
+}
+
+/// The summary of a baseline run: its `summary.json` when it is of this
+/// version, else analysed again from its files.
+pub fn load_baseline(dir: &Path, progress: bool) -> Result<Summary> {
+    if let Ok(bytes) = std::fs::read(dir.join(files::SUMMARY)) {
+        if let Ok(s) = serde_json::from_slice::<Summary>(&bytes) {
+            if s.schema == SCHEMA_VERSION {
+                return Ok(s);
+            }
+        }
+    }
+    let meta = RunMeta::load(dir)
+        .map_err(|e| Error::Report(format!("baseline {}: {e}", dir.display())))?;
+    summarise(dir, &meta, progress)
+}
+
+/// The one-screen terminal summary.
+pub fn text_summary(s: &Summary, html: &Path) -> String {
+    let r = &s.run;
+    let mut t = String::new();
+    let _ = writeln!(t, "dashload report: {} — {}", r.scenario, s.verdict.label());
+    let _ = writeln!(
+        t,
+        "target    {} {}{}",
+        r.target.kind,
+        r.target.url,
+        r.target.database.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        t,
+        "ran       {} UTC for {:.0} s, peak {} users ({} viewers, {} sync)",
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        r.duration_s,
+        r.peak_users,
+        r.peak_viewers,
+        r.sync_users
+    );
+    let _ = writeln!(
+        t,
+        "requests  {} ({} failed, error rate {})",
+        s.totals.requests,
+        s.totals.failed,
+        s.totals.error_rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
+    );
+    if r.interrupted {
+        let _ = writeln!(t, "INTERRUPTED: the run was cut short");
+    }
+    if let Some(stop) = &r.ladder_stop {
+        let _ = writeln!(t, "ladder stopped early at {} ({} viewers): {}", stop.step, stop.viewers, stop.reason);
+    }
+    if !s.judged.is_empty() {
+        let _ = writeln!(t, "hold windows   {:>9} {:>9} {:>9} {:>9} {:>8}", "p50 ms", "p95 ms", "p99 ms", "requests", "errors");
+        for c in &s.judged {
+            let l = c.latency;
+            let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                t,
+                "  {:<16}{:>9} {:>9} {:>9} {:>9} {:>8}",
+                c.class.label(),
+                f(l.map(|l| l.p50)),
+                f(l.map(|l| l.p95)),
+                f(l.map(|l| l.p99)),
+                c.count,
+                c.failed
+            );
+        }
+    }
+    let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
+    const SHOWN: usize = 12;
+    let mut shown: Vec<_> = judged.iter().filter(|r| r.verdict == SloVerdict::Fail).collect();
+    shown.extend(judged.iter().filter(|r| r.verdict != SloVerdict::Fail));
+    for r in shown.iter().take(SHOWN) {
+        let _ = writeln!(
+            t,
+            "  {:<7} {} {} {} ≤ {}: {}",
+            r.verdict.label(),
+            r.window,
+            r.class.key(),
+            r.metric.key(),
+            r.max,
+            r.observed.map_or("no data".into(), |v| format!("{v:.4}"))
+        );
+    }
+    if shown.len() > SHOWN {
+        let _ = writeln!(t, "  … {} more SLO results in the report", shown.len() - SHOWN);
+    }
+    if let Some(step) = &s.first_break {
+        let _ = writeln!(t, "stress    first broke at {step}");
+    }
+    let _ = writeln!(
+        t,
+        "capacity  {}   knee {}",
+        s.capacity.map_or("not found".into(), |c| format!("{c} viewers")),
+        s.knee.as_ref().map_or("none".into(), |k| format!("{} viewers", k.viewers))
+    );
+    if let Some(b) = &s.baseline {
+        if b.regressions.is_empty() {
+            let _ = writeln!(t, "baseline  no regression against {}", b.dir);
+        } else {
+            let _ = writeln!(t, "baseline  REGRESSION against {}:", b.dir);
+            for line in b.regressions.iter().take(5) {
+                let _ = writeln!(t, "  {line}");
+            }
+        }
+    }
+    for n in &s.inputs.notes {
+        let _ = writeln!(t, "note      {n}");
+    }
+    let _ = writeln!(t, "report    {}", html.display());
+    t
 }

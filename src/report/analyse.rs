@@ -1,0 +1,528 @@
+//! Analysis: folded input + `run.json` → [`Summary`]. Pure, no I/O, no drawing.
+//!
+//! Definitions the page and `summary.json` rely on live here:
+//! - **Judged windows** are the hold windows (`WindowKind::Hold`); the run
+//!   fails when any SLO fails on one. Stress steps are evaluated the same way
+//!   but only reported: they are expected to break.
+//! - **SLO on a window**: p50/p95/p99 (ms) and error rate (fraction) of the
+//!   SLO's class over the requests *started* in the window; `ms_per_point`
+//!   is the window's summed batch write time ÷ summed points from
+//!   `ingest.csv`. A window with no requests of the class (or no latency
+//!   data) gives *no data*, which is neither pass nor fail.
+//! - **Capacity**: over hold windows and stress steps sorted by viewers, the
+//!   most viewers of a window on which every SLO with data held, below the
+//!   fewest viewers on which one failed (a lucky window above a failure does
+//!   not count). `None` without SLOs or without a window that held.
+//! - **Knee**: see [`knee`].
+
+use crate::runfolder::{RequestClass, RunMeta, Slo, SloMetric, WindowKind};
+
+use super::collect::{is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc};
+use super::summary::*;
+
+/// The knee is where the throughput added per added viewer falls below this
+/// fraction of the initial throughput per viewer.
+pub const KNEE_FRACTION: f64 = 0.5;
+
+/// Latency percentiles of a histogram in µs, as ms; `None` when empty.
+pub fn latency(acc: &ClassAcc) -> Option<Latency> {
+    let h = &acc.hist;
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Some(Latency {
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        max: ms(h.max()),
+    })
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Counts and latencies of one class.
+pub fn class_stats(class: RequestClass, acc: &ClassAcc) -> ClassStats {
+    ClassStats {
+        class,
+        count: acc.count,
+        failed: acc.failed,
+        error_rate: ratio(acc.failed, acc.count),
+        latency: latency(acc),
+    }
+}
+
+fn present(classes: impl Iterator<Item = (RequestClass, ClassAcc)>) -> Vec<ClassStats> {
+    classes
+        .filter(|(_, acc)| acc.count > 0)
+        .map(|(class, acc)| class_stats(class, &acc))
+        .collect()
+}
+
+/// The observed value of `slo` on `window`, or why there is none.
+pub fn observe(slo: &Slo, window: &WindowAcc) -> Result<f64, String> {
+    let acc = window.class(slo.class);
+    let pct = |q: f64| {
+        if acc.count == 0 {
+            Err(format!("no {} requests in this window", slo.class.label()))
+        } else if acc.hist.is_empty() {
+            Err("no latencies for this window (no request log)".to_string())
+        } else {
+            Ok(acc.hist.value_at_quantile(q) as f64 / 1000.0)
+        }
+    };
+    match slo.metric {
+        SloMetric::P50 => pct(0.50),
+        SloMetric::P95 => pct(0.95),
+        SloMetric::P99 => pct(0.99),
+        SloMetric::ErrorRate => ratio(acc.failed, acc.count)
+            .ok_or_else(|| format!("no {} requests in this window", slo.class.label())),
+        SloMetric::MsPerPoint if slo.class == RequestClass::IngestBatch => window
+            .ingest
+            .ms_per_point()
+            .ok_or_else(|| "no points written in this window (ingest.csv)".to_string()),
+        SloMetric::MsPerPoint => Err("ms_per_point applies to ingest batches only".to_string()),
+    }
+}
+
+/// Pass when `observed <= max`.
+pub fn judge(observed: Option<f64>, max: f64) -> SloVerdict {
+    match observed {
+        None => SloVerdict::NoData,
+        Some(v) if v <= max => SloVerdict::Pass,
+        Some(_) => SloVerdict::Fail,
+    }
+}
+
+/// A window's verdict from its SLO verdicts: fail beats pass beats no data.
+pub fn combine(verdicts: impl IntoIterator<Item = SloVerdict>) -> SloVerdict {
+    verdicts
+        .into_iter()
+        .fold(SloVerdict::NoData, |acc, v| match (acc, v) {
+            (SloVerdict::Fail, _) | (_, SloVerdict::Fail) => SloVerdict::Fail,
+            (SloVerdict::Pass, _) | (_, SloVerdict::Pass) => SloVerdict::Pass,
+            _ => SloVerdict::NoData,
+        })
+}
+
+/// Capacity from `(viewers, held)` points (`held: None` = no SLO had data):
+/// the most viewers that held, below the fewest viewers that failed.
+pub fn capacity(points: &[(usize, Option<bool>)]) -> Option<usize> {
+    let first_broken = points
+        .iter()
+        .filter(|(_, held)| *held == Some(false))
+        .map(|(v, _)| *v)
+        .min()
+        .unwrap_or(usize::MAX);
+    points
+        .iter()
+        .filter(|(v, held)| *held == Some(true) && *v < first_broken)
+        .map(|(v, _)| *v)
+        .max()
+}
+
+/// The knee of `(viewers, throughput, window)` points, with `fraction` (see
+/// [`KNEE_FRACTION`]).
+///
+/// Points with the same viewers are averaged; points are sorted by viewers.
+/// The initial slope is throughput ÷ viewers at the lowest count (the line
+/// from zero). Walking up, the slope of each step is added throughput ÷
+/// added viewers; the first step whose slope is below `fraction` × the
+/// initial slope ends the linear part, and the knee is the count just before
+/// it. `None` with fewer than two counts, no throughput, or no such step.
+pub fn knee(points: &[(usize, f64, &str)], fraction: f64) -> Option<Knee> {
+    let mut levels: Vec<(usize, f64, usize, &str)> = Vec::new();
+    let mut sorted: Vec<_> = points.iter().filter(|p| p.0 > 0).collect();
+    sorted.sort_by_key(|p| p.0);
+    for &&(v, t, name) in &sorted {
+        match levels.last_mut() {
+            Some(last) if last.0 == v => {
+                last.1 += t;
+                last.2 += 1;
+            }
+            _ => levels.push((v, t, 1, name)),
+        }
+    }
+    let levels: Vec<(usize, f64, &str)> = levels
+        .into_iter()
+        .map(|(v, sum, n, name)| (v, sum / n as f64, name))
+        .collect();
+    let (v0, t0, _) = *levels.first()?;
+    let initial = t0 / v0 as f64;
+    if !(initial > 0.0) {
+        return None;
+    }
+    levels.windows(2).find_map(|pair| {
+        let ((va, ta, _), (vb, tb, name)) = (pair[0], pair[1]);
+        let slope = (tb - ta) / (vb - va) as f64;
+        (slope < fraction * initial).then(|| Knee {
+            viewers: va,
+            next_viewers: vb,
+            next_window: name.to_string(),
+            slope_ratio: slope / initial,
+            fraction,
+        })
+    })
+}
+
+/// `(subject, range)` of a request name: `panel Hours [7d]` → (`Hours`, `7d`).
+pub fn split_name(name: &str, class: RequestClass) -> (String, Option<String>) {
+    let rest = match class {
+        RequestClass::Other => name,
+        _ => name.split_once(' ').map_or("", |(_, r)| r),
+    };
+    let rest = rest.trim();
+    if let Some(open) = rest.rfind(" [") {
+        if rest.ends_with(']') {
+            return (
+                rest[..open].trim().to_string(),
+                Some(rest[open + 2..rest.len() - 1].to_string()),
+            );
+        }
+    }
+    (rest.to_string(), None)
+}
+
+/// Percentiles the distribution curve is drawn through.
+pub const CURVE_PERCENTILES: [f64; 16] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
+
+/// The latency distribution of `acc`: ten log-spaced bins per decade, and
+/// the percentile curve; `None` without latencies.
+pub fn distribution(class: RequestClass, acc: &ClassAcc) -> Option<Distribution> {
+    if acc.hist.is_empty() {
+        return None;
+    }
+    let mut bins: std::collections::BTreeMap<i32, u64> = Default::default();
+    for v in acc.hist.iter_recorded() {
+        let ms = (v.value_iterated_to() as f64 / 1000.0).max(0.01);
+        *bins.entry((ms.log10() * 10.0).floor() as i32).or_default() += v.count_at_value();
+    }
+    Some(Distribution {
+        class,
+        bins: bins
+            .into_iter()
+            .map(|(i, count)| Bin {
+                lo_ms: 10f64.powf(i as f64 / 10.0),
+                hi_ms: 10f64.powf((i + 1) as f64 / 10.0),
+                count,
+            })
+            .collect(),
+        percentiles: CURVE_PERCENTILES
+            .iter()
+            .map(|p| (*p, acc.hist.value_at_quantile(p / 100.0) as f64 / 1000.0))
+            .collect(),
+    })
+}
+
+fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
+    let duration_s = (w.window.end_ms.saturating_sub(w.window.start_ms)) as f64 / 1000.0;
+    let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
+    let all = RequestClass::ALL.iter().zip(&w.classes);
+    let requests = all.clone().map(|(_, a)| a.count).sum();
+    let failed = all.clone().map(|(_, a)| a.failed).sum();
+    let viewer_ok = all
+        .clone()
+        .filter(|(c, _)| is_viewer_class(**c))
+        .map(|(_, a)| a.count - a.failed)
+        .sum();
+    WindowStats {
+        name: w.window.name.clone(),
+        kind: w.window.kind,
+        viewers: w.window.viewers,
+        start_ms: w.window.start_ms,
+        end_ms: w.window.end_ms,
+        requests,
+        failed,
+        throughput_rps: per_s(requests - failed),
+        viewer_throughput_rps: per_s(viewer_ok),
+        classes: present(all.map(|(c, a)| (*c, a.clone()))),
+        ingest: w.ingest,
+        verdict: combine(
+            slos.iter()
+                .filter(|s| s.window == w.window.name)
+                .map(|s| s.verdict),
+        ),
+    }
+}
+
+fn slo_results(meta: &RunMeta, c: &Collected) -> Vec<SloResult> {
+    let mut out = Vec::new();
+    for w in &c.windows {
+        if w.window.kind == WindowKind::Ramp {
+            continue;
+        }
+        for slo in &meta.slos {
+            let observed = observe(slo, w);
+            out.push(SloResult {
+                window: w.window.name.clone(),
+                window_kind: w.window.kind,
+                judged: w.window.kind == WindowKind::Hold,
+                class: slo.class,
+                metric: slo.metric,
+                max: slo.max,
+                observed: observed.as_ref().ok().copied(),
+                verdict: judge(observed.as_ref().ok().copied(), slo.max),
+                note: observed.err(),
+            });
+        }
+    }
+    out
+}
+
+fn series(c: &Collected) -> Series {
+    Series {
+        bucket_ms: c.buckets.width_ms,
+        buckets: c
+            .buckets
+            .buckets
+            .iter()
+            .map(|b| {
+                let classes: Vec<(RequestClass, &ClassAcc)> = RequestClass::ALL
+                    .iter()
+                    .filter_map(|class| b.class(*class).map(|a| (*class, a)))
+                    .collect();
+                let count: u64 = classes.iter().map(|(_, a)| a.count).sum();
+                let failed: u64 = classes.iter().map(|(_, a)| a.failed).sum();
+                SeriesBucket {
+                    ok: count - failed,
+                    failed,
+                    errors: b.errors.to_vec(),
+                    points: b.ingest.points,
+                    classes: classes
+                        .iter()
+                        .filter_map(|(class, a)| Some((*class, latency(a)?)))
+                        .collect(),
+                }
+            })
+            .collect(),
+        goose_users: c.goose_users.clone(),
+    }
+}
+
+fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
+    let mut notes = Vec::new();
+    let req = &c.requests_input;
+    if !req.used || req.rows == 0 {
+        if c.goose_input.used && c.goose_input.rows > 0 {
+            notes.push("No usable request log: figures come from Goose's report.json aggregates; latencies per window and over time are not available, so latency SLOs have no data.".into());
+        } else {
+            notes.push("No requests were recorded: there is nothing to judge.".into());
+        }
+    }
+    let fallback = !req.used || req.rows == 0;
+    for (file, input) in [
+        ("requests.csv", req),
+        ("ingest.csv", &c.ingest_input),
+        ("report.json", &c.goose_input),
+    ] {
+        if file == "report.json" && !fallback {
+            continue;
+        }
+        if let Some(note) = &input.note {
+            notes.push(format!("{file}: {note}"));
+        }
+        if input.corrupt_rows > 0 {
+            notes.push(format!(
+                "{file}: {} corrupt rows were skipped",
+                input.corrupt_rows
+            ));
+        }
+        if input.truncated_last_line {
+            notes.push(format!("{file}: the last line was cut short and was skipped"));
+        }
+    }
+    if meta.windows.is_empty() {
+        notes.push("run.json lists no stage windows: nothing is judged and there are no per-window figures.".into());
+    } else if !meta.windows.iter().any(|w| w.kind == WindowKind::Hold) {
+        notes.push("The run has no hold window: SLOs are reported per stress step but the run is not judged.".into());
+    }
+    if meta.slos.is_empty() {
+        notes.push("The scenario sets no SLOs: no verdicts and no capacity.".into());
+    }
+    if meta.ended_at.is_none() {
+        notes.push("run.json has no end time: the run's length is taken from its last request.".into());
+    }
+    notes
+}
+
+/// Analyse a run: everything the report states, without a baseline.
+pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
+    let slos = slo_results(meta, c);
+    let windows: Vec<WindowStats> = c.windows.iter().map(|w| window_stats(w, &slos)).collect();
+    let judged_slos: Vec<&SloResult> = slos.iter().filter(|s| s.judged).collect();
+    let slo_failed = judged_slos.iter().any(|s| s.verdict == SloVerdict::Fail);
+    let verdict = match combine(judged_slos.iter().map(|s| s.verdict)) {
+        SloVerdict::Fail => Verdict::Fail,
+        SloVerdict::Pass => Verdict::Pass,
+        SloVerdict::NoData => Verdict::NotJudged,
+    };
+    let mut steps: Vec<&WindowStats> = windows
+        .iter()
+        .filter(|w| w.kind == WindowKind::StressStep)
+        .collect();
+    steps.sort_by_key(|w| w.viewers);
+    let first_break = steps
+        .iter()
+        .find(|w| w.verdict == SloVerdict::Fail)
+        .map(|w| w.name.clone());
+
+    let mut concurrency: Vec<ConcurrencyPoint> = c
+        .windows
+        .iter()
+        .zip(&windows)
+        .filter(|(_, s)| s.kind != WindowKind::Ramp && s.viewers > 0)
+        .map(|(w, s)| ConcurrencyPoint {
+            window: s.name.clone(),
+            kind: s.kind,
+            viewers: s.viewers,
+            viewer_throughput_rps: s.viewer_throughput_rps,
+            p95_ms: RequestClass::ALL
+                .iter()
+                .filter_map(|class| Some((*class, latency(w.class(*class))?.p95)))
+                .collect(),
+            held: match s.verdict {
+                SloVerdict::Pass => Some(true),
+                SloVerdict::Fail => Some(false),
+                SloVerdict::NoData => None,
+            },
+        })
+        .collect();
+    concurrency.sort_by_key(|p| p.viewers);
+    let capacity_found = if meta.slos.is_empty() {
+        None
+    } else {
+        capacity(&concurrency.iter().map(|p| (p.viewers, p.held)).collect::<Vec<_>>())
+    };
+    let knee_found = knee(
+        &concurrency
+            .iter()
+            .map(|p| (p.viewers, p.viewer_throughput_rps, p.window.as_str()))
+            .collect::<Vec<_>>(),
+        KNEE_FRACTION,
+    );
+
+    let mut judged_acc: Vec<ClassAcc> = RequestClass::ALL
+        .iter()
+        .map(|_| ClassAcc::new(super::collect::FINE_SIGFIG))
+        .collect();
+    for w in c.windows.iter().filter(|w| w.window.kind == WindowKind::Hold) {
+        for (acc, part) in judged_acc.iter_mut().zip(&w.classes) {
+            acc.merge(part);
+        }
+    }
+
+    let end_ms = meta
+        .ended_at
+        .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
+        .unwrap_or_else(|| {
+            let last_window = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
+            c.last_elapsed_ms.max(last_window)
+        });
+    let duration_s = end_ms as f64 / 1000.0;
+    let peak_viewers = meta.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
+    let goose_peak = c.goose_users.iter().map(|(_, u)| *u as usize).max().unwrap_or(0);
+    let requests: u64 = c.totals.iter().map(|a| a.count).sum();
+    let failed: u64 = c.totals.iter().map(|a| a.failed).sum();
+
+    let mut names: Vec<NameStats> = c
+        .names
+        .iter()
+        .map(|n| {
+            let (subject, range) = split_name(&n.name, n.class);
+            NameStats {
+                name: n.name.clone(),
+                class: n.class,
+                subject,
+                range,
+                stats: class_stats(n.class, &n.acc),
+            }
+        })
+        .collect();
+    names.sort_by(|a, b| (a.class, &a.subject, &a.range).cmp(&(b.class, &b.subject, &b.range)));
+
+    let mut messages: Vec<ErrorMessage> = c
+        .messages
+        .iter()
+        .map(|(m, n)| ErrorMessage {
+            message: m.clone(),
+            count: *n,
+        })
+        .collect();
+    messages.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+
+    Summary {
+        schema: SCHEMA_VERSION,
+        run: RunInfo {
+            scenario: meta.scenario.clone(),
+            scenario_file: meta.scenario_file.clone(),
+            scenario_digest: meta.scenario_digest.clone(),
+            dashload_version: meta.dashload_version.clone(),
+            seed: meta.seed,
+            target: meta.target.clone(),
+            test_plan: meta.test_plan.clone(),
+            started_at: meta.started_at,
+            ended_at: meta.ended_at,
+            duration_s,
+            peak_viewers,
+            peak_users: goose_peak.max(peak_viewers + meta.sync_users),
+            sync_users: meta.sync_users,
+            interrupted: meta.interrupted,
+            ladder_stop: meta.ladder_stop.clone(),
+            counters: meta.counters.clone(),
+        },
+        inputs: Inputs {
+            requests: c.requests_input.clone(),
+            ingest: c.ingest_input.clone(),
+            goose_report: c.goose_input.clone(),
+            notes: notes(c, meta),
+        },
+        totals: Totals {
+            requests,
+            failed,
+            error_rate: ratio(failed, requests),
+        },
+        overall: present(RequestClass::ALL.iter().copied().zip(c.totals.iter().cloned())),
+        judged: present(RequestClass::ALL.iter().copied().zip(judged_acc)),
+        windows,
+        slos,
+        verdict,
+        slo_failed,
+        first_break,
+        concurrency,
+        capacity: capacity_found,
+        knee: knee_found,
+        distributions: RequestClass::ALL
+            .iter()
+            .zip(&c.totals)
+            .filter_map(|(class, acc)| distribution(*class, acc))
+            .collect(),
+        names,
+        errors: ErrorSummary {
+            total: c.errors.iter().sum(),
+            by_kind: ErrorKind::ALL
+                .iter()
+                .map(|k| (*k, c.errors[k.index()]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            messages,
+            other_messages: c.other_messages,
+        },
+        sync: SyncStats {
+            ingest: c.ingest,
+            ms_per_point: c.ingest.ms_per_point(),
+            points_per_s: (duration_s > 0.0 && c.ingest.batches > 0)
+                .then(|| c.ingest.points as f64 / duration_s),
+        },
+        series: series(c),
+        baseline: None,
+        regression: false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

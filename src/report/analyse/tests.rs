@@ -1,0 +1,211 @@
+//! Analysis on synthetic inputs whose answers are known.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::report::collect::{Collected, ErrorKind};
+use crate::runfolder::{RunCounters, StageWindow, TargetSummary};
+
+fn window(name: &str, kind: WindowKind, viewers: usize, start_s: u64, end_s: u64) -> StageWindow {
+    StageWindow {
+        name: name.into(),
+        kind,
+        viewers,
+        start_ms: start_s * 1000,
+        end_ms: end_s * 1000,
+    }
+}
+
+fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
+    let started: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    RunMeta {
+        dashload_version: "0.1.0".into(),
+        scenario: "staged".into(),
+        scenario_file: "scenarios/staged.toml".into(),
+        scenario_digest: "ab".into(),
+        seed: 7,
+        target: TargetSummary {
+            kind: "sandbox".into(),
+            url: "http://127.0.0.1:8086".into(),
+            database: None,
+        },
+        test_plan: "10,10s;10,50s".into(),
+        sync_users: 1,
+        windows,
+        slos,
+        started_at: started,
+        ended_at: Some(started + chrono::Duration::seconds(100)),
+        interrupted: false,
+        ladder_stop: None,
+        counters: RunCounters::default(),
+    }
+}
+
+fn slo(class: RequestClass, metric: SloMetric, max: f64) -> Slo {
+    Slo { class, metric, max }
+}
+
+/// Records panel queries at 1, 2, …, 1000 ms spread over `[start_s, end_s)`.
+fn uniform(c: &mut Collected, name: &str, start_s: u64, end_s: u64, fail_every: u64) {
+    let slot = c.name_slot(name.as_bytes());
+    let span = (end_s - start_s) * 1000;
+    for i in 1..=1000u64 {
+        let elapsed = start_s * 1000 + (i - 1) * span / 1000;
+        let fail = (fail_every > 0 && i % fail_every == 0).then_some(ErrorKind::Server);
+        c.record(elapsed, slot, i * 1000, fail, b"500 Internal Server Error");
+    }
+}
+
+#[test]
+fn percentiles_of_a_known_distribution() {
+    let m = meta(vec![window("stage 1 hold", WindowKind::Hold, 10, 0, 100)], vec![]);
+    let mut c = Collected::new(&m.windows, 100_000);
+    uniform(&mut c, "panel Hours [7d]", 0, 100, 0);
+    let s = analyse(&m, &c);
+    let l = s.judged[0].latency.unwrap();
+    let near = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 0.001;
+    assert!(near(l.p50, 500.0), "{l:?}");
+    assert!(near(l.p95, 950.0), "{l:?}");
+    assert!(near(l.p99, 990.0), "{l:?}");
+    assert!(near(l.max, 1000.0), "{l:?}");
+    assert_eq!(s.totals.requests, 1000);
+    assert_eq!(s.windows[0].throughput_rps, 10.0);
+    assert_eq!(s.names[0].subject, "Hours");
+    assert_eq!(s.names[0].range.as_deref(), Some("7d"));
+}
+
+#[test]
+fn slos_pass_fail_and_no_data_per_window() {
+    let m = meta(
+        vec![
+            window("stage 1 ramp", WindowKind::Ramp, 10, 0, 10),
+            window("stage 1 hold", WindowKind::Hold, 10, 10, 60),
+            window("stage 2 hold", WindowKind::Hold, 20, 60, 100),
+        ],
+        vec![
+            slo(RequestClass::PanelQuery, SloMetric::P95, 960.0),
+            slo(RequestClass::PanelQuery, SloMetric::ErrorRate, 0.05),
+            slo(RequestClass::DashboardLoad, SloMetric::P99, 100.0),
+            slo(RequestClass::IngestBatch, SloMetric::MsPerPoint, 0.02),
+        ],
+    );
+    let mut c = Collected::new(&m.windows, 100_000);
+    uniform(&mut c, "panel Hours [7d]", 10, 60, 0);
+    uniform(&mut c, "panel Hours [7d]", 60, 100, 10); // 10 % errors
+    c.record_batch(20_000, 1000, 1, 10_000, true); // 0.01 ms per point
+    let s = analyse(&m, &c);
+    let get = |w: &str, class, metric| {
+        s.slos
+            .iter()
+            .find(|r| r.window == w && r.class == class && r.metric == metric)
+            .unwrap()
+    };
+    let p95 = get("stage 1 hold", RequestClass::PanelQuery, SloMetric::P95);
+    assert_eq!(p95.verdict, SloVerdict::Pass);
+    assert!(p95.judged);
+    let err = get("stage 2 hold", RequestClass::PanelQuery, SloMetric::ErrorRate);
+    assert_eq!(err.verdict, SloVerdict::Fail);
+    assert_eq!(err.observed, Some(0.1));
+    let load = get("stage 1 hold", RequestClass::DashboardLoad, SloMetric::P99);
+    assert_eq!(load.verdict, SloVerdict::NoData);
+    assert!(load.note.as_deref().unwrap().contains("no dashboard load"));
+    let mpp = get("stage 1 hold", RequestClass::IngestBatch, SloMetric::MsPerPoint);
+    assert_eq!(mpp.verdict, SloVerdict::Pass);
+    assert_eq!(mpp.observed, Some(0.01));
+    assert_eq!(
+        get("stage 2 hold", RequestClass::IngestBatch, SloMetric::MsPerPoint).verdict,
+        SloVerdict::NoData
+    );
+    assert!(s.slos.iter().all(|r| r.window != "stage 1 ramp"), "ramps are not judged");
+    assert!(s.slo_failed);
+    assert_eq!(s.verdict, Verdict::Fail);
+    assert_eq!(s.windows[1].verdict, SloVerdict::Pass);
+    assert_eq!(s.windows[2].verdict, SloVerdict::Fail);
+    assert_eq!(s.capacity, Some(10));
+}
+
+#[test]
+fn stress_steps_break_without_failing_the_run() {
+    let m = meta(
+        vec![
+            window("stage 1 hold", WindowKind::Hold, 5, 0, 20),
+            window("step 1", WindowKind::StressStep, 10, 20, 40),
+            window("step 2", WindowKind::StressStep, 20, 40, 60),
+        ],
+        vec![slo(RequestClass::PanelQuery, SloMetric::ErrorRate, 0.05)],
+    );
+    let mut c = Collected::new(&m.windows, 60_000);
+    uniform(&mut c, "panel A [1h]", 0, 20, 0);
+    uniform(&mut c, "panel A [1h]", 20, 40, 0);
+    uniform(&mut c, "panel A [1h]", 40, 60, 2);
+    let s = analyse(&m, &c);
+    assert!(!s.slo_failed);
+    assert_eq!(s.verdict, Verdict::Pass);
+    assert_eq!(s.first_break.as_deref(), Some("step 2"));
+    assert_eq!(s.capacity, Some(10));
+}
+
+#[test]
+fn capacity_stops_at_the_first_failure() {
+    assert_eq!(capacity(&[]), None);
+    assert_eq!(capacity(&[(10, Some(true)), (20, Some(true))]), Some(20));
+    assert_eq!(
+        capacity(&[(10, Some(true)), (20, Some(false)), (30, Some(true))]),
+        Some(10),
+        "a lucky window above a failure does not count"
+    );
+    assert_eq!(capacity(&[(10, Some(false)), (20, Some(true))]), None);
+    assert_eq!(capacity(&[(10, Some(true)), (20, None), (30, Some(true))]), Some(30));
+    assert_eq!(capacity(&[(10, Some(true)), (10, Some(false))]), None);
+}
+
+#[test]
+fn knee_where_added_viewers_stop_adding_throughput() {
+    // Linear at 2 req/s per viewer up to 40 viewers, then flat.
+    let points = [
+        (10, 20.0, "step 1"),
+        (20, 40.0, "step 2"),
+        (30, 60.0, "step 3"),
+        (40, 80.0, "step 4"),
+        (50, 82.0, "step 5"),
+        (60, 83.0, "step 6"),
+    ];
+    let k = knee(&points, 0.5).unwrap();
+    assert_eq!((k.viewers, k.next_viewers), (40, 50));
+    assert_eq!(k.next_window, "step 5");
+    assert!((k.slope_ratio - 0.1).abs() < 1e-9);
+    // Still linear: no knee.
+    assert_eq!(knee(&points[..4], 0.5), None);
+    // Same viewers are averaged; order does not matter.
+    let shuffled = [(20, 38.0, "b"), (10, 20.0, "a"), (20, 42.0, "c"), (30, 41.0, "d")];
+    let k = knee(&shuffled, 0.5).unwrap();
+    assert_eq!((k.viewers, k.next_viewers), (20, 30));
+    assert_eq!(knee(&[(10, 0.0, "a"), (20, 0.0, "b")], 0.5), None);
+    assert_eq!(knee(&[(10, 5.0, "a")], 0.5), None);
+}
+
+#[test]
+fn names_split_into_subject_and_range() {
+    assert_eq!(
+        split_name("panel Hours per project [24h]", RequestClass::PanelQuery),
+        ("Hours per project".into(), Some("24h".into()))
+    );
+    assert_eq!(split_name("variable project", RequestClass::VariableQuery), ("project".into(), None));
+    assert_eq!(split_name("sync write", RequestClass::IngestBatch), ("write".into(), None));
+    assert_eq!(split_name("GET /", RequestClass::Other), ("GET /".into(), None));
+}
+
+#[test]
+fn an_empty_run_is_not_judged_and_says_so() {
+    let m = meta(
+        vec![window("stage 1 hold", WindowKind::Hold, 10, 0, 100)],
+        vec![slo(RequestClass::PanelQuery, SloMetric::P95, 100.0)],
+    );
+    let c = Collected::new(&m.windows, 100_000);
+    let s = analyse(&m, &c);
+    assert_eq!(s.verdict, Verdict::NotJudged);
+    assert!(!s.slo_failed);
+    assert_eq!(s.capacity, None);
+    assert_eq!(s.totals.error_rate, None);
+    assert!(s.inputs.notes.iter().any(|n| n.contains("No requests")));
+}

@@ -1,0 +1,617 @@
+//! Accumulators the report's input is folded into, row by row.
+//!
+//! The post-processor must not grow with the number of requests (DESIGN.md,
+//! "Reports"), so every row is folded at once into HDR histograms and counters
+//! keyed by what the report shows: time bucket × request class, window ×
+//! class, and request name. Memory grows only with buckets (at most
+//! [`MAX_BUCKETS`]), windows, names (at most [`MAX_NAMES`]) and distinct error
+//! messages (at most [`MAX_MESSAGES`]). Nothing here reads a file: `load.rs`
+//! and `goose_json.rs` feed these types, `analyse.rs` reads them.
+
+use std::collections::HashMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::runfolder::{RequestClass, StageWindow};
+
+/// The most time buckets kept; the bucket width doubles when a run outgrows them.
+pub const MAX_BUCKETS: usize = 600;
+/// The most distinct request names kept; further names share one row.
+pub const MAX_NAMES: usize = 2000;
+/// The name that requests beyond [`MAX_NAMES`] are counted under.
+pub const OVERFLOW_NAME: &str = "(other names)";
+/// The most distinct error messages kept; further messages are only counted.
+pub const MAX_MESSAGES: usize = 500;
+/// Error messages are cut to this many characters before they are counted.
+pub const MESSAGE_CHARS: usize = 200;
+
+/// Significant digits of whole-window and per-name histograms (0.1 % precision).
+pub const FINE_SIGFIG: u8 = 3;
+/// Significant digits of per-time-bucket histograms (1 % precision, for charts).
+pub const COARSE_SIGFIG: u8 = 2;
+
+/// Why a request failed, as the errors chart groups failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No answer in time (transport timeout, or 504).
+    Timeout,
+    /// The connection could not be made or was reset (status 0).
+    Connection,
+    /// The target shed load: 429 or 503.
+    Shed,
+    /// Any other 5xx.
+    Server,
+    /// A query error in the body: a failed request answered 2xx or 400
+    /// (InfluxDB answers bad queries with 400 and an `error` field).
+    Query,
+    /// Any other 4xx.
+    Client,
+    /// Anything else, including failures whose status is not known.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order charts and tables list them.
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::Timeout,
+        ErrorKind::Connection,
+        ErrorKind::Shed,
+        ErrorKind::Server,
+        ErrorKind::Query,
+        ErrorKind::Client,
+        ErrorKind::Other,
+    ];
+
+    /// A human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection refused/reset",
+            ErrorKind::Shed => "shed load (429/503)",
+            ErrorKind::Server => "other 5xx",
+            ErrorKind::Query => "query error in body (2xx/400)",
+            ErrorKind::Client => "other 4xx",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// The kind of a failed request with HTTP `status` (0 for none) and `error` text.
+    pub fn classify(status: u16, error: &[u8]) -> ErrorKind {
+        match status {
+            0 => {
+                if contains_ignore_case(error, b"timed out") || contains_ignore_case(error, b"timeout")
+                {
+                    ErrorKind::Timeout
+                } else if contains_ignore_case(error, b"connect")
+                    || contains_ignore_case(error, b"refused")
+                    || contains_ignore_case(error, b"reset")
+                {
+                    ErrorKind::Connection
+                } else {
+                    ErrorKind::Other
+                }
+            }
+            429 | 503 => ErrorKind::Shed,
+            504 => ErrorKind::Timeout,
+            500..=599 => ErrorKind::Server,
+            200..=299 | 400 => ErrorKind::Query,
+            401..=499 => ErrorKind::Client,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// Position in [`ErrorKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Position of a class in [`RequestClass::ALL`].
+pub fn class_index(class: RequestClass) -> usize {
+    RequestClass::ALL
+        .iter()
+        .position(|c| *c == class)
+        .unwrap_or(RequestClass::ALL.len() - 1)
+}
+
+/// True for the classes viewers cause (everything but the sync job's steps).
+pub fn is_viewer_class(class: RequestClass) -> bool {
+    !matches!(
+        class,
+        RequestClass::SyncFetch
+            | RequestClass::SyncTransform
+            | RequestClass::IngestBatch
+            | RequestClass::IngestFreshness
+    )
+}
+
+fn new_histogram(sigfig: u8) -> Histogram<u64> {
+    // 2 and 3 are valid significant-digit counts, so creation cannot fail;
+    // fall back to the default precision rather than panic if it ever did.
+    Histogram::new(sigfig).unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid"))
+}
+
+/// Requests of one class (or name) in one place: counts and latencies in µs.
+#[derive(Debug, Clone)]
+pub struct ClassAcc {
+    /// Requests seen.
+    pub count: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Latencies in µs. May stay empty while `count` is not, when the input
+    /// held counts only (Goose's per-second graph data).
+    pub hist: Histogram<u64>,
+}
+
+impl ClassAcc {
+    /// An empty accumulator with histograms of `sigfig` significant digits.
+    pub fn new(sigfig: u8) -> ClassAcc {
+        ClassAcc {
+            count: 0,
+            failed: 0,
+            hist: new_histogram(sigfig),
+        }
+    }
+
+    /// Fold in one request.
+    pub fn record(&mut self, latency_us: u64, success: bool) {
+        self.count += 1;
+        if !success {
+            self.failed += 1;
+        }
+        // Auto-resizing histograms grow to any value; `saturating_record`
+        // would clamp to the current (small) top instead of growing.
+        if self.hist.record(latency_us).is_err() {
+            self.hist.saturating_record(latency_us);
+        }
+    }
+
+    /// Fold in another accumulator.
+    pub fn merge(&mut self, other: &ClassAcc) {
+        self.count += other.count;
+        self.failed += other.failed;
+        // Auto-resizing histograms accept any source; an error would only
+        // mean a counter overflow, which u64 counts of real runs cannot reach.
+        let _ = self.hist.add(&other.hist);
+    }
+}
+
+/// One time bucket of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Bucket {
+    /// Per class (index in [`RequestClass::ALL`]), created on first use.
+    pub classes: Vec<Option<Box<ClassAcc>>>,
+    /// Failures by kind (index in [`ErrorKind::ALL`]).
+    pub errors: [u64; 7],
+    /// Sync-job batches from `ingest.csv` that started in this bucket.
+    pub ingest: IngestAcc,
+}
+
+impl Bucket {
+    /// The accumulator of `class`, created if needed.
+    pub fn class_entry(&mut self, class: RequestClass) -> &mut ClassAcc {
+        self.class_mut(class_index(class))
+    }
+
+    fn class_mut(&mut self, index: usize) -> &mut ClassAcc {
+        if self.classes.len() < RequestClass::ALL.len() {
+            self.classes.resize_with(RequestClass::ALL.len(), || None);
+        }
+        self.classes[index].get_or_insert_with(|| Box::new(ClassAcc::new(COARSE_SIGFIG)))
+    }
+
+    /// The accumulator of a class, if any request of it fell in this bucket.
+    pub fn class(&self, class: RequestClass) -> Option<&ClassAcc> {
+        self.classes
+            .get(class_index(class))
+            .and_then(|c| c.as_deref())
+    }
+
+    fn merge(&mut self, other: Bucket) {
+        for (i, acc) in other.classes.into_iter().enumerate() {
+            if let Some(acc) = acc {
+                self.class_mut(i).merge(&acc);
+            }
+        }
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        self.ingest.merge(&other.ingest);
+    }
+}
+
+/// The run cut into equal time buckets; the width doubles (merging
+/// neighbours exactly) whenever a row falls past [`MAX_BUCKETS`].
+#[derive(Debug, Clone)]
+pub struct TimeBuckets {
+    /// Bucket width, ms.
+    pub width_ms: u64,
+    /// Buckets from time 0.
+    pub buckets: Vec<Bucket>,
+}
+
+impl TimeBuckets {
+    /// Buckets for a run expected to last `run_ms`: the smallest "round"
+    /// width (1 s, 2 s, 5 s, 10 s, …) giving at most [`MAX_BUCKETS`] buckets.
+    pub fn for_run_length(run_ms: u64) -> TimeBuckets {
+        const ROUND: [u64; 12] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+        let width_s = ROUND
+            .into_iter()
+            .find(|w| run_ms.div_ceil(w * 1000) <= MAX_BUCKETS as u64)
+            .unwrap_or_else(|| run_ms.div_ceil(MAX_BUCKETS as u64 * 1000).max(1));
+        TimeBuckets {
+            width_ms: width_s * 1000,
+            buckets: Vec::new(),
+        }
+    }
+
+    /// The bucket holding `elapsed_ms`, coarsening first if needed.
+    pub fn at(&mut self, elapsed_ms: u64) -> &mut Bucket {
+        let mut index = elapsed_ms / self.width_ms;
+        while index >= MAX_BUCKETS as u64 {
+            self.coarsen();
+            index = elapsed_ms / self.width_ms;
+        }
+        let index = index as usize;
+        if self.buckets.len() <= index {
+            self.buckets.resize_with(index + 1, Bucket::default);
+        }
+        &mut self.buckets[index]
+    }
+
+    /// Record a request at `elapsed_ms`.
+    pub fn record(&mut self, elapsed_ms: u64, class: RequestClass, latency_us: u64, fail: Option<ErrorKind>) {
+        let bucket = self.at(elapsed_ms);
+        bucket
+            .class_mut(class_index(class))
+            .record(latency_us, fail.is_none());
+        if let Some(kind) = fail {
+            bucket.errors[kind.index()] += 1;
+        }
+    }
+
+    fn coarsen(&mut self) {
+        self.width_ms *= 2;
+        let old = std::mem::take(&mut self.buckets);
+        let mut iter = old.into_iter();
+        while let Some(mut first) = iter.next() {
+            if let Some(second) = iter.next() {
+                first.merge(second);
+            }
+            self.buckets.push(first);
+        }
+    }
+}
+
+/// Sync-job batch writes from `ingest.csv`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestAcc {
+    /// Batches written (successful or not).
+    pub batches: u64,
+    /// Batches that failed.
+    pub failed: u64,
+    /// Points in successful batches.
+    pub points: u64,
+    /// Bytes in successful batches.
+    pub bytes: u64,
+    /// Write time of successful batches, µs.
+    pub duration_us: u64,
+}
+
+impl IngestAcc {
+    /// Fold in one batch.
+    pub fn record(&mut self, points: u64, bytes: u64, duration_us: u64, success: bool) {
+        self.batches += 1;
+        if success {
+            self.points += points;
+            self.bytes += bytes;
+            self.duration_us += duration_us;
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// Fold in another accumulator.
+    pub fn merge(&mut self, other: &IngestAcc) {
+        self.batches += other.batches;
+        self.failed += other.failed;
+        self.points += other.points;
+        self.bytes += other.bytes;
+        self.duration_us += other.duration_us;
+    }
+
+    /// Write time per point, ms; `None` without points.
+    pub fn ms_per_point(&self) -> Option<f64> {
+        (self.points > 0).then(|| self.duration_us as f64 / 1000.0 / self.points as f64)
+    }
+}
+
+/// One stage or stress-step window and what fell in it.
+#[derive(Debug, Clone)]
+pub struct WindowAcc {
+    /// The window, as `run.json` gives it.
+    pub window: StageWindow,
+    /// Per class (index in [`RequestClass::ALL`]).
+    pub classes: Vec<ClassAcc>,
+    /// Batches from `ingest.csv`.
+    pub ingest: IngestAcc,
+}
+
+impl WindowAcc {
+    /// An empty accumulator for `window`.
+    pub fn new(window: StageWindow) -> WindowAcc {
+        WindowAcc {
+            window,
+            classes: RequestClass::ALL
+                .iter()
+                .map(|_| ClassAcc::new(FINE_SIGFIG))
+                .collect(),
+            ingest: IngestAcc::default(),
+        }
+    }
+
+    /// The accumulator of `class`.
+    pub fn class(&self, class: RequestClass) -> &ClassAcc {
+        &self.classes[class_index(class)]
+    }
+
+    pub(crate) fn contains(&self, elapsed_ms: u64) -> bool {
+        self.window.start_ms <= elapsed_ms && elapsed_ms < self.window.end_ms
+    }
+}
+
+/// Requests recorded under one name.
+#[derive(Debug, Clone)]
+pub struct NameAcc {
+    /// The Goose request name.
+    pub name: String,
+    /// Its class.
+    pub class: RequestClass,
+    /// Counts and latencies.
+    pub acc: ClassAcc,
+}
+
+/// How much of each input could be used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputStatus {
+    /// The file was present and read.
+    pub used: bool,
+    /// Rows folded in.
+    pub rows: u64,
+    /// Rows skipped because they could not be parsed.
+    pub corrupt_rows: u64,
+    /// The last line was cut short (the run was probably interrupted while writing).
+    pub truncated_last_line: bool,
+    /// What happened, in words, when something did not go as expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Everything the input was folded into.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// Over time.
+    pub buckets: TimeBuckets,
+    /// Per window of `run.json`, in its order.
+    pub windows: Vec<WindowAcc>,
+    /// Per class over the whole run.
+    pub totals: Vec<ClassAcc>,
+    /// Per request name, in first-seen order.
+    pub names: Vec<NameAcc>,
+    name_index: HashMap<Box<[u8]>, usize>,
+    /// Failures by kind over the whole run (index in [`ErrorKind::ALL`]).
+    pub errors: [u64; 7],
+    /// Distinct (truncated) error messages and their counts.
+    pub messages: HashMap<String, u64>,
+    /// Failures whose message was not kept because [`MAX_MESSAGES`] were already.
+    pub other_messages: u64,
+    /// Batches from `ingest.csv` over the whole run.
+    pub ingest: IngestAcc,
+    /// Users per second from Goose's graph data, when available: `(second, users)`.
+    pub goose_users: Vec<(u64, u64)>,
+    /// The latest `elapsed` seen, ms.
+    pub last_elapsed_ms: u64,
+    /// `requests.csv`.
+    pub requests_input: InputStatus,
+    /// `ingest.csv`.
+    pub ingest_input: InputStatus,
+    /// `report.json`.
+    pub goose_input: InputStatus,
+}
+
+impl Collected {
+    /// Empty accumulators for a run with these windows, expected to last `run_ms`.
+    pub fn new(windows: &[StageWindow], run_ms: u64) -> Collected {
+        Collected {
+            buckets: TimeBuckets::for_run_length(run_ms),
+            windows: windows.iter().cloned().map(WindowAcc::new).collect(),
+            totals: RequestClass::ALL
+                .iter()
+                .map(|_| ClassAcc::new(FINE_SIGFIG))
+                .collect(),
+            names: Vec::new(),
+            name_index: HashMap::new(),
+            errors: [0; 7],
+            messages: HashMap::new(),
+            other_messages: 0,
+            ingest: IngestAcc::default(),
+            goose_users: Vec::new(),
+            last_elapsed_ms: 0,
+            requests_input: InputStatus::default(),
+            ingest_input: InputStatus::default(),
+            goose_input: InputStatus::default(),
+        }
+    }
+
+    /// The index of `name` in [`Collected::names`], adding it if new (or the
+    /// overflow row once [`MAX_NAMES`] names are kept).
+    pub fn name_slot(&mut self, name: &[u8]) -> usize {
+        if let Some(&i) = self.name_index.get(name) {
+            return i;
+        }
+        let (key, text): (&[u8], String) = if self.names.len() + 1 >= MAX_NAMES {
+            (OVERFLOW_NAME.as_bytes(), OVERFLOW_NAME.to_string())
+        } else {
+            (name, String::from_utf8_lossy(name).into_owned())
+        };
+        if let Some(&i) = self.name_index.get(key) {
+            return i;
+        }
+        let class = if text == OVERFLOW_NAME {
+            RequestClass::Other
+        } else {
+            RequestClass::of(&text)
+        };
+        self.names.push(NameAcc {
+            name: text,
+            class,
+            acc: ClassAcc::new(FINE_SIGFIG),
+        });
+        let i = self.names.len() - 1;
+        self.name_index.insert(key.into(), i);
+        i
+    }
+
+    /// Fold in one request row: `name_slot` from [`Collected::name_slot`],
+    /// `fail` the kind of failure or `None` for a success, `error` its text.
+    pub fn record(&mut self, elapsed_ms: u64, name_slot: usize, latency_us: u64, fail: Option<ErrorKind>, error: &[u8]) {
+        let class = self.names[name_slot].class;
+        let success = fail.is_none();
+        self.names[name_slot].acc.record(latency_us, success);
+        let ci = class_index(class);
+        self.totals[ci].record(latency_us, success);
+        for w in &mut self.windows {
+            if w.contains(elapsed_ms) {
+                w.classes[ci].record(latency_us, success);
+            }
+        }
+        self.buckets.record(elapsed_ms, class, latency_us, fail);
+        self.last_elapsed_ms = self.last_elapsed_ms.max(elapsed_ms);
+        if let Some(kind) = fail {
+            self.errors[kind.index()] += 1;
+            self.record_message(error);
+        }
+    }
+
+    /// Count one failure's message (cut to [`MESSAGE_CHARS`]).
+    pub fn record_message(&mut self, error: &[u8]) {
+        self.record_messages(error, 1);
+    }
+
+    /// Count `n` failures with the same message (cut to [`MESSAGE_CHARS`]).
+    pub fn record_messages(&mut self, error: &[u8], n: u64) {
+        let text = String::from_utf8_lossy(error);
+        let text = text.trim();
+        let text = if text.is_empty() { "(no message)" } else { text };
+        let cut: String = if text.chars().count() > MESSAGE_CHARS {
+            text.chars().take(MESSAGE_CHARS).chain("…".chars()).collect()
+        } else {
+            text.to_string()
+        };
+        if let Some(count) = self.messages.get_mut(&cut) {
+            *count += n;
+        } else if self.messages.len() < MAX_MESSAGES {
+            self.messages.insert(cut, n);
+        } else {
+            self.other_messages += n;
+        }
+    }
+
+    /// Fold in one sync batch write from `ingest.csv`.
+    pub fn record_batch(&mut self, elapsed_ms: u64, points: u64, bytes: u64, duration_us: u64, success: bool) {
+        self.ingest.record(points, bytes, duration_us, success);
+        for w in &mut self.windows {
+            if w.contains(elapsed_ms) {
+                w.ingest.record(points, bytes, duration_us, success);
+            }
+        }
+        self.buckets
+            .at(elapsed_ms)
+            .ingest
+            .record(points, bytes, duration_us, success);
+        self.last_elapsed_ms = self.last_elapsed_ms.max(elapsed_ms);
+    }
+
+    /// The whole-run accumulator of `class`.
+    pub fn total(&self, class: RequestClass) -> &ClassAcc {
+        &self.totals[class_index(class)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified_by_status_and_text() {
+        assert_eq!(ErrorKind::classify(0, b"operation timed out"), ErrorKind::Timeout);
+        assert_eq!(
+            ErrorKind::classify(0, b"error sending request: client error (Connect)"),
+            ErrorKind::Connection
+        );
+        assert_eq!(ErrorKind::classify(0, b""), ErrorKind::Other);
+        assert_eq!(ErrorKind::classify(429, b""), ErrorKind::Shed);
+        assert_eq!(ErrorKind::classify(503, b""), ErrorKind::Shed);
+        assert_eq!(ErrorKind::classify(504, b""), ErrorKind::Timeout);
+        assert_eq!(ErrorKind::classify(500, b""), ErrorKind::Server);
+        assert_eq!(ErrorKind::classify(200, b"error parsing query"), ErrorKind::Query);
+        assert_eq!(ErrorKind::classify(400, b"error parsing query"), ErrorKind::Query);
+        assert_eq!(ErrorKind::classify(404, b"Not Found"), ErrorKind::Client);
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+        }
+    }
+
+    #[test]
+    fn buckets_coarsen_exactly_when_the_run_outgrows_them() {
+        let mut b = TimeBuckets::for_run_length(60_000);
+        assert_eq!(b.width_ms, 1000);
+        for s in 0..1200u64 {
+            b.record(s * 1000, RequestClass::PanelQuery, 1000 + s, None);
+        }
+        assert_eq!(b.width_ms, 2000);
+        assert_eq!(b.buckets.len(), 600);
+        let total: u64 = b
+            .buckets
+            .iter()
+            .map(|x| x.class(RequestClass::PanelQuery).map_or(0, |c| c.count))
+            .sum();
+        assert_eq!(total, 1200);
+        assert!(b.buckets.iter().all(|x| x.class(RequestClass::PanelQuery).unwrap().count == 2));
+    }
+
+    #[test]
+    fn bucket_width_is_round_and_bounded() {
+        assert_eq!(TimeBuckets::for_run_length(0).width_ms, 1000);
+        assert_eq!(TimeBuckets::for_run_length(600_000).width_ms, 1000);
+        assert_eq!(TimeBuckets::for_run_length(600_001).width_ms, 2000);
+        assert_eq!(TimeBuckets::for_run_length(3_600_000).width_ms, 10_000);
+        let huge = TimeBuckets::for_run_length(1_000 * 3600 * 1000);
+        assert!(1_000 * 3600 * 1000 / huge.width_ms <= MAX_BUCKETS as u64);
+    }
+
+    #[test]
+    fn names_and_messages_are_bounded() {
+        let mut c = Collected::new(&[], 1000);
+        for i in 0..MAX_NAMES + 50 {
+            let slot = c.name_slot(format!("panel p{i} [1h]").as_bytes());
+            c.record(0, slot, 10, Some(ErrorKind::Server), format!("boom {i}").as_bytes());
+        }
+        assert_eq!(c.names.len(), MAX_NAMES);
+        assert_eq!(c.names.last().unwrap().name, OVERFLOW_NAME);
+        assert_eq!(c.messages.len(), MAX_MESSAGES);
+        assert_eq!(c.other_messages, (MAX_NAMES + 50 - MAX_MESSAGES) as u64);
+        let long = "x".repeat(1000);
+        c.messages.clear();
+        c.record_message(long.as_bytes());
+        assert_eq!(c.messages.keys().next().unwrap().chars().count(), MESSAGE_CHARS + 1);
+    }
+}

@@ -1,0 +1,555 @@
+//! The page: [`Summary`] + [`Charts`] → one self-contained HTML file.
+//!
+//! One template written with `write!`, one escaping function ([`escape`])
+//! through which every piece of text goes, and no URL of any kind: no
+//! scripts, no stylesheets or fonts to fetch, charts inline. Free text from
+//! the run (target, error messages, names) has its `http://`/`https://`
+//! scheme removed by [`text`], so the page cannot even look like it links
+//! out; the target's scheme is shown in words instead.
+
+use std::fmt::Write;
+
+use crate::runfolder::{RequestClass, SloMetric, WindowKind};
+
+use super::analyse::KNEE_FRACTION;
+use super::charts::Charts;
+use super::summary::*;
+
+/// Escape text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Free text for the page: schemes removed, then escaped.
+pub fn text(s: &str) -> String {
+    escape(&s.replace("https://", "").replace("http://", ""))
+}
+
+/// A URL as shown: `host:port/path (http)`.
+pub fn shown_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{} ({})", text(rest), escape(scheme)),
+        None => text(url),
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) if v >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{:.2} %", v * 100.0))
+}
+
+fn num(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A figure of an SLO metric, with its unit.
+fn figure(metric: SloMetric, v: Option<f64>) -> String {
+    match (metric, v) {
+        (_, None) => "—".into(),
+        (SloMetric::ErrorRate, v) => pct(v),
+        (SloMetric::MsPerPoint, Some(v)) => format!("{v:.4} ms/point"),
+        (_, v) => format!("{} ms", ms(v)),
+    }
+}
+
+fn verdict_cell(v: SloVerdict) -> String {
+    let class = match v {
+        SloVerdict::Pass => "pass",
+        SloVerdict::Fail => "fail",
+        SloVerdict::NoData => "nodata",
+    };
+    format!("<td class=\"{class}\">{}</td>", v.label())
+}
+
+fn kind_label(kind: WindowKind) -> &'static str {
+    match kind {
+        WindowKind::Ramp => "ramp",
+        WindowKind::Hold => "hold (judged)",
+        WindowKind::StressStep => "stress step",
+    }
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1140px;padding:16px 24px;color:#1d1d1f;background:#fff;line-height:1.45}
+h1{font-size:1.7em;margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:2em}h3{margin-top:1.4em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:right;vertical-align:top}
+th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-weight:600;text-align:left;background:#fafafa}table.kv td{text-align:left}
+.pass{background:#e3f4e1;color:#14532d}.fail{background:#fde2e1;color:#7f1d1d;font-weight:700}.nodata{background:#f1f1f1;color:#555}
+.worse{background:#fde2e1;font-weight:700}.better{background:#e3f4e1}
+.banner{padding:10px 14px;margin:10px 0;border-radius:6px;border:1px solid}.banner.warn{background:#fff4d6;border-color:#e0b000}
+.banner.bad{background:#fde2e1;border-color:#d33}.banner.good{background:#e3f4e1;border-color:#3a3}.banner.info{background:#eef4fb;border-color:#7aa7d8}
+.verdict{display:inline-block;font-size:1.3em;font-weight:700;padding:4px 14px;border-radius:6px}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}
+nav a{margin-right:12px}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
+";
+
+/// Render the whole page.
+pub fn page(s: &Summary, charts: &Charts) -> String {
+    let mut h = String::with_capacity(256 * 1024);
+    let _ = render(&mut h, s, charts);
+    h
+}
+
+fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
+    let r = &s.run;
+    write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        text(&r.scenario)
+    )?;
+    let verdict_class = match s.verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::NotJudged => "nodata",
+    };
+    write!(
+        h,
+        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>\n",
+        text(&r.scenario),
+        s.verdict.label(),
+        match s.verdict {
+            Verdict::Pass => "every SLO held on every hold window",
+            Verdict::Fail => "an SLO failed on a hold window",
+            Verdict::NotJudged => "nothing was judged (see the notes below)",
+        }
+    )?;
+    banners(h, s)?;
+    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
+    if s.baseline.is_some() {
+        h.push_str("<a href=\"#baseline\">Baseline</a>");
+    }
+    h.push_str("<a href=\"#inputs\">Inputs</a></nav>\n");
+    summary_section(h, s)?;
+
+    h.push_str("<section id=\"load\">\n<h2>Users and throughput</h2>\n");
+    fig(h, &c.users)?;
+    fig(h, &c.throughput)?;
+    fig(h, &c.points)?;
+    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles per time bucket of ");
+    write!(h, "{} s (1 % precision), with the SLO bounds dashed.</p>\n", num(s.series.bucket_ms as f64 / 1000.0))?;
+    for (_, svg) in &c.latency {
+        fig(h, svg)?;
+    }
+    h.push_str("<h3>Distribution</h3>\n");
+    fig(h, &c.histogram)?;
+    fig(h, &c.percentiles)?;
+    h.push_str("</section>\n");
+    concurrency_section(h, s, c)?;
+    errors_section(h, s, c)?;
+    slo_section(h, s)?;
+    windows_section(h, s)?;
+    names_section(h, s)?;
+    sync_section(h, s)?;
+    if let Some(b) = &s.baseline {
+        baseline_section(h, b)?;
+    }
+    inputs_section(h, s)?;
+    write!(
+        h,
+        "<footer><p class=\"note\">Written by dashload {} from the run folder's files; everything on this page is also in summary.json.</p></footer>\n</body>\n</html>\n",
+        text(&r.dashload_version)
+    )
+}
+
+fn fig(h: &mut String, svg: &str) -> std::fmt::Result {
+    write!(h, "<figure>{svg}</figure>\n")
+}
+
+fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
+    if s.run.interrupted {
+        h.push_str("<div class=\"banner warn\" id=\"interrupted\"><strong>Interrupted:</strong> the run was cut short by Ctrl-C or a signal. Windows after the interruption hold little or no data.</div>\n");
+    }
+    if let Some(stop) = &s.run.ladder_stop {
+        write!(
+            h,
+            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>\n",
+            text(&stop.step),
+            stop.viewers,
+            num(stop.at_ms as f64 / 1000.0),
+            text(&stop.reason)
+        )?;
+    }
+    if let Some(b) = &s.baseline {
+        if s.regression {
+            write!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>\n", b.regressions.len())?;
+        } else {
+            h.push_str("<div class=\"banner good\">No regression against the baseline.</div>\n");
+        }
+    }
+    if !s.inputs.notes.is_empty() {
+        h.push_str("<div class=\"banner info\"><strong>What this report could not use:</strong><ul>");
+        for n in &s.inputs.notes {
+            write!(h, "<li>{}</li>", text(n))?;
+        }
+        h.push_str("</ul></div>\n");
+    }
+    Ok(())
+}
+
+fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    let r = &s.run;
+    h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
+    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
+    row("Scenario", format!("{} <small>({}, sha256 {}…)</small>", text(&r.scenario), text(&r.scenario_file), text(r.scenario_digest.get(..12).unwrap_or(&r.scenario_digest))))?;
+    row(
+        "Target",
+        format!(
+            "{}: {}{}",
+            text(&r.target.kind),
+            shown_url(&r.target.url),
+            r.target.database.as_deref().map(|d| format!(", database {}", text(d))).unwrap_or_default()
+        ),
+    )?;
+    row("Started", format!("{} UTC", r.started_at.format("%Y-%m-%d %H:%M:%S")))?;
+    row(
+        "Duration",
+        format!("{} s{}", num(r.duration_s), if r.ended_at.is_none() { " (no end time recorded)" } else { "" }),
+    )?;
+    row("Test plan", format!("<code>{}</code>", text(&r.test_plan)))?;
+    row("Peak users", format!("{} ({} viewers at most, {} sync users)", r.peak_users, r.peak_viewers, r.sync_users))?;
+    row("Requests", format!("{} ({} failed)", s.totals.requests, s.totals.failed))?;
+    row("Error rate", pct(s.totals.error_rate))?;
+    row("Verdict", format!("<span class=\"{}\">{}</span>", if s.slo_failed { "fail" } else { "pass" }, s.verdict.label()))?;
+    row(
+        "Capacity",
+        s.capacity
+            .map_or("not found (no window where every SLO held)".into(), |c| format!("{c} viewers")),
+    )?;
+    row(
+        "Knee",
+        s.knee.as_ref().map_or("none found (throughput kept growing with viewers, or too few windows)".into(), |k| {
+            format!("{} viewers (next step {} at {} viewers added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
+        }),
+    )?;
+    row("First stress step that broke", s.first_break.as_deref().map_or("none".into(), text))?;
+    row("Interrupted", if r.interrupted { "yes".into() } else { "no".into() })?;
+    row("Seed", r.seed.to_string())?;
+    h.push_str("</table>\n<h3>Latency on the judged (hold) windows</h3>\n");
+    if s.judged.is_empty() {
+        h.push_str("<p class=\"note\">No requests on hold windows.</p>\n");
+    } else {
+        class_table(h, &s.judged)?;
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
+    h.push_str("<table><tr><th class=\"l\">class</th><th>requests</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+    for c in stats {
+        let l = c.latency;
+        write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            c.class.label(),
+            c.count,
+            c.failed,
+            pct(c.error_rate),
+            ms(l.map(|l| l.p50)),
+            ms(l.map(|l| l.p90)),
+            ms(l.map(|l| l.p95)),
+            ms(l.map(|l| l.p99)),
+            ms(l.map(|l| l.max)),
+        )?;
+    }
+    h.push_str("</table>\n");
+    Ok(())
+}
+
+fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
+    h.push_str("<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n");
+    write!(
+        h,
+        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>\n",
+        KNEE_FRACTION * 100.0
+    )?;
+    fig(h, &c.concurrency_latency)?;
+    fig(h, &c.concurrency_throughput)?;
+    if !s.concurrency.is_empty() {
+        h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");
+        for p in &s.concurrency {
+            let p95: Vec<String> = p.p95_ms.iter().map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v)))).collect();
+            write!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>\n",
+                text(&p.window),
+                kind_label(p.kind),
+                p.viewers,
+                num(p.viewer_throughput_rps),
+                escape(&p95.join(", ")),
+                verdict_cell(match p.held {
+                    Some(true) => SloVerdict::Pass,
+                    Some(false) => SloVerdict::Fail,
+                    None => SloVerdict::NoData,
+                })
+            )?;
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
+    h.push_str("<section id=\"errors\">\n<h2>Errors</h2>\n");
+    fig(h, &c.errors)?;
+    if s.errors.total == 0 {
+        h.push_str("<p>No request failed.</p>\n</section>\n");
+        return Ok(());
+    }
+    h.push_str("<h3>By kind</h3>\n<table><tr><th class=\"l\">kind</th><th>failures</th></tr>\n");
+    for (kind, n) in &s.errors.by_kind {
+        write!(h, "<tr><td class=\"l\">{}</td><td>{n}</td></tr>\n", escape(kind.label()))?;
+    }
+    h.push_str("</table>\n<h3>Messages</h3>\n<table><tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>\n");
+    const SHOWN: usize = 50;
+    for m in s.errors.messages.iter().take(SHOWN) {
+        write!(h, "<tr><td>{}</td><td class=\"l\">{}</td></tr>\n", m.count, text(&m.message))?;
+    }
+    h.push_str("</table>\n");
+    let hidden: u64 = s.errors.messages.iter().skip(SHOWN).map(|m| m.count).sum::<u64>() + s.errors.other_messages;
+    if hidden > 0 {
+        write!(h, "<p class=\"note\">{hidden} more failures with other messages are not listed.</p>\n")?;
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. <em>No data</em> (no requests of the class in the window, or no latencies) is neither a pass nor a failure.</p>\n");
+    if s.slos.is_empty() {
+        h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
+        return Ok(());
+    }
+    if let Some(step) = &s.first_break {
+        let viewers = s.windows.iter().find(|w| &w.name == step).map_or(0, |w| w.viewers);
+        write!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>\n", text(step))?;
+    }
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
+    for r in &s.slos {
+        write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>\n",
+            text(&r.window),
+            kind_label(r.window_kind),
+            r.class.label(),
+            r.metric.key(),
+            figure(r.metric, Some(r.max)),
+            figure(r.metric, r.observed),
+            verdict_cell(r.verdict),
+            r.note.as_deref().map(text).unwrap_or_default()
+        )?;
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"windows\">\n<h2>Stages and stress steps</h2>\n");
+    if s.windows.is_empty() {
+        h.push_str("<p>run.json lists no windows.</p>\n</section>\n");
+        return Ok(());
+    }
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
+    for w in &s.windows {
+        let lat = |class: RequestClass| w.classes.iter().find(|c| c.class == class).and_then(|c| c.latency);
+        let panel = lat(RequestClass::PanelQuery);
+        write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>\n",
+            text(&w.name),
+            kind_label(w.kind),
+            num(w.start_ms as f64 / 1000.0),
+            num(w.end_ms as f64 / 1000.0),
+            w.viewers,
+            w.requests,
+            num(w.throughput_rps),
+            num(w.viewer_throughput_rps),
+            w.failed,
+            pct((w.requests > 0).then(|| w.failed as f64 / w.requests as f64)),
+            ms(panel.map(|l| l.p50)),
+            ms(panel.map(|l| l.p95)),
+            ms(panel.map(|l| l.p99)),
+            ms(lat(RequestClass::DashboardLoad).map(|l| l.p95)),
+            if w.kind == WindowKind::Ramp { "<td class=\"nodata\">not judged</td>".to_string() } else { verdict_cell(w.verdict) }
+        )?;
+    }
+    h.push_str("</table>\n");
+    for w in s.windows.iter().filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty()) {
+        write!(h, "<details><summary>{} ({} viewers): every class</summary>\n", text(&w.name), w.viewers)?;
+        class_table(h, &w.classes)?;
+        h.push_str("</details>\n");
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"names\">\n<h2>Per panel and time range</h2>\n");
+    if s.names.is_empty() {
+        h.push_str("<p>No requests.</p>\n</section>\n");
+        return Ok(());
+    }
+    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
+    for n in &s.names {
+        let l = n.stats.latency;
+        write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            n.class.label(),
+            text(&n.subject),
+            n.range.as_deref().map(text).unwrap_or_default(),
+            n.stats.count,
+            ms(l.map(|l| l.p50)),
+            ms(l.map(|l| l.p95)),
+            ms(l.map(|l| l.p99)),
+            ms(l.map(|l| l.max)),
+            n.stats.failed,
+            pct(n.stats.error_rate),
+        )?;
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    let c = &s.run.counters;
+    let i = &s.sync.ingest;
+    h.push_str("<section id=\"sync\">\n<h2>Sync job</h2>\n<table class=\"kv\">\n");
+    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
+    row("Time entries fetched or generated", c.entries.to_string())?;
+    row("Points written (users' counter)", c.points_written.to_string())?;
+    row("Batches (users' counter)", c.batches.to_string())?;
+    row("Batches in ingest.csv", format!("{} ({} failed)", i.batches, i.failed))?;
+    row("Points in successful batches", i.points.to_string())?;
+    row("Bytes in successful batches", i.bytes.to_string())?;
+    row("Write time per point", s.sync.ms_per_point.map_or("—".into(), |v| format!("{v:.4} ms")))?;
+    row("Points per second (whole run)", s.sync.points_per_s.map_or("—".into(), num))?;
+    row("Dashboard loads completed", c.dashboard_loads.to_string())?;
+    row("Missed auto-refreshes (previous load still running)", c.missed_refreshes.to_string())?;
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
+    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>\n")?;
+    for d in deltas {
+        let class = if d.regression {
+            " class=\"worse\""
+        } else {
+            ""
+        };
+        write!(
+            h,
+            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            text(&d.scope),
+            text(&d.figure),
+            d.baseline.map_or("—".into(), num4),
+            d.current.map_or("—".into(), num4),
+            d.change.map_or("—".into(), |v| format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))),
+            d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
+        )?;
+    }
+    h.push_str("</table>\n");
+    Ok(())
+}
+
+fn num4(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
+    write!(
+        h,
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>\n",
+        text(&b.dir),
+        text(&b.scenario),
+        b.started_at.format("%Y-%m-%d %H:%M:%S"),
+        b.tolerance * 100.0,
+        num(b.latency_floor_ms),
+        b.error_margin * 100.0
+    )?;
+    if b.regressions.is_empty() {
+        h.push_str("<p class=\"pass\">No regression.</p>\n");
+    } else {
+        h.push_str("<ul class=\"fail\">");
+        for r in &b.regressions {
+            write!(h, "<li>{}</li>", text(r))?;
+        }
+        h.push_str("</ul>\n");
+    }
+    if !b.unmatched_windows.is_empty() {
+        write!(h, "<p class=\"note\">Hold windows with no namesake in the baseline: {}.</p>\n", text(&b.unmatched_windows.join(", ")))?;
+    }
+    h.push_str("<h3>Run</h3>\n");
+    delta_table(h, &b.totals, "scope")?;
+    h.push_str("<h3>Hold windows</h3>\n");
+    delta_table(h, &b.windows, "window")?;
+    h.push_str("<h3>Per panel and time range</h3>\n");
+    delta_table(h, &b.names, "request name")?;
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>corrupt rows skipped</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
+    for (file, i) in [
+        ("requests.csv", &s.inputs.requests),
+        ("ingest.csv", &s.inputs.ingest),
+        ("report.json", &s.inputs.goose_report),
+    ] {
+        write!(
+            h,
+            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>\n",
+            if i.used { "yes" } else { "no" },
+            i.rows,
+            i.corrupt_rows,
+            if i.truncated_last_line { "yes" } else { "no" },
+            i.note.as_deref().map(text).unwrap_or_default()
+        )?;
+    }
+    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</section>\n");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_scheme_removal() {
+        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(text("GET https://user@host/x <b>"), "GET user@host/x &lt;b&gt;");
+        assert_eq!(shown_url("http://127.0.0.1:8086"), "127.0.0.1:8086 (http)");
+        assert_eq!(shown_url("influx"), "influx");
+    }
+}

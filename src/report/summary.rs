@@ -1,0 +1,435 @@
+//! `summary.json`: everything the report page states, as data for programs.
+//!
+//! The page, the terminal summary and `junit.xml` are all rendered from one
+//! [`Summary`], so they cannot disagree; a baseline is compared through its own
+//! `summary.json` when it has one. Latencies are milliseconds, error rates
+//! fractions in 0..=1, times ms since the attack started unless named `_s`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::runfolder::{LadderStop, RequestClass, RunCounters, SloMetric, TargetSummary, WindowKind};
+
+use super::collect::{ErrorKind, IngestAcc, InputStatus};
+
+/// The version of this file's layout; bumped when a field changes meaning.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything the report states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`SCHEMA_VERSION`] when written.
+    pub schema: u32,
+    /// What ran, where and when.
+    pub run: RunInfo,
+    /// How much of each input file could be used.
+    pub inputs: Inputs,
+    /// All requests of the run.
+    pub totals: Totals,
+    /// Per class over the whole run.
+    pub overall: Vec<ClassStats>,
+    /// Per class over the judged (hold) windows together.
+    pub judged: Vec<ClassStats>,
+    /// Per stage or stress-step window.
+    pub windows: Vec<WindowStats>,
+    /// Every SLO on every window.
+    pub slos: Vec<SloResult>,
+    /// The run's verdict on its hold windows.
+    pub verdict: Verdict,
+    /// True when an SLO failed on a hold window.
+    pub slo_failed: bool,
+    /// The first stress step (by viewers) on which an SLO failed.
+    #[serde(default)]
+    pub first_break: Option<String>,
+    /// Latency and throughput per hold window or stress step, by viewers.
+    pub concurrency: Vec<ConcurrencyPoint>,
+    /// The most viewers at which every SLO held (see `analyse::capacity`).
+    pub capacity: Option<usize>,
+    /// Where more viewers stopped adding throughput (see `analyse::knee`).
+    pub knee: Option<Knee>,
+    /// Latency distribution per class over the whole run.
+    pub distributions: Vec<Distribution>,
+    /// Per request name.
+    pub names: Vec<NameStats>,
+    /// Failures by kind and message.
+    pub errors: ErrorSummary,
+    /// The sync job.
+    pub sync: SyncStats,
+    /// Over time, for the charts.
+    pub series: Series,
+    /// Against a baseline run, when one was given.
+    #[serde(default)]
+    pub baseline: Option<Comparison>,
+    /// True when a judged figure got worse than the baseline by more than the tolerance.
+    #[serde(default)]
+    pub regression: bool,
+}
+
+/// What ran, where and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The scenario file, as given.
+    pub scenario_file: String,
+    /// SHA-256 of the scenario file, hex.
+    pub scenario_digest: String,
+    /// dashload's version that ran.
+    pub dashload_version: String,
+    /// The seed.
+    pub seed: u64,
+    /// Where the load went (no secrets: only what `run.json` holds).
+    pub target: TargetSummary,
+    /// The Goose test plan.
+    pub test_plan: String,
+    /// When the attack started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended, if it did.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// How long it ran, seconds.
+    pub duration_s: f64,
+    /// The most dashboard viewers of any window.
+    pub peak_viewers: usize,
+    /// The most Goose users (viewers and sync users).
+    pub peak_users: usize,
+    /// Sync-job users.
+    pub sync_users: usize,
+    /// Cut short by Ctrl-C or a signal.
+    pub interrupted: bool,
+    /// Why the stress ladder stopped early, if it did.
+    pub ladder_stop: Option<LadderStop>,
+    /// Counters the users kept.
+    pub counters: RunCounters,
+}
+
+/// How much of each input file could be used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// `requests.csv`.
+    pub requests: InputStatus,
+    /// `ingest.csv`.
+    pub ingest: InputStatus,
+    /// `report.json` (used only when the request log is missing or empty).
+    pub goose_report: InputStatus,
+    /// What the report could not use or show, in words.
+    pub notes: Vec<String>,
+}
+
+/// All requests of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests.
+    pub requests: u64,
+    /// Failed requests.
+    pub failed: u64,
+    /// `failed / requests`, `None` without requests.
+    pub error_rate: Option<f64>,
+}
+
+/// Requests of one class in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassStats {
+    /// The class.
+    pub class: RequestClass,
+    /// Requests.
+    pub count: u64,
+    /// Failed requests.
+    pub failed: u64,
+    /// `failed / count`.
+    pub error_rate: Option<f64>,
+    /// Latency percentiles and maximum, ms; `None` when no latency is known.
+    pub latency: Option<Latency>,
+}
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// 50th percentile.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// One stage or stress-step window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowStats {
+    /// Its name in `run.json`.
+    pub name: String,
+    /// Ramp, hold or stress step.
+    pub kind: WindowKind,
+    /// Viewers at its end.
+    pub viewers: usize,
+    /// Start, ms.
+    pub start_ms: u64,
+    /// End, ms.
+    pub end_ms: u64,
+    /// Requests started in it.
+    pub requests: u64,
+    /// Failed requests started in it.
+    pub failed: u64,
+    /// Successful requests per second, all classes.
+    pub throughput_rps: f64,
+    /// Successful viewer requests per second (sync job left out).
+    pub viewer_throughput_rps: f64,
+    /// Per class present.
+    pub classes: Vec<ClassStats>,
+    /// Sync batches written in it.
+    pub ingest: IngestAcc,
+    /// Pass when every SLO with data held, fail when one failed.
+    pub verdict: SloVerdict,
+}
+
+/// One SLO judged on one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloResult {
+    /// The window's name.
+    pub window: String,
+    /// Its kind.
+    pub window_kind: WindowKind,
+    /// True on hold windows: the run is judged on these.
+    pub judged: bool,
+    /// The class judged.
+    pub class: RequestClass,
+    /// The figure judged.
+    pub metric: SloMetric,
+    /// The bound.
+    pub max: f64,
+    /// What was observed, when there was data.
+    pub observed: Option<f64>,
+    /// Pass, fail or no data.
+    pub verdict: SloVerdict,
+    /// Why there is no data, when there is none.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The outcome of one SLO on one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloVerdict {
+    /// Observed at or below the bound.
+    Pass,
+    /// Observed above the bound.
+    Fail,
+    /// Nothing to judge: neither pass nor fail.
+    NoData,
+}
+
+impl SloVerdict {
+    /// A word for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            SloVerdict::Pass => "pass",
+            SloVerdict::Fail => "FAIL",
+            SloVerdict::NoData => "no data",
+        }
+    }
+}
+
+/// The run's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every SLO with data held on every hold window.
+    Pass,
+    /// An SLO failed on a hold window.
+    Fail,
+    /// Nothing was judged: no hold window, no SLO, or no data on them.
+    NotJudged,
+}
+
+impl Verdict {
+    /// A word for the page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::NotJudged => "NOT JUDGED",
+        }
+    }
+}
+
+/// One point of the concurrency charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConcurrencyPoint {
+    /// The window.
+    pub window: String,
+    /// Hold or stress step.
+    pub kind: WindowKind,
+    /// Viewers.
+    pub viewers: usize,
+    /// Successful viewer requests per second.
+    pub viewer_throughput_rps: f64,
+    /// p95 per class present, ms.
+    pub p95_ms: Vec<(RequestClass, f64)>,
+    /// Whether every SLO with data held (`None`: no SLO had data).
+    pub held: Option<bool>,
+}
+
+/// Where more viewers stop adding throughput.
+///
+/// With the windows sorted by viewers and the initial slope taken as
+/// throughput ÷ viewers at the lowest window, the knee is at the last
+/// viewers count before the first step whose added throughput per added
+/// viewer is below `fraction` of the initial slope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Knee {
+    /// Viewers at the knee (the last count that still scaled).
+    pub viewers: usize,
+    /// Viewers of the first step past it.
+    pub next_viewers: usize,
+    /// The window name of that step.
+    pub next_window: String,
+    /// That step's slope ÷ the initial slope.
+    pub slope_ratio: f64,
+    /// The fraction the slope fell below.
+    pub fraction: f64,
+}
+
+/// Latency distribution of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// The class.
+    pub class: RequestClass,
+    /// Requests per latency bin, ten bins per decade.
+    pub bins: Vec<Bin>,
+    /// `(percentile, ms)`, percentile in 0..=100.
+    pub percentiles: Vec<(f64, f64)>,
+}
+
+/// Requests with a latency in `[lo_ms, hi_ms)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bin {
+    /// Lower bound, ms.
+    pub lo_ms: f64,
+    /// Upper bound, ms.
+    pub hi_ms: f64,
+    /// Requests.
+    pub count: u64,
+}
+
+/// Requests recorded under one name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameStats {
+    /// The Goose request name.
+    pub name: String,
+    /// Its class.
+    pub class: RequestClass,
+    /// The panel title, dashboard, variable, … (the name without its class word and range).
+    pub subject: String,
+    /// The time-range class (`7d`, …), when the name has one.
+    pub range: Option<String>,
+    /// Counts and latencies.
+    pub stats: ClassStats,
+}
+
+/// Failures by kind and message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    /// All failures.
+    pub total: u64,
+    /// Per kind with failures.
+    pub by_kind: Vec<(ErrorKind, u64)>,
+    /// Messages, most frequent first.
+    pub messages: Vec<ErrorMessage>,
+    /// Failures whose message was not kept (too many distinct messages).
+    pub other_messages: u64,
+}
+
+/// One distinct error message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorMessage {
+    /// The message, cut to a few hundred characters.
+    pub message: String,
+    /// How often it occurred.
+    pub count: u64,
+}
+
+/// The sync job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncStats {
+    /// From `ingest.csv` over the whole run.
+    pub ingest: IngestAcc,
+    /// Write time per point, ms.
+    pub ms_per_point: Option<f64>,
+    /// Points per second over the run.
+    pub points_per_s: Option<f64>,
+}
+
+/// The run over time, in equal buckets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Bucket width, ms.
+    pub bucket_ms: u64,
+    /// Buckets from time 0.
+    pub buckets: Vec<SeriesBucket>,
+    /// Goose's own users per second, when its graph data was available: `(second, users)`.
+    pub goose_users: Vec<(u64, u64)>,
+}
+
+/// One time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesBucket {
+    /// Successful requests.
+    pub ok: u64,
+    /// Failed requests.
+    pub failed: u64,
+    /// Failures by kind (in `ErrorKind::ALL` order).
+    pub errors: Vec<u64>,
+    /// Points written by successful batches.
+    pub points: u64,
+    /// Latency per class present.
+    pub classes: Vec<(RequestClass, Latency)>,
+}
+
+/// A run against its baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The baseline's run folder.
+    pub dir: String,
+    /// The baseline's scenario.
+    pub scenario: String,
+    /// When the baseline started.
+    pub started_at: DateTime<Utc>,
+    /// Relative worsening of p95/p99 that counts as a regression (0.10 = 10 %).
+    pub tolerance: f64,
+    /// Absolute worsening below which a latency change never counts, ms.
+    pub latency_floor_ms: f64,
+    /// Absolute rise of an error rate that counts as a regression.
+    pub error_margin: f64,
+    /// Whole-run totals.
+    pub totals: Vec<Delta>,
+    /// Per hold window matched by name, per judged class.
+    pub windows: Vec<Delta>,
+    /// Per request name present in both.
+    pub names: Vec<Delta>,
+    /// Hold windows of this run with no namesake in the baseline.
+    pub unmatched_windows: Vec<String>,
+    /// The deltas that count as regressions, in words.
+    pub regressions: Vec<String>,
+}
+
+/// One figure against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Where: a window, a name or `run`.
+    pub scope: String,
+    /// What: `dashboard_load p95`, `error_rate`, …
+    pub figure: String,
+    /// The baseline's value.
+    pub baseline: Option<f64>,
+    /// This run's value.
+    pub current: Option<f64>,
+    /// `current - baseline`.
+    pub change: Option<f64>,
+    /// `change / baseline`, when the baseline is not 0.
+    pub change_pct: Option<f64>,
+    /// True when this delta is a regression.
+    pub regression: bool,
+}

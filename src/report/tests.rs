@@ -1,0 +1,278 @@
+//! End-to-end tests of `render_run` on synthetic and real (Goose) run folders.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::synthetic::{write_run, Synthetic};
+use super::*;
+use crate::runfolder::{files, LadderStop, RunMeta};
+
+/// Every chart of a page.
+const CHARTS: usize = 11;
+
+fn render(dir: &Path) -> ReportOutcome {
+    render_run(dir, &ReportOptions::default()).unwrap()
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(name)).unwrap()
+}
+
+/// Asserts the page is self-contained and its main structure is balanced.
+fn assert_page_is_sound(html: &str) {
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for forbidden in ["http://", "https://", "<script", "<link", "@import", "url("] {
+        assert!(!html.contains(forbidden), "the page contains {forbidden:?}");
+    }
+    for tag in ["html", "head", "body", "section", "table", "tr", "figure", "svg", "details", "ul", "header", "nav", "footer"] {
+        let open = html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
+        let close = html.matches(&format!("</{tag}>")).count();
+        assert_eq!(open, close, "<{tag}> opened {open} times, closed {close} times");
+    }
+    assert_eq!(html.matches("<svg").count(), CHARTS);
+}
+
+fn synthetic_dir(rows: u64) -> (tempfile::TempDir, RunMeta) {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = write_run(dir.path(), rows, 42).unwrap();
+    (dir, meta)
+}
+
+#[test]
+fn a_synthetic_run_renders_every_file() {
+    let (dir, _) = synthetic_dir(30_000);
+    let out = render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    for section in ["id=\"summary\"", "id=\"concurrency\"", "id=\"errors\"", "id=\"slos\"", "id=\"windows\"", "id=\"names\"", "id=\"sync\""] {
+        assert!(html.contains(section), "missing {section}");
+    }
+    assert!(html.contains("Hours per project"));
+    assert!(html.contains("127.0.0.1:8086 (http)"));
+    assert_eq!(out.capacity, Some(60), "latency breaks from 80 viewers on");
+    assert!(!out.slo_failed);
+    assert!(out.text.contains("capacity  60 viewers"));
+    assert!(out.text.contains("knee 80 viewers"));
+    assert!(out.text.contains(&out.html.display().to_string()));
+    assert!(!dir.path().join(".report.html.tmp").exists());
+}
+
+#[test]
+fn summary_json_round_trips() {
+    let (dir, _) = synthetic_dir(20_000);
+    render(dir.path());
+    let text = read(dir.path(), files::SUMMARY);
+    let summary: summary::Summary = serde_json::from_str(&text).unwrap();
+    let meta = RunMeta::load(dir.path()).unwrap();
+    let fresh = summarise(dir.path(), &meta, false).unwrap();
+    // Not assert_eq!: the Debug print of a whole summary is pages long.
+    assert!(summary == fresh, "summary.json does not read back as the summary written");
+    assert_eq!(summary.totals.requests, 20_000);
+    assert_eq!(summary.windows.len(), 8);
+    assert_eq!(summary.capacity, Some(60));
+}
+
+#[test]
+fn junit_has_a_testcase_per_slo_per_hold_window() {
+    let dir = tempfile::tempdir().unwrap();
+    // A slower build: panel p95 breaks its 250 ms SLO on the hold windows.
+    let meta = Synthetic { latency_factor: 3.0, ..Synthetic::new(20_000, 5) }
+        .write(dir.path())
+        .unwrap();
+    let out = render(dir.path());
+    assert!(out.slo_failed);
+    let xml = read(dir.path(), files::JUNIT);
+    let holds = meta.windows.iter().filter(|w| w.kind == crate::runfolder::WindowKind::Hold).count();
+    assert_eq!(xml.matches("<testcase ").count(), holds * meta.slos.len());
+    let failures = xml.matches("<failure ").count();
+    assert!(failures >= 2, "{xml}");
+    assert!(xml.contains(&format!("failures=\"{failures}\"")));
+    assert!(xml.contains("name=\"panel_query p95 &lt;= 250 ms\""));
+    assert!(xml.contains("classname=\"dashload.synthetic.stage 1 hold\""));
+}
+
+#[test]
+fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
+    let (base, _) = synthetic_dir(30_000);
+    render(base.path());
+    let options = ReportOptions {
+        baseline: Some(base.path().to_path_buf()),
+        ..ReportOptions::default()
+    };
+
+    // The same run again, 5 % slower: within the 10 % tolerance.
+    let same = tempfile::tempdir().unwrap();
+    Synthetic { latency_factor: 1.05, ..Synthetic::new(30_000, 42) }.write(same.path()).unwrap();
+    let out = render_run(same.path(), &options).unwrap();
+    assert!(!out.regression, "{}", out.text);
+    let html = read(same.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("id=\"baseline\""));
+    assert!(html.contains("No regression against the baseline"));
+    assert!(html.contains("baseline p95"), "baseline overlaid on the latency charts");
+    assert!(html.contains("<th>change %</th>"));
+
+    // 50 % slower: p95/p99 regress.
+    let slow = tempfile::tempdir().unwrap();
+    Synthetic { latency_factor: 1.5, ..Synthetic::new(30_000, 42) }.write(slow.path()).unwrap();
+    let out = render_run(slow.path(), &options).unwrap();
+    assert!(out.regression);
+    let s: summary::Summary = serde_json::from_str(&read(slow.path(), files::SUMMARY)).unwrap();
+    let cmp = s.baseline.unwrap();
+    assert!(cmp.windows.iter().any(|d| d.regression && d.figure == "panel query p95 ms" && d.change_pct.unwrap() > 30.0));
+    assert!(read(slow.path(), files::REPORT_HTML).contains("Regression against the baseline"));
+    assert!(out.text.contains("REGRESSION"));
+
+    // More errors: error rate regresses.
+    let errors = tempfile::tempdir().unwrap();
+    Synthetic { extra_error_rate: 0.05, ..Synthetic::new(30_000, 42) }.write(errors.path()).unwrap();
+    let out = render_run(errors.path(), &options).unwrap();
+    assert!(out.regression);
+    let s: summary::Summary = serde_json::from_str(&read(errors.path(), files::SUMMARY)).unwrap();
+    assert!(s.baseline.unwrap().windows.iter().any(|d| d.regression && d.figure.ends_with("error rate")));
+}
+
+#[test]
+fn a_baseline_without_summary_json_is_analysed_from_its_files() {
+    let (base, _) = synthetic_dir(10_000);
+    let (run, _) = synthetic_dir(10_000);
+    let out = render_run(
+        run.path(),
+        &ReportOptions {
+            baseline: Some(base.path().to_path_buf()),
+            ..ReportOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(!out.regression, "a run is no regression against itself");
+    assert!(!base.path().join(files::SUMMARY).exists());
+}
+
+#[test]
+fn a_cut_last_line_and_corrupt_rows_are_reported_not_fatal() {
+    let (dir, _) = synthetic_dir(5_000);
+    let path = dir.path().join(files::REQUESTS);
+    let mut text = read(dir.path(), files::REQUESTS);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut broken = lines[..100].join("\n");
+    broken.push_str("\ngarbage,without,enough,fields\n");
+    broken.push_str(&lines[100..].join("\n"));
+    broken.push('\n');
+    broken.push_str(&lines[200][..40]);
+    text = broken;
+    fs::write(&path, text).unwrap();
+    render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.inputs.requests.rows, 5_000);
+    assert_eq!(s.inputs.requests.corrupt_rows, 1);
+    assert!(s.inputs.requests.truncated_last_line);
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert!(html.contains("1 corrupt rows were skipped"));
+    assert!(html.contains("the last line was cut short"));
+}
+
+/// A run folder holding the real Goose fixtures and a hand-written run.json.
+fn goose_run(with_log: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    fs::copy(fixtures.join("goose-report.json"), dir.path().join(files::GOOSE_JSON)).unwrap();
+    if with_log {
+        fs::copy(fixtures.join("goose-requests.csv"), dir.path().join(files::REQUESTS)).unwrap();
+    }
+    let meta = r#"{
+        "dashload_version": "0.1.0", "scenario": "goose fixture", "scenario_file": "x.toml",
+        "scenario_digest": "00", "seed": 1,
+        "target": {"kind": "sandbox", "url": "http://127.0.0.1:18765"},
+        "test_plan": "4,1s;4,1s;0,1s", "sync_users": 1,
+        "windows": [
+            {"name": "stage 1 ramp", "kind": "ramp", "viewers": 3, "start_ms": 0, "end_ms": 1000},
+            {"name": "stage 1 hold", "kind": "hold", "viewers": 3, "start_ms": 1000, "end_ms": 2000}
+        ],
+        "slos": [
+            {"class": "panel_query", "metric": "p95", "max": 500.0},
+            {"class": "variable_query", "metric": "error_rate", "max": 0.01}
+        ],
+        "started_at": "2026-11-23T11:27:55Z", "ended_at": "2026-11-23T11:27:58Z"
+    }"#;
+    fs::write(dir.path().join(files::RUN_META), meta).unwrap();
+    dir
+}
+
+#[test]
+fn a_real_goose_request_log_renders() {
+    let dir = goose_run(true);
+    let out = render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("Missing, &quot;quoted&quot;"), "names are escaped");
+    // Every variable query was refused: the error-rate SLO fails on the hold window.
+    assert!(out.slo_failed);
+    assert!(html.contains("connection refused/reset"));
+}
+
+#[test]
+fn without_a_request_log_the_goose_report_is_used() {
+    let dir = goose_run(false);
+    let out = render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert!(!s.inputs.requests.used);
+    assert!(s.inputs.goose_report.used);
+    assert!(s.totals.requests > 0);
+    assert!(s.judged.iter().all(|c| c.latency.is_none()), "no latency per window from aggregates");
+    assert!(s.overall.iter().any(|c| c.latency.is_some()), "whole-run latency from aggregates");
+    let p95 = s.slos.iter().find(|r| r.judged && r.metric == crate::runfolder::SloMetric::P95).unwrap();
+    assert_eq!(p95.verdict, summary::SloVerdict::NoData);
+    assert!(out.slo_failed, "error rates per window come from the per-second counts");
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("No usable request log"));
+}
+
+#[test]
+fn an_empty_interrupted_run_says_so() {
+    let (dir, mut meta) = synthetic_dir(100);
+    fs::write(dir.path().join(files::REQUESTS), format!("{}\n", synthetic::REQUESTS_HEADER)).unwrap();
+    fs::remove_file(dir.path().join(files::INGEST)).unwrap();
+    meta.interrupted = true;
+    meta.ended_at = None;
+    meta.ladder_stop = Some(LadderStop {
+        step: "step 2".into(),
+        viewers: 80,
+        reason: "p95 1200 ms > 2 × SLO <b>".into(),
+        at_ms: 70_000,
+    });
+    meta.store(dir.path()).unwrap();
+    let out = render(dir.path());
+    assert!(!out.slo_failed);
+    assert_eq!(out.capacity, None);
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("id=\"interrupted\""));
+    assert!(html.contains("id=\"ladder-stop\""));
+    assert!(html.contains("SLO &lt;b&gt;"), "reasons are escaped");
+    assert!(html.contains("No requests were recorded"));
+    assert!(html.contains("ingest.csv is missing"));
+    assert!(html.contains("NOT JUDGED"));
+    assert!(out.text.contains("INTERRUPTED"));
+}
+
+#[test]
+fn hostile_names_and_messages_are_escaped() {
+    let (dir, _) = synthetic_dir(200);
+    let mut text = read(dir.path(), files::REQUESTS);
+    text.push_str("500,0,viewer,1,,raw,panel <script>alert(1)</script> [1h],,false,5,500,false,false,1,\"<img src=x onerror=alert(1)> see https://evil.example/\",0,0,5000\n");
+    fs::write(dir.path().join(files::REQUESTS), text).unwrap();
+    render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(!html.contains("<img"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("see evil.example/"));
+}
+
+#[test]
+fn a_missing_run_json_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = render_run(dir.path(), &ReportOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("run.json"), "{err}");
+}
