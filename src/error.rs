@@ -56,6 +56,21 @@ pub enum Error {
     Other(#[from] anyhow::Error),
 }
 
+impl From<goose::GooseError> for Error {
+    fn from(e: goose::GooseError) -> Self {
+        // Goose's Display drops the detail of invalid options; keep it. An invalid
+        // option is bad usage: Goose refuses it before sending anything.
+        match e {
+            goose::GooseError::InvalidOption {
+                option,
+                value,
+                detail,
+            } => Error::Usage(format!("goose option {option} = {value:?}: {detail}")),
+            other => Error::Goose(other.to_string()),
+        }
+    }
+}
+
 impl Error {
     /// A configuration error at `file:line:column`.
     pub fn config(location: impl Into<String>, message: impl Into<String>) -> Self {

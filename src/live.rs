@@ -153,6 +153,9 @@ impl Live {
         let deadline = tokio::time::Instant::now() + d;
         loop {
             if self.is_stopping() {
+                // Yield a moment: a user whose transaction returns at once would
+                // otherwise spin until Goose stops it.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 return false;
             }
             let now = tokio::time::Instant::now();

@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::runfolder::{StageWindow, WindowKind};
 use crate::scenario::{Scenario, Stage, Stress};
 
+/// The ramp down that ends every plan: users stop within it.
+pub const RAMP_DOWN: Duration = Duration::from_secs(1);
+
 /// One step of the Goose test plan: reach `users` (all kinds) over `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
@@ -100,6 +103,14 @@ impl Plan {
                 });
             }
         }
+        if !plan.steps.is_empty() {
+            // A Goose plan whose last step has users holds them until cancelled:
+            // end with a short ramp down to 0 so the run ends by itself.
+            plan.steps.push(Step {
+                users: 0,
+                duration: RAMP_DOWN,
+            });
+        }
         plan
     }
 
@@ -146,9 +157,14 @@ impl Plan {
         total
     }
 
-    /// The whole run's length.
+    /// The whole run's length, the final ramp down included.
     pub fn duration(&self) -> Duration {
         self.steps.iter().map(|s| s.duration).sum()
+    }
+
+    /// When the load ends: the end of the last window (the ramp down follows).
+    pub fn load_end(&self) -> Duration {
+        Duration::from_millis(self.windows.iter().map(|w| w.end_ms).max().unwrap_or(0))
     }
 
     /// The most viewers at any time.
@@ -197,10 +213,11 @@ mod tests {
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
             plan.goose_test_plan(),
-            "51,10s;51,20s;101,10s;101,30s;161,5s;161,15s;201,5s;201,15s"
+            "51,10s;51,20s;101,10s;101,30s;161,5s;161,15s;201,5s;201,15s;0,1s"
         );
         assert_eq!(plan.total_launched(), 201);
-        assert_eq!(plan.duration(), secs(110));
+        assert_eq!(plan.duration(), secs(111));
+        assert_eq!(plan.load_end(), secs(110));
         assert_eq!(plan.peak_viewers(), 200);
         let names: Vec<_> = plan
             .windows
@@ -233,7 +250,7 @@ mod tests {
             None,
             0,
         );
-        assert_eq!(plan.goose_test_plan(), "5,0s;5,10s");
+        assert_eq!(plan.goose_test_plan(), "5,0s;5,10s;0,1s");
         assert_eq!(plan.windows.len(), 1);
         assert_eq!(plan.windows[0].kind, WindowKind::Hold);
     }

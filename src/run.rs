@@ -132,12 +132,11 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     meta.store(&run_dir)?;
 
     let config = goose_config(options.goose, &partial, &endpoints);
-    let mut attack =
-        GooseAttack::initialize_with_config(config).map_err(|e| Error::Goose(e.to_string()))?;
+    let mut attack = GooseAttack::initialize_with_config(config).map_err(Error::from)?;
     if !options.goose_shape {
         attack = *attack
             .set_default(GooseDefault::TestPlan, meta.test_plan.as_str())
-            .map_err(|e| Error::Goose(e.to_string()))?;
+            .map_err(Error::from)?;
     }
     attack = users::register(attack, context.clone(), total_users)?;
 
@@ -181,13 +180,22 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         None => None,
     };
     if let Err(e) = outcome {
-        // Thresholds are judged by our report; any other Goose failure is an error,
-        // but the run folder (with run.json) stays for inspection.
-        if !matches!(e, GooseError::ThresholdsFailed { .. }) {
-            return Err(Error::Goose(format!(
-                "{e} (run folder: {})",
-                run_dir.display()
-            )));
+        // Thresholds are judged by our report. Goose refuses bad options before the
+        // first request: that run never happened, so its folder goes. Any other
+        // failure keeps the folder (with run.json) for inspection.
+        match e {
+            GooseError::ThresholdsFailed { .. } => {}
+            refused @ GooseError::InvalidOption { .. } => {
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return Err(Error::from(refused));
+            }
+            other => {
+                return Err(Error::Goose(format!(
+                    "{} (run folder: {})",
+                    Error::from(other),
+                    run_dir.display()
+                )))
+            }
         }
     }
 
@@ -249,8 +257,6 @@ fn goose_config(
     config.report_graph_data = true;
     config.request_log = Some(path(files::REQUESTS));
     config.request_format = Some(GooseLogFormat::Csv);
-    // Metrics cover the whole run, ramps included: stage windows cut them, not Goose.
-    config.no_reset_metrics = true;
     // No telnet controller on a fixed port: runs must not collide.
     config.no_telnet = true;
     if config.verbose == 0 {
@@ -287,7 +293,8 @@ async fn monitor(
     // Judge once a step has enough dashboard loads to mean something.
     const MIN_SAMPLES: u64 = 20;
     let start = tokio::time::Instant::now();
-    let end = plan.duration();
+    // Users are told to stop when the load ends, so none sleeps through the ramp down.
+    let end = plan.load_end();
     let mut current: Option<StageWindow> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;

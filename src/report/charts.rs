@@ -386,32 +386,55 @@ where
         let label = short_window_name(&w.name);
         chart.draw_series(std::iter::once(
             EmptyElement::at((x0, yr.end))
-                + Text::new(label, (3, 3 + 14 * (i as i32 % 2)), (FONT, 12).into_font().color(&RGBColor(80, 80, 80))),
+                + Text::new(
+                    label,
+                    (3, 3 + 14 * (i as i32 % 2)),
+                    (FONT, 12).into_font().color(&RGBColor(80, 80, 80)),
+                ),
         ))?;
     }
 
     if !plot.has_data() {
         let mid = ((xr.start + xr.end) / 2.0, yr.end);
         chart.draw_series(std::iter::once(
-            EmptyElement::at(mid) + Text::new(plot.empty.to_string(), (-60, 60), (FONT, 18).into_font().color(&RGBColor(120, 120, 120))),
+            EmptyElement::at(mid)
+                + Text::new(
+                    plot.empty.to_string(),
+                    (-60, 60),
+                    (FONT, 18).into_font().color(&RGBColor(120, 120, 120)),
+                ),
         ))?;
     }
 
     for line in &plot.lines {
         let style = ShapeStyle::from(&line.color).stroke_width(2);
         if line.dashed {
-            chart.draw_series(DashedLineSeries::new(line.points.iter().copied(), 6, 4, style))?;
+            chart.draw_series(DashedLineSeries::new(
+                line.points.iter().copied(),
+                6,
+                4,
+                style,
+            ))?;
         } else {
             chart.draw_series(LineSeries::new(line.points.iter().copied(), style))?;
         }
         legend.push((line.label.clone(), Mark::Line(line.color, line.dashed)));
         if line.markers {
-            chart.draw_series(line.points.iter().map(|p| Circle::new(*p, 4, line.color.filled())))?;
+            chart.draw_series(
+                line.points
+                    .iter()
+                    .map(|p| Circle::new(*p, 4, line.color.filled())),
+            )?;
         }
     }
     for (label, v, color) in &plot.hlines {
         let style = ShapeStyle::from(color).stroke_width(1);
-        chart.draw_series(DashedLineSeries::new([(xr.start, *v), (xr.end, *v)], 8, 5, style))?;
+        chart.draw_series(DashedLineSeries::new(
+            [(xr.start, *v), (xr.end, *v)],
+            8,
+            5,
+            style,
+        ))?;
         legend.push((label.clone(), Mark::Line(*color, true)));
     }
     for m in &plot.markers {
@@ -421,7 +444,12 @@ where
     }
     for (x, y, text) in &plot.notes {
         chart.draw_series(std::iter::once(
-            EmptyElement::at((*x, *y)) + Text::new(text.clone(), (5, -16), (FONT, 12).into_font().color(&RGBColor(60, 60, 60))),
+            EmptyElement::at((*x, *y))
+                + Text::new(
+                    text.clone(),
+                    (5, -16),
+                    (FONT, 12).into_font().color(&RGBColor(60, 60, 60)),
+                ),
         ))?;
     }
     draw_legend(&right, &legend)
@@ -439,19 +467,32 @@ fn draw_legend(area: &Area, entries: &[(String, Mark)]) -> DrawResult {
     const MAX_CHARS: usize = 34;
     let font = (FONT, 13).into_font().color(&RGBColor(40, 40, 40));
     if !entries.is_empty() {
-        area.draw(&Text::new("legend", (8, 34), (FONT, 13).into_font().color(&RGBColor(120, 120, 120))))?;
+        area.draw(&Text::new(
+            "legend",
+            (8, 34),
+            (FONT, 13).into_font().color(&RGBColor(120, 120, 120)),
+        ))?;
     }
     for (i, (label, mark)) in entries.iter().enumerate() {
         let y = 58 + 19 * i as i32;
         match mark {
             Mark::Band(c) => area.draw(&Rectangle::new([(8, y - 6), (30, y + 6)], c.filled()))?,
-            Mark::Line(c, false) => area.draw(&PathElement::new(vec![(8, y), (30, y)], ShapeStyle::from(c).stroke_width(2)))?,
+            Mark::Line(c, false) => area.draw(&PathElement::new(
+                vec![(8, y), (30, y)],
+                ShapeStyle::from(c).stroke_width(2),
+            ))?,
             Mark::Line(c, true) => {
                 for x in [8, 17, 26] {
-                    area.draw(&PathElement::new(vec![(x, y), (x + 5, y)], ShapeStyle::from(c).stroke_width(2)))?;
+                    area.draw(&PathElement::new(
+                        vec![(x, y), (x + 5, y)],
+                        ShapeStyle::from(c).stroke_width(2),
+                    ))?;
                 }
             }
-            Mark::Vertical(c) => area.draw(&PathElement::new(vec![(19, y - 7), (19, y + 7)], ShapeStyle::from(c).stroke_width(2)))?,
+            Mark::Vertical(c) => area.draw(&PathElement::new(
+                vec![(19, y - 7), (19, y + 7)],
+                ShapeStyle::from(c).stroke_width(2),
+            ))?,
         }
         let text: String = if label.chars().count() > MAX_CHARS {
             label.chars().take(MAX_CHARS - 1).chain(['…']).collect()
@@ -485,7 +526,10 @@ fn time_chart(s: &Summary, plot: Plot, log_y: bool) -> String {
 }
 
 /// `(bucket midpoint s, value)` per bucket.
-fn over_time(s: &Summary, value: impl Fn(&super::summary::SeriesBucket) -> Option<f64>) -> Vec<(f64, f64)> {
+fn over_time(
+    s: &Summary,
+    value: impl Fn(&super::summary::SeriesBucket) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     let w = s.series.bucket_ms as f64 / 1000.0;
     s.series
         .buckets
@@ -507,7 +551,11 @@ pub fn planned_viewers(windows: &[WindowStats]) -> Vec<(f64, f64)> {
     let mut points = Vec::new();
     let mut before = 0.0;
     for w in sorted {
-        let (x0, x1, v) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0, w.viewers as f64);
+        let (x0, x1, v) = (
+            w.start_ms as f64 / 1000.0,
+            w.end_ms as f64 / 1000.0,
+            w.viewers as f64,
+        );
         match w.kind {
             WindowKind::Ramp => points.extend([(x0, before), (x1, v)]),
             _ => points.extend([(x0, before), (x0, v), (x1, v)]),
@@ -520,12 +568,20 @@ pub fn planned_viewers(windows: &[WindowStats]) -> Vec<(f64, f64)> {
 fn users(s: &Summary) -> String {
     let mut plot = Plot::new("Users over time", "time since start (s)", "users");
     plot.bands = &s.windows;
-    plot.lines.push(Line::new("planned viewers", RGBColor(31, 119, 180), planned_viewers(&s.windows)));
+    plot.lines.push(Line::new(
+        "planned viewers",
+        RGBColor(31, 119, 180),
+        planned_viewers(&s.windows),
+    ));
     if !s.series.goose_users.is_empty() {
         plot.lines.push(Line::new(
             "Goose users (viewers + sync)",
             RGBColor(255, 127, 14),
-            s.series.goose_users.iter().map(|(t, u)| (*t as f64, *u as f64)).collect(),
+            s.series
+                .goose_users
+                .iter()
+                .map(|(t, u)| (*t as f64, *u as f64))
+                .collect(),
         ));
     }
     plot.empty = "no stage windows in run.json and no Goose graph data";
@@ -533,12 +589,31 @@ fn users(s: &Summary) -> String {
 }
 
 fn throughput(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Throughput over time", "time since start (s)", "requests per second");
+    let mut plot = Plot::new(
+        "Throughput over time",
+        "time since start (s)",
+        "requests per second",
+    );
     plot.bands = &s.windows;
-    plot.lines.push(Line::new("succeeded req/s", RGBColor(44, 160, 44), over_time(s, |b| Some(per_second(s, b.ok)))));
-    plot.lines.push(Line::new("failed req/s", RGBColor(214, 39, 40), over_time(s, |b| Some(per_second(s, b.failed)))));
+    plot.lines.push(Line::new(
+        "succeeded req/s",
+        RGBColor(44, 160, 44),
+        over_time(s, |b| Some(per_second(s, b.ok))),
+    ));
+    plot.lines.push(Line::new(
+        "failed req/s",
+        RGBColor(214, 39, 40),
+        over_time(s, |b| Some(per_second(s, b.failed))),
+    ));
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline succeeded req/s", RGBColor(44, 160, 44), over_time(b, |x| Some(per_second(b, x.ok)))).dashed());
+        plot.lines.push(
+            Line::new(
+                "baseline succeeded req/s",
+                RGBColor(44, 160, 44),
+                over_time(b, |x| Some(per_second(b, x.ok))),
+            )
+            .dashed(),
+        );
     }
     time_chart(s, plot, false)
 }
@@ -549,7 +624,9 @@ const POINTS_MEAN_S: u64 = 10;
 
 /// Points written per second, as a trailing mean over [`POINTS_MEAN_S`].
 fn points_per_second(s: &Summary) -> Vec<(f64, f64)> {
-    let k = (POINTS_MEAN_S * 1000).div_ceil(s.series.bucket_ms.max(1)).max(1) as usize;
+    let k = (POINTS_MEAN_S * 1000)
+        .div_ceil(s.series.bucket_ms.max(1))
+        .max(1) as usize;
     let w = s.series.bucket_ms as f64 / 1000.0;
     let b = &s.series.buckets;
     (0..b.len())
@@ -564,14 +641,29 @@ fn points_per_second(s: &Summary) -> Vec<(f64, f64)> {
 }
 
 fn points(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Points ingested over time (sync job, ingest.csv)", "time since start (s)", "points per second");
+    let mut plot = Plot::new(
+        "Points ingested over time (sync job, ingest.csv)",
+        "time since start (s)",
+        "points per second",
+    );
     plot.bands = &s.windows;
     let label = format!("points/s written ({POINTS_MEAN_S} s mean)");
     if s.inputs.ingest.used {
-        plot.lines.push(Line::new(label, RGBColor(214, 39, 40), points_per_second(s)));
+        plot.lines.push(Line::new(
+            label,
+            RGBColor(214, 39, 40),
+            points_per_second(s),
+        ));
     }
     if let Some(b) = base.filter(|b| b.inputs.ingest.used) {
-        plot.lines.push(Line::new("baseline points/s", RGBColor(214, 39, 40), points_per_second(b)).dashed());
+        plot.lines.push(
+            Line::new(
+                "baseline points/s",
+                RGBColor(214, 39, 40),
+                points_per_second(b),
+            )
+            .dashed(),
+        );
     }
     plot.empty = "no ingest.csv";
     time_chart(s, plot, false)
@@ -580,7 +672,9 @@ fn points(s: &Summary, base: Option<&Summary>) -> String {
 fn slo_lines(s: &Summary, class: RequestClass) -> Vec<(String, f64, RGBColor)> {
     let mut seen: Vec<(SloMetric, f64)> = Vec::new();
     for r in s.slos.iter().filter(|r| r.class == class) {
-        if matches!(r.metric, SloMetric::P50 | SloMetric::P95 | SloMetric::P99) && !seen.contains(&(r.metric, r.max)) {
+        if matches!(r.metric, SloMetric::P50 | SloMetric::P95 | SloMetric::P99)
+            && !seen.contains(&(r.metric, r.max))
+        {
             seen.push((r.metric, r.max));
         }
     }
@@ -604,13 +698,19 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
     );
     plot.bands = &s.windows;
     let of = |sum: &Summary, i: usize| {
-        over_time(sum, |b| b.classes.iter().find(|(c, _)| *c == class).map(|(_, l)| pick(l, i)))
+        over_time(sum, |b| {
+            b.classes
+                .iter()
+                .find(|(c, _)| *c == class)
+                .map(|(_, l)| pick(l, i))
+        })
     };
     for (i, (name, color)) in PERCENTILE_COLORS.iter().enumerate() {
         plot.lines.push(Line::new(*name, *color, of(s, i)));
     }
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline p95", PERCENTILE_COLORS[2].1, of(b, 2)).dashed());
+        plot.lines
+            .push(Line::new("baseline p95", PERCENTILE_COLORS[2].1, of(b, 2)).dashed());
     }
     if !plot.has_data() {
         plot.lines.clear();
@@ -621,7 +721,11 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
 }
 
 fn histogram(s: &Summary) -> String {
-    let mut plot = Plot::new("Latency distribution (whole run, log scale)", "latency (ms, log scale)", "share of requests (%)");
+    let mut plot = Plot::new(
+        "Latency distribution (whole run, log scale)",
+        "latency (ms, log scale)",
+        "share of requests (%)",
+    );
     for d in &s.distributions {
         let total: u64 = d.bins.iter().map(|b| b.count).sum();
         if total == 0 {
@@ -632,12 +736,15 @@ fn histogram(s: &Summary) -> String {
             let share = b.count as f64 * 100.0 / total as f64;
             pts.extend([(b.lo_ms, share), (b.hi_ms, share)]);
         }
-        plot.lines.push(Line::new(d.class.label(), class_color(d.class), pts));
+        plot.lines
+            .push(Line::new(d.class.label(), class_color(d.class), pts));
     }
     plot.empty = "no latencies recorded";
     let x = pad(extent(plot.xs(), true), true);
     let y = pad(extent(plot.ys().chain([0.0]), false), false);
-    svg(&plot.title.clone(), |root| draw(root, &plot, x.log_scale(), y))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, x.log_scale(), y)
+    })
 }
 
 /// x position of percentile `p` on the tail axis: −log10(1 − p/100), capped at 5.
@@ -651,12 +758,19 @@ fn tail_x(p: f64) -> f64 {
 }
 
 fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Latency by percentile (whole run)", "percentile (tail stretched)", "latency (ms, log scale)");
+    let mut plot = Plot::new(
+        "Latency by percentile (whole run)",
+        "percentile (tail stretched)",
+        "latency (ms, log scale)",
+    );
     for d in &s.distributions {
         plot.lines.push(Line::new(
             d.class.label(),
             class_color(d.class),
-            d.percentiles.iter().map(|(p, ms)| (tail_x(*p), *ms)).collect(),
+            d.percentiles
+                .iter()
+                .map(|(p, ms)| (tail_x(*p), *ms))
+                .collect(),
         ));
     }
     if let Some(b) = base {
@@ -666,7 +780,10 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
                     Line::new(
                         format!("baseline {}", d.class.label()),
                         class_color(d.class),
-                        d.percentiles.iter().map(|(p, ms)| (tail_x(*p), *ms)).collect(),
+                        d.percentiles
+                            .iter()
+                            .map(|(p, ms)| (tail_x(*p), *ms))
+                            .collect(),
                     )
                     .dashed(),
                 );
@@ -676,16 +793,26 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
     plot.x_format = percent_of_tail;
     plot.empty = "no latencies recorded";
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| draw(root, &plot, 0.0..5.0, y.log_scale()))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, 0.0..5.0, y.log_scale())
+    })
 }
 
 fn marker_lines(s: &Summary) -> Vec<Marker> {
     let mut m = Vec::new();
     if let Some(c) = s.capacity {
-        m.push(Marker { label: format!("capacity: {c} viewers"), x: c as f64, color: RGBColor(44, 160, 44) });
+        m.push(Marker {
+            label: format!("capacity: {c} viewers"),
+            x: c as f64,
+            color: RGBColor(44, 160, 44),
+        });
     }
     if let Some(k) = &s.knee {
-        m.push(Marker { label: format!("knee: {} viewers", k.viewers), x: k.viewers as f64, color: RGBColor(148, 103, 189) });
+        m.push(Marker {
+            label: format!("knee: {} viewers", k.viewers),
+            x: k.viewers as f64,
+            color: RGBColor(148, 103, 189),
+        });
     }
     m
 }
@@ -702,22 +829,49 @@ fn concurrency_x(s: &Summary, base: Option<&Summary>) -> Range<f64> {
 }
 
 fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("p95 latency against concurrency (hold windows and stress steps)", "viewers", "p95 latency (ms, log scale)");
+    let mut plot = Plot::new(
+        "p95 latency against concurrency (hold windows and stress steps)",
+        "viewers",
+        "p95 latency (ms, log scale)",
+    );
     let classes: Vec<RequestClass> = RequestClass::ALL
         .into_iter()
-        .filter(|c| s.concurrency.iter().any(|p| p.p95_ms.iter().any(|(x, _)| x == c)))
+        .filter(|c| {
+            s.concurrency
+                .iter()
+                .any(|p| p.p95_ms.iter().any(|(x, _)| x == c))
+        })
         .filter(|c| LATENCY_CLASSES.contains(c) || s.slos.iter().any(|r| r.class == *c))
         .collect();
     let p95_of = |sum: &Summary, class: RequestClass| -> Vec<(f64, f64)> {
         sum.concurrency
             .iter()
-            .filter_map(|p| Some((p.viewers as f64, p.p95_ms.iter().find(|(c, _)| *c == class)?.1)))
+            .filter_map(|p| {
+                Some((
+                    p.viewers as f64,
+                    p.p95_ms.iter().find(|(c, _)| *c == class)?.1,
+                ))
+            })
             .collect()
     };
     for class in &classes {
-        plot.lines.push(Line::new(format!("{} p95", class.label()), class_color(*class), p95_of(s, *class)).markers());
+        plot.lines.push(
+            Line::new(
+                format!("{} p95", class.label()),
+                class_color(*class),
+                p95_of(s, *class),
+            )
+            .markers(),
+        );
         if let Some(b) = base {
-            plot.lines.push(Line::new(format!("baseline {} p95", class.label()), class_color(*class), p95_of(b, *class)).dashed());
+            plot.lines.push(
+                Line::new(
+                    format!("baseline {} p95", class.label()),
+                    class_color(*class),
+                    p95_of(b, *class),
+                )
+                .dashed(),
+            );
         }
         plot.hlines.extend(
             slo_lines(s, *class)
@@ -730,27 +884,51 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     plot.empty = "no hold windows or stress steps with latencies";
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| draw(root, &plot, x, y.log_scale()))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, x, y.log_scale())
+    })
 }
 
 fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Viewer throughput against concurrency", "viewers", "successful viewer requests per second");
+    let mut plot = Plot::new(
+        "Viewer throughput against concurrency",
+        "viewers",
+        "successful viewer requests per second",
+    );
     let pts = |sum: &Summary| -> Vec<(f64, f64)> {
-        sum.concurrency.iter().map(|p| (p.viewers as f64, p.viewer_throughput_rps)).collect()
+        sum.concurrency
+            .iter()
+            .map(|p| (p.viewers as f64, p.viewer_throughput_rps))
+            .collect()
     };
-    plot.lines.push(Line::new("throughput", RGBColor(31, 119, 180), pts(s)).markers());
+    plot.lines
+        .push(Line::new("throughput", RGBColor(31, 119, 180), pts(s)).markers());
     if let Some(first) = s.concurrency.first().filter(|p| p.viewers > 0) {
         let slope = first.viewer_throughput_rps / first.viewers as f64;
         let x_end = concurrency_x(s, base).end;
-        plot.lines.push(Line::new("linear scaling from the first window", RGBColor(160, 160, 160), vec![(0.0, 0.0), (x_end, slope * x_end)]).dashed());
+        plot.lines.push(
+            Line::new(
+                "linear scaling from the first window",
+                RGBColor(160, 160, 160),
+                vec![(0.0, 0.0), (x_end, slope * x_end)],
+            )
+            .dashed(),
+        );
     }
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).dashed());
+        plot.lines
+            .push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).dashed());
     }
     plot.notes = s
         .concurrency
         .iter()
-        .map(|p| (p.viewers as f64, p.viewer_throughput_rps, short_window_name(&p.window)))
+        .map(|p| {
+            (
+                p.viewers as f64,
+                p.viewer_throughput_rps,
+                short_window_name(&p.window),
+            )
+        })
         .collect();
     plot.markers = marker_lines(s);
     plot.empty = "no hold windows or stress steps";
@@ -761,12 +939,26 @@ fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
 }
 
 fn errors(s: &Summary) -> String {
-    let mut plot = Plot::new("Errors over time by kind", "time since start (s)", "failed requests per second");
+    let mut plot = Plot::new(
+        "Errors over time by kind",
+        "time since start (s)",
+        "failed requests per second",
+    );
     plot.bands = &s.windows;
     for kind in ErrorKind::ALL {
         let i = kind.index();
-        if s.series.buckets.iter().any(|b| b.errors.get(i).copied().unwrap_or(0) > 0) {
-            plot.lines.push(Line::new(kind.label(), kind_color(kind), over_time(s, |b| Some(per_second(s, b.errors.get(i).copied().unwrap_or(0))))));
+        if s.series
+            .buckets
+            .iter()
+            .any(|b| b.errors.get(i).copied().unwrap_or(0) > 0)
+        {
+            plot.lines.push(Line::new(
+                kind.label(),
+                kind_color(kind),
+                over_time(s, |b| {
+                    Some(per_second(s, b.errors.get(i).copied().unwrap_or(0)))
+                }),
+            ));
         }
     }
     plot.empty = "no failed requests";
@@ -799,7 +991,11 @@ mod tests {
     fn charts_are_inline_svg_without_urls() {
         let plot = Plot::new("t", "x (s)", "y (ms)");
         let out = svg("a <chart>", |root| draw(root, &plot, 0.0..1.0, 0.0..1.0));
-        assert!(out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""), "{}", &out[..80]);
+        assert!(
+            out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""),
+            "{}",
+            &out[..80]
+        );
         assert!(!out.contains("http://"));
         assert!(out.contains("no data"));
     }

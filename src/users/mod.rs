@@ -75,7 +75,7 @@ pub fn register(
     context: Arc<RunContext>,
     total_users: usize,
 ) -> Result<GooseAttack> {
-    let goose = |e: GooseError| Error::Goose(e.to_string());
+    let goose = Error::from;
     let sync_users = context.scenario.sync.users.min(total_users);
     let viewers = total_users - sync_users;
     let host = context

@@ -1,8 +1,11 @@
 //! dashload's integration tests: one binary (see STYLE.md), one module per area.
 //!
 //! - `cli`: exit codes and messages of the built binary.
+//! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 
 mod cli;
+mod influxd;
+mod real_influx;
 mod smoke_run;
 mod util;
