@@ -1,6 +1,9 @@
 //! The embedded stand-in stack: InfluxDB 1.x, Grafana and Toggl subsets over real HTTP.
 //! (Interface stub: to be filled in.)
 
+pub mod lineproto;
+pub mod store;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
