@@ -1,6 +1,7 @@
 //! The embedded stand-in stack: InfluxDB 1.x, Grafana and Toggl subsets over real HTTP.
 //! (Interface stub: to be filled in.)
 
+pub mod influxql;
 pub mod lineproto;
 pub mod store;
 
