@@ -31,11 +31,11 @@ use std::sync::RwLock;
 
 use serde_json::{json, Map, Value};
 
+pub use ast::Statement;
 pub use eval::Val;
 pub use parser::{parse_query, ParseError};
 
 use crate::sandbox::store::Store;
-use ast::Statement;
 use tz::Tz;
 
 /// Guards against queries that would eat the machine (InfluxDB's coordinator limits).
