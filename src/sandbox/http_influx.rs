@@ -155,10 +155,9 @@ async fn write(
                 .store
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
-            let outcome = match store.database_mut(&db) {
-                Some(d) => Some(lineproto::write_batch(d, &batch)),
-                None => None,
-            };
+            let outcome = store
+                .database_mut(&db)
+                .map(|d| lineproto::write_batch(d, &batch));
             let n = batch.points.len() as u64;
             (outcome.ok_or(db), n, 1)
         })

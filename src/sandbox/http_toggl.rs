@@ -202,12 +202,12 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Auth, rate limit and quota; `Ok` carries the quota headers to add.
-fn gate(state: &SandboxState, headers: &HeaderMap) -> Result<Option<(u32, u64)>, Response> {
+fn gate(state: &SandboxState, headers: &HeaderMap) -> Result<Option<(u32, u64)>, Box<Response>> {
     let Some(token) = basic_user(headers) else {
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
         resp.headers_mut()
             .insert("X-Authorization-Missing", HeaderValue::from_static("true"));
-        return Err(resp);
+        return Err(Box::new(resp));
     };
     let counters = &state.inner.counters;
     match state.inner.toggl.admit(&token) {
@@ -217,7 +217,7 @@ fn gate(state: &SandboxState, headers: &HeaderMap) -> Result<Option<(u32, u64)>,
             let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(resp)
+            Err(Box::new(resp))
         }
         Err(Refusal::Quota { resets_in }) => {
             Counters::add(&counters.quota_exceeded, 1);
@@ -227,7 +227,7 @@ fn gate(state: &SandboxState, headers: &HeaderMap) -> Result<Option<(u32, u64)>,
             )
                 .into_response();
             add_quota(&mut resp, Some((0, resets_in)));
-            Err(resp)
+            Err(Box::new(resp))
         }
     }
 }
@@ -262,7 +262,7 @@ async fn me(
 ) -> Response {
     let quota = match gate(&state, &headers) {
         Ok(q) => q,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let mut body = state.world().related_data_json();
     if params.get("with_related_data").map(String::as_str) != Some("true") {
@@ -326,7 +326,7 @@ async fn time_entries(
 ) -> Response {
     let quota = match gate(&state, &headers) {
         Ok(q) => q,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let now_s = now_ns() / 1_000_000_000;
     let cap = state.inner.toggl.config.max_entries;
@@ -388,7 +388,7 @@ async fn time_entries(
 async fn current(State(state): State<SandboxState>, headers: HeaderMap) -> Response {
     let quota = match gate(&state, &headers) {
         Ok(q) => q,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let now_s = now_ns() / 1_000_000_000;
     let me = state.world().users[0].id;
