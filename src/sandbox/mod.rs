@@ -1,22 +1,80 @@
 //! The embedded stand-in stack: InfluxDB 1.x, Grafana and Toggl subsets over real HTTP.
-//! (Interface stub: to be filled in.)
+//!
+//! `dashload run` with no target starts one of these in-process so a newcomer gets a full
+//! run on a laptop (DESIGN.md, "The sandbox"). It stores written points in memory
+//! ([`store`], [`lineproto`]), answers real InfluxQL over them ([`influxql`]), serves
+//! dashboards and `/api/ds/query` like Grafana ([`http_grafana`]), time entries like
+//! Toggl ([`http_toggl`]), and puts every request through a load model ([`capacity`]) so a
+//! stress run finds a knee and overload turns into 503/429 with `Retry-After`.
+//!
+//! [`router`] builds the HTTP surface apart from serving it, so tests can drive it on
+//! their own listener; [`Sandbox::start`] seeds the store and serves on
+//! [`SandboxConfig::listen`].
+
+pub mod capacity;
+pub mod http_grafana;
+pub mod http_influx;
+pub mod http_toggl;
+pub mod influxql;
+pub mod lineproto;
+mod state;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use crate::error::Result;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+
+pub use capacity::{CacheConfig, CapacityConfig};
+pub use http_toggl::TogglConfig;
+pub use influxql::Limits;
+pub use state::SandboxState;
+
+use crate::error::{Error, Result};
 
 /// How the sandbox is set up.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Address to listen on; port 0 picks a free one.
+    /// Address to listen on; port 0 picks a free one. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// Seed for the pre-seeded history.
+    /// Seed for the pre-seeded history and the Toggl world. Default 42.
     pub seed: u64,
-    /// Days of history to pre-seed (0 = start empty).
+    /// Days of history to pre-seed (0 = start empty). Default 90.
     pub seed_days: u32,
-    /// Dashboards served by the Grafana API, as exported JSON.
+    /// Dashboards served by the Grafana API, as exported JSON (bare or `{dashboard, meta}`).
     pub dashboards: Vec<serde_json::Value>,
+    /// The InfluxDB database that exists at start and that Grafana queries. Default `toggl`.
+    pub database: String,
+    /// Largest `/write` body, before and after gzip. Default 25 000 000 (InfluxDB's).
+    pub max_body_bytes: usize,
+    /// Worker pools, service time and cache.
+    pub capacity: CapacityConfig,
+    /// Query guards (`max-select-buckets`).
+    pub limits: Limits,
+    /// Toggl rate limits and paging.
+    pub toggl: TogglConfig,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 42,
+            seed_days: 90,
+            dashboards: Vec::new(),
+            database: "toggl".to_string(),
+            max_body_bytes: 25_000_000,
+            capacity: CapacityConfig::default(),
+            limits: Limits::default(),
+            toggl: TogglConfig::default(),
+        }
+    }
 }
 
 impl Default for SandboxConfig {
@@ -33,22 +91,93 @@ impl Default for SandboxConfig {
 /// What the sandbox counted, for tests and the run summary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SandboxCounters {
-    /// HTTP requests per endpoint, keyed `"<METHOD> <route>"` (e.g. `"POST /api/ds/query"`).
+    /// HTTP requests per endpoint, keyed `"<METHOD> <route>"` (e.g. `"POST /api/ds/query"`);
+    /// requests that matched no route count under `"<METHOD> (unmatched)"`.
     pub requests: BTreeMap<String, u64>,
     /// Points accepted by writes (pre-seeding not counted).
     pub points_written: u64,
+    /// InfluxQL statements executed (cache hits not counted).
+    pub statements_executed: u64,
+    /// Total query cost: points scanned plus rows emitted.
+    pub query_cost: u64,
+    /// Requests refused with 503 because a pool (query or write) was full.
+    pub rejected_busy: u64,
+    /// Toggl requests refused with 429 (token bucket empty).
+    pub rate_limited: u64,
+    /// Toggl requests refused with 402 (hourly quota used up).
+    pub quota_exceeded: u64,
+    /// Result cache hits.
+    pub cache_hits: u64,
+    /// Result cache misses (only counted when the cache is on).
+    pub cache_misses: u64,
+    /// Statements that ended in an error.
+    pub query_errors: u64,
+}
+
+/// The whole HTTP surface: InfluxDB, Grafana and Toggl routes, counted per route.
+pub fn router(state: SandboxState) -> Router {
+    Router::new()
+        .merge(http_influx::routes(&state))
+        .merge(http_grafana::routes())
+        .merge(http_toggl::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<SandboxState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", |p| p.as_str())
+        .to_string();
+    state
+        .inner
+        .counters
+        .request(format!("{} {route}", req.method()));
+    next.run(req).await
 }
 
 /// A running sandbox.
 pub struct Sandbox {
     addr: SocketAddr,
+    state: SandboxState,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Sandbox {
-    /// Start the sandbox on `config.listen`.
+    /// Seed the store and start serving on `config.listen`.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox> {
-        let _ = config;
-        todo!("filled in by the sandbox work")
+        let listen = config.listen;
+        let state = SandboxState::new(config);
+        let seeding = state.clone();
+        tokio::task::spawn_blocking(move || seeding.seed())
+            .await
+            .map_err(|e| Error::Other(anyhow::anyhow!("sandbox seeding failed: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Error::Usage(format!("sandbox cannot listen on {listen}: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(format!("sandbox listener has no address: {e}")))?;
+        let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Sandbox {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
     }
 
     /// The address it listens on.
@@ -63,9 +192,17 @@ impl Sandbox {
 
     /// What it has counted so far.
     pub fn counters(&self) -> SandboxCounters {
-        todo!("filled in by the sandbox work")
+        self.state.counters()
+    }
+
+    /// Its shared state (store, counters), e.g. to inspect after a run.
+    pub fn state(&self) -> &SandboxState {
+        &self.state
     }
 
     /// Stop serving and wait for in-flight requests.
-    pub async fn stop(self) {}
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
 }

@@ -1,0 +1,452 @@
+//! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}` and
+//! `/api/ds/query` for InfluxQL targets (DOMAIN.md §1.2–1.5).
+//!
+//! `/api/ds/query` does what Grafana's backend does for an InfluxDB data source: expands
+//! the backend macros (`$timeFilter`, `$__interval`, … via [`crate::workload::macros`]),
+//! runs each refId's statements against the configured database (one query-pool job per
+//! refId, as Grafana sends one InfluxDB request per query), and answers data frames with
+//! columnar values: one frame per series and value column for `time_series`, one frame per
+//! series for `table`, one frame of string columns for `SHOW` results. Any refId failing
+//! turns the status into 400 with `{"error":…,"status":500}` for that refId; a full
+//! query pool answers 503 with `Retry-After: 1`. Any or no `Authorization` is accepted.
+//! Builder-mode targets (no `query` text) are refused per refId: the client renders them.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use super::influxql::{self, SeriesOut, Val};
+use super::state::now_ns;
+use super::SandboxState;
+use crate::workload::macros::{self, MacroContext};
+
+/// The version `/api/health` reports.
+pub const GRAFANA_VERSION: &str = "10.4.2";
+
+/// The Grafana routes.
+pub fn routes() -> Router<SandboxState> {
+    Router::new()
+        .route("/api/health", get(health).head(health))
+        .route("/api/search", get(search))
+        .route("/api/dashboards/uid/{uid}", get(dashboard))
+        .route("/api/ds/query", post(ds_query))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"commit": "sandbox", "database": "ok", "version": GRAFANA_VERSION}))
+}
+
+/// A configured dashboard: the dashboard model and its `meta`.
+struct Dash<'a> {
+    index: usize,
+    uid: String,
+    dashboard: &'a Value,
+    meta: Option<&'a Value>,
+}
+
+fn dashboards(state: &SandboxState) -> Vec<Dash<'_>> {
+    state
+        .config()
+        .dashboards
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let (dashboard, meta) = match v.get("dashboard") {
+                Some(d) if d.is_object() => (d, v.get("meta")),
+                _ => (v, None),
+            };
+            let uid = dashboard["uid"]
+                .as_str()
+                .map_or_else(|| format!("dash-{}", index + 1), str::to_string);
+            Dash {
+                index,
+                uid,
+                dashboard,
+                meta,
+            }
+        })
+        .collect()
+}
+
+fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+impl Dash<'_> {
+    fn title(&self) -> &str {
+        self.dashboard["title"].as_str().unwrap_or("")
+    }
+
+    fn url(&self) -> String {
+        format!("/d/{}/{}", self.uid, slug(self.title()))
+    }
+
+    fn meta_str(&self, key: &str) -> Value {
+        self.meta
+            .and_then(|m| m.get(key))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn search_hit(&self) -> Value {
+        let folder_uid = self.meta_str("folderUid");
+        json!({
+            "id": self.index + 1,
+            "uid": self.uid,
+            "title": self.title(),
+            "url": self.url(),
+            "type": "dash-db",
+            "tags": self.dashboard.get("tags").cloned().unwrap_or(json!([])),
+            "isStarred": false,
+            "folderId": self.meta.and_then(|m| m.get("folderId")).cloned().unwrap_or(json!(0)),
+            "folderUid": if folder_uid.is_null() { json!("") } else { folder_uid },
+            "folderTitle": self.meta.and_then(|m| m.get("folderTitle")).cloned().unwrap_or(json!("General")),
+            "folderUrl": self.meta_str("folderUrl"),
+        })
+    }
+}
+
+async fn search(
+    State(state): State<SandboxState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Json<Value> {
+    fn values<'p>(
+        params: &'p [(String, String)],
+        k: &'static str,
+    ) -> impl Iterator<Item = &'p str> {
+        params
+            .iter()
+            .filter(move |(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    }
+    let get = |k: &'static str| values(&params, k);
+    let text = get("query").next().unwrap_or("").to_lowercase();
+    let tags: Vec<&str> = get("tag").collect();
+    let uids: Vec<&str> = get("dashboardUIDs").flat_map(|v| v.split(',')).collect();
+    let folders_only = get("type").any(|t| t == "dash-folder");
+    let limit = get("limit")
+        .next()
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .clamp(1, 5000);
+    let page = get("page")
+        .next()
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    if folders_only {
+        return Json(json!([]));
+    }
+    let hits: Vec<Value> = dashboards(&state)
+        .iter()
+        .filter(|d| d.title().to_lowercase().contains(&text))
+        .filter(|d| uids.is_empty() || uids.contains(&d.uid.as_str()))
+        .filter(|d| {
+            tags.iter().all(|t| {
+                d.dashboard["tags"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(t)))
+            })
+        })
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(Dash::search_hit)
+        .collect();
+    Json(Value::Array(hits))
+}
+
+async fn dashboard(State(state): State<SandboxState>, Path(uid): Path<String>) -> Response {
+    let all = dashboards(&state);
+    let Some(d) = all.iter().find(|d| d.uid == uid) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "Dashboard not found"})),
+        )
+            .into_response();
+    };
+    let mut meta = match d.meta {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    meta.entry("url").or_insert(json!(d.url()));
+    meta.entry("slug").or_insert(json!(slug(d.title())));
+    meta.entry("isStarred").or_insert(json!(false));
+    meta.entry("canSave").or_insert(json!(true));
+    meta.entry("folderUid").or_insert(json!(""));
+    Json(json!({"dashboard": d.dashboard, "meta": meta})).into_response()
+}
+
+/// `now`, `now-6h`, `now+1d`, epoch-ms (string or number), or RFC 3339 → epoch ms.
+pub fn parse_time(v: &Value, now_ms: i64) -> Option<i64> {
+    if let Some(n) = v.as_i64() {
+        return Some(n);
+    }
+    let s = v.as_str()?.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(n);
+    }
+    if let Some(rest) = s.strip_prefix("now") {
+        if rest.is_empty() {
+            return Some(now_ms);
+        }
+        let (sign, amount) = match rest.as_bytes()[0] {
+            b'-' => (-1, &rest[1..]),
+            b'+' => (1, &rest[1..]),
+            _ => return None,
+        };
+        let split = amount.find(|c: char| !c.is_ascii_digit())?;
+        let n: i64 = amount[..split].parse().ok()?;
+        let unit_ms: i64 = match &amount[split..] {
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "M" => 30 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return None,
+        };
+        return Some(now_ms + sign * n * unit_ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn bad_request(msg: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"message": msg, "messageId": "sandbox.badRequest", "statusCode": 400})),
+    )
+        .into_response()
+}
+
+async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("bad request data");
+    };
+    let now_ms = now_ns() / 1_000_000;
+    let from = match body.get("from") {
+        None => Some(now_ms - 6 * 3_600_000),
+        Some(v) => parse_time(v, now_ms),
+    };
+    let to = match body.get("to") {
+        None => Some(now_ms),
+        Some(v) => parse_time(v, now_ms),
+    };
+    let (Some(from_ms), Some(to_ms)) = (from, to) else {
+        return bad_request("invalid time range: from/to must be epoch ms, now or now-<n><unit>");
+    };
+    let Some(queries) = body.get("queries").and_then(Value::as_array) else {
+        return bad_request("queries is required");
+    };
+    let db = state.config().database.clone();
+    let mut results = Map::new();
+    let mut any_error = false;
+    for q in queries {
+        let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
+        let answer = match q["query"].as_str().filter(|s| !s.trim().is_empty()) {
+            None => {
+                Err("query is empty: the sandbox runs raw InfluxQL (rawQuery) only".to_string())
+            }
+            Some(text) => {
+                let ctx = MacroContext {
+                    from_ms,
+                    to_ms,
+                    interval_ms: q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000),
+                };
+                let expanded = macros::expand(text, &ctx);
+                match influxql::parse_query(&expanded) {
+                    Err(e) => Err(format!("error parsing query: {}", e.message)),
+                    Ok(stmts) => match state
+                        .run_statements(Some(db.clone()), &expanded, stmts)
+                        .await
+                    {
+                        Err(_) => {
+                            let mut resp = (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                Json(json!({"message": "sandbox overloaded: query queue full", "status": 503})),
+                            )
+                                .into_response();
+                            resp.headers_mut()
+                                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                            return resp;
+                        }
+                        Ok(out) => frames(&ref_id, q, &out),
+                    },
+                }
+            }
+        };
+        let entry = match answer {
+            Ok(frames) => json!({"status": 200, "frames": frames}),
+            Err(e) => {
+                any_error = true;
+                json!({"error": e, "status": 500})
+            }
+        };
+        results.insert(ref_id, entry);
+    }
+    let status = if any_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(json!({"results": results}))).into_response()
+}
+
+/// The frames of one refId, or its first statement error.
+fn frames(ref_id: &str, q: &Value, out: &influxql::QueryOutput) -> Result<Vec<Value>, String> {
+    let table = q["resultFormat"].as_str() == Some("table");
+    let alias = q["alias"].as_str().filter(|a| !a.is_empty());
+    let mut frames = Vec::new();
+    for r in &out.results {
+        if let Some(e) = &r.error {
+            return Err(e.clone());
+        }
+        for s in &r.series {
+            if !s.has_time {
+                frames.push(untimed_frame(ref_id, s));
+            } else if table {
+                frames.push(table_frame(ref_id, s));
+            } else {
+                for col in 1..s.columns.len() {
+                    frames.push(series_frame(ref_id, s, col, alias));
+                }
+            }
+        }
+    }
+    Ok(frames)
+}
+
+/// Field type and JSON values of one column.
+fn column(s: &SeriesOut, col: usize) -> (&'static str, &'static str, Vec<Value>) {
+    let vals: Vec<&Val> = s.rows.iter().map(|r| &r[col]).collect();
+    let kind = vals
+        .iter()
+        .find(|v| !v.is_null())
+        .map_or("number", |v| match v {
+            Val::Str(_) => "string",
+            Val::Bool(_) => "boolean",
+            _ => "number",
+        });
+    let frame_type = match kind {
+        "string" => "string",
+        "boolean" => "bool",
+        _ => "float64",
+    };
+    let json = vals
+        .iter()
+        .map(|v| match (kind, v) {
+            ("number", Val::Int(i)) => json!(*i as f64),
+            _ => v.to_json(),
+        })
+        .collect();
+    (kind, frame_type, json)
+}
+
+fn times(s: &SeriesOut) -> Value {
+    Value::Array(
+        s.rows
+            .iter()
+            .map(|r| match &r[0] {
+                Val::Int(ns) => json!(ns.div_euclid(1_000_000)),
+                _ => Value::Null,
+            })
+            .collect(),
+    )
+}
+
+fn series_name(s: &SeriesOut, col: usize, alias: Option<&str>) -> String {
+    let column = &s.columns[col];
+    let tags = s.tags.as_deref().unwrap_or_default();
+    if let Some(alias) = alias {
+        let mut name = alias
+            .replace("$measurement", &s.name)
+            .replace("$m", &s.name)
+            .replace("$col", column);
+        for (k, v) in tags {
+            name = name
+                .replace(&format!("$tag_{k}"), v)
+                .replace(&format!("[[tag_{k}]]"), v);
+        }
+        return name;
+    }
+    let mut name = format!("{}.{column}", s.name);
+    if !tags.is_empty() {
+        let inner: Vec<String> = tags.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        name.push_str(&format!(" {{ {} }}", inner.join(", ")));
+    }
+    name
+}
+
+fn series_frame(ref_id: &str, s: &SeriesOut, col: usize, alias: Option<&str>) -> Value {
+    let name = series_name(s, col, alias);
+    let (kind, frame_type, values) = column(s, col);
+    let mut value_field = json!({
+        "name": "Value",
+        "type": kind,
+        "typeInfo": {"frame": frame_type, "nullable": true},
+        "config": {"displayNameFromDS": name},
+    });
+    if let Some(tags) = s.tags.as_ref().filter(|t| !t.is_empty()) {
+        let labels: Map<String, Value> = tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        value_field["labels"] = Value::Object(labels);
+    }
+    json!({
+        "schema": {
+            "name": name,
+            "refId": ref_id,
+            "fields": [
+                {"name": "Time", "type": "time", "typeInfo": {"frame": "time.Time"}},
+                value_field,
+            ],
+        },
+        "data": {"values": [times(s), values]},
+    })
+}
+
+fn table_frame(ref_id: &str, s: &SeriesOut) -> Value {
+    let mut fields =
+        vec![json!({"name": "Time", "type": "time", "typeInfo": {"frame": "time.Time"}})];
+    let mut values = vec![times(s)];
+    for (k, v) in s.tags.as_deref().unwrap_or_default() {
+        fields.push(
+            json!({"name": k, "type": "string", "typeInfo": {"frame": "string", "nullable": true}}),
+        );
+        values.push(Value::Array(vec![json!(v); s.rows.len()]));
+    }
+    for col in 1..s.columns.len() {
+        let (kind, frame_type, vals) = column(s, col);
+        fields.push(json!({"name": s.columns[col], "type": kind, "typeInfo": {"frame": frame_type, "nullable": true}}));
+        values.push(Value::Array(vals));
+    }
+    json!({
+        "schema": {"name": s.name, "refId": ref_id, "fields": fields},
+        "data": {"values": values},
+    })
+}
+
+fn untimed_frame(ref_id: &str, s: &SeriesOut) -> Value {
+    let mut fields = Vec::new();
+    let mut values = Vec::new();
+    for col in 0..s.columns.len() {
+        let (kind, frame_type, vals) = column(s, col);
+        fields.push(json!({"name": s.columns[col], "type": kind, "typeInfo": {"frame": frame_type, "nullable": true}}));
+        values.push(Value::Array(vals));
+    }
+    json!({
+        "schema": {"name": s.name, "refId": ref_id, "fields": fields},
+        "data": {"values": values},
+    })
+}
