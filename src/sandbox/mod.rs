@@ -77,17 +77,6 @@ impl Default for SandboxConfig {
     }
 }
 
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            seed: 42,
-            seed_days: 90,
-            dashboards: Vec::new(),
-        }
-    }
-}
-
 /// What the sandbox counted, for tests and the run summary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SandboxCounters {
