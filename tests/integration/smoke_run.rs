@@ -122,7 +122,7 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
     );
     assert_eq!(
         count(RequestClass::DashboardFetch),
-        served("GET /api/dashboards/uid/:uid"),
+        served("GET /api/dashboards/uid/{uid}"),
         "{:?}",
         sandbox.requests
     );
