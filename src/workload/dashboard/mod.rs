@@ -31,6 +31,9 @@
 //!   listed in [`Dashboard::skipped`] with the reason.
 //! - A panel's `timeFrom` (relative time, `7d`) replaces the dashboard range
 //!   for that panel, as in Grafana; `timeShift` is not modelled.
+//! - A min `interval` that is itself a variable (`$bucket`) is ignored.
+//! - Request names use the panel title as written (`Hours for [[client]]`), so
+//!   report rows do not multiply with every variable value.
 //! - Not modelled: repeated panels (`repeat`), library panels (skipped),
 //!   pre-5.0 `rows` layouts (an error), annotations.
 
