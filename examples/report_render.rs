@@ -18,11 +18,17 @@ fn main() -> ExitCode {
         Some("gen") if args.len() >= 3 => (|| {
             let dir = PathBuf::from(&args[1]);
             std::fs::create_dir_all(&dir).map_err(|e| dashload::Error::io(&dir, e))?;
-            let rows: u64 = args[2].parse().map_err(|e| dashload::Error::Usage(format!("rows: {e}")))?;
+            let rows: u64 = args[2]
+                .parse()
+                .map_err(|e| dashload::Error::Usage(format!("rows: {e}")))?;
             let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
             let started = Instant::now();
             synthetic::write_run(&dir, rows, seed)?;
-            eprintln!("wrote {rows} rows into {} in {:.2} s", dir.display(), started.elapsed().as_secs_f64());
+            eprintln!(
+                "wrote {rows} rows into {} in {:.2} s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         })(),
         Some("render") if args.len() >= 2 => (|| {

@@ -152,7 +152,7 @@ pub fn knee(points: &[(usize, f64, &str)], fraction: f64) -> Option<Knee> {
         .collect();
     let (v0, t0, _) = *levels.first()?;
     let initial = t0 / v0 as f64;
-    if !(initial > 0.0) {
+    if initial.is_nan() || initial <= 0.0 {
         return None;
     }
     levels.windows(2).find_map(|pair| {
@@ -188,7 +188,8 @@ pub fn split_name(name: &str, class: RequestClass) -> (String, Option<String>) {
 
 /// Percentiles the distribution curve is drawn through.
 pub const CURVE_PERCENTILES: [f64; 16] = [
-    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999, 100.0,
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 97.5, 99.0, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999,
+    100.0,
 ];
 
 /// The latency distribution of `acc`: ten log-spaced bins per decade, and
@@ -221,7 +222,13 @@ pub fn distribution(class: RequestClass, acc: &ClassAcc) -> Option<Distribution>
 
 fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
     let duration_s = (w.window.end_ms.saturating_sub(w.window.start_ms)) as f64 / 1000.0;
-    let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
+    let per_s = |n: u64| {
+        if duration_s > 0.0 {
+            n as f64 / duration_s
+        } else {
+            0.0
+        }
+    };
     let all = RequestClass::ALL.iter().zip(&w.classes);
     let requests = all.clone().map(|(_, a)| a.count).sum();
     let failed = all.clone().map(|(_, a)| a.failed).sum();
@@ -333,7 +340,9 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
             ));
         }
         if input.truncated_last_line {
-            notes.push(format!("{file}: the last line was cut short and was skipped"));
+            notes.push(format!(
+                "{file}: the last line was cut short and was skipped"
+            ));
         }
     }
     if meta.windows.is_empty() {
@@ -345,7 +354,9 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
         notes.push("The scenario sets no SLOs: no verdicts and no capacity.".into());
     }
     if meta.ended_at.is_none() {
-        notes.push("run.json has no end time: the run's length is taken from its last request.".into());
+        notes.push(
+            "run.json has no end time: the run's length is taken from its last request.".into(),
+        );
     }
     notes
 }
@@ -396,7 +407,12 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     let capacity_found = if meta.slos.is_empty() {
         None
     } else {
-        capacity(&concurrency.iter().map(|p| (p.viewers, p.held)).collect::<Vec<_>>())
+        capacity(
+            &concurrency
+                .iter()
+                .map(|p| (p.viewers, p.held))
+                .collect::<Vec<_>>(),
+        )
     };
     let knee_found = knee(
         &concurrency
@@ -410,7 +426,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .iter()
         .map(|_| ClassAcc::new(super::collect::FINE_SIGFIG))
         .collect();
-    for w in c.windows.iter().filter(|w| w.window.kind == WindowKind::Hold) {
+    for w in c
+        .windows
+        .iter()
+        .filter(|w| w.window.kind == WindowKind::Hold)
+    {
         for (acc, part) in judged_acc.iter_mut().zip(&w.classes) {
             acc.merge(part);
         }
@@ -425,7 +445,12 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         });
     let duration_s = end_ms as f64 / 1000.0;
     let peak_viewers = meta.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
-    let goose_peak = c.goose_users.iter().map(|(_, u)| *u as usize).max().unwrap_or(0);
+    let goose_peak = c
+        .goose_users
+        .iter()
+        .map(|(_, u)| *u as usize)
+        .max()
+        .unwrap_or(0);
     let requests: u64 = c.totals.iter().map(|a| a.count).sum();
     let failed: u64 = c.totals.iter().map(|a| a.failed).sum();
 
@@ -453,7 +478,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             count: *n,
         })
         .collect();
-    messages.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.message.cmp(&b.message)));
+    messages.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.message.cmp(&b.message))
+    });
 
     Summary {
         schema: SCHEMA_VERSION,
@@ -486,7 +515,12 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             failed,
             error_rate: ratio(failed, requests),
         },
-        overall: present(RequestClass::ALL.iter().copied().zip(c.totals.iter().cloned())),
+        overall: present(
+            RequestClass::ALL
+                .iter()
+                .copied()
+                .zip(c.totals.iter().cloned()),
+        ),
         judged: present(RequestClass::ALL.iter().copied().zip(judged_acc)),
         windows,
         slos,

@@ -93,14 +93,24 @@ fn class_deltas(
     judge: bool,
     t: &Tolerance,
 ) -> Vec<Delta> {
-    let lat = |s: Option<&ClassStats>, f: fn(&super::summary::Latency) -> f64| s.and_then(|s| s.latency.as_ref()).map(f);
+    let lat = |s: Option<&ClassStats>, f: fn(&super::summary::Latency) -> f64| {
+        s.and_then(|s| s.latency.as_ref()).map(f)
+    };
     let mut out = Vec::new();
     for (label, f) in [
-        ("p50", (|l: &super::summary::Latency| l.p50) as fn(&_) -> f64),
+        (
+            "p50",
+            (|l: &super::summary::Latency| l.p50) as fn(&_) -> f64,
+        ),
         ("p95", |l| l.p95),
         ("p99", |l| l.p99),
     ] {
-        let mut d = delta(scope, &format!("{} {label} ms", class.label()), lat(base, f), lat(cur, f));
+        let mut d = delta(
+            scope,
+            &format!("{} {label} ms", class.label()),
+            lat(base, f),
+            lat(cur, f),
+        );
         if judge && label != "p50" {
             if let (Some(b), Some(c)) = (d.baseline, d.current) {
                 d.regression = latency_regressed(b, c, t);
@@ -133,7 +143,12 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
             Some(base.totals.requests as f64),
             Some(current.totals.requests as f64),
         ),
-        delta("run", "error rate", base.totals.error_rate, current.totals.error_rate),
+        delta(
+            "run",
+            "error rate",
+            base.totals.error_rate,
+            current.totals.error_rate,
+        ),
     ];
     for class in &classes {
         totals.extend(class_deltas(
@@ -147,20 +162,41 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
     }
     let mut windows = Vec::new();
     let mut unmatched_windows = Vec::new();
-    for w in current.windows.iter().filter(|w| w.kind == WindowKind::Hold) {
+    for w in current
+        .windows
+        .iter()
+        .filter(|w| w.kind == WindowKind::Hold)
+    {
         let Some(b) = base.windows.iter().find(|b| b.name == w.name) else {
             unmatched_windows.push(w.name.clone());
             continue;
         };
-        windows.push(delta(&w.name, "throughput req/s", Some(b.throughput_rps), Some(w.throughput_rps)));
+        windows.push(delta(
+            &w.name,
+            "throughput req/s",
+            Some(b.throughput_rps),
+            Some(w.throughput_rps),
+        ));
         for class in &classes {
-            windows.extend(class_deltas(&w.name, *class, find(&b.classes, *class), find(&w.classes, *class), true, t));
+            windows.extend(class_deltas(
+                &w.name,
+                *class,
+                find(&b.classes, *class),
+                find(&w.classes, *class),
+                true,
+                t,
+            ));
         }
     }
     let mut names = Vec::new();
     for n in &current.names {
         if let Some(b) = base.names.iter().find(|b| b.name == n.name) {
-            names.push(delta(&n.name, "count", Some(b.stats.count as f64), Some(n.stats.count as f64)));
+            names.push(delta(
+                &n.name,
+                "count",
+                Some(b.stats.count as f64),
+                Some(n.stats.count as f64),
+            ));
             names.extend(
                 class_deltas(&n.name, n.class, Some(&b.stats), Some(&n.stats), false, t)
                     .into_iter()
@@ -178,7 +214,9 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
                 d.figure,
                 fmt(d.baseline),
                 fmt(d.current),
-                d.change_pct.map(|p| format!(" ({p:+.1} %)")).unwrap_or_default()
+                d.change_pct
+                    .map(|p| format!(" ({p:+.1} %)"))
+                    .unwrap_or_default()
             )
         })
         .collect();
@@ -198,7 +236,12 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
 }
 
 fn fmt(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string())
+    v.map_or("—".into(), |v| {
+        format!("{v:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    })
 }
 
 #[cfg(test)]

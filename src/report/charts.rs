@@ -8,32 +8,27 @@
 //! URL at all. Drawing never fails the report: a chart that cannot be drawn
 //! becomes a small SVG saying so.
 
-use std::error::Error as StdError;
+mod plot;
+
 use std::ops::Range;
 
-use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
-use plotters::coord::Shift;
 use plotters::prelude::*;
+
+use self::plot::{
+    draw, extent, number, pad, percent_of_tail, short_window_name, svg, Line, Marker, Plot,
+};
 
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::collect::ErrorKind;
 use super::summary::{Latency, Summary, WindowStats};
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-type DrawResult = Result<(), Box<dyn StdError>>;
-
 /// Width of every chart, px.
 pub const WIDTH: u32 = 1090;
 /// Height of every chart, px.
 pub const HEIGHT: u32 = 380;
 
-/// Room right of the plot for the legend, px.
-const LEGEND_WIDTH: u32 = 230;
-
 const FONT: &str = "sans-serif";
-const CAPTION: u32 = 20;
-const LABEL: u32 = 14;
 
 /// The classes whose latency is charted over time.
 pub const LATENCY_CLASSES: [RequestClass; 3] = [
@@ -99,123 +94,6 @@ pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
     }
 }
 
-/// One line of a chart.
-struct Line {
-    label: String,
-    color: RGBColor,
-    dashed: bool,
-    points: Vec<(f64, f64)>,
-    markers: bool,
-}
-
-impl Line {
-    fn new(label: impl Into<String>, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
-        Line {
-            label: label.into(),
-            color,
-            dashed: false,
-            points,
-            markers: false,
-        }
-    }
-
-    fn dashed(mut self) -> Line {
-        self.dashed = true;
-        self
-    }
-
-    fn markers(mut self) -> Line {
-        self.markers = true;
-        self
-    }
-}
-
-/// A vertical marker line (capacity, knee).
-struct Marker {
-    label: String,
-    x: f64,
-    color: RGBColor,
-}
-
-/// What a chart shows.
-struct Plot<'a> {
-    title: String,
-    x_label: &'a str,
-    y_label: &'a str,
-    lines: Vec<Line>,
-    /// Horizontal lines: label, y, colour (SLO bounds).
-    hlines: Vec<(String, f64, RGBColor)>,
-    markers: Vec<Marker>,
-    /// Windows to shade, x in seconds.
-    bands: &'a [WindowStats],
-    /// Point labels `(x, y, text)`.
-    notes: Vec<(f64, f64, String)>,
-    x_format: fn(&f64) -> String,
-    y_format: fn(&f64) -> String,
-    empty: &'a str,
-}
-
-impl<'a> Plot<'a> {
-    fn new(title: impl Into<String>, x_label: &'a str, y_label: &'a str) -> Plot<'a> {
-        Plot {
-            title: title.into(),
-            x_label,
-            y_label,
-            lines: Vec::new(),
-            hlines: Vec::new(),
-            markers: Vec::new(),
-            bands: &[],
-            notes: Vec::new(),
-            x_format: number,
-            y_format: number,
-            empty: "no data",
-        }
-    }
-
-    fn has_data(&self) -> bool {
-        self.lines.iter().any(|l| !l.points.is_empty())
-    }
-
-    fn ys(&self) -> impl Iterator<Item = f64> + '_ {
-        self.lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
-            .chain(self.hlines.iter().map(|h| h.1))
-            .filter(|v| v.is_finite())
-    }
-
-    fn xs(&self) -> impl Iterator<Item = f64> + '_ {
-        self.lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.0))
-            .chain(self.markers.iter().map(|m| m.x))
-            .chain(self.bands.iter().map(|w| w.end_ms as f64 / 1000.0))
-            .filter(|v| v.is_finite())
-    }
-}
-
-/// A tick label: integers plainly, small numbers with enough decimals.
-fn number(v: &f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 100.0 || (a >= 1.0 && v.fract() == 0.0) {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else if a >= 0.01 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.1e}")
-    }
-}
-
-fn percent_of_tail(x: &f64) -> String {
-    let p = 100.0 * (1.0 - 10f64.powf(-x));
-    let s = format!("{p:.4}");
-    format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
-}
-
 fn class_color(class: RequestClass) -> RGBColor {
     match class {
         RequestClass::DashboardLoad => RGBColor(31, 119, 180),
@@ -242,14 +120,6 @@ fn kind_color(kind: ErrorKind) -> RGBColor {
     }
 }
 
-fn band_color(kind: WindowKind) -> RGBAColor {
-    match kind {
-        WindowKind::Ramp => RGBColor(150, 150, 150).mix(0.12),
-        WindowKind::Hold => RGBColor(44, 160, 44).mix(0.12),
-        WindowKind::StressStep => RGBColor(255, 127, 14).mix(0.14),
-    }
-}
-
 const PERCENTILE_COLORS: [(&str, RGBColor); 5] = [
     ("p50", RGBColor(31, 119, 180)),
     ("p90", RGBColor(44, 160, 44)),
@@ -260,212 +130,6 @@ const PERCENTILE_COLORS: [(&str, RGBColor); 5] = [
 
 fn pick(l: &Latency, i: usize) -> f64 {
     [l.p50, l.p90, l.p95, l.p99, l.max][i]
-}
-
-/// Render `draw` into an SVG string of the chart size, cleaned for inlining.
-fn svg(title: &str, draw: impl FnOnce(&Area) -> DrawResult) -> String {
-    let mut buf = String::new();
-    let result = {
-        let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(Box::<dyn StdError>::from)
-            .and_then(|_| draw(&root))
-            .and_then(|_| root.present().map_err(Box::<dyn StdError>::from))
-    };
-    if let Err(e) = result {
-        return failed_svg(title, &e.to_string());
-    }
-    inline(&buf, title)
-}
-
-/// An SVG that says a chart could not be drawn.
-fn failed_svg(title: &str, why: &str) -> String {
-    format!(
-        "<svg role=\"img\" aria-label=\"{t}\" width=\"{WIDTH}\" height=\"80\" viewBox=\"0 0 {WIDTH} 80\"><text x=\"10\" y=\"30\" font-family=\"{FONT}\" font-size=\"16\">{t}: chart could not be drawn ({w})</text></svg>",
-        t = super::html::escape(title),
-        w = super::html::escape(why)
-    )
-}
-
-/// Drop the namespace URL and name the chart for screen readers.
-fn inline(svg: &str, title: &str) -> String {
-    let svg = svg
-        .replace(" xmlns=\"http://www.w3.org/2000/svg\"", "")
-        .replace(" xmlns:xlink=\"http://www.w3.org/1999/xlink\"", "");
-    svg.replacen(
-        "<svg ",
-        &format!(
-            "<svg role=\"img\" aria-label=\"{}\" ",
-            super::html::escape(title)
-        ),
-        1,
-    )
-}
-
-fn pad(range: Range<f64>, log: bool) -> Range<f64> {
-    let (lo, hi) = (range.start, range.end);
-    if log {
-        let lo = if lo > 0.0 { lo } else { 0.01 };
-        let hi = if hi > lo { hi } else { lo * 10.0 };
-        (lo / 1.5)..(hi * 1.5)
-    } else {
-        let hi = if hi > lo { hi } else { lo + 1.0 };
-        lo..(hi + (hi - lo) * 0.08)
-    }
-}
-
-fn extent(values: impl Iterator<Item = f64>, log: bool) -> Range<f64> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values {
-        if log && v <= 0.0 {
-            continue;
-        }
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return if log { 0.1..10.0 } else { 0.0..1.0 };
-    }
-    lo..hi
-}
-
-/// Draw `plot` with x and y axes from `x` and `y` (linear or log ranges).
-fn draw<X, Y>(root: &Area, plot: &Plot, x: X, y: Y) -> DrawResult
-where
-    X: AsRangedCoord<Value = f64>,
-    Y: AsRangedCoord<Value = f64>,
-    X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
-    Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
-{
-    let (left, right) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-    let mut legend: Vec<(String, Mark)> = Vec::new();
-    let mut chart = ChartBuilder::on(&left)
-        .caption(&plot.title, (FONT, CAPTION))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x, y)?;
-    chart
-        .configure_mesh()
-        .x_desc(plot.x_label)
-        .y_desc(plot.y_label)
-        .x_labels(10)
-        .y_labels(8)
-        .x_label_formatter(&plot.x_format)
-        .y_label_formatter(&plot.y_format)
-        .label_style((FONT, LABEL))
-        .axis_desc_style((FONT, LABEL + 1))
-        .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()?;
-    let xr = chart.x_range();
-    let yr = chart.y_range();
-
-    // Stage and stress-step windows, shaded and labelled.
-    let mut kinds_seen = Vec::new();
-    for (i, w) in plot.bands.iter().enumerate() {
-        let (x0, x1) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0);
-        let (x0, x1) = (x0.max(xr.start), x1.min(xr.end));
-        if x1 <= x0 {
-            continue;
-        }
-        let color = band_color(w.kind);
-        chart.draw_series(std::iter::once(Rectangle::new(
-            [(x0, yr.start), (x1, yr.end)],
-            color.filled(),
-        )))?;
-        if !kinds_seen.contains(&w.kind) {
-            kinds_seen.push(w.kind);
-            let name = match w.kind {
-                WindowKind::Ramp => "ramp window",
-                WindowKind::Hold => "hold window (judged)",
-                WindowKind::StressStep => "stress step",
-            };
-            legend.push((name.to_string(), Mark::Band(color)));
-        }
-        let label = short_window_name(&w.name);
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((x0, yr.end))
-                + Text::new(label, (3, 3 + 14 * (i as i32 % 2)), (FONT, 12).into_font().color(&RGBColor(80, 80, 80))),
-        ))?;
-    }
-
-    if !plot.has_data() {
-        let mid = ((xr.start + xr.end) / 2.0, yr.end);
-        chart.draw_series(std::iter::once(
-            EmptyElement::at(mid) + Text::new(plot.empty.to_string(), (-60, 60), (FONT, 18).into_font().color(&RGBColor(120, 120, 120))),
-        ))?;
-    }
-
-    for line in &plot.lines {
-        let style = ShapeStyle::from(&line.color).stroke_width(2);
-        if line.dashed {
-            chart.draw_series(DashedLineSeries::new(line.points.iter().copied(), 6, 4, style))?;
-        } else {
-            chart.draw_series(LineSeries::new(line.points.iter().copied(), style))?;
-        }
-        legend.push((line.label.clone(), Mark::Line(line.color, line.dashed)));
-        if line.markers {
-            chart.draw_series(line.points.iter().map(|p| Circle::new(*p, 4, line.color.filled())))?;
-        }
-    }
-    for (label, v, color) in &plot.hlines {
-        let style = ShapeStyle::from(color).stroke_width(1);
-        chart.draw_series(DashedLineSeries::new([(xr.start, *v), (xr.end, *v)], 8, 5, style))?;
-        legend.push((label.clone(), Mark::Line(*color, true)));
-    }
-    for m in &plot.markers {
-        let style = ShapeStyle::from(&m.color).stroke_width(2);
-        chart.draw_series(LineSeries::new([(m.x, yr.start), (m.x, yr.end)], style))?;
-        legend.push((m.label.clone(), Mark::Vertical(m.color)));
-    }
-    for (x, y, text) in &plot.notes {
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((*x, *y)) + Text::new(text.clone(), (5, -16), (FONT, 12).into_font().color(&RGBColor(60, 60, 60))),
-        ))?;
-    }
-    draw_legend(&right, &legend)
-}
-
-/// How a legend entry is marked.
-enum Mark {
-    Band(RGBAColor),
-    Line(RGBColor, bool),
-    Vertical(RGBColor),
-}
-
-/// The legend, in its own area right of the plot so it never hides data.
-fn draw_legend(area: &Area, entries: &[(String, Mark)]) -> DrawResult {
-    const MAX_CHARS: usize = 34;
-    let font = (FONT, 13).into_font().color(&RGBColor(40, 40, 40));
-    if !entries.is_empty() {
-        area.draw(&Text::new("legend", (8, 34), (FONT, 13).into_font().color(&RGBColor(120, 120, 120))))?;
-    }
-    for (i, (label, mark)) in entries.iter().enumerate() {
-        let y = 58 + 19 * i as i32;
-        match mark {
-            Mark::Band(c) => area.draw(&Rectangle::new([(8, y - 6), (30, y + 6)], c.filled()))?,
-            Mark::Line(c, false) => area.draw(&PathElement::new(vec![(8, y), (30, y)], ShapeStyle::from(c).stroke_width(2)))?,
-            Mark::Line(c, true) => {
-                for x in [8, 17, 26] {
-                    area.draw(&PathElement::new(vec![(x, y), (x + 5, y)], ShapeStyle::from(c).stroke_width(2)))?;
-                }
-            }
-            Mark::Vertical(c) => area.draw(&PathElement::new(vec![(19, y - 7), (19, y + 7)], ShapeStyle::from(c).stroke_width(2)))?,
-        }
-        let text: String = if label.chars().count() > MAX_CHARS {
-            label.chars().take(MAX_CHARS - 1).chain(['…']).collect()
-        } else {
-            label.clone()
-        };
-        area.draw(&Text::new(text, (36, y - 7), font.clone()))?;
-    }
-    Ok(())
-}
-
-/// `stage 1 hold` → `s1 hold`, `step 3` stays: band labels must be short.
-fn short_window_name(name: &str) -> String {
-    name.replace("stage ", "s")
 }
 
 /// Draw a chart over time: x in seconds over the whole run.
@@ -485,7 +149,10 @@ fn time_chart(s: &Summary, plot: Plot, log_y: bool) -> String {
 }
 
 /// `(bucket midpoint s, value)` per bucket.
-fn over_time(s: &Summary, value: impl Fn(&super::summary::SeriesBucket) -> Option<f64>) -> Vec<(f64, f64)> {
+fn over_time(
+    s: &Summary,
+    value: impl Fn(&super::summary::SeriesBucket) -> Option<f64>,
+) -> Vec<(f64, f64)> {
     let w = s.series.bucket_ms as f64 / 1000.0;
     s.series
         .buckets
@@ -507,7 +174,11 @@ pub fn planned_viewers(windows: &[WindowStats]) -> Vec<(f64, f64)> {
     let mut points = Vec::new();
     let mut before = 0.0;
     for w in sorted {
-        let (x0, x1, v) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0, w.viewers as f64);
+        let (x0, x1, v) = (
+            w.start_ms as f64 / 1000.0,
+            w.end_ms as f64 / 1000.0,
+            w.viewers as f64,
+        );
         match w.kind {
             WindowKind::Ramp => points.extend([(x0, before), (x1, v)]),
             _ => points.extend([(x0, before), (x0, v), (x1, v)]),
@@ -520,12 +191,20 @@ pub fn planned_viewers(windows: &[WindowStats]) -> Vec<(f64, f64)> {
 fn users(s: &Summary) -> String {
     let mut plot = Plot::new("Users over time", "time since start (s)", "users");
     plot.bands = &s.windows;
-    plot.lines.push(Line::new("planned viewers", RGBColor(31, 119, 180), planned_viewers(&s.windows)));
+    plot.lines.push(Line::new(
+        "planned viewers",
+        RGBColor(31, 119, 180),
+        planned_viewers(&s.windows),
+    ));
     if !s.series.goose_users.is_empty() {
         plot.lines.push(Line::new(
             "Goose users (viewers + sync)",
             RGBColor(255, 127, 14),
-            s.series.goose_users.iter().map(|(t, u)| (*t as f64, *u as f64)).collect(),
+            s.series
+                .goose_users
+                .iter()
+                .map(|(t, u)| (*t as f64, *u as f64))
+                .collect(),
         ));
     }
     plot.empty = "no stage windows in run.json and no Goose graph data";
@@ -533,12 +212,31 @@ fn users(s: &Summary) -> String {
 }
 
 fn throughput(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Throughput over time", "time since start (s)", "requests per second");
+    let mut plot = Plot::new(
+        "Throughput over time",
+        "time since start (s)",
+        "requests per second",
+    );
     plot.bands = &s.windows;
-    plot.lines.push(Line::new("succeeded req/s", RGBColor(44, 160, 44), over_time(s, |b| Some(per_second(s, b.ok)))));
-    plot.lines.push(Line::new("failed req/s", RGBColor(214, 39, 40), over_time(s, |b| Some(per_second(s, b.failed)))));
+    plot.lines.push(Line::new(
+        "succeeded req/s",
+        RGBColor(44, 160, 44),
+        over_time(s, |b| Some(per_second(s, b.ok))),
+    ));
+    plot.lines.push(Line::new(
+        "failed req/s",
+        RGBColor(214, 39, 40),
+        over_time(s, |b| Some(per_second(s, b.failed))),
+    ));
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline succeeded req/s", RGBColor(44, 160, 44), over_time(b, |x| Some(per_second(b, x.ok)))).dashed());
+        plot.lines.push(
+            Line::new(
+                "baseline succeeded req/s",
+                RGBColor(44, 160, 44),
+                over_time(b, |x| Some(per_second(b, x.ok))),
+            )
+            .dashed(),
+        );
     }
     time_chart(s, plot, false)
 }
@@ -549,7 +247,9 @@ const POINTS_MEAN_S: u64 = 10;
 
 /// Points written per second, as a trailing mean over [`POINTS_MEAN_S`].
 fn points_per_second(s: &Summary) -> Vec<(f64, f64)> {
-    let k = (POINTS_MEAN_S * 1000).div_ceil(s.series.bucket_ms.max(1)).max(1) as usize;
+    let k = (POINTS_MEAN_S * 1000)
+        .div_ceil(s.series.bucket_ms.max(1))
+        .max(1) as usize;
     let w = s.series.bucket_ms as f64 / 1000.0;
     let b = &s.series.buckets;
     (0..b.len())
@@ -564,14 +264,29 @@ fn points_per_second(s: &Summary) -> Vec<(f64, f64)> {
 }
 
 fn points(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Points ingested over time (sync job, ingest.csv)", "time since start (s)", "points per second");
+    let mut plot = Plot::new(
+        "Points ingested over time (sync job, ingest.csv)",
+        "time since start (s)",
+        "points per second",
+    );
     plot.bands = &s.windows;
     let label = format!("points/s written ({POINTS_MEAN_S} s mean)");
     if s.inputs.ingest.used {
-        plot.lines.push(Line::new(label, RGBColor(214, 39, 40), points_per_second(s)));
+        plot.lines.push(Line::new(
+            label,
+            RGBColor(214, 39, 40),
+            points_per_second(s),
+        ));
     }
     if let Some(b) = base.filter(|b| b.inputs.ingest.used) {
-        plot.lines.push(Line::new("baseline points/s", RGBColor(214, 39, 40), points_per_second(b)).dashed());
+        plot.lines.push(
+            Line::new(
+                "baseline points/s",
+                RGBColor(214, 39, 40),
+                points_per_second(b),
+            )
+            .dashed(),
+        );
     }
     plot.empty = "no ingest.csv";
     time_chart(s, plot, false)
@@ -580,7 +295,9 @@ fn points(s: &Summary, base: Option<&Summary>) -> String {
 fn slo_lines(s: &Summary, class: RequestClass) -> Vec<(String, f64, RGBColor)> {
     let mut seen: Vec<(SloMetric, f64)> = Vec::new();
     for r in s.slos.iter().filter(|r| r.class == class) {
-        if matches!(r.metric, SloMetric::P50 | SloMetric::P95 | SloMetric::P99) && !seen.contains(&(r.metric, r.max)) {
+        if matches!(r.metric, SloMetric::P50 | SloMetric::P95 | SloMetric::P99)
+            && !seen.contains(&(r.metric, r.max))
+        {
             seen.push((r.metric, r.max));
         }
     }
@@ -604,13 +321,19 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
     );
     plot.bands = &s.windows;
     let of = |sum: &Summary, i: usize| {
-        over_time(sum, |b| b.classes.iter().find(|(c, _)| *c == class).map(|(_, l)| pick(l, i)))
+        over_time(sum, |b| {
+            b.classes
+                .iter()
+                .find(|(c, _)| *c == class)
+                .map(|(_, l)| pick(l, i))
+        })
     };
     for (i, (name, color)) in PERCENTILE_COLORS.iter().enumerate() {
         plot.lines.push(Line::new(*name, *color, of(s, i)));
     }
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline p95", PERCENTILE_COLORS[2].1, of(b, 2)).dashed());
+        plot.lines
+            .push(Line::new("baseline p95", PERCENTILE_COLORS[2].1, of(b, 2)).dashed());
     }
     if !plot.has_data() {
         plot.lines.clear();
@@ -621,7 +344,11 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
 }
 
 fn histogram(s: &Summary) -> String {
-    let mut plot = Plot::new("Latency distribution (whole run, log scale)", "latency (ms, log scale)", "share of requests (%)");
+    let mut plot = Plot::new(
+        "Latency distribution (whole run, log scale)",
+        "latency (ms, log scale)",
+        "share of requests (%)",
+    );
     for d in &s.distributions {
         let total: u64 = d.bins.iter().map(|b| b.count).sum();
         if total == 0 {
@@ -632,12 +359,15 @@ fn histogram(s: &Summary) -> String {
             let share = b.count as f64 * 100.0 / total as f64;
             pts.extend([(b.lo_ms, share), (b.hi_ms, share)]);
         }
-        plot.lines.push(Line::new(d.class.label(), class_color(d.class), pts));
+        plot.lines
+            .push(Line::new(d.class.label(), class_color(d.class), pts));
     }
     plot.empty = "no latencies recorded";
     let x = pad(extent(plot.xs(), true), true);
     let y = pad(extent(plot.ys().chain([0.0]), false), false);
-    svg(&plot.title.clone(), |root| draw(root, &plot, x.log_scale(), y))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, x.log_scale(), y)
+    })
 }
 
 /// x position of percentile `p` on the tail axis: −log10(1 − p/100), capped at 5.
@@ -651,12 +381,19 @@ fn tail_x(p: f64) -> f64 {
 }
 
 fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Latency by percentile (whole run)", "percentile (tail stretched)", "latency (ms, log scale)");
+    let mut plot = Plot::new(
+        "Latency by percentile (whole run)",
+        "percentile (tail stretched)",
+        "latency (ms, log scale)",
+    );
     for d in &s.distributions {
         plot.lines.push(Line::new(
             d.class.label(),
             class_color(d.class),
-            d.percentiles.iter().map(|(p, ms)| (tail_x(*p), *ms)).collect(),
+            d.percentiles
+                .iter()
+                .map(|(p, ms)| (tail_x(*p), *ms))
+                .collect(),
         ));
     }
     if let Some(b) = base {
@@ -666,7 +403,10 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
                     Line::new(
                         format!("baseline {}", d.class.label()),
                         class_color(d.class),
-                        d.percentiles.iter().map(|(p, ms)| (tail_x(*p), *ms)).collect(),
+                        d.percentiles
+                            .iter()
+                            .map(|(p, ms)| (tail_x(*p), *ms))
+                            .collect(),
                     )
                     .dashed(),
                 );
@@ -676,16 +416,26 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
     plot.x_format = percent_of_tail;
     plot.empty = "no latencies recorded";
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| draw(root, &plot, 0.0..5.0, y.log_scale()))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, 0.0..5.0, y.log_scale())
+    })
 }
 
 fn marker_lines(s: &Summary) -> Vec<Marker> {
     let mut m = Vec::new();
     if let Some(c) = s.capacity {
-        m.push(Marker { label: format!("capacity: {c} viewers"), x: c as f64, color: RGBColor(44, 160, 44) });
+        m.push(Marker {
+            label: format!("capacity: {c} viewers"),
+            x: c as f64,
+            color: RGBColor(44, 160, 44),
+        });
     }
     if let Some(k) = &s.knee {
-        m.push(Marker { label: format!("knee: {} viewers", k.viewers), x: k.viewers as f64, color: RGBColor(148, 103, 189) });
+        m.push(Marker {
+            label: format!("knee: {} viewers", k.viewers),
+            x: k.viewers as f64,
+            color: RGBColor(148, 103, 189),
+        });
     }
     m
 }
@@ -702,22 +452,49 @@ fn concurrency_x(s: &Summary, base: Option<&Summary>) -> Range<f64> {
 }
 
 fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("p95 latency against concurrency (hold windows and stress steps)", "viewers", "p95 latency (ms, log scale)");
+    let mut plot = Plot::new(
+        "p95 latency against concurrency (hold windows and stress steps)",
+        "viewers",
+        "p95 latency (ms, log scale)",
+    );
     let classes: Vec<RequestClass> = RequestClass::ALL
         .into_iter()
-        .filter(|c| s.concurrency.iter().any(|p| p.p95_ms.iter().any(|(x, _)| x == c)))
+        .filter(|c| {
+            s.concurrency
+                .iter()
+                .any(|p| p.p95_ms.iter().any(|(x, _)| x == c))
+        })
         .filter(|c| LATENCY_CLASSES.contains(c) || s.slos.iter().any(|r| r.class == *c))
         .collect();
     let p95_of = |sum: &Summary, class: RequestClass| -> Vec<(f64, f64)> {
         sum.concurrency
             .iter()
-            .filter_map(|p| Some((p.viewers as f64, p.p95_ms.iter().find(|(c, _)| *c == class)?.1)))
+            .filter_map(|p| {
+                Some((
+                    p.viewers as f64,
+                    p.p95_ms.iter().find(|(c, _)| *c == class)?.1,
+                ))
+            })
             .collect()
     };
     for class in &classes {
-        plot.lines.push(Line::new(format!("{} p95", class.label()), class_color(*class), p95_of(s, *class)).markers());
+        plot.lines.push(
+            Line::new(
+                format!("{} p95", class.label()),
+                class_color(*class),
+                p95_of(s, *class),
+            )
+            .markers(),
+        );
         if let Some(b) = base {
-            plot.lines.push(Line::new(format!("baseline {} p95", class.label()), class_color(*class), p95_of(b, *class)).dashed());
+            plot.lines.push(
+                Line::new(
+                    format!("baseline {} p95", class.label()),
+                    class_color(*class),
+                    p95_of(b, *class),
+                )
+                .dashed(),
+            );
         }
         plot.hlines.extend(
             slo_lines(s, *class)
@@ -730,27 +507,51 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     plot.empty = "no hold windows or stress steps with latencies";
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| draw(root, &plot, x, y.log_scale()))
+    svg(&plot.title.clone(), |root| {
+        draw(root, &plot, x, y.log_scale())
+    })
 }
 
 fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new("Viewer throughput against concurrency", "viewers", "successful viewer requests per second");
+    let mut plot = Plot::new(
+        "Viewer throughput against concurrency",
+        "viewers",
+        "successful viewer requests per second",
+    );
     let pts = |sum: &Summary| -> Vec<(f64, f64)> {
-        sum.concurrency.iter().map(|p| (p.viewers as f64, p.viewer_throughput_rps)).collect()
+        sum.concurrency
+            .iter()
+            .map(|p| (p.viewers as f64, p.viewer_throughput_rps))
+            .collect()
     };
-    plot.lines.push(Line::new("throughput", RGBColor(31, 119, 180), pts(s)).markers());
+    plot.lines
+        .push(Line::new("throughput", RGBColor(31, 119, 180), pts(s)).markers());
     if let Some(first) = s.concurrency.first().filter(|p| p.viewers > 0) {
         let slope = first.viewer_throughput_rps / first.viewers as f64;
         let x_end = concurrency_x(s, base).end;
-        plot.lines.push(Line::new("linear scaling from the first window", RGBColor(160, 160, 160), vec![(0.0, 0.0), (x_end, slope * x_end)]).dashed());
+        plot.lines.push(
+            Line::new(
+                "linear scaling from the first window",
+                RGBColor(160, 160, 160),
+                vec![(0.0, 0.0), (x_end, slope * x_end)],
+            )
+            .dashed(),
+        );
     }
     if let Some(b) = base {
-        plot.lines.push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).dashed());
+        plot.lines
+            .push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).dashed());
     }
     plot.notes = s
         .concurrency
         .iter()
-        .map(|p| (p.viewers as f64, p.viewer_throughput_rps, short_window_name(&p.window)))
+        .map(|p| {
+            (
+                p.viewers as f64,
+                p.viewer_throughput_rps,
+                short_window_name(&p.window),
+            )
+        })
         .collect();
     plot.markers = marker_lines(s);
     plot.empty = "no hold windows or stress steps";
@@ -761,12 +562,26 @@ fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
 }
 
 fn errors(s: &Summary) -> String {
-    let mut plot = Plot::new("Errors over time by kind", "time since start (s)", "failed requests per second");
+    let mut plot = Plot::new(
+        "Errors over time by kind",
+        "time since start (s)",
+        "failed requests per second",
+    );
     plot.bands = &s.windows;
     for kind in ErrorKind::ALL {
         let i = kind.index();
-        if s.series.buckets.iter().any(|b| b.errors.get(i).copied().unwrap_or(0) > 0) {
-            plot.lines.push(Line::new(kind.label(), kind_color(kind), over_time(s, |b| Some(per_second(s, b.errors.get(i).copied().unwrap_or(0))))));
+        if s.series
+            .buckets
+            .iter()
+            .any(|b| b.errors.get(i).copied().unwrap_or(0) > 0)
+        {
+            plot.lines.push(Line::new(
+                kind.label(),
+                kind_color(kind),
+                over_time(s, |b| {
+                    Some(per_second(s, b.errors.get(i).copied().unwrap_or(0)))
+                }),
+            ));
         }
     }
     plot.empty = "no failed requests";
@@ -799,7 +614,11 @@ mod tests {
     fn charts_are_inline_svg_without_urls() {
         let plot = Plot::new("t", "x (s)", "y (ms)");
         let out = svg("a <chart>", |root| draw(root, &plot, 0.0..1.0, 0.0..1.0));
-        assert!(out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""), "{}", &out[..80]);
+        assert!(
+            out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""),
+            "{}",
+            &out[..80]
+        );
         assert!(!out.contains("http://"));
         assert!(out.contains("no data"));
     }

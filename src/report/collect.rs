@@ -81,7 +81,8 @@ impl ErrorKind {
     pub fn classify(status: u16, error: &[u8]) -> ErrorKind {
         match status {
             0 => {
-                if contains_ignore_case(error, b"timed out") || contains_ignore_case(error, b"timeout")
+                if contains_ignore_case(error, b"timed out")
+                    || contains_ignore_case(error, b"timeout")
                 {
                     ErrorKind::Timeout
                 } else if contains_ignore_case(error, b"connect")
@@ -268,7 +269,13 @@ impl TimeBuckets {
     }
 
     /// Record a request at `elapsed_ms`.
-    pub fn record(&mut self, elapsed_ms: u64, class: RequestClass, latency_us: u64, fail: Option<ErrorKind>) {
+    pub fn record(
+        &mut self,
+        elapsed_ms: u64,
+        class: RequestClass,
+        latency_us: u64,
+        fail: Option<ErrorKind>,
+    ) {
         let bucket = self.at(elapsed_ms);
         bucket
             .class_mut(class_index(class))
@@ -482,7 +489,14 @@ impl Collected {
 
     /// Fold in one request row: `name_slot` from [`Collected::name_slot`],
     /// `fail` the kind of failure or `None` for a success, `error` its text.
-    pub fn record(&mut self, elapsed_ms: u64, name_slot: usize, latency_us: u64, fail: Option<ErrorKind>, error: &[u8]) {
+    pub fn record(
+        &mut self,
+        elapsed_ms: u64,
+        name_slot: usize,
+        latency_us: u64,
+        fail: Option<ErrorKind>,
+        error: &[u8],
+    ) {
         let class = self.names[name_slot].class;
         let success = fail.is_none();
         self.names[name_slot].acc.record(latency_us, success);
@@ -510,9 +524,16 @@ impl Collected {
     pub fn record_messages(&mut self, error: &[u8], n: u64) {
         let text = String::from_utf8_lossy(error);
         let text = text.trim();
-        let text = if text.is_empty() { "(no message)" } else { text };
+        let text = if text.is_empty() {
+            "(no message)"
+        } else {
+            text
+        };
         let cut: String = if text.chars().count() > MESSAGE_CHARS {
-            text.chars().take(MESSAGE_CHARS).chain("…".chars()).collect()
+            text.chars()
+                .take(MESSAGE_CHARS)
+                .chain("…".chars())
+                .collect()
         } else {
             text.to_string()
         };
@@ -526,7 +547,14 @@ impl Collected {
     }
 
     /// Fold in one sync batch write from `ingest.csv`.
-    pub fn record_batch(&mut self, elapsed_ms: u64, points: u64, bytes: u64, duration_us: u64, success: bool) {
+    pub fn record_batch(
+        &mut self,
+        elapsed_ms: u64,
+        points: u64,
+        bytes: u64,
+        duration_us: u64,
+        success: bool,
+    ) {
         self.ingest.record(points, bytes, duration_us, success);
         for w in &mut self.windows {
             if w.contains(elapsed_ms) {
@@ -552,7 +580,10 @@ mod tests {
 
     #[test]
     fn failures_are_classified_by_status_and_text() {
-        assert_eq!(ErrorKind::classify(0, b"operation timed out"), ErrorKind::Timeout);
+        assert_eq!(
+            ErrorKind::classify(0, b"operation timed out"),
+            ErrorKind::Timeout
+        );
         assert_eq!(
             ErrorKind::classify(0, b"error sending request: client error (Connect)"),
             ErrorKind::Connection
@@ -562,8 +593,14 @@ mod tests {
         assert_eq!(ErrorKind::classify(503, b""), ErrorKind::Shed);
         assert_eq!(ErrorKind::classify(504, b""), ErrorKind::Timeout);
         assert_eq!(ErrorKind::classify(500, b""), ErrorKind::Server);
-        assert_eq!(ErrorKind::classify(200, b"error parsing query"), ErrorKind::Query);
-        assert_eq!(ErrorKind::classify(400, b"error parsing query"), ErrorKind::Query);
+        assert_eq!(
+            ErrorKind::classify(200, b"error parsing query"),
+            ErrorKind::Query
+        );
+        assert_eq!(
+            ErrorKind::classify(400, b"error parsing query"),
+            ErrorKind::Query
+        );
         assert_eq!(ErrorKind::classify(404, b"Not Found"), ErrorKind::Client);
         for (i, kind) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(kind.index(), i);
@@ -585,7 +622,10 @@ mod tests {
             .map(|x| x.class(RequestClass::PanelQuery).map_or(0, |c| c.count))
             .sum();
         assert_eq!(total, 1200);
-        assert!(b.buckets.iter().all(|x| x.class(RequestClass::PanelQuery).unwrap().count == 2));
+        assert!(b
+            .buckets
+            .iter()
+            .all(|x| x.class(RequestClass::PanelQuery).unwrap().count == 2));
     }
 
     #[test]
@@ -603,7 +643,13 @@ mod tests {
         let mut c = Collected::new(&[], 1000);
         for i in 0..MAX_NAMES + 50 {
             let slot = c.name_slot(format!("panel p{i} [1h]").as_bytes());
-            c.record(0, slot, 10, Some(ErrorKind::Server), format!("boom {i}").as_bytes());
+            c.record(
+                0,
+                slot,
+                10,
+                Some(ErrorKind::Server),
+                format!("boom {i}").as_bytes(),
+            );
         }
         assert_eq!(c.names.len(), MAX_NAMES);
         assert_eq!(c.names.last().unwrap().name, OVERFLOW_NAME);
@@ -612,6 +658,9 @@ mod tests {
         let long = "x".repeat(1000);
         c.messages.clear();
         c.record_message(long.as_bytes());
-        assert_eq!(c.messages.keys().next().unwrap().chars().count(), MESSAGE_CHARS + 1);
+        assert_eq!(
+            c.messages.keys().next().unwrap().chars().count(),
+            MESSAGE_CHARS + 1
+        );
     }
 }

@@ -21,7 +21,11 @@ use super::collect::{class_index, ClassAcc, Collected, ErrorKind, FINE_SIGFIG};
 /// The request name inside a Goose key such as `GET load Toggl time [7d]`.
 fn name_of_key(key: &str) -> &str {
     match key.split_once(' ') {
-        Some((method, rest)) if !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase()) => rest,
+        Some((method, rest))
+            if !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase()) =>
+        {
+            rest
+        }
         _ => key,
     }
 }
@@ -68,11 +72,10 @@ pub fn read_goose_report(c: &mut Collected, path: &Path, use_requests: bool) -> 
     fold_aggregates(c, &report);
     match graphs {
         Some(graphs) => fold_per_second(c, graphs),
-        None => {
-            c.goose_input.note = Some(
-                "report.json has no graph data (run Goose with --report-graph-data): nothing over time".into(),
-            )
-        }
+        None => c.goose_input.note = Some(
+            "report.json has no graph data (run Goose with --report-graph-data): nothing over time"
+                .into(),
+        ),
     }
     Ok(())
 }
@@ -85,14 +88,20 @@ fn fold_aggregates(c: &mut Collected, report: &Value) {
     for (key, entry) in requests.into_iter().flatten() {
         let slot = c.name_slot(name_of_key(key).as_bytes());
         let mut acc = ClassAcc::new(FINE_SIGFIG);
-        if let Some(times) = entry.pointer("/raw_data/times_us").and_then(Value::as_object) {
+        if let Some(times) = entry
+            .pointer("/raw_data/times_us")
+            .and_then(Value::as_object)
+        {
             for (us, n) in times {
                 if let (Ok(us), Some(n)) = (us.parse::<u64>(), n.as_u64()) {
                     let _ = acc.hist.record_n(us, n);
                 }
             }
         }
-        let ok = entry.get("success_count").and_then(Value::as_u64).unwrap_or(0);
+        let ok = entry
+            .get("success_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         acc.failed = entry.get("fail_count").and_then(Value::as_u64).unwrap_or(0);
         acc.count = ok + acc.failed;
         let class = c.names[slot].class;
@@ -103,7 +112,10 @@ fn fold_aggregates(c: &mut Collected, report: &Value) {
     let errors = report.get("errors").and_then(Value::as_array);
     for error in errors.into_iter().flatten() {
         let text = error.get("error").and_then(Value::as_str).unwrap_or("");
-        let n = error.get("occurrences").and_then(Value::as_u64).unwrap_or(0);
+        let n = error
+            .get("occurrences")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         // Goose writes HTTP failures as "404 Not Found: <name>".
         let status = text
             .split_whitespace()
@@ -164,7 +176,10 @@ mod tests {
 
     #[test]
     fn keys_lose_their_method() {
-        assert_eq!(name_of_key("GET load Toggl time [7d]"), "load Toggl time [7d]");
+        assert_eq!(
+            name_of_key("GET load Toggl time [7d]"),
+            "load Toggl time [7d]"
+        );
         assert_eq!(name_of_key("sync write"), "sync write");
     }
 
@@ -178,7 +193,11 @@ mod tests {
         let load = c.total(RequestClass::DashboardLoad);
         assert!(load.count > 0);
         assert_eq!(load.hist.len(), load.count);
-        let missing = c.names.iter().find(|n| n.name.starts_with("panel Missing")).unwrap();
+        let missing = c
+            .names
+            .iter()
+            .find(|n| n.name.starts_with("panel Missing"))
+            .unwrap();
         assert_eq!(missing.acc.failed, missing.acc.count);
         assert!(c.errors[ErrorKind::Client.index()] > 0);
         assert!(c.errors[ErrorKind::Connection.index()] > 0);

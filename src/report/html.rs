@@ -115,9 +115,9 @@ pub fn page(s: &Summary, charts: &Charts) -> String {
 
 fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     let r = &s.run;
-    write!(
+    writeln!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         text(&r.scenario)
     )?;
     let verdict_class = match s.verdict {
@@ -125,9 +125,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         Verdict::Fail => "fail",
         Verdict::NotJudged => "nodata",
     };
-    write!(
+    writeln!(
         h,
-        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>\n",
+        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
         text(&r.scenario),
         s.verdict.label(),
         match s.verdict {
@@ -149,7 +149,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
     h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles per time bucket of ");
-    write!(h, "{} s (1 % precision), with the SLO bounds dashed.</p>\n", num(s.series.bucket_ms as f64 / 1000.0))?;
+    writeln!(
+        h,
+        "{} s (1 % precision), with the SLO bounds dashed.</p>",
+        num(s.series.bucket_ms as f64 / 1000.0)
+    )?;
     for (_, svg) in &c.latency {
         fig(h, svg)?;
     }
@@ -167,15 +171,15 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         baseline_section(h, b)?;
     }
     inputs_section(h, s)?;
-    write!(
+    writeln!(
         h,
-        "<footer><p class=\"note\">Written by dashload {} from the run folder's files; everything on this page is also in summary.json.</p></footer>\n</body>\n</html>\n",
+        "<footer><p class=\"note\">Written by dashload {} from the run folder's files; everything on this page is also in summary.json.</p></footer>\n</body>\n</html>",
         text(&r.dashload_version)
     )
 }
 
 fn fig(h: &mut String, svg: &str) -> std::fmt::Result {
-    write!(h, "<figure>{svg}</figure>\n")
+    writeln!(h, "<figure>{svg}</figure>")
 }
 
 fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
@@ -183,9 +187,9 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<div class=\"banner warn\" id=\"interrupted\"><strong>Interrupted:</strong> the run was cut short by Ctrl-C or a signal. Windows after the interruption hold little or no data.</div>\n");
     }
     if let Some(stop) = &s.run.ladder_stop {
-        write!(
+        writeln!(
             h,
-            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>\n",
+            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>",
             text(&stop.step),
             stop.viewers,
             num(stop.at_ms as f64 / 1000.0),
@@ -194,13 +198,15 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     if let Some(b) = &s.baseline {
         if s.regression {
-            write!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>\n", b.regressions.len())?;
+            writeln!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>", b.regressions.len())?;
         } else {
             h.push_str("<div class=\"banner good\">No regression against the baseline.</div>\n");
         }
     }
     if !s.inputs.notes.is_empty() {
-        h.push_str("<div class=\"banner info\"><strong>What this report could not use:</strong><ul>");
+        h.push_str(
+            "<div class=\"banner info\"><strong>What this report could not use:</strong><ul>",
+        );
         for n in &s.inputs.notes {
             write!(h, "<li>{}</li>", text(n))?;
         }
@@ -212,31 +218,72 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
 fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let r = &s.run;
     h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
-    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
-    row("Scenario", format!("{} <small>({}, sha256 {}…)</small>", text(&r.scenario), text(&r.scenario_file), text(r.scenario_digest.get(..12).unwrap_or(&r.scenario_digest))))?;
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
+    row(
+        "Scenario",
+        format!(
+            "{} <small>({}, sha256 {}…)</small>",
+            text(&r.scenario),
+            text(&r.scenario_file),
+            text(r.scenario_digest.get(..12).unwrap_or(&r.scenario_digest))
+        ),
+    )?;
     row(
         "Target",
         format!(
             "{}: {}{}",
             text(&r.target.kind),
             shown_url(&r.target.url),
-            r.target.database.as_deref().map(|d| format!(", database {}", text(d))).unwrap_or_default()
+            r.target
+                .database
+                .as_deref()
+                .map(|d| format!(", database {}", text(d)))
+                .unwrap_or_default()
         ),
     )?;
-    row("Started", format!("{} UTC", r.started_at.format("%Y-%m-%d %H:%M:%S")))?;
+    row(
+        "Started",
+        format!("{} UTC", r.started_at.format("%Y-%m-%d %H:%M:%S")),
+    )?;
     row(
         "Duration",
-        format!("{} s{}", num(r.duration_s), if r.ended_at.is_none() { " (no end time recorded)" } else { "" }),
+        format!(
+            "{} s{}",
+            num(r.duration_s),
+            if r.ended_at.is_none() {
+                " (no end time recorded)"
+            } else {
+                ""
+            }
+        ),
     )?;
     row("Test plan", format!("<code>{}</code>", text(&r.test_plan)))?;
-    row("Peak users", format!("{} ({} viewers at most, {} sync users)", r.peak_users, r.peak_viewers, r.sync_users))?;
-    row("Requests", format!("{} ({} failed)", s.totals.requests, s.totals.failed))?;
+    row(
+        "Peak users",
+        format!(
+            "{} ({} viewers at most, {} sync users)",
+            r.peak_users, r.peak_viewers, r.sync_users
+        ),
+    )?;
+    row(
+        "Requests",
+        format!("{} ({} failed)", s.totals.requests, s.totals.failed),
+    )?;
     row("Error rate", pct(s.totals.error_rate))?;
-    row("Verdict", format!("<span class=\"{}\">{}</span>", if s.slo_failed { "fail" } else { "pass" }, s.verdict.label()))?;
+    row(
+        "Verdict",
+        format!(
+            "<span class=\"{}\">{}</span>",
+            if s.slo_failed { "fail" } else { "pass" },
+            s.verdict.label()
+        ),
+    )?;
     row(
         "Capacity",
         s.capacity
-            .map_or("not found (no window where every SLO held)".into(), |c| format!("{c} viewers")),
+            .map_or("not found (no window where every SLO held)".into(), |c| {
+                format!("{c} viewers")
+            }),
     )?;
     row(
         "Knee",
@@ -244,8 +291,18 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             format!("{} viewers (next step {} at {} viewers added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
         }),
     )?;
-    row("First stress step that broke", s.first_break.as_deref().map_or("none".into(), text))?;
-    row("Interrupted", if r.interrupted { "yes".into() } else { "no".into() })?;
+    row(
+        "First stress step that broke",
+        s.first_break.as_deref().map_or("none".into(), text),
+    )?;
+    row(
+        "Interrupted",
+        if r.interrupted {
+            "yes".into()
+        } else {
+            "no".into()
+        },
+    )?;
     row("Seed", r.seed.to_string())?;
     h.push_str("</table>\n<h3>Latency on the judged (hold) windows</h3>\n");
     if s.judged.is_empty() {
@@ -261,9 +318,9 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th>requests</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
     for c in stats {
         let l = c.latency;
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.class.label(),
             c.count,
             c.failed,
@@ -280,10 +337,12 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
 }
 
 fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
-    h.push_str("<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n");
-    write!(
+    h.push_str(
+        "<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n",
+    );
+    writeln!(
         h,
-        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>\n",
+        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
         KNEE_FRACTION * 100.0
     )?;
     fig(h, &c.concurrency_latency)?;
@@ -291,10 +350,14 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     if !s.concurrency.is_empty() {
         h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");
         for p in &s.concurrency {
-            let p95: Vec<String> = p.p95_ms.iter().map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v)))).collect();
-            write!(
+            let p95: Vec<String> = p
+                .p95_ms
+                .iter()
+                .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
+                .collect();
+            writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>\n",
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
                 text(&p.window),
                 kind_label(p.kind),
                 p.viewers,
@@ -322,17 +385,36 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     }
     h.push_str("<h3>By kind</h3>\n<table><tr><th class=\"l\">kind</th><th>failures</th></tr>\n");
     for (kind, n) in &s.errors.by_kind {
-        write!(h, "<tr><td class=\"l\">{}</td><td>{n}</td></tr>\n", escape(kind.label()))?;
+        writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{n}</td></tr>",
+            escape(kind.label())
+        )?;
     }
     h.push_str("</table>\n<h3>Messages</h3>\n<table><tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>\n");
     const SHOWN: usize = 50;
     for m in s.errors.messages.iter().take(SHOWN) {
-        write!(h, "<tr><td>{}</td><td class=\"l\">{}</td></tr>\n", m.count, text(&m.message))?;
+        writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
+            m.count,
+            text(&m.message)
+        )?;
     }
     h.push_str("</table>\n");
-    let hidden: u64 = s.errors.messages.iter().skip(SHOWN).map(|m| m.count).sum::<u64>() + s.errors.other_messages;
+    let hidden: u64 = s
+        .errors
+        .messages
+        .iter()
+        .skip(SHOWN)
+        .map(|m| m.count)
+        .sum::<u64>()
+        + s.errors.other_messages;
     if hidden > 0 {
-        write!(h, "<p class=\"note\">{hidden} more failures with other messages are not listed.</p>\n")?;
+        writeln!(
+            h,
+            "<p class=\"note\">{hidden} more failures with other messages are not listed.</p>"
+        )?;
     }
     h.push_str("</section>\n");
     Ok(())
@@ -345,14 +427,18 @@ fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         return Ok(());
     }
     if let Some(step) = &s.first_break {
-        let viewers = s.windows.iter().find(|w| &w.name == step).map_or(0, |w| w.viewers);
-        write!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>\n", text(step))?;
+        let viewers = s
+            .windows
+            .iter()
+            .find(|w| &w.name == step)
+            .map_or(0, |w| w.viewers);
+        writeln!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>", text(step))?;
     }
     h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
     for r in &s.slos {
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
             text(&r.window),
             kind_label(r.window_kind),
             r.class.label(),
@@ -375,11 +461,16 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
     for w in &s.windows {
-        let lat = |class: RequestClass| w.classes.iter().find(|c| c.class == class).and_then(|c| c.latency);
+        let lat = |class: RequestClass| {
+            w.classes
+                .iter()
+                .find(|c| c.class == class)
+                .and_then(|c| c.latency)
+        };
         let panel = lat(RequestClass::PanelQuery);
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             text(&w.name),
             kind_label(w.kind),
             num(w.start_ms as f64 / 1000.0),
@@ -398,8 +489,17 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         )?;
     }
     h.push_str("</table>\n");
-    for w in s.windows.iter().filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty()) {
-        write!(h, "<details><summary>{} ({} viewers): every class</summary>\n", text(&w.name), w.viewers)?;
+    for w in s
+        .windows
+        .iter()
+        .filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty())
+    {
+        writeln!(
+            h,
+            "<details><summary>{} ({} viewers): every class</summary>",
+            text(&w.name),
+            w.viewers
+        )?;
         class_table(h, &w.classes)?;
         h.push_str("</details>\n");
     }
@@ -416,9 +516,9 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
     for n in &s.names {
         let l = n.stats.latency;
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
@@ -439,32 +539,45 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let c = &s.run.counters;
     let i = &s.sync.ingest;
     h.push_str("<section id=\"sync\">\n<h2>Sync job</h2>\n<table class=\"kv\">\n");
-    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row("Time entries fetched or generated", c.entries.to_string())?;
-    row("Points written (users' counter)", c.points_written.to_string())?;
+    row(
+        "Points written (users' counter)",
+        c.points_written.to_string(),
+    )?;
     row("Batches (users' counter)", c.batches.to_string())?;
-    row("Batches in ingest.csv", format!("{} ({} failed)", i.batches, i.failed))?;
+    row(
+        "Batches in ingest.csv",
+        format!("{} ({} failed)", i.batches, i.failed),
+    )?;
     row("Points in successful batches", i.points.to_string())?;
     row("Bytes in successful batches", i.bytes.to_string())?;
-    row("Write time per point", s.sync.ms_per_point.map_or("—".into(), |v| format!("{v:.4} ms")))?;
-    row("Points per second (whole run)", s.sync.points_per_s.map_or("—".into(), num))?;
+    row(
+        "Write time per point",
+        s.sync
+            .ms_per_point
+            .map_or("—".into(), |v| format!("{v:.4} ms")),
+    )?;
+    row(
+        "Points per second (whole run)",
+        s.sync.points_per_s.map_or("—".into(), num),
+    )?;
     row("Dashboard loads completed", c.dashboard_loads.to_string())?;
-    row("Missed auto-refreshes (previous load still running)", c.missed_refreshes.to_string())?;
+    row(
+        "Missed auto-refreshes (previous load still running)",
+        c.missed_refreshes.to_string(),
+    )?;
     h.push_str("</table>\n</section>\n");
     Ok(())
 }
 
 fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
-    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>\n")?;
+    writeln!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>")?;
     for d in deltas {
-        let class = if d.regression {
-            " class=\"worse\""
-        } else {
-            ""
-        };
-        write!(
+        let class = if d.regression { " class=\"worse\"" } else { "" };
+        writeln!(
             h,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             text(&d.scope),
             text(&d.figure),
             d.baseline.map_or("—".into(), num4),
@@ -488,9 +601,9 @@ fn num4(v: f64) -> String {
 }
 
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
-    write!(
+    writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>\n",
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>",
         text(&b.dir),
         text(&b.scenario),
         b.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -508,7 +621,11 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
         h.push_str("</ul>\n");
     }
     if !b.unmatched_windows.is_empty() {
-        write!(h, "<p class=\"note\">Hold windows with no namesake in the baseline: {}.</p>\n", text(&b.unmatched_windows.join(", ")))?;
+        writeln!(
+            h,
+            "<p class=\"note\">Hold windows with no namesake in the baseline: {}.</p>",
+            text(&b.unmatched_windows.join(", "))
+        )?;
     }
     h.push_str("<h3>Run</h3>\n");
     delta_table(h, &b.totals, "scope")?;
@@ -527,9 +644,9 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         ("ingest.csv", &s.inputs.ingest),
         ("report.json", &s.inputs.goose_report),
     ] {
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>\n",
+            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             if i.used { "yes" } else { "no" },
             i.rows,
             i.corrupt_rows,
@@ -547,8 +664,14 @@ mod tests {
 
     #[test]
     fn escaping_and_scheme_removal() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(text("GET https://user@host/x <b>"), "GET user@host/x &lt;b&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(
+            text("GET https://user@host/x <b>"),
+            "GET user@host/x &lt;b&gt;"
+        );
         assert_eq!(shown_url("http://127.0.0.1:8086"), "127.0.0.1:8086 (http)");
         assert_eq!(shown_url("influx"), "influx");
     }

@@ -12,8 +12,14 @@ use super::summary::{SloVerdict, Summary};
 /// The XML text of `junit.xml`.
 pub fn junit(s: &Summary) -> String {
     let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
-    let failures = judged.iter().filter(|r| r.verdict == SloVerdict::Fail).count();
-    let skipped = judged.iter().filter(|r| r.verdict == SloVerdict::NoData).count();
+    let failures = judged
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::Fail)
+        .count();
+    let skipped = judged
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::NoData)
+        .count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let suite = format!("dashload SLOs: {}", s.run.scenario);
     let _ = writeln!(
@@ -48,16 +54,16 @@ pub fn junit(s: &Summary) -> String {
                     r.observed.map_or("?".into(), |v| format!("{v:.4}")),
                     r.max
                 );
-                let _ = write!(
+                let _ = writeln!(
                     x,
-                    ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>\n",
+                    ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>",
                     m = escape(&msg)
                 );
             }
             SloVerdict::NoData => {
-                let _ = write!(
+                let _ = writeln!(
                     x,
-                    ">\n      <skipped message=\"no data: {}\"/>\n    </testcase>\n",
+                    ">\n      <skipped message=\"no data: {}\"/>\n    </testcase>",
                     escape(r.note.as_deref().unwrap_or("nothing to judge"))
                 );
             }

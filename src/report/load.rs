@@ -35,7 +35,8 @@ struct RequestColumns {
 impl RequestColumns {
     fn find(header: &ByteRecord) -> std::result::Result<RequestColumns, String> {
         let pos = |name: &str| header.iter().position(|h| h == name.as_bytes());
-        let need = |name: &str| pos(name).ok_or_else(|| format!("no `{name}` column in the header"));
+        let need =
+            |name: &str| pos(name).ok_or_else(|| format!("no `{name}` column in the header"));
         Ok(RequestColumns {
             elapsed: need("elapsed")?,
             name: need("name")?,
@@ -99,7 +100,12 @@ fn parse_bool(bytes: &[u8]) -> Option<bool> {
 }
 
 /// One request row, parsed; `None` when a field the report needs is unusable.
-fn fold_request(c: &mut Collected, cols: &RequestColumns, rec: &ByteRecord, width: usize) -> Option<()> {
+fn fold_request(
+    c: &mut Collected,
+    cols: &RequestColumns,
+    rec: &ByteRecord,
+    width: usize,
+) -> Option<()> {
     if rec.len() != width {
         return None;
     }
@@ -124,10 +130,13 @@ fn progress_bar(len: u64, enabled: bool, what: &str) -> Option<indicatif::Progre
     if !enabled || len < PROGRESS_MIN_BYTES || !io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
-    ) {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_string());
@@ -200,7 +209,7 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
         }
         last_bad = !ok;
         rows += 1;
-        if rows % 65_536 == 0 {
+        if rows.is_multiple_of(65_536) {
             if let Some(bar) = &bar {
                 bar.set_position(read.load(Ordering::Relaxed));
             }
@@ -234,7 +243,10 @@ pub fn read_ingest(c: &mut Collected, path: &Path) -> Result<()> {
     let mut rec = ByteRecord::new();
     c.ingest_input.used = true;
     match reader.read_byte_record(&mut rec) {
-        Ok(true) if rec.iter().eq(crate::runfolder::INGEST_HEADER.split(',').map(str::as_bytes)) => {}
+        Ok(true)
+            if rec.iter().eq(crate::runfolder::INGEST_HEADER
+                .split(',')
+                .map(str::as_bytes)) => {}
         Ok(false) => {
             c.ingest_input.note = Some("ingest.csv is empty".into());
             return Ok(());
@@ -289,7 +301,15 @@ mod tests {
 
     const HEADER: &str = "elapsed,scenario_index,scenario_name,transaction_index,transaction_name,raw,name,final_url,redirected,response_time,status_code,success,update,user,error,coordinated_omission_elapsed,user_cadence,response_time_us\n";
 
-    fn row(elapsed: u64, name: &str, ms: u64, status: u16, ok: bool, error: &str, us: u64) -> String {
+    fn row(
+        elapsed: u64,
+        name: &str,
+        ms: u64,
+        status: u16,
+        ok: bool,
+        error: &str,
+        us: u64,
+    ) -> String {
         format!(
             "{elapsed},0,viewer,0,,\"GooseRawRequest {{ url: \"\"x\"\", body: \"\"a,b\"\" }}\",\"{}\",,false,{ms},{status},{ok},false,0,\"{}\",0,0,{us}\n",
             name.replace('"', "\"\""),
@@ -309,8 +329,24 @@ mod tests {
     #[test]
     fn rows_with_quotes_and_commas_are_read() {
         let mut text = HEADER.to_string();
-        text += &row(10, "panel Hours, \"per\" project [7d]", 12, 200, true, "", 12_345);
-        text += &row(20, "panel Hours, \"per\" project [7d]", 3, 0, false, "client error (Connect)", 0);
+        text += &row(
+            10,
+            "panel Hours, \"per\" project [7d]",
+            12,
+            200,
+            true,
+            "",
+            12_345,
+        );
+        text += &row(
+            20,
+            "panel Hours, \"per\" project [7d]",
+            3,
+            0,
+            false,
+            "client error (Connect)",
+            0,
+        );
         let c = load(&text);
         assert_eq!(c.requests_input.rows, 2);
         assert_eq!(c.requests_input.corrupt_rows, 0);
@@ -346,10 +382,20 @@ mod tests {
         let mut c = Collected::new(&[], 1000);
         read_requests(&mut c, &dir.path().join("requests.csv"), false).unwrap();
         assert!(!c.requests_input.used);
-        assert!(c.requests_input.note.as_deref().unwrap().contains("missing"));
+        assert!(c
+            .requests_input
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("missing"));
         let c = load("a,b,c\n1,2,3\n");
         assert!(!c.requests_input.used);
-        assert!(c.requests_input.note.as_deref().unwrap().contains("not a Goose request log"));
+        assert!(c
+            .requests_input
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("not a Goose request log"));
         let c = load("");
         assert_eq!(c.requests_input.rows, 0);
     }

@@ -73,8 +73,12 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         None => None,
     };
     if let (Some(dir), Some(base)) = (&options.baseline, &base) {
-        let comparison =
-            baseline::compare(&summary, base, &dir.display().to_string(), &options.tolerance);
+        let comparison = baseline::compare(
+            &summary,
+            base,
+            &dir.display().to_string(),
+            &options.tolerance,
+        );
         summary.regression = !comparison.regressions.is_empty();
         summary.baseline = Some(comparison);
     }
@@ -85,7 +89,10 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
     write_atomic(&html_path, page.as_bytes())?;
     let json = serde_json::to_vec_pretty(&summary).map_err(anyhow::Error::from)?;
     write_atomic(&summary_path, &json)?;
-    write_atomic(&run_dir.join(files::JUNIT), junit::junit(&summary).as_bytes())?;
+    write_atomic(
+        &run_dir.join(files::JUNIT),
+        junit::junit(&summary).as_bytes(),
+    )?;
     Ok(ReportOutcome {
         text: text_summary(&summary, &html_path),
         html: html_path,
@@ -136,7 +143,11 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         "target    {} {}{}",
         r.target.kind,
         r.target.url,
-        r.target.database.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        r.target
+            .database
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         t,
@@ -152,16 +163,26 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         "requests  {} ({} failed, error rate {})",
         s.totals.requests,
         s.totals.failed,
-        s.totals.error_rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
+        s.totals
+            .error_rate
+            .map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
     );
     if r.interrupted {
         let _ = writeln!(t, "INTERRUPTED: the run was cut short");
     }
     if let Some(stop) = &r.ladder_stop {
-        let _ = writeln!(t, "ladder stopped early at {} ({} viewers): {}", stop.step, stop.viewers, stop.reason);
+        let _ = writeln!(
+            t,
+            "ladder stopped early at {} ({} viewers): {}",
+            stop.step, stop.viewers, stop.reason
+        );
     }
     if !s.judged.is_empty() {
-        let _ = writeln!(t, "hold windows   {:>9} {:>9} {:>9} {:>9} {:>8}", "p50 ms", "p95 ms", "p99 ms", "requests", "errors");
+        let _ = writeln!(
+            t,
+            "hold windows   {:>9} {:>9} {:>9} {:>9} {:>8}",
+            "p50 ms", "p95 ms", "p99 ms", "requests", "errors"
+        );
         for c in &s.judged {
             let l = c.latency;
             let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
@@ -179,7 +200,10 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
     const SHOWN: usize = 12;
-    let mut shown: Vec<_> = judged.iter().filter(|r| r.verdict == SloVerdict::Fail).collect();
+    let mut shown: Vec<_> = judged
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::Fail)
+        .collect();
     shown.extend(judged.iter().filter(|r| r.verdict != SloVerdict::Fail));
     for r in shown.iter().take(SHOWN) {
         let _ = writeln!(
@@ -194,7 +218,11 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         );
     }
     if shown.len() > SHOWN {
-        let _ = writeln!(t, "  … {} more SLO results in the report", shown.len() - SHOWN);
+        let _ = writeln!(
+            t,
+            "  … {} more SLO results in the report",
+            shown.len() - SHOWN
+        );
     }
     if let Some(step) = &s.first_break {
         let _ = writeln!(t, "stress    first broke at {step}");
@@ -202,8 +230,11 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     let _ = writeln!(
         t,
         "capacity  {}   knee {}",
-        s.capacity.map_or("not found".into(), |c| format!("{c} viewers")),
-        s.knee.as_ref().map_or("none".into(), |k| format!("{} viewers", k.viewers))
+        s.capacity
+            .map_or("not found".into(), |c| format!("{c} viewers")),
+        s.knee
+            .as_ref()
+            .map_or("none".into(), |k| format!("{} viewers", k.viewers))
     );
     if let Some(b) = &s.baseline {
         if b.regressions.is_empty() {

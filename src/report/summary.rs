@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::runfolder::{LadderStop, RequestClass, RunCounters, SloMetric, TargetSummary, WindowKind};
+use crate::runfolder::{
+    LadderStop, RequestClass, RunCounters, SloMetric, TargetSummary, WindowKind,
+};
 
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
 

@@ -130,11 +130,31 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         sync_users: 1,
         windows: windows(seconds),
         slos: vec![
-            Slo { class: RequestClass::DashboardLoad, metric: SloMetric::P95, max: 900.0 },
-            Slo { class: RequestClass::PanelQuery, metric: SloMetric::P95, max: 250.0 },
-            Slo { class: RequestClass::PanelQuery, metric: SloMetric::P99, max: 400.0 },
-            Slo { class: RequestClass::PanelQuery, metric: SloMetric::ErrorRate, max: 0.01 },
-            Slo { class: RequestClass::IngestBatch, metric: SloMetric::MsPerPoint, max: 0.05 },
+            Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::P95,
+                max: 900.0,
+            },
+            Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::P95,
+                max: 250.0,
+            },
+            Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::P99,
+                max: 400.0,
+            },
+            Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::ErrorRate,
+                max: 0.01,
+            },
+            Slo {
+                class: RequestClass::IngestBatch,
+                metric: SloMetric::MsPerPoint,
+                max: 0.05,
+            },
         ],
         started_at: started,
         ended_at: Some(started + chrono::Duration::seconds(seconds as i64)),
@@ -159,7 +179,11 @@ fn pick_name(rng: &mut ChaCha8Rng, buf: &mut String) -> f64 {
         let _ = write!(buf, "load Toggl overview [{range}]");
         150.0 * range_cost
     } else if r < 0.88 {
-        buf.push_str(if rng.random::<bool>() { "variable project" } else { "variable client" });
+        buf.push_str(if rng.random::<bool>() {
+            "variable project"
+        } else {
+            "variable client"
+        });
         8.0
     } else if r < 0.90 {
         buf.push_str("dashboard toggl-overview");
@@ -226,9 +250,9 @@ impl Synthetic {
                 if name.starts_with("load") && ok {
                     counters.dashboard_loads += 1;
                 }
-                write!(
+                writeln!(
                     out,
-                    "{elapsed},0,viewer,1,,\"GooseRawRequest {{ method: Post, url: \"\"/api/ds/query?n={written}\"\", headers: [], body: \"\"{{\"\"q\"\":\"\"SELECT sum(\"\"hours\"\") FROM entries\"\"}}\"\", custom_method: \"\"\"\" }}\",{name},/api/ds/query,false,{},{status},{ok},false,{},\"{error}\",0,0,{us}\n",
+                    "{elapsed},0,viewer,1,,\"GooseRawRequest {{ method: Post, url: \"\"/api/ds/query?n={written}\"\", headers: [], body: \"\"{{\"\"q\"\":\"\"SELECT sum(\"\"hours\"\") FROM entries\"\"}}\"\", custom_method: \"\"\"\" }}\",{name},/api/ds/query,false,{},{status},{ok},false,{},\"{error}\",0,0,{us}",
                     us / 1000,
                     written % 120,
                 )
@@ -244,14 +268,21 @@ impl Synthetic {
         Ok(meta)
     }
 
-    fn write_ingest(&self, dir: &Path, seconds: u64, rng: &mut ChaCha8Rng, counters: &mut RunCounters) -> Result<()> {
+    fn write_ingest(
+        &self,
+        dir: &Path,
+        seconds: u64,
+        rng: &mut ChaCha8Rng,
+        counters: &mut RunCounters,
+    ) -> Result<()> {
         let path = dir.join(files::INGEST);
         let io = |e| Error::io(&path, e);
         let mut out = BufWriter::new(File::create(&path).map_err(io)?);
         writeln!(out, "{INGEST_HEADER}").map_err(io)?;
         for batch in 0..seconds / 2 {
             let points = 5000u64;
-            let duration_us = (rng.random_range(60_000..140_000) as f64 * self.latency_factor) as u64;
+            let duration_us =
+                (rng.random_range(60_000..140_000) as f64 * self.latency_factor) as u64;
             let ok = rng.random::<f64>() > 0.01;
             writeln!(
                 out,
@@ -283,7 +314,10 @@ mod tests {
         write_run(b.path(), 5000, 3).unwrap();
         let text = std::fs::read_to_string(a.path().join(files::REQUESTS)).unwrap();
         assert_eq!(text.lines().count(), 5001);
-        assert_eq!(text, std::fs::read_to_string(b.path().join(files::REQUESTS)).unwrap());
+        assert_eq!(
+            text,
+            std::fs::read_to_string(b.path().join(files::REQUESTS)).unwrap()
+        );
         assert_eq!(RunMeta::load(a.path()).unwrap(), meta);
         assert_eq!(meta.windows.len(), 8);
         assert!(a.path().join(files::INGEST).exists());

@@ -24,10 +24,17 @@ fn assert_page_is_sound(html: &str) {
     for forbidden in ["http://", "https://", "<script", "<link", "@import", "url("] {
         assert!(!html.contains(forbidden), "the page contains {forbidden:?}");
     }
-    for tag in ["html", "head", "body", "section", "table", "tr", "figure", "svg", "details", "ul", "header", "nav", "footer"] {
-        let open = html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
+    for tag in [
+        "html", "head", "body", "section", "table", "tr", "figure", "svg", "details", "ul",
+        "header", "nav", "footer",
+    ] {
+        let open =
+            html.matches(&format!("<{tag}>")).count() + html.matches(&format!("<{tag} ")).count();
         let close = html.matches(&format!("</{tag}>")).count();
-        assert_eq!(open, close, "<{tag}> opened {open} times, closed {close} times");
+        assert_eq!(
+            open, close,
+            "<{tag}> opened {open} times, closed {close} times"
+        );
     }
     assert_eq!(html.matches("<svg").count(), CHARTS);
 }
@@ -44,7 +51,15 @@ fn a_synthetic_run_renders_every_file() {
     let out = render(dir.path());
     let html = read(dir.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
-    for section in ["id=\"summary\"", "id=\"concurrency\"", "id=\"errors\"", "id=\"slos\"", "id=\"windows\"", "id=\"names\"", "id=\"sync\""] {
+    for section in [
+        "id=\"summary\"",
+        "id=\"concurrency\"",
+        "id=\"errors\"",
+        "id=\"slos\"",
+        "id=\"windows\"",
+        "id=\"names\"",
+        "id=\"sync\"",
+    ] {
         assert!(html.contains(section), "missing {section}");
     }
     assert!(html.contains("Hours per project"));
@@ -66,7 +81,10 @@ fn summary_json_round_trips() {
     let meta = RunMeta::load(dir.path()).unwrap();
     let fresh = summarise(dir.path(), &meta, false).unwrap();
     // Not assert_eq!: the Debug print of a whole summary is pages long.
-    assert!(summary == fresh, "summary.json does not read back as the summary written");
+    assert!(
+        summary == fresh,
+        "summary.json does not read back as the summary written"
+    );
     assert_eq!(summary.totals.requests, 20_000);
     assert_eq!(summary.windows.len(), 8);
     assert_eq!(summary.capacity, Some(60));
@@ -76,13 +94,20 @@ fn summary_json_round_trips() {
 fn junit_has_a_testcase_per_slo_per_hold_window() {
     let dir = tempfile::tempdir().unwrap();
     // A slower build: panel p95 breaks its 250 ms SLO on the hold windows.
-    let meta = Synthetic { latency_factor: 3.0, ..Synthetic::new(20_000, 5) }
-        .write(dir.path())
-        .unwrap();
+    let meta = Synthetic {
+        latency_factor: 3.0,
+        ..Synthetic::new(20_000, 5)
+    }
+    .write(dir.path())
+    .unwrap();
     let out = render(dir.path());
     assert!(out.slo_failed);
     let xml = read(dir.path(), files::JUNIT);
-    let holds = meta.windows.iter().filter(|w| w.kind == crate::runfolder::WindowKind::Hold).count();
+    let holds = meta
+        .windows
+        .iter()
+        .filter(|w| w.kind == crate::runfolder::WindowKind::Hold)
+        .count();
     assert_eq!(xml.matches("<testcase ").count(), holds * meta.slos.len());
     let failures = xml.matches("<failure ").count();
     assert!(failures >= 2, "{xml}");
@@ -102,34 +127,60 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
 
     // The same run again, 5 % slower: within the 10 % tolerance.
     let same = tempfile::tempdir().unwrap();
-    Synthetic { latency_factor: 1.05, ..Synthetic::new(30_000, 42) }.write(same.path()).unwrap();
+    Synthetic {
+        latency_factor: 1.05,
+        ..Synthetic::new(30_000, 42)
+    }
+    .write(same.path())
+    .unwrap();
     let out = render_run(same.path(), &options).unwrap();
     assert!(!out.regression, "{}", out.text);
     let html = read(same.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
     assert!(html.contains("id=\"baseline\""));
     assert!(html.contains("No regression against the baseline"));
-    assert!(html.contains("baseline p95"), "baseline overlaid on the latency charts");
+    assert!(
+        html.contains("baseline p95"),
+        "baseline overlaid on the latency charts"
+    );
     assert!(html.contains("<th>change %</th>"));
 
     // 50 % slower: p95/p99 regress.
     let slow = tempfile::tempdir().unwrap();
-    Synthetic { latency_factor: 1.5, ..Synthetic::new(30_000, 42) }.write(slow.path()).unwrap();
+    Synthetic {
+        latency_factor: 1.5,
+        ..Synthetic::new(30_000, 42)
+    }
+    .write(slow.path())
+    .unwrap();
     let out = render_run(slow.path(), &options).unwrap();
     assert!(out.regression);
     let s: summary::Summary = serde_json::from_str(&read(slow.path(), files::SUMMARY)).unwrap();
     let cmp = s.baseline.unwrap();
-    assert!(cmp.windows.iter().any(|d| d.regression && d.figure == "panel query p95 ms" && d.change_pct.unwrap() > 30.0));
+    assert!(cmp
+        .windows
+        .iter()
+        .any(|d| d.regression && d.figure == "panel query p95 ms" && d.change_pct.unwrap() > 30.0));
     assert!(read(slow.path(), files::REPORT_HTML).contains("Regression against the baseline"));
     assert!(out.text.contains("REGRESSION"));
 
     // More errors: error rate regresses.
     let errors = tempfile::tempdir().unwrap();
-    Synthetic { extra_error_rate: 0.05, ..Synthetic::new(30_000, 42) }.write(errors.path()).unwrap();
+    Synthetic {
+        extra_error_rate: 0.05,
+        ..Synthetic::new(30_000, 42)
+    }
+    .write(errors.path())
+    .unwrap();
     let out = render_run(errors.path(), &options).unwrap();
     assert!(out.regression);
     let s: summary::Summary = serde_json::from_str(&read(errors.path(), files::SUMMARY)).unwrap();
-    assert!(s.baseline.unwrap().windows.iter().any(|d| d.regression && d.figure.ends_with("error rate")));
+    assert!(s
+        .baseline
+        .unwrap()
+        .windows
+        .iter()
+        .any(|d| d.regression && d.figure.ends_with("error rate")));
 }
 
 #[test]
@@ -175,9 +226,17 @@ fn a_cut_last_line_and_corrupt_rows_are_reported_not_fatal() {
 fn goose_run(with_log: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    fs::copy(fixtures.join("goose-report.json"), dir.path().join(files::GOOSE_JSON)).unwrap();
+    fs::copy(
+        fixtures.join("goose-report.json"),
+        dir.path().join(files::GOOSE_JSON),
+    )
+    .unwrap();
     if with_log {
-        fs::copy(fixtures.join("goose-requests.csv"), dir.path().join(files::REQUESTS)).unwrap();
+        fs::copy(
+            fixtures.join("goose-requests.csv"),
+            dir.path().join(files::REQUESTS),
+        )
+        .unwrap();
     }
     let meta = r#"{
         "dashload_version": "0.1.0", "scenario": "goose fixture", "scenario_file": "x.toml",
@@ -204,7 +263,10 @@ fn a_real_goose_request_log_renders() {
     let out = render(dir.path());
     let html = read(dir.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
-    assert!(html.contains("Missing, &quot;quoted&quot;"), "names are escaped");
+    assert!(
+        html.contains("Missing, &quot;quoted&quot;"),
+        "names are escaped"
+    );
     // Every variable query was refused: the error-rate SLO fails on the hold window.
     assert!(out.slo_failed);
     assert!(html.contains("connection refused/reset"));
@@ -218,11 +280,24 @@ fn without_a_request_log_the_goose_report_is_used() {
     assert!(!s.inputs.requests.used);
     assert!(s.inputs.goose_report.used);
     assert!(s.totals.requests > 0);
-    assert!(s.judged.iter().all(|c| c.latency.is_none()), "no latency per window from aggregates");
-    assert!(s.overall.iter().any(|c| c.latency.is_some()), "whole-run latency from aggregates");
-    let p95 = s.slos.iter().find(|r| r.judged && r.metric == crate::runfolder::SloMetric::P95).unwrap();
+    assert!(
+        s.judged.iter().all(|c| c.latency.is_none()),
+        "no latency per window from aggregates"
+    );
+    assert!(
+        s.overall.iter().any(|c| c.latency.is_some()),
+        "whole-run latency from aggregates"
+    );
+    let p95 = s
+        .slos
+        .iter()
+        .find(|r| r.judged && r.metric == crate::runfolder::SloMetric::P95)
+        .unwrap();
     assert_eq!(p95.verdict, summary::SloVerdict::NoData);
-    assert!(out.slo_failed, "error rates per window come from the per-second counts");
+    assert!(
+        out.slo_failed,
+        "error rates per window come from the per-second counts"
+    );
     let html = read(dir.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
     assert!(html.contains("No usable request log"));
@@ -231,7 +306,11 @@ fn without_a_request_log_the_goose_report_is_used() {
 #[test]
 fn an_empty_interrupted_run_says_so() {
     let (dir, mut meta) = synthetic_dir(100);
-    fs::write(dir.path().join(files::REQUESTS), format!("{}\n", synthetic::REQUESTS_HEADER)).unwrap();
+    fs::write(
+        dir.path().join(files::REQUESTS),
+        format!("{}\n", synthetic::REQUESTS_HEADER),
+    )
+    .unwrap();
     fs::remove_file(dir.path().join(files::INGEST)).unwrap();
     meta.interrupted = true;
     meta.ended_at = None;

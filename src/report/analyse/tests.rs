@@ -58,7 +58,10 @@ fn uniform(c: &mut Collected, name: &str, start_s: u64, end_s: u64, fail_every: 
 
 #[test]
 fn percentiles_of_a_known_distribution() {
-    let m = meta(vec![window("stage 1 hold", WindowKind::Hold, 10, 0, 100)], vec![]);
+    let m = meta(
+        vec![window("stage 1 hold", WindowKind::Hold, 10, 0, 100)],
+        vec![],
+    );
     let mut c = Collected::new(&m.windows, 100_000);
     uniform(&mut c, "panel Hours [7d]", 0, 100, 0);
     let s = analyse(&m, &c);
@@ -103,20 +106,36 @@ fn slos_pass_fail_and_no_data_per_window() {
     let p95 = get("stage 1 hold", RequestClass::PanelQuery, SloMetric::P95);
     assert_eq!(p95.verdict, SloVerdict::Pass);
     assert!(p95.judged);
-    let err = get("stage 2 hold", RequestClass::PanelQuery, SloMetric::ErrorRate);
+    let err = get(
+        "stage 2 hold",
+        RequestClass::PanelQuery,
+        SloMetric::ErrorRate,
+    );
     assert_eq!(err.verdict, SloVerdict::Fail);
     assert_eq!(err.observed, Some(0.1));
     let load = get("stage 1 hold", RequestClass::DashboardLoad, SloMetric::P99);
     assert_eq!(load.verdict, SloVerdict::NoData);
     assert!(load.note.as_deref().unwrap().contains("no dashboard load"));
-    let mpp = get("stage 1 hold", RequestClass::IngestBatch, SloMetric::MsPerPoint);
+    let mpp = get(
+        "stage 1 hold",
+        RequestClass::IngestBatch,
+        SloMetric::MsPerPoint,
+    );
     assert_eq!(mpp.verdict, SloVerdict::Pass);
     assert_eq!(mpp.observed, Some(0.01));
     assert_eq!(
-        get("stage 2 hold", RequestClass::IngestBatch, SloMetric::MsPerPoint).verdict,
+        get(
+            "stage 2 hold",
+            RequestClass::IngestBatch,
+            SloMetric::MsPerPoint
+        )
+        .verdict,
         SloVerdict::NoData
     );
-    assert!(s.slos.iter().all(|r| r.window != "stage 1 ramp"), "ramps are not judged");
+    assert!(
+        s.slos.iter().all(|r| r.window != "stage 1 ramp"),
+        "ramps are not judged"
+    );
     assert!(s.slo_failed);
     assert_eq!(s.verdict, Verdict::Fail);
     assert_eq!(s.windows[1].verdict, SloVerdict::Pass);
@@ -155,7 +174,10 @@ fn capacity_stops_at_the_first_failure() {
         "a lucky window above a failure does not count"
     );
     assert_eq!(capacity(&[(10, Some(false)), (20, Some(true))]), None);
-    assert_eq!(capacity(&[(10, Some(true)), (20, None), (30, Some(true))]), Some(30));
+    assert_eq!(
+        capacity(&[(10, Some(true)), (20, None), (30, Some(true))]),
+        Some(30)
+    );
     assert_eq!(capacity(&[(10, Some(true)), (10, Some(false))]), None);
 }
 
@@ -177,7 +199,12 @@ fn knee_where_added_viewers_stop_adding_throughput() {
     // Still linear: no knee.
     assert_eq!(knee(&points[..4], 0.5), None);
     // Same viewers are averaged; order does not matter.
-    let shuffled = [(20, 38.0, "b"), (10, 20.0, "a"), (20, 42.0, "c"), (30, 41.0, "d")];
+    let shuffled = [
+        (20, 38.0, "b"),
+        (10, 20.0, "a"),
+        (20, 42.0, "c"),
+        (30, 41.0, "d"),
+    ];
     let k = knee(&shuffled, 0.5).unwrap();
     assert_eq!((k.viewers, k.next_viewers), (20, 30));
     assert_eq!(knee(&[(10, 0.0, "a"), (20, 0.0, "b")], 0.5), None);
@@ -190,9 +217,18 @@ fn names_split_into_subject_and_range() {
         split_name("panel Hours per project [24h]", RequestClass::PanelQuery),
         ("Hours per project".into(), Some("24h".into()))
     );
-    assert_eq!(split_name("variable project", RequestClass::VariableQuery), ("project".into(), None));
-    assert_eq!(split_name("sync write", RequestClass::IngestBatch), ("write".into(), None));
-    assert_eq!(split_name("GET /", RequestClass::Other), ("GET /".into(), None));
+    assert_eq!(
+        split_name("variable project", RequestClass::VariableQuery),
+        ("project".into(), None)
+    );
+    assert_eq!(
+        split_name("sync write", RequestClass::IngestBatch),
+        ("write".into(), None)
+    );
+    assert_eq!(
+        split_name("GET /", RequestClass::Other),
+        ("GET /".into(), None)
+    );
 }
 
 #[test]
