@@ -261,7 +261,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     row(
         "Peak users",
         format!(
-            "{} ({} viewers at most, {} sync users)",
+            "{} ({} viewers at most, sync users: {})",
             r.peak_users, r.peak_viewers, r.sync_users
         ),
     )?;
@@ -288,7 +288,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     row(
         "Knee",
         s.knee.as_ref().map_or("none found (throughput kept growing with viewers, or too few windows)".into(), |k| {
-            format!("{} viewers (next step {} at {} viewers added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
+            format!("{} viewers (the next step, {} at {} viewers, added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
         }),
     )?;
     row(
