@@ -152,7 +152,7 @@ pub fn knee(points: &[(usize, f64, &str)], fraction: f64) -> Option<Knee> {
         .collect();
     let (v0, t0, _) = *levels.first()?;
     let initial = t0 / v0 as f64;
-    if !(initial > 0.0) {
+    if initial.is_nan() || initial <= 0.0 {
         return None;
     }
     levels.windows(2).find_map(|pair| {

@@ -115,9 +115,9 @@ pub fn page(s: &Summary, charts: &Charts) -> String {
 
 fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     let r = &s.run;
-    write!(
+    writeln!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         text(&r.scenario)
     )?;
     let verdict_class = match s.verdict {
@@ -125,9 +125,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         Verdict::Fail => "fail",
         Verdict::NotJudged => "nodata",
     };
-    write!(
+    writeln!(
         h,
-        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>\n",
+        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
         text(&r.scenario),
         s.verdict.label(),
         match s.verdict {
@@ -149,9 +149,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
     h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles per time bucket of ");
-    write!(
+    writeln!(
         h,
-        "{} s (1 % precision), with the SLO bounds dashed.</p>\n",
+        "{} s (1 % precision), with the SLO bounds dashed.</p>",
         num(s.series.bucket_ms as f64 / 1000.0)
     )?;
     for (_, svg) in &c.latency {
@@ -171,15 +171,15 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         baseline_section(h, b)?;
     }
     inputs_section(h, s)?;
-    write!(
+    writeln!(
         h,
-        "<footer><p class=\"note\">Written by dashload {} from the run folder's files; everything on this page is also in summary.json.</p></footer>\n</body>\n</html>\n",
+        "<footer><p class=\"note\">Written by dashload {} from the run folder's files; everything on this page is also in summary.json.</p></footer>\n</body>\n</html>",
         text(&r.dashload_version)
     )
 }
 
 fn fig(h: &mut String, svg: &str) -> std::fmt::Result {
-    write!(h, "<figure>{svg}</figure>\n")
+    writeln!(h, "<figure>{svg}</figure>")
 }
 
 fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
@@ -187,9 +187,9 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<div class=\"banner warn\" id=\"interrupted\"><strong>Interrupted:</strong> the run was cut short by Ctrl-C or a signal. Windows after the interruption hold little or no data.</div>\n");
     }
     if let Some(stop) = &s.run.ladder_stop {
-        write!(
+        writeln!(
             h,
-            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>\n",
+            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>",
             text(&stop.step),
             stop.viewers,
             num(stop.at_ms as f64 / 1000.0),
@@ -198,7 +198,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     if let Some(b) = &s.baseline {
         if s.regression {
-            write!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>\n", b.regressions.len())?;
+            writeln!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>", b.regressions.len())?;
         } else {
             h.push_str("<div class=\"banner good\">No regression against the baseline.</div>\n");
         }
@@ -218,7 +218,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
 fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let r = &s.run;
     h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
-    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row(
         "Scenario",
         format!(
@@ -261,7 +261,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     row(
         "Peak users",
         format!(
-            "{} ({} viewers at most, {} sync users)",
+            "{} ({} viewers at most, sync users: {})",
             r.peak_users, r.peak_viewers, r.sync_users
         ),
     )?;
@@ -288,7 +288,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     row(
         "Knee",
         s.knee.as_ref().map_or("none found (throughput kept growing with viewers, or too few windows)".into(), |k| {
-            format!("{} viewers (next step {} at {} viewers added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
+            format!("{} viewers (the next step, {} at {} viewers, added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
         }),
     )?;
     row(
@@ -318,9 +318,9 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th>requests</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
     for c in stats {
         let l = c.latency;
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.class.label(),
             c.count,
             c.failed,
@@ -340,9 +340,9 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     h.push_str(
         "<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n",
     );
-    write!(
+    writeln!(
         h,
-        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>\n",
+        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
         KNEE_FRACTION * 100.0
     )?;
     fig(h, &c.concurrency_latency)?;
@@ -355,9 +355,9 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
                 .iter()
                 .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
                 .collect();
-            write!(
+            writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>\n",
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
                 text(&p.window),
                 kind_label(p.kind),
                 p.viewers,
@@ -385,18 +385,18 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     }
     h.push_str("<h3>By kind</h3>\n<table><tr><th class=\"l\">kind</th><th>failures</th></tr>\n");
     for (kind, n) in &s.errors.by_kind {
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{n}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td>{n}</td></tr>",
             escape(kind.label())
         )?;
     }
     h.push_str("</table>\n<h3>Messages</h3>\n<table><tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>\n");
     const SHOWN: usize = 50;
     for m in s.errors.messages.iter().take(SHOWN) {
-        write!(
+        writeln!(
             h,
-            "<tr><td>{}</td><td class=\"l\">{}</td></tr>\n",
+            "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
             m.count,
             text(&m.message)
         )?;
@@ -411,9 +411,9 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         .sum::<u64>()
         + s.errors.other_messages;
     if hidden > 0 {
-        write!(
+        writeln!(
             h,
-            "<p class=\"note\">{hidden} more failures with other messages are not listed.</p>\n"
+            "<p class=\"note\">{hidden} more failures with other messages are not listed.</p>"
         )?;
     }
     h.push_str("</section>\n");
@@ -432,13 +432,13 @@ fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             .iter()
             .find(|w| &w.name == step)
             .map_or(0, |w| w.viewers);
-        write!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>\n", text(step))?;
+        writeln!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>", text(step))?;
     }
     h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
     for r in &s.slos {
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
             text(&r.window),
             kind_label(r.window_kind),
             r.class.label(),
@@ -468,9 +468,9 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
                 .and_then(|c| c.latency)
         };
         let panel = lat(RequestClass::PanelQuery);
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             text(&w.name),
             kind_label(w.kind),
             num(w.start_ms as f64 / 1000.0),
@@ -494,9 +494,9 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         .iter()
         .filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty())
     {
-        write!(
+        writeln!(
             h,
-            "<details><summary>{} ({} viewers): every class</summary>\n",
+            "<details><summary>{} ({} viewers): every class</summary>",
             text(&w.name),
             w.viewers
         )?;
@@ -516,9 +516,9 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
     for n in &s.names {
         let l = n.stats.latency;
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
@@ -539,7 +539,7 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let c = &s.run.counters;
     let i = &s.sync.ingest;
     h.push_str("<section id=\"sync\">\n<h2>Sync job</h2>\n<table class=\"kv\">\n");
-    let mut row = |k: &str, v: String| write!(h, "<tr><td>{k}</td><td>{v}</td></tr>\n");
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row("Time entries fetched or generated", c.entries.to_string())?;
     row(
         "Points written (users' counter)",
@@ -572,12 +572,12 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 }
 
 fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
-    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>\n")?;
+    writeln!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>")?;
     for d in deltas {
         let class = if d.regression { " class=\"worse\"" } else { "" };
-        write!(
+        writeln!(
             h,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             text(&d.scope),
             text(&d.figure),
             d.baseline.map_or("—".into(), num4),
@@ -601,9 +601,9 @@ fn num4(v: f64) -> String {
 }
 
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
-    write!(
+    writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>\n",
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>",
         text(&b.dir),
         text(&b.scenario),
         b.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -621,9 +621,9 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
         h.push_str("</ul>\n");
     }
     if !b.unmatched_windows.is_empty() {
-        write!(
+        writeln!(
             h,
-            "<p class=\"note\">Hold windows with no namesake in the baseline: {}.</p>\n",
+            "<p class=\"note\">Hold windows with no namesake in the baseline: {}.</p>",
             text(&b.unmatched_windows.join(", "))
         )?;
     }
@@ -644,9 +644,9 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         ("ingest.csv", &s.inputs.ingest),
         ("report.json", &s.inputs.goose_report),
     ] {
-        write!(
+        writeln!(
             h,
-            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>\n",
+            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             if i.used { "yes" } else { "no" },
             i.rows,
             i.corrupt_rows,

@@ -54,16 +54,16 @@ pub fn junit(s: &Summary) -> String {
                     r.observed.map_or("?".into(), |v| format!("{v:.4}")),
                     r.max
                 );
-                let _ = write!(
+                let _ = writeln!(
                     x,
-                    ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>\n",
+                    ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>",
                     m = escape(&msg)
                 );
             }
             SloVerdict::NoData => {
-                let _ = write!(
+                let _ = writeln!(
                     x,
-                    ">\n      <skipped message=\"no data: {}\"/>\n    </testcase>\n",
+                    ">\n      <skipped message=\"no data: {}\"/>\n    </testcase>",
                     escape(r.note.as_deref().unwrap_or("nothing to judge"))
                 );
             }

@@ -209,7 +209,7 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
         }
         last_bad = !ok;
         rows += 1;
-        if rows % 65_536 == 0 {
+        if rows.is_multiple_of(65_536) {
             if let Some(bar) = &bar {
                 bar.set_position(read.load(Ordering::Relaxed));
             }

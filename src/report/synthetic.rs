@@ -250,9 +250,9 @@ impl Synthetic {
                 if name.starts_with("load") && ok {
                     counters.dashboard_loads += 1;
                 }
-                write!(
+                writeln!(
                     out,
-                    "{elapsed},0,viewer,1,,\"GooseRawRequest {{ method: Post, url: \"\"/api/ds/query?n={written}\"\", headers: [], body: \"\"{{\"\"q\"\":\"\"SELECT sum(\"\"hours\"\") FROM entries\"\"}}\"\", custom_method: \"\"\"\" }}\",{name},/api/ds/query,false,{},{status},{ok},false,{},\"{error}\",0,0,{us}\n",
+                    "{elapsed},0,viewer,1,,\"GooseRawRequest {{ method: Post, url: \"\"/api/ds/query?n={written}\"\", headers: [], body: \"\"{{\"\"q\"\":\"\"SELECT sum(\"\"hours\"\") FROM entries\"\"}}\"\", custom_method: \"\"\"\" }}\",{name},/api/ds/query,false,{},{status},{ok},false,{},\"{error}\",0,0,{us}",
                     us / 1000,
                     written % 120,
                 )
