@@ -238,6 +238,9 @@ mod tests {
         tokio::time::sleep(ms(50)).await;
         live.stop();
         let finished = tokio::time::timeout(Duration::from_secs(2), sleeper).await;
-        assert_eq!(finished.expect("woke up").unwrap(), false);
+        assert!(
+            !finished.expect("woke up").unwrap(),
+            "the sleep reports the stop"
+        );
     }
 }

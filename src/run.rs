@@ -234,8 +234,10 @@ fn scenario_target_summary(
 }
 
 async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
-    let mut config = SandboxConfig::default();
-    config.seed = scenario.seed;
+    let mut config = SandboxConfig {
+        seed: scenario.seed,
+        ..SandboxConfig::default()
+    };
     if let Some(v) = &scenario.viewers {
         let text = std::fs::read_to_string(&v.dashboard_path)
             .map_err(|e| Error::io(&v.dashboard_path, e))?;

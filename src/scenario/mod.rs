@@ -783,7 +783,7 @@ impl Ctx<'_> {
             if class_value != RequestClass::IngestBatch {
                 return self.err(v.span(), "ms_per_point applies only to [slo.ingest_batch]");
             }
-            if !(*v.get_ref() > 0.0) {
+            if v.get_ref().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 return self.err(
                     v.span(),
                     format!("ms_per_point {} must be above 0", v.get_ref()),

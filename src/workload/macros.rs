@@ -107,7 +107,7 @@ pub fn format_interval(ms: u64) -> String {
         return "1ms".to_string();
     }
     for (unit_ms, suffix) in UNITS {
-        if ms % unit_ms == 0 {
+        if ms.is_multiple_of(unit_ms) {
             return format!("{}{suffix}", ms / unit_ms);
         }
     }
