@@ -21,6 +21,9 @@ use serde_json::{json, Map, Value};
 use super::influxql::{self, SeriesOut, Val};
 use super::state::now_ns;
 use super::SandboxState;
+use crate::workload::dashboard::builder;
+use crate::workload::dashboard::template::Scope;
+use crate::workload::dashboard::Selections;
 use crate::workload::macros::{self, MacroContext};
 
 /// The version `/api/health` reports.
@@ -232,6 +235,29 @@ fn bad_request(msg: &str) -> Response {
         .into_response()
 }
 
+/// The InfluxQL of one `/api/ds/query` target, as Grafana's backend builds it: the
+/// raw `query`, or the query-builder fields rendered (variables were already
+/// interpolated by the browser; backend macros are expanded by the caller).
+fn target_query(q: &Value, from_ms: i64, to_ms: i64) -> Result<String, String> {
+    let raw = q["rawQuery"].as_bool().unwrap_or(false) || q.get("select").is_none();
+    if raw {
+        return q["query"]
+            .as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| "query is empty".to_string());
+    }
+    let template = builder::render(q, &[])?;
+    let selections = Selections(Vec::new());
+    let scope = Scope {
+        variables: &[],
+        selections: &selections,
+        from_ms,
+        to_ms,
+    };
+    Ok(template.render(&scope))
+}
+
 async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("bad request data");
@@ -256,17 +282,15 @@ async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) ->
     let mut any_error = false;
     for q in queries {
         let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
-        let answer = match q["query"].as_str().filter(|s| !s.trim().is_empty()) {
-            None => {
-                Err("query is empty: the sandbox runs raw InfluxQL (rawQuery) only".to_string())
-            }
-            Some(text) => {
+        let answer = match target_query(q, from_ms, to_ms) {
+            Err(e) => Err(e),
+            Ok(text) => {
                 let ctx = MacroContext {
                     from_ms,
                     to_ms,
                     interval_ms: q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000),
                 };
-                let expanded = macros::expand(text, &ctx);
+                let expanded = macros::expand(&text, &ctx);
                 match influxql::parse_query(&expanded) {
                     Err(e) => Err(format!("error parsing query: {}", e.message)),
                     Ok(stmts) => match state

@@ -150,15 +150,16 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
         .sum();
     assert_eq!(ingested, sandbox.points_written);
 
-    // The sync job is one user for the whole run while viewers grew to 5.
+    // The sync job is one user for the whole run while viewers grew to 5 (Goose logs
+    // scenarios by machine name).
     let users_of = |scenario: &str| {
         rows.iter()
             .filter(|r| r.scenario == scenario)
             .map(|r| r.user.clone())
             .collect::<BTreeSet<_>>()
     };
-    assert_eq!(users_of("sync job").len(), 1, "one sync user");
-    assert_eq!(users_of("dashboard viewer").len(), 5, "five viewers");
+    assert_eq!(users_of("syncjob").len(), 1, "one sync user");
+    assert_eq!(users_of("dashboardviewer").len(), 5, "five viewers");
 
     // A healthy sandbox at 5 viewers: no failures, and the verdict passes.
     let failures: Vec<&str> = rows
