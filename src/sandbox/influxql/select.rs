@@ -275,28 +275,32 @@ impl<'s> Plan<'s> {
         })
     }
 
-    /// Bucket `[start, end)` holding `t`, as InfluxDB's `IteratorOptions.Window`.
+    /// Bucket `[start, end)` holding `t`, as InfluxDB's `IteratorOptions.Window`
+    /// (saturating at the ends of time instead of overflowing).
     fn window(&self, t: i64) -> (i64, i64) {
         let Some(iv) = self.sel.interval else {
             return (MIN_TIME, MAX_TIME);
         };
         let every = iv.every;
-        let t = t - iv.offset;
+        let t = t.saturating_sub(iv.offset);
         let zone = self.tz.map_or(0, |z| z.offset_ns(t));
-        let dt = (t + zone).rem_euclid(every);
-        let mut start = t - dt;
-        let mut end = t + (every - dt);
+        let dt = t.saturating_add(zone).rem_euclid(every);
+        let mut start = t.saturating_sub(dt);
+        let mut end = t.saturating_add(every - dt);
         if let Some(z) = self.tz {
             let o = zone - z.offset_ns(start);
             if o != 0 && o.abs() < every {
-                start += o;
+                start = start.saturating_add(o);
             }
             let o = zone - z.offset_ns(end);
             if o != 0 && o.abs() < every {
-                end += o;
+                end = end.saturating_add(o);
             }
         }
-        (start + iv.offset, end + iv.offset)
+        (
+            start.saturating_add(iv.offset),
+            end.saturating_add(iv.offset),
+        )
     }
 
     fn groups<'m>(
