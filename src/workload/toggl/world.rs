@@ -158,7 +158,7 @@ fn email_of(first: &str, last: &str) -> String {
 impl World {
     /// Generate a world deterministically from `seed`.
     pub fn generate(seed: u64, config: &WorldConfig) -> World {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f_70_661e);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_0f70_661e);
         let mut ws_ids = IdSeq::new(&mut rng, 1_000_000..2_000_000, 5_000);
         let mut user_ids = IdSeq::new(&mut rng, 2_000_000..4_000_000, 40);
         let mut client_ids = IdSeq::new(&mut rng, 40_000_000..60_000_000, 300);
