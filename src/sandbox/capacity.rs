@@ -12,18 +12,27 @@
 //!
 //! # Default calibration (the lead tunes after integration)
 //!
-//! A viewer of a 10–12 panel dashboard refreshing every 30 s with a few seconds of think
-//! time sends about 11 queries per ~33 s, i.e. ≈ 0.33 queries/s. The pre-seeded 90 days
-//! × 50 users hold ≈ 30 k points, ≈ 330 a day; DOMAIN.md §5.3's panel mix (7–30 d time
-//! series, stats, a 90 d panel, a table, variables) scans on average ≈ 5–6 k points per
-//! query. With 5 ms per 1 000 points plus 2 ms per statement that is ≈ 30 ms of service
-//! time, plus a few ms of real execution in a debug build: ≈ 35 ms. Four workers (2 ×
-//! the 2 cores) then serve ≈ 115 queries/s, which ≈ 0.33 q/s per viewer saturates at
-//! ≈ 300–350 viewers; latency starts climbing well before (queueing at ρ ≳ 0.7, ≈ 230
-//! viewers), and 503s appear once the 64-deep queue (≈ 0.6 s of waiting) overflows. That
-//! puts the knee inside the 100–400 viewer band on a 2-core machine. The cache is off by
-//! default: real Grafana OSS does not cache, and with it on identical dashboards collapse
-//! into a few queries per 10 s and the knee moves far out.
+//! Measured on the default pre-seed (seed 42, 90 days × 50 users = 18 396 points) with
+//! the 13 queries one load of `scenarios/dashboards/toggl-overview.json` sends (panels,
+//! all variables "All", `$__interval` at 940 px with the panels' 1 h minimum):
+//!
+//! | range | cost per refresh (points scanned + rows) | real execution, release / debug |
+//! |------:|-----------------------------------------:|--------------------------------:|
+//! |  7 d  |  27 k |  5 ms /  78 ms |
+//! | 30 d  | 109 k | 17 ms / 163 ms |
+//! | 90 d  | 283 k | 52 ms / 421 ms |
+//!
+//! With the scenario's range mix (20 % 24 h, 50 % 7 d, 20 % 30 d, 10 % 90 d) a refresh
+//! costs ≈ 67 k units, ≈ 5 k per query. At the defaults (6 ms per 1 000 units, 2 ms per
+//! statement) that is ≈ 0.43 s of worker time per refresh, so 2 × 2 cores = 4 workers
+//! serve ≈ 9 refreshes/s. Real execution adds ≈ 3 % in a release build (≈ 25 % in a
+//! debug build), so the knee depends on the model, not on this machine's CPU.
+//! A viewer refreshing every 30 s with a few seconds of think time asks ≈ 0.03
+//! refreshes/s: saturation at ≈ 300 viewers, with latency climbing from ≈ 200–230
+//! (utilisation ≳ 0.7); every 15 s (`scenarios/staged.toml`) halves that, ≈ 150. 503s
+//! start once the 64-deep queue (≈ 0.5 s of waiting at saturation) overflows. The cache
+//! is off by default: Grafana OSS does not cache, and with the cache on, viewers of the
+//! same dashboard share results for 10 s and the knee moves far out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,7 +54,7 @@ pub struct CapacityConfig {
     pub write_queue: usize,
     /// Extra busy time of a query worker per statement. Default 2 ms.
     pub query_base_cost: Duration,
-    /// Extra busy time per 1 000 points scanned or rows emitted. Default 5 ms.
+    /// Extra busy time per 1 000 points scanned or rows emitted. Default 6 ms.
     pub query_cost_per_1k: Duration,
     /// Extra busy time of a write worker per 1 000 points written. Default 2 ms.
     pub write_cost_per_1k: Duration,
@@ -62,7 +71,7 @@ impl Default for CapacityConfig {
             write_workers: 2,
             write_queue: 16,
             query_base_cost: Duration::from_millis(2),
-            query_cost_per_1k: Duration::from_millis(5),
+            query_cost_per_1k: Duration::from_millis(6),
             write_cost_per_1k: Duration::from_millis(2),
             cache: None,
         }

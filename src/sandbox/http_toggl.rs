@@ -17,7 +17,9 @@
 //! The token is the owner of `users[0]`, but, like a workspace admin's Reports query,
 //! it sees every user's entries (the dashboards show the whole team). Toggl v9 does not
 //! page this endpoint; the sandbox caps an answer to the newest `max_entries` (1 000 by
-//! default), so a sync asking for more than that should narrow its window.
+//! default), so a sync asking for more than that should narrow its window. A window is
+//! also clamped to the year before its end, so `since=0` costs a year of generation,
+//! not the whole epoch.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
@@ -81,6 +83,8 @@ impl TogglConfig {
 const SINCE_LOOKBACK_S: i64 = 3 * 86_400;
 /// The window of a request without dates (Toggl answers about the last 9 days).
 const DEFAULT_WINDOW_S: i64 = 9 * 86_400;
+/// Longest window one request generates (a year): bounds the work of `since=0`.
+const MAX_WINDOW_S: i64 = 366 * 86_400;
 /// Most distinct tokens tracked before the table is reset (bounds memory).
 const MAX_TOKENS: usize = 10_000;
 
@@ -305,17 +309,34 @@ fn generator(state: &SandboxState) -> &EntryGenerator {
         .get_or_init(|| EntryGenerator::new(state.world(), state.config().seed, 0, 0))
 }
 
-/// Entries starting in `[from_s, to_s)` as they look now.
-fn entries(state: &SandboxState, from_s: i64, to_s: i64, now_s: i64) -> Vec<TimeEntry> {
-    if from_s >= to_s.min(now_s) {
+/// The newest `cap` entries starting in `[from_s, to_s)` as they look at `now_s` that
+/// pass `keep`, newest first. The generator yields in start order, so a ring of `cap`
+/// entries is all that is held; windows are clamped to [`MAX_WINDOW_S`] before `to_s`.
+fn newest(
+    state: &SandboxState,
+    from_s: i64,
+    to_s: i64,
+    now_s: i64,
+    cap: usize,
+    keep: impl Fn(&TimeEntry) -> bool,
+) -> Vec<TimeEntry> {
+    let to_s = to_s.min(now_s + 1);
+    let from_s = from_s.max(to_s - MAX_WINDOW_S);
+    if from_s >= to_s || cap == 0 {
         return Vec::new();
     }
-    generator(state).reframe(from_s, to_s, now_s).collect()
-}
-
-fn newest_first(mut list: Vec<TimeEntry>, cap: usize) -> Vec<TimeEntry> {
+    let mut ring: VecDeque<TimeEntry> = VecDeque::with_capacity(cap.min(4096));
+    for e in generator(state)
+        .reframe(from_s, to_s, now_s)
+        .filter(|e| keep(e))
+    {
+        if ring.len() == cap {
+            ring.pop_front();
+        }
+        ring.push_back(e);
+    }
+    let mut list: Vec<TimeEntry> = ring.into();
     list.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
-    list.truncate(cap);
     list
 }
 
@@ -343,12 +364,15 @@ async fn time_entries(
             return bad_request("Invalid since", quota);
         };
         tokio::task::spawn_blocking(move || {
-            let all = entries(&job_state, since - SINCE_LOOKBACK_S, now_s + 1, now_s);
-            let changed = all
-                .into_iter()
-                .filter(|e| e.at.timestamp() >= since)
-                .collect();
-            newest_first(changed, cap)
+            let changed = |e: &TimeEntry| e.at.timestamp() >= since;
+            newest(
+                &job_state,
+                since - SINCE_LOOKBACK_S,
+                now_s + 1,
+                now_s,
+                cap,
+                changed,
+            )
         })
         .await
     } else {
@@ -369,11 +393,8 @@ async fn time_entries(
             (None, None, None) => (now_s - DEFAULT_WINDOW_S, now_s + 1),
         };
         tokio::task::spawn_blocking(move || {
-            let live = entries(&job_state, from, to, now_s)
-                .into_iter()
-                .filter(|e| e.server_deleted_at.is_none())
-                .collect();
-            newest_first(live, cap)
+            let live = |e: &TimeEntry| e.server_deleted_at.is_none();
+            newest(&job_state, from, to, now_s, cap, live)
         })
         .await
     };
@@ -392,9 +413,10 @@ async fn current(State(state): State<SandboxState>, headers: HeaderMap) -> Respo
     };
     let now_s = now_ns() / 1_000_000_000;
     let me = state.world().users[0].id;
-    let running = entries(&state, now_s - 5 * 3600, now_s + 1, now_s)
+    let mine = |e: &TimeEntry| e.user_id == me && e.server_deleted_at.is_none();
+    let running = newest(&state, now_s - 5 * 3600, now_s + 1, now_s, 1, mine)
         .into_iter()
-        .find(|e| e.user_id == me && e.is_running() && e.server_deleted_at.is_none());
+        .find(TimeEntry::is_running);
     let body = serde_json::to_vec(&running).unwrap_or_default();
     json_answer(StatusCode::OK, body, quota)
 }

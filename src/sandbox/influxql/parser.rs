@@ -58,24 +58,29 @@ struct Parser<'q> {
 const EXPR_START: &str = "identifier, string, number, bool";
 
 impl Parser<'_> {
+    /// The current token (`Eof` past the end).
+    fn token(&self) -> &Token {
+        &self.tokens[self.i.min(self.tokens.len() - 1)]
+    }
+
     fn peek(&self) -> &Tok {
-        &self.tokens[self.i].tok
+        &self.token().tok
     }
 
     fn peek_at(&self, n: usize) -> &Tok {
         &self.tokens[(self.i + n).min(self.tokens.len() - 1)].tok
     }
 
+    /// Take the current token. Always advances (past `Eof` too), so `self.i -= 1`
+    /// after a `next()` puts back exactly that token.
     fn next(&mut self) -> Tok {
-        let tok = self.tokens[self.i].tok.clone();
-        if self.i < self.tokens.len() - 1 {
-            self.i += 1;
-        }
+        let tok = self.peek().clone();
+        self.i += 1;
         tok
     }
 
     fn unexpected(&self, expected: &str) -> ParseError {
-        let token = &self.tokens[self.i];
+        let token = self.token();
         let (line, ch) = line_and_char(self.q, token.pos);
         ParseError {
             message: format!(
@@ -86,7 +91,7 @@ impl Parser<'_> {
     }
 
     fn error_here(&self, message: &str) -> ParseError {
-        let (line, ch) = line_and_char(self.q, self.tokens[self.i].pos);
+        let (line, ch) = line_and_char(self.q, self.token().pos);
         ParseError {
             message: format!("{message} at line {line}, char {ch}"),
         }
@@ -758,6 +763,21 @@ mod tests {
             matches!(&stmts[0], Statement::ShowTagValues { key: NameFilter::Eq(k), condition: Some(_), .. } if k == "project")
         );
         assert!(matches!(&stmts[3], Statement::CreateDatabase(n) if n == "x"));
+    }
+
+    #[test]
+    fn no_prefix_of_a_query_panics() {
+        let queries = [
+            r#"SELECT sum("duration_s")/3600 AS "h", count("entry_id") FROM "pol"."time_entry" WHERE ("user" =~ /^(a|b)$/ OR "p" != 'x') AND time >= 1763251200000ms and time <= now() - 1h30m GROUP BY time(1w, -4d), "project", * fill(-1.5) ORDER BY time DESC LIMIT 10 OFFSET 2 SLIMIT 3 SOFFSET 1 tz('Europe/Berlin')"#,
+            r#"SELECT top("hours","client",5) FROM (SELECT sum("d")/3600.0 AS "hours" FROM m GROUP BY "client"); SHOW TAG VALUES ON db FROM "m" WITH KEY IN ("a", "b") WHERE "c" =~ /x/ LIMIT 1"#,
+            r#"CREATE DATABASE "x" WITH DURATION 7d; DROP DATABASE x; SHOW MEASUREMENTS WITH MEASUREMENT =~ /t.*/; SHOW FIELD KEYS; SHOW SERIES; SHOW RETENTION POLICIES ON toggl"#,
+        ];
+        for q in queries {
+            for (end, _) in q.char_indices() {
+                let _ = parse_query(&q[..end]);
+            }
+            assert!(parse_query(q).is_ok(), "{q}");
+        }
     }
 
     #[test]

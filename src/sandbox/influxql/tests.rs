@@ -410,3 +410,35 @@ fn cost_counts_points_scanned() {
     assert_eq!(all.cost, 1 + 5 + 1);
     assert_eq!(some.cost, 1 + 2 + 1);
 }
+
+#[test]
+fn extreme_bounds_and_odd_queries_answer_without_panicking() {
+    let queries = [
+        r#"SELECT sum("duration_s") FROM "time_entry" WHERE time >= -9223372036854775806 GROUP BY time(1w, 4d)"#,
+        r#"SELECT sum("duration_s") FROM "time_entry" WHERE time <= 9223372036854775806 AND time >= 9223372036854775000 GROUP BY time(1h) tz('America/New_York')"#,
+        r#"SELECT sum("duration_s") FROM "time_entry" WHERE time > now() + 10000w"#,
+        r#"SELECT percentile("duration_s", 101), median("description") FROM "time_entry""#,
+        r#"SELECT moving_average(sum("duration_s"), 2), derivative(mean("duration_s"), 1h) FROM "time_entry" WHERE time >= 0ms GROUP BY time(10m) fill(linear)"#,
+        r#"SELECT "nothing" FROM "time_entry""#,
+        r#"SELECT * FROM /.*/ WHERE "duration_s" / 0 = 0 LIMIT 1"#,
+        r#"SELECT bottom("duration_s", 2) FROM "time_entry" GROUP BY time(1h)"#,
+        r#"SHOW TAG VALUES FROM /time/ WITH KEY =~ /./ WHERE time > now() - 1h"#,
+    ];
+    let store = store();
+    for q in queries {
+        let out = run_query(&store, Some("toggl"), q, NOW_NS, Limits::default())
+            .unwrap_or_else(|e| panic!("{q}: {}", e.message));
+        let _ = results_json(&out.results, None);
+    }
+    // Weeks over all of time are only ~15 k buckets; hours are millions.
+    assert_eq!(
+        series(queries[0])[0]["values"].as_array().unwrap().len(),
+        15_251
+    );
+    assert!(error(
+        r#"SELECT sum("duration_s") FROM "time_entry" WHERE time >= -9223372036854775806 GROUP BY time(1h)"#
+    )
+    .starts_with("max-select-buckets limit exceeded: (25620"));
+    let v = values(r#"SELECT bottom("duration_s", 2) FROM "time_entry""#);
+    assert_eq!(v, json!([[3_600_000, 600], [4_000_000, 900]]));
+}

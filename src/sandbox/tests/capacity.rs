@@ -15,7 +15,7 @@ async fn a_burst_past_the_queue_limit_gets_503_with_retry_after() {
         capacity: CapacityConfig {
             query_workers: 1,
             query_queue: 2,
-            query_base_cost: Duration::from_millis(300),
+            query_base_cost: Duration::from_millis(600),
             ..CapacityConfig::unthrottled()
         },
         ..config()
@@ -86,7 +86,7 @@ async fn a_full_write_queue_answers_503() {
         capacity: CapacityConfig {
             write_workers: 1,
             write_queue: 0,
-            write_cost_per_1k: Duration::from_millis(400),
+            write_cost_per_1k: Duration::from_millis(800),
             ..CapacityConfig::unthrottled()
         },
         ..config()

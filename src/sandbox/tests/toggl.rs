@@ -223,3 +223,25 @@ async fn toggl_entries_agree_with_the_seeded_history() {
     assert!(list.len() > 1000, "{}", list.len());
     assert_eq!(stored as usize, list.len());
 }
+
+#[tokio::test]
+async fn since_zero_is_bounded_to_the_newest_entries_of_a_year() {
+    let s = serve(config()).await;
+    let started = std::time::Instant::now();
+    let list = entries(&s, "/api/v9/me/time_entries?since=0").await;
+    assert_eq!(list.len(), 1000);
+    let year_ago = Utc::now().timestamp() - 366 * 86_400;
+    assert!(list.iter().all(|e| e.start.timestamp() >= year_ago));
+    assert!(list.windows(2).all(|w| w[0].start >= w[1].start));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let current = get(&s, "/api/v9/me/time_entries/current")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), 200);
+    let body: Value = current.json().await.unwrap();
+    assert!(
+        body.is_null() || body["duration"].as_i64().unwrap() < 0,
+        "{body}"
+    );
+}
