@@ -262,8 +262,12 @@ fn goose_config(
     // No telnet controller on a fixed port: runs must not collide.
     config.no_telnet = true;
     if config.verbose == 0 {
-        // dashload prints its own summary.
+        // dashload prints its own one-screen summary; Goose's per-user lines and
+        // metrics tables come back with -v.
         config.no_print_metrics = true;
+        if config.quiet == 0 {
+            config.quiet = 1;
+        }
     }
     if config.host.is_none() {
         config.host = Some(endpoints.base().as_str().trim_end_matches('/').to_string());

@@ -63,6 +63,16 @@ pub struct ReportOutcome {
     pub text: String,
 }
 
+/// An SLO figure in its unit: ms for latencies, % for error rates.
+fn figure(metric: crate::runfolder::SloMetric, value: f64) -> String {
+    use crate::runfolder::SloMetric;
+    match metric {
+        SloMetric::ErrorRate => format!("{:.2} %", value * 100.0),
+        SloMetric::MsPerPoint => format!("{value:.4} ms/point"),
+        _ => format!("{value:.1} ms"),
+    }
+}
+
 /// Render the report of the run in `run_dir`: writes `report.html`,
 /// `summary.json` and `junit.xml` into it (each atomically).
 pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
@@ -208,13 +218,13 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     for r in shown.iter().take(SHOWN) {
         let _ = writeln!(
             t,
-            "  {:<7} {} {} {} ≤ {}: {}",
+            "  {:<7} {} {} {}: {} (target ≤ {})",
             r.verdict.label(),
             r.window,
             r.class.key(),
             r.metric.key(),
-            r.max,
-            r.observed.map_or("no data".into(), |v| format!("{v:.4}"))
+            r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
+            figure(r.metric, r.max)
         );
     }
     if shown.len() > SHOWN {

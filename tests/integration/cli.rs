@@ -87,24 +87,42 @@ fn a_failed_slo_exits_one_and_a_regression_exits_three() {
     let base = dir.path().join("base");
     let slow = dir.path().join("slow");
     Synthetic::new(20_000, 1).write(&base).unwrap();
-    Synthetic { latency_factor: 2.0, ..Synthetic::new(20_000, 1) }.write(&slow).unwrap();
+    Synthetic {
+        latency_factor: 2.0,
+        ..Synthetic::new(20_000, 1)
+    }
+    .write(&slow)
+    .unwrap();
     let out = dashload(dir.path(), &["report", "base"]);
     let code = out.status.code();
     assert!(code == Some(0) || code == Some(1), "{}", text(&out));
     let out = dashload(dir.path(), &["report", "slow", "--baseline", "base"]);
     // Twice the latency: a regression (3) unless an SLO already failed (1, which outranks it).
     match out.status.code() {
-        Some(3) => assert!(String::from_utf8_lossy(&out.stdout).to_lowercase().contains("regress"), "{}", text(&out)),
+        Some(3) => assert!(
+            String::from_utf8_lossy(&out.stdout)
+                .to_lowercase()
+                .contains("regress"),
+            "{}",
+            text(&out)
+        ),
         Some(1) => {}
         _ => panic!("{}", text(&out)),
     }
     let out = dashload(dir.path(), &["report", "base", "--baseline", "base"]);
-    assert_eq!(out.status.code(), code, "a run is no regression of itself: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        code,
+        "a run is no regression of itself: {}",
+        text(&out)
+    );
 }
 
 #[test]
 fn an_impossible_slo_fails_the_run_with_exit_one() {
-    let _one_attack_at_a_time = crate::util::ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_attack_at_a_time = crate::util::ATTACK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let dir = workspace();
     let scenario = "name = \"strict\"\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\nrefresh = \"2s\"\n\
         [sync]\nusers = 0\n[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"4s\"\n[slo.dashboard_load]\np50 = \"1ms\"\n";
@@ -115,7 +133,9 @@ fn an_impossible_slo_fails_the_run_with_exit_one() {
 
 #[test]
 fn ctrl_c_leaves_a_complete_folder_marked_interrupted() {
-    let _one_attack_at_a_time = crate::util::ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_attack_at_a_time = crate::util::ATTACK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let dir = workspace();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_dashload"))
         .args(["run", "scenarios/smoke.toml"])
@@ -125,19 +145,32 @@ fn ctrl_c_leaves_a_complete_folder_marked_interrupted() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(8));
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join("reports")).unwrap().map(|e| e.unwrap().path()).collect();
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(runs.len(), 1, "{}", text(&out));
     let run = &runs[0];
     let meta = dashload::runfolder::RunMeta::load(run).unwrap();
-    assert!(meta.interrupted, "run.json says interrupted: {}", text(&out));
+    assert!(
+        meta.interrupted,
+        "run.json says interrupted: {}",
+        text(&out)
+    );
     assert!(meta.ended_at.is_some());
     for name in ["requests.csv", "report.json", "report.html", "summary.json"] {
         assert!(run.join(name).is_file(), "{name} missing: {}", text(&out));
     }
     assert!(!run.join(".partial").exists());
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
-    assert!(html.to_lowercase().contains("interrupted"), "the report says so");
+    assert!(
+        html.to_lowercase().contains("interrupted"),
+        "the report says so"
+    );
 }

@@ -107,6 +107,46 @@ async fn ds_query_expands_macros_and_answers_frames() {
 }
 
 #[tokio::test]
+async fn query_builder_targets_are_rendered_like_grafanas_backend() {
+    let s = serve(config()).await;
+    s.write(DATA).await;
+    // A builder-mode target as the browser sends it: fields, no query text.
+    let builder = json!({
+        "refId": "A", "measurement": "time_entry", "policy": "default", "resultFormat": "time_series",
+        "select": [[{"type": "field", "params": ["duration_s"]}, {"type": "sum", "params": []}]],
+        "groupBy": [{"type": "time", "params": ["$__interval"]}, {"type": "tag", "params": ["project"]}, {"type": "fill", "params": ["null"]}],
+        "tags": [], "intervalMs": 3_600_000, "maxDataPoints": 1000,
+    });
+    let raw = json!({
+        "refId": "B", "rawQuery": true,
+        "query": "SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE $timeFilter GROUP BY time($__interval), \"project\" fill(null)",
+        "intervalMs": 3_600_000, "maxDataPoints": 1000,
+    });
+    let body = json!({"from": "0", "to": "7199000", "queries": [builder, raw]});
+    let resp = s
+        .client
+        .post(format!("{}/api/ds/query", s.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["results"]["A"]["status"], 200, "{v}");
+    // The builder's rendering answers exactly what the same raw query answers.
+    let values = |r: &str| -> Vec<Value> {
+        v["results"][r]["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["data"]["values"].clone())
+            .collect()
+    };
+    assert_eq!(values("A"), values("B"));
+    assert_eq!(values("A").len(), 3);
+}
+
+#[tokio::test]
 async fn any_failed_ref_id_makes_a_400_with_per_ref_id_errors() {
     let s = serve(config()).await;
     s.write(DATA).await;
