@@ -86,6 +86,8 @@ fn a_failed_slo_exits_one_and_a_regression_exits_three() {
     let dir = workspace();
     let base = dir.path().join("base");
     let slow = dir.path().join("slow");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&slow).unwrap();
     Synthetic::new(20_000, 1).write(&base).unwrap();
     Synthetic {
         latency_factor: 2.0,
