@@ -376,6 +376,13 @@ impl Ctx<'_> {
         };
         let viewers = raw.viewers.as_ref().map(|v| self.viewers(v)).transpose()?;
         let sync = self.sync(raw.sync.as_ref())?;
+        if target.kind == TargetKind::Grafana && target.write.is_none() && sync.users > 0 {
+            let span = raw.target.as_ref().map_or(0..0, |t| t.span());
+            return self.err(
+                span,
+                "the sync job writes to InfluxDB, not Grafana: add [target.write] (the InfluxDB behind Grafana) or set [sync] users = 0",
+            );
+        }
         let stages = raw
             .stages
             .iter()
@@ -483,6 +490,19 @@ impl Ctx<'_> {
             Some(t) => self.duration(t)?,
             None => Duration::from_secs(30),
         };
+        if kind == TargetKind::Influxdb2 {
+            for (key, value) in [("org", &raw.org), ("bucket", &raw.bucket)] {
+                if value.as_deref().is_none_or(str::is_empty) {
+                    return self.err(span, format!("target kind `influxdb2` needs `{key}`"));
+                }
+            }
+            if !matches!(auth, Auth::Token(_)) {
+                return self.err(
+                    span,
+                    "target kind `influxdb2` needs an API token: token_env or token_file",
+                );
+            }
+        }
         let write = match &raw.write {
             Some(w) => {
                 let t = self.target(w.get_ref(), w.span())?;

@@ -28,8 +28,11 @@ pub enum QueryCall<'a> {
         /// Panel id (`x-panel-id`), absent for variable queries.
         panel_id: Option<u64>,
     },
-    /// InfluxQL, macros already expanded, to InfluxDB's `/query`.
+    /// InfluxQL, macros already expanded, to InfluxDB's `/query` (on 2.x, the
+    /// v1-compatible `/query` with the bucket as database).
     InfluxQl(&'a str),
+    /// Flux, macros already expanded, to InfluxDB 2.x's `/api/v2/query`.
+    Flux(&'a str),
 }
 
 /// Where and how requests go, resolved once per run.
@@ -38,6 +41,7 @@ pub struct Endpoints {
     kind: TargetKind,
     base: Url,
     database: String,
+    org: Option<String>,
     retention_policy: Option<String>,
     query_method: QueryMethod,
     auth: Auth,
@@ -55,7 +59,15 @@ impl Endpoints {
         Endpoints {
             kind: target.kind,
             base,
-            database: target.database.clone(),
+            // On InfluxDB 2.x the bucket plays the database's part (v1 compatibility).
+            database: match target.kind {
+                TargetKind::Influxdb2 => target
+                    .bucket
+                    .clone()
+                    .unwrap_or_else(|| target.database.clone()),
+                _ => target.database.clone(),
+            },
+            org: target.org.clone(),
             retention_policy: target.retention_policy.clone(),
             query_method: target.query_method,
             auth: target.auth.clone(),
@@ -100,7 +112,12 @@ impl Endpoints {
         }
     }
 
-    /// The database writes and InfluxQL queries name.
+    /// The InfluxDB 2.x organisation ("" when none).
+    pub fn org(&self) -> &str {
+        self.org.as_deref().unwrap_or_default()
+    }
+
+    /// The database writes and InfluxQL queries name (the bucket on InfluxDB 2.x).
     pub fn database(&self) -> &str {
         &self.database
     }
@@ -108,6 +125,17 @@ impl Endpoints {
     /// `GET /ping` (InfluxDB; the sandbox answers it too).
     pub fn ping(&self, client: &Client) -> RequestBuilder {
         client.get(self.url("/ping")).timeout(self.timeout)
+    }
+
+    /// `GET /api/v2/buckets?org=…&name=…` (InfluxDB 2.x): does the bucket exist, do the credentials work.
+    pub fn bucket_lookup(&self, client: &Client) -> RequestBuilder {
+        let org = self.org.as_deref().unwrap_or_default();
+        let params = [("org", org), ("name", self.database.as_str())];
+        self.authorize(
+            client
+                .get(join(&self.base, "/api/v2/buckets", &params))
+                .timeout(self.timeout),
+        )
     }
 
     /// `GET /api/health` (Grafana; no auth needed).
@@ -158,6 +186,14 @@ impl Endpoints {
                         .form(&[("q", q)]),
                 }
             }
+            QueryCall::Flux(flux) => {
+                let org = self.org.as_deref().unwrap_or_default();
+                client
+                    .post(join(&self.base, "/api/v2/query", &[("org", org)]))
+                    .header("content-type", "application/vnd.flux")
+                    .header("accept", "application/csv")
+                    .body(flux.to_string())
+            }
         };
         self.authorize(request.timeout(self.timeout))
     }
@@ -167,11 +203,23 @@ impl Endpoints {
         if let Some(w) = &self.writes {
             return w.write(client, body, gzipped);
         }
-        let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("precision", "s")];
-        if let Some(rp) = &self.retention_policy {
-            params.push(("rp", rp));
-        }
-        let mut r = client.post(join(&self.base, "/write", &params)).body(body);
+        let mut r = if self.kind == TargetKind::Influxdb2 {
+            let org = self.org.as_deref().unwrap_or_default();
+            let params = [
+                ("org", org),
+                ("bucket", self.database.as_str()),
+                ("precision", "s"),
+            ];
+            client
+                .post(join(&self.base, "/api/v2/write", &params))
+                .body(body)
+        } else {
+            let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("precision", "s")];
+            if let Some(rp) = &self.retention_policy {
+                params.push(("rp", rp));
+            }
+            client.post(join(&self.base, "/write", &params)).body(body)
+        };
         if gzipped {
             r = r.header("Content-Encoding", "gzip");
         }
@@ -180,9 +228,13 @@ impl Endpoints {
 
     /// The InfluxQL endpoint for checking what writes landed (the write target's `/query`).
     pub fn write_side_query(&self, client: &Client, q: &str) -> RequestBuilder {
-        match &self.writes {
-            Some(w) => w.query(client, QueryCall::InfluxQl(q)),
-            None => {
+        match (&self.writes, self.kind) {
+            (Some(w), _) => w.query(client, QueryCall::InfluxQl(q)),
+            (None, TargetKind::Influxdb1 | TargetKind::Influxdb2) => {
+                self.query(client, QueryCall::InfluxQl(q))
+            }
+            // The sandbox speaks InfluxDB's /query beside Grafana's API.
+            (None, _) => {
                 let mut e = self.clone();
                 e.kind = TargetKind::Influxdb1;
                 e.query(client, QueryCall::InfluxQl(q))

@@ -83,6 +83,9 @@ async fn influx_checks(endpoints: &Endpoints, client: &Client) -> Result<()> {
             "{base}/ping answered {status}: is this InfluxDB?"
         )));
     }
+    if endpoints.kind() == TargetKind::Influxdb2 {
+        return bucket_check(endpoints, client, &base).await;
+    }
     let (status, body) = send(
         endpoints.query(client, QueryCall::InfluxQl("SHOW DATABASES")),
         &base,
@@ -108,4 +111,120 @@ async fn influx_checks(endpoints: &Endpoints, client: &Client) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// InfluxDB 2.x: the bucket exists in the org and the token may read it.
+async fn bucket_check(endpoints: &Endpoints, client: &Client, base: &str) -> Result<()> {
+    let bucket = endpoints.database();
+    let (status, body) = send(endpoints.bucket_lookup(client), base).await?;
+    match status.as_u16() {
+        200 => {}
+        401 | 403 => {
+            return Err(Error::Unreachable(format!(
+                "InfluxDB at {base} refused the token ({status}): check token_env/token_file (an API token with read and write access to `{bucket}`)"
+            )))
+        }
+        404 => {
+            return Err(Error::Unreachable(format!(
+                "InfluxDB at {base} has no such organisation: check `org` in the scenario ({})",
+                String::from_utf8_lossy(&body).trim()
+            )))
+        }
+        _ => return Err(Error::Unreachable(format!("InfluxDB at {base} answered {status} for the bucket lookup"))),
+    }
+    let found = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            let buckets = v.get("buckets")?.as_array()?;
+            Some(
+                buckets
+                    .iter()
+                    .any(|b| b.get("name").and_then(|n| n.as_str()) == Some(bucket)),
+            )
+        })
+        .unwrap_or(false);
+    if !found {
+        return Err(Error::Unreachable(format!(
+            "InfluxDB at {base} has no bucket `{bucket}` in this organisation: create it (influx bucket create -n {bucket}) or fix `bucket`"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The InfluxDB 2.x preflight against a fixture server on loopback that answers
+    //! as InfluxDB 2.x's API docs show (`/ping`, `/api/v2/buckets`).
+
+    use axum::extract::Query;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    use axum::{Json, Router};
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    async fn buckets(
+        headers: HeaderMap,
+        Query(q): Query<std::collections::HashMap<String, String>>,
+    ) -> (StatusCode, Json<Value>) {
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Token good-token") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"code": "unauthorized", "message": "unauthorized access"})),
+            );
+        }
+        if q.get("org").map(String::as_str) != Some("acme") {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"code": "not found", "message": "organization name \"x\" not found"})),
+            );
+        }
+        let found: Vec<Value> = ["toggl"]
+            .iter()
+            .filter(|b| q.get("name").map(String::as_str) == Some(**b))
+            .map(|b| json!({"id": "0a1b", "name": b, "orgID": "c0ffee"}))
+            .collect();
+        (StatusCode::OK, Json(json!({"buckets": found})))
+    }
+
+    async fn fixture() -> String {
+        let app = Router::new()
+            .route("/ping", get(|| async { StatusCode::NO_CONTENT }))
+            .route("/api/v2/buckets", get(buckets));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    async fn check(url: &str, bucket: &str, token: &str) -> Result<()> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), token).unwrap();
+        let text = format!("[target]\nkind = \"influxdb2\"\nurl = \"{url}\"\norg = \"acme\"\nbucket = \"{bucket}\"\ntoken_file = \"token\"\n[sync]\nusers = 0\n");
+        let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
+        let endpoints = Endpoints::new(&scenario.target, None);
+        preflight(&endpoints, &scenario).await
+    }
+
+    #[tokio::test]
+    async fn influxdb2_preflight_checks_token_and_bucket() {
+        let url = fixture().await;
+        check(&url, "toggl", "good-token")
+            .await
+            .expect("a good token and an existing bucket pass");
+        let e = check(&url, "toggl", "bad-token").await.unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::UNREACHABLE);
+        assert!(
+            e.to_string()
+                .contains("refused the token (401 Unauthorized)"),
+            "{e}"
+        );
+        assert!(
+            !e.to_string().contains("bad-token"),
+            "the token never shows: {e}"
+        );
+        let e = check(&url, "nope", "good-token").await.unwrap_err();
+        assert!(e.to_string().contains("has no bucket `nope`"), "{e}");
+    }
 }

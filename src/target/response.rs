@@ -90,9 +90,15 @@ pub fn judge_write(status: u16, body: &[u8]) -> Judged {
             values: Vec::new(),
         };
     }
+    // InfluxDB 1.x says `error`; 2.x says `message` (with a `code`).
     let message = serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.get("error")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     Judged::fail(if message.trim().is_empty() {
         format!("HTTP {status}")
@@ -225,6 +231,31 @@ mod tests {
         );
         let grafana = br#"{"results":{"metricFindQuery":{"status":200,"frames":[{"schema":{"fields":[{"name":"key"},{"name":"value"}]},"data":{"values":[["project","project"],["A","B"]]}}]}}}"#;
         assert_eq!(judge_query(200, grafana, true).values, ["A", "B"]);
+    }
+
+    #[test]
+    fn influxdb2_errors_carry_their_message() {
+        // Shapes from InfluxDB 2.x's API docs and influxdata/influxdb#20895.
+        let j = judge_write(400, br#"{"code":"invalid","message":"partial write error (1 written): unable to parse 'bad': missing fields"}"#);
+        assert_eq!(
+            j.error.unwrap(),
+            "HTTP 400: partial write error (1 written): unable to parse 'bad': missing fields"
+        );
+        let j = judge_write(
+            401,
+            br#"{"code":"unauthorized","message":"unauthorized access"}"#,
+        );
+        assert_eq!(j.error.unwrap(), "HTTP 401: unauthorized access");
+        let j = judge_query(400, br#"{"code":"invalid","message":"compilation failed: error @1:1-1:4: undefined identifier frm"}"#, false);
+        assert_eq!(
+            j.error.unwrap(),
+            "HTTP 400: compilation failed: error @1:1-1:4: undefined identifier frm"
+        );
+        let csv = b",result,table,_start,_stop,_time,_value\r\n,_result,0,2025-11-16T00:00:00Z,2025-11-23T00:00:00Z,2025-11-16T00:00:00Z,12.5\r\n";
+        assert!(
+            judge_query(200, csv, false).ok,
+            "a Flux CSV answer is a success"
+        );
     }
 
     #[test]

@@ -119,3 +119,61 @@ fn toggl_requests_use_the_api_token_convention() {
     );
     assert_eq!(r.headers()["authorization"], "Basic dG9rOmFwaV90b2tlbg==");
 }
+
+fn influxdb2() -> Target {
+    let mut t = target(TargetKind::Influxdb2, Auth::Token(Secret::new("tok2")));
+    t.org = Some("acme".into());
+    t.bucket = Some("toggl-bucket".into());
+    t
+}
+
+#[test]
+fn influxdb2_writes_go_to_api_v2_write_with_org_bucket_and_token() {
+    let e = Endpoints::new(&influxdb2(), None);
+    let r = e
+        .write(&Client::new(), b"m f=1i 1".to_vec(), false)
+        .build()
+        .unwrap();
+    assert_eq!(
+        r.url().as_str(),
+        "http://127.0.0.1:8086/base/api/v2/write?org=acme&bucket=toggl-bucket&precision=s"
+    );
+    assert_eq!(r.headers()["authorization"], "Token tok2");
+}
+
+#[test]
+fn influxdb2_queries_flux_to_api_v2_query_and_influxql_to_v1_compat() {
+    let e = Endpoints::new(&influxdb2(), None);
+    let r = e
+        .query(
+            &Client::new(),
+            QueryCall::Flux("from(bucket: \"toggl-bucket\")"),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(r.method(), "POST");
+    assert_eq!(
+        r.url().as_str(),
+        "http://127.0.0.1:8086/base/api/v2/query?org=acme"
+    );
+    assert_eq!(r.headers()["content-type"], "application/vnd.flux");
+    assert_eq!(r.headers()["accept"], "application/csv");
+    assert_eq!(
+        r.body().unwrap().as_bytes().unwrap(),
+        b"from(bucket: \"toggl-bucket\")"
+    );
+    let r = e
+        .query(&Client::new(), QueryCall::InfluxQl("SELECT 1"))
+        .build()
+        .unwrap();
+    assert_eq!(
+        r.url().as_str(),
+        "http://127.0.0.1:8086/base/query?db=toggl-bucket&epoch=ms&rp=r90&q=SELECT+1"
+    );
+    assert_eq!(r.headers()["authorization"], "Token tok2");
+    let r = e.bucket_lookup(&Client::new()).build().unwrap();
+    assert_eq!(
+        r.url().as_str(),
+        "http://127.0.0.1:8086/base/api/v2/buckets?org=acme&name=toggl-bucket"
+    );
+}

@@ -33,6 +33,7 @@ use crate::target::{judge_query, Endpoints, Judged, QueryCall};
 use crate::workload::dashboard::{
     Dashboard, PanelRequest, Selection, Selections, TimeRange, Trigger, VariableKind, View,
 };
+use crate::workload::macros::{self, MacroContext};
 
 /// What every viewer shares, prepared once per run.
 pub struct ViewerPlan {
@@ -353,6 +354,7 @@ async fn load(
         .panel_requests()
         .into_iter()
         .filter(|r| !r.panel.in_collapsed_row && (!plan.first_screen_only || r.panel.first_screen))
+        .filter(|r| sendable(plan, r, endpoints))
         .collect();
     let bodies: Vec<String> = if plan.grafana_api {
         requests.iter().map(|r| view.ds_query_body(r)).collect()
@@ -405,6 +407,20 @@ async fn load(
     Ok(user.started.elapsed())
 }
 
+/// Whether Flux targets can be sent straight to the target (InfluxDB 2.x only).
+fn sends_flux(endpoints: &Endpoints) -> bool {
+    endpoints.kind() == crate::scenario::TargetKind::Influxdb2
+}
+
+/// Whether a panel has anything to send to this target.
+fn sendable(plan: &ViewerPlan, request: &PanelRequest<'_>, endpoints: &Endpoints) -> bool {
+    plan.grafana_api
+        || request
+            .queries
+            .iter()
+            .any(|q| q.influxql.is_some() || sends_flux(endpoints))
+}
+
 /// One panel's request: one `/api/ds/query` through Grafana, or (straight to
 /// InfluxDB) one `/query` per target in turn, as Grafana's backend sends them.
 async fn panel(
@@ -436,13 +452,23 @@ async fn panel(
         },
     };
     for q in &request.queries {
-        let Some(influxql) = &q.influxql else {
-            continue;
+        let flux;
+        let call = match (&q.influxql, sends_flux(endpoints)) {
+            (Some(influxql), _) => QueryCall::InfluxQl(influxql),
+            (None, true) => {
+                let ctx = MacroContext {
+                    from_ms: request.from_ms,
+                    to_ms: request.to_ms,
+                    interval_ms: request.interval_ms,
+                };
+                flux = macros::expand_flux(&q.text, &ctx, endpoints.database(), endpoints.org());
+                QueryCall::Flux(&flux)
+            }
+            (None, false) => continue,
         };
-        let outcome = request::send(
-            endpoints.query(client, QueryCall::InfluxQl(influxql)),
-            |s, b| judge_query(s, b, false),
-        )
+        let outcome = request::send(endpoints.query(client, call), |s, b| {
+            judge_query(s, b, false)
+        })
         .await;
         total.elapsed += outcome.elapsed;
         total.status = outcome.status;
