@@ -66,7 +66,7 @@ fn write_from_world(
     seed: u64,
     end_s: i64,
 ) -> io::Result<()> {
-    let all = EntryGenerator::new(&world, seed, end_s, end_s);
+    let all = EntryGenerator::new(world, seed, end_s, end_s);
     let counted = |g: EntryGenerator| match format {
         OutputFormat::Json => g.count() as u64,
         OutputFormat::Lp => g.count_live(),
