@@ -53,24 +53,45 @@ pub fn write_generated(
         return Ok(());
     }
     let world = World::generate(seed, &world_config_for(count));
-    let all = EntryGenerator::new(&world, seed, end_s, end_s);
+    write_from_world(out, &world, count, format, seed, end_s)
+}
+
+/// [`write_generated`] for a given world; fails rather than walking back
+/// forever when a year goes by without a single entry.
+fn write_from_world(
+    out: &mut impl Write,
+    world: &World,
+    count: u64,
+    format: OutputFormat,
+    seed: u64,
+    end_s: i64,
+) -> io::Result<()> {
+    let all = EntryGenerator::new(world, seed, end_s, end_s);
     let counted = |g: EntryGenerator| match format {
         OutputFormat::Json => g.count() as u64,
         OutputFormat::Lp => g.count_live(),
     };
     // Walk back until [from, end_s) holds enough; each UTC day holds exactly
-    // the entries of one local date, so this plans every date once.
+    // the entries of one local date, so this plans every date once (and the
+    // output pass once more).
     let mut from = end_s.div_euclid(DAY) * DAY;
     let mut total = counted(all.reframe(from, end_s, end_s));
+    let mut empty_days = 0;
     while total < count {
         from -= DAY;
-        total += counted(all.reframe(from, from + DAY, end_s));
+        let n = counted(all.reframe(from, from + DAY, end_s));
+        total += n;
+        empty_days = if n == 0 { empty_days + 1 } else { 0 };
+        if empty_days > 366 {
+            let msg = format!("only {total} of {count} entries: the world logs no time");
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+        }
     }
     let mut entries = all.reframe(from, end_s, end_s);
     // The oldest day has `total - count` too many: drop its first ones.
     let mut skip = total - count;
     let mut buf = Vec::with_capacity(1 << 16);
-    let names = Names::from_world(&world);
+    let names = Names::from_world(world);
     for e in &mut entries {
         let written = match format {
             OutputFormat::Json => {
@@ -138,6 +159,15 @@ mod tests {
         assert_eq!(lines.len(), 2_000);
         assert!(lines.iter().all(|l| l.timestamp.unwrap() < END));
         assert_eq!(generated(2_000, OutputFormat::Lp, 4), text, "deterministic");
+    }
+
+    #[test]
+    fn a_world_without_users_is_an_error_not_a_hang() {
+        let mut world = World::generate(1, &WorldConfig::default());
+        world.users.clear();
+        let mut out = Vec::new();
+        let err = write_from_world(&mut out, &world, 5, OutputFormat::Lp, 1, END).unwrap_err();
+        assert!(err.to_string().contains("only 0 of 5"), "{err}");
     }
 
     #[test]

@@ -64,6 +64,22 @@ fn writes_the_domain_schema_exactly() {
 }
 
 #[test]
+fn escapes_exactly_as_domain_2_3() {
+    // DOMAIN.md §2.3: tag `a,b=c d` is written `a\,b\=c\ d`; a string field
+    // `say "hi" \ ok` is written `"say \"hi\" \\ ok"`.
+    let mut n = Names::new();
+    n.insert_user(7, "a,b=c d");
+    let mut e = entry();
+    e.description = r#"say "hi" \ ok"#.into();
+    let text = line(&n, &e, START);
+    assert!(text.contains(r",user=a\,b\=c\ d,workspace_id="), "{text}");
+    assert!(
+        text.contains(r#"description="say \"hi\" \\ ok" "#),
+        "{text}"
+    );
+}
+
+#[test]
 fn tags_are_sorted_and_fields_typed() {
     let text = line(&names(), &entry(), START);
     let l = parse(&text);

@@ -17,8 +17,9 @@
 //! −start as real Toggl responses carry.
 //!
 //! Determinism: each local date has its own RNG stream derived from (seed,
-//! date), and every user's workday lies inside UTC [date+5h, date+23h], so one
-//! date's batch never interleaves with the next. Entries of a date are sorted by
+//! date), and every user's workday lies inside UTC [date+5h, date+23h] (offsets
+//! −5 h … +3 h; any span under 14 h works), so one date's batch never
+//! interleaves with the next. Entries of a date are sorted by
 //! (start, user) and their ids are `3.7e9 + date × (8 × users) + rank`: rising
 //! with start time, and the same whatever window asked for them.
 
@@ -126,6 +127,9 @@ struct Roster {
     descriptions: Vec<String>,
     /// Id space per date: more than a date's entries.
     stride: u64,
+    /// Every start of date d lies in [d·DAY + first_s, d·DAY + last_s).
+    first_s: i64,
+    last_s: i64,
 }
 
 impl Roster {
@@ -155,7 +159,19 @@ impl Roster {
                 tags: tags.get(&u.workspace_id).cloned().unwrap_or(0..0),
             })
             .collect();
+        let offsets = users.iter().map(|u| u.offset_s);
+        let (min_off, max_off) = (
+            offsets.clone().min().unwrap_or(0),
+            offsets.max().unwrap_or(0),
+        );
+        // Dates must not interleave for entries to come out in start order.
+        assert!(
+            max_off - min_off < DAY - WORKDAY,
+            "user UTC offsets must span less than 14 hours"
+        );
         Roster {
+            first_s: WORK_START - max_off,
+            last_s: WORK_START + WORKDAY - min_off,
             seed,
             stride: MAX_PER_DAY * users.len().max(1) as u64,
             users,
@@ -242,6 +258,9 @@ pub struct EntryGenerator {
 
 impl EntryGenerator {
     /// Entries starting in `[from_s, to_s)` (unix seconds).
+    ///
+    /// # Panics
+    /// If the world's user UTC offsets span 14 hours or more.
     pub fn new(world: &World, seed: u64, from_s: i64, to_s: i64) -> EntryGenerator {
         Self::with_roster(Arc::new(Roster::new(world, seed)), from_s, to_s, to_s)
     }
@@ -256,16 +275,16 @@ impl EntryGenerator {
 
     fn with_roster(roster: Arc<Roster>, from_s: i64, to_s: i64, now_s: i64) -> EntryGenerator {
         EntryGenerator {
-            roster,
             from_s,
             to_s,
             now_s,
-            // Date d's entries lie in UTC [d+5h, d+23h]: d-1 may reach into from_s's day.
-            date: from_s.div_euclid(DAY) - 1,
-            last_date: to_s.div_euclid(DAY),
+            // The first date with a start ≥ from_s, the last with one < to_s.
+            date: (from_s - roster.last_s).div_euclid(DAY) + 1,
+            last_date: (to_s - roster.first_s - 1).div_euclid(DAY),
             batch: Vec::new(),
             batch_date: 0,
             pos: 0,
+            roster,
         }
     }
 
@@ -307,8 +326,8 @@ impl EntryGenerator {
 
     /// The entry's fate as seen at `now`: changes after `now` have not happened.
     fn fate_at_now(&self, p: &Planned) -> Fate {
-        let stop = p.start + i64::from(p.duration);
-        if stop > self.now_s || stop + i64::from(p.delay) > self.now_s {
+        // Kept entries have no delay: this is also "not stopped yet".
+        if p.start + i64::from(p.duration) + i64::from(p.delay) > self.now_s {
             Fate::Kept
         } else {
             p.fate

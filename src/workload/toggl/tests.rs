@@ -262,10 +262,12 @@ fn windows_split_and_counted_agree_with_one_pass() {
     let base = EntryGenerator::new(&w, 9, FROM, NOW);
     let whole: Vec<_> = base.clone().collect();
     assert_eq!(base.reframe(FROM, NOW, NOW).collect::<Vec<_>>(), whole);
-    let mid = FROM + 30 * DAY + 13 * 3600 + 17;
-    let mut split: Vec<_> = base.reframe(FROM, mid, NOW).collect();
-    split.extend(base.reframe(mid, NOW, NOW));
-    assert_eq!(split, whole);
+    let day = (FROM / DAY + 30) * DAY;
+    for mid in [day, day + 5 * 3600, day + 13 * 3600 + 17, day + 23 * 3600] {
+        let mut split: Vec<_> = base.reframe(FROM, mid, NOW).collect();
+        split.extend(base.reframe(mid, NOW, NOW));
+        assert_eq!(split, whole, "split at {mid}");
+    }
     assert_eq!(base.clone().count(), whole.len());
     let live = whole
         .iter()
@@ -287,6 +289,15 @@ fn an_earlier_now_sees_fewer_changes_and_running_entries() {
         .iter()
         .zip(&after)
         .all(|(b, a)| b.id == a.id && b.start == a.start));
+}
+
+#[test]
+#[should_panic(expected = "14 hours")]
+fn offsets_spanning_14_hours_are_refused() {
+    let mut w = world(1);
+    w.users[0].utc_offset_s = -12 * 3600;
+    w.users[1].utc_offset_s = 2 * 3600;
+    let _ = EntryGenerator::new(&w, 1, FROM, NOW);
 }
 
 /// DOMAIN.md §4.1, a real v9 response shape.

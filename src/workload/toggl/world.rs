@@ -41,8 +41,9 @@ pub struct User {
     /// `first.last@example.com`.
     pub email: String,
     /// Offset of the user's local time from UTC, in seconds. Workdays
-    /// (Monday–Friday, 8:00–18:00) are in this local time; offsets range from
-    /// −5 h to +3 h so every user's workday falls inside one UTC day window.
+    /// (Monday–Friday, 8:00–18:00) are in this local time. Generated offsets
+    /// range from −5 h to +3 h; the offsets of a world must span less than
+    /// 14 h, so one local date's workdays never interleave with the next's.
     pub utc_offset_s: i32,
     /// Indices into [`World::projects`] of the client projects this user
     /// usually works on (up to 3; the workspace's Internal project comes on top).
