@@ -228,6 +228,9 @@ pub struct SyncJob {
     pub gzip: bool,
     /// Pause between syncs.
     pub interval: Duration,
+    /// After each sync, poll until its newest point is visible to a query and
+    /// record the lag as `sync freshness`.
+    pub freshness: bool,
 }
 
 /// A planned stage: ramp to `users` viewers, then hold.
@@ -650,6 +653,7 @@ impl Ctx<'_> {
                 batch_size: 5000,
                 gzip: true,
                 interval: Duration::from_secs(10),
+                freshness: false,
             });
         };
         let s = raw.get_ref();
@@ -705,6 +709,7 @@ impl Ctx<'_> {
                 Some(i) => self.duration(i)?,
                 None => Duration::from_secs(10),
             },
+            freshness: s.freshness.unwrap_or(false),
         })
     }
 

@@ -100,6 +100,7 @@ pub struct RawSync {
     pub batch_size: Option<Spanned<u32>>,
     pub gzip: Option<bool>,
     pub interval: Option<Spanned<String>>,
+    pub freshness: Option<bool>,
     pub toggl_url: Option<Spanned<String>>,
     pub toggl_token_env: Option<Spanned<String>>,
     pub toggl_token_file: Option<Spanned<String>>,

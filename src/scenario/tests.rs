@@ -332,13 +332,19 @@ fn load_reads_the_file_and_digests_it() {
 #[test]
 fn influxdb2_needs_org_bucket_and_a_token_and_grafana_needs_a_write_target() {
     let f = Fixture::new();
-    let e = f.error("[target]\nkind = \"influxdb2\"\nurl = \"http://127.0.0.1:8086\"\nbucket = \"b\"\n");
+    let e = f
+        .error("[target]\nkind = \"influxdb2\"\nurl = \"http://127.0.0.1:8086\"\nbucket = \"b\"\n");
     assert_eq!(e, "DIR/s.toml:1:1: target kind `influxdb2` needs `org`");
     std::fs::write(f.dir.path().join("tok"), "t").unwrap();
     let e = f.error("[target]\nkind = \"influxdb2\"\nurl = \"http://127.0.0.1:8086\"\norg = \"o\"\nbucket = \"b\"\n");
-    assert_eq!(e, "DIR/s.toml:1:1: target kind `influxdb2` needs an API token: token_env or token_file");
+    assert_eq!(
+        e,
+        "DIR/s.toml:1:1: target kind `influxdb2` needs an API token: token_env or token_file"
+    );
     assert!(f.parse("[target]\nkind = \"influxdb2\"\nurl = \"http://127.0.0.1:8086\"\norg = \"o\"\nbucket = \"b\"\ntoken_file = \"tok\"\n").is_ok());
-    let e = f.error("[target]\nkind = \"grafana\"\nurl = \"http://127.0.0.1:3000\"\ntoken_file = \"tok\"\n");
+    let e = f.error(
+        "[target]\nkind = \"grafana\"\nurl = \"http://127.0.0.1:3000\"\ntoken_file = \"tok\"\n",
+    );
     assert!(e.contains("add [target.write]"), "{e}");
     let s = f
         .parse("[target]\nkind = \"grafana\"\nurl = \"http://127.0.0.1:3000\"\ntoken_file = \"tok\"\n[target.write]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:8086\"\n")

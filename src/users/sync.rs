@@ -21,7 +21,7 @@ use reqwest::Client;
 use super::request::{self, describe, Outcome};
 use super::{IngestLog, RunContext};
 use crate::scenario::{Scenario, SyncJob, SyncSource};
-use crate::target::{judge_write, Endpoints, Judged, TogglEndpoints};
+use crate::target::{judge_query, judge_write, Endpoints, Judged, TogglEndpoints};
 use crate::users::ingest_log::IngestRow;
 use crate::workload::line_protocol::{gzip, Names};
 use crate::workload::toggl::{EntryGenerator, TimeEntry, World, WorldConfig};
@@ -142,13 +142,30 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     };
     request::record(user, "LP", "sync transform", &transform).await?;
 
+    let mut all_stored = true;
     for (body, points) in batches {
-        write_batch(
+        all_stored &= write_batch(
             &context.endpoints,
             &client,
             &plan.job,
             body,
             points,
+            user,
+            context,
+        )
+        .await?;
+    }
+    // The newest point of this sync: how long until a query sees it?
+    let newest = entries
+        .iter()
+        .filter(|e| e.server_deleted_at.is_none())
+        .max_by_key(|e| (e.start, e.id));
+    if let (true, true, Some(entry)) = (plan.job.freshness, all_stored, newest) {
+        freshness(
+            &context.endpoints,
+            &client,
+            entry.id,
+            entry.start.timestamp(),
             user,
             context,
         )
@@ -340,7 +357,67 @@ async fn toggl_get(
     }
 }
 
+/// How long a freshness probe waits for a point before calling it lost.
+const FRESHNESS_LIMIT: Duration = Duration::from_secs(10);
+/// Pause between freshness polls.
+const FRESHNESS_POLL: Duration = Duration::from_millis(50);
+
+/// Poll until the point of entry `id` at `start_s` answers a query, and record the
+/// lag from the write's end as `sync freshness` (the polls themselves are not
+/// recorded: they are the probe, not load).
+async fn freshness(
+    endpoints: &Endpoints,
+    client: &Client,
+    id: u64,
+    start_s: i64,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> TransactionResult {
+    let q = format!(
+        "SELECT count(\"entry_id\") FROM \"time_entry\" WHERE \"entry_id\" = {id} AND time >= {start_s}s AND time <= {start_s}s"
+    );
+    let started = Instant::now();
+    let mut last_error = None;
+    let visible = loop {
+        let outcome = request::send(endpoints.write_side_query(client, &q), |s, b| {
+            judge_query(s, b, true)
+        })
+        .await;
+        if outcome.judged.ok
+            && outcome
+                .judged
+                .values
+                .iter()
+                .any(|v| v.parse::<u64>().is_ok_and(|n| n > 0))
+        {
+            break true;
+        }
+        last_error = outcome.judged.error.or(last_error);
+        if started.elapsed() >= FRESHNESS_LIMIT || !context.live.sleep(FRESHNESS_POLL).await {
+            break false;
+        }
+    };
+    let error = (!visible).then(|| match last_error {
+        Some(e) => format!(
+            "point not visible after {}s: {e}",
+            started.elapsed().as_secs()
+        ),
+        None => format!("point not visible after {}s", started.elapsed().as_secs()),
+    });
+    let outcome = Outcome {
+        status: if visible { 200 } else { 0 },
+        elapsed: started.elapsed(),
+        judged: Judged {
+            ok: visible,
+            error,
+            values: Vec::new(),
+        },
+    };
+    request::record(user, "POLL", "sync freshness", &outcome).await
+}
+
 /// Write one batch, retrying 5xx/timeouts with back-off and splitting on 413.
+/// Returns whether every point was stored.
 async fn write_batch(
     endpoints: &Endpoints,
     client: &Client,
@@ -349,7 +426,8 @@ async fn write_batch(
     points: u64,
     user: &mut GooseUser,
     context: &RunContext,
-) -> TransactionResult {
+) -> Result<bool, Box<TransactionError>> {
+    let mut stored = true;
     let mut pending = vec![(body, points)];
     while let Some((body, points)) = pending.pop() {
         let mut attempt = 0;
@@ -381,6 +459,7 @@ async fn write_batch(
                 break;
             }
             if !retry || attempt >= TRIES {
+                stored &= outcome.judged.ok;
                 break;
             }
             if !context
@@ -388,11 +467,11 @@ async fn write_batch(
                 .sleep(Duration::from_millis(500 * u64::from(attempt)))
                 .await
             {
-                return Ok(());
+                return Ok(false);
             }
         }
     }
-    Ok(())
+    Ok(stored)
 }
 
 fn log_batch(log: &IngestLog, user: &GooseUser, outcome: &Outcome, points: u64, bytes: u64) {

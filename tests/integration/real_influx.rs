@@ -34,6 +34,7 @@ users = 1
 entries_per_sync = 400
 batch_size = 150
 interval = "2s"
+freshness = true
 [[stages]]
 users = 3
 ramp = "2s"
@@ -109,6 +110,15 @@ fn a_run_against_real_influxdb_lands_every_point_and_every_panel_has_series() {
     assert!(
         requests.contains("panel Hours tracked"),
         "viewers queried InfluxDB directly"
+    );
+    let fresh: Vec<&str> = requests
+        .lines()
+        .filter(|l| l.contains(",sync freshness,"))
+        .collect();
+    assert!(!fresh.is_empty(), "the sync job probed freshness");
+    assert!(
+        fresh.iter().all(|l| l.contains(",true,")),
+        "every written point became visible: {fresh:?}"
     );
 
     // Every panel query of the shipped dashboard answers with series.

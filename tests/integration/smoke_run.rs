@@ -133,6 +133,10 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
         sandbox.requests
     );
     assert!(count(RequestClass::IngestBatch) > 0, "the sync job wrote");
+    assert!(
+        count(RequestClass::IngestFreshness) > 0,
+        "each sync probed its newest point"
+    );
     assert_eq!(
         count(RequestClass::DashboardLoad) as u64,
         meta.counters.dashboard_loads
