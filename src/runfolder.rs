@@ -64,13 +64,15 @@ pub enum RequestClass {
     IngestBatch,
     /// Time from a write landing to the point being visible to a query.
     IngestFreshness,
+    /// A whole sync run by the stack's own sync service (trigger → done).
+    SyncRun,
     /// Anything else.
     Other,
 }
 
 impl RequestClass {
     /// Every class, in the order reports list them.
-    pub const ALL: [RequestClass; 9] = [
+    pub const ALL: [RequestClass; 10] = [
         RequestClass::DashboardLoad,
         RequestClass::PanelQuery,
         RequestClass::VariableQuery,
@@ -79,6 +81,7 @@ impl RequestClass {
         RequestClass::SyncTransform,
         RequestClass::IngestBatch,
         RequestClass::IngestFreshness,
+        RequestClass::SyncRun,
         RequestClass::Other,
     ];
 
@@ -95,6 +98,7 @@ impl RequestClass {
                 "transform" => RequestClass::SyncTransform,
                 "write" => RequestClass::IngestBatch,
                 "freshness" => RequestClass::IngestFreshness,
+                "run" => RequestClass::SyncRun,
                 _ => RequestClass::Other,
             },
             _ => RequestClass::Other,
@@ -112,6 +116,7 @@ impl RequestClass {
             RequestClass::SyncTransform => "sync_transform",
             RequestClass::IngestBatch => "ingest_batch",
             RequestClass::IngestFreshness => "ingest_freshness",
+            RequestClass::SyncRun => "sync_run",
             RequestClass::Other => "other",
         }
     }
@@ -127,6 +132,7 @@ impl RequestClass {
             RequestClass::SyncTransform => "sync transform",
             RequestClass::IngestBatch => "ingest batch",
             RequestClass::IngestFreshness => "ingest freshness",
+            RequestClass::SyncRun => "sync run",
             RequestClass::Other => "other",
         }
     }
@@ -384,6 +390,7 @@ mod tests {
             RequestClass::of("sync freshness"),
             RequestClass::IngestFreshness
         );
+        assert_eq!(RequestClass::of("sync run"), RequestClass::SyncRun);
         assert_eq!(RequestClass::of("GET /"), RequestClass::Other);
         for class in RequestClass::ALL {
             assert_eq!(RequestClass::from_key(class.key()), Some(class));

@@ -113,6 +113,13 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
             SyncSource::Generate => "generated".to_string(),
             SyncSource::Toggl { url: Some(u), .. } => format!("Toggl API at {u}"),
             SyncSource::Toggl { url: None, .. } => "the sandbox's Toggl API".to_string(),
+            SyncSource::Trigger(t) => format!(
+                "the stack's sync service ({}{} until {} = {})",
+                t.url.as_str().trim_end_matches('/'),
+                t.trigger_path,
+                t.status_field,
+                t.done_value
+            ),
         }
     );
 

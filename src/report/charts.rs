@@ -104,6 +104,7 @@ fn class_color(class: RequestClass) -> RGBColor {
         RequestClass::SyncTransform => RGBColor(227, 119, 194),
         RequestClass::IngestBatch => RGBColor(214, 39, 40),
         RequestClass::IngestFreshness => RGBColor(188, 189, 34),
+        RequestClass::SyncRun => RGBColor(23, 190, 207),
         RequestClass::Other => RGBColor(127, 127, 127),
     }
 }

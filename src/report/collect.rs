@@ -131,6 +131,7 @@ pub fn is_viewer_class(class: RequestClass) -> bool {
             | RequestClass::SyncTransform
             | RequestClass::IngestBatch
             | RequestClass::IngestFreshness
+            | RequestClass::SyncRun
     )
 }
 

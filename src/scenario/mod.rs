@@ -211,6 +211,29 @@ pub enum SyncSource {
         /// API token.
         token: Option<Secret>,
     },
+    /// The stack's own sync service: POST a trigger, poll a status until done.
+    Trigger(Trigger),
+}
+
+/// How to drive a stack's own sync service.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// The service's base URL.
+    pub url: url::Url,
+    /// `POST` here starts a sync.
+    pub trigger_path: String,
+    /// `GET` here answers JSON whose `status_field` says how the sync is going.
+    pub status_path: String,
+    /// The status field.
+    pub status_field: String,
+    /// Its value once the sync is done.
+    pub done_value: String,
+    /// Its value when the sync failed.
+    pub failed_value: String,
+    /// The longest a sync may take before it counts as failed.
+    pub timeout: Duration,
+    /// Bearer token, if the service wants one.
+    pub token: Option<Secret>,
 }
 
 /// The sync job.
@@ -680,10 +703,37 @@ impl Ctx<'_> {
                 url: toggl_url,
                 token,
             },
+            Some(("trigger", span)) => {
+                let Some(u) = &s.trigger_url else {
+                    return self.err(
+                        span,
+                        "sync source `trigger` needs `trigger_url` (the sync service's base URL)",
+                    );
+                };
+                let url = url::Url::parse(u.get_ref()).or_else(|e| {
+                    self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
+                })?;
+                SyncSource::Trigger(Trigger {
+                    url,
+                    trigger_path: s.trigger_path.clone().unwrap_or_else(|| "/sync".into()),
+                    status_path: s
+                        .status_path
+                        .clone()
+                        .unwrap_or_else(|| "/sync/status".into()),
+                    status_field: s.status_field.clone().unwrap_or_else(|| "status".into()),
+                    done_value: s.done_value.clone().unwrap_or_else(|| "done".into()),
+                    failed_value: s.failed_value.clone().unwrap_or_else(|| "failed".into()),
+                    timeout: match &s.trigger_timeout {
+                        Some(t) => self.duration(t)?,
+                        None => Duration::from_secs(300),
+                    },
+                    token: self.secret(&s.trigger_token_env, &s.trigger_token_file)?,
+                })
+            }
             Some((other, span)) => {
                 return self.err(
                     span,
-                    format!("sync source `{other}`: expected generate or toggl"),
+                    format!("sync source `{other}`: expected generate, toggl or trigger"),
                 )
             }
         };

@@ -104,6 +104,15 @@ pub struct RawSync {
     pub toggl_url: Option<Spanned<String>>,
     pub toggl_token_env: Option<Spanned<String>>,
     pub toggl_token_file: Option<Spanned<String>>,
+    pub trigger_url: Option<Spanned<String>>,
+    pub trigger_path: Option<String>,
+    pub status_path: Option<String>,
+    pub status_field: Option<String>,
+    pub done_value: Option<String>,
+    pub failed_value: Option<String>,
+    pub trigger_timeout: Option<Spanned<String>>,
+    pub trigger_token_env: Option<Spanned<String>>,
+    pub trigger_token_file: Option<Spanned<String>>,
 }
 
 /// One `[[stages]]` entry.

@@ -255,6 +255,42 @@ fn join(base: &Url, path: &str, params: &[(&str, &str)]) -> Url {
     url
 }
 
+/// A stack's own sync service: a trigger to POST and a status to poll.
+#[derive(Debug, Clone)]
+pub struct TriggerEndpoints {
+    trigger: Url,
+    status: Url,
+    token: Option<crate::scenario::Secret>,
+}
+
+impl TriggerEndpoints {
+    /// From the scenario's trigger settings.
+    pub fn new(trigger: &crate::scenario::Trigger) -> TriggerEndpoints {
+        TriggerEndpoints {
+            trigger: join(&trigger.url, &trigger.trigger_path, &[]),
+            status: join(&trigger.url, &trigger.status_path, &[]),
+            token: trigger.token.clone(),
+        }
+    }
+
+    fn authorize(&self, r: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(t) => r.bearer_auth(t.expose()),
+            None => r,
+        }
+    }
+
+    /// `POST <trigger_path>`: start a sync.
+    pub fn trigger(&self, client: &Client) -> RequestBuilder {
+        self.authorize(client.post(self.trigger.clone()))
+    }
+
+    /// `GET <status_path>`: how the sync is going.
+    pub fn status(&self, client: &Client) -> RequestBuilder {
+        self.authorize(client.get(self.status.clone()))
+    }
+}
+
 /// Toggl-compatible API endpoints (the sandbox's, or a real one).
 #[derive(Debug, Clone)]
 pub struct TogglEndpoints {

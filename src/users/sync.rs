@@ -21,7 +21,9 @@ use reqwest::Client;
 use super::request::{self, describe, Outcome};
 use super::{IngestLog, RunContext};
 use crate::scenario::{Scenario, SyncJob, SyncSource};
-use crate::target::{judge_query, judge_write, Endpoints, Judged, TogglEndpoints};
+use crate::target::{
+    judge_query, judge_write, Endpoints, Judged, TogglEndpoints, TriggerEndpoints,
+};
 use crate::users::ingest_log::IngestRow;
 use crate::workload::line_protocol::{gzip, Names};
 use crate::workload::toggl::{EntryGenerator, TimeEntry, World, WorldConfig};
@@ -42,6 +44,7 @@ pub struct SyncPlan {
     world: Arc<World>,
     names: Arc<Names>,
     toggl: Option<TogglEndpoints>,
+    trigger: Option<(TriggerEndpoints, crate::scenario::Trigger)>,
 }
 
 impl SyncPlan {
@@ -52,11 +55,15 @@ impl SyncPlan {
         let world = World::generate(scenario.seed, &WorldConfig::default());
         let names = Names::from_world(&world);
         let toggl = match &scenario.sync.source {
-            SyncSource::Generate => None,
             SyncSource::Toggl { url, token } => url
                 .clone()
                 .or_else(|| sandbox_url.cloned())
                 .map(|base| TogglEndpoints::new(base, token.as_ref())),
+            SyncSource::Generate | SyncSource::Trigger(_) => None,
+        };
+        let trigger = match &scenario.sync.source {
+            SyncSource::Trigger(t) => Some((TriggerEndpoints::new(t), t.clone())),
+            _ => None,
         };
         SyncPlan {
             job: scenario.sync.clone(),
@@ -64,6 +71,7 @@ impl SyncPlan {
             world: Arc::new(world),
             names: Arc::new(names),
             toggl,
+            trigger,
         }
     }
 }
@@ -105,6 +113,11 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     }
     state.due = user.started.elapsed() + plan.job.interval;
     let client = user.client.clone();
+    if let Some((endpoints, settings)) = &plan.trigger {
+        triggered_sync(endpoints, settings, &client, user, context).await?;
+        user.set_session_data(state);
+        return Ok(());
+    }
 
     let entries = match &plan.toggl {
         None => generate(plan, &mut state, user.weighted_users_index, user, context).await?,
@@ -355,6 +368,77 @@ async fn toggl_get(
             _ => return Ok((outcome, body)),
         }
     }
+}
+
+/// A sync run by the stack's own service: POST the trigger (recorded as
+/// `sync trigger`), poll the status every 250 ms until its field says done or
+/// failed, and record the whole run, trigger to done, as `sync run`.
+async fn triggered_sync(
+    endpoints: &TriggerEndpoints,
+    settings: &crate::scenario::Trigger,
+    client: &Client,
+    user: &mut GooseUser,
+    context: &RunContext,
+) -> TransactionResult {
+    let started = Instant::now();
+    let trigger = request::send(endpoints.trigger(client), |status, body| {
+        let ok = (200..300).contains(&status);
+        let error =
+            (!ok).then(|| format!("HTTP {status}: {}", String::from_utf8_lossy(body).trim()));
+        Judged {
+            ok,
+            error,
+            values: Vec::new(),
+        }
+    })
+    .await;
+    request::record(user, "POST", "sync trigger", &trigger).await?;
+    if !trigger.judged.ok {
+        return Ok(());
+    }
+    let field = settings.status_field.as_str();
+    let verdict = loop {
+        let poll = request::send(endpoints.status(client), |status, body| {
+            let value = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.get(field)
+                        .map(|f| f.as_str().map_or_else(|| f.to_string(), str::to_string))
+                });
+            Judged {
+                ok: (200..300).contains(&status),
+                error: None,
+                values: value.into_iter().collect(),
+            }
+        })
+        .await;
+        let state = poll.judged.values.first().cloned().unwrap_or_default();
+        if state == settings.done_value {
+            break Ok(());
+        }
+        if state == settings.failed_value {
+            break Err(format!("the sync service says {field} = {state:?}"));
+        }
+        if started.elapsed() >= settings.timeout {
+            break Err(format!(
+                "not done after {}s (last {field} = {state:?})",
+                settings.timeout.as_secs()
+            ));
+        }
+        if !context.live.sleep(Duration::from_millis(250)).await {
+            break Err("the run ended before the sync did".to_string());
+        }
+    };
+    let outcome = Outcome {
+        status: if verdict.is_ok() { 200 } else { 0 },
+        elapsed: started.elapsed(),
+        judged: Judged {
+            ok: verdict.is_ok(),
+            error: verdict.err(),
+            values: Vec::new(),
+        },
+    };
+    request::record(user, "RUN", "sync run", &outcome).await
 }
 
 /// How long a freshness probe waits for a point before calling it lost.

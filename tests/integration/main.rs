@@ -2,10 +2,12 @@
 //!
 //! - `cli`: exit codes and messages of the built binary.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
+//! - `trigger`: the trigger sync source against a stand-in sync service.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 
 mod cli;
 mod influxd;
 mod real_influx;
 mod smoke_run;
+mod trigger;
 mod util;
