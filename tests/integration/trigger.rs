@@ -29,7 +29,11 @@ async fn trigger(State(s): State<Service>) -> Json<Value> {
 }
 
 async fn status(State(s): State<Service>) -> Json<Value> {
-    let done = s.started.lock().unwrap().is_none_or(|t| t.elapsed() >= Duration::from_millis(300));
+    let done = s
+        .started
+        .lock()
+        .unwrap()
+        .is_none_or(|t| t.elapsed() >= Duration::from_millis(300));
     Json(json!({"state": if done { "finished" } else { "running" }}))
 }
 
@@ -72,11 +76,18 @@ fn triggered_syncs_are_timed_from_trigger_to_done() {
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     let runs: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[name] == "sync run").collect();
     let triggers = rows.iter().filter(|r| &r[name] == "sync trigger").count() as u64;
-    assert_eq!(triggers, service.triggers.load(Ordering::SeqCst), "every trigger the service saw was recorded");
+    assert_eq!(
+        triggers,
+        service.triggers.load(Ordering::SeqCst),
+        "every trigger the service saw was recorded"
+    );
     assert!(runs.len() >= 2, "several syncs ran: {}", runs.len());
     for r in &runs {
         assert_eq!(&r[success], "true");
         let took: u64 = r[ms].parse().unwrap();
-        assert!(took >= 300, "a sync takes the service's 300 ms at least, got {took}");
+        assert!(
+            took >= 300,
+            "a sync takes the service's 300 ms at least, got {took}"
+        );
     }
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Generator cost per request: dashload's dashboard viewers vs raw Goose plain GETs,
+# both against a trivial loopback target that does no work (examples/trivial_target),
+# generator pinned to core 0, target to core 1 (BENCH.md). Alternates A B A B and
+# prints CPU µs per request, requests/s and peak RSS for each run, then the median
+# ratio. Every run is bounded by -t.
+#
+# Usage: bench/generator_cost.sh [users=32] [seconds=10] [pairs=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+USERS=${1:-32}; SECS=${2:-10}; PAIRS=${3:-3}; PORT=18086
+cargo build --release -q --bin dashload --example trivial_target --example raw_goose
+taskset -c 1 target/release/examples/trivial_target $PORT > /dev/null &
+SERVER=$!
+trap 'kill -INT $SERVER 2>/dev/null || true' EXIT
+sleep 0.5
+OUT=$(mktemp -d)
+
+measure() { # name, command...: prints "name cpu_us_per_req req_per_s rss_kb"
+  local name=$1; shift
+  local log=$OUT/$name.log
+  /usr/bin/time -f "%U %S %M" -o "$OUT/time" taskset -c 0 "$@" > "$log" 2>&1 || true
+  read -r user sys rss < "$OUT/time"
+  local requests
+  if [ "$name" = raw ]; then
+    requests=$(python3 -c "import json,sys; r=json.load(open('$OUT/raw.json')); print(sum(v['raw_data']['counter'] for v in r['raw_request_metrics'].values()) if 'raw_request_metrics' in r and isinstance(r['raw_request_metrics'], dict) else 0)" 2>/dev/null || echo 0)
+    [ "$requests" -gt 0 ] || requests=$(($(wc -l < "$OUT/raw.csv") - 1))
+  else
+    local dir; dir=$(ls -d "$OUT"/runs/*/ | tail -1)
+    # HTTP requests: panel and variable queries (a dashboard load is a derived record).
+    requests=$(grep -c -E ',(panel|variable) [^,]*,' "$dir/requests.csv" || true)
+    rm -rf "$OUT/runs"
+  fi
+  python3 -c "u=$user+$sys; n=max($requests,1); print(f'$name {u/n*1e6:.1f} {n/$SECS:.0f} $rss')"
+}
+
+for i in $(seq "$PAIRS"); do
+  measure raw target/release/examples/raw_goose -H "http://127.0.0.1:$PORT" -u "$USERS" -r "$USERS" -t "${SECS}s" \
+    --request-log "$OUT/raw.csv" --request-format csv -q --no-print-metrics
+  measure dashload target/release/dashload run bench/fixtures/viewers-trivial.toml --reports-dir "$OUT/runs" \
+    --no-report -u "$USERS" -r "$USERS" -t "${SECS}s"
+done | tee "$OUT/results"
+python3 - "$OUT/results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+raw = [float(r[1]) for r in rows if r[0] == "raw"]
+ours = [float(r[1]) for r in rows if r[0] == "dashload"]
+ratios = [o / r for o, r in zip(ours, raw)]
+print(f"CPU per request, dashload viewer ÷ raw Goose GET: median {statistics.median(ratios):.2f} "
+      f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {len(ratios)} pairs); "
+      f"the inverse, {1/statistics.median(ratios):.2f}, is the requests/s per core ratio")
+PY
