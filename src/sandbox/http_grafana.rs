@@ -23,6 +23,7 @@ use super::state::now_ns;
 use super::SandboxState;
 use crate::workload::dashboard::builder;
 use crate::workload::dashboard::template::Scope;
+use crate::workload::dashboard::timerange::TimeExpr;
 use crate::workload::dashboard::Selections;
 use crate::workload::macros::{self, MacroContext};
 
@@ -195,36 +196,10 @@ pub fn parse_time(v: &Value, now_ms: i64) -> Option<i64> {
     if let Some(n) = v.as_i64() {
         return Some(n);
     }
-    let s = v.as_str()?.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return Some(n);
-    }
-    if let Some(rest) = s.strip_prefix("now") {
-        if rest.is_empty() {
-            return Some(now_ms);
-        }
-        let (sign, amount) = match rest.as_bytes()[0] {
-            b'-' => (-1, &rest[1..]),
-            b'+' => (1, &rest[1..]),
-            _ => return None,
-        };
-        let split = amount.find(|c: char| !c.is_ascii_digit())?;
-        let n: i64 = amount[..split].parse().ok()?;
-        let unit_ms: i64 = match &amount[split..] {
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            "M" => 30 * 86_400_000,
-            "y" => 365 * 86_400_000,
-            _ => return None,
-        };
-        return Some(now_ms + sign * n * unit_ms);
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
+    // The same time syntax the dashboard viewers write (`now-6h`, `now/d`, epoch ms, RFC 3339).
+    TimeExpr::parse(v.as_str()?)
         .ok()
-        .map(|t| t.timestamp_millis())
+        .map(|t| t.resolve(now_ms, false))
 }
 
 fn bad_request(msg: &str) -> Response {
