@@ -39,7 +39,12 @@ fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn chromium_renders_every_chart_with_a_size() {
     if !Path::new(CHROMIUM).exists() {
-        println!("SKIPPED: {CHROMIUM} is not installed (apt-get install -y chromium)");
+        // Straight to stderr, past the test harness's capture, so it shows.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {CHROMIUM} is not installed (apt-get install -y chromium): the browser check of report.html was not run"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

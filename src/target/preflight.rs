@@ -208,6 +208,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn grafana_preflight_checks_health_and_the_dashboard() {
+        // The sandbox speaks Grafana's API: a grafana target pointed at it.
+        let dashboard: Value = serde_json::from_str(
+            &std::fs::read_to_string("scenarios/dashboards/toggl-overview.json").unwrap(),
+        )
+        .unwrap();
+        let config = crate::sandbox::SandboxConfig {
+            seed_days: 0,
+            dashboards: vec![dashboard],
+            ..Default::default()
+        };
+        let sandbox = crate::sandbox::Sandbox::start(config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("dashboards")).unwrap();
+        let export = std::fs::read_to_string("scenarios/dashboards/toggl-overview.json").unwrap();
+        std::fs::write(dir.path().join("dashboards/ok.json"), &export).unwrap();
+        std::fs::write(
+            dir.path().join("dashboards/missing.json"),
+            export.replace("\"uid\": \"toggl-overview\"", "\"uid\": \"not-imported\""),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("token"), "glsa_test").unwrap();
+        for (file, expect) in [
+            ("ok.json", None),
+            ("missing.json", Some("has no dashboard `not-imported`")),
+        ] {
+            let text = format!(
+                "[target]\nkind = \"grafana\"\nurl = \"{url}\"\ntoken_file = \"token\"\n[target.write]\nkind = \"influxdb1\"\nurl = \"{url}\"\n[viewers]\ndashboard = \"dashboards/{file}\"\n",
+                url = sandbox.url()
+            );
+            let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
+            let endpoints = Endpoints::new(&scenario.target, None);
+            match (preflight(&endpoints, &scenario).await, expect) {
+                (Ok(()), None) => {}
+                (Err(e), Some(want)) => assert!(e.to_string().contains(want), "{e}"),
+                (got, want) => panic!("{file}: got {got:?}, wanted {want:?}"),
+            }
+        }
+        sandbox.stop().await;
+    }
+
+    #[tokio::test]
     async fn influxdb2_preflight_checks_token_and_bucket() {
         let url = fixture().await;
         check(&url, "toggl", "good-token")
