@@ -444,19 +444,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             c.last_elapsed_ms.max(last_window)
         });
     let duration_s = end_ms as f64 / 1000.0;
-    // Windows the run reached: a ladder stopped early or an interrupted run never
-    // got to the later ones.
-    let reached_until = meta
-        .ladder_stop
-        .as_ref()
-        .map_or(end_ms, |stop| stop.at_ms.min(end_ms));
-    let peak_viewers = meta
-        .windows
-        .iter()
-        .filter(|w| w.start_ms < reached_until)
-        .map(|w| w.viewers)
-        .max()
-        .unwrap_or(0);
+    // `summarise` has already dropped the windows the run never reached.
+    let peak_viewers = meta.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
     let goose_peak = c
         .goose_users
         .iter()

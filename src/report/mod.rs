@@ -115,17 +115,34 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
 
 /// Read and analyse the run in `run_dir` (described by `meta`), without a baseline.
 pub fn summarise(run_dir: &Path, meta: &RunMeta, progress: bool) -> Result<Summary> {
-    let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let ran_ms = meta
         .ended_at
         .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
         .unwrap_or(0);
+    let meta = &reached(meta, ran_ms);
+    let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
     load::read_requests(&mut c, &run_dir.join(files::REQUESTS), progress)?;
     load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
     Ok(analyse::analyse(meta, &c))
+}
+
+/// `meta` with only the windows the run reached: a ladder that stopped early or an
+/// interrupted run never got to the later ones, and the one it stopped in ends there.
+fn reached(meta: &RunMeta, ran_ms: u64) -> RunMeta {
+    let until = match (&meta.ladder_stop, meta.interrupted) {
+        (Some(stop), _) => stop.at_ms,
+        (None, true) if ran_ms > 0 => ran_ms,
+        _ => return meta.clone(),
+    };
+    let mut meta = meta.clone();
+    meta.windows.retain(|w| w.start_ms < until);
+    for w in &mut meta.windows {
+        w.end_ms = w.end_ms.min(until);
+    }
+    meta
 }
 
 /// The summary of a baseline run: its `summary.json` when it is of this
@@ -261,4 +278,72 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     let _ = writeln!(t, "report    {}", html.display());
     t
+}
+
+#[cfg(test)]
+mod reached_tests {
+    use super::*;
+    use crate::runfolder::{LadderStop, RunCounters, StageWindow, TargetSummary, WindowKind};
+
+    fn meta() -> RunMeta {
+        let window = |name: &str, kind, viewers, start_ms, end_ms| StageWindow {
+            name: name.into(),
+            kind,
+            viewers,
+            start_ms,
+            end_ms,
+        };
+        RunMeta {
+            dashload_version: "test".into(),
+            scenario: "s".into(),
+            scenario_file: "s.toml".into(),
+            scenario_digest: String::new(),
+            seed: 1,
+            target: TargetSummary {
+                kind: "sandbox".into(),
+                url: "(embedded)".into(),
+                database: None,
+            },
+            test_plan: String::new(),
+            sync_users: 1,
+            windows: vec![
+                window("stage 1 hold", WindowKind::Hold, 10, 0, 10_000),
+                window("step 1", WindowKind::StressStep, 20, 10_000, 20_000),
+                window("step 2", WindowKind::StressStep, 30, 20_000, 30_000),
+            ],
+            slos: Vec::new(),
+            started_at: chrono::Utc::now(),
+            ended_at: None,
+            interrupted: false,
+            ladder_stop: None,
+            counters: RunCounters::default(),
+        }
+    }
+
+    #[test]
+    fn only_windows_the_run_reached_are_kept() {
+        let full = meta();
+        assert_eq!(
+            reached(&full, 31_000).windows,
+            full.windows,
+            "a run that ran its plan keeps every window"
+        );
+        let mut stopped = meta();
+        stopped.ladder_stop = Some(LadderStop {
+            step: "step 1".into(),
+            viewers: 20,
+            reason: "p95".into(),
+            at_ms: 15_000,
+        });
+        let kept = reached(&stopped, 16_000).windows;
+        assert_eq!(
+            kept.iter()
+                .map(|w| (w.name.as_str(), w.end_ms))
+                .collect::<Vec<_>>(),
+            [("stage 1 hold", 10_000), ("step 1", 15_000)]
+        );
+        let mut interrupted = meta();
+        interrupted.interrupted = true;
+        assert_eq!(reached(&interrupted, 5_000).windows.len(), 1);
+    }
 }
