@@ -479,3 +479,93 @@ async fn panel(
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn plan(seed: u64) -> ViewerPlan {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = format!(
+            "seed = {seed}\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n\
+             [viewers.variables.project]\nall = 1\none = 1\nsome = 1\n[viewers.variables.user]\nall = 1\none = 2\n"
+        );
+        let scenario = Scenario::parse(&text, &root.join("scenarios/x.toml")).unwrap();
+        let sandbox = url::Url::parse("http://127.0.0.1:1").unwrap();
+        let endpoints = Endpoints::new(&scenario.target, Some(&sandbox));
+        ViewerPlan::new(
+            scenario.viewers.as_ref().unwrap(),
+            &scenario.target,
+            &endpoints,
+            seed,
+        )
+    }
+
+    /// The ranges and variable values a viewer with this RNG seed picks over 50 visits.
+    fn choices(plan: &ViewerPlan, rng_seed: u64) -> Vec<(usize, Selections)> {
+        let mut state = ViewerState {
+            rng: ChaCha8Rng::seed_from_u64(rng_seed),
+            phase: Phase::Open,
+            range: 0,
+            selections: plan.dashboard.saved_selections(),
+            options: vec![
+                vec![
+                    "Proj-01".into(),
+                    "Proj-02".into(),
+                    "Proj-03".into(),
+                    "Proj-04".into()
+                ];
+                plan.dashboard.variables.len()
+            ],
+            due: Duration::ZERO,
+            visits: 0,
+        };
+        (0..50)
+            .map(|_| {
+                state.range = plan.pick_range(&mut state.rng);
+                choose_selections(plan, &mut state);
+                (state.range, state.selections.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_choices_and_another_seed_others() {
+        let a = plan(7);
+        assert_eq!(
+            choices(&a, 1),
+            choices(&plan(7), 1),
+            "same seed, same sequence"
+        );
+        assert_ne!(
+            choices(&a, 1),
+            choices(&a, 2),
+            "another viewer, another sequence"
+        );
+        let picked = choices(&a, 1);
+        let ranges: std::collections::BTreeSet<usize> = picked.iter().map(|(r, _)| *r).collect();
+        assert!(
+            ranges.len() > 2,
+            "the weighted mix is drawn from: {ranges:?}"
+        );
+        let project = a
+            .dashboard
+            .variables
+            .iter()
+            .position(|v| v.name == "project")
+            .unwrap();
+        let kinds: std::collections::BTreeSet<usize> = picked
+            .iter()
+            .map(|(_, s)| match &s.0[project] {
+                Selection::All => 0,
+                Selection::Values(v) => v.len().min(2),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [0, 1, 2].into(),
+            "All, one value and several values all occur"
+        );
+    }
+}
