@@ -42,12 +42,51 @@ pub struct Endpoints {
     base: Url,
     database: String,
     org: Option<String>,
-    retention_policy: Option<String>,
     query_method: QueryMethod,
     auth: Auth,
     org_id: u32,
     timeout: Duration,
     writes: Option<Box<Endpoints>>,
+    /// Prebuilt once: every panel query and batch write clones one of these and at
+    /// most appends `q`, instead of encoding and parsing a whole URL per request.
+    urls: Prebuilt,
+}
+
+/// The per-run constant URLs of the hot paths.
+#[derive(Debug, Clone)]
+struct Prebuilt {
+    /// `/query?db=…&epoch=ms[&rp=…]` (InfluxQL; on 2.x the v1-compatible endpoint).
+    influxql: Url,
+    /// `/api/ds/query` (Grafana and the sandbox).
+    ds_query: Url,
+    /// `/api/v2/query?org=…` (Flux).
+    flux: Url,
+    /// `/write?db=…&precision=s[&rp=…]` or `/api/v2/write?org=…&bucket=…&precision=s`.
+    write: Url,
+}
+
+impl Prebuilt {
+    fn new(kind: TargetKind, base: &Url, database: &str, org: &str, rp: Option<&str>) -> Prebuilt {
+        let mut influxql: Vec<(&str, &str)> = vec![("db", database), ("epoch", "ms")];
+        let mut write: Vec<(&str, &str)> = vec![("db", database), ("precision", "s")];
+        if let Some(rp) = rp {
+            influxql.push(("rp", rp));
+            write.push(("rp", rp));
+        }
+        Prebuilt {
+            influxql: join(base, "/query", &influxql),
+            ds_query: join(base, "/api/ds/query", &[]),
+            flux: join(base, "/api/v2/query", &[("org", org)]),
+            write: match kind {
+                TargetKind::Influxdb2 => join(
+                    base,
+                    "/api/v2/write",
+                    &[("org", org), ("bucket", database), ("precision", "s")],
+                ),
+                _ => join(base, "/write", &write),
+            },
+        }
+    }
 }
 
 impl Endpoints {
@@ -56,19 +95,26 @@ impl Endpoints {
         let base = target.url.clone().or_else(|| sandbox_url.cloned()).expect(
             "a non-sandbox target has a url (checked by the scenario), the sandbox passes its own",
         );
+        // On InfluxDB 2.x the bucket plays the database's part (v1 compatibility).
+        let database = match target.kind {
+            TargetKind::Influxdb2 => target
+                .bucket
+                .clone()
+                .unwrap_or_else(|| target.database.clone()),
+            _ => target.database.clone(),
+        };
+        let urls = Prebuilt::new(
+            target.kind,
+            &base,
+            &database,
+            target.org.as_deref().unwrap_or_default(),
+            target.retention_policy.as_deref(),
+        );
         Endpoints {
             kind: target.kind,
             base,
-            // On InfluxDB 2.x the bucket plays the database's part (v1 compatibility).
-            database: match target.kind {
-                TargetKind::Influxdb2 => target
-                    .bucket
-                    .clone()
-                    .unwrap_or_else(|| target.database.clone()),
-                _ => target.database.clone(),
-            },
+            database,
             org: target.org.clone(),
-            retention_policy: target.retention_policy.clone(),
             query_method: target.query_method,
             auth: target.auth.clone(),
             org_id: target.org_id,
@@ -77,6 +123,7 @@ impl Endpoints {
                 .write
                 .as_ref()
                 .map(|w| Box::new(Endpoints::new(w, sandbox_url))),
+            urls,
         }
     }
 
@@ -159,7 +206,7 @@ impl Endpoints {
                 panel_id,
             } => {
                 let mut r = client
-                    .post(self.url("/api/ds/query"))
+                    .post(self.urls.ds_query.clone())
                     .header("content-type", "application/json")
                     .header("x-dashboard-uid", dashboard_uid)
                     .header("x-datasource-uid", datasource_uid)
@@ -171,25 +218,19 @@ impl Endpoints {
                 }
                 r
             }
-            QueryCall::InfluxQl(q) => {
-                let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("epoch", "ms")];
-                if let Some(rp) = &self.retention_policy {
-                    params.push(("rp", rp));
+            QueryCall::InfluxQl(q) => match self.query_method {
+                QueryMethod::Get => {
+                    let mut url = self.urls.influxql.clone();
+                    url.query_pairs_mut().append_pair("q", q);
+                    client.get(url)
                 }
-                match self.query_method {
-                    QueryMethod::Get => {
-                        params.push(("q", q));
-                        client.get(join(&self.base, "/query", &params))
-                    }
-                    QueryMethod::Post => client
-                        .post(join(&self.base, "/query", &params))
-                        .form(&[("q", q)]),
-                }
-            }
+                QueryMethod::Post => client
+                    .post(self.urls.influxql.clone())
+                    .form(&[("q", q)]),
+            },
             QueryCall::Flux(flux) => {
-                let org = self.org.as_deref().unwrap_or_default();
                 client
-                    .post(join(&self.base, "/api/v2/query", &[("org", org)]))
+                    .post(self.urls.flux.clone())
                     .header("content-type", "application/vnd.flux")
                     .header("accept", "application/csv")
                     .body(flux.to_string())
@@ -203,23 +244,7 @@ impl Endpoints {
         if let Some(w) = &self.writes {
             return w.write(client, body, gzipped);
         }
-        let mut r = if self.kind == TargetKind::Influxdb2 {
-            let org = self.org.as_deref().unwrap_or_default();
-            let params = [
-                ("org", org),
-                ("bucket", self.database.as_str()),
-                ("precision", "s"),
-            ];
-            client
-                .post(join(&self.base, "/api/v2/write", &params))
-                .body(body)
-        } else {
-            let mut params: Vec<(&str, &str)> = vec![("db", &self.database), ("precision", "s")];
-            if let Some(rp) = &self.retention_policy {
-                params.push(("rp", rp));
-            }
-            client.post(join(&self.base, "/write", &params)).body(body)
-        };
+        let mut r = client.post(self.urls.write.clone()).body(body);
         if gzipped {
             r = r.header("Content-Encoding", "gzip");
         }
@@ -244,7 +269,6 @@ impl Endpoints {
 }
 
 /// `base` + `path` (the base's own path kept as a prefix) + query parameters.
-/// Built as one string and parsed once: this runs for every panel query.
 fn join(base: &Url, path: &str, params: &[(&str, &str)]) -> Url {
     let root = base.as_str().split(['?', '#']).next().unwrap_or_default();
     let encoded: usize = params.iter().map(|(k, v)| k.len() + v.len() * 3 + 2).sum();
