@@ -224,17 +224,13 @@ impl Endpoints {
                     url.query_pairs_mut().append_pair("q", q);
                     client.get(url)
                 }
-                QueryMethod::Post => client
-                    .post(self.urls.influxql.clone())
-                    .form(&[("q", q)]),
+                QueryMethod::Post => client.post(self.urls.influxql.clone()).form(&[("q", q)]),
             },
-            QueryCall::Flux(flux) => {
-                client
-                    .post(self.urls.flux.clone())
-                    .header("content-type", "application/vnd.flux")
-                    .header("accept", "application/csv")
-                    .body(flux.to_string())
-            }
+            QueryCall::Flux(flux) => client
+                .post(self.urls.flux.clone())
+                .header("content-type", "application/vnd.flux")
+                .header("accept", "application/csv")
+                .body(flux.to_string()),
         };
         self.authorize(request.timeout(self.timeout))
     }
