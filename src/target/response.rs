@@ -1,6 +1,6 @@
 //! Judging answers. A 200 whose body carries an error (InfluxDB's
-//! `results[i].error`, Grafana's per-refId `error`) is a failure with that message,
-//! never a success (DOMAIN.md §1.5, §2.4).
+//! `results[i].error`, Grafana's per-refId `error`, a Flux CSV error table) is a
+//! failure with that message, never a success (DOMAIN.md §1.5, §2.4).
 
 use serde_json::Value;
 
@@ -45,7 +45,7 @@ fn clip(text: &str) -> String {
 pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
     // Most answers are clean 200s: only parse the body when it may hold an error
     // or when values are wanted, so big panel answers cost a scan, not a parse.
-    let may_hold_error = memfind(body, b"\"error\"");
+    let may_hold_error = memfind(body, b"\"error\"") || memfind(body, FLUX_ERROR_HEADER);
     if (200..300).contains(&status) && !may_hold_error && !want_values {
         return Judged {
             ok: true,
@@ -54,7 +54,11 @@ pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
         };
     }
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = json.as_ref().and_then(body_error) {
+    if let Some(message) = json
+        .as_ref()
+        .and_then(body_error)
+        .or_else(|| flux_error(body))
+    {
         return Judged::fail(if (200..300).contains(&status) {
             message
         } else {
@@ -126,6 +130,30 @@ fn body_error(json: &Value) -> Option<String> {
         }),
         _ => json.get("message").and_then(Value::as_str).map(clip),
     }
+}
+
+/// The header of the table Flux answers with when a query fails after the 200 and
+/// the first tables were sent: `error` and `reference` columns, one row (Flux's
+/// annotated CSV spec, "Errors").
+const FLUX_ERROR_HEADER: &[u8] = b",error,reference";
+
+/// The message of a Flux error table, if the CSV answer holds one.
+fn flux_error(body: &[u8]) -> Option<String> {
+    let mut lines = body.split(|&b| b == b'\n');
+    lines.find(|line| line.trim_ascii() == FLUX_ERROR_HEADER)?;
+    let row = lines.next()?;
+    let record = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(row)
+        .into_byte_records()
+        .next()?
+        .ok()?;
+    let message = String::from_utf8_lossy(record.get(1)?).into_owned();
+    Some(clip(if message.trim().is_empty() {
+        "Flux error table without a message"
+    } else {
+        &message
+    }))
 }
 
 /// Values of a variable query's answer: the last column of every row.
@@ -256,6 +284,25 @@ mod tests {
             judge_query(200, csv, false).ok,
             "a Flux CSV answer is a success"
         );
+    }
+
+    #[test]
+    fn a_flux_error_table_after_the_200_is_a_failure() {
+        // A first table streamed, then the query failed: Flux appends an error table.
+        let csv =
+            b"#datatype,string,long,double\r\n#group,false,false,false\r\n#default,_result,,\r\n\
+,result,table,_value\r\n,,0,12.5\r\n\r\n\
+#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n\
+,error,reference\r\n,\"panic: runtime error, memory limit exceeded\",897\r\n";
+        let j = judge_query(200, csv, false);
+        assert!(!j.ok);
+        assert_eq!(
+            j.error.unwrap(),
+            "panic: runtime error, memory limit exceeded"
+        );
+        // A column merely named `error` in data is not an error table.
+        let data = b",result,table,error\r\n,,0,3\r\n";
+        assert!(judge_query(200, data, false).ok);
     }
 
     #[test]
