@@ -257,7 +257,20 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             }
         ),
     )?;
-    row("Test plan", format!("<code>{}</code>", text(&r.test_plan)))?;
+    // The plan as written; say when the run did not play all of it.
+    let cut_short = match (&r.ladder_stop, r.interrupted) {
+        (Some(stop), _) => format!(
+            " (the ladder stopped it at {:.0} s, {})",
+            stop.at_ms as f64 / 1000.0,
+            text(&stop.step)
+        ),
+        (None, true) => " (interrupted before its end)".to_string(),
+        (None, false) => String::new(),
+    };
+    row(
+        "Test plan",
+        format!("<code>{}</code>{cut_short}", text(&r.test_plan)),
+    )?;
     row(
         "Peak users",
         format!(

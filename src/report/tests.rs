@@ -329,6 +329,10 @@ fn an_empty_interrupted_run_says_so() {
     assert!(html.contains("id=\"interrupted\""));
     assert!(html.contains("id=\"ladder-stop\""));
     assert!(html.contains("SLO &lt;b&gt;"), "reasons are escaped");
+    assert!(
+        html.contains("(the ladder stopped it at 70 s, step 2)"),
+        "the planned test plan says where it was cut short"
+    );
     assert!(html.contains("No requests were recorded"));
     assert!(html.contains("ingest.csv is missing"));
     assert!(html.contains("NOT JUDGED"));
