@@ -195,6 +195,17 @@ pub enum WindowKind {
     StressStep,
 }
 
+impl WindowKind {
+    /// The kind in plain words, as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            WindowKind::Ramp => "ramp",
+            WindowKind::Hold => "hold",
+            WindowKind::StressStep => "stress step",
+        }
+    }
+}
+
 /// The time window of one stage or stress step, relative to the attack start
 /// (the same clock as the request log's `elapsed` column).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

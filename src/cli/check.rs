@@ -60,18 +60,19 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
     let plan = Plan::from_scenario(s);
     let _ = writeln!(
         w,
-        "\nplan      {} ({} in all, {} viewers at most, {} sync users throughout)",
+        "\nplan      {} ({} in all, {} viewers at most, {} sync user{} throughout)",
         plan.goose_test_plan(),
         format_duration(plan.duration()),
         plan.peak_viewers(),
-        plan.sync_users
+        plan.sync_users,
+        if plan.sync_users == 1 { "" } else { "s" }
     );
     for win in &plan.windows {
         let _ = writeln!(
             w,
             "  {:<14} {:<12} {:>5} viewers  {:>7.1}s – {:>7.1}s",
             win.name,
-            format!("{:?}", win.kind).to_lowercase(),
+            win.kind.label(),
             win.viewers,
             win.start_ms as f64 / 1000.0,
             win.end_ms as f64 / 1000.0

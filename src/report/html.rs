@@ -86,9 +86,8 @@ fn verdict_cell(v: SloVerdict) -> String {
 
 fn kind_label(kind: WindowKind) -> &'static str {
     match kind {
-        WindowKind::Ramp => "ramp",
         WindowKind::Hold => "hold (judged)",
-        WindowKind::StressStep => "stress step",
+        other => other.label(),
     }
 }
 
