@@ -4,9 +4,11 @@
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
 //! - `trigger`: the trigger sync source against a stand-in sync service.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
+//! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
 
 mod cli;
 mod influxd;
+mod progress;
 mod real_influx;
 mod smoke_run;
 mod trigger;
