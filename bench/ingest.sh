@@ -13,7 +13,7 @@ INFLUXD=$(command -v influxd) || { echo "influxd is not installed (apt-get insta
 cargo build --release -q --bin dashload
 OUT=$(mktemp -d)
 SERVER=
-stop() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=; }
+stop() { if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi; SERVER=; }
 trap 'stop; rm -rf "$OUT"' EXIT
 
 start() { # a fresh influxd with an empty toggl database
