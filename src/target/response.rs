@@ -16,12 +16,26 @@ pub struct Judged {
 }
 
 impl Judged {
-    fn fail(message: String) -> Judged {
+    /// The request did what it was for.
+    pub fn success() -> Judged {
         Judged {
-            ok: false,
-            error: Some(message),
+            ok: true,
+            error: None,
             values: Vec::new(),
         }
+    }
+
+    /// A success without an error, a failure with one.
+    pub fn from_error(error: Option<String>) -> Judged {
+        Judged {
+            ok: error.is_none(),
+            error,
+            values: Vec::new(),
+        }
+    }
+
+    fn fail(message: String) -> Judged {
+        Judged::from_error(Some(message))
     }
 }
 
@@ -47,11 +61,7 @@ pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
     // or when values are wanted, so big panel answers cost a scan, not a parse.
     let may_hold_error = memfind(body, b"\"error\"") || memfind(body, FLUX_ERROR_HEADER);
     if (200..300).contains(&status) && !may_hold_error && !want_values {
-        return Judged {
-            ok: true,
-            error: None,
-            values: Vec::new(),
-        };
+        return Judged::success();
     }
     let json: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(message) = json
@@ -88,11 +98,7 @@ pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
 /// Judge a write answer: 204 (or any 2xx) is success; otherwise InfluxDB's `error`.
 pub fn judge_write(status: u16, body: &[u8]) -> Judged {
     if (200..300).contains(&status) {
-        return Judged {
-            ok: true,
-            error: None,
-            values: Vec::new(),
-        };
+        return Judged::success();
     }
     // InfluxDB 1.x says `error`; 2.x says `message` (with a `code`).
     let message = serde_json::from_slice::<Value>(body)

@@ -46,11 +46,7 @@ fn failed(started: Instant, status: u16, error: String) -> Outcome {
     Outcome {
         status,
         elapsed: started.elapsed(),
-        judged: Judged {
-            ok: false,
-            error: Some(error),
-            values: Vec::new(),
-        },
+        judged: Judged::from_error(Some(error)),
     }
 }
 

@@ -147,11 +147,7 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     let transform = Outcome {
         status: 0,
         elapsed: started.elapsed(),
-        judged: Judged {
-            ok: true,
-            error: None,
-            values: Vec::new(),
-        },
+        judged: Judged::success(),
     };
     request::record(user, "LP", "sync transform", &transform).await?;
 
@@ -216,11 +212,7 @@ async fn generate(
     let outcome = Outcome {
         status: 0,
         elapsed: started.elapsed(),
-        judged: Judged {
-            ok: true,
-            error: None,
-            values: Vec::new(),
-        },
+        judged: Judged::success(),
     };
     request::record(user, "GEN", "sync fetch", &outcome).await?;
     Ok(out)
@@ -276,11 +268,7 @@ async fn fetch(
         match serde_json::from_slice::<Vec<TimeEntry>>(&body) {
             Ok(entries) => Some(entries),
             Err(e) => {
-                outcome.judged = Judged {
-                    ok: false,
-                    error: Some(format!("unreadable time entries: {e}")),
-                    values: Vec::new(),
-                };
+                outcome.judged = Judged::from_error(Some(format!("unreadable time entries: {e}")));
                 None
             }
         }
@@ -351,11 +339,7 @@ async fn toggl_get(
         let outcome = Outcome {
             status,
             elapsed: started.elapsed(),
-            judged: Judged {
-                ok,
-                error,
-                values: Vec::new(),
-            },
+            judged: Judged::from_error(error),
         };
         match wait {
             Some(secs) if attempt < TRIES => {
@@ -385,11 +369,7 @@ async fn triggered_sync(
         let ok = (200..300).contains(&status);
         let error =
             (!ok).then(|| format!("HTTP {status}: {}", String::from_utf8_lossy(body).trim()));
-        Judged {
-            ok,
-            error,
-            values: Vec::new(),
-        }
+        Judged::from_error(error)
     })
     .await;
     request::record(user, "POST", "sync trigger", &trigger).await?;
@@ -432,11 +412,7 @@ async fn triggered_sync(
     let outcome = Outcome {
         status: if verdict.is_ok() { 200 } else { 0 },
         elapsed: started.elapsed(),
-        judged: Judged {
-            ok: verdict.is_ok(),
-            error: verdict.err(),
-            values: Vec::new(),
-        },
+        judged: Judged::from_error(verdict.err()),
     };
     request::record(user, "RUN", "sync run", &outcome).await
 }
@@ -491,11 +467,7 @@ async fn freshness(
     let outcome = Outcome {
         status: if visible { 200 } else { 0 },
         elapsed: started.elapsed(),
-        judged: Judged {
-            ok: visible,
-            error,
-            values: Vec::new(),
-        },
+        judged: Judged::from_error(error),
     };
     request::record(user, "POLL", "sync freshness", &outcome).await
 }

@@ -393,11 +393,7 @@ async fn load(
     let load = Outcome {
         status: if first_error.is_none() { 200 } else { 0 },
         elapsed: load_elapsed,
-        judged: Judged {
-            ok: first_error.is_none(),
-            error: first_error,
-            values: Vec::new(),
-        },
+        judged: Judged::from_error(first_error),
     };
     let name = format!("load {} [{}]", plan.dashboard.title, view.class());
     request::record(user, "LOAD", &name, &load).await?;
@@ -445,11 +441,7 @@ async fn panel(
     let mut total = Outcome {
         status: 200,
         elapsed: Duration::ZERO,
-        judged: Judged {
-            ok: true,
-            error: None,
-            values: Vec::new(),
-        },
+        judged: Judged::success(),
     };
     for q in &request.queries {
         let flux;
