@@ -4,11 +4,13 @@
 //! Setup (load, parse, compile templates) is outside the timed loop; the loop
 //! covers resolving the range, interpolating variables, expanding backend
 //! macros and, for the Grafana path, building every `/api/ds/query` body.
+//! Also judging an answer, which every panel query pays on its way back.
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use dashload::target::judge_query;
 use dashload::workload::dashboard::{self, Selection, Trigger, View};
 
 const NOW: i64 = 1_763_856_000_000;
@@ -58,6 +60,18 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("load_and_compile_dashboard", |b| {
         b.iter(|| black_box(dashboard::load(&path).unwrap()))
+    });
+
+    // A clean 1 MB InfluxDB answer (the common case: scanned, not parsed).
+    let mut answer = String::from(
+        r#"{"results":[{"statement_id":0,"series":[{"name":"time_entry","columns":["time","hours"],"values":["#,
+    );
+    while answer.len() < 1 << 20 {
+        answer.push_str("[1763856000000,12.5],");
+    }
+    answer.push_str("[1763856000000,1]]}]}]}");
+    c.bench_function("judge_clean_1mb_answer", |b| {
+        b.iter(|| black_box(judge_query(200, answer.as_bytes(), false)))
     });
 }
 

@@ -59,7 +59,14 @@ fn clip(text: &str) -> String {
 pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
     // Most answers are clean 200s: only parse the body when it may hold an error
     // or when values are wanted, so big panel answers cost a scan, not a parse.
-    let may_hold_error = memfind(body, b"\"error\"") || memfind(body, FLUX_ERROR_HEADER);
+    // JSON (InfluxQL, Grafana) carries errors in an "error" key; Flux's CSV in an
+    // error table. One SIMD scan of the body for the marker of its own format.
+    let marker: &[u8] = if body.trim_ascii_start().starts_with(b"{") {
+        b"\"error\""
+    } else {
+        FLUX_ERROR_HEADER
+    };
+    let may_hold_error = memchr::memmem::find(body, marker).is_some();
     if (200..300).contains(&status) && !may_hold_error && !want_values {
         return Judged::success();
     }
@@ -205,10 +212,6 @@ fn scalar(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-fn memfind(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
