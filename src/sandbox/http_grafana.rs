@@ -425,21 +425,22 @@ fn table_frame(ref_id: &str, s: &SeriesOut) -> Value {
         );
         values.push(Value::Array(vec![json!(v); s.rows.len()]));
     }
-    for col in 1..s.columns.len() {
-        let (kind, frame_type, vals) = column(s, col);
-        fields.push(json!({"name": s.columns[col], "type": kind, "typeInfo": {"frame": frame_type, "nullable": true}}));
-        values.push(Value::Array(vals));
-    }
-    json!({
-        "schema": {"name": s.name, "refId": ref_id, "fields": fields},
-        "data": {"values": values},
-    })
+    columns_frame(ref_id, s, 1, fields, values)
 }
 
 fn untimed_frame(ref_id: &str, s: &SeriesOut) -> Value {
-    let mut fields = Vec::new();
-    let mut values = Vec::new();
-    for col in 0..s.columns.len() {
+    columns_frame(ref_id, s, 0, Vec::new(), Vec::new())
+}
+
+/// A frame of the given leading fields and values, then every column from `first`.
+fn columns_frame(
+    ref_id: &str,
+    s: &SeriesOut,
+    first: usize,
+    mut fields: Vec<Value>,
+    mut values: Vec<Value>,
+) -> Value {
+    for col in first..s.columns.len() {
         let (kind, frame_type, vals) = column(s, col);
         fields.push(json!({"name": s.columns[col], "type": kind, "typeInfo": {"frame": frame_type, "nullable": true}}));
         values.push(Value::Array(vals));
