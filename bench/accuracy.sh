@@ -9,24 +9,19 @@
 # Every run is bounded by -t.
 #
 # Usage: bench/accuracy.sh [users=100] [seconds=10] [runs=3] [delay_ms=50]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 USERS=${1:-100}; SECS=${2:-10}; RUNS=${3:-3}; DELAY=${4:-50}; PORT=18086  # the port bench/fixtures/viewers-trivial.toml names
 cargo build --release -q --bin dashload --example trivial_target --example raw_goose
-OUT=$(mktemp -d)
-trap 'pkill -INT -f "trivial_target $PORT" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 # tool name, command...: prints "tool tool_p50 tool_p99 server_p50 server_p99" in µs.
 measure() {
   local tool=$1; shift
-  taskset -c 1 target/release/examples/trivial_target $PORT "$DELAY" > "$OUT/server" &
-  local server=$!
-  sleep 0.5
+  start_trivial_target $PORT "$DELAY"
   taskset -c 0 "$@" > "$OUT/$tool.log" 2>&1 || true
-  kill -INT $server; wait $server || true
+  stop_trivial_target
   local log
   if [ "$tool" = raw ]; then log=$OUT/raw.csv; else log=$(ls "$OUT"/runs/*/requests.csv); fi
-  python3 - "$tool" "$log" "$OUT/server" <<'PY'
+  python3 - "$tool" "$log" "$OUT/target.out" <<'PY'
 import csv, sys
 tool, log, server = sys.argv[1:]
 times = []

@@ -6,15 +6,10 @@
 # ratio. Every run is bounded by -t.
 #
 # Usage: bench/generator_cost.sh [users=32] [seconds=10] [pairs=3]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 USERS=${1:-32}; SECS=${2:-10}; PAIRS=${3:-3}; PORT=18086
 cargo build --release -q --bin dashload --example trivial_target --example raw_goose
-taskset -c 1 target/release/examples/trivial_target $PORT > /dev/null &
-SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null || true' EXIT
-sleep 0.5
-OUT=$(mktemp -d)
+start_trivial_target $PORT
 
 measure() { # name, command...: prints "name cpu_us_per_req req_per_s rss_kb"
   local name=$1; shift
@@ -40,13 +35,5 @@ for i in $(seq "$PAIRS"); do
   measure dashload target/release/dashload run bench/fixtures/viewers-trivial.toml --reports-dir "$OUT/runs" \
     --no-report -u "$USERS" -r "$USERS" -t "${SECS}s"
 done | tee "$OUT/results"
-python3 - "$OUT/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-raw = [float(r[1]) for r in rows if r[0] == "raw"]
-ours = [float(r[1]) for r in rows if r[0] == "dashload"]
-ratios = [o / r for o, r in zip(ours, raw)]
-print(f"CPU per request, dashload viewer ÷ raw Goose GET: median {statistics.median(ratios):.2f} "
-      f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {len(ratios)} pairs); "
-      f"the inverse, {1/statistics.median(ratios):.2f}, is the requests/s per core ratio")
-PY
+echo "CPU per request, dashload viewer ÷ raw Goose GET: $(median_ratio "$OUT/results" dashload raw);"
+echo "its inverse is the requests/s per core ratio"

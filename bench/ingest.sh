@@ -6,15 +6,13 @@
 # the median ratio. Every run is bounded (a fixed file set, or -t).
 #
 # Usage: bench/ingest.sh [seconds=30] [pairs=3]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 SECS=${1:-30}; PAIRS=${2:-3}; HTTP=18090; RPC=18091  # the port bench/fixtures/ingest-influxd.toml names
 INFLUXD=$(command -v influxd) || { echo "influxd is not installed (apt-get install influxdb)"; exit 1; }
 cargo build --release -q --bin dashload
-OUT=$(mktemp -d)
 SERVER=
 stop() { if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi; SERVER=; }
-trap 'stop; rm -rf "$OUT"' EXIT
+trap 'stop; bench_cleanup' EXIT
 
 start() { # a fresh influxd with an empty toggl database
   rm -rf "$OUT/db"; mkdir -p "$OUT/db"
@@ -73,13 +71,4 @@ end = max(int(r["elapsed_ms"]) for r in rows)
 print(f"dashload {sum(int(r['points']) for r in rows) / ((end - start) / 1000):.0f}")
 PY
 done | tee "$OUT/results"
-python3 - "$OUT/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-curl = [float(r[1]) for r in rows if r[0] == "curl"]
-ours = [float(r[1]) for r in rows if r[0] == "dashload"]
-ratios = [o / c for o, c in zip(ours, curl)]
-print(f"points/s, dashload sync job ÷ curl: median {statistics.median(ratios):.2f} "
-      f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {len(ratios)} pairs); "
-      f"curl median {statistics.median(curl):.0f}, dashload median {statistics.median(ours):.0f} points/s")
-PY
+echo "points/s, dashload sync job ÷ curl: $(median_ratio "$OUT/results" dashload curl)"

@@ -10,17 +10,12 @@
 #   LOCUST=/tmp/locust/bin/locust bench/locust_compare.sh
 #
 # Usage: bench/locust_compare.sh [users=32] [seconds=10] [rounds=3]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 USERS=${1:-32}; SECS=${2:-10}; ROUNDS=${3:-3}; PORT=18086  # the port of viewers-trivial.toml
 LOCUST=${LOCUST:-locust}
 command -v "$LOCUST" > /dev/null || { echo "Locust not found: set LOCUST=/path/to/locust"; exit 1; }
 cargo build --release -q --bin dashload --example trivial_target
-OUT=$(mktemp -d)
-taskset -c 1 target/release/examples/trivial_target $PORT > /dev/null &
-SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null || true; rm -rf "$OUT"' EXIT
-sleep 0.5
+start_trivial_target $PORT
 cat > "$OUT/locustfile.py" <<'PY'
 import os
 from locust import HttpUser, constant, task
@@ -59,12 +54,5 @@ for i in $(seq "$ROUNDS"); do
   rm -rf "$OUT/runs"
   echo "dashload $((n / SECS))"
 done | tee "$OUT/results"
-python3 - "$OUT/results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-rate = {k: [float(r[1]) for r in rows if r[0] == k] for k in ("locust", "fasthttp", "dashload")}
-for other in ("locust", "fasthttp"):
-    ratios = [d / o for d, o in zip(rate["dashload"], rate[other])]
-    print(f"requests/s, dashload viewers ÷ Locust {'FastHttpUser' if other == 'fasthttp' else 'HttpUser'}: "
-          f"median {statistics.median(ratios):.1f} (min {min(ratios):.1f}, max {max(ratios):.1f}, {len(ratios)} rounds)")
-PY
+echo "requests/s, dashload viewers ÷ Locust HttpUser: $(median_ratio "$OUT/results" dashload locust)"
+echo "requests/s, dashload viewers ÷ Locust FastHttpUser: $(median_ratio "$OUT/results" dashload fasthttp)"

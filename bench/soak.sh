@@ -6,15 +6,10 @@
 # request log), and the last slice against the first. Bounded by -t.
 #
 # Usage: bench/soak.sh [users=200] [minutes=30]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 USERS=${1:-200}; MINUTES=${2:-30}; PORT=18086
 cargo build --release -q --bin dashload --example trivial_target
-OUT=$(mktemp -d)
-taskset -c 1 target/release/examples/trivial_target $PORT > /dev/null &
-SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null || true; rm -rf "$OUT"' EXIT
-sleep 0.5
+start_trivial_target $PORT
 taskset -c 0 target/release/dashload run bench/fixtures/viewers-soak.toml --reports-dir "$OUT/runs" \
   --no-report -u "$USERS" -r "$USERS" -t "${MINUTES}m" > "$OUT/log" 2>&1 &
 GEN=$!
