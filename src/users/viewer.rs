@@ -350,10 +350,13 @@ async fn load(
     let (range, _) = &plan.ranges[state.range];
     let now_ms = chrono::Utc::now().timestamp_millis();
     let view = View::new(&plan.dashboard, range, now_ms, &state.selections);
-    let requests: Vec<PanelRequest<'_>> = view
-        .panel_requests()
-        .into_iter()
-        .filter(|r| !r.panel.in_collapsed_row && (!plan.first_screen_only || r.panel.first_screen))
+    // Only panels a browser would load get their queries expanded.
+    let requests: Vec<PanelRequest<'_>> = plan
+        .dashboard
+        .panels
+        .iter()
+        .filter(|p| !p.in_collapsed_row && (!plan.first_screen_only || p.first_screen))
+        .map(|p| view.panel_request(p))
         .filter(|r| sendable(plan, r, endpoints))
         .collect();
     let bodies: Vec<String> = if plan.grafana_api {
