@@ -9,6 +9,8 @@
 //! and `goose_json.rs` feed these types, `analyse.rs` reads them.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -401,6 +403,22 @@ pub struct InputStatus {
     /// What happened, in words, when something did not go as expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl InputStatus {
+    /// Open an input file. A missing one is noted here and gives `None`: the report
+    /// is still drawn from the other files. Any other failure is an error.
+    pub fn open(&mut self, path: &Path) -> crate::error::Result<Option<File>> {
+        match File::open(path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                self.note = Some(format!("{name} is missing"));
+                Ok(None)
+            }
+            Err(e) => Err(crate::error::Error::io(path, e)),
+        }
+    }
 }
 
 /// Everything the input was folded into.

@@ -9,6 +9,7 @@
 //! taken when present, for the users chart. The file's shape is Goose's, so
 //! it is read tolerantly as [`serde_json::Value`]: anything missing is skipped.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -45,14 +46,12 @@ fn per_second(series: &Value) -> impl Iterator<Item = (u64, u64)> + '_ {
 /// Read `report.json` at `path`. Users per second are always taken; with
 /// `use_requests` (the request log gave no rows) the aggregates are folded in too.
 pub fn read_goose_report(c: &mut Collected, path: &Path, use_requests: bool) -> Result<()> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            c.goose_input.note = Some("report.json is missing".into());
-            return Ok(());
-        }
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(mut file) = c.goose_input.open(path)? else {
+        return Ok(());
     };
+    let mut text = Vec::new();
+    file.read_to_end(&mut text)
+        .map_err(|e| Error::io(path, e))?;
     let report: Value = match serde_json::from_slice(&text) {
         Ok(v) => v,
         Err(e) => {

@@ -147,13 +147,8 @@ fn progress_bar(len: u64, enabled: bool, what: &str) -> Option<indicatif::Progre
 /// `c.requests_input.used` false; an unreadable header is an input note, not
 /// an error, so the report can still be drawn from the other files.
 pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<()> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            c.requests_input.note = Some("requests.csv is missing".into());
-            return Ok(());
-        }
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(mut file) = c.requests_input.open(path)? else {
+        return Ok(());
     };
     let ended = ends_with_newline(&mut file).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -227,13 +222,8 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
 
 /// Stream `ingest.csv` (`elapsed_ms,points,bytes,duration_us,status,success`) into `c`.
 pub fn read_ingest(c: &mut Collected, path: &Path) -> Result<()> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            c.ingest_input.note = Some("ingest.csv is missing".into());
-            return Ok(());
-        }
-        Err(e) => return Err(Error::io(path, e)),
+    let Some(mut file) = c.ingest_input.open(path)? else {
+        return Ok(());
     };
     let ended = ends_with_newline(&mut file).map_err(|e| Error::io(path, e))?;
     let mut reader = csv::ReaderBuilder::new()
