@@ -129,6 +129,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         interrupted: false,
         ladder_stop: None,
         counters: RunCounters::default(),
+        regression: scenario.regression.clone(),
     };
     meta.store(&run_dir)?;
 
@@ -249,6 +250,9 @@ async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
         seed: scenario.seed,
         ..SandboxConfig::default()
     };
+    config
+        .capacity
+        .scale_costs(scenario.sandbox.query_cost, scenario.sandbox.write_cost);
     if let Some(v) = &scenario.viewers {
         let text = std::fs::read_to_string(&v.dashboard_path)
             .map_err(|e| Error::io(&v.dashboard_path, e))?;

@@ -144,7 +144,7 @@ impl RequestClass {
 }
 
 /// The figure an SLO bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SloMetric {
     /// 50th percentile latency, milliseconds.
@@ -181,6 +181,49 @@ pub struct Slo {
     pub metric: SloMetric,
     /// The bound: milliseconds for latencies and ms per point, a fraction for error rates.
     pub max: f64,
+}
+
+/// How a run is judged against a baseline: the scenario's `[regression]`.
+///
+/// A figure regressed when it got worse by more than its tolerance *and* the
+/// two runs' sampling noise cannot explain it: a block bootstrap over the two
+/// request logs must be at least `confidence` sure that the worsening is beyond
+/// the tolerance (see `report::regress`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegressionRules {
+    /// Relative worsening of a latency percentile that counts (0.10 = 10 %).
+    pub latency: f64,
+    /// Absolute worsening of a latency percentile below which nothing counts, ms.
+    pub latency_floor_ms: f64,
+    /// Rise of an error rate that counts, absolute (0.01 = one percentage point).
+    pub error_rate: f64,
+    /// How sure the bootstrap must be that a figure worsened beyond its
+    /// tolerance before it is called a regression (0.95 = 95 %).
+    pub confidence: f64,
+    /// Figures judged besides those the scenario has SLOs for.
+    pub figures: Vec<JudgedFigure>,
+}
+
+impl Default for RegressionRules {
+    fn default() -> Self {
+        RegressionRules {
+            latency: 0.10,
+            latency_floor_ms: 1.0,
+            error_rate: 0.01,
+            confidence: 0.95,
+            figures: Vec::new(),
+        }
+    }
+}
+
+/// One figure of one request class, as the regression gate judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JudgedFigure {
+    /// Which requests.
+    pub class: RequestClass,
+    /// Which figure (p50, p95, p99 or error_rate).
+    pub metric: SloMetric,
 }
 
 /// What part of the load shape a window is.
@@ -299,6 +342,9 @@ pub struct RunMeta {
     /// Counters from the users.
     #[serde(default)]
     pub counters: RunCounters,
+    /// How this run is judged against a baseline (`[regression]`).
+    #[serde(default)]
+    pub regression: RegressionRules,
 }
 
 impl RunMeta {

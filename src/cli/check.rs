@@ -137,6 +137,29 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
         }
     }
 
+    let r = &s.regression;
+    let extra: Vec<String> = r
+        .figures
+        .iter()
+        .map(|f| format!("{}.{}", f.class.key(), f.metric.key()))
+        .collect();
+    let _ = writeln!(
+        w,
+        "\nregression against a baseline: the SLO figures{}; latency worse by > {:.0} % and > {} ms, error rate up by > {:.1} points, at {:.0} % confidence",
+        if extra.is_empty() { String::new() } else { format!(" and {}", extra.join(", ")) },
+        r.latency * 100.0,
+        r.latency_floor_ms,
+        r.error_rate * 100.0,
+        r.confidence * 100.0
+    );
+    if s.sandbox != crate::scenario::SandboxTuning::default() {
+        let _ = writeln!(
+            w,
+            "sandbox   query cost × {}, write cost × {} (slower on purpose)",
+            s.sandbox.query_cost, s.sandbox.write_cost
+        );
+    }
+
     if let Some(v) = &s.viewers {
         let d = &v.dashboard;
         let _ = writeln!(

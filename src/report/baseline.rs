@@ -1,43 +1,22 @@
 //! A run against a baseline run: deltas, and whether it regressed.
 //!
-//! A **regression** is a judged figure that got worse by more than the
-//! tolerance, on hold windows matched by name between the two runs, for the
-//! judged classes (those the scenario has SLOs for; dashboard loads and panel
-//! queries when it has none):
-//! - p95 or p99 latency above `baseline × (1 + relative)` *and* more than
-//!   `latency_floor_ms` above the baseline (sub-millisecond jitter on fast
-//!   requests is not a regression);
-//! - error rate more than `error_margin` (absolute, e.g. 0.01 = one
-//!   percentage point) above the baseline's.
-//!
-//! Whole-run and per-name deltas are shown for context and never count.
+//! Only **judged figures** can regress: the (class, figure) pairs the scenario
+//! has SLOs for (p50/p95/p99/error rate) plus those its `[regression] figures`
+//! names; with neither, dashboard-load p95 and error rate. Each is judged on
+//! every hold window matched by name between the two runs, by
+//! [`super::regress`]: a regression is a worsening beyond the tolerance
+//! (`[regression]`: latency 10 % and 1 ms, error rate one percentage point)
+//! that a block bootstrap over both request logs is at least `confidence`
+//! (95 %) sure of. Everything else (p50 of a class with only an error-rate
+//! SLO, whole-run and per-name deltas, throughput) is context and never counts.
 
 use std::collections::BTreeSet;
 
-use crate::runfolder::{RequestClass, WindowKind};
+use crate::runfolder::{JudgedFigure, RegressionRules, RequestClass, SloMetric, WindowKind};
 
+use super::collect::class_index;
+use super::regress::{self, Allowance, Finding, WindowBlocks};
 use super::summary::{ClassStats, Comparison, Delta, Summary};
-
-/// What counts as worse.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance {
-    /// Relative worsening of p95/p99 that counts (0.10 = 10 %).
-    pub relative: f64,
-    /// Absolute worsening of p95/p99 below which nothing counts, ms.
-    pub latency_floor_ms: f64,
-    /// Absolute rise of an error rate that counts.
-    pub error_margin: f64,
-}
-
-impl Default for Tolerance {
-    fn default() -> Self {
-        Tolerance {
-            relative: 0.10,
-            latency_floor_ms: 1.0,
-            error_margin: 0.01,
-        }
-    }
-}
 
 /// A delta between two optional figures; `regression` decided by the caller.
 pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f64>) -> Delta {
@@ -56,26 +35,46 @@ pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f
             _ => None,
         },
         regression: false,
+        judged: false,
+        sure: None,
+        interval: None,
+        note: None,
     }
 }
 
-/// True when latency `current` is worse than `baseline` beyond the tolerance.
-pub fn latency_regressed(baseline: f64, current: f64, t: &Tolerance) -> bool {
-    current > baseline * (1.0 + t.relative) && current - baseline > t.latency_floor_ms
+/// The figures the gate judges: those with SLOs and those `[regression]`
+/// names; dashboard-load p95 and error rate when there are neither.
+pub fn judged_figures(s: &Summary, rules: &RegressionRules) -> BTreeSet<JudgedFigure> {
+    let mut figures: BTreeSet<JudgedFigure> = s
+        .slos
+        .iter()
+        .filter(|r| r.metric != SloMetric::MsPerPoint)
+        .map(|r| JudgedFigure {
+            class: r.class,
+            metric: r.metric,
+        })
+        .chain(rules.figures.iter().copied())
+        .collect();
+    if figures.is_empty() {
+        for metric in [SloMetric::P95, SloMetric::ErrorRate] {
+            figures.insert(JudgedFigure {
+                class: RequestClass::DashboardLoad,
+                metric,
+            });
+        }
+    }
+    figures
 }
 
-/// True when error rate `current` rose more than the margin above `baseline`.
-pub fn errors_regressed(baseline: f64, current: f64, t: &Tolerance) -> bool {
-    current - baseline > t.error_margin
-}
-
-/// The classes a run is judged on: those with SLOs, else loads and panel queries.
-pub fn judged_classes(s: &Summary) -> BTreeSet<RequestClass> {
-    let classes: BTreeSet<RequestClass> = s.slos.iter().map(|r| r.class).collect();
-    if classes.is_empty() {
-        [RequestClass::DashboardLoad, RequestClass::PanelQuery].into()
-    } else {
-        classes
+fn allowance(metric: SloMetric, rules: &RegressionRules) -> Allowance {
+    match metric {
+        SloMetric::ErrorRate => Allowance::ErrorRate {
+            margin: rules.error_rate,
+        },
+        _ => Allowance::Latency {
+            relative: rules.latency,
+            floor_ms: rules.latency_floor_ms,
+        },
     }
 }
 
@@ -83,59 +82,82 @@ fn find(stats: &[ClassStats], class: RequestClass) -> Option<&ClassStats> {
     stats.iter().find(|s| s.class == class)
 }
 
-/// Latency and error-rate deltas of one class in one scope; regressions
-/// flagged when `judge` is set.
+/// The (current, baseline) sample blocks of one window, when both runs have them.
+pub struct WindowSamples<'a> {
+    /// This run's.
+    pub current: &'a WindowBlocks,
+    /// The baseline's.
+    pub base: &'a WindowBlocks,
+}
+
+/// Latency and error-rate deltas of one class in one scope; the figures in
+/// `judged` go through the gate when `samples` are given.
 fn class_deltas(
     scope: &str,
     class: RequestClass,
     base: Option<&ClassStats>,
     cur: Option<&ClassStats>,
-    judge: bool,
-    t: &Tolerance,
+    judged: &BTreeSet<JudgedFigure>,
+    samples: Option<&WindowSamples>,
+    rules: &RegressionRules,
 ) -> Vec<Delta> {
     let lat = |s: Option<&ClassStats>, f: fn(&super::summary::Latency) -> f64| {
         s.and_then(|s| s.latency.as_ref()).map(f)
     };
-    let mut out = Vec::new();
-    for (label, f) in [
+    let figures: [(SloMetric, Option<f64>, Option<f64>); 4] = [
+        (SloMetric::P50, lat(base, |l| l.p50), lat(cur, |l| l.p50)),
+        (SloMetric::P95, lat(base, |l| l.p95), lat(cur, |l| l.p95)),
+        (SloMetric::P99, lat(base, |l| l.p99), lat(cur, |l| l.p99)),
         (
-            "p50",
-            (|l: &super::summary::Latency| l.p50) as fn(&_) -> f64,
+            SloMetric::ErrorRate,
+            base.and_then(|s| s.error_rate),
+            cur.and_then(|s| s.error_rate),
         ),
-        ("p95", |l| l.p95),
-        ("p99", |l| l.p99),
-    ] {
-        let mut d = delta(
-            scope,
-            &format!("{} {label} ms", class.label()),
-            lat(base, f),
-            lat(cur, f),
-        );
-        if judge && label != "p50" {
-            if let (Some(b), Some(c)) = (d.baseline, d.current) {
-                d.regression = latency_regressed(b, c, t);
+    ];
+    let mut out = Vec::new();
+    for (metric, b, c) in figures {
+        let name = match metric {
+            SloMetric::ErrorRate => format!("{} error rate", class.label()),
+            m => format!("{} {} ms", class.label(), m.key()),
+        };
+        let mut d = delta(scope, &name, b, c);
+        if let Some(samples) = samples.filter(|_| judged.contains(&JudgedFigure { class, metric }))
+        {
+            d.judged = true;
+            let ci = class_index(class);
+            match regress::judge(
+                metric,
+                &samples.base.class(ci),
+                &samples.current.class(ci),
+                allowance(metric, rules),
+                &format!("{scope}/{name}"),
+            ) {
+                Finding::Judged { sure, interval } => {
+                    d.sure = Some(sure);
+                    d.interval = Some(interval);
+                    d.regression = sure >= rules.confidence;
+                }
+                Finding::NotJudged(why) => d.note = Some(why),
             }
         }
         out.push(d);
     }
-    let mut d = delta(
-        scope,
-        &format!("{} error rate", class.label()),
-        base.and_then(|s| s.error_rate),
-        cur.and_then(|s| s.error_rate),
-    );
-    if judge {
-        if let (Some(b), Some(c)) = (d.baseline, d.current) {
-            d.regression = errors_regressed(b, c, t);
-        }
-    }
-    out.push(d);
     out
 }
 
-/// Compare `current` with `base` (read from `dir`).
-pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> Comparison {
-    let classes = judged_classes(current);
+/// Compare `current` with `base` (read from `dir`): `current_blocks` and
+/// `base_blocks` are the two runs' hold-window samples, matched by name.
+pub fn compare(
+    current: &Summary,
+    current_blocks: &[WindowBlocks],
+    base: &Summary,
+    base_blocks: &[WindowBlocks],
+    dir: &str,
+    rules: &RegressionRules,
+) -> Comparison {
+    let judged = judged_figures(current, rules);
+    let classes: BTreeSet<RequestClass> = judged.iter().map(|f| f.class).collect();
+    let none = BTreeSet::new();
     let mut totals = vec![
         delta(
             "run",
@@ -156,8 +178,9 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
             *class,
             find(&base.judged, *class),
             find(&current.judged, *class),
-            false,
-            t,
+            &none,
+            None,
+            rules,
         ));
     }
     let mut windows = Vec::new();
@@ -177,15 +200,35 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
             Some(b.throughput_rps),
             Some(w.throughput_rps),
         ));
+        let samples = match (
+            current_blocks.iter().find(|x| x.name == w.name),
+            base_blocks.iter().find(|x| x.name == w.name),
+        ) {
+            (Some(current), Some(base)) => Some(WindowSamples { current, base }),
+            _ => None,
+        };
         for class in &classes {
-            windows.extend(class_deltas(
+            let mut deltas = class_deltas(
                 &w.name,
                 *class,
                 find(&b.classes, *class),
                 find(&w.classes, *class),
-                true,
-                t,
-            ));
+                &judged,
+                samples.as_ref(),
+                rules,
+            );
+            if samples.is_none() {
+                for d in deltas.iter_mut() {
+                    if judged.contains(&JudgedFigure {
+                        class: *class,
+                        metric: metric_of(&d.figure),
+                    }) {
+                        d.judged = true;
+                        d.note = Some("no request log on one side: not judged".into());
+                    }
+                }
+            }
+            windows.extend(deltas);
         }
     }
     let mut names = Vec::new();
@@ -198,9 +241,17 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
                 Some(n.stats.count as f64),
             ));
             names.extend(
-                class_deltas(&n.name, n.class, Some(&b.stats), Some(&n.stats), false, t)
-                    .into_iter()
-                    .filter(|d| !d.figure.ends_with("p50 ms")),
+                class_deltas(
+                    &n.name,
+                    n.class,
+                    Some(&b.stats),
+                    Some(&n.stats),
+                    &none,
+                    None,
+                    rules,
+                )
+                .into_iter()
+                .filter(|d| !d.figure.ends_with("p50 ms")),
             );
         }
     }
@@ -209,14 +260,15 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
         .filter(|d| d.regression)
         .map(|d| {
             format!(
-                "{}: {} {} → {}{}",
+                "{}: {} {} → {}{}{}",
                 d.scope,
                 d.figure,
                 fmt(d.baseline),
                 fmt(d.current),
                 d.change_pct
                     .map(|p| format!(" ({p:+.1} %)"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                sureness(d)
             )
         })
         .collect();
@@ -224,15 +276,57 @@ pub fn compare(current: &Summary, base: &Summary, dir: &str, t: &Tolerance) -> C
         dir: dir.to_string(),
         scenario: base.run.scenario.clone(),
         started_at: base.run.started_at,
-        tolerance: t.relative,
-        latency_floor_ms: t.latency_floor_ms,
-        error_margin: t.error_margin,
+        tolerance: rules.latency,
+        latency_floor_ms: rules.latency_floor_ms,
+        error_margin: rules.error_rate,
+        confidence: rules.confidence,
+        judged_figures: judged
+            .iter()
+            .map(|f| format!("{}.{}", f.class.key(), f.metric.key()))
+            .collect(),
         totals,
         windows,
         names,
         unmatched_windows,
         regressions,
     }
+}
+
+/// The figure a delta's name stands for (its last word).
+fn metric_of(figure: &str) -> SloMetric {
+    if figure.ends_with("error rate") {
+        SloMetric::ErrorRate
+    } else if figure.ends_with("p50 ms") {
+        SloMetric::P50
+    } else if figure.ends_with("p95 ms") {
+        SloMetric::P95
+    } else if figure.ends_with("p99 ms") {
+        SloMetric::P99
+    } else {
+        SloMetric::MsPerPoint
+    }
+}
+
+/// How sure the gate is, in words: ", 99.8 % sure beyond the tolerance
+/// (90 % interval +12 … +30 ms)"; empty for figures it did not judge.
+pub fn sureness(d: &Delta) -> String {
+    let (Some(sure), Some([lo, hi])) = (d.sure, d.interval) else {
+        return String::new();
+    };
+    let unit = |v: f64| {
+        if d.figure.ends_with("error rate") {
+            format!("{:+.2} pp", v * 100.0)
+        } else {
+            format!("{v:+.1} ms")
+        }
+    };
+    format!(
+        ", {:.1} % sure it is worse beyond the tolerance (change {:.0} % interval {} … {})",
+        sure * 100.0,
+        regress::INTERVAL * 100.0,
+        unit(lo),
+        unit(hi)
+    )
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -249,24 +343,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn latency_regressions_need_both_the_relative_and_the_absolute_step() {
-        let t = Tolerance::default();
-        assert!(latency_regressed(100.0, 111.0, &t));
-        assert!(!latency_regressed(100.0, 109.0, &t));
-        assert!(!latency_regressed(2.0, 2.9, &t), "under the 1 ms floor");
-        assert!(latency_regressed(2.0, 3.5, &t));
-        assert!(!latency_regressed(100.0, 50.0, &t), "better is not worse");
-    }
-
-    #[test]
-    fn error_rate_regressions_are_absolute() {
-        let t = Tolerance::default();
-        assert!(errors_regressed(0.0, 0.02, &t));
-        assert!(!errors_regressed(0.10, 0.105, &t));
-        assert!(!errors_regressed(0.05, 0.0, &t));
-    }
-
-    #[test]
     fn deltas_have_absolute_and_relative_change() {
         let d = delta("w", "p95", Some(200.0), Some(250.0));
         assert_eq!(d.change, Some(50.0));
@@ -274,5 +350,12 @@ mod tests {
         let d = delta("w", "error rate", Some(0.0), Some(0.1));
         assert_eq!(d.change_pct, None);
         assert_eq!(delta("w", "x", None, Some(1.0)).change, None);
+    }
+
+    #[test]
+    fn figure_names_map_back_to_their_metric() {
+        assert_eq!(metric_of("panel_query p95 ms"), SloMetric::P95);
+        assert_eq!(metric_of("dashboard_load error rate"), SloMetric::ErrorRate);
+        assert_eq!(metric_of("ingest_batch p99 ms"), SloMetric::P99);
     }
 }

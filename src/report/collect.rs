@@ -15,7 +15,9 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::runfolder::{RequestClass, StageWindow};
+use crate::runfolder::{RequestClass, StageWindow, WindowKind};
+
+use super::regress::WindowBlocks;
 
 /// The most time buckets kept; the bucket width doubles when a run outgrows them.
 pub const MAX_BUCKETS: usize = 600;
@@ -353,12 +355,15 @@ pub struct WindowAcc {
     pub classes: Vec<ClassAcc>,
     /// Batches from `ingest.csv`.
     pub ingest: IngestAcc,
+    /// Hold windows only: samples in time blocks, for the regression gate.
+    pub blocks: Option<WindowBlocks>,
 }
 
 impl WindowAcc {
     /// An empty accumulator for `window`.
     pub fn new(window: StageWindow) -> WindowAcc {
         WindowAcc {
+            blocks: (window.kind == WindowKind::Hold).then(|| WindowBlocks::new(&window)),
             window,
             classes: RequestClass::ALL
                 .iter()
@@ -524,6 +529,9 @@ impl Collected {
         for w in &mut self.windows {
             if w.contains(elapsed_ms) {
                 w.classes[ci].record(latency_us, success);
+                if let Some(b) = &mut w.blocks {
+                    b.record(elapsed_ms, ci, latency_us, success);
+                }
             }
         }
         self.buckets.record(elapsed_ms, class, latency_us, fail);

@@ -584,12 +584,17 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 }
 
 fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
-    writeln!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th></tr>")?;
+    let gated = deltas.iter().any(|d| d.judged);
+    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th>")?;
+    if gated {
+        h.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
+    }
+    h.push_str("</tr>\n");
     for d in deltas {
         let class = if d.regression { " class=\"worse\"" } else { "" };
-        writeln!(
+        write!(
             h,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             text(&d.scope),
             text(&d.figure),
             d.baseline.map_or("—".into(), num4),
@@ -597,9 +602,40 @@ fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt:
             d.change.map_or("—".into(), |v| format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))),
             d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
         )?;
+        if gated {
+            write!(h, "<td class=\"l\">{}</td>", text(&gate_cell(d)))?;
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
     Ok(())
+}
+
+/// The gate's word on one delta: how sure, the change interval, or why not judged.
+fn gate_cell(d: &Delta) -> String {
+    if !d.judged {
+        return "context (not judged)".into();
+    }
+    if let Some(note) = &d.note {
+        return format!("not judged: {note}");
+    }
+    let (Some(sure), Some([lo, hi])) = (d.sure, d.interval) else {
+        return "not judged".into();
+    };
+    let unit = |v: f64| {
+        if d.figure.ends_with("error rate") {
+            format!("{:+.2} pp", v * 100.0)
+        } else {
+            format!("{}{} ms", if v > 0.0 { "+" } else { "" }, num4(v))
+        }
+    };
+    format!(
+        "{}{:.1} % sure (90 % of draws: {} … {})",
+        if d.regression { "REGRESSED, " } else { "" },
+        sure * 100.0,
+        unit(lo),
+        unit(hi)
+    )
 }
 
 fn num4(v: f64) -> String {
@@ -615,13 +651,16 @@ fn num4(v: f64) -> String {
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">A <strong>regression</strong> is, on a hold window matched by name, for a class the scenario has SLOs for: p95 or p99 more than {:.0} % <em>and</em> more than {} ms above the baseline, or an error rate more than {:.1} percentage points above it. Whole-run and per-name deltas are context only.</p>",
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
         text(&b.dir),
         text(&b.scenario),
         b.started_at.format("%Y-%m-%d %H:%M:%S"),
+        text(&b.judged_figures.join(", ")),
         b.tolerance * 100.0,
         num(b.latency_floor_ms),
-        b.error_margin * 100.0
+        b.error_margin * 100.0,
+        super::regress::REPLICATES,
+        b.confidence * 100.0
     )?;
     if b.regressions.is_empty() {
         h.push_str("<p class=\"pass\">No regression.</p>\n");

@@ -16,6 +16,7 @@ pub mod goose_json;
 pub mod html;
 pub mod junit;
 pub mod load;
+pub mod regress;
 pub mod summary;
 pub mod synthetic;
 
@@ -30,9 +31,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::runfolder::{files, write_atomic, RunMeta};
 
-use self::baseline::Tolerance;
 use self::collect::Collected;
-use self::summary::{SloVerdict, Summary, SCHEMA_VERSION};
+use self::regress::WindowBlocks;
+use self::summary::{SloVerdict, Summary};
 
 /// How to render.
 #[derive(Debug, Clone, Default)]
@@ -41,9 +42,9 @@ pub struct ReportOptions {
     pub baseline: Option<PathBuf>,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
-    /// What counts as a regression against the baseline (default: p95/p99
-    /// 10 % and 1 ms worse, error rate 1 percentage point higher).
-    pub tolerance: Tolerance,
+    /// What counts as a regression against the baseline; `None`: the run's
+    /// own `[regression]` rules from `run.json`.
+    pub rules: Option<crate::runfolder::RegressionRules>,
 }
 
 /// What rendering found.
@@ -77,17 +78,26 @@ fn figure(metric: crate::runfolder::SloMetric, value: f64) -> String {
 /// `summary.json` and `junit.xml` into it (each atomically).
 pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
     let meta = RunMeta::load(run_dir)?;
-    let mut summary = summarise(run_dir, &meta, options.progress)?;
-    let base = match &options.baseline {
-        Some(dir) => Some(load_baseline(dir, options.progress)?),
-        None => None,
+    let (mut summary, blocks) = summarise_with_samples(run_dir, &meta, options.progress)?;
+    let (base, base_blocks) = match &options.baseline {
+        Some(dir) => {
+            let (summary, blocks) = load_baseline(dir, options.progress)?;
+            (Some(summary), blocks)
+        }
+        None => (None, Vec::new()),
     };
     if let (Some(dir), Some(base)) = (&options.baseline, &base) {
+        let rules = options
+            .rules
+            .clone()
+            .unwrap_or_else(|| meta.regression.clone());
         let comparison = baseline::compare(
             &summary,
+            &blocks,
             base,
+            &base_blocks,
             &dir.display().to_string(),
-            &options.tolerance,
+            &rules,
         );
         summary.regression = !comparison.regressions.is_empty();
         summary.baseline = Some(comparison);
@@ -115,6 +125,15 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
 
 /// Read and analyse the run in `run_dir` (described by `meta`), without a baseline.
 pub fn summarise(run_dir: &Path, meta: &RunMeta, progress: bool) -> Result<Summary> {
+    summarise_with_samples(run_dir, meta, progress).map(|(s, _)| s)
+}
+
+/// [`summarise`], keeping each hold window's sample blocks for the regression gate.
+pub fn summarise_with_samples(
+    run_dir: &Path,
+    meta: &RunMeta,
+    progress: bool,
+) -> Result<(Summary, Vec<WindowBlocks>)> {
     let ran_ms = meta
         .ended_at
         .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
@@ -126,7 +145,14 @@ pub fn summarise(run_dir: &Path, meta: &RunMeta, progress: bool) -> Result<Summa
     load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
-    Ok(analyse::analyse(meta, &c))
+    let summary = analyse::analyse(meta, &c);
+    // Goose's per-second graph data has counts but no latencies: no samples to judge.
+    let blocks = if no_log {
+        Vec::new()
+    } else {
+        c.windows.into_iter().filter_map(|w| w.blocks).collect()
+    };
+    Ok((summary, blocks))
 }
 
 /// `meta` with only the windows the run reached: a ladder that stopped early or an
@@ -145,19 +171,13 @@ fn reached(meta: &RunMeta, ran_ms: u64) -> RunMeta {
     meta
 }
 
-/// The summary of a baseline run: its `summary.json` when it is of this
-/// version, else analysed again from its files.
-pub fn load_baseline(dir: &Path, progress: bool) -> Result<Summary> {
-    if let Ok(bytes) = std::fs::read(dir.join(files::SUMMARY)) {
-        if let Ok(s) = serde_json::from_slice::<Summary>(&bytes) {
-            if s.schema == SCHEMA_VERSION {
-                return Ok(s);
-            }
-        }
-    }
+/// The summary of a baseline run and its hold windows' samples, analysed
+/// again from its files (the gate needs every sample, which `summary.json`
+/// does not keep).
+pub fn load_baseline(dir: &Path, progress: bool) -> Result<(Summary, Vec<WindowBlocks>)> {
     let meta = RunMeta::load(dir)
         .map_err(|e| Error::Report(format!("baseline {}: {e}", dir.display())))?;
-    summarise(dir, &meta, progress)
+    summarise_with_samples(dir, &meta, progress)
 }
 
 /// The one-screen terminal summary.
@@ -317,6 +337,7 @@ mod reached_tests {
             interrupted: false,
             ladder_stop: None,
             counters: RunCounters::default(),
+            regression: Default::default(),
         }
     }
 

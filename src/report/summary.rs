@@ -15,7 +15,7 @@ use crate::runfolder::{
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
 
 /// The version of this file's layout; bumped when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything the report states.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,6 +405,12 @@ pub struct Comparison {
     pub latency_floor_ms: f64,
     /// Absolute rise of an error rate that counts as a regression.
     pub error_margin: f64,
+    /// How sure the gate must be that a figure worsened beyond its tolerance.
+    #[serde(default)]
+    pub confidence: f64,
+    /// The figures judged (`class.figure`); everything else is context.
+    #[serde(default)]
+    pub judged_figures: Vec<String>,
     /// Whole-run totals.
     pub totals: Vec<Delta>,
     /// Per hold window matched by name, per judged class.
@@ -434,4 +440,17 @@ pub struct Delta {
     pub change_pct: Option<f64>,
     /// True when this delta is a regression.
     pub regression: bool,
+    /// True when the figure is one the gate judges (it may still lack data).
+    #[serde(default)]
+    pub judged: bool,
+    /// Share of bootstrap draws in which this run was worse beyond the
+    /// tolerance: how sure the gate is that it regressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sure: Option<f64>,
+    /// The bootstrap's 90 % interval of `current − baseline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+    /// Why a judged figure was not judged (too few samples, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

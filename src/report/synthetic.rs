@@ -161,6 +161,7 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         interrupted: false,
         ladder_stop: None,
         counters: RunCounters::default(),
+        regression: Default::default(),
     }
 }
 

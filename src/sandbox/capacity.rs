@@ -62,6 +62,16 @@ pub struct CapacityConfig {
     pub cache: Option<CacheConfig>,
 }
 
+impl CapacityConfig {
+    /// Multiply the extra busy time of queries by `query` and of writes by
+    /// `write` (a scenario's `[sandbox]`: a slower stack on purpose).
+    pub fn scale_costs(&mut self, query: f64, write: f64) {
+        self.query_base_cost = self.query_base_cost.mul_f64(query);
+        self.query_cost_per_1k = self.query_cost_per_1k.mul_f64(query);
+        self.write_cost_per_1k = self.write_cost_per_1k.mul_f64(write);
+    }
+}
+
 impl Default for CapacityConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
-use crate::runfolder::{RequestClass, Slo, SloMetric, TargetSummary};
+use crate::runfolder::{
+    JudgedFigure, RegressionRules, RequestClass, Slo, SloMetric, TargetSummary,
+};
 use crate::workload::dashboard::{Dashboard, TimeRange};
 use duration::{parse_duration, parse_duration_range, parse_percent};
 use raw::*;
@@ -47,6 +49,29 @@ pub struct Scenario {
     pub stress: Option<Stress>,
     /// SLOs the run is judged on.
     pub slos: Vec<Slo>,
+    /// How the run is judged against a baseline.
+    pub regression: RegressionRules,
+    /// The embedded sandbox's cost factors (only with the sandbox target).
+    pub sandbox: SandboxTuning,
+}
+
+/// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
+/// can make the stand-in stack slower on purpose (1.0 = as calibrated).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SandboxTuning {
+    /// Multiplies the extra busy time of every query.
+    pub query_cost: f64,
+    /// Multiplies the extra busy time of every write.
+    pub write_cost: f64,
+}
+
+impl Default for SandboxTuning {
+    fn default() -> Self {
+        SandboxTuning {
+            query_cost: 1.0,
+            write_cost: 1.0,
+        }
+    }
 }
 
 /// What kind of stack the target is.
@@ -431,6 +456,16 @@ impl Ctx<'_> {
         for (class, set) in &raw.slo {
             slos.extend(self.slo_set(class, set)?);
         }
+        let regression = raw
+            .regression
+            .as_ref()
+            .map(|r| self.regression(r))
+            .transpose()?
+            .unwrap_or_default();
+        let sandbox = match &raw.sandbox {
+            Some(s) => self.sandbox_tuning(s, target.kind)?,
+            None => SandboxTuning::default(),
+        };
         Ok(Scenario {
             name,
             description: raw.description,
@@ -443,7 +478,89 @@ impl Ctx<'_> {
             stages,
             stress,
             slos,
+            regression,
+            sandbox,
         })
+    }
+
+    fn regression(&self, raw: &Spanned<RawRegression>) -> Result<RegressionRules> {
+        let r = raw.get_ref();
+        let mut rules = RegressionRules::default();
+        let percent = |v: &Spanned<String>| -> Result<f64> {
+            parse_percent(v.get_ref()).or_else(|m| self.err(v.span(), m))
+        };
+        if let Some(v) = &r.latency {
+            rules.latency = percent(v)?;
+        }
+        if let Some(v) = &r.latency_floor {
+            rules.latency_floor_ms = self.duration(v)?.as_secs_f64() * 1000.0;
+        }
+        if let Some(v) = &r.error_rate {
+            rules.error_rate = percent(v)?;
+        }
+        if let Some(v) = &r.confidence {
+            let c = percent(v)?;
+            if !(0.5..=0.999).contains(&c) {
+                return self.err(
+                    v.span(),
+                    format!("confidence `{}` must be between 50% and 99.9%", v.get_ref()),
+                );
+            }
+            rules.confidence = c;
+        }
+        for f in &r.figures {
+            let text = f.get_ref();
+            let parsed = text.split_once('.').and_then(|(class, metric)| {
+                let class = RequestClass::from_key(class)?;
+                let metric = match metric {
+                    "p50" => SloMetric::P50,
+                    "p95" => SloMetric::P95,
+                    "p99" => SloMetric::P99,
+                    "error_rate" => SloMetric::ErrorRate,
+                    _ => return None,
+                };
+                Some(JudgedFigure { class, metric })
+            });
+            match parsed {
+                Some(fig) => rules.figures.push(fig),
+                None => {
+                    return self.err(
+                        f.span(),
+                        format!("`{text}` is not a figure: expected <class>.<p50|p95|p99|error_rate>, e.g. panel_query.p95"),
+                    )
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    fn sandbox_tuning(&self, raw: &Spanned<RawSandbox>, kind: TargetKind) -> Result<SandboxTuning> {
+        if kind != TargetKind::Sandbox {
+            return self.err(
+                raw.span(),
+                format!(
+                    "[sandbox] tunes the embedded sandbox, but the target is {}",
+                    kind.name()
+                ),
+            );
+        }
+        let mut tuning = SandboxTuning::default();
+        for (value, slot) in [
+            (&raw.get_ref().query_cost, &mut tuning.query_cost),
+            (&raw.get_ref().write_cost, &mut tuning.write_cost),
+        ] {
+            if let Some(v) = value {
+                let f = *v.get_ref();
+                if !(0.01..=100.0).contains(&f) {
+                    return self.err(
+                        v.span(),
+                        format!("cost factor {f} must be between 0.01 and 100"),
+                    );
+                }
+                *slot = f;
+            }
+        }
+        Ok(tuning)
     }
 
     fn target(&self, raw: &RawTarget, span: Range<usize>) -> Result<Target> {

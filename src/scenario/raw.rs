@@ -24,6 +24,28 @@ pub struct RawScenario {
     pub stress: Option<Spanned<RawStress>>,
     #[serde(default)]
     pub slo: BTreeMap<Spanned<String>, Spanned<RawSloSet>>,
+    pub regression: Option<Spanned<RawRegression>>,
+    pub sandbox: Option<Spanned<RawSandbox>>,
+}
+
+/// `[regression]`: how a run is judged against a baseline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegression {
+    pub latency: Option<Spanned<String>>,
+    pub latency_floor: Option<Spanned<String>>,
+    pub error_rate: Option<Spanned<String>>,
+    pub confidence: Option<Spanned<String>>,
+    #[serde(default)]
+    pub figures: Vec<Spanned<String>>,
+}
+
+/// `[sandbox]`: the embedded sandbox's cost model, made slower on purpose.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSandbox {
+    pub query_cost: Option<Spanned<f64>>,
+    pub write_cost: Option<Spanned<f64>>,
 }
 
 /// `[target]` (and `[target.write]`, where writes go when they differ).

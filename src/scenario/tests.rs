@@ -351,3 +351,67 @@ fn influxdb2_needs_org_bucket_and_a_token_and_grafana_needs_a_write_target() {
         .unwrap();
     assert_eq!(s.target.write_target().kind, TargetKind::Influxdb1);
 }
+
+#[test]
+fn regression_rules_and_sandbox_costs_resolve() {
+    let f = Fixture::new();
+    let s = f
+        .parse(&format!(
+            "{VIEWERS}[regression]\nlatency = \"15%\"\nlatency_floor = \"5ms\"\nerror_rate = \"2%\"\nconfidence = \"99%\"\nfigures = [\"panel_query.p50\", \"sync_fetch.error_rate\"]\n[sandbox]\nquery_cost = 1.3\n"
+        ))
+        .unwrap();
+    let r = &s.regression;
+    assert_eq!(
+        (r.latency, r.latency_floor_ms, r.error_rate),
+        (0.15, 5.0, 0.02)
+    );
+    assert_eq!(r.confidence, 0.99);
+    assert_eq!(
+        r.figures,
+        [
+            JudgedFigure {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::P50
+            },
+            JudgedFigure {
+                class: RequestClass::SyncFetch,
+                metric: SloMetric::ErrorRate
+            }
+        ]
+    );
+    assert_eq!(s.sandbox.query_cost, 1.3);
+    assert_eq!(s.sandbox.write_cost, 1.0);
+    let d = f.parse(VIEWERS).unwrap();
+    assert_eq!(d.regression, RegressionRules::default());
+    assert_eq!(d.sandbox, SandboxTuning::default());
+}
+
+#[test]
+fn bad_regression_rules_and_sandbox_costs_name_the_value() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[regression]\nfigures = [\"panel_query.p42\"]\n")),
+        "DIR/s.toml:4:12: `panel_query.p42` is not a figure: expected <class>.<p50|p95|p99|error_rate>, e.g. panel_query.p95"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[regression]\nconfidence = \"20%\"\n")),
+        "DIR/s.toml:4:14: confidence `20%` must be between 50% and 99.9%"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[regression]\nlatency = \"ten\"\n")),
+        "DIR/s.toml:4:11: `ten` is not a percentage: expected e.g. 1% or 0.5%"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[sandbox]\nquery_cost = 0\n")),
+        "DIR/s.toml:4:14: cost factor 0 must be between 0.01 and 100"
+    );
+    let e = f.error(&format!(
+        "[target]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:1\"\n{VIEWERS}[sandbox]\nquery_cost = 2.0\n"
+    ));
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:6:1: [sandbox] tunes the embedded sandbox, but the target is influxdb1"
+        ),
+        "{e}"
+    );
+}

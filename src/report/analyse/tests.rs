@@ -38,6 +38,7 @@ fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
         interrupted: false,
         ladder_stop: None,
         counters: RunCounters::default(),
+        regression: Default::default(),
     }
 }
 
