@@ -213,7 +213,7 @@ fn bad_request(msg: &str) -> Response {
 /// The InfluxQL of one `/api/ds/query` target, as Grafana's backend builds it: the
 /// raw `query`, or the query-builder fields rendered (variables were already
 /// interpolated by the browser; backend macros are expanded by the caller).
-fn target_query(q: &Value, from_ms: i64, to_ms: i64) -> Result<String, String> {
+fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result<String, String> {
     let raw = q["rawQuery"].as_bool().unwrap_or(false) || q.get("select").is_none();
     if raw {
         return q["query"]
@@ -229,6 +229,9 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64) -> Result<String, String> {
         selections: &selections,
         from_ms,
         to_ms,
+        interval_ms,
+        dashboard_uid: "",
+        dashboard_title: "",
     };
     Ok(template.render(&scope))
 }
@@ -257,13 +260,14 @@ async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) ->
     let mut any_error = false;
     for q in queries {
         let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
-        let answer = match target_query(q, from_ms, to_ms) {
+        let interval_ms = q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000);
+        let answer = match target_query(q, from_ms, to_ms, interval_ms) {
             Err(e) => Err(e),
             Ok(text) => {
                 let ctx = MacroContext {
                     from_ms,
                     to_ms,
-                    interval_ms: q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000),
+                    interval_ms,
                 };
                 let expanded = macros::expand(&text, &ctx);
                 match influxql::parse_query(&expanded) {
