@@ -1,5 +1,6 @@
-//! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}` and
-//! `/api/ds/query` for InfluxQL targets (DOMAIN.md §1.2–1.5).
+//! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}`,
+//! `/api/datasources` (the one InfluxDB data source) and `/api/ds/query` for
+//! InfluxQL targets (DOMAIN.md §1.2–1.5).
 //!
 //! `/api/ds/query` does what Grafana's backend does for an InfluxDB data source: expands
 //! the backend macros (`$timeFilter`, `$__interval`, … via [`crate::workload::macros`]),
@@ -9,6 +10,9 @@
 //! series for `table`, one frame of string columns for `SHOW` results. Any refId failing
 //! turns the status into 400 with `{"error":…,"status":500}` for that refId; a full
 //! query pool answers 503 with `Retry-After: 1`. Any or no `Authorization` is accepted.
+//! A query naming an unbound `${DS_…}` placeholder as its data source is answered
+//! 404, as Grafana answers an unknown data source, so a client that forgot to bind
+//! an export's `__inputs` is caught.
 //! Builder-mode targets (no `query` text) are refused per refId: the client renders them.
 
 use axum::extract::{Path, Query, State};
@@ -30,13 +34,26 @@ use crate::workload::macros::{self, MacroContext};
 /// The version `/api/health` reports.
 pub const GRAFANA_VERSION: &str = "10.4.2";
 
+/// The uid of the sandbox's one data source in `/api/datasources`.
+pub const DATASOURCE_UID: &str = "sandbox-influxdb";
+
 /// The Grafana routes.
 pub fn routes() -> Router<SandboxState> {
     Router::new()
         .route("/api/health", get(health).head(health))
         .route("/api/search", get(search))
         .route("/api/dashboards/uid/{uid}", get(dashboard))
+        .route("/api/datasources", get(datasources))
         .route("/api/ds/query", post(ds_query))
+}
+
+/// `GET /api/datasources`: the InfluxDB data source (fields as Grafana lists them).
+async fn datasources(State(state): State<SandboxState>) -> Json<Value> {
+    Json(json!([{
+        "id": 1, "uid": DATASOURCE_UID, "orgId": 1, "name": "InfluxDB", "type": "influxdb",
+        "typeName": "InfluxDB", "access": "proxy", "url": "", "database": state.config().database,
+        "basicAuth": false, "isDefault": true, "readOnly": false
+    }]))
 }
 
 async fn health() -> Json<Value> {
@@ -255,6 +272,14 @@ async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) ->
     let Some(queries) = body.get("queries").and_then(Value::as_array) else {
         return bad_request("queries is required");
     };
+    let placeholder = queries.iter().find_map(|q| {
+        let uid = q.pointer("/datasource/uid").and_then(Value::as_str)?;
+        uid.starts_with("${").then_some(uid)
+    });
+    if let Some(uid) = placeholder {
+        let msg = format!("data source not found: {uid}");
+        return (StatusCode::NOT_FOUND, Json(json!({"message": msg}))).into_response();
+    }
     let db = state.config().database.clone();
     let mut results = Map::new();
     let mut any_error = false;
