@@ -193,4 +193,90 @@ mod tests {
             Err("Grafana has no data source of type `influxdb`".into())
         );
     }
+
+    fn scenario(dir: &std::path::Path, url: &str, extra: &str) -> crate::Result<Scenario> {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dashboards/grafana11-builtins.json"
+        );
+        std::fs::write(dir.join("token"), "glsa_test").unwrap();
+        let text = format!(
+            "[target]\nkind = \"grafana\"\nurl = \"{url}\"\ntoken_file = \"token\"\n{extra}[viewers]\ndashboard = \"{fixture}\"\n[sync]\nusers = 0\n"
+        );
+        Scenario::parse(&text, &dir.join("s.toml"))
+    }
+
+    #[tokio::test]
+    async fn inputs_resolve_from_the_sandbox_grafana_over_http_or_the_scenario() {
+        let config = crate::sandbox::SandboxConfig {
+            seed_days: 0,
+            ..Default::default()
+        };
+        let sandbox = crate::sandbox::Sandbox::start(config).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = scenario(dir.path(), &sandbox.url(), "").unwrap();
+        let endpoints = Endpoints::new(&s.target, None);
+        resolve_inputs(&endpoints, &mut s).await.unwrap();
+        let uid = crate::sandbox::http_grafana::DATASOURCE_UID;
+        assert_eq!(
+            s.target.datasources,
+            [("DS_TOGGL".to_string(), uid.to_string())].into()
+        );
+        // A scenario mapping wins and needs no lookup.
+        let extra = "[target.datasources]\nDS_TOGGL = \"mine\"\n";
+        let mut s = scenario(dir.path(), &sandbox.url(), extra).unwrap();
+        resolve_inputs(&endpoints, &mut s).await.unwrap();
+        assert_eq!(s.target.datasources["DS_TOGGL"], "mine");
+        sandbox.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_input_is_exit_2_naming_it() {
+        use axum::{routing::get, Json, Router};
+        let app = Router::new().route(
+            "/api/datasources",
+            get(|| async {
+                Json(serde_json::json!([{"uid": "p", "name": "Prom", "type": "prometheus"}]))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = scenario(dir.path(), &url, "").unwrap();
+        let endpoints = Endpoints::new(&s.target, None);
+        let e = resolve_inputs(&endpoints, &mut s).await.unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("dashboard input `DS_TOGGL` is not bound"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("Grafana has no data source of type `influxdb`"),
+            "{msg}"
+        );
+        assert!(!msg.contains("glsa_test"), "no secret in errors: {msg}");
+    }
+
+    #[test]
+    fn scenario_datasources_are_validated_with_their_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = "[target.datasources]\nDS_NOPE = \"x\"\n";
+        let e = scenario(dir.path(), "http://127.0.0.1:1", extra).unwrap_err();
+        assert!(e.to_string().contains("s.toml:6:1"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "`DS_NOPE` is not a data-source input (__inputs) of the dashboard: it has DS_TOGGL"
+            ),
+            "{e}"
+        );
+        let extra = "[target.datasources]\nDS_TOGGL = \" \"\n";
+        let e = scenario(dir.path(), "http://127.0.0.1:1", extra).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("data source uid for `DS_TOGGL` is empty"),
+            "{e}"
+        );
+    }
 }
