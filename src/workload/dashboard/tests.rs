@@ -500,7 +500,7 @@ fn grafana7_export_with_rows_and_bracket_macros_expands_as_grafana() {
     // Half width: 940 points over 7 d → 10m; full width: 1880 → 5m.
     let hours = panel(&d, "Hours for [[client]]");
     let want = format!("SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"client\" = 'Acme Corp' AND {TF_7D} GROUP BY time(10m) fill(0)");
-    assert_eq!(body_queries(&view, hours), [want.clone()]);
+    assert_eq!(body_queries(&view, hours), std::slice::from_ref(&want));
     assert_eq!(influxql(&view, hours), [want]);
     let projects = panel(&d, "Projects");
     assert_eq!(
