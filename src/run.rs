@@ -60,7 +60,7 @@ pub struct RunResult {
 
 /// Run a scenario.
 pub async fn run(options: RunOptions) -> Result<RunResult> {
-    let scenario = Arc::new(Scenario::load(&options.scenario)?);
+    let mut scenario = Scenario::load(&options.scenario)?;
     let plan = if options.goose_shape {
         Plan {
             steps: Vec::new(),
@@ -92,6 +92,8 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
     crate::target::preflight(&endpoints, &scenario).await?;
+    crate::target::resolve_inputs(&endpoints, &mut scenario).await?;
+    let scenario = Arc::new(scenario);
 
     let started = Utc::now();
     let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;

@@ -1,5 +1,6 @@
-//! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}` and
-//! `/api/ds/query` for InfluxQL targets (DOMAIN.md §1.2–1.5).
+//! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}`,
+//! `/api/datasources` (the one InfluxDB data source) and `/api/ds/query` for
+//! InfluxQL targets (DOMAIN.md §1.2–1.5).
 //!
 //! `/api/ds/query` does what Grafana's backend does for an InfluxDB data source: expands
 //! the backend macros (`$timeFilter`, `$__interval`, … via [`crate::workload::macros`]),
@@ -9,6 +10,9 @@
 //! series for `table`, one frame of string columns for `SHOW` results. Any refId failing
 //! turns the status into 400 with `{"error":…,"status":500}` for that refId; a full
 //! query pool answers 503 with `Retry-After: 1`. Any or no `Authorization` is accepted.
+//! A query naming an unbound `${DS_…}` placeholder as its data source is answered
+//! 404, as Grafana answers an unknown data source, so a client that forgot to bind
+//! an export's `__inputs` is caught.
 //! Builder-mode targets (no `query` text) are refused per refId: the client renders them.
 
 use axum::extract::{Path, Query, State};
@@ -30,13 +34,26 @@ use crate::workload::macros::{self, MacroContext};
 /// The version `/api/health` reports.
 pub const GRAFANA_VERSION: &str = "10.4.2";
 
+/// The uid of the sandbox's one data source in `/api/datasources`.
+pub const DATASOURCE_UID: &str = "sandbox-influxdb";
+
 /// The Grafana routes.
 pub fn routes() -> Router<SandboxState> {
     Router::new()
         .route("/api/health", get(health).head(health))
         .route("/api/search", get(search))
         .route("/api/dashboards/uid/{uid}", get(dashboard))
+        .route("/api/datasources", get(datasources))
         .route("/api/ds/query", post(ds_query))
+}
+
+/// `GET /api/datasources`: the InfluxDB data source (fields as Grafana lists them).
+async fn datasources(State(state): State<SandboxState>) -> Json<Value> {
+    Json(json!([{
+        "id": 1, "uid": DATASOURCE_UID, "orgId": 1, "name": "InfluxDB", "type": "influxdb",
+        "typeName": "InfluxDB", "access": "proxy", "url": "", "database": state.config().database,
+        "basicAuth": false, "isDefault": true, "readOnly": false
+    }]))
 }
 
 async fn health() -> Json<Value> {
@@ -213,7 +230,7 @@ fn bad_request(msg: &str) -> Response {
 /// The InfluxQL of one `/api/ds/query` target, as Grafana's backend builds it: the
 /// raw `query`, or the query-builder fields rendered (variables were already
 /// interpolated by the browser; backend macros are expanded by the caller).
-fn target_query(q: &Value, from_ms: i64, to_ms: i64) -> Result<String, String> {
+fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result<String, String> {
     let raw = q["rawQuery"].as_bool().unwrap_or(false) || q.get("select").is_none();
     if raw {
         return q["query"]
@@ -229,6 +246,9 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64) -> Result<String, String> {
         selections: &selections,
         from_ms,
         to_ms,
+        interval_ms,
+        dashboard_uid: "",
+        dashboard_title: "",
     };
     Ok(template.render(&scope))
 }
@@ -252,18 +272,27 @@ async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) ->
     let Some(queries) = body.get("queries").and_then(Value::as_array) else {
         return bad_request("queries is required");
     };
+    let placeholder = queries.iter().find_map(|q| {
+        let uid = q.pointer("/datasource/uid").and_then(Value::as_str)?;
+        uid.starts_with("${").then_some(uid)
+    });
+    if let Some(uid) = placeholder {
+        let msg = format!("data source not found: {uid}");
+        return (StatusCode::NOT_FOUND, Json(json!({"message": msg}))).into_response();
+    }
     let db = state.config().database.clone();
     let mut results = Map::new();
     let mut any_error = false;
     for q in queries {
         let ref_id = q["refId"].as_str().unwrap_or("A").to_string();
-        let answer = match target_query(q, from_ms, to_ms) {
+        let interval_ms = q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000);
+        let answer = match target_query(q, from_ms, to_ms, interval_ms) {
             Err(e) => Err(e),
             Ok(text) => {
                 let ctx = MacroContext {
                     from_ms,
                     to_ms,
-                    interval_ms: q["intervalMs"].as_u64().filter(|&i| i > 0).unwrap_or(1000),
+                    interval_ms,
                 };
                 let expanded = macros::expand(&text, &ctx);
                 match influxql::parse_query(&expanded) {

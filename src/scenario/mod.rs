@@ -145,6 +145,9 @@ pub struct Target {
     pub bucket: Option<String>,
     /// Grafana data source uid (overrides the dashboard's).
     pub datasource_uid: Option<String>,
+    /// `[target.datasources]`: the dashboard's `__inputs` (`DS_INFLUXDB`) → Grafana
+    /// data source uid; preflight adds what it resolves from `/api/datasources`.
+    pub datasources: BTreeMap<String, String>,
     /// Grafana organisation id.
     pub org_id: u32,
     /// Per-request timeout.
@@ -426,6 +429,9 @@ impl Ctx<'_> {
             None => self.target(&RawTarget::default(), 0..0)?,
         };
         let viewers = raw.viewers.as_ref().map(|v| self.viewers(v)).transpose()?;
+        if let (Some(v), Some(t)) = (&viewers, &raw.target) {
+            self.check_inputs(t.get_ref(), &v.dashboard)?;
+        }
         let sync = self.sync(raw.sync.as_ref())?;
         if target.kind == TargetKind::Grafana && target.write.is_none() && sync.users > 0 {
             let span = raw.target.as_ref().map_or(0..0, |t| t.span());
@@ -563,6 +569,28 @@ impl Ctx<'_> {
         Ok(tuning)
     }
 
+    /// Every `[target.datasources]` key names a data-source input of the dashboard.
+    fn check_inputs(&self, raw: &RawTarget, dashboard: &Dashboard) -> Result<()> {
+        for name in raw.datasources.iter().flat_map(|m| m.keys()) {
+            if !dashboard.inputs.iter().any(|i| &i.name == name.get_ref()) {
+                let known: Vec<&str> = dashboard.inputs.iter().map(|i| i.name.as_str()).collect();
+                let known = if known.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    format!("it has {}", known.join(", "))
+                };
+                return self.err(
+                    name.span(),
+                    format!(
+                        "`{}` is not a data-source input (__inputs) of the dashboard: {known}",
+                        name.get_ref()
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn target(&self, raw: &RawTarget, span: Range<usize>) -> Result<Target> {
         let kind = match &raw.kind {
             None => TargetKind::Sandbox,
@@ -659,6 +687,22 @@ impl Ctx<'_> {
             }
             None => None,
         };
+        let mut datasources = BTreeMap::new();
+        for (name, uid) in raw.datasources.iter().flatten() {
+            if kind != TargetKind::Grafana {
+                return self.err(
+                    name.span(),
+                    "`datasources` maps a dashboard's __inputs to Grafana data sources: only a grafana target has them",
+                );
+            }
+            if uid.get_ref().trim().is_empty() {
+                return self.err(
+                    uid.span(),
+                    format!("data source uid for `{}` is empty", name.get_ref()),
+                );
+            }
+            datasources.insert(name.get_ref().clone(), uid.get_ref().clone());
+        }
         Ok(Target {
             kind,
             url,
@@ -669,6 +713,7 @@ impl Ctx<'_> {
             org: raw.org.clone(),
             bucket: raw.bucket.clone(),
             datasource_uid: raw.datasource_uid.clone(),
+            datasources,
             org_id: raw.org_id.unwrap_or(1),
             timeout,
             write,

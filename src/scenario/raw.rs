@@ -65,6 +65,8 @@ pub struct RawTarget {
     pub org: Option<String>,
     pub bucket: Option<String>,
     pub datasource_uid: Option<String>,
+    /// `[target.datasources]`: dashboard `__inputs` name → Grafana data source uid.
+    pub datasources: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub org_id: Option<u32>,
     pub timeout: Option<Spanned<String>>,
     pub write: Option<Box<Spanned<RawTarget>>>,

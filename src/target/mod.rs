@@ -2,6 +2,7 @@
 //! HTTP for each kind of target, and how an answer is judged. Nothing outside this
 //! module builds a URL.
 
+mod datasources;
 mod preflight;
 mod response;
 
@@ -11,6 +12,7 @@ use reqwest::{Client, RequestBuilder};
 use url::Url;
 
 use crate::scenario::{Auth, QueryMethod, Target, TargetKind};
+pub use datasources::resolve_inputs;
 pub use preflight::preflight;
 pub use response::{judge_query, judge_write, Judged};
 
@@ -193,6 +195,12 @@ impl Endpoints {
     /// `GET /api/dashboards/uid/<uid>`.
     pub fn dashboard(&self, client: &Client, uid: &str) -> RequestBuilder {
         let url = self.url(&format!("/api/dashboards/uid/{uid}"));
+        self.authorize(client.get(url).timeout(self.timeout))
+    }
+
+    /// Grafana's data sources of the org (`GET /api/datasources`).
+    pub fn datasources(&self, client: &Client) -> RequestBuilder {
+        let url = self.url("/api/datasources");
         self.authorize(client.get(url).timeout(self.timeout))
     }
 

@@ -14,6 +14,7 @@ fn target(kind: TargetKind, auth: Auth) -> Target {
         org: None,
         bucket: None,
         datasource_uid: None,
+        datasources: Default::default(),
         org_id: 3,
         timeout: Duration::from_secs(5),
         write: None,

@@ -54,8 +54,9 @@ impl ViewerPlan {
     /// Prepare from the scenario's viewers.
     pub fn new(viewers: &Viewers, target: &Target, endpoints: &Endpoints, seed: u64) -> ViewerPlan {
         let mut dashboard = viewers.dashboard.clone();
-        if let Some(uid) = &target.datasource_uid {
-            dashboard.bind_datasource(uid);
+        match &target.datasource_uid {
+            Some(uid) => dashboard.bind_datasource(uid),
+            None => dashboard.bind_inputs(&target.datasources),
         }
         let ranges = viewers
             .time_ranges

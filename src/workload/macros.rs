@@ -21,7 +21,7 @@ pub fn expand(query: &str, ctx: &MacroContext) -> String {
     if !query.contains('$') {
         return query.to_string();
     }
-    let time_filter = format!("time >= {}ms and time <= {}ms", ctx.from_ms, ctx.to_ms);
+    let time_filter = time_filter(ctx.from_ms, ctx.to_ms);
     let interval = format_interval(ctx.interval_ms);
     // Longest names first, so `$__interval_ms` is not read as `$__interval` + `_ms`.
     query
@@ -30,6 +30,11 @@ pub fn expand(query: &str, ctx: &MacroContext) -> String {
         .replace("$__interval_ms", &ctx.interval_ms.to_string())
         .replace("$__interval", &interval)
         .replace("$interval", &interval)
+}
+
+/// `$timeFilter` as Grafana's backend renders it (`models/query.go` `renderTimeFilter`).
+pub fn time_filter(from_ms: i64, to_ms: i64) -> String {
+    format!("time >= {from_ms}ms and time <= {to_ms}ms")
 }
 
 /// Expand the Flux macros Grafana's InfluxDB 2.x data source fills in (DOMAIN.md §1.6):

@@ -350,6 +350,9 @@ mod tests {
             selections: &sel,
             from_ms: 0,
             to_ms: 0,
+            interval_ms: 600_000,
+            dashboard_uid: "toggl-main",
+            dashboard_title: "Toggl time",
         })
     }
 

@@ -21,7 +21,8 @@
 //!   `w * 1880 / 24` ([`GRID_WIDTH_PX`]): 940 for a half-width panel.
 //! - Data sources: `{type, uid}`, an old-style string name, or an `__inputs`
 //!   placeholder (`${DS_INFLUXDB}`) whose input's `pluginId` gives the type; the
-//!   placeholder stays the uid until [`Dashboard::bind_datasource`]. A string
+//!   placeholder stays the uid until [`Dashboard::bind_datasource`] (one uid for
+//!   all) or [`Dashboard::bind_inputs`] (one per input). A string
 //!   name or the default data source (none given) counts as InfluxDB when the
 //!   targets have InfluxDB's shape (`query`, `measurement` or `select`).
 //! - Targets: `rawQuery: true` + `query` is raw InfluxQL; text with `|>` or
@@ -46,7 +47,7 @@ pub mod variables;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -85,6 +86,17 @@ impl DatasourceRef {
     pub fn to_json(&self) -> Value {
         serde_json::json!({"type": self.kind, "uid": self.uid})
     }
+}
+
+/// A data-source input of an export (`__inputs`, `"type": "datasource"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasourceInput {
+    /// `DS_INFLUXDB`: the placeholder is `${DS_INFLUXDB}`.
+    pub name: String,
+    /// The data source's plugin (`influxdb`).
+    pub plugin_id: String,
+    /// The exporting Grafana's data source name (`label`).
+    pub label: String,
 }
 
 /// A panel's place on the 24-column grid.
@@ -186,6 +198,8 @@ pub struct Dashboard {
     pub panels: Vec<Panel>,
     /// What was left out.
     pub skipped: Vec<Skipped>,
+    /// Data-source inputs (`__inputs`), in export order.
+    pub inputs: Vec<DatasourceInput>,
     /// Compiled queries of query variables, by variable index.
     pub(crate) variable_queries: Vec<Option<Template>>,
 }
@@ -218,7 +232,11 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
             "pre-5.0 `rows` layout: open and save it in a current Grafana first".into(),
         ));
     }
-    let inputs = inputs(dash.get("__inputs").or(envelope_inputs.as_ref()));
+    let input_list = datasource_inputs(dash.get("__inputs").or(envelope_inputs.as_ref()));
+    let inputs: HashMap<String, String> = input_list
+        .iter()
+        .map(|i| (i.name.clone(), i.plugin_id.clone()))
+        .collect();
     let str_of = |key: &str| {
         obj.get(key)
             .and_then(Value::as_str)
@@ -281,6 +299,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         panels: walk.panels,
         skipped: walk.skipped,
         variables,
+        inputs: input_list,
         variable_queries,
     })
 }
@@ -313,20 +332,71 @@ impl Dashboard {
             }
         }
     }
-}
 
-/// `__inputs`: placeholder name → plugin id.
-fn inputs(v: Option<&Value>) -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    for input in v.and_then(Value::as_array).into_iter().flatten() {
-        if let (Some(name), Some(plugin)) = (
-            input.get("name").and_then(Value::as_str),
-            input.get("pluginId").and_then(Value::as_str),
-        ) {
-            map.insert(name.to_string(), plugin.to_string());
+    fn datasources_mut(&mut self) -> impl Iterator<Item = &mut DatasourceRef> {
+        let panels = self.panels.iter_mut().flat_map(|p| {
+            std::iter::once(&mut p.datasource)
+                .chain(p.targets.iter_mut().map(|t| &mut t.datasource))
+        });
+        panels.chain(
+            self.variables
+                .iter_mut()
+                .filter_map(|v| v.datasource.as_mut()),
+        )
+    }
+
+    /// The `${NAME}` placeholders the queried panels and variables still use, by
+    /// name, sorted: each must be bound before a request can name its data source.
+    pub fn unbound_inputs(&self) -> Vec<String> {
+        let panels = self.panels.iter().flat_map(|p| {
+            std::iter::once(&p.datasource).chain(p.targets.iter().map(|t| &t.datasource))
+        });
+        // Variables of other data sources are not queried by dashload.
+        let vars = self.variables.iter().filter_map(|v| v.datasource.as_ref());
+        let all = panels.chain(vars.filter(|d| d.kind.is_empty() || d.is_influxdb()));
+        let mut names: Vec<String> = all
+            .filter(|d| d.placeholder)
+            .filter_map(|d| placeholder_name(&d.uid))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Replace each `${NAME}` placeholder that `uids` maps (input name → uid).
+    pub fn bind_inputs(&mut self, uids: &BTreeMap<String, String>) {
+        for ds in self.datasources_mut() {
+            let Some(uid) = placeholder_name(&ds.uid).and_then(|n| uids.get(n)) else {
+                continue;
+            };
+            ds.uid = uid.clone();
+            ds.placeholder = false;
+            if ds.kind.is_empty() {
+                ds.kind = "influxdb".into();
+            }
         }
     }
-    map
+}
+
+/// The data-source entries of `__inputs` (constants and the like are not data sources).
+fn datasource_inputs(v: Option<&Value>) -> Vec<DatasourceInput> {
+    let mut out = Vec::new();
+    for input in v.and_then(Value::as_array).into_iter().flatten() {
+        let text = |k: &str| input.get(k).and_then(Value::as_str).unwrap_or("");
+        if !matches!(text("type"), "datasource" | "") || text("name").is_empty() {
+            continue;
+        }
+        if text("pluginId").is_empty() {
+            continue;
+        }
+        out.push(DatasourceInput {
+            name: text("name").to_string(),
+            plugin_id: text("pluginId").to_string(),
+            label: text("label").to_string(),
+        });
+    }
+    out
 }
 
 fn placeholder_name(s: &str) -> Option<&str> {

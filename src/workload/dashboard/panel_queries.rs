@@ -193,16 +193,15 @@ impl<'a> View<'a> {
         }
     }
 
-    fn scope(&self) -> Scope<'a> {
-        self.scope_for(self.from_ms, self.to_ms)
-    }
-
-    fn scope_for(&self, from_ms: i64, to_ms: i64) -> Scope<'a> {
+    fn scope_for(&self, from_ms: i64, to_ms: i64, interval_ms: u64) -> Scope<'a> {
         Scope {
             variables: &self.dashboard.variables,
             selections: self.selections,
             from_ms,
             to_ms,
+            interval_ms,
+            dashboard_uid: &self.dashboard.uid,
+            dashboard_title: &self.dashboard.title,
         }
     }
 
@@ -227,7 +226,7 @@ impl<'a> View<'a> {
             to_ms,
             interval_ms,
         };
-        let scope = self.scope_for(from_ms, to_ms);
+        let scope = self.scope_for(from_ms, to_ms, interval_ms);
         let queries = panel
             .targets
             .iter()
@@ -267,7 +266,7 @@ impl<'a> View<'a> {
     /// each target object with variables interpolated, plus `datasource`,
     /// `intervalMs`, `maxDataPoints`; `from`/`to` as epoch-ms strings.
     pub fn ds_query_body(&self, req: &PanelRequest<'_>) -> String {
-        let scope = self.scope_for(req.from_ms, req.to_ms);
+        let scope = self.scope_for(req.from_ms, req.to_ms, req.interval_ms);
         let mut out = String::with_capacity(512 * req.panel.targets.len());
         out.push_str(&format!(
             "{{\"from\":\"{}\",\"to\":\"{}\",\"queries\":[",
@@ -306,13 +305,13 @@ impl<'a> View<'a> {
     /// the variables chained on them), each interpolated with the current
     /// selections.
     pub fn variable_requests(&self, trigger: Trigger) -> Vec<VariableRequest> {
-        let scope = self.scope();
         // Variable queries carry no panel: Grafana's documented defaults apply.
         let ctx = MacroContext {
             from_ms: self.from_ms,
             to_ms: self.to_ms,
             interval_ms: 1000,
         };
+        let scope = self.scope_for(ctx.from_ms, ctx.to_ms, ctx.interval_ms);
         let vars = &self.dashboard.variables;
         let compiled = &self.dashboard.variable_queries;
         vars.iter()

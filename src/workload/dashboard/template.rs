@@ -1,30 +1,108 @@
 //! Query text split once into literal and variable segments, so that expanding
 //! a query per request is concatenation (no scanning, no regex).
 //!
-//! Grafana's template service finds references with one regex: `$name`,
-//! `[[name]]`, `[[name:format]]`, `${name}`, `${name:format}` (and ignores a
-//! `.fieldPath`). A name is a greedy run of word characters looked up exactly, so
-//! `$project` never matches inside `$projects`. Names that are not dashboard
-//! variables stay as written: the backend macros (`$timeFilter`, `$__interval`,
-//! `$__interval_ms`, `$interval`) are left for [`crate::workload::macros`], and
-//! unknown names pass through as Grafana passes them. The frontend's own range
-//! variables (`$__from`, `$__to`, `$__range`, `$__range_s`, `$__range_ms`) are
-//! filled in here, since the browser does that.
+//! Grafana's template service (`public/app/features/templating/template_srv.ts`)
+//! finds references with one regex: `$name`, `[[name]]`, `[[name:format]]`,
+//! `${name}`, `${name.field}`, `${name:format}`. A name is a greedy run of word
+//! characters looked up exactly, so `$project` never matches inside `$projects`.
+//! Dashboard variables win over built-ins of the same name (a variable called
+//! `interval` is the variable). Unknown names pass through as Grafana passes them.
+//!
+//! Built-ins ([`Builtin`]) are expanded here in every syntax, because the browser
+//! does so: the InfluxDB data source's `classicQuery` puts `timeFilter`,
+//! `interval`, `__interval` and `__interval_ms` in the scoped variables before
+//! `templateSrv.replace`, and the range variables (`__from`, `__to`, `__range`,
+//! `__range_s`, `__range_ms`) and `__dashboard` are the template service's own.
+//! One exception keeps the body as a current browser sends it: the bare `$`
+//! forms of the backend macros (`$timeFilter`, `$__interval`, `$__interval_ms`,
+//! `$interval`) stay in, since Grafana's backend replaces exactly those strings
+//! (`pkg/tsdb/influxdb/models/query.go` `Build`) and nothing else; any other
+//! form left in the body would reach InfluxDB verbatim and be answered 400.
 
 use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::variables::{Format, Selections, Variable};
+use super::variables::{write_scalar, Format, Selections, Variable};
+use crate::workload::macros;
 
-/// Range variables the frontend fills in.
+/// Variables Grafana defines itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RangeVar {
+pub enum Builtin {
+    /// `timeFilter`: `time >= <from>ms and time <= <to>ms`.
+    TimeFilter,
+    /// `__interval` and `interval`: the panel interval (`10m`).
+    Interval,
+    /// `__interval_ms`: the panel interval in ms.
+    IntervalMs,
+    /// `__from`: range start, epoch ms.
     From,
+    /// `__to`: range end, epoch ms.
     To,
+    /// `__range`: the range in whole seconds with `s` (`3600s`).
     Range,
+    /// `__range_s`: the range in whole seconds.
     RangeS,
+    /// `__range_ms`: the range in ms.
     RangeMs,
+    /// `__dashboard` / `__dashboard.name`: the dashboard title.
+    DashboardName,
+    /// `__dashboard.uid`.
+    DashboardUid,
+}
+
+impl Builtin {
+    /// The built-in called `name` (with `${name.field}`'s field, if any).
+    fn lookup(name: &str, field: Option<&str>) -> Option<Builtin> {
+        Some(match (name, field) {
+            ("timeFilter", None) => Builtin::TimeFilter,
+            ("__interval" | "interval", None) => Builtin::Interval,
+            ("__interval_ms", None) => Builtin::IntervalMs,
+            ("__from", None) => Builtin::From,
+            ("__to", None) => Builtin::To,
+            ("__range", None) => Builtin::Range,
+            ("__range_s", None) => Builtin::RangeS,
+            ("__range_ms", None) => Builtin::RangeMs,
+            ("__dashboard", None | Some("name")) => Builtin::DashboardName,
+            ("__dashboard", Some("uid")) => Builtin::DashboardUid,
+            _ => return None,
+        })
+    }
+}
+
+/// How a built-in's value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BuiltinFormat {
+    /// A value format (`raw`, `regex`, …; `Default` = as is).
+    Value(Format),
+    /// `${__from:date}` / `:date:iso`: ISO 8601 UTC with ms, as JavaScript's `toISOString`.
+    DateIso,
+    /// `:date:seconds`: epoch seconds.
+    DateSeconds,
+    /// `:date:ms`: epoch ms.
+    DateMs,
+}
+
+impl BuiltinFormat {
+    fn parse(builtin: Builtin, format: Option<&str>) -> Result<BuiltinFormat, String> {
+        let is_time = matches!(builtin, Builtin::From | Builtin::To);
+        Ok(match format {
+            None => BuiltinFormat::Value(Format::Default),
+            Some("date" | "date:iso") if is_time => BuiltinFormat::DateIso,
+            Some("date:seconds") if is_time => BuiltinFormat::DateSeconds,
+            Some("date:ms") if is_time => BuiltinFormat::DateMs,
+            // Custom moment.js patterns (`date:YYYY-MM-DD`) are not modelled: say so
+            // rather than send a query Grafana would have written differently.
+            Some(f) if f.starts_with("date") => {
+                return Err(format!(
+                    "unsupported date format {f:?} (dashload knows date, date:iso, date:seconds, date:ms on __from/__to)"
+                ))
+            }
+            Some(f) => BuiltinFormat::Value(
+                Format::parse(f).ok_or_else(|| format!("unknown variable format {f:?}"))?,
+            ),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +115,7 @@ enum Seg {
         /// interpolation (`models/query.go` `renderTags`).
         double_backslashes: bool,
     },
-    Range(RangeVar),
+    Builtin(Builtin, BuiltinFormat),
 }
 
 /// A compiled query text.
@@ -57,13 +135,19 @@ pub struct Scope<'a> {
     pub from_ms: i64,
     /// Range end, epoch ms.
     pub to_ms: i64,
+    /// The panel interval, ms (`__interval`, `__interval_ms`).
+    pub interval_ms: u64,
+    /// The dashboard's uid (`${__dashboard.uid}`).
+    pub dashboard_uid: &'a str,
+    /// The dashboard's title (`${__dashboard}`).
+    pub dashboard_title: &'a str,
 }
 
 fn reference_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+?)(?::([A-Za-z0-9_]+))?\]\]|\$\{([A-Za-z0-9_]+)(?:\.[^:^\}]+)?(?::([^\}]+))?\}",
+            r"\$([A-Za-z0-9_]+)|\[\[([A-Za-z0-9_]+?)(?::([A-Za-z0-9_]+))?\]\]|\$\{([A-Za-z0-9_]+)(?:\.([^:^\}]+))?(?::([^\}]+))?\}",
         )
         .expect("static regex")
     })
@@ -98,14 +182,15 @@ impl Template {
                 .or(caps.get(2))
                 .or(caps.get(4))
                 .map_or("", |m| m.as_str());
-            let format = caps.get(3).or(caps.get(5)).map(|m| m.as_str());
+            let field = caps.get(5).map(|m| m.as_str());
+            let format = caps.get(3).or(caps.get(6)).map(|m| m.as_str());
+            let in_context = |e: String| format!("{e} in {:?}", whole.as_str());
             let seg = match variables.iter().position(|v| v.name == name) {
                 Some(index) => {
                     let format = match format {
                         None => Format::Default,
-                        Some(f) => Format::parse(f).ok_or_else(|| {
-                            format!("unknown variable format {f:?} in {:?}", whole.as_str())
-                        })?,
+                        Some(f) => Format::parse(f)
+                            .ok_or_else(|| in_context(format!("unknown variable format {f:?}")))?,
                     };
                     Some(Seg::Var {
                         index,
@@ -113,15 +198,23 @@ impl Template {
                         double_backslashes,
                     })
                 }
-                None if format.is_none() => match name {
-                    "__from" => Some(Seg::Range(RangeVar::From)),
-                    "__to" => Some(Seg::Range(RangeVar::To)),
-                    "__range" => Some(Seg::Range(RangeVar::Range)),
-                    "__range_s" => Some(Seg::Range(RangeVar::RangeS)),
-                    "__range_ms" => Some(Seg::Range(RangeVar::RangeMs)),
-                    _ => None,
+                // `$timeFilter`, `$__interval`, `$__interval_ms`, `$interval`:
+                // left for the backend, which replaces exactly these strings.
+                None if caps.get(1).is_some()
+                    && matches!(
+                        name,
+                        "timeFilter" | "__interval" | "__interval_ms" | "interval"
+                    ) =>
+                {
+                    None
+                }
+                None => match Builtin::lookup(name, field) {
+                    Some(b) => Some(Seg::Builtin(
+                        b,
+                        BuiltinFormat::parse(b, format).map_err(in_context)?,
+                    )),
+                    None => None,
                 },
-                None => None,
             };
             if let Some(seg) = seg {
                 self.lit(&text[last..whole.start()], double_backslashes);
@@ -185,17 +278,7 @@ impl Template {
                         var.write_value(sel, *format, out);
                     }
                 }
-                Seg::Range(r) => {
-                    let span = scope.to_ms - scope.from_ms;
-                    let s = match r {
-                        RangeVar::From => scope.from_ms.to_string(),
-                        RangeVar::To => scope.to_ms.to_string(),
-                        RangeVar::Range => format!("{}s", span / 1000),
-                        RangeVar::RangeS => (span / 1000).to_string(),
-                        RangeVar::RangeMs => span.to_string(),
-                    };
-                    out.push_str(&s);
-                }
+                Seg::Builtin(b, f) => write_builtin(*b, *f, scope, out),
             }
         }
     }
@@ -215,6 +298,36 @@ impl Template {
                 _ => 16,
             })
             .sum()
+    }
+}
+
+/// Write a built-in's value (see [`Builtin`]).
+fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut String) {
+    // `Math.round(ms / 1000)`, as Grafana's `getRangeScopedVars`.
+    let range_s = ((scope.to_ms - scope.from_ms) as f64 / 1000.0).round() as i64;
+    let time_ms = match b {
+        Builtin::To => scope.to_ms,
+        _ => scope.from_ms,
+    };
+    let value = match (b, f) {
+        (_, BuiltinFormat::DateIso) => chrono::DateTime::from_timestamp_millis(time_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        (_, BuiltinFormat::DateSeconds) => ((time_ms as f64 / 1000.0).round() as i64).to_string(),
+        (_, BuiltinFormat::DateMs) => time_ms.to_string(),
+        (Builtin::TimeFilter, _) => macros::time_filter(scope.from_ms, scope.to_ms),
+        (Builtin::Interval, _) => macros::format_interval(scope.interval_ms),
+        (Builtin::IntervalMs, _) => scope.interval_ms.to_string(),
+        (Builtin::From | Builtin::To, _) => time_ms.to_string(),
+        (Builtin::Range, _) => format!("{range_s}s"),
+        (Builtin::RangeS, _) => range_s.to_string(),
+        (Builtin::RangeMs, _) => (scope.to_ms - scope.from_ms).to_string(),
+        (Builtin::DashboardName, _) => scope.dashboard_title.to_string(),
+        (Builtin::DashboardUid, _) => scope.dashboard_uid.to_string(),
+    };
+    match f {
+        BuiltinFormat::Value(fmt) => write_scalar(&value, fmt, out),
+        _ => out.push_str(&value),
     }
 }
 
@@ -251,6 +364,9 @@ mod tests {
             selections: &sel,
             from_ms: 1_000,
             to_ms: 3_601_000,
+            interval_ms: 600_000,
+            dashboard_uid: "toggl-main",
+            dashboard_title: "Toggl time",
         };
         Template::compile(text, vars).unwrap().render(&scope)
     }
@@ -301,6 +417,96 @@ mod tests {
         assert_eq!(
             expand("$__from $__to $__range $__range_s ${__range_ms}", &[]),
             "1000 3601000 3600s 3600 3600000"
+        );
+    }
+
+    #[test]
+    fn every_builtin_expands_in_every_syntax() {
+        // Range 1 000 → 3 601 000 ms, interval 600 000 ms (see `expand`).
+        let tf = "time >= 1000ms and time <= 3601000ms";
+        let cases = [
+            ("[[timeFilter]]", tf),
+            ("${timeFilter}", tf),
+            ("${timeFilter:raw}", tf),
+            ("[[__interval]]", "10m"),
+            ("${__interval}", "10m"),
+            ("[[interval]]", "10m"),
+            ("${interval}", "10m"),
+            ("${__interval:raw}", "10m"),
+            ("[[__interval_ms]]", "600000"),
+            ("${__interval_ms}", "600000"),
+            ("[[__from]]", "1000"),
+            ("${__to}", "3601000"),
+            ("${__from:date}", "1970-01-01T00:00:01.000Z"),
+            ("${__to:date:iso}", "1970-01-01T01:00:01.000Z"),
+            ("${__to:date:seconds}", "3601"),
+            ("${__from:date:ms}", "1000"),
+            ("[[__range]]", "3600s"),
+            ("${__range_s}", "3600"),
+            ("[[__range_ms]]", "3600000"),
+            ("$__dashboard", "Toggl time"),
+            ("${__dashboard}", "Toggl time"),
+            ("${__dashboard.name}", "Toggl time"),
+            ("${__dashboard.uid}", "toggl-main"),
+            ("${__dashboard:json}", "\"Toggl time\""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(expand(text, &[]), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_raw_query_with_bracket_macros_keeps_only_the_backends_forms() {
+        let q = "SELECT sum(\"d\") FROM \"m\" WHERE [[timeFilter]] AND $timeFilter \
+                 GROUP BY time([[interval]]), time($__interval) LIMIT ${__interval_ms}";
+        assert_eq!(
+            expand(q, &[]),
+            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1000ms and time <= 3601000ms AND $timeFilter \
+             GROUP BY time(10m), time($__interval) LIMIT 600000"
+        );
+    }
+
+    #[test]
+    fn a_dashboard_variable_shadows_the_builtin_of_its_name() {
+        let vars = [var("interval", false, &["1h"])];
+        assert_eq!(
+            expand("$interval [[interval]] ${interval}", &vars),
+            "1h 1h 1h"
+        );
+    }
+
+    #[test]
+    fn range_seconds_round_as_grafana_does() {
+        let sel = Selections(Vec::new());
+        let scope = Scope {
+            variables: &[],
+            selections: &sel,
+            from_ms: 0,
+            to_ms: 1_500,
+            interval_ms: 1,
+            dashboard_uid: "",
+            dashboard_title: "",
+        };
+        let t = Template::compile("$__range_s ${__range} $__range_ms", &[]).unwrap();
+        assert_eq!(t.render(&scope), "2 2s 1500");
+    }
+
+    #[test]
+    fn unmodelled_builtin_formats_are_errors() {
+        let err = Template::compile("${__from:date:YYYY-MM-DD}", &[]).unwrap_err();
+        assert!(
+            err.starts_with("unsupported date format \"date:YYYY-MM-DD\""),
+            "{err}"
+        );
+        let err = Template::compile("${__interval:nope}", &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "unknown variable format \"nope\" in \"${__interval:nope}\""
+        );
+        // `__dashboard.<other>` and unknown names pass through, as in Grafana.
+        assert_eq!(
+            expand("${__dashboard.id} $__user", &[]),
+            "${__dashboard.id} $__user"
         );
     }
 

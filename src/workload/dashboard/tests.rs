@@ -477,3 +477,107 @@ fn semantic_errors_name_the_panel_or_target() {
         "d.json: pre-5.0 `rows` layout: open and save it in a current Grafana first"
     );
 }
+
+/// The query texts of a panel's `/api/ds/query` body (what the browser sends).
+fn body_queries(view: &View<'_>, p: &Panel) -> Vec<String> {
+    let body: Value = serde_json::from_str(&view.ds_query_body(&view.panel_request(p))).unwrap();
+    body["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["query"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn grafana7_export_with_rows_and_bracket_macros_expands_as_grafana() {
+    let mut d = fixture("grafana7-rows.json");
+    assert_eq!(d.unbound_inputs(), ["DS_INFLUXDB"]);
+    d.bind_inputs(&[("DS_INFLUXDB".to_string(), "influx-1".to_string())].into());
+    assert!(d.unbound_inputs().is_empty());
+    let sel = d.saved_selections();
+    let view = View::new(&d, &d.time, NOW, &sel);
+    // Half width: 940 points over 7 d → 10m; full width: 1880 → 5m.
+    let hours = panel(&d, "Hours for [[client]]");
+    let want = format!("SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"client\" = 'Acme Corp' AND {TF_7D} GROUP BY time(10m) fill(0)");
+    assert_eq!(body_queries(&view, hours), std::slice::from_ref(&want));
+    assert_eq!(influxql(&view, hours), [want]);
+    let projects = panel(&d, "Projects");
+    assert_eq!(
+        body_queries(&view, projects),
+        [
+            "SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"project\" =~ /^Proj-01|Proj-02$/ AND $timeFilter GROUP BY \"project\"".to_string(),
+            format!("SELECT count(\"duration_s\") FROM \"time_entry\" WHERE \"project\" =~ /^(Proj-01|Proj-02)$/ AND {TF_7D}"),
+        ]
+    );
+    assert_eq!(
+        influxql(&view, projects)[0],
+        format!("SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"project\" =~ /^Proj-01|Proj-02$/ AND {TF_7D} GROUP BY \"project\"")
+    );
+    let per_user = panel(&d, "Per user");
+    assert!(per_user.in_collapsed_row && !per_user.first_screen);
+    assert_eq!(per_user.row.as_deref(), Some("Details"));
+    assert_eq!(
+        influxql(&view, per_user),
+        [format!("SELECT sum(\"duration_s\")/300000 FROM \"time_entry\" WHERE {TF_7D} GROUP BY time(5m), \"user\"")]
+    );
+    let vars = view.variable_requests(Trigger::TimeChange);
+    assert_eq!(
+        vars[0].influxql,
+        format!("SHOW TAG VALUES FROM \"time_entry\" WITH KEY = \"project\" WHERE \"client\" = 'Acme Corp' AND {TF_7D}")
+    );
+    assert_eq!(vars[0].datasource.uid, "influx-1");
+    for p in &d.panels {
+        for q in influxql(&view, p) {
+            assert!(!leftover(&q), "{}: {q}", p.title);
+        }
+    }
+}
+
+#[test]
+fn grafana11_export_with_builtins_formats_and_a_library_panel() {
+    let mut d = fixture("grafana11-builtins.json");
+    assert_eq!(
+        d.inputs,
+        [DatasourceInput {
+            name: "DS_TOGGL".into(),
+            plugin_id: "influxdb".into(),
+            label: "Toggl Influx".into(),
+        }]
+    );
+    assert_eq!(d.unbound_inputs(), ["DS_TOGGL"]);
+    assert_eq!(
+        d.skipped[0].reason,
+        "library panel \"Billable share\": its definition is not in the export"
+    );
+    d.bind_inputs(&[("DS_TOGGL".to_string(), "toggl-uid".to_string())].into());
+    let sel = d.saved_selections();
+    let view = View::new(&d, &d.time, NOW, &sel);
+    let hours = panel(&d, "Hours");
+    assert_eq!(
+        body_queries(&view, hours),
+        [
+            "SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"user\" =~ /^(ann|bob)$/ AND time >= 1763251200000ms AND time <= 1763856000000ms GROUP BY time($__interval) fill(null)",
+            "SELECT count(\"duration_s\") AS \"g11-builtins\" FROM \"time_entry\" WHERE $timeFilter AND time >= 1763251200s LIMIT 604800",
+        ]
+    );
+    assert_eq!(
+        influxql(&view, hours),
+        [
+            "SELECT sum(\"duration_s\") FROM \"time_entry\" WHERE \"user\" =~ /^(ann|bob)$/ AND time >= 1763251200000ms AND time <= 1763856000000ms GROUP BY time(10m) fill(null)".to_string(),
+            format!("SELECT count(\"duration_s\") AS \"g11-builtins\" FROM \"time_entry\" WHERE {TF_7D} AND time >= 1763251200s LIMIT 604800"),
+        ]
+    );
+    let body = view.ds_query_body(&view.panel_request(hours));
+    assert!(
+        body.contains("\"datasource\":{\"type\":\"influxdb\",\"uid\":\"toggl-uid\"}"),
+        "{body}"
+    );
+    assert!(!body.contains("DS_TOGGL"), "{body}");
+    let entries = panel(&d, "Entries by user");
+    assert!(entries.in_collapsed_row);
+    assert_eq!(
+        influxql(&view, entries),
+        [format!("SELECT count(\"duration_s\") AS \"n_ann,bob\" FROM \"time_entry\" WHERE \"user\" =~ /^(ann|bob)$/ AND {TF_7D} LIMIT 604800")]
+    );
+}

@@ -273,6 +273,28 @@ impl Variable {
     }
 }
 
+/// Write one plain value (a built-in's) in `fmt`; the default format writes it
+/// as is, since Grafana's scoped variables are not escaped by the data source.
+pub fn write_scalar(value: &str, fmt: Format, out: &mut String) {
+    if fmt == Format::Default {
+        out.push_str(value);
+        return;
+    }
+    let v = Variable {
+        name: String::new(),
+        kind: VariableKind::Constant,
+        query: value.to_string(),
+        datasource: None,
+        refresh: Refresh::Never,
+        multi: false,
+        include_all: false,
+        all_value: None,
+        options: Vec::new(),
+        current: Selection::Values(vec![value.to_string()]),
+    };
+    v.write_value(&v.current, fmt, out);
+}
+
 /// The value formats of `${var:format}` (Grafana's `FormatRegistryID`), plus the
 /// InfluxDB data source's own default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
