@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod plan;
