@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod runfolder;

@@ -168,6 +168,11 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         ladder_triggered.clone(),
     ));
 
+    let status = tokio::spawn(crate::progress::show(
+        plan.clone(),
+        live.clone(),
+        crate::progress::Output::detect(),
+    ));
     let clock = Instant::now();
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
@@ -175,6 +180,9 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     live.stop();
     monitor.abort();
     sampler.abort();
+    status.abort();
+    // Wait for the status task to go, so its terminal line is cleared before the summary.
+    let _ = status.await;
     let ran_for = clock.elapsed();
 
     // Ctrl-C triggers Goose's killswitch too; only the ladder's own trigger is not an interruption.

@@ -165,7 +165,10 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     let now = user.started.elapsed();
     let mut state = match user.get_session_data::<ViewerState>() {
         Some(s) => s.clone(),
-        None => ViewerState::new(plan, user.weighted_users_index, now),
+        None => {
+            context.live.viewer_started();
+            ViewerState::new(plan, user.weighted_users_index, now)
+        }
     };
     if state.due > now && !context.live.sleep(state.due - now).await {
         return Ok(());
@@ -184,6 +187,11 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
                 })
                 .await;
                 request::record(user, "GET", &format!("dashboard {uid}"), &outcome).await?;
+                context.live.record(
+                    RequestClass::DashboardFetch,
+                    outcome.elapsed,
+                    outcome.judged.ok,
+                );
             }
             variables(
                 plan,
