@@ -3,7 +3,7 @@
 //!
 //! Viewers that refresh in lockstep load in bursts with silence between, so a
 //! hold's per-second rate swings even though its mean looks right; the report
-//! warns when a hold is [bursty](BURSTY_CV). Counts are kept per whole second
+//! warns when a hold is [bursty](BURSTY_RATIO). Counts are kept per whole second
 //! whatever the charts' bucket width, only for hold windows: one `u32` per
 //! second of hold (a 24-hour hold is 340 KB).
 
@@ -13,12 +13,17 @@ use crate::runfolder::{RequestClass, StageWindow, WindowKind};
 
 use super::collect::is_viewer_class;
 
-/// A hold whose requests-per-second CV is above this is bursty. Dashboard loads
-/// fire a dozen panel queries within a second, so even viewers at independent
-/// random phases give a CV near 1/√(loads per second): 0.3–0.4 for the shipped
-/// scenarios' holds once their phases are random, against 1.0–1.3 when their
-/// refresh timers started together (README, "The report").
-pub const BURSTY_CV: f64 = 0.5;
+/// A hold is bursty when its CV is above this many times the CV of viewers at
+/// independent random phases. A dashboard load sends its ~10 panel queries in
+/// one burst, so even then requests per second vary with the number of loads
+/// that fall in each second: CV ≈ 1/√(loads per second), 0.5–1 for the
+/// shipped scenarios, and a fixed bound such as 0.5 would flag every hold.
+/// Measured (debug build, sandbox, `staged.toml` without its ladder, and
+/// `smoke.toml`): CV / random-phase CV was 1.45–1.46 on both staged holds when
+/// every refresh timer started in the ramp, 0.87–1.26 once first loads started
+/// at a random phase, 0.96–1.23 on smoke runs (whose 5 s ramp already equals
+/// its refresh period).
+pub const BURSTY_RATIO: f64 = 1.4;
 
 /// Per-second request counts of every hold window.
 #[derive(Debug, Clone, Default)]
@@ -76,13 +81,16 @@ impl HoldSeconds {
             .map(|h| {
                 let seconds = h.requests.len();
                 let cv = cv(&h.requests);
+                let loads_per_s = h.loads as f64 / seconds.max(1) as f64;
+                let random_cv = (loads_per_s > 0.0).then(|| 1.0 / loads_per_s.sqrt());
                 HoldEvenness {
                     window: h.name.clone(),
                     seconds,
                     mean_rps: mean(&h.requests),
                     cv,
-                    loads_per_s: h.loads as f64 / seconds.max(1) as f64,
-                    bursty: cv.is_some_and(|cv| cv > BURSTY_CV),
+                    loads_per_s,
+                    random_cv,
+                    bursty: matches!((cv, random_cv), (Some(cv), Some(r)) if cv > BURSTY_RATIO * r),
                 }
             })
             .collect()
@@ -100,9 +108,11 @@ pub struct HoldEvenness {
     pub mean_rps: f64,
     /// Coefficient of variation of requests per second; `None` without requests.
     pub cv: Option<f64>,
-    /// Dashboard loads per second, mean (random phases give a CV near 1/√ of it).
+    /// Dashboard loads per second, mean.
     pub loads_per_s: f64,
-    /// True when `cv` is above [`BURSTY_CV`].
+    /// The CV viewers at independent random phases would give: 1/√`loads_per_s`.
+    pub random_cv: Option<f64>,
+    /// True when `cv` is above [`BURSTY_RATIO`] × `random_cv`.
     pub bursty: bool,
 }
 
@@ -172,11 +182,35 @@ mod tests {
         assert_eq!(e[0].mean_rps, 1.0);
         assert_eq!(e[0].cv, cv(&[2, 0, 1, 1]));
         assert_eq!(e[0].loads_per_s, 0.5);
-        assert!(e[0].bursty, "cv {:?}", e[0].cv);
-        let mut even = HoldSeconds::new(&windows);
-        for t in [2_000, 3_000, 4_000, 5_000] {
-            even.record(t, RequestClass::VariableQuery);
-        }
-        assert!(!even.evenness()[0].bursty);
+        assert!((e[0].random_cv.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert!(!e[0].bursty, "cv {:?} is what random phases give", e[0].cv);
+    }
+
+    #[test]
+    fn lockstep_is_bursty_and_random_phases_are_not() {
+        // 60 s hold, 2 loads a second of 10 requests each on average.
+        let windows = [window("stage 1 hold", WindowKind::Hold, 0, 60_000)];
+        let hold = |loads_per_second: &dyn Fn(u64) -> u64| {
+            let mut h = HoldSeconds::new(&windows);
+            for s in 0..60 {
+                for _ in 0..loads_per_second(s) {
+                    h.record(s * 1000, RequestClass::DashboardLoad);
+                    for _ in 0..10 {
+                        h.record(s * 1000 + 10, RequestClass::PanelQuery);
+                    }
+                }
+            }
+            h.evenness().remove(0)
+        };
+        // In step: all loads in the first third of each 30 s refresh period.
+        let lockstep = hold(&|s| if s % 30 < 10 { 6 } else { 0 });
+        assert!((lockstep.cv.unwrap() - 2f64.sqrt()).abs() < 1e-9);
+        assert!(lockstep.bursty);
+        // Random phases: a fixed pattern with the spread of Poisson arrivals (0–4 a second).
+        let random = hold(&|s| [2, 1, 3, 2, 0, 2, 4, 1, 2, 3][(s % 10) as usize]);
+        assert!(random.cv.unwrap() < 0.75, "{:?}", random.cv);
+        assert!(!random.bursty);
+        let none = hold(&|_| 0);
+        assert_eq!((none.cv, none.random_cv, none.bursty), (None, None, false));
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::evenness::{HoldEvenness, BURSTY_CV};
+use super::evenness::{HoldEvenness, BURSTY_RATIO};
 use super::generator::{GeneratorCpu, BUSY_SHARE};
 use super::html::text;
 
@@ -27,11 +27,12 @@ impl RunHealth {
         let mut warnings = Vec::new();
         for e in evenness.iter().filter(|e| e.bursty) {
             warnings.push(format!(
-                "{} is bursty: requests per second vary by {:.0} % of their mean (CV {:.2} > {BURSTY_CV}); \
+                "{} is bursty: requests per second vary by {:.0} % of their mean (CV {:.2}, over {BURSTY_RATIO} × the {:.2} of viewers at random phases); \
                  viewers are refreshing in step, so its percentiles describe bursts, not a steady load",
                 e.window,
                 e.cv.unwrap_or(0.0) * 100.0,
                 e.cv.unwrap_or(0.0),
+                e.random_cv.unwrap_or(0.0),
             ));
         }
         if let Some(g) = &generator_cpu {
@@ -106,10 +107,10 @@ impl RunHealth {
         h.push_str("<section id=\"health\">\n<h2>Evenness and generator CPU</h2>\n");
         write!(
             h,
-            "<p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so viewers at random phases give a CV near 1/&radic;(loads per second); above {BURSTY_CV} a hold is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p>\n",
+            "<p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so even viewers at random phases give a CV near 1/&radic;(loads per second) (the <em>random-phase CV</em>); a hold above {BURSTY_RATIO} &times; that is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p>\n",
             BUSY_SHARE * 100.0
         )?;
-        h.push_str("<table><tr><th class=\"l\">window</th><th>requests/s</th><th>loads/s</th><th>CV of requests/s</th><th>dashload cores</th><th>% of cores</th></tr>\n");
+        h.push_str("<table><tr><th class=\"l\">window</th><th>requests/s</th><th>loads/s</th><th>CV of requests/s</th><th>random-phase CV</th><th>dashload cores</th><th>% of cores</th></tr>\n");
         let cpu = |name: &str| {
             self.generator_cpu
                 .as_ref()
@@ -135,12 +136,14 @@ impl RunHealth {
             };
             writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 text(name),
                 e.map_or("—".into(), |e| format!("{:.1}", e.mean_rps)),
                 e.map_or("—".into(), |e| format!("{:.2}", e.loads_per_s)),
                 e.and_then(|e| Some(flag(e.bursty, format!("{:.2}", e.cv?))))
                     .unwrap_or_else(|| "—".into()),
+                e.and_then(|e| e.random_cv)
+                    .map_or("—".into(), |cv| format!("{cv:.2}")),
                 c.map_or("—".into(), |c| format!("{:.2}", c.cores_used)),
                 c.map_or("—".into(), |c| flag(c.busy, format!("{:.0} %", c.share * 100.0))),
             )?;
@@ -167,8 +170,9 @@ mod tests {
             seconds: 30,
             mean_rps: 20.0,
             cv: Some(cv),
-            loads_per_s: 1.5,
-            bursty: cv > BURSTY_CV,
+            loads_per_s: 1.0,
+            random_cv: Some(1.0),
+            bursty: cv > BURSTY_RATIO,
         };
         let cpu = |window: &str, share: f64| WindowCpu {
             window: window.into(),
@@ -177,7 +181,7 @@ mod tests {
             busy: share > BUSY_SHARE,
         };
         let h = RunHealth::new(
-            vec![hold("stage 1 hold", 1.1), hold("stage 2 hold", 0.3)],
+            vec![hold("stage 1 hold", 1.5), hold("stage 2 hold", 0.9)],
             Some(GeneratorCpu {
                 cores: 2,
                 mean_cores: 1.0,
@@ -194,7 +198,7 @@ mod tests {
         );
         assert_eq!(
             h.evenness_line().unwrap(),
-            "evenness  CV of requests/s: stage 1 hold 1.10, stage 2 hold 0.30"
+            "evenness  CV of requests/s: stage 1 hold 1.50, stage 2 hold 0.90"
         );
         assert!(RunHealth::new(vec![hold("calm", 0.2)], None)
             .warnings
