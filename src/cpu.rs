@@ -131,7 +131,8 @@ mod tests {
     #[test]
     fn stat_times_are_read_after_the_command_name() {
         // A command name with a space and a parenthesis must not shift the fields.
-        let line = "4242 (dash load) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 37 0 0 20 0 9 0 1 1 1";
+        let line =
+            "4242 (dash load) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 37 0 0 20 0 9 0 1 1 1";
         assert_eq!(parse_stat_ticks(line), Some(287));
         assert_eq!(parse_stat_ticks("garbage"), None);
         assert!(process_cpu().is_some(), "readable on Linux");

@@ -222,7 +222,9 @@ mod tests {
     fn plain_lines_come_every_ten_seconds_whatever_the_ticks() {
         let mut status = Status::new(plan());
         // Ticks a little late, and one skipped second, as on a busy machine.
-        let ticks = [1_000, 2_050, 4_900, 9_990, 10_020, 11_000, 19_500, 21_300, 29_000, 30_001];
+        let ticks = [
+            1_000, 2_050, 4_900, 9_990, 10_020, 11_000, 19_500, 21_300, 29_000, 30_001,
+        ];
         let due: Vec<u64> = ticks
             .into_iter()
             .filter(|ms| status.plain_due(Duration::from_millis(*ms)))
@@ -244,7 +246,9 @@ mod tests {
             status.line(s(20), 5),
             "20s stage 1 hold · viewers 5 · 50.0 req/s · load p95 903 ms · errors 30.00 % · 15s left"
         );
-        assert!(status.line(s(2), 3).starts_with("2s stage 1 ramp · viewers 3"));
+        assert!(status
+            .line(s(2), 3)
+            .starts_with("2s stage 1 ramp · viewers 3"));
         assert!(status.line(s(36), 0).contains("ramp down"));
         let goose_shape = Status::new(Plan {
             steps: Vec::new(),

@@ -129,11 +129,7 @@ pub fn cv(counts: &[u32]) -> Option<f64> {
     if counts.len() < 2 || m == 0.0 {
         return None;
     }
-    let var = counts
-        .iter()
-        .map(|&c| (c as f64 - m).powi(2))
-        .sum::<f64>()
-        / counts.len() as f64;
+    let var = counts.iter().map(|&c| (c as f64 - m).powi(2)).sum::<f64>() / counts.len() as f64;
     Some(var.sqrt() / m)
 }
 

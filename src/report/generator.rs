@@ -120,7 +120,11 @@ mod tests {
         // 2 cores: 0.5 core for 10 s, then 1.8 cores for 10 s.
         let rows: Vec<Row> = (0..=20)
             .map(|s| {
-                let cpu = if s <= 10 { s * 500 } else { 5_000 + (s - 10) * 1_800 };
+                let cpu = if s <= 10 {
+                    s * 500
+                } else {
+                    5_000 + (s - 10) * 1_800
+                };
                 (s * 1000, cpu, 2)
             })
             .collect();
