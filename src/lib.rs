@@ -5,9 +5,11 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod runfolder;

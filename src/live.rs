@@ -1,6 +1,7 @@
 //! What the users share while a run is going: counters the request log cannot
 //! carry, the figures the stress ladder's stop condition judges over the current
-//! step, and the flag that tells sleeping users the run is ending.
+//! step, the last seconds' figures the live status shows (`progress.rs`), and
+//! the flag that tells sleeping users the run is ending.
 //!
 //! Recording is cheap (an atomic add, or one short mutex-held histogram insert per
 //! dashboard load), so it costs nothing next to an HTTP request.
@@ -29,6 +30,27 @@ impl Window {
     }
 }
 
+/// Viewer requests since the live status last looked.
+#[derive(Debug, Clone)]
+pub struct Recent {
+    /// Viewer HTTP requests finished (dashboard loads are not HTTP calls).
+    pub requests: u64,
+    /// Those that failed.
+    pub failures: u64,
+    /// Dashboard-load latencies, ms (2 significant digits: a status line).
+    pub loads_ms: Histogram<u64>,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            requests: 0,
+            failures: 0,
+            loads_ms: Histogram::new(2).expect("2 digits is valid"),
+        }
+    }
+}
+
 /// Shared run state.
 pub struct Live {
     dashboard_loads: AtomicU64,
@@ -39,6 +61,9 @@ pub struct Live {
     stopping: AtomicBool,
     /// Dashboard loads and panel queries of the current stress window (None outside the ladder).
     window: Mutex<Option<[Window; 2]>>,
+    /// Viewers that have started.
+    viewers: AtomicU64,
+    recent: Mutex<Recent>,
 }
 
 impl Default for Live {
@@ -51,6 +76,8 @@ impl Default for Live {
             batches: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             window: Mutex::new(None),
+            viewers: AtomicU64::new(0),
+            recent: Mutex::new(Recent::default()),
         }
     }
 }
@@ -64,8 +91,18 @@ fn slot(class: RequestClass) -> Option<usize> {
 }
 
 impl Live {
-    /// Record one finished request of a judged class (dashboard load or panel query).
+    /// Record one finished viewer request (or dashboard load) for the live status,
+    /// and for the stress window when it is of a judged class (load or panel query).
     pub fn record(&self, class: RequestClass, latency: Duration, ok: bool) {
+        {
+            let mut recent = self.recent.lock().expect("live recent lock");
+            if class == RequestClass::DashboardLoad {
+                let _ = recent.loads_ms.record((latency.as_millis() as u64).max(1));
+            } else {
+                recent.requests += 1;
+                recent.failures += u64::from(!ok);
+            }
+        }
         if class == RequestClass::DashboardLoad {
             self.dashboard_loads.fetch_add(1, Ordering::Relaxed);
         }
@@ -78,6 +115,21 @@ impl Live {
                 w.failures += 1;
             }
         }
+    }
+
+    /// The live status's figures since the previous call, which starts afresh.
+    pub fn take_recent(&self) -> Recent {
+        std::mem::take(&mut *self.recent.lock().expect("live recent lock"))
+    }
+
+    /// Count a viewer that has started.
+    pub fn viewer_started(&self) {
+        self.viewers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Viewers started so far (Goose only stops users at the run's end).
+    pub fn viewers(&self) -> u64 {
+        self.viewers.load(Ordering::Relaxed)
     }
 
     /// Count auto-refreshes that fell due while the previous load was still running.

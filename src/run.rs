@@ -17,6 +17,7 @@ use goose::config::GooseConfiguration;
 use goose::logger::GooseLogFormat;
 use goose::prelude::*;
 
+use crate::cpu::{self, CpuLog};
 use crate::error::{Error, Result};
 use crate::live::Live;
 use crate::plan::Plan;
@@ -170,16 +171,34 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         ladder_triggered.clone(),
     ));
 
+    let status = tokio::spawn(crate::progress::show(
+        plan.clone(),
+        live.clone(),
+        crate::progress::Output::detect(),
+    ));
     let clock = Instant::now();
+    let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
+    let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
     let outcome = attack.execute().await;
     live.stop();
     monitor.abort();
+    sampler.abort();
+    status.abort();
+    // Wait for the status task to go, so its terminal line is cleared before the summary.
+    let _ = status.await;
     let ran_for = clock.elapsed();
 
     // Ctrl-C triggers Goose's killswitch too; only the ladder's own trigger is not an interruption.
     let interrupted = goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst);
     ingest.finish()?;
     finish_partial_files(&partial, &run_dir)?;
+    {
+        let mut log = cpu_log.lock().expect("cpu log lock");
+        if let Some(cpu) = cpu::process_cpu() {
+            log.push(clock.elapsed(), cpu);
+        }
+        cpu::store(&log, &run_dir)?;
+    }
     meta.ended_at = Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default());
     meta.interrupted = interrupted;
     meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();

@@ -34,10 +34,15 @@ pub mod files {
     pub const SUMMARY: &str = "summary.json";
     /// SLO verdicts as JUnit XML, for CI systems.
     pub const JUNIT: &str = "junit.xml";
+    /// The generator's own CPU, one row per second: see [`super::CPU_HEADER`].
+    pub const CPU: &str = "cpu.csv";
 }
 
 /// The header of `ingest.csv`.
 pub const INGEST_HEADER: &str = "elapsed_ms,points,bytes,duration_us,status,success";
+
+/// The header of `cpu.csv`.
+pub const CPU_HEADER: &str = "elapsed_ms,cpu_ms,cores_used,cores_available";
 
 /// What kind of request a Goose request name stands for.
 ///

@@ -556,6 +556,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         series: series(c),
         baseline: None,
         regression: false,
+        health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
     }
 }
 

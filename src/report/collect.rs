@@ -456,6 +456,8 @@ pub struct Collected {
     pub ingest_input: InputStatus,
     /// `report.json`.
     pub goose_input: InputStatus,
+    /// Per-second viewer requests of the hold windows, for their evenness.
+    pub hold_seconds: super::evenness::HoldSeconds,
 }
 
 impl Collected {
@@ -479,6 +481,7 @@ impl Collected {
             requests_input: InputStatus::default(),
             ingest_input: InputStatus::default(),
             goose_input: InputStatus::default(),
+            hold_seconds: super::evenness::HoldSeconds::new(windows),
         }
     }
 
@@ -535,6 +538,7 @@ impl Collected {
             }
         }
         self.buckets.record(elapsed_ms, class, latency_us, fail);
+        self.hold_seconds.record(elapsed_ms, class);
         self.last_elapsed_ms = self.last_elapsed_ms.max(elapsed_ms);
         if let Some(kind) = fail {
             self.errors[kind.index()] += 1;

@@ -136,7 +136,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         }
     )?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
+    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
     if s.baseline.is_some() {
         h.push_str("<a href=\"#baseline\">Baseline</a>");
     }
@@ -164,6 +164,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     errors_section(h, s, c)?;
     slo_section(h, s)?;
     windows_section(h, s)?;
+    s.health.html_section(h)?;
     names_section(h, s)?;
     sync_section(h, s)?;
     if let Some(b) = &s.baseline {
@@ -202,6 +203,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
             h.push_str("<div class=\"banner good\">No regression against the baseline.</div>\n");
         }
     }
+    s.health.html_banner(h)?;
     if !s.inputs.notes.is_empty() {
         h.push_str(
             "<div class=\"banner info\"><strong>What this report could not use:</strong><ul>",

@@ -12,7 +12,10 @@ pub mod analyse;
 pub mod baseline;
 pub mod charts;
 pub mod collect;
+pub mod evenness;
+pub mod generator;
 pub mod goose_json;
+pub mod health;
 pub mod html;
 pub mod junit;
 pub mod load;
@@ -145,7 +148,10 @@ pub fn summarise_with_samples(
     load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
-    let summary = analyse::analyse(meta, &c);
+    let mut summary = analyse::analyse(meta, &c);
+    let cpu = generator::read(&run_dir.join(files::CPU))?
+        .and_then(|rows| generator::analyse(&rows, &meta.windows));
+    summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()
@@ -292,6 +298,15 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
                 let _ = writeln!(t, "  {line}");
             }
         }
+    }
+    for line in [s.health.evenness_line(), s.health.cpu_line()]
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(t, "{line}");
+    }
+    for w in &s.health.warnings {
+        let _ = writeln!(t, "WARNING   {w}");
     }
     for n in &s.inputs.notes {
         let _ = writeln!(t, "note      {n}");

@@ -65,6 +65,9 @@ pub struct Summary {
     /// True when a judged figure got worse than the baseline by more than the tolerance.
     #[serde(default)]
     pub regression: bool,
+    /// How evenly the holds' load arrived and how busy the generator was.
+    #[serde(default)]
+    pub health: super::health::RunHealth,
 }
 
 /// What ran, where and when.

@@ -15,6 +15,10 @@
 //! in flight (a browser's per-host connection limit). Each panel is recorded as
 //! `panel <title> [<range class>]`, the whole load (first query sent → last answer
 //! in) as `load <dashboard> [<range class>]`. Same seed → same query sequence.
+//!
+//! A viewer's first load waits a random phase (see [`ViewerPlan::first_delay`]):
+//! without it every refresh timer starts inside the ramp and the viewers refresh
+//! in lockstep, so a hold alternates between bursts and silence.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,6 +90,22 @@ impl ViewerPlan {
         }
     }
 
+    /// How long a new viewer waits before its first load: uniform over one refresh
+    /// period (or, with refresh off, the longest think time), drawn from the
+    /// viewer's own RNG so the same seed gives the same phase. Real viewers open
+    /// a dashboard at unrelated moments, so their refreshes spread over the period.
+    fn first_delay(&self, rng: &mut ChaCha8Rng) -> Duration {
+        let period = self.refresh.unwrap_or(self.think_time.1);
+        if period.is_zero() {
+            return Duration::ZERO;
+        }
+        rng.random_range(Duration::ZERO..period)
+    }
+
+    fn viewer_rng(&self, index: usize) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
     fn pick_range(&self, rng: &mut ChaCha8Rng) -> usize {
         let total: u32 = self.ranges.iter().map(|(_, w)| w).sum();
         let mut x = rng.random_range(0..total.max(1));
@@ -121,27 +141,36 @@ struct ViewerState {
     visits: u64,
 }
 
+impl ViewerState {
+    /// Viewer `index` arriving at `now` (attack clock): same seed → same sequence.
+    fn new(plan: &ViewerPlan, index: usize, now: Duration) -> ViewerState {
+        let mut rng = plan.viewer_rng(index);
+        let due = now + plan.first_delay(&mut rng);
+        ViewerState {
+            rng,
+            phase: Phase::Open,
+            range: 0,
+            selections: plan.dashboard.saved_selections(),
+            options: vec![Vec::new(); plan.dashboard.variables.len()],
+            due,
+            visits: 0,
+        }
+    }
+}
+
 /// One transaction: wait for the next load, then do it.
 pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResult {
     let Some(plan) = context.viewer.as_ref() else {
         return Ok(());
     };
+    let now = user.started.elapsed();
     let mut state = match user.get_session_data::<ViewerState>() {
         Some(s) => s.clone(),
-        None => ViewerState {
-            // Same seed → same sequence, per viewer.
-            rng: ChaCha8Rng::seed_from_u64(
-                plan.seed ^ (user.weighted_users_index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            ),
-            phase: Phase::Open,
-            range: 0,
-            selections: plan.dashboard.saved_selections(),
-            options: vec![Vec::new(); plan.dashboard.variables.len()],
-            due: Duration::ZERO,
-            visits: 0,
-        },
+        None => {
+            context.live.viewer_started();
+            ViewerState::new(plan, user.weighted_users_index, now)
+        }
     };
-    let now = user.started.elapsed();
     if state.due > now && !context.live.sleep(state.due - now).await {
         return Ok(());
     }
@@ -159,6 +188,11 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
                 })
                 .await;
                 request::record(user, "GET", &format!("dashboard {uid}"), &outcome).await?;
+                context.live.record(
+                    RequestClass::DashboardFetch,
+                    outcome.elapsed,
+                    outcome.judged.ok,
+                );
             }
             variables(
                 plan,
@@ -482,9 +516,14 @@ mod tests {
     use crate::scenario::Scenario;
 
     fn plan(seed: u64) -> ViewerPlan {
+        plan_with(seed, "")
+    }
+
+    /// A plan of the shipped dashboard with `viewers` lines added to `[viewers]`.
+    fn plan_with(seed: u64, viewers: &str) -> ViewerPlan {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = format!(
-            "seed = {seed}\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n\
+            "seed = {seed}\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n{viewers}\n\
              [viewers.variables.project]\nall = 1\none = 1\nsome = 1\n[viewers.variables.user]\nall = 1\none = 2\n"
         );
         let scenario = Scenario::parse(&text, &root.join("scenarios/x.toml")).unwrap();
@@ -563,5 +602,41 @@ mod tests {
             [0, 1, 2].into(),
             "All, one value and several values all occur"
         );
+    }
+
+    /// When each of `n` viewers arriving at 10 s first loads, relative to its arrival.
+    fn first_delays(plan: &ViewerPlan, n: usize) -> Vec<Duration> {
+        let arrival = Duration::from_secs(10);
+        (0..n)
+            .map(|i| ViewerState::new(plan, i, arrival).due - arrival)
+            .collect()
+    }
+
+    #[test]
+    fn first_loads_start_at_a_seeded_random_phase_over_one_refresh_period() {
+        let a = plan(7);
+        assert_eq!(a.refresh, Some(Duration::from_secs(30)), "the dashboard's");
+        let delays = first_delays(&a, 60);
+        assert_eq!(delays, first_delays(&plan(7), 60), "same seed, same phases");
+        assert_ne!(delays, first_delays(&plan(8), 60), "another seed, others");
+        assert!(delays.iter().all(|d| *d < Duration::from_secs(30)));
+        // Spread over the whole period, not bunched: every sixth of it is used.
+        let mut sixths = [0; 6];
+        for d in &delays {
+            sixths[(d.as_secs() / 5) as usize] += 1;
+        }
+        assert!(sixths.iter().all(|n| *n > 0), "{sixths:?}");
+        // The phase comes from the viewer's own RNG: its choices stay seeded too.
+        let mut x = ViewerState::new(&a, 3, Duration::ZERO);
+        let mut y = ViewerState::new(&plan(7), 3, Duration::from_secs(99));
+        assert_eq!(x.due + Duration::from_secs(99), y.due);
+        assert_eq!(a.pick_range(&mut x.rng), a.pick_range(&mut y.rng));
+
+        // Refresh off: over the longest think time.
+        let off = plan_with(7, "refresh = \"off\"\nthink_time = \"2s..8s\"");
+        let delays = first_delays(&off, 60);
+        assert!(delays.iter().all(|d| *d < Duration::from_secs(8)));
+        assert!(delays.iter().any(|d| *d >= Duration::from_secs(6)));
+        assert!(delays.iter().any(|d| *d < Duration::from_secs(2)));
     }
 }

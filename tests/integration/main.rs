@@ -5,9 +5,11 @@
 //! - `trigger`: the trigger sync source against a stand-in sync service.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
+//! - `live_status`: a run's live status line on and off a terminal, and `cpu.csv`.
 
 mod cli;
 mod influxd;
+mod live_status;
 mod progress;
 mod real_influx;
 mod smoke_run;
