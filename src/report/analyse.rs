@@ -17,26 +17,45 @@
 
 use crate::runfolder::{RequestClass, RunMeta, Slo, SloMetric, WindowKind};
 
-use super::collect::{is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc};
+use hdrhistogram::Histogram;
+
+use super::collect::{is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
 /// fraction of the initial throughput per viewer.
 pub const KNEE_FRACTION: f64 = 0.5;
 
-/// Latency percentiles of a histogram in µs, as ms; `None` when empty.
+/// Latency of the successful requests of `acc`, ms; `None` when none.
+/// SLOs, the knee and the charts judge this one (see [`ClassAcc`]).
 pub fn latency(acc: &ClassAcc) -> Option<Latency> {
-    let h = &acc.hist;
+    latency_of(&acc.hist, &acc.ok_moments)
+}
+
+/// Latency of the failed requests of `acc`, ms; `None` when none failed.
+pub fn failed_latency(acc: &ClassAcc) -> Option<Latency> {
+    latency_of(&acc.failed_hist, &acc.failed_moments)
+}
+
+fn latency_of(h: &Histogram<u64>, m: &Moments) -> Option<Latency> {
     if h.is_empty() {
         return None;
     }
     let ms = |us: u64| us as f64 / 1000.0;
+    // Exact sums when every value went through them; Goose's aggregates
+    // (report.json fallback) fill the histogram only.
+    let (mean, stddev) = match (m.n == h.len(), m.mean_us(), m.stddev_us()) {
+        (true, Some(mean), Some(sd)) => (mean, sd),
+        _ => (h.mean(), h.stdev()),
+    };
     Some(Latency {
         p50: ms(h.value_at_quantile(0.50)),
         p90: ms(h.value_at_quantile(0.90)),
         p95: ms(h.value_at_quantile(0.95)),
         p99: ms(h.value_at_quantile(0.99)),
         max: ms(h.max()),
+        mean: mean / 1000.0,
+        stddev: stddev / 1000.0,
     })
 }
 
@@ -52,6 +71,7 @@ pub fn class_stats(class: RequestClass, acc: &ClassAcc) -> ClassStats {
         failed: acc.failed,
         error_rate: ratio(acc.failed, acc.count),
         latency: latency(acc),
+        failed_latency: failed_latency(acc),
     }
 }
 
@@ -68,8 +88,13 @@ pub fn observe(slo: &Slo, window: &WindowAcc) -> Result<f64, String> {
     let pct = |q: f64| {
         if acc.count == 0 {
             Err(format!("no {} requests in this window", slo.class.label()))
-        } else if acc.hist.is_empty() {
+        } else if acc.hist.is_empty() && acc.failed_hist.is_empty() {
             Err("no latencies for this window (no request log)".to_string())
+        } else if acc.hist.is_empty() {
+            Err(format!(
+                "no successful {} requests in this window",
+                slo.class.label()
+            ))
         } else {
             Ok(acc.hist.value_at_quantile(q) as f64 / 1000.0)
         }
@@ -559,5 +584,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     }
 }
 
+#[cfg(test)]
+mod ok_ko_tests;
 #[cfg(test)]
 mod tests;

@@ -143,16 +143,89 @@ fn new_histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new(sigfig).unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid"))
 }
 
-/// Requests of one class (or name) in one place: counts and latencies in µs.
+/// Exact running sums of latencies, for the mean and standard deviation
+/// beside the percentiles (µs and µs² in u128: exact, and mergeable).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Moments {
+    /// Values folded in.
+    pub n: u64,
+    /// Their sum, µs.
+    pub sum: u128,
+    /// The sum of their squares, µs².
+    pub sum_sq: u128,
+}
+
+impl Moments {
+    /// Fold in one value.
+    pub fn record(&mut self, us: u64) {
+        self.n += 1;
+        self.sum += u128::from(us);
+        self.sum_sq += u128::from(us) * u128::from(us);
+    }
+
+    /// Fold in another.
+    pub fn merge(&mut self, other: &Moments) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
+    /// Mean, µs; `None` when empty.
+    pub fn mean_us(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum as f64 / self.n as f64)
+    }
+
+    /// Population standard deviation, µs; `None` when empty. Computed as
+    /// √(n·Σx² − (Σx)²) ÷ n in integers, so there is no cancellation.
+    pub fn stddev_us(&self) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let n = u128::from(self.n);
+        let spread = n
+            .checked_mul(self.sum_sq)
+            .and_then(|a| self.sum.checked_mul(self.sum).map(|b| a.saturating_sub(b)));
+        Some(match spread {
+            Some(s) => (s as f64).sqrt() / self.n as f64,
+            // Beyond u128 (not reachable by real runs): the floating-point formula.
+            None => {
+                let mean = self.sum as f64 / self.n as f64;
+                (self.sum_sq as f64 / self.n as f64 - mean * mean)
+                    .max(0.0)
+                    .sqrt()
+            }
+        })
+    }
+}
+
+/// Requests of one class (or name) in one place: counts and latencies in µs,
+/// kept apart for successful and failed requests (Gatling's OK/KO): a fast 503
+/// must not make the percentiles that SLOs judge look better.
 #[derive(Debug, Clone)]
 pub struct ClassAcc {
     /// Requests seen.
     pub count: u64,
     /// Requests that failed.
     pub failed: u64,
-    /// Latencies in µs. May stay empty while `count` is not, when the input
-    /// held counts only (Goose's per-second graph data).
+    /// Latencies of successful requests, µs. May stay empty while `count` is
+    /// not, when the input held counts only (Goose's per-second graph data);
+    /// holds every request when only Goose's aggregates were there (they do
+    /// not tell successes' latencies apart).
     pub hist: Histogram<u64>,
+    /// Latencies of failed requests, µs.
+    pub failed_hist: Histogram<u64>,
+    /// Sums over `hist`'s values.
+    pub ok_moments: Moments,
+    /// Sums over `failed_hist`'s values.
+    pub failed_moments: Moments,
+}
+
+fn record_into(hist: &mut Histogram<u64>, latency_us: u64) {
+    // Auto-resizing histograms grow to any value; `saturating_record`
+    // would clamp to the current (small) top instead of growing.
+    if hist.record(latency_us).is_err() {
+        hist.saturating_record(latency_us);
+    }
 }
 
 impl ClassAcc {
@@ -162,19 +235,22 @@ impl ClassAcc {
             count: 0,
             failed: 0,
             hist: new_histogram(sigfig),
+            failed_hist: new_histogram(sigfig),
+            ok_moments: Moments::default(),
+            failed_moments: Moments::default(),
         }
     }
 
     /// Fold in one request.
     pub fn record(&mut self, latency_us: u64, success: bool) {
         self.count += 1;
-        if !success {
+        if success {
+            record_into(&mut self.hist, latency_us);
+            self.ok_moments.record(latency_us);
+        } else {
             self.failed += 1;
-        }
-        // Auto-resizing histograms grow to any value; `saturating_record`
-        // would clamp to the current (small) top instead of growing.
-        if self.hist.record(latency_us).is_err() {
-            self.hist.saturating_record(latency_us);
+            record_into(&mut self.failed_hist, latency_us);
+            self.failed_moments.record(latency_us);
         }
     }
 
@@ -185,6 +261,9 @@ impl ClassAcc {
         // Auto-resizing histograms accept any source; an error would only
         // mean a counter overflow, which u64 counts of real runs cannot reach.
         let _ = self.hist.add(&other.hist);
+        let _ = self.failed_hist.add(&other.failed_hist);
+        self.ok_moments.merge(&other.ok_moments);
+        self.failed_moments.merge(&other.failed_moments);
     }
 }
 
@@ -681,5 +760,30 @@ mod tests {
             c.messages.keys().next().unwrap().chars().count(),
             MESSAGE_CHARS + 1
         );
+    }
+
+    #[test]
+    fn moments_merge_to_the_whole() {
+        let (mut a, mut b, mut whole) =
+            (Moments::default(), Moments::default(), Moments::default());
+        for v in [3u64, 9, 27, 1_000_000, 5] {
+            whole.record(v);
+            if v % 2 == 0 {
+                b.record(v)
+            } else {
+                a.record(v)
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a, whole);
+        assert_eq!(Moments::default().mean_us(), None);
+        let two = {
+            let mut m = Moments::default();
+            m.record(2);
+            m.record(4);
+            m
+        };
+        assert_eq!(two.mean_us(), Some(3.0));
+        assert_eq!(two.stddev_us(), Some(1.0));
     }
 }

@@ -326,13 +326,16 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// Latencies are of successful requests; failed ones are apart (OK/KO), so fast
+/// errors cannot flatter the percentiles.
 fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
-    h.push_str("<table><tr><th class=\"l\">class</th><th>requests</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">class</th><th>count</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>sd ms</th><th>failed p50 ms</th><th>failed p95 ms</th></tr>\n");
     for c in stats {
         let l = c.latency;
+        let k = c.failed_latency;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.class.label(),
             c.count,
             c.failed,
@@ -342,9 +345,13 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
+            ms(l.map(|l| l.mean)),
+            ms(l.map(|l| l.stddev)),
+            ms(k.map(|l| l.p50)),
+            ms(k.map(|l| l.p95)),
         )?;
     }
-    h.push_str("</table>\n");
+    h.push_str("</table>\n<p class=\"note\">Percentiles, mean and sd are of successful requests; failed requests' latencies are apart.</p>\n");
     Ok(())
 }
 
@@ -525,12 +532,12 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>No requests.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th></tr>\n");
     for n in &s.names {
         let l = n.stats.latency;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
@@ -539,8 +546,10 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
+            ms(l.map(|l| l.mean)),
             n.stats.failed,
             pct(n.stats.error_rate),
+            ms(n.stats.failed_latency.map(|l| l.p95)),
         )?;
     }
     h.push_str("</table>\n</section>\n");

@@ -15,7 +15,7 @@ use crate::runfolder::{
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
 
 /// The version of this file's layout; bumped when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything the report states.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,8 +139,12 @@ pub struct ClassStats {
     pub failed: u64,
     /// `failed / count`.
     pub error_rate: Option<f64>,
-    /// Latency percentiles and maximum, ms; `None` when no latency is known.
+    /// Latency of the successful requests, ms; `None` when none is known.
+    /// SLOs, charts and the capacity judge this one.
     pub latency: Option<Latency>,
+    /// Latency of the failed requests, ms; `None` when none failed.
+    #[serde(default)]
+    pub failed_latency: Option<Latency>,
 }
 
 /// Latency percentiles, ms.
@@ -156,6 +160,12 @@ pub struct Latency {
     pub p99: f64,
     /// Maximum.
     pub max: f64,
+    /// Mean.
+    #[serde(default)]
+    pub mean: f64,
+    /// Population standard deviation.
+    #[serde(default)]
+    pub stddev: f64,
 }
 
 /// One stage or stress-step window.
