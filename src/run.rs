@@ -24,6 +24,7 @@ use crate::report::{render_run, ReportOptions, ReportOutcome};
 use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
+use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
 use crate::users::{self, IngestLog, RunContext};
 
@@ -91,7 +92,8 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         .as_ref()
         .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
-    crate::target::preflight(&endpoints, &scenario).await?;
+    let preflight_calls = OutsideLog::default();
+    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
 
     let started = Utc::now();
     let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
@@ -107,6 +109,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         ingest.clone(),
     )?);
+    context.outside.absorb(&preflight_calls);
 
     let windows = if options.goose_shape {
         Vec::new()
@@ -181,6 +184,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     meta.interrupted = interrupted;
     meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();
     meta.counters = live.counters();
+    meta.counters.http_outside_log = context.outside.snapshot();
     meta.store(&run_dir)?;
     let sandbox_counters = match sandbox {
         Some(s) => {

@@ -346,7 +346,11 @@ mod tests {
         assert_eq!((panel.count, panel.failed), (2, 1));
         // µs column wins; 0 falls back to whole ms.
         assert_eq!(panel.hist.max(), panel.hist.highest_equivalent(12_345));
-        assert_eq!(panel.failed_hist.min(), 3000, "the failure's latency is kept apart");
+        assert_eq!(
+            panel.failed_hist.min(),
+            3000,
+            "the failure's latency is kept apart"
+        );
         assert_eq!(c.errors[ErrorKind::Connection.index()], 1);
         assert_eq!(c.messages.get("client error (Connect)"), Some(&1));
     }

@@ -2,6 +2,7 @@
 //! HTTP for each kind of target, and how an answer is judged. Nothing outside this
 //! module builds a URL.
 
+pub mod outside_log;
 mod preflight;
 mod response;
 
