@@ -4,8 +4,9 @@
 //! - **Judged windows** are the hold windows (`WindowKind::Hold`); the run
 //!   fails when any SLO fails on one. Stress steps are evaluated the same way
 //!   but only reported: they are expected to break.
-//! - **SLO on a window**: p50/p95/p99 (ms) and error rate (fraction) of the
-//!   SLO's class over the requests *started* in the window; `ms_per_point`
+//! - **SLO on a window**: p50/p95/p99 (ms) of the SLO's class over the
+//!   *successful* requests started in the window (failed ones have their own
+//!   latency), and error rate (fraction) over all of them; `ms_per_point`
 //!   is the window's summed batch write time ÷ summed points from
 //!   `ingest.csv`. A window with no requests of the class (or no latency
 //!   data) gives *no data*, which is neither pass nor fail.
@@ -14,12 +15,17 @@
 //!   fewest viewers on which one failed (a lucky window above a failure does
 //!   not count). `None` without SLOs or without a window that held.
 //! - **Knee**: see [`knee`].
+//! - **HTTP requests** (totals, windows, throughput, errors) count HTTP calls
+//!   only; dashboard loads, transforms, sync runs and freshness lags are
+//!   operations, counted in their classes and in `Totals::operations`.
 
 use crate::runfolder::{RequestClass, RunMeta, Slo, SloMetric, WindowKind};
 
 use hdrhistogram::Histogram;
 
-use super::collect::{is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc};
+use super::collect::{
+    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc,
+};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
@@ -255,11 +261,10 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
         }
     };
     let all = RequestClass::ALL.iter().zip(&w.classes);
-    let requests = all.clone().map(|(_, a)| a.count).sum();
-    let failed = all.clone().map(|(_, a)| a.failed).sum();
+    let (requests, failed) = (w.http.count, w.http.failed);
     let viewer_ok = all
         .clone()
-        .filter(|(c, _)| is_viewer_class(**c))
+        .filter(|(c, _)| is_viewer_class(**c) && is_http_class(**c))
         .map(|(_, a)| a.count - a.failed)
         .sum();
     WindowStats {
@@ -318,11 +323,9 @@ fn series(c: &Collected) -> Series {
                     .iter()
                     .filter_map(|class| b.class(*class).map(|a| (*class, a)))
                     .collect();
-                let count: u64 = classes.iter().map(|(_, a)| a.count).sum();
-                let failed: u64 = classes.iter().map(|(_, a)| a.failed).sum();
                 SeriesBucket {
-                    ok: count - failed,
-                    failed,
+                    ok: b.http.count - b.http.failed,
+                    failed: b.http.failed,
                     errors: b.errors.to_vec(),
                     points: b.ingest.points,
                     classes: classes
@@ -477,8 +480,18 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .map(|(_, u)| *u as usize)
         .max()
         .unwrap_or(0);
-    let requests: u64 = c.totals.iter().map(|a| a.count).sum();
-    let failed: u64 = c.totals.iter().map(|a| a.failed).sum();
+    let (requests, failed) = (c.http.count, c.http.failed);
+    let operations = RequestClass::ALL
+        .iter()
+        .zip(&c.operations)
+        .filter(|(_, t)| t.count > 0)
+        .map(|(class, t)| Operation {
+            class: *class,
+            count: t.count,
+            failed: t.failed,
+            error_rate: ratio(t.failed, t.count),
+        })
+        .collect();
 
     let mut names: Vec<NameStats> = c
         .names
@@ -540,6 +553,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             requests,
             failed,
             error_rate: ratio(failed, requests),
+            outside_log: meta.counters.outside_log_calls(),
+            operations,
         },
         overall: present(
             RequestClass::ALL
@@ -584,6 +599,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     }
 }
 
+#[cfg(test)]
+mod counts_tests;
 #[cfg(test)]
 mod ok_ko_tests;
 #[cfg(test)]

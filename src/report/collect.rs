@@ -137,6 +137,56 @@ pub fn is_viewer_class(class: RequestClass) -> bool {
     )
 }
 
+/// Whether rows of `class` are HTTP calls, for logs whose rows do not say
+/// (see `load.rs`): dashboard loads, transforms, freshness lags and sync runs
+/// are operations dashload times, not calls a server answered.
+pub fn is_http_class(class: RequestClass) -> bool {
+    !matches!(
+        class,
+        RequestClass::DashboardLoad
+            | RequestClass::SyncTransform
+            | RequestClass::IngestFreshness
+            | RequestClass::SyncRun
+    )
+}
+
+/// Whether a row of `class` recorded under the method label `method` (when
+/// the input says) is an HTTP call. dashload records operations under labels
+/// of their own (`LOAD`, `LP`, `GEN`, `POLL`, `RUN`); the class decides for
+/// logs without labels and for operations recorded under an HTTP verb.
+pub fn is_http_row(method: Option<&[u8]>, class: RequestClass) -> bool {
+    const VERBS: [&[u8]; 7] = [
+        b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"PATCH", b"OPTIONS",
+    ];
+    let verb = method.is_none_or(|m| VERBS.iter().any(|v| m.eq_ignore_ascii_case(v)));
+    verb && is_http_class(class)
+}
+
+/// A count and how many of it failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// All.
+    pub count: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Count one.
+    pub fn record(&mut self, success: bool) {
+        self.count += 1;
+        if !success {
+            self.failed += 1;
+        }
+    }
+
+    /// Fold in another.
+    pub fn merge(&mut self, other: &Tally) {
+        self.count += other.count;
+        self.failed += other.failed;
+    }
+}
+
 fn new_histogram(sigfig: u8) -> Histogram<u64> {
     // 2 and 3 are valid significant-digit counts, so creation cannot fail;
     // fall back to the default precision rather than panic if it ever did.
@@ -272,8 +322,10 @@ impl ClassAcc {
 pub struct Bucket {
     /// Per class (index in [`RequestClass::ALL`]), created on first use.
     pub classes: Vec<Option<Box<ClassAcc>>>,
-    /// Failures by kind (index in [`ErrorKind::ALL`]).
+    /// Failures of HTTP calls by kind (index in [`ErrorKind::ALL`]).
     pub errors: [u64; 7],
+    /// HTTP calls (rows that are operations left out).
+    pub http: Tally,
     /// Sync-job batches from `ingest.csv` that started in this bucket.
     pub ingest: IngestAcc,
 }
@@ -307,6 +359,7 @@ impl Bucket {
         for (a, b) in self.errors.iter_mut().zip(other.errors) {
             *a += b;
         }
+        self.http.merge(&other.http);
         self.ingest.merge(&other.ingest);
     }
 }
@@ -350,20 +403,24 @@ impl TimeBuckets {
         &mut self.buckets[index]
     }
 
-    /// Record a request at `elapsed_ms`.
+    /// Record a request at `elapsed_ms` (an HTTP call when `http`).
     pub fn record(
         &mut self,
         elapsed_ms: u64,
         class: RequestClass,
         latency_us: u64,
         fail: Option<ErrorKind>,
+        http: bool,
     ) {
         let bucket = self.at(elapsed_ms);
         bucket
             .class_mut(class_index(class))
             .record(latency_us, fail.is_none());
-        if let Some(kind) = fail {
-            bucket.errors[kind.index()] += 1;
+        if http {
+            bucket.http.record(fail.is_none());
+            if let Some(kind) = fail {
+                bucket.errors[kind.index()] += 1;
+            }
         }
     }
 
@@ -430,6 +487,8 @@ pub struct WindowAcc {
     pub window: StageWindow,
     /// Per class (index in [`RequestClass::ALL`]).
     pub classes: Vec<ClassAcc>,
+    /// HTTP calls started in it.
+    pub http: Tally,
     /// Batches from `ingest.csv`.
     pub ingest: IngestAcc,
 }
@@ -443,6 +502,7 @@ impl WindowAcc {
                 .iter()
                 .map(|_| ClassAcc::new(FINE_SIGFIG))
                 .collect(),
+            http: Tally::default(),
             ingest: IngestAcc::default(),
         }
     }
@@ -512,9 +572,14 @@ pub struct Collected {
     /// Per request name, in first-seen order.
     pub names: Vec<NameAcc>,
     name_index: HashMap<Box<[u8]>, usize>,
-    /// Failures by kind over the whole run (index in [`ErrorKind::ALL`]).
+    /// HTTP calls over the whole run (the headline's "HTTP requests").
+    pub http: Tally,
+    /// Rows that are not HTTP calls (dashboard loads, transforms, …), per
+    /// class (index in [`RequestClass::ALL`]).
+    pub operations: Vec<Tally>,
+    /// Failures of HTTP calls by kind over the whole run (index in [`ErrorKind::ALL`]).
     pub errors: [u64; 7],
-    /// Distinct (truncated) error messages and their counts.
+    /// Distinct (truncated) error messages of failed HTTP calls and their counts.
     pub messages: HashMap<String, u64>,
     /// Failures whose message was not kept because [`MAX_MESSAGES`] were already.
     pub other_messages: u64,
@@ -544,6 +609,8 @@ impl Collected {
                 .collect(),
             names: Vec::new(),
             name_index: HashMap::new(),
+            http: Tally::default(),
+            operations: vec![Tally::default(); RequestClass::ALL.len()],
             errors: [0; 7],
             messages: HashMap::new(),
             other_messages: 0,
@@ -587,6 +654,7 @@ impl Collected {
 
     /// Fold in one request row: `name_slot` from [`Collected::name_slot`],
     /// `fail` the kind of failure or `None` for a success, `error` its text.
+    /// Whether it is an HTTP call follows from its class ([`is_http_row`]).
     pub fn record(
         &mut self,
         elapsed_ms: u64,
@@ -594,6 +662,23 @@ impl Collected {
         latency_us: u64,
         fail: Option<ErrorKind>,
         error: &[u8],
+    ) {
+        let http = is_http_row(None, self.names[name_slot].class);
+        self.record_row(elapsed_ms, name_slot, latency_us, fail, error, http);
+    }
+
+    /// [`Collected::record`] for a row known to be an HTTP call or not. Only
+    /// HTTP calls count as requests and errors: an operation (a dashboard
+    /// load failed by a panel's 503) is counted in its class, not again as
+    /// a failed request.
+    pub fn record_row(
+        &mut self,
+        elapsed_ms: u64,
+        name_slot: usize,
+        latency_us: u64,
+        fail: Option<ErrorKind>,
+        error: &[u8],
+        http: bool,
     ) {
         let class = self.names[name_slot].class;
         let success = fail.is_none();
@@ -603,10 +688,19 @@ impl Collected {
         for w in &mut self.windows {
             if w.contains(elapsed_ms) {
                 w.classes[ci].record(latency_us, success);
+                if http {
+                    w.http.record(success);
+                }
             }
         }
-        self.buckets.record(elapsed_ms, class, latency_us, fail);
+        self.buckets
+            .record(elapsed_ms, class, latency_us, fail, http);
         self.last_elapsed_ms = self.last_elapsed_ms.max(elapsed_ms);
+        if !http {
+            self.operations[ci].record(success);
+            return;
+        }
+        self.http.record(success);
         if let Some(kind) = fail {
             self.errors[kind.index()] += 1;
             self.record_message(error);
@@ -710,7 +804,7 @@ mod tests {
         let mut b = TimeBuckets::for_run_length(60_000);
         assert_eq!(b.width_ms, 1000);
         for s in 0..1200u64 {
-            b.record(s * 1000, RequestClass::PanelQuery, 1000 + s, None);
+            b.record(s * 1000, RequestClass::PanelQuery, 1000 + s, None, true);
         }
         assert_eq!(b.width_ms, 2000);
         assert_eq!(b.buckets.len(), 600);

@@ -278,10 +278,28 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         ),
     )?;
     row(
-        "Requests",
+        "HTTP requests",
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
     )?;
-    row("Error rate", pct(s.totals.error_rate))?;
+    row("HTTP error rate", pct(s.totals.error_rate))?;
+    let outside = r.counters.outside_log_by_purpose();
+    if !outside.is_empty() {
+        let parts: Vec<String> = outside
+            .iter()
+            .map(|(p, n)| format!("{} {n}", text(&p.replace('_', " "))))
+            .collect();
+        row(
+            "HTTP calls outside the request log",
+            format!("{} ({})", s.totals.outside_log, parts.join(", ")),
+        )?;
+    }
+    // Operations dashload times are not HTTP calls: their own counts and rates.
+    for o in &s.totals.operations {
+        row(
+            &format!("{}s (not HTTP calls)", o.class.label()),
+            format!("{} ({} failed, {})", o.count, o.failed, pct(o.error_rate)),
+        )?;
+    }
     row(
         "Verdict",
         format!(
@@ -478,7 +496,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>run.json lists no windows.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>HTTP requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
     for w in &s.windows {
         let lat = |class: RequestClass| {
             w.classes
