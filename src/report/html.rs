@@ -147,7 +147,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     fig(h, &c.users)?;
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
-    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles per time bucket of ");
+    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles of successful requests per time bucket of ");
     writeln!(
         h,
         "{} s (1 % precision), with the SLO bounds dashed.</p>",
