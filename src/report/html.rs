@@ -296,7 +296,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     // Operations dashload times are not HTTP calls: their own counts and rates.
     for o in &s.totals.operations {
         row(
-            &format!("{}s (not HTTP calls)", o.class.label()),
+            &format!("{} (operations, not HTTP calls)", o.class.label()),
             format!("{} ({} failed, {})", o.count, o.failed, pct(o.error_rate)),
         )?;
     }

@@ -196,7 +196,7 @@ pub fn operations_line(s: &Summary) -> Option<String> {
         .iter()
         .map(|o| {
             format!(
-                "{}s {} ({} failed, {})",
+                "{} {} ({} failed, {})",
                 o.class.label(),
                 o.count,
                 o.failed,

@@ -97,6 +97,6 @@ fn calls_outside_the_log_are_in_the_headline() {
     );
     assert_eq!(
         crate::report::operations_line(&s).unwrap(),
-        "operations     dashboard loads 1 (1 failed, 100.00 %) · sync transforms 1 (0 failed, 0.00 %)"
+        "operations     dashboard load 1 (1 failed, 100.00 %) · sync transform 1 (0 failed, 0.00 %)"
     );
 }
