@@ -226,6 +226,7 @@ impl Live {
             entries: self.entries.load(Ordering::Relaxed),
             points_written: self.points_written.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
+            http_outside_log: Default::default(),
         }
     }
 }

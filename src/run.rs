@@ -25,6 +25,7 @@ use crate::report::{render_run, ReportOptions, ReportOutcome};
 use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
+use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
 use crate::users::{self, IngestLog, RunContext};
 
@@ -92,8 +93,9 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         .as_ref()
         .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
-    crate::target::preflight(&endpoints, &scenario).await?;
-    crate::target::resolve_inputs(&endpoints, &mut scenario).await?;
+    let preflight_calls = OutsideLog::default();
+    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
     let scenario = Arc::new(scenario);
 
     let started = Utc::now();
@@ -110,6 +112,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         ingest.clone(),
     )?);
+    context.outside.absorb(&preflight_calls);
 
     let windows = if options.goose_shape {
         Vec::new()
@@ -203,6 +206,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     meta.interrupted = interrupted;
     meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();
     meta.counters = live.counters();
+    meta.counters.http_outside_log = context.outside.snapshot();
     meta.store(&run_dir)?;
     let sandbox_counters = match sandbox {
         Some(s) => {

@@ -308,6 +308,34 @@ pub struct RunCounters {
     pub points_written: u64,
     /// Batches the sync job wrote (successful or not).
     pub batches: u64,
+    /// HTTP calls made outside the request log: purpose (`preflight`,
+    /// `freshness_poll`, `sync_status_poll`, `panel_extra_query`) → endpoint
+    /// kind (`ping`, `query`, `other`) → calls. With the log's HTTP rows they
+    /// are every call dashload made.
+    #[serde(default)]
+    pub http_outside_log: OutsideLogCalls,
+}
+
+/// HTTP calls outside the request log: purpose → endpoint kind → calls.
+pub type OutsideLogCalls =
+    std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>;
+
+impl RunCounters {
+    /// Every HTTP call made outside the request log.
+    pub fn outside_log_calls(&self) -> u64 {
+        self.http_outside_log
+            .values()
+            .flat_map(|k| k.values())
+            .sum()
+    }
+
+    /// Calls outside the request log per purpose, in name order.
+    pub fn outside_log_by_purpose(&self) -> Vec<(String, u64)> {
+        self.http_outside_log
+            .iter()
+            .map(|(p, kinds)| (p.clone(), kinds.values().sum()))
+            .collect()
+    }
 }
 
 /// `run.json`: dashload's own record of a run.

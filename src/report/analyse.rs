@@ -4,8 +4,9 @@
 //! - **Judged windows** are the hold windows (`WindowKind::Hold`); the run
 //!   fails when any SLO fails on one. Stress steps are evaluated the same way
 //!   but only reported: they are expected to break.
-//! - **SLO on a window**: p50/p95/p99 (ms) and error rate (fraction) of the
-//!   SLO's class over the requests *started* in the window; `ms_per_point`
+//! - **SLO on a window**: p50/p95/p99 (ms) of the SLO's class over the
+//!   *successful* requests started in the window (failed ones have their own
+//!   latency), and error rate (fraction) over all of them; `ms_per_point`
 //!   is the window's summed batch write time ÷ summed points from
 //!   `ingest.csv`. A window with no requests of the class (or no latency
 //!   data) gives *no data*, which is neither pass nor fail.
@@ -14,29 +15,53 @@
 //!   fewest viewers on which one failed (a lucky window above a failure does
 //!   not count). `None` without SLOs or without a window that held.
 //! - **Knee**: see [`knee`].
+//! - **HTTP requests** (totals, windows, throughput, errors) count HTTP calls
+//!   only; dashboard loads, transforms, sync runs and freshness lags are
+//!   operations, counted in their classes and in `Totals::operations`.
 
 use crate::runfolder::{RequestClass, RunMeta, Slo, SloMetric, WindowKind};
 
-use super::collect::{is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc};
+use hdrhistogram::Histogram;
+
+use super::collect::{
+    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc,
+};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
 /// fraction of the initial throughput per viewer.
 pub const KNEE_FRACTION: f64 = 0.5;
 
-/// Latency percentiles of a histogram in µs, as ms; `None` when empty.
+/// Latency of the successful requests of `acc`, ms; `None` when none.
+/// SLOs, the knee and the charts judge this one (see [`ClassAcc`]).
 pub fn latency(acc: &ClassAcc) -> Option<Latency> {
-    let h = &acc.hist;
+    latency_of(&acc.hist, &acc.ok_moments)
+}
+
+/// Latency of the failed requests of `acc`, ms; `None` when none failed.
+pub fn failed_latency(acc: &ClassAcc) -> Option<Latency> {
+    latency_of(&acc.failed_hist, &acc.failed_moments)
+}
+
+fn latency_of(h: &Histogram<u64>, m: &Moments) -> Option<Latency> {
     if h.is_empty() {
         return None;
     }
     let ms = |us: u64| us as f64 / 1000.0;
+    // Exact sums when every value went through them; Goose's aggregates
+    // (report.json fallback) fill the histogram only.
+    let (mean, stddev) = match (m.n == h.len(), m.mean_us(), m.stddev_us()) {
+        (true, Some(mean), Some(sd)) => (mean, sd),
+        _ => (h.mean(), h.stdev()),
+    };
     Some(Latency {
         p50: ms(h.value_at_quantile(0.50)),
         p90: ms(h.value_at_quantile(0.90)),
         p95: ms(h.value_at_quantile(0.95)),
         p99: ms(h.value_at_quantile(0.99)),
         max: ms(h.max()),
+        mean: mean / 1000.0,
+        stddev: stddev / 1000.0,
     })
 }
 
@@ -52,6 +77,7 @@ pub fn class_stats(class: RequestClass, acc: &ClassAcc) -> ClassStats {
         failed: acc.failed,
         error_rate: ratio(acc.failed, acc.count),
         latency: latency(acc),
+        failed_latency: failed_latency(acc),
     }
 }
 
@@ -68,8 +94,13 @@ pub fn observe(slo: &Slo, window: &WindowAcc) -> Result<f64, String> {
     let pct = |q: f64| {
         if acc.count == 0 {
             Err(format!("no {} requests in this window", slo.class.label()))
-        } else if acc.hist.is_empty() {
+        } else if acc.hist.is_empty() && acc.failed_hist.is_empty() {
             Err("no latencies for this window (no request log)".to_string())
+        } else if acc.hist.is_empty() {
+            Err(format!(
+                "no successful {} requests in this window",
+                slo.class.label()
+            ))
         } else {
             Ok(acc.hist.value_at_quantile(q) as f64 / 1000.0)
         }
@@ -230,11 +261,10 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
         }
     };
     let all = RequestClass::ALL.iter().zip(&w.classes);
-    let requests = all.clone().map(|(_, a)| a.count).sum();
-    let failed = all.clone().map(|(_, a)| a.failed).sum();
+    let (requests, failed) = (w.http.count, w.http.failed);
     let viewer_ok = all
         .clone()
-        .filter(|(c, _)| is_viewer_class(**c))
+        .filter(|(c, _)| is_viewer_class(**c) && is_http_class(**c))
         .map(|(_, a)| a.count - a.failed)
         .sum();
     WindowStats {
@@ -293,11 +323,9 @@ fn series(c: &Collected) -> Series {
                     .iter()
                     .filter_map(|class| b.class(*class).map(|a| (*class, a)))
                     .collect();
-                let count: u64 = classes.iter().map(|(_, a)| a.count).sum();
-                let failed: u64 = classes.iter().map(|(_, a)| a.failed).sum();
                 SeriesBucket {
-                    ok: count - failed,
-                    failed,
+                    ok: b.http.count - b.http.failed,
+                    failed: b.http.failed,
                     errors: b.errors.to_vec(),
                     points: b.ingest.points,
                     classes: classes
@@ -452,8 +480,18 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .map(|(_, u)| *u as usize)
         .max()
         .unwrap_or(0);
-    let requests: u64 = c.totals.iter().map(|a| a.count).sum();
-    let failed: u64 = c.totals.iter().map(|a| a.failed).sum();
+    let (requests, failed) = (c.http.count, c.http.failed);
+    let operations = RequestClass::ALL
+        .iter()
+        .zip(&c.operations)
+        .filter(|(_, t)| t.count > 0)
+        .map(|(class, t)| Operation {
+            class: *class,
+            count: t.count,
+            failed: t.failed,
+            error_rate: ratio(t.failed, t.count),
+        })
+        .collect();
 
     let mut names: Vec<NameStats> = c
         .names
@@ -515,6 +553,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             requests,
             failed,
             error_rate: ratio(failed, requests),
+            outside_log: meta.counters.outside_log_calls(),
+            operations,
         },
         overall: present(
             RequestClass::ALL
@@ -560,5 +600,9 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     }
 }
 
+#[cfg(test)]
+mod counts_tests;
+#[cfg(test)]
+mod ok_ko_tests;
 #[cfg(test)]
 mod tests;

@@ -316,7 +316,10 @@ fn slo_lines(s: &Summary, class: RequestClass) -> Vec<(String, f64, RGBColor)> {
 
 fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -> String {
     let mut plot = Plot::new(
-        format!("Latency over time: {} (log scale)", class.label()),
+        format!(
+            "Latency over time: {}, successful requests (log scale)",
+            class.label()
+        ),
         "time since start (s)",
         "latency (ms)",
     );
@@ -346,7 +349,7 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
 
 fn histogram(s: &Summary) -> String {
     let mut plot = Plot::new(
-        "Latency distribution (whole run, log scale)",
+        "Latency distribution of successful requests (whole run, log scale)",
         "latency (ms, log scale)",
         "share of requests (%)",
     );
@@ -383,7 +386,7 @@ fn tail_x(p: f64) -> f64 {
 
 fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
     let mut plot = Plot::new(
-        "Latency by percentile (whole run)",
+        "Latency by percentile, successful requests (whole run)",
         "percentile (tail stretched)",
         "latency (ms, log scale)",
     );
@@ -454,7 +457,7 @@ fn concurrency_x(s: &Summary, base: Option<&Summary>) -> Range<f64> {
 
 fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     let mut plot = Plot::new(
-        "p95 latency against concurrency (hold windows and stress steps)",
+        "p95 latency of successful requests against concurrency (holds and stress steps)",
         "viewers",
         "p95 latency (ms, log scale)",
     );

@@ -139,22 +139,145 @@ pub fn is_viewer_class(class: RequestClass) -> bool {
     )
 }
 
+/// Whether rows of `class` are HTTP calls, for logs whose rows do not say
+/// (see `load.rs`): dashboard loads, transforms, freshness lags and sync runs
+/// are operations dashload times, not calls a server answered.
+pub fn is_http_class(class: RequestClass) -> bool {
+    !matches!(
+        class,
+        RequestClass::DashboardLoad
+            | RequestClass::SyncTransform
+            | RequestClass::IngestFreshness
+            | RequestClass::SyncRun
+    )
+}
+
+/// Whether a row of `class` recorded under the method label `method` (when
+/// the input says) is an HTTP call. dashload records operations under labels
+/// of their own (`LOAD`, `LP`, `GEN`, `POLL`, `RUN`); the class decides for
+/// logs without labels and for operations recorded under an HTTP verb.
+pub fn is_http_row(method: Option<&[u8]>, class: RequestClass) -> bool {
+    const VERBS: [&[u8]; 7] = [
+        b"GET", b"POST", b"PUT", b"HEAD", b"DELETE", b"PATCH", b"OPTIONS",
+    ];
+    let verb = method.is_none_or(|m| VERBS.iter().any(|v| m.eq_ignore_ascii_case(v)));
+    verb && is_http_class(class)
+}
+
+/// A count and how many of it failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// All.
+    pub count: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+impl Tally {
+    /// Count one.
+    pub fn record(&mut self, success: bool) {
+        self.count += 1;
+        if !success {
+            self.failed += 1;
+        }
+    }
+
+    /// Fold in another.
+    pub fn merge(&mut self, other: &Tally) {
+        self.count += other.count;
+        self.failed += other.failed;
+    }
+}
+
 fn new_histogram(sigfig: u8) -> Histogram<u64> {
     // 2 and 3 are valid significant-digit counts, so creation cannot fail;
     // fall back to the default precision rather than panic if it ever did.
     Histogram::new(sigfig).unwrap_or_else(|_| Histogram::new(3).expect("3 digits is valid"))
 }
 
-/// Requests of one class (or name) in one place: counts and latencies in µs.
+/// Exact running sums of latencies, for the mean and standard deviation
+/// beside the percentiles (µs and µs² in u128: exact, and mergeable).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Moments {
+    /// Values folded in.
+    pub n: u64,
+    /// Their sum, µs.
+    pub sum: u128,
+    /// The sum of their squares, µs².
+    pub sum_sq: u128,
+}
+
+impl Moments {
+    /// Fold in one value.
+    pub fn record(&mut self, us: u64) {
+        self.n += 1;
+        self.sum += u128::from(us);
+        self.sum_sq += u128::from(us) * u128::from(us);
+    }
+
+    /// Fold in another.
+    pub fn merge(&mut self, other: &Moments) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
+    /// Mean, µs; `None` when empty.
+    pub fn mean_us(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum as f64 / self.n as f64)
+    }
+
+    /// Population standard deviation, µs; `None` when empty. Computed as
+    /// √(n·Σx² − (Σx)²) ÷ n in integers, so there is no cancellation.
+    pub fn stddev_us(&self) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let n = u128::from(self.n);
+        let spread = n
+            .checked_mul(self.sum_sq)
+            .and_then(|a| self.sum.checked_mul(self.sum).map(|b| a.saturating_sub(b)));
+        Some(match spread {
+            Some(s) => (s as f64).sqrt() / self.n as f64,
+            // Beyond u128 (not reachable by real runs): the floating-point formula.
+            None => {
+                let mean = self.sum as f64 / self.n as f64;
+                (self.sum_sq as f64 / self.n as f64 - mean * mean)
+                    .max(0.0)
+                    .sqrt()
+            }
+        })
+    }
+}
+
+/// Requests of one class (or name) in one place: counts and latencies in µs,
+/// kept apart for successful and failed requests (Gatling's OK/KO): a fast 503
+/// must not make the percentiles that SLOs judge look better.
 #[derive(Debug, Clone)]
 pub struct ClassAcc {
     /// Requests seen.
     pub count: u64,
     /// Requests that failed.
     pub failed: u64,
-    /// Latencies in µs. May stay empty while `count` is not, when the input
-    /// held counts only (Goose's per-second graph data).
+    /// Latencies of successful requests, µs. May stay empty while `count` is
+    /// not, when the input held counts only (Goose's per-second graph data);
+    /// holds every request when only Goose's aggregates were there (they do
+    /// not tell successes' latencies apart).
     pub hist: Histogram<u64>,
+    /// Latencies of failed requests, µs.
+    pub failed_hist: Histogram<u64>,
+    /// Sums over `hist`'s values.
+    pub ok_moments: Moments,
+    /// Sums over `failed_hist`'s values.
+    pub failed_moments: Moments,
+}
+
+fn record_into(hist: &mut Histogram<u64>, latency_us: u64) {
+    // Auto-resizing histograms grow to any value; `saturating_record`
+    // would clamp to the current (small) top instead of growing.
+    if hist.record(latency_us).is_err() {
+        hist.saturating_record(latency_us);
+    }
 }
 
 impl ClassAcc {
@@ -164,19 +287,22 @@ impl ClassAcc {
             count: 0,
             failed: 0,
             hist: new_histogram(sigfig),
+            failed_hist: new_histogram(sigfig),
+            ok_moments: Moments::default(),
+            failed_moments: Moments::default(),
         }
     }
 
     /// Fold in one request.
     pub fn record(&mut self, latency_us: u64, success: bool) {
         self.count += 1;
-        if !success {
+        if success {
+            record_into(&mut self.hist, latency_us);
+            self.ok_moments.record(latency_us);
+        } else {
             self.failed += 1;
-        }
-        // Auto-resizing histograms grow to any value; `saturating_record`
-        // would clamp to the current (small) top instead of growing.
-        if self.hist.record(latency_us).is_err() {
-            self.hist.saturating_record(latency_us);
+            record_into(&mut self.failed_hist, latency_us);
+            self.failed_moments.record(latency_us);
         }
     }
 
@@ -187,6 +313,9 @@ impl ClassAcc {
         // Auto-resizing histograms accept any source; an error would only
         // mean a counter overflow, which u64 counts of real runs cannot reach.
         let _ = self.hist.add(&other.hist);
+        let _ = self.failed_hist.add(&other.failed_hist);
+        self.ok_moments.merge(&other.ok_moments);
+        self.failed_moments.merge(&other.failed_moments);
     }
 }
 
@@ -195,8 +324,10 @@ impl ClassAcc {
 pub struct Bucket {
     /// Per class (index in [`RequestClass::ALL`]), created on first use.
     pub classes: Vec<Option<Box<ClassAcc>>>,
-    /// Failures by kind (index in [`ErrorKind::ALL`]).
+    /// Failures of HTTP calls by kind (index in [`ErrorKind::ALL`]).
     pub errors: [u64; 7],
+    /// HTTP calls (rows that are operations left out).
+    pub http: Tally,
     /// Sync-job batches from `ingest.csv` that started in this bucket.
     pub ingest: IngestAcc,
 }
@@ -230,6 +361,7 @@ impl Bucket {
         for (a, b) in self.errors.iter_mut().zip(other.errors) {
             *a += b;
         }
+        self.http.merge(&other.http);
         self.ingest.merge(&other.ingest);
     }
 }
@@ -273,20 +405,24 @@ impl TimeBuckets {
         &mut self.buckets[index]
     }
 
-    /// Record a request at `elapsed_ms`.
+    /// Record a request at `elapsed_ms` (an HTTP call when `http`).
     pub fn record(
         &mut self,
         elapsed_ms: u64,
         class: RequestClass,
         latency_us: u64,
         fail: Option<ErrorKind>,
+        http: bool,
     ) {
         let bucket = self.at(elapsed_ms);
         bucket
             .class_mut(class_index(class))
             .record(latency_us, fail.is_none());
-        if let Some(kind) = fail {
-            bucket.errors[kind.index()] += 1;
+        if http {
+            bucket.http.record(fail.is_none());
+            if let Some(kind) = fail {
+                bucket.errors[kind.index()] += 1;
+            }
         }
     }
 
@@ -353,6 +489,8 @@ pub struct WindowAcc {
     pub window: StageWindow,
     /// Per class (index in [`RequestClass::ALL`]).
     pub classes: Vec<ClassAcc>,
+    /// HTTP calls started in it.
+    pub http: Tally,
     /// Batches from `ingest.csv`.
     pub ingest: IngestAcc,
     /// Hold windows only: samples in time blocks, for the regression gate.
@@ -369,6 +507,7 @@ impl WindowAcc {
                 .iter()
                 .map(|_| ClassAcc::new(FINE_SIGFIG))
                 .collect(),
+            http: Tally::default(),
             ingest: IngestAcc::default(),
         }
     }
@@ -438,9 +577,14 @@ pub struct Collected {
     /// Per request name, in first-seen order.
     pub names: Vec<NameAcc>,
     name_index: HashMap<Box<[u8]>, usize>,
-    /// Failures by kind over the whole run (index in [`ErrorKind::ALL`]).
+    /// HTTP calls over the whole run (the headline's "HTTP requests").
+    pub http: Tally,
+    /// Rows that are not HTTP calls (dashboard loads, transforms, …), per
+    /// class (index in [`RequestClass::ALL`]).
+    pub operations: Vec<Tally>,
+    /// Failures of HTTP calls by kind over the whole run (index in [`ErrorKind::ALL`]).
     pub errors: [u64; 7],
-    /// Distinct (truncated) error messages and their counts.
+    /// Distinct (truncated) error messages of failed HTTP calls and their counts.
     pub messages: HashMap<String, u64>,
     /// Failures whose message was not kept because [`MAX_MESSAGES`] were already.
     pub other_messages: u64,
@@ -472,6 +616,8 @@ impl Collected {
                 .collect(),
             names: Vec::new(),
             name_index: HashMap::new(),
+            http: Tally::default(),
+            operations: vec![Tally::default(); RequestClass::ALL.len()],
             errors: [0; 7],
             messages: HashMap::new(),
             other_messages: 0,
@@ -516,6 +662,7 @@ impl Collected {
 
     /// Fold in one request row: `name_slot` from [`Collected::name_slot`],
     /// `fail` the kind of failure or `None` for a success, `error` its text.
+    /// Whether it is an HTTP call follows from its class ([`is_http_row`]).
     pub fn record(
         &mut self,
         elapsed_ms: u64,
@@ -523,6 +670,23 @@ impl Collected {
         latency_us: u64,
         fail: Option<ErrorKind>,
         error: &[u8],
+    ) {
+        let http = is_http_row(None, self.names[name_slot].class);
+        self.record_row(elapsed_ms, name_slot, latency_us, fail, error, http);
+    }
+
+    /// [`Collected::record`] for a row known to be an HTTP call or not. Only
+    /// HTTP calls count as requests and errors: an operation (a dashboard
+    /// load failed by a panel's 503) is counted in its class, not again as
+    /// a failed request.
+    pub fn record_row(
+        &mut self,
+        elapsed_ms: u64,
+        name_slot: usize,
+        latency_us: u64,
+        fail: Option<ErrorKind>,
+        error: &[u8],
+        http: bool,
     ) {
         let class = self.names[name_slot].class;
         let success = fail.is_none();
@@ -535,11 +699,20 @@ impl Collected {
                 if let Some(b) = &mut w.blocks {
                     b.record(elapsed_ms, ci, latency_us, success);
                 }
+                if http {
+                    w.http.record(success);
+                }
             }
         }
-        self.buckets.record(elapsed_ms, class, latency_us, fail);
+        self.buckets
+            .record(elapsed_ms, class, latency_us, fail, http);
         self.hold_seconds.record(elapsed_ms, class);
         self.last_elapsed_ms = self.last_elapsed_ms.max(elapsed_ms);
+        if !http {
+            self.operations[ci].record(success);
+            return;
+        }
+        self.http.record(success);
         if let Some(kind) = fail {
             self.errors[kind.index()] += 1;
             self.record_message(error);
@@ -643,7 +816,7 @@ mod tests {
         let mut b = TimeBuckets::for_run_length(60_000);
         assert_eq!(b.width_ms, 1000);
         for s in 0..1200u64 {
-            b.record(s * 1000, RequestClass::PanelQuery, 1000 + s, None);
+            b.record(s * 1000, RequestClass::PanelQuery, 1000 + s, None, true);
         }
         assert_eq!(b.width_ms, 2000);
         assert_eq!(b.buckets.len(), 600);
@@ -693,5 +866,30 @@ mod tests {
             c.messages.keys().next().unwrap().chars().count(),
             MESSAGE_CHARS + 1
         );
+    }
+
+    #[test]
+    fn moments_merge_to_the_whole() {
+        let (mut a, mut b, mut whole) =
+            (Moments::default(), Moments::default(), Moments::default());
+        for v in [3u64, 9, 27, 1_000_000, 5] {
+            whole.record(v);
+            if v % 2 == 0 {
+                b.record(v)
+            } else {
+                a.record(v)
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a, whole);
+        assert_eq!(Moments::default().mean_us(), None);
+        let two = {
+            let mut m = Moments::default();
+            m.record(2);
+            m.record(4);
+            m
+        };
+        assert_eq!(two.mean_us(), Some(3.0));
+        assert_eq!(two.stddev_us(), Some(1.0));
     }
 }

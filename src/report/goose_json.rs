@@ -17,7 +17,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::runfolder::RequestClass;
 
-use super::collect::{class_index, ClassAcc, Collected, ErrorKind, FINE_SIGFIG};
+use super::collect::{
+    class_index, is_http_row, ClassAcc, Collected, ErrorKind, Tally, FINE_SIGFIG,
+};
 
 /// The request name inside a Goose key such as `GET load Toggl time [7d]`.
 fn name_of_key(key: &str) -> &str {
@@ -29,6 +31,12 @@ fn name_of_key(key: &str) -> &str {
         }
         _ => key,
     }
+}
+
+/// The method label of a Goose metrics key (`GET panel …` → `GET`).
+fn method_of_key(key: &str) -> Option<&[u8]> {
+    let name = name_of_key(key);
+    (name.len() < key.len()).then(|| key[..key.len() - name.len()].trim().as_bytes())
 }
 
 /// A per-second series `{ "origin": s, "data": [..] }` as `(second, value)` pairs.
@@ -106,10 +114,25 @@ fn fold_aggregates(c: &mut Collected, report: &Value) {
         let class = c.names[slot].class;
         c.names[slot].acc.merge(&acc);
         c.totals[class_index(class)].merge(&acc);
+        let tally = Tally {
+            count: acc.count,
+            failed: acc.failed,
+        };
+        if is_http_row(method_of_key(key), class) {
+            c.http.merge(&tally);
+        } else {
+            c.operations[class_index(class)].merge(&tally);
+        }
         c.goose_input.rows += acc.count;
     }
     let errors = report.get("errors").and_then(Value::as_array);
     for error in errors.into_iter().flatten() {
+        let method = error.get("method").and_then(Value::as_str);
+        let name = error.get("name").and_then(Value::as_str).unwrap_or("");
+        // Failed operations (a dashboard load) are counted in their class only.
+        if !is_http_row(method.map(str::as_bytes), RequestClass::of(name)) {
+            continue;
+        }
         let text = error.get("error").and_then(Value::as_str).unwrap_or("");
         let n = error
             .get("occurrences")
@@ -140,6 +163,7 @@ fn fold_per_second(c: &mut Collected, graphs: &Value) {
     let series = graphs.get("requests_per_second").and_then(Value::as_object);
     for (key, counts) in series.into_iter().flatten() {
         let class = RequestClass::of(name_of_key(key));
+        let http = is_http_row(method_of_key(key), class);
         let failures = failed_of(key);
         for (second, n) in per_second(counts) {
             let failed = failures
@@ -152,12 +176,19 @@ fn fold_per_second(c: &mut Collected, graphs: &Value) {
             let acc = bucket.class_entry(class);
             acc.count += n;
             acc.failed += failed;
-            bucket.errors[ErrorKind::Other.index()] += failed;
+            let tally = Tally { count: n, failed };
+            if http {
+                bucket.errors[ErrorKind::Other.index()] += failed;
+                bucket.http.merge(&tally);
+            }
             for w in &mut c.windows {
                 if w.contains(ms) {
                     let acc = &mut w.classes[class_index(class)];
                     acc.count += n;
                     acc.failed += failed;
+                    if http {
+                        w.http.merge(&tally);
+                    }
                 }
             }
             c.last_elapsed_ms = c.last_elapsed_ms.max(ms);

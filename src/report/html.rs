@@ -147,7 +147,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     fig(h, &c.users)?;
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
-    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles per time bucket of ");
+    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles of successful requests per time bucket of ");
     writeln!(
         h,
         "{} s (1 % precision), with the SLO bounds dashed.</p>",
@@ -280,10 +280,28 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         ),
     )?;
     row(
-        "Requests",
+        "HTTP requests",
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
     )?;
-    row("Error rate", pct(s.totals.error_rate))?;
+    row("HTTP error rate", pct(s.totals.error_rate))?;
+    let outside = r.counters.outside_log_by_purpose();
+    if !outside.is_empty() {
+        let parts: Vec<String> = outside
+            .iter()
+            .map(|(p, n)| format!("{} {n}", text(&p.replace('_', " "))))
+            .collect();
+        row(
+            "HTTP calls outside the request log",
+            format!("{} ({})", s.totals.outside_log, parts.join(", ")),
+        )?;
+    }
+    // Operations dashload times are not HTTP calls: their own counts and rates.
+    for o in &s.totals.operations {
+        row(
+            &format!("{} (operations, not HTTP calls)", o.class.label()),
+            format!("{} ({} failed, {})", o.count, o.failed, pct(o.error_rate)),
+        )?;
+    }
     row(
         "Verdict",
         format!(
@@ -328,13 +346,16 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// Latencies are of successful requests; failed ones are apart (OK/KO), so fast
+/// errors cannot flatter the percentiles.
 fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
-    h.push_str("<table><tr><th class=\"l\">class</th><th>requests</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">class</th><th>count</th><th>failed</th><th>error rate</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>sd ms</th><th>failed p50 ms</th><th>failed p95 ms</th></tr>\n");
     for c in stats {
         let l = c.latency;
+        let k = c.failed_latency;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.class.label(),
             c.count,
             c.failed,
@@ -344,9 +365,13 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
+            ms(l.map(|l| l.mean)),
+            ms(l.map(|l| l.stddev)),
+            ms(k.map(|l| l.p50)),
+            ms(k.map(|l| l.p95)),
         )?;
     }
-    h.push_str("</table>\n");
+    h.push_str("</table>\n<p class=\"note\">Percentiles, mean and sd are of successful requests; failed requests' latencies are apart.</p>\n");
     Ok(())
 }
 
@@ -473,7 +498,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>run.json lists no windows.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>HTTP requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
     for w in &s.windows {
         let lat = |class: RequestClass| {
             w.classes
@@ -527,12 +552,12 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>No requests.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th></tr>\n");
     for n in &s.names {
         let l = n.stats.latency;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
@@ -541,8 +566,10 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
+            ms(l.map(|l| l.mean)),
             n.stats.failed,
             pct(n.stats.error_rate),
+            ms(n.stats.failed_latency.map(|l| l.p95)),
         )?;
     }
     h.push_str("</table>\n</section>\n");

@@ -30,6 +30,22 @@ pub fn junit(s: &Summary) -> String {
         ts = s.run.started_at.format("%Y-%m-%dT%H:%M:%S"),
         d = s.run.duration_s,
     );
+    // The run's counts, for CI dashboards: HTTP calls apart from operations.
+    let t = &s.totals;
+    let mut props = vec![
+        ("http_requests".to_string(), t.requests.to_string()),
+        ("http_failed".to_string(), t.failed.to_string()),
+        ("http_outside_log".to_string(), t.outside_log.to_string()),
+    ];
+    for o in &t.operations {
+        props.push((format!("{}_count", o.class.key()), o.count.to_string()));
+        props.push((format!("{}_failed", o.class.key()), o.failed.to_string()));
+    }
+    x.push_str("    <properties>\n");
+    for (name, value) in props {
+        let _ = writeln!(x, "      <property name=\"{name}\" value=\"{value}\"/>");
+    }
+    x.push_str("    </properties>\n");
     for r in judged {
         let unit = match r.metric {
             crate::runfolder::SloMetric::ErrorRate => "",

@@ -16,7 +16,7 @@ use csv::ByteRecord;
 
 use crate::error::{Error, Result};
 
-use super::collect::{Collected, ErrorKind};
+use super::collect::{is_http_row, Collected, ErrorKind};
 
 /// Inputs at least this large get a progress bar (when asked for and stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
@@ -30,6 +30,7 @@ struct RequestColumns {
     success: usize,
     error: Option<usize>,
     response_time_us: Option<usize>,
+    raw: Option<usize>,
 }
 
 impl RequestColumns {
@@ -45,6 +46,7 @@ impl RequestColumns {
             success: need("success")?,
             error: pos("error"),
             response_time_us: pos("response_time_us"),
+            raw: pos("raw"),
         })
     }
 }
@@ -91,6 +93,21 @@ fn parse_u64(bytes: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// The method label in Goose's raw request (`… custom_method: "LOAD" }`, or
+/// `method: Get` when the label is empty); `None` when it cannot be read.
+fn method_of_raw(raw: &[u8]) -> Option<&[u8]> {
+    const LABEL: &[u8] = b"custom_method: \"";
+    // The label is the last field: search from the end, past any URL or body.
+    let at = memchr::memmem::rfind(raw, LABEL)? + LABEL.len();
+    let len = memchr::memchr(b'"', &raw[at..])?;
+    if len > 0 {
+        return Some(&raw[at..at + len]);
+    }
+    let at = memchr::memmem::find(raw, b"method: ")? + b"method: ".len();
+    let len = raw[at..].iter().position(|b| !b.is_ascii_alphabetic())?;
+    Some(&raw[at..at + len])
+}
+
 fn parse_bool(bytes: &[u8]) -> Option<bool> {
     match bytes.trim_ascii() {
         b"true" | b"1" => Some(true),
@@ -122,7 +139,9 @@ fn fold_request(
     let error = cols.error.and_then(|i| rec.get(i)).unwrap_or(b"");
     let fail = (!success).then(|| ErrorKind::classify(status, error));
     let slot = c.name_slot(name);
-    c.record(elapsed, slot, latency_us, fail, error);
+    let method = cols.raw.and_then(|i| rec.get(i)).and_then(method_of_raw);
+    let http = is_http_row(method, c.names[slot].class);
+    c.record_row(elapsed, slot, latency_us, fail, error, http);
     Some(())
 }
 
@@ -346,7 +365,11 @@ mod tests {
         assert_eq!((panel.count, panel.failed), (2, 1));
         // µs column wins; 0 falls back to whole ms.
         assert_eq!(panel.hist.max(), panel.hist.highest_equivalent(12_345));
-        assert_eq!(panel.hist.min(), 3000);
+        assert_eq!(
+            panel.failed_hist.min(),
+            3000,
+            "the failure's latency is kept apart"
+        );
         assert_eq!(c.errors[ErrorKind::Connection.index()], 1);
         assert_eq!(c.messages.get("client error (Connect)"), Some(&1));
     }
@@ -423,5 +446,31 @@ mod tests {
         assert_eq!(c.ingest.ms_per_point(), Some(75.0 / 7500.0));
         assert_eq!(c.ingest_input.corrupt_rows, 1);
         assert!(c.ingest_input.truncated_last_line);
+    }
+
+    #[test]
+    fn the_method_label_tells_http_calls_from_operations() {
+        let raw = |method: &str, custom: &str| {
+            format!("GooseRawRequest {{ method: {method}, url: \"load x custom_method: \", headers: [], body: \"\", custom_method: \"{custom}\" }}")
+        };
+        assert_eq!(
+            method_of_raw(raw("Custom", "LOAD").as_bytes()),
+            Some(&b"LOAD"[..])
+        );
+        assert_eq!(method_of_raw(raw("Get", "").as_bytes()), Some(&b"Get"[..]));
+        assert_eq!(method_of_raw(b"GooseRawRequest { url: \"x\" }"), None);
+        let mut text = HEADER.to_string();
+        text += &row(10, "sync fetch", 12, 200, true, "", 0)
+            .replace("{ url: \"\"x\"\"", "{ custom_method: \"\"GEN\"\"");
+        text += &row(20, "sync fetch", 12, 503, false, "shed", 0)
+            .replace("{ url: \"\"x\"\"", "{ custom_method: \"\"GET\"\"");
+        text += &row(30, "panel P [1h]", 12, 200, true, "", 0);
+        let c = load(&text);
+        assert_eq!((c.http.count, c.http.failed), (2, 1));
+        assert_eq!(
+            c.operations[crate::report::collect::class_index(RequestClass::SyncFetch)].count,
+            1,
+            "the generated fetch"
+        );
     }
 }

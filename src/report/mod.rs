@@ -186,6 +186,53 @@ pub fn load_baseline(dir: &Path, progress: bool) -> Result<(Summary, Vec<WindowB
     summarise_with_samples(dir, &meta, progress)
 }
 
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
+}
+
+/// "HTTP requests …": calls only, with those made outside the request log.
+pub fn http_headline(s: &Summary) -> String {
+    let t = &s.totals;
+    let mut line = format!(
+        "HTTP requests  {} ({} failed, error rate {})",
+        t.requests,
+        t.failed,
+        percent(t.error_rate)
+    );
+    let outside = s.run.counters.outside_log_by_purpose();
+    if !outside.is_empty() {
+        let parts: Vec<String> = outside
+            .iter()
+            .map(|(purpose, n)| format!("{} {n}", purpose.replace('_', " ")))
+            .collect();
+        line += &format!(
+            "; {} more outside the request log ({})",
+            t.outside_log,
+            parts.join(", ")
+        );
+    }
+    line
+}
+
+/// Dashboard loads, transforms, sync runs…: operations, not HTTP calls.
+pub fn operations_line(s: &Summary) -> Option<String> {
+    let parts: Vec<String> = s
+        .totals
+        .operations
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} ({} failed, {})",
+                o.class.label(),
+                o.count,
+                o.failed,
+                percent(o.error_rate)
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
+}
+
 /// The one-screen terminal summary.
 pub fn text_summary(s: &Summary, html: &Path) -> String {
     let r = &s.run;
@@ -211,15 +258,10 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         r.peak_viewers,
         r.sync_users
     );
-    let _ = writeln!(
-        t,
-        "requests  {} ({} failed, error rate {})",
-        s.totals.requests,
-        s.totals.failed,
-        s.totals
-            .error_rate
-            .map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
-    );
+    let _ = writeln!(t, "{}", http_headline(s));
+    if let Some(ops) = operations_line(s) {
+        let _ = writeln!(t, "{ops}");
+    }
     if r.interrupted {
         let _ = writeln!(t, "INTERRUPTED: the run was cut short");
     }
@@ -233,19 +275,20 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     if !s.judged.is_empty() {
         let _ = writeln!(
             t,
-            "hold windows   {:>9} {:>9} {:>9} {:>9} {:>8}",
-            "p50 ms", "p95 ms", "p99 ms", "requests", "errors"
+            "hold windows   {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+            "p50 ms", "p95 ms", "p99 ms", "mean ms", "count", "failed"
         );
         for c in &s.judged {
             let l = c.latency;
             let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
             let _ = writeln!(
                 t,
-                "  {:<16}{:>9} {:>9} {:>9} {:>9} {:>8}",
+                "  {:<16}{:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
                 c.class.label(),
                 f(l.map(|l| l.p50)),
                 f(l.map(|l| l.p95)),
                 f(l.map(|l| l.p99)),
+                f(l.map(|l| l.mean)),
                 c.count,
                 c.failed
             );

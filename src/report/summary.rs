@@ -120,14 +120,35 @@ pub struct Inputs {
     pub notes: Vec<String>,
 }
 
-/// All requests of the run.
+/// The run's HTTP calls, and the operations dashload timed that are not calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
-    /// Requests.
+    /// HTTP requests in the request log (operations left out).
     pub requests: u64,
-    /// Failed requests.
+    /// Failed HTTP requests.
     pub failed: u64,
     /// `failed / requests`, `None` without requests.
+    pub error_rate: Option<f64>,
+    /// HTTP calls made outside the request log (`run.json`'s counters: preflight,
+    /// polls, …); with `requests`, every call the target answered.
+    #[serde(default)]
+    pub outside_log: u64,
+    /// Rows that are not HTTP calls, per class: dashboard loads, sync transforms,
+    /// sync runs, freshness lags, generated fetches.
+    #[serde(default)]
+    pub operations: Vec<Operation>,
+}
+
+/// Operations of one class that are not HTTP calls, and how many failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// The class.
+    pub class: RequestClass,
+    /// Operations.
+    pub count: u64,
+    /// Failed operations.
+    pub failed: u64,
+    /// `failed / count`.
     pub error_rate: Option<f64>,
 }
 
@@ -142,8 +163,12 @@ pub struct ClassStats {
     pub failed: u64,
     /// `failed / count`.
     pub error_rate: Option<f64>,
-    /// Latency percentiles and maximum, ms; `None` when no latency is known.
+    /// Latency of the successful requests, ms; `None` when none is known.
+    /// SLOs, charts and the capacity judge this one.
     pub latency: Option<Latency>,
+    /// Latency of the failed requests, ms; `None` when none failed.
+    #[serde(default)]
+    pub failed_latency: Option<Latency>,
 }
 
 /// Latency percentiles, ms.
@@ -159,6 +184,12 @@ pub struct Latency {
     pub p99: f64,
     /// Maximum.
     pub max: f64,
+    /// Mean.
+    #[serde(default)]
+    pub mean: f64,
+    /// Population standard deviation.
+    #[serde(default)]
+    pub stddev: f64,
 }
 
 /// One stage or stress-step window.
@@ -174,13 +205,14 @@ pub struct WindowStats {
     pub start_ms: u64,
     /// End, ms.
     pub end_ms: u64,
-    /// Requests started in it.
+    /// HTTP requests started in it.
     pub requests: u64,
-    /// Failed requests started in it.
+    /// Failed HTTP requests started in it.
     pub failed: u64,
-    /// Successful requests per second, all classes.
+    /// Successful HTTP requests per second, all classes.
     pub throughput_rps: f64,
-    /// Successful viewer requests per second (sync job left out).
+    /// Successful viewer HTTP requests per second (sync job and dashboard
+    /// loads left out).
     pub viewer_throughput_rps: f64,
     /// Per class present.
     pub classes: Vec<ClassStats>,

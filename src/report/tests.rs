@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::synthetic::{write_run, Synthetic};
 use super::*;
-use crate::runfolder::{files, LadderStop, RunMeta};
+use crate::runfolder::{files, LadderStop, RequestClass, RunMeta};
 
 /// Every chart of a page.
 const CHARTS: usize = 11;
@@ -85,7 +85,14 @@ fn summary_json_round_trips() {
         summary == fresh,
         "summary.json does not read back as the summary written"
     );
-    assert_eq!(summary.totals.requests, 20_000);
+    // Dashboard loads and transforms are operations, not HTTP requests.
+    let operations: u64 = summary.totals.operations.iter().map(|o| o.count).sum();
+    assert_eq!(summary.totals.requests + operations, 20_000);
+    let classes: Vec<_> = summary.totals.operations.iter().map(|o| o.class).collect();
+    assert_eq!(
+        classes,
+        [RequestClass::DashboardLoad, RequestClass::SyncTransform]
+    );
     assert_eq!(summary.windows.len(), 8);
     assert_eq!(summary.capacity, Some(60));
 }

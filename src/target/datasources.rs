@@ -21,7 +21,11 @@ use crate::scenario::{Scenario, TargetKind};
 use crate::workload::dashboard::DatasourceInput;
 
 /// Fill `scenario.target.datasources` for every placeholder the dashboard still uses.
-pub async fn resolve_inputs(endpoints: &Endpoints, scenario: &mut Scenario) -> Result<()> {
+pub async fn resolve_inputs(
+    endpoints: &Endpoints,
+    scenario: &mut Scenario,
+    calls: &super::outside_log::OutsideLog,
+) -> Result<()> {
     let target = &scenario.target;
     let Some(viewers) = &scenario.viewers else {
         return Ok(());
@@ -53,6 +57,8 @@ pub async fn resolve_inputs(endpoints: &Endpoints, scenario: &mut Scenario) -> R
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(anyhow::Error::from)?;
+    // Counted like the preflight's calls: the server sees it, the request log does not.
+    calls.add(super::outside_log::PREFLIGHT, super::outside_log::OTHER, 1);
     let listed = match endpoints.datasources(&client).send().await {
         Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
         Ok(r) => {
@@ -216,7 +222,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = scenario(dir.path(), &sandbox.url(), "").unwrap();
         let endpoints = Endpoints::new(&s.target, None);
-        resolve_inputs(&endpoints, &mut s).await.unwrap();
+        let calls = crate::target::outside_log::OutsideLog::default();
+        resolve_inputs(&endpoints, &mut s, &calls).await.unwrap();
+        assert_eq!(
+            calls.snapshot()["preflight"]["other"],
+            1,
+            "the lookup is one HTTP call outside the request log"
+        );
         let uid = crate::sandbox::http_grafana::DATASOURCE_UID;
         assert_eq!(
             s.target.datasources,
@@ -225,8 +237,10 @@ mod tests {
         // A scenario mapping wins and needs no lookup.
         let extra = "[target.datasources]\nDS_TOGGL = \"mine\"\n";
         let mut s = scenario(dir.path(), &sandbox.url(), extra).unwrap();
-        resolve_inputs(&endpoints, &mut s).await.unwrap();
+        let calls = crate::target::outside_log::OutsideLog::default();
+        resolve_inputs(&endpoints, &mut s, &calls).await.unwrap();
         assert_eq!(s.target.datasources["DS_TOGGL"], "mine");
+        assert!(calls.snapshot().is_empty(), "no lookup, no call");
         sandbox.stop().await;
     }
 
@@ -245,7 +259,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = scenario(dir.path(), &url, "").unwrap();
         let endpoints = Endpoints::new(&s.target, None);
-        let e = resolve_inputs(&endpoints, &mut s).await.unwrap_err();
+        let e = resolve_inputs(&endpoints, &mut s, &Default::default())
+            .await
+            .unwrap_err();
         assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
         let msg = e.to_string();
         assert!(

@@ -3,6 +3,7 @@
 //! module builds a URL.
 
 mod datasources;
+pub mod outside_log;
 mod preflight;
 mod response;
 

@@ -6,12 +6,18 @@ use std::time::Duration;
 
 use reqwest::Client;
 
+use super::outside_log::{OutsideLog, OTHER, PING, PREFLIGHT, QUERY};
 use super::{judge_query, Endpoints, QueryCall};
 use crate::error::{Error, Result};
 use crate::scenario::{Scenario, TargetKind};
 
-/// Check the target before the run.
-pub async fn preflight(endpoints: &Endpoints, scenario: &Scenario) -> Result<()> {
+/// Check the target before the run, counting every call in `calls` (they are
+/// not in the request log).
+pub async fn preflight(
+    endpoints: &Endpoints,
+    scenario: &Scenario,
+    calls: &OutsideLog,
+) -> Result<()> {
     let client = Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -20,7 +26,7 @@ pub async fn preflight(endpoints: &Endpoints, scenario: &Scenario) -> Result<()>
     let unreachable = |what: String| Error::Unreachable(what);
     match endpoints.kind() {
         TargetKind::Grafana => {
-            let r = send(endpoints.health(&client), &base).await?;
+            let r = send(endpoints.health(&client), &base, calls, OTHER).await?;
             if !r.0.is_success() {
                 return Err(unreachable(format!(
                     "{base}/api/health answered {}: is this Grafana, and is its database up?",
@@ -29,7 +35,8 @@ pub async fn preflight(endpoints: &Endpoints, scenario: &Scenario) -> Result<()>
             }
             if let Some(v) = &scenario.viewers {
                 let uid = &v.dashboard.uid;
-                let (status, _) = send(endpoints.dashboard(&client, uid), &base).await?;
+                let (status, _) =
+                    send(endpoints.dashboard(&client, uid), &base, calls, OTHER).await?;
                 match status.as_u16() {
                     200 => {}
                     401 | 403 => return Err(unreachable(format!("Grafana at {base} refused the credentials ({status}): check token_env/token_file (a service-account token with Viewer role)"))),
@@ -39,11 +46,11 @@ pub async fn preflight(endpoints: &Endpoints, scenario: &Scenario) -> Result<()>
             }
             if let Some(w) = &scenario.target.write {
                 let write = Endpoints::new(w, None);
-                influx_checks(&write, &client).await?;
+                influx_checks(&write, &client, calls).await?;
             }
         }
         TargetKind::Influxdb1 | TargetKind::Influxdb2 | TargetKind::Sandbox => {
-            influx_checks(endpoints, &client).await?;
+            influx_checks(endpoints, &client, calls).await?;
         }
     }
     Ok(())
@@ -52,7 +59,10 @@ pub async fn preflight(endpoints: &Endpoints, scenario: &Scenario) -> Result<()>
 async fn send(
     request: reqwest::RequestBuilder,
     base: &str,
+    calls: &OutsideLog,
+    kind: &'static str,
 ) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+    calls.add(PREFLIGHT, kind, 1);
     let response = request.send().await.map_err(|e| {
         let why = if e.is_connect() {
             "connection refused or host unreachable".to_string()
@@ -75,20 +85,22 @@ async fn send(
 }
 
 /// InfluxDB: `/ping`, then a query that needs the credentials and the database.
-async fn influx_checks(endpoints: &Endpoints, client: &Client) -> Result<()> {
+async fn influx_checks(endpoints: &Endpoints, client: &Client, calls: &OutsideLog) -> Result<()> {
     let base = endpoints.base().as_str().trim_end_matches('/').to_string();
-    let (status, _) = send(endpoints.ping(client), &base).await?;
+    let (status, _) = send(endpoints.ping(client), &base, calls, PING).await?;
     if !status.is_success() {
         return Err(Error::Unreachable(format!(
             "{base}/ping answered {status}: is this InfluxDB?"
         )));
     }
     if endpoints.kind() == TargetKind::Influxdb2 {
-        return bucket_check(endpoints, client, &base).await;
+        return bucket_check(endpoints, client, &base, calls).await;
     }
     let (status, body) = send(
         endpoints.query(client, QueryCall::InfluxQl("SHOW DATABASES")),
         &base,
+        calls,
+        QUERY,
     )
     .await?;
     let judged = judge_query(status.as_u16(), &body, true);
@@ -114,9 +126,14 @@ async fn influx_checks(endpoints: &Endpoints, client: &Client) -> Result<()> {
 }
 
 /// InfluxDB 2.x: the bucket exists in the org and the token may read it.
-async fn bucket_check(endpoints: &Endpoints, client: &Client, base: &str) -> Result<()> {
+async fn bucket_check(
+    endpoints: &Endpoints,
+    client: &Client,
+    base: &str,
+    calls: &OutsideLog,
+) -> Result<()> {
     let bucket = endpoints.database();
-    let (status, body) = send(endpoints.bucket_lookup(client), base).await?;
+    let (status, body) = send(endpoints.bucket_lookup(client), base, calls, OTHER).await?;
     match status.as_u16() {
         200 => {}
         401 | 403 => {
@@ -204,7 +221,7 @@ mod tests {
         let text = format!("[target]\nkind = \"influxdb2\"\nurl = \"{url}\"\norg = \"acme\"\nbucket = \"{bucket}\"\ntoken_file = \"token\"\n[sync]\nusers = 0\n");
         let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
         let endpoints = Endpoints::new(&scenario.target, None);
-        preflight(&endpoints, &scenario).await
+        preflight(&endpoints, &scenario, &OutsideLog::default()).await
     }
 
     #[tokio::test]
@@ -240,7 +257,10 @@ mod tests {
             );
             let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
             let endpoints = Endpoints::new(&scenario.target, None);
-            match (preflight(&endpoints, &scenario).await, expect) {
+            match (
+                preflight(&endpoints, &scenario, &OutsideLog::default()).await,
+                expect,
+            ) {
                 (Ok(()), None) => {}
                 (Err(e), Some(want)) => assert!(e.to_string().contains(want), "{e}"),
                 (got, want) => panic!("{file}: got {got:?}, wanted {want:?}"),

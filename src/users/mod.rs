@@ -21,6 +21,7 @@ use goose::GooseScheduler;
 use crate::error::{Error, Result};
 use crate::live::Live;
 use crate::scenario::Scenario;
+use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
 pub use ingest_log::IngestLog;
 
@@ -40,6 +41,8 @@ pub struct RunContext {
     pub viewer: Option<viewer::ViewerPlan>,
     /// The sync job's precomputed setup.
     pub sync: sync::SyncPlan,
+    /// HTTP calls users make outside the request log, for `run.json`.
+    pub outside: OutsideLog,
 }
 
 impl RunContext {
@@ -64,6 +67,7 @@ impl RunContext {
             ingest,
             viewer,
             sync,
+            outside: OutsideLog::default(),
         })
     }
 }

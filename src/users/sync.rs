@@ -21,6 +21,7 @@ use reqwest::Client;
 use super::request::{self, describe, Outcome};
 use super::{IngestLog, RunContext};
 use crate::scenario::{Scenario, SyncJob, SyncSource};
+use crate::target::outside_log::{self, OTHER, QUERY, SYNC_STATUS_POLL};
 use crate::target::{
     judge_query, judge_write, Endpoints, Judged, TogglEndpoints, TriggerEndpoints,
 };
@@ -378,6 +379,7 @@ async fn triggered_sync(
     }
     let field = settings.status_field.as_str();
     let verdict = loop {
+        context.outside.add(SYNC_STATUS_POLL, OTHER, 1);
         let poll = request::send(endpoints.status(client), |status, body| {
             let value = serde_json::from_slice::<serde_json::Value>(body)
                 .ok()
@@ -439,6 +441,7 @@ async fn freshness(
     let started = Instant::now();
     let mut last_error = None;
     let visible = loop {
+        context.outside.add(outside_log::FRESHNESS_POLL, QUERY, 1);
         let outcome = request::send(endpoints.write_side_query(client, &q), |s, b| {
             judge_query(s, b, true)
         })

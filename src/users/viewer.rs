@@ -33,6 +33,7 @@ use super::request::{self, Outcome};
 use super::RunContext;
 use crate::runfolder::RequestClass;
 use crate::scenario::{Target, VariableMix, Viewers};
+use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
 use crate::workload::dashboard::{
     Dashboard, PanelRequest, Selection, Selections, TimeRange, Trigger, VariableKind, View,
@@ -407,7 +408,8 @@ async fn load(
         .enumerate()
         .map(|(i, r)| {
             let body = bodies.get(i).map(String::as_str);
-            async move { (i, panel(plan, r, body, client, endpoints).await) }
+            let outside = &context.outside;
+            async move { (i, panel(plan, r, body, client, endpoints, outside).await) }
         })
         .collect();
     let outcomes: Vec<(usize, Outcome)> = stream::iter(calls)
@@ -463,6 +465,7 @@ async fn panel(
     body: Option<&str>,
     client: &Client,
     endpoints: &Endpoints,
+    outside: &OutsideLog,
 ) -> Outcome {
     if let Some(body) = body {
         let call = QueryCall::DsQuery {
@@ -481,6 +484,7 @@ async fn panel(
         elapsed: Duration::ZERO,
         judged: Judged::success(),
     };
+    let mut sent = 0;
     for q in &request.queries {
         let flux;
         let call = match (&q.influxql, sends_flux(endpoints)) {
@@ -496,6 +500,11 @@ async fn panel(
             }
             (None, false) => continue,
         };
+        // One row per panel: its queries after the first are counted apart.
+        if sent > 0 {
+            outside.add(PANEL_EXTRA_QUERY, QUERY, 1);
+        }
+        sent += 1;
         let outcome = request::send(endpoints.query(client, call), |s, b| {
             judge_query(s, b, false)
         })

@@ -2,6 +2,7 @@
 //!
 //! - `cli`: exit codes and messages of the built binary.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
+//! - `server_counts`: dashload's HTTP counts against influxd's own `SHOW STATS`.
 //! - `trigger`: the trigger sync source against a stand-in sync service.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
@@ -12,6 +13,7 @@ mod influxd;
 mod live_status;
 mod progress;
 mod real_influx;
+mod server_counts;
 mod smoke_run;
 mod trigger;
 mod util;

@@ -15,7 +15,7 @@ use goose::config::GooseConfiguration;
 use crate::influxd::Influxd;
 use crate::util::{dashload, text, workspace, ATTACK};
 
-fn scenario_text(url: &str, extra_target: &str) -> String {
+pub(crate) fn scenario_text(url: &str, extra_target: &str) -> String {
     format!(
         r#"name = "influx"
 seed = 5

@@ -6,7 +6,13 @@ use super::*;
 use crate::report::collect::{Collected, ErrorKind};
 use crate::runfolder::{RunCounters, StageWindow, TargetSummary};
 
-fn window(name: &str, kind: WindowKind, viewers: usize, start_s: u64, end_s: u64) -> StageWindow {
+pub(super) fn window(
+    name: &str,
+    kind: WindowKind,
+    viewers: usize,
+    start_s: u64,
+    end_s: u64,
+) -> StageWindow {
     StageWindow {
         name: name.into(),
         kind,
@@ -16,7 +22,7 @@ fn window(name: &str, kind: WindowKind, viewers: usize, start_s: u64, end_s: u64
     }
 }
 
-fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
+pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
     let started: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     RunMeta {
         dashload_version: "0.1.0".into(),
@@ -42,12 +48,12 @@ fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
     }
 }
 
-fn slo(class: RequestClass, metric: SloMetric, max: f64) -> Slo {
+pub(super) fn slo(class: RequestClass, metric: SloMetric, max: f64) -> Slo {
     Slo { class, metric, max }
 }
 
 /// Records panel queries at 1, 2, …, 1000 ms spread over `[start_s, end_s)`.
-fn uniform(c: &mut Collected, name: &str, start_s: u64, end_s: u64, fail_every: u64) {
+pub(super) fn uniform(c: &mut Collected, name: &str, start_s: u64, end_s: u64, fail_every: u64) {
     let slot = c.name_slot(name.as_bytes());
     let span = (end_s - start_s) * 1000;
     for i in 1..=1000u64 {
