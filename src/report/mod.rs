@@ -333,8 +333,20 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
             .map_or("none".into(), |k| format!("{} viewers", k.viewers))
     );
     if let Some(b) = &s.baseline {
+        let judged = b.windows.iter().filter(|d| d.judged);
+        let (gated, unjudged) = judged.fold((0, 0), |(g, u), d| {
+            if d.sure.is_some() {
+                (g + 1, u)
+            } else {
+                (g, u + 1)
+            }
+        });
         if b.regressions.is_empty() {
-            let _ = writeln!(t, "baseline  no regression against {}", b.dir);
+            let _ = writeln!(
+                t,
+                "baseline  no regression against {} ({gated} figures judged, {unjudged} without enough data)",
+                b.dir
+            );
         } else {
             let _ = writeln!(t, "baseline  REGRESSION against {}:", b.dir);
             for line in b.regressions.iter().take(5) {
