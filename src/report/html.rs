@@ -294,10 +294,20 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     )?;
     row(
         "Capacity",
-        s.capacity
-            .map_or("not found (no window where every SLO held)".into(), |c| {
-                format!("{c} viewers")
-            }),
+        match &s.capacity_bracket {
+            Some(b) => format!(
+                "<span id=\"capacity-bracket\">{}</span>{}",
+                text(&b.sentence()),
+                b.headroom_sentence()
+                    .map(|h| format!("; {}", text(&h)))
+                    .unwrap_or_default()
+            ),
+            None => s
+                .capacity
+                .map_or("not found (no window where every SLO held)".into(), |c| {
+                    format!("{c} viewers")
+                }),
+        },
     )?;
     row(
         "Knee",

@@ -66,8 +66,12 @@ fn a_synthetic_run_renders_every_file() {
     assert!(html.contains("127.0.0.1:8086 (http)"));
     assert_eq!(out.capacity, Some(60), "latency breaks from 80 viewers on");
     assert!(!out.slo_failed);
-    assert!(out.text.contains("capacity  60 viewers"));
-    assert!(out.text.contains("knee 80 viewers"));
+    assert!(
+        out.text.contains("capacity  held at 60, failed at 80 ("),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains("knee      80 viewers"));
     assert!(out.text.contains(&out.html.display().to_string()));
     assert!(!dir.path().join(".report.html.tmp").exists());
 }
