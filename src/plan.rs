@@ -84,23 +84,7 @@ impl Plan {
             while viewers < stress.ceiling {
                 k += 1;
                 viewers = (viewers + stress.step).min(stress.ceiling);
-                let start = t;
-                plan.steps.push(Step {
-                    users: viewers + sync_users,
-                    duration: stress.ramp,
-                });
-                plan.steps.push(Step {
-                    users: viewers + sync_users,
-                    duration: stress.hold,
-                });
-                t += stress.ramp + stress.hold;
-                plan.windows.push(StageWindow {
-                    name: format!("step {k}"),
-                    kind: WindowKind::StressStep,
-                    viewers,
-                    start_ms: start.as_millis() as u64,
-                    end_ms: t.as_millis() as u64,
-                });
+                plan.stress_step(&mut t, k, viewers, stress);
             }
         }
         if !plan.steps.is_empty() {
@@ -112,6 +96,32 @@ impl Plan {
             });
         }
         plan
+    }
+
+    /// One stress step: its ramp is a ramp window (`step k ramp`, not judged), its
+    /// hold the step's judged window (`step k`, kind `StressStep`).
+    fn stress_step(&mut self, t: &mut Duration, k: usize, viewers: usize, stress: &Stress) {
+        if stress.ramp.is_zero() {
+            self.steps.push(Step {
+                users: viewers + self.sync_users,
+                duration: Duration::ZERO,
+            });
+        } else {
+            self.push(
+                t,
+                viewers,
+                stress.ramp,
+                format!("step {k} ramp"),
+                WindowKind::Ramp,
+            );
+        }
+        self.push(
+            t,
+            viewers,
+            stress.hold,
+            format!("step {k}"),
+            WindowKind::StressStep,
+        );
     }
 
     fn push(
@@ -231,12 +241,26 @@ mod tests {
                 ("stage 1 hold", 10_000, 30_000, 50),
                 ("stage 2 ramp", 30_000, 40_000, 100),
                 ("stage 2 hold", 40_000, 70_000, 100),
-                ("step 1", 70_000, 90_000, 160),
-                ("step 2", 90_000, 110_000, 200),
+                ("step 1 ramp", 70_000, 75_000, 160),
+                ("step 1", 75_000, 90_000, 160),
+                ("step 2 ramp", 90_000, 95_000, 200),
+                ("step 2", 95_000, 110_000, 200),
             ]
         );
         assert_eq!(plan.stress_window_at(secs(95)).unwrap().name, "step 2");
         assert!(plan.stress_window_at(secs(50)).is_none());
+        // A step's ramp is not its judged window: the ladder's stop rule waits for the hold.
+        assert!(plan.stress_window_at(secs(92)).is_none());
+        let kinds: Vec<_> = plan.windows[4..].iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                WindowKind::Ramp,
+                WindowKind::StressStep,
+                WindowKind::Ramp,
+                WindowKind::StressStep
+            ]
+        );
     }
 
     #[test]

@@ -326,9 +326,15 @@ fn finish_partial_files(partial: &Path, run_dir: &Path) -> Result<()> {
     std::fs::remove_dir(partial).map_err(|e| Error::io(partial, e))
 }
 
-/// Follow the plan's clock: start a fresh judging window at each stress step,
-/// stop the ladder (through Goose's killswitch) when its condition holds over the
-/// current step, and tell users when the plan is over.
+/// Follow the plan's clock: start a fresh judging window at each stress step's
+/// hold, stop the ladder (through Goose's killswitch) when its condition holds over
+/// the current hold, and tell users when the plan is over.
+///
+/// The stop rule looks at the hold only, not the ramp: during the ramp fewer viewers
+/// than the step's count are running and the new ones are on their first loads, so
+/// the figures are not the step's; and the report judges the step on its hold, so a
+/// stop the live judge calls is one the report can show (a ramp-only failure would
+/// leave the step's judged window empty).
 async fn monitor(
     plan: Plan,
     stop_when: Vec<crate::runfolder::Slo>,

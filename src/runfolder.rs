@@ -239,7 +239,9 @@ pub enum WindowKind {
     Ramp,
     /// A planned stage holding its users: runs are judged on these.
     Hold,
-    /// A stress-ladder step (its ramp and hold together); expected to break.
+    /// A stress-ladder step's hold (its ramp is a `Ramp` window); expected to break.
+    /// Older run.json files spanned ramp and hold here: the
+    /// report splits those at the test plan's step boundary.
     StressStep,
 }
 
@@ -258,7 +260,8 @@ impl WindowKind {
 /// (the same clock as the request log's `elapsed` column).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageWindow {
-    /// A stable name: `stage 1 ramp`, `stage 1 hold`, `step 3`.
+    /// A stable name: `stage 1 ramp`, `stage 1 hold`, `step 3 ramp`, `step 3` (the
+    /// step's hold), `refine 1 ramp`, `refine 1`.
     pub name: String,
     /// Ramp, hold or stress step.
     pub kind: WindowKind,

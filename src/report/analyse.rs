@@ -13,7 +13,10 @@
 //! - **Capacity**: over hold windows and stress steps sorted by viewers, the
 //!   most viewers of a window on which every SLO with data held, below the
 //!   fewest viewers on which one failed (a lucky window above a failure does
-//!   not count). `None` without SLOs or without a window that held.
+//!   not count). `None` without SLOs or without a window that held. The
+//!   **bracket** adds the fewest viewers on which an SLO failed, the SLO
+//!   furthest past its bound there (observed ÷ bound), and the headroom:
+//!   capacity ÷ the most viewers of the planned stages' holds.
 //! - **Knee**: see [`knee`].
 //! - **HTTP requests** (totals, windows, throughput, errors) count HTTP calls
 //!   only; dashboard loads, transforms, sync runs and freshness lags are
@@ -153,6 +156,68 @@ pub fn capacity(points: &[(usize, Option<bool>)]) -> Option<usize> {
         .filter(|(v, held)| *held == Some(true) && *v < first_broken)
         .map(|(v, _)| *v)
         .max()
+}
+
+/// The capacity bracket from the concurrency points (sorted or not), every SLO
+/// result, and the planned peak of the stages; `None` when no level held or failed.
+pub fn capacity_bracket(
+    points: &[ConcurrencyPoint],
+    slos: &[SloResult],
+    planned_peak: Option<usize>,
+) -> Option<CapacityBracket> {
+    let held = capacity(
+        &points
+            .iter()
+            .map(|p| (p.viewers, p.held))
+            .collect::<Vec<_>>(),
+    );
+    let failed = points
+        .iter()
+        .filter(|p| p.held == Some(false))
+        .min_by_key(|p| p.viewers);
+    if held.is_none() && failed.is_none() {
+        return None;
+    }
+    let held_window = held.and_then(|v| {
+        points
+            .iter()
+            .filter(|p| p.viewers == v && p.held == Some(true))
+            .map(|p| p.window.clone())
+            .next_back()
+    });
+    let failing_slo = failed.and_then(|f| {
+        slos.iter()
+            .filter(|r| r.window == f.window && r.verdict == SloVerdict::Fail)
+            .filter_map(|r| {
+                let observed = r.observed?;
+                let past = if r.max > 0.0 {
+                    observed / r.max
+                } else {
+                    f64::INFINITY
+                };
+                Some((past, r))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, r)| FailingSlo {
+                class: r.class,
+                metric: r.metric,
+                observed: r.observed.unwrap_or_default(),
+                max: r.max,
+            })
+    });
+    let planned_peak = planned_peak.filter(|p| *p > 0);
+    Some(CapacityBracket {
+        held_viewers: held,
+        held_window,
+        failed_viewers: failed.map(|f| f.viewers),
+        failed_window: failed.map(|f| f.window.clone()),
+        failing_slo,
+        planned_peak,
+        headroom: match (held, planned_peak) {
+            (Some(h), Some(p)) => Some(h as f64 / p as f64),
+            _ => None,
+        },
+    })
 }
 
 /// The knee of `(viewers, throughput, window)` points, with `fraction` (see
@@ -442,6 +507,17 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 .collect::<Vec<_>>(),
         )
     };
+    let bracket = if meta.slos.is_empty() {
+        None
+    } else {
+        let planned = meta
+            .windows
+            .iter()
+            .filter(|w| w.kind == WindowKind::Hold)
+            .map(|w| w.viewers)
+            .max();
+        capacity_bracket(&concurrency, &slos, planned)
+    };
     let knee_found = knee(
         &concurrency
             .iter()
@@ -570,6 +646,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         first_break,
         concurrency,
         capacity: capacity_found,
+        capacity_bracket: bracket,
         knee: knee_found,
         distributions: RequestClass::ALL
             .iter()

@@ -55,7 +55,7 @@ fn chromium_renders_every_chart_with_a_size() {
     let report = run.join("report.html");
     let html = std::fs::read_to_string(&report).unwrap();
     let charts = html.matches("<svg").count();
-    assert_eq!(charts, 11);
+    assert_eq!(charts, 12);
 
     // 1. The DOM chromium builds from the report holds every chart.
     let out = chromium(

@@ -54,6 +54,8 @@ pub struct Charts {
     pub percentiles: String,
     /// p95 latency against viewers.
     pub concurrency_latency: String,
+    /// Error rate against viewers, with the error-rate SLO lines.
+    pub concurrency_errors: String,
     /// Throughput against viewers.
     pub concurrency_throughput: String,
     /// Errors per second by kind.
@@ -69,6 +71,7 @@ impl Charts {
             self.histogram.as_str(),
             &self.percentiles,
             &self.concurrency_latency,
+            &self.concurrency_errors,
             &self.concurrency_throughput,
             &self.errors,
         ]);
@@ -89,6 +92,7 @@ pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
         histogram: histogram(s),
         percentiles: percentile_curve(s, base),
         concurrency_latency: concurrency_latency(s, base),
+        concurrency_errors: concurrency_errors(s),
         concurrency_throughput: concurrency_throughput(s, base),
         errors: errors(s),
     }
@@ -516,6 +520,69 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     })
 }
 
+/// Error rate (%) per viewer class against viewers, beside the p95 chart, with the
+/// error-rate SLO lines and the capacity marker: with the p95 chart it shows which
+/// bound the capacity stopped at.
+fn concurrency_errors(s: &Summary) -> String {
+    let mut plot = Plot::new(
+        "Error rate against concurrency (hold windows and stress steps)",
+        "viewers",
+        "failed requests (% of the class)",
+    );
+    for class in [RequestClass::DashboardLoad, RequestClass::PanelQuery] {
+        let pts = concurrency_error_rates(s, class);
+        if pts.is_empty() {
+            continue;
+        }
+        plot.lines.push(
+            Line::new(
+                format!("{} error rate", class.label()),
+                class_color(class),
+                pts,
+            )
+            .markers(),
+        );
+        let mut bounds: Vec<f64> = Vec::new();
+        for r in s
+            .slos
+            .iter()
+            .filter(|r| r.class == class && r.metric == SloMetric::ErrorRate)
+        {
+            if !bounds.contains(&r.max) {
+                bounds.push(r.max);
+            }
+        }
+        plot.hlines.extend(bounds.into_iter().map(|max| {
+            (
+                format!(
+                    "{}: SLO error rate ≤ {} %",
+                    class.label(),
+                    number(&(max * 100.0))
+                ),
+                max * 100.0,
+                class_color(class),
+            )
+        }));
+    }
+    plot.markers = marker_lines(s);
+    plot.empty = "no hold windows or stress steps with viewer requests";
+    let x = concurrency_x(s, None);
+    let y = pad(extent(plot.ys().chain([0.0]), false), false);
+    svg(&plot.title.clone(), |root| draw(root, &plot, x, y))
+}
+
+/// `(viewers, error rate %)` of `class` per concurrency point that has requests of it.
+fn concurrency_error_rates(s: &Summary, class: RequestClass) -> Vec<(f64, f64)> {
+    s.concurrency
+        .iter()
+        .filter_map(|p| {
+            let w = s.windows.iter().find(|w| w.name == p.window)?;
+            let c = w.classes.iter().find(|c| c.class == class)?;
+            Some((p.viewers as f64, c.error_rate? * 100.0))
+        })
+        .collect()
+}
+
 fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
     let mut plot = Plot::new(
         "Viewer throughput against concurrency",
@@ -625,5 +692,26 @@ mod tests {
         );
         assert!(!out.contains("http://"));
         assert!(out.contains("no data"));
+    }
+
+    #[test]
+    fn the_error_rate_chart_has_a_point_per_concurrency_window_and_the_slo_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = crate::report::synthetic::write_run(dir.path(), 20_000, 3).unwrap();
+        let s = crate::report::summarise(dir.path(), &meta, false).unwrap();
+        let pts = concurrency_error_rates(&s, RequestClass::PanelQuery);
+        assert_eq!(pts.len(), s.concurrency.len());
+        for (p, (viewers, pct)) in s.concurrency.iter().zip(&pts) {
+            assert_eq!(p.viewers as f64, *viewers);
+            let w = s.windows.iter().find(|w| w.name == p.window).unwrap();
+            let c = w
+                .classes
+                .iter()
+                .find(|c| c.class == RequestClass::PanelQuery);
+            assert_eq!(c.unwrap().error_rate.unwrap() * 100.0, *pct);
+        }
+        let svg = concurrency_errors(&s);
+        assert!(svg.contains("panel query error rate"), "no series");
+        assert!(svg.contains("SLO error rate ≤"), "no SLO line");
     }
 }

@@ -312,10 +312,20 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     )?;
     row(
         "Capacity",
-        s.capacity
-            .map_or("not found (no window where every SLO held)".into(), |c| {
-                format!("{c} viewers")
-            }),
+        match &s.capacity_bracket {
+            Some(b) => format!(
+                "<span id=\"capacity-bracket\">{}</span>{}",
+                text(&b.sentence()),
+                b.headroom_sentence()
+                    .map(|h| format!("; {}", text(&h)))
+                    .unwrap_or_default()
+            ),
+            None => s
+                .capacity
+                .map_or("not found (no window where every SLO held)".into(), |c| {
+                    format!("{c} viewers")
+                }),
+        },
     )?;
     row(
         "Knee",
@@ -381,10 +391,11 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     );
     writeln!(
         h,
-        "<p class=\"note\">One point per hold window or stress step. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
+        "<p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
         KNEE_FRACTION * 100.0
     )?;
     fig(h, &c.concurrency_latency)?;
+    fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;
     if !s.concurrency.is_empty() {
         h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");

@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::runfolder::{files, write_atomic, RunMeta};
+use crate::runfolder::{files, write_atomic, RunMeta, StageWindow, WindowKind};
 
 use self::collect::Collected;
 use self::regress::WindowBlocks;
@@ -141,7 +141,7 @@ pub fn summarise_with_samples(
         .ended_at
         .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
         .unwrap_or(0);
-    let meta = &reached(meta, ran_ms);
+    let meta = &reached(&split_old_steps(meta), ran_ms);
     let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
     load::read_requests(&mut c, &run_dir.join(files::REQUESTS), progress)?;
@@ -175,6 +175,67 @@ fn reached(meta: &RunMeta, ran_ms: u64) -> RunMeta {
         w.end_ms = w.end_ms.min(until);
     }
     meta
+}
+
+/// `meta` with stress steps of older run.json files split into their ramp and hold.
+///
+/// Older dashload wrote one `step k` window (kind `stress_step`) over the step's
+/// ramp and hold. The test plan says where the ramp ends: a step whose window holds
+/// exactly one plan boundary inside it, and is not already preceded by its ramp
+/// window, becomes `step k ramp` (kind `ramp`) and `step k` (the hold), as now.
+fn split_old_steps(meta: &RunMeta) -> RunMeta {
+    let Some(boundaries) = plan_boundaries_ms(&meta.test_plan) else {
+        return meta.clone();
+    };
+    let mut out = meta.clone();
+    out.windows.clear();
+    for w in &meta.windows {
+        let has_ramp = out
+            .windows
+            .last()
+            .is_some_and(|p: &StageWindow| p.kind == WindowKind::Ramp && p.end_ms == w.start_ms);
+        let inside: Vec<u64> = boundaries
+            .iter()
+            .copied()
+            .filter(|b| w.start_ms < *b && *b < w.end_ms)
+            .collect();
+        if w.kind == WindowKind::StressStep && !has_ramp && inside.len() == 1 {
+            out.windows.push(StageWindow {
+                name: format!("{} ramp", w.name),
+                kind: WindowKind::Ramp,
+                end_ms: inside[0],
+                ..w.clone()
+            });
+            out.windows.push(StageWindow {
+                start_ms: inside[0],
+                ..w.clone()
+            });
+        } else {
+            out.windows.push(w.clone());
+        }
+    }
+    out
+}
+
+/// The end of every step of a Goose test plan (`users,5s;users,1m;…`), ms since the
+/// start; `None` when the plan cannot be read.
+fn plan_boundaries_ms(plan: &str) -> Option<Vec<u64>> {
+    let mut t = 0;
+    let mut out = Vec::new();
+    for step in plan.split(';').filter(|s| !s.trim().is_empty()) {
+        let (_, d) = step.split_once(',')?;
+        let d = d.trim();
+        let (n, unit) = d.split_at(d.find(|c: char| !c.is_ascii_digit())?);
+        let n: u64 = n.parse().ok()?;
+        t += n * match unit {
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return None,
+        };
+        out.push(t);
+    }
+    Some(out)
 }
 
 /// The summary of a baseline run and its hold windows' samples, analysed
@@ -323,11 +384,19 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     if let Some(step) = &s.first_break {
         let _ = writeln!(t, "stress    first broke at {step}");
     }
+    let capacity = match &s.capacity_bracket {
+        Some(b) => match b.headroom_sentence() {
+            Some(h) => format!("{}; {h}", b.sentence()),
+            None => b.sentence(),
+        },
+        None => s
+            .capacity
+            .map_or("not found".into(), |c| format!("{c} viewers")),
+    };
+    let _ = writeln!(t, "capacity  {capacity}");
     let _ = writeln!(
         t,
-        "capacity  {}   knee {}",
-        s.capacity
-            .map_or("not found".into(), |c| format!("{c} viewers")),
+        "knee      {}",
         s.knee
             .as_ref()
             .map_or("none".into(), |k| format!("{} viewers", k.viewers))
@@ -436,5 +505,35 @@ mod reached_tests {
         let mut interrupted = meta();
         interrupted.interrupted = true;
         assert_eq!(reached(&interrupted, 5_000).windows.len(), 1);
+    }
+
+    #[test]
+    fn old_stress_steps_spanning_ramp_and_hold_are_split_at_the_plan_boundary() {
+        let mut old = meta();
+        // stage 1 held 10 s; each step ramped 2 s and held 8 s.
+        old.test_plan = "11,0s;11,10s;21,2s;21,8s;31,2s;31,8s;0,1s".into();
+        let split = split_old_steps(&old);
+        let shape: Vec<_> = split
+            .windows
+            .iter()
+            .map(|w| (w.name.as_str(), w.kind, w.viewers, w.start_ms, w.end_ms))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("stage 1 hold", WindowKind::Hold, 10, 0, 10_000),
+                ("step 1 ramp", WindowKind::Ramp, 20, 10_000, 12_000),
+                ("step 1", WindowKind::StressStep, 20, 12_000, 20_000),
+                ("step 2 ramp", WindowKind::Ramp, 30, 20_000, 22_000),
+                ("step 2", WindowKind::StressStep, 30, 22_000, 30_000),
+            ]
+        );
+        assert_eq!(
+            split_old_steps(&split).windows,
+            split.windows,
+            "a run.json of today's shape is left alone"
+        );
+        old.test_plan = "garbage".into();
+        assert_eq!(split_old_steps(&old).windows, old.windows);
     }
 }

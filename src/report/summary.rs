@@ -47,6 +47,9 @@ pub struct Summary {
     pub concurrency: Vec<ConcurrencyPoint>,
     /// The most viewers at which every SLO held (see `analyse::capacity`).
     pub capacity: Option<usize>,
+    /// Capacity as a bracket: held at, failed at, why, and the headroom.
+    #[serde(default)]
+    pub capacity_bracket: Option<CapacityBracket>,
     /// Where more viewers stopped adding throughput (see `analyse::knee`).
     pub knee: Option<Knee>,
     /// Latency distribution per class over the whole run.
@@ -68,6 +71,82 @@ pub struct Summary {
     /// How evenly the holds' load arrived and how busy the generator was.
     #[serde(default)]
     pub health: super::health::RunHealth,
+}
+
+/// Capacity as a bracket: the most viewers that held, the fewest above them that
+/// failed, the SLO that failed there, and the headroom against the planned load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityBracket {
+    /// The most viewers of a window on which every SLO with data held (the capacity).
+    pub held_viewers: Option<usize>,
+    /// That window's name.
+    pub held_window: Option<String>,
+    /// The fewest viewers of a window on which an SLO failed.
+    pub failed_viewers: Option<usize>,
+    /// That window's name.
+    pub failed_window: Option<String>,
+    /// The SLO that failed there (the one furthest past its bound).
+    pub failing_slo: Option<FailingSlo>,
+    /// The most viewers of the planned stages (their holds).
+    pub planned_peak: Option<usize>,
+    /// `held_viewers / planned_peak`: 1.0 is no headroom, below 1 the plan does not hold.
+    pub headroom: Option<f64>,
+}
+
+/// An SLO that failed, with what was observed against its bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailingSlo {
+    /// The class judged.
+    pub class: RequestClass,
+    /// The figure judged.
+    pub metric: SloMetric,
+    /// What was observed.
+    pub observed: f64,
+    /// The bound.
+    pub max: f64,
+}
+
+impl FailingSlo {
+    /// `dashboard load error rate 6.1 % > 1.0 %`.
+    pub fn sentence(&self) -> String {
+        let f = |v: f64| match self.metric {
+            SloMetric::ErrorRate => format!("{:.1} %", v * 100.0),
+            SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
+            _ => format!("{v:.0} ms"),
+        };
+        let metric = match self.metric {
+            SloMetric::ErrorRate => "error rate",
+            m => m.key(),
+        };
+        format!(
+            "{} {metric} {} > {}",
+            self.class.label(),
+            f(self.observed),
+            f(self.max)
+        )
+    }
+}
+
+impl CapacityBracket {
+    /// `held at 100, failed at 200 (dashboard load error rate 6.1 % > 1.0 %)`.
+    pub fn sentence(&self) -> String {
+        let held = self
+            .held_viewers
+            .map_or("held at no level".into(), |v| format!("held at {v}"));
+        match (self.failed_viewers, &self.failing_slo) {
+            (Some(f), Some(slo)) => format!("{held}, failed at {f} ({})", slo.sentence()),
+            (Some(f), None) => format!("{held}, failed at {f}"),
+            (None, _) => format!("{held}, no level failed"),
+        }
+    }
+
+    /// `headroom 1.50 × the planned 100 viewers`, when there is a plan and a level that held.
+    pub fn headroom_sentence(&self) -> Option<String> {
+        Some(format!(
+            "headroom {:.2} × the planned {} viewers",
+            self.headroom?, self.planned_peak?
+        ))
+    }
 }
 
 /// What ran, where and when.

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::synthetic::{write_run, Synthetic};
 use super::*;
-use crate::runfolder::{files, LadderStop, RequestClass, RunMeta};
+use crate::runfolder::{files, LadderStop, RequestClass, RunMeta, WindowKind};
 
 /// Every chart of a page.
-const CHARTS: usize = 11;
+const CHARTS: usize = 12;
 
 fn render(dir: &Path) -> ReportOutcome {
     render_run(dir, &ReportOptions::default()).unwrap()
@@ -66,8 +66,12 @@ fn a_synthetic_run_renders_every_file() {
     assert!(html.contains("127.0.0.1:8086 (http)"));
     assert_eq!(out.capacity, Some(60), "latency breaks from 80 viewers on");
     assert!(!out.slo_failed);
-    assert!(out.text.contains("capacity  60 viewers"));
-    assert!(out.text.contains("knee 80 viewers"));
+    assert!(
+        out.text.contains("capacity  held at 60, failed at 80 ("),
+        "{}",
+        out.text
+    );
+    assert!(out.text.contains("knee      80 viewers"));
     assert!(out.text.contains(&out.html.display().to_string()));
     assert!(!dir.path().join(".report.html.tmp").exists());
 }
@@ -365,4 +369,51 @@ fn a_missing_run_json_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let err = render_run(dir.path(), &ReportOptions::default()).unwrap_err();
     assert!(err.to_string().contains("run.json"), "{err}");
+}
+
+#[test]
+fn an_old_run_json_whose_steps_span_ramp_and_hold_still_renders() {
+    let (dir, mut meta) = synthetic_dir(20_000);
+    // Older dashload: each `step k` window spanned its ramp (here 1/5 of it) and hold.
+    let mut plan = Vec::new();
+    let mut expected = (0, 0, 0);
+    for w in &meta.windows {
+        let (s, e) = (w.start_ms / 1000, w.end_ms / 1000);
+        if w.kind == WindowKind::StressStep {
+            let ramp = (e - s) / 5;
+            plan.push(format!(
+                "{},{ramp}s;{},{}s",
+                w.viewers,
+                w.viewers,
+                e - s - ramp
+            ));
+            if w.name == "step 1" {
+                expected = (w.start_ms, (s + ramp) * 1000, w.end_ms);
+            }
+        } else {
+            plan.push(format!("{},{}s", w.viewers, e - s));
+        }
+    }
+    assert!(expected.1 > expected.0, "the synthetic run has a step 1");
+    meta.test_plan = format!("{};0,0s", plan.join(";"));
+    meta.store(dir.path()).unwrap();
+    let out = render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    let summary: summary::Summary =
+        serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    let step1: Vec<_> = summary
+        .windows
+        .iter()
+        .filter(|w| w.name.starts_with("step 1"))
+        .map(|w| (w.name.as_str(), w.kind, w.start_ms, w.end_ms))
+        .collect();
+    assert_eq!(
+        step1,
+        [
+            ("step 1 ramp", WindowKind::Ramp, expected.0, expected.1),
+            ("step 1", WindowKind::StressStep, expected.1, expected.2),
+        ]
+    );
+    assert!(out.capacity.is_some());
 }

@@ -169,6 +169,85 @@ fn stress_steps_break_without_failing_the_run() {
     assert_eq!(s.verdict, Verdict::Pass);
     assert_eq!(s.first_break.as_deref(), Some("step 2"));
     assert_eq!(s.capacity, Some(10));
+    let b = s.capacity_bracket.expect("a bracket");
+    assert_eq!(b.held_viewers, Some(10));
+    assert_eq!(b.held_window.as_deref(), Some("step 1"));
+    assert_eq!(b.failed_viewers, Some(20));
+    assert_eq!(b.failed_window.as_deref(), Some("step 2"));
+    let slo = b.failing_slo.clone().expect("the failing SLO");
+    assert_eq!(
+        (slo.class, slo.metric),
+        (RequestClass::PanelQuery, SloMetric::ErrorRate)
+    );
+    assert!(slo.observed > 0.05, "{slo:?}");
+    assert_eq!(b.planned_peak, Some(5));
+    assert_eq!(b.headroom, Some(2.0));
+    assert!(
+        b.sentence()
+            .starts_with("held at 10, failed at 20 (panel query error rate "),
+        "{}",
+        b.sentence()
+    );
+    assert!(b.sentence().ends_with(" > 5.0 %)"), "{}", b.sentence());
+    assert_eq!(
+        b.headroom_sentence().as_deref(),
+        Some("headroom 2.00 × the planned 5 viewers")
+    );
+}
+
+#[test]
+fn the_bracket_names_the_slo_furthest_past_its_bound() {
+    let point = |window: &str, viewers, held| ConcurrencyPoint {
+        window: window.into(),
+        kind: WindowKind::StressStep,
+        viewers,
+        viewer_throughput_rps: 1.0,
+        p95_ms: Vec::new(),
+        held,
+    };
+    let result = |window: &str, metric, max, observed, verdict| SloResult {
+        window: window.into(),
+        window_kind: WindowKind::StressStep,
+        judged: false,
+        class: RequestClass::DashboardLoad,
+        metric,
+        max,
+        observed: Some(observed),
+        verdict,
+        note: None,
+    };
+    let points = [
+        point("step 1", 100, Some(true)),
+        point("step 3", 300, Some(false)),
+        point("step 2", 200, Some(false)),
+    ];
+    let slos = [
+        result("step 2", SloMetric::P95, 2000.0, 2400.0, SloVerdict::Fail),
+        result(
+            "step 2",
+            SloMetric::ErrorRate,
+            0.01,
+            0.061,
+            SloVerdict::Fail,
+        ),
+        result("step 3", SloMetric::ErrorRate, 0.01, 0.5, SloVerdict::Fail),
+    ];
+    let b = capacity_bracket(&points, &slos, Some(100)).unwrap();
+    assert_eq!(
+        b.sentence(),
+        "held at 100, failed at 200 (dashboard load error rate 6.1 % > 1.0 %)"
+    );
+    assert_eq!(b.headroom, Some(1.0));
+    let none_held = capacity_bracket(&points[1..], &slos, None).unwrap();
+    assert_eq!(none_held.held_viewers, None);
+    assert_eq!(none_held.headroom, None);
+    assert!(none_held
+        .sentence()
+        .starts_with("held at no level, failed at 200"));
+    let only_held = capacity_bracket(&points[..1], &slos, Some(50)).unwrap();
+    assert_eq!(only_held.sentence(), "held at 100, no level failed");
+    assert_eq!(only_held.headroom, Some(2.0));
+    assert_eq!(capacity_bracket(&[], &slos, Some(50)), None);
 }
 
 #[test]
