@@ -554,6 +554,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 .then(|| c.ingest.points as f64 / duration_s),
         },
         series: series(c),
+        latency_series: super::latency_series::build(&c.buckets, &super::charts::LATENCY_CLASSES),
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),

@@ -59,6 +59,9 @@ pub struct Summary {
     pub sync: SyncStats,
     /// Over time, for the charts.
     pub series: Series,
+    /// Latency over time per charted class, in buckets wide enough for its percentiles.
+    #[serde(default)]
+    pub latency_series: Vec<super::latency_series::LatencySeries>,
     /// Against a baseline run, when one was given.
     #[serde(default)]
     pub baseline: Option<Comparison>,
