@@ -473,7 +473,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>run.json lists no windows.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from (UTC)</th><th>to (UTC)</th><th>viewers</th><th>requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
     for w in &s.windows {
         let lat = |class: RequestClass| {
             w.classes
@@ -487,8 +487,8 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             text(&w.name),
             kind_label(w.kind),
-            num(w.start_ms as f64 / 1000.0),
-            num(w.end_ms as f64 / 1000.0),
+            wall_clock(s, w.start_ms),
+            wall_clock(s, w.end_ms),
             w.viewers,
             w.requests,
             num(w.throughput_rps),
@@ -519,6 +519,15 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     h.push_str("</section>\n");
     Ok(())
+}
+
+/// `ms` after the start as UTC wall-clock time, with the elapsed seconds.
+fn wall_clock(s: &Summary, ms: u64) -> String {
+    format!(
+        "{} <span class=\"note\">(+{} s)</span>",
+        super::charts::clock(s.run.started_at, ms as f64 / 1000.0),
+        num(ms as f64 / 1000.0)
+    )
 }
 
 fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
@@ -592,16 +601,16 @@ fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt:
         h.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
     }
     h.push_str("</tr>\n");
-    for d in deltas {
+    for d in by_size(deltas) {
         let class = if d.regression { " class=\"worse\"" } else { "" };
         write!(
             h,
             "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             text(&d.scope),
             text(&d.figure),
-            d.baseline.map_or("—".into(), num4),
-            d.current.map_or("—".into(), num4),
-            d.change.map_or("—".into(), |v| format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))),
+            delta_value(d, d.baseline),
+            delta_value(d, d.current),
+            d.change.map_or("—".into(), |v| delta_change(d, v)),
             d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
         )?;
         if gated {
@@ -611,6 +620,42 @@ fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt:
     }
     h.push_str("</table>\n");
     Ok(())
+}
+
+/// Deltas by size: largest relative change first (absolute change when
+/// there is no relative one), regressions before anything else, no change last.
+fn by_size(deltas: &[Delta]) -> Vec<&Delta> {
+    let size = |d: &Delta| {
+        d.change_pct
+            .map(|p| p.abs())
+            .or(d.change.map(|c| c.abs()))
+            .unwrap_or(-1.0)
+    };
+    let mut v: Vec<&Delta> = deltas.iter().collect();
+    v.sort_by(|a, b| {
+        b.regression
+            .cmp(&a.regression)
+            .then(size(b).total_cmp(&size(a)))
+    });
+    v
+}
+
+/// A figure of a delta row: error rates in percent.
+fn delta_value(d: &Delta, v: Option<f64>) -> String {
+    if d.figure.ends_with("error rate") {
+        pct(v)
+    } else {
+        v.map_or("—".into(), num4)
+    }
+}
+
+/// A change of a delta row: error rates in percentage points.
+fn delta_change(d: &Delta, v: f64) -> String {
+    if d.figure.ends_with("error rate") {
+        format!("{:+.2} pp", v * 100.0)
+    } else {
+        format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))
+    }
 }
 
 /// The gate's word on one delta: how sure, the change interval, or why not judged.
@@ -653,7 +698,7 @@ fn num4(v: f64) -> String {
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dotted.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
         text(&b.dir),
         text(&b.scenario),
         b.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -680,7 +725,7 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
             text(&b.unmatched_windows.join(", "))
         )?;
     }
-    h.push_str("<h3>Run</h3>\n");
+    h.push_str("<h3>Run and stress ladder</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
     delta_table(h, &b.totals, "scope")?;
     h.push_str("<h3>Hold windows</h3>\n");
     delta_table(h, &b.windows, "window")?;
@@ -714,6 +759,34 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_are_sorted_by_size_regressions_first() {
+        let d = |figure: &str, pct: Option<f64>, regression: bool| Delta {
+            scope: "run".into(),
+            figure: figure.into(),
+            baseline: Some(1.0),
+            current: Some(1.0),
+            change: pct.map(|p| p / 100.0),
+            change_pct: pct,
+            regression,
+            judged: false,
+            sure: None,
+            interval: None,
+            note: None,
+        };
+        let deltas = [
+            d("a", Some(2.0), false),
+            d("b", Some(-30.0), false),
+            d("c", None, false),
+            d("d", Some(12.0), true),
+        ];
+        let order: Vec<&str> = by_size(&deltas).iter().map(|d| d.figure.as_str()).collect();
+        assert_eq!(order, ["d", "b", "a", "c"]);
+        let e = d("dashboard load error rate", Some(50.0), false);
+        assert_eq!(delta_value(&e, Some(0.0123)), "1.23 %");
+        assert_eq!(delta_change(&e, 0.005), "+0.50 pp");
+    }
 
     #[test]
     fn escaping_and_scheme_removal() {

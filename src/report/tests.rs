@@ -114,6 +114,17 @@ fn junit_has_a_testcase_per_slo_per_hold_window() {
     assert!(xml.contains(&format!("failures=\"{failures}\"")));
     assert!(xml.contains("name=\"panel_query p95 &lt;= 250 ms\""));
     assert!(xml.contains("classname=\"dashload.synthetic.stage 1 hold\""));
+    // Every case carries what was observed: a failure, a skip or, when it
+    // passed, the observed value in system-out.
+    let passed = xml.matches("<system-out>").count();
+    let skipped = xml.matches("<skipped ").count();
+    assert!(passed > 0, "{xml}");
+    assert_eq!(passed + failures + skipped, holds * meta.slos.len());
+    assert!(xml.contains(" observed ") && xml.contains(", within "));
+    // Error rates in percent, never as a fraction.
+    for line in xml.lines().filter(|l| l.contains("error_rate")) {
+        assert!(line.contains(" %"), "{line}");
+    }
 }
 
 #[test]
@@ -144,6 +155,16 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
         "baseline overlaid on the latency charts"
     );
     assert!(html.contains("<th>change %</th>"));
+    for figure in [
+        "capacity (viewers)",
+        "knee (viewers)",
+        "first broken step (viewers)",
+    ] {
+        assert!(
+            html.contains(figure),
+            "{figure} missing from the baseline deltas"
+        );
+    }
 
     // 50 % slower: p95/p99 regress.
     let slow = tempfile::tempdir().unwrap();
