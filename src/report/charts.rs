@@ -181,7 +181,7 @@ fn time_chart(s: &Summary, mut plot: Plot, log_y: bool) -> String {
     let y = pad(extent(plot.ys().chain(zero), log_y), log_y);
     svg_sized(&title, plot.height(), |root| {
         if log_y {
-            let ticks = log_ticks(&y, 10);
+            let ticks = log_ticks(&y, 13);
             draw(root, &plot, x, ticked(y.log_scale(), ticks))
         } else {
             draw(root, &plot, x, y)
@@ -547,7 +547,7 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
     plot.x_format = Box::new(percent_of_tail);
     plot.empty = "no latencies recorded";
     let y = pad(extent(plot.ys(), true), true);
-    let ticks = log_ticks(&y, 10);
+    let ticks = log_ticks(&y, 13);
     svg_sized(&plot.title.clone(), plot.height(), |root| {
         draw(root, &plot, 0.0..5.0, ticked(y.log_scale(), ticks))
     })
@@ -639,7 +639,7 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     plot.empty = "no hold windows or stress steps with latencies";
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys(), true), true);
-    let ticks = log_ticks(&y, 10);
+    let ticks = log_ticks(&y, 13);
     svg_sized(&plot.title.clone(), plot.height(), |root| {
         draw(root, &plot, x, ticked(y.log_scale(), ticks))
     })

@@ -22,14 +22,15 @@ pub(super) type DrawResult = Result<(), Box<dyn StdError>>;
 
 /// Room right of the plot for the legend, px.
 const LEGEND_WIDTH: u32 = 250;
-const CAPTION: u32 = 19;
-/// The smallest text of a chart, px: at [`WIDTH`] 960 shown 800 px wide it
-/// is still 11.7 px.
-pub(super) const LABEL: u32 = 14;
-/// Characters of a legend line before it wraps (14 px text in 210 px).
-const LEGEND_CHARS: usize = 25;
+const CAPTION: u32 = 22;
+/// The smallest text of a chart as given to plotters, whose SVG writes
+/// font-size = size / 1.24 (14.5 px): at [`WIDTH`] 960 shown in an 800 px
+/// wide page (752 px of chart) it is still 11.4 px.
+pub(super) const LABEL: u32 = 18;
+/// Characters of a legend line before it wraps (14.5 px text in 210 px).
+const LEGEND_CHARS: usize = 24;
 /// Height of one legend line, px.
-const LEGEND_LINE: i32 = 18;
+const LEGEND_LINE: i32 = 20;
 /// Legend entries start this far down, px.
 const LEGEND_TOP: i32 = 58;
 
@@ -173,7 +174,7 @@ impl<'a> Plot<'a> {
     /// Height the chart needs so that its legend is never cut off, px.
     pub(super) fn height(&self) -> u32 {
         let lines: usize = self.legend().iter().map(|(l, _)| wrap(l).len()).sum();
-        let need = LEGEND_TOP + LEGEND_LINE * lines as i32 + 4 * self.legend().len() as i32;
+        let need = LEGEND_TOP + LEGEND_LINE * lines as i32 + 4 * self.legend().len() as i32 + 8;
         HEIGHT.max(need as u32)
     }
 
@@ -378,6 +379,7 @@ where
     let mut chart = ChartBuilder::on(&left)
         .caption(&plot.title, (FONT, CAPTION))
         .margin(12)
+        .margin_right(30)
         .x_label_area_size(48)
         .y_label_area_size(76)
         .build_cartesian_2d(x, y)?;
