@@ -466,6 +466,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 subject,
                 range,
                 stats: class_stats(n.class, &n.acc),
+                by_kind: n
+                    .by_kind
+                    .iter()
+                    .map(|(k, a)| (*k, class_stats(n.class, a)))
+                    .collect(),
             }
         })
         .collect();

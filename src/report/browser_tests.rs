@@ -86,6 +86,23 @@ fn chromium_renders_every_chart_with_a_size() {
         "chromium's DOM lost a chart"
     );
     assert!(dom.contains("dashload report: synthetic"));
+    // The per-panel tables as the browser built them: holds apart from
+    // stress steps, slowest first.
+    for id in ["names-hold", "names-stress"] {
+        let p95: Vec<f64> = super::tests::table_column(&dom, id, 5)
+            .iter()
+            .map(|c| c.parse().unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        assert!(!p95.is_empty(), "no #{id} table in chromium's DOM");
+        assert!(p95.windows(2).all(|w| w[0] >= w[1]), "#{id}: {p95:?}");
+    }
+    // The windows table gives UTC wall-clock times.
+    let from = super::tests::table_column(&dom, "windows", 2);
+    assert!(
+        from.iter()
+            .all(|c| c.len() >= 8 && c.as_bytes()[2] == b':' && c.as_bytes()[5] == b':'),
+        "{from:?}"
+    );
 
     // 2. Every chart has a rendered size; what a reader sees, measured in
     // a page 800 px wide.

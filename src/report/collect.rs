@@ -392,6 +392,8 @@ pub struct NameAcc {
     pub class: RequestClass,
     /// Counts and latencies.
     pub acc: ClassAcc,
+    /// Counts and latencies per kind of window the requests fell in.
+    pub by_kind: Vec<(WindowKind, ClassAcc)>,
 }
 
 /// How much of each input could be used.
@@ -508,6 +510,7 @@ impl Collected {
             name: text,
             class,
             acc: ClassAcc::new(FINE_SIGFIG),
+            by_kind: Vec::new(),
         });
         let i = self.names.len() - 1;
         self.name_index.insert(key.into(), i);
@@ -536,6 +539,22 @@ impl Collected {
                     b.record(elapsed_ms, ci, latency_us, success);
                 }
             }
+        }
+        if let Some(kind) = self
+            .windows
+            .iter()
+            .find(|w| w.contains(elapsed_ms))
+            .map(|w| w.window.kind)
+        {
+            let by_kind = &mut self.names[name_slot].by_kind;
+            let i = match by_kind.iter().position(|(k, _)| *k == kind) {
+                Some(i) => i,
+                None => {
+                    by_kind.push((kind, ClassAcc::new(COARSE_SIGFIG)));
+                    by_kind.len() - 1
+                }
+            };
+            by_kind[i].1.record(latency_us, success);
         }
         self.buckets.record(elapsed_ms, class, latency_us, fail);
         self.hold_seconds.record(elapsed_ms, class);

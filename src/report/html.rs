@@ -536,25 +536,64 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>No requests.</p>\n</section>\n");
         return Ok(());
     }
+    h.push_str("<p class=\"note\">One table per kind of window, hold windows (judged) apart from stress steps, each sorted slowest first (by p95). Bytes and series or points returned per panel are not shown: the request log (Goose's <code>requests.csv</code>) does not record them.</p>\n");
+    for (kind, title) in [
+        (Some(WindowKind::Hold), "Hold windows (judged)"),
+        (Some(WindowKind::StressStep), "Stress steps"),
+        (None, "Whole run"),
+    ] {
+        let rows: Vec<(&NameStats, &ClassStats)> = s
+            .names
+            .iter()
+            .filter_map(|n| match kind {
+                None => Some((n, &n.stats)),
+                Some(k) => n.by_kind.iter().find(|(x, _)| *x == k).map(|(_, c)| (n, c)),
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let id = match kind {
+            Some(WindowKind::Hold) => "names-hold",
+            Some(WindowKind::StressStep) => "names-stress",
+            _ => "names-run",
+        };
+        writeln!(h, "<h3 id=\"{id}\">{title}</h3>")?;
+        name_table(h, slowest_first(rows))?;
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+/// Rows by p95, slowest first; rows without a latency last.
+fn slowest_first<'a>(
+    mut rows: Vec<(&'a NameStats, &'a ClassStats)>,
+) -> Vec<(&'a NameStats, &'a ClassStats)> {
+    let p95 = |c: &ClassStats| c.latency.map_or(f64::NEG_INFINITY, |l| l.p95);
+    rows.sort_by(|a, b| p95(b.1).total_cmp(&p95(a.1)));
+    rows
+}
+
+fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>error rate</th></tr>\n");
-    for n in &s.names {
-        let l = n.stats.latency;
+    for (n, c) in rows {
+        let l = c.latency;
         writeln!(
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
-            n.stats.count,
+            c.count,
             ms(l.map(|l| l.p50)),
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
-            n.stats.failed,
-            pct(n.stats.error_rate),
+            c.failed,
+            pct(c.error_rate),
         )?;
     }
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n");
     Ok(())
 }
 

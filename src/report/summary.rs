@@ -335,6 +335,9 @@ pub struct NameStats {
     pub range: Option<String>,
     /// Counts and latencies.
     pub stats: ClassStats,
+    /// Counts and latencies per kind of window (ramp, hold, stress step).
+    #[serde(default)]
+    pub by_kind: Vec<(WindowKind, ClassStats)>,
 }
 
 /// Failures by kind and message.

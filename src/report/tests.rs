@@ -380,3 +380,47 @@ fn a_missing_run_json_is_an_error_not_a_panic() {
     let err = render_run(dir.path(), &ReportOptions::default()).unwrap_err();
     assert!(err.to_string().contains("run.json"), "{err}");
 }
+
+/// The cells of column `col` (0-based) of the table after `id="<id>"` in `html`.
+pub(super) fn table_column(html: &str, id: &str, col: usize) -> Vec<String> {
+    let after = html
+        .split(&format!("id=\"{id}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let table = after.split("</table>").next().unwrap();
+    table
+        .split("<tr>")
+        .skip(2) // before the table, the header row
+        .filter_map(|row| {
+            let cell = row.split("<td").nth(col + 1)?;
+            let text = cell.split_once('>')?.1.split("</td>").next()?;
+            Some(text.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn per_panel_tables_split_holds_from_stress_slowest_first() {
+    let (dir, _) = synthetic_dir(20_000);
+    render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    for id in ["names-hold", "names-stress", "names-run"] {
+        let p95: Vec<f64> = table_column(&html, id, 5)
+            .iter()
+            .map(|c| c.parse().unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        assert!(p95.len() >= 3, "#{id}: {p95:?}");
+        assert!(
+            p95.windows(2).all(|w| w[0] >= w[1]),
+            "#{id} not slowest first: {p95:?}"
+        );
+    }
+    // The same panel is slower under stress than in the holds.
+    let hold = table_column(&html, "names-hold", 5)[0]
+        .parse::<f64>()
+        .unwrap();
+    let stress = table_column(&html, "names-stress", 5)[0]
+        .parse::<f64>()
+        .unwrap();
+    assert!(stress > hold, "stress {stress} vs hold {hold}");
+}
