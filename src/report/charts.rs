@@ -426,11 +426,14 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
 /// Height of one small multiple of the distribution chart, px.
 const CELL_HEIGHT: u32 = 210;
 
+/// A histogram bar: from ms, to ms, share of the class's requests (%).
+type Bar = (f64, f64, f64);
+
 /// The latency distribution as small multiples: one histogram per class,
 /// two a row, sharing the latency axis, so no class hides another.
 fn histogram(s: &Summary) -> String {
     let title = "Latency distribution per class (whole run)";
-    let cells: Vec<(RequestClass, u64, Vec<(f64, f64, f64)>)> = s
+    let cells: Vec<(RequestClass, u64, Vec<Bar>)> = s
         .distributions
         .iter()
         .filter_map(|d| {
