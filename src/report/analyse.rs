@@ -580,6 +580,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 subject,
                 range,
                 stats: class_stats(n.class, &n.acc),
+                by_kind: n
+                    .by_kind
+                    .iter()
+                    .map(|(k, a)| (*k, class_stats(n.class, a)))
+                    .collect(),
             }
         })
         .collect();
@@ -671,6 +676,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 .then(|| c.ingest.points as f64 / duration_s),
         },
         series: series(c),
+        latency_series: super::latency_series::build(&c.buckets, &super::charts::LATENCY_CLASSES),
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),

@@ -183,6 +183,7 @@ pub fn compare(
             rules,
         ));
     }
+    totals.extend(ladder_deltas(base, current));
     let mut windows = Vec::new();
     let mut unmatched_windows = Vec::new();
     for w in current
@@ -290,6 +291,38 @@ pub fn compare(
         unmatched_windows,
         regressions,
     }
+}
+
+/// The stress ladder's capacity, knee and first broken step, in viewers
+/// (context, never judged).
+fn ladder_deltas(base: &Summary, current: &Summary) -> Vec<Delta> {
+    let broke = |s: &Summary| {
+        let step = s.first_break.as_ref()?;
+        s.windows
+            .iter()
+            .find(|w| &w.name == step)
+            .map(|w| w.viewers as f64)
+    };
+    vec![
+        delta(
+            "stress ladder",
+            "capacity (viewers)",
+            base.capacity.map(|c| c as f64),
+            current.capacity.map(|c| c as f64),
+        ),
+        delta(
+            "stress ladder",
+            "knee (viewers)",
+            base.knee.as_ref().map(|k| k.viewers as f64),
+            current.knee.as_ref().map(|k| k.viewers as f64),
+        ),
+        delta(
+            "stress ladder",
+            "first broken step (viewers)",
+            broke(base),
+            broke(current),
+        ),
+    ]
 }
 
 /// The figure a delta's name stands for (its last word).

@@ -4,8 +4,12 @@
 //! report itself holds no script, so sizes are measured by a wrapper page
 //! written to the temporary folder (never the report) that loads the report
 //! in an iframe and writes every SVG's rendered size into its own DOM; the
-//! wrapper's DOM is then dumped. A screenshot of the report is kept as
-//! `target/test-artifacts/report.png`.
+//! wrapper's DOM is then dumped. What a reader sees is measured there: the
+//! rendered size of every chart text in a page 800 px wide, that no text
+//! sticks out of its chart (no clipped legend entry), the UTC clock ticks
+//! of the time axes, and that the dashboard-load p95 and max lines are
+//! apart. Screenshots of the report, 1280 and 800 px wide, are kept as
+//! `target/test-artifacts/report.png` and `report-800.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,7 +55,15 @@ fn chromium_renders_every_chart_with_a_size() {
     let run = dir.path().join("run");
     std::fs::create_dir(&run).unwrap();
     write_run(&run, 40_000, 9).unwrap();
-    render_run(&run, &ReportOptions::default()).unwrap();
+    let base = dir.path().join("base");
+    std::fs::create_dir(&base).unwrap();
+    write_run(&base, 40_000, 3).unwrap();
+    render_run(&base, &ReportOptions::default()).unwrap();
+    let options = ReportOptions {
+        baseline: Some(base.clone()),
+        ..ReportOptions::default()
+    };
+    render_run(&run, &options).unwrap();
     let report = run.join("report.html");
     let html = std::fs::read_to_string(&report).unwrap();
     let charts = html.matches("<svg").count();
@@ -74,22 +86,28 @@ fn chromium_renders_every_chart_with_a_size() {
         "chromium's DOM lost a chart"
     );
     assert!(dom.contains("dashload report: synthetic"));
+    // The per-panel tables as the browser built them: holds apart from
+    // stress steps, slowest first.
+    for id in ["names-hold", "names-stress"] {
+        let p95: Vec<f64> = super::tests::table_column(&dom, id, 5)
+            .iter()
+            .map(|c| c.parse().unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        assert!(!p95.is_empty(), "no #{id} table in chromium's DOM");
+        assert!(p95.windows(2).all(|w| w[0] >= w[1]), "#{id}: {p95:?}");
+    }
+    // The windows table gives UTC wall-clock times.
+    let from = super::tests::table_column(&dom, "windows", 2);
+    assert!(
+        from.iter()
+            .all(|c| c.len() >= 8 && c.as_bytes()[2] == b':' && c.as_bytes()[5] == b':'),
+        "{from:?}"
+    );
 
-    // 2. Every chart has a rendered size.
+    // 2. Every chart has a rendered size; what a reader sees, measured in
+    // a page 800 px wide.
     let wrapper = dir.path().join("measure.html");
-    std::fs::write(
-        &wrapper,
-        "<!DOCTYPE html><html><head><title>pending</title></head><body>\
-         <iframe id=\"r\" src=\"run/report.html\" style=\"width:1280px;height:2000px\"></iframe><pre id=\"out\">pending</pre>\
-         <script>document.getElementById('r').addEventListener('load', function () {\
-           var d = this.contentDocument; var out = [];\
-           if (!d) { document.getElementById('out').textContent = 'no access'; return; }\
-           d.querySelectorAll('svg').forEach(function (s) { var r = s.getBoundingClientRect();\
-             out.push(Math.round(r.width) + 'x' + Math.round(r.height)); });\
-           document.getElementById('out').textContent = 'sizes:' + out.join(',');\
-         });</script></body></html>",
-    )
-    .unwrap();
+    std::fs::write(&wrapper, MEASURE).unwrap();
     let out = chromium(
         &dir.path().join("p2"),
         &[
@@ -100,12 +118,14 @@ fn chromium_renders_every_chart_with_a_size() {
         ],
     );
     let dom = String::from_utf8_lossy(&out.stdout);
-    let sizes = dom
-        .split("sizes:")
-        .nth(1)
-        .and_then(|s| s.split('<').next())
-        .unwrap_or_else(|| panic!("the wrapper measured nothing: {dom}"));
-    let sizes: Vec<(u32, u32)> = sizes
+    let field = |name: &str| -> String {
+        dom.split(&format!("{name}:"))
+            .nth(1)
+            .and_then(|s| s.split(['|', '<']).next())
+            .unwrap_or_else(|| panic!("the wrapper measured no {name}: {dom}"))
+            .to_string()
+    };
+    let sizes: Vec<(u32, u32)> = field("sizes")
         .split(',')
         .map(|s| {
             let (w, h) = s.split_once('x').unwrap();
@@ -119,6 +139,32 @@ fn chromium_renders_every_chart_with_a_size() {
             "a chart rendered at {w}x{h}: {sizes:?}"
         );
     }
+    // Text at least 11 px as rendered in the 800 px page.
+    let smallest: f64 = field("minfont").parse().unwrap();
+    assert!(smallest >= 11.0, "chart text rendered at {smallest:.2} px");
+    // No text sticks out of its chart: legends are whole.
+    let outside = field("outside");
+    assert!(
+        outside.is_empty(),
+        "text cut off at the chart edge: {outside}"
+    );
+    // Time axes tick in UTC wall-clock time.
+    let clock_ticks: usize = field("clockticks").parse().unwrap();
+    assert!(clock_ticks >= 3 * 5, "{clock_ticks} HH:MM:SS tick labels");
+    // Dashboard-load p95 and max are distinct lines, not one: their mean
+    // heights differ by more than 5 px on the screen.
+    let apart: f64 = field("p95max").parse().unwrap();
+    assert!(apart > 5.0, "p95 and max drawn {apart:.1} px apart");
+    // SLO lines and baseline overlays are stroked differently.
+    assert_eq!(field("slodash"), "slo dashed, baseline dotted");
+
+    println!(
+        "measured at 800 px: smallest text {smallest:.2} px, p95/max {apart:.1} px apart, {clock_ticks} clock ticks, {multiples_} small multiples",
+        multiples_ = field("multiples")
+    );
+    // The latency distribution: one small chart per class, each titled.
+    let multiples: usize = field("multiples").parse().unwrap();
+    assert!(multiples >= 3, "{multiples} small multiples");
 
     // 3. A screenshot, kept as an artifact.
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
@@ -146,4 +192,74 @@ fn chromium_renders_every_chart_with_a_size() {
         "a near-empty screenshot ({} bytes)",
         bytes.len()
     );
+    let narrow = artifacts.join("report-800.png");
+    let _ = std::fs::remove_file(&narrow);
+    chromium(
+        &dir.path().join("p4"),
+        &[
+            &format!("--screenshot={}", narrow.display()),
+            "--window-size=800,6000",
+            "--hide-scrollbars",
+            &format!("file://{}", report.display()),
+        ],
+    );
+    assert!(narrow.exists(), "no 800 px screenshot");
 }
+
+/// The measuring page: loads the report 800 px wide in an iframe and writes
+/// what it measured into its own DOM, `name:value|` each.
+const MEASURE: &str = r#"<!DOCTYPE html><html><head><title>pending</title></head><body>
+<iframe id="r" src="run/report.html" style="width:800px;height:2000px;border:0"></iframe><pre id="out">pending</pre>
+<script>
+document.getElementById('r').addEventListener('load', function () {
+  var d = this.contentDocument, out = document.getElementById('out');
+  if (!d) { out.textContent = 'no access'; return; }
+  var multiples = 0, sizes = [], minfont = 1e9, outside = [], clock = 0, p95max = -1, slodash = '';
+  d.querySelectorAll('svg').forEach(function (s) {
+    var r = s.getBoundingClientRect();
+    sizes.push(Math.round(r.width) + 'x' + Math.round(r.height));
+    var vb = s.viewBox.baseVal, scale = r.width / (vb && vb.width ? vb.width : r.width);
+    var label = s.getAttribute('aria-label') || '';
+    s.querySelectorAll('text').forEach(function (t) {
+      if (!t.textContent.trim()) return;
+      var px = parseFloat(d.defaultView.getComputedStyle(t).fontSize) * scale;
+      minfont = Math.min(minfont, px);
+      var b = t.getBoundingClientRect();
+      if (b.left < r.left - 1 || b.top < r.top - 1 || b.right > r.right + 1 || b.bottom > r.bottom + 1)
+        outside.push(label + ': ' + t.textContent.trim());
+      if (/^\d\d:\d\d:\d\d$/.test(t.textContent.trim())) clock++;
+      if (label.indexOf('Latency distribution') === 0 && /\(\d+ requests\)$/.test(t.textContent.trim())) multiples++;
+    });
+    if (label.indexOf('Latency over time: dashboard load') === 0) {
+      var mean = function (color) {
+        var ys = [];
+        s.querySelectorAll('polyline[stroke="' + color + '"][stroke-width="2"]').forEach(function (p) {
+          p.getAttribute('points').trim().split(/\s+/).forEach(function (xy) {
+            var y = parseFloat(xy.split(',')[1]); if (!isNaN(y)) ys.push(y);
+          });
+        });
+        return ys.reduce(function (a, b) { return a + b; }, 0) / Math.max(ys.length, 1);
+      };
+      p95max = Math.abs(mean('#FF7F0E') - mean('#7F7F7F')) * scale;
+    }
+  });
+  // Dashes as drawn: SLO lines 1 px wide in 14 px dashes, baseline 3 px dots.
+  var slo = 0, dots = 0;
+  d.querySelectorAll('svg').forEach(function (s) {
+    if ((s.getAttribute('aria-label') || '').indexOf('Latency over time: panel query') !== 0) return;
+    s.querySelectorAll('polyline').forEach(function (p) {
+      var pts = p.getAttribute('points').trim().split(/\s+/);
+      if (pts.length !== 2) return;
+      var a = pts[0].split(',').map(Number), b = pts[1].split(',').map(Number);
+      var len = Math.hypot(b[0] - a[0], b[1] - a[1]), w = p.getAttribute('stroke-width');
+      if (w === '1' && a[1] === b[1] && Math.abs(len - 14) < 1) slo++;
+      if (w === '3' && len <= 3) dots++;
+    });
+  });
+  slodash = 'slo ' + (slo > 10 ? 'dashed' : slo) + ', baseline ' + (dots > 10 ? 'dotted' : dots);
+  document.title = 'measured';
+  out.textContent = 'sizes:' + sizes.join(',') + '|minfont:' + minfont.toFixed(2) +
+    '|outside:' + outside.join('; ') + '|clockticks:' + clock + '|p95max:' + p95max.toFixed(1) +
+    '|slodash:' + slodash + '|multiples:' + multiples + '|';
+});
+</script></body></html>"#;

@@ -14,17 +14,21 @@ use std::ops::Range;
 
 use plotters::prelude::*;
 
+use chrono::{DateTime, Utc};
+
 use self::plot::{
-    draw, extent, number, pad, percent_of_tail, short_window_name, svg, Line, Marker, Plot,
+    draw, extent, log_ticks, number, pad, percent_of_tail, short_window_name, svg_sized, ticked,
+    Line, Marker, Plot,
 };
 
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::collect::ErrorKind;
+use super::latency_series::{needed, LatencySeries};
 use super::summary::{Latency, Summary, WindowStats};
 
 /// Width of every chart, px.
-pub const WIDTH: u32 = 1090;
+pub const WIDTH: u32 = 960;
 /// Height of every chart, px.
 pub const HEIGHT: u32 = 380;
 
@@ -137,18 +141,54 @@ fn pick(l: &Latency, i: usize) -> f64 {
     [l.p50, l.p90, l.p95, l.p99, l.max][i]
 }
 
-/// Draw a chart over time: x in seconds over the whole run.
-fn time_chart(s: &Summary, plot: Plot, log_y: bool) -> String {
+/// The label of every time axis.
+const TIME_AXIS: &str = "time (UTC)";
+
+/// Ticks of a time axis over `0..end` s from `start`: at round wall-clock
+/// times (every 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min, 1 h …),
+/// at most 8 of them.
+pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
+    const STEPS: [i64; 15] = [
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600,
+    ];
+    let step = STEPS
+        .into_iter()
+        .find(|st| end / (*st as f64) <= 7.0)
+        .unwrap_or(86_400);
+    let t0 = start.timestamp_millis() as f64 / 1000.0;
+    let first = (t0 / step as f64).ceil() * step as f64 - t0;
+    let mut out = Vec::new();
+    let mut x = first;
+    while x <= end + 1e-9 {
+        out.push(x);
+        x += step as f64;
+    }
+    out
+}
+
+/// `x` s after `start` as a UTC wall-clock time, HH:MM:SS.
+pub fn clock(start: DateTime<Utc>, x: f64) -> String {
+    let t = start + chrono::Duration::milliseconds((x * 1000.0).round() as i64);
+    t.format("%H:%M:%S").to_string()
+}
+
+/// Draw a chart over time: x in seconds over the whole run, labelled with
+/// UTC wall-clock times; a log y axis has 2-5-10 ticks.
+fn time_chart(s: &Summary, mut plot: Plot, log_y: bool) -> String {
     let title = plot.title.clone();
     let x_end = plot.xs().fold(s.run.duration_s, f64::max).max(1.0);
+    let start = s.run.started_at;
+    plot.x_format = Box::new(move |x| clock(start, *x));
+    let x = ticked(0.0..x_end, time_ticks(start, x_end));
     // Linear charts of counts and rates start at zero.
     let zero = (!log_y).then_some(0.0);
     let y = pad(extent(plot.ys().chain(zero), log_y), log_y);
-    svg(&title, |root| {
+    svg_sized(&title, plot.height(), |root| {
         if log_y {
-            draw(root, &plot, 0.0..x_end, y.log_scale())
+            let ticks = log_ticks(&y, 13);
+            draw(root, &plot, x, ticked(y.log_scale(), ticks))
         } else {
-            draw(root, &plot, 0.0..x_end, y)
+            draw(root, &plot, x, y)
         }
     })
 }
@@ -194,7 +234,7 @@ pub fn planned_viewers(windows: &[WindowStats]) -> Vec<(f64, f64)> {
 }
 
 fn users(s: &Summary) -> String {
-    let mut plot = Plot::new("Users over time", "time since start (s)", "users");
+    let mut plot = Plot::new("Users over time", TIME_AXIS, "users");
     plot.bands = &s.windows;
     plot.lines.push(Line::new(
         "planned viewers",
@@ -217,11 +257,7 @@ fn users(s: &Summary) -> String {
 }
 
 fn throughput(s: &Summary, base: Option<&Summary>) -> String {
-    let mut plot = Plot::new(
-        "Throughput over time",
-        "time since start (s)",
-        "requests per second",
-    );
+    let mut plot = Plot::new("Throughput over time", TIME_AXIS, "requests per second");
     plot.bands = &s.windows;
     plot.lines.push(Line::new(
         "succeeded req/s",
@@ -240,7 +276,7 @@ fn throughput(s: &Summary, base: Option<&Summary>) -> String {
                 RGBColor(44, 160, 44),
                 over_time(b, |x| Some(per_second(b, x.ok))),
             )
-            .dashed(),
+            .baseline(),
         );
     }
     time_chart(s, plot, false)
@@ -271,7 +307,7 @@ fn points_per_second(s: &Summary) -> Vec<(f64, f64)> {
 fn points(s: &Summary, base: Option<&Summary>) -> String {
     let mut plot = Plot::new(
         "Points ingested over time (sync job, ingest.csv)",
-        "time since start (s)",
+        TIME_AXIS,
         "points per second",
     );
     plot.bands = &s.windows;
@@ -290,7 +326,7 @@ fn points(s: &Summary, base: Option<&Summary>) -> String {
                 RGBColor(214, 39, 40),
                 points_per_second(b),
             )
-            .dashed(),
+            .baseline(),
         );
     }
     plot.empty = "no ingest.csv";
@@ -318,63 +354,160 @@ fn slo_lines(s: &Summary, class: RequestClass) -> Vec<(String, f64, RGBColor)> {
         .collect()
 }
 
+/// The percentile (in %) of each [`PERCENTILE_COLORS`] entry; 100 is the maximum.
+const PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 100.0];
+
+/// `(bucket midpoint s, value)` of percentile `i` of `class`: NaN (a break
+/// in the line) where a bucket is empty or holds too few samples for it.
+fn latency_points(sum: &Summary, class: RequestClass, i: usize) -> Vec<(f64, f64)> {
+    series_points(sum.latency_series.iter().find(|l| l.class == class), i)
+}
+
+fn series_points(ls: Option<&LatencySeries>, i: usize) -> Vec<(f64, f64)> {
+    let Some(ls) = ls else {
+        return Vec::new();
+    };
+    let need = needed(PERCENTILES[i]);
+    let w = ls.bucket_ms as f64 / 1000.0;
+    ls.buckets
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let v = b
+                .latency
+                .filter(|_| b.count >= need)
+                .map_or(f64::NAN, |l| pick(&l, i));
+            ((k as f64 + 0.5) * w, v)
+        })
+        .collect()
+}
+
 fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -> String {
+    let series = s.latency_series.iter().find(|l| l.class == class);
+    let width = series.map_or(String::new(), |l| {
+        format!(", {} s buckets", number(&(l.bucket_ms as f64 / 1000.0)))
+    });
     let mut plot = Plot::new(
         format!(
-            "Latency over time: {}, successful requests (log scale)",
+            "Latency over time: {}{width}, successful requests (log scale)",
             class.label()
         ),
-        "time since start (s)",
-        "latency (ms)",
+        TIME_AXIS,
+        "latency (ms, log scale)",
     );
     plot.bands = &s.windows;
-    let of = |sum: &Summary, i: usize| {
-        over_time(sum, |b| {
-            b.classes
-                .iter()
-                .find(|(c, _)| *c == class)
-                .map(|(_, l)| pick(l, i))
-        })
-    };
     for (i, (name, color)) in PERCENTILE_COLORS.iter().enumerate() {
-        plot.lines.push(Line::new(*name, *color, of(s, i)));
+        let line = Line::new(*name, *color, latency_points(s, class, i));
+        if line.segments().is_empty() && series.is_some() {
+            plot.legend_notes.push(format!(
+                "{name} not drawn: no bucket holds {} requests",
+                needed(PERCENTILES[i])
+            ));
+        }
+        plot.lines.push(line);
     }
     if let Some(b) = base {
-        plot.lines
-            .push(Line::new("baseline p95", PERCENTILE_COLORS[2].1, of(b, 2)).dashed());
+        plot.lines.push(
+            Line::new(
+                "baseline p95",
+                PERCENTILE_COLORS[2].1,
+                latency_points(b, class, 2),
+            )
+            .baseline(),
+        );
     }
     if !plot.has_data() {
         plot.lines.clear();
+        plot.legend_notes.clear();
+    } else {
+        plot.legend_notes.push(format!(
+            "a percentile is drawn where its bucket holds 5 requests beyond it (p95: {})",
+            needed(95.0)
+        ));
     }
     plot.hlines = slo_lines(s, class);
     plot.empty = "no latencies of this class over time";
     time_chart(s, plot, true)
 }
 
+/// Height of one small multiple of the distribution chart, px.
+const CELL_HEIGHT: u32 = 210;
+
+/// A histogram bar: from ms, to ms, share of the class's requests (%).
+type Bar = (f64, f64, f64);
+
+/// The latency distribution as small multiples: one histogram per class,
+/// two a row, sharing the latency axis, so no class hides another.
 fn histogram(s: &Summary) -> String {
-    let mut plot = Plot::new(
-        "Latency distribution of successful requests (whole run, log scale)",
-        "latency (ms, log scale)",
-        "share of requests (%)",
-    );
-    for d in &s.distributions {
-        let total: u64 = d.bins.iter().map(|b| b.count).sum();
-        if total == 0 {
-            continue;
-        }
-        let mut pts = Vec::new();
-        for b in &d.bins {
-            let share = b.count as f64 * 100.0 / total as f64;
-            pts.extend([(b.lo_ms, share), (b.hi_ms, share)]);
-        }
-        plot.lines
-            .push(Line::new(d.class.label(), class_color(d.class), pts));
+    let title = "Latency distribution per class (whole run)";
+    let cells: Vec<(RequestClass, u64, Vec<Bar>)> = s
+        .distributions
+        .iter()
+        .filter_map(|d| {
+            let total: u64 = d.bins.iter().map(|b| b.count).sum();
+            (total > 0).then(|| {
+                let bars = d
+                    .bins
+                    .iter()
+                    .map(|b| (b.lo_ms, b.hi_ms, b.count as f64 * 100.0 / total as f64))
+                    .collect();
+                (d.class, total, bars)
+            })
+        })
+        .collect();
+    if cells.is_empty() {
+        let mut plot = Plot::new(title, "latency (ms, log scale)", "share of requests (%)");
+        plot.empty = "no latencies recorded";
+        return svg_sized(title, HEIGHT, |root| draw(root, &plot, 0.0..1.0, 0.0..1.0));
     }
-    plot.empty = "no latencies recorded";
-    let x = pad(extent(plot.xs(), true), true);
-    let y = pad(extent(plot.ys().chain([0.0]), false), false);
-    svg(&plot.title.clone(), |root| {
-        draw(root, &plot, x.log_scale(), y)
+    let x = pad(
+        extent(
+            cells
+                .iter()
+                .flat_map(|c| c.2.iter().flat_map(|b| [b.0, b.1])),
+            true,
+        ),
+        true,
+    );
+    let rows = cells.len().div_ceil(2);
+    let height = 40 + CELL_HEIGHT * rows as u32;
+    svg_sized(title, height, |root| {
+        let (head, body) = root.split_vertically(40);
+        head.draw(&Text::new(
+            format!("{title}: share of successful requests (%) per latency bin (ms, log scale)"),
+            (12, 12),
+            (FONT, plot::LABEL + 3).into_font(),
+        ))?;
+        let areas = body.split_evenly((rows, 2));
+        for ((class, total, bars), area) in cells.iter().zip(areas.iter()) {
+            let top = bars.iter().map(|b| b.2).fold(0.0, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(
+                    format!("{} ({total} requests)", class.label()),
+                    (FONT, plot::LABEL + 1),
+                )
+                .margin(8)
+                .x_label_area_size(32)
+                .y_label_area_size(52)
+                .build_cartesian_2d(
+                    ticked(x.clone().log_scale(), log_ticks(&x, 7)),
+                    0.0..(top * 1.1).max(1.0),
+                )?;
+            chart
+                .configure_mesh()
+                .x_label_formatter(&number)
+                .y_label_formatter(&number)
+                .y_labels(4)
+                .label_style((FONT, plot::LABEL))
+                .light_line_style(WHITE.mix(0.0))
+                .bold_line_style(RGBColor(225, 225, 225))
+                .draw()?;
+            let color = class_color(*class);
+            chart.draw_series(bars.iter().map(|(lo, hi, share)| {
+                Rectangle::new([(*lo, 0.0), (*hi, *share)], color.mix(0.75).filled())
+            }))?;
+        }
+        Ok(())
     })
 }
 
@@ -416,16 +549,17 @@ fn percentile_curve(s: &Summary, base: Option<&Summary>) -> String {
                             .map(|(p, ms)| (tail_x(*p), *ms))
                             .collect(),
                     )
-                    .dashed(),
+                    .baseline(),
                 );
             }
         }
     }
-    plot.x_format = percent_of_tail;
+    plot.x_format = Box::new(percent_of_tail);
     plot.empty = "no latencies recorded";
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| {
-        draw(root, &plot, 0.0..5.0, y.log_scale())
+    let ticks = log_ticks(&y, 13);
+    svg_sized(&plot.title.clone(), plot.height(), |root| {
+        draw(root, &plot, 0.0..5.0, ticked(y.log_scale(), ticks))
     })
 }
 
@@ -501,7 +635,7 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
                     class_color(*class),
                     p95_of(b, *class),
                 )
-                .dashed(),
+                .baseline(),
             );
         }
         plot.hlines.extend(
@@ -515,8 +649,9 @@ fn concurrency_latency(s: &Summary, base: Option<&Summary>) -> String {
     plot.empty = "no hold windows or stress steps with latencies";
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys(), true), true);
-    svg(&plot.title.clone(), |root| {
-        draw(root, &plot, x, y.log_scale())
+    let ticks = log_ticks(&y, 13);
+    svg_sized(&plot.title.clone(), plot.height(), |root| {
+        draw(root, &plot, x, ticked(y.log_scale(), ticks))
     })
 }
 
@@ -568,7 +703,9 @@ fn concurrency_errors(s: &Summary) -> String {
     plot.empty = "no hold windows or stress steps with viewer requests";
     let x = concurrency_x(s, None);
     let y = pad(extent(plot.ys().chain([0.0]), false), false);
-    svg(&plot.title.clone(), |root| draw(root, &plot, x, y))
+    svg_sized(&plot.title.clone(), plot.height(), |root| {
+        draw(root, &plot, x, y)
+    })
 }
 
 /// `(viewers, error rate %)` of `class` per concurrency point that has requests of it.
@@ -606,12 +743,12 @@ fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
                 RGBColor(160, 160, 160),
                 vec![(0.0, 0.0), (x_end, slope * x_end)],
             )
-            .dashed(),
+            .reference(),
         );
     }
     if let Some(b) = base {
         plot.lines
-            .push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).dashed());
+            .push(Line::new("baseline throughput", RGBColor(31, 119, 180), pts(b)).baseline());
     }
     plot.notes = s
         .concurrency
@@ -629,13 +766,15 @@ fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys().chain([0.0]), false), false);
     let y = 0.0..y.end;
-    svg(&plot.title.clone(), |root| draw(root, &plot, x, y))
+    svg_sized(&plot.title.clone(), plot.height(), |root| {
+        draw(root, &plot, x, y)
+    })
 }
 
 fn errors(s: &Summary) -> String {
     let mut plot = Plot::new(
         "Errors over time by kind",
-        "time since start (s)",
+        TIME_AXIS,
         "failed requests per second",
     );
     plot.bands = &s.windows;
@@ -674,6 +813,84 @@ mod tests {
     }
 
     #[test]
+    fn log_axes_tick_at_1_2_5() {
+        assert_eq!(
+            log_ticks(&(15.0..600.0), 10),
+            vec![20.0, 50.0, 100.0, 200.0, 500.0]
+        );
+        assert_eq!(
+            log_ticks(&(0.5..20000.0), 7),
+            vec![1.0, 10.0, 100.0, 1000.0, 10000.0]
+        );
+    }
+
+    #[test]
+    fn time_axes_tick_at_round_utc_times() {
+        let start: DateTime<Utc> = "2026-01-02T10:00:07.500Z".parse().unwrap();
+        let ticks = time_ticks(start, 120.0);
+        assert_eq!(ticks[0], 22.5, "first tick on 10:00:30");
+        let labels: Vec<String> = ticks.iter().map(|x| clock(start, *x)).collect();
+        assert_eq!(labels[..3], ["10:00:30", "10:01:00", "10:01:30"]);
+        assert!(ticks.len() <= 8);
+    }
+
+    #[test]
+    fn empty_buckets_and_thin_buckets_break_latency_lines() {
+        use crate::report::latency_series::LatencyBucket;
+        let l = Latency {
+            p50: 10.0,
+            p90: 20.0,
+            p95: 30.0,
+            p99: 40.0,
+            max: 50.0,
+            mean: 15.0,
+            stddev: 5.0,
+        };
+        let ls = LatencySeries {
+            class: RequestClass::DashboardLoad,
+            bucket_ms: 2000,
+            buckets: vec![
+                LatencyBucket {
+                    count: 120,
+                    latency: Some(l),
+                },
+                LatencyBucket {
+                    count: 0,
+                    latency: None,
+                },
+                LatencyBucket {
+                    count: 60,
+                    latency: Some(l),
+                },
+            ],
+        };
+        let p95 = series_points(Some(&ls), 2);
+        assert_eq!(p95[0], (1.0, 30.0));
+        assert!(p95[1].1.is_nan() && p95[2].1.is_nan(), "{p95:?}");
+        let p90 = series_points(Some(&ls), 1);
+        assert_eq!(p90[2], (5.0, 20.0));
+        let line = Line::new("p90", RGBColor(0, 0, 0), p90);
+        assert_eq!(line.segments().len(), 2, "no line across the empty bucket");
+    }
+
+    #[test]
+    fn legend_entries_wrap_and_the_chart_grows_to_hold_them() {
+        let long = "baseline dashboard load p95 over a long name";
+        let lines = plot::wrap(long);
+        assert!(lines.len() > 1);
+        assert_eq!(lines.join(" "), long, "nothing dropped");
+        let mut plot = Plot::new("t", "x", "y");
+        for i in 0..30 {
+            plot.lines.push(Line::new(
+                format!("{long} {i}"),
+                RGBColor(0, 0, 0),
+                vec![(0.0, 1.0)],
+            ));
+        }
+        assert!(plot.height() > HEIGHT);
+    }
+
+    #[test]
     fn tick_labels_are_short() {
         assert_eq!(number(&0.0), "0");
         assert_eq!(number(&1500.0), "1500");
@@ -684,7 +901,9 @@ mod tests {
     #[test]
     fn charts_are_inline_svg_without_urls() {
         let plot = Plot::new("t", "x (s)", "y (ms)");
-        let out = svg("a <chart>", |root| draw(root, &plot, 0.0..1.0, 0.0..1.0));
+        let out = svg_sized("a <chart>", HEIGHT, |root| {
+            draw(root, &plot, 0.0..1.0, 0.0..1.0)
+        });
         assert!(
             out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""),
             "{}",
@@ -712,6 +931,19 @@ mod tests {
         }
         let svg = concurrency_errors(&s);
         assert!(svg.contains("panel query error rate"), "no series");
-        assert!(svg.contains("SLO error rate ≤"), "no SLO line");
+        // Legend entries wrap: every line of the SLO's label is in the chart.
+        let slo = s
+            .slos
+            .iter()
+            .find(|r| r.class == RequestClass::PanelQuery && r.metric == SloMetric::ErrorRate)
+            .expect("the synthetic run has a panel-query error-rate SLO");
+        let label = format!(
+            "{}: SLO error rate ≤ {} %",
+            RequestClass::PanelQuery.label(),
+            number(&(slo.max * 100.0))
+        );
+        for line in plot::wrap(&label) {
+            assert!(svg.contains(&line), "no SLO line: {line:?} of {label:?}");
+        }
     }
 }

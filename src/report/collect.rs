@@ -531,6 +531,8 @@ pub struct NameAcc {
     pub class: RequestClass,
     /// Counts and latencies.
     pub acc: ClassAcc,
+    /// Counts and latencies per kind of window the requests fell in.
+    pub by_kind: Vec<(WindowKind, ClassAcc)>,
 }
 
 /// How much of each input could be used.
@@ -654,6 +656,7 @@ impl Collected {
             name: text,
             class,
             acc: ClassAcc::new(FINE_SIGFIG),
+            by_kind: Vec::new(),
         });
         let i = self.names.len() - 1;
         self.name_index.insert(key.into(), i);
@@ -703,6 +706,22 @@ impl Collected {
                     w.http.record(success);
                 }
             }
+        }
+        if let Some(kind) = self
+            .windows
+            .iter()
+            .find(|w| w.contains(elapsed_ms))
+            .map(|w| w.window.kind)
+        {
+            let by_kind = &mut self.names[name_slot].by_kind;
+            let i = match by_kind.iter().position(|(k, _)| *k == kind) {
+                Some(i) => i,
+                None => {
+                    by_kind.push((kind, ClassAcc::new(COARSE_SIGFIG)));
+                    by_kind.len() - 1
+                }
+            };
+            by_kind[i].1.record(latency_us, success);
         }
         self.buckets
             .record(elapsed_ms, class, latency_us, fail, http);

@@ -509,7 +509,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>run.json lists no windows.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>viewers</th><th>HTTP requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from (UTC)</th><th>to (UTC)</th><th>viewers</th><th>HTTP requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
     for w in &s.windows {
         let lat = |class: RequestClass| {
             w.classes
@@ -523,8 +523,8 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
             text(&w.name),
             kind_label(w.kind),
-            num(w.start_ms as f64 / 1000.0),
-            num(w.end_ms as f64 / 1000.0),
+            wall_clock(s, w.start_ms),
+            wall_clock(s, w.end_ms),
             w.viewers,
             w.requests,
             num(w.throughput_rps),
@@ -557,33 +557,81 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// `ms` after the start as UTC wall-clock time, with the elapsed seconds.
+fn wall_clock(s: &Summary, ms: u64) -> String {
+    format!(
+        "{} <span class=\"note\">(+{} s)</span>",
+        super::charts::clock(s.run.started_at, ms as f64 / 1000.0),
+        num(ms as f64 / 1000.0)
+    )
+}
+
 fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     h.push_str("<section id=\"names\">\n<h2>Per panel and time range</h2>\n");
     if s.names.is_empty() {
         h.push_str("<p>No requests.</p>\n</section>\n");
         return Ok(());
     }
+    h.push_str("<p class=\"note\">One table per kind of window, hold windows (judged) apart from stress steps, each sorted slowest first (by p95). Bytes and series or points returned per panel are not shown: the request log (Goose's <code>requests.csv</code>) does not record them.</p>\n");
+    for (kind, title) in [
+        (Some(WindowKind::Hold), "Hold windows (judged)"),
+        (Some(WindowKind::StressStep), "Stress steps"),
+        (None, "Whole run"),
+    ] {
+        let rows: Vec<(&NameStats, &ClassStats)> = s
+            .names
+            .iter()
+            .filter_map(|n| match kind {
+                None => Some((n, &n.stats)),
+                Some(k) => n.by_kind.iter().find(|(x, _)| *x == k).map(|(_, c)| (n, c)),
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let id = match kind {
+            Some(WindowKind::Hold) => "names-hold",
+            Some(WindowKind::StressStep) => "names-stress",
+            _ => "names-run",
+        };
+        writeln!(h, "<h3 id=\"{id}\">{title}</h3>")?;
+        name_table(h, slowest_first(rows))?;
+    }
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+/// Rows by p95, slowest first; rows without a latency last.
+fn slowest_first<'a>(
+    mut rows: Vec<(&'a NameStats, &'a ClassStats)>,
+) -> Vec<(&'a NameStats, &'a ClassStats)> {
+    let p95 = |c: &ClassStats| c.latency.map_or(f64::NEG_INFINITY, |l| l.p95);
+    rows.sort_by(|a, b| p95(b.1).total_cmp(&p95(a.1)));
+    rows
+}
+
+fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th></tr>\n");
-    for n in &s.names {
-        let l = n.stats.latency;
+    for (n, c) in rows {
+        let l = c.latency;
         writeln!(
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
-            n.stats.count,
+            c.count,
             ms(l.map(|l| l.p50)),
             ms(l.map(|l| l.p95)),
             ms(l.map(|l| l.p99)),
             ms(l.map(|l| l.max)),
             ms(l.map(|l| l.mean)),
-            n.stats.failed,
-            pct(n.stats.error_rate),
-            ms(n.stats.failed_latency.map(|l| l.p95)),
+            c.failed,
+            pct(c.error_rate),
+            ms(c.failed_latency.map(|l| l.p95)),
         )?;
     }
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n");
     Ok(())
 }
 
@@ -630,16 +678,16 @@ fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt:
         h.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
     }
     h.push_str("</tr>\n");
-    for d in deltas {
+    for d in by_size(deltas) {
         let class = if d.regression { " class=\"worse\"" } else { "" };
         write!(
             h,
             "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             text(&d.scope),
             text(&d.figure),
-            d.baseline.map_or("—".into(), num4),
-            d.current.map_or("—".into(), num4),
-            d.change.map_or("—".into(), |v| format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))),
+            delta_value(d, d.baseline),
+            delta_value(d, d.current),
+            d.change.map_or("—".into(), |v| delta_change(d, v)),
             d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
         )?;
         if gated {
@@ -649,6 +697,42 @@ fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt:
     }
     h.push_str("</table>\n");
     Ok(())
+}
+
+/// Deltas by size: largest relative change first (absolute change when
+/// there is no relative one), regressions before anything else, no change last.
+fn by_size(deltas: &[Delta]) -> Vec<&Delta> {
+    let size = |d: &Delta| {
+        d.change_pct
+            .map(|p| p.abs())
+            .or(d.change.map(|c| c.abs()))
+            .unwrap_or(-1.0)
+    };
+    let mut v: Vec<&Delta> = deltas.iter().collect();
+    v.sort_by(|a, b| {
+        b.regression
+            .cmp(&a.regression)
+            .then(size(b).total_cmp(&size(a)))
+    });
+    v
+}
+
+/// A figure of a delta row: error rates in percent.
+fn delta_value(d: &Delta, v: Option<f64>) -> String {
+    if d.figure.ends_with("error rate") {
+        pct(v)
+    } else {
+        v.map_or("—".into(), num4)
+    }
+}
+
+/// A change of a delta row: error rates in percentage points.
+fn delta_change(d: &Delta, v: f64) -> String {
+    if d.figure.ends_with("error rate") {
+        format!("{:+.2} pp", v * 100.0)
+    } else {
+        format!("{}{}", if v > 0.0 { "+" } else { "" }, num4(v))
+    }
 }
 
 /// The gate's word on one delta: how sure, the change interval, or why not judged.
@@ -691,7 +775,7 @@ fn num4(v: f64) -> String {
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dashed.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
+        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dotted.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
         text(&b.dir),
         text(&b.scenario),
         b.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -718,7 +802,7 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
             text(&b.unmatched_windows.join(", "))
         )?;
     }
-    h.push_str("<h3>Run</h3>\n");
+    h.push_str("<h3>Run and stress ladder</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
     delta_table(h, &b.totals, "scope")?;
     h.push_str("<h3>Hold windows</h3>\n");
     delta_table(h, &b.windows, "window")?;
@@ -752,6 +836,34 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_are_sorted_by_size_regressions_first() {
+        let d = |figure: &str, pct: Option<f64>, regression: bool| Delta {
+            scope: "run".into(),
+            figure: figure.into(),
+            baseline: Some(1.0),
+            current: Some(1.0),
+            change: pct.map(|p| p / 100.0),
+            change_pct: pct,
+            regression,
+            judged: false,
+            sure: None,
+            interval: None,
+            note: None,
+        };
+        let deltas = [
+            d("a", Some(2.0), false),
+            d("b", Some(-30.0), false),
+            d("c", None, false),
+            d("d", Some(12.0), true),
+        ];
+        let order: Vec<&str> = by_size(&deltas).iter().map(|d| d.figure.as_str()).collect();
+        assert_eq!(order, ["d", "b", "a", "c"]);
+        let e = d("dashboard load error rate", Some(50.0), false);
+        assert_eq!(delta_value(&e, Some(0.0123)), "1.23 %");
+        assert_eq!(delta_change(&e, 0.005), "+0.50 pp");
+    }
 
     #[test]
     fn escaping_and_scheme_removal() {

@@ -2,12 +2,15 @@
 //!
 //! One `<testcase>` per SLO per hold window: a failed SLO is a `<failure>`
 //! (so a scheduled CI run shows it), an SLO with no data is `<skipped>`.
-//! Stress steps are expected to break, so they are not test cases.
+//! Stress steps are expected to break, so they are not test cases. Every
+//! case carries its observed value: in the failure message, or in
+//! `<system-out>` when it passed. Error rates are written in percent.
 
 use std::fmt::Write;
 
 use super::html::escape;
 use super::summary::{SloVerdict, Summary};
+use crate::runfolder::SloMetric;
 
 /// The XML text of `junit.xml`.
 pub fn junit(s: &Summary) -> String {
@@ -47,12 +50,8 @@ pub fn junit(s: &Summary) -> String {
     }
     x.push_str("    </properties>\n");
     for r in judged {
-        let unit = match r.metric {
-            crate::runfolder::SloMetric::ErrorRate => "",
-            crate::runfolder::SloMetric::MsPerPoint => " ms/point",
-            _ => " ms",
-        };
-        let name = format!("{} {} <= {}{unit}", r.class.key(), r.metric.key(), r.max);
+        let (bound, observed) = figures(r.metric, r.max, r.observed);
+        let name = format!("{} {} <= {bound}", r.class.key(), r.metric.key());
         let _ = write!(
             x,
             "    <testcase classname=\"dashload.{}.{}\" name=\"{}\" time=\"0\"",
@@ -61,14 +60,23 @@ pub fn junit(s: &Summary) -> String {
             escape(&name)
         );
         match r.verdict {
-            SloVerdict::Pass => x.push_str("/>\n"),
-            SloVerdict::Fail => {
+            SloVerdict::Pass => {
                 let msg = format!(
-                    "{} {} observed {}{unit}, above {}{unit}",
+                    "{} {} observed {observed}, within {bound}",
                     r.class.label(),
                     r.metric.key(),
-                    r.observed.map_or("?".into(), |v| format!("{v:.4}")),
-                    r.max
+                );
+                let _ = writeln!(
+                    x,
+                    ">\n      <system-out>{}</system-out>\n    </testcase>",
+                    escape(&msg)
+                );
+            }
+            SloVerdict::Fail => {
+                let msg = format!(
+                    "{} {} observed {observed}, above {bound}",
+                    r.class.label(),
+                    r.metric.key(),
                 );
                 let _ = writeln!(
                     x,
@@ -87,4 +95,39 @@ pub fn junit(s: &Summary) -> String {
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+/// The bound and the observed value of an SLO, with units: error rates in
+/// percent, latencies in ms, write cost in ms/point.
+fn figures(metric: SloMetric, max: f64, observed: Option<f64>) -> (String, String) {
+    let f = |v: f64| match metric {
+        SloMetric::ErrorRate => format!("{} %", trim(v * 100.0)),
+        SloMetric::MsPerPoint => format!("{} ms/point", trim(v)),
+        _ => format!("{} ms", trim(v)),
+    };
+    (f(max), observed.map_or("?".into(), f))
+}
+
+/// Up to four decimals, without trailing zeros.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_rates_are_in_percent_and_latencies_in_ms() {
+        assert_eq!(
+            figures(SloMetric::ErrorRate, 0.01, Some(0.0123)),
+            ("1 %".to_string(), "1.23 %".to_string())
+        );
+        assert_eq!(
+            figures(SloMetric::P95, 250.0, Some(212.5)),
+            ("250 ms".to_string(), "212.5 ms".to_string())
+        );
+        assert_eq!(figures(SloMetric::P99, 400.0, None).1, "?");
+    }
 }

@@ -18,6 +18,7 @@ pub mod goose_json;
 pub mod health;
 pub mod html;
 pub mod junit;
+pub mod latency_series;
 pub mod load;
 pub mod regress;
 pub mod summary;

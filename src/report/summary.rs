@@ -62,6 +62,9 @@ pub struct Summary {
     pub sync: SyncStats,
     /// Over time, for the charts.
     pub series: Series,
+    /// Latency over time per charted class, in buckets wide enough for its percentiles.
+    #[serde(default)]
+    pub latency_series: Vec<super::latency_series::LatencySeries>,
     /// Against a baseline run, when one was given.
     #[serde(default)]
     pub baseline: Option<Comparison>,
@@ -443,6 +446,9 @@ pub struct NameStats {
     pub range: Option<String>,
     /// Counts and latencies.
     pub stats: ClassStats,
+    /// Counts and latencies per kind of window (ramp, hold, stress step).
+    #[serde(default)]
+    pub by_kind: Vec<(WindowKind, ClassStats)>,
 }
 
 /// Failures by kind and message.

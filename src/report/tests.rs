@@ -125,6 +125,17 @@ fn junit_has_a_testcase_per_slo_per_hold_window() {
     assert!(xml.contains(&format!("failures=\"{failures}\"")));
     assert!(xml.contains("name=\"panel_query p95 &lt;= 250 ms\""));
     assert!(xml.contains("classname=\"dashload.synthetic.stage 1 hold\""));
+    // Every case carries what was observed: a failure, a skip or, when it
+    // passed, the observed value in system-out.
+    let passed = xml.matches("<system-out>").count();
+    let skipped = xml.matches("<skipped ").count();
+    assert!(passed > 0, "{xml}");
+    assert_eq!(passed + failures + skipped, holds * meta.slos.len());
+    assert!(xml.contains(" observed ") && xml.contains(", within "));
+    // Error rates in percent, never as a fraction.
+    for line in xml.lines().filter(|l| l.contains("error_rate")) {
+        assert!(line.contains(" %"), "{line}");
+    }
 }
 
 #[test]
@@ -155,6 +166,16 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
         "baseline overlaid on the latency charts"
     );
     assert!(html.contains("<th>change %</th>"));
+    for figure in [
+        "capacity (viewers)",
+        "knee (viewers)",
+        "first broken step (viewers)",
+    ] {
+        assert!(
+            html.contains(figure),
+            "{figure} missing from the baseline deltas"
+        );
+    }
 
     // 50 % slower: p95/p99 regress.
     let slow = tempfile::tempdir().unwrap();
@@ -416,4 +437,48 @@ fn an_old_run_json_whose_steps_span_ramp_and_hold_still_renders() {
         ]
     );
     assert!(out.capacity.is_some());
+}
+
+/// The cells of column `col` (0-based) of the table after `id="<id>"` in `html`.
+pub(super) fn table_column(html: &str, id: &str, col: usize) -> Vec<String> {
+    let after = html
+        .split(&format!("id=\"{id}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let table = after.split("</table>").next().unwrap();
+    table
+        .split("<tr>")
+        .skip(2) // before the table, the header row
+        .filter_map(|row| {
+            let cell = row.split("<td").nth(col + 1)?;
+            let text = cell.split_once('>')?.1.split("</td>").next()?;
+            Some(text.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn per_panel_tables_split_holds_from_stress_slowest_first() {
+    let (dir, _) = synthetic_dir(20_000);
+    render(dir.path());
+    let html = read(dir.path(), files::REPORT_HTML);
+    for id in ["names-hold", "names-stress", "names-run"] {
+        let p95: Vec<f64> = table_column(&html, id, 5)
+            .iter()
+            .map(|c| c.parse().unwrap_or(f64::NEG_INFINITY))
+            .collect();
+        assert!(p95.len() >= 3, "#{id}: {p95:?}");
+        assert!(
+            p95.windows(2).all(|w| w[0] >= w[1]),
+            "#{id} not slowest first: {p95:?}"
+        );
+    }
+    // The same panel is slower under stress than in the holds.
+    let hold = table_column(&html, "names-hold", 5)[0]
+        .parse::<f64>()
+        .unwrap();
+    let stress = table_column(&html, "names-stress", 5)[0]
+        .parse::<f64>()
+        .unwrap();
+    assert!(stress > hold, "stress {stress} vs hold {hold}");
 }

@@ -6,7 +6,9 @@
 use std::error::Error as StdError;
 use std::ops::Range;
 
-use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::coord::ranged1d::{
+    AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
+};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -19,15 +21,36 @@ pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 pub(super) type DrawResult = Result<(), Box<dyn StdError>>;
 
 /// Room right of the plot for the legend, px.
-const LEGEND_WIDTH: u32 = 230;
-const CAPTION: u32 = 20;
-const LABEL: u32 = 14;
+const LEGEND_WIDTH: u32 = 250;
+const CAPTION: u32 = 22;
+/// The smallest text of a chart as given to plotters, whose SVG writes
+/// font-size = size / 1.24 (14.5 px): at [`WIDTH`] 960 shown in an 800 px
+/// wide page (752 px of chart) it is still 11.4 px.
+pub(super) const LABEL: u32 = 18;
+/// Characters of a legend line before it wraps (14.5 px text in 210 px).
+const LEGEND_CHARS: usize = 24;
+/// Height of one legend line, px.
+const LEGEND_LINE: i32 = 20;
+/// Legend entries start this far down, px.
+const LEGEND_TOP: i32 = 58;
 
-/// One line of a chart.
+/// How a line is stroked: each meaning has its own look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stroke {
+    /// This run.
+    Solid,
+    /// The baseline run overlaid: dotted.
+    Baseline,
+    /// A reference (linear scaling): long dashes.
+    Reference,
+}
+
+/// One line of a chart. A point with a non-finite y breaks the line: no
+/// straight line is drawn across an empty stretch.
 pub(super) struct Line {
     pub(super) label: String,
     pub(super) color: RGBColor,
-    pub(super) dashed: bool,
+    pub(super) stroke: Stroke,
     pub(super) points: Vec<(f64, f64)>,
     pub(super) markers: bool,
 }
@@ -37,15 +60,30 @@ impl Line {
         Line {
             label: label.into(),
             color,
-            dashed: false,
+            stroke: Stroke::Solid,
             points,
             markers: false,
         }
     }
 
-    pub(super) fn dashed(mut self) -> Line {
-        self.dashed = true;
+    /// Drawn as the baseline overlay (dotted).
+    pub(super) fn baseline(mut self) -> Line {
+        self.stroke = Stroke::Baseline;
         self
+    }
+
+    /// Drawn as a reference line (long dashes).
+    pub(super) fn reference(mut self) -> Line {
+        self.stroke = Stroke::Reference;
+        self
+    }
+
+    /// The runs of consecutive finite points, split where y is not finite.
+    pub(super) fn segments(&self) -> Vec<&[(f64, f64)]> {
+        self.points
+            .split(|p| !p.1.is_finite() || !p.0.is_finite())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub(super) fn markers(mut self) -> Line {
@@ -74,9 +112,11 @@ pub(super) struct Plot<'a> {
     pub(super) bands: &'a [WindowStats],
     /// Point labels `(x, y, text)`.
     pub(super) notes: Vec<(f64, f64, String)>,
-    pub(super) x_format: fn(&f64) -> String,
-    pub(super) y_format: fn(&f64) -> String,
+    pub(super) x_format: Box<dyn Fn(&f64) -> String + 'a>,
+    pub(super) y_format: Box<dyn Fn(&f64) -> String + 'a>,
     pub(super) empty: &'a str,
+    /// Notes at the end of the legend (what is not drawn and why).
+    pub(super) legend_notes: Vec<String>,
 }
 
 impl<'a> Plot<'a> {
@@ -90,14 +130,52 @@ impl<'a> Plot<'a> {
             markers: Vec::new(),
             bands: &[],
             notes: Vec::new(),
-            x_format: number,
-            y_format: number,
+            x_format: Box::new(number),
+            y_format: Box::new(number),
             empty: "no data",
+            legend_notes: Vec::new(),
         }
     }
 
     pub(super) fn has_data(&self) -> bool {
-        self.lines.iter().any(|l| !l.points.is_empty())
+        self.lines.iter().any(|l| !l.segments().is_empty())
+    }
+
+    /// The legend, in drawing order: window kinds, lines, SLO lines, markers, notes.
+    pub(super) fn legend(&self) -> Vec<(String, Mark)> {
+        let mut legend = Vec::new();
+        let mut kinds_seen = Vec::new();
+        for w in self.bands {
+            if !kinds_seen.contains(&w.kind) {
+                kinds_seen.push(w.kind);
+                let name = match w.kind {
+                    WindowKind::Ramp => "ramp window",
+                    WindowKind::Hold => "hold window (judged)",
+                    WindowKind::StressStep => "stress step",
+                };
+                legend.push((name.to_string(), Mark::Band(band_color(w.kind))));
+            }
+        }
+        for l in self.lines.iter().filter(|l| !l.segments().is_empty()) {
+            legend.push((l.label.clone(), Mark::Line(l.color, l.stroke)));
+        }
+        for (label, _, color) in &self.hlines {
+            legend.push((label.clone(), Mark::Slo(*color)));
+        }
+        for m in &self.markers {
+            legend.push((m.label.clone(), Mark::Vertical(m.color)));
+        }
+        for n in &self.legend_notes {
+            legend.push((n.clone(), Mark::Note));
+        }
+        legend
+    }
+
+    /// Height the chart needs so that its legend is never cut off, px.
+    pub(super) fn height(&self) -> u32 {
+        let lines: usize = self.legend().iter().map(|(l, _)| wrap(l).len()).sum();
+        let need = LEGEND_TOP + LEGEND_LINE * lines as i32 + 4 * self.legend().len() as i32 + 8;
+        HEIGHT.max(need as u32)
     }
 
     pub(super) fn ys(&self) -> impl Iterator<Item = f64> + '_ {
@@ -148,11 +226,15 @@ pub(super) fn band_color(kind: WindowKind) -> RGBAColor {
     }
 }
 
-/// Render `draw` into an SVG string of the chart size, cleaned for inlining.
-pub(super) fn svg(title: &str, draw: impl FnOnce(&Area) -> DrawResult) -> String {
+/// Render `draw` into an SVG string `height` px tall, cleaned for inlining.
+pub(super) fn svg_sized(
+    title: &str,
+    height: u32,
+    draw: impl FnOnce(&Area) -> DrawResult,
+) -> String {
     let mut buf = String::new();
     let result = {
-        let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE)
             .map_err(Box::<dyn StdError>::from)
             .and_then(|_| draw(&root))
@@ -162,6 +244,76 @@ pub(super) fn svg(title: &str, draw: impl FnOnce(&Area) -> DrawResult) -> String
         return failed_svg(title, &e.to_string());
     }
     inline(&buf, title)
+}
+
+/// An axis with the ticks given: the 2-5-10 ticks of a log axis, or round
+/// wall-clock times. Labels come from the chart's formatters.
+pub(super) struct Ticked<R: Ranged> {
+    inner: R,
+    ticks: Vec<R::ValueType>,
+}
+
+/// `range` (linear or log) ticked at `ticks`.
+pub(super) fn ticked<A: AsRangedCoord<Value = f64>>(
+    range: A,
+    ticks: Vec<f64>,
+) -> Ticked<A::CoordDescType>
+where
+    A::CoordDescType: Ranged<ValueType = f64>,
+{
+    Ticked {
+        inner: range.into(),
+        ticks,
+    }
+}
+
+impl<R: Ranged> Ranged for Ticked<R>
+where
+    R::ValueType: Clone,
+{
+    type FormatOption = DefaultFormatting;
+    type ValueType = R::ValueType;
+
+    fn map(&self, value: &Self::ValueType, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<Self::ValueType> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<Self::ValueType> {
+        self.inner.range()
+    }
+
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+/// Tick values 1, 2, 5 × 10ⁿ inside `range` (a log axis's 2-5-10 ticks);
+/// only the powers of ten when those would be more than `max`.
+pub(super) fn log_ticks(range: &Range<f64>, max: usize) -> Vec<f64> {
+    let (lo, hi) = (range.start.max(1e-9), range.end);
+    let mut out = Vec::new();
+    let mut e = lo.log10().floor() as i32;
+    while 10f64.powi(e) <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powi(e);
+            if v >= lo && v <= hi {
+                out.push(v);
+            }
+        }
+        e += 1;
+    }
+    if out.len() > max {
+        out.retain(|v| (v.log10() - v.log10().round()).abs() < 1e-9);
+    }
+    out
 }
 
 /// An SVG that says a chart could not be drawn.
@@ -224,21 +376,21 @@ where
     Y::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let (left, right) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-    let mut legend: Vec<(String, Mark)> = Vec::new();
     let mut chart = ChartBuilder::on(&left)
         .caption(&plot.title, (FONT, CAPTION))
         .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
+        .margin_right(30)
+        .x_label_area_size(48)
+        .y_label_area_size(76)
         .build_cartesian_2d(x, y)?;
     chart
         .configure_mesh()
         .x_desc(plot.x_label)
         .y_desc(plot.y_label)
-        .x_labels(10)
+        .x_labels(8)
         .y_labels(8)
-        .x_label_formatter(&plot.x_format)
-        .y_label_formatter(&plot.y_format)
+        .x_label_formatter(&*plot.x_format)
+        .y_label_formatter(&*plot.y_format)
         .label_style((FONT, LABEL))
         .axis_desc_style((FONT, LABEL + 1))
         .light_line_style(WHITE.mix(0.0))
@@ -248,34 +400,23 @@ where
     let yr = chart.y_range();
 
     // Stage and stress-step windows, shaded and labelled.
-    let mut kinds_seen = Vec::new();
     for (i, w) in plot.bands.iter().enumerate() {
         let (x0, x1) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0);
         let (x0, x1) = (x0.max(xr.start), x1.min(xr.end));
         if x1 <= x0 {
             continue;
         }
-        let color = band_color(w.kind);
         chart.draw_series(std::iter::once(Rectangle::new(
             [(x0, yr.start), (x1, yr.end)],
-            color.filled(),
+            band_color(w.kind).filled(),
         )))?;
-        if !kinds_seen.contains(&w.kind) {
-            kinds_seen.push(w.kind);
-            let name = match w.kind {
-                WindowKind::Ramp => "ramp window",
-                WindowKind::Hold => "hold window (judged)",
-                WindowKind::StressStep => "stress step",
-            };
-            legend.push((name.to_string(), Mark::Band(color)));
-        }
         let label = short_window_name(&w.name);
         chart.draw_series(std::iter::once(
             EmptyElement::at((x0, yr.end))
                 + Text::new(
                     label,
-                    (3, 3 + 14 * (i as i32 % 2)),
-                    (FONT, 12).into_font().color(&RGBColor(80, 80, 80)),
+                    (3, 3 + (LABEL as i32 + 2) * (i as i32 % 2)),
+                    (FONT, LABEL).into_font().color(&RGBColor(80, 80, 80)),
                 ),
         ))?;
     }
@@ -293,99 +434,179 @@ where
     }
 
     for line in &plot.lines {
-        let style = ShapeStyle::from(&line.color).stroke_width(2);
-        if line.dashed {
-            chart.draw_series(DashedLineSeries::new(
-                line.points.iter().copied(),
-                6,
-                4,
-                style,
-            ))?;
-        } else {
-            chart.draw_series(LineSeries::new(line.points.iter().copied(), style))?;
+        for seg in line.segments() {
+            draw_stroke(&mut chart, seg, line.color, line.stroke)?;
+            if seg.len() == 1 && !line.markers {
+                // A lone bucket between gaps: a dot, so it shows.
+                chart.draw_series(std::iter::once(Circle::new(seg[0], 2, line.color.filled())))?;
+            }
         }
-        legend.push((line.label.clone(), Mark::Line(line.color, line.dashed)));
         if line.markers {
             chart.draw_series(
                 line.points
                     .iter()
+                    .filter(|p| p.1.is_finite())
                     .map(|p| Circle::new(*p, 4, line.color.filled())),
             )?;
         }
     }
-    for (label, v, color) in &plot.hlines {
+    for (_, v, color) in &plot.hlines {
+        // SLO bounds: thin long dashes with a gap, unlike any line of data.
         let style = ShapeStyle::from(color).stroke_width(1);
         chart.draw_series(DashedLineSeries::new(
             [(xr.start, *v), (xr.end, *v)],
-            8,
-            5,
+            14,
+            6,
             style,
         ))?;
-        legend.push((label.clone(), Mark::Line(*color, true)));
     }
     for m in &plot.markers {
         let style = ShapeStyle::from(&m.color).stroke_width(2);
         chart.draw_series(LineSeries::new([(m.x, yr.start), (m.x, yr.end)], style))?;
-        legend.push((m.label.clone(), Mark::Vertical(m.color)));
     }
     for (x, y, text) in &plot.notes {
         chart.draw_series(std::iter::once(
             EmptyElement::at((*x, *y))
                 + Text::new(
                     text.clone(),
-                    (5, -16),
-                    (FONT, 12).into_font().color(&RGBColor(60, 60, 60)),
+                    (5, -18),
+                    (FONT, LABEL).into_font().color(&RGBColor(60, 60, 60)),
                 ),
         ))?;
     }
-    draw_legend(&right, &legend)
+    draw_legend(&right, &plot.legend())
+}
+
+/// Draw one run of points in its stroke.
+fn draw_stroke<DB, X, Y>(
+    chart: &mut ChartContext<DB, Cartesian2d<X, Y>>,
+    seg: &[(f64, f64)],
+    color: RGBColor,
+    stroke: Stroke,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let pts = seg.iter().copied();
+    match stroke {
+        Stroke::Solid => {
+            chart.draw_series(LineSeries::new(
+                pts,
+                ShapeStyle::from(&color).stroke_width(2),
+            ))?;
+        }
+        Stroke::Baseline => {
+            chart.draw_series(DashedLineSeries::new(
+                pts,
+                2,
+                4,
+                ShapeStyle::from(&color).stroke_width(3),
+            ))?;
+        }
+        Stroke::Reference => {
+            chart.draw_series(DashedLineSeries::new(
+                pts,
+                10,
+                6,
+                ShapeStyle::from(&color).stroke_width(2),
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// How a legend entry is marked.
 pub(super) enum Mark {
     Band(RGBAColor),
-    Line(RGBColor, bool),
+    Line(RGBColor, Stroke),
+    Slo(RGBColor),
     Vertical(RGBColor),
+    Note,
 }
 
-/// The legend, in its own area right of the plot so it never hides data.
+/// `label` cut into legend lines of at most [`LEGEND_CHARS`], at spaces
+/// where it can be; nothing is dropped.
+pub(super) fn wrap(label: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in label.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let cur_len = cur.chars().count();
+            let sep = usize::from(cur_len > 0);
+            if cur_len + sep + word.chars().count() <= LEGEND_CHARS {
+                if sep == 1 {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if cur_len > 0 {
+                lines.push(std::mem::take(&mut cur));
+                continue;
+            }
+            // One word longer than a line: cut it.
+            let head: String = word.chars().take(LEGEND_CHARS).collect();
+            word = word.chars().skip(LEGEND_CHARS).collect();
+            lines.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// The legend, in its own area right of the plot so it never hides data;
+/// long entries wrap, and the chart is tall enough for all of them.
 pub(super) fn draw_legend(area: &Area, entries: &[(String, Mark)]) -> DrawResult {
-    const MAX_CHARS: usize = 34;
-    let font = (FONT, 13).into_font().color(&RGBColor(40, 40, 40));
+    let font = (FONT, LABEL).into_font().color(&RGBColor(40, 40, 40));
     if !entries.is_empty() {
         area.draw(&Text::new(
             "legend",
             (8, 34),
-            (FONT, 13).into_font().color(&RGBColor(120, 120, 120)),
+            (FONT, LABEL).into_font().color(&RGBColor(120, 120, 120)),
         ))?;
     }
-    for (i, (label, mark)) in entries.iter().enumerate() {
-        let y = 58 + 19 * i as i32;
+    let mut y = LEGEND_TOP;
+    for (label, mark) in entries {
+        let path = |pts: Vec<(i32, i32)>, c: &RGBColor, w: u32| {
+            PathElement::new(pts, ShapeStyle::from(c).stroke_width(w))
+        };
         match mark {
             Mark::Band(c) => area.draw(&Rectangle::new([(8, y - 6), (30, y + 6)], c.filled()))?,
-            Mark::Line(c, false) => area.draw(&PathElement::new(
-                vec![(8, y), (30, y)],
-                ShapeStyle::from(c).stroke_width(2),
-            ))?,
-            Mark::Line(c, true) => {
-                for x in [8, 17, 26] {
-                    area.draw(&PathElement::new(
-                        vec![(x, y), (x + 5, y)],
-                        ShapeStyle::from(c).stroke_width(2),
-                    ))?;
+            Mark::Line(c, Stroke::Solid) => area.draw(&path(vec![(8, y), (30, y)], c, 2))?,
+            Mark::Line(c, Stroke::Baseline) => {
+                for x in (8..30).step_by(6) {
+                    area.draw(&path(vec![(x, y), (x + 2, y)], c, 3))?;
                 }
             }
-            Mark::Vertical(c) => area.draw(&PathElement::new(
-                vec![(19, y - 7), (19, y + 7)],
-                ShapeStyle::from(c).stroke_width(2),
-            ))?,
+            Mark::Line(c, Stroke::Reference) => {
+                area.draw(&path(vec![(8, y), (18, y)], c, 2))?;
+                area.draw(&path(vec![(24, y), (30, y)], c, 2))?;
+            }
+            Mark::Slo(c) => {
+                area.draw(&path(vec![(8, y), (22, y)], c, 1))?;
+                area.draw(&path(vec![(28, y), (30, y)], c, 1))?;
+            }
+            Mark::Vertical(c) => area.draw(&path(vec![(19, y - 7), (19, y + 7)], c, 2))?,
+            Mark::Note => {}
         }
-        let text: String = if label.chars().count() > MAX_CHARS {
-            label.chars().take(MAX_CHARS - 1).chain(['…']).collect()
-        } else {
-            label.clone()
+        let (indent, color) = match mark {
+            Mark::Note => (8, RGBColor(90, 90, 90)),
+            _ => (36, RGBColor(40, 40, 40)),
         };
-        area.draw(&Text::new(text, (36, y - 7), font.clone()))?;
+        for line in wrap(label) {
+            area.draw(&Text::new(line, (indent, y - 7), font.color(&color)))?;
+            y += LEGEND_LINE;
+        }
+        y += 4;
     }
     Ok(())
 }
