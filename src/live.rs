@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::runfolder::{RequestClass, RunCounters, Slo, SloMetric};
+use crate::runfolder::{AnswerTotals, RequestClass, RunCounters, Slo, SloMetric};
 
 /// Latency and outcome figures of one request class over the current window.
 struct Window {
@@ -64,6 +64,9 @@ pub struct Live {
     /// Viewers that have started.
     viewers: AtomicU64,
     recent: Mutex<Recent>,
+    /// Bytes and series of successful panel answers per request name (names
+    /// are bounded: panels × range classes).
+    answers: Mutex<std::collections::BTreeMap<String, AnswerTotals>>,
 }
 
 impl Default for Live {
@@ -78,6 +81,7 @@ impl Default for Live {
             window: Mutex::new(None),
             viewers: AtomicU64::new(0),
             recent: Mutex::new(Recent::default()),
+            answers: Mutex::new(Default::default()),
         }
     }
 }
@@ -227,13 +231,49 @@ impl Live {
             points_written: self.points_written.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
             http_outside_log: Default::default(),
+            answers: self
+                .answers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
+    }
+
+    /// Count one successful answer of `name`: its body bytes and series.
+    pub fn record_answer(&self, name: &str, bytes: u64, series: u64) {
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = match answers.get_mut(name) {
+            Some(e) => e,
+            None => answers.entry(name.to_string()).or_default(),
+        };
+        entry.answers += 1;
+        entry.bytes += bytes;
+        entry.series += series;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panel_answers_add_up_per_name_into_the_counters() {
+        let live = Live::default();
+        live.record_answer("panel A [7d]", 1000, 2);
+        live.record_answer("panel A [7d]", 3000, 4);
+        live.record_answer("panel B [24h]", 10, 0);
+        let answers = live.counters().answers;
+        assert_eq!(
+            answers["panel A [7d]"],
+            AnswerTotals {
+                answers: 2,
+                bytes: 4000,
+                series: 6
+            }
+        );
+        assert_eq!(answers["panel B [24h]"].answers, 1);
+        assert_eq!(answers.len(), 2);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -317,6 +317,29 @@ pub struct RunCounters {
     /// are every call dashload made.
     #[serde(default)]
     pub http_outside_log: OutsideLogCalls,
+    /// What successful panel queries returned, per request name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub answers: std::collections::BTreeMap<String, AnswerTotals>,
+}
+
+/// The answers of one request name: how many, their bytes and their series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnswerTotals {
+    /// Successful answers counted.
+    pub answers: u64,
+    /// Body bytes as read (after decompression).
+    pub bytes: u64,
+    /// Series (InfluxDB 1.x JSON) or data frames (Grafana); Flux CSV tables are not counted.
+    pub series: u64,
+}
+
+impl AnswerTotals {
+    /// Count the series of one answer body: InfluxDB 1.x JSON has one
+    /// `"columns"` per series, Grafana's data frames one `"schema"` per frame.
+    pub fn series_in(body: &[u8]) -> u64 {
+        let count = |needle: &[u8]| memchr::memmem::find_iter(body, needle).count() as u64;
+        count(b"\"columns\":") + count(b"\"schema\":")
+    }
 }
 
 /// HTTP calls outside the request log: purpose → endpoint kind → calls.
@@ -458,6 +481,18 @@ pub fn create_run_dir(parent: &Path, started: DateTime<Utc>, scenario: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_are_counted_in_influxdb_json_and_grafana_frames() {
+        let influx = br#"{"results":[{"statement_id":0,"series":[{"name":"time_entry","tags":{"project":"A"},"columns":["time","sum"],"values":[[1,2]]},{"name":"time_entry","tags":{"project":"B"},"columns":["time","sum"],"values":[[1,3]]}]},{"statement_id":1}]}"#;
+        assert_eq!(AnswerTotals::series_in(influx), 2);
+        let grafana = br#"{"results":{"A":{"status":200,"frames":[{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}}]}}}"#;
+        assert_eq!(AnswerTotals::series_in(grafana), 3);
+        assert_eq!(
+            AnswerTotals::series_in(br#"{"results":[{"statement_id":0}]}"#),
+            0
+        );
+    }
 
     #[test]
     fn request_classes_follow_the_naming_contract() {

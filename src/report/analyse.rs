@@ -585,6 +585,15 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                     .iter()
                     .map(|(k, a)| (*k, class_stats(n.class, a)))
                     .collect(),
+                answers: meta
+                    .counters
+                    .answers
+                    .get(&n.name)
+                    .filter(|a| a.answers > 0)
+                    .map(|a| AnswerSize {
+                        bytes: a.bytes as f64 / a.answers as f64,
+                        series: a.series as f64 / a.answers as f64,
+                    }),
             }
         })
         .collect();

@@ -572,7 +572,7 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         h.push_str("<p>No requests.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<p class=\"note\">One table per kind of window, hold windows (judged) apart from stress steps, each sorted slowest first (by p95). Bytes and series or points returned per panel are not shown: the request log (Goose's <code>requests.csv</code>) does not record them.</p>\n");
+    h.push_str("<p class=\"note\">One table per kind of window, hold windows (judged) apart from stress steps, each sorted slowest first (by p95). Bytes and series per answer are averages over the whole run's successful answers of that name (run.json <code>counters.answers</code>: the request log does not carry them); series are InfluxDB series or Grafana data frames, not counted for Flux CSV.</p>\n");
     for (kind, title) in [
         (Some(WindowKind::Hold), "Hold windows (judged)"),
         (Some(WindowKind::StressStep), "Stress steps"),
@@ -611,12 +611,12 @@ fn slowest_first<'a>(
 }
 
 fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
-    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th></tr>\n");
+    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th><th>KB per answer</th><th>series per answer</th></tr>\n");
     for (n, c) in rows {
         let l = c.latency;
         writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.class.label(),
             text(&n.subject),
             n.range.as_deref().map(text).unwrap_or_default(),
@@ -629,6 +629,9 @@ fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt:
             c.failed,
             pct(c.error_rate),
             ms(c.failed_latency.map(|l| l.p95)),
+            n.answers
+                .map_or("—".into(), |a| format!("{:.1}", a.bytes / 1024.0)),
+            n.answers.map_or("—".into(), |a| format!("{:.1}", a.series)),
         )?;
     }
     h.push_str("</table>\n");

@@ -449,6 +449,19 @@ pub struct NameStats {
     /// Counts and latencies per kind of window (ramp, hold, stress step).
     #[serde(default)]
     pub by_kind: Vec<(WindowKind, ClassStats)>,
+    /// Panel queries: what a successful answer held on average (run.json's
+    /// `counters.answers`; the request log does not carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<AnswerSize>,
+}
+
+/// The average successful answer of one request name.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnswerSize {
+    /// Body bytes.
+    pub bytes: f64,
+    /// Series (InfluxDB) or data frames (Grafana).
+    pub series: f64,
 }
 
 /// Failures by kind and message.

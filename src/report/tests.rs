@@ -482,3 +482,49 @@ fn per_panel_tables_split_holds_from_stress_slowest_first() {
         .unwrap();
     assert!(stress > hold, "stress {stress} vs hold {hold}");
 }
+
+#[test]
+fn per_panel_tables_show_the_average_answer_from_run_json() {
+    let (dir, mut meta) = synthetic_dir(20_000);
+    render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    let panel = s
+        .names
+        .iter()
+        .find(|n| n.class == RequestClass::PanelQuery)
+        .expect("the synthetic run has panel queries")
+        .name
+        .clone();
+    meta.counters.answers.insert(
+        panel.clone(),
+        crate::runfolder::AnswerTotals {
+            answers: 4,
+            bytes: 4 * 3072,
+            series: 10,
+        },
+    );
+    meta.store(dir.path()).unwrap();
+    render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    let n = s.names.iter().find(|n| n.name == panel).unwrap();
+    assert_eq!(
+        n.answers,
+        Some(summary::AnswerSize {
+            bytes: 3072.0,
+            series: 2.5
+        })
+    );
+    assert!(
+        s.names
+            .iter()
+            .filter(|m| m.name != panel)
+            .all(|m| m.answers.is_none()),
+        "names without counters show none"
+    );
+    // The whole-run table: KB per answer (column 12) and series per answer (13).
+    let html = read(dir.path(), files::REPORT_HTML);
+    let kb = table_column(&html, "names-run", 12);
+    let series = table_column(&html, "names-run", 13);
+    assert!(kb.iter().any(|c| c == "3.0"), "{kb:?}");
+    assert!(series.iter().any(|c| c == "2.5"), "{series:?}");
+}

@@ -31,7 +31,7 @@ use reqwest::Client;
 
 use super::request::{self, Outcome};
 use super::RunContext;
-use crate::runfolder::RequestClass;
+use crate::runfolder::{AnswerTotals, RequestClass};
 use crate::scenario::{Target, VariableMix, Viewers};
 use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
@@ -412,7 +412,7 @@ async fn load(
             async move { (i, panel(plan, r, body, client, endpoints, outside).await) }
         })
         .collect();
-    let outcomes: Vec<(usize, Outcome)> = stream::iter(calls)
+    let outcomes: Vec<(usize, (Outcome, Answer))> = stream::iter(calls)
         .buffer_unordered(plan.max_parallel)
         .collect()
         .await;
@@ -420,9 +420,14 @@ async fn load(
 
     let method = if plan.grafana_api { "POST" } else { "GET" };
     let mut first_error: Option<String> = None;
-    for (i, outcome) in &outcomes {
+    for (i, (outcome, answer)) in &outcomes {
         let name = &requests[*i].name;
         request::record(user, method, name, outcome).await?;
+        if outcome.judged.ok {
+            context
+                .live
+                .record_answer(name, answer.bytes, answer.series);
+        }
         context
             .live
             .record(RequestClass::PanelQuery, outcome.elapsed, outcome.judged.ok);
@@ -457,6 +462,20 @@ fn sendable(plan: &ViewerPlan, request: &PanelRequest<'_>, endpoints: &Endpoints
             .any(|q| q.influxql.is_some() || sends_flux(endpoints))
 }
 
+/// What a panel's answers held: body bytes and series, over all its queries.
+#[derive(Debug, Default, Clone, Copy)]
+struct Answer {
+    bytes: u64,
+    series: u64,
+}
+
+impl Answer {
+    fn add(&mut self, body: &[u8]) {
+        self.bytes += body.len() as u64;
+        self.series += AnswerTotals::series_in(body);
+    }
+}
+
 /// One panel's request: one `/api/ds/query` through Grafana, or (straight to
 /// InfluxDB) one `/query` per target in turn, as Grafana's backend sends them.
 async fn panel(
@@ -466,7 +485,8 @@ async fn panel(
     client: &Client,
     endpoints: &Endpoints,
     outside: &OutsideLog,
-) -> Outcome {
+) -> (Outcome, Answer) {
+    let mut answer = Answer::default();
     if let Some(body) = body {
         let call = QueryCall::DsQuery {
             body,
@@ -474,10 +494,12 @@ async fn panel(
             datasource_uid: &request.panel.datasource.uid,
             panel_id: Some(request.panel.id.max(0) as u64),
         };
-        return request::send(endpoints.query(client, call), |s, b| {
+        let outcome = request::send(endpoints.query(client, call), |s, b| {
+            answer.add(b);
             judge_query(s, b, false)
         })
         .await;
+        return (outcome, answer);
     }
     let mut total = Outcome {
         status: 200,
@@ -506,6 +528,7 @@ async fn panel(
         }
         sent += 1;
         let outcome = request::send(endpoints.query(client, call), |s, b| {
+            answer.add(b);
             judge_query(s, b, false)
         })
         .await;
@@ -516,7 +539,7 @@ async fn panel(
             break;
         }
     }
-    total
+    (total, answer)
 }
 
 #[cfg(test)]

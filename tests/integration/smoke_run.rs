@@ -142,6 +142,24 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
         meta.counters.dashboard_loads
     );
 
+    // Every panel that answered has its answers' size. A short range can
+    // answer with no series (no entries in the last hour), but the shipped
+    // dashboard's panels as a whole return InfluxDB series.
+    assert!(
+        !meta.counters.answers.is_empty(),
+        "panel answers were sized"
+    );
+    for (name, a) in &meta.counters.answers {
+        assert!(name.starts_with("panel "), "{name}");
+        assert!(a.answers > 0 && a.bytes >= a.answers * 20, "{name}: {a:?}");
+    }
+    let series: u64 = meta.counters.answers.values().map(|a| a.series).sum();
+    let answers: u64 = meta.counters.answers.values().map(|a| a.answers).sum();
+    assert!(
+        series >= answers / 2,
+        "{series} series in {answers} answers"
+    );
+
     // Points: what the sync job counted as stored is what the sandbox stored, and what ingest.csv says.
     assert!(meta.counters.points_written > 0);
     assert_eq!(meta.counters.points_written, sandbox.points_written);
