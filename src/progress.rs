@@ -168,10 +168,10 @@ pub async fn show(plan: Plan, live: Arc<Live>, output: Output) {
         let elapsed = start.elapsed();
         status.push(elapsed, live.take_recent());
         match &output {
-            Output::Terminal(bar) => bar.set_message(status.line(elapsed, live.viewers())),
+            Output::Terminal(bar) => bar.set_message(status.line(elapsed, live.active_viewers())),
             Output::Plain => {
                 if status.plain_due(elapsed) {
-                    eprintln!("dashload: {}", status.line(elapsed, live.viewers()));
+                    eprintln!("dashload: {}", status.line(elapsed, live.active_viewers()));
                 }
             }
         }
@@ -254,6 +254,7 @@ mod tests {
             steps: Vec::new(),
             windows: Vec::new(),
             sync_users: 0,
+            refine_tail: Duration::ZERO,
         });
         assert_eq!(
             goose_shape.line(s(75), 2),
