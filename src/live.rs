@@ -65,6 +65,8 @@ pub struct Live {
     viewers: AtomicU64,
     /// Viewers whose start number is at or above this idle (`[stress] refine`).
     viewer_cap: AtomicU64,
+    /// What the run does when the plan no longer says (a refine step), for the status.
+    phase: Mutex<Option<String>>,
     recent: Mutex<Recent>,
 }
 
@@ -80,6 +82,7 @@ impl Default for Live {
             window: Mutex::new(None),
             viewers: AtomicU64::new(0),
             viewer_cap: AtomicU64::new(u64::MAX),
+            phase: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
         }
     }
@@ -140,6 +143,16 @@ impl Live {
     /// True when the viewer with start number `n` may load.
     pub fn viewer_active(&self, n: u64) -> bool {
         n < self.viewer_cap.load(Ordering::Relaxed)
+    }
+
+    /// Name what the run is doing, for the live status (None: the plan's window).
+    pub fn set_phase(&self, phase: Option<String>) {
+        *self.phase.lock().expect("live phase lock") = phase;
+    }
+
+    /// What [`Live::set_phase`] last said.
+    pub fn phase(&self) -> Option<String> {
+        self.phase.lock().expect("live phase lock").clone()
     }
 
     /// Viewers loading now: those started, up to the cap.

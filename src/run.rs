@@ -494,6 +494,7 @@ async fn refine(
             break; // adjacent levels: nothing left between them
         }
         live.set_viewer_cap(level as u64);
+        live.set_phase(Some(format!("refine {i} ramp")));
         let hold_start = t + ladder.ramp;
         let hold_end = hold_start + ladder.hold;
         tokio::time::sleep_until(start + hold_start).await;
@@ -501,6 +502,7 @@ async fn refine(
             break;
         }
         live.begin_window();
+        live.set_phase(Some(format!("refine {i}")));
         let mut end = hold_end;
         let mut failed_here = false;
         loop {
@@ -594,6 +596,7 @@ mod tests {
         .await;
         assert_eq!(narrowed, (12, 14), "8, then 11, then 12 held");
         assert!(live.viewer_active(11) && !live.viewer_active(12));
+        assert_eq!(live.phase().as_deref(), Some("refine 3"));
         let shape: Vec<_> = windows
             .lock()
             .unwrap()
