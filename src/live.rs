@@ -63,6 +63,10 @@ pub struct Live {
     window: Mutex<Option<[Window; 2]>>,
     /// Viewers that have started.
     viewers: AtomicU64,
+    /// Viewers whose start number is at or above this idle (`[stress] refine`).
+    viewer_cap: AtomicU64,
+    /// What the run does when the plan no longer says (a refine step), for the status.
+    phase: Mutex<Option<String>>,
     recent: Mutex<Recent>,
     /// Bytes and series of successful panel answers per request name (names
     /// are bounded: panels × range classes).
@@ -80,6 +84,8 @@ impl Default for Live {
             stopping: AtomicBool::new(false),
             window: Mutex::new(None),
             viewers: AtomicU64::new(0),
+            viewer_cap: AtomicU64::new(u64::MAX),
+            phase: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
             answers: Mutex::new(Default::default()),
         }
@@ -126,9 +132,36 @@ impl Live {
         std::mem::take(&mut *self.recent.lock().expect("live recent lock"))
     }
 
-    /// Count a viewer that has started.
-    pub fn viewer_started(&self) {
-        self.viewers.fetch_add(1, Ordering::Relaxed);
+    /// Count a viewer that has started; returns its start number (0 for the first).
+    pub fn viewer_started(&self) -> u64 {
+        self.viewers.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Let only the viewers whose start number is below `cap` load; the others idle,
+    /// sending and recording nothing, until the cap rises again. The refine steps of
+    /// `[stress]` set it: Goose's test plan is fixed once the run starts.
+    pub fn set_viewer_cap(&self, cap: u64) {
+        self.viewer_cap.store(cap, Ordering::Relaxed);
+    }
+
+    /// True when the viewer with start number `n` may load.
+    pub fn viewer_active(&self, n: u64) -> bool {
+        n < self.viewer_cap.load(Ordering::Relaxed)
+    }
+
+    /// Name what the run is doing, for the live status (None: the plan's window).
+    pub fn set_phase(&self, phase: Option<String>) {
+        *self.phase.lock().expect("live phase lock") = phase;
+    }
+
+    /// What [`Live::set_phase`] last said.
+    pub fn phase(&self) -> Option<String> {
+        self.phase.lock().expect("live phase lock").clone()
+    }
+
+    /// Viewers loading now: those started, up to the cap.
+    pub fn active_viewers(&self) -> u64 {
+        self.viewers().min(self.viewer_cap.load(Ordering::Relaxed))
     }
 
     /// Viewers started so far (Goose only stops users at the run's end).

@@ -31,7 +31,12 @@ pub struct Plan {
     pub windows: Vec<StageWindow>,
     /// Sync-job users included in every step.
     pub sync_users: usize,
+    /// Time planned after the ladder for `[stress] refine` (zero without it).
+    pub refine_tail: Duration,
 }
+
+/// Slack added to the refine tail: the monitor sees a hold end up to one tick late.
+pub const REFINE_SLACK: Duration = Duration::from_secs(2);
 
 impl Plan {
     /// Build the plan of a scenario.
@@ -49,6 +54,7 @@ impl Plan {
             steps: Vec::new(),
             windows: Vec::new(),
             sync_users,
+            refine_tail: Duration::ZERO,
         };
         let mut t = Duration::ZERO;
         for (i, stage) in stages.iter().enumerate() {
@@ -85,6 +91,20 @@ impl Plan {
                 k += 1;
                 viewers = (viewers + stress.step).min(stress.ceiling);
                 plan.stress_step(&mut t, k, viewers, stress);
+            }
+            if stress.refine > 0 && !stress.stop_when.is_empty() {
+                // The refine steps run after the ladder stops, at levels below the
+                // ceiling: keep the ceiling's users started for as long as they can
+                // take (the live viewer cap decides which of them load). Not a
+                // window: the monitor records the refine windows as they run, and
+                // stops the run here if the ladder never failed.
+                let each = stress.ramp + stress.hold;
+                let tail = each * stress.refine as u32 + REFINE_SLACK;
+                plan.steps.push(Step {
+                    users: viewers + sync_users,
+                    duration: tail,
+                });
+                plan.refine_tail = tail;
             }
         }
         if !plan.steps.is_empty() {
@@ -219,6 +239,7 @@ mod tests {
             hold: secs(15),
             ceiling: 200,
             stop_when: vec![],
+            refine: 0,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
@@ -261,6 +282,42 @@ mod tests {
                 WindowKind::StressStep
             ]
         );
+    }
+
+    #[test]
+    fn refine_keeps_the_ceiling_running_after_the_ladder_without_windows() {
+        let stages = [Stage {
+            users: 10,
+            ramp: secs(2),
+            hold: secs(5),
+        }];
+        let stress = Stress {
+            step: 10,
+            ramp: secs(2),
+            hold: secs(8),
+            ceiling: 30,
+            stop_when: vec![crate::runfolder::Slo {
+                class: crate::runfolder::RequestClass::DashboardLoad,
+                metric: crate::runfolder::SloMetric::P95,
+                max: 1000.0,
+            }],
+            refine: 3,
+        };
+        let plan = Plan::build(&stages, Some(&stress), 1);
+        assert_eq!(
+            plan.goose_test_plan(),
+            "11,2s;11,5s;21,2s;21,8s;31,2s;31,8s;31,32s;0,1s"
+        );
+        assert_eq!(plan.refine_tail, secs(32));
+        // The load's planned end is the ladder's: the refine windows are the monitor's.
+        assert_eq!(plan.load_end(), secs(27));
+        assert_eq!(plan.windows.len(), 6);
+        // Without a stop rule the ladder never fails: nothing to refine.
+        let never = Stress {
+            stop_when: vec![],
+            ..stress
+        };
+        assert_eq!(Plan::build(&stages, Some(&never), 1).refine_tail, secs(0));
     }
 
     #[test]

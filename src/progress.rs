@@ -51,6 +51,8 @@ pub struct Status {
     plan: Plan,
     seconds: VecDeque<(Duration, Recent)>,
     next_plain: Duration,
+    /// What the run is doing when the plan's windows no longer say (`[stress] refine`).
+    phase: Option<String>,
 }
 
 impl Status {
@@ -60,7 +62,13 @@ impl Status {
             plan,
             seconds: VecDeque::new(),
             next_plain: PLAIN_EVERY,
+            phase: None,
         }
+    }
+
+    /// Name the current phase instead of the plan's window (None: the plan's).
+    pub fn set_phase(&mut self, phase: Option<String>) {
+        self.phase = phase;
     }
 
     /// Add what happened up to `elapsed` since the previous call.
@@ -88,19 +96,17 @@ impl Status {
     /// The status line at `elapsed` with `viewers` running.
     pub fn line(&self, elapsed: Duration, viewers: u64) -> String {
         let ms = elapsed.as_millis() as u64;
-        let window = self
+        let planned = self
             .plan
             .windows
             .iter()
-            .find(|w| w.start_ms <= ms && ms < w.end_ms)
-            .map_or(
-                if self.plan.steps.is_empty() {
-                    "run"
-                } else {
-                    "ramp down"
-                },
-                |w| w.name.as_str(),
-            );
+            .find(|w| w.start_ms <= ms && ms < w.end_ms);
+        let window = self.phase.as_deref().or(planned.map(|w| w.name.as_str()));
+        let window = window.unwrap_or(if self.plan.steps.is_empty() {
+            "run"
+        } else {
+            "ramp down"
+        });
         let mut requests = 0;
         let mut failures = 0;
         let mut loads = Histogram::<u64>::new(2).expect("2 digits is valid");
@@ -167,11 +173,12 @@ pub async fn show(plan: Plan, live: Arc<Live>, output: Output) {
         tick.tick().await;
         let elapsed = start.elapsed();
         status.push(elapsed, live.take_recent());
+        status.set_phase(live.phase());
         match &output {
-            Output::Terminal(bar) => bar.set_message(status.line(elapsed, live.viewers())),
+            Output::Terminal(bar) => bar.set_message(status.line(elapsed, live.active_viewers())),
             Output::Plain => {
                 if status.plain_due(elapsed) {
-                    eprintln!("dashload: {}", status.line(elapsed, live.viewers()));
+                    eprintln!("dashload: {}", status.line(elapsed, live.active_viewers()));
                 }
             }
         }
@@ -250,10 +257,17 @@ mod tests {
             .line(s(2), 3)
             .starts_with("2s stage 1 ramp · viewers 3"));
         assert!(status.line(s(36), 0).contains("ramp down"));
+        // A refine step names itself: the plan's windows no longer say.
+        status.set_phase(Some("refine 1 ramp".into()));
+        assert!(status
+            .line(s(36), 0)
+            .contains("s refine 1 ramp · viewers 0"));
+        status.set_phase(None);
         let goose_shape = Status::new(Plan {
             steps: Vec::new(),
             windows: Vec::new(),
             sync_users: 0,
+            refine_tail: Duration::ZERO,
         });
         assert_eq!(
             goose_shape.line(s(75), 2),

@@ -68,6 +68,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
             steps: Vec::new(),
             windows: Vec::new(),
             sync_users: scenario.sync.users,
+            refine_tail: Duration::ZERO,
         }
     } else {
         let plan = Plan::from_scenario(&scenario);
@@ -162,16 +163,14 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     // users when the plan is over.
     let ladder_stop: Arc<Mutex<Option<LadderStop>>> = Arc::default();
     let ladder_triggered = Arc::new(AtomicBool::new(false));
+    let refine_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
     let monitor = tokio::spawn(monitor(
         plan.clone(),
-        scenario
-            .stress
-            .as_ref()
-            .map(|s| s.stop_when.clone())
-            .unwrap_or_default(),
+        Ladder::of(&scenario, &plan),
         live.clone(),
         ladder_stop.clone(),
         ladder_triggered.clone(),
+        refine_windows.clone(),
     ));
 
     let status = tokio::spawn(crate::progress::show(
@@ -205,6 +204,26 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     meta.ended_at = Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default());
     meta.interrupted = interrupted;
     meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();
+    if let Some(stop) = meta
+        .ladder_stop
+        .as_ref()
+        .filter(|s| s.refined_until_ms.is_some())
+    {
+        // The refine steps ran instead of the planned windows after the stop: keep
+        // those up to the stop, then the refine windows as they ran.
+        let at = stop.at_ms;
+        meta.windows.retain(|w| w.start_ms < at);
+        for w in &mut meta.windows {
+            w.end_ms = w.end_ms.min(at);
+        }
+        meta.windows.extend(
+            refine_windows
+                .lock()
+                .expect("refine windows lock")
+                .iter()
+                .cloned(),
+        );
+    }
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.store(&run_dir)?;
@@ -326,6 +345,36 @@ fn finish_partial_files(partial: &Path, run_dir: &Path) -> Result<()> {
     std::fs::remove_dir(partial).map_err(|e| Error::io(partial, e))
 }
 
+/// What the monitor judges: the ladder's stop rule and its `[stress] refine`.
+struct Ladder {
+    stop_when: Vec<crate::runfolder::Slo>,
+    /// Bisection steps after the ladder stops (0 = none), with each one's ramp and hold.
+    refine: usize,
+    ramp: Duration,
+    hold: Duration,
+}
+
+impl Ladder {
+    fn of(scenario: &Scenario, plan: &Plan) -> Ladder {
+        let stress = scenario.stress.as_ref();
+        Ladder {
+            stop_when: stress.map(|s| s.stop_when.clone()).unwrap_or_default(),
+            // Only a plan with the refine tail has the time (and users) to refine.
+            refine: match stress {
+                Some(s) if !plan.refine_tail.is_zero() => s.refine,
+                _ => 0,
+            },
+            ramp: stress.map_or(Duration::ZERO, |s| s.ramp),
+            hold: stress.map_or(Duration::ZERO, |s| s.hold),
+        }
+    }
+}
+
+/// Judge once a step has enough dashboard loads to mean something.
+const MIN_SAMPLES: u64 = 20;
+/// How often the monitor looks.
+const TICK: Duration = Duration::from_millis(500);
+
 /// Follow the plan's clock: start a fresh judging window at each stress step's
 /// hold, stop the ladder (through Goose's killswitch) when its condition holds over
 /// the current hold, and tell users when the plan is over.
@@ -335,23 +384,33 @@ fn finish_partial_files(partial: &Path, run_dir: &Path) -> Result<()> {
 /// the figures are not the step's; and the report judges the step on its hold, so a
 /// stop the live judge calls is one the report can show (a ramp-only failure would
 /// leave the step's judged window empty).
+///
+/// With `[stress] refine = N` a stop does not end the run: [`refine`] bisects between
+/// the last level held and the one that failed, then the killswitch ends it.
 async fn monitor(
     plan: Plan,
-    stop_when: Vec<crate::runfolder::Slo>,
+    ladder: Ladder,
     live: Arc<Live>,
     stop: Arc<Mutex<Option<LadderStop>>>,
     triggered: Arc<AtomicBool>,
+    refine_windows: Arc<Mutex<Vec<StageWindow>>>,
 ) {
-    // Judge once a step has enough dashboard loads to mean something.
-    const MIN_SAMPLES: u64 = 20;
     let start = tokio::time::Instant::now();
     // Users are told to stop when the load ends, so none sleeps through the ramp down.
     let end = plan.load_end();
     let mut current: Option<StageWindow> = None;
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(TICK).await;
         let elapsed = start.elapsed();
         if !plan.steps.is_empty() && elapsed >= end {
+            if ladder.refine > 0 && !goose::is_killswitch_triggered() {
+                // The ladder held to its ceiling: nothing to refine, and the refine
+                // tail need not run.
+                triggered.store(true, Ordering::SeqCst);
+                goose::trigger_killswitch(
+                    "stress ladder held to its ceiling: no refine steps to run",
+                );
+            }
             live.stop();
             return;
         }
@@ -361,24 +420,249 @@ async fn monitor(
             current = window;
         }
         let Some(step) = &current else { continue };
-        if stop_when.is_empty() || step.kind != WindowKind::StressStep {
+        if ladder.stop_when.is_empty() || step.kind != WindowKind::StressStep {
             continue;
         }
-        if let Some(reason) = live.exceeded(&stop_when, MIN_SAMPLES) {
+        if let Some(reason) = live.exceeded(&ladder.stop_when, MIN_SAMPLES) {
             let at_ms = elapsed.as_millis() as u64;
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
                 viewers: step.viewers,
                 reason: reason.clone(),
                 at_ms,
+                refined_until_ms: None,
             });
-            triggered.store(true, Ordering::SeqCst);
-            goose::trigger_killswitch(&format!(
+            let mut message = format!(
                 "stress ladder stopped at {} ({} viewers): {reason}",
                 step.name, step.viewers
-            ));
+            );
+            if ladder.refine > 0 {
+                let held = level_before(&plan, step);
+                let (held, failed) = refine(
+                    &ladder,
+                    (held, step.viewers),
+                    &live,
+                    start,
+                    elapsed,
+                    &stop,
+                    &refine_windows,
+                )
+                .await;
+                if live.is_stopping() {
+                    // Ctrl-C or the plan's end came first: not the ladder's stop.
+                    return;
+                }
+                message.push_str(&format!("; refined: held at {held}, failed at {failed}"));
+            }
+            triggered.store(true, Ordering::SeqCst);
+            goose::trigger_killswitch(&message);
             live.stop();
             return;
         }
+    }
+}
+
+/// The ladder's level before `step`: the previous step's viewers, or the last
+/// stage's for the first step.
+fn level_before(plan: &Plan, step: &StageWindow) -> usize {
+    let own_ramp = format!("{} ramp", step.name);
+    plan.windows
+        .iter()
+        .rev()
+        .find(|w| w.end_ms <= step.start_ms && w.name != own_ramp)
+        .map_or(0, |w| w.viewers)
+}
+
+/// `[stress] refine`: up to `ladder.refine` bisection steps between `held` and
+/// `failed` viewers, from `from` (attack clock). Each sets the viewer cap to the
+/// middle level, ramps, and judges its hold with the ladder's stop rule; the
+/// windows go to `windows` as they run, and the stop's `refined_until_ms` follows.
+/// Returns the narrowed (held, failed).
+async fn refine(
+    ladder: &Ladder,
+    (mut held, mut failed): (usize, usize),
+    live: &Live,
+    start: tokio::time::Instant,
+    from: Duration,
+    stop: &Mutex<Option<LadderStop>>,
+    windows: &Mutex<Vec<StageWindow>>,
+) -> (usize, usize) {
+    let mut t = from;
+    for i in 1..=ladder.refine {
+        let level = (held + failed) / 2;
+        if level <= held {
+            break; // adjacent levels: nothing left between them
+        }
+        live.set_viewer_cap(level as u64);
+        live.set_phase(Some(format!("refine {i} ramp")));
+        let hold_start = t + ladder.ramp;
+        let hold_end = hold_start + ladder.hold;
+        tokio::time::sleep_until(start + hold_start).await;
+        if live.is_stopping() {
+            break;
+        }
+        live.begin_window();
+        live.set_phase(Some(format!("refine {i}")));
+        let mut end = hold_end;
+        let mut failed_here = false;
+        loop {
+            let now = start.elapsed();
+            if now >= hold_end {
+                break;
+            }
+            tokio::time::sleep((hold_end - now).min(TICK)).await;
+            if live.is_stopping() {
+                return (held, failed);
+            }
+            if live.exceeded(&ladder.stop_when, MIN_SAMPLES).is_some() {
+                end = start.elapsed().min(hold_end);
+                failed_here = true;
+                break;
+            }
+        }
+        if failed_here {
+            failed = level;
+        } else {
+            held = level;
+        }
+        let ms = |d: Duration| d.as_millis() as u64;
+        {
+            let mut w = windows.lock().expect("refine windows lock");
+            if !ladder.ramp.is_zero() {
+                w.push(StageWindow {
+                    name: format!("refine {i} ramp"),
+                    kind: WindowKind::Ramp,
+                    viewers: level,
+                    start_ms: ms(t),
+                    end_ms: ms(hold_start),
+                });
+            }
+            w.push(StageWindow {
+                name: format!("refine {i}"),
+                kind: WindowKind::StressStep,
+                viewers: level,
+                start_ms: ms(hold_start),
+                end_ms: ms(end),
+            });
+        }
+        if let Some(s) = stop.lock().expect("ladder stop lock").as_mut() {
+            s.refined_until_ms = Some(ms(end));
+        }
+        t = end;
+    }
+    (held, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runfolder::{RequestClass, Slo, SloMetric};
+
+    fn ladder(refine: usize) -> Ladder {
+        Ladder {
+            stop_when: vec![Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::P95,
+                max: 1000.0,
+            }],
+            refine,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(8),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refine_bisects_sets_the_viewer_cap_and_records_its_windows() {
+        let live = Live::default();
+        let stop = Mutex::new(Some(LadderStop {
+            step: "step 1".into(),
+            viewers: 14,
+            reason: "p95".into(),
+            at_ms: 15_000,
+            refined_until_ms: None,
+        }));
+        let windows = Mutex::new(Vec::new());
+        let start = tokio::time::Instant::now();
+        // No loads are recorded, so every refine hold holds: the levels climb.
+        let narrowed = refine(
+            &ladder(3),
+            (2, 14),
+            &live,
+            start,
+            Duration::from_secs(15),
+            &stop,
+            &windows,
+        )
+        .await;
+        assert_eq!(narrowed, (12, 14), "8, then 11, then 12 held");
+        assert!(live.viewer_active(11) && !live.viewer_active(12));
+        assert_eq!(live.phase().as_deref(), Some("refine 3"));
+        let shape: Vec<_> = windows
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|w| (w.name.clone(), w.kind, w.viewers, w.start_ms, w.end_ms))
+            .collect();
+        assert_eq!(
+            shape[..2],
+            [
+                ("refine 1 ramp".into(), WindowKind::Ramp, 8, 15_000, 17_000),
+                ("refine 1".into(), WindowKind::StressStep, 8, 17_000, 25_000),
+            ]
+        );
+        assert_eq!(shape.len(), 6);
+        assert_eq!(shape[3].2, 11);
+        assert_eq!(shape[5].2, 12);
+        let until = stop.lock().unwrap().as_ref().unwrap().refined_until_ms;
+        assert_eq!(until, Some(45_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_refine_hold_ends_early_and_lowers_the_failed_level() {
+        let live = Live::default();
+        let stop = Mutex::new(None);
+        let windows = Mutex::new(Vec::new());
+        let start = tokio::time::Instant::now();
+        let slow = async {
+            // Every load is slow, from the first hold on: each refine step fails.
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                live.record(RequestClass::DashboardLoad, Duration::from_secs(3), true);
+            }
+        };
+        let two = ladder(2);
+        let narrowed = tokio::select! {
+            n = refine(&two, (10, 20), &live, start, Duration::ZERO, &stop, &windows) => n,
+            _ = slow => unreachable!(),
+        };
+        assert_eq!(narrowed, (10, 12), "15 failed, then 12");
+        let w = windows.lock().unwrap();
+        assert_eq!(w[1].name, "refine 1");
+        assert!(w[1].end_ms < 10_000, "the hold stopped early: {:?}", w[1]);
+        assert_eq!(
+            w[2].start_ms, w[1].end_ms,
+            "the next ramp starts at the stop"
+        );
+    }
+
+    #[test]
+    fn the_level_before_a_step_is_the_previous_hold() {
+        let stages = [crate::scenario::Stage {
+            users: 5,
+            ramp: Duration::from_secs(1),
+            hold: Duration::from_secs(5),
+        }];
+        let stress = crate::scenario::Stress {
+            step: 10,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(8),
+            ceiling: 30,
+            stop_when: Vec::new(),
+            refine: 0,
+        };
+        let plan = Plan::build(&stages, Some(&stress), 0);
+        let step = |name: &str| plan.windows.iter().find(|w| w.name == name).unwrap();
+        assert_eq!(level_before(&plan, step("step 1")), 5);
+        assert_eq!(level_before(&plan, step("step 2")), 15);
     }
 }

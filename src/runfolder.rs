@@ -296,6 +296,11 @@ pub struct LadderStop {
     pub reason: String,
     /// When it stopped, ms since the attack started.
     pub at_ms: u64,
+    /// With `[stress] refine`: when the bisection steps that followed the stop
+    /// ended. The run's windows from `at_ms` on are theirs (`refine i ramp`,
+    /// `refine i`), written as they ran; absent in older run.json files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refined_until_ms: Option<u64>,
 }
 
 /// Counters the users keep that the request log cannot carry.

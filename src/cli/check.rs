@@ -100,6 +100,16 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
                 terms.join(" or ")
             }
         );
+        if stress.refine > 0 {
+            let _ = writeln!(
+                w,
+                "  then refines: {} bisection steps ({}s ramp + {}s hold each) between the last level held and the first failed; {} planned at the ceiling after the ladder for them",
+                stress.refine,
+                stress.ramp.as_secs(),
+                stress.hold.as_secs(),
+                format_duration(plan.refine_tail)
+            );
+        }
     }
 
     let _ = writeln!(

@@ -189,11 +189,18 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
     if let Some(stop) = &s.run.ladder_stop {
         writeln!(
             h,
-            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}</div>",
+            "<div class=\"banner warn\" id=\"ladder-stop\"><strong>The stress ladder stopped early</strong> at {} ({} viewers, {} s into the run): {}{}</div>",
             text(&stop.step),
             stop.viewers,
             num(stop.at_ms as f64 / 1000.0),
-            text(&stop.reason)
+            text(&stop.reason),
+            match stop.refined_until_ms {
+                Some(until) => format!(
+                    ". Refine steps (<code>[stress] refine</code>) then bisected between the last level held and the first failed, until {} s; they are the <code>refine</code> windows",
+                    num(until as f64 / 1000.0)
+                ),
+                None => String::new(),
+            }
         )?;
     }
     if let Some(b) = &s.baseline {
@@ -260,11 +267,19 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     )?;
     // The plan as written; say when the run did not play all of it.
     let cut_short = match (&r.ladder_stop, r.interrupted) {
-        (Some(stop), _) => format!(
-            " (the ladder stopped it at {:.0} s, {})",
-            stop.at_ms as f64 / 1000.0,
-            text(&stop.step)
-        ),
+        (Some(stop), _) => match stop.refined_until_ms {
+            Some(until) => format!(
+                " (the ladder stopped at {:.0} s, {}; refine steps ran to {:.0} s)",
+                stop.at_ms as f64 / 1000.0,
+                text(&stop.step),
+                until as f64 / 1000.0
+            ),
+            None => format!(
+                " (the ladder stopped it at {:.0} s, {})",
+                stop.at_ms as f64 / 1000.0,
+                text(&stop.step)
+            ),
+        },
         (None, true) => " (interrupted before its end)".to_string(),
         (None, false) => String::new(),
     };

@@ -164,16 +164,24 @@ pub fn summarise_with_samples(
 
 /// `meta` with only the windows the run reached: a ladder that stopped early or an
 /// interrupted run never got to the later ones, and the one it stopped in ends there.
+/// When `[stress] refine` followed the stop, its windows (written as they ran, from
+/// the stop on) are kept up to the refine's end.
 fn reached(meta: &RunMeta, ran_ms: u64) -> RunMeta {
-    let until = match (&meta.ladder_stop, meta.interrupted) {
-        (Some(stop), _) => stop.at_ms,
-        (None, true) if ran_ms > 0 => ran_ms,
+    let (until, refined) = match (&meta.ladder_stop, meta.interrupted) {
+        (Some(stop), _) => (stop.at_ms, stop.refined_until_ms),
+        (None, true) if ran_ms > 0 => (ran_ms, None),
         _ => return meta.clone(),
     };
     let mut meta = meta.clone();
-    meta.windows.retain(|w| w.start_ms < until);
+    meta.windows
+        .retain(|w| w.start_ms < until || refined.is_some_and(|r| w.start_ms < r));
     for w in &mut meta.windows {
-        w.end_ms = w.end_ms.min(until);
+        let end = if w.start_ms < until {
+            until
+        } else {
+            refined.unwrap_or(until)
+        };
+        w.end_ms = w.end_ms.min(end);
     }
     meta
 }
@@ -200,7 +208,12 @@ fn split_old_steps(meta: &RunMeta) -> RunMeta {
             .copied()
             .filter(|b| w.start_ms < *b && *b < w.end_ms)
             .collect();
-        if w.kind == WindowKind::StressStep && !has_ramp && inside.len() == 1 {
+        // Refine windows (after a refined ladder stop) are written as they ran.
+        let refine = meta
+            .ladder_stop
+            .as_ref()
+            .is_some_and(|s| s.refined_until_ms.is_some() && w.start_ms >= s.at_ms);
+        if w.kind == WindowKind::StressStep && !has_ramp && !refine && inside.len() == 1 {
             out.windows.push(StageWindow {
                 name: format!("{} ramp", w.name),
                 kind: WindowKind::Ramp,
@@ -330,8 +343,15 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     if let Some(stop) = &r.ladder_stop {
         let _ = writeln!(
             t,
-            "ladder stopped early at {} ({} viewers): {}",
-            stop.step, stop.viewers, stop.reason
+            "ladder stopped early at {} ({} viewers): {}{}",
+            stop.step,
+            stop.viewers,
+            stop.reason,
+            if stop.refined_until_ms.is_some() {
+                "; refine steps followed"
+            } else {
+                ""
+            }
         );
     }
     if !s.judged.is_empty() {
@@ -495,6 +515,7 @@ mod reached_tests {
             viewers: 20,
             reason: "p95".into(),
             at_ms: 15_000,
+            refined_until_ms: None,
         });
         let kept = reached(&stopped, 16_000).windows;
         assert_eq!(
@@ -506,6 +527,48 @@ mod reached_tests {
         let mut interrupted = meta();
         interrupted.interrupted = true;
         assert_eq!(reached(&interrupted, 5_000).windows.len(), 1);
+    }
+
+    #[test]
+    fn refine_windows_after_a_ladder_stop_are_kept() {
+        let window = |name: &str, kind, viewers, start_ms, end_ms| StageWindow {
+            name: String::from(name),
+            kind,
+            viewers,
+            start_ms,
+            end_ms,
+        };
+        let mut refined = meta();
+        // As run.rs writes it: the planned windows up to the stop, then the refine's.
+        refined.windows.truncate(2);
+        // A refine step without ramp (`ramp = "0s"`), spanning one plan boundary (20 s).
+        refined.windows.push(window(
+            "refine 1",
+            WindowKind::StressStep,
+            15,
+            15_000,
+            21_000,
+        ));
+        refined.test_plan = "11,0s;11,10s;21,2s;21,8s;31,2s;31,8s;31,22s;0,1s".into();
+        refined.ladder_stop = Some(LadderStop {
+            step: "step 1".into(),
+            viewers: 20,
+            reason: "p95".into(),
+            at_ms: 15_000,
+            refined_until_ms: Some(21_000),
+        });
+        let kept = reached(&split_old_steps(&refined), 26_000).windows;
+        assert_eq!(
+            kept.iter()
+                .map(|w| (w.name.as_str(), w.viewers, w.start_ms, w.end_ms))
+                .collect::<Vec<_>>(),
+            [
+                ("stage 1 hold", 10, 0, 10_000),
+                ("step 1 ramp", 20, 10_000, 12_000),
+                ("step 1", 20, 12_000, 15_000),
+                ("refine 1", 15, 15_000, 21_000),
+            ]
+        );
     }
 
     #[test]

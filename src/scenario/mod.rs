@@ -308,7 +308,13 @@ pub struct Stress {
     pub ceiling: usize,
     /// The ladder stops when any of these is exceeded over the current step.
     pub stop_when: Vec<Slo>,
+    /// Bisection steps between the last held and the first failed level once the
+    /// ladder stops (0–10; each is a `ramp` then a `hold`, judged by `stop_when`).
+    pub refine: usize,
 }
+
+/// The most bisection steps `[stress] refine` may ask for.
+pub const MAX_REFINE: usize = 10;
 
 impl Scenario {
     /// Read, parse and validate a scenario file.
@@ -968,6 +974,28 @@ impl Ctx<'_> {
             Some(c) => parse_stop_condition(c.get_ref()).or_else(|m| self.err(c.span(), m))?,
             None => Vec::new(),
         };
+        let refine = match &s.refine {
+            Some(r) => match usize::try_from(*r.get_ref()) {
+                Ok(n) if n <= MAX_REFINE => n,
+                _ => {
+                    return self.err(
+                        r.span(),
+                        format!(
+                            "refine must be 0..={MAX_REFINE} bisection steps (got {})",
+                            r.get_ref()
+                        ),
+                    )
+                }
+            },
+            None => 0,
+        };
+        if refine > 0 && stop_when.is_empty() {
+            let span = s.refine.as_ref().map(|r| r.span()).unwrap_or(raw.span());
+            return self.err(
+                span,
+                "refine bisects after the ladder stops, but there is no stop_when to stop it",
+            );
+        }
         Ok(Stress {
             step: *s.step.get_ref(),
             ramp: match &s.ramp {
@@ -977,6 +1005,7 @@ impl Ctx<'_> {
             hold,
             ceiling: *s.ceiling.get_ref(),
             stop_when,
+            refine,
         })
     }
 

@@ -157,6 +157,7 @@ pub struct RawStress {
     pub hold: Spanned<String>,
     pub ceiling: Spanned<usize>,
     pub stop_when: Option<Spanned<String>>,
+    pub refine: Option<Spanned<i64>>,
 }
 
 /// `[slo.<class>]`.

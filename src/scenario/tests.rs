@@ -119,6 +119,7 @@ ms_per_point = 0.5
     );
     let stress = s.stress.as_ref().unwrap();
     assert_eq!(stress.ramp, Duration::from_secs(10));
+    assert_eq!(stress.refine, 0, "no refine steps unless asked");
     assert_eq!(
         stress.stop_when,
         vec![
@@ -242,6 +243,37 @@ fn a_ladder_ceiling_must_be_above_the_last_stage() {
     assert_eq!(
         e,
         "DIR/s.toml:10:11: ceiling 50 is not above the last stage's 50 users"
+    );
+}
+
+#[test]
+fn refine_is_0_to_10_steps_and_needs_a_stop_rule() {
+    let f = Fixture::new();
+    let ladder = "[[stages]]\nusers = 5\nramp = \"1s\"\nhold = \"1s\"\n[stress]\nstep = 5\nhold = \"5s\"\nceiling = 20\n";
+    let s = f
+        .parse(&format!(
+            "{VIEWERS}{ladder}stop_when = \"p95 > 2s\"\nrefine = 3\n"
+        ))
+        .unwrap();
+    assert_eq!(s.stress.unwrap().refine, 3);
+    let e = f.error(&format!(
+        "{VIEWERS}{ladder}stop_when = \"p95 > 2s\"\nrefine = 11\n"
+    ));
+    assert_eq!(
+        e,
+        "DIR/s.toml:12:10: refine must be 0..=10 bisection steps (got 11)"
+    );
+    let e = f.error(&format!(
+        "{VIEWERS}{ladder}stop_when = \"p95 > 2s\"\nrefine = -1\n"
+    ));
+    assert_eq!(
+        e,
+        "DIR/s.toml:12:10: refine must be 0..=10 bisection steps (got -1)"
+    );
+    let e = f.error(&format!("{VIEWERS}{ladder}refine = 2\n"));
+    assert_eq!(
+        e,
+        "DIR/s.toml:11:10: refine bisects after the ladder stops, but there is no stop_when to stop it"
     );
 }
 

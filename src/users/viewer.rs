@@ -140,11 +140,15 @@ struct ViewerState {
     /// When the next load is due, relative to the attack start.
     due: Duration,
     visits: u64,
+    /// This viewer's start number among viewers (0 for the first).
+    number: u64,
+    /// True while the live viewer cap keeps it idle (`[stress] refine`).
+    idle: bool,
 }
 
 impl ViewerState {
     /// Viewer `index` arriving at `now` (attack clock): same seed → same sequence.
-    fn new(plan: &ViewerPlan, index: usize, now: Duration) -> ViewerState {
+    fn new(plan: &ViewerPlan, index: usize, number: u64, now: Duration) -> ViewerState {
         let mut rng = plan.viewer_rng(index);
         let due = now + plan.first_delay(&mut rng);
         ViewerState {
@@ -155,9 +159,14 @@ impl ViewerState {
             options: vec![Vec::new(); plan.dashboard.variables.len()],
             due,
             visits: 0,
+            number,
+            idle: false,
         }
     }
 }
+
+/// How long an idle viewer sleeps before looking at the cap again.
+const IDLE_SLICE: Duration = Duration::from_millis(250);
 
 /// One transaction: wait for the next load, then do it.
 pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResult {
@@ -168,11 +177,30 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     let mut state = match user.get_session_data::<ViewerState>() {
         Some(s) => s.clone(),
         None => {
-            context.live.viewer_started();
-            ViewerState::new(plan, user.weighted_users_index, now)
+            let number = context.live.viewer_started();
+            ViewerState::new(plan, user.weighted_users_index, number, now)
         }
     };
+    // Above the refine steps' viewer cap: idle (no request, nothing recorded). A
+    // viewer the cap lets back in arrives afresh, at a random phase, as a ramp's do.
+    if !context.live.viewer_active(state.number) {
+        state.idle = true;
+        user.set_session_data(state);
+        context.live.sleep(IDLE_SLICE).await;
+        return Ok(());
+    }
+    if state.idle {
+        state.idle = false;
+        state.phase = Phase::Open;
+        state.due = now + plan.first_delay(&mut state.rng);
+    }
     if state.due > now && !context.live.sleep(state.due - now).await {
+        return Ok(());
+    }
+    if !context.live.viewer_active(state.number) {
+        // The cap fell while this viewer waited for its turn.
+        state.idle = true;
+        user.set_session_data(state);
         return Ok(());
     }
     let due = state.due.max(now);
@@ -587,6 +615,8 @@ mod tests {
             ],
             due: Duration::ZERO,
             visits: 0,
+            number: 0,
+            idle: false,
         };
         (0..50)
             .map(|_| {
@@ -640,7 +670,7 @@ mod tests {
     fn first_delays(plan: &ViewerPlan, n: usize) -> Vec<Duration> {
         let arrival = Duration::from_secs(10);
         (0..n)
-            .map(|i| ViewerState::new(plan, i, arrival).due - arrival)
+            .map(|i| ViewerState::new(plan, i, i as u64, arrival).due - arrival)
             .collect()
     }
 
@@ -659,8 +689,8 @@ mod tests {
         }
         assert!(sixths.iter().all(|n| *n > 0), "{sixths:?}");
         // The phase comes from the viewer's own RNG: its choices stay seeded too.
-        let mut x = ViewerState::new(&a, 3, Duration::ZERO);
-        let mut y = ViewerState::new(&plan(7), 3, Duration::from_secs(99));
+        let mut x = ViewerState::new(&a, 3, 0, Duration::ZERO);
+        let mut y = ViewerState::new(&plan(7), 3, 0, Duration::from_secs(99));
         assert_eq!(x.due + Duration::from_secs(99), y.due);
         assert_eq!(a.pick_range(&mut x.rng), a.pick_range(&mut y.rng));
 

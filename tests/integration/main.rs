@@ -7,12 +7,14 @@
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
 //! - `live_status`: a run's live status line on and off a terminal, and `cpu.csv`.
+//! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
 
 mod cli;
 mod influxd;
 mod live_status;
 mod progress;
 mod real_influx;
+mod refine;
 mod server_counts;
 mod smoke_run;
 mod trigger;
