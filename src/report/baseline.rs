@@ -121,23 +121,27 @@ fn class_deltas(
             m => format!("{} {} ms", class.label(), m.key()),
         };
         let mut d = delta(scope, &name, b, c);
-        if let Some(samples) = samples.filter(|_| judged.contains(&JudgedFigure { class, metric }))
-        {
+        if judged.contains(&JudgedFigure { class, metric }) {
             d.judged = true;
-            let ci = class_index(class);
-            match regress::judge(
-                metric,
-                &samples.base.class(ci),
-                &samples.current.class(ci),
-                allowance(metric, rules),
-                &format!("{scope}/{name}"),
-            ) {
-                Finding::Judged { sure, interval } => {
-                    d.sure = Some(sure);
-                    d.interval = Some(interval);
-                    d.regression = sure >= rules.confidence;
+            match samples {
+                Some(samples) => {
+                    let ci = class_index(class);
+                    match regress::judge(
+                        metric,
+                        &samples.base.class(ci),
+                        &samples.current.class(ci),
+                        allowance(metric, rules),
+                        &format!("{scope}/{name}"),
+                    ) {
+                        Finding::Judged { sure, interval } => {
+                            d.sure = Some(sure);
+                            d.interval = Some(interval);
+                            d.regression = sure >= rules.confidence;
+                        }
+                        Finding::NotJudged(why) => d.note = Some(why),
+                    }
                 }
-                Finding::NotJudged(why) => d.note = Some(why),
+                None => d.note = Some("no request log on one side: not judged".into()),
             }
         }
         out.push(d);
@@ -209,7 +213,7 @@ pub fn compare(
             _ => None,
         };
         for class in &classes {
-            let mut deltas = class_deltas(
+            windows.extend(class_deltas(
                 &w.name,
                 *class,
                 find(&b.classes, *class),
@@ -217,19 +221,7 @@ pub fn compare(
                 &judged,
                 samples.as_ref(),
                 rules,
-            );
-            if samples.is_none() {
-                for d in deltas.iter_mut() {
-                    if judged.contains(&JudgedFigure {
-                        class: *class,
-                        metric: metric_of(&d.figure),
-                    }) {
-                        d.judged = true;
-                        d.note = Some("no request log on one side: not judged".into());
-                    }
-                }
-            }
-            windows.extend(deltas);
+            ));
         }
     }
     let mut names = Vec::new();
@@ -325,21 +317,6 @@ fn ladder_deltas(base: &Summary, current: &Summary) -> Vec<Delta> {
     ]
 }
 
-/// The figure a delta's name stands for (its last word).
-fn metric_of(figure: &str) -> SloMetric {
-    if figure.ends_with("error rate") {
-        SloMetric::ErrorRate
-    } else if figure.ends_with("p50 ms") {
-        SloMetric::P50
-    } else if figure.ends_with("p95 ms") {
-        SloMetric::P95
-    } else if figure.ends_with("p99 ms") {
-        SloMetric::P99
-    } else {
-        SloMetric::MsPerPoint
-    }
-}
-
 /// How sure the gate is, in words: ", 99.8 % sure beyond the tolerance
 /// (90 % interval +12 … +30 ms)"; empty for figures it did not judge.
 pub fn sureness(d: &Delta) -> String {
@@ -376,6 +353,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_judged_figure_without_samples_says_so_and_others_stay_context() {
+        let judged: BTreeSet<JudgedFigure> = [JudgedFigure {
+            class: RequestClass::PanelQuery,
+            metric: SloMetric::P95,
+        }]
+        .into();
+        let deltas = class_deltas(
+            "stage 1 hold",
+            RequestClass::PanelQuery,
+            None,
+            None,
+            &judged,
+            None,
+            &RegressionRules::default(),
+        );
+        let p95 = deltas
+            .iter()
+            .find(|d| d.figure.ends_with("p95 ms"))
+            .unwrap();
+        assert!(p95.judged && !p95.regression);
+        assert_eq!(
+            p95.note.as_deref(),
+            Some("no request log on one side: not judged")
+        );
+        assert!(deltas
+            .iter()
+            .filter(|d| !d.figure.ends_with("p95 ms"))
+            .all(|d| !d.judged && d.note.is_none()));
+    }
+
+    #[test]
     fn deltas_have_absolute_and_relative_change() {
         let d = delta("w", "p95", Some(200.0), Some(250.0));
         assert_eq!(d.change, Some(50.0));
@@ -383,12 +391,5 @@ mod tests {
         let d = delta("w", "error rate", Some(0.0), Some(0.1));
         assert_eq!(d.change_pct, None);
         assert_eq!(delta("w", "x", None, Some(1.0)).change, None);
-    }
-
-    #[test]
-    fn figure_names_map_back_to_their_metric() {
-        assert_eq!(metric_of("panel_query p95 ms"), SloMetric::P95);
-        assert_eq!(metric_of("dashboard_load error rate"), SloMetric::ErrorRate);
-        assert_eq!(metric_of("ingest_batch p99 ms"), SloMetric::P99);
     }
 }
