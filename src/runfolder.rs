@@ -339,11 +339,16 @@ pub struct AnswerTotals {
 }
 
 impl AnswerTotals {
-    /// Count the series of one answer body: InfluxDB 1.x JSON has one
-    /// `"columns"` per series, Grafana's data frames one `"schema"` per frame.
-    pub fn series_in(body: &[u8]) -> u64 {
-        let count = |needle: &[u8]| memchr::memmem::find_iter(body, needle).count() as u64;
-        count(b"\"columns\":") + count(b"\"schema\":")
+    /// What opens one series in InfluxDB 1.x JSON.
+    pub const INFLUX_SERIES: &'static [u8] = b"\"columns\":";
+    /// What opens one data frame in Grafana's `/api/ds/query` answer.
+    pub const GRAFANA_FRAME: &'static [u8] = b"\"schema\":";
+
+    /// Count the series of one answer body by its format's `marker`
+    /// ([`Self::INFLUX_SERIES`] or [`Self::GRAFANA_FRAME`]): one scan, as the
+    /// caller knows which format it asked for.
+    pub fn series_in(body: &[u8], marker: &[u8]) -> u64 {
+        memchr::memmem::find_iter(body, marker).count() as u64
     }
 }
 
@@ -490,11 +495,20 @@ mod tests {
     #[test]
     fn series_are_counted_in_influxdb_json_and_grafana_frames() {
         let influx = br#"{"results":[{"statement_id":0,"series":[{"name":"time_entry","tags":{"project":"A"},"columns":["time","sum"],"values":[[1,2]]},{"name":"time_entry","tags":{"project":"B"},"columns":["time","sum"],"values":[[1,3]]}]},{"statement_id":1}]}"#;
-        assert_eq!(AnswerTotals::series_in(influx), 2);
-        let grafana = br#"{"results":{"A":{"status":200,"frames":[{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}}]}}}"#;
-        assert_eq!(AnswerTotals::series_in(grafana), 3);
         assert_eq!(
-            AnswerTotals::series_in(br#"{"results":[{"statement_id":0}]}"#),
+            AnswerTotals::series_in(influx, AnswerTotals::INFLUX_SERIES),
+            2
+        );
+        let grafana = br#"{"results":{"A":{"status":200,"frames":[{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}},{"schema":{"fields":[]},"data":{"values":[]}}]}}}"#;
+        assert_eq!(
+            AnswerTotals::series_in(grafana, AnswerTotals::GRAFANA_FRAME),
+            3
+        );
+        assert_eq!(
+            AnswerTotals::series_in(
+                br#"{"results":[{"statement_id":0}]}"#,
+                AnswerTotals::INFLUX_SERIES
+            ),
             0
         );
     }

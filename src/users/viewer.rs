@@ -498,9 +498,13 @@ struct Answer {
 }
 
 impl Answer {
-    fn add(&mut self, body: &[u8]) {
+    /// Count one body; `marker` opens a series in its format (`None`: Flux
+    /// CSV, whose tables are not counted).
+    fn add(&mut self, body: &[u8], marker: Option<&[u8]>) {
         self.bytes += body.len() as u64;
-        self.series += AnswerTotals::series_in(body);
+        if let Some(m) = marker {
+            self.series += AnswerTotals::series_in(body, m);
+        }
     }
 }
 
@@ -523,7 +527,7 @@ async fn panel(
             panel_id: Some(request.panel.id.max(0) as u64),
         };
         let outcome = request::send(endpoints.query(client, call), |s, b| {
-            answer.add(b);
+            answer.add(b, Some(AnswerTotals::GRAFANA_FRAME));
             judge_query(s, b, false)
         })
         .await;
@@ -555,8 +559,9 @@ async fn panel(
             outside.add(PANEL_EXTRA_QUERY, QUERY, 1);
         }
         sent += 1;
+        let marker = matches!(call, QueryCall::InfluxQl(_)).then_some(AnswerTotals::INFLUX_SERIES);
         let outcome = request::send(endpoints.query(client, call), |s, b| {
-            answer.add(b);
+            answer.add(b, marker);
             judge_query(s, b, false)
         })
         .await;
