@@ -9,6 +9,8 @@ pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod plan;
+#[cfg(test)]
+mod proptest_support;
 pub mod progress;
 pub mod report;
 pub mod run;
