@@ -122,7 +122,9 @@ impl TimeExpr {
                 Op::Round(unit) => {
                     let start = start_of(t, unit);
                     if round_up {
-                        add(start, 1, unit) - chrono::Duration::milliseconds(1)
+                        let end = add(start, 1, unit);
+                        end.checked_sub_signed(chrono::Duration::milliseconds(1))
+                            .unwrap_or(end)
                     } else {
                         start
                     }
@@ -133,10 +135,14 @@ impl TimeExpr {
     }
 }
 
+/// The largest offset one `±n<unit>` term may write: 1000 years (chrono's
+/// calendar ends near ±262 000 years; a bound keeps every sum far inside it).
+const MAX_OFFSET_MS: i64 = 1000 * 365 * 86_400_000;
+
 fn parse_ops(mut rest: &str) -> std::result::Result<Vec<Op>, String> {
     let mut ops = Vec::new();
     while let Some(c) = rest.chars().next() {
-        rest = &rest[1..];
+        rest = &rest[c.len_utf8()..];
         match c {
             '/' => {
                 let u = rest.chars().next().ok_or("missing unit after '/'")?;
@@ -155,6 +161,14 @@ fn parse_ops(mut rest: &str) -> std::result::Result<Vec<Op>, String> {
                 let u = rest.chars().next().ok_or("missing unit")?;
                 let unit = Unit::parse(u).ok_or_else(|| format!("unknown unit {u:?}"))?;
                 rest = &rest[u.len_utf8()..];
+                let ms = match unit.fixed_ms() {
+                    Some(ms) => n.checked_mul(ms),
+                    None if unit == Unit::Year => n.checked_mul(365 * 86_400_000),
+                    None => n.checked_mul(30 * 86_400_000),
+                };
+                if ms.is_none_or(|ms| ms > MAX_OFFSET_MS) {
+                    return Err(format!("offset {c}{n}{u} is beyond 1000 years"));
+                }
                 ops.push(Op::Add(if c == '-' { -n } else { n }, unit));
             }
             other => return Err(format!("unexpected {other:?}")),
@@ -165,9 +179,16 @@ fn parse_ops(mut rest: &str) -> std::result::Result<Vec<Op>, String> {
 
 fn add(t: DateTime<Utc>, n: i64, unit: Unit) -> DateTime<Utc> {
     if let Some(ms) = unit.fixed_ms() {
-        return t + chrono::Duration::milliseconds(n.saturating_mul(ms));
+        // Beyond chrono's calendar (many terms): stay put rather than panic.
+        return chrono::Duration::try_milliseconds(n.saturating_mul(ms))
+            .and_then(|d| t.checked_add_signed(d))
+            .unwrap_or(t);
     }
-    let months = if unit == Unit::Year { n * 12 } else { n };
+    let months = if unit == Unit::Year {
+        n.saturating_mul(12)
+    } else {
+        n
+    };
     let m = Months::new(months.unsigned_abs().min(u32::MAX as u64) as u32);
     let shifted = if months >= 0 {
         t.checked_add_months(m)
@@ -290,15 +311,17 @@ impl TimeRange {
                 RangeClass::Today
             }
             TimeExpr::Relative(ops) if to_now => match ops.as_slice() {
-                [Op::Add(n, unit)] if *n < 0 => match unit.fixed_ms().map(|ms| -n * ms) {
-                    Some(H) => RangeClass::H1,
-                    Some(x) if x == 6 * H => RangeClass::H6,
-                    Some(D) => RangeClass::H24,
-                    Some(x) if x == 7 * D => RangeClass::D7,
-                    Some(x) if x == 30 * D => RangeClass::D30,
-                    Some(x) if x == 90 * D => RangeClass::D90,
-                    _ => RangeClass::Custom,
-                },
+                [Op::Add(n, unit)] if *n < 0 => {
+                    match unit.fixed_ms().and_then(|ms| n.checked_mul(-ms)) {
+                        Some(H) => RangeClass::H1,
+                        Some(x) if x == 6 * H => RangeClass::H6,
+                        Some(D) => RangeClass::H24,
+                        Some(x) if x == 7 * D => RangeClass::D7,
+                        Some(x) if x == 30 * D => RangeClass::D30,
+                        Some(x) if x == 90 * D => RangeClass::D90,
+                        _ => RangeClass::Custom,
+                    }
+                }
                 _ => RangeClass::Custom,
             },
             _ => RangeClass::Custom,
