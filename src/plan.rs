@@ -5,10 +5,31 @@
 //! sync-job users are added to every step, and Goose launches them first (see
 //! `users::register`), so their number stays fixed while viewers grow.
 
+use std::path::Path;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::runfolder::{StageWindow, WindowKind};
 use crate::scenario::{Scenario, Stage, Stress};
+
+/// All validation of a scenario file, the one function `check` and `run` call so
+/// they agree: read and resolve it, then its plan. `goose_shape`: the command line
+/// gives Goose's own load shape (`-u`/`-t`/`--test-plan`), so the scenario needs
+/// no stages and its plan is empty but for the sync users.
+pub fn validate(path: &Path, goose_shape: bool) -> Result<(Scenario, Plan)> {
+    let scenario = Scenario::load(path)?;
+    let plan = if goose_shape {
+        Plan {
+            steps: Vec::new(),
+            windows: Vec::new(),
+            sync_users: scenario.sync.users,
+            refine_tail: Duration::ZERO,
+        }
+    } else {
+        Plan::for_scenario(&scenario)?
+    };
+    Ok((scenario, plan))
+}
 
 /// The ramp down that ends every plan: users stop within it.
 pub const RAMP_DOWN: Duration = Duration::from_secs(1);
@@ -39,7 +60,20 @@ pub struct Plan {
 pub const REFINE_SLACK: Duration = Duration::from_secs(2);
 
 impl Plan {
-    /// Build the plan of a scenario.
+    /// The plan a `run` of the scenario follows, or why there is none. Its size
+    /// was bounded by `[limits]` when the scenario loaded, so building it is cheap.
+    pub fn for_scenario(scenario: &Scenario) -> Result<Plan> {
+        let plan = Plan::from_scenario(scenario);
+        if plan.steps.is_empty() {
+            return Err(Error::config(
+                format!("{}:1:1", scenario.path.display()),
+                "the scenario has no [[stages]]: add one, or give `run` Goose's -u/-t or --test-plan",
+            ));
+        }
+        Ok(plan)
+    }
+
+    /// Build the plan of a scenario (empty without stages).
     pub fn from_scenario(scenario: &Scenario) -> Plan {
         Plan::build(
             &scenario.stages,
@@ -318,6 +352,52 @@ mod tests {
             ..stress
         };
         assert_eq!(Plan::build(&stages, Some(&never), 1).refine_tail, secs(0));
+    }
+
+    #[test]
+    fn plan_size_follows_steps_never_users_or_seconds() {
+        let stages = [Stage {
+            users: 0,
+            ramp: secs(86_400),
+            hold: secs(86_400),
+        }];
+        let stress = Stress {
+            step: 100_000,
+            ramp: secs(3600),
+            hold: secs(86_400),
+            ceiling: 1_000_000,
+            stop_when: vec![],
+            refine: 0,
+        };
+        let plan = Plan::build(&stages, Some(&stress), 1);
+        assert_eq!(plan.windows.len(), 2 + 2 * 10);
+        assert_eq!(plan.steps.len(), 2 + 2 * 10 + 1);
+    }
+
+    #[test]
+    fn check_and_run_refuse_a_scenario_without_stages_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = dir.path().join("s.toml");
+        let dashboard = root.join("scenarios/dashboards/toggl-overview.json");
+        std::fs::write(
+            &path,
+            format!(
+                "[viewers]\ndashboard = {:?}\n",
+                dashboard.display().to_string()
+            ),
+        )
+        .unwrap();
+        // `check` validates as a plain `run` does.
+        let e = validate(&path, false).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+        assert_eq!(
+            e.to_string(),
+            format!("{}:1:1: the scenario has no [[stages]]: add one, or give `run` Goose's -u/-t or --test-plan", path.display())
+        );
+        // Goose's own shape needs no stages.
+        let (_, plan) = validate(&path, true).unwrap();
+        assert!(plan.steps.is_empty());
     }
 
     #[test]

@@ -62,24 +62,7 @@ pub struct RunResult {
 
 /// Run a scenario.
 pub async fn run(options: RunOptions) -> Result<RunResult> {
-    let mut scenario = Scenario::load(&options.scenario)?;
-    let plan = if options.goose_shape {
-        Plan {
-            steps: Vec::new(),
-            windows: Vec::new(),
-            sync_users: scenario.sync.users,
-            refine_tail: Duration::ZERO,
-        }
-    } else {
-        let plan = Plan::from_scenario(&scenario);
-        if plan.steps.is_empty() {
-            return Err(Error::config(
-                scenario.path.display().to_string(),
-                "the scenario has no [[stages]]: add one, or give Goose's -u/-t or --test-plan",
-            ));
-        }
-        plan
-    };
+    let (mut scenario, plan) = crate::plan::validate(&options.scenario, options.goose_shape)?;
     let total_users = match options.goose_total_users {
         Some(n) => n,
         None => plan.total_launched(),

@@ -23,9 +23,9 @@ pub struct CheckArgs {
     pub scenario: PathBuf,
 }
 
-/// Validate and print.
+/// Validate and print: the same validation as `run` (scenario, then plan).
 pub fn exec(args: CheckArgs) -> Result<u8> {
-    let scenario = Scenario::load(&args.scenario)?;
+    let (scenario, _) = crate::plan::validate(&args.scenario, false)?;
     print!(
         "{}",
         describe(&scenario, chrono::Utc::now().timestamp_millis())
@@ -66,6 +66,13 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
         plan.peak_viewers(),
         plan.sync_users,
         if plan.sync_users == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        w,
+        "  limits: at most {} users launched, {} steps (stages, ladder, refine), {} planned (raise with [limits])",
+        s.limits.users,
+        s.limits.steps,
+        format_duration(s.limits.duration)
     );
     for win in &plan.windows {
         let _ = writeln!(

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+/// The longest duration a scenario may write (365 days); each field has its own,
+/// narrower range (see `limits`).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
 /// Parse `500ms`, `30s`, `1.5s`, `1m30s`, `2h`, `1d`. A bare `0` is zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -40,6 +44,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total += number * seconds;
         rest = &rest[unit_len..];
     }
+    // Checked before converting: `Duration::from_secs_f64` panics on huge values.
+    if !total.is_finite() || total > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "`{text}` is above the longest duration a scenario may write, {}",
+            format_duration(MAX_DURATION)
+        ));
+    }
     Ok(Duration::from_secs_f64(total))
 }
 
@@ -75,7 +86,7 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
     Ok(value / 100.0)
 }
 
-/// Format a duration the way scenario files write it (`1m30s`, `500ms`).
+/// Format a duration the way scenario files write it (`1m30s`, `500ms`, `7d`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis() as u64;
     if ms == 0 {
@@ -86,7 +97,7 @@ pub fn format_duration(d: Duration) -> String {
     }
     let mut s = ms / 1000;
     let mut out = String::new();
-    for (unit, len) in [("h", 3600), ("m", 60), ("s", 1)] {
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
         if s >= len {
             out.push_str(&format!("{}{unit}", s / len));
             s %= len;
@@ -120,6 +131,31 @@ mod tests {
     }
 
     #[test]
+    fn huge_durations_are_refused_with_their_value_not_a_panic() {
+        for text in [
+            "99999999999999999999999d",
+            "9".repeat(400).as_str(),
+            "366d",
+            "1d8761h",
+        ] {
+            let text = format!(
+                "{text}{}",
+                if text.ends_with(char::is_alphabetic) {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            let e = parse_duration(&text).unwrap_err();
+            assert_eq!(
+                e,
+                format!("`{text}` is above the longest duration a scenario may write, 365d")
+            );
+        }
+        assert_eq!(parse_duration("365d").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
     fn ranges_and_percentages() {
         assert_eq!(
             parse_duration_range("2s..8s").unwrap(),
@@ -133,7 +169,7 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for s in ["1m30s", "500ms", "2h", "45s", "1h1m1s"] {
+        for s in ["1m30s", "500ms", "2h", "45s", "1h1m1s", "7d", "1d2h"] {
             assert_eq!(format_duration(parse_duration(s).unwrap()), s);
         }
     }

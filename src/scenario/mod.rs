@@ -4,6 +4,9 @@
 //! sent, and reported as `file:line:column: what is wrong (the offending value)`.
 
 pub mod duration;
+pub mod file;
+pub mod limits;
+mod queryable;
 mod raw;
 pub mod secret;
 
@@ -21,6 +24,7 @@ use crate::runfolder::{
 };
 use crate::workload::dashboard::{Dashboard, TimeRange};
 use duration::{parse_duration, parse_duration_range, parse_percent};
+pub use limits::Limits;
 use raw::*;
 pub use secret::{Secret, SecretSource};
 
@@ -53,6 +57,8 @@ pub struct Scenario {
     pub regression: RegressionRules,
     /// The embedded sandbox's cost factors (only with the sandbox target).
     pub sandbox: SandboxTuning,
+    /// `[limits]`: the load's size bounds this scenario was checked against.
+    pub limits: Limits,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -319,17 +325,16 @@ pub const MAX_REFINE: usize = 10;
 impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
-        let bytes = std::fs::read(path).map_err(|e| {
+        let shown = path.display().to_string();
+        let bytes = file::read_capped(path, file::MAX_SCENARIO_BYTES, "scenario")
+            .map_err(|m| Error::config(&shown, m))?;
+        let text = file::utf8(bytes).map_err(|(line, column, why)| {
             Error::config(
-                path.display().to_string(),
-                format!("cannot read scenario: {e}"),
+                format!("{shown}:{line}:{column}"),
+                format!("scenario is {why}"),
             )
         })?;
-        let text = String::from_utf8(bytes.clone())
-            .map_err(|_| Error::config(path.display().to_string(), "scenario is not UTF-8"))?;
-        let mut scenario = Scenario::parse(&text, path)?;
-        scenario.digest = hex::encode(Sha256::digest(&bytes));
-        Ok(scenario)
+        Scenario::parse(&text, path)
     }
 
     /// Parse and validate scenario text; `path` names it in errors and anchors relative paths.
@@ -353,10 +358,28 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn location(&self, span: Range<usize>) -> String {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let mut start = span.start.min(self.text.len());
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let (line, column) = file::line_column(&self.text[..start]);
         format!("{}:{line}:{column}", self.file.display())
+    }
+
+    /// `span`, widened to the whole number when it marks only where one starts
+    /// (TOML's "number too large" points at its first digit).
+    fn token(&self, span: Range<usize>) -> Range<usize> {
+        let Some(rest) = self.text.get(span.start..) else {
+            return span;
+        };
+        if span.len() > 1 || !rest.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+        {
+            return span;
+        }
+        let len = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | ']' | '}' | '#'))
+            .unwrap_or(rest.len());
+        span.start..span.start + len
     }
 
     fn err<T>(&self, span: Range<usize>, message: impl Into<String>) -> Result<T> {
@@ -364,11 +387,24 @@ impl Ctx<'_> {
     }
 
     fn toml_error(&self, e: &toml::de::Error) -> Error {
-        let message = e.message().to_string();
-        match e.span() {
-            Some(span) => Error::config(self.location(span), message),
-            None => Error::config(self.file.display().to_string(), message),
+        let mut message = e.message().trim_end().to_string();
+        let Some(span) = e.span() else {
+            // Every TOML error carries a span; should one not, the file still names it.
+            return Error::config(format!("{}:1:1", self.file.display()), message);
+        };
+        // Echo the offending value (`seed = 99999999999999999999999`: "number too
+        // large"), when it is short, on one line and not already quoted.
+        if let Some(value) = self.text.get(self.token(span.clone())) {
+            let value = value.trim();
+            if !value.is_empty()
+                && value.len() <= 80
+                && !value.contains('\n')
+                && !message.contains(value)
+            {
+                message.push_str(&format!(" (`{value}`)"));
+            }
         }
+        Error::config(self.location(span), message)
     }
 
     fn duration(&self, value: &Spanned<String>) -> Result<Duration> {
@@ -430,11 +466,16 @@ impl Ctx<'_> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "scenario".into()),
         };
+        let limits = self.limits(raw.limits.as_ref())?;
         let target = match &raw.target {
             Some(t) => self.target(t.get_ref(), t.span())?,
             None => self.target(&RawTarget::default(), 0..0)?,
         };
-        let viewers = raw.viewers.as_ref().map(|v| self.viewers(v)).transpose()?;
+        let viewers = raw
+            .viewers
+            .as_ref()
+            .map(|v| self.viewers(v, target.kind))
+            .transpose()?;
         if let (Some(v), Some(t)) = (&viewers, &raw.target) {
             self.check_inputs(t.get_ref(), &v.dashboard)?;
         }
@@ -464,6 +505,7 @@ impl Ctx<'_> {
             .as_ref()
             .map(|s| self.stress(s, &stages))
             .transpose()?;
+        self.check_load(&raw, &limits, &stages, stress.as_ref(), &sync)?;
         let mut slos = Vec::new();
         for (class, set) in &raw.slo {
             slos.extend(self.slo_set(class, set)?);
@@ -492,6 +534,7 @@ impl Ctx<'_> {
             slos,
             regression,
             sandbox,
+            limits,
         })
     }
 
@@ -505,7 +548,8 @@ impl Ctx<'_> {
             rules.latency = percent(v)?;
         }
         if let Some(v) = &r.latency_floor {
-            rules.latency_floor_ms = self.duration(v)?.as_secs_f64() * 1000.0;
+            let floor = self.duration_in(v, limits::LATENCY_FLOOR, "latency_floor")?;
+            rules.latency_floor_ms = floor.as_secs_f64() * 1000.0;
         }
         if let Some(v) = &r.error_rate {
             rules.error_rate = percent(v)?;
@@ -664,7 +708,7 @@ impl Ctx<'_> {
             }
         };
         let timeout = match &raw.timeout {
-            Some(t) => self.duration(t)?,
+            Some(t) => self.duration_in(t, limits::TIMEOUT, "timeout")?,
             None => Duration::from_secs(30),
         };
         if kind == TargetKind::Influxdb2 {
@@ -726,7 +770,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn viewers(&self, raw: &Spanned<RawViewers>) -> Result<Viewers> {
+    fn viewers(&self, raw: &Spanned<RawViewers>, kind: TargetKind) -> Result<Viewers> {
         let v = raw.get_ref();
         let dashboard_path = self.relative(v.dashboard.get_ref());
         let dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| {
@@ -741,27 +785,41 @@ impl Ctx<'_> {
             )
         })?;
         let max_parallel = match &v.max_parallel {
-            Some(m) if *m.get_ref() == 0 => {
-                return self.err(m.span(), "max_parallel must be at least 1")
-            }
-            Some(m) => *m.get_ref() as usize,
+            Some(m) => self.count_in(m, limits::MAX_PARALLEL, "max_parallel")? as usize,
             None => 6,
         };
         let refresh = match &v.refresh {
             Some(r) if r.get_ref() == "off" => None,
-            Some(r) => {
-                let d = self.duration(r)?;
-                if d < Duration::from_secs(1) {
-                    return self.err(r.span(), format!("refresh `{}` is below 1s", r.get_ref()));
-                }
-                Some(d)
-            }
-            None => dashboard.refresh,
+            Some(r) => Some(self.duration_in(r, limits::REFRESH, "refresh")?),
+            None => match dashboard.refresh {
+                Some(d) if !limits::REFRESH.contains(&d) => return self.err(
+                    v.dashboard.span(),
+                    format!(
+                        "dashboard `{}`: its refresh {} is outside {}..{}: set [viewers] refresh",
+                        v.dashboard.get_ref(),
+                        duration::format_duration(d),
+                        duration::format_duration(*limits::REFRESH.start()),
+                        duration::format_duration(*limits::REFRESH.end())
+                    ),
+                ),
+                other => other,
+            },
+        };
+        let refreshes_per_visit = match &v.refreshes_per_visit {
+            Some(n) => self.count_in(n, limits::REFRESHES_PER_VISIT, "refreshes_per_visit")?,
+            None => 3,
         };
         let think_time = match &v.think_time {
-            Some(t) => parse_duration_range(t.get_ref()).or_else(|m| self.err(t.span(), m))?,
+            Some(t) => {
+                let (lo, hi) =
+                    parse_duration_range(t.get_ref()).or_else(|m| self.err(t.span(), m))?;
+                self.check_duration(t, hi, limits::THINK_TIME, "think_time")?;
+                (lo, hi)
+            }
             None => (Duration::from_secs(2), Duration::from_secs(8)),
         };
+        let first_screen_only = v.first_screen_only.unwrap_or(false);
+        self.check_queryable(v, &dashboard, kind, first_screen_only)?;
         let mut time_ranges = Vec::new();
         for r in &v.time_ranges {
             let tr = r.get_ref();
@@ -771,6 +829,7 @@ impl Ctx<'_> {
                     "weight must be at least 1 (remove the entry instead)",
                 );
             }
+            self.count_in(&tr.weight, limits::WEIGHT, "weight")?;
             for end in [&tr.from, &tr.to] {
                 if let Err(Error::Config { message, .. }) = TimeRange::parse(end.get_ref(), "now") {
                     let span = if end.span().is_empty() {
@@ -807,6 +866,17 @@ impl Ctx<'_> {
                 );
             }
             let m = mix.get_ref();
+            for (key, w) in [("all", m.all), ("one", m.one), ("some", m.some)] {
+                if w > *limits::WEIGHT.end() {
+                    return self.err(
+                        mix.span(),
+                        format!(
+                            "variable `{name}`: weight {key} must be 0..={} (got {w})",
+                            limits::WEIGHT.end()
+                        ),
+                    );
+                }
+            }
             if m.all + m.one + m.some == 0 {
                 return self.err(
                     mix.span(),
@@ -827,9 +897,9 @@ impl Ctx<'_> {
             dashboard,
             max_parallel,
             refresh,
-            refreshes_per_visit: v.refreshes_per_visit.unwrap_or(3),
+            refreshes_per_visit,
             think_time,
-            first_screen_only: v.first_screen_only.unwrap_or(false),
+            first_screen_only,
             time_ranges,
             variables,
         })
@@ -892,7 +962,9 @@ impl Ctx<'_> {
                     done_value: s.done_value.clone().unwrap_or_else(|| "done".into()),
                     failed_value: s.failed_value.clone().unwrap_or_else(|| "failed".into()),
                     timeout: match &s.trigger_timeout {
-                        Some(t) => self.duration(t)?,
+                        Some(t) => {
+                            self.duration_in(t, limits::TRIGGER_TIMEOUT, "trigger_timeout")?
+                        }
                         None => Duration::from_secs(300),
                     },
                     token: self.secret(&s.trigger_token_env, &s.trigger_token_file)?,
@@ -917,14 +989,17 @@ impl Ctx<'_> {
                 );
             }
         }
+        if let Some(e) = &s.entries_per_sync {
+            self.count_in(e, limits::ENTRIES_PER_SYNC, "entries_per_sync")?;
+        }
         Ok(SyncJob {
-            users: s.users.unwrap_or(1),
+            users: s.users.as_ref().map_or(1, |u| *u.get_ref()),
             source,
             entries_per_sync: positive(&s.entries_per_sync, 500, "entries_per_sync")?,
             batch_size,
             gzip: s.gzip.unwrap_or(true),
             interval: match &s.interval {
-                Some(i) => self.duration(i)?,
+                Some(i) => self.duration_in(i, limits::SYNC_INTERVAL, "interval")?,
                 None => Duration::from_secs(10),
             },
             freshness: s.freshness.unwrap_or(false),
@@ -974,6 +1049,17 @@ impl Ctx<'_> {
             Some(c) => parse_stop_condition(c.get_ref()).or_else(|m| self.err(c.span(), m))?,
             None => Vec::new(),
         };
+        if let (Some(c), false) = (&s.stop_when, stop_when.iter().all(latency_bound_in_range)) {
+            return self.err(
+                c.span(),
+                format!(
+                    "`{}`: a latency bound must be within {}..{}",
+                    c.get_ref(),
+                    duration::format_duration(*limits::LATENCY_BOUND.start()),
+                    duration::format_duration(*limits::LATENCY_BOUND.end())
+                ),
+            );
+        }
         let refine = match &s.refine {
             Some(r) => match usize::try_from(*r.get_ref()) {
                 Ok(n) if n <= MAX_REFINE => n,
@@ -1029,7 +1115,7 @@ impl Ctx<'_> {
             (SloMetric::P99, &set.p99),
         ] {
             if let Some(v) = value {
-                let d = self.duration(v)?;
+                let d = self.duration_in(v, limits::LATENCY_BOUND, metric.key())?;
                 slos.push(Slo {
                     class: class_value,
                     metric,
@@ -1049,10 +1135,14 @@ impl Ctx<'_> {
             if class_value != RequestClass::IngestBatch {
                 return self.err(v.span(), "ms_per_point applies only to [slo.ingest_batch]");
             }
-            if v.get_ref().partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            let ms = *v.get_ref();
+            if !(ms > 0.0 && ms <= limits::MS_PER_POINT_MAX) {
                 return self.err(
                     v.span(),
-                    format!("ms_per_point {} must be above 0", v.get_ref()),
+                    format!(
+                        "ms_per_point {ms} must be above 0 and at most {}",
+                        limits::MS_PER_POINT_MAX
+                    ),
                 );
             }
             slos.push(Slo {
@@ -1096,6 +1186,12 @@ fn default_time_ranges(dashboard: &Dashboard) -> Vec<WeightedRange> {
             weight,
         })
         .collect()
+}
+
+/// Whether a stop-condition term's latency bound is within [`limits::LATENCY_BOUND`].
+fn latency_bound_in_range(term: &Slo) -> bool {
+    term.metric == SloMetric::ErrorRate
+        || limits::LATENCY_BOUND.contains(&Duration::from_secs_f64(term.max / 1000.0))
 }
 
 /// Parse a stop condition: terms `[class.]metric > value` joined by `or`, e.g.
@@ -1145,5 +1241,7 @@ pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String>
     Ok(terms)
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

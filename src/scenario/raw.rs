@@ -26,6 +26,16 @@ pub struct RawScenario {
     pub slo: BTreeMap<Spanned<String>, Spanned<RawSloSet>>,
     pub regression: Option<Spanned<RawRegression>>,
     pub sandbox: Option<Spanned<RawSandbox>>,
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// `[limits]`: bounds on the load's size, raised knowingly.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub users: Option<Spanned<i64>>,
+    pub steps: Option<Spanned<i64>>,
+    pub duration: Option<Spanned<String>>,
 }
 
 /// `[regression]`: how a run is judged against a baseline.
@@ -79,7 +89,7 @@ pub struct RawViewers {
     pub dashboard: Spanned<String>,
     pub max_parallel: Option<Spanned<u32>>,
     pub refresh: Option<Spanned<String>>,
-    pub refreshes_per_visit: Option<u32>,
+    pub refreshes_per_visit: Option<Spanned<u32>>,
     pub think_time: Option<Spanned<String>>,
     pub first_screen_only: Option<bool>,
     #[serde(default)]
@@ -118,7 +128,7 @@ pub struct RawVariableMix {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSync {
-    pub users: Option<usize>,
+    pub users: Option<Spanned<usize>>,
     pub source: Option<Spanned<String>>,
     pub entries_per_sync: Option<Spanned<u32>>,
     pub batch_size: Option<Spanned<u32>>,

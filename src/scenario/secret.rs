@@ -49,9 +49,17 @@ impl SecretSource {
                 Ok(_) => Err(format!("environment variable `{name}` is empty")),
                 Err(_) => Err(format!("environment variable `{name}` is not set")),
             },
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-                .map_err(|e| format!("secret file `{}` cannot be read: {e}", path.display())),
+            SecretSource::File(path) => {
+                let shown = path.display();
+                let bytes =
+                    super::file::read_capped(path, super::file::MAX_SECRET_BYTES, "secret file")
+                        .map_err(|why| format!("secret file `{shown}`: {why}"))?;
+                // Never echo a byte of it: only where the first bad one is.
+                let text = super::file::utf8(bytes).map_err(|(line, column, _)| {
+                    format!("secret file `{shown}` is not UTF-8 (line {line}, column {column})")
+                })?;
+                Ok(Secret(text.trim_end_matches(['\n', '\r']).to_string()))
+            }
         }
     }
 }

@@ -447,3 +447,289 @@ fn bad_regression_rules_and_sandbox_costs_name_the_value() {
         "{e}"
     );
 }
+
+const STAGE: &str = "[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"1s\"\n";
+const HUGE: &str = "99999999999999999999999d";
+
+#[test]
+fn huge_durations_in_every_field_are_located_errors_not_panics() {
+    let f = Fixture::new();
+    let ladder = "[stress]\nstep = 2\nceiling = 6\n";
+    for (text, at) in [
+        (
+            format!("{VIEWERS}[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"{HUGE}\"\n"),
+            "6:8",
+        ),
+        (format!("[target]\ntimeout = \"{HUGE}\"\n{VIEWERS}"), "2:11"),
+        (format!("{VIEWERS}think_time = \"{HUGE}\"\n"), "3:14"),
+        (
+            format!("{VIEWERS}{STAGE}{ladder}hold = \"5s\"\nstop_when = \"p95 > {HUGE}\"\n"),
+            "11:13",
+        ),
+        (
+            format!("{VIEWERS}[slo.dashboard_load]\np95 = \"{HUGE}\"\n"),
+            "4:7",
+        ),
+        (format!("{VIEWERS}[sync]\ninterval = \"{HUGE}\"\n"), "4:12"),
+        (format!("{VIEWERS}refresh = \"{HUGE}\"\n"), "3:11"),
+    ] {
+        let e = f.error(&text);
+        assert!(e.starts_with(&format!("DIR/s.toml:{at}: ")), "{e}");
+        assert!(e.contains(HUGE), "the value is echoed: {e}");
+        assert!(
+            e.contains("above the longest duration a scenario may write, 365d"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn durations_outside_their_field_range_are_refused() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.error(&format!("[target]\ntimeout = \"0\"\n{VIEWERS}")),
+        "DIR/s.toml:2:11: timeout `0` is outside 1ms..1h"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}refresh = \"2d\"\n")),
+        "DIR/s.toml:3:11: refresh `2d` is outside 1s..1d"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}think_time = \"1s..2h\"\n")),
+        "DIR/s.toml:3:14: think_time `1s..2h` is outside 0s..1h"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[slo.panel_query]\np50 = \"0\"\n")),
+        "DIR/s.toml:4:7: p50 `0` is outside 1ms..1h"
+    );
+    let e = f.error(&format!(
+        "{VIEWERS}{STAGE}[stress]\nstep = 2\nceiling = 6\nhold = \"5s\"\nstop_when = \"p95 > 0s\"\n"
+    ));
+    assert_eq!(
+        e,
+        "DIR/s.toml:11:13: `p95 > 0s`: a latency bound must be within 1ms..1h"
+    );
+    assert_eq!(
+        f.error(&format!(
+            "{VIEWERS}[slo.ingest_batch]\nms_per_point = inf\n"
+        )),
+        "DIR/s.toml:4:16: ms_per_point inf must be above 0 and at most 60000"
+    );
+}
+
+#[test]
+fn counts_outside_their_range_are_refused_not_overflowed() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.error(&format!("{VIEWERS}max_parallel = 1000\n")),
+        "DIR/s.toml:3:16: max_parallel must be 1..=100 (got 1000)"
+    );
+    // all + one + some overflowed u32 (a panic in debug builds).
+    let e = f.error(&format!(
+        "{VIEWERS}[viewers.variables.project]\nall = 4294967295\none = 1\n"
+    ));
+    assert!(
+        e.ends_with("variable `project`: weight all must be 0..=1000000 (got 4294967295)"),
+        "{e}"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[sync]\nentries_per_sync = 2000000\n")),
+        "DIR/s.toml:4:20: entries_per_sync must be 1..=1000000 (got 2000000)"
+    );
+}
+
+#[test]
+fn the_load_size_is_bounded_by_limits_that_the_scenario_raises_knowingly() {
+    let f = Fixture::new();
+    let ladder = |ceiling: &str| {
+        format!("{VIEWERS}{STAGE}[stress]\nstep = 1\nceiling = {ceiling}\nhold = \"1s\"\n")
+    };
+    // ceiling = 100000 passed `check` and made `run` abort at 6.5 GB.
+    let e = f.error(&ladder("100000"));
+    assert!(
+        e.starts_with("DIR/s.toml:9:11: ceiling 100000 makes Goose launch 100001 users"),
+        "{e}"
+    );
+    assert!(e.contains("above [limits] users = 10000"), "{e}");
+    let e = f.error(&ladder("5000"));
+    assert!(
+        e.starts_with("DIR/s.toml:8:8: step 1 climbs from 2 to 5000 viewers in 4998 steps"),
+        "{e}"
+    );
+    assert!(e.contains("above [limits] steps = 1000"), "{e}");
+    // Raised knowingly, the same ladder is a scenario.
+    let s = f
+        .parse(&format!("{}[limits]\nsteps = 5000\n", ladder("5000")))
+        .unwrap();
+    assert_eq!(s.limits.steps, 5000);
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 1000000000000\nramp = \"1s\"\nhold = \"1s\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:4:9: stage users 1000000000000 make Goose launch 1000000000001 users"
+        ),
+        "{e}"
+    );
+    let e = f.error(&format!("{VIEWERS}{STAGE}[sync]\nusers = 1000000000000\n"));
+    assert!(
+        e.starts_with("DIR/s.toml:8:9: 1000000000000 sync users are above [limits] users = 10000"),
+        "{e}"
+    );
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"8d\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:6:8: the stages up to this one last 8d1s, above [limits] duration = 7d"
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[limits]\nusers = 2000000\n")),
+        "DIR/s.toml:4:9: [limits] users must be 1..=1000000 (got 2000000)"
+    );
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[limits]\nduration = \"400d\"\n")),
+        "DIR/s.toml:4:12: `400d` is above the longest duration a scenario may write, 365d"
+    );
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 0\nramp = \"1s\"\nhold = \"1s\"\n[sync]\nusers = 0\n"
+    ));
+    assert!(
+        e.ends_with("the plan starts no user: every stage has 0 viewers and [sync] users = 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dashboard_with_no_panel_the_target_can_run_is_refused() {
+    let f = Fixture::new();
+    let write = |name: &str, panels: &str| {
+        std::fs::write(
+            f.dir.path().join("dashboards").join(name),
+            format!(r#"{{"uid":"u","title":"T","panels":[{panels}]}}"#),
+        )
+        .unwrap();
+    };
+    write("text.json", r#"{"id":1,"type":"text","title":"Read me"}"#);
+    let e = f.error("[viewers]\ndashboard = \"dashboards/text.json\"\n");
+    assert_eq!(
+        e,
+        "DIR/s.toml:2:13: dashboard `dashboards/text.json`: no panel a load opens has a query the sandbox target can run (panels: 1 skipped (\"Read me\" (id 1): text panel has no queries))"
+    );
+    let flux = r#"{"id":2,"type":"timeseries","title":"F","datasource":{"type":"influxdb","uid":"x"},"targets":[{"refId":"A","query":"from(bucket: \"b\") |> range(start: -1h)"}]}"#;
+    write("flux.json", flux);
+    let e = f.error("[viewers]\ndashboard = \"dashboards/flux.json\"\n");
+    assert!(e.ends_with("(panels: 1 with Flux queries only)"), "{e}");
+    // InfluxDB 2.x runs Flux: the same dashboard is fine there.
+    std::fs::write(f.dir.path().join("tok"), "t").unwrap();
+    assert!(f
+        .parse("[target]\nkind = \"influxdb2\"\nurl = \"http://127.0.0.1:1\"\norg = \"o\"\nbucket = \"b\"\ntoken_file = \"tok\"\n[viewers]\ndashboard = \"dashboards/flux.json\"\n")
+        .is_ok());
+    let below = r#"{"id":3,"type":"stat","title":"B","gridPos":{"x":0,"y":40,"w":6,"h":4},"datasource":{"type":"influxdb","uid":"x"},"targets":[{"refId":"A","rawQuery":true,"query":"SELECT 1 FROM m"}]}"#;
+    write("below.json", below);
+    let e = f.error("[viewers]\ndashboard = \"dashboards/below.json\"\nfirst_screen_only = true\n");
+    assert!(
+        e.ends_with("(panels: 1 below the first screen (first_screen_only))"),
+        "{e}"
+    );
+    assert!(f
+        .parse("[viewers]\ndashboard = \"dashboards/below.json\"\n")
+        .is_ok());
+}
+
+#[test]
+fn files_are_capped_and_must_be_regular() {
+    let f = Fixture::new();
+    let e = f.error("[viewers]\ndashboard = \"/dev/zero\"\n");
+    assert_eq!(
+        e,
+        "DIR/s.toml:2:13: dashboard `/dev/zero`: /dev/zero: a dashboard must be a regular file, not a device, FIFO or socket"
+    );
+    let big = f.dir.path().join("dashboards/big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(file::MAX_DASHBOARD_BYTES + 1)
+        .unwrap();
+    let e = f.error("[viewers]\ndashboard = \"dashboards/big.json\"\n");
+    assert!(
+        e.ends_with(
+            "dashboard is 64.0 MiB (67108865 bytes), above the 64 MiB a dashboard may have"
+        ),
+        "{e}"
+    );
+    std::fs::File::create(f.path())
+        .unwrap()
+        .set_len(file::MAX_SCENARIO_BYTES + 1)
+        .unwrap();
+    let e = Scenario::load(&f.path()).unwrap_err().to_string();
+    assert!(
+        e.ends_with(
+            "s.toml: scenario is 1.0 MiB (1048577 bytes), above the 1 MiB a scenario may have"
+        ),
+        "{e}"
+    );
+    let e = f.error("[target]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:1\"\ntoken_file = \"/dev/zero\"\n");
+    assert_eq!(
+        e,
+        "DIR/s.toml:4:14: secret file `/dev/zero`: a secret file must be a regular file, not a device, FIFO or socket"
+    );
+}
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let f = Fixture::new();
+    let fifo = f.dir.path().join("dashboards/fifo.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable: skipped");
+        return;
+    }
+    let e = f.error("[viewers]\ndashboard = \"dashboards/fifo.json\"\n");
+    assert!(
+        e.ends_with("a dashboard must be a regular file, not a device, FIFO or socket"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_non_utf8_scenario_is_located_at_its_first_bad_byte() {
+    let f = Fixture::new();
+    std::fs::write(f.path(), b"name = \"x\"\ndescription = \"caf\xe9\"\n").unwrap();
+    let e = Scenario::load(&f.path()).unwrap_err();
+    assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+    let e = e
+        .to_string()
+        .replace(&f.dir.path().display().to_string(), "DIR");
+    assert_eq!(
+        e,
+        "DIR/s.toml:2:19: scenario is not UTF-8: invalid byte 0xE9"
+    );
+}
+
+#[test]
+fn toml_errors_echo_the_offending_value() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.error("seed = 99999999999999999999999\n"),
+        "DIR/s.toml:1:8: number too large to fit in target type (`99999999999999999999999`)"
+    );
+}
+
+#[test]
+fn time_ranges_beyond_a_thousand_years_are_refused_not_panics() {
+    let f = Fixture::new();
+    let e = f.error(&format!(
+        "{VIEWERS}[[viewers.time_ranges]]\nfrom = \"now-99999999999999d\"\nweight = 1\n"
+    ));
+    assert!(e.starts_with("DIR/s.toml:4:8: "), "{e}");
+    assert!(
+        e.contains("offset -99999999999999d is beyond 1000 years"),
+        "{e}"
+    );
+    let e = f.error(&format!(
+        "{VIEWERS}[[viewers.time_ranges]]\nfrom = \"now€\"\nweight = 1\n"
+    ));
+    assert!(e.contains("unexpected '€'"), "{e}");
+}

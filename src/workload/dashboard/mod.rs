@@ -45,6 +45,8 @@ pub mod timerange;
 pub mod variables;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
@@ -204,10 +206,20 @@ pub struct Dashboard {
     pub(crate) variable_queries: Vec<Option<Template>>,
 }
 
-/// Read a dashboard export from `path`.
+/// Read a dashboard export from `path`: a regular file of at most
+/// [`MAX_DASHBOARD_BYTES`](crate::scenario::file::MAX_DASHBOARD_BYTES), UTF-8.
 pub fn load(path: &Path) -> Result<Dashboard> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse(&text, &path.display().to_string())
+    use crate::scenario::file;
+    let shown = path.display().to_string();
+    let bytes = file::read_capped(path, file::MAX_DASHBOARD_BYTES, "dashboard")
+        .map_err(|why| Error::config(&shown, why))?;
+    let text = file::utf8(bytes).map_err(|(line, column, why)| {
+        Error::config(
+            format!("{shown}:{line}:{column}"),
+            format!("dashboard is {why}"),
+        )
+    })?;
+    parse(&text, &shown)
 }
 
 /// Read a dashboard export from `text`; `source` names it in errors.
@@ -462,7 +474,8 @@ pub fn parse_interval(s: &str) -> Option<u64> {
         "y" => 365 * 86_400_000,
         _ => return None,
     };
-    Some(n * unit)
+    // `9999999999999999y` would wrap: too large is not an interval.
+    n.checked_mul(unit)
 }
 
 /// The panel walk: rows, skips, and each panel's targets.

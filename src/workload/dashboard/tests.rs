@@ -434,10 +434,26 @@ fn bad_json_names_file_line_and_column() {
         Error::Config { location, .. } => assert_eq!(location, &format!("{}:4:14", path.display())),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        load(&dir.path().join("missing.json")),
-        Err(Error::Io { .. })
-    ));
+    match load(&dir.path().join("missing.json")) {
+        Err(Error::Config { message, .. }) => {
+            assert!(message.starts_with("cannot read dashboard: "), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_refresh_too_large_for_milliseconds_is_an_error_not_a_wrap() {
+    let e = parse(r#"{"uid":"x","refresh":"9999999999999999y"}"#, "d.json").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "d.json: refresh \"9999999999999999y\": expected e.g. 30s, 1m"
+    );
+    assert_eq!(
+        parse_interval("584942417y"),
+        Some(584_942_417 * 365 * 86_400_000)
+    );
+    assert_eq!(parse_interval("584942418y"), None);
 }
 
 #[test]
