@@ -1,6 +1,7 @@
 //! dashload's integration tests: one binary (see STYLE.md), one module per area.
 //!
 //! - `cli`: exit codes and messages of the built binary.
+//! - `bad_scenarios`: every bad scenario exits 2 with its location and value.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
 //! - `server_counts`: dashload's HTTP counts against influxd's own `SHOW STATS`.
 //! - `trigger`: the trigger sync source against a stand-in sync service.
@@ -9,6 +10,7 @@
 //! - `live_status`: a run's live status line on and off a terminal, and `cpu.csv`.
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
 
+mod bad_scenarios;
 mod cli;
 mod influxd;
 mod live_status;
