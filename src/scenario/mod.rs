@@ -792,16 +792,18 @@ impl Ctx<'_> {
             Some(r) if r.get_ref() == "off" => None,
             Some(r) => Some(self.duration_in(r, limits::REFRESH, "refresh")?),
             None => match dashboard.refresh {
-                Some(d) if !limits::REFRESH.contains(&d) => return self.err(
-                    v.dashboard.span(),
-                    format!(
+                Some(d) if !limits::REFRESH.contains(&d) => {
+                    return self.err(
+                        v.dashboard.span(),
+                        format!(
                         "dashboard `{}`: its refresh {} is outside {}..{}: set [viewers] refresh",
                         v.dashboard.get_ref(),
                         duration::format_duration(d),
                         duration::format_duration(*limits::REFRESH.start()),
                         duration::format_duration(*limits::REFRESH.end())
                     ),
-                ),
+                    )
+                }
                 other => other,
             },
         };

@@ -733,3 +733,23 @@ fn time_ranges_beyond_a_thousand_years_are_refused_not_panics() {
     ));
     assert!(e.contains("unexpected '€'"), "{e}");
 }
+
+#[test]
+fn a_dashboard_refresh_outside_its_range_needs_the_scenario_to_set_one() {
+    let f = Fixture::new();
+    let dashboards = f.dir.path().join("dashboards");
+    let text = std::fs::read_to_string(dashboards.join("d.json")).unwrap();
+    std::fs::write(
+        dashboards.join("slow.json"),
+        text.replace("\"30s\"", "\"2d\""),
+    )
+    .unwrap();
+    let e = f.error("[viewers]\ndashboard = \"dashboards/slow.json\"\n");
+    assert_eq!(
+        e,
+        "DIR/s.toml:2:13: dashboard `dashboards/slow.json`: its refresh 2d is outside 1s..1d: set [viewers] refresh"
+    );
+    assert!(f
+        .parse("[viewers]\ndashboard = \"dashboards/slow.json\"\nrefresh = \"off\"\n")
+        .is_ok());
+}
