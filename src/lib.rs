@@ -7,13 +7,15 @@
 pub mod cli;
 pub mod cpu;
 pub mod error;
+pub mod interrupt;
 pub mod live;
 pub mod plan;
+pub mod progress;
 #[cfg(test)]
 mod proptest_support;
-pub mod progress;
 pub mod report;
 pub mod run;
+pub mod run_end;
 pub mod runfolder;
 pub mod sandbox;
 pub mod scenario;
