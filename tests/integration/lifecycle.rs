@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use dashload::runfolder::{files, RunMeta, CANCELLED};
 
-use crate::util::{dashload, text, workspace};
+use crate::util::{text, workspace};
 
 /// The binary under test; `DASHLOAD_TEST_BIN` points these tests at another
 /// build (to see them fail on one without the fix).
@@ -382,7 +382,11 @@ fn report_recovers_a_folder_a_run_left_unfinished_and_says_so() {
     std::fs::write(partial.join(files::GOOSE_JSON), "{\"raw_metrics\":").unwrap();
     std::fs::write(run.join(".run.lock"), "").unwrap();
 
-    let out = dashload(dir.path(), &["report", "run"]);
+    let out = Command::new(bin())
+        .args(["report", "run"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     let all = text(&out);
     assert!(out.status.code().is_some_and(|c| c <= 1), "{all}");
     assert!(all.contains("recovered an unfinished run"), "{all}");
