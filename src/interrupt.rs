@@ -61,9 +61,14 @@ pub fn install() {
     });
 }
 
-/// Say where the run is.
+/// Say where the run is. A run starting ([`Stage::Preparing`]) counts signals
+/// afresh, so a process running several (tests) does not carry one over.
 pub fn enter(stage: Stage) {
-    *STAGE.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+    let mut current = STAGE.lock().unwrap_or_else(|e| e.into_inner());
+    if stage == Stage::Preparing {
+        COUNT.send_replace(0);
+    }
+    *current = stage;
 }
 
 /// Signals received so far.
