@@ -17,6 +17,9 @@ pub mod exit_code {
     pub const REGRESSION: u8 = 3;
     /// The target could not be reached at start.
     pub const UNREACHABLE: u8 = 4;
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP) cut the run short: 128 + SIGINT, the
+    /// shells' convention. The run folder, if any, is finished and marked interrupted.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Everything that can stop dashload.
@@ -45,6 +48,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A signal stopped dashload before the load started; says what was not done.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
     /// A run folder or report input is unusable.
     #[error("{0}")]
     Report(String),
@@ -93,6 +99,7 @@ impl Error {
         match self {
             Error::Config { .. } | Error::Usage(_) => exit_code::USAGE,
             Error::Unreachable(_) => exit_code::UNREACHABLE,
+            Error::Interrupted(_) => exit_code::INTERRUPTED,
             Error::Io { .. } | Error::Report(_) | Error::Goose(_) | Error::Other(_) => {
                 exit_code::USAGE
             }

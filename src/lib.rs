@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cpu;
 pub mod error;
+pub mod interrupt;
 pub mod live;
 pub mod plan;
 pub mod progress;
@@ -14,6 +15,7 @@ pub mod progress;
 mod proptest_support;
 pub mod report;
 pub mod run;
+pub mod run_end;
 pub mod runfolder;
 pub mod sandbox;
 pub mod scenario;

@@ -3,8 +3,13 @@
 //!
 //! Goose writes its files into `<run>/.partial/`; they are renamed into the run
 //! folder only when complete, so a reader never sees half a file. run.json is
-//! written before the first request (marked not ended), so even a run killed
-//! outright leaves a folder the report can read and mark as interrupted.
+//! written before the first request (marked not ended), and the run holds
+//! `.run.lock` until its folder is finished, so a run killed outright leaves a
+//! folder `dashload report` recovers (`runfolder::recover`).
+//!
+//! The load ends on the plan's clock, not when Goose's last transaction returns:
+//! [`end_of_load`] cuts off what users still have in flight (`run_end.rs`), and
+//! signals are handled by `interrupt.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,9 +24,12 @@ use goose::prelude::*;
 
 use crate::cpu::{self, CpuLog};
 use crate::error::{Error, Result};
+use crate::interrupt::{self, Stage};
 use crate::live::Live;
 use crate::plan::Plan;
 use crate::report::{render_run, ReportOptions, ReportOutcome};
+use crate::run_end::RunEnd;
+use crate::runfolder::recover::{self, RunLock};
 use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
@@ -60,31 +68,35 @@ pub struct RunResult {
     pub sandbox: Option<crate::sandbox::SandboxCounters>,
 }
 
-/// Run a scenario.
+/// Run a scenario. Signals (Ctrl-C, SIGTERM) stop it as `interrupt.rs` says.
 pub async fn run(options: RunOptions) -> Result<RunResult> {
-    let (mut scenario, plan) = crate::plan::validate(&options.scenario, options.goose_shape)?;
+    interrupt::install();
+    interrupt::enter(Stage::Preparing);
+    let result = run_installed(options).await;
+    interrupt::enter(Stage::Idle);
+    result
+}
+
+async fn run_installed(options: RunOptions) -> Result<RunResult> {
+    let (scenario, plan) = crate::plan::validate(&options.scenario, options.goose_shape)?;
     let total_users = match options.goose_total_users {
         Some(n) => n,
         None => plan.total_launched(),
     };
 
-    // The stack: the embedded sandbox, or the scenario's target after a preflight.
-    let sandbox = match scenario.target.kind {
-        TargetKind::Sandbox => Some(start_sandbox(&scenario).await?),
-        _ => None,
-    };
-    let sandbox_url = sandbox
-        .as_ref()
-        .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
-    let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
-    let preflight_calls = OutsideLog::default();
-    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
-    crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
+    let (sandbox, sandbox_url, endpoints, scenario, preflight_calls) =
+        interrupt::unless_interrupted(
+            "before the load started: nothing was sent, no run folder written",
+            prepare(scenario),
+        )
+        .await?;
     let scenario = Arc::new(scenario);
 
     let started = Utc::now();
     let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
-    let partial = run_dir.join(".partial");
+    let lock = RunLock::acquire(&run_dir)?;
+    interrupt::enter(Stage::Running(run_dir.clone()));
+    let partial = run_dir.join(recover::PARTIAL);
     std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
 
     let live = Arc::new(Live::default());
@@ -161,11 +173,17 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         crate::progress::Output::detect(),
     ));
+    let ender = tokio::spawn(end_of_load(
+        context.run_end.clone(),
+        live.clone(),
+        drain_timeout(&scenario),
+    ));
     let clock = Instant::now();
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
     let outcome = attack.execute().await;
     live.stop();
+    ender.abort();
     monitor.abort();
     sampler.abort();
     status.abort();
@@ -173,10 +191,11 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     let _ = status.await;
     let ran_for = clock.elapsed();
 
-    // Ctrl-C triggers Goose's killswitch too; only the ladder's own trigger is not an interruption.
-    let interrupted = goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst);
+    // A signal, or anything but the ladder triggering Goose's killswitch, cut the run short.
+    let interrupted = interrupt::count() > 0
+        || (goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst));
     ingest.finish()?;
-    finish_partial_files(&partial, &run_dir)?;
+    recover::finish_partial(&run_dir)?;
     {
         let mut log = cpu_log.lock().expect("cpu log lock");
         if let Some(cpu) = cpu::process_cpu() {
@@ -210,6 +229,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.store(&run_dir)?;
+    lock.release();
     let sandbox_counters = match sandbox {
         Some(s) => {
             let c = s.counters();
@@ -238,6 +258,7 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         }
     }
 
+    interrupt::enter(Stage::Rendering(run_dir.clone()));
     let report = if options.render {
         let dir = run_dir.clone();
         let report_options = ReportOptions {
@@ -259,6 +280,94 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
         report,
         sandbox: sandbox_counters,
     })
+}
+
+/// The stack, ready for the load: the embedded sandbox (started) or the
+/// scenario's target (checked), and the scenario with its inputs resolved.
+async fn prepare(
+    mut scenario: Scenario,
+) -> Result<(
+    Option<Sandbox>,
+    Option<url::Url>,
+    Endpoints,
+    Scenario,
+    OutsideLog,
+)> {
+    let sandbox = match scenario.target.kind {
+        TargetKind::Sandbox => Some(start_sandbox(&scenario).await?),
+        _ => None,
+    };
+    let sandbox_url = sandbox
+        .as_ref()
+        .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
+    let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
+    let preflight_calls = OutsideLog::default();
+    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
+    Ok((sandbox, sandbox_url, endpoints, scenario, preflight_calls))
+}
+
+/// How long requests in flight at the plan's end may take: the longest request
+/// timeout (queries, or writes to a separate write target).
+fn drain_timeout(scenario: &Scenario) -> Duration {
+    let write = scenario
+        .target
+        .write
+        .as_ref()
+        .map_or(Duration::ZERO, |w| w.timeout);
+    scenario.target.timeout.max(write)
+}
+
+/// After the requests in flight are cancelled, how long transactions get to
+/// record them and return before they are dropped.
+const RECORD_GRACE: Duration = Duration::from_secs(1);
+
+/// End the load on time (see `run_end.rs`). When the load ends (the plan's end
+/// seen by the monitor, the ladder's stop, a signal), no request starts any
+/// more; requests in flight get `timeout` to finish (they end by it anyway),
+/// [`interrupt::DRAIN`] after a signal, nothing after a second one; then what is
+/// still in flight is cancelled, and [`RECORD_GRACE`] later transactions still
+/// running are dropped. Goose's users, which stop only between transactions,
+/// then exit: the run ends within its plan + one request timeout + a grace.
+async fn end_of_load(end: RunEnd, live: Arc<Live>, timeout: Duration) {
+    const LOOK: Duration = Duration::from_millis(100);
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut signalled = false;
+    loop {
+        let signals = interrupt::count();
+        let now = tokio::time::Instant::now();
+        if signals > 0 {
+            // Goose clears its killswitch when the attack starts: a signal that
+            // came before must still stop it.
+            goose::trigger_killswitch(interrupt::REASON);
+        }
+        if deadline.is_none() && (signals > 0 || live.is_stopping()) {
+            end.end_load();
+            live.stop();
+            deadline = Some(now + timeout);
+        }
+        if let Some(d) = deadline.as_mut() {
+            if signals > 0 && !signalled {
+                signalled = true;
+                *d = (*d).min(now + interrupt::DRAIN);
+            }
+            if signals > 1 || now >= *d {
+                break;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK) => {}
+            _ = interrupt::received(signals + 1) => {}
+        }
+    }
+    end.abort_in_flight();
+    if interrupt::count() < 2 {
+        tokio::select! {
+            _ = tokio::time::sleep(RECORD_GRACE) => {}
+            _ = interrupt::received(2) => {}
+        }
+    }
+    end.stop_transactions();
 }
 
 fn scenario_target_summary(
@@ -315,17 +424,6 @@ fn goose_config(
         config.host = Some(endpoints.base().as_str().trim_end_matches('/').to_string());
     }
     config
-}
-
-/// Move Goose's finished files from `.partial/` into the run folder, then drop `.partial/`.
-fn finish_partial_files(partial: &Path, run_dir: &Path) -> Result<()> {
-    let entries = std::fs::read_dir(partial).map_err(|e| Error::io(partial, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(partial, e))?;
-        let to = run_dir.join(entry.file_name());
-        std::fs::rename(entry.path(), &to).map_err(|e| Error::io(&to, e))?;
-    }
-    std::fs::remove_dir(partial).map_err(|e| Error::io(partial, e))
 }
 
 /// What the monitor judges: the ladder's stop rule and its `[stress] refine`.

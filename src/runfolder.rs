@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod recover;
+
 /// File names inside a run folder.
 pub mod files {
     /// dashload's own description of the run.
@@ -36,6 +38,17 @@ pub mod files {
     pub const JUNIT: &str = "junit.xml";
     /// The generator's own CPU, one row per second: see [`super::CPU_HEADER`].
     pub const CPU: &str = "cpu.csv";
+}
+
+/// The error text of a request the run's end cut off: not sent because the load
+/// was over, or dropped in flight after the drain (see `run_end.rs`). It is not a
+/// failure of the target: the report sets such rows apart. A dashboard load whose
+/// panel was cut off ends its error text with it (`<panel>: cancelled at run end`).
+pub const CANCELLED: &str = "cancelled at run end";
+
+/// True when a request log error text says the run's end cut the request off.
+pub fn is_cancelled(error: &str) -> bool {
+    error.ends_with(CANCELLED)
 }
 
 /// The header of `ingest.csv`.

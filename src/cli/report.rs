@@ -27,6 +27,11 @@ pub fn exec(args: ReportArgs) -> Result<u8> {
         progress: true,
         ..Default::default()
     };
+    // A folder its run left unfinished (killed, or stopped by a second signal) is
+    // finished first, as far as its files are whole.
+    if let Some(recovery) = crate::runfolder::recover::recover(&args.run_dir)? {
+        eprintln!("dashload report: {}: {recovery}", args.run_dir.display());
+    }
     let outcome = render_run(&args.run_dir, &options)?;
     println!("{}", outcome.text);
     Ok(verdict_code(outcome.slo_failed, outcome.regression))

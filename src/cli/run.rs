@@ -77,13 +77,10 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         .build()
         .map_err(anyhow::Error::from)?;
     let result = runtime.block_on(run(options))?;
-    match &result.report {
+    let verdict = match &result.report {
         Some(report) => {
             println!("{}", report.text);
-            Ok(super::report::verdict_code(
-                report.slo_failed,
-                report.regression,
-            ))
+            super::report::verdict_code(report.slo_failed, report.regression)
         }
         None => {
             println!(
@@ -91,9 +88,15 @@ pub fn exec(args: RunArgs) -> Result<u8> {
                 result.run_dir.display(),
                 result.run_dir.display()
             );
-            Ok(exit_code::OK)
+            exit_code::OK
         }
-    }
+    };
+    // A run cut short has no verdict of its own: its code says so.
+    Ok(if result.meta.interrupted {
+        exit_code::INTERRUPTED
+    } else {
+        verdict
+    })
 }
 
 /// Users Goose launches over a `--test-plan`: the sum of every increase.

@@ -43,6 +43,8 @@ pub struct RunContext {
     pub sync: sync::SyncPlan,
     /// HTTP calls users make outside the request log, for `run.json`.
     pub outside: OutsideLog,
+    /// The run's end as requests see it: every transaction runs under it.
+    pub run_end: crate::run_end::RunEnd,
 }
 
 impl RunContext {
@@ -68,6 +70,7 @@ impl RunContext {
             viewer,
             sync,
             outside: OutsideLog::default(),
+            run_end: Default::default(),
         })
     }
 }
@@ -97,7 +100,7 @@ pub fn register(
         let c = context.clone();
         let view: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
-            Box::pin(async move { viewer::step(user, &c).await })
+            Box::pin(async move { c.run_end.scope(viewer::step(user, &c), Ok(())).await })
         });
         attack = attack.register_scenario(
             goose::goose::Scenario::new("dashboard viewer")
@@ -111,7 +114,7 @@ pub fn register(
         let c = context.clone();
         let sync_step: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
-            Box::pin(async move { sync::step(user, &c).await })
+            Box::pin(async move { c.run_end.scope(sync::step(user, &c), Ok(())).await })
         });
         let name = if sync_users == 1 {
             "sync job".to_string()

@@ -23,6 +23,17 @@ pub struct Outcome {
 /// Send, read the whole body, judge it.
 pub async fn send(request: RequestBuilder, judge: impl FnOnce(u16, &[u8]) -> Judged) -> Outcome {
     let started = Instant::now();
+    // The run's end cuts it off (not sent, or dropped in flight): see run_end.rs.
+    crate::run_end::cancellable(send_inner(request, judge, started))
+        .await
+        .unwrap_or_else(|| failed(started, 0, crate::run_end::CANCELLED.into()))
+}
+
+async fn send_inner(
+    request: RequestBuilder,
+    judge: impl FnOnce(u16, &[u8]) -> Judged,
+    started: Instant,
+) -> Outcome {
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();

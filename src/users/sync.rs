@@ -534,6 +534,11 @@ async fn write_batch(
 }
 
 fn log_batch(log: &IngestLog, user: &GooseUser, outcome: &Outcome, points: u64, bytes: u64) {
+    // ingest.csv has no error column: a write the run's end cut off would read
+    // as a failed batch. The request log keeps it, as cancelled.
+    if (outcome.judged.error.as_deref()).is_some_and(crate::runfolder::is_cancelled) {
+        return;
+    }
     log.append(IngestRow {
         elapsed_ms: user.started.elapsed().as_millis() as u64,
         points,

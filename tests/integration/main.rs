@@ -8,11 +8,14 @@
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
 //! - `live_status`: a run's live status line on and off a terminal, and `cpu.csv`.
+//! - `lifecycle`: a run ends on its plan against a target that never answers; signals
+//!   (SIGTERM, a second Ctrl-C, during preflight) and `dashload report`'s recovery.
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
 
 mod bad_scenarios;
 mod cli;
 mod influxd;
+mod lifecycle;
 mod live_status;
 mod progress;
 mod real_influx;
