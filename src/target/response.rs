@@ -1,8 +1,11 @@
 //! Judging answers. A 200 whose body carries an error (InfluxDB's
 //! `results[i].error`, Grafana's per-refId `error`, a Flux CSV error table) is a
-//! failure with that message, never a success (DOMAIN.md §1.5, §2.4).
+//! failure with that message, never a success (DOMAIN.md §1.5, §2.4); so is a 2xx
+//! that is not what its format returns (truncated, an HTML page, too large).
 
 use serde_json::Value;
+
+use super::body::{show_size, Body, Format, VALUES_KEEP};
 
 /// The verdict on one answer.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -42,7 +45,10 @@ impl Judged {
 /// Longest error text kept: enough to read, small enough for a request log.
 const MAX_ERROR: usize = 300;
 
-fn clip(text: &str) -> String {
+/// An error text as kept: secrets redacted (before the cut, so no half secret
+/// survives it), trimmed, at most [`MAX_ERROR`] bytes.
+pub(crate) fn clip(text: &str) -> String {
+    let text = crate::redact::redact(text);
     let text = text.trim();
     if text.len() <= MAX_ERROR {
         return text.to_string();
@@ -54,47 +60,101 @@ fn clip(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-/// Judge a query answer (InfluxDB `/query` JSON or Grafana `/api/ds/query` JSON).
-/// `want_values` asks for the values of a variable query.
-pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
-    // Most answers are clean 200s: only parse the body when it may hold an error
-    // or when values are wanted, so big panel answers cost a scan, not a parse.
-    // JSON (InfluxQL, Grafana) carries errors in an "error" key; Flux's CSV in an
-    // error table. One SIMD scan of the body for the marker of its own format.
-    let marker: &[u8] = if body.trim_ascii_start().starts_with(b"{") {
-        b"\"error\""
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// `message`, after `HTTP <status>: ` when the status is not a success.
+fn with_status(status: u16, message: &str) -> String {
+    if is_success(status) {
+        clip(message)
     } else {
-        FLUX_ERROR_HEADER
+        format!("HTTP {status}: {}", clip(message))
+    }
+}
+
+/// The failure of an answer that went past `max_body`.
+fn oversize(status: u16, body: &Body) -> Option<Judged> {
+    let limit = body.oversize?;
+    Some(Judged::fail(with_status(
+        status,
+        &format!(
+            "answer larger than max_body {}: read {} bytes, stopped",
+            show_size(limit),
+            body.read
+        ),
+    )))
+}
+
+/// The failure of a non-2xx answer without an error message of its format.
+fn status_failure(status: u16, body: &Body) -> Judged {
+    let text = String::from_utf8_lossy(body.head());
+    Judged::fail(if text.trim().is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {}", clip(&text))
+    })
+}
+
+/// Judge a query answer (InfluxDB `/query` JSON, Grafana `/api/ds/query` JSON,
+/// Flux CSV), read by [`super::body`]. A 2xx must have the shape its format
+/// has, whole: a truncated body, an HTML page or an empty answer where JSON was
+/// expected is a failure that says so. `want_values` asks for the values of a
+/// variable query (the body must have been kept whole for them).
+pub fn judge_query(status: u16, body: &Body, want_values: bool) -> Judged {
+    if let Some(failed) = oversize(status, body) {
+        return failed;
+    }
+    let carried = match body.json() {
+        Some(json) => json.error.clone(),
+        None => flux_error(body.tail()),
     };
-    let may_hold_error = memchr::memmem::find(body, marker).is_some();
-    if (200..300).contains(&status) && !may_hold_error && !want_values {
+    if let Some(message) = carried {
+        return Judged::fail(with_status(status, &message));
+    }
+    if !is_success(status) {
+        return status_failure(status, body);
+    }
+    let expected = match body.format() {
+        Format::Json => "JSON",
+        Format::FluxCsv => "Flux CSV",
+        Format::Any => return Judged::success(),
+    };
+    match (body.first(), body.format()) {
+        (None, Format::Json) => {
+            return Judged::fail(format!("empty answer where {expected} was expected"))
+        }
+        (Some(b'<'), _) => {
+            return Judged::fail(format!(
+                "HTML where {expected} was expected: {}",
+                clip(&String::from_utf8_lossy(
+                    &body.head()[..body.head().len().min(120)]
+                ))
+            ))
+        }
+        (Some(b'{' | b'['), Format::FluxCsv) => {
+            return Judged::fail(format!("JSON where {expected} was expected"))
+        }
+        _ => {}
+    }
+    if let Some(invalid) = body.json().and_then(|j| j.invalid.as_ref()) {
+        return Judged::fail(invalid.to_string());
+    }
+    if let Some(error) = body.csv_error() {
+        return Judged::fail(error.to_string());
+    }
+    if !want_values {
         return Judged::success();
     }
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = json
-        .as_ref()
-        .and_then(body_error)
-        .or_else(|| flux_error(body))
-    {
-        return Judged::fail(if (200..300).contains(&status) {
-            message
-        } else {
-            format!("HTTP {status}: {message}")
-        });
-    }
-    if !(200..300).contains(&status) {
-        let text = String::from_utf8_lossy(body);
-        return Judged::fail(if text.trim().is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {}", clip(&text))
-        });
-    }
-    let values = if want_values {
-        json.as_ref().map(answer_values).unwrap_or_default()
-    } else {
-        Vec::new()
+    let Some(whole) = body.whole() else {
+        return Judged::fail(format!(
+            "variable answer larger than {}: its values were not read",
+            show_size(VALUES_KEEP as u64)
+        ));
     };
+    let values = serde_json::from_slice::<Value>(whole)
+        .map(|json| answer_values(&json))
+        .unwrap_or_default();
     Judged {
         ok: true,
         error: None,
@@ -102,13 +162,29 @@ pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
     }
 }
 
-/// Judge a write answer: 204 (or any 2xx) is success; otherwise InfluxDB's `error`.
-pub fn judge_write(status: u16, body: &[u8]) -> Judged {
-    if (200..300).contains(&status) {
+/// Judge a write answer: InfluxDB answers a stored write with 204 No Content;
+/// another 2xx (a proxy's page, a 200 with a body) is not a write that landed.
+/// Otherwise InfluxDB's `error` (1.x) or `message` (2.x).
+pub fn judge_write(status: u16, body: &Body) -> Judged {
+    if let Some(failed) = oversize(status, body) {
+        return failed;
+    }
+    if status == 204 {
         return Judged::success();
     }
+    let text = String::from_utf8_lossy(body.head());
+    if is_success(status) {
+        return Judged::fail(if text.trim().is_empty() {
+            format!("HTTP {status} where 204 No Content was expected")
+        } else {
+            format!(
+                "HTTP {status} where 204 No Content was expected: {}",
+                clip(&text)
+            )
+        });
+    }
     // InfluxDB 1.x says `error`; 2.x says `message` (with a `code`).
-    let message = serde_json::from_slice::<Value>(body)
+    let message = serde_json::from_slice::<Value>(body.head())
         .ok()
         .and_then(|v| {
             v.get("error")
@@ -116,33 +192,12 @@ pub fn judge_write(status: u16, body: &[u8]) -> Judged {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+        .unwrap_or_else(|| text.into_owned());
     Judged::fail(if message.trim().is_empty() {
         format!("HTTP {status}")
     } else {
         format!("HTTP {status}: {}", clip(&message))
     })
-}
-
-/// The first error a query answer carries, wherever the format puts it.
-fn body_error(json: &Value) -> Option<String> {
-    // InfluxDB: {"error": "..."} or {"results":[{"statement_id":0,"error":"..."}]}
-    if let Some(e) = json.get("error").and_then(Value::as_str) {
-        return Some(clip(e));
-    }
-    match json.get("results") {
-        Some(Value::Array(results)) => results
-            .iter()
-            .find_map(|r| r.get("error").and_then(Value::as_str))
-            .map(clip),
-        // Grafana: {"results":{"A":{"error":"...","status":500}}}
-        Some(Value::Object(by_ref)) => by_ref.iter().find_map(|(ref_id, r)| {
-            r.get("error")
-                .and_then(Value::as_str)
-                .map(|e| clip(&format!("{ref_id}: {e}")))
-        }),
-        _ => json.get("message").and_then(Value::as_str).map(clip),
-    }
 }
 
 /// The header of the table Flux answers with when a query fails after the 200 and
@@ -216,7 +271,26 @@ fn scalar(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::body::{Reading, DEFAULT_MAX_BODY};
     use super::*;
+
+    /// A query answer read in one piece; CSV unless it opens as JSON.
+    fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
+        let format = if body.trim_ascii_start().starts_with(b"{") {
+            Format::Json
+        } else {
+            Format::FluxCsv
+        };
+        let reading = Reading::query(format, DEFAULT_MAX_BODY, want_values);
+        super::judge_query(status, &Body::from_bytes(body, reading), want_values)
+    }
+
+    fn judge_write(status: u16, body: &[u8]) -> Judged {
+        super::judge_write(
+            status,
+            &Body::from_bytes(body, Reading::write(DEFAULT_MAX_BODY)),
+        )
+    }
 
     #[test]
     fn clean_answers_pass_without_parsing() {
