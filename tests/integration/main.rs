@@ -8,8 +8,12 @@
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
 //! - `live_status`: a run's live status line on and off a terminal, and `cpu.csv`.
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
+//! - `faults`: the binary against `fault_target` (a misbehaving InfluxDB on loopback):
+//!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
 
 mod cli;
+mod fault_target;
+mod faults;
 mod influxd;
 mod live_status;
 mod progress;
