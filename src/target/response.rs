@@ -399,4 +399,107 @@ mod tests {
         let j = judge_write(404, br#"{"error":"database not found: \"toggl\""}"#);
         assert_eq!(j.error.unwrap(), "HTTP 404: database not found: \"toggl\"");
     }
+
+    #[test]
+    fn answers_that_are_not_what_the_format_returns_are_failures() {
+        let whole = br#"{"results":[{"statement_id":0,"series":[{"name":"t","columns":["time","v"],"values":[[1,2]]}]}]}"#;
+        assert!(judge_query(200, whole, false).ok);
+        let j = judge_query(200, &whole[..50], false);
+        assert_eq!(
+            j.error.unwrap(),
+            "invalid JSON at byte 50: the answer ends early"
+        );
+        let html = b"<!DOCTYPE html><html><body>Sign in</body></html>";
+        let json = Body::from_bytes(html, Reading::query(Format::Json, DEFAULT_MAX_BODY, false));
+        let j = super::judge_query(200, &json, false);
+        assert!(j.error.unwrap().starts_with("HTML where JSON was expected"));
+        let empty = Body::from_bytes(b"  ", Reading::query(Format::Json, DEFAULT_MAX_BODY, false));
+        assert_eq!(
+            super::judge_query(200, &empty, false).error.unwrap(),
+            "empty answer where JSON was expected"
+        );
+        // Grafana's answer cut short.
+        let grafana = br#"{"results":{"A":{"status":200,"frames":[{"schema":{"fields":[]},"data":{"values":[[1,2"#;
+        assert!(judge_query(200, grafana, false)
+            .error
+            .unwrap()
+            .starts_with("invalid JSON at byte"));
+        // Flux CSV cut inside a row, an HTML page, JSON where CSV was expected.
+        let csv = b",result,table,_value\r\n,_result,0,12.5\r\n,_result,0,1";
+        assert!(judge_query(200, csv, false)
+            .error
+            .unwrap()
+            .contains("truncated CSV: ends inside a row"));
+        let flux = |b: &[u8]| {
+            super::judge_query(
+                200,
+                &Body::from_bytes(b, Reading::query(Format::FluxCsv, DEFAULT_MAX_BODY, false)),
+                false,
+            )
+        };
+        assert!(flux(html).error.unwrap().starts_with("HTML where Flux CSV"));
+        assert_eq!(
+            flux(br#"{"results":[]}"#).error.unwrap(),
+            "JSON where Flux CSV was expected"
+        );
+        // Writes: InfluxDB answers 204; a 200 page is not a stored write.
+        assert!(judge_write(204, b"").ok);
+        assert_eq!(
+            judge_write(200, b"<html>ok</html>").error.unwrap(),
+            "HTTP 200 where 204 No Content was expected: <html>ok</html>"
+        );
+    }
+
+    #[test]
+    fn oversize_answers_fail_with_their_size() {
+        let mut scan = super::super::body::BodyScan::new(Reading::query(Format::Json, 1024, false));
+        assert!(scan.feed(&[b' '; 1000]));
+        assert!(!scan.feed(&[b' '; 100]));
+        let j = super::judge_query(200, &scan.finish(), false);
+        assert_eq!(
+            j.error.unwrap(),
+            "answer larger than max_body 1 KB: read 1100 bytes, stopped"
+        );
+    }
+
+    mod proptests {
+        use super::super::super::body::{Body, Format, Reading, DEFAULT_MAX_BODY};
+        use super::super::{judge_query, judge_write};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::proptest_support::config(256))]
+
+            #[test]
+            fn prop_a_success_is_whole_json(
+                status in 100u16..600,
+                body in prop::collection::vec(any::<u8>(), 0..200),
+                cut in any::<prop::sample::Index>(),
+                want_values in any::<bool>(),
+            ) {
+                let whole = br#"{"results":[{"statement_id":0,"series":[{"name":"t","columns":["time","v"],"values":[[1,2.5]]}]}]}"#;
+                let truncated = &whole[..cut.index(whole.len())];
+                for b in [&body[..], truncated] {
+                    let reading = Reading::query(Format::Json, DEFAULT_MAX_BODY, want_values);
+                    let j = judge_query(status, &Body::from_bytes(b, reading), want_values);
+                    if j.ok {
+                        prop_assert!((200..300).contains(&status));
+                        prop_assert!(
+                            serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok(),
+                            "a success that is not JSON: {:?}", String::from_utf8_lossy(b)
+                        );
+                    } else {
+                        let e = j.error.unwrap();
+                        prop_assert!(!e.is_empty());
+                        if !(200..300).contains(&status) {
+                            prop_assert!(e.starts_with(&format!("HTTP {status}")), "{}", e);
+                        }
+                    }
+                    let w = judge_write(status, &Body::from_bytes(b, Reading::write(DEFAULT_MAX_BODY)));
+                    prop_assert_eq!(w.ok, status == 204);
+                    prop_assert_eq!(w.error.is_some(), status != 204);
+                }
+            }
+        }
+    }
 }
