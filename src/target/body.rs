@@ -565,6 +565,13 @@ impl JsonCheck {
                         };
                     }
                 }
+                State::Number(Num::Int | Num::Frac | Num::Exp) if b.is_ascii_digit() => {
+                    // Fast path: the rest of the digits (most of a time series).
+                    while i < chunk.len() && chunk[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    continue;
+                }
                 State::Number(n) => {
                     let next = match (n, b) {
                         (Num::Minus, b'0') => Some(Num::Zero),
