@@ -10,6 +10,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use dashload::runfolder::AnswerTotals;
+use dashload::target::body::{BodyScan, Format, Reading, DEFAULT_MAX_BODY};
 use dashload::target::judge_query;
 use dashload::workload::dashboard::{self, Selection, Trigger, View};
 
@@ -62,7 +64,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(dashboard::load(&path).unwrap()))
     });
 
-    // A clean 1 MB InfluxDB answer (the common case: scanned, not parsed).
+    // A clean 1 MB InfluxDB answer (the common case), read as it streams in
+    // 16 KB chunks: shape-checked and its series counted, then judged.
     let mut answer = String::from(
         r#"{"results":[{"statement_id":0,"series":[{"name":"time_entry","columns":["time","hours"],"values":["#,
     );
@@ -71,7 +74,15 @@ fn bench(c: &mut Criterion) {
     }
     answer.push_str("[1763856000000,1]]}]}]}");
     c.bench_function("judge_clean_1mb_answer", |b| {
-        b.iter(|| black_box(judge_query(200, answer.as_bytes(), false)))
+        b.iter(|| {
+            let reading = Reading::query(Format::Json, DEFAULT_MAX_BODY, false)
+                .counting(Some(AnswerTotals::INFLUX_SERIES));
+            let mut scan = BodyScan::new(reading);
+            for chunk in answer.as_bytes().chunks(16 * 1024) {
+                scan.feed(chunk);
+            }
+            black_box(judge_query(200, &scan.finish(), false))
+        })
     });
 }
 

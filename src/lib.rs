@@ -13,6 +13,7 @@ pub mod plan;
 pub mod progress;
 #[cfg(test)]
 mod proptest_support;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod run_end;

@@ -158,6 +158,8 @@ pub struct Target {
     pub org_id: u32,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Largest answer read (bytes); a longer one fails (`max_body`).
+    pub max_body: u64,
     /// Where writes go when not to this target (Grafana's InfluxDB).
     pub write: Option<Box<Target>>,
 }
@@ -711,6 +713,19 @@ impl Ctx<'_> {
             Some(t) => self.duration_in(t, limits::TIMEOUT, "timeout")?,
             None => Duration::from_secs(30),
         };
+        let max_body = match &raw.max_body {
+            Some(m) => match crate::target::body::parse_size(m.get_ref()) {
+                Ok(n) if (1024..=1 << 32).contains(&n) => n,
+                Ok(_) => {
+                    return self.err(
+                        m.span(),
+                        format!("max_body `{}`: expected 1 KB to 4 GB", m.get_ref()),
+                    )
+                }
+                Err(e) => return self.err(m.span(), format!("max_body {e}")),
+            },
+            None => crate::target::body::DEFAULT_MAX_BODY,
+        };
         if kind == TargetKind::Influxdb2 {
             for (key, value) in [("org", &raw.org), ("bucket", &raw.bucket)] {
                 if value.as_deref().is_none_or(str::is_empty) {
@@ -766,6 +781,7 @@ impl Ctx<'_> {
             datasources,
             org_id: raw.org_id.unwrap_or(1),
             timeout,
+            max_body,
             write,
         })
     }

@@ -79,6 +79,7 @@ pub struct RawTarget {
     pub datasources: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub org_id: Option<u32>,
     pub timeout: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
     pub write: Option<Box<Spanned<RawTarget>>>,
 }
 

@@ -60,7 +60,14 @@ pub async fn resolve_inputs(
     // Counted like the preflight's calls: the server sees it, the request log does not.
     calls.add(super::outside_log::PREFLIGHT, super::outside_log::OTHER, 1);
     let listed = match endpoints.datasources(&client).send().await {
-        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+        // Read bounded, as every answer is (a listing past max_body is not one).
+        Ok(r) if r.status().is_success() => {
+            let reading = super::body::Reading::whole(endpoints.max_body());
+            super::body::read(r, reading)
+                .await
+                .ok()
+                .and_then(|b| b.whole().and_then(|w| serde_json::from_slice(w).ok()))
+        }
         Ok(r) => {
             let why = format!(
                 "{base}/api/datasources answered {} (listing data sources needs datasources:read)",

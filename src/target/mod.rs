@@ -2,6 +2,7 @@
 //! HTTP for each kind of target, and how an answer is judged. Nothing outside this
 //! module builds a URL.
 
+pub mod body;
 mod datasources;
 pub mod outside_log;
 mod preflight;
@@ -15,6 +16,7 @@ use url::Url;
 use crate::scenario::{Auth, QueryMethod, Target, TargetKind};
 pub use datasources::resolve_inputs;
 pub use preflight::preflight;
+pub(crate) use response::clip;
 pub use response::{judge_query, judge_write, Judged};
 
 /// One query as a user sends it.
@@ -49,6 +51,7 @@ pub struct Endpoints {
     auth: Auth,
     org_id: u32,
     timeout: Duration,
+    max_body: u64,
     writes: Option<Box<Endpoints>>,
     /// Prebuilt once: every panel query and batch write clones one of these and at
     /// most appends `q`, instead of encoding and parsing a whole URL per request.
@@ -106,6 +109,7 @@ impl Endpoints {
                 .unwrap_or_else(|| target.database.clone()),
             _ => target.database.clone(),
         };
+        register_secrets(&target.auth);
         let urls = Prebuilt::new(
             target.kind,
             &base,
@@ -122,6 +126,7 @@ impl Endpoints {
             auth: target.auth.clone(),
             org_id: target.org_id,
             timeout: target.timeout,
+            max_body: target.max_body,
             writes: target
                 .write
                 .as_ref()
@@ -138,6 +143,29 @@ impl Endpoints {
     /// Whether panel queries go through Grafana's API (the sandbox speaks it too).
     pub fn uses_grafana_api(&self) -> bool {
         matches!(self.kind, TargetKind::Grafana | TargetKind::Sandbox)
+    }
+
+    /// The largest answer read (`max_body`).
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
+    /// How a query answer of `call` is read: its format, the limit, and whether
+    /// it is kept whole for a variable's values.
+    pub fn reading(&self, call: &QueryCall<'_>, want_values: bool) -> body::Reading {
+        let format = match call {
+            QueryCall::Flux(_) => body::Format::FluxCsv,
+            _ => body::Format::Json,
+        };
+        body::Reading::query(format, self.max_body, want_values)
+    }
+
+    /// How a write's answer is read (on the write target, when writes go elsewhere).
+    pub fn write_reading(&self) -> body::Reading {
+        match &self.writes {
+            Some(w) => w.write_reading(),
+            None => body::Reading::write(self.max_body),
+        }
     }
 
     /// The base URL.
@@ -273,6 +301,18 @@ impl Endpoints {
     }
 }
 
+/// Tell the redactor the credentials this target's requests carry, before any
+/// request goes out.
+fn register_secrets(auth: &Auth) {
+    match auth {
+        Auth::None => {}
+        Auth::Basic { username, password } => {
+            crate::redact::register_basic(username, password.expose())
+        }
+        Auth::Token(token) => crate::redact::register(token.expose()),
+    }
+}
+
 /// `base` + `path` (the base's own path kept as a prefix) + query parameters.
 fn join(base: &Url, path: &str, params: &[(&str, &str)]) -> Url {
     let root = base.as_str().split(['?', '#']).next().unwrap_or_default();
@@ -301,6 +341,9 @@ pub struct TriggerEndpoints {
 impl TriggerEndpoints {
     /// From the scenario's trigger settings.
     pub fn new(trigger: &crate::scenario::Trigger) -> TriggerEndpoints {
+        if let Some(token) = &trigger.token {
+            crate::redact::register(token.expose());
+        }
         TriggerEndpoints {
             trigger: join(&trigger.url, &trigger.trigger_path, &[]),
             status: join(&trigger.url, &trigger.status_path, &[]),
@@ -336,6 +379,10 @@ pub struct TogglEndpoints {
 impl TogglEndpoints {
     /// `base` is the API root (the sandbox's URL, or `https://api.track.toggl.com`).
     pub fn new(base: Url, token: Option<&crate::scenario::Secret>) -> TogglEndpoints {
+        if let Some(token) = token {
+            crate::redact::register_basic(token.expose(), "api_token");
+            crate::redact::register(token.expose());
+        }
         TogglEndpoints {
             base,
             token: token

@@ -6,18 +6,29 @@ use std::time::Duration;
 
 use reqwest::Client;
 
+use super::body::{Body, Reading};
 use super::outside_log::{OutsideLog, OTHER, PING, PREFLIGHT, QUERY};
 use super::{judge_query, Endpoints, QueryCall};
 use crate::error::{Error, Result};
 use crate::scenario::{Scenario, TargetKind};
 
 /// Check the target before the run, counting every call in `calls` (they are
-/// not in the request log).
+/// not in the request log). What it says is redacted: a target may echo the
+/// credentials it was sent.
 pub async fn preflight(
     endpoints: &Endpoints,
     scenario: &Scenario,
     calls: &OutsideLog,
 ) -> Result<()> {
+    checks(endpoints, scenario, calls)
+        .await
+        .map_err(|e| match e {
+            Error::Unreachable(m) => Error::Unreachable(crate::redact::redact(&m).into_owned()),
+            other => other,
+        })
+}
+
+async fn checks(endpoints: &Endpoints, scenario: &Scenario, calls: &OutsideLog) -> Result<()> {
     let client = Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -62,6 +73,21 @@ async fn send(
     calls: &OutsideLog,
     kind: &'static str,
 ) -> Result<(reqwest::StatusCode, Vec<u8>)> {
+    let (status, body) =
+        send_reading(request, base, calls, kind, Reading::whole(PREFLIGHT_BODY)).await?;
+    Ok((status, body.head().to_vec()))
+}
+
+/// The most of a preflight answer read (a health check, a bucket list, a dashboard).
+const PREFLIGHT_BODY: u64 = 32 * 1024 * 1024;
+
+async fn send_reading(
+    request: reqwest::RequestBuilder,
+    base: &str,
+    calls: &OutsideLog,
+    kind: &'static str,
+    reading: Reading,
+) -> Result<(reqwest::StatusCode, Body)> {
     calls.add(PREFLIGHT, kind, 1);
     let response = request.send().await.map_err(|e| {
         let why = if e.is_connect() {
@@ -76,10 +102,8 @@ async fn send(
         ))
     })?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = super::body::read(response, reading)
         .await
-        .map(|b| b.to_vec())
         .unwrap_or_default();
     Ok((status, body))
 }
@@ -96,11 +120,13 @@ async fn influx_checks(endpoints: &Endpoints, client: &Client, calls: &OutsideLo
     if endpoints.kind() == TargetKind::Influxdb2 {
         return bucket_check(endpoints, client, &base, calls).await;
     }
-    let (status, body) = send(
-        endpoints.query(client, QueryCall::InfluxQl("SHOW DATABASES")),
+    let call = QueryCall::InfluxQl("SHOW DATABASES");
+    let (status, body) = send_reading(
+        endpoints.query(client, call),
         &base,
         calls,
         QUERY,
+        endpoints.reading(&call, true),
     )
     .await?;
     let judged = judge_query(status.as_u16(), &body, true);

@@ -1,8 +1,11 @@
 //! Judging answers. A 200 whose body carries an error (InfluxDB's
 //! `results[i].error`, Grafana's per-refId `error`, a Flux CSV error table) is a
-//! failure with that message, never a success (DOMAIN.md §1.5, §2.4).
+//! failure with that message, never a success (DOMAIN.md §1.5, §2.4); so is a 2xx
+//! that is not what its format returns (truncated, an HTML page, too large).
 
 use serde_json::Value;
+
+use super::body::{show_size, Body, Format, VALUES_KEEP};
 
 /// The verdict on one answer.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -42,7 +45,10 @@ impl Judged {
 /// Longest error text kept: enough to read, small enough for a request log.
 const MAX_ERROR: usize = 300;
 
-fn clip(text: &str) -> String {
+/// An error text as kept: secrets redacted (before the cut, so no half secret
+/// survives it), trimmed, at most [`MAX_ERROR`] bytes.
+pub(crate) fn clip(text: &str) -> String {
+    let text = crate::redact::redact(text);
     let text = text.trim();
     if text.len() <= MAX_ERROR {
         return text.to_string();
@@ -54,47 +60,101 @@ fn clip(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-/// Judge a query answer (InfluxDB `/query` JSON or Grafana `/api/ds/query` JSON).
-/// `want_values` asks for the values of a variable query.
-pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
-    // Most answers are clean 200s: only parse the body when it may hold an error
-    // or when values are wanted, so big panel answers cost a scan, not a parse.
-    // JSON (InfluxQL, Grafana) carries errors in an "error" key; Flux's CSV in an
-    // error table. One SIMD scan of the body for the marker of its own format.
-    let marker: &[u8] = if body.trim_ascii_start().starts_with(b"{") {
-        b"\"error\""
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// `message`, after `HTTP <status>: ` when the status is not a success.
+fn with_status(status: u16, message: &str) -> String {
+    if is_success(status) {
+        clip(message)
     } else {
-        FLUX_ERROR_HEADER
+        format!("HTTP {status}: {}", clip(message))
+    }
+}
+
+/// The failure of an answer that went past `max_body`.
+fn oversize(status: u16, body: &Body) -> Option<Judged> {
+    let limit = body.oversize?;
+    Some(Judged::fail(with_status(
+        status,
+        &format!(
+            "answer larger than max_body {}: read {} bytes, stopped",
+            show_size(limit),
+            body.read
+        ),
+    )))
+}
+
+/// The failure of a non-2xx answer without an error message of its format.
+fn status_failure(status: u16, body: &Body) -> Judged {
+    let text = String::from_utf8_lossy(body.head());
+    Judged::fail(if text.trim().is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {}", clip(&text))
+    })
+}
+
+/// Judge a query answer (InfluxDB `/query` JSON, Grafana `/api/ds/query` JSON,
+/// Flux CSV), read by [`super::body`]. A 2xx must have the shape its format
+/// has, whole: a truncated body, an HTML page or an empty answer where JSON was
+/// expected is a failure that says so. `want_values` asks for the values of a
+/// variable query (the body must have been kept whole for them).
+pub fn judge_query(status: u16, body: &Body, want_values: bool) -> Judged {
+    if let Some(failed) = oversize(status, body) {
+        return failed;
+    }
+    let carried = match body.json() {
+        Some(json) => json.error.clone(),
+        None => flux_error(body.tail()),
     };
-    let may_hold_error = memchr::memmem::find(body, marker).is_some();
-    if (200..300).contains(&status) && !may_hold_error && !want_values {
+    if let Some(message) = carried {
+        return Judged::fail(with_status(status, &message));
+    }
+    if !is_success(status) {
+        return status_failure(status, body);
+    }
+    let expected = match body.format() {
+        Format::Json => "JSON",
+        Format::FluxCsv => "Flux CSV",
+        Format::Any => return Judged::success(),
+    };
+    match (body.first(), body.format()) {
+        (None, Format::Json) => {
+            return Judged::fail(format!("empty answer where {expected} was expected"))
+        }
+        (Some(b'<'), _) => {
+            return Judged::fail(format!(
+                "HTML where {expected} was expected: {}",
+                clip(&String::from_utf8_lossy(
+                    &body.head()[..body.head().len().min(120)]
+                ))
+            ))
+        }
+        (Some(b'{' | b'['), Format::FluxCsv) => {
+            return Judged::fail(format!("JSON where {expected} was expected"))
+        }
+        _ => {}
+    }
+    if let Some(invalid) = body.json().and_then(|j| j.invalid.as_ref()) {
+        return Judged::fail(invalid.to_string());
+    }
+    if let Some(error) = body.csv_error() {
+        return Judged::fail(error.to_string());
+    }
+    if !want_values {
         return Judged::success();
     }
-    let json: Option<Value> = serde_json::from_slice(body).ok();
-    if let Some(message) = json
-        .as_ref()
-        .and_then(body_error)
-        .or_else(|| flux_error(body))
-    {
-        return Judged::fail(if (200..300).contains(&status) {
-            message
-        } else {
-            format!("HTTP {status}: {message}")
-        });
-    }
-    if !(200..300).contains(&status) {
-        let text = String::from_utf8_lossy(body);
-        return Judged::fail(if text.trim().is_empty() {
-            format!("HTTP {status}")
-        } else {
-            format!("HTTP {status}: {}", clip(&text))
-        });
-    }
-    let values = if want_values {
-        json.as_ref().map(answer_values).unwrap_or_default()
-    } else {
-        Vec::new()
+    let Some(whole) = body.whole() else {
+        return Judged::fail(format!(
+            "variable answer larger than {}: its values were not read",
+            show_size(VALUES_KEEP as u64)
+        ));
     };
+    let values = serde_json::from_slice::<Value>(whole)
+        .map(|json| answer_values(&json))
+        .unwrap_or_default();
     Judged {
         ok: true,
         error: None,
@@ -102,13 +162,29 @@ pub fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
     }
 }
 
-/// Judge a write answer: 204 (or any 2xx) is success; otherwise InfluxDB's `error`.
-pub fn judge_write(status: u16, body: &[u8]) -> Judged {
-    if (200..300).contains(&status) {
+/// Judge a write answer: InfluxDB answers a stored write with 204 No Content;
+/// another 2xx (a proxy's page, a 200 with a body) is not a write that landed.
+/// Otherwise InfluxDB's `error` (1.x) or `message` (2.x).
+pub fn judge_write(status: u16, body: &Body) -> Judged {
+    if let Some(failed) = oversize(status, body) {
+        return failed;
+    }
+    if status == 204 {
         return Judged::success();
     }
+    let text = String::from_utf8_lossy(body.head());
+    if is_success(status) {
+        return Judged::fail(if text.trim().is_empty() {
+            format!("HTTP {status} where 204 No Content was expected")
+        } else {
+            format!(
+                "HTTP {status} where 204 No Content was expected: {}",
+                clip(&text)
+            )
+        });
+    }
     // InfluxDB 1.x says `error`; 2.x says `message` (with a `code`).
-    let message = serde_json::from_slice::<Value>(body)
+    let message = serde_json::from_slice::<Value>(body.head())
         .ok()
         .and_then(|v| {
             v.get("error")
@@ -116,33 +192,12 @@ pub fn judge_write(status: u16, body: &[u8]) -> Judged {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+        .unwrap_or_else(|| text.into_owned());
     Judged::fail(if message.trim().is_empty() {
         format!("HTTP {status}")
     } else {
         format!("HTTP {status}: {}", clip(&message))
     })
-}
-
-/// The first error a query answer carries, wherever the format puts it.
-fn body_error(json: &Value) -> Option<String> {
-    // InfluxDB: {"error": "..."} or {"results":[{"statement_id":0,"error":"..."}]}
-    if let Some(e) = json.get("error").and_then(Value::as_str) {
-        return Some(clip(e));
-    }
-    match json.get("results") {
-        Some(Value::Array(results)) => results
-            .iter()
-            .find_map(|r| r.get("error").and_then(Value::as_str))
-            .map(clip),
-        // Grafana: {"results":{"A":{"error":"...","status":500}}}
-        Some(Value::Object(by_ref)) => by_ref.iter().find_map(|(ref_id, r)| {
-            r.get("error")
-                .and_then(Value::as_str)
-                .map(|e| clip(&format!("{ref_id}: {e}")))
-        }),
-        _ => json.get("message").and_then(Value::as_str).map(clip),
-    }
 }
 
 /// The header of the table Flux answers with when a query fails after the 200 and
@@ -216,7 +271,26 @@ fn scalar(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::body::{Reading, DEFAULT_MAX_BODY};
     use super::*;
+
+    /// A query answer read in one piece; CSV unless it opens as JSON.
+    fn judge_query(status: u16, body: &[u8], want_values: bool) -> Judged {
+        let format = if body.trim_ascii_start().starts_with(b"{") {
+            Format::Json
+        } else {
+            Format::FluxCsv
+        };
+        let reading = Reading::query(format, DEFAULT_MAX_BODY, want_values);
+        super::judge_query(status, &Body::from_bytes(body, reading), want_values)
+    }
+
+    fn judge_write(status: u16, body: &[u8]) -> Judged {
+        super::judge_write(
+            status,
+            &Body::from_bytes(body, Reading::write(DEFAULT_MAX_BODY)),
+        )
+    }
 
     #[test]
     fn clean_answers_pass_without_parsing() {
@@ -324,5 +398,108 @@ mod tests {
         );
         let j = judge_write(404, br#"{"error":"database not found: \"toggl\""}"#);
         assert_eq!(j.error.unwrap(), "HTTP 404: database not found: \"toggl\"");
+    }
+
+    #[test]
+    fn answers_that_are_not_what_the_format_returns_are_failures() {
+        let whole = br#"{"results":[{"statement_id":0,"series":[{"name":"t","columns":["time","v"],"values":[[1,2]]}]}]}"#;
+        assert!(judge_query(200, whole, false).ok);
+        let j = judge_query(200, &whole[..50], false);
+        assert_eq!(
+            j.error.unwrap(),
+            "invalid JSON at byte 50: the answer ends early"
+        );
+        let html = b"<!DOCTYPE html><html><body>Sign in</body></html>";
+        let json = Body::from_bytes(html, Reading::query(Format::Json, DEFAULT_MAX_BODY, false));
+        let j = super::judge_query(200, &json, false);
+        assert!(j.error.unwrap().starts_with("HTML where JSON was expected"));
+        let empty = Body::from_bytes(b"  ", Reading::query(Format::Json, DEFAULT_MAX_BODY, false));
+        assert_eq!(
+            super::judge_query(200, &empty, false).error.unwrap(),
+            "empty answer where JSON was expected"
+        );
+        // Grafana's answer cut short.
+        let grafana = br#"{"results":{"A":{"status":200,"frames":[{"schema":{"fields":[]},"data":{"values":[[1,2"#;
+        assert!(judge_query(200, grafana, false)
+            .error
+            .unwrap()
+            .starts_with("invalid JSON at byte"));
+        // Flux CSV cut inside a row, an HTML page, JSON where CSV was expected.
+        let csv = b",result,table,_value\r\n,_result,0,12.5\r\n,_result,0,1";
+        assert!(judge_query(200, csv, false)
+            .error
+            .unwrap()
+            .contains("truncated CSV: ends inside a row"));
+        let flux = |b: &[u8]| {
+            super::judge_query(
+                200,
+                &Body::from_bytes(b, Reading::query(Format::FluxCsv, DEFAULT_MAX_BODY, false)),
+                false,
+            )
+        };
+        assert!(flux(html).error.unwrap().starts_with("HTML where Flux CSV"));
+        assert_eq!(
+            flux(br#"{"results":[]}"#).error.unwrap(),
+            "JSON where Flux CSV was expected"
+        );
+        // Writes: InfluxDB answers 204; a 200 page is not a stored write.
+        assert!(judge_write(204, b"").ok);
+        assert_eq!(
+            judge_write(200, b"<html>ok</html>").error.unwrap(),
+            "HTTP 200 where 204 No Content was expected: <html>ok</html>"
+        );
+    }
+
+    #[test]
+    fn oversize_answers_fail_with_their_size() {
+        let mut scan = super::super::body::BodyScan::new(Reading::query(Format::Json, 1024, false));
+        assert!(scan.feed(&[b' '; 1000]));
+        assert!(!scan.feed(&[b' '; 100]));
+        let j = super::judge_query(200, &scan.finish(), false);
+        assert_eq!(
+            j.error.unwrap(),
+            "answer larger than max_body 1 KB: read 1100 bytes, stopped"
+        );
+    }
+
+    mod proptests {
+        use super::super::super::body::{Body, Format, Reading, DEFAULT_MAX_BODY};
+        use super::super::{judge_query, judge_write};
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::proptest_support::config(256))]
+
+            #[test]
+            fn prop_a_success_is_whole_json(
+                status in 100u16..600,
+                body in prop::collection::vec(any::<u8>(), 0..200),
+                cut in any::<prop::sample::Index>(),
+                want_values in any::<bool>(),
+            ) {
+                let whole = br#"{"results":[{"statement_id":0,"series":[{"name":"t","columns":["time","v"],"values":[[1,2.5]]}]}]}"#;
+                let truncated = &whole[..cut.index(whole.len())];
+                for b in [&body[..], truncated] {
+                    let reading = Reading::query(Format::Json, DEFAULT_MAX_BODY, want_values);
+                    let j = judge_query(status, &Body::from_bytes(b, reading), want_values);
+                    if j.ok {
+                        prop_assert!((200..300).contains(&status));
+                        prop_assert!(
+                            serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok(),
+                            "a success that is not JSON: {:?}", String::from_utf8_lossy(b)
+                        );
+                    } else {
+                        let e = j.error.unwrap();
+                        prop_assert!(!e.is_empty());
+                        if !(200..300).contains(&status) {
+                            prop_assert!(e.starts_with(&format!("HTTP {status}")), "{}", e);
+                        }
+                    }
+                    let w = judge_write(status, &Body::from_bytes(b, Reading::write(DEFAULT_MAX_BODY)));
+                    prop_assert_eq!(w.ok, status == 204);
+                    prop_assert_eq!(w.error.is_some(), status != 204);
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ fn target(kind: TargetKind, auth: Auth) -> Target {
         datasources: Default::default(),
         org_id: 3,
         timeout: Duration::from_secs(5),
+        max_body: body::DEFAULT_MAX_BODY,
         write: None,
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use goose::prelude::*;
 use reqwest::RequestBuilder;
 
+use crate::target::body::{self, Body, Reading};
 use crate::target::Judged;
 
 /// What came of one request.
@@ -18,32 +19,61 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// The verdict.
     pub judged: Judged,
+    /// How long a 429 or 503 asked us to wait (`Retry-After` seconds, capped).
+    pub retry_after: Option<Duration>,
 }
 
-/// Send, read the whole body, judge it.
-pub async fn send(request: RequestBuilder, judge: impl FnOnce(u16, &[u8]) -> Judged) -> Outcome {
+/// The longest `Retry-After` honoured: a server asking for an hour does not
+/// stall the sync job for the rest of the run.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// `Retry-After` of a 429 or 503, in seconds (an HTTP date is not followed), capped.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    if !matches!(response.status().as_u16(), 429 | 503) {
+        return None;
+    }
+    let secs: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// Send, read the body as `reading` says (streaming, bounded), judge it.
+pub async fn send(
+    request: RequestBuilder,
+    reading: Reading,
+    judge: impl FnOnce(u16, &Body) -> Judged,
+) -> Outcome {
     let started = Instant::now();
     // The run's end cuts it off (not sent, or dropped in flight): see run_end.rs.
-    crate::run_end::cancellable(send_inner(request, judge, started))
+    crate::run_end::cancellable(send_inner(request, reading, judge, started))
         .await
         .unwrap_or_else(|| failed(started, 0, crate::run_end::CANCELLED.into()))
 }
 
 async fn send_inner(
     request: RequestBuilder,
-    judge: impl FnOnce(u16, &[u8]) -> Judged,
+    reading: Reading,
+    judge: impl FnOnce(u16, &Body) -> Judged,
     started: Instant,
 ) -> Outcome {
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
-            match response.bytes().await {
+            let retry_after = retry_after(&response);
+            match body::read(response, reading).await {
                 Ok(body) => {
                     let judged = judge(status, &body);
                     Outcome {
                         status,
                         elapsed: started.elapsed(),
                         judged,
+                        retry_after,
                     }
                 }
                 Err(e) => failed(started, status, describe(&e)),
@@ -58,6 +88,7 @@ fn failed(started: Instant, status: u16, error: String) -> Outcome {
         status,
         elapsed: started.elapsed(),
         judged: Judged::from_error(Some(error)),
+        retry_after: None,
     }
 }
 
@@ -86,7 +117,9 @@ pub fn describe(e: &reqwest::Error) -> String {
     "request error".into()
 }
 
-/// Record an outcome under `name` in Goose's metrics and request log.
+/// Record an outcome under `name` in Goose's metrics and request log. This is
+/// the one place an error message enters the log: it goes in redacted and made
+/// safe for Goose's CSV writer (see [`crate::redact::for_log`]).
 pub async fn record(
     user: &mut GooseUser,
     method: &str,
@@ -99,7 +132,12 @@ pub async fn record(
         outcome.elapsed,
         outcome.judged.ok,
         Some(outcome.status),
-        outcome.judged.error.as_deref(),
+        outcome
+            .judged
+            .error
+            .as_deref()
+            .map(crate::redact::for_log)
+            .as_deref(),
     )
     .await
 }

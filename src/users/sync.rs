@@ -21,9 +21,10 @@ use reqwest::Client;
 use super::request::{self, describe, Outcome};
 use super::{IngestLog, RunContext};
 use crate::scenario::{Scenario, SyncJob, SyncSource};
+use crate::target::body::{self, Format, Reading, DEFAULT_MAX_BODY};
 use crate::target::outside_log::{self, OTHER, QUERY, SYNC_STATUS_POLL};
 use crate::target::{
-    judge_query, judge_write, Endpoints, Judged, TogglEndpoints, TriggerEndpoints,
+    clip, judge_query, judge_write, Endpoints, Judged, TogglEndpoints, TriggerEndpoints,
 };
 use crate::users::ingest_log::IngestRow;
 use crate::workload::line_protocol::{gzip, Names};
@@ -149,6 +150,7 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
         status: 0,
         elapsed: started.elapsed(),
         judged: Judged::success(),
+        retry_after: None,
     };
     request::record(user, "LP", "sync transform", &transform).await?;
 
@@ -214,6 +216,7 @@ async fn generate(
         status: 0,
         elapsed: started.elapsed(),
         judged: Judged::success(),
+        retry_after: None,
     };
     request::record(user, "GEN", "sync fetch", &outcome).await?;
     Ok(out)
@@ -294,6 +297,7 @@ async fn toggl_get(
     user: &mut GooseUser,
     context: &RunContext,
 ) -> Result<(Outcome, Vec<u8>), Box<TransactionError>> {
+    let max_body = context.endpoints.max_body();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -315,8 +319,18 @@ async fn toggl_get(
                     402 => Some(header("x-toggl-quota-resets-in").unwrap_or(60)),
                     _ => None,
                 };
-                match resp.bytes().await {
-                    Ok(b) => (status, wait, b.to_vec(), None),
+                match body::read(resp, Reading::whole(max_body)).await {
+                    Ok(b) if b.oversize.is_some() => (
+                        status,
+                        None,
+                        Vec::new(),
+                        Some(format!(
+                            "answer larger than max_body {}: read {} bytes, stopped",
+                            body::show_size(max_body),
+                            b.read
+                        )),
+                    ),
+                    Ok(b) => (status, wait, b.head().to_vec(), None),
                     Err(e) => (status, None, Vec::new(), Some(describe(&e))),
                 }
             }
@@ -326,14 +340,10 @@ async fn toggl_get(
         let error = error.or_else(|| {
             (!ok).then(|| {
                 let text = String::from_utf8_lossy(&body);
-                let text = text.trim();
-                if text.is_empty() {
+                if text.trim().is_empty() {
                     format!("HTTP {status}")
                 } else {
-                    format!(
-                        "HTTP {status}: {}",
-                        text.chars().take(200).collect::<String>()
-                    )
+                    format!("HTTP {status}: {}", clip(&text))
                 }
             })
         });
@@ -341,6 +351,7 @@ async fn toggl_get(
             status,
             elapsed: started.elapsed(),
             judged: Judged::from_error(error),
+            retry_after: None,
         };
         match wait {
             Some(secs) if attempt < TRIES => {
@@ -366,10 +377,15 @@ async fn triggered_sync(
     context: &RunContext,
 ) -> TransactionResult {
     let started = Instant::now();
-    let trigger = request::send(endpoints.trigger(client), |status, body| {
+    let reading = Reading::write(DEFAULT_MAX_BODY);
+    let trigger = request::send(endpoints.trigger(client), reading, |status, body| {
         let ok = (200..300).contains(&status);
-        let error =
-            (!ok).then(|| format!("HTTP {status}: {}", String::from_utf8_lossy(body).trim()));
+        let error = (!ok).then(|| {
+            format!(
+                "HTTP {status}: {}",
+                clip(&String::from_utf8_lossy(body.head()))
+            )
+        });
         Judged::from_error(error)
     })
     .await;
@@ -380,8 +396,9 @@ async fn triggered_sync(
     let field = settings.status_field.as_str();
     let verdict = loop {
         context.outside.add(SYNC_STATUS_POLL, OTHER, 1);
-        let poll = request::send(endpoints.status(client), |status, body| {
-            let value = serde_json::from_slice::<serde_json::Value>(body)
+        let reading = Reading::whole(DEFAULT_MAX_BODY);
+        let poll = request::send(endpoints.status(client), reading, |status, body| {
+            let value = serde_json::from_slice::<serde_json::Value>(body.head())
                 .ok()
                 .and_then(|v| {
                     v.get(field)
@@ -415,6 +432,7 @@ async fn triggered_sync(
         status: if verdict.is_ok() { 200 } else { 0 },
         elapsed: started.elapsed(),
         judged: Judged::from_error(verdict.err()),
+        retry_after: None,
     };
     request::record(user, "RUN", "sync run", &outcome).await
 }
@@ -442,7 +460,8 @@ async fn freshness(
     let mut last_error = None;
     let visible = loop {
         context.outside.add(outside_log::FRESHNESS_POLL, QUERY, 1);
-        let outcome = request::send(endpoints.write_side_query(client, &q), |s, b| {
+        let reading = Reading::query(Format::Json, endpoints.max_body(), true);
+        let outcome = request::send(endpoints.write_side_query(client, &q), reading, |s, b| {
             judge_query(s, b, true)
         })
         .await;
@@ -471,6 +490,7 @@ async fn freshness(
         status: if visible { 200 } else { 0 },
         elapsed: started.elapsed(),
         judged: Judged::from_error(error),
+        retry_after: None,
     };
     request::record(user, "POLL", "sync freshness", &outcome).await
 }
@@ -500,8 +520,13 @@ async fn write_batch(
                 (body.clone(), false)
             };
             let bytes = payload.len() as u64;
-            let outcome =
-                request::send(endpoints.write(client, payload, gzipped), judge_write).await;
+            let reading = endpoints.write_reading();
+            let outcome = request::send(
+                endpoints.write(client, payload, gzipped),
+                reading,
+                judge_write,
+            )
+            .await;
             request::record(user, "POST", "sync write", &outcome).await?;
             log_batch(&context.ingest, user, &outcome, points, bytes);
             if outcome.judged.ok {
@@ -509,7 +534,8 @@ async fn write_batch(
             } else {
                 context.live.batch(0);
             }
-            let retry = outcome.status == 0 || outcome.status >= 500;
+            // Transport failures, 5xx and 429 (the server shedding load) are retried.
+            let retry = outcome.status == 0 || outcome.status >= 500 || outcome.status == 429;
             if outcome.status == 413 && points > 1 {
                 let (a, b) = split_lines(&body);
                 let half = points / 2;
@@ -521,11 +547,11 @@ async fn write_batch(
                 stored &= outcome.judged.ok;
                 break;
             }
-            if !context
-                .live
-                .sleep(Duration::from_millis(500 * u64::from(attempt)))
-                .await
-            {
+            // Back off as the server asks (Retry-After, capped), else 0.5 s, 1 s, ….
+            let wait = outcome
+                .retry_after
+                .unwrap_or(Duration::from_millis(500 * u64::from(attempt)));
+            if !context.live.sleep(wait).await {
                 return Ok(false);
             }
         }

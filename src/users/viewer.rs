@@ -33,6 +33,7 @@ use super::request::{self, Outcome};
 use super::RunContext;
 use crate::runfolder::{AnswerTotals, RequestClass};
 use crate::scenario::{Target, VariableMix, Viewers};
+use crate::target::body::{Body, Format, Reading};
 use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
 use crate::workload::dashboard::{
@@ -212,7 +213,8 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
             state.range = plan.pick_range(&mut state.rng);
             if plan.grafana_api {
                 let uid = &plan.dashboard.uid;
-                let outcome = request::send(endpoints.dashboard(&client, uid), |s, b| {
+                let reading = Reading::query(Format::Json, endpoints.max_body(), false);
+                let outcome = request::send(endpoints.dashboard(&client, uid), reading, |s, b| {
                     judge_query(s, b, false)
                 })
                 .await;
@@ -322,7 +324,8 @@ async fn variables(
         } else {
             QueryCall::InfluxQl(&v.influxql)
         };
-        let outcome = request::send(endpoints.query(client, call), |s, b| {
+        let reading = endpoints.reading(&call, true);
+        let outcome = request::send(endpoints.query(client, call), reading, |s, b| {
             judge_query(s, b, true)
         })
         .await;
@@ -447,7 +450,9 @@ async fn load(
     let load_elapsed = started.elapsed();
 
     let method = if plan.grafana_api { "POST" } else { "GET" };
-    let mut first_error: Option<String> = None;
+    // A failed load carries its first failed panel's status and error, so the
+    // report classes it as that failure (timeout, 5xx, refused…), not "other".
+    let mut first_error: Option<(u16, String)> = None;
     for (i, (outcome, answer)) in &outcomes {
         let name = &requests[*i].name;
         request::record(user, method, name, outcome).await?;
@@ -460,13 +465,14 @@ async fn load(
             .live
             .record(RequestClass::PanelQuery, outcome.elapsed, outcome.judged.ok);
         if let (None, Some(e)) = (&first_error, &outcome.judged.error) {
-            first_error = Some(format!("{}: {e}", requests[*i].panel.title));
+            first_error = Some((outcome.status, format!("{}: {e}", requests[*i].panel.title)));
         }
     }
     let load = Outcome {
-        status: if first_error.is_none() { 200 } else { 0 },
+        status: first_error.as_ref().map_or(200, |(status, _)| *status),
         elapsed: load_elapsed,
-        judged: Judged::from_error(first_error),
+        judged: Judged::from_error(first_error.map(|(_, e)| e)),
+        retry_after: None,
     };
     let name = format!("load {} [{}]", plan.dashboard.title, view.class());
     request::record(user, "LOAD", &name, &load).await?;
@@ -498,13 +504,12 @@ struct Answer {
 }
 
 impl Answer {
-    /// Count one body; `marker` opens a series in its format (`None`: Flux
-    /// CSV, whose tables are not counted).
-    fn add(&mut self, body: &[u8], marker: Option<&[u8]>) {
-        self.bytes += body.len() as u64;
-        if let Some(m) = marker {
-            self.series += AnswerTotals::series_in(body, m);
-        }
+    /// Count one body, read with its format's series marker (none for Flux
+    /// CSV, whose tables are not counted): every byte read, and the markers
+    /// counted as it streamed in.
+    fn add(&mut self, body: &Body) {
+        self.bytes += body.read;
+        self.series += body.series;
     }
 }
 
@@ -526,8 +531,11 @@ async fn panel(
             datasource_uid: &request.panel.datasource.uid,
             panel_id: Some(request.panel.id.max(0) as u64),
         };
-        let outcome = request::send(endpoints.query(client, call), |s, b| {
-            answer.add(b, Some(AnswerTotals::GRAFANA_FRAME));
+        let reading = endpoints
+            .reading(&call, false)
+            .counting(Some(AnswerTotals::GRAFANA_FRAME));
+        let outcome = request::send(endpoints.query(client, call), reading, |s, b| {
+            answer.add(b);
             judge_query(s, b, false)
         })
         .await;
@@ -537,6 +545,7 @@ async fn panel(
         status: 200,
         elapsed: Duration::ZERO,
         judged: Judged::success(),
+        retry_after: None,
     };
     let mut sent = 0;
     for q in &request.queries {
@@ -560,8 +569,9 @@ async fn panel(
         }
         sent += 1;
         let marker = matches!(call, QueryCall::InfluxQl(_)).then_some(AnswerTotals::INFLUX_SERIES);
-        let outcome = request::send(endpoints.query(client, call), |s, b| {
-            answer.add(b, marker);
+        let reading = endpoints.reading(&call, false).counting(marker);
+        let outcome = request::send(endpoints.query(client, call), reading, |s, b| {
+            answer.add(b);
             judge_query(s, b, false)
         })
         .await;

@@ -11,9 +11,13 @@
 //! - `lifecycle`: a run ends on its plan against a target that never answers; signals
 //!   (SIGTERM, a second Ctrl-C, during preflight) and `dashload report`'s recovery.
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
+//! - `faults`: the binary against `fault_target` (a misbehaving InfluxDB on loopback):
+//!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
 
 mod bad_scenarios;
 mod cli;
+mod fault_target;
+mod faults;
 mod influxd;
 mod lifecycle;
 mod live_status;

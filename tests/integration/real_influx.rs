@@ -7,6 +7,7 @@
 use dashload::run::{run, RunOptions};
 use dashload::runfolder::{files, RunMeta};
 use dashload::scenario::Scenario;
+use dashload::target::body::Body;
 use dashload::target::{judge_query, judge_write, Endpoints, QueryCall};
 use dashload::workload::dashboard::{TimeRange, View};
 use dashload::workload::generate::{write_generated, OutputFormat};
@@ -146,7 +147,8 @@ fn a_run_against_real_influxdb_lands_every_point_and_every_panel_has_series() {
                     .unwrap();
                 (r.status().as_u16(), r.bytes().await.unwrap())
             });
-            let judged = judge_query(status, &body, false);
+            let reading = endpoints.reading(&QueryCall::InfluxQl(influxql), false);
+            let judged = judge_query(status, &Body::from_bytes(&body, reading), false);
             assert!(
                 judged.ok,
                 "{}: {influxql}: {:?}",
@@ -184,7 +186,7 @@ fn a_malformed_line_is_reported_with_influxdbs_error() {
         let r = endpoints.write(&client, body, false).send().await.unwrap();
         (r.status().as_u16(), r.bytes().await.unwrap())
     });
-    let judged = judge_write(status, &body);
+    let judged = judge_write(status, &Body::from_bytes(&body, endpoints.write_reading()));
     assert!(!judged.ok);
     let error = judged.error.unwrap();
     assert!(
