@@ -81,7 +81,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         Some(report) => {
             println!("{}", report.text);
             Ok(super::report::verdict_code(
-                report.slo_failed,
+                report.failed(),
                 report.regression,
             ))
         }

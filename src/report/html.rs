@@ -129,10 +129,14 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
         text(&r.scenario),
         s.verdict.label(),
-        match s.verdict {
-            Verdict::Pass => "every SLO held on every hold window",
-            Verdict::Fail => "an SLO failed on a hold window",
-            Verdict::NotJudged => "nothing was judged (see the notes below)",
+        match (s.verdict, &s.unmeasured) {
+            (Verdict::Pass, _) => "every SLO held on every hold window".to_string(),
+            (Verdict::Fail, _) => "an SLO failed on a hold window".to_string(),
+            (Verdict::NotJudged, Some(why)) => format!(
+                "<span id=\"unmeasured\">the run could not be judged, which fails it: {}</span>",
+                text(why)
+            ),
+            (Verdict::NotJudged, None) => "nothing was judged (see the notes below)".to_string(),
         }
     )?;
     banners(h, s)?;
@@ -486,7 +490,7 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
 }
 
 fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. <em>No data</em> (no requests of the class in the window, or no latencies) is neither a pass nor a failure.</p>\n");
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 5 ÷ (1 − <var>q</var>) successful requests (p95: 100, p99: 500), an error rate bounded by <var>e</var> needs 5 ÷ <var>e</var> requests (at most 500); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A window passes only when every SLO on it was judged and held.</p>\n");
     if s.slos.is_empty() {
         h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
         return Ok(());

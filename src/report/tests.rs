@@ -529,3 +529,55 @@ fn per_panel_tables_show_the_average_answer_from_run_json() {
     assert!(kb.iter().any(|c| c == "3.0"), "{kb:?}");
     assert!(series.iter().any(|c| c == "2.5"), "{series:?}");
 }
+
+/// A request log of `rows` panel queries spread over `[0, span_ms)`, the
+/// `i`-th failed (connection refused) when `fail(i)`.
+pub(super) fn panel_log(rows: u64, span_ms: u64, fail: impl Fn(u64) -> bool) -> String {
+    let mut text = format!("{}\n", synthetic::REQUESTS_HEADER);
+    for i in 0..rows {
+        let (status, ok, error) = if fail(i) {
+            (0, false, "error sending request: connection refused")
+        } else {
+            (200, true, "")
+        };
+        text.push_str(&format!(
+            "{},0,viewer,1,,raw,panel Hours [7d],,false,12,{status},{ok},false,1,\"{error}\",0,0,12000\n",
+            i * span_ms / rows
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_run_where_most_requests_failed_is_not_judged_and_fails_everywhere() {
+    let (dir, mut meta) = synthetic_dir(100);
+    meta.slos.retain(|s| {
+        s.class == RequestClass::PanelQuery && s.metric == crate::runfolder::SloMetric::P95
+    });
+    meta.store(dir.path()).unwrap();
+    let end = meta.windows.iter().map(|w| w.end_ms).max().unwrap();
+    // 95 % refused: a few successful samples per hold, all fast.
+    fs::write(
+        dir.path().join(files::REQUESTS),
+        panel_log(8_000, end, |i| i % 20 != 0),
+    )
+    .unwrap();
+    let out = render(dir.path());
+    assert!(out.failed(), "exit 1, not 0");
+    assert!(!out.slo_failed);
+    let why = out.unmeasured.clone().expect("why it was not judged");
+    assert!(why.contains("panel query p95"), "{why}");
+    assert!(why.contains("failed"), "{why}");
+    assert!(out.text.contains("NOT JUDGED"), "{}", out.text);
+    assert!(out.text.contains(&why), "{}", out.text);
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.verdict, summary::Verdict::NotJudged);
+    assert_eq!(s.unmeasured.as_deref(), Some(why.as_str()));
+    let xml = read(dir.path(), files::JUNIT);
+    assert!(xml.contains("type=\"NotJudged\""), "{xml}");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("id=\"unmeasured\""));
+    assert_eq!(crate::cli::report::verdict_code(out.failed(), false), 1);
+}
