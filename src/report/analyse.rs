@@ -380,11 +380,8 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
         if let Some(note) = &input.note {
             notes.push(format!("{file}: {note}"));
         }
-        if input.corrupt_rows > 0 {
-            notes.push(format!(
-                "{file}: {} corrupt rows were skipped",
-                input.corrupt_rows
-            ));
+        for problem in input.problems() {
+            notes.push(format!("{file}: {problem}"));
         }
         if input.truncated_last_line {
             notes.push(format!(
@@ -440,6 +437,37 @@ fn unjudged_reason(judged: &[&SloResult]) -> String {
     )
 }
 
+/// Why the rows read cannot stand for the run: more than
+/// [`SET_ASIDE_SHARE`](super::collect::SET_ASIDE_SHARE) of a log's rows were
+/// unreadable or out of range (the rows lost may have been its failures).
+fn set_aside_reason(c: &Collected) -> Option<String> {
+    let parts: Vec<String> = [
+        ("requests.csv", &c.requests_input),
+        ("ingest.csv", &c.ingest_input),
+    ]
+    .into_iter()
+    .filter_map(|(file, input)| {
+        let share = input.set_aside_share()?;
+        (share > super::collect::SET_ASIDE_SHARE).then(|| {
+            format!(
+                "{file}: {} of {} rows ({:.2} %) unreadable or out of range ({})",
+                input.set_aside(),
+                input.rows + input.set_aside(),
+                share * 100.0,
+                input.problems().join("; ")
+            )
+        })
+    })
+    .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}: more than {} % of the rows were lost, so the rest cannot stand for the run",
+            parts.join("; "),
+            super::collect::SET_ASIDE_SHARE * 100.0
+        )
+    })
+}
+
 /// Analyse a run: everything the report states, without a baseline.
 pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     let slos = slo_results(meta, c);
@@ -451,8 +479,20 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         SloVerdict::Pass => Verdict::Pass,
         SloVerdict::NoData => Verdict::NotJudged,
     };
-    let unmeasured = (verdict == Verdict::NotJudged && !judged_slos.is_empty())
+    let mut unmeasured = (verdict == Verdict::NotJudged && !judged_slos.is_empty())
         .then(|| unjudged_reason(&judged_slos));
+    // Too many rows lost: what was read cannot stand for the run.
+    let lost = set_aside_reason(c);
+    if let Some(lost) = &lost {
+        unmeasured = Some(match unmeasured {
+            Some(why) => format!("{lost}; {why}"),
+            None => lost.clone(),
+        });
+    }
+    let verdict = match verdict {
+        Verdict::Pass if lost.is_some() => Verdict::NotJudged,
+        v => v,
+    };
     let mut steps: Vec<&WindowStats> = windows
         .iter()
         .filter(|w| w.kind == WindowKind::StressStep)
@@ -485,7 +525,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         })
         .collect();
     concurrency.sort_by_key(|p| p.viewers);
-    let capacity_found = if meta.slos.is_empty() {
+    let capacity_found = if meta.slos.is_empty() || lost.is_some() {
         None
     } else {
         capacity(
@@ -495,7 +535,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 .collect::<Vec<_>>(),
         )
     };
-    let bracket = if meta.slos.is_empty() {
+    let bracket = if meta.slos.is_empty() || lost.is_some() {
         None
     } else {
         let planned = meta

@@ -542,13 +542,90 @@ pub struct InputStatus {
     pub used: bool,
     /// Rows folded in.
     pub rows: u64,
-    /// Rows skipped because they could not be parsed.
+    /// Rows skipped because they could not be read.
     pub corrupt_rows: u64,
+    /// Where the first unreadable row is and why: `line 17: 12 fields where the header has 18`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<String>,
+    /// Rows set aside because a value cannot belong to the run (an elapsed
+    /// time past its end, a negative or longer-than-the-run latency).
+    #[serde(default)]
+    pub out_of_range_rows: u64,
+    /// Where the first out-of-range row is and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_out_of_range: Option<String>,
     /// The last line was cut short (the run was probably interrupted while writing).
     pub truncated_last_line: bool,
     /// What happened, in words, when something did not go as expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the last row was, while reading (a cut last line is not counted).
+    #[serde(skip)]
+    pub(crate) last_problem: Option<LastProblem>,
+}
+
+/// Which count the last problem row went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LastProblem {
+    Corrupt,
+    OutOfRange,
+}
+
+/// Above this share of a file's rows unreadable or out of range, the rows read
+/// cannot stand for the run (the ones lost may have been its failures): the run
+/// is not judged. At or below it they are named, and the verdict stands.
+pub const SET_ASIDE_SHARE: f64 = 0.001;
+
+impl InputStatus {
+    /// Rows unreadable or out of range.
+    pub fn set_aside(&self) -> u64 {
+        self.corrupt_rows + self.out_of_range_rows
+    }
+
+    /// The share of all rows set aside, when any was.
+    pub fn set_aside_share(&self) -> Option<f64> {
+        let all = self.rows + self.set_aside();
+        (self.set_aside() > 0).then(|| self.set_aside() as f64 / all as f64)
+    }
+
+    /// What was set aside, in words: `3 rows could not be read (first at line
+    /// 17: …); 1 row was out of range (first at line 40: …)`.
+    pub fn problems(&self) -> Vec<String> {
+        let rows = |n: u64| {
+            if n == 1 {
+                "1 row".to_string()
+            } else {
+                format!("{n} rows")
+            }
+        };
+        let at = |first: &Option<String>| {
+            first
+                .as_deref()
+                .map(|f| format!(" (first at {f})"))
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        if self.corrupt_rows > 0 {
+            out.push(format!(
+                "{} could not be read{}",
+                rows(self.corrupt_rows),
+                at(&self.first_corrupt)
+            ));
+        }
+        if self.out_of_range_rows > 0 {
+            out.push(format!(
+                "{} {} out of range and set aside{}",
+                rows(self.out_of_range_rows),
+                if self.out_of_range_rows == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                at(&self.first_out_of_range)
+            ));
+        }
+        out
+    }
 }
 
 impl InputStatus {
@@ -565,6 +642,17 @@ impl InputStatus {
             Err(e) => Err(crate::error::Error::io(path, e)),
         }
     }
+}
+
+/// The latest start (ms) a row of a run expected to last `run_ms` can have: its
+/// length plus a quarter, and at least ten minutes more (requests in flight at
+/// the end, a run that overran its plan); a week when the length is unknown.
+pub fn elapsed_limit_ms(run_ms: u64) -> u64 {
+    const WEEK_MS: u64 = 7 * 24 * 3_600_000;
+    if run_ms == 0 {
+        return WEEK_MS;
+    }
+    run_ms.saturating_add((run_ms / 4).max(600_000))
 }
 
 /// Everything the input was folded into.
@@ -602,6 +690,9 @@ pub struct Collected {
     pub ingest_input: InputStatus,
     /// `report.json`.
     pub goose_input: InputStatus,
+    /// Rows starting after this (ms) cannot belong to the run: they are set
+    /// aside (see [`elapsed_limit_ms`]).
+    pub elapsed_limit_ms: u64,
     /// Per-second viewer requests of the hold windows, for their evenness.
     pub hold_seconds: super::evenness::HoldSeconds,
 }
@@ -629,6 +720,7 @@ impl Collected {
             requests_input: InputStatus::default(),
             ingest_input: InputStatus::default(),
             goose_input: InputStatus::default(),
+            elapsed_limit_ms: elapsed_limit_ms(run_ms),
             hold_seconds: super::evenness::HoldSeconds::new(windows),
         }
     }
@@ -746,6 +838,15 @@ impl Collected {
     /// Count `n` failures with the same message (cut to [`MESSAGE_CHARS`]).
     pub fn record_messages(&mut self, error: &[u8], n: u64) {
         let text = String::from_utf8_lossy(error);
+        // A bare CR or other control character in a server's error must not
+        // reach a terminal or a table cell as such.
+        let text: String = if text.chars().any(char::is_control) {
+            text.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        } else {
+            text.into_owned()
+        };
         let text = text.trim();
         let text = if text.is_empty() {
             "(no message)"

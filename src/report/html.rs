@@ -835,7 +835,7 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
 }
 
 fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>corrupt rows skipped</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
+    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
     for (file, i) in [
         ("requests.csv", &s.inputs.requests),
         ("ingest.csv", &s.inputs.ingest),
@@ -843,10 +843,11 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     ] {
         writeln!(
             h,
-            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             if i.used { "yes" } else { "no" },
             i.rows,
             i.corrupt_rows,
+            i.out_of_range_rows,
             if i.truncated_last_line { "yes" } else { "no" },
             i.note.as_deref().map(text).unwrap_or_default()
         )?;

@@ -42,6 +42,14 @@ pub fn junit(s: &Summary) -> String {
         ("http_requests".to_string(), t.requests.to_string()),
         ("http_failed".to_string(), t.failed.to_string()),
         ("http_outside_log".to_string(), t.outside_log.to_string()),
+        (
+            "requests_unreadable_rows".to_string(),
+            s.inputs.requests.corrupt_rows.to_string(),
+        ),
+        (
+            "requests_out_of_range_rows".to_string(),
+            s.inputs.requests.out_of_range_rows.to_string(),
+        ),
     ];
     for o in &t.operations {
         props.push((format!("{}_count", o.class.key()), o.count.to_string()));

@@ -250,7 +250,8 @@ fn a_cut_last_line_and_corrupt_rows_are_reported_not_fatal() {
     assert_eq!(s.inputs.requests.corrupt_rows, 1);
     assert!(s.inputs.requests.truncated_last_line);
     let html = read(dir.path(), files::REPORT_HTML);
-    assert!(html.contains("1 corrupt rows were skipped"));
+    assert!(html
+        .contains("1 row could not be read (first at line 101: 4 fields where the header has 18)"));
     assert!(html.contains("the last line was cut short"));
 }
 
@@ -580,4 +581,72 @@ fn a_run_where_most_requests_failed_is_not_judged_and_fails_everywhere() {
     assert_page_is_sound(&html);
     assert!(html.contains("id=\"unmeasured\""));
     assert_eq!(crate::cli::report::verdict_code(out.failed(), false), 1);
+}
+
+#[test]
+fn unreadable_rows_are_named_and_too_many_keep_a_run_from_passing() {
+    let (dir, _) = synthetic_dir(30_000);
+    assert_eq!(
+        render(dir.path()).unmeasured,
+        None,
+        "the clean run is judged"
+    );
+    let path = dir.path().join(files::REQUESTS);
+    let text = read(dir.path(), files::REQUESTS);
+    let mut lines: Vec<&str> = text.lines().collect();
+    // 40 unreadable rows (0.13 %): each an error whose bare CR split it, as
+    // Goose's CSV writer leaves it, but with a line feed.
+    let broken =
+        "500,0,viewer,1,,raw,panel Hours per project [1h],,false,7,500,false,false,1,a\nb,0,0,7000";
+    for i in 0..20 {
+        lines.insert(1000 + i * 100, broken);
+    }
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.inputs.requests.corrupt_rows, 40);
+    let first = s.inputs.requests.first_corrupt.clone().unwrap();
+    assert!(
+        first.starts_with("line 1001: 15 fields where the header has 18"),
+        "{first}"
+    );
+    let named = format!("40 rows could not be read (first at {first})");
+    assert!(out.failed(), "{}", out.text);
+    assert_eq!(s.verdict, summary::Verdict::NotJudged);
+    assert!(s.unmeasured.as_deref().unwrap().contains(&named));
+    assert_eq!(s.capacity, None);
+    assert!(out.text.contains(&named), "{}", out.text);
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert!(html.contains(&html::text(&named)));
+    assert!(read(dir.path(), files::JUNIT).contains("\"requests_unreadable_rows\" value=\"40\""));
+}
+
+#[test]
+fn an_absurd_row_is_set_aside_and_the_charts_keep_their_scale() {
+    let (dir, _) = synthetic_dir(30_000);
+    render(dir.path());
+    let clean: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    let path = dir.path().join(files::REQUESTS);
+    let mut text = read(dir.path(), files::REQUESTS);
+    text.push_str("9999999999999999999,0,viewer,1,,raw,panel Hours per project [1h],,false,7,200,true,false,1,,0,0,7000\n");
+    fs::write(&path, text).unwrap();
+    let out = render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.series.bucket_ms, clean.series.bucket_ms);
+    assert_eq!(s.series.buckets.len(), clean.series.buckets.len());
+    assert_eq!(s.run.duration_s, clean.run.duration_s);
+    assert_eq!(s.inputs.requests.out_of_range_rows, 1);
+    let named =
+        "1 row was out of range and set aside (first at line 30002: elapsed 9999999999999999999 ms";
+    assert!(
+        s.inputs.notes.iter().any(|n| n.contains(named)),
+        "{:?}",
+        s.inputs.notes
+    );
+    assert!(read(dir.path(), files::REPORT_HTML).contains(named));
+    assert_eq!(
+        s.verdict, clean.verdict,
+        "one row in 30,001 does not unjudge a run"
+    );
+    assert_eq!(out.failed(), clean.slo_failed);
 }
