@@ -705,3 +705,90 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::report::synthetic::REQUESTS_HEADER;
+
+    fn load(body: &[u8]) -> Collected {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.csv");
+        let mut text = format!("{REQUESTS_HEADER}\n").into_bytes();
+        text.extend_from_slice(body);
+        std::fs::write(&path, text).unwrap();
+        let mut c = Collected::new(&[], 60_000);
+        read_requests(&mut c, &path, false).expect("a readable file never errors");
+        c
+    }
+
+    /// Every problem row is counted and the first of each kind named by line.
+    fn assert_named(input: &InputStatus) {
+        for (n, first) in [
+            (input.corrupt_rows, &input.first_corrupt),
+            (input.out_of_range_rows, &input.first_out_of_range),
+        ] {
+            if n > 0 {
+                let first = first.as_deref().expect("the first problem row is named");
+                assert!(first.starts_with("line "), "{first}");
+            } else {
+                assert_eq!(first, &None);
+            }
+        }
+    }
+
+    /// A field as a log might hold it: a number (maybe huge or negative), a
+    /// boolean, or any text with quotes, commas, CR and LF.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i128>().prop_map(|n| n.to_string()),
+            (0u64..100_000).prop_map(|n| n.to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            "[ -~\r\n\"]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(64))]
+
+        #[test]
+        fn prop_arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let c = load(&body);
+            assert_named(&c.requests_input);
+            prop_assert!(c.last_elapsed_ms <= c.elapsed_limit_ms);
+        }
+
+        #[test]
+        fn prop_rows_of_arbitrary_fields_are_read_or_named(
+            rows in proptest::collection::vec(proptest::collection::vec(field(), 0..20), 0..12)
+        ) {
+            let body: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+            let c = load(body.as_bytes());
+            let input = &c.requests_input;
+            assert_named(input);
+            prop_assert!(c.last_elapsed_ms <= c.elapsed_limit_ms);
+            // Every row folded in is within the run.
+            prop_assert!(c.buckets.width_ms <= 1000 * 1024, "{}", c.buckets.width_ms);
+        }
+
+        #[test]
+        fn prop_well_formed_rows_with_any_values_are_read_or_set_aside(
+            values in proptest::collection::vec((any::<i64>(), any::<i64>(), 0u32..2000, any::<bool>()), 1..20)
+        ) {
+            let body: String = values
+                .iter()
+                .map(|(elapsed, us, status, ok)| {
+                    format!("{elapsed},0,viewer,0,,raw,panel P [1h],,false,0,{status},{ok},false,0,,0,0,{us}\n")
+                })
+                .collect();
+            let c = load(body.as_bytes());
+            let input = &c.requests_input;
+            assert_named(input);
+            prop_assert_eq!(input.corrupt_rows, 0);
+            prop_assert_eq!(input.rows + input.out_of_range_rows, values.len() as u64);
+        }
+    }
+}

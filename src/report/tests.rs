@@ -650,3 +650,81 @@ fn an_absurd_row_is_set_aside_and_the_charts_keep_their_scale() {
     );
     assert_eq!(out.failed(), clean.slo_failed);
 }
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::runfolder::{Slo, SloMetric, StageWindow};
+
+    fn window() -> impl Strategy<Value = StageWindow> {
+        (
+            prop_oneof![
+                Just(WindowKind::Ramp),
+                Just(WindowKind::Hold),
+                Just(WindowKind::StressStep)
+            ],
+            any::<usize>(),
+            prop_oneof![any::<u64>(), 0u64..200_000],
+            prop_oneof![any::<u64>(), 0u64..200_000],
+        )
+            .prop_map(|(kind, viewers, start_ms, end_ms)| StageWindow {
+                name: format!("w {start_ms}"),
+                kind,
+                viewers,
+                start_ms,
+                end_ms,
+            })
+    }
+
+    fn slo() -> impl Strategy<Value = Slo> {
+        (
+            proptest::sample::select(RequestClass::ALL.to_vec()),
+            proptest::sample::select(vec![
+                SloMetric::P50,
+                SloMetric::P95,
+                SloMetric::P99,
+                SloMetric::ErrorRate,
+                SloMetric::MsPerPoint,
+            ]),
+            prop_oneof![
+                any::<f64>().prop_filter("JSON numbers", |f| f.is_finite()),
+                0.0f64..1000.0
+            ],
+        )
+            .prop_map(|(class, metric, max)| Slo { class, metric, max })
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(12))]
+
+        #[test]
+        fn prop_run_json_that_is_not_a_run_names_file_line_and_column(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(files::RUN_META), &bytes).unwrap();
+            let err = render_run(dir.path(), &ReportOptions::default()).unwrap_err().to_string();
+            prop_assert!(err.contains("run.json"), "{}", err);
+            // Not UTF-8 is an I/O error of the file; anything else a JSON error with its place.
+            prop_assert!(err.contains(" line ") || err.contains("UTF-8"), "{}", err);
+        }
+
+        #[test]
+        fn prop_run_json_with_any_windows_and_slos_renders(
+            windows in proptest::collection::vec(window(), 0..6),
+            slos in proptest::collection::vec(slo(), 0..4),
+            ended_s in prop_oneof![Just(None), (0i64..1_000_000).prop_map(Some)],
+            interrupted in any::<bool>(),
+        ) {
+            let (dir, mut meta) = synthetic_dir(100);
+            meta.windows = windows;
+            meta.slos = slos;
+            meta.ended_at = ended_s.map(|s| meta.started_at + chrono::Duration::seconds(s));
+            meta.interrupted = interrupted;
+            meta.store(dir.path()).unwrap();
+            let out = render_run(dir.path(), &ReportOptions::default());
+            prop_assert!(out.is_ok(), "{:?}", out.err());
+        }
+    }
+}
