@@ -279,7 +279,8 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
             0.0
         }
     };
-    let all = RequestClass::ALL.iter().zip(&w.classes);
+    let accs: Vec<_> = RequestClass::ALL.iter().map(|c| w.class(*c)).collect();
+    let all = RequestClass::ALL.iter().zip(accs.iter().map(|a| &**a));
     let (requests, failed) = (w.http.count, w.http.failed);
     let viewer_ok = all
         .clone()
@@ -296,7 +297,10 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
         failed,
         throughput_rps: per_s(requests - failed),
         viewer_throughput_rps: per_s(viewer_ok),
-        classes: present(all.map(|(c, a)| (*c, a.clone()))),
+        classes: present(
+            all.filter(|(_, a)| a.count > 0)
+                .map(|(c, a)| (*c, a.clone())),
+        ),
         ingest: w.ingest,
         verdict: combine(
             slos.iter()
@@ -313,7 +317,7 @@ fn slo_results(meta: &RunMeta, c: &Collected) -> Vec<SloResult> {
             continue;
         }
         for slo in &meta.slos {
-            let j = super::judge::judge(slo, w.class(slo.class), &w.ingest);
+            let j = super::judge::judge(slo, &w.class(slo.class), &w.ingest);
             out.push(SloResult {
                 window: w.window.name.clone(),
                 window_kind: w.window.kind,
@@ -515,7 +519,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             viewer_throughput_rps: s.viewer_throughput_rps,
             p95_ms: RequestClass::ALL
                 .iter()
-                .filter_map(|class| Some((*class, latency(w.class(*class))?.p95)))
+                .filter_map(|class| Some((*class, latency(&w.class(*class))?.p95)))
                 .collect(),
             held: match s.verdict {
                 SloVerdict::Pass => Some(true),
@@ -563,8 +567,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .iter()
         .filter(|w| w.window.kind == WindowKind::Hold)
     {
-        for (acc, part) in judged_acc.iter_mut().zip(&w.classes) {
-            acc.merge(part);
+        for (acc, class) in judged_acc.iter_mut().zip(RequestClass::ALL) {
+            acc.merge(&w.class(class));
         }
     }
 

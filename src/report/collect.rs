@@ -482,13 +482,126 @@ impl IngestAcc {
     }
 }
 
+/// Latencies as sorted `(value, count)` pairs, each value cut to the start of
+/// its bucket in a [`FINE_SIGFIG`] HDR histogram: the same precision, but
+/// memory grows with the distinct values seen, not with the value range. A
+/// window's classes are kept this way, so that 20,000 windows of a long
+/// ladder do not each hold ten 16–70 KB histograms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseHist {
+    values: Vec<(u64, u64)>,
+}
+
+impl SparseHist {
+    /// Fold in one value, µs.
+    pub fn record(&mut self, us: u64) {
+        // A FINE_SIGFIG (3 digits) histogram is exact below 2048 and has 1024
+        // sub-buckets per power of two above.
+        let shift = (63 - us.max(1).leading_zeros()).saturating_sub(10);
+        let key = (us >> shift) << shift;
+        match self.values.binary_search_by_key(&key, |(v, _)| *v) {
+            Ok(i) => self.values[i].1 += 1,
+            Err(i) => self.values.insert(i, (key, 1)),
+        }
+    }
+
+    /// The values as an HDR histogram of `sigfig` digits.
+    pub fn histogram(&self, sigfig: u8) -> Histogram<u64> {
+        let mut h = new_histogram(sigfig);
+        for &(v, n) in &self.values {
+            if h.record_n(v, n).is_err() {
+                h.saturating_record_n(v, n);
+            }
+        }
+        h
+    }
+}
+
+/// One class's requests in one window, kept small (see [`SparseHist`]).
+#[derive(Debug, Clone, Default)]
+pub struct WindowClass {
+    /// Requests.
+    pub count: u64,
+    /// Failed requests.
+    pub failed: u64,
+    ok: SparseHist,
+    failed_values: SparseHist,
+    ok_moments: Moments,
+    failed_moments: Moments,
+}
+
+impl WindowClass {
+    fn record(&mut self, latency_us: u64, success: bool) {
+        self.count += 1;
+        if success {
+            self.ok.record(latency_us);
+            self.ok_moments.record(latency_us);
+        } else {
+            self.failed += 1;
+            self.failed_values.record(latency_us);
+            self.failed_moments.record(latency_us);
+        }
+    }
+
+    /// As a [`ClassAcc`] (histograms built now).
+    pub fn acc(&self) -> ClassAcc {
+        ClassAcc {
+            count: self.count,
+            failed: self.failed,
+            hist: self.ok.histogram(FINE_SIGFIG),
+            failed_hist: self.failed_values.histogram(FINE_SIGFIG),
+            ok_moments: self.ok_moments,
+            failed_moments: self.failed_moments,
+        }
+    }
+}
+
+/// Windows by start, to find the ones holding an instant in O(log n) (they
+/// seldom overlap; when they do, each holding one is still found).
+#[derive(Debug, Clone, Default)]
+pub struct WindowIndex {
+    /// `(start, end, window index)`, sorted by start.
+    spans: Vec<(u64, u64, usize)>,
+    /// The latest end among `spans[..=i]`.
+    reach: Vec<u64>,
+}
+
+impl WindowIndex {
+    /// The index of `windows`.
+    pub fn new(windows: &[StageWindow]) -> WindowIndex {
+        let mut spans: Vec<_> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.start_ms, w.end_ms, i))
+            .collect();
+        spans.sort_unstable();
+        let mut reach = Vec::with_capacity(spans.len());
+        let mut furthest = 0;
+        for s in &spans {
+            furthest = furthest.max(s.1);
+            reach.push(furthest);
+        }
+        WindowIndex { spans, reach }
+    }
+
+    /// The windows holding `t` (`start <= t < end`), in no particular order.
+    pub fn holding(&self, t: u64) -> impl Iterator<Item = usize> + '_ {
+        let after = self.spans.partition_point(|s| s.0 <= t);
+        (0..after)
+            .rev()
+            .take_while(move |&i| self.reach[i] > t)
+            .filter(move |&i| self.spans[i].1 > t)
+            .map(move |i| self.spans[i].2)
+    }
+}
+
 /// One stage or stress-step window and what fell in it.
 #[derive(Debug, Clone)]
 pub struct WindowAcc {
     /// The window, as `run.json` gives it.
     pub window: StageWindow,
-    /// Per class (index in [`RequestClass::ALL`]).
-    pub classes: Vec<ClassAcc>,
+    /// Per class (index in [`RequestClass::ALL`]), created on first use.
+    classes: Vec<Option<Box<WindowClass>>>,
     /// HTTP calls started in it.
     pub http: Tally,
     /// Batches from `ingest.csv`.
@@ -503,22 +616,55 @@ impl WindowAcc {
         WindowAcc {
             blocks: (window.kind == WindowKind::Hold).then(|| WindowBlocks::new(&window)),
             window,
-            classes: RequestClass::ALL
-                .iter()
-                .map(|_| ClassAcc::new(FINE_SIGFIG))
-                .collect(),
+            classes: Vec::new(),
             http: Tally::default(),
             ingest: IngestAcc::default(),
         }
     }
 
-    /// The accumulator of `class`.
-    pub fn class(&self, class: RequestClass) -> &ClassAcc {
-        &self.classes[class_index(class)]
+    /// The requests of `class` in this window, as an accumulator (built now;
+    /// an empty one is shared).
+    pub fn class(&self, class: RequestClass) -> std::borrow::Cow<'static, ClassAcc> {
+        static EMPTY: std::sync::OnceLock<ClassAcc> = std::sync::OnceLock::new();
+        match self
+            .classes
+            .get(class_index(class))
+            .and_then(|c| c.as_deref())
+        {
+            Some(c) => std::borrow::Cow::Owned(c.acc()),
+            None => std::borrow::Cow::Borrowed(EMPTY.get_or_init(|| ClassAcc::new(FINE_SIGFIG))),
+        }
     }
 
-    pub(crate) fn contains(&self, elapsed_ms: u64) -> bool {
-        self.window.start_ms <= elapsed_ms && elapsed_ms < self.window.end_ms
+    /// Requests and failures of `class`, without building histograms.
+    pub fn counts(&self, class: RequestClass) -> Tally {
+        self.classes
+            .get(class_index(class))
+            .and_then(|c| c.as_deref())
+            .map_or_else(Tally::default, |c| Tally {
+                count: c.count,
+                failed: c.failed,
+            })
+    }
+
+    fn entry(&mut self, class_index: usize) -> &mut WindowClass {
+        if self.classes.len() <= class_index {
+            self.classes
+                .resize_with(RequestClass::ALL.len().max(class_index + 1), || None);
+        }
+        self.classes[class_index].get_or_insert_with(Default::default)
+    }
+
+    /// Fold in one request of class index `class_index`.
+    pub fn record(&mut self, class_index: usize, latency_us: u64, success: bool) {
+        self.entry(class_index).record(latency_us, success);
+    }
+
+    /// Add counts without latencies (Goose's per-second graph data).
+    pub fn add_counts(&mut self, class_index: usize, count: u64, failed: u64) {
+        let c = self.entry(class_index);
+        c.count += count;
+        c.failed += failed;
     }
 }
 
@@ -667,6 +813,8 @@ pub struct Collected {
     /// Per request name, in first-seen order.
     pub names: Vec<NameAcc>,
     name_index: HashMap<Box<[u8]>, usize>,
+    /// Finds the windows holding an instant.
+    pub window_index: WindowIndex,
     /// HTTP calls over the whole run (the headline's "HTTP requests").
     pub http: Tally,
     /// Rows that are not HTTP calls (dashboard loads, transforms, …), per
@@ -709,6 +857,7 @@ impl Collected {
                 .collect(),
             names: Vec::new(),
             name_index: HashMap::new(),
+            window_index: WindowIndex::new(windows),
             http: Tally::default(),
             operations: vec![Tally::default(); RequestClass::ALL.len()],
             errors: [0; 7],
@@ -788,23 +937,19 @@ impl Collected {
         self.names[name_slot].acc.record(latency_us, success);
         let ci = class_index(class);
         self.totals[ci].record(latency_us, success);
-        for w in &mut self.windows {
-            if w.contains(elapsed_ms) {
-                w.classes[ci].record(latency_us, success);
-                if let Some(b) = &mut w.blocks {
-                    b.record(elapsed_ms, ci, latency_us, success);
-                }
-                if http {
-                    w.http.record(success);
-                }
+        let mut first: Option<usize> = None;
+        for i in self.window_index.holding(elapsed_ms) {
+            let w = &mut self.windows[i];
+            w.record(ci, latency_us, success);
+            if let Some(b) = &mut w.blocks {
+                b.record(elapsed_ms, ci, latency_us, success);
             }
+            if http {
+                w.http.record(success);
+            }
+            first = Some(first.map_or(i, |f| f.min(i)));
         }
-        if let Some(kind) = self
-            .windows
-            .iter()
-            .find(|w| w.contains(elapsed_ms))
-            .map(|w| w.window.kind)
-        {
+        if let Some(kind) = first.map(|i| self.windows[i].window.kind) {
             let by_kind = &mut self.names[name_slot].by_kind;
             let i = match by_kind.iter().position(|(k, _)| *k == kind) {
                 Some(i) => i,
@@ -880,10 +1025,10 @@ impl Collected {
         success: bool,
     ) {
         self.ingest.record(points, bytes, duration_us, success);
-        for w in &mut self.windows {
-            if w.contains(elapsed_ms) {
-                w.ingest.record(points, bytes, duration_us, success);
-            }
+        for i in self.window_index.holding(elapsed_ms) {
+            self.windows[i]
+                .ingest
+                .record(points, bytes, duration_us, success);
         }
         self.buckets
             .at(elapsed_ms)

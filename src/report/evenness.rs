@@ -30,13 +30,13 @@ pub const BURSTY_RATIO: f64 = 1.4;
 #[derive(Debug, Clone, Default)]
 pub struct HoldSeconds {
     holds: Vec<Hold>,
+    index: super::collect::WindowIndex,
 }
 
 #[derive(Debug, Clone)]
 struct Hold {
     name: String,
     start_ms: u64,
-    end_ms: u64,
     /// Per second, up to the last second that had a request; the rest are 0.
     requests: Vec<u32>,
     /// Seconds in the hold.
@@ -47,19 +47,23 @@ struct Hold {
 impl HoldSeconds {
     /// Empty counts for the hold windows among `windows`.
     pub fn new(windows: &[StageWindow]) -> HoldSeconds {
-        let holds = windows
+        let kept: Vec<StageWindow> = windows
             .iter()
             .filter(|w| w.kind == WindowKind::Hold && w.end_ms > w.start_ms)
+            .cloned()
+            .collect();
+        let index = super::collect::WindowIndex::new(&kept);
+        let holds = kept
+            .iter()
             .map(|w| Hold {
                 name: w.name.clone(),
                 start_ms: w.start_ms,
-                end_ms: w.end_ms,
                 requests: Vec::new(),
                 seconds: (w.end_ms - w.start_ms).div_ceil(1000),
                 loads: 0,
             })
             .collect();
-        HoldSeconds { holds }
+        HoldSeconds { holds, index }
     }
 
     /// Count one request log row. Only viewers' HTTP calls count: the sync job
@@ -68,8 +72,9 @@ impl HoldSeconds {
         if !is_viewer_class(class) {
             return;
         }
-        for h in &mut self.holds {
-            if h.start_ms <= elapsed_ms && elapsed_ms < h.end_ms {
+        for i in self.index.holding(elapsed_ms) {
+            let h = &mut self.holds[i];
+            {
                 if class == RequestClass::DashboardLoad {
                     h.loads += 1;
                 } else {

@@ -219,14 +219,12 @@ fn fold_per_second(c: &mut Collected, graphs: &Value) {
                 bucket.errors[ErrorKind::Other.index()] += failed;
                 bucket.http.merge(&tally);
             }
-            for w in &mut c.windows {
-                if w.contains(ms) {
-                    let acc = &mut w.classes[class_index(class)];
-                    acc.count += n;
-                    acc.failed += failed;
-                    if http {
-                        w.http.merge(&tally);
-                    }
+            let holding: Vec<usize> = c.window_index.holding(ms).collect();
+            for i in holding {
+                let w = &mut c.windows[i];
+                w.add_counts(class_index(class), n, failed);
+                if http {
+                    w.http.merge(&tally);
                 }
             }
             c.last_elapsed_ms = c.last_elapsed_ms.max(ms);
