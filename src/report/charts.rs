@@ -716,10 +716,12 @@ fn concurrency_errors(s: &Summary) -> String {
 
 /// `(viewers, error rate %)` of `class` per concurrency point that has requests of it.
 fn concurrency_error_rates(s: &Summary, class: RequestClass) -> Vec<(f64, f64)> {
+    let by_name: std::collections::HashMap<&str, &WindowStats> =
+        s.windows.iter().map(|w| (w.name.as_str(), w)).collect();
     s.concurrency
         .iter()
         .filter_map(|p| {
-            let w = s.windows.iter().find(|w| w.name == p.window)?;
+            let w = by_name.get(p.window.as_str())?;
             let c = w.classes.iter().find(|c| c.class == class)?;
             Some((p.viewers as f64, c.error_rate? * 100.0))
         })
