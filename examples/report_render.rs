@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example report_render -- gen <dir> <rows> [seed]
+//! cargo run --release --example report_render -- gen-windows <dir> <rows> <windows>
 //! cargo run --release --example report_render -- render <dir> [baseline-dir]
 //! ```
 
@@ -31,6 +32,19 @@ fn main() -> ExitCode {
             );
             Ok(())
         })(),
+        Some("gen-windows") if args.len() >= 4 => (|| {
+            let dir = PathBuf::from(&args[1]);
+            std::fs::create_dir_all(&dir).map_err(|e| dashload::Error::io(&dir, e))?;
+            let number = |s: &str, what: &str| {
+                s.parse::<u64>()
+                    .map_err(|e| dashload::Error::Usage(format!("{what}: {e}")))
+            };
+            let rows = number(&args[2], "rows")?;
+            let windows = number(&args[3], "windows")? as usize;
+            synthetic::write_many_windows(&dir, rows, windows, 1)?;
+            eprintln!("wrote {rows} rows in {windows} windows into {}", dir.display());
+            Ok(())
+        })(),
         Some("render") if args.len() >= 2 => (|| {
             let options = ReportOptions {
                 baseline: args.get(2).map(PathBuf::from),
@@ -44,7 +58,7 @@ fn main() -> ExitCode {
             Ok(())
         })(),
         _ => Err(dashload::Error::Usage(
-            "usage: report_render gen <dir> <rows> [seed] | render <dir> [baseline-dir]".into(),
+            "usage: report_render gen <dir> <rows> [seed] | gen-windows <dir> <rows> <windows> | render <dir> [baseline-dir]".into(),
         )),
     };
     match result {

@@ -34,12 +34,13 @@ pub fn exec(args: ReportArgs) -> Result<u8> {
     }
     let outcome = render_run(&args.run_dir, &options)?;
     println!("{}", outcome.text);
-    Ok(verdict_code(outcome.slo_failed, outcome.regression))
+    Ok(verdict_code(outcome.failed(), outcome.regression))
 }
 
-/// The exit code of a verdict: an SLO failure outranks a regression.
-pub fn verdict_code(slo_failed: bool, regression: bool) -> u8 {
-    if slo_failed {
+/// The exit code of a verdict: a failed run (an SLO failed, or the run could not
+/// be judged) outranks a regression.
+pub fn verdict_code(failed: bool, regression: bool) -> u8 {
+    if failed {
         exit_code::SLO_FAILED
     } else if regression {
         exit_code::REGRESSION

@@ -80,7 +80,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     let verdict = match &result.report {
         Some(report) => {
             println!("{}", report.text);
-            super::report::verdict_code(report.slo_failed, report.regression)
+            super::report::verdict_code(report.failed(), report.regression)
         }
         None => {
             println!(

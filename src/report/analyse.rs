@@ -8,10 +8,13 @@
 //!   *successful* requests started in the window (failed ones have their own
 //!   latency), and error rate (fraction) over all of them; `ms_per_point`
 //!   is the window's summed batch write time ÷ summed points from
-//!   `ingest.csv`. A window with no requests of the class (or no latency
-//!   data) gives *no data*, which is neither pass nor fail.
+//!   `ingest.csv`. An SLO is judged only on enough samples ([`super::judge`]:
+//!   p95 needs 100 successful requests); a window passes only when every SLO
+//!   on it was judged and held, and is *not judged* otherwise (unless one
+//!   failed). A run with hold windows and SLOs whose holds are not all judged
+//!   is NOT JUDGED, with the reason in `Summary::unmeasured`, and fails.
 //! - **Capacity**: over hold windows and stress steps sorted by viewers, the
-//!   most viewers of a window on which every SLO with data held, below the
+//!   most viewers of a window on which every SLO was judged and held, below the
 //!   fewest viewers on which one failed (a lucky window above a failure does
 //!   not count). `None` without SLOs or without a window that held. The
 //!   **bracket** adds the fewest viewers on which an SLO failed, the SLO
@@ -22,7 +25,7 @@
 //!   only; dashboard loads, transforms, sync runs and freshness lags are
 //!   operations, counted in their classes and in `Totals::operations`.
 
-use crate::runfolder::{RequestClass, RunMeta, Slo, SloMetric, WindowKind};
+use crate::runfolder::{RequestClass, RunMeta, WindowKind};
 
 use hdrhistogram::Histogram;
 
@@ -91,56 +94,7 @@ fn present(classes: impl Iterator<Item = (RequestClass, ClassAcc)>) -> Vec<Class
         .collect()
 }
 
-/// The observed value of `slo` on `window`, or why there is none.
-pub fn observe(slo: &Slo, window: &WindowAcc) -> Result<f64, String> {
-    let acc = window.class(slo.class);
-    let pct = |q: f64| {
-        if acc.count == 0 {
-            Err(format!("no {} requests in this window", slo.class.label()))
-        } else if acc.hist.is_empty() && acc.failed_hist.is_empty() {
-            Err("no latencies for this window (no request log)".to_string())
-        } else if acc.hist.is_empty() {
-            Err(format!(
-                "no successful {} requests in this window",
-                slo.class.label()
-            ))
-        } else {
-            Ok(acc.hist.value_at_quantile(q) as f64 / 1000.0)
-        }
-    };
-    match slo.metric {
-        SloMetric::P50 => pct(0.50),
-        SloMetric::P95 => pct(0.95),
-        SloMetric::P99 => pct(0.99),
-        SloMetric::ErrorRate => ratio(acc.failed, acc.count)
-            .ok_or_else(|| format!("no {} requests in this window", slo.class.label())),
-        SloMetric::MsPerPoint if slo.class == RequestClass::IngestBatch => window
-            .ingest
-            .ms_per_point()
-            .ok_or_else(|| "no points written in this window (ingest.csv)".to_string()),
-        SloMetric::MsPerPoint => Err("ms_per_point applies to ingest batches only".to_string()),
-    }
-}
-
-/// Pass when `observed <= max`.
-pub fn judge(observed: Option<f64>, max: f64) -> SloVerdict {
-    match observed {
-        None => SloVerdict::NoData,
-        Some(v) if v <= max => SloVerdict::Pass,
-        Some(_) => SloVerdict::Fail,
-    }
-}
-
-/// A window's verdict from its SLO verdicts: fail beats pass beats no data.
-pub fn combine(verdicts: impl IntoIterator<Item = SloVerdict>) -> SloVerdict {
-    verdicts
-        .into_iter()
-        .fold(SloVerdict::NoData, |acc, v| match (acc, v) {
-            (SloVerdict::Fail, _) | (_, SloVerdict::Fail) => SloVerdict::Fail,
-            (SloVerdict::Pass, _) | (_, SloVerdict::Pass) => SloVerdict::Pass,
-            _ => SloVerdict::NoData,
-        })
-}
+pub use super::judge::combine;
 
 /// Capacity from `(viewers, held)` points (`held: None` = no SLO had data):
 /// the most viewers that held, below the fewest viewers that failed.
@@ -325,7 +279,8 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
             0.0
         }
     };
-    let all = RequestClass::ALL.iter().zip(&w.classes);
+    let accs: Vec<_> = RequestClass::ALL.iter().map(|c| w.class(*c)).collect();
+    let all = RequestClass::ALL.iter().zip(accs.iter().map(|a| &**a));
     let (requests, failed) = (w.http.count, w.http.failed);
     let viewer_ok = all
         .clone()
@@ -342,7 +297,10 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
         failed,
         throughput_rps: per_s(requests - failed),
         viewer_throughput_rps: per_s(viewer_ok),
-        classes: present(all.map(|(c, a)| (*c, a.clone()))),
+        classes: present(
+            all.filter(|(_, a)| a.count > 0)
+                .map(|(c, a)| (*c, a.clone())),
+        ),
         ingest: w.ingest,
         verdict: combine(
             slos.iter()
@@ -359,7 +317,7 @@ fn slo_results(meta: &RunMeta, c: &Collected) -> Vec<SloResult> {
             continue;
         }
         for slo in &meta.slos {
-            let observed = observe(slo, w);
+            let j = super::judge::judge(slo, &w.class(slo.class), &w.ingest);
             out.push(SloResult {
                 window: w.window.name.clone(),
                 window_kind: w.window.kind,
@@ -367,9 +325,9 @@ fn slo_results(meta: &RunMeta, c: &Collected) -> Vec<SloResult> {
                 class: slo.class,
                 metric: slo.metric,
                 max: slo.max,
-                observed: observed.as_ref().ok().copied(),
-                verdict: judge(observed.as_ref().ok().copied(), slo.max),
-                note: observed.err(),
+                observed: j.observed,
+                verdict: j.verdict,
+                note: j.note,
             });
         }
     }
@@ -426,11 +384,8 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
         if let Some(note) = &input.note {
             notes.push(format!("{file}: {note}"));
         }
-        if input.corrupt_rows > 0 {
-            notes.push(format!(
-                "{file}: {} corrupt rows were skipped",
-                input.corrupt_rows
-            ));
+        for problem in input.problems() {
+            notes.push(format!("{file}: {problem}"));
         }
         if input.truncated_last_line {
             notes.push(format!(
@@ -454,6 +409,69 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
     notes
 }
 
+/// Why a run with hold windows and SLOs was not judged: the SLOs that lacked
+/// samples, the first few by name.
+fn unjudged_reason(judged: &[&SloResult]) -> String {
+    const SHOWN: usize = 3;
+    let missing: Vec<_> = judged
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::NoData)
+        .collect();
+    let mut parts: Vec<String> = missing
+        .iter()
+        .take(SHOWN)
+        .map(|r| {
+            format!(
+                "{}: {} {}: {}",
+                r.window,
+                r.class.label(),
+                r.metric.key(),
+                r.note.as_deref().unwrap_or("no data")
+            )
+        })
+        .collect();
+    if missing.len() > SHOWN {
+        parts.push(format!("and {} more", missing.len() - SHOWN));
+    }
+    format!(
+        "{} of {} SLO checks on hold windows lacked the samples to judge them ({})",
+        missing.len(),
+        judged.len(),
+        parts.join("; ")
+    )
+}
+
+/// Why the rows read cannot stand for the run: more than
+/// [`SET_ASIDE_SHARE`](super::collect::SET_ASIDE_SHARE) of a log's rows were
+/// unreadable or out of range (the rows lost may have been its failures).
+fn set_aside_reason(c: &Collected) -> Option<String> {
+    let parts: Vec<String> = [
+        ("requests.csv", &c.requests_input),
+        ("ingest.csv", &c.ingest_input),
+    ]
+    .into_iter()
+    .filter_map(|(file, input)| {
+        let share = input.set_aside_share()?;
+        (share > super::collect::SET_ASIDE_SHARE).then(|| {
+            format!(
+                "{file}: {} of {} rows ({:.2} %) unreadable or out of range ({})",
+                input.set_aside(),
+                input.rows + input.set_aside(),
+                share * 100.0,
+                input.problems().join("; ")
+            )
+        })
+    })
+    .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}: more than {} % of the rows were lost, so the rest cannot stand for the run",
+            parts.join("; "),
+            super::collect::SET_ASIDE_SHARE * 100.0
+        )
+    })
+}
+
 /// Analyse a run: everything the report states, without a baseline.
 pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     let slos = slo_results(meta, c);
@@ -464,6 +482,20 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         SloVerdict::Fail => Verdict::Fail,
         SloVerdict::Pass => Verdict::Pass,
         SloVerdict::NoData => Verdict::NotJudged,
+    };
+    let mut unmeasured = (verdict == Verdict::NotJudged && !judged_slos.is_empty())
+        .then(|| unjudged_reason(&judged_slos));
+    // Too many rows lost: what was read cannot stand for the run.
+    let lost = set_aside_reason(c);
+    if let Some(lost) = &lost {
+        unmeasured = Some(match unmeasured {
+            Some(why) => format!("{lost}; {why}"),
+            None => lost.clone(),
+        });
+    }
+    let verdict = match verdict {
+        Verdict::Pass if lost.is_some() => Verdict::NotJudged,
+        v => v,
     };
     let mut steps: Vec<&WindowStats> = windows
         .iter()
@@ -487,7 +519,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             viewer_throughput_rps: s.viewer_throughput_rps,
             p95_ms: RequestClass::ALL
                 .iter()
-                .filter_map(|class| Some((*class, latency(w.class(*class))?.p95)))
+                .filter_map(|class| Some((*class, latency(&w.class(*class))?.p95)))
                 .collect(),
             held: match s.verdict {
                 SloVerdict::Pass => Some(true),
@@ -497,7 +529,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         })
         .collect();
     concurrency.sort_by_key(|p| p.viewers);
-    let capacity_found = if meta.slos.is_empty() {
+    let capacity_found = if meta.slos.is_empty() || lost.is_some() {
         None
     } else {
         capacity(
@@ -507,7 +539,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
                 .collect::<Vec<_>>(),
         )
     };
-    let bracket = if meta.slos.is_empty() {
+    let bracket = if meta.slos.is_empty() || lost.is_some() {
         None
     } else {
         let planned = meta
@@ -535,8 +567,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .iter()
         .filter(|w| w.window.kind == WindowKind::Hold)
     {
-        for (acc, part) in judged_acc.iter_mut().zip(&w.classes) {
-            acc.merge(part);
+        for (acc, class) in judged_acc.iter_mut().zip(RequestClass::ALL) {
+            acc.merge(&w.class(class));
         }
     }
 
@@ -657,6 +689,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         slos,
         verdict,
         slo_failed,
+        unmeasured,
         first_break,
         concurrency,
         capacity: capacity_found,
@@ -694,6 +727,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
 
 #[cfg(test)]
 mod counts_tests;
+#[cfg(test)]
+mod judgement_tests;
 #[cfg(test)]
 mod ok_ko_tests;
 #[cfg(test)]

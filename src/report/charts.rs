@@ -151,10 +151,12 @@ pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
     const STEPS: [i64; 15] = [
         1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600,
     ];
+    // Beyond six hours, whole days, as many as keep to about seven ticks (a
+    // damaged run.json can claim any length: the ticks stay few).
     let step = STEPS
         .into_iter()
         .find(|st| end / (*st as f64) <= 7.0)
-        .unwrap_or(86_400);
+        .unwrap_or_else(|| ((end / 7.0 / 86_400.0).ceil().clamp(1.0, 1e15) as i64) * 86_400);
     let t0 = start.timestamp_millis() as f64 / 1000.0;
     let first = (t0 / step as f64).ceil() * step as f64 - t0;
     let mut out = Vec::new();
@@ -168,8 +170,12 @@ pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
 
 /// `x` s after `start` as a UTC wall-clock time, HH:MM:SS.
 pub fn clock(start: DateTime<Utc>, x: f64) -> String {
-    let t = start + chrono::Duration::milliseconds((x * 1000.0).round() as i64);
-    t.format("%H:%M:%S").to_string()
+    match chrono::Duration::try_milliseconds((x * 1000.0).round() as i64)
+        .and_then(|d| start.checked_add_signed(d))
+    {
+        Some(t) => t.format("%H:%M:%S").to_string(),
+        None => format!("+{x:.0} s"),
+    }
 }
 
 /// Draw a chart over time: x in seconds over the whole run, labelled with
@@ -710,10 +716,12 @@ fn concurrency_errors(s: &Summary) -> String {
 
 /// `(viewers, error rate %)` of `class` per concurrency point that has requests of it.
 fn concurrency_error_rates(s: &Summary, class: RequestClass) -> Vec<(f64, f64)> {
+    let by_name: std::collections::HashMap<&str, &WindowStats> =
+        s.windows.iter().map(|w| (w.name.as_str(), w)).collect();
     s.concurrency
         .iter()
         .filter_map(|p| {
-            let w = s.windows.iter().find(|w| w.name == p.window)?;
+            let w = by_name.get(p.window.as_str())?;
             let c = w.classes.iter().find(|c| c.class == class)?;
             Some((p.viewers as f64, c.error_rate? * 100.0))
         })

@@ -482,13 +482,126 @@ impl IngestAcc {
     }
 }
 
+/// Latencies as sorted `(value, count)` pairs, each value cut to the start of
+/// its bucket in a [`FINE_SIGFIG`] HDR histogram: the same precision, but
+/// memory grows with the distinct values seen, not with the value range. A
+/// window's classes are kept this way, so that 20,000 windows of a long
+/// ladder do not each hold ten 16–70 KB histograms.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SparseHist {
+    values: Vec<(u64, u64)>,
+}
+
+impl SparseHist {
+    /// Fold in one value, µs.
+    pub fn record(&mut self, us: u64) {
+        // A FINE_SIGFIG (3 digits) histogram is exact below 2048 and has 1024
+        // sub-buckets per power of two above.
+        let shift = (63 - us.max(1).leading_zeros()).saturating_sub(10);
+        let key = (us >> shift) << shift;
+        match self.values.binary_search_by_key(&key, |(v, _)| *v) {
+            Ok(i) => self.values[i].1 += 1,
+            Err(i) => self.values.insert(i, (key, 1)),
+        }
+    }
+
+    /// The values as an HDR histogram of `sigfig` digits.
+    pub fn histogram(&self, sigfig: u8) -> Histogram<u64> {
+        let mut h = new_histogram(sigfig);
+        for &(v, n) in &self.values {
+            if h.record_n(v, n).is_err() {
+                h.saturating_record_n(v, n);
+            }
+        }
+        h
+    }
+}
+
+/// One class's requests in one window, kept small (see [`SparseHist`]).
+#[derive(Debug, Clone, Default)]
+pub struct WindowClass {
+    /// Requests.
+    pub count: u64,
+    /// Failed requests.
+    pub failed: u64,
+    ok: SparseHist,
+    failed_values: SparseHist,
+    ok_moments: Moments,
+    failed_moments: Moments,
+}
+
+impl WindowClass {
+    fn record(&mut self, latency_us: u64, success: bool) {
+        self.count += 1;
+        if success {
+            self.ok.record(latency_us);
+            self.ok_moments.record(latency_us);
+        } else {
+            self.failed += 1;
+            self.failed_values.record(latency_us);
+            self.failed_moments.record(latency_us);
+        }
+    }
+
+    /// As a [`ClassAcc`] (histograms built now).
+    pub fn acc(&self) -> ClassAcc {
+        ClassAcc {
+            count: self.count,
+            failed: self.failed,
+            hist: self.ok.histogram(FINE_SIGFIG),
+            failed_hist: self.failed_values.histogram(FINE_SIGFIG),
+            ok_moments: self.ok_moments,
+            failed_moments: self.failed_moments,
+        }
+    }
+}
+
+/// Windows by start, to find the ones holding an instant in O(log n) (they
+/// seldom overlap; when they do, each holding one is still found).
+#[derive(Debug, Clone, Default)]
+pub struct WindowIndex {
+    /// `(start, end, window index)`, sorted by start.
+    spans: Vec<(u64, u64, usize)>,
+    /// The latest end among `spans[..=i]`.
+    reach: Vec<u64>,
+}
+
+impl WindowIndex {
+    /// The index of `windows`.
+    pub fn new(windows: &[StageWindow]) -> WindowIndex {
+        let mut spans: Vec<_> = windows
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.start_ms, w.end_ms, i))
+            .collect();
+        spans.sort_unstable();
+        let mut reach = Vec::with_capacity(spans.len());
+        let mut furthest = 0;
+        for s in &spans {
+            furthest = furthest.max(s.1);
+            reach.push(furthest);
+        }
+        WindowIndex { spans, reach }
+    }
+
+    /// The windows holding `t` (`start <= t < end`), in no particular order.
+    pub fn holding(&self, t: u64) -> impl Iterator<Item = usize> + '_ {
+        let after = self.spans.partition_point(|s| s.0 <= t);
+        (0..after)
+            .rev()
+            .take_while(move |&i| self.reach[i] > t)
+            .filter(move |&i| self.spans[i].1 > t)
+            .map(move |i| self.spans[i].2)
+    }
+}
+
 /// One stage or stress-step window and what fell in it.
 #[derive(Debug, Clone)]
 pub struct WindowAcc {
     /// The window, as `run.json` gives it.
     pub window: StageWindow,
-    /// Per class (index in [`RequestClass::ALL`]).
-    pub classes: Vec<ClassAcc>,
+    /// Per class (index in [`RequestClass::ALL`]), created on first use.
+    classes: Vec<Option<Box<WindowClass>>>,
     /// HTTP calls started in it.
     pub http: Tally,
     /// Batches from `ingest.csv`.
@@ -503,22 +616,55 @@ impl WindowAcc {
         WindowAcc {
             blocks: (window.kind == WindowKind::Hold).then(|| WindowBlocks::new(&window)),
             window,
-            classes: RequestClass::ALL
-                .iter()
-                .map(|_| ClassAcc::new(FINE_SIGFIG))
-                .collect(),
+            classes: Vec::new(),
             http: Tally::default(),
             ingest: IngestAcc::default(),
         }
     }
 
-    /// The accumulator of `class`.
-    pub fn class(&self, class: RequestClass) -> &ClassAcc {
-        &self.classes[class_index(class)]
+    /// The requests of `class` in this window, as an accumulator (built now;
+    /// an empty one is shared).
+    pub fn class(&self, class: RequestClass) -> std::borrow::Cow<'static, ClassAcc> {
+        static EMPTY: std::sync::OnceLock<ClassAcc> = std::sync::OnceLock::new();
+        match self
+            .classes
+            .get(class_index(class))
+            .and_then(|c| c.as_deref())
+        {
+            Some(c) => std::borrow::Cow::Owned(c.acc()),
+            None => std::borrow::Cow::Borrowed(EMPTY.get_or_init(|| ClassAcc::new(FINE_SIGFIG))),
+        }
     }
 
-    pub(crate) fn contains(&self, elapsed_ms: u64) -> bool {
-        self.window.start_ms <= elapsed_ms && elapsed_ms < self.window.end_ms
+    /// Requests and failures of `class`, without building histograms.
+    pub fn counts(&self, class: RequestClass) -> Tally {
+        self.classes
+            .get(class_index(class))
+            .and_then(|c| c.as_deref())
+            .map_or_else(Tally::default, |c| Tally {
+                count: c.count,
+                failed: c.failed,
+            })
+    }
+
+    fn entry(&mut self, class_index: usize) -> &mut WindowClass {
+        if self.classes.len() <= class_index {
+            self.classes
+                .resize_with(RequestClass::ALL.len().max(class_index + 1), || None);
+        }
+        self.classes[class_index].get_or_insert_with(Default::default)
+    }
+
+    /// Fold in one request of class index `class_index`.
+    pub fn record(&mut self, class_index: usize, latency_us: u64, success: bool) {
+        self.entry(class_index).record(latency_us, success);
+    }
+
+    /// Add counts without latencies (Goose's per-second graph data).
+    pub fn add_counts(&mut self, class_index: usize, count: u64, failed: u64) {
+        let c = self.entry(class_index);
+        c.count += count;
+        c.failed += failed;
     }
 }
 
@@ -542,13 +688,90 @@ pub struct InputStatus {
     pub used: bool,
     /// Rows folded in.
     pub rows: u64,
-    /// Rows skipped because they could not be parsed.
+    /// Rows skipped because they could not be read.
     pub corrupt_rows: u64,
+    /// Where the first unreadable row is and why: `line 17: 12 fields where the header has 18`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_corrupt: Option<String>,
+    /// Rows set aside because a value cannot belong to the run (an elapsed
+    /// time past its end, a negative or longer-than-the-run latency).
+    #[serde(default)]
+    pub out_of_range_rows: u64,
+    /// Where the first out-of-range row is and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_out_of_range: Option<String>,
     /// The last line was cut short (the run was probably interrupted while writing).
     pub truncated_last_line: bool,
     /// What happened, in words, when something did not go as expected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What the last row was, while reading (a cut last line is not counted).
+    #[serde(skip)]
+    pub(crate) last_problem: Option<LastProblem>,
+}
+
+/// Which count the last problem row went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LastProblem {
+    Corrupt,
+    OutOfRange,
+}
+
+/// Above this share of a file's rows unreadable or out of range, the rows read
+/// cannot stand for the run (the ones lost may have been its failures): the run
+/// is not judged. At or below it they are named, and the verdict stands.
+pub const SET_ASIDE_SHARE: f64 = 0.001;
+
+impl InputStatus {
+    /// Rows unreadable or out of range.
+    pub fn set_aside(&self) -> u64 {
+        self.corrupt_rows + self.out_of_range_rows
+    }
+
+    /// The share of all rows set aside, when any was.
+    pub fn set_aside_share(&self) -> Option<f64> {
+        let all = self.rows + self.set_aside();
+        (self.set_aside() > 0).then(|| self.set_aside() as f64 / all as f64)
+    }
+
+    /// What was set aside, in words: `3 rows could not be read (first at line
+    /// 17: …); 1 row was out of range (first at line 40: …)`.
+    pub fn problems(&self) -> Vec<String> {
+        let rows = |n: u64| {
+            if n == 1 {
+                "1 row".to_string()
+            } else {
+                format!("{n} rows")
+            }
+        };
+        let at = |first: &Option<String>| {
+            first
+                .as_deref()
+                .map(|f| format!(" (first at {f})"))
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        if self.corrupt_rows > 0 {
+            out.push(format!(
+                "{} could not be read{}",
+                rows(self.corrupt_rows),
+                at(&self.first_corrupt)
+            ));
+        }
+        if self.out_of_range_rows > 0 {
+            out.push(format!(
+                "{} {} out of range and set aside{}",
+                rows(self.out_of_range_rows),
+                if self.out_of_range_rows == 1 {
+                    "was"
+                } else {
+                    "were"
+                },
+                at(&self.first_out_of_range)
+            ));
+        }
+        out
+    }
 }
 
 impl InputStatus {
@@ -567,6 +790,17 @@ impl InputStatus {
     }
 }
 
+/// The latest start (ms) a row of a run expected to last `run_ms` can have: its
+/// length plus a quarter, and at least ten minutes more (requests in flight at
+/// the end, a run that overran its plan); a week when the length is unknown.
+pub fn elapsed_limit_ms(run_ms: u64) -> u64 {
+    const WEEK_MS: u64 = 7 * 24 * 3_600_000;
+    if run_ms == 0 {
+        return WEEK_MS;
+    }
+    run_ms.saturating_add((run_ms / 4).max(600_000))
+}
+
 /// Everything the input was folded into.
 #[derive(Debug, Clone)]
 pub struct Collected {
@@ -579,6 +813,8 @@ pub struct Collected {
     /// Per request name, in first-seen order.
     pub names: Vec<NameAcc>,
     name_index: HashMap<Box<[u8]>, usize>,
+    /// Finds the windows holding an instant.
+    pub window_index: WindowIndex,
     /// HTTP calls over the whole run (the headline's "HTTP requests").
     pub http: Tally,
     /// Rows that are not HTTP calls (dashboard loads, transforms, …), per
@@ -602,6 +838,9 @@ pub struct Collected {
     pub ingest_input: InputStatus,
     /// `report.json`.
     pub goose_input: InputStatus,
+    /// Rows starting after this (ms) cannot belong to the run: they are set
+    /// aside (see [`elapsed_limit_ms`]).
+    pub elapsed_limit_ms: u64,
     /// Per-second viewer requests of the hold windows, for their evenness.
     pub hold_seconds: super::evenness::HoldSeconds,
 }
@@ -618,6 +857,7 @@ impl Collected {
                 .collect(),
             names: Vec::new(),
             name_index: HashMap::new(),
+            window_index: WindowIndex::new(windows),
             http: Tally::default(),
             operations: vec![Tally::default(); RequestClass::ALL.len()],
             errors: [0; 7],
@@ -629,6 +869,7 @@ impl Collected {
             requests_input: InputStatus::default(),
             ingest_input: InputStatus::default(),
             goose_input: InputStatus::default(),
+            elapsed_limit_ms: elapsed_limit_ms(run_ms),
             hold_seconds: super::evenness::HoldSeconds::new(windows),
         }
     }
@@ -696,23 +937,19 @@ impl Collected {
         self.names[name_slot].acc.record(latency_us, success);
         let ci = class_index(class);
         self.totals[ci].record(latency_us, success);
-        for w in &mut self.windows {
-            if w.contains(elapsed_ms) {
-                w.classes[ci].record(latency_us, success);
-                if let Some(b) = &mut w.blocks {
-                    b.record(elapsed_ms, ci, latency_us, success);
-                }
-                if http {
-                    w.http.record(success);
-                }
+        let mut first: Option<usize> = None;
+        for i in self.window_index.holding(elapsed_ms) {
+            let w = &mut self.windows[i];
+            w.record(ci, latency_us, success);
+            if let Some(b) = &mut w.blocks {
+                b.record(elapsed_ms, ci, latency_us, success);
             }
+            if http {
+                w.http.record(success);
+            }
+            first = Some(first.map_or(i, |f| f.min(i)));
         }
-        if let Some(kind) = self
-            .windows
-            .iter()
-            .find(|w| w.contains(elapsed_ms))
-            .map(|w| w.window.kind)
-        {
+        if let Some(kind) = first.map(|i| self.windows[i].window.kind) {
             let by_kind = &mut self.names[name_slot].by_kind;
             let i = match by_kind.iter().position(|(k, _)| *k == kind) {
                 Some(i) => i,
@@ -746,6 +983,15 @@ impl Collected {
     /// Count `n` failures with the same message (cut to [`MESSAGE_CHARS`]).
     pub fn record_messages(&mut self, error: &[u8], n: u64) {
         let text = String::from_utf8_lossy(error);
+        // A bare CR or other control character in a server's error must not
+        // reach a terminal or a table cell as such.
+        let text: String = if text.chars().any(char::is_control) {
+            text.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        } else {
+            text.into_owned()
+        };
         let text = text.trim();
         let text = if text.is_empty() {
             "(no message)"
@@ -779,10 +1025,10 @@ impl Collected {
         success: bool,
     ) {
         self.ingest.record(points, bytes, duration_us, success);
-        for w in &mut self.windows {
-            if w.contains(elapsed_ms) {
-                w.ingest.record(points, bytes, duration_us, success);
-            }
+        for i in self.window_index.holding(elapsed_ms) {
+            self.windows[i]
+                .ingest
+                .record(points, bytes, duration_us, success);
         }
         self.buckets
             .at(elapsed_ms)

@@ -5,7 +5,8 @@
 //! hold's per-second rate swings even though its mean looks right; the report
 //! warns when a hold is [bursty](BURSTY_RATIO). Counts are kept per whole second
 //! whatever the charts' bucket width, only for hold windows: one `u32` per
-//! second of hold (a 24-hour hold is 340 KB).
+//! second of hold up to the last second with a request (a 24-hour hold is
+//! 340 KB; a window of absurd length in a damaged `run.json` costs nothing).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,32 +30,40 @@ pub const BURSTY_RATIO: f64 = 1.4;
 #[derive(Debug, Clone, Default)]
 pub struct HoldSeconds {
     holds: Vec<Hold>,
+    index: super::collect::WindowIndex,
 }
 
 #[derive(Debug, Clone)]
 struct Hold {
     name: String,
     start_ms: u64,
-    end_ms: u64,
+    /// Per second, up to the last second that had a request; the rest are 0.
     requests: Vec<u32>,
+    /// Seconds in the hold.
+    seconds: u64,
     loads: u64,
 }
 
 impl HoldSeconds {
     /// Empty counts for the hold windows among `windows`.
     pub fn new(windows: &[StageWindow]) -> HoldSeconds {
-        let holds = windows
+        let kept: Vec<StageWindow> = windows
             .iter()
             .filter(|w| w.kind == WindowKind::Hold && w.end_ms > w.start_ms)
+            .cloned()
+            .collect();
+        let index = super::collect::WindowIndex::new(&kept);
+        let holds = kept
+            .iter()
             .map(|w| Hold {
                 name: w.name.clone(),
                 start_ms: w.start_ms,
-                end_ms: w.end_ms,
-                requests: vec![0; (w.end_ms - w.start_ms).div_ceil(1000) as usize],
+                requests: Vec::new(),
+                seconds: (w.end_ms - w.start_ms).div_ceil(1000),
                 loads: 0,
             })
             .collect();
-        HoldSeconds { holds }
+        HoldSeconds { holds, index }
     }
 
     /// Count one request log row. Only viewers' HTTP calls count: the sync job
@@ -63,12 +72,17 @@ impl HoldSeconds {
         if !is_viewer_class(class) {
             return;
         }
-        for h in &mut self.holds {
-            if h.start_ms <= elapsed_ms && elapsed_ms < h.end_ms {
+        for i in self.index.holding(elapsed_ms) {
+            let h = &mut self.holds[i];
+            {
                 if class == RequestClass::DashboardLoad {
                     h.loads += 1;
                 } else {
-                    h.requests[((elapsed_ms - h.start_ms) / 1000) as usize] += 1;
+                    let i = ((elapsed_ms - h.start_ms) / 1000) as usize;
+                    if h.requests.len() <= i {
+                        h.requests.resize(i + 1, 0);
+                    }
+                    h.requests[i] += 1;
                 }
             }
         }
@@ -79,14 +93,14 @@ impl HoldSeconds {
         self.holds
             .iter()
             .map(|h| {
-                let seconds = h.requests.len();
-                let cv = cv(&h.requests);
+                let seconds = h.seconds;
+                let (mean_rps, cv) = mean_cv(&h.requests, seconds);
                 let loads_per_s = h.loads as f64 / seconds.max(1) as f64;
                 let random_cv = (loads_per_s > 0.0).then(|| 1.0 / loads_per_s.sqrt());
                 HoldEvenness {
                     window: h.name.clone(),
-                    seconds,
-                    mean_rps: mean(&h.requests),
+                    seconds: usize::try_from(seconds).unwrap_or(usize::MAX),
+                    mean_rps,
                     cv,
                     loads_per_s,
                     random_cv,
@@ -121,6 +135,23 @@ fn mean(counts: &[u32]) -> f64 {
         return 0.0;
     }
     counts.iter().map(|&c| c as f64).sum::<f64>() / counts.len() as f64
+}
+
+/// The mean and [`cv`] of `seconds` counts of which `counts` are the first
+/// (the rest are 0), without materialising the zeros.
+fn mean_cv(counts: &[u32], seconds: u64) -> (f64, Option<f64>) {
+    let n = seconds.max(counts.len() as u64);
+    if n == 0 {
+        return (0.0, None);
+    }
+    let m = counts.iter().map(|&c| c as f64).sum::<f64>() / n as f64;
+    if n < 2 || m == 0.0 {
+        return (m, None);
+    }
+    let zeros = (n - counts.len() as u64) as f64;
+    let var =
+        (counts.iter().map(|&c| (c as f64 - m).powi(2)).sum::<f64>() + zeros * m * m) / n as f64;
+    (m, Some(var.sqrt() / m))
 }
 
 /// Population standard deviation / mean; `None` for fewer than two values or no requests.

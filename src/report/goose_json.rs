@@ -21,6 +21,18 @@ use super::collect::{
     class_index, is_http_row, ClassAcc, Collected, ErrorKind, Tally, FINE_SIGFIG,
 };
 
+/// Counts above this in `report.json` cannot come from a run (a trillion
+/// requests): the entry is set aside, so that sums cannot overflow.
+const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// Count one `report.json` entry set aside, naming the first.
+fn set_aside(c: &mut Collected, why: impl FnOnce() -> String) {
+    c.goose_input.out_of_range_rows += 1;
+    if c.goose_input.first_out_of_range.is_none() {
+        c.goose_input.first_out_of_range = Some(why());
+    }
+}
+
 /// The request name inside a Goose key such as `GET load Toggl time [7d]`.
 fn name_of_key(key: &str) -> &str {
     match key.split_once(' ') {
@@ -48,7 +60,7 @@ fn per_second(series: &Value) -> impl Iterator<Item = (u64, u64)> + '_ {
         .into_iter()
         .flatten()
         .enumerate()
-        .filter_map(move |(i, v)| Some((origin + i as u64, v.as_u64()?)))
+        .filter_map(move |(i, v)| Some((origin.checked_add(i as u64)?, v.as_u64()?)))
 }
 
 /// Read `report.json` at `path`. Users per second are always taken; with
@@ -71,7 +83,10 @@ pub fn read_goose_report(c: &mut Collected, path: &Path, use_requests: bool) -> 
     c.goose_input.used = true;
     let graphs = report.get("graphs");
     if let Some(users) = graphs.and_then(|g| g.get("users_per_second")) {
-        c.goose_users = per_second(users).collect();
+        let limit_s = c.elapsed_limit_ms / 1000;
+        c.goose_users = per_second(users)
+            .filter(|(s, u)| *s <= limit_s && *u <= MAX_COUNT)
+            .collect();
     }
     if !use_requests {
         return Ok(());
@@ -93,24 +108,35 @@ fn fold_aggregates(c: &mut Collected, report: &Value) {
         .pointer("/raw_metrics/requests")
         .and_then(Value::as_object);
     for (key, entry) in requests.into_iter().flatten() {
+        let ok = entry
+            .get("success_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let failed = entry.get("fail_count").and_then(Value::as_u64).unwrap_or(0);
+        if ok > MAX_COUNT || failed > MAX_COUNT {
+            set_aside(c, || {
+                format!("`{key}`: success_count {ok} or fail_count {failed} above {MAX_COUNT}")
+            });
+            continue;
+        }
         let slot = c.name_slot(name_of_key(key).as_bytes());
         let mut acc = ClassAcc::new(FINE_SIGFIG);
+        let longest_us = c.elapsed_limit_ms.saturating_mul(1000);
         if let Some(times) = entry
             .pointer("/raw_data/times_us")
             .and_then(Value::as_object)
         {
             for (us, n) in times {
-                if let (Ok(us), Some(n)) = (us.parse::<u64>(), n.as_u64()) {
-                    let _ = acc.hist.record_n(us, n);
+                match (us.parse::<u64>(), n.as_u64()) {
+                    (Ok(us), Some(n)) if us <= longest_us && n <= MAX_COUNT => {
+                        let _ = acc.hist.record_n(us, n);
+                    }
+                    _ => set_aside(c, || format!("`{key}`: times_us {us}: {n}")),
                 }
             }
         }
-        let ok = entry
-            .get("success_count")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        acc.failed = entry.get("fail_count").and_then(Value::as_u64).unwrap_or(0);
-        acc.count = ok + acc.failed;
+        acc.failed = failed;
+        acc.count = ok + failed;
         let class = c.names[slot].class;
         c.names[slot].acc.merge(&acc);
         c.totals[class_index(class)].merge(&acc);
@@ -138,6 +164,12 @@ fn fold_aggregates(c: &mut Collected, report: &Value) {
             .get("occurrences")
             .and_then(Value::as_u64)
             .unwrap_or(0);
+        if n > MAX_COUNT {
+            set_aside(c, || {
+                format!("error `{name}`: occurrences {n} above {MAX_COUNT}")
+            });
+            continue;
+        }
         // Goose writes HTTP failures as "404 Not Found: <name>".
         let status = text
             .split_whitespace()
@@ -166,12 +198,18 @@ fn fold_per_second(c: &mut Collected, graphs: &Value) {
         let http = is_http_row(method_of_key(key), class);
         let failures = failed_of(key);
         for (second, n) in per_second(counts) {
+            let ms = second.saturating_mul(1000);
+            if ms > c.elapsed_limit_ms || n > MAX_COUNT {
+                set_aside(c, || {
+                    format!("`{key}`: {n} requests at second {second}, outside the run")
+                });
+                continue;
+            }
             let failed = failures
                 .iter()
                 .find(|(s, _)| *s == second)
                 .map_or(0, |(_, f)| *f)
                 .min(n);
-            let ms = second * 1000;
             let bucket = c.buckets.at(ms);
             let acc = bucket.class_entry(class);
             acc.count += n;
@@ -181,14 +219,12 @@ fn fold_per_second(c: &mut Collected, graphs: &Value) {
                 bucket.errors[ErrorKind::Other.index()] += failed;
                 bucket.http.merge(&tally);
             }
-            for w in &mut c.windows {
-                if w.contains(ms) {
-                    let acc = &mut w.classes[class_index(class)];
-                    acc.count += n;
-                    acc.failed += failed;
-                    if http {
-                        w.http.merge(&tally);
-                    }
+            let holding: Vec<usize> = c.window_index.holding(ms).collect();
+            for i in holding {
+                let w = &mut c.windows[i];
+                w.add_counts(class_index(class), n, failed);
+                if http {
+                    w.http.merge(&tally);
                 }
             }
             c.last_elapsed_ms = c.last_elapsed_ms.max(ms);
@@ -248,5 +284,99 @@ mod tests {
         read_goose_report(&mut c, &fixture(), false).unwrap();
         assert!(c.names.is_empty());
         assert!(!c.goose_users.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn read(bytes: &[u8]) -> Collected {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, bytes).unwrap();
+        let windows = [crate::runfolder::StageWindow {
+            name: "stage 1 hold".into(),
+            kind: crate::runfolder::WindowKind::Hold,
+            viewers: 1,
+            start_ms: 0,
+            end_ms: 10_000,
+        }];
+        let mut c = Collected::new(&windows, 10_000);
+        read_goose_report(&mut c, &path, true).expect("a readable file never errors");
+        c
+    }
+
+    /// Any JSON value, small.
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "[ -~]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(
+                    "(GET |LOAD )?(panel|load|sync write|origin|data|times_us|[0-9]{1,4})",
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(64))]
+
+        #[test]
+        fn prop_bytes_that_are_not_json_are_a_note_with_line_and_column(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400)
+        ) {
+            let c = read(&bytes);
+            if serde_json::from_slice::<Value>(&bytes).is_err() {
+                let note = c.goose_input.note.clone().expect("a note");
+                prop_assert!(note.contains("report.json") && note.contains("line "), "{}", note);
+                prop_assert!(!c.goose_input.used);
+            }
+        }
+
+        #[test]
+        fn prop_goose_shaped_reports_with_any_values_never_panic(
+            requests in value(),
+            counts in proptest::collection::vec((any::<u64>(), any::<u64>(), any::<u64>()), 0..4),
+            origin in any::<u64>(),
+            data in proptest::collection::vec(any::<u64>(), 0..6),
+            errors in value(),
+        ) {
+            let mut entries = serde_json::Map::new();
+            for (i, (us, ok, failed)) in counts.iter().enumerate() {
+                entries.insert(
+                    format!("GET panel P{i} [1h]"),
+                    json!({"raw_data": {"times_us": {us.to_string(): ok}}, "success_count": ok, "fail_count": failed}),
+                );
+            }
+            entries.insert("GET panel any [1h]".into(), requests);
+            let report = json!({
+                "raw_metrics": {"requests": entries},
+                "errors": errors,
+                "graphs": {
+                    "requests_per_second": {"GET panel P0 [1h]": {"origin": origin, "data": data}},
+                    "errors_per_second": {"GET panel P0 [1h]": {"origin": origin, "data": data}},
+                    "users_per_second": {"origin": origin, "data": data},
+                },
+            });
+            let c = read(report.to_string().as_bytes());
+            prop_assert!(c.goose_input.used);
+            prop_assert!(c.last_elapsed_ms <= c.elapsed_limit_ms);
+            prop_assert!(c.buckets.width_ms <= 1000 * 1024, "{}", c.buckets.width_ms);
+        }
     }
 }

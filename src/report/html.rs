@@ -129,10 +129,14 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
         text(&r.scenario),
         s.verdict.label(),
-        match s.verdict {
-            Verdict::Pass => "every SLO held on every hold window",
-            Verdict::Fail => "an SLO failed on a hold window",
-            Verdict::NotJudged => "nothing was judged (see the notes below)",
+        match (s.verdict, &s.unmeasured) {
+            (Verdict::Pass, _) => "every SLO held on every hold window".to_string(),
+            (Verdict::Fail, _) => "an SLO failed on a hold window".to_string(),
+            (Verdict::NotJudged, Some(why)) => format!(
+                "<span id=\"unmeasured\">the run could not be judged, which fails it: {}</span>",
+                text(why)
+            ),
+            (Verdict::NotJudged, None) => "nothing was judged (see the notes below)".to_string(),
         }
     )?;
     banners(h, s)?;
@@ -414,7 +418,8 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     fig(h, &c.concurrency_throughput)?;
     if !s.concurrency.is_empty() {
         h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");
-        for p in &s.concurrency {
+        let (rows, hidden) = bounded(&s.concurrency, |p| p.held == Some(false));
+        for p in rows {
             let p95: Vec<String> = p
                 .p95_ms
                 .iter()
@@ -436,6 +441,7 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
             )?;
         }
         h.push_str("</table>\n");
+        hidden_note(h, hidden)?;
     }
     h.push_str("</section>\n");
     Ok(())
@@ -486,7 +492,7 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
 }
 
 fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. <em>No data</em> (no requests of the class in the window, or no latencies) is neither a pass nor a failure.</p>\n");
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 5 ÷ (1 − <var>q</var>) successful requests (p95: 100, p99: 500), an error rate bounded by <var>e</var> needs 5 ÷ <var>e</var> requests (at most 500); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A window passes only when every SLO on it was judged and held.</p>\n");
     if s.slos.is_empty() {
         h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
         return Ok(());
@@ -500,7 +506,8 @@ fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         writeln!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>", text(step))?;
     }
     h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
-    for r in &s.slos {
+    let (rows, hidden) = bounded(&s.slos, |r| r.verdict == SloVerdict::Fail || r.judged);
+    for r in rows {
         writeln!(
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
@@ -514,7 +521,47 @@ fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             r.note.as_deref().map(text).unwrap_or_default()
         )?;
     }
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n");
+    hidden_note(h, hidden)?;
+    h.push_str("</section>\n");
+    Ok(())
+}
+
+/// The most rows a per-window table shows: a ladder of 20,000 windows would
+/// make a page of tens of megabytes. Every row is in summary.json.
+pub const MAX_ROWS: usize = 500;
+
+/// At most [`MAX_ROWS`] of `rows` in their order, those `important` first
+/// chosen, and how many were left out.
+fn bounded<T>(rows: &[T], important: impl Fn(&T) -> bool) -> (Vec<&T>, usize) {
+    if rows.len() <= MAX_ROWS {
+        return (rows.iter().collect(), 0);
+    }
+    let mut keep = vec![false; rows.len()];
+    let mut left = MAX_ROWS;
+    for pass in [true, false] {
+        for (i, r) in rows.iter().enumerate() {
+            if left > 0 && !keep[i] && (!pass || important(r)) {
+                keep[i] = true;
+                left -= 1;
+            }
+        }
+    }
+    let shown: Vec<&T> = rows
+        .iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(r, _)| r)
+        .collect();
+    let hidden = rows.len() - shown.len();
+    (shown, hidden)
+}
+
+/// The note under a bounded table.
+fn hidden_note(h: &mut String, hidden: usize) -> std::fmt::Result {
+    if hidden > 0 {
+        writeln!(h, "<p class=\"note\" id=\"rows-left-out\">{hidden} more rows (the first {MAX_ROWS} shown, failures first chosen) are in summary.json.</p>")?;
+    }
     Ok(())
 }
 
@@ -525,7 +572,8 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         return Ok(());
     }
     h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>from (UTC)</th><th>to (UTC)</th><th>viewers</th><th>HTTP requests</th><th>req/s ok</th><th>viewer req/s ok</th><th>failed</th><th>error rate</th><th>panel p50</th><th>panel p95</th><th>panel p99</th><th>load p95</th><th>verdict</th></tr>\n");
-    for w in &s.windows {
+    let (rows, hidden) = bounded(&s.windows, |w| w.verdict == SloVerdict::Fail);
+    for w in rows {
         let lat = |class: RequestClass| {
             w.classes
                 .iter()
@@ -554,11 +602,14 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         )?;
     }
     h.push_str("</table>\n");
-    for w in s
+    hidden_note(h, hidden)?;
+    let detailed: Vec<&WindowStats> = s
         .windows
         .iter()
         .filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty())
-    {
+        .collect();
+    let (detailed, _) = bounded(&detailed, |w| w.verdict == SloVerdict::Fail);
+    for w in detailed {
         writeln!(
             h,
             "<details><summary>{} ({} viewers): every class</summary>",
@@ -831,7 +882,7 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
 }
 
 fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>corrupt rows skipped</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
+    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
     for (file, i) in [
         ("requests.csv", &s.inputs.requests),
         ("ingest.csv", &s.inputs.ingest),
@@ -839,10 +890,11 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     ] {
         writeln!(
             h,
-            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{file}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             if i.used { "yes" } else { "no" },
             i.rows,
             i.corrupt_rows,
+            i.out_of_range_rows,
             if i.truncated_last_line { "yes" } else { "no" },
             i.note.as_deref().map(text).unwrap_or_default()
         )?;
@@ -854,6 +906,21 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_tables_keep_their_order_and_choose_failures_first() {
+        let rows: Vec<u32> = (0..MAX_ROWS as u32 + 100).collect();
+        let (shown, hidden) = bounded(&rows, |r| *r >= MAX_ROWS as u32 + 90);
+        assert_eq!((shown.len(), hidden), (MAX_ROWS, 100));
+        assert!(shown.windows(2).all(|p| p[0] < p[1]), "in order");
+        assert_eq!(
+            **shown.last().unwrap(),
+            MAX_ROWS as u32 + 99,
+            "the important ones are in"
+        );
+        let (all, none) = bounded(&rows[..10], |_| false);
+        assert_eq!((all.len(), none), (10, 0));
+    }
 
     #[test]
     fn deltas_are_sorted_by_size_regressions_first() {

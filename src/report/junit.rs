@@ -15,10 +15,13 @@ use crate::runfolder::SloMetric;
 /// The XML text of `junit.xml`.
 pub fn junit(s: &Summary) -> String {
     let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
+    // A run that could not be judged is one failed case of its own.
+    let unmeasured = usize::from(s.unmeasured.is_some());
     let failures = judged
         .iter()
         .filter(|r| r.verdict == SloVerdict::Fail)
-        .count();
+        .count()
+        + unmeasured;
     let skipped = judged
         .iter()
         .filter(|r| r.verdict == SloVerdict::NoData)
@@ -29,7 +32,7 @@ pub fn junit(s: &Summary) -> String {
         x,
         "<testsuites name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n  <testsuite name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" timestamp=\"{ts}\" time=\"{d:.3}\">",
         n = escape(&suite),
-        t = judged.len(),
+        t = judged.len() + unmeasured,
         ts = s.run.started_at.format("%Y-%m-%dT%H:%M:%S"),
         d = s.run.duration_s,
     );
@@ -39,6 +42,14 @@ pub fn junit(s: &Summary) -> String {
         ("http_requests".to_string(), t.requests.to_string()),
         ("http_failed".to_string(), t.failed.to_string()),
         ("http_outside_log".to_string(), t.outside_log.to_string()),
+        (
+            "requests_unreadable_rows".to_string(),
+            s.inputs.requests.corrupt_rows.to_string(),
+        ),
+        (
+            "requests_out_of_range_rows".to_string(),
+            s.inputs.requests.out_of_range_rows.to_string(),
+        ),
     ];
     for o in &t.operations {
         props.push((format!("{}_count", o.class.key()), o.count.to_string()));
@@ -49,6 +60,14 @@ pub fn junit(s: &Summary) -> String {
         let _ = writeln!(x, "      <property name=\"{name}\" value=\"{value}\"/>");
     }
     x.push_str("    </properties>\n");
+    if let Some(why) = &s.unmeasured {
+        let _ = writeln!(
+            x,
+            "    <testcase classname=\"dashload.{}\" name=\"run judged\" time=\"0\">\n      <failure message=\"{m}\" type=\"NotJudged\">{m}</failure>\n    </testcase>",
+            escape(&s.run.scenario),
+            m = escape(&format!("not judged: {why}"))
+        );
+    }
     for r in judged {
         let (bound, observed) = figures(r.metric, r.max, r.observed);
         let name = format!("{} {} <= {bound}", r.class.key(), r.metric.key());

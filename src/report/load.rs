@@ -3,8 +3,14 @@
 //! `requests.csv` can hold tens of millions of rows, so it is read once, row
 //! by row, into one reused [`csv::ByteRecord`]; fields are parsed from bytes
 //! and only names and error messages never seen before are turned into
-//! strings. Rows that cannot be parsed are counted and skipped; a last line
-//! cut short (a run killed while writing) is told apart from corruption.
+//! strings. Rows that cannot be parsed are counted and skipped, and rows whose
+//! values cannot belong to the run (an elapsed time past its end, a negative or
+//! longer-than-the-run latency) are set aside and counted apart, so that one
+//! absurd row cannot stretch every chart; the first of each is named by line.
+//! A last line cut short (a run killed while writing) is told apart from
+//! corruption. Only `\n` ends a row: Goose does not quote a bare `\r` in a
+//! server's error text, and ending rows there split one failure into two
+//! unreadable halves.
 
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Read, Seek, SeekFrom};
@@ -16,7 +22,7 @@ use csv::ByteRecord;
 
 use crate::error::{Error, Result};
 
-use super::collect::{is_http_row, Collected, ErrorKind};
+use super::collect::{is_http_row, Collected, ErrorKind, InputStatus, LastProblem};
 
 /// Inputs at least this large get a progress bar (when asked for and stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
@@ -35,7 +41,11 @@ struct RequestColumns {
 
 impl RequestColumns {
     fn find(header: &ByteRecord) -> std::result::Result<RequestColumns, String> {
-        let pos = |name: &str| header.iter().position(|h| h == name.as_bytes());
+        let pos = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim_ascii() == name.as_bytes())
+        };
         let need =
             |name: &str| pos(name).ok_or_else(|| format!("no `{name}` column in the header"));
         Ok(RequestColumns {
@@ -78,19 +88,62 @@ fn ends_with_newline(file: &mut File) -> io::Result<bool> {
     Ok(last[0] == b'\n')
 }
 
-fn parse_u64(bytes: &[u8]) -> Option<u64> {
+/// A decimal integer with an optional sign, as wide as any such field can be
+/// (up to 38 digits); `None` when it is not one.
+fn parse_int(bytes: &[u8]) -> Option<i128> {
     let bytes = bytes.trim_ascii();
-    if bytes.is_empty() || bytes.len() > 19 {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || digits.len() > 38 {
         return None;
     }
-    let mut n: u64 = 0;
-    for &b in bytes {
+    let mut n: i128 = 0;
+    for &b in digits {
         if !b.is_ascii_digit() {
             return None;
         }
-        n = n * 10 + u64::from(b - b'0');
+        n = n * 10 + i128::from(b - b'0');
     }
-    Some(n)
+    Some(if negative { -n } else { n })
+}
+
+/// Why a row was not folded in.
+#[derive(Debug)]
+enum Problem {
+    /// It could not be read: wrong number of fields, a field that is not what it should be.
+    Unreadable(String),
+    /// It was read, but a value cannot belong to the run.
+    OutOfRange(String),
+}
+
+/// A field's bytes for a message: at most 40 characters, control characters escaped.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text.chars().take(40).flat_map(char::escape_debug).collect();
+    if text.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// Field `i` of `rec` as an integer, or why it is unreadable.
+fn int_field(rec: &ByteRecord, i: usize, what: &str) -> Result<i128, Problem> {
+    let bytes = rec.get(i).unwrap_or_default();
+    parse_int(bytes)
+        .ok_or_else(|| Problem::Unreadable(format!("`{what}` is not a number: `{}`", shown(bytes))))
+}
+
+/// `value` (ms) when it lies in `0..=limit_ms`, or why it is out of range.
+fn in_range(value: i128, limit_ms: u64, what: &str) -> Result<u64, Problem> {
+    match u64::try_from(value) {
+        Ok(v) if v <= limit_ms => Ok(v),
+        _ => Err(Problem::OutOfRange(format!(
+            "{what} {value} ms is outside the run (0 to {limit_ms} ms)"
+        ))),
+    }
 }
 
 /// The method label in Goose's raw request (`… custom_method: "LOAD" }`, or
@@ -116,33 +169,54 @@ fn parse_bool(bytes: &[u8]) -> Option<bool> {
     }
 }
 
-/// One request row, parsed; `None` when a field the report needs is unusable.
+/// One request row, parsed and folded in; or why it was not.
 fn fold_request(
     c: &mut Collected,
     cols: &RequestColumns,
     rec: &ByteRecord,
     width: usize,
-) -> Option<()> {
+) -> Result<(), Problem> {
     if rec.len() != width {
-        return None;
+        return Err(Problem::Unreadable(format!(
+            "{} fields where the header has {width}",
+            rec.len()
+        )));
     }
-    let elapsed = parse_u64(rec.get(cols.elapsed)?)?;
-    let name = rec.get(cols.name)?;
-    let ms = parse_u64(rec.get(cols.response_time)?)?;
+    let elapsed = int_field(rec, cols.elapsed, "elapsed")?;
+    let ms = int_field(rec, cols.response_time, "response_time")?;
     let us = match cols.response_time_us {
-        Some(i) => parse_u64(rec.get(i)?)?,
+        Some(i) => int_field(rec, i, "response_time_us")?,
         None => 0,
     };
-    let latency_us = if us > 0 { us } else { ms * 1000 };
-    let status = u16::try_from(parse_u64(rec.get(cols.status_code)?)?).ok()?;
-    let success = parse_bool(rec.get(cols.success)?)?;
+    let status = int_field(rec, cols.status_code, "status_code")?;
+    let success_field = rec.get(cols.success).unwrap_or_default();
+    let success = parse_bool(success_field).ok_or_else(|| {
+        Problem::Unreadable(format!(
+            "`success` is not true or false: `{}`",
+            shown(success_field)
+        ))
+    })?;
+    let limit = c.elapsed_limit_ms;
+    let elapsed = in_range(elapsed, limit, "elapsed")?;
+    let latency_us = if us != 0 {
+        in_range(us, limit.saturating_mul(1000), "response_time_us")?
+    } else {
+        in_range(ms, limit, "response_time")? * 1000
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .filter(|s| *s <= 999)
+        .ok_or_else(|| {
+            Problem::OutOfRange(format!("status_code {status} is not an HTTP status"))
+        })?;
+    let name = rec.get(cols.name).unwrap_or_default();
     let error = cols.error.and_then(|i| rec.get(i)).unwrap_or(b"");
     let fail = (!success).then(|| ErrorKind::classify(status, error));
     let slot = c.name_slot(name);
     let method = cols.raw.and_then(|i| rec.get(i)).and_then(method_of_raw);
     let http = is_http_row(method, c.names[slot].class);
     c.record_row(elapsed, slot, latency_us, fail, error, http);
-    Some(())
+    Ok(())
 }
 
 fn progress_bar(len: u64, enabled: bool, what: &str) -> Option<indicatif::ProgressBar> {
@@ -180,6 +254,7 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(counting);
     let mut rec = ByteRecord::new();
     let status = &mut c.requests_input;
@@ -208,20 +283,17 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
     let mut last_bad = false;
     let mut rows: u64 = 0;
     loop {
-        let ok = match reader.read_byte_record(&mut rec) {
+        let outcome = match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
-            Ok(true) => fold_request(c, &cols, &rec, width).is_some(),
+            Ok(true) => fold_request(c, &cols, &rec, width),
             Err(e) if e.is_io_error() => {
                 return Err(Error::Report(format!("{}: {e}", path.display())));
             }
-            Err(_) => false,
+            Err(e) => Err(Problem::Unreadable(e.to_string())),
         };
-        if ok {
-            c.requests_input.rows += 1;
-        } else {
-            c.requests_input.corrupt_rows += 1;
-        }
-        last_bad = !ok;
+        let line = rec.position().map_or(0, |p| p.line());
+        last_bad = outcome.is_err();
+        c.requests_input.count(outcome, line);
         rows += 1;
         if rows.is_multiple_of(65_536) {
             if let Some(bar) = &bar {
@@ -233,10 +305,48 @@ pub fn read_requests(c: &mut Collected, path: &Path, progress: bool) -> Result<(
         bar.finish_and_clear();
     }
     if last_bad && !ended {
-        c.requests_input.corrupt_rows -= 1;
-        c.requests_input.truncated_last_line = true;
+        c.requests_input.uncount_last();
     }
+    c.requests_input.last_problem = None;
     Ok(())
+}
+
+impl InputStatus {
+    /// Count one row's outcome; `line` is where it starts (1-based).
+    fn count(&mut self, outcome: std::result::Result<(), Problem>, line: u64) {
+        match outcome {
+            Ok(()) => self.rows += 1,
+            Err(Problem::Unreadable(why)) => {
+                self.corrupt_rows += 1;
+                self.last_problem = Some(LastProblem::Corrupt);
+                self.first_corrupt
+                    .get_or_insert_with(|| format!("line {line}: {why}"));
+            }
+            Err(Problem::OutOfRange(why)) => {
+                self.out_of_range_rows += 1;
+                self.last_problem = Some(LastProblem::OutOfRange);
+                self.first_out_of_range
+                    .get_or_insert_with(|| format!("line {line}: {why}"));
+            }
+        }
+    }
+
+    /// The last row was cut short (the file does not end with a line end): it is
+    /// not a problem row but an interrupted write.
+    fn uncount_last(&mut self) {
+        match self.last_problem {
+            Some(LastProblem::Corrupt) => self.corrupt_rows -= 1,
+            Some(LastProblem::OutOfRange) => self.out_of_range_rows -= 1,
+            None => return,
+        }
+        if self.corrupt_rows == 0 {
+            self.first_corrupt = None;
+        }
+        if self.out_of_range_rows == 0 {
+            self.first_out_of_range = None;
+        }
+        self.truncated_last_line = true;
+    }
 }
 
 /// Stream `ingest.csv` (`elapsed_ms,points,bytes,duration_us,status,success`) into `c`.
@@ -248,14 +358,18 @@ pub fn read_ingest(c: &mut Collected, path: &Path) -> Result<()> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
         .from_reader(BufReader::new(file));
     let mut rec = ByteRecord::new();
     c.ingest_input.used = true;
     match reader.read_byte_record(&mut rec) {
         Ok(true)
-            if rec.iter().eq(crate::runfolder::INGEST_HEADER
-                .split(',')
-                .map(str::as_bytes)) => {}
+            if rec
+                .iter()
+                .map(<[u8]>::trim_ascii)
+                .eq(crate::runfolder::INGEST_HEADER
+                    .split(',')
+                    .map(str::as_bytes)) => {}
         Ok(false) => {
             c.ingest_input.note = Some("ingest.csv is empty".into());
             return Ok(());
@@ -271,35 +385,58 @@ pub fn read_ingest(c: &mut Collected, path: &Path) -> Result<()> {
     }
     let mut last_bad = false;
     loop {
-        let row = match reader.read_byte_record(&mut rec) {
+        let outcome = match reader.read_byte_record(&mut rec) {
             Ok(false) => break,
-            Ok(true) if rec.len() == 6 => (|| {
-                Some((
-                    parse_u64(rec.get(0)?)?,
-                    parse_u64(rec.get(1)?)?,
-                    parse_u64(rec.get(2)?)?,
-                    parse_u64(rec.get(3)?)?,
-                    parse_bool(rec.get(5)?)?,
-                ))
-            })(),
+            Ok(true) => fold_batch(c, &rec),
             Err(e) if e.is_io_error() => {
                 return Err(Error::Report(format!("{}: {e}", path.display())));
             }
-            _ => None,
+            Err(e) => Err(Problem::Unreadable(e.to_string())),
         };
-        last_bad = row.is_none();
-        match row {
-            Some((elapsed, points, bytes, duration, success)) => {
-                c.record_batch(elapsed, points, bytes, duration, success);
-                c.ingest_input.rows += 1;
-            }
-            None => c.ingest_input.corrupt_rows += 1,
-        }
+        let line = rec.position().map_or(0, |p| p.line());
+        last_bad = outcome.is_err();
+        c.ingest_input.count(outcome, line);
     }
     if last_bad && !ended {
-        c.ingest_input.corrupt_rows -= 1;
-        c.ingest_input.truncated_last_line = true;
+        c.ingest_input.uncount_last();
     }
+    c.ingest_input.last_problem = None;
+    Ok(())
+}
+
+/// One `ingest.csv` row (`elapsed_ms,points,bytes,duration_us,status,success`), folded in.
+fn fold_batch(c: &mut Collected, rec: &ByteRecord) -> std::result::Result<(), Problem> {
+    if rec.len() != 6 {
+        return Err(Problem::Unreadable(format!(
+            "{} fields where the header has 6",
+            rec.len()
+        )));
+    }
+    let count = |i: usize, what: &str| -> std::result::Result<u64, Problem> {
+        let v = int_field(rec, i, what)?;
+        u64::try_from(v).map_err(|_| Problem::OutOfRange(format!("{what} {v} is negative")))
+    };
+    let (elapsed, points, bytes, duration) = (
+        int_field(rec, 0, "elapsed_ms")?,
+        count(1, "points")?,
+        count(2, "bytes")?,
+        count(3, "duration_us")?,
+    );
+    let success_field = rec.get(5).unwrap_or_default();
+    let success = parse_bool(success_field).ok_or_else(|| {
+        Problem::Unreadable(format!(
+            "`success` is not true or false: `{}`",
+            shown(success_field)
+        ))
+    })?;
+    let limit = c.elapsed_limit_ms;
+    let elapsed = in_range(elapsed, limit, "elapsed_ms")?;
+    if duration > limit.saturating_mul(1000) {
+        return Err(Problem::OutOfRange(format!(
+            "duration_us {duration} is longer than the run ({limit} ms)"
+        )));
+    }
+    c.record_batch(elapsed, points, bytes, duration, success);
     Ok(())
 }
 
@@ -390,6 +527,100 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_cr_in_an_unquoted_error_does_not_split_the_row() {
+        // As Goose writes it: the error field is quoted for commas and quotes,
+        // not for a bare CR.
+        let mut text = HEADER.to_string();
+        for i in 0..3 {
+            text += &format!(
+                "{},0,viewer,0,,raw,panel P [1h],,false,7,500,false,false,0,influxdb: a\rb,0,0,7000\n",
+                10 * i
+            );
+        }
+        text += &row(40, "panel P [1h]", 12, 200, true, "", 0);
+        let c = load(&text);
+        assert_eq!(c.requests_input.corrupt_rows, 0, "{:?}", c.requests_input);
+        assert_eq!(c.requests_input.rows, 4);
+        let panel = c.total(RequestClass::PanelQuery);
+        assert_eq!(
+            (panel.count, panel.failed),
+            (4, 3),
+            "the failures are counted"
+        );
+        assert_eq!(c.messages.get("influxdb: a b"), Some(&3));
+    }
+
+    #[test]
+    fn a_crlf_log_is_read() {
+        let text = format!(
+            "{}{}",
+            HEADER,
+            row(10, "panel P [1h]", 12, 200, true, "", 12_000)
+        )
+        .replace('\n', "\r\n");
+        let c = load(&text);
+        assert_eq!(
+            (c.requests_input.rows, c.requests_input.corrupt_rows),
+            (1, 0)
+        );
+    }
+
+    #[test]
+    fn unreadable_rows_name_their_first_line_and_why() {
+        let mut text = HEADER.to_string();
+        text += &row(10, "load D [1h]", 12, 200, true, "", 0);
+        text += "not,a,row\n";
+        text += &row(30, "load D [1h]", 12, 200, true, "", 0).replace(",12,", ",twelve,");
+        let c = load(&text);
+        assert_eq!(c.requests_input.corrupt_rows, 2);
+        assert_eq!(
+            c.requests_input.first_corrupt.as_deref(),
+            Some("line 3: 3 fields where the header has 18")
+        );
+        assert_eq!(
+            c.requests_input.problems(),
+            ["2 rows could not be read (first at line 3: 3 fields where the header has 18)"]
+        );
+    }
+
+    #[test]
+    fn out_of_range_rows_are_set_aside_and_named() {
+        let mut text = HEADER.to_string();
+        text += &row(10, "panel P [1h]", 12, 200, true, "", 0);
+        // Past the run's end, negative, absurdly slow, and an elapsed wider than u64.
+        text += &row(
+            9_999_999_999_999_999_999,
+            "panel P [1h]",
+            12,
+            200,
+            true,
+            "",
+            0,
+        );
+        text +=
+            &row(20, "panel P [1h]", 12, 200, true, "", 0).replace("20,0,viewer", "-5,0,viewer");
+        text += &row(30, "panel P [1h]", 12, 200, true, "", 99_999_999_999_999);
+        text += &row(40, "panel P [1h]", 12, 200, true, "", 0)
+            .replace("40,0,viewer", "99999999999999999999999,0,viewer");
+        let c = load(&text);
+        let input = &c.requests_input;
+        assert_eq!(
+            (input.rows, input.corrupt_rows, input.out_of_range_rows),
+            (1, 0, 4)
+        );
+        assert_eq!(
+            input.first_out_of_range.as_deref(),
+            Some("line 3: elapsed 9999999999999999999 ms is outside the run (0 to 610000 ms)")
+        );
+        assert_eq!(
+            c.last_elapsed_ms, 10,
+            "nothing out of range reached the charts"
+        );
+        assert_eq!(c.buckets.width_ms, 1000);
+        assert_eq!(c.total(RequestClass::PanelQuery).count, 1);
+    }
+
+    #[test]
     fn missing_and_foreign_files_are_notes_not_errors() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Collected::new(&[], 1000);
@@ -472,5 +703,92 @@ mod tests {
             1,
             "the generated fetch"
         );
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::report::synthetic::REQUESTS_HEADER;
+
+    fn load(body: &[u8]) -> Collected {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requests.csv");
+        let mut text = format!("{REQUESTS_HEADER}\n").into_bytes();
+        text.extend_from_slice(body);
+        std::fs::write(&path, text).unwrap();
+        let mut c = Collected::new(&[], 60_000);
+        read_requests(&mut c, &path, false).expect("a readable file never errors");
+        c
+    }
+
+    /// Every problem row is counted and the first of each kind named by line.
+    fn assert_named(input: &InputStatus) {
+        for (n, first) in [
+            (input.corrupt_rows, &input.first_corrupt),
+            (input.out_of_range_rows, &input.first_out_of_range),
+        ] {
+            if n > 0 {
+                let first = first.as_deref().expect("the first problem row is named");
+                assert!(first.starts_with("line "), "{first}");
+            } else {
+                assert_eq!(first, &None);
+            }
+        }
+    }
+
+    /// A field as a log might hold it: a number (maybe huge or negative), a
+    /// boolean, or any text with quotes, commas, CR and LF.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i128>().prop_map(|n| n.to_string()),
+            (0u64..100_000).prop_map(|n| n.to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            "[ -~\r\n\"]{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(64))]
+
+        #[test]
+        fn prop_arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..1500)) {
+            let c = load(&body);
+            assert_named(&c.requests_input);
+            prop_assert!(c.last_elapsed_ms <= c.elapsed_limit_ms);
+        }
+
+        #[test]
+        fn prop_rows_of_arbitrary_fields_are_read_or_named(
+            rows in proptest::collection::vec(proptest::collection::vec(field(), 0..20), 0..12)
+        ) {
+            let body: String = rows.iter().map(|r| r.join(",") + "\n").collect();
+            let c = load(body.as_bytes());
+            let input = &c.requests_input;
+            assert_named(input);
+            prop_assert!(c.last_elapsed_ms <= c.elapsed_limit_ms);
+            // Every row folded in is within the run.
+            prop_assert!(c.buckets.width_ms <= 1000 * 1024, "{}", c.buckets.width_ms);
+        }
+
+        #[test]
+        fn prop_well_formed_rows_with_any_values_are_read_or_set_aside(
+            values in proptest::collection::vec((any::<i64>(), any::<i64>(), 0u32..2000, any::<bool>()), 1..20)
+        ) {
+            let body: String = values
+                .iter()
+                .map(|(elapsed, us, status, ok)| {
+                    format!("{elapsed},0,viewer,0,,raw,panel P [1h],,false,0,{status},{ok},false,0,,0,0,{us}\n")
+                })
+                .collect();
+            let c = load(body.as_bytes());
+            let input = &c.requests_input;
+            assert_named(input);
+            prop_assert_eq!(input.corrupt_rows, 0);
+            prop_assert_eq!(input.rows + input.out_of_range_rows, values.len() as u64);
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod generator;
 pub mod goose_json;
 pub mod health;
 pub mod html;
+pub mod judge;
 pub mod junit;
 pub mod latency_series;
 pub mod load;
@@ -64,8 +65,18 @@ pub struct ReportOutcome {
     pub regression: bool,
     /// The most viewers at which every SLO held, if any window passed.
     pub capacity: Option<usize>,
+    /// Why a run that asked to be judged could not be (see `Summary::unmeasured`).
+    pub unmeasured: Option<String>,
     /// A one-screen text summary for the terminal.
     pub text: String,
+}
+
+impl ReportOutcome {
+    /// True when the verdict fails the run (exit 1): an SLO failed on a hold
+    /// window, or the run could not be judged for lack of good data.
+    pub fn failed(&self) -> bool {
+        self.slo_failed || self.unmeasured.is_some()
+    }
 }
 
 /// An SLO figure in its unit: ms for latencies, % for error rates.
@@ -124,6 +135,7 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         slo_failed: summary.slo_failed,
         regression: summary.regression,
         capacity: summary.capacity,
+        unmeasured: summary.unmeasured.clone(),
     })
 }
 
@@ -339,6 +351,9 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     if r.interrupted {
         let _ = writeln!(t, "INTERRUPTED: the run was cut short");
+    }
+    if let Some(why) = &s.unmeasured {
+        let _ = writeln!(t, "NOT JUDGED: {why}");
     }
     if let Some(stop) = &r.ladder_stop {
         let _ = writeln!(

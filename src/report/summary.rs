@@ -40,6 +40,12 @@ pub struct Summary {
     pub verdict: Verdict,
     /// True when an SLO failed on a hold window.
     pub slo_failed: bool,
+    /// Why the run could not be judged although it asked to be (hold windows
+    /// and SLOs, but too few samples or too many rows set aside): such a run
+    /// is NOT JUDGED and fails (exit 1). `None` when it was judged, or had
+    /// nothing to judge by design (no SLOs, no hold window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmeasured: Option<String>,
     /// The first stress step (by viewers) on which an SLO failed.
     #[serde(default)]
     pub first_break: Option<String>,
@@ -336,7 +342,8 @@ pub enum SloVerdict {
     Pass,
     /// Observed above the bound.
     Fail,
-    /// Nothing to judge: neither pass nor fail.
+    /// Not judged: no data, or too few samples (see `report::judge`); a
+    /// window with one is not judged, unless an SLO failed on it.
     NoData,
 }
 
@@ -346,7 +353,7 @@ impl SloVerdict {
         match self {
             SloVerdict::Pass => "pass",
             SloVerdict::Fail => "FAIL",
-            SloVerdict::NoData => "no data",
+            SloVerdict::NoData => "not judged",
         }
     }
 }
@@ -359,7 +366,8 @@ pub enum Verdict {
     Pass,
     /// An SLO failed on a hold window.
     Fail,
-    /// Nothing was judged: no hold window, no SLO, or no data on them.
+    /// Not judged: no hold window or no SLO (nothing to judge, exit 0), or
+    /// hold windows without enough samples (`Summary::unmeasured`, exit 1).
     NotJudged,
 }
 

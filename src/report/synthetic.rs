@@ -303,6 +303,33 @@ impl Synthetic {
     }
 }
 
+/// A synthetic run of `rows` requests whose `run.json` cuts it into `windows`
+/// equal windows: a long stress ladder's shape (ramp, then a hold or a stress
+/// step, in turn), for the report's scale with many windows.
+pub fn write_many_windows(dir: &Path, rows: u64, windows: usize, seed: u64) -> Result<RunMeta> {
+    let mut meta = write_run(dir, rows, seed)?;
+    let end = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
+    let n = windows.max(1) as u64;
+    meta.windows = (0..n)
+        .map(|i| {
+            let kind = match i % 4 {
+                0 | 2 => WindowKind::Ramp,
+                1 => WindowKind::Hold,
+                _ => WindowKind::StressStep,
+            };
+            StageWindow {
+                name: format!("window {i}"),
+                kind,
+                viewers: 1 + i as usize / 2,
+                start_ms: i * end / n,
+                end_ms: (i + 1) * end / n,
+            }
+        })
+        .collect();
+    meta.store(dir)?;
+    Ok(meta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

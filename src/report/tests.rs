@@ -250,7 +250,8 @@ fn a_cut_last_line_and_corrupt_rows_are_reported_not_fatal() {
     assert_eq!(s.inputs.requests.corrupt_rows, 1);
     assert!(s.inputs.requests.truncated_last_line);
     let html = read(dir.path(), files::REPORT_HTML);
-    assert!(html.contains("1 corrupt rows were skipped"));
+    assert!(html
+        .contains("1 row could not be read (first at line 101: 4 fields where the header has 18)"));
     assert!(html.contains("the last line was cut short"));
 }
 
@@ -528,4 +529,202 @@ fn per_panel_tables_show_the_average_answer_from_run_json() {
     let series = table_column(&html, "names-run", 13);
     assert!(kb.iter().any(|c| c == "3.0"), "{kb:?}");
     assert!(series.iter().any(|c| c == "2.5"), "{series:?}");
+}
+
+/// A request log of `rows` panel queries spread over `[0, span_ms)`, the
+/// `i`-th failed (connection refused) when `fail(i)`.
+pub(super) fn panel_log(rows: u64, span_ms: u64, fail: impl Fn(u64) -> bool) -> String {
+    let mut text = format!("{}\n", synthetic::REQUESTS_HEADER);
+    for i in 0..rows {
+        let (status, ok, error) = if fail(i) {
+            (0, false, "error sending request: connection refused")
+        } else {
+            (200, true, "")
+        };
+        text.push_str(&format!(
+            "{},0,viewer,1,,raw,panel Hours [7d],,false,12,{status},{ok},false,1,\"{error}\",0,0,12000\n",
+            i * span_ms / rows
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_run_where_most_requests_failed_is_not_judged_and_fails_everywhere() {
+    let (dir, mut meta) = synthetic_dir(100);
+    meta.slos.retain(|s| {
+        s.class == RequestClass::PanelQuery && s.metric == crate::runfolder::SloMetric::P95
+    });
+    meta.store(dir.path()).unwrap();
+    let end = meta.windows.iter().map(|w| w.end_ms).max().unwrap();
+    // 95 % refused: a few successful samples per hold, all fast.
+    fs::write(
+        dir.path().join(files::REQUESTS),
+        panel_log(8_000, end, |i| i % 20 != 0),
+    )
+    .unwrap();
+    let out = render(dir.path());
+    assert!(out.failed(), "exit 1, not 0");
+    assert!(!out.slo_failed);
+    let why = out.unmeasured.clone().expect("why it was not judged");
+    assert!(why.contains("panel query p95"), "{why}");
+    assert!(why.contains("failed"), "{why}");
+    assert!(out.text.contains("NOT JUDGED"), "{}", out.text);
+    assert!(out.text.contains(&why), "{}", out.text);
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.verdict, summary::Verdict::NotJudged);
+    assert_eq!(s.unmeasured.as_deref(), Some(why.as_str()));
+    let xml = read(dir.path(), files::JUNIT);
+    assert!(xml.contains("type=\"NotJudged\""), "{xml}");
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert_page_is_sound(&html);
+    assert!(html.contains("id=\"unmeasured\""));
+    assert_eq!(crate::cli::report::verdict_code(out.failed(), false), 1);
+}
+
+#[test]
+fn unreadable_rows_are_named_and_too_many_keep_a_run_from_passing() {
+    let (dir, _) = synthetic_dir(30_000);
+    assert_eq!(
+        render(dir.path()).unmeasured,
+        None,
+        "the clean run is judged"
+    );
+    let path = dir.path().join(files::REQUESTS);
+    let text = read(dir.path(), files::REQUESTS);
+    let mut lines: Vec<&str> = text.lines().collect();
+    // 40 unreadable rows (0.13 %): each an error whose bare CR split it, as
+    // Goose's CSV writer leaves it, but with a line feed.
+    let broken =
+        "500,0,viewer,1,,raw,panel Hours per project [1h],,false,7,500,false,false,1,a\nb,0,0,7000";
+    for i in 0..20 {
+        lines.insert(1000 + i * 100, broken);
+    }
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.inputs.requests.corrupt_rows, 40);
+    let first = s.inputs.requests.first_corrupt.clone().unwrap();
+    assert!(
+        first.starts_with("line 1001: 15 fields where the header has 18"),
+        "{first}"
+    );
+    let named = format!("40 rows could not be read (first at {first})");
+    assert!(out.failed(), "{}", out.text);
+    assert_eq!(s.verdict, summary::Verdict::NotJudged);
+    assert!(s.unmeasured.as_deref().unwrap().contains(&named));
+    assert_eq!(s.capacity, None);
+    assert!(out.text.contains(&named), "{}", out.text);
+    let html = read(dir.path(), files::REPORT_HTML);
+    assert!(html.contains(&html::text(&named)));
+    assert!(read(dir.path(), files::JUNIT).contains("\"requests_unreadable_rows\" value=\"40\""));
+}
+
+#[test]
+fn an_absurd_row_is_set_aside_and_the_charts_keep_their_scale() {
+    let (dir, _) = synthetic_dir(30_000);
+    render(dir.path());
+    let clean: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    let path = dir.path().join(files::REQUESTS);
+    let mut text = read(dir.path(), files::REQUESTS);
+    text.push_str("9999999999999999999,0,viewer,1,,raw,panel Hours per project [1h],,false,7,200,true,false,1,,0,0,7000\n");
+    fs::write(&path, text).unwrap();
+    let out = render(dir.path());
+    let s: summary::Summary = serde_json::from_str(&read(dir.path(), files::SUMMARY)).unwrap();
+    assert_eq!(s.series.bucket_ms, clean.series.bucket_ms);
+    assert_eq!(s.series.buckets.len(), clean.series.buckets.len());
+    assert_eq!(s.run.duration_s, clean.run.duration_s);
+    assert_eq!(s.inputs.requests.out_of_range_rows, 1);
+    let named =
+        "1 row was out of range and set aside (first at line 30002: elapsed 9999999999999999999 ms";
+    assert!(
+        s.inputs.notes.iter().any(|n| n.contains(named)),
+        "{:?}",
+        s.inputs.notes
+    );
+    assert!(read(dir.path(), files::REPORT_HTML).contains(named));
+    assert_eq!(
+        s.verdict, clean.verdict,
+        "one row in 30,001 does not unjudge a run"
+    );
+    assert_eq!(out.failed(), clean.slo_failed);
+}
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::runfolder::{Slo, SloMetric, StageWindow};
+
+    fn window() -> impl Strategy<Value = StageWindow> {
+        (
+            prop_oneof![
+                Just(WindowKind::Ramp),
+                Just(WindowKind::Hold),
+                Just(WindowKind::StressStep)
+            ],
+            any::<usize>(),
+            prop_oneof![any::<u64>(), 0u64..200_000],
+            prop_oneof![any::<u64>(), 0u64..200_000],
+        )
+            .prop_map(|(kind, viewers, start_ms, end_ms)| StageWindow {
+                name: format!("w {start_ms}"),
+                kind,
+                viewers,
+                start_ms,
+                end_ms,
+            })
+    }
+
+    fn slo() -> impl Strategy<Value = Slo> {
+        (
+            proptest::sample::select(RequestClass::ALL.to_vec()),
+            proptest::sample::select(vec![
+                SloMetric::P50,
+                SloMetric::P95,
+                SloMetric::P99,
+                SloMetric::ErrorRate,
+                SloMetric::MsPerPoint,
+            ]),
+            prop_oneof![
+                any::<f64>().prop_filter("JSON numbers", |f| f.is_finite()),
+                0.0f64..1000.0
+            ],
+        )
+            .prop_map(|(class, metric, max)| Slo { class, metric, max })
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(12))]
+
+        #[test]
+        fn prop_run_json_that_is_not_a_run_names_file_line_and_column(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(files::RUN_META), &bytes).unwrap();
+            let err = render_run(dir.path(), &ReportOptions::default()).unwrap_err().to_string();
+            prop_assert!(err.contains("run.json"), "{}", err);
+            // Not UTF-8 is an I/O error of the file; anything else a JSON error with its place.
+            prop_assert!(err.contains(" line ") || err.contains("UTF-8"), "{}", err);
+        }
+
+        #[test]
+        fn prop_run_json_with_any_windows_and_slos_renders(
+            windows in proptest::collection::vec(window(), 0..6),
+            slos in proptest::collection::vec(slo(), 0..4),
+            ended_s in prop_oneof![Just(None), (0i64..1_000_000).prop_map(Some)],
+            interrupted in any::<bool>(),
+        ) {
+            let (dir, mut meta) = synthetic_dir(100);
+            meta.windows = windows;
+            meta.slos = slos;
+            meta.ended_at = ended_s.map(|s| meta.started_at + chrono::Duration::seconds(s));
+            meta.interrupted = interrupted;
+            meta.store(dir.path()).unwrap();
+            let out = render_run(dir.path(), &ReportOptions::default());
+            prop_assert!(out.is_ok(), "{:?}", out.err());
+        }
+    }
 }

@@ -61,7 +61,10 @@ fn refine_steps_narrow_the_capacity_bracket_the_ladder_left() {
         dir.path(),
         &["run", "scenarios/refine.toml", "--reports-dir", "reports"],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    // Its 6-8 s holds see a few dozen dashboard loads at most, fewer than the 100
+    // a p95 needs to be judged: the report says NOT JUDGED (exit 1), and claims no
+    // held level from them; the refine windows are this test's subject.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
     let run_dir = std::fs::read_dir(dir.path().join("reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -119,17 +122,17 @@ fn refine_steps_narrow_the_capacity_bracket_the_ladder_left() {
         serde_json::from_str(&std::fs::read_to_string(run_dir.join(files::SUMMARY)).unwrap())
             .unwrap();
     let bracket = &summary["capacity_bracket"];
-    let held = bracket["held_viewers"].as_u64().expect("a held level") as usize;
     let failed = bracket["failed_viewers"].as_u64().expect("a failed level") as usize;
+    // A level is claimed held only from a hold with enough samples (see above).
+    let held = bracket["held_viewers"].as_u64().map(|h| h as usize);
     eprintln!(
-        "ladder bracket: held at {ladder_held}, failed at {ladder_failed}; after refine: held at {held}, failed at {failed}"
+        "ladder bracket: held at {ladder_held}, failed at {ladder_failed}; after refine: held at {held:?}, failed at {failed}"
     );
-    assert!(
-        ladder_held <= held && held < failed && failed <= ladder_failed,
-        "{bracket}"
-    );
-    assert!(
-        failed - held < ladder_failed - ladder_held,
-        "the bracket narrowed: {bracket}"
-    );
+    assert!(ladder_held < failed && failed <= ladder_failed, "{bracket}");
+    if let Some(held) = held {
+        assert!(
+            ladder_held <= held && held < failed && failed - held < ladder_failed - ladder_held,
+            "the bracket narrowed: {bracket}"
+        );
+    }
 }

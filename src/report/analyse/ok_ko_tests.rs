@@ -4,6 +4,7 @@
 use super::tests::{meta, slo, uniform, window};
 use super::*;
 use crate::report::collect::{Collected, ErrorKind};
+use crate::runfolder::SloMetric;
 
 fn near(got: f64, want: f64) -> bool {
     (got - want).abs() <= want.abs() * 0.001 + 0.001
@@ -71,5 +72,5 @@ fn a_window_where_every_request_failed_has_no_success_latency() {
         .note
         .as_deref()
         .unwrap()
-        .contains("no successful panel query"));
+        .contains("0 successful panel query requests, p95 needs 100 (1000 failed)"));
 }

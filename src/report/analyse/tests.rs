@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::report::collect::{Collected, ErrorKind};
 use crate::runfolder::{RunCounters, StageWindow, TargetSummary};
+use crate::runfolder::{Slo, SloMetric};
 
 pub(super) fn window(
     name: &str,
@@ -122,7 +123,11 @@ fn slos_pass_fail_and_no_data_per_window() {
     assert_eq!(err.observed, Some(0.1));
     let load = get("stage 1 hold", RequestClass::DashboardLoad, SloMetric::P99);
     assert_eq!(load.verdict, SloVerdict::NoData);
-    assert!(load.note.as_deref().unwrap().contains("no dashboard load"));
+    assert!(load
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("0 successful dashboard load requests, p99 needs 500"));
     let mpp = get(
         "stage 1 hold",
         RequestClass::IngestBatch,
@@ -145,9 +150,11 @@ fn slos_pass_fail_and_no_data_per_window() {
     );
     assert!(s.slo_failed);
     assert_eq!(s.verdict, Verdict::Fail);
-    assert_eq!(s.windows[1].verdict, SloVerdict::Pass);
+    // Stage 1 held what it could judge, but had no dashboard loads to judge:
+    // not judged, and no capacity is claimed from it.
+    assert_eq!(s.windows[1].verdict, SloVerdict::NoData);
     assert_eq!(s.windows[2].verdict, SloVerdict::Fail);
-    assert_eq!(s.capacity, Some(10));
+    assert_eq!(s.capacity, None);
 }
 
 #[test]

@@ -399,18 +399,44 @@ where
     let xr = chart.x_range();
     let yr = chart.y_range();
 
-    // Stage and stress-step windows, shaded and labelled.
-    for (i, w) in plot.bands.iter().enumerate() {
-        let (x0, x1) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0);
+    // Stage and stress-step windows, shaded and labelled; beyond MAX_BANDS
+    // (a long ladder), runs of neighbours are merged into one unlabelled band
+    // each, shaded as a hold when one is inside, so the chart stays readable.
+    const MAX_BANDS: usize = 120;
+    let per_band = plot.bands.len().div_ceil(MAX_BANDS).max(1);
+    let merged: Vec<(u64, u64, WindowKind, Option<&str>)> = plot
+        .bands
+        .chunks(per_band)
+        .map(|group| {
+            let kind = [WindowKind::Hold, WindowKind::StressStep]
+                .into_iter()
+                .find(|k| group.iter().any(|w| w.kind == *k))
+                .unwrap_or(WindowKind::Ramp);
+            let start = group.iter().map(|w| w.start_ms).min().unwrap_or(0);
+            let end = group.iter().map(|w| w.end_ms).max().unwrap_or(0);
+            let label = (per_band == 1).then(|| group[0].name.as_str());
+            (
+                start,
+                end,
+                if per_band == 1 { group[0].kind } else { kind },
+                label,
+            )
+        })
+        .collect();
+    for (i, (start_ms, end_ms, kind, label)) in merged.into_iter().enumerate() {
+        let (x0, x1) = (start_ms as f64 / 1000.0, end_ms as f64 / 1000.0);
         let (x0, x1) = (x0.max(xr.start), x1.min(xr.end));
         if x1 <= x0 {
             continue;
         }
         chart.draw_series(std::iter::once(Rectangle::new(
             [(x0, yr.start), (x1, yr.end)],
-            band_color(w.kind).filled(),
+            band_color(kind).filled(),
         )))?;
-        let label = short_window_name(&w.name);
+        let Some(name) = label else {
+            continue;
+        };
+        let label = short_window_name(name);
         chart.draw_series(std::iter::once(
             EmptyElement::at((x0, yr.end))
                 + Text::new(

@@ -1,0 +1,178 @@
+//! Whether an SLO can be judged on a window, and its verdict.
+//!
+//! A verdict needs data: an SLO is judged only on enough samples, by the same
+//! rule as the regression gate ([`regress::min_samples`]): a percentile `q`
+//! needs `5 / (1 − q)` *successful* requests (five expected beyond it: p50
+//! needs 10, p95 100, p99 500). An error rate bounded by `e` is the share of
+//! requests beyond the `1 − e` mark, so it needs `5 / e` requests, with `e`
+//! taken as at least [`ERROR_RATE_FLOOR`] so that strict bounds stay judgeable
+//! (at most 500 requests). Below that, the SLO is *not judged* and says why
+//! (which class and figure, how many samples, how many needed) — unless the
+//! samples there are already decide it: when more samples lie beyond the
+//! bound than the needed sample could hold (more than five for a percentile,
+//! more failures than `e × needed` for an error rate), no further requests
+//! could have made it pass, and it fails on its own evidence. Failed requests
+//! always count toward the error rate, latencies or not.
+//!
+//! A window passes only when every SLO on it was judged and held: a failure
+//! beats *not judged*, which beats a pass.
+
+use crate::runfolder::{RequestClass, Slo, SloMetric};
+
+use super::collect::{ClassAcc, IngestAcc};
+use super::regress::min_samples;
+use super::summary::SloVerdict;
+
+/// The smallest error-rate bound the sample rule uses: a bound of 0.1 % still
+/// needs only the 500 requests of a 1 % bound.
+pub const ERROR_RATE_FLOOR: f64 = 0.01;
+
+/// An SLO on one window: what was observed, the verdict, and why when it is
+/// not a plain pass or fail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// The observed figure, when there was any sample (shown even when not judged).
+    pub observed: Option<f64>,
+    /// Pass, fail, or not judged ([`SloVerdict::NoData`]).
+    pub verdict: SloVerdict,
+    /// Why it was not judged, or judged on fewer samples than the rule asks.
+    pub note: Option<String>,
+}
+
+fn quantile(metric: SloMetric) -> Option<f64> {
+    match metric {
+        SloMetric::P50 => Some(0.50),
+        SloMetric::P95 => Some(0.95),
+        SloMetric::P99 => Some(0.99),
+        _ => None,
+    }
+}
+
+fn not_judged(observed: Option<f64>, note: String) -> Judgement {
+    Judgement {
+        observed,
+        verdict: SloVerdict::NoData,
+        note: Some(note),
+    }
+}
+
+fn plain(observed: f64, max: f64) -> Judgement {
+    Judgement {
+        observed: Some(observed),
+        verdict: if observed <= max {
+            SloVerdict::Pass
+        } else {
+            SloVerdict::Fail
+        },
+        note: None,
+    }
+}
+
+fn percent(v: f64) -> String {
+    format!("{:.2} %", v * 100.0)
+}
+
+/// Judge `slo` on a window whose requests of the SLO's class are `acc` and
+/// whose batch writes are `ingest`.
+pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
+    let label = slo.class.label();
+    let key = slo.metric.key();
+    match slo.metric {
+        SloMetric::ErrorRate => error_rate(slo, acc),
+        SloMetric::MsPerPoint if slo.class == RequestClass::IngestBatch => {
+            match ingest.ms_per_point() {
+                Some(v) => plain(v, slo.max),
+                None => not_judged(
+                    None,
+                    "no points written in this window (ingest.csv)".to_string(),
+                ),
+            }
+        }
+        SloMetric::MsPerPoint => not_judged(
+            None,
+            "ms_per_point applies to ingest batches only".to_string(),
+        ),
+        metric => {
+            let q = quantile(metric).unwrap_or(0.5);
+            let needed = min_samples(q);
+            if acc.count > 0 && acc.hist.is_empty() && acc.failed_hist.is_empty() {
+                return not_judged(
+                    None,
+                    "no latencies for this window (no request log)".to_string(),
+                );
+            }
+            let n = acc.hist.len();
+            let observed = (n > 0).then(|| acc.hist.value_at_quantile(q) as f64 / 1000.0);
+            let failed = if acc.failed > 0 {
+                format!(" ({} failed)", acc.failed)
+            } else {
+                String::new()
+            };
+            if n >= needed {
+                return plain(observed.unwrap_or_default(), slo.max);
+            }
+            let bound_us = (slo.max * 1000.0).max(0.0) as u64;
+            let beyond = n - acc.hist.count_between(0, bound_us).min(n);
+            if beyond as f64 > (1.0 - q) * needed as f64 {
+                return Judgement {
+                    observed,
+                    verdict: SloVerdict::Fail,
+                    note: Some(format!(
+                        "{n} successful {label} requests, {key} needs {needed}, but {beyond} are already past the bound{failed}"
+                    )),
+                };
+            }
+            not_judged(
+                observed,
+                format!("{n} successful {label} requests, {key} needs {needed}{failed}"),
+            )
+        }
+    }
+}
+
+fn error_rate(slo: &Slo, acc: &ClassAcc) -> Judgement {
+    let label = slo.class.label();
+    let needed = min_samples(1.0 - slo.max.clamp(ERROR_RATE_FLOOR, 1.0));
+    let (n, failed) = (acc.count, acc.failed);
+    let observed = (n > 0).then(|| failed as f64 / n as f64);
+    if n >= needed {
+        return plain(observed.unwrap_or_default(), slo.max);
+    }
+    if failed as f64 > slo.max * needed as f64 {
+        return Judgement {
+            observed,
+            verdict: SloVerdict::Fail,
+            note: Some(format!(
+                "{n} {label} requests, an error rate ≤ {} needs {needed}, but {failed} failed already",
+                percent(slo.max)
+            )),
+        };
+    }
+    not_judged(
+        observed,
+        format!(
+            "{n} {label} requests, an error rate ≤ {} needs {needed}",
+            percent(slo.max)
+        ),
+    )
+}
+
+/// A window's (or a run's) verdict from its SLO verdicts: a failure beats
+/// *not judged*, which beats a pass; nothing to judge is not judged.
+pub fn combine(verdicts: impl IntoIterator<Item = SloVerdict>) -> SloVerdict {
+    let mut any = false;
+    let mut unjudged = false;
+    for v in verdicts {
+        match v {
+            SloVerdict::Fail => return SloVerdict::Fail,
+            SloVerdict::NoData => unjudged = true,
+            SloVerdict::Pass => {}
+        }
+        any = true;
+    }
+    if any && !unjudged {
+        SloVerdict::Pass
+    } else {
+        SloVerdict::NoData
+    }
+}
