@@ -478,11 +478,22 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     let windows: Vec<WindowStats> = c.windows.iter().map(|w| window_stats(w, &slos)).collect();
     let judged_slos: Vec<&SloResult> = slos.iter().filter(|s| s.judged).collect();
     let slo_failed = judged_slos.iter().any(|s| s.verdict == SloVerdict::Fail);
+    // A run passes on the hold windows that were judged whole; it is NOT JUDGED
+    // only when none was (a hold without enough samples is named, not counted).
+    let any_judged_window = windows.iter().any(|w| {
+        w.kind == WindowKind::Hold
+            && w.verdict == SloVerdict::Pass
+            && judged_slos.iter().any(|s| s.window == w.name)
+    });
     let verdict = match combine(judged_slos.iter().map(|s| s.verdict)) {
         SloVerdict::Fail => Verdict::Fail,
         SloVerdict::Pass => Verdict::Pass,
+        SloVerdict::NoData if any_judged_window => Verdict::Pass,
         SloVerdict::NoData => Verdict::NotJudged,
     };
+    let partly_judged = (verdict == Verdict::Pass
+        && judged_slos.iter().any(|s| s.verdict == SloVerdict::NoData))
+    .then(|| unjudged_reason(&judged_slos));
     let mut unmeasured = (verdict == Verdict::NotJudged && !judged_slos.is_empty())
         .then(|| unjudged_reason(&judged_slos));
     // Too many rows lost: what was read cannot stand for the run.
@@ -676,6 +687,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             failed,
             error_rate: ratio(failed, requests),
             outside_log: meta.counters.outside_log_calls(),
+            cancelled: c.cancelled,
             operations,
         },
         overall: present(
@@ -690,6 +702,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         verdict,
         slo_failed,
         unmeasured,
+        partly_judged,
         first_break,
         concurrency,
         capacity: capacity_found,

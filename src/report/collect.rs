@@ -843,6 +843,9 @@ pub struct Collected {
     pub elapsed_limit_ms: u64,
     /// Per-second viewer requests of the hold windows, for their evenness.
     pub hold_seconds: super::evenness::HoldSeconds,
+    /// Rows the run's end cut off (`runfolder::CANCELLED`): neither a
+    /// failure of the target nor a latency sample, so counted apart.
+    pub cancelled: u64,
 }
 
 impl Collected {
@@ -871,6 +874,7 @@ impl Collected {
             goose_input: InputStatus::default(),
             elapsed_limit_ms: elapsed_limit_ms(run_ms),
             hold_seconds: super::evenness::HoldSeconds::new(windows),
+            cancelled: 0,
         }
     }
 

@@ -130,7 +130,13 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         text(&r.scenario),
         s.verdict.label(),
         match (s.verdict, &s.unmeasured) {
-            (Verdict::Pass, _) => "every SLO held on every hold window".to_string(),
+            (Verdict::Pass, _) => match &s.partly_judged {
+                None => "every SLO held on every hold window".to_string(),
+                Some(which) => format!(
+                    "every SLO held on the hold windows with enough samples to judge it <span id=\"partly-judged\">({})</span>",
+                    text(which)
+                ),
+            },
             (Verdict::Fail, _) => "an SLO failed on a hold window".to_string(),
             (Verdict::NotJudged, Some(why)) => format!(
                 "<span id=\"unmeasured\">the run could not be judged, which fails it: {}</span>",
@@ -492,7 +498,7 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
 }
 
 fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 5 ÷ (1 − <var>q</var>) successful requests (p95: 100, p99: 500), an error rate bounded by <var>e</var> needs 5 ÷ <var>e</var> requests (at most 500); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A window passes only when every SLO on it was judged and held.</p>\n");
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 1 ÷ (1 − <var>q</var>) successful requests (p95: 20, p99: 100), an error rate bounded by <var>e</var> needs 1 ÷ <var>e</var> requests (at most 100); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A percentile fails when more than 1 − <var>q</var> of the requests failed. A window passes only when every SLO on it was judged and held; the run is judged on the hold windows that were.</p>\n");
     if s.slos.is_empty() {
         h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
         return Ok(());

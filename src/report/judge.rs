@@ -1,30 +1,33 @@
 //! Whether an SLO can be judged on a window, and its verdict.
 //!
-//! A verdict needs data: an SLO is judged only on enough samples, by the same
-//! rule as the regression gate ([`regress::min_samples`]): a percentile `q`
-//! needs `5 / (1 − q)` *successful* requests (five expected beyond it: p50
-//! needs 10, p95 100, p99 500). An error rate bounded by `e` is the share of
-//! requests beyond the `1 − e` mark, so it needs `5 / e` requests, with `e`
-//! taken as at least [`ERROR_RATE_FLOOR`] so that strict bounds stay judgeable
-//! (at most 500 requests). Below that, the SLO is *not judged* and says why
-//! (which class and figure, how many samples, how many needed) — unless the
-//! samples there are already decide it: when more samples lie beyond the
-//! bound than the needed sample could hold (more than five for a percentile,
-//! more failures than `e × needed` for an error rate), no further requests
-//! could have made it pass, and it fails on its own evidence. Failed requests
-//! always count toward the error rate, latencies or not.
+//! A verdict needs data. An SLO percentile `q` is judged when at least one
+//! successful sample is expected beyond it, `1 / (1 − q)` of them (p50 needs 2,
+//! p95 20, p99 100): with fewer, "p99" is only the slowest of a handful. An
+//! error rate bounded by `e` is judged on at least `1 / e` requests (one
+//! failure is then at most the bound), with `e` taken as at least
+//! [`ERROR_RATE_FLOOR`] so that strict bounds stay judgeable (at most 100
+//! requests). The regression gate asks five times more ([`regress::min_samples`]):
+//! it compares two distributions, not one figure with a bound. Below that, the
+//! SLO is *not judged* and says why (which class and figure, how many samples,
+//! how many needed) — unless the samples there already decide it: when more
+//! samples lie beyond the bound than the needed sample could hold (more than
+//! one for a percentile, more failures than `e × needed` for an error rate), it
+//! fails on its own evidence. Failed requests always count toward the error
+//! rate, latencies or not, and a percentile fails when more than `1 − q` of
+//! the requests failed (its promise is about all of them, not the survivors).
 //!
 //! A window passes only when every SLO on it was judged and held: a failure
 //! beats *not judged*, which beats a pass.
+//!
+//! [`regress::min_samples`]: super::regress::min_samples
 
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{ClassAcc, IngestAcc};
-use super::regress::min_samples;
 use super::summary::SloVerdict;
 
 /// The smallest error-rate bound the sample rule uses: a bound of 0.1 % still
-/// needs only the 500 requests of a 1 % bound.
+/// needs only the 100 requests of a 1 % bound.
 pub const ERROR_RATE_FLOOR: f64 = 0.01;
 
 /// An SLO on one window: what was observed, the verdict, and why when it is
@@ -37,6 +40,13 @@ pub struct Judgement {
     pub verdict: SloVerdict,
     /// Why it was not judged, or judged on fewer samples than the rule asks.
     pub note: Option<String>,
+}
+
+/// Samples an SLO needs before it is judged: one expected beyond the
+/// percentile `q`, or one failure at most the error-rate bound (`q = 1 − e`).
+pub fn slo_min_samples(q: f64) -> u64 {
+    // 1 / (1 − 0.99) is 100.000…01 in floating point: round away the noise first.
+    (((1.0 / (1.0 - q)) * 1e6).round() / 1e6).ceil().max(1.0) as u64
 }
 
 fn quantile(metric: SloMetric) -> Option<f64> {
@@ -94,7 +104,7 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
         ),
         metric => {
             let q = quantile(metric).unwrap_or(0.5);
-            let needed = min_samples(q);
+            let needed = slo_min_samples(q);
             if acc.count > 0 && acc.hist.is_empty() && acc.failed_hist.is_empty() {
                 return not_judged(
                     None,
@@ -108,6 +118,22 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
             } else {
                 String::new()
             };
+            // A percentile promises that share q of the requests answered within
+            // the bound: when more than 1 − q of them failed, it cannot hold,
+            // whatever the successful ones took.
+            let total = n + acc.failed;
+            if total > 0 && acc.failed as f64 / total as f64 > 1.0 - q {
+                return Judgement {
+                    observed,
+                    verdict: SloVerdict::Fail,
+                    note: Some(format!(
+                        "{} of {total} {label} requests failed ({}): more than the {} a {key} leaves beyond its bound",
+                        acc.failed,
+                        percent(acc.failed as f64 / total as f64),
+                        percent(1.0 - q)
+                    )),
+                };
+            }
             if n >= needed {
                 return plain(observed.unwrap_or_default(), slo.max);
             }
@@ -132,7 +158,7 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
 
 fn error_rate(slo: &Slo, acc: &ClassAcc) -> Judgement {
     let label = slo.class.label();
-    let needed = min_samples(1.0 - slo.max.clamp(ERROR_RATE_FLOOR, 1.0));
+    let needed = slo_min_samples(1.0 - slo.max.clamp(ERROR_RATE_FLOOR, 1.0));
     let (n, failed) = (acc.count, acc.failed);
     let observed = (n > 0).then(|| failed as f64 / n as f64);
     if n >= needed {

@@ -211,6 +211,11 @@ fn fold_request(
         })?;
     let name = rec.get(cols.name).unwrap_or_default();
     let error = cols.error.and_then(|i| rec.get(i)).unwrap_or(b"");
+    // Cut off by the run's end, not failed by the target: counted apart.
+    if !success && std::str::from_utf8(error).is_ok_and(crate::runfolder::is_cancelled) {
+        c.cancelled += 1;
+        return Ok(());
+    }
     let fail = (!success).then(|| ErrorKind::classify(status, error));
     let slot = c.name_slot(name);
     let method = cols.raw.and_then(|i| rec.get(i)).and_then(method_of_raw);

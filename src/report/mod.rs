@@ -298,6 +298,9 @@ pub fn http_headline(s: &Summary) -> String {
             parts.join(", ")
         );
     }
+    if t.cancelled > 0 {
+        line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
+    }
     line
 }
 
@@ -354,6 +357,9 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     if let Some(why) = &s.unmeasured {
         let _ = writeln!(t, "NOT JUDGED: {why}");
+    }
+    if let Some(which) = &s.partly_judged {
+        let _ = writeln!(t, "judged on the holds with enough samples; {which}");
     }
     if let Some(stop) = &r.ladder_stop {
         let _ = writeln!(

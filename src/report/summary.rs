@@ -46,6 +46,10 @@ pub struct Summary {
     /// nothing to judge by design (no SLOs, no hold window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmeasured: Option<String>,
+    /// A run that passed on the hold windows judged whole, while other holds
+    /// lacked the samples for some SLO: which, and how many were needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partly_judged: Option<String>,
     /// The first stress step (by viewers) on which an SLO failed.
     #[serde(default)]
     pub first_break: Option<String>,
@@ -221,6 +225,10 @@ pub struct Totals {
     /// polls, …); with `requests`, every call the target answered.
     #[serde(default)]
     pub outside_log: u64,
+    /// Requests the run's end cut off ("cancelled at run end"): left out of
+    /// `requests`, `failed` and every latency.
+    #[serde(default)]
+    pub cancelled: u64,
     /// Rows that are not HTTP calls, per class: dashboard loads, sync transforms,
     /// sync runs, freshness lags, generated fetches.
     #[serde(default)]

@@ -67,10 +67,12 @@ fn a_window_where_every_request_failed_has_no_success_latency() {
     let s = analyse(&m, &c);
     assert_eq!(s.judged[0].latency, None);
     assert!(s.judged[0].failed_latency.is_some());
-    assert_eq!(s.slos[0].verdict, SloVerdict::NoData);
+    // Every request failed: the p95 cannot hold, whatever the (absent)
+    // successful latencies would have been.
+    assert_eq!(s.slos[0].verdict, SloVerdict::Fail);
     assert!(s.slos[0]
         .note
         .as_deref()
         .unwrap()
-        .contains("0 successful panel query requests, p95 needs 100 (1000 failed)"));
+        .contains("1000 of 1000 panel query requests failed"));
 }

@@ -127,7 +127,7 @@ fn slos_pass_fail_and_no_data_per_window() {
         .note
         .as_deref()
         .unwrap()
-        .contains("0 successful dashboard load requests, p99 needs 500"));
+        .contains("0 successful dashboard load requests, p99 needs 100"));
     let mpp = get(
         "stage 1 hold",
         RequestClass::IngestBatch,
