@@ -9,9 +9,9 @@ pub mod cpu;
 pub mod error;
 pub mod live;
 pub mod plan;
+pub mod progress;
 #[cfg(test)]
 mod proptest_support;
-pub mod progress;
 pub mod report;
 pub mod run;
 pub mod runfolder;

@@ -18,6 +18,7 @@
 mod aggregate;
 pub mod ast;
 mod eval;
+pub mod guard;
 pub mod lexer;
 pub mod parser;
 mod select;
