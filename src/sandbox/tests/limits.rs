@@ -70,3 +70,59 @@ async fn deep_nesting_answers_a_parse_error_and_the_sandbox_lives_on() {
     let (status, _) = s.query("SELECT count(duration_s) FROM time_entry").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn query_bodies_over_ten_mib_answer_413_like_write() {
+    let s = serve(config()).await;
+    // A form body past Go's 10 MiB form limit.
+    let q = format!("q=SELECT+{}x+FROM+m", "x".repeat(11 << 20));
+    let resp = s
+        .client
+        .post(format!("{}/query?db=toggl", s.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        serde_json::json!({"error": "Request Entity Too Large"})
+    );
+    // A query text past the parser's limit in a body under it: a parse error.
+    let (status, body) = post_query(&s, &format!("SELECT {}x FROM m", "x".repeat(2 << 20))).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("error parsing query: query too long ("));
+}
+
+#[tokio::test]
+async fn grafana_ds_query_bounds_its_body_and_its_queries() {
+    let s = serve(config()).await;
+    let big = serde_json::json!({"queries": [{"refId": "A", "query": "x".repeat(3 << 20)}]});
+    let resp = s
+        .client
+        .post(format!("{}/api/ds/query", s.url))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "request body too large");
+    let many: Vec<Value> = (0..101)
+        .map(|i| serde_json::json!({"refId": format!("R{i}"), "query": "SHOW DATABASES"}))
+        .collect();
+    let resp = s
+        .client
+        .post(format!("{}/api/ds/query", s.url))
+        .json(&serde_json::json!({"queries": many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "too many queries (101, at most 100)");
+}
