@@ -26,6 +26,8 @@ mod show;
 pub mod tz;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::RwLock;

@@ -722,7 +722,15 @@ impl Parser<'_> {
             }
             Tok::Ident(name) | Tok::QuotedIdent(name) => {
                 let cast = if self.eat_punct("::") {
-                    Some(self.ident()?.to_ascii_lowercase())
+                    // `field` and `tag` are keywords (InfluxQL's FIELD and TAG tokens).
+                    match self.peek() {
+                        Tok::Keyword(k @ ("FIELD" | "TAG")) => {
+                            let k = k.to_ascii_lowercase();
+                            self.next();
+                            Some(k)
+                        }
+                        _ => Some(self.ident()?.to_ascii_lowercase()),
+                    }
                 } else {
                     None
                 };
