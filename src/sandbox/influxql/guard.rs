@@ -26,6 +26,10 @@ pub const MAX_NESTING: usize = 64;
 /// (0.5–1 KB a level in debug builds: 1,000 fit a 1 MiB stack, 2,000 do not).
 pub const MAX_EXPR_HEIGHT: usize = 500;
 
+/// Most fields of one `SELECT`: each aggregate is a column over every bucket, so
+/// fields times `max-select-buckets` bounds the cells one series can produce.
+pub const MAX_FIELDS: usize = 200;
+
 /// Deepest `FROM (SELECT …)` nesting; each level runs a whole `SELECT`.
 pub const MAX_SUBQUERY_DEPTH: usize = 32;
 
@@ -219,6 +223,16 @@ mod tests {
             )
         );
         assert!(parse_query(&"SHOW DATABASES;".repeat(MAX_STATEMENTS)).is_ok());
+        let wide = |n: usize| format!("SELECT {} FROM m", vec!["mean(x)"; n].join(","));
+        assert!(parse_query(&wide(MAX_FIELDS)).is_ok());
+        let err = parse_query(&wide(MAX_FIELDS + 1)).unwrap_err().message;
+        assert_eq!(
+            err,
+            format!(
+                "too many fields (more than {MAX_FIELDS}) at line 1, char {}",
+                7 + MAX_FIELDS * 8 + 1
+            )
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ use super::ast::{
     Statement,
 };
 use super::guard::{
-    self, MAX_EXPR_HEIGHT, MAX_NESTING, MAX_QUERY_BYTES, MAX_STATEMENTS, MAX_SUBQUERY_DEPTH,
+    self, MAX_EXPR_HEIGHT, MAX_FIELDS, MAX_NESTING, MAX_QUERY_BYTES, MAX_STATEMENTS,
+    MAX_SUBQUERY_DEPTH,
 };
 use super::lexer::{line_and_char, tokenize, Tok, Token};
 
@@ -387,6 +388,9 @@ impl Parser<'_> {
     fn select(&mut self) -> Result<Select, ParseError> {
         let mut fields = vec![self.field()?];
         while self.eat_punct(",") {
+            if fields.len() == MAX_FIELDS {
+                return Err(self.error_here(&format!("too many fields (more than {MAX_FIELDS})")));
+            }
             fields.push(self.field()?);
         }
         self.expect_kw("FROM")?;
