@@ -126,3 +126,35 @@ async fn grafana_ds_query_bounds_its_body_and_its_queries() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["message"], "too many queries (101, at most 100)");
 }
+
+#[tokio::test]
+async fn a_gzip_bomb_on_write_answers_413_and_stores_nothing() {
+    use std::io::Write as _;
+    let s = serve(crate::sandbox::SandboxConfig {
+        max_body_bytes: 1 << 20,
+        ..config()
+    })
+    .await;
+    // 8 MiB of line protocol in a gzip body of a few KB: over the limit once inflated.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let line = b"m v=1i 1\n";
+    for _ in 0..(8 << 20) / line.len() {
+        gz.write_all(line).unwrap();
+    }
+    let body = gz.finish().unwrap();
+    assert!(body.len() < 1 << 20);
+    let resp = s
+        .client
+        .post(format!("{}/write?db=toggl", s.url))
+        .header("Content-Encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        serde_json::json!({"error": "Request Entity Too Large"})
+    );
+    assert_eq!(s.state.counters().points_written, 0);
+}
