@@ -14,9 +14,10 @@ filter=${2:-}
 first_cases=${FUZZ_FIRST_CASES:-256}
 
 echo "building the test binaries (release)..." >&2
-# Every test executable, listed by cargo itself: new test targets are picked up.
+# Every test executable, listed by cargo itself: new test targets are picked up
+# (only test-profile artifacts: the plain dashload binary is built too).
 mapfile -t bins < <(cargo test --release --no-run --message-format=json 2>/dev/null |
-    grep -o '"executable":"[^"]*"' | sed 's/"executable":"//; s/"$//' | sort -u)
+    grep '"test":true' | grep -o '"executable":"[^"]*"' | sed 's/"executable":"//; s/"$//' | sort -u)
 [ ${#bins[@]} -gt 0 ] || { echo "fuzz.sh: no test binaries built" >&2; exit 2; }
 
 # (binary, test) pairs for every test whose last path segment starts with prop_.
