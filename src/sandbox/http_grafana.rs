@@ -14,6 +14,8 @@
 //! 404, as Grafana answers an unknown data source, so a client that forgot to bind
 //! an export's `__inputs` is caught.
 //! Builder-mode targets (no `query` text) are refused per refId: the client renders them.
+//! A body over [`MAX_DS_QUERY_BODY_BYTES`] answers 413, more than [`MAX_DS_QUERIES`]
+//! queries 400, both as `{"message": …}`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -253,7 +255,22 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result
     Ok(template.render(&scope))
 }
 
-async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) -> Response {
+/// Largest `/api/ds/query` body (axum's default, now answered in Grafana's shape).
+pub const MAX_DS_QUERY_BODY_BYTES: usize = 2 << 20;
+
+/// Most queries (refIds) in one `/api/ds/query`: each runs a pool job, so one
+/// request must not queue thousands (a panel has a handful of targets).
+pub const MAX_DS_QUERIES: usize = 100;
+
+async fn ds_query(State(state): State<SandboxState>, body: axum::body::Body) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_DS_QUERY_BODY_BYTES).await else {
+        let msg = "request body too large";
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Json(json!({"message": msg, "messageId": "sandbox.tooLarge", "statusCode": 413})),
+        )
+            .into_response();
+    };
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("bad request data");
     };
@@ -272,6 +289,12 @@ async fn ds_query(State(state): State<SandboxState>, body: axum::body::Bytes) ->
     let Some(queries) = body.get("queries").and_then(Value::as_array) else {
         return bad_request("queries is required");
     };
+    if queries.len() > MAX_DS_QUERIES {
+        return bad_request(&format!(
+            "too many queries ({}, at most {MAX_DS_QUERIES})",
+            queries.len()
+        ));
+    }
     let placeholder = queries.iter().find_map(|q| {
         let uid = q.pointer("/datasource/uid").and_then(Value::as_str)?;
         uid.starts_with("${").then_some(uid)

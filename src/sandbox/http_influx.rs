@@ -5,7 +5,8 @@
 //! 400 `partial write: … dropped=N` (good lines stored), 413 over `max_body_bytes` (before
 //! or after gzip; nothing stored), 500 for an unknown retention policy, 405 on GET, and 503
 //! with `Retry-After: 1` when the write pool is full. `/query` answers 400 for a missing
-//! `q` or a parse error (nothing runs), 200 with per-statement `error`s otherwise, and 503
+//! `q` or a parse error (nothing runs; deep or long queries too, see
+//! [`influxql::guard`]), 413 for a body over [`MAX_QUERY_BODY_BYTES`], 200 with per-statement `error`s otherwise, and 503
 //! when the query pool is full. Not modelled: auth, chunked responses, CSV.
 
 use std::collections::HashMap;
@@ -23,6 +24,12 @@ use super::influxql::{self, Epoch};
 use super::lineproto::{self, Precision};
 use super::state::{now_ns, Counters};
 use super::SandboxState;
+
+/// Largest `/query` body: Go's form limit (`maxFormSize`, 10 MiB), which influxd's
+/// `r.FormValue` inherits. Past it influxd drops the form and answers `missing
+/// required parameter "q"`; the sandbox answers the 413 `/write` answers instead,
+/// which names the cause. A request body is never gunzipped here (nor by influxd).
+pub const MAX_QUERY_BODY_BYTES: usize = 10 << 20;
 
 /// The version the sandbox reports in `X-Influxdb-Version`.
 pub const INFLUXDB_VERSION: &str = "1.8.10-dashload-sandbox";
@@ -187,8 +194,11 @@ async fn query(
     method: Method,
     Query(mut params): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_QUERY_BODY_BYTES).await else {
+        return too_large();
+    };
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

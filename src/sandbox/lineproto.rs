@@ -365,3 +365,98 @@ mod tests {
         assert_eq!(batch.errors.len(), 1);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sandbox::store::Store;
+
+    /// Lines the parser and store take, to mutate.
+    const VALID: &[&str] = &[
+        "time_entry,project=A,user=u1 duration_s=3600i,billable_s=3600i,description=\"a 1\" 1700000000",
+        "cpu,host=a\\ b,region=eu\\,w usage=0.5,ok=true,name=\"x\\\"y\" 1700000000000000000",
+        "m\\ x,t\\=k=v\\=w f=-1.5e3,g=1i,h=F",
+        "weather temp=21",
+    ];
+
+    /// The non-empty, non-comment lines `parse_batch` considers.
+    fn considered(body: &str) -> Vec<&str> {
+        lp::split_lines(body)
+            .map(str::trim_start)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    }
+
+    /// Every line is a point or an error naming that line in InfluxDB's words, and
+    /// storing the batch never panics.
+    fn check(body: &str) -> Result<(), TestCaseError> {
+        let lines = considered(body);
+        let batch = parse_batch(body, Precision::Nanoseconds, 1_700_000_000_000_000_000);
+        prop_assert_eq!(batch.points.len() + batch.errors.len(), lines.len());
+        for e in &batch.errors {
+            prop_assert!(e.starts_with("unable to parse '"), "{}", e);
+            let quoted = &e["unable to parse '".len()..];
+            prop_assert!(
+                lines.iter().any(|l| quoted.starts_with(&format!("{l}': "))),
+                "error names no input line: {}",
+                e
+            );
+        }
+        let mut store = Store::with_databases(["db"]);
+        let outcome = write_batch(store.database_mut("db").unwrap(), &batch);
+        prop_assert!(outcome.written <= batch.points.len() as u64);
+        if let Some(msg) = outcome.error {
+            prop_assert!(
+                msg.starts_with("partial write: ") || msg.starts_with("unable to parse '"),
+                "{}",
+                msg
+            );
+        }
+        Ok(())
+    }
+
+    fn mutated() -> impl Strategy<Value = String> {
+        (
+            proptest::sample::select(VALID),
+            any::<usize>(),
+            0usize..8,
+            "[ ,=\"\\\\#\\n\\r\\tiuTFe.0-9a-z-]{0,4}",
+        )
+            .prop_map(|(base, at, cut, insert)| {
+                let chars: Vec<char> = base.chars().collect();
+                let at = at % (chars.len() + 1);
+                let end = (at + cut).min(chars.len());
+                let head: String = chars[..at].iter().collect();
+                let tail: String = chars[end..].iter().collect();
+                format!("{head}{insert}{tail}")
+            })
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(128))]
+
+        #[test]
+        fn prop_lineproto_arbitrary_bodies_never_panic(body in "\\PC{0,120}") {
+            check(&body)?;
+        }
+
+        #[test]
+        fn prop_lineproto_mutated_valid_lines_never_panic(
+            lines in proptest::collection::vec(mutated(), 1..6)
+        ) {
+            check(&lines.join("\n"))?;
+        }
+
+        #[test]
+        fn prop_lineproto_valid_lines_all_parse(
+            lines in proptest::collection::vec(proptest::sample::select(VALID), 1..6)
+        ) {
+            let body = lines.join("\n");
+            let batch = parse_batch(&body, Precision::Nanoseconds, 0);
+            prop_assert!(batch.errors.is_empty(), "{:?}", batch.errors);
+            prop_assert_eq!(batch.points.len(), lines.len());
+        }
+    }
+}

@@ -251,6 +251,7 @@ impl TransformFn {
         let mut prev: Option<(i64, Val)> = None;
         let mut sum = Val::Int(0);
         let mut window: std::collections::VecDeque<f64> = Default::default();
+        let mut window_sum = 0.0;
         for (i, v) in values.iter().enumerate() {
             if v.is_null() {
                 continue;
@@ -285,12 +286,16 @@ impl TransformFn {
                     _ => Val::Null,
                 },
                 TransformFn::MovingAverage => {
-                    window.push_back(v.as_f64().unwrap_or(0.0));
+                    // A running sum, as InfluxDB's reducer keeps: summing the window
+                    // afresh made `moving_average(x, 100000)` quadratic in the buckets.
+                    let x = v.as_f64().unwrap_or(0.0);
+                    window.push_back(x);
+                    window_sum += x;
                     if window.len() > arg.max(1) as usize {
-                        window.pop_front();
+                        window_sum -= window.pop_front().unwrap_or(0.0);
                     }
                     if window.len() == arg.max(1) as usize {
-                        Val::Float(window.iter().sum::<f64>() / window.len() as f64)
+                        Val::Float(window_sum / window.len() as f64)
                     } else {
                         Val::Null
                     }

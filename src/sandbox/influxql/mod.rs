@@ -18,12 +18,15 @@
 mod aggregate;
 pub mod ast;
 mod eval;
+pub mod guard;
 pub mod lexer;
 pub mod parser;
 mod select;
 mod show;
 pub mod tz;
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
 

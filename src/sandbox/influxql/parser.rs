@@ -12,6 +12,10 @@ use super::ast::{
     BinOp, Dimension, Expr, Field, Fill, Interval, Limit, NameFilter, NameOrRegex, Select, Source,
     Statement,
 };
+use super::guard::{
+    self, MAX_EXPR_HEIGHT, MAX_FIELDS, MAX_NESTING, MAX_QUERY_BYTES, MAX_STATEMENTS,
+    MAX_SUBQUERY_DEPTH,
+};
 use super::lexer::{line_and_char, tokenize, Tok, Token};
 
 /// A query that does not parse; `message` is what follows `error parsing query: `.
@@ -21,20 +25,42 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parse every `;`-separated statement of `q`.
+/// Parse every `;`-separated statement of `q`, within the bounds of [`guard`].
 pub fn parse_query(q: &str) -> Result<Vec<Statement>, ParseError> {
+    if q.len() > MAX_QUERY_BYTES {
+        let mut end = MAX_QUERY_BYTES;
+        while !q.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (line, ch) = line_and_char(q, end);
+        return Err(ParseError {
+            message: format!(
+                "query too long ({} bytes, at most {MAX_QUERY_BYTES}) at line {line}, char {ch}",
+                q.len()
+            ),
+        });
+    }
     let tokens = tokenize(q).map_err(|(msg, pos)| {
         let (line, ch) = line_and_char(q, pos);
         ParseError {
             message: format!("{msg} at line {line}, char {ch}"),
         }
     })?;
-    let mut p = Parser { q, tokens, i: 0 };
+    let mut p = Parser {
+        q,
+        tokens,
+        i: 0,
+        depth: 0,
+        subqueries: 0,
+    };
     let mut out = Vec::new();
     loop {
         while p.eat_punct(";") {}
         if p.peek() == &Tok::Eof {
             break;
+        }
+        if out.len() == MAX_STATEMENTS {
+            return Err(p.error_here(&format!("too many statements (more than {MAX_STATEMENTS})")));
         }
         out.push(p.statement()?);
         if !p.eat_punct(";") && p.peek() != &Tok::Eof {
@@ -53,6 +79,10 @@ struct Parser<'q> {
     q: &'q str,
     tokens: Vec<Token>,
     i: usize,
+    /// Current expression nesting (parentheses, calls, unary minus).
+    depth: usize,
+    /// Current `FROM (SELECT …)` nesting.
+    subqueries: usize,
 }
 
 const EXPR_START: &str = "identifier, string, number, bool";
@@ -159,9 +189,7 @@ impl Parser<'_> {
     fn regex(&mut self) -> Result<Regex, ParseError> {
         match self.peek().clone() {
             Tok::Regex(src) => {
-                let re = Regex::new(&src).map_err(|e| {
-                    self.error_here(&format!("invalid regular expression /{src}/: {e}"))
-                })?;
+                let re = guard::regex(&src).map_err(|e| self.error_here(&e))?;
                 self.next();
                 Ok(re)
             }
@@ -360,6 +388,9 @@ impl Parser<'_> {
     fn select(&mut self) -> Result<Select, ParseError> {
         let mut fields = vec![self.field()?];
         while self.eat_punct(",") {
+            if fields.len() == MAX_FIELDS {
+                return Err(self.error_here(&format!("too many fields (more than {MAX_FIELDS})")));
+            }
             fields.push(self.field()?);
         }
         self.expect_kw("FROM")?;
@@ -513,8 +544,16 @@ impl Parser<'_> {
 
     fn source(&mut self) -> Result<Source, ParseError> {
         if self.eat_punct("(") {
+            if self.subqueries == MAX_SUBQUERY_DEPTH {
+                return Err(self.error_here(&format!(
+                    "subqueries nest too deeply (more than {MAX_SUBQUERY_DEPTH} levels)"
+                )));
+            }
             self.expect_kw("SELECT")?;
-            let inner = self.select()?;
+            self.subqueries += 1;
+            let inner = self.select();
+            self.subqueries -= 1;
+            let inner = inner?;
             self.expect_punct(")")?;
             return Ok(Source::Subquery(Box::new(inner)));
         }
@@ -567,55 +606,94 @@ impl Parser<'_> {
         Ok(Field { expr, alias })
     }
 
-    /// Precedence climbing over [`BinOp::precedence`].
+    /// An expression (precedence climbing over [`BinOp::precedence`]).
     fn expr(&mut self, min_prec: u8) -> Result<Expr, ParseError> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Punct(p) => BinOp::from_token(p),
-                Tok::Keyword(k) => BinOp::from_token(k),
-                _ => None,
-            };
-            let Some(op) = op else { break };
-            if op.precedence() <= min_prec {
-                break;
-            }
-            self.next();
-            let rhs = self.expr(op.precedence())?;
-            lhs = Expr::Binary {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
-        Ok(lhs)
+        Ok(self.expr_h(min_prec)?.0)
     }
 
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    fn too_deep(&self) -> ParseError {
+        self.error_here(&format!(
+            "expression nests too deeply (more than {MAX_NESTING} levels)"
+        ))
+    }
+
+    fn too_tall(&self) -> ParseError {
+        self.error_here(&format!(
+            "expression too long (more than {MAX_EXPR_HEIGHT} operators in a chain)"
+        ))
+    }
+
+    /// Run `f` one nesting level deeper, refusing to go past [`MAX_NESTING`].
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth == MAX_NESTING {
+            return Err(self.too_deep());
+        }
+        self.depth += 1;
+        let out = f(self);
+        self.depth -= 1;
+        out
+    }
+
+    /// An expression and the height of its tree: an operator chain is as tall as it
+    /// is long, and the evaluator (and `Drop`) recurse over that height.
+    fn expr_h(&mut self, min_prec: u8) -> Result<(Expr, usize), ParseError> {
+        self.nested(|p| {
+            let (mut lhs, mut height) = p.unary()?;
+            loop {
+                let op = match p.peek() {
+                    Tok::Punct(x) => BinOp::from_token(x),
+                    Tok::Keyword(k) => BinOp::from_token(k),
+                    _ => None,
+                };
+                let Some(op) = op else { break };
+                if op.precedence() <= min_prec {
+                    break;
+                }
+                if height >= MAX_EXPR_HEIGHT {
+                    return Err(p.too_tall());
+                }
+                p.next();
+                let (rhs, rhs_height) = p.expr_h(op.precedence())?;
+                height = 1 + height.max(rhs_height);
+                lhs = Expr::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                };
+            }
+            Ok((lhs, height))
+        })
+    }
+
+    fn unary(&mut self) -> Result<(Expr, usize), ParseError> {
         if self.eat_punct("-") {
             return Ok(match self.next() {
-                Tok::Int(n) => Expr::Int(-n),
-                Tok::Num(n) => Expr::Num(-n),
-                Tok::Duration(d) => Expr::Duration(-d),
+                Tok::Int(n) => (Expr::Int(-n), 1),
+                Tok::Num(n) => (Expr::Num(-n), 1),
+                Tok::Duration(d) => (Expr::Duration(-d), 1),
                 _ => {
                     self.i -= 1;
-                    let inner = self.unary()?;
-                    Expr::Binary {
+                    let (inner, height) = self.nested(Self::unary)?;
+                    let neg = Expr::Binary {
                         op: BinOp::Mul,
                         lhs: Box::new(Expr::Int(-1)),
                         rhs: Box::new(inner),
-                    }
+                    };
+                    (neg, height + 1)
                 }
             });
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Expr, ParseError> {
+    fn primary(&mut self) -> Result<(Expr, usize), ParseError> {
         let tok = self.next();
         Ok(match tok {
             Tok::Punct("(") => {
-                let e = self.expr(0)?;
+                let e = self.expr_h(0)?;
                 self.expect_punct(")")?;
                 e
             }
@@ -623,42 +701,54 @@ impl Parser<'_> {
                 if self.eat_punct("::") {
                     self.ident()?;
                 }
-                Expr::Wildcard
+                (Expr::Wildcard, 1)
             }
             Tok::Ident(name) if self.peek() == &Tok::Punct("(") => {
                 self.next();
                 let mut args = Vec::new();
+                let mut height = 1;
                 if !self.eat_punct(")") {
                     loop {
-                        args.push(self.expr(0)?);
+                        let (arg, h) = self.expr_h(0)?;
+                        height = height.max(h + 1);
+                        args.push(arg);
                         if !self.eat_punct(",") {
                             break;
                         }
                     }
                     self.expect_punct(")")?;
                 }
-                Expr::Call {
+                let call = Expr::Call {
                     name: name.to_ascii_lowercase(),
                     args,
-                }
+                };
+                (call, height)
             }
             Tok::Ident(name) | Tok::QuotedIdent(name) => {
                 let cast = if self.eat_punct("::") {
-                    Some(self.ident()?.to_ascii_lowercase())
+                    // `field` and `tag` are keywords (InfluxQL's FIELD and TAG tokens).
+                    match self.peek() {
+                        Tok::Keyword(k @ ("FIELD" | "TAG")) => {
+                            let k = k.to_ascii_lowercase();
+                            self.next();
+                            Some(k)
+                        }
+                        _ => Some(self.ident()?.to_ascii_lowercase()),
+                    }
                 } else {
                     None
                 };
-                Expr::VarRef { name, cast }
+                (Expr::VarRef { name, cast }, 1)
             }
-            Tok::Str(s) => Expr::Str(s),
-            Tok::Int(n) => Expr::Int(n),
-            Tok::Num(n) => Expr::Num(n),
-            Tok::Duration(d) => Expr::Duration(d),
-            Tok::Keyword("TRUE") => Expr::Bool(true),
-            Tok::Keyword("FALSE") => Expr::Bool(false),
+            Tok::Str(s) => (Expr::Str(s), 1),
+            Tok::Int(n) => (Expr::Int(n), 1),
+            Tok::Num(n) => (Expr::Num(n), 1),
+            Tok::Duration(d) => (Expr::Duration(d), 1),
+            Tok::Keyword("TRUE") => (Expr::Bool(true), 1),
+            Tok::Keyword("FALSE") => (Expr::Bool(false), 1),
             Tok::Regex(_) => {
                 self.i -= 1;
-                Expr::Regex(self.regex()?)
+                (Expr::Regex(self.regex()?), 1)
             }
             _ => {
                 self.i -= 1;

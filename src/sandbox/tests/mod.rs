@@ -3,6 +3,7 @@
 mod capacity;
 mod grafana;
 mod influx;
+mod limits;
 mod toggl;
 
 use std::time::Duration;
