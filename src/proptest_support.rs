@@ -3,7 +3,6 @@
 
 /// `cases` by default, `PROPTEST_CASES` when set; no regression files written into
 /// the source tree (a failure prints its minimal input, which becomes a unit test).
-#[allow(dead_code)] // until the first property test uses it
 pub(crate) fn config(cases: u32) -> proptest::test_runner::Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()

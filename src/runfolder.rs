@@ -123,6 +123,19 @@ impl RequestClass {
         }
     }
 
+    /// The classes a viewer's requests fall in: the load the stages and the
+    /// ladder scale (the sync job stays one user throughout).
+    pub fn is_viewer(self) -> bool {
+        matches!(
+            self,
+            RequestClass::DashboardLoad
+                | RequestClass::PanelQuery
+                | RequestClass::VariableQuery
+                | RequestClass::DashboardFetch
+        )
+    }
+
+
     /// The key used in scenario files and JSON (`dashboard_load`, …).
     pub fn key(self) -> &'static str {
         match self {

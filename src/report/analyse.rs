@@ -9,15 +9,18 @@
 //!   latency), and error rate (fraction) over all of them; `ms_per_point`
 //!   is the window's summed batch write time ÷ summed points from
 //!   `ingest.csv`. An SLO is judged only on enough samples ([`super::judge`]:
-//!   p95 needs 100 successful requests); a window passes only when every SLO
+//!   p95 needs 20 successful requests); a window passes only when every SLO
 //!   on it was judged and held, and is *not judged* otherwise (unless one
-//!   failed). A run with hold windows and SLOs whose holds are not all judged
-//!   is NOT JUDGED, with the reason in `Summary::unmeasured`, and fails.
+//!   failed). A run passes on the holds judged whole (the others are named in
+//!   `Summary::partly_judged`); one with hold windows and SLOs none of whose
+//!   holds was judged is NOT JUDGED, with the reason in `Summary::unmeasured`,
+//!   and fails.
 //! - **Capacity**: over hold windows and stress steps sorted by viewers, the
-//!   most viewers of a window on which every SLO was judged and held, below the
-//!   fewest viewers on which one failed (a lucky window above a failure does
-//!   not count). `None` without SLOs or without a window that held. The
-//!   **bracket** adds the fewest viewers on which an SLO failed, the SLO
+//!   most viewers of a window on which no SLO failed and every viewer-class SLO
+//!   was judged and held, below the fewest viewers on which one failed (a lucky
+//!   window above a failure does not count). `None` without SLOs or without a
+//!   window that held. The **bracket** adds the fewest viewers on which an SLO
+//!   failed, the SLO
 //!   furthest past its bound there (observed ÷ bound), and the headroom:
 //!   capacity ÷ the most viewers of the planned stages' holds.
 //! - **Knee**: see [`knee`].
@@ -95,6 +98,19 @@ fn present(classes: impl Iterator<Item = (RequestClass, ClassAcc)>) -> Vec<Class
 }
 
 pub use super::judge::combine;
+
+/// `Some(true)` when the window's viewer-class SLOs were all judged and held
+/// (and there was at least one), `None` otherwise.
+fn viewer_slos_held(slos: &[SloResult], window: &str) -> Option<bool> {
+    let mut viewer = slos
+        .iter()
+        .filter(|r| r.window == window && r.class.is_viewer())
+        .peekable();
+    viewer.peek()?;
+    viewer
+        .all(|r| r.verdict == SloVerdict::Pass)
+        .then_some(true)
+}
 
 /// Capacity from `(viewers, held)` points (`held: None` = no SLO had data):
 /// the most viewers that held, below the fewest viewers that failed.
@@ -535,7 +551,10 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             held: match s.verdict {
                 SloVerdict::Pass => Some(true),
                 SloVerdict::Fail => Some(false),
-                SloVerdict::NoData => None,
+                // Capacity is counted in viewers: a level held when the viewers'
+                // SLOs were judged and held, even if the sync job (one user, a
+                // batch every few seconds) had too few samples for its own.
+                SloVerdict::NoData => viewer_slos_held(&slos, &s.name),
             },
         })
         .collect();

@@ -212,3 +212,37 @@ fn capacity_is_claimed_only_from_windows_with_good_data() {
         Some("step 1")
     );
 }
+
+#[test]
+fn a_level_holds_on_its_viewer_slos_when_the_sync_job_had_too_few_batches() {
+    let m = meta(
+        vec![
+            window("step 1", WindowKind::StressStep, 10, 0, 20),
+            window("step 2", WindowKind::StressStep, 20, 20, 40),
+        ],
+        vec![
+            slo(RequestClass::PanelQuery, SloMetric::P95, 2000.0),
+            slo(RequestClass::IngestBatch, SloMetric::ErrorRate, 0.05),
+        ],
+    );
+    let mut c = Collected::new(&m.windows, 40_000);
+    panels(&mut c, 0, 200, 0);
+    panels(&mut c, 20, 200, 0);
+    // Five batch writes a step: too few to judge a 5 % error rate (20 needed)...
+    let write = c.name_slot(b"sync write batch");
+    for i in 0..5 {
+        c.record(i * 1000, write, 10_000, None, b"");
+    }
+    // ...but two failures of five on step 2 fail it on their own evidence.
+    for i in 0..5 {
+        let fail = (i < 2).then_some(ErrorKind::Server);
+        c.record(20_000 + i * 1000, write, 10_000, fail, b"boom");
+    }
+    let s = analyse(&m, &c);
+    let step1 = result(&s, "step 1", RequestClass::IngestBatch, SloMetric::ErrorRate);
+    assert_eq!(step1.verdict, SloVerdict::NoData, "{step1:?}");
+    assert_eq!(s.windows[0].verdict, SloVerdict::NoData);
+    assert_eq!(s.concurrency[0].held, Some(true), "{:?}", s.concurrency);
+    assert_eq!(s.concurrency[1].held, Some(false), "{:?}", s.concurrency);
+    assert_eq!(s.capacity, Some(10));
+}
