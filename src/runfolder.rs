@@ -135,7 +135,6 @@ impl RequestClass {
         )
     }
 
-
     /// The key used in scenario files and JSON (`dashboard_load`, …).
     pub fn key(self) -> &'static str {
         match self {

@@ -239,7 +239,12 @@ fn a_level_holds_on_its_viewer_slos_when_the_sync_job_had_too_few_batches() {
         c.record(20_000 + i * 1000, write, 10_000, fail, b"boom");
     }
     let s = analyse(&m, &c);
-    let step1 = result(&s, "step 1", RequestClass::IngestBatch, SloMetric::ErrorRate);
+    let step1 = result(
+        &s,
+        "step 1",
+        RequestClass::IngestBatch,
+        SloMetric::ErrorRate,
+    );
     assert_eq!(step1.verdict, SloVerdict::NoData, "{step1:?}");
     assert_eq!(s.windows[0].verdict, SloVerdict::NoData);
     assert_eq!(s.concurrency[0].held, Some(true), "{:?}", s.concurrency);
