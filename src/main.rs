@@ -32,7 +32,9 @@ fn main() -> ExitCode {
     match exec(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("dashload: {e:#}");
+            // A target's answer quoted in an error may echo our credentials.
+            let message = format!("{e:#}");
+            eprintln!("dashload: {}", dashload::redact::redact(&message));
             ExitCode::from(e.exit_code())
         }
     }
