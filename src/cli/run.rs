@@ -22,8 +22,10 @@ pub struct RunArgs {
     /// Where run folders are created.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
-    /// A baseline run folder: the report shows deltas and the run exits 3 on a regression.
-    #[arg(long, value_name = "DIR")]
+    /// A baseline: a run folder, or `last-passed` (the newest complete, passed run of
+    /// this scenario, same digest, in the reports folder; none: judged on SLOs alone).
+    /// The report shows deltas and the run exits 3 on a regression.
+    #[arg(long, value_name = "DIR|last-passed")]
     pub baseline: Option<PathBuf>,
     /// Do not render report.html at the end (render later with `dashload report`).
     #[arg(long)]
@@ -55,7 +57,11 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         (None, None) if goose_shape => Some(1),
         _ => None,
     };
-    if let Some(baseline) = &args.baseline {
+    let baseline = match args.baseline {
+        Some(b) if b.as_os_str() == LAST_PASSED => last_passed(&args.scenario, &args.reports_dir)?,
+        other => other,
+    };
+    if let Some(baseline) = &baseline {
         if !baseline.join(crate::runfolder::files::RUN_META).is_file() {
             return Err(Error::Usage(format!(
                 "--baseline {}: not a run folder (no run.json)",
@@ -66,7 +72,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     let options = RunOptions {
         scenario: args.scenario,
         reports_dir: args.reports_dir,
-        baseline: args.baseline,
+        baseline,
         goose: args.goose,
         goose_shape,
         goose_total_users,
@@ -97,6 +103,29 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     } else {
         verdict
     })
+}
+
+/// `--baseline last-passed`.
+const LAST_PASSED: &str = "last-passed";
+
+/// The newest passed run of this scenario (same name and digest) under
+/// `reports`, said on stderr; `None`, said too, when there is none.
+fn last_passed(scenario: &std::path::Path, reports: &std::path::Path) -> Result<Option<PathBuf>> {
+    let scenario = crate::scenario::Scenario::load(scenario)?;
+    let found = crate::history::last_passed(reports, &scenario.name, &scenario.digest);
+    match &found {
+        Some(run) => eprintln!(
+            "dashload: baseline: {} (the newest passed run of {} with this scenario digest)",
+            run.dir.display(),
+            scenario.name
+        ),
+        None => eprintln!(
+            "dashload: baseline: no passed run of {} with this scenario digest under {}: judged on its SLOs alone",
+            scenario.name,
+            reports.display()
+        ),
+    }
+    Ok(found.map(|r| r.dir))
 }
 
 /// Users Goose launches over a `--test-plan`: the sum of every increase.
