@@ -98,12 +98,14 @@ pub async fn unless_interrupted<T>(
 }
 
 fn on_signal() {
+    // The stage first, then the count: the run sees the count and may return
+    // (setting Idle) at once; read after, Idle would exit before its message.
+    let stage = STAGE.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut n = 0;
     COUNT.send_modify(|c| {
         *c += 1;
         n = *c;
     });
-    let stage = STAGE.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let folder = |dir: &PathBuf| {
         format!(
             "its folder {} can be recovered with `dashload report {}`",

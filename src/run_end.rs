@@ -85,20 +85,39 @@ impl RunEnd {
     }
 }
 
+/// How the run's end cut a request off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Never sent: the load was over (the target never saw it).
+    NotSent,
+    /// Dropped in flight at [`RunEnd::abort_in_flight`] (the target may have).
+    InFlight,
+}
+
+impl Cut {
+    /// The request log's error text for it.
+    pub fn message(self) -> &'static str {
+        match self {
+            Cut::NotSent => crate::runfolder::NOT_SENT,
+            Cut::InFlight => CANCELLED,
+        }
+    }
+}
+
 /// Run one request's future `f` under the current transaction's [`RunEnd`]:
-/// `None` when it was not started (the load is over) or was dropped in flight
+/// [`Cut`] when it was not started (the load is over) or was dropped in flight
 /// ([`RunEnd::abort_in_flight`]). Outside a transaction `f` simply runs.
-pub async fn cancellable<F: Future>(f: F) -> Option<F::Output> {
+pub async fn cancellable<F: Future>(f: F) -> Result<F::Output, Cut> {
     let Ok(end) = CURRENT.try_with(RunEnd::clone) else {
-        return Some(f.await);
+        return Ok(f.await);
     };
     if end.is_load_over() {
-        return None;
+        return Err(Cut::NotSent);
     }
     tokio::select! {
         biased;
-        _ = end.abort.cancelled() => None,
-        out = f => Some(out),
+        _ = end.abort.cancelled() => Err(Cut::InFlight),
+        out = f => Ok(out),
     }
 }
 
@@ -110,8 +129,10 @@ mod tests {
     #[tokio::test]
     async fn requests_run_until_the_load_ends_then_none_starts() {
         let end = RunEnd::default();
-        let out = end.scope(cancellable(async { 7 }), None).await;
-        assert_eq!(out, Some(7));
+        let out = end
+            .scope(cancellable(async { 7 }), Err(Cut::InFlight))
+            .await;
+        assert_eq!(out, Ok(7));
         end.end_load();
         let started = std::sync::atomic::AtomicBool::new(false);
         let out = end
@@ -120,12 +141,12 @@ mod tests {
                     started.store(true, std::sync::atomic::Ordering::SeqCst);
                     7
                 }),
-                None,
+                Err(Cut::InFlight),
             )
             .await;
-        assert_eq!(out, None, "not sent after the load's end");
+        assert_eq!(out, Err(Cut::NotSent), "not sent after the load's end");
         assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
-        assert_eq!(cancellable(async { 3 }).await, Some(3), "outside a run");
+        assert_eq!(cancellable(async { 3 }).await, Ok(3), "outside a run");
     }
 
     #[tokio::test]
@@ -133,7 +154,7 @@ mod tests {
         let end = RunEnd::default();
         let e = end.clone();
         let request = tokio::spawn(async move {
-            e.scope(cancellable(std::future::pending::<()>()), Some(()))
+            e.scope(cancellable(std::future::pending::<()>()), Ok(()))
                 .await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -148,7 +169,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(out, None, "dropped as cancelled");
+        assert_eq!(out, Err(Cut::InFlight), "dropped as cancelled");
 
         let e = end.clone();
         let stuck = tokio::spawn(async move { e.scope(std::future::pending(), "stopped").await });

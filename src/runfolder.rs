@@ -46,9 +46,19 @@ pub mod files {
 /// panel was cut off ends its error text with it (`<panel>: cancelled at run end`).
 pub const CANCELLED: &str = "cancelled at run end";
 
-/// True when a request log error text says the run's end cut the request off.
+/// The error text of a request not sent because the load was over: the target
+/// never saw it, so it is no HTTP call (the server's counters leave it out too).
+pub const NOT_SENT: &str = "not sent: the run had ended";
+
+/// True when a request log error text says the run's end cut the request off
+/// (dropped in flight, or never sent).
 pub fn is_cancelled(error: &str) -> bool {
-    error.ends_with(CANCELLED)
+    error.ends_with(CANCELLED) || is_not_sent(error)
+}
+
+/// True when the request was never sent (the load was over).
+pub fn is_not_sent(error: &str) -> bool {
+    error.ends_with(NOT_SENT)
 }
 
 /// The header of `ingest.csv`.

@@ -53,7 +53,7 @@ pub async fn send(
     // The run's end cuts it off (not sent, or dropped in flight): see run_end.rs.
     crate::run_end::cancellable(send_inner(request, reading, judge, started))
         .await
-        .unwrap_or_else(|| failed(started, 0, crate::run_end::CANCELLED.into()))
+        .unwrap_or_else(|cut| failed(started, 0, cut.message().into()))
 }
 
 async fn send_inner(
