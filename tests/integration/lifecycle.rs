@@ -343,8 +343,9 @@ fn a_signal_during_preflight_ends_the_run_with_nothing_written() {
     let dir = workspace();
     let file = scenario(dir.path(), "early", Some(&target.url()), 1, 4, "10s");
     let mut child = spawn(dir.path(), &["run", &file, "--reports-dir", "reports"]);
-    // Preflight's /ping hangs (for up to 10 s): stop it meanwhile.
-    std::thread::sleep(Duration::from_secs(2));
+    // Preflight's /ping hangs (for up to 10 s): stop it meanwhile (4 s in, so a
+    // slow start on a loaded machine has installed the handler).
+    std::thread::sleep(Duration::from_secs(4));
     signal(&child, "TERM");
     let status = wait(&mut child, Duration::from_secs(20));
     let out = output(&mut child);
