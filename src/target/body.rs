@@ -203,7 +203,7 @@ impl BodyScan {
         let mut chunk = chunk;
         if self.first.is_none() {
             // The shape is decided by the first byte that is not whitespace.
-            let Some(at) = chunk.iter().position(|b| !b.is_ascii_whitespace()) else {
+            let Some(at) = chunk.iter().position(|b| !is_json_space(*b)) else {
                 return true;
             };
             self.first = Some(chunk[at]);
@@ -603,7 +603,7 @@ impl JsonCheck {
                         self.state = State::Literal { word, at: k + 1 };
                     }
                 }
-                _ if b.is_ascii_whitespace() && b != 0x0b && b != 0x0c => {}
+                _ if is_json_space(b) => {}
                 State::Value | State::ArrayFirst => self.value_start(b, at),
                 State::ObjectFirst | State::Key => match b {
                     b'"' => {
@@ -891,6 +891,12 @@ pub fn show_size(bytes: u64) -> String {
     }
 }
 
+/// JSON's whitespace (RFC 8259 §2): space, tab, LF, CR. Not form feed, which
+/// `u8::is_ascii_whitespace` also counts and serde_json (rightly) refuses.
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -928,6 +934,11 @@ mod tests {
         assert_eq!(json(b"{\"a\":\"\xff\"}").invalid.unwrap().at, 6);
         assert_eq!(json(b"{} x").invalid.unwrap().at, 3);
         assert!(json(b"").invalid.unwrap().truncated);
+        // Found by bench/fuzz.sh: form feed is not JSON whitespace, before or
+        // inside a document.
+        assert_eq!(json(b"\x0c0").invalid.unwrap().at, 0);
+        assert_eq!(json(b"[1,\x0c2]").invalid.unwrap().at, 3);
+        assert_eq!(json(b" \t\r\n[1]").invalid, None);
     }
 
     #[test]
