@@ -134,14 +134,18 @@ mod tests {
             .await;
         assert_eq!(out, Ok(7));
         end.end_load();
+        // A transaction no longer starts at all...
+        let out = end.scope(async { "ran" }, "stopped").await;
+        assert_eq!(out, "stopped");
+        // ...and a request asked for inside one is not sent.
         let started = std::sync::atomic::AtomicBool::new(false);
-        let out = end
+        let out = CURRENT
             .scope(
+                end.clone(),
                 cancellable(async {
                     started.store(true, std::sync::atomic::Ordering::SeqCst);
                     7
                 }),
-                Err(Cut::InFlight),
             )
             .await;
         assert_eq!(out, Err(Cut::NotSent), "not sent after the load's end");
