@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashload::runfolder::{files, RunMeta, CANCELLED};
+use dashload::runfolder::{files, RunMeta};
 
 use crate::util::{text, workspace};
 
@@ -274,8 +274,8 @@ fn against_a_target_that_never_answers_the_run_ends_on_its_plan_and_logs_the_cut
             "no request outlives its timeout: {row:?}"
         );
         if dashload::runfolder::is_cancelled(&row[error]) {
+            // Dropped in flight (`cancelled at run end`) or never sent.
             cancelled += 1;
-            assert!(row[error].ends_with(CANCELLED));
         } else {
             // Whatever the target failed (here: timeouts) was sent during the load.
             assert!(
