@@ -79,7 +79,7 @@ fn plain(observed: f64, max: f64) -> Judgement {
 }
 
 fn percent(v: f64) -> String {
-    format!("{:.2} %", v * 100.0)
+    super::percent(Some(v))
 }
 
 /// Judge `slo` on a window whose requests of the SLO's class are `acc` and

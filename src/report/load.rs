@@ -161,6 +161,17 @@ fn method_of_raw(raw: &[u8]) -> Option<&[u8]> {
     Some(&raw[at..at + len])
 }
 
+/// The `success` column of a log row: `true` or `false`, anything else unreadable.
+fn success_field(rec: &csv::ByteRecord, i: usize) -> std::result::Result<bool, Problem> {
+    let field = rec.get(i).unwrap_or_default();
+    parse_bool(field).ok_or_else(|| {
+        Problem::Unreadable(format!(
+            "`success` is not true or false: `{}`",
+            shown(field)
+        ))
+    })
+}
+
 fn parse_bool(bytes: &[u8]) -> Option<bool> {
     match bytes.trim_ascii() {
         b"true" | b"1" => Some(true),
@@ -189,13 +200,7 @@ fn fold_request(
         None => 0,
     };
     let status = int_field(rec, cols.status_code, "status_code")?;
-    let success_field = rec.get(cols.success).unwrap_or_default();
-    let success = parse_bool(success_field).ok_or_else(|| {
-        Problem::Unreadable(format!(
-            "`success` is not true or false: `{}`",
-            shown(success_field)
-        ))
-    })?;
+    let success = success_field(rec, cols.success)?;
     let limit = c.elapsed_limit_ms;
     let elapsed = in_range(elapsed, limit, "elapsed")?;
     let latency_us = if us != 0 {
@@ -427,13 +432,7 @@ fn fold_batch(c: &mut Collected, rec: &ByteRecord) -> std::result::Result<(), Pr
         count(2, "bytes")?,
         count(3, "duration_us")?,
     );
-    let success_field = rec.get(5).unwrap_or_default();
-    let success = parse_bool(success_field).ok_or_else(|| {
-        Problem::Unreadable(format!(
-            "`success` is not true or false: `{}`",
-            shown(success_field)
-        ))
-    })?;
+    let success = success_field(rec, 5)?;
     let limit = c.elapsed_limit_ms;
     let elapsed = in_range(elapsed, limit, "elapsed_ms")?;
     if duration > limit.saturating_mul(1000) {

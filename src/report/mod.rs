@@ -273,7 +273,8 @@ pub fn load_baseline(dir: &Path, progress: bool) -> Result<(Summary, Vec<WindowB
     summarise_with_samples(dir, &meta, progress)
 }
 
-fn percent(rate: Option<f64>) -> String {
+/// A rate as a percentage with two decimals, "—" without one.
+pub(crate) fn percent(rate: Option<f64>) -> String {
     rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
 }
 
