@@ -31,6 +31,8 @@ mod baseline_tests;
 #[cfg(test)]
 mod browser_tests;
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt::Write as _;
