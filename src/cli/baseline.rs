@@ -73,27 +73,26 @@ pub fn resolve(
             scenario.name
         ),
     };
-    let sentence = selection(&what, n, &dirs, reports);
-    eprintln!("dashload: {sentence}");
+    let sentence = selection(&what, n, dirs.len(), reports);
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    if list.is_empty() {
+        eprintln!("dashload: baseline: {sentence}");
+    } else {
+        eprintln!("dashload: baseline: {sentence}: {}", list.join(", "));
+    }
     Ok((dirs, Some(sentence)))
 }
 
-/// "baseline: <what>: a, b" / "… only 2 of 3 found: a, b" / "… none under
-/// reports: judged on its SLOs alone".
-fn selection(what: &str, asked: usize, dirs: &[PathBuf], reports: &Path) -> String {
-    let list = || {
-        dirs.iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match dirs.len() {
+/// How the baselines were chosen: "<what>" / "<what> (only 2 of 3 found)" /
+/// "<what>: none under reports: judged on its SLOs alone".
+fn selection(what: &str, asked: usize, found: usize, reports: &Path) -> String {
+    match found {
         0 => format!(
-            "baseline: {what}: none under {}: judged on its SLOs alone",
+            "{what}: none under {}: judged on its SLOs alone",
             reports.display()
         ),
-        n if n < asked => format!("baseline: {what}: only {n} of {asked} found: {}", list()),
-        _ => format!("baseline: {what}: {}", list()),
+        n if n < asked => format!("{what} (only {n} of {asked} found)"),
+        _ => what.to_string(),
     }
 }
 
@@ -125,18 +124,11 @@ mod tests {
     #[test]
     fn the_selection_says_how_many_were_found() {
         let r = Path::new("reports");
-        let dirs = [PathBuf::from("reports/a"), PathBuf::from("reports/b")];
+        assert_eq!(selection("x", 3, 2, r), "x (only 2 of 3 found)");
+        assert_eq!(selection("x", 2, 2, r), "x");
         assert_eq!(
-            selection("x", 3, &dirs, r),
-            "baseline: x: only 2 of 3 found: reports/a, reports/b"
-        );
-        assert_eq!(
-            selection("x", 2, &dirs, r),
-            "baseline: x: reports/a, reports/b"
-        );
-        assert_eq!(
-            selection("x", 3, &[], r),
-            "baseline: x: none under reports: judged on its SLOs alone"
+            selection("x", 3, 0, r),
+            "x: none under reports: judged on its SLOs alone"
         );
     }
 }

@@ -22,7 +22,7 @@ fn against(dir: &Path, baselines: &[&PathBuf]) -> (ReportOutcome, Summary) {
         dir,
         &ReportOptions {
             baselines: baselines.iter().map(|b| b.to_path_buf()).collect(),
-            baseline_selection: Some("baseline: the test's choice".into()),
+            baseline_selection: Some("the test's choice".into()),
             ..Default::default()
         },
     )
@@ -51,10 +51,7 @@ fn each_figure_is_the_median_of_the_baseline_runs_and_every_run_is_named() {
         bases.to_vec()
     );
     assert_eq!(cmp.dir, bases[0].display().to_string());
-    assert_eq!(
-        cmp.selection.as_deref(),
-        Some("baseline: the test's choice")
-    );
+    assert_eq!(cmp.selection.as_deref(), Some("the test's choice"));
     // The baseline value of every hold window's panel-query p95 and error rate is
     // the median of the three runs' own values.
     let own: Vec<Summary> = bases
@@ -96,7 +93,7 @@ fn each_figure_is_the_median_of_the_baseline_runs_and_every_run_is_named() {
         );
         assert!(out.text.contains(&b.display().to_string()), "{}", out.text);
     }
-    assert!(out.text.contains("baseline: the test's choice"));
+    assert!(out.text.contains("chosen: the test's choice"));
 }
 
 #[test]

@@ -850,7 +850,7 @@ fn num4(v: f64) -> String {
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     h.push_str("<section id=\"baseline\">\n<h2>Against the baseline</h2>\n");
     if let Some(how) = &b.selection {
-        writeln!(h, "<p>{}</p>", text(how))?;
+        writeln!(h, "<p>Chosen: {}.</p>", text(how))?;
     }
     if b.runs.len() > 1 {
         writeln!(

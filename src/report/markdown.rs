@@ -286,7 +286,7 @@ fn baselines(m: &mut String, s: &Summary) {
                 m.push_str("**Baseline:**\n");
             }
             if let Some(how) = &b.selection {
-                let _ = writeln!(m, "{}", cell(how));
+                let _ = writeln!(m, "chosen: {}.", cell(how));
             }
             m.push('\n');
             for (dir, started) in runs {
@@ -460,9 +460,7 @@ mod tests {
             &run,
             &ReportOptions {
                 markdown: Some(out_file.clone()),
-                baseline_selection: Some(
-                    "baseline: no passed run of x: judged on its SLOs alone".into(),
-                ),
+                baseline_selection: Some("no passed run of x: judged on its SLOs alone".into()),
                 ..Default::default()
             },
         )

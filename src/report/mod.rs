@@ -133,7 +133,7 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         summary.regression = !comparison.regressions.is_empty();
         summary.baseline = Some(comparison);
     } else if let Some(why) = &options.baseline_selection {
-        summary.inputs.notes.push(why.clone());
+        summary.inputs.notes.push(format!("baseline: {why}"));
     }
     // The charts overlay one baseline: the first (the newest when chosen from history).
     let charts = charts::draw_all(&summary, bases.first().map(|(s, _)| s));
@@ -504,7 +504,7 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         });
         let against = baseline_names(b);
         if let Some(how) = &b.selection {
-            let _ = writeln!(t, "baseline  {how}");
+            let _ = writeln!(t, "baseline  chosen: {how}");
         }
         if b.regressions.is_empty() {
             let _ = writeln!(

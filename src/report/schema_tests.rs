@@ -70,14 +70,14 @@ fn rendered_summaries_validate_with_and_without_baselines() {
             "the median of two",
             ReportOptions {
                 baselines: vec![a.clone(), b.clone()],
-                baseline_selection: Some("baseline: the last 2 passed runs".into()),
+                baseline_selection: Some("the last 2 passed runs".into()),
                 ..Default::default()
             },
         ),
         (
             "none found",
             ReportOptions {
-                baseline_selection: Some("baseline: none found".into()),
+                baseline_selection: Some("none found".into()),
                 ..Default::default()
             },
         ),
@@ -99,7 +99,7 @@ fn a_summary_with_every_optional_field_set_validates() {
         &current,
         &ReportOptions {
             baselines: vec![base],
-            baseline_selection: Some("baseline: chosen".into()),
+            baseline_selection: Some("chosen".into()),
             ..Default::default()
         },
     );
