@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         })(),
         Some("render") if args.len() >= 2 => (|| {
             let options = ReportOptions {
-                baseline: args.get(2).map(PathBuf::from),
+                baselines: args.get(2).map(PathBuf::from).into_iter().collect(),
                 progress: true,
                 ..ReportOptions::default()
             };

@@ -99,6 +99,16 @@ pub fn last_passed(reports: &Path, name: &str, digest: &str) -> Option<RunRecord
         .find(|r| r.scenario == name && r.digest == digest && r.passed())
 }
 
+/// The newest `n` runs [`last_passed`] would choose from, newest first: the
+/// baselines of `--baseline median:N`.
+pub fn last_passed_n(reports: &Path, name: &str, digest: &str, n: usize) -> Vec<RunRecord> {
+    runs(reports)
+        .into_iter()
+        .filter(|r| r.scenario == name && r.digest == digest && r.passed())
+        .take(n)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,8 +43,9 @@ pub struct RunOptions {
     pub scenario: PathBuf,
     /// Where run folders go.
     pub reports_dir: PathBuf,
-    /// A baseline run folder for the report.
-    pub baseline: Option<PathBuf>,
+    /// How to render the report: its baselines and extra outputs (`progress`
+    /// is set by the run).
+    pub report: ReportOptions,
     /// Goose's configuration from the command line (report and log paths are set here).
     pub goose: GooseConfiguration,
     /// True when the command line set Goose's own load shape (-u/-t/--test-plan/--iterations):
@@ -262,9 +263,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let report = if options.render {
         let dir = run_dir.clone();
         let report_options = ReportOptions {
-            baseline: options.baseline,
             progress: true,
-            ..Default::default()
+            ..options.report
         };
         Some(
             tokio::task::spawn_blocking(move || render_run(&dir, &report_options))

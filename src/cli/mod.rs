@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, each owning its arguments and `exec`.
 
+pub mod baseline;
 pub mod check;
 pub mod generate;
 pub mod report;

@@ -1,4 +1,4 @@
-//! `dashload report RUN_DIR [--baseline DIR]`: render a run folder's report.
+//! `dashload report RUN_DIR [--baseline DIR]…`: render a run folder's report.
 
 use std::path::PathBuf;
 
@@ -10,20 +10,30 @@ use crate::report::{render_run, ReportOptions};
 /// Arguments of `report`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  dashload report reports/20261123T101500Z-staged --baseline reports/20261116T101500Z-staged"
+    after_help = "Examples:\n  dashload report reports/20261123T101500Z-staged --baseline reports/20261116T101500Z-staged\n  dashload report RUN --baseline A --baseline B --baseline C   the median of three runs"
 )]
 pub struct ReportArgs {
     /// The run folder (reports/<run-id>).
     pub run_dir: PathBuf,
     /// A baseline run folder: the report shows deltas and exits 3 on a regression.
+    /// Given more than once, the baseline is those runs: each figure their median,
+    /// the gate their samples pooled (what `run --baseline median:N` does).
     #[arg(long, value_name = "DIR")]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
+    /// Also write junit.xml to FILE (parent folders created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary for a pull-request comment to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 /// Render, print the summary, and return the verdict's exit code.
 pub fn exec(args: ReportArgs) -> Result<u8> {
     let options = ReportOptions {
-        baseline: args.baseline,
+        baselines: args.baseline,
+        junit: args.junit,
+        markdown: args.markdown,
         progress: true,
         ..Default::default()
     };

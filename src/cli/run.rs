@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use goose::config::GooseConfiguration;
 
+use super::baseline::BaselineArg;
 use crate::error::{exit_code, Error, Result};
 use crate::run::{run, RunOptions};
 
@@ -13,7 +14,7 @@ use crate::run::{run, RunOptions};
 /// scenario's stages.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
+    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staging.toml --baseline median:5 --junit out/junit.xml --markdown out/summary.md\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
 )]
 pub struct RunArgs {
     /// The scenario file.
@@ -22,14 +23,23 @@ pub struct RunArgs {
     /// Where run folders are created.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub reports_dir: PathBuf,
-    /// A baseline: a run folder, or `last-passed` (the newest complete, passed run of
-    /// this scenario, same digest, in the reports folder; none: judged on SLOs alone).
-    /// The report shows deltas and the run exits 3 on a regression.
-    #[arg(long, value_name = "DIR|last-passed")]
-    pub baseline: Option<PathBuf>,
+    /// A baseline: a run folder; `last-passed` (the newest complete, passed run of
+    /// this scenario, same digest, in the reports folder); or `median:N` (the last N
+    /// such runs, N from 1 to 20: each figure their median, the gate their samples
+    /// pooled). None found: judged on SLOs alone. The report shows deltas and the
+    /// run exits 3 on a regression.
+    #[arg(long, value_name = "DIR|last-passed|median:N", value_parser = super::baseline::parse)]
+    pub baseline: Option<BaselineArg>,
     /// Do not render report.html at the end (render later with `dashload report`).
     #[arg(long)]
     pub no_report: bool,
+    /// Also write junit.xml to FILE (parent folders created).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary for a pull-request comment to FILE (parent folders
+    /// created; `{{REPORT_URL}}` and `{{JOB_URL}}` are left for CI to fill).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -57,22 +67,30 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         (None, None) if goose_shape => Some(1),
         _ => None,
     };
-    let baseline = match args.baseline {
-        Some(b) if b.as_os_str() == LAST_PASSED => last_passed(&args.scenario, &args.reports_dir)?,
-        other => other,
-    };
-    if let Some(baseline) = &baseline {
-        if !baseline.join(crate::runfolder::files::RUN_META).is_file() {
+    if args.no_report {
+        if let Some(flag) = [("--junit", &args.junit), ("--markdown", &args.markdown)]
+            .into_iter()
+            .find_map(|(flag, v)| v.as_ref().map(|_| flag))
+        {
             return Err(Error::Usage(format!(
-                "--baseline {}: not a run folder (no run.json)",
-                baseline.display()
+                "{flag} needs the report: it cannot go with --no-report"
             )));
         }
     }
+    let (baselines, baseline_selection) = match &args.baseline {
+        Some(arg) => super::baseline::resolve(arg, &args.scenario, &args.reports_dir)?,
+        None => (Vec::new(), None),
+    };
     let options = RunOptions {
         scenario: args.scenario,
         reports_dir: args.reports_dir,
-        baseline,
+        report: crate::report::ReportOptions {
+            baselines,
+            baseline_selection,
+            junit: args.junit,
+            markdown: args.markdown,
+            ..Default::default()
+        },
         goose: args.goose,
         goose_shape,
         goose_total_users,
@@ -103,29 +121,6 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     } else {
         verdict
     })
-}
-
-/// `--baseline last-passed`.
-const LAST_PASSED: &str = "last-passed";
-
-/// The newest passed run of this scenario (same name and digest) under
-/// `reports`, said on stderr; `None`, said too, when there is none.
-fn last_passed(scenario: &std::path::Path, reports: &std::path::Path) -> Result<Option<PathBuf>> {
-    let scenario = crate::scenario::Scenario::load(scenario)?;
-    let found = crate::history::last_passed(reports, &scenario.name, &scenario.digest);
-    match &found {
-        Some(run) => eprintln!(
-            "dashload: baseline: {} (the newest passed run of {} with this scenario digest)",
-            run.dir.display(),
-            scenario.name
-        ),
-        None => eprintln!(
-            "dashload: baseline: no passed run of {} with this scenario digest under {}: judged on its SLOs alone",
-            scenario.name,
-            reports.display()
-        ),
-    }
-    Ok(found.map(|r| r.dir))
 }
 
 /// Users Goose launches over a `--test-plan`: the sum of every increase.

@@ -9,6 +9,11 @@
 //! that a block bootstrap over both request logs is at least `confidence`
 //! (95 %) sure of. Everything else (p50 of a class with only an error-rate
 //! SLO, whole-run and per-name deltas, throughput) is context and never counts.
+//!
+//! The baseline may be several runs (`--baseline median:N`, or `report
+//! --baseline` given more than once): each figure's baseline value is then
+//! the median of those runs' values (over the runs that have it), and the gate
+//! judges against all their samples pooled ([`regress::judge_runs`]).
 
 use std::collections::BTreeSet;
 
@@ -16,7 +21,7 @@ use crate::runfolder::{JudgedFigure, RegressionRules, RequestClass, SloMetric, W
 
 use super::collect::class_index;
 use super::regress::{self, Allowance, Finding, WindowBlocks};
-use super::summary::{ClassStats, Comparison, Delta, Summary};
+use super::summary::{BaselineRun, ClassStats, Comparison, Delta, Summary};
 
 /// A delta between two optional figures; `regression` decided by the caller.
 pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f64>) -> Delta {
@@ -82,20 +87,51 @@ fn find(stats: &[ClassStats], class: RequestClass) -> Option<&ClassStats> {
     stats.iter().find(|s| s.class == class)
 }
 
-/// The (current, baseline) sample blocks of one window, when both runs have them.
+/// The (current, baseline) sample blocks of one window, when both sides have them.
 pub struct WindowSamples<'a> {
     /// This run's.
     pub current: &'a WindowBlocks,
-    /// The baseline's.
-    pub base: &'a WindowBlocks,
+    /// Each baseline run's that has the window's samples (at least one).
+    pub base: Vec<&'a WindowBlocks>,
 }
 
-/// Latency and error-rate deltas of one class in one scope; the figures in
-/// `judged` go through the gate when `samples` are given.
+/// One baseline run, as `compare` reads it.
+pub struct BaseRun<'a> {
+    /// Its run folder, as shown.
+    pub dir: String,
+    /// Its summary.
+    pub summary: &'a Summary,
+    /// Its hold windows' samples.
+    pub blocks: &'a [WindowBlocks],
+}
+
+/// The median of the values present (the mean of the middle two for an even
+/// count); `None` without any.
+pub fn median(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
+    let mut v: Vec<f64> = values
+        .into_iter()
+        .flatten()
+        .filter(|x| !x.is_nan())
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+/// Latency and error-rate deltas of one class in one scope (the baseline's
+/// value: the median over `bases`); the figures in `judged` go through the
+/// gate when `samples` are given.
 fn class_deltas(
     scope: &str,
     class: RequestClass,
-    base: Option<&ClassStats>,
+    bases: &[Option<&ClassStats>],
     cur: Option<&ClassStats>,
     judged: &BTreeSet<JudgedFigure>,
     samples: Option<&WindowSamples>,
@@ -104,13 +140,14 @@ fn class_deltas(
     let lat = |s: Option<&ClassStats>, f: fn(&super::summary::Latency) -> f64| {
         s.and_then(|s| s.latency.as_ref()).map(f)
     };
+    let med = |f: fn(&super::summary::Latency) -> f64| median(bases.iter().map(|b| lat(*b, f)));
     let figures: [(SloMetric, Option<f64>, Option<f64>); 4] = [
-        (SloMetric::P50, lat(base, |l| l.p50), lat(cur, |l| l.p50)),
-        (SloMetric::P95, lat(base, |l| l.p95), lat(cur, |l| l.p95)),
-        (SloMetric::P99, lat(base, |l| l.p99), lat(cur, |l| l.p99)),
+        (SloMetric::P50, med(|l| l.p50), lat(cur, |l| l.p50)),
+        (SloMetric::P95, med(|l| l.p95), lat(cur, |l| l.p95)),
+        (SloMetric::P99, med(|l| l.p99), lat(cur, |l| l.p99)),
         (
             SloMetric::ErrorRate,
-            base.and_then(|s| s.error_rate),
+            median(bases.iter().map(|b| b.and_then(|s| s.error_rate))),
             cur.and_then(|s| s.error_rate),
         ),
     ];
@@ -126,9 +163,12 @@ fn class_deltas(
             match samples {
                 Some(samples) => {
                     let ci = class_index(class);
-                    match regress::judge(
+                    let base: Vec<Vec<regress::Block>> =
+                        samples.base.iter().map(|b| b.class(ci)).collect();
+                    let base: Vec<&[regress::Block]> = base.iter().map(Vec::as_slice).collect();
+                    match regress::judge_runs(
                         metric,
-                        &samples.base.class(ci),
+                        &base,
                         &samples.current.class(ci),
                         allowance(metric, rules),
                         &format!("{scope}/{name}"),
@@ -149,45 +189,49 @@ fn class_deltas(
     out
 }
 
-/// Compare `current` with `base` (read from `dir`): `current_blocks` and
-/// `base_blocks` are the two runs' hold-window samples, matched by name.
+/// Compare `current` with its baseline runs `bases` (at least one; the first
+/// is the one shown when there is one): `current_blocks` and each base's
+/// blocks are the runs' hold-window samples, matched by window name.
 pub fn compare(
     current: &Summary,
     current_blocks: &[WindowBlocks],
-    base: &Summary,
-    base_blocks: &[WindowBlocks],
-    dir: &str,
+    bases: &[BaseRun],
     rules: &RegressionRules,
 ) -> Comparison {
     let judged = judged_figures(current, rules);
     let classes: BTreeSet<RequestClass> = judged.iter().map(|f| f.class).collect();
     let none = BTreeSet::new();
+    let all = |f: &dyn Fn(&Summary) -> Option<f64>| median(bases.iter().map(|b| f(b.summary)));
     let mut totals = vec![
         delta(
             "run",
             "requests",
-            Some(base.totals.requests as f64),
+            all(&|b| Some(b.totals.requests as f64)),
             Some(current.totals.requests as f64),
         ),
         delta(
             "run",
             "error rate",
-            base.totals.error_rate,
+            all(&|b| b.totals.error_rate),
             current.totals.error_rate,
         ),
     ];
     for class in &classes {
+        let base: Vec<_> = bases
+            .iter()
+            .map(|b| find(&b.summary.judged, *class))
+            .collect();
         totals.extend(class_deltas(
             "judged windows",
             *class,
-            find(&base.judged, *class),
+            &base,
             find(&current.judged, *class),
             &none,
             None,
             rules,
         ));
     }
-    totals.extend(ladder_deltas(base, current));
+    totals.extend(ladder_deltas(bases, current));
     let mut windows = Vec::new();
     let mut unmatched_windows = Vec::new();
     for w in current
@@ -195,28 +239,41 @@ pub fn compare(
         .iter()
         .filter(|w| w.kind == WindowKind::Hold)
     {
-        let Some(b) = base.windows.iter().find(|b| b.name == w.name) else {
+        // The baseline runs that have this window, with its samples if they kept them.
+        let matched: Vec<_> = bases
+            .iter()
+            .filter_map(|b| {
+                let stats = b.summary.windows.iter().find(|x| x.name == w.name)?;
+                Some((stats, b.blocks.iter().find(|x| x.name == w.name)))
+            })
+            .collect();
+        if matched.is_empty() {
             unmatched_windows.push(w.name.clone());
             continue;
-        };
+        }
         windows.push(delta(
             &w.name,
             "throughput req/s",
-            Some(b.throughput_rps),
+            median(matched.iter().map(|(b, _)| Some(b.throughput_rps))),
             Some(w.throughput_rps),
         ));
-        let samples = match (
-            current_blocks.iter().find(|x| x.name == w.name),
-            base_blocks.iter().find(|x| x.name == w.name),
-        ) {
-            (Some(current), Some(base)) => Some(WindowSamples { current, base }),
+        let base_samples: Vec<&WindowBlocks> = matched.iter().filter_map(|(_, x)| *x).collect();
+        let samples = match current_blocks.iter().find(|x| x.name == w.name) {
+            Some(current) if !base_samples.is_empty() => Some(WindowSamples {
+                current,
+                base: base_samples,
+            }),
             _ => None,
         };
         for class in &classes {
+            let base: Vec<_> = matched
+                .iter()
+                .map(|(b, _)| find(&b.classes, *class))
+                .collect();
             windows.extend(class_deltas(
                 &w.name,
                 *class,
-                find(&b.classes, *class),
+                &base,
                 find(&w.classes, *class),
                 &judged,
                 samples.as_ref(),
@@ -226,25 +283,22 @@ pub fn compare(
     }
     let mut names = Vec::new();
     for n in &current.names {
-        if let Some(b) = base.names.iter().find(|b| b.name == n.name) {
+        let matched: Vec<_> = bases
+            .iter()
+            .filter_map(|b| b.summary.names.iter().find(|b| b.name == n.name))
+            .collect();
+        if !matched.is_empty() {
             names.push(delta(
                 &n.name,
                 "count",
-                Some(b.stats.count as f64),
+                median(matched.iter().map(|b| Some(b.stats.count as f64))),
                 Some(n.stats.count as f64),
             ));
+            let base: Vec<_> = matched.iter().map(|b| Some(&b.stats)).collect();
             names.extend(
-                class_deltas(
-                    &n.name,
-                    n.class,
-                    Some(&b.stats),
-                    Some(&n.stats),
-                    &none,
-                    None,
-                    rules,
-                )
-                .into_iter()
-                .filter(|d| !d.figure.ends_with("p50 ms")),
+                class_deltas(&n.name, n.class, &base, Some(&n.stats), &none, None, rules)
+                    .into_iter()
+                    .filter(|d| !d.figure.ends_with("p50 ms")),
             );
         }
     }
@@ -265,10 +319,21 @@ pub fn compare(
             )
         })
         .collect();
+    let first = &bases[0];
     Comparison {
-        dir: dir.to_string(),
-        scenario: base.run.scenario.clone(),
-        started_at: base.run.started_at,
+        dir: first.dir.clone(),
+        scenario: first.summary.run.scenario.clone(),
+        started_at: first.summary.run.started_at,
+        runs: bases
+            .iter()
+            .map(|b| BaselineRun {
+                dir: b.dir.clone(),
+                scenario: b.summary.run.scenario.clone(),
+                scenario_digest: b.summary.run.scenario_digest.clone(),
+                started_at: b.summary.run.started_at,
+            })
+            .collect(),
+        selection: None,
         tolerance: rules.latency,
         latency_floor_ms: rules.latency_floor_ms,
         error_margin: rules.error_rate,
@@ -286,8 +351,8 @@ pub fn compare(
 }
 
 /// The stress ladder's capacity, knee and first broken step, in viewers
-/// (context, never judged).
-fn ladder_deltas(base: &Summary, current: &Summary) -> Vec<Delta> {
+/// (context, never judged; the baseline's: the median over `bases`).
+fn ladder_deltas(bases: &[BaseRun], current: &Summary) -> Vec<Delta> {
     let broke = |s: &Summary| {
         let step = s.first_break.as_ref()?;
         s.windows
@@ -295,23 +360,26 @@ fn ladder_deltas(base: &Summary, current: &Summary) -> Vec<Delta> {
             .find(|w| &w.name == step)
             .map(|w| w.viewers as f64)
     };
+    let capacity = |s: &Summary| s.capacity.map(|c| c as f64);
+    let knee = |s: &Summary| s.knee.as_ref().map(|k| k.viewers as f64);
+    let base = |f: &dyn Fn(&Summary) -> Option<f64>| median(bases.iter().map(|b| f(b.summary)));
     vec![
         delta(
             "stress ladder",
             "capacity (viewers)",
-            base.capacity.map(|c| c as f64),
-            current.capacity.map(|c| c as f64),
+            base(&capacity),
+            capacity(current),
         ),
         delta(
             "stress ladder",
             "knee (viewers)",
-            base.knee.as_ref().map(|k| k.viewers as f64),
-            current.knee.as_ref().map(|k| k.viewers as f64),
+            base(&knee),
+            knee(current),
         ),
         delta(
             "stress ladder",
             "first broken step (viewers)",
-            broke(base),
+            base(&broke),
             broke(current),
         ),
     ]
@@ -362,7 +430,7 @@ mod tests {
         let deltas = class_deltas(
             "stage 1 hold",
             RequestClass::PanelQuery,
-            None,
+            &[None],
             None,
             &judged,
             None,
@@ -381,6 +449,14 @@ mod tests {
             .iter()
             .filter(|d| !d.figure.ends_with("p95 ms"))
             .all(|d| !d.judged && d.note.is_none()));
+    }
+
+    #[test]
+    fn medians_take_the_middle_of_the_values_present() {
+        assert_eq!(median([Some(3.0), None, Some(1.0), Some(2.0)]), Some(2.0));
+        assert_eq!(median([Some(4.0), Some(1.0)]), Some(2.5));
+        assert_eq!(median([None, None]), None);
+        assert_eq!(median([Some(7.0)]), Some(7.0));
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn chromium_renders_every_chart_with_a_size() {
     write_run(&base, 40_000, 3).unwrap();
     render_run(&base, &ReportOptions::default()).unwrap();
     let options = ReportOptions {
-        baseline: Some(base.clone()),
+        baselines: vec![base.clone()],
         ..ReportOptions::default()
     };
     render_run(&run, &options).unwrap();

@@ -848,12 +848,42 @@ fn num4(v: f64) -> String {
 }
 
 fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
+    h.push_str("<section id=\"baseline\">\n<h2>Against the baseline</h2>\n");
+    if let Some(how) = &b.selection {
+        writeln!(h, "<p>Chosen: {}.</p>", text(how))?;
+    }
+    if b.runs.len() > 1 {
+        writeln!(
+            h,
+            "<p>Baseline: the median of {} runs (each figure's baseline value is the median of theirs; the gate pools their samples):</p>\n<ul>",
+            b.runs.len()
+        )?;
+        for r in &b.runs {
+            writeln!(
+                h,
+                "<li>{} (scenario {}, started {} UTC)</li>",
+                text(&r.dir),
+                text(&r.scenario),
+                r.started_at.format("%Y-%m-%d %H:%M:%S")
+            )?;
+        }
+        writeln!(
+            h,
+            "</ul>\n<p>Charts above overlay the first, {}, dotted.</p>",
+            text(&b.dir)
+        )?;
+    } else {
+        writeln!(
+            h,
+            "<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dotted.</p>",
+            text(&b.dir),
+            text(&b.scenario),
+            b.started_at.format("%Y-%m-%d %H:%M:%S"),
+        )?;
+    }
     writeln!(
         h,
-        "<section id=\"baseline\">\n<h2>Against the baseline</h2>\n<p>Baseline: {} (scenario {}, started {} UTC). Charts above overlay it dotted.</p>\n<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
-        text(&b.dir),
-        text(&b.scenario),
-        b.started_at.format("%Y-%m-%d %H:%M:%S"),
+        "<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
         text(&b.judged_figures.join(", ")),
         b.tolerance * 100.0,
         num(b.latency_floor_ms),

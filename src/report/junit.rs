@@ -27,10 +27,12 @@ pub fn junit(s: &Summary) -> String {
         .filter(|r| r.verdict == SloVerdict::NoData)
         .count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // `skipped` is counted on the suite only: the common schema (Jenkins, Ant)
+    // has no such attribute on `<testsuites>`, and strict readers reject it.
     let suite = format!("dashload SLOs: {}", s.run.scenario);
     let _ = writeln!(
         x,
-        "<testsuites name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n  <testsuite name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" timestamp=\"{ts}\" time=\"{d:.3}\">",
+        "<testsuites name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" time=\"{d:.3}\">\n  <testsuite name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" timestamp=\"{ts}\" time=\"{d:.3}\">",
         n = escape(&suite),
         t = judged.len() + unmeasured,
         ts = s.run.started_at.format("%Y-%m-%dT%H:%M:%S"),
@@ -148,5 +150,111 @@ mod tests {
             ("250 ms".to_string(), "212.5 ms".to_string())
         );
         assert_eq!(figures(SloMetric::P99, 400.0, None).1, "?");
+    }
+}
+
+/// `junit.xml` against the common JUnit schema (`tests/fixtures/junit.xsd`),
+/// with `xmllint` (Debian: libxml2-utils).
+#[cfg(test)]
+mod schema_tests {
+    use std::path::Path;
+    use std::process::Command;
+
+    use crate::report::synthetic::Synthetic;
+    use crate::report::{render_run, ReportOptions};
+    use crate::runfolder::files;
+
+    /// Validate `xml` with xmllint; `Err` with its complaint. `None` when
+    /// xmllint is missing outside CI (said on stderr); under CI
+    /// (`DASHLOAD_CI=1`, set by `.ci/run`) a missing xmllint fails the test.
+    fn xmllint(xml: &str) -> Option<Result<(), String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("junit.xml");
+        std::fs::write(&file, xml).unwrap();
+        let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit.xsd");
+        let out = match Command::new("xmllint")
+            .arg("--noout")
+            .arg("--schema")
+            .arg(&xsd)
+            .arg(&file)
+            .output()
+        {
+            Ok(out) => out,
+            Err(e) if std::env::var_os("DASHLOAD_CI").is_some() => {
+                panic!("xmllint is required under CI (apt-get install libxml2-utils): {e}")
+            }
+            Err(_) => {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED: xmllint is not installed (apt-get install libxml2-utils): junit.xml was not checked against its schema"
+                );
+                return None;
+            }
+        };
+        Some(if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+    }
+
+    fn rendered(synthetic: Synthetic, rename: bool) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        synthetic.write(dir.path()).unwrap();
+        if rename {
+            // Hostile names: quotes, angle brackets, ampersands in attributes.
+            let mut meta = crate::runfolder::RunMeta::load(dir.path()).unwrap();
+            meta.scenario = "a \"b\" <c> & 'd'".into();
+            for w in &mut meta.windows {
+                w.name = format!("{} <&\">", w.name);
+            }
+            crate::runfolder::write_atomic(
+                &dir.path().join(files::RUN_META),
+                &serde_json::to_vec(&meta).unwrap(),
+            )
+            .unwrap();
+        }
+        render_run(dir.path(), &ReportOptions::default()).unwrap();
+        std::fs::read_to_string(dir.path().join(files::JUNIT)).unwrap()
+    }
+
+    #[test]
+    fn junit_validates_against_the_common_junit_schema() {
+        let cases = [
+            (
+                "a passing run",
+                rendered(Synthetic::new(20_000, 1), false),
+                "<system-out>",
+            ),
+            (
+                "a failing run",
+                rendered(
+                    Synthetic {
+                        extra_error_rate: 0.2,
+                        ..Synthetic::new(20_000, 2)
+                    },
+                    true,
+                ),
+                "<failure ",
+            ),
+            (
+                "a run too short to judge",
+                rendered(Synthetic::new(300, 3), false),
+                "<skipped ",
+            ),
+        ];
+        for (what, xml, holds) in &cases {
+            assert!(xml.contains(holds), "{what} has {holds}:\n{xml}");
+            let Some(verdict) = xmllint(xml) else { return };
+            assert_eq!(verdict, Ok(()), "{what}:\n{xml}");
+        }
+        // The schema is strict where readers are: `skipped` on <testsuites>
+        // (what dashload wrote before) is refused.
+        let old = cases[0]
+            .1
+            .replacen("errors=\"0\"", "errors=\"0\" skipped=\"0\"", 1);
+        let refused = xmllint(&old).unwrap().unwrap_err();
+        assert!(refused.contains("skipped"), "{refused}");
     }
 }

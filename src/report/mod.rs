@@ -21,12 +21,17 @@ pub mod judge;
 pub mod junit;
 pub mod latency_series;
 pub mod load;
+pub mod markdown;
 pub mod regress;
 pub mod summary;
 pub mod synthetic;
 
 #[cfg(test)]
+mod baseline_tests;
+#[cfg(test)]
 mod browser_tests;
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 mod tests;
 
@@ -43,13 +48,21 @@ use self::summary::{SloVerdict, Summary};
 /// How to render.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
-    /// A baseline run folder to compare with.
-    pub baseline: Option<PathBuf>,
+    /// Baseline run folders to compare with: several are one baseline, each
+    /// figure their median and the gate their samples pooled (`median:N`).
+    pub baselines: Vec<PathBuf>,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
     /// What counts as a regression against the baseline; `None`: the run's
     /// own `[regression]` rules from `run.json`.
     pub rules: Option<crate::runfolder::RegressionRules>,
+    /// How the baselines were chosen, in words (`--baseline median:3`: which
+    /// runs, or that none was found), shown with the comparison.
+    pub baseline_selection: Option<String>,
+    /// Also write `junit.xml` here (`--junit FILE`).
+    pub junit: Option<PathBuf>,
+    /// Also write the Markdown summary here (`--markdown FILE`).
+    pub markdown: Option<PathBuf>,
 }
 
 /// What rendering found.
@@ -90,44 +103,54 @@ fn figure(metric: crate::runfolder::SloMetric, value: f64) -> String {
 }
 
 /// Render the report of the run in `run_dir`: writes `report.html`,
-/// `summary.json` and `junit.xml` into it (each atomically).
+/// `summary.json` and `junit.xml` into it (each atomically), and the copies
+/// `options` asks for.
 pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
     let meta = RunMeta::load(run_dir)?;
     let (mut summary, blocks) = summarise_with_samples(run_dir, &meta, options.progress)?;
-    let (base, base_blocks) = match &options.baseline {
-        Some(dir) => {
-            let (summary, blocks) = load_baseline(dir, options.progress)?;
-            (Some(summary), blocks)
-        }
-        None => (None, Vec::new()),
-    };
-    if let (Some(dir), Some(base)) = (&options.baseline, &base) {
+    let bases = options
+        .baselines
+        .iter()
+        .map(|dir| load_baseline(dir, options.progress))
+        .collect::<Result<Vec<_>>>()?;
+    if !bases.is_empty() {
         let rules = options
             .rules
             .clone()
             .unwrap_or_else(|| meta.regression.clone());
-        let comparison = baseline::compare(
-            &summary,
-            &blocks,
-            base,
-            &base_blocks,
-            &dir.display().to_string(),
-            &rules,
-        );
+        let runs: Vec<baseline::BaseRun> = options
+            .baselines
+            .iter()
+            .zip(&bases)
+            .map(|(dir, (summary, blocks))| baseline::BaseRun {
+                dir: dir.display().to_string(),
+                summary,
+                blocks,
+            })
+            .collect();
+        let mut comparison = baseline::compare(&summary, &blocks, &runs, &rules);
+        comparison.selection = options.baseline_selection.clone();
         summary.regression = !comparison.regressions.is_empty();
         summary.baseline = Some(comparison);
+    } else if let Some(why) = &options.baseline_selection {
+        summary.inputs.notes.push(format!("baseline: {why}"));
     }
-    let charts = charts::draw_all(&summary, base.as_ref());
+    // The charts overlay one baseline: the first (the newest when chosen from history).
+    let charts = charts::draw_all(&summary, bases.first().map(|(s, _)| s));
     let page = html::page(&summary, &charts);
     let html_path = run_dir.join(files::REPORT_HTML);
     let summary_path = run_dir.join(files::SUMMARY);
     write_atomic(&html_path, page.as_bytes())?;
     let json = serde_json::to_vec_pretty(&summary).map_err(anyhow::Error::from)?;
     write_atomic(&summary_path, &json)?;
-    write_atomic(
-        &run_dir.join(files::JUNIT),
-        junit::junit(&summary).as_bytes(),
-    )?;
+    let junit = junit::junit(&summary);
+    write_atomic(&run_dir.join(files::JUNIT), junit.as_bytes())?;
+    if let Some(path) = &options.junit {
+        write_out(path, junit.as_bytes())?;
+    }
+    if let Some(path) = &options.markdown {
+        write_out(path, markdown::markdown(&summary).as_bytes())?;
+    }
     Ok(ReportOutcome {
         text: text_summary(&summary, &html_path),
         html: html_path,
@@ -137,6 +160,15 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         capacity: summary.capacity,
         unmeasured: summary.unmeasured.clone(),
     })
+}
+
+/// Write `bytes` to `path` atomically, creating its parent folders first
+/// (`--junit out/junit.xml` in a fresh CI workspace).
+fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    write_atomic(path, bytes)
 }
 
 /// Read and analyse the run in `run_dir` (described by `meta`), without a baseline.
@@ -324,6 +356,23 @@ pub fn operations_line(s: &Summary) -> Option<String> {
     (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
 }
 
+/// The baseline run(s) of a comparison, in words: its folder, or "the median
+/// of N runs (a, b, c)".
+pub fn baseline_names(b: &summary::Comparison) -> String {
+    match b.runs.as_slice() {
+        [] => b.dir.clone(),
+        [one] => one.dir.clone(),
+        runs => format!(
+            "the median of {} runs ({})",
+            runs.len(),
+            runs.iter()
+                .map(|r| r.dir.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// The one-screen terminal summary.
 pub fn text_summary(s: &Summary, html: &Path) -> String {
     let r = &s.run;
@@ -453,14 +502,17 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
                 (g, u + 1)
             }
         });
+        let against = baseline_names(b);
+        if let Some(how) = &b.selection {
+            let _ = writeln!(t, "baseline  chosen: {how}");
+        }
         if b.regressions.is_empty() {
             let _ = writeln!(
                 t,
-                "baseline  no regression against {} ({gated} figures judged, {unjudged} without enough data)",
-                b.dir
+                "baseline  no regression against {against} ({gated} figures judged, {unjudged} without enough data)"
             );
         } else {
-            let _ = writeln!(t, "baseline  REGRESSION against {}:", b.dir);
+            let _ = writeln!(t, "baseline  REGRESSION against {against}:");
             for line in b.regressions.iter().take(5) {
                 let _ = writeln!(t, "  {line}");
             }

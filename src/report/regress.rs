@@ -18,6 +18,9 @@
 //! the percentile: p95 needs 100, p99 needs 500); below that the report says
 //! the figure was not judged and why. The draws are seeded from the figure's
 //! name, so rendering the same two runs again gives the same verdict.
+//!
+//! A baseline may be several runs (`--baseline median:N`): [`judge_runs`]
+//! then draws in two stages, runs first and their blocks second (see there).
 
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
@@ -179,7 +182,42 @@ pub fn judge(
     allowance: Allowance,
     seed_key: &str,
 ) -> Finding {
-    let fewest_blocks = base.len().min(current.len());
+    judge_runs(metric, &[base], current, allowance, seed_key)
+}
+
+/// [`judge`] against a baseline of several runs (`base_runs`: each run's
+/// blocks of the same window and class), their samples pooled.
+///
+/// Pooling keeps each run's blocks apart and draws in two stages: pick as many
+/// runs as there are, with replacement, then from each picked run as many of
+/// its own blocks, with replacement. Blocks of different runs are independent
+/// (no burst spans two runs), but they need not share one distribution: a
+/// nightly staging run inherits that night's neighbours. Drawing the runs
+/// first lets the spread *between* baseline runs widen the baseline's draws,
+/// so that one odd night cannot make the gate over-sure; drawing all blocks
+/// as one flat pool would treat N runs as one long run and shrink the noise
+/// by √N whatever the runs disagree on. Identical runs give the flat pool's
+/// answer. With one run this is exactly [`judge`] (the same draws).
+pub fn judge_runs(
+    metric: SloMetric,
+    base_runs: &[&[Block]],
+    current: &[Block],
+    allowance: Allowance,
+    seed_key: &str,
+) -> Finding {
+    let mut runs = Vec::with_capacity(base_runs.len());
+    let mut start = 0;
+    for r in base_runs {
+        runs.push(start..start + r.len());
+        start += r.len();
+    }
+    let base: Vec<Block> = base_runs.iter().flat_map(|r| r.iter().cloned()).collect();
+    let base = &Runs {
+        blocks: &base,
+        runs,
+    };
+    let current = &Runs::one(current);
+    let fewest_blocks = base.fewest().min(current.fewest());
     if fewest_blocks < MIN_BLOCKS {
         return Finding::NotJudged(format!(
             "window too short to measure noise ({fewest_blocks} blocks of {} s, {MIN_BLOCKS} needed)",
@@ -202,7 +240,7 @@ pub fn judge(
                     .map(|h| h.len())
                     .sum()
             };
-            let (have_b, have_c) = (ok(base), ok(current));
+            let (have_b, have_c) = (ok(base.blocks), ok(current.blocks));
             if have_b.min(have_c) < need {
                 return Finding::NotJudged(format!(
                     "too few samples for {}: {} successful in the baseline, {} in this run, {need} needed",
@@ -211,13 +249,19 @@ pub fn judge(
                     have_c
                 ));
             }
-            let pool = Pooled::new(base, current);
+            let pool = Pooled::new(base.blocks, current.blocks);
             let mut draws = Draws::default();
             let mut counts_b = vec![0u64; pool.values.len()];
             let mut counts_c = vec![0u64; pool.values.len()];
             for _ in 0..REPLICATES {
-                let b = pool.resample_quantile(&pool.base, q, &mut counts_b, &mut rng);
-                let c = pool.resample_quantile(&pool.current, q, &mut counts_c, &mut rng);
+                let b = pool.resample_quantile(&pool.base, &base.runs, q, &mut counts_b, &mut rng);
+                let c = pool.resample_quantile(
+                    &pool.current,
+                    &current.runs,
+                    q,
+                    &mut counts_c,
+                    &mut rng,
+                );
                 if let (Some(b), Some(c)) = (b, c) {
                     draws.push(b, c, allowance);
                 }
@@ -228,15 +272,15 @@ pub fn judge(
             let counts = |blocks: &[Block]| -> Vec<(u64, u64)> {
                 blocks.iter().map(|b| (b.requests, b.failed)).collect()
             };
-            let (cb, cc) = (counts(base), counts(current));
+            let (cb, cc) = (counts(base.blocks), counts(current.blocks));
             let total = |c: &[(u64, u64)]| c.iter().map(|x| x.0).sum::<u64>();
             if total(&cb) == 0 || total(&cc) == 0 {
                 return Finding::NotJudged("no requests on one side".into());
             }
             let mut draws = Draws::default();
             for _ in 0..REPLICATES {
-                let b = resample_rate(&cb, &mut rng);
-                let c = resample_rate(&cc, &mut rng);
+                let b = resample_rate(&cb, &base.runs, &mut rng);
+                let c = resample_rate(&cc, &current.runs, &mut rng);
                 if let (Some(b), Some(c)) = (b, c) {
                     draws.push(b, c, allowance);
                 }
@@ -244,6 +288,47 @@ pub fn judge(
             draws.finding()
         }
         SloMetric::MsPerPoint => Finding::NotJudged("ms per point is not gated".into()),
+    }
+}
+
+/// One side's blocks, and which of them belong to which run.
+struct Runs<'a> {
+    blocks: &'a [Block],
+    runs: Vec<std::ops::Range<usize>>,
+}
+
+impl<'a> Runs<'a> {
+    fn one(blocks: &'a [Block]) -> Runs<'a> {
+        Runs {
+            blocks,
+            runs: std::iter::once(0..blocks.len()).collect(),
+        }
+    }
+
+    /// The blocks of the run with the fewest (0 without runs).
+    fn fewest(&self) -> usize {
+        self.runs.iter().map(|r| r.len()).min().unwrap_or(0)
+    }
+}
+
+/// One two-stage draw over `runs` (see [`judge_runs`]): calls `take` with the
+/// index of every drawn block. One run: its blocks drawn with replacement,
+/// exactly as many as it has (the draw the single-run gate always made).
+fn draw_blocks(runs: &[std::ops::Range<usize>], rng: &mut ChaCha8Rng, mut take: impl FnMut(usize)) {
+    let mut from = |run: &std::ops::Range<usize>, rng: &mut ChaCha8Rng| {
+        for _ in 0..run.len() {
+            take(run.start + rng.random_range(0..run.len()));
+        }
+    };
+    match runs {
+        [] => {}
+        [one] => from(one, rng),
+        _ => {
+            for _ in 0..runs.len() {
+                let run = &runs[rng.random_range(0..runs.len())];
+                from(run, rng);
+            }
+        }
     }
 }
 
@@ -334,18 +419,19 @@ impl Pooled {
     fn resample_quantile(
         &self,
         blocks: &[Vec<(u32, u64)>],
+        runs: &[std::ops::Range<usize>],
         q: f64,
         counts: &mut [u64],
         rng: &mut ChaCha8Rng,
     ) -> Option<f64> {
         counts.fill(0);
         let mut total = 0u64;
-        for _ in 0..blocks.len() {
-            for &(i, n) in &blocks[rng.random_range(0..blocks.len())] {
+        draw_blocks(runs, rng, |b| {
+            for &(i, n) in &blocks[b] {
                 counts[i as usize] += n;
                 total += n;
             }
-        }
+        });
         quantile(&self.values, counts, total, q).map(|us| us as f64 / 1000.0)
     }
 }
@@ -368,13 +454,17 @@ fn quantile(values: &[u64], counts: &[u64], total: u64, q: f64) -> Option<u64> {
 }
 
 /// Error rate of one draw of `(requests, failed)` blocks with replacement.
-fn resample_rate(blocks: &[(u64, u64)], rng: &mut ChaCha8Rng) -> Option<f64> {
+fn resample_rate(
+    blocks: &[(u64, u64)],
+    runs: &[std::ops::Range<usize>],
+    rng: &mut ChaCha8Rng,
+) -> Option<f64> {
     let (mut requests, mut failed) = (0u64, 0u64);
-    for _ in 0..blocks.len() {
-        let (r, f) = blocks[rng.random_range(0..blocks.len())];
+    draw_blocks(runs, rng, |b| {
+        let (r, f) = blocks[b];
         requests += r;
         failed += f;
-    }
+    });
     (requests > 0).then(|| failed as f64 / requests as f64)
 }
 

@@ -14,13 +14,16 @@ use crate::runfolder::{
 
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
 
-/// The version of this file's layout; bumped when a field changes meaning.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version of this file's layout (`schema_version`, described by
+/// `docs/summary.schema.json`): bumped when a field is removed, renamed or
+/// changes meaning; adding a field also updates the schema file.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything the report states.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    /// [`SCHEMA_VERSION`] when written.
+    /// [`SCHEMA_VERSION`] when written (`schema_version`; `schema` up to version 2).
+    #[serde(rename = "schema_version", alias = "schema")]
     pub schema: u32,
     /// What ran, where and when.
     pub run: RunInfo,
@@ -542,12 +545,21 @@ pub struct SeriesBucket {
 /// A run against its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    /// The baseline's run folder.
+    /// The baseline's run folder (the first of `runs`).
     pub dir: String,
     /// The baseline's scenario.
     pub scenario: String,
     /// When the baseline started.
     pub started_at: DateTime<Utc>,
+    /// Every baseline run used (newest first when chosen from history). With
+    /// more than one, each figure's baseline value is their median and the gate
+    /// judges against their samples pooled.
+    #[serde(default)]
+    pub runs: Vec<BaselineRun>,
+    /// How the baseline runs were chosen, when the run chose them
+    /// (`--baseline last-passed` or `median:N`), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
     /// Relative worsening of p95/p99 that counts as a regression (0.10 = 10 %).
     pub tolerance: f64,
     /// Absolute worsening below which a latency change never counts, ms.
@@ -570,6 +582,19 @@ pub struct Comparison {
     pub unmatched_windows: Vec<String>,
     /// The deltas that count as regressions, in words.
     pub regressions: Vec<String>,
+}
+
+/// One baseline run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRun {
+    /// Its run folder.
+    pub dir: String,
+    /// Its scenario's name.
+    pub scenario: String,
+    /// Its scenario's SHA-256.
+    pub scenario_digest: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
 }
 
 /// One figure against the baseline.

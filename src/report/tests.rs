@@ -143,7 +143,7 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
     let (base, _) = synthetic_dir(30_000);
     render(base.path());
     let options = ReportOptions {
-        baseline: Some(base.path().to_path_buf()),
+        baselines: vec![base.path().to_path_buf()],
         ..ReportOptions::default()
     };
 
@@ -222,7 +222,7 @@ fn a_baseline_without_summary_json_is_analysed_from_its_files() {
     let out = render_run(
         run.path(),
         &ReportOptions {
-            baseline: Some(base.path().to_path_buf()),
+            baselines: vec![base.path().to_path_buf()],
             ..ReportOptions::default()
         },
     )

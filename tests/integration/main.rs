@@ -13,11 +13,14 @@
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
 //! - `faults`: the binary against `fault_target` (a misbehaving InfluxDB on loopback):
 //!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
+//! - `history_baseline`: `--baseline median:N` over a history of real runs, and the
+//!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
 
 mod bad_scenarios;
 mod cli;
 mod fault_target;
 mod faults;
+mod history_baseline;
 mod influxd;
 mod lifecycle;
 mod live_status;

@@ -90,7 +90,7 @@ fn a_run_against_real_influxdb_lands_every_point_and_every_panel_has_series() {
     let options = RunOptions {
         scenario: path.clone(),
         reports_dir: dir.path().join("reports"),
-        baseline: None,
+        report: Default::default(),
         goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
         goose_shape: false,
         goose_total_users: None,

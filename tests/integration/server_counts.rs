@@ -58,7 +58,7 @@ fn influxd_counts_exactly_the_http_calls_dashload_reports() {
     let options = RunOptions {
         scenario: path,
         reports_dir: dir.path().join("reports"),
-        baseline: None,
+        report: Default::default(),
         goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
         goose_shape: false,
         goose_total_users: None,

@@ -58,7 +58,7 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
     let options = RunOptions {
         scenario: dir.path().join("scenarios/smoke.toml"),
         reports_dir: dir.path().join("reports"),
-        baseline: None,
+        report: Default::default(),
         goose,
         goose_shape: false,
         goose_total_users: None,

@@ -62,7 +62,7 @@ fn triggered_syncs_are_timed_from_trigger_to_done() {
     let options = RunOptions {
         scenario: path,
         reports_dir: dir.path().join("reports"),
-        baseline: None,
+        report: Default::default(),
         goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
         goose_shape: false,
         goose_total_users: None,

@@ -203,3 +203,92 @@ fn quantiles_match_hdr_histograms() {
         );
     }
 }
+
+#[test]
+fn a_baseline_of_identical_runs_pooled_passes_the_same_run_and_flags_a_slower_one() {
+    let run = blocks(3_000, 100.0, 1.0, 0.01, 11);
+    let copies: [&[Block]; 3] = [&run, &run, &run];
+    for metric in [SloMetric::P50, SloMetric::P95, SloMetric::P99] {
+        let f = judge_runs(metric, &copies, &run, LATENCY, "same");
+        assert!(sure(&f) < 0.05, "{metric:?} against its own copies: {f:?}");
+    }
+    assert!(
+        sure(&judge_runs(
+            SloMetric::ErrorRate,
+            &copies,
+            &run,
+            ERRORS,
+            "same"
+        )) < 0.05
+    );
+    let slow = blocks(3_000, 100.0, 1.5, 0.01, 12);
+    let f = judge_runs(SloMetric::P95, &copies, &slow, LATENCY, "slow");
+    assert!(sure(&f) >= 0.95, "1.5 × slower is flagged: {f:?}");
+    let broken = blocks(3_000, 100.0, 1.0, 0.08, 13);
+    assert!(
+        sure(&judge_runs(
+            SloMetric::ErrorRate,
+            &copies,
+            &broken,
+            ERRORS,
+            "e"
+        )) >= 0.95
+    );
+}
+
+#[test]
+fn one_baseline_run_draws_exactly_as_the_single_run_gate() {
+    let (a, b) = (
+        blocks(2_000, 100.0, 1.0, 0.02, 21),
+        blocks(2_000, 100.0, 1.15, 0.03, 22),
+    );
+    for metric in [SloMetric::P95, SloMetric::ErrorRate] {
+        let allowance = if metric == SloMetric::ErrorRate {
+            ERRORS
+        } else {
+            LATENCY
+        };
+        assert_eq!(
+            judge_runs(metric, &[&a], &b, allowance, "k"),
+            judge(metric, &a, &b, allowance, "k")
+        );
+    }
+}
+
+#[test]
+fn baseline_runs_that_disagree_make_the_gate_less_sure_than_runs_that_agree() {
+    // Three baseline runs whose medians spread ±15 % (three nights of a noisy
+    // staging), against the same runs' middle one repeated: the same pooled
+    // middle, but the spread between runs must widen the baseline's draws.
+    let (lo, mid, hi) = (
+        blocks(3_000, 100.0, 0.85, 0.0, 31),
+        blocks(3_000, 100.0, 1.0, 0.0, 32),
+        blocks(3_000, 100.0, 1.15, 0.0, 33),
+    );
+    let current = blocks(3_000, 100.0, 1.25, 0.0, 34);
+    let spread = sure(&judge_runs(
+        SloMetric::P95,
+        &[&lo, &mid, &hi],
+        &current,
+        LATENCY,
+        "k",
+    ));
+    let agree = sure(&judge_runs(
+        SloMetric::P95,
+        &[&mid, &mid, &mid],
+        &current,
+        LATENCY,
+        "k",
+    ));
+    assert!(spread < agree, "spread {spread} agree {agree}");
+}
+
+#[test]
+fn a_short_run_among_the_baselines_keeps_the_window_from_being_judged() {
+    let long = blocks(2_000, 100.0, 1.0, 0.0, 41);
+    let short = &long[..2];
+    assert!(matches!(
+        judge_runs(SloMetric::P95, &[&long, short], &long, LATENCY, "k"),
+        Finding::NotJudged(_)
+    ));
+}
