@@ -30,6 +30,12 @@ pub struct RunArgs {
     /// Do not render report.html at the end (render later with `dashload report`).
     #[arg(long)]
     pub no_report: bool,
+    /// Override one scenario value for this run, validated as in the file
+    /// (repeatable): `--set target.url=http://127.0.0.1:8086`, `--set stages.0.users=20`.
+    /// The value is TOML when it parses as TOML, else a string. Never a secret.
+    /// DASHLOAD_TARGET_URL / DASHLOAD_TARGET_DATABASE set target.url / target.database.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -57,8 +63,11 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         (None, None) if goose_shape => Some(1),
         _ => None,
     };
+    let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
     let baseline = match args.baseline {
-        Some(b) if b.as_os_str() == LAST_PASSED => last_passed(&args.scenario, &args.reports_dir)?,
+        Some(b) if b.as_os_str() == LAST_PASSED => {
+            last_passed(&args.scenario, &overrides, &args.reports_dir)?
+        }
         other => other,
     };
     if let Some(baseline) = &baseline {
@@ -77,6 +86,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         goose_shape,
         goose_total_users,
         render: !args.no_report,
+        overrides,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -110,8 +120,12 @@ const LAST_PASSED: &str = "last-passed";
 
 /// The newest passed run of this scenario (same name and digest) under
 /// `reports`, said on stderr; `None`, said too, when there is none.
-fn last_passed(scenario: &std::path::Path, reports: &std::path::Path) -> Result<Option<PathBuf>> {
-    let scenario = crate::scenario::Scenario::load(scenario)?;
+fn last_passed(
+    scenario: &std::path::Path,
+    overrides: &crate::scenario::Overrides,
+    reports: &std::path::Path,
+) -> Result<Option<PathBuf>> {
+    let scenario = crate::scenario::Scenario::load_with(scenario, overrides)?;
     let found = crate::history::last_passed(reports, &scenario.name, &scenario.digest);
     match &found {
         Some(run) => eprintln!(

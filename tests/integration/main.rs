@@ -16,6 +16,7 @@
 
 mod bad_scenarios;
 mod cli;
+mod env_overrides;
 mod fault_target;
 mod faults;
 mod influxd;
