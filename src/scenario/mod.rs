@@ -63,6 +63,8 @@ pub struct Scenario {
     pub limits: Limits,
     /// The overrides applied (`--set`, `DASHLOAD_TARGET_*`), as `check` shows them.
     pub overrides: Vec<String>,
+    /// `[export]` (or `DASHLOAD_EXPORT_URL`): the InfluxDB `--export influxdb` writes to.
+    pub export: Option<Target>,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -422,6 +424,9 @@ impl Ctx<'_> {
         let Some(applied) = self.applied else {
             return hex::encode(Sha256::digest(self.text.as_bytes()));
         };
+        if self.digest_extra.is_empty() {
+            return hex::encode(Sha256::digest(applied.original.as_bytes()));
+        }
         let mut h = Sha256::new();
         h.update(applied.original.as_bytes());
         h.update(b"\0dashload overrides\n");
@@ -517,7 +522,8 @@ impl Ctx<'_> {
         source.read().map(Some).or_else(|m| self.err(span, m))
     }
 
-    fn resolve(&self, raw: RawScenario) -> Result<Scenario> {
+    fn resolve(&self, mut raw: RawScenario) -> Result<Scenario> {
+        let export = self.export(raw.export.take())?;
         let name = match &raw.name {
             Some(n) if n.get_ref().trim().is_empty() => {
                 return self.err(n.span(), "`name` must not be empty")
@@ -609,7 +615,45 @@ impl Ctx<'_> {
             sandbox,
             limits,
             overrides: Vec::new(),
+            export,
         })
+    }
+
+    /// `[export]`: an influxdb1 (the default) or influxdb2 target's keys, checked as a
+    /// target's are; what only a load target has is refused.
+    fn export(&self, raw: Option<Spanned<RawTarget>>) -> Result<Option<Target>> {
+        let Some(raw) = raw else { return Ok(None) };
+        let span = raw.span();
+        let mut t = raw.into_inner();
+        match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
+            None => t.kind = Some(Spanned::new(span.clone(), "influxdb1".to_string())),
+            Some(("influxdb1" | "influxdb2", _)) => {}
+            Some((other, s)) => {
+                return self.err(
+                    s,
+                    format!("[export] kind `{other}`: expected influxdb1 or influxdb2"),
+                )
+            }
+        }
+        let load_only = [
+            ("write", t.write.is_some()),
+            ("datasources", t.datasources.is_some()),
+            ("datasource_uid", t.datasource_uid.is_some()),
+            ("query_method", t.query_method.is_some()),
+        ];
+        if let Some((key, _)) = load_only.iter().find(|(_, set)| *set) {
+            return self.err(
+                span,
+                format!("[export] takes no `{key}` (only a load target has it)"),
+            );
+        }
+        if t.url.is_none() {
+            return self.err(
+                span,
+                "[export] needs a `url`: write it in [export], or give it with DASHLOAD_EXPORT_URL=… or --set export.url=…",
+            );
+        }
+        self.target(&t, span).map(Some)
     }
 
     /// A known target kind other than the sandbox (the kind's own check says the rest).

@@ -14,10 +14,13 @@ use toml_edit::{ImDocument, Item, Table, Value};
 
 use crate::error::{Error, Result};
 
-/// The environment variables that override the target, and the key each sets.
-pub const TARGET_ENV: [(&str, &str); 2] = [
+/// The environment variables that override the target (and the export's
+/// destination), and the key each sets.
+pub const TARGET_ENV: [(&str, &str); 4] = [
     ("DASHLOAD_TARGET_URL", "target.url"),
     ("DASHLOAD_TARGET_DATABASE", "target.database"),
+    ("DASHLOAD_EXPORT_URL", "export.url"),
+    ("DASHLOAD_EXPORT_DATABASE", "export.database"),
 ];
 
 /// Where an override came from.
@@ -207,11 +210,13 @@ impl Overrides {
     }
 
     /// What the scenario digest adds to the file's bytes: every override as
-    /// `key=value` (TOML text), sorted, one a line. Secrets never reach here.
+    /// `key=value` (TOML text), sorted, one a line; `export.*` left out (where the
+    /// results go does not change what runs). Secrets never reach here.
     pub fn digest_input(&self) -> String {
         let mut lines: Vec<String> = self
             .list
             .iter()
+            .filter(|o| !o.key.starts_with("export."))
             .map(|o| format!("{}={}\n", o.key, o.value))
             .collect();
         lines.sort();

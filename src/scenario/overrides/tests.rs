@@ -266,5 +266,7 @@ fn the_digest_follows_what_runs_and_not_how_it_was_asked() {
     assert_eq!(a, digest(&["seed=3", "target.database=x"]));
     assert_eq!(a, digest(&["seed=2", "target.database=x", "seed=3"]));
     assert_ne!(a, digest(&["target.database=y", "seed=3"]));
+    // Where the results are exported does not change what runs.
+    assert_eq!(plain, digest(&["export.url=http://127.0.0.1:9"]));
     use sha2::Digest as _;
 }
