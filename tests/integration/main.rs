@@ -17,6 +17,7 @@
 mod bad_scenarios;
 mod cli;
 mod env_overrides;
+mod export;
 mod fault_target;
 mod faults;
 mod influxd;
