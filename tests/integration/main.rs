@@ -16,6 +16,7 @@
 
 mod bad_scenarios;
 mod cli;
+mod deploy;
 mod env_overrides;
 mod export;
 mod fault_target;
