@@ -270,3 +270,162 @@ fn the_digest_follows_what_runs_and_not_how_it_was_asked() {
     assert_eq!(plain, digest(&["export.url=http://127.0.0.1:9"]));
     use sha2::Digest as _;
 }
+
+mod proptests {
+    //! Applying overrides to the text is setting the keys in the TOML tree.
+
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    /// How a table is written in the generated file.
+    #[derive(Debug, Clone, Copy)]
+    enum Layout {
+        Missing,
+        Header,
+        Inline,
+    }
+
+    fn layout() -> impl Strategy<Value = Layout> {
+        prop_oneof![
+            Just(Layout::Missing),
+            Just(Layout::Header),
+            Just(Layout::Inline)
+        ]
+    }
+
+    /// A file: root keys, `target` and `sync` in some layout with some keys, and
+    /// 0–3 `[[stages]]`.
+    fn file() -> impl Strategy<Value = String> {
+        (
+            proptest::option::of(0u32..100),
+            layout(),
+            proptest::collection::vec(any::<bool>(), 3),
+            layout(),
+            0usize..4,
+        )
+            .prop_map(|(seed, target, present, sync, stages)| {
+                let mut root = String::from("# a comment\n");
+                if let Some(s) = seed {
+                    root.push_str(&format!("seed = {s}\n"));
+                }
+                let mut tables = String::new();
+                let keys = [
+                    "kind = \"influxdb1\"",
+                    "url = \"http://h:1\"",
+                    "database = \"d\"",
+                ];
+                let target_keys: Vec<&str> = keys
+                    .iter()
+                    .zip(&present)
+                    .filter(|(_, p)| **p)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for (name, layout, body) in [
+                    ("target", target, target_keys),
+                    ("sync", sync, vec!["users = 2"]),
+                ] {
+                    match layout {
+                        Layout::Missing => {}
+                        Layout::Header => {
+                            tables.push_str(&format!("\n[{name}]  # header\n{}\n", body.join("\n")))
+                        }
+                        Layout::Inline => {
+                            root.push_str(&format!("{name} = {{ {} }}\n", body.join(", ")))
+                        }
+                    }
+                }
+                for i in 0..stages {
+                    tables.push_str(&format!("\n[[stages]]\nusers = {i}\nramp = \"1s\"\n"));
+                }
+                root + &tables
+            })
+    }
+
+    fn set() -> impl Strategy<Value = (String, i64)> {
+        (
+            prop_oneof![
+                Just("seed"),
+                Just("name"),
+                Just("target.url"),
+                Just("target.database"),
+                Just("target.timeout"),
+                Just("sync.users"),
+                Just("stages.0.users"),
+                Just("stages.2.hold"),
+                Just("regression.latency"),
+                Just("slo.panel_query.p95"),
+            ],
+            0i64..1000,
+        )
+            .prop_map(|(k, v)| (k.to_string(), v))
+    }
+
+    /// Set `path` in `table` (creating tables; list entries by index).
+    fn set_in(table: &mut toml::Table, path: &[&str], value: toml::Value) -> bool {
+        let (first, rest) = path.split_first().unwrap();
+        if rest.is_empty() {
+            table.insert(first.to_string(), value);
+            return true;
+        }
+        // A list entry of a list that is not there cannot be set.
+        if !table.contains_key(*first) && rest[0].chars().all(|c| c.is_ascii_digit()) {
+            return false;
+        }
+        let slot = table
+            .entry(first.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match slot {
+            toml::Value::Table(t) => set_in(t, rest, value),
+            toml::Value::Array(a) => {
+                let Ok(i) = rest[0].parse::<usize>() else {
+                    return false;
+                };
+                match a.get_mut(i) {
+                    Some(toml::Value::Table(t)) if rest.len() > 1 => set_in(t, &rest[1..], value),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(128))]
+
+        #[test]
+        fn prop_applying_is_setting_the_keys(text in file(), sets in proptest::collection::vec(set(), 1..5)) {
+            let args: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let overrides = Overrides::from_parts([], &args).unwrap();
+            let mut want: toml::Table = toml::from_str(&text).unwrap();
+            let mut possible = true;
+            for o in overrides.iter() {
+                let path: Vec<&str> = o.key.split('.').collect();
+                let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {}", o.value))
+                    .unwrap()
+                    .remove("v")
+                    .unwrap();
+                possible &= set_in(&mut want, &path, value);
+            }
+            match overrides.apply(&text, "s.toml") {
+                Ok(applied) => {
+                    prop_assert!(possible, "applied what cannot be set: {}", applied.text);
+                    let got: toml::Table = toml::from_str(&applied.text)
+                        .map_err(|e| TestCaseError::fail(format!("{e}\n{}", applied.text)))?;
+                    prop_assert_eq!(got, want, "{}", applied.text);
+                    // Every byte of the file outside the edits maps back to itself.
+                    for (i, line) in text.lines().enumerate().filter(|(_, l)| l.starts_with('#')) {
+                        let at = applied.text.find(line).unwrap();
+                        match applied.origin(at) {
+                            Origin::File(p) => prop_assert_eq!(
+                                crate::scenario::file::line_column(&text[..p]).0, i + 1
+                            ),
+                            Origin::Override(o) => prop_assert!(false, "{} claimed a comment", o.key),
+                        }
+                    }
+                }
+                Err(e) => prop_assert!(!possible, "refused a possible override: {e}"),
+            }
+        }
+    }
+}
