@@ -62,6 +62,16 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
     for o in &s.overrides {
         let _ = writeln!(w, "override  {o}");
     }
+    if let Some(e) = &s.export {
+        let e = e.summary();
+        let _ = writeln!(
+            w,
+            "export    {} {} (database {}) with --export influxdb",
+            e.kind,
+            e.url,
+            e.database.unwrap_or_default()
+        );
+    }
     let _ = writeln!(w, "seed      {}", s.seed);
 
     let plan = Plan::from_scenario(s);

@@ -13,6 +13,8 @@ fn dashload_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> O
         "DASHLOAD_TARGET_DATABASE",
         "DASHLOAD_TARGET_PASSWORD",
         "DASHLOAD_TARGET_PASSWORD_FILE",
+        "DASHLOAD_EXPORT_URL",
+        "DASHLOAD_EXPORT_DATABASE",
     ] {
         cmd.env_remove(var);
     }
@@ -45,6 +47,26 @@ fn staging_checks_with_its_environment_and_says_what_is_missing_without() {
         "{stdout}"
     );
     assert!(!text(&out).contains("hunter2"));
+    // The export destination from the environment is shown too.
+    let out = dashload_env(
+        dir.path(),
+        &["check", "scenarios/staging.toml"],
+        &[
+            env[0],
+            env[1],
+            env[2],
+            ("DASHLOAD_EXPORT_URL", "http://127.0.0.1:18087"),
+            ("DASHLOAD_EXPORT_DATABASE", "results"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(
+            "export    influxdb1 http://127.0.0.1:18087 (database results) with --export influxdb"
+        ),
+        "{}",
+        text(&out)
+    );
 
     // No URL: exit 2, naming the variable.
     let out = dashload_env(
