@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod cpu;
 pub mod error;
+pub mod export;
 pub mod history;
 pub mod interrupt;
 pub mod live;

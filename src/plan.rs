@@ -17,7 +17,16 @@ use crate::scenario::{Scenario, Stage, Stress};
 /// gives Goose's own load shape (`-u`/`-t`/`--test-plan`), so the scenario needs
 /// no stages and its plan is empty but for the sync users.
 pub fn validate(path: &Path, goose_shape: bool) -> Result<(Scenario, Plan)> {
-    let scenario = Scenario::load(path)?;
+    validate_with(path, &crate::scenario::Overrides::none(), goose_shape)
+}
+
+/// [`validate`] with `--set` / `DASHLOAD_TARGET_*` overrides applied to the file.
+pub fn validate_with(
+    path: &Path,
+    overrides: &crate::scenario::Overrides,
+    goose_shape: bool,
+) -> Result<(Scenario, Plan)> {
+    let scenario = Scenario::load_with(path, overrides)?;
     let plan = if goose_shape {
         Plan {
             steps: Vec::new(),

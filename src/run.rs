@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub goose_total_users: Option<usize>,
     /// Render the report at the end.
     pub render: bool,
+    /// `--set` and `DASHLOAD_TARGET_*` overrides of the scenario file.
+    pub overrides: crate::scenario::Overrides,
 }
 
 /// What a run produced.
@@ -79,7 +81,8 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
 }
 
 async fn run_installed(options: RunOptions) -> Result<RunResult> {
-    let (scenario, plan) = crate::plan::validate(&options.scenario, options.goose_shape)?;
+    let (scenario, plan) =
+        crate::plan::validate_with(&options.scenario, &options.overrides, options.goose_shape)?;
     let total_users = match options.goose_total_users {
         Some(n) => n,
         None => plan.total_launched(),

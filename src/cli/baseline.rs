@@ -45,6 +45,7 @@ pub fn parse(value: &str) -> std::result::Result<BaselineArg, String> {
 pub fn resolve(
     arg: &BaselineArg,
     scenario: &Path,
+    overrides: &crate::scenario::Overrides,
     reports: &Path,
 ) -> Result<(Vec<PathBuf>, Option<String>)> {
     let n = match arg {
@@ -60,7 +61,7 @@ pub fn resolve(
         BaselineArg::LastPassed => 1,
         BaselineArg::Median(n) => *n,
     };
-    let scenario = crate::scenario::Scenario::load(scenario)?;
+    let scenario = crate::scenario::Scenario::load_with(scenario, overrides)?;
     let found = crate::history::last_passed_n(reports, &scenario.name, &scenario.digest, n);
     let dirs: Vec<PathBuf> = found.into_iter().map(|r| r.dir).collect();
     let what = match arg {

@@ -21,11 +21,15 @@ pub struct CheckArgs {
     /// The scenario file.
     #[arg(default_value = "scenarios/staged.toml", value_name = "SCENARIO")]
     pub scenario: PathBuf,
+    /// Override one scenario value, as `run --set` does (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// Validate and print: the same validation as `run` (scenario, then plan).
 pub fn exec(args: CheckArgs) -> Result<u8> {
-    let (scenario, _) = crate::plan::validate(&args.scenario, false)?;
+    let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
+    let (scenario, _) = crate::plan::validate_with(&args.scenario, &overrides, false)?;
     print!(
         "{}",
         describe(&scenario, chrono::Utc::now().timestamp_millis())
@@ -55,6 +59,19 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
         t.url,
         t.database.unwrap_or_default()
     );
+    for o in &s.overrides {
+        let _ = writeln!(w, "override  {o}");
+    }
+    if let Some(e) = &s.export {
+        let e = e.summary();
+        let _ = writeln!(
+            w,
+            "export    {} {} (database {}) with --export influxdb",
+            e.kind,
+            e.url,
+            e.database.unwrap_or_default()
+        );
+    }
     let _ = writeln!(w, "seed      {}", s.seed);
 
     let plan = Plan::from_scenario(s);

@@ -40,6 +40,18 @@ pub struct RunArgs {
     /// created; `{{REPORT_URL}}` and `{{JOB_URL}}` are left for CI to fill).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Override one scenario value for this run, validated as in the file
+    /// (repeatable): `--set target.url=http://127.0.0.1:8086`, `--set stages.0.users=20`.
+    /// The value is TOML when it parses as TOML, else a string. Never a secret.
+    /// DASHLOAD_TARGET_URL / DASHLOAD_TARGET_DATABASE set target.url / target.database.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// After the report, write the run's summary and per-second series as line
+    /// protocol to the scenario's [export] InfluxDB (or DASHLOAD_EXPORT_URL /
+    /// DASHLOAD_EXPORT_DATABASE), never the target under test. A failed export is a
+    /// warning: the exit code stays the verdict's.
+    #[arg(long, value_name = "KIND", value_parser = ["influxdb"])]
+    pub export: Option<String>,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -77,8 +89,18 @@ pub fn exec(args: RunArgs) -> Result<u8> {
             )));
         }
     }
+    let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
+    // Checked before anything is sent: where the results go, and that it is not the target.
+    let export = match &args.export {
+        Some(_) => Some(crate::export::destination(
+            &crate::scenario::Scenario::load_with(&args.scenario, &overrides)?,
+        )?),
+        None => None,
+    };
     let (baselines, baseline_selection) = match &args.baseline {
-        Some(arg) => super::baseline::resolve(arg, &args.scenario, &args.reports_dir)?,
+        Some(arg) => {
+            super::baseline::resolve(arg, &args.scenario, &overrides, &args.reports_dir)?
+        }
         None => (Vec::new(), None),
     };
     let options = RunOptions {
@@ -95,6 +117,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         goose_shape,
         goose_total_users,
         render: !args.no_report,
+        overrides,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,9 +127,15 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     let verdict = match &result.report {
         Some(report) => {
             println!("{}", report.text);
+            if let Some(to) = &export {
+                runtime.block_on(export_run(to, &report.summary, &result.run_dir));
+            }
             super::report::verdict_code(report.failed(), report.regression)
         }
         None => {
+            if export.is_some() {
+                eprintln!("dashload: warning: nothing exported: --no-report writes no summary.json to export");
+            }
             println!(
                 "run folder: {} (render with `dashload report {}`)",
                 result.run_dir.display(),
@@ -121,6 +150,38 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     } else {
         verdict
     })
+}
+
+/// `--export influxdb`: write the run's results; a failure is a warning on stderr.
+async fn export_run(
+    to: &crate::scenario::Target,
+    summary: &std::path::Path,
+    run_dir: &std::path::Path,
+) {
+    let warn = |why: &str| {
+        eprintln!("dashload: warning: export to InfluxDB failed: {why} (the verdict is unchanged)")
+    };
+    let summary: crate::report::summary::Summary = match std::fs::read(summary)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => return warn(&format!("{}: {e}", summary.display())),
+    };
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let revision = std::env::var(crate::export::REVISION_ENV).ok();
+    let body = crate::export::lines(&summary, &run_id, revision.as_deref());
+    let points = body.iter().filter(|&&b| b == b'\n').count();
+    match crate::export::write(to, body).await {
+        Ok(_) => eprintln!(
+            "dashload: exported {points} points of {run_id} to {}",
+            to.summary().url
+        ),
+        Err(e) => warn(&e),
+    }
 }
 
 /// Users Goose launches over a `--test-plan`: the sum of every increase.

@@ -6,6 +6,7 @@
 pub mod duration;
 pub mod file;
 pub mod limits;
+pub mod overrides;
 mod queryable;
 mod raw;
 pub mod secret;
@@ -25,6 +26,7 @@ use crate::runfolder::{
 use crate::workload::dashboard::{Dashboard, TimeRange};
 use duration::{parse_duration, parse_duration_range, parse_percent};
 pub use limits::Limits;
+pub use overrides::Overrides;
 use raw::*;
 pub use secret::{Secret, SecretSource};
 
@@ -59,6 +61,10 @@ pub struct Scenario {
     pub sandbox: SandboxTuning,
     /// `[limits]`: the load's size bounds this scenario was checked against.
     pub limits: Limits,
+    /// The overrides applied (`--set`, `DASHLOAD_TARGET_*`), as `check` shows them.
+    pub overrides: Vec<String>,
+    /// `[export]` (or `DASHLOAD_EXPORT_URL`): the InfluxDB `--export influxdb` writes to.
+    pub export: Option<Target>,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -327,6 +333,11 @@ pub const MAX_REFINE: usize = 10;
 impl Scenario {
     /// Read, parse and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario> {
+        Scenario::load_with(path, &Overrides::none())
+    }
+
+    /// Read a scenario file, apply `overrides`, then parse and validate the result.
+    pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Scenario> {
         let shown = path.display().to_string();
         let bytes = file::read_capped(path, file::MAX_SCENARIO_BYTES, "scenario")
             .map_err(|m| Error::config(&shown, m))?;
@@ -336,14 +347,43 @@ impl Scenario {
                 format!("scenario is {why}"),
             )
         })?;
-        Scenario::parse(&text, path)
+        Scenario::parse_with(&text, path, overrides)
     }
 
     /// Parse and validate scenario text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Scenario> {
-        let ctx = Ctx { file: path, text };
-        let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
-        ctx.resolve(raw)
+        Scenario::parse_with(text, path, &Overrides::none())
+    }
+
+    /// [`Scenario::parse`] with `overrides` applied to the text first: every value
+    /// they set is validated as if written in the file.
+    pub fn parse_with(text: &str, path: &Path, overrides: &Overrides) -> Result<Scenario> {
+        if overrides.is_empty() {
+            let ctx = Ctx {
+                file: path,
+                text,
+                applied: None,
+                digest_extra: String::new(),
+            };
+            let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.toml_error(&e))?;
+            return ctx.resolve(raw);
+        }
+        let applied = match overrides.apply(text, &path.display().to_string()) {
+            Ok(a) => a,
+            // Not TOML as written: the plain parser locates the mistake.
+            Err(Error::Config { .. }) => return Scenario::parse(text, path),
+            Err(e) => return Err(e),
+        };
+        let ctx = Ctx {
+            file: path,
+            text: &applied.text,
+            applied: Some(&applied),
+            digest_extra: overrides.digest_input(),
+        };
+        let raw: RawScenario = toml::from_str(&applied.text).map_err(|e| ctx.toml_error(&e))?;
+        let mut scenario = ctx.resolve(raw)?;
+        scenario.overrides = overrides.iter().map(|o| o.describe()).collect();
+        Ok(scenario)
     }
 
     /// Dashboard viewers at the end of the last stage (0 without stages).
@@ -355,17 +395,43 @@ impl Scenario {
 /// Resolution context: the file, for locations.
 struct Ctx<'a> {
     file: &'a Path,
+    /// The text parsed (the file, overrides applied).
     text: &'a str,
+    /// The overrides' edits, to locate a span in the file or in an override.
+    applied: Option<&'a overrides::Applied>,
+    /// What the digest adds to the file's bytes (the overrides, sorted).
+    digest_extra: String,
 }
 
 impl Ctx<'_> {
     fn location(&self, span: Range<usize>) -> String {
-        let mut start = span.start.min(self.text.len());
-        while !self.text.is_char_boundary(start) {
+        let (text, start) = match self.applied.map(|a| (a, a.origin(span.start))) {
+            Some((_, overrides::Origin::Override(o))) => return o.shown(),
+            Some((a, overrides::Origin::File(pos))) => (a.original.as_str(), pos),
+            None => (self.text, span.start),
+        };
+        let mut start = start.min(text.len());
+        while !text.is_char_boundary(start) {
             start -= 1;
         }
-        let (line, column) = file::line_column(&self.text[..start]);
+        let (line, column) = file::line_column(&text[..start]);
         format!("{}:{line}:{column}", self.file.display())
+    }
+
+    /// SHA-256 of the file's bytes, and of the overrides when there are any: a
+    /// run with other values is not compared with one without them.
+    fn digest(&self) -> String {
+        let Some(applied) = self.applied else {
+            return hex::encode(Sha256::digest(self.text.as_bytes()));
+        };
+        if self.digest_extra.is_empty() {
+            return hex::encode(Sha256::digest(applied.original.as_bytes()));
+        }
+        let mut h = Sha256::new();
+        h.update(applied.original.as_bytes());
+        h.update(b"\0dashload overrides\n");
+        h.update(self.digest_extra.as_bytes());
+        hex::encode(h.finalize())
     }
 
     /// `span`, widened to the whole number when it marks only where one starts
@@ -456,7 +522,8 @@ impl Ctx<'_> {
         source.read().map(Some).or_else(|m| self.err(span, m))
     }
 
-    fn resolve(&self, raw: RawScenario) -> Result<Scenario> {
+    fn resolve(&self, mut raw: RawScenario) -> Result<Scenario> {
+        let export = self.export(raw.export.take())?;
         let name = match &raw.name {
             Some(n) if n.get_ref().trim().is_empty() => {
                 return self.err(n.span(), "`name` must not be empty")
@@ -470,6 +537,16 @@ impl Ctx<'_> {
         };
         let limits = self.limits(raw.limits.as_ref())?;
         let target = match &raw.target {
+            Some(t) if t.get_ref().url.is_none() && self.needs_url(t.get_ref()) => {
+                // Said apart: a staging scenario leaves the URL to the environment.
+                return self.err(
+                    t.span(),
+                    format!(
+                        "target kind `{}` needs a `url`: write it in [target], or give it with DASHLOAD_TARGET_URL=… or --set target.url=…",
+                        t.get_ref().kind.as_ref().map_or("", |k| k.get_ref().as_str())
+                    ),
+                );
+            }
             Some(t) => self.target(t.get_ref(), t.span())?,
             None => self.target(&RawTarget::default(), 0..0)?,
         };
@@ -526,7 +603,7 @@ impl Ctx<'_> {
             name,
             description: raw.description,
             path: self.file.to_path_buf(),
-            digest: hex::encode(Sha256::digest(self.text.as_bytes())),
+            digest: self.digest(),
             seed: raw.seed.unwrap_or(42),
             target,
             viewers,
@@ -537,7 +614,53 @@ impl Ctx<'_> {
             regression,
             sandbox,
             limits,
+            overrides: Vec::new(),
+            export,
         })
+    }
+
+    /// `[export]`: an influxdb1 (the default) or influxdb2 target's keys, checked as a
+    /// target's are; what only a load target has is refused.
+    fn export(&self, raw: Option<Spanned<RawTarget>>) -> Result<Option<Target>> {
+        let Some(raw) = raw else { return Ok(None) };
+        let span = raw.span();
+        let mut t = raw.into_inner();
+        match t.kind.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
+            None => t.kind = Some(Spanned::new(span.clone(), "influxdb1".to_string())),
+            Some(("influxdb1" | "influxdb2", _)) => {}
+            Some((other, s)) => {
+                return self.err(
+                    s,
+                    format!("[export] kind `{other}`: expected influxdb1 or influxdb2"),
+                )
+            }
+        }
+        let load_only = [
+            ("write", t.write.is_some()),
+            ("datasources", t.datasources.is_some()),
+            ("datasource_uid", t.datasource_uid.is_some()),
+            ("query_method", t.query_method.is_some()),
+        ];
+        if let Some((key, _)) = load_only.iter().find(|(_, set)| *set) {
+            return self.err(
+                span,
+                format!("[export] takes no `{key}` (only a load target has it)"),
+            );
+        }
+        if t.url.is_none() {
+            return self.err(
+                span,
+                "[export] needs a `url`: write it in [export], or give it with DASHLOAD_EXPORT_URL=… or --set export.url=…",
+            );
+        }
+        self.target(&t, span).map(Some)
+    }
+
+    /// A known target kind other than the sandbox (the kind's own check says the rest).
+    fn needs_url(&self, raw: &RawTarget) -> bool {
+        raw.kind
+            .as_ref()
+            .is_some_and(|k| matches!(k.get_ref().as_str(), "influxdb1" | "influxdb2" | "grafana"))
     }
 
     fn regression(&self, raw: &Spanned<RawRegression>) -> Result<RegressionRules> {

@@ -27,6 +27,8 @@ pub struct RawScenario {
     pub regression: Option<Spanned<RawRegression>>,
     pub sandbox: Option<Spanned<RawSandbox>>,
     pub limits: Option<Spanned<RawLimits>>,
+    /// `[export]`: where `--export influxdb` writes the results (a target's keys).
+    pub export: Option<Spanned<RawTarget>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.

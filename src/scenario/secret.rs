@@ -46,8 +46,20 @@ impl SecretSource {
         match self {
             SecretSource::Env(name) => match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Secret(v)),
-                Ok(_) => Err(format!("environment variable `{name}` is empty")),
-                Err(_) => Err(format!("environment variable `{name}` is not set")),
+                // `NAME_FILE` naming a file (a systemd credential, a mounted
+                // Kubernetes Secret), the convention of container images.
+                _ if std::env::var_os(format!("{name}_FILE")).is_some_and(|f| !f.is_empty()) => {
+                    let file = std::env::var_os(format!("{name}_FILE")).unwrap_or_default();
+                    SecretSource::File(file.into())
+                        .read()
+                        .map_err(|e| format!("{e} (named by `{name}_FILE`)"))
+                }
+                Ok(_) => Err(format!(
+                    "environment variable `{name}` is empty (and `{name}_FILE` is not set)"
+                )),
+                Err(_) => Err(format!(
+                    "environment variable `{name}` is not set (nor `{name}_FILE`, naming a file)"
+                )),
             },
             SecretSource::File(path) => {
                 let shown = path.display();
@@ -86,5 +98,26 @@ mod tests {
             .read()
             .unwrap_err();
         assert!(e.contains("DASHLOAD_TEST_SURELY_UNSET"));
+    }
+
+    #[test]
+    fn an_unset_variable_falls_back_to_the_file_its_file_variable_names() {
+        // Names no other test uses: tests run in threads of one process.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        std::env::set_var("DASHLOAD_TEST_FILE_FALLBACK_FILE", &path);
+        let got = SecretSource::Env("DASHLOAD_TEST_FILE_FALLBACK".into()).read();
+        std::env::set_var(
+            "DASHLOAD_TEST_FILE_FALLBACK_MISSING_FILE",
+            dir.path().join("nope"),
+        );
+        let missing = SecretSource::Env("DASHLOAD_TEST_FILE_FALLBACK_MISSING".into()).read();
+        assert_eq!(got.unwrap().expose(), "s3cret");
+        let e = missing.unwrap_err();
+        assert!(
+            e.contains("named by `DASHLOAD_TEST_FILE_FALLBACK_MISSING_FILE`"),
+            "{e}"
+        );
     }
 }

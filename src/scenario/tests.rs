@@ -301,7 +301,7 @@ fn targets_validate_kind_url_and_secrets() {
     let e = f.error("[target]\nkind = \"mysql\"\n");
     assert_eq!(e, "DIR/s.toml:2:8: unknown target kind `mysql`: expected sandbox, influxdb1, influxdb2 or grafana");
     let e = f.error("[target]\nkind = \"influxdb1\"\n");
-    assert_eq!(e, "DIR/s.toml:1:1: target kind `influxdb1` needs a `url`");
+    assert_eq!(e, "DIR/s.toml:1:1: target kind `influxdb1` needs a `url`: write it in [target], or give it with DASHLOAD_TARGET_URL=… or --set target.url=…");
     let e = f.error("[target]\nkind = \"influxdb1\"\nurl = \"http://u:hunter2@127.0.0.1:8086\"\n");
     assert!(
         e.contains("credentials must not be written in the URL"),
@@ -314,7 +314,7 @@ fn targets_validate_kind_url_and_secrets() {
     let e = f.error("[target]\nkind = \"influxdb1\"\nurl = \"http://127.0.0.1:8086\"\ntoken_env = \"DASHLOAD_TEST_UNSET_TOKEN\"\n");
     assert_eq!(
         e,
-        "DIR/s.toml:4:13: environment variable `DASHLOAD_TEST_UNSET_TOKEN` is not set"
+        "DIR/s.toml:4:13: environment variable `DASHLOAD_TEST_UNSET_TOKEN` is not set (nor `DASHLOAD_TEST_UNSET_TOKEN_FILE`, naming a file)"
     );
 }
 

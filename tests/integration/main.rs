@@ -18,6 +18,9 @@
 
 mod bad_scenarios;
 mod cli;
+mod deploy;
+mod env_overrides;
+mod export;
 mod fault_target;
 mod faults;
 mod history_baseline;

@@ -63,6 +63,7 @@ fn influxd_counts_exactly_the_http_calls_dashload_reports() {
         goose_shape: false,
         goose_total_users: None,
         render: true,
+        overrides: dashload::scenario::Overrides::none(),
     };
     let result = tokio::runtime::Runtime::new()
         .unwrap()

@@ -67,6 +67,7 @@ fn triggered_syncs_are_timed_from_trigger_to_done() {
         goose_shape: false,
         goose_total_users: None,
         render: false,
+        overrides: dashload::scenario::Overrides::none(),
     };
     let result = runtime.block_on(run(options)).expect("the run succeeds");
     let mut reader = csv::Reader::from_path(result.run_dir.join(files::REQUESTS)).unwrap();
