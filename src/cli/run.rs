@@ -13,7 +13,7 @@ use crate::run::{run, RunOptions};
 /// scenario's stages.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
+    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staging.toml --baseline last-passed --keep 60\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
 )]
 pub struct RunArgs {
     /// The scenario file.
@@ -30,6 +30,11 @@ pub struct RunArgs {
     /// Do not render report.html at the end (render later with `dashload report`).
     #[arg(long)]
     pub no_report: bool,
+    /// After the run, remove the oldest complete run folders of this scenario beyond the
+    /// newest N (never a baseline in use, an incomplete folder, or anything without run.json);
+    /// prints each one removed. Nothing is removed after an interrupted run.
+    #[arg(long, value_name = "N", value_parser = crate::history::retention::parse_keep)]
+    pub keep: Option<usize>,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -69,6 +74,8 @@ pub fn exec(args: RunArgs) -> Result<u8> {
             )));
         }
     }
+    let reports_dir = args.reports_dir.clone();
+    let protected: Vec<PathBuf> = baseline.iter().cloned().collect();
     let options = RunOptions {
         scenario: args.scenario,
         reports_dir: args.reports_dir,
@@ -97,6 +104,14 @@ pub fn exec(args: RunArgs) -> Result<u8> {
             exit_code::OK
         }
     };
+    crate::history::after_run(
+        &reports_dir,
+        &result.run_dir,
+        &result.meta.scenario,
+        args.keep,
+        &protected,
+        result.meta.interrupted,
+    );
     // A run cut short has no verdict of its own: its code says so.
     Ok(if result.meta.interrupted {
         exit_code::INTERRUPTED

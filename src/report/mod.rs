@@ -1,4 +1,5 @@
-//! The post-processor: run folder → `report.html`, `summary.json`, `junit.xml`.
+//! The post-processor: run folder → `report.html`, `summary.json`, `junit.xml`
+//! (and `history.json`, the run's compact record: `crate::history::record`).
 //!
 //! [`render_run`] reads the run folder's files once ([`load`], streaming;
 //! [`goose_json`] as a fallback), folds them into bounded accumulators
@@ -128,6 +129,8 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         &run_dir.join(files::JUNIT),
         junit::junit(&summary).as_bytes(),
     )?;
+    // Last: the compact record the run index and baseline selection read.
+    crate::history::record::write(run_dir, &summary, options.baseline.iter())?;
     Ok(ReportOutcome {
         text: text_summary(&summary, &html_path),
         html: html_path,
