@@ -190,3 +190,187 @@ fn row(out: &mut String, dir: &Path, f: &Folder) {
         Folder::NotARun => {}
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A complete run folder `<root>/<name>` with a history.json (and a
+    /// report.html), started `minutes` after 2026-11-01 00:00 UTC.
+    pub(crate) fn fake_run(
+        root: &Path,
+        name: &str,
+        scenario: &str,
+        minutes: i64,
+        verdict: &str,
+    ) -> PathBuf {
+        let dir = root.join(name);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(files::RUN_META), "{}").unwrap();
+        fs::write(
+            dir.join(files::REPORT_HTML),
+            "<!DOCTYPE html><title>r</title>",
+        )
+        .unwrap();
+        let start = "2026-11-01T00:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+            + chrono::Duration::minutes(minutes);
+        let h = History {
+            schema: super::super::record::SCHEMA_VERSION,
+            run_id: name.into(),
+            scenario: scenario.into(),
+            scenario_digest: "d".into(),
+            started_at: start,
+            ended_at: Some(start + chrono::Duration::minutes(5)),
+            verdict: if verdict == "regressed" || verdict == "interrupted" {
+                "pass".into()
+            } else {
+                verdict.into()
+            },
+            interrupted: verdict == "interrupted",
+            regression: verdict == "regressed",
+            baselines: vec!["older <run>".into()],
+            capacity_held: Some(100 + (minutes % 7) as usize * 10),
+            capacity_failed: Some(200),
+            dashboard_load_p95_ms: Some(300.0 + (minutes % 13) as f64 * 20.0),
+            panel_query_p95_ms: Some(80.0 + (minutes % 5) as f64 * 10.0),
+            error_rate: Some(0.001 * (minutes % 3) as f64),
+            dashload_version: "test".into(),
+        };
+        fs::write(dir.join(files::HISTORY), serde_json::to_vec(&h).unwrap()).unwrap();
+        dir
+    }
+
+    /// The hrefs of the page's links.
+    fn hrefs(page: &str) -> Vec<String> {
+        page.split("href=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_run_newest_first_incomplete_marked_strings_escaped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        let evil = "<script>alert(\"x\")</script> & 'co'";
+        fake_run(r, "a-old", "staged", 10, "pass");
+        fake_run(r, "b fail #1", evil, 20, "fail");
+        fake_run(r, "c-regressed", "staged", 30, "regressed");
+        fake_run(r, "d-interrupted", "staged", 40, "interrupted");
+        fake_run(r, "e-not-judged", "smoke", 50, "not_judged");
+        let partial = fake_run(r, "f-partial", "staged", 60, "pass");
+        fs::create_dir(partial.join(crate::runfolder::recover::PARTIAL)).unwrap();
+        fs::write(
+            partial.join(files::RUN_META),
+            r#"{"scenario":"staged","started_at":"2026-11-01T01:00:00Z"}"#,
+        )
+        .unwrap();
+        // A folder whose run.json cannot be read: listed last, as its start is unknown.
+        let unknown = r.join("0-unknown");
+        fs::create_dir(&unknown).unwrap();
+        fs::write(unknown.join(files::RUN_META), "{").unwrap();
+        let running = r.join("g-<running>");
+        fs::create_dir(&running).unwrap();
+        fs::write(
+            running.join(files::RUN_META),
+            r#"{"scenario":"staged","started_at":"2026-11-01T01:10:00Z"}"#,
+        )
+        .unwrap();
+        fs::create_dir(r.join("not-a-run")).unwrap();
+        fs::write(r.join("not-a-run").join(files::REPORT_HTML), "x").unwrap();
+
+        let (path, n) = write_index(r).unwrap();
+        assert_eq!(path, r.join(INDEX));
+        assert_eq!(
+            n,
+            Indexed {
+                runs: 5,
+                incomplete: 3,
+                scenarios: 3
+            }
+        );
+        let page = fs::read_to_string(&path).unwrap();
+        assert!(!page.contains("<script"), "an unescaped string from a file");
+        assert!(!page.contains("g-<running>"));
+        assert!(
+            page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;")
+        );
+        assert!(page.contains("older &lt;run&gt;"));
+        assert_eq!(page.matches("<svg").count(), 3, "a trend per scenario");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no URL"
+        );
+        // Rows, newest first.
+        let rows: Vec<&str> = page
+            .split("<tr class=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "incomplete",
+                "incomplete",
+                "not-judged",
+                "interrupted",
+                "regressed",
+                "failed",
+                "passed",
+                "incomplete"
+            ]
+        );
+        assert!(page.contains("incomplete: running or unfinished (.partial/ left)"));
+        assert!(page.contains("incomplete: no report rendered (no summary.json)"));
+        // Links: relative, encoded, to existing reports; none to the non-run folder.
+        let links = hrefs(&page);
+        assert_eq!(links.len(), 6, "{links:?}");
+        assert!(links.contains(&"b%20fail%20%231/report.html".to_string()));
+        for l in &links {
+            let decoded = percent_encoding::percent_decode_str(l)
+                .decode_utf8()
+                .unwrap();
+            assert!(r.join(&*decoded).is_file(), "{l}");
+        }
+        assert!(page.contains("held 100, failed 200") || page.contains("held 1"));
+    }
+
+    #[test]
+    fn charts_show_the_newest_runs_and_the_table_every_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        let many = CHART_RUNS + 30;
+        for i in 0..many {
+            let verdict = ["pass", "fail", "regressed", "pass", "not_judged"][i % 5];
+            fake_run(
+                r,
+                &format!("run-{i:04}"),
+                "nightly",
+                i as i64 * 1440,
+                verdict,
+            );
+        }
+        let (path, n) = write_index(r).unwrap();
+        assert_eq!(n.runs, many);
+        let page = fs::read_to_string(path).unwrap();
+        assert_eq!(page.matches("<tr class=").count(), many);
+        assert!(page.contains(&format!("the newest {CHART_RUNS} of {many}")));
+        // One marker per run shown and line: passed runs are filled circles.
+        let svg = &page[page.find("<svg").unwrap()..page.find("</svg>").unwrap()];
+        let circles = svg.matches("<circle").count();
+        let passed_shown = (30..many).filter(|i| i % 5 == 0 || i % 5 == 3).count();
+        let not_judged_shown = (30..many).filter(|i| i % 5 == 4).count();
+        // Two lines each, plus the legend's two circles (passed, not judged).
+        assert_eq!(circles, 2 * (passed_shown + not_judged_shown) + 2);
+    }
+
+    #[test]
+    fn a_missing_folder_is_a_usage_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = write_index(&tmp.path().join("nope")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+    }
+}

@@ -8,6 +8,9 @@ pub mod record;
 pub mod retention;
 pub mod trend;
 
+#[cfg(test)]
+mod browser_tests;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

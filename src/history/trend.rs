@@ -239,12 +239,7 @@ where
 }
 
 /// The legend: the two lines, then every outcome's marker, then how many runs are shown.
-fn legend(
-    area: &Area,
-    series: &[Series],
-    shown: usize,
-    total: usize,
-) -> DrawResult {
+fn legend(area: &Area, series: &[Series], shown: usize, total: usize) -> DrawResult {
     let text = (FONT, LABEL).into_font().color(&BLACK);
     let mut y = 58;
     for (label, color, _) in series {

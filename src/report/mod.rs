@@ -27,7 +27,7 @@ pub mod summary;
 pub mod synthetic;
 
 #[cfg(test)]
-mod browser_tests;
+pub(crate) mod browser_tests;
 #[cfg(test)]
 mod tests;
 
