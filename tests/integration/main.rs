@@ -13,11 +13,13 @@
 //! - `refine`: `[stress] refine` narrows the capacity bracket on a slowed sandbox.
 //! - `faults`: the binary against `fault_target` (a misbehaving InfluxDB on loopback):
 //!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
+//! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 
 mod bad_scenarios;
 mod cli;
 mod fault_target;
 mod faults;
+mod history;
 mod influxd;
 mod lifecycle;
 mod live_status;
