@@ -17,7 +17,7 @@ use super::trend::{self, Outcome, CHART_RUNS};
 use super::{folders, Folder, History};
 use crate::error::{Error, Result};
 use crate::report::html::escape;
-use crate::runfolder::{files, write_atomic};
+use crate::runfolder::files;
 
 /// The index's file name, in the reports folder.
 pub const INDEX: &str = "index.html";
@@ -44,8 +44,25 @@ pub fn write_index(reports: &Path) -> Result<(PathBuf, Indexed)> {
     let found = folders(reports);
     let (page, indexed) = page(reports, &found);
     let path = reports.join(INDEX);
-    write_atomic(&path, page.as_bytes())?;
+    write_page(&path, page.as_bytes())?;
     Ok((path, indexed))
+}
+
+/// Write the page through a temporary file of this process and a rename: two
+/// runs ending together in one reports folder each write a whole page (the
+/// last rename wins), never a mix of the two.
+fn write_page(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_file_name(format!(".{INDEX}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|e| Error::io(path, e))
 }
 
 /// A path segment as it may stand in a relative link.
@@ -284,6 +301,17 @@ pub(crate) mod tests {
 
         let (path, n) = write_index(r).unwrap();
         assert_eq!(path, r.join(INDEX));
+        let temps = fs::read_dir(r)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(temps, 0, "a temporary file is left");
         assert_eq!(
             n,
             Indexed {
