@@ -204,3 +204,104 @@ mod tests {
         assert_eq!(pruned, Pruned::default());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::runfolder::files;
+    use crate::runfolder::recover::{LOCK, PARTIAL};
+
+    /// What one folder under the reports folder is.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Kind {
+        Complete,
+        Partial,
+        Locked,
+        NoSummary,
+        Foreign,
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            4 => Just(Kind::Complete),
+            1 => Just(Kind::Partial),
+            1 => Just(Kind::Locked),
+            1 => Just(Kind::NoSummary),
+            1 => Just(Kind::Foreign),
+        ]
+    }
+
+    /// Folders: (kind, scenario a or b, start minute, protected).
+    fn layout() -> impl Strategy<Value = Vec<(Kind, bool, u32, bool)>> {
+        prop::collection::vec(
+            (kind(), any::<bool>(), 0u32..60, prop::bool::weighted(0.2)),
+            0..14,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(24))]
+
+        /// Whatever the folders, prune leaves every protected, incomplete,
+        /// foreign and other-scenario folder, keeps the newest `keep` complete
+        /// runs of the scenario, and removes only complete, unprotected runs of
+        /// it older than those.
+        #[test]
+        fn prop_prune_removes_only_old_unprotected_complete_runs(
+            folders_ in layout(),
+            keep in 1usize..4,
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let r = tmp.path();
+            let mut protected = Vec::new();
+            for (i, (kind, a, minute, prot)) in folders_.iter().enumerate() {
+                let scenario = if *a { "a" } else { "b" };
+                let d = r.join(format!("{i:02}-{scenario}"));
+                fs::create_dir(&d).unwrap();
+                let started = format!("2026-11-29T03:{minute:02}:{:02}Z", i);
+                if *kind != Kind::Foreign {
+                    fs::write(
+                        d.join(files::RUN_META),
+                        format!(r#"{{"scenario":"{scenario}","started_at":"{started}"}}"#),
+                    )
+                    .unwrap();
+                }
+                if *kind != Kind::NoSummary {
+                    let h = serde_json::json!({
+                        "schema": 1, "run_id": i.to_string(), "scenario": scenario,
+                        "scenario_digest": "d", "started_at": started, "verdict": "pass",
+                    });
+                    fs::write(d.join(files::HISTORY), h.to_string()).unwrap();
+                    fs::write(d.join(files::SUMMARY), "{}").unwrap();
+                }
+                match kind {
+                    Kind::Partial => fs::create_dir(d.join(PARTIAL)).unwrap(),
+                    Kind::Locked => fs::write(d.join(LOCK), "").unwrap(),
+                    _ => {}
+                }
+                if *prot {
+                    protected.push(d);
+                }
+            }
+            let pruned = prune(r, "a", keep, &protected).unwrap();
+            prop_assert!(pruned.failed.is_empty());
+            // The scenario's complete runs, newest first (start minute, then index).
+            let mut complete: Vec<(u32, usize)> = folders_
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.0 == Kind::Complete && f.1)
+                .map(|(i, f)| (f.2, i))
+                .collect();
+            complete.sort_by(|x, y| y.cmp(x));
+            let newest: Vec<usize> = complete.iter().take(keep).map(|c| c.1).collect();
+            for (i, (kind, a, _, prot)) in folders_.iter().enumerate() {
+                let d = r.join(format!("{i:02}-{}", if *a { "a" } else { "b" }));
+                let removable = *kind == Kind::Complete && *a && !*prot && !newest.contains(&i);
+                prop_assert_eq!(pruned.removed.contains(&d), removable, "{:?}", d);
+                prop_assert_eq!(d.exists(), !removable, "{:?}", d);
+            }
+        }
+    }
+}

@@ -28,11 +28,11 @@ const LEGEND_WIDTH: u32 = 250;
 pub enum Outcome {
     /// Passed whole, no regression.
     Passed,
-    /// An SLO failed (or the run could not be judged though it asked to be… see `NotJudged`).
+    /// An SLO failed on a hold window (with or without a regression).
     Failed,
     /// Passed its SLOs but regressed against its baseline.
     Regressed,
-    /// Not judged.
+    /// Not judged (nothing to judge, or too few samples: `summary.json` says which).
     NotJudged,
     /// Cut short by a signal.
     Interrupted,
