@@ -13,7 +13,7 @@ use crate::run::{run, RunOptions};
 /// scenario's stages.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staging.toml --baseline last-passed --keep 60\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
+    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staged.toml --baseline last-passed --keep 60\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
 )]
 pub struct RunArgs {
     /// The scenario file.
