@@ -38,6 +38,8 @@ pub mod files {
     pub const JUNIT: &str = "junit.xml";
     /// The generator's own CPU, one row per second: see [`super::CPU_HEADER`].
     pub const CPU: &str = "cpu.csv";
+    /// The run's compact record for the history (`crate::history::record`).
+    pub const HISTORY: &str = "history.json";
 }
 
 /// The error text of a request the run's end cut off: not sent because the load

@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod check;
 pub mod generate;
+pub mod index;
 pub mod report;
 pub mod run;
 pub mod sandbox;
@@ -15,7 +16,7 @@ use crate::error::Result;
 #[derive(Debug, Parser)]
 #[command(name = "dashload", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  dashload run                              staged run against the embedded sandbox\n  dashload run scenarios/smoke.toml         a 30-second smoke run\n  dashload check scenarios/staged.toml      validate and print the plan, send nothing\n  dashload report reports/<run> --baseline reports/<older-run>\n  dashload generate toggl --count 100000 --format lp --seed 7 > entries.lp\n  dashload sandbox --listen 127.0.0.1:8086"
+    after_help = "Examples:\n  dashload run                              staged run against the embedded sandbox\n  dashload run scenarios/smoke.toml         a 30-second smoke run\n  dashload check scenarios/staged.toml      validate and print the plan, send nothing\n  dashload report reports/<run> --baseline reports/<older-run>\n  dashload generate toggl --count 100000 --format lp --seed 7 > entries.lp\n  dashload sandbox --listen 127.0.0.1:8086\n  dashload index reports                    rebuild reports/index.html"
 )]
 pub struct Cli {
     /// What to do.
@@ -36,6 +37,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Run the embedded sandbox stack on its own.
     Sandbox(sandbox::SandboxArgs),
+    /// Rebuild a reports folder's index.html (every run, trends per scenario).
+    Index(index::IndexArgs),
 }
 
 /// Run the parsed command; the returned code is the process exit code.
@@ -46,6 +49,7 @@ pub fn exec(cli: Cli) -> Result<u8> {
         Command::Report(args) => report::exec(args),
         Command::Generate(args) => generate::exec(args),
         Command::Sandbox(args) => sandbox::exec(args),
+        Command::Index(args) => index::exec(args),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::run::{run, RunOptions};
 /// scenario's stages.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staging.toml --baseline median:5 --junit out/junit.xml --markdown out/summary.md\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
+    after_help = "Examples:\n  dashload run                                   scenarios/staged.toml against the embedded sandbox\n  dashload run scenarios/smoke.toml --baseline reports/<older-run>\n  dashload run scenarios/staging.toml --baseline median:5 --keep 60 --junit out/junit.xml --markdown out/summary.md\n  dashload run scenarios/staged.toml --test-plan \"20,10s;20,1m;0,5s\"   Goose's own load shape"
 )]
 pub struct RunArgs {
     /// The scenario file.
@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// warning: the exit code stays the verdict's.
     #[arg(long, value_name = "KIND", value_parser = ["influxdb"])]
     pub export: Option<String>,
+    /// After the run, remove the oldest complete run folders of this scenario beyond the
+    /// newest N (never a baseline in use, an incomplete folder, or anything without run.json);
+    /// prints each one removed. Nothing is removed after an interrupted run.
+    #[arg(long, value_name = "N", value_parser = crate::history::retention::parse_keep)]
+    pub keep: Option<usize>,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -98,11 +103,11 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         None => None,
     };
     let (baselines, baseline_selection) = match &args.baseline {
-        Some(arg) => {
-            super::baseline::resolve(arg, &args.scenario, &overrides, &args.reports_dir)?
-        }
+        Some(arg) => super::baseline::resolve(arg, &args.scenario, &overrides, &args.reports_dir)?,
         None => (Vec::new(), None),
     };
+    let reports_dir = args.reports_dir.clone();
+    let protected: Vec<PathBuf> = baselines.clone();
     let options = RunOptions {
         scenario: args.scenario,
         reports_dir: args.reports_dir,
@@ -144,6 +149,14 @@ pub fn exec(args: RunArgs) -> Result<u8> {
             exit_code::OK
         }
     };
+    crate::history::after_run(
+        &reports_dir,
+        &result.run_dir,
+        &result.meta.scenario,
+        args.keep,
+        &protected,
+        result.meta.interrupted,
+    );
     // A run cut short has no verdict of its own: its code says so.
     Ok(if result.meta.interrupted {
         exit_code::INTERRUPTED

@@ -17,9 +17,9 @@ use std::process::Command;
 use super::synthetic::write_run;
 use super::{render_run, ReportOptions};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
     Command::new(CHROMIUM)
         .args([
             "--headless",

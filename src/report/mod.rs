@@ -1,4 +1,5 @@
-//! The post-processor: run folder → `report.html`, `summary.json`, `junit.xml`.
+//! The post-processor: run folder → `report.html`, `summary.json`, `junit.xml`
+//! (and `history.json`, the run's compact record: `crate::history::record`).
 //!
 //! [`render_run`] reads the run folder's files once ([`load`], streaming;
 //! [`goose_json`] as a fallback), folds them into bounded accumulators
@@ -29,7 +30,7 @@ pub mod synthetic;
 #[cfg(test)]
 mod baseline_tests;
 #[cfg(test)]
-mod browser_tests;
+pub(crate) mod browser_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
@@ -151,6 +152,8 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
     if let Some(path) = &options.markdown {
         write_out(path, markdown::markdown(&summary).as_bytes())?;
     }
+    // Last: the compact record the run index and baseline selection read.
+    crate::history::record::write(run_dir, &summary, options.baselines.iter())?;
     Ok(ReportOutcome {
         text: text_summary(&summary, &html_path),
         html: html_path,

@@ -153,9 +153,11 @@ fn ctrl_c_leaves_a_complete_folder_marked_interrupted() {
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
+    // Run folders only: the reports folder also holds the run index (index.html).
     let runs: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     assert_eq!(runs.len(), 1, "{}", text(&out));
     let run = &runs[0];

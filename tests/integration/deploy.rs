@@ -9,13 +9,6 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::util::root;
 
-/// Flags other helpers of issue 10 add on their branches (`--keep`, `--junit`,
-/// `--markdown`) that this branch may lack: each with whether it takes a value.
-/// A flag listed here is only skipped when the built CLI does not know it.
-/// TODO(lead): remove this list once those branches are merged.
-const PENDING_FLAGS: [(&str, bool); 3] =
-    [("--keep", true), ("--junit", true), ("--markdown", true)];
-
 /// Split a shell line into words: quotes and backslash escapes, no expansion.
 fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -145,34 +138,12 @@ fn scalar(y: &Yaml) -> Option<String> {
     }
 }
 
-/// Parse `args` with dashload's own CLI, pending flags of other branches left out.
+/// Parse `args` with dashload's own CLI.
 fn check_command(file: &str, args: &[String]) {
     let cli = dashload::cli::Cli::command();
-    let known = |sub: &str, long: &str| {
-        cli.find_subcommand(sub).is_some_and(|s| {
-            s.get_arguments()
-                .any(|a| a.get_long() == Some(long.trim_start_matches("--")))
-        })
-    };
-    let sub = args.first().cloned().unwrap_or_default();
-    let mut kept = vec!["dashload".to_string()];
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        let name = a.split('=').next().unwrap_or(a);
-        match PENDING_FLAGS.iter().find(|(f, _)| *f == name) {
-            Some((_, takes_value)) if !known(&sub, name) => {
-                i += if *takes_value && !a.contains('=') {
-                    2
-                } else {
-                    1
-                };
-                continue;
-            }
-            _ => kept.push(a.clone()),
-        }
-        i += 1;
-    }
+    let kept: Vec<String> = std::iter::once("dashload".to_string())
+        .chain(args.iter().cloned())
+        .collect();
     if let Err(e) = cli.try_get_matches_from(&kept) {
         panic!("{file}: `dashload {}` does not parse: {e}", args.join(" "));
     }

@@ -15,6 +15,7 @@
 //!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
 //! - `history_baseline`: `--baseline median:N` over a history of real runs, and the
 //!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
+//! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 
 mod bad_scenarios;
 mod cli;
@@ -23,6 +24,7 @@ mod env_overrides;
 mod export;
 mod fault_target;
 mod faults;
+mod history;
 mod history_baseline;
 mod influxd;
 mod lifecycle;

@@ -1,93 +1,107 @@
-//! The runs already in a reports folder, read back from their summaries: which
-//! ones are complete, passed, of which scenario, so that a scheduled run can
-//! take the newest passed run of the same scenario as its baseline
-//! (`--baseline last-passed`).
+//! Run history: the run folders under a reports folder, read back from each
+//! one's compact `history.json` ([`record`]): baselines from history
+//! (`--baseline last-passed`), the run index `index.html` with a trend chart per
+//! scenario ([`index`], [`trend`]), and retention (`--keep N`, [`retention`]).
+
+pub mod index;
+pub mod record;
+pub mod retention;
+pub mod trend;
+
+#[cfg(test)]
+mod browser_tests;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+pub use record::{classify, record, Folder, History, RunRecord, Unfinished};
 
-use crate::runfolder::files;
-
-/// The fields of `summary.json` a history needs (the rest is skipped unread).
-#[derive(Debug, Deserialize)]
-struct SummaryHead {
-    run: RunHead,
-    verdict: String,
-    #[serde(default)]
-    regression: bool,
+/// Every dashload run folder directly under `reports` (complete or not; folders
+/// without `run.json`, files and symbolic links are left out), newest first:
+/// by start, then by name. A missing folder has none.
+pub fn folders(reports: &Path) -> Vec<(PathBuf, Folder)> {
+    let Ok(entries) = fs::read_dir(reports) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(PathBuf, Folder)> = entries
+        .filter_map(|e| e.ok())
+        // DirEntry::file_type does not follow links: a link is never a run folder here.
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| {
+            let dir = e.path();
+            let folder = classify(&dir);
+            (dir, folder)
+        })
+        .filter(|(_, f)| *f != Folder::NotARun)
+        .collect();
+    found.sort_by(|(a_dir, a), (b_dir, b)| {
+        (started(b), b_dir.file_name()).cmp(&(started(a), a_dir.file_name()))
+    });
+    found
 }
 
-#[derive(Debug, Deserialize)]
-struct RunHead {
-    scenario: String,
-    scenario_digest: String,
-    started_at: DateTime<Utc>,
-    #[serde(default)]
+/// When a folder's run started, when known.
+fn started(f: &Folder) -> Option<chrono::DateTime<chrono::Utc>> {
+    match f {
+        Folder::Complete(h) => Some(h.started_at),
+        Folder::Incomplete { started_at, .. } => *started_at,
+        Folder::NotARun => None,
+    }
+}
+
+/// After a run whose folder is `run_dir` under `reports`: `--keep N` retention
+/// of `scenario` (none when the run was interrupted), then the index, so that it
+/// does not list removed runs. Prints each folder removed and the index's path;
+/// a failure of either is a warning and never changes the run's exit code.
+/// `protected`: the baselines the run used (`run_dir` is protected too).
+pub fn after_run(
+    reports: &Path,
+    run_dir: &Path,
+    scenario: &str,
+    keep: Option<usize>,
+    protected: &[PathBuf],
     interrupted: bool,
-}
-
-/// One finished run folder.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    /// The run folder.
-    pub dir: PathBuf,
-    /// The scenario's `name`.
-    pub scenario: String,
-    /// SHA-256 of the scenario as it ran.
-    pub digest: String,
-    /// When the load started.
-    pub started_at: DateTime<Utc>,
-    /// `pass`, `fail` or `not_judged`.
-    pub verdict: String,
-    /// Cut short by a signal.
-    pub interrupted: bool,
-    /// Regressed against its own baseline.
-    pub regression: bool,
-}
-
-impl RunRecord {
-    /// Passed, whole, and not a regression: fit to be a baseline.
-    pub fn passed(&self) -> bool {
-        self.verdict == "pass" && !self.interrupted && !self.regression
+) {
+    match keep {
+        Some(keep) if interrupted => {
+            println!("kept      every run (--keep {keep}: the run was interrupted)")
+        }
+        Some(keep) => {
+            let mut protected = protected.to_vec();
+            protected.push(run_dir.to_path_buf());
+            match retention::prune(reports, scenario, keep, &protected) {
+                Ok(pruned) => {
+                    for dir in &pruned.removed {
+                        println!("removed   {} (--keep {keep})", dir.display());
+                    }
+                    for (dir, why) in &pruned.failed {
+                        eprintln!(
+                            "dashload: warning: --keep {keep}: could not remove {}: {why}",
+                            dir.display()
+                        );
+                    }
+                }
+                Err(e) => eprintln!("dashload: warning: --keep {keep}: {e}"),
+            }
+        }
+        None => {}
     }
-}
-
-/// The record of `dir` when it is a finished dashload run folder (`run.json`
-/// and `summary.json`, no `.partial/` left); `None` for anything else.
-pub fn record(dir: &Path) -> Option<RunRecord> {
-    if !dir.join(files::RUN_META).is_file() || dir.join(crate::runfolder::recover::PARTIAL).exists()
-    {
-        return None;
+    match index::write_index(reports) {
+        Ok((path, _)) => println!("index     {}", path.display()),
+        Err(e) => eprintln!("dashload: warning: the run index was not written: {e}"),
     }
-    let text = fs::read(dir.join(files::SUMMARY)).ok()?;
-    let head: SummaryHead = serde_json::from_slice(&text).ok()?;
-    Some(RunRecord {
-        dir: dir.to_path_buf(),
-        scenario: head.run.scenario,
-        digest: head.run.scenario_digest,
-        started_at: head.run.started_at,
-        verdict: head.verdict,
-        interrupted: head.run.interrupted,
-        regression: head.regression,
-    })
 }
 
 /// Every finished run folder directly under `reports`, newest first. A missing
 /// folder has no runs.
 pub fn runs(reports: &Path) -> Vec<RunRecord> {
-    let Ok(entries) = fs::read_dir(reports) else {
-        return Vec::new();
-    };
-    let mut runs: Vec<RunRecord> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| record(&e.path()))
-        .collect();
-    runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
-    runs
+    folders(reports)
+        .into_iter()
+        .filter_map(|(dir, f)| match f {
+            Folder::Complete(h) => Some(RunRecord::from_history(&dir, &h)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The newest run under `reports` of scenario `name` with this `digest` that
@@ -112,6 +126,7 @@ pub fn last_passed_n(reports: &Path, name: &str, digest: &str, n: usize) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runfolder::files;
 
     fn folder(root: &Path, dir: &str, scenario: &str, digest: &str, minute: u32, verdict: &str) {
         let d = root.join(dir);
