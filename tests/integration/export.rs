@@ -45,6 +45,7 @@ fn the_run(dir: &std::path::Path) -> (String, Summary) {
     let runs: Vec<_> = std::fs::read_dir(dir.join("reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     assert_eq!(runs.len(), 1, "{runs:?}");
     let bytes = std::fs::read(runs[0].join("summary.json")).unwrap();

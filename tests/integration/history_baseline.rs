@@ -15,7 +15,11 @@ const HIST: &str = "name = \"hist\"\n[viewers]\ndashboard = \"dashboards/toggl-o
 
 fn run_folders(reports: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(reports)
-        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
