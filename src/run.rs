@@ -181,6 +181,12 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let clock = Instant::now();
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
+    let scraper = crate::server_metrics::scrape::start_for_run(
+        &scenario.server_metrics,
+        &endpoints,
+        clock,
+        &partial,
+    )?;
     let outcome = attack.execute().await;
     live.stop();
     ender.abort();
@@ -195,6 +201,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let interrupted = interrupt::count() > 0
         || (goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst));
     ingest.finish()?;
+    let scrapes = match scraper {
+        Some(s) => s.finish().await,
+        None => Default::default(),
+    };
     recover::finish_partial(&run_dir)?;
     {
         let mut log = cpu_log.lock().expect("cpu log lock");
@@ -228,6 +238,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     }
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
+    meta.counters.server_scrapes = scrapes.scrapes;
+    meta.counters.server_scrape_failures = scrapes.failed;
     meta.store(&run_dir)?;
     lock.release();
     let sandbox_counters = match sandbox {

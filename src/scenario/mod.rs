@@ -9,6 +9,7 @@ pub mod limits;
 mod queryable;
 mod raw;
 pub mod secret;
+mod server_metrics;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -59,6 +60,8 @@ pub struct Scenario {
     pub sandbox: SandboxTuning,
     /// `[limits]`: the load's size bounds this scenario was checked against.
     pub limits: Limits,
+    /// `[server_metrics]`: the target's own metrics, scraped during the run.
+    pub server_metrics: crate::server_metrics::ServerMetrics,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -537,6 +540,7 @@ impl Ctx<'_> {
             regression,
             sandbox,
             limits,
+            server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
         })
     }
 

@@ -27,6 +27,7 @@ pub struct RawScenario {
     pub regression: Option<Spanned<RawRegression>>,
     pub sandbox: Option<Spanned<RawSandbox>>,
     pub limits: Option<Spanned<RawLimits>>,
+    pub server_metrics: Option<Spanned<super::server_metrics::RawServerMetrics>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.
