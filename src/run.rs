@@ -240,6 +240,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.counters.server_scrapes = scrapes.scrapes;
     meta.counters.server_scrape_failures = scrapes.failed;
+    meta.counters.goose_clock_offset_ms =
+        context
+            .goose_started
+            .get()
+            .map(|g| match g.checked_duration_since(clock) {
+                Some(after) => after.as_millis() as i64,
+                None => -(clock.duration_since(*g).as_millis() as i64),
+            });
     meta.store(&run_dir)?;
     lock.release();
     let sandbox_counters = match sandbox {

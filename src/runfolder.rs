@@ -370,6 +370,11 @@ pub struct RunCounters {
     /// Of those, the scrapes that failed (gaps in `server.csv`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub server_scrape_failures: u64,
+    /// How long after the run's clock zero (its windows, `cpu.csv`,
+    /// `server.csv`) Goose's started (the request log's and `ingest.csv`'s
+    /// `elapsed` 0), ms; absent in older run.json files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goose_clock_offset_ms: Option<i64>,
 }
 
 fn is_zero(n: &u64) -> bool {
