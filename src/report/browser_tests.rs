@@ -19,7 +19,7 @@ use super::{render_run, ReportOptions};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
+pub(super) fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
     Command::new(CHROMIUM)
         .args([
             "--headless",

@@ -27,6 +27,8 @@ pub mod summary;
 pub mod synthetic;
 
 #[cfg(test)]
+mod browser_server_tests;
+#[cfg(test)]
 mod browser_tests;
 #[cfg(test)]
 mod tests;
