@@ -231,3 +231,81 @@ fn a_second_writer_during_one_window_is_flagged_in_that_window_only() {
         "{warnings:#?}"
     );
 }
+
+#[test]
+fn the_sandboxs_own_counters_appear_in_the_report_and_match() {
+    let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let path = dir.path().join("scenarios/sandboxed.toml");
+    std::fs::write(
+        &path,
+        r#"name = "sandboxed"
+seed = 3
+[viewers]
+dashboard = "dashboards/toggl-overview.json"
+refresh = "2s"
+think_time = "1s..1s"
+[sync]
+entries_per_sync = 200
+batch_size = 100
+interval = "1s"
+[[stages]]
+users = 2
+ramp = "1s"
+hold = "5s"
+"#,
+    )
+    .unwrap();
+    let options = RunOptions {
+        scenario: path,
+        reports_dir: dir.path().join("reports"),
+        baseline: None,
+        goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
+        goose_shape: false,
+        goose_total_users: None,
+        render: true,
+    };
+    let run_dir = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(options))
+        .expect("the run succeeds")
+        .run_dir;
+    let s = server_summary(&run_dir);
+    assert!(s["scrapes"].as_u64().unwrap() >= 6, "{s:#}");
+    assert_eq!(s["failed_scrapes"], 0);
+    for m in [
+        "query_requests",
+        "write_requests",
+        "points_written",
+        "cache_hits",
+        "rejected_busy",
+    ] {
+        assert!(
+            s["metrics"].as_array().unwrap().iter().any(|x| x == m),
+            "{m}: {s:#}"
+        );
+    }
+    assert_eq!(s["measurement_warnings"], serde_json::json!([]), "{s:#}");
+    let whole = |kind: &str| {
+        s["count_check"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["scope"] == "whole run" && c["kind"] == kind)
+            .cloned()
+            .unwrap()
+    };
+    for kind in ["query", "write", "points"] {
+        let c = whole(kind);
+        assert!(
+            c["server"].as_u64().unwrap() > 0 && c["server"] == c["client"],
+            "{kind}: {c}"
+        );
+    }
+    let page = std::fs::read_to_string(run_dir.join(files::REPORT_HTML)).unwrap();
+    assert!(
+        page.contains("Server: result cache per second"),
+        "the sandbox's cache panel"
+    );
+    assert!(page.contains("id=\"count-check\""));
+}
