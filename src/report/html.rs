@@ -424,6 +424,7 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
         "<p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
         KNEE_FRACTION * 100.0
     )?;
+    super::server::html::diagnosis(h, s)?;
     fig(h, &c.concurrency_latency)?;
     fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;

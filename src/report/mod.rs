@@ -176,6 +176,11 @@ pub fn summarise_with_samples(
     summary.server = server.map(|(samples, bad)| {
         server::analyse(&samples, bad, c.server.as_ref(), meta, &meta.windows)
     });
+    if let Some(d) = server::diagnose::diagnose(&summary) {
+        if let Some(x) = summary.server.as_mut() {
+            x.diagnosis = Some(d);
+        }
+    }
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()
@@ -437,6 +442,9 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     if let Some(step) = &s.first_break {
         let _ = writeln!(t, "stress    first broke at {step}");
+    }
+    if let Some(d) = s.server.as_ref().and_then(|x| x.diagnosis.as_ref()) {
+        let _ = writeln!(t, "server    {d}");
     }
     for w in s.server.iter().flat_map(|x| &x.measurement_warnings) {
         let _ = writeln!(t, "MEASUREMENT WARNING: {w}");

@@ -225,6 +225,10 @@ pub struct ServerSummary {
     pub measurement_warnings: Vec<String>,
     /// Figures over time (ms → s on the x axis).
     pub series: Vec<ServerSeries>,
+    /// Which server figure turned first as viewers grew, or that the server
+    /// looked idle while client latency rose (see `diagnose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
 }
 
 /// The scrape nearest `t` among `edges` (sends).
@@ -457,6 +461,7 @@ fn series(ok: &[&Sample], offset_ms: i64) -> Vec<ServerSeries> {
     out
 }
 
+pub mod diagnose;
 pub mod html;
 
 #[cfg(test)]

@@ -29,6 +29,18 @@ pub fn banner(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// The server's diagnosis in the capacity section.
+pub fn diagnosis(h: &mut String, s: &Summary) -> std::fmt::Result {
+    if let Some(d) = s.server.as_ref().and_then(|x| x.diagnosis.as_ref()) {
+        writeln!(
+            h,
+            "<p id=\"server-diagnosis\"><strong>The server's side:</strong> {}.</p>",
+            text(d)
+        )?;
+    }
+    Ok(())
+}
+
 /// A table column: header, and the cell of a window (`None`: no such figure).
 type Column<'a> = (
     &'a str,
