@@ -202,7 +202,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         || (goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst));
     ingest.finish()?;
     let scrapes = match scraper {
-        Some(s) => s.finish().await,
+        // After a signal the run ends now: no last scrape.
+        Some(s) => s.finish(interrupt::count() == 0).await,
         None => Default::default(),
     };
     recover::finish_partial(&run_dir)?;

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::RequestBuilder;
@@ -33,14 +34,22 @@ pub struct ScrapeStats {
 /// A running scraper.
 pub struct Scraper {
     stop: watch::Sender<bool>,
-    task: JoinHandle<ScrapeStats>,
+    task: JoinHandle<()>,
+    stats: Arc<Mutex<ScrapeStats>>,
+    timeout: Duration,
 }
 
 impl Scraper {
     /// Create `path` (with its header) and start scraping at once, then every
     /// `interval`, with `request` building each call (its client carries the
     /// timeout). Times are ms since `clock`.
-    pub fn start<F>(request: F, interval: Duration, clock: Instant, path: &Path) -> Result<Scraper>
+    pub fn start<F>(
+        request: F,
+        interval: Duration,
+        timeout: Duration,
+        clock: Instant,
+        path: &Path,
+    ) -> Result<Scraper>
     where
         F: Fn() -> RequestBuilder + Send + Sync + 'static,
     {
@@ -49,8 +58,9 @@ impl Scraper {
         writeln!(out, "{HEADER}").map_err(|e| Error::io(path, e))?;
         let (stop, mut stopped) = watch::channel(false);
         let path = path.to_path_buf();
+        let stats = Arc::new(Mutex::new(ScrapeStats::default()));
+        let shared = stats.clone();
         let task = tokio::spawn(async move {
-            let mut stats = ScrapeStats::default();
             let mut out = Some(out);
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -59,7 +69,7 @@ impl Scraper {
                     _ = tick.tick() => false,
                     _ = stopped.changed() => true,
                 };
-                let rows = scrape_once(&request, clock, &mut stats).await;
+                let rows = scrape_once(&request, clock, &shared).await;
                 if let Some(w) = out.as_mut() {
                     // Losing the side file must not stop the run: say so once, go on without it.
                     if let Err(e) = w.write_all(rows.as_bytes()).and_then(|_| w.flush()) {
@@ -71,17 +81,35 @@ impl Scraper {
                     }
                 }
                 if last {
-                    return stats;
+                    return;
                 }
             }
         });
-        Ok(Scraper { stop, task })
+        Ok(Scraper {
+            stop,
+            task,
+            stats,
+            timeout,
+        })
     }
 
-    /// Take the last scrape and stop; what the scraper did.
-    pub async fn finish(self) -> ScrapeStats {
+    /// Stop: after a last scrape when `last` (bounded by the scrape timeout, and
+    /// one under way), at once otherwise (a signal: the run must end now).
+    /// What the scraper did.
+    pub async fn finish(self, last: bool) -> ScrapeStats {
         let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
+        if last {
+            let mut task = self.task;
+            if tokio::time::timeout(2 * self.timeout + Duration::from_millis(200), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        } else {
+            self.task.abort();
+        }
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -108,16 +136,24 @@ pub fn start_for_run(
     let endpoints = endpoints.clone();
     let cfg = config.clone();
     let request = move || endpoints.metrics(&client, &cfg);
-    Scraper::start(request, config.interval, clock, &partial.join(super::FILE)).map(Some)
+    let timeout = super::scrape_timeout(config.interval);
+    Scraper::start(
+        request,
+        config.interval,
+        timeout,
+        clock,
+        &partial.join(super::FILE),
+    )
+    .map(Some)
 }
 
 /// One scrape: its `server.csv` rows (figures and `scrape_ms`, or a `scrape_error`).
-async fn scrape_once<F>(request: &F, clock: Instant, stats: &mut ScrapeStats) -> String
+async fn scrape_once<F>(request: &F, clock: Instant, stats: &Mutex<ScrapeStats>) -> String
 where
     F: Fn() -> RequestBuilder + Sync,
 {
     let sent = clock.elapsed();
-    stats.scrapes += 1;
+    stats.lock().unwrap_or_else(|e| e.into_inner()).scrapes += 1;
     let answer = fetch(request()).await;
     let took = clock.elapsed().saturating_sub(sent);
     let at = sent.as_millis();
@@ -130,6 +166,7 @@ where
             let _ = writeln!(rows, "{at},{},{}", metric::SCRAPE_MS, took.as_millis());
         }
         Err(why) => {
+            let mut stats = stats.lock().unwrap_or_else(|e| e.into_inner());
             stats.failed += 1;
             if stats.first_error.is_none() {
                 stats.first_error = Some(crate::redact::redact(&why).into_owned());
@@ -179,6 +216,7 @@ mod tests {
         let scraper = Scraper::start(
             move || c.get(&vars),
             Duration::from_secs(3600),
+            Duration::from_secs(2),
             Instant::now(),
             &path,
         )
@@ -190,7 +228,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.status(), 204);
-        let stats = scraper.finish().await;
+        let stats = scraper.finish(true).await;
         assert!(stats.scrapes >= 1 && stats.failed == 0, "{stats:?}");
         let (samples, bad) = super::super::read(&path).unwrap().unwrap();
         assert_eq!(bad, 0);
@@ -213,15 +251,41 @@ mod tests {
         let scraper = Scraper::start(
             move || client.get(&url),
             Duration::from_secs(3600),
+            Duration::from_secs(2),
             Instant::now(),
             &path,
         )
         .unwrap();
-        let stats = scraper.finish().await;
+        let stats = scraper.finish(true).await;
         assert_eq!(stats.failed, stats.scrapes);
         assert!(stats.first_error.is_some());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("elapsed_ms,metric,value\n"));
         assert!(text.contains(",scrape_error,1\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn after_a_signal_the_scraper_stops_without_waiting_for_a_stuck_server() {
+        // Bound but never accepting: a scrape hangs until its timeout.
+        let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/debug/vars", stuck.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let scraper = Scraper::start(
+            move || client.get(&url),
+            Duration::from_secs(3600),
+            Duration::from_secs(30),
+            Instant::now(),
+            &dir.path().join(super::super::FILE),
+        )
+        .unwrap();
+        tokio::task::yield_now().await;
+        let stats = tokio::time::timeout(Duration::from_secs(10), scraper.finish(false))
+            .await
+            .expect("finish(false) does not wait for the stuck scrape");
+        assert!(stats.scrapes <= 1 && stats.failed == 0, "{stats:?}");
     }
 }
