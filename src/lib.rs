@@ -22,6 +22,7 @@ pub mod run_end;
 pub mod runfolder;
 pub mod sandbox;
 pub mod scenario;
+pub mod server_metrics;
 pub mod target;
 pub mod users;
 pub mod workload;

@@ -269,6 +269,7 @@ impl Live {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            ..Default::default()
         }
     }
 

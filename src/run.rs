@@ -185,6 +185,12 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let clock = Instant::now();
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
+    let scraper = crate::server_metrics::scrape::start_for_run(
+        &scenario.server_metrics,
+        &endpoints,
+        clock,
+        &partial,
+    )?;
     let outcome = attack.execute().await;
     live.stop();
     ender.abort();
@@ -199,6 +205,11 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let interrupted = interrupt::count() > 0
         || (goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst));
     ingest.finish()?;
+    let scrapes = match scraper {
+        // After a signal the run ends now: no last scrape.
+        Some(s) => s.finish(interrupt::count() == 0).await,
+        None => Default::default(),
+    };
     recover::finish_partial(&run_dir)?;
     {
         let mut log = cpu_log.lock().expect("cpu log lock");
@@ -232,6 +243,16 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     }
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
+    meta.counters.server_scrapes = scrapes.scrapes;
+    meta.counters.server_scrape_failures = scrapes.failed;
+    meta.counters.goose_clock_offset_ms =
+        context
+            .goose_started
+            .get()
+            .map(|g| match g.checked_duration_since(clock) {
+                Some(after) => after.as_millis() as i64,
+                None => -(clock.duration_since(*g).as_millis() as i64),
+            });
     meta.store(&run_dir)?;
     lock.release();
     let sandbox_counters = match sandbox {

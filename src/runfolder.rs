@@ -40,6 +40,8 @@ pub mod files {
     pub const CPU: &str = "cpu.csv";
     /// The run's compact record for the history (`crate::history::record`).
     pub const HISTORY: &str = "history.json";
+    /// The target's own metrics, one row per figure per scrape (`crate::server_metrics`).
+    pub const SERVER: &str = crate::server_metrics::FILE;
 }
 
 /// The error text of a request the run's end cut off: not sent because the load
@@ -362,6 +364,23 @@ pub struct RunCounters {
     /// What successful panel queries returned, per request name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub answers: std::collections::BTreeMap<String, AnswerTotals>,
+    /// Scrapes of the target's metrics endpoint (`[server_metrics]`): HTTP
+    /// calls apart from the load, never in the request log; a server that
+    /// counts every request counts these too.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_scrapes: u64,
+    /// Of those, the scrapes that failed (gaps in `server.csv`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub server_scrape_failures: u64,
+    /// How long after the run's clock zero (its windows, `cpu.csv`,
+    /// `server.csv`) Goose's started (the request log's and `ingest.csv`'s
+    /// `elapsed` 0), ms; absent in older run.json files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goose_clock_offset_ms: Option<i64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The answers of one request name: how many, their bytes and their series.

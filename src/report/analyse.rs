@@ -754,6 +754,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
+        server: None,
     }
 }
 

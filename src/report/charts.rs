@@ -9,6 +9,7 @@
 //! becomes a small SVG saying so.
 
 mod plot;
+mod server;
 
 use std::ops::Range;
 
@@ -64,6 +65,8 @@ pub struct Charts {
     pub concurrency_throughput: String,
     /// Errors per second by kind.
     pub errors: String,
+    /// The server's own figures over time (`server.csv`), the panels it has data for.
+    pub server: Vec<String>,
 }
 
 impl Charts {
@@ -79,6 +82,7 @@ impl Charts {
             &self.concurrency_throughput,
             &self.errors,
         ]);
+        v.extend(self.server.iter().map(String::as_str));
         v
     }
 }
@@ -99,6 +103,7 @@ pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
         concurrency_errors: concurrency_errors(s),
         concurrency_throughput: concurrency_throughput(s, base),
         errors: errors(s),
+        server: server::charts(s),
     }
 }
 

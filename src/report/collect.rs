@@ -846,6 +846,8 @@ pub struct Collected {
     /// Rows the run's end cut off (`runfolder::CANCELLED`): neither a
     /// failure of the target nor a latency sample, so counted apart.
     pub cancelled: u64,
+    /// The count check's accumulator, when the run has `server.csv`.
+    pub server: Option<super::server::CountAcc>,
 }
 
 impl Collected {
@@ -875,6 +877,7 @@ impl Collected {
             elapsed_limit_ms: elapsed_limit_ms(run_ms),
             hold_seconds: super::evenness::HoldSeconds::new(windows),
             cancelled: 0,
+            server: None,
         }
     }
 

@@ -147,6 +147,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     )?;
     banners(h, s)?;
     h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
+    if s.server.is_some() {
+        h.push_str("<a href=\"#server\">Server</a>");
+    }
     if s.baseline.is_some() {
         h.push_str("<a href=\"#baseline\">Baseline</a>");
     }
@@ -175,6 +178,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     slo_section(h, s)?;
     windows_section(h, s)?;
     s.health.html_section(h)?;
+    super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
     sync_section(h, s)?;
     if let Some(b) = &s.baseline {
@@ -221,6 +225,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
         }
     }
     s.health.html_banner(h)?;
+    super::server::html::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
         h.push_str(
             "<div class=\"banner info\"><strong>What this report could not use:</strong><ul>",
@@ -419,6 +424,7 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
         "<p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
         KNEE_FRACTION * 100.0
     )?;
+    super::server::html::diagnosis(h, s)?;
     fig(h, &c.concurrency_latency)?;
     fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;

@@ -219,12 +219,27 @@ fn fold_request(
     // Cut off by the run's end, not failed by the target: counted apart.
     if !success && std::str::from_utf8(error).is_ok_and(crate::runfolder::is_cancelled) {
         c.cancelled += 1;
+        // Dropped in flight, it was sent: the server counted it (one never sent, not).
+        if let (Some(acc), Ok(name), Ok(error)) = (
+            c.server.as_mut(),
+            std::str::from_utf8(name),
+            std::str::from_utf8(error),
+        ) {
+            let class = crate::runfolder::RequestClass::of(name);
+            let method = cols.raw.and_then(|i| rec.get(i)).and_then(method_of_raw);
+            if !crate::runfolder::is_not_sent(error) && is_http_row(method, class) {
+                acc.record_row(class, elapsed, latency_us);
+            }
+        }
         return Ok(());
     }
     let fail = (!success).then(|| ErrorKind::classify(status, error));
     let slot = c.name_slot(name);
     let method = cols.raw.and_then(|i| rec.get(i)).and_then(method_of_raw);
     let http = is_http_row(method, c.names[slot].class);
+    if let (true, Some(acc)) = (http, c.server.as_mut()) {
+        acc.record_row(c.names[slot].class, elapsed, latency_us);
+    }
     c.record_row(elapsed, slot, latency_us, fail, error, http);
     Ok(())
 }
@@ -441,6 +456,9 @@ fn fold_batch(c: &mut Collected, rec: &ByteRecord) -> std::result::Result<(), Pr
         )));
     }
     c.record_batch(elapsed, points, bytes, duration, success);
+    if let (true, Some(acc)) = (success, c.server.as_mut()) {
+        acc.record_batch(elapsed, duration, points);
+    }
     Ok(())
 }
 

@@ -24,11 +24,14 @@ pub mod latency_series;
 pub mod load;
 pub mod markdown;
 pub mod regress;
+pub mod server;
 pub mod summary;
 pub mod synthetic;
 
 #[cfg(test)]
 mod baseline_tests;
+#[cfg(test)]
+mod browser_server_tests;
 #[cfg(test)]
 pub(crate) mod browser_tests;
 #[cfg(test)]
@@ -192,6 +195,11 @@ pub fn summarise_with_samples(
     let meta = &reached(&split_old_steps(meta), ran_ms);
     let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
+    let server = crate::server_metrics::read(&run_dir.join(files::SERVER))?;
+    let offset = meta.counters.goose_clock_offset_ms.unwrap_or(0);
+    c.server = server
+        .as_ref()
+        .map(|(s, _)| server::CountAcc::new(s, offset));
     load::read_requests(&mut c, &run_dir.join(files::REQUESTS), progress)?;
     load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
     let no_log = c.requests_input.rows == 0;
@@ -200,6 +208,14 @@ pub fn summarise_with_samples(
     let cpu = generator::read(&run_dir.join(files::CPU))?
         .and_then(|rows| generator::analyse(&rows, &meta.windows));
     summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
+    summary.server = server.map(|(samples, bad)| {
+        server::analyse(&samples, bad, c.server.as_ref(), meta, &meta.windows)
+    });
+    if let Some(d) = server::diagnose::diagnose(&summary) {
+        if let Some(x) = summary.server.as_mut() {
+            x.diagnosis = Some(d);
+        }
+    }
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()
@@ -478,6 +494,12 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     if let Some(step) = &s.first_break {
         let _ = writeln!(t, "stress    first broke at {step}");
+    }
+    if let Some(d) = s.server.as_ref().and_then(|x| x.diagnosis.as_ref()) {
+        let _ = writeln!(t, "server    {d}");
+    }
+    for w in s.server.iter().flat_map(|x| &x.measurement_warnings) {
+        let _ = writeln!(t, "MEASUREMENT WARNING: {w}");
     }
     let capacity = match &s.capacity_bracket {
         Some(b) => match b.headroom_sentence() {

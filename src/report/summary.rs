@@ -87,6 +87,9 @@ pub struct Summary {
     /// How evenly the holds' load arrived and how busy the generator was.
     #[serde(default)]
     pub health: super::health::RunHealth,
+    /// The target's own figures and the count check (`server.csv`), when scraped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<super::server::ServerSummary>,
 }
 
 /// Capacity as a bracket: the most viewers that held, the fewest above them that

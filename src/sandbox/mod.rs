@@ -12,6 +12,7 @@
 //! [`SandboxConfig::listen`].
 
 pub mod capacity;
+pub mod http_debug;
 pub mod http_grafana;
 pub mod http_influx;
 pub mod http_toggl;
@@ -109,6 +110,7 @@ pub fn router(state: SandboxState) -> Router {
         .merge(http_influx::routes(&state))
         .merge(http_grafana::routes())
         .merge(http_toggl::routes())
+        .merge(http_debug::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -126,7 +128,12 @@ async fn count_requests(State(state): State<SandboxState>, req: Request, next: N
         .inner
         .counters
         .request(format!("{} {route}", req.method()));
-    next.run(req).await
+    state
+        .inner
+        .counters
+        .http
+        .around(&route, next.run(req))
+        .await
 }
 
 /// A running sandbox.
@@ -155,11 +162,15 @@ impl Sandbox {
         let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
+            // With the peer's address, so /debug/vars can answer loopback only.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
         });
         Ok(Sandbox {
             addr,

@@ -43,6 +43,8 @@ pub(crate) struct Counters {
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
     pub query_errors: AtomicU64,
+    /// What `/debug/vars` serves (influxd's `httpd` and `queryExecutor` figures).
+    pub http: super::http_debug::HttpCounters,
 }
 
 impl Counters {

@@ -36,6 +36,8 @@ pub const REFRESH: RangeInclusive<Duration> = secs(1)..=secs(86_400);
 pub const THINK_TIME: RangeInclusive<Duration> = ms(0)..=secs(3600);
 /// `[sync] interval`.
 pub const SYNC_INTERVAL: RangeInclusive<Duration> = ms(0)..=secs(86_400);
+/// `[server_metrics] interval`.
+pub const SERVER_METRICS_INTERVAL: RangeInclusive<Duration> = ms(100)..=secs(600);
 /// `[sync] trigger_timeout`.
 pub const TRIGGER_TIMEOUT: RangeInclusive<Duration> = secs(1)..=secs(86_400);
 /// Latency bounds: `[slo.*] p50/p95/p99` and `stop_when` terms.

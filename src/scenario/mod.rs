@@ -10,6 +10,7 @@ pub mod overrides;
 mod queryable;
 mod raw;
 pub mod secret;
+mod server_metrics;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -65,6 +66,8 @@ pub struct Scenario {
     pub overrides: Vec<String>,
     /// `[export]` (or `DASHLOAD_EXPORT_URL`): the InfluxDB `--export influxdb` writes to.
     pub export: Option<Target>,
+    /// `[server_metrics]`: the target's own metrics, scraped during the run.
+    pub server_metrics: crate::server_metrics::ServerMetrics,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -616,6 +619,7 @@ impl Ctx<'_> {
             limits,
             overrides: Vec::new(),
             export,
+            server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
         })
     }
 

@@ -29,6 +29,7 @@ pub struct RawScenario {
     pub limits: Option<Spanned<RawLimits>>,
     /// `[export]`: where `--export influxdb` writes the results (a target's keys).
     pub export: Option<Spanned<RawTarget>>,
+    pub server_metrics: Option<Spanned<super::server_metrics::RawServerMetrics>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.

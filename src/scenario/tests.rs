@@ -753,3 +753,51 @@ fn a_dashboard_refresh_outside_its_range_needs_the_scenario_to_set_one() {
         .parse("[viewers]\ndashboard = \"dashboards/slow.json\"\nrefresh = \"off\"\n")
         .is_ok());
 }
+
+#[test]
+fn server_metrics_default_on_every_second_and_can_be_turned_off() {
+    let f = Fixture::new();
+    let s = f.parse(VIEWERS).unwrap();
+    assert!(s.server_metrics.enabled);
+    assert_eq!(s.server_metrics.interval, Duration::from_secs(1));
+    assert!(s.server_metrics.url.is_none() && s.server_metrics.auth.is_none());
+    let off = f
+        .parse(&format!("server_metrics = \"off\"\n{VIEWERS}"))
+        .unwrap();
+    assert!(!off.server_metrics.enabled);
+    let off = f
+        .parse(&format!("{VIEWERS}[server_metrics]\nenabled = false\n"))
+        .unwrap();
+    assert!(!off.server_metrics.enabled);
+    std::env::set_var("DASHLOAD_TEST_METRICS_TOKEN", "metrics-tok-1");
+    let own = f
+        .parse(&format!(
+            "{VIEWERS}[server_metrics]\nurl = \"http://127.0.0.1:3000/metrics\"\ninterval = \"250ms\"\ntoken_env = \"DASHLOAD_TEST_METRICS_TOKEN\"\n"
+        ))
+        .unwrap();
+    let m = own.server_metrics;
+    assert_eq!(m.interval, Duration::from_millis(250));
+    assert_eq!(m.url.unwrap().path(), "/metrics");
+    assert!(matches!(m.auth, Some(Auth::Token(t)) if t.expose() == "metrics-tok-1"));
+}
+
+#[test]
+fn bad_server_metrics_values_are_located() {
+    let f = Fixture::new();
+    assert_eq!(
+        f.error(&format!("{VIEWERS}[server_metrics]\ninterval = \"10ms\"\n")),
+        "DIR/s.toml:4:12: [server_metrics] interval `10ms` is outside 100ms..10m"
+    );
+    assert!(f
+        .error(&format!("{VIEWERS}[server_metrics]\nevery = \"1s\"\n"))
+        .contains("unknown field `every`"));
+    assert_eq!(
+        f.error(&format!("server_metrics = \"sometimes\"\n{VIEWERS}")),
+        "DIR/s.toml:1:18: server_metrics `sometimes`: expected a [server_metrics] table or \"off\""
+    );
+    assert!(f
+        .error(&format!(
+            "{VIEWERS}[server_metrics]\nurl = \"http://u:p@127.0.0.1:3000/metrics\"\n"
+        ))
+        .contains("credentials must not be written in the URL"));
+}

@@ -4,6 +4,7 @@
 
 pub mod body;
 mod datasources;
+mod metrics_endpoint;
 pub mod outside_log;
 mod preflight;
 mod response;

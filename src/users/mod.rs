@@ -45,6 +45,10 @@ pub struct RunContext {
     pub outside: OutsideLog,
     /// The run's end as requests see it: every transaction runs under it.
     pub run_end: crate::run_end::RunEnd,
+    /// Goose's clock zero (the request log's `elapsed` 0), as the first
+    /// transaction sees it: the run's own clock (windows, `server.csv`) started
+    /// before it, and the report needs the difference.
+    pub goose_started: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl RunContext {
@@ -71,6 +75,7 @@ impl RunContext {
             sync,
             outside: OutsideLog::default(),
             run_end: Default::default(),
+            goose_started: Default::default(),
         })
     }
 }
@@ -100,6 +105,7 @@ pub fn register(
         let c = context.clone();
         let view: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
+            c.goose_started.get_or_init(|| user.started);
             Box::pin(async move { c.run_end.scope(viewer::step(user, &c), Ok(())).await })
         });
         attack = attack.register_scenario(
@@ -114,6 +120,7 @@ pub fn register(
         let c = context.clone();
         let sync_step: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
+            c.goose_started.get_or_init(|| user.started);
             Box::pin(async move { c.run_end.scope(sync::step(user, &c), Ok(())).await })
         });
         let name = if sync_users == 1 {

@@ -4,6 +4,7 @@
 //! - `bad_scenarios`: every bad scenario exits 2 with its location and value.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
 //! - `server_counts`: dashload's HTTP counts against influxd's own `SHOW STATS`.
+//! - `server_metrics`: `[server_metrics]` scraping influxd's `/debug/vars`, and the report's count check.
 //! - `trigger`: the trigger sync source against a stand-in sync service.
 //! - `smoke_run`: an end-to-end run of scenarios/smoke.toml against the embedded sandbox.
 //! - `progress`: the report's progress bar, on a pseudo-terminal and off one.
@@ -33,6 +34,7 @@ mod progress;
 mod real_influx;
 mod refine;
 mod server_counts;
+mod server_metrics;
 mod smoke_run;
 mod trigger;
 mod util;

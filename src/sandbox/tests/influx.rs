@@ -249,3 +249,69 @@ async fn rfc3339_by_default_epoch_when_asked() {
         json!([[1_763_251_200_000i64, 1]])
     );
 }
+
+#[tokio::test]
+async fn debug_vars_counts_query_write_and_ping_requests_as_influxd_does() {
+    let s = serve(config()).await;
+    s.write(DATA).await;
+    for q in [
+        "SELECT count(duration_s) FROM time_entry",
+        "SHOW MEASUREMENTS",
+    ] {
+        let r = s
+            .client
+            .get(url(&s.url, "/query", &[("db", "toggl"), ("q", q)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let bad = s
+        .client
+        .get(url(
+            &s.url,
+            "/query",
+            &[("db", "toggl"), ("q", "SELEC nothing")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    s.client
+        .get(format!("{}/ping", s.url))
+        .send()
+        .await
+        .unwrap();
+    let body = s
+        .client
+        .get(format!("{}/debug/vars", s.url))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    use crate::server_metrics::metric::*;
+    let f = crate::server_metrics::parse::parse(&body).unwrap();
+    assert_eq!(f[QUERY_REQUESTS], 3.0);
+    assert_eq!(f[WRITE_REQUESTS], 1.0);
+    assert_eq!(f[PING_REQUESTS], 1.0);
+    assert_eq!(f[POINTS_WRITTEN], 5.0);
+    assert_eq!(f[HTTP_4XX], 1.0);
+    assert_eq!(
+        f[HTTP_REQUESTS], 6.0,
+        "the scrape counts itself, as influxd's req"
+    );
+    assert_eq!(f[QUERIES_ACTIVE], 0.0);
+    assert!(f[QUERY_SECONDS] > 0.0);
+    assert_eq!(f[CACHE_HITS], 0.0);
+}
+
+#[test]
+fn debug_vars_answers_loopback_peers_only() {
+    use crate::sandbox::http_debug::peer_allowed;
+    assert!(peer_allowed(Some("127.0.0.1:5000".parse().unwrap())));
+    assert!(peer_allowed(Some("[::1]:5000".parse().unwrap())));
+    assert!(!peer_allowed(Some("192.168.1.20:5000".parse().unwrap())));
+    assert!(peer_allowed(None));
+}
