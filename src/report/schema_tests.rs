@@ -170,6 +170,37 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
     });
     s.health.warnings.push("warning".into());
+    s.run.counters.server_scrapes = 3;
+    s.run.counters.server_scrape_failures = 1;
+    s.run.counters.goose_clock_offset_ms = Some(-4);
+    s.server = Some(super::server::ServerSummary {
+        scrapes: 3,
+        failed_scrapes: 1,
+        unreadable_rows: 0,
+        metrics: vec!["query_req".into()],
+        windows: vec![super::server::ServerWindow {
+            window: "stage 1 hold".into(),
+            query_rps: Some(1.0),
+            ..Default::default()
+        }],
+        count_check: vec![super::server::CountCheck {
+            scope: "whole run".into(),
+            kind: "query".into(),
+            from_ms: 0,
+            to_ms: 10,
+            server: 4,
+            client: 4,
+            client_min: 4,
+            client_max: 5,
+            matches: true,
+        }],
+        measurement_warnings: vec!["warning".into()],
+        series: vec![super::server::ServerSeries {
+            metric: "query_req".into(),
+            points: vec![(1.0, 2.0)],
+        }],
+        diagnosis: Some("queueing".into()),
+    });
     let doc = serde_json::to_value(&s).unwrap();
     // Every optional field named in the schema is present somewhere in `doc`.
     for key in [
@@ -184,6 +215,10 @@ fn a_summary_with_every_optional_field_set_validates() {
         "selection",
         "sure",
         "interval",
+        "server_scrapes",
+        "server_scrape_failures",
+        "goose_clock_offset_ms",
+        "diagnosis",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }
