@@ -33,6 +33,7 @@ mod live_status;
 mod progress;
 mod real_influx;
 mod refine;
+mod request_times;
 mod server_counts;
 mod server_metrics;
 mod smoke_run;
