@@ -17,6 +17,9 @@
 //! - `history_baseline`: `--baseline median:N` over a history of real runs, and the
 //!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
+//! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
+//!   (Debian's prometheus-node-exporter).
+//! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 
 mod bad_scenarios;
 mod cli;
@@ -31,6 +34,7 @@ mod influxd;
 mod lifecycle;
 mod live_status;
 mod progress;
+mod prometheus_endpoint;
 mod real_influx;
 mod refine;
 mod request_times;
