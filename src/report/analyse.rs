@@ -128,6 +128,37 @@ pub fn capacity(points: &[(usize, Option<bool>)]) -> Option<usize> {
         .max()
 }
 
+/// The bracket with the level the stress ladder stopped at as a failed level
+/// when no lower level failed its SLOs: the ladder's stop rule judged that
+/// step broken on its own samples (once it had as many as the live rule asks),
+/// while the step, cut short by that very stop, may hold too few samples for
+/// the report to judge its SLOs. Without this the bracket could say "no level
+/// failed" of a run whose ladder stopped because a level failed.
+pub fn with_ladder_stop(
+    bracket: Option<CapacityBracket>,
+    stop: Option<&crate::runfolder::LadderStop>,
+    planned_peak: Option<usize>,
+) -> Option<CapacityBracket> {
+    let Some(stop) = stop else {
+        return bracket;
+    };
+    let mut b = bracket.unwrap_or_else(|| CapacityBracket {
+        held_viewers: None,
+        held_window: None,
+        failed_viewers: None,
+        failed_window: None,
+        failing_slo: None,
+        planned_peak: planned_peak.filter(|p| *p > 0),
+        headroom: None,
+    });
+    if b.failed_viewers.is_none_or(|f| f > stop.viewers) {
+        b.failed_viewers = Some(stop.viewers);
+        b.failed_window = Some(stop.step.clone());
+        b.failing_slo = None;
+    }
+    Some(b)
+}
+
 /// The capacity bracket from the concurrency points (sorted or not), every SLO
 /// result, and the planned peak of the stages; `None` when no level held or failed.
 pub fn capacity_bracket(
@@ -578,7 +609,11 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             .filter(|w| w.kind == WindowKind::Hold)
             .map(|w| w.viewers)
             .max();
-        capacity_bracket(&concurrency, &slos, planned)
+        with_ladder_stop(
+            capacity_bracket(&concurrency, &slos, planned),
+            meta.ladder_stop.as_ref(),
+            planned,
+        )
     };
     let knee_found = knee(
         &concurrency

@@ -457,6 +457,26 @@ impl Ctx<'_> {
         Err(Error::config(self.location(span), message))
     }
 
+    /// An http(s) URL without credentials in it (they belong in the
+    /// password/token fields, read from the environment or a file).
+    fn http_url(&self, u: &Spanned<String>) -> Result<url::Url> {
+        let parsed = url::Url::parse(u.get_ref())
+            .or_else(|e| self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref())))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return self.err(
+                u.span(),
+                format!("`{}`: only http and https URLs", u.get_ref()),
+            );
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return self.err(
+                u.span(),
+                "credentials must not be written in the URL: use password_env/password_file or token_env/token_file",
+            );
+        }
+        Ok(parsed)
+    }
+
     fn toml_error(&self, e: &toml::de::Error) -> Error {
         let mut message = e.message().trim_end().to_string();
         let Some(span) = e.span() else {
@@ -787,24 +807,7 @@ impl Ctx<'_> {
             },
         };
         let url = match &raw.url {
-            Some(u) => {
-                let parsed = url::Url::parse(u.get_ref()).or_else(|e| {
-                    self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref()))
-                })?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    return self.err(
-                        u.span(),
-                        format!("`{}`: only http and https URLs", u.get_ref()),
-                    );
-                }
-                if !parsed.username().is_empty() || parsed.password().is_some() {
-                    return self.err(
-                        u.span(),
-                        "credentials must not be written in the URL: use password_env/password_file or token_env/token_file",
-                    );
-                }
-                Some(parsed)
-            }
+            Some(u) => Some(self.http_url(u)?),
             None if kind == TargetKind::Sandbox => None,
             None => return self.err(span, format!("target kind `{}` needs a `url`", kind.name())),
         };

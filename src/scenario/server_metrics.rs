@@ -87,21 +87,7 @@ impl Ctx<'_> {
             )?;
         }
         if let Some(u) = &t.url {
-            let parsed = url::Url::parse(u.get_ref())
-                .or_else(|e| self.err(u.span(), format!("`{}` is not a URL: {e}", u.get_ref())))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return self.err(
-                    u.span(),
-                    format!("`{}`: only http and https URLs", u.get_ref()),
-                );
-            }
-            if !parsed.username().is_empty() || parsed.password().is_some() {
-                return self.err(
-                    u.span(),
-                    "credentials must not be written in the URL: use password_env/password_file or token_env/token_file",
-                );
-            }
-            out.url = Some(parsed);
+            out.url = Some(self.http_url(u)?);
         }
         let password = self.secret(&t.password_env, &t.password_file)?;
         let token = self.secret(&t.token_env, &t.token_file)?;

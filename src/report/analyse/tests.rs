@@ -338,3 +338,66 @@ fn an_empty_run_is_not_judged_and_says_so() {
     assert_eq!(s.totals.error_rate, None);
     assert!(s.inputs.notes.iter().any(|n| n.contains("No requests")));
 }
+
+#[test]
+fn the_ladder_stop_is_a_failed_level_when_no_lower_level_failed() {
+    use crate::runfolder::LadderStop;
+    let stop = LadderStop {
+        step: "step 2".into(),
+        viewers: 300,
+        reason: "dashboard load error_rate 26.1% > 10.0% over 23 requests".into(),
+        at_ms: 1,
+        refined_until_ms: None,
+    };
+    let point = |window: &str, viewers: usize, held: Option<bool>| ConcurrencyPoint {
+        window: window.into(),
+        kind: WindowKind::StressStep,
+        viewers,
+        viewer_throughput_rps: 1.0,
+        p95_ms: Vec::new(),
+        held,
+    };
+    let result = |window: &str, metric, max, observed, verdict| SloResult {
+        window: window.into(),
+        window_kind: WindowKind::StressStep,
+        judged: false,
+        class: RequestClass::DashboardLoad,
+        metric,
+        max,
+        observed: Some(observed),
+        verdict,
+        note: None,
+    };
+    // The stopped step had too few samples for its SLOs to be judged.
+    let points = [point("step 1", 200, Some(true)), point("step 2", 300, None)];
+    let b = with_ladder_stop(
+        capacity_bracket(&points, &[], Some(100)),
+        Some(&stop),
+        Some(100),
+    )
+    .unwrap();
+    assert_eq!(b.sentence(), "held at 200, failed at 300");
+    assert_eq!(b.failed_window.as_deref(), Some("step 2"));
+    // Nothing judged at all: the stop alone still brackets from above.
+    let only_stop = with_ladder_stop(None, Some(&stop), Some(100)).unwrap();
+    assert_eq!(only_stop.sentence(), "held at no level, failed at 300");
+    // A lower level that failed its SLOs stays the failed level, with its reason.
+    let slos = [result(
+        "step 1",
+        SloMetric::P95,
+        2000.0,
+        2400.0,
+        SloVerdict::Fail,
+    )];
+    let lower = [point("step 1", 200, Some(false))];
+    let b = with_ladder_stop(
+        capacity_bracket(&lower, &slos, Some(100)),
+        Some(&stop),
+        Some(100),
+    )
+    .unwrap();
+    assert_eq!(b.failed_viewers, Some(200));
+    assert!(b.failing_slo.is_some());
+    // No ladder stop: unchanged.
+    assert_eq!(with_ladder_stop(None, None, Some(100)), None);
+}
