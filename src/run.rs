@@ -136,6 +136,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         ladder_stop: None,
         counters: RunCounters::default(),
         regression: scenario.regression.clone(),
+        overrides: scenario.overrides.clone(),
     };
     meta.store(&run_dir)?;
 

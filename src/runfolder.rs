@@ -470,6 +470,11 @@ pub struct RunMeta {
     /// How this run is judged against a baseline (`[regression]`).
     #[serde(default)]
     pub regression: RegressionRules,
+    /// Scenario values overridden for this run (`--set`, `DASHLOAD_TARGET_*`),
+    /// as `check` shows them (`target.url = "…"  (DASHLOAD_TARGET_URL)`); the
+    /// digest covers them, this says which they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 impl RunMeta {

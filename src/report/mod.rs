@@ -597,6 +597,7 @@ mod reached_tests {
             ladder_stop: None,
             counters: RunCounters::default(),
             regression: Default::default(),
+            overrides: Vec::new(),
         }
     }
 

@@ -162,6 +162,7 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         ladder_stop: None,
         counters: RunCounters::default(),
         regression: Default::default(),
+        overrides: Vec::new(),
     }
 }
 

@@ -133,6 +133,22 @@ fn the_export_lands_exactly_and_the_grafana_dashboard_reads_it() {
         ],
     );
     let (run_id, summary) = the_run(dir.path());
+    // run.json says which values the run overrode (the digest only says that some were).
+    let meta =
+        dashload::runfolder::RunMeta::load(&dir.path().join("reports").join(&run_id)).unwrap();
+    for set in [
+        "viewers.refresh = \"1s\"  (--set)",
+        "sync.interval = \"0s\"  (--set)",
+        "stages.0.users = 12  (--set)",
+        "stages.0.hold = \"10s\"  (--set)",
+        "export.database = \"dashload_results\"  (DASHLOAD_EXPORT_DATABASE)",
+    ] {
+        assert!(
+            meta.overrides.iter().any(|o| o == set),
+            "{set}: {:?}",
+            meta.overrides
+        );
+    }
     assert_eq!(
         out.status.code(),
         Some(verdict_code(&summary)),

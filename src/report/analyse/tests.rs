@@ -46,6 +46,7 @@ pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
         ladder_stop: None,
         counters: RunCounters::default(),
         regression: Default::default(),
+        overrides: Vec::new(),
     }
 }
 
