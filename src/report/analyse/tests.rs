@@ -203,17 +203,27 @@ fn stress_steps_break_without_failing_the_run() {
     );
 }
 
-#[test]
-fn the_bracket_names_the_slo_furthest_past_its_bound() {
-    let point = |window: &str, viewers, held| ConcurrencyPoint {
+/// A stress step's concurrency point.
+fn point(window: &str, viewers: usize, held: Option<bool>) -> ConcurrencyPoint {
+    ConcurrencyPoint {
         window: window.into(),
         kind: WindowKind::StressStep,
         viewers,
         viewer_throughput_rps: 1.0,
         p95_ms: Vec::new(),
         held,
-    };
-    let result = |window: &str, metric, max, observed, verdict| SloResult {
+    }
+}
+
+/// A dashboard-load SLO result on a stress step.
+fn result(
+    window: &str,
+    metric: SloMetric,
+    max: f64,
+    observed: f64,
+    verdict: SloVerdict,
+) -> SloResult {
+    SloResult {
         window: window.into(),
         window_kind: WindowKind::StressStep,
         judged: false,
@@ -223,7 +233,11 @@ fn the_bracket_names_the_slo_furthest_past_its_bound() {
         observed: Some(observed),
         verdict,
         note: None,
-    };
+    }
+}
+
+#[test]
+fn the_bracket_names_the_slo_furthest_past_its_bound() {
     let points = [
         point("step 1", 100, Some(true)),
         point("step 3", 300, Some(false)),
@@ -349,25 +363,6 @@ fn the_ladder_stop_is_a_failed_level_when_no_lower_level_failed() {
         reason: "dashboard load error_rate 26.1% > 10.0% over 23 requests".into(),
         at_ms: 1,
         refined_until_ms: None,
-    };
-    let point = |window: &str, viewers: usize, held: Option<bool>| ConcurrencyPoint {
-        window: window.into(),
-        kind: WindowKind::StressStep,
-        viewers,
-        viewer_throughput_rps: 1.0,
-        p95_ms: Vec::new(),
-        held,
-    };
-    let result = |window: &str, metric, max, observed, verdict| SloResult {
-        window: window.into(),
-        window_kind: WindowKind::StressStep,
-        judged: false,
-        class: RequestClass::DashboardLoad,
-        metric,
-        max,
-        observed: Some(observed),
-        verdict,
-        note: None,
     };
     // The stopped step had too few samples for its SLOs to be judged.
     let points = [point("step 1", 200, Some(true)), point("step 2", 300, None)];
