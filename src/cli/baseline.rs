@@ -44,8 +44,7 @@ pub fn parse(value: &str) -> std::result::Result<BaselineArg, String> {
 /// under `reports`, and how they were chosen (said on stderr too).
 pub fn resolve(
     arg: &BaselineArg,
-    scenario: &Path,
-    overrides: &crate::scenario::Overrides,
+    scenario: &crate::scenario::Scenario,
     reports: &Path,
 ) -> Result<(Vec<PathBuf>, Option<String>)> {
     let n = match arg {
@@ -61,7 +60,6 @@ pub fn resolve(
         BaselineArg::LastPassed => 1,
         BaselineArg::Median(n) => *n,
     };
-    let scenario = crate::scenario::Scenario::load_with(scenario, overrides)?;
     let found = crate::history::last_passed_n(reports, &scenario.name, &scenario.digest, n);
     let dirs: Vec<PathBuf> = found.into_iter().map(|r| r.dir).collect();
     let what = match arg {

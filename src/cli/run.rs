@@ -96,15 +96,24 @@ pub fn exec(args: RunArgs) -> Result<u8> {
     }
     let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
     // Checked before anything is sent: where the results go, and that it is not the target.
-    let export = match &args.export {
-        Some(_) => Some(crate::export::destination(
-            &crate::scenario::Scenario::load_with(&args.scenario, &overrides)?,
-        )?),
-        None => None,
+    // Read once for what is settled before the run: where results go and the
+    // baselines of this scenario's name and digest (the run validates it again).
+    let scenario = if args.export.is_some() || args.baseline.is_some() {
+        Some(crate::scenario::Scenario::load_with(
+            &args.scenario,
+            &overrides,
+        )?)
+    } else {
+        None
     };
-    let (baselines, baseline_selection) = match &args.baseline {
-        Some(arg) => super::baseline::resolve(arg, &args.scenario, &overrides, &args.reports_dir)?,
-        None => (Vec::new(), None),
+    // Checked before anything is sent: where the results go, and that it is not the target.
+    let export = match (&args.export, &scenario) {
+        (Some(_), Some(scenario)) => Some(crate::export::destination(scenario)?),
+        _ => None,
+    };
+    let (baselines, baseline_selection) = match (&args.baseline, &scenario) {
+        (Some(arg), Some(scenario)) => super::baseline::resolve(arg, scenario, &args.reports_dir)?,
+        _ => (Vec::new(), None),
     };
     let reports_dir = args.reports_dir.clone();
     let protected: Vec<PathBuf> = baselines.clone();
