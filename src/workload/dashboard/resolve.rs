@@ -134,7 +134,12 @@ impl Resolution {
     pub fn settle(&mut self, i: usize) {
         let v = &self.variables[i];
         match v.kind {
-            VariableKind::Constant | VariableKind::Textbox | VariableKind::Adhoc => {}
+            // A data-source variable's options are the stack's data sources,
+            // which the export does not hold: its value stays.
+            VariableKind::Constant
+            | VariableKind::Textbox
+            | VariableKind::Adhoc
+            | VariableKind::Datasource => {}
             VariableKind::Interval if self.auto[i] => {}
             VariableKind::Other(_) => {}
             _ => self.validate(i),
@@ -357,5 +362,184 @@ mod tests {
         assert!(references("$ds", "ds"));
         assert!(references("[[ds]]", "ds"));
         assert!(!references("$dsx", "ds"));
+    }
+
+    /// A dashboard of `vars` (templating entries) and no panels.
+    fn dashboard(vars: serde_json::Value) -> Dashboard {
+        let d = serde_json::json!({"uid": "u", "title": "t", "templating": {"list": vars}, "panels": []});
+        super::super::parse(&d.to_string(), "d.json").unwrap()
+    }
+
+    fn query(name: &str, q: &str, extra: serde_json::Value) -> serde_json::Value {
+        let mut v = serde_json::json!({"name": name, "type": "query", "query": q, "refresh": 1,
+            "datasource": {"type": "influxdb", "uid": "x"}, "current": {}});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    }
+
+    #[test]
+    fn parents_settle_before_the_variables_that_reference_them() {
+        // Listed child first: Grafana still waits for the parents.
+        let d = dashboard(serde_json::json!([
+            query("cpu", "SHOW TAG VALUES WITH KEY = \"cpu\" WHERE \"host\" =~ /^$host$/", serde_json::json!({})),
+            query("host", "SHOW TAG VALUES WITH KEY = \"host\" WHERE \"dc\" = '${dc}'", serde_json::json!({})),
+            query("dc", "SHOW TAG VALUES WITH KEY = \"dc\"", serde_json::json!({})),
+            {"name": "other", "type": "custom", "query": "a,b"},
+        ]));
+        assert_eq!(Resolution::order(&d), [2, 1, 0, 3]);
+        // A cycle does not hang: dashboard order for what is left.
+        let d = dashboard(serde_json::json!([
+            query(
+                "a",
+                "SHOW TAG VALUES WITH KEY = \"$b\"",
+                serde_json::json!({})
+            ),
+            query(
+                "b",
+                "SHOW TAG VALUES WITH KEY = \"$a\"",
+                serde_json::json!({})
+            ),
+        ]));
+        assert_eq!(Resolution::order(&d), [0, 1]);
+    }
+
+    #[test]
+    fn a_value_not_among_the_options_gives_way_to_the_first_option() {
+        let d = dashboard(serde_json::json!([
+            query(
+                "one",
+                "q",
+                serde_json::json!({"current": {"text": "gone", "value": "gone"}})
+            ),
+            query(
+                "all",
+                "q",
+                serde_json::json!({"includeAll": true, "multi": true, "current": {"text": "", "value": ""}})
+            ),
+            query(
+                "multi",
+                "q",
+                serde_json::json!({"multi": true, "current": {"value": ["b", "gone"]}})
+            ),
+            query("none", "q", serde_json::json!({"current": {"value": "x"}})),
+            query(
+                "kept",
+                "q",
+                serde_json::json!({"current": {"text": "b", "value": "b"}})
+            ),
+        ]));
+        let mut r = Resolution::saved(&d);
+        let ab = strings(&["a", "b"]);
+        for i in 0..4 {
+            assert!(r.runs_query(i, Trigger::Load));
+            assert!(
+                !r.runs_query(i, Trigger::TimeChange),
+                "refresh 1: on load only"
+            );
+        }
+        for i in [0, 1, 2, 4] {
+            r.answer(i, &ab);
+        }
+        r.answer(3, &[]);
+        let sel = |v: &[&str]| Selection::Values(strings(v));
+        assert_eq!(r.selections.0[0], sel(&["a"]));
+        assert_eq!(
+            r.selections.0[1],
+            Selection::All,
+            "All is first when included"
+        );
+        assert_eq!(
+            r.selections.0[2],
+            sel(&["b"]),
+            "several values keep those still there"
+        );
+        assert_eq!(
+            r.selections.0[3],
+            sel(&[""]),
+            "no values: None, the empty value"
+        );
+        assert!(r.is_empty(3) && !r.is_empty(1));
+        assert_eq!(r.selections.0[4], sel(&["b"]));
+        assert_eq!(
+            r.repeat_values(1),
+            ab,
+            "a repeat over All is one copy per option"
+        );
+    }
+
+    #[test]
+    fn custom_constant_textbox_and_auto_interval_settle_without_queries() {
+        let d = dashboard(serde_json::json!([
+            {"name": "c", "type": "custom", "query": "x, y\\,z", "current": {"text": "gone", "value": "gone"}},
+            {"name": "k", "type": "constant", "query": "42"},
+            {"name": "t", "type": "textbox", "query": "dflt", "current": {"value": "typed"}},
+            {"name": "i", "type": "interval", "query": "1m,1h", "auto": true, "auto_count": 10, "auto_min": "2m",
+             "current": {"text": "auto", "value": "$__auto_interval_i"}},
+            {"name": "j", "type": "interval", "query": "1m,1h", "current": {"text": "1h", "value": "1h"}},
+        ]));
+        let mut r = Resolution::saved(&d);
+        for i in Resolution::order(&d) {
+            assert!(!r.runs_query(i, Trigger::Load));
+            r.settle(i);
+        }
+        let sel = |v: &[&str]| Selection::Values(strings(v));
+        assert_eq!(r.selections.0[0], sel(&["x"]));
+        assert_eq!(r.variables[0].options[1].value, "y,z");
+        assert_eq!(r.selections.0[1], sel(&["42"]));
+        assert_eq!(r.selections.0[2], sel(&["typed"]));
+        // auto: range / auto_count, rounded, at least auto_min.
+        r.set_range(0, 6 * 3_600_000);
+        assert_eq!(r.selections.0[3], sel(&["30m"]), "6h / 10 = 36m → 30m");
+        r.set_range(0, 600_000);
+        assert_eq!(r.selections.0[3], sel(&["2m"]), "auto_min");
+        assert_eq!(r.selections.0[4], sel(&["1h"]), "not on auto");
+        r.select(3, sel(&["1m"]));
+        r.set_range(0, 6 * 3_600_000);
+        assert_eq!(r.selections.0[3], sel(&["1m"]), "a pick leaves auto");
+    }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::proptest_support::config(64))]
+
+            /// Whatever was saved and whatever the query answers, the
+            /// selection ends among the options (or All, or None when there
+            /// are none), and settling again changes nothing.
+            #[test]
+            fn prop_validated_selections_are_options_and_stable(
+                answer in proptest::collection::vec("[a-c]{0,2}", 0..6),
+                saved in proptest::collection::vec("[a-c]{0,2}", 0..3),
+                multi in any::<bool>(),
+                include_all in any::<bool>(),
+                sort in 0u8..7,
+            ) {
+                let d = dashboard(serde_json::json!([query("v", "q", serde_json::json!({
+                    "multi": multi, "includeAll": include_all, "sort": sort,
+                    "current": {"value": saved},
+                }))]));
+                let mut r = Resolution::saved(&d);
+                r.answer(0, &answer);
+                let opts: Vec<String> = r.variables[0].options.iter().map(|o| o.value.clone()).collect();
+                match &r.selections.0[0] {
+                    Selection::All => prop_assert!(include_all),
+                    Selection::Values(v) => {
+                        prop_assert!(!v.is_empty());
+                        if opts.is_empty() {
+                            prop_assert_eq!(v, &vec![String::new()]);
+                        } else {
+                            prop_assert!(v.iter().all(|x| opts.contains(x)), "{:?} not in {:?}", v, opts);
+                        }
+                    }
+                }
+                let once = r.clone();
+                r.validate(0);
+                prop_assert_eq!(r, once);
+            }
+        }
     }
 }
