@@ -477,3 +477,113 @@ impl<'a> View<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: i64 = 1_767_268_800_000;
+
+    fn fixture(name: &str) -> Dashboard {
+        let path = format!(
+            "{}/tests/fixtures/dashboards/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        super::super::load(std::path::Path::new(&path)).unwrap()
+    }
+
+    fn settle(d: &Dashboard, answers: &[(&str, &[&str])]) -> Resolution {
+        let mut r = Resolution::saved(d);
+        for i in Resolution::order(d) {
+            let name = &d.variables[i].name;
+            match answers.iter().find(|(n, _)| n == name) {
+                Some((_, values)) => {
+                    let values: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+                    r.answer(i, &values);
+                }
+                None => r.settle(i),
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn repeated_panels_and_rows_send_one_request_per_value_with_it_scoped() {
+        let d = fixture("vars-grafana7-repeat.json");
+        let r = settle(&d, &[("dc", &["eu", "us"]), ("host", &["h1", "h2", "h3"])]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let reqs = view.panel_requests();
+        let loaded: Vec<&PanelRequest<'_>> =
+            reqs.iter().filter(|q| !q.panel.in_collapsed_row).collect();
+        let sql: Vec<&str> = loaded
+            .iter()
+            .map(|q| q.queries[0].influxql.as_deref().unwrap())
+            .collect();
+        assert_eq!(loaded.len(), 5, "3 host copies + 2 dc row copies: {sql:?}");
+        for h in ["h1", "h2", "h3"] {
+            assert_eq!(
+                sql.iter().filter(|q| q.contains(&format!("'{h}'"))).count(),
+                1
+            );
+        }
+        assert!(
+            sql.iter().any(|q| q.contains(r#""dc" =~ /^us$/"#)),
+            "{sql:?}"
+        );
+        // The collapsed repeated row: listed, not loaded.
+        assert_eq!(reqs.len() - loaded.len(), 3);
+        // The browser's body carries the copy's own value too.
+        let body = view.ds_query_body(loaded[1]);
+        assert!(body.contains("h2"), "{body}");
+        // One value selected: one copy.
+        let mut one = r.clone();
+        let host = d.variables.iter().position(|v| v.name == "host").unwrap();
+        one.select(host, Selection::Values(vec!["h2".into()]));
+        let view = View::resolved(&d, &d.time, NOW_MS, &one);
+        assert_eq!(view.panel_requests_of(&d.panels[0]).len(), 1);
+    }
+
+    #[test]
+    fn time_overrides_interval_and_max_data_points_come_from_variables() {
+        let d = fixture("vars-grafana10-time-overrides.json");
+        let mut r = settle(&d, &[]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        let h = 3_600_000;
+        assert_eq!((req.from_ms, req.to_ms), (NOW_MS - 30 * h, NOW_MS - 24 * h));
+        assert_eq!((req.max_data_points, req.interval_ms), (120, 300_000));
+        // Another pick, another range and interval, as Grafana re-reads them.
+        let pick = |name: &str| d.variables.iter().position(|v| v.name == name).unwrap();
+        r.select(pick("window"), Selection::Values(vec!["1d".into()]));
+        r.select(pick("shift"), Selection::Values(vec!["1h".into()]));
+        r.select(pick("minstep"), Selection::Values(vec!["30m".into()]));
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        assert_eq!((req.from_ms, req.to_ms), (NOW_MS - 25 * h, NOW_MS - h));
+        assert_eq!(req.interval_ms, 1_800_000);
+        let sql = req.queries[0].influxql.as_deref().unwrap();
+        assert!(sql.contains("GROUP BY time(30m)"), "{sql}");
+    }
+
+    #[test]
+    fn ad_hoc_filters_join_builder_tags_and_data_source_variables_bind() {
+        let mut d = fixture("vars-grafana8-datasource-adhoc.json");
+        assert!(d.unbound_inputs().is_empty(), "$ds names no input");
+        d.bind_datasource("influx-uid");
+        assert_eq!(d.panels[0].datasource.uid, "influx-uid");
+        assert_eq!(
+            d.variables[1].datasource.as_ref().unwrap().uid,
+            "influx-uid"
+        );
+        let r = settle(&d, &[("host", &["db-1", "web-1", "web-2"])]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        let sql = req.queries[0].influxql.as_deref().unwrap();
+        assert!(
+            sql.contains(r#"WHERE ("host" = 'web-2' AND "dc" = 'eu-west') AND time"#),
+            "{sql}"
+        );
+        let body = view.ds_query_body(&req);
+        assert!(body.contains(r#""adhocFilters":[{"#), "{body}");
+    }
+}
