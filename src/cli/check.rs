@@ -226,6 +226,10 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
             .collect();
         let _ = writeln!(w, "          time ranges: {}", ranges.join(", "));
         for (name, mix) in &v.variables {
+            if let Some(value) = &mix.value {
+                let _ = writeln!(w, "          variable {name}: pinned to {value}");
+                continue;
+            }
             let _ = writeln!(
                 w,
                 "          variable {name}: all ×{}, one ×{}, some ×{}",

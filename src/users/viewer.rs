@@ -78,7 +78,7 @@ impl ViewerPlan {
         let mixes = dashboard
             .variables
             .iter()
-            .map(|v| viewers.variables.get(&v.name).copied())
+            .map(|v| viewers.variables.get(&v.name).cloned())
             .collect();
         ViewerPlan {
             order: Resolution::order(&dashboard),
@@ -383,7 +383,17 @@ fn choose_selections(plan: &ViewerPlan, state: &mut ViewerState) {
 /// Pick variable `i`'s values from the scenario's mix (All / one / a few).
 fn choose(plan: &ViewerPlan, state: &mut ViewerState, i: usize) {
     let variable = &state.res.variables[i];
-    let Some(mix) = plan.mixes[i] else { return };
+    let Some(mix) = &plan.mixes[i] else { return };
+    if let Some(value) = &mix.value {
+        let pinned = match value.as_str() {
+            "$__all" => Selection::All,
+            v => Selection::Values(vec![v.to_string()]),
+        };
+        if variable.kind != VariableKind::Constant {
+            state.res.select(i, pinned);
+        }
+        return;
+    }
     let mut options: Vec<String> = variable
         .options
         .iter()
@@ -707,6 +717,24 @@ mod tests {
             [0, 1, 2].into(),
             "All, one value and several values all occur"
         );
+    }
+
+    #[test]
+    fn a_pinned_value_is_every_viewers_choice() {
+        let p = plan_with(7, "[viewers.variables.client]\nvalue = \"Proj-03\"");
+        let client = p
+            .dashboard
+            .variables
+            .iter()
+            .position(|v| v.name == "client")
+            .unwrap();
+        for (_, s) in choices(&p, 1) {
+            assert_eq!(s.0[client], Selection::Values(vec!["Proj-03".into()]));
+        }
+        let all = plan_with(7, "[viewers.variables.client]\nvalue = \"$__all\"");
+        assert!(choices(&all, 1)
+            .iter()
+            .all(|(_, s)| s.0[client] == Selection::All));
     }
 
     /// When each of `n` viewers arriving at 10 s first loads, relative to its arrival.
