@@ -14,7 +14,7 @@ use dashload::scenario::Scenario;
 use dashload::workload::dashboard::{Dashboard, PanelRequest, View};
 
 use crate::influxd::Influxd;
-use crate::util::{dashload, root, text};
+use crate::util::{dashload, root, text, workspace, ATTACK};
 
 /// The instant every snapshot is taken at: 2026-01-01T12:00:00Z.
 const NOW_MS: i64 = 1_767_268_800_000;
@@ -344,4 +344,71 @@ fn check_warns_for_queries_on_a_variable_the_target_has_no_value_for() {
         "{out}"
     );
     assert!(!Path::new(&dir.path().join("reports")).exists());
+}
+
+/// A short run of viewers on the repeat dashboard: each load sends one
+/// request per repeated copy (3 hosts, 2 data centres), the variable queries
+/// run, and nothing fails against influxd.
+#[test]
+fn viewers_send_one_request_per_repeated_copy() {
+    let Some(server) = Influxd::start(false) else {
+        return;
+    };
+    let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    seed(&server);
+    let dir = workspace();
+    let path = dir.path().join("scenarios/vars.toml");
+    let dashboard = root().join("tests/fixtures/dashboards/vars-grafana7-repeat.json");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"vars\"\nseed = 3\n[target]\nkind = \"influxdb1\"\nurl = \"{}\"\ndatabase = \"telegraf\"\n\
+             [viewers]\ndashboard = \"{}\"\nrefresh = \"2s\"\nrefreshes_per_visit = 1\nthink_time = \"1s..1s\"\n\
+             [sync]\nusers = 1\nentries_per_sync = 10\ninterval = \"5s\"\n\
+             [[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"6s\"\n",
+            server.url,
+            dashboard.display()
+        ),
+    )
+    .unwrap();
+    let options = dashload::run::RunOptions {
+        scenario: path,
+        reports_dir: dir.path().join("reports"),
+        report: Default::default(),
+        goose: goose::config::GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
+        goose_shape: false,
+        goose_total_users: None,
+        render: false,
+        overrides: dashload::scenario::Overrides::none(),
+    };
+    let result = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(dashload::run::run(options))
+        .expect("the run succeeds");
+    let requests =
+        std::fs::read_to_string(result.run_dir.join(dashload::runfolder::files::REQUESTS)).unwrap();
+    let count = |needle: &str| requests.lines().filter(|l| l.contains(needle)).count();
+    let loads = count(",load Repeats (Grafana 7 export) [");
+    assert!(loads >= 4, "{requests}");
+    // A load still in flight at the end may lack some copies: at most one per viewer.
+    let cpu = count(",panel CPU $host [");
+    let traffic = count(",panel Traffic in $dc [");
+    assert!(
+        cpu >= 3 * (loads - 2) && cpu <= 3 * loads + 6,
+        "{cpu} for {loads} loads"
+    );
+    assert!(
+        traffic >= 2 * (loads - 2) && traffic <= 2 * loads + 4,
+        "{traffic} for {loads} loads"
+    );
+    assert_eq!(
+        count(",panel System CPU $host ["),
+        0,
+        "collapsed row: not loaded"
+    );
+    assert!(count(",variable dc [") >= 2, "dc refreshes on load");
+    assert!(
+        count(",variable host [") >= count(",variable dc ["),
+        "host also on time change"
+    );
 }
