@@ -675,4 +675,36 @@ mod tests {
             .unwrap_err()
             .contains("refresh 7"));
     }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::proptest_support::config(64))]
+
+            /// The regex-escaping formats (the InfluxDB default for multi-value
+            /// variables, `regex`) make a pattern matching exactly the values
+            /// chosen, whatever characters they hold.
+            #[test]
+            fn prop_regex_formats_match_exactly_the_values(
+                values in proptest::collection::vec("[a-z.|()\\[\\]{}*+?^$\\\\/' -]{1,8}", 1..4),
+                other in "[a-z.|()*+?^$ -]{1,8}",
+            ) {
+                let mut v = var(true, true, None);
+                v.options = values.iter().map(|s| VarOption { text: s.clone(), value: s.clone() }).collect();
+                let sel = Selection::Values(values.clone());
+                for fmt in [Format::Default, Format::Regex] {
+                    let pattern = write(&v, &sel, fmt);
+                    let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+                    for x in &values {
+                        prop_assert!(re.is_match(x), "{:?} {} does not match {:?}", fmt, pattern, x);
+                    }
+                    if !values.contains(&other) {
+                        prop_assert!(!re.is_match(&other), "{:?} {} matches {:?}", fmt, pattern, other);
+                    }
+                }
+            }
+        }
+    }
 }
