@@ -23,6 +23,7 @@ pub mod junit;
 pub mod latency_series;
 pub mod load;
 pub mod markdown;
+pub mod recovery;
 pub mod regress;
 pub mod server;
 pub mod summary;
