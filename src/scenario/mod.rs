@@ -9,6 +9,7 @@ pub mod limits;
 pub mod overrides;
 mod queryable;
 mod raw;
+mod recovery;
 pub mod secret;
 mod server_metrics;
 
@@ -29,6 +30,7 @@ use duration::{parse_duration, parse_duration_range, parse_percent};
 pub use limits::Limits;
 pub use overrides::Overrides;
 use raw::*;
+pub use recovery::RecoveryPhase;
 pub use secret::{Secret, SecretSource};
 
 /// A validated scenario, ready to run.
@@ -68,6 +70,10 @@ pub struct Scenario {
     pub export: Option<Target>,
     /// `[server_metrics]`: the target's own metrics, scraped during the run.
     pub server_metrics: crate::server_metrics::ServerMetrics,
+    /// `[recovery]`: back at a lower load after the stress ladder.
+    pub recovery: Option<RecoveryPhase>,
+    /// `[recovery] window`, `[slo.recovery]`, `[slo.degradation]`.
+    pub past_capacity: crate::runfolder::PastCapacityRules,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -609,8 +615,12 @@ impl Ctx<'_> {
             .transpose()?;
         self.check_load(&raw, &limits, &stages, stress.as_ref(), &sync)?;
         let mut slos = Vec::new();
+        let recovery = self.recovery(raw.recovery.as_ref(), &stages, stress.as_ref())?;
+        let past_capacity = self.past_capacity(&raw.slo, recovery.as_ref(), stress.is_some())?;
         for (class, set) in &raw.slo {
-            slos.extend(self.slo_set(class, set)?);
+            if !recovery::SECTIONS.contains(&class.get_ref().as_str()) {
+                slos.extend(self.slo_set(class, set)?);
+            }
         }
         let regression = raw
             .regression
@@ -640,6 +650,8 @@ impl Ctx<'_> {
             overrides: Vec::new(),
             export,
             server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
+            recovery,
+            past_capacity,
         })
     }
 
