@@ -420,6 +420,11 @@ fn scenario_target_summary(
     summary
 }
 
+/// The query queue of `[sandbox] overload = "shed"`: room for a few viewers'
+/// parallel panel queries (6 each by default), a fraction of a second of
+/// waiting at saturation.
+const SHED_QUEUE: usize = 16;
+
 async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
     let mut config = SandboxConfig {
         seed: scenario.seed,
@@ -428,6 +433,11 @@ async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
     config
         .capacity
         .scale_costs(scenario.sandbox.query_cost, scenario.sandbox.write_cost);
+    config.capacity.stall_when_full = scenario.sandbox.stall;
+    if scenario.sandbox.shed {
+        // A short queue: overload is refused before anyone waits long.
+        config.capacity.query_queue = SHED_QUEUE;
+    }
     if let Some(v) = &scenario.viewers {
         let text = std::fs::read_to_string(&v.dashboard_path)
             .map_err(|e| Error::io(&v.dashboard_path, e))?;

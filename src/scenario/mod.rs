@@ -84,6 +84,12 @@ pub struct SandboxTuning {
     pub query_cost: f64,
     /// Multiplies the extra busy time of every write.
     pub write_cost: f64,
+    /// `overload = "stall"`: past the query queue limit the sandbox stalls
+    /// (requests wait, then time out) instead of refusing with 503s.
+    pub stall: bool,
+    /// `overload = "shed"`: a short query queue (16), so overload is
+    /// refused with fast 503s before anyone waits long.
+    pub shed: bool,
 }
 
 impl Default for SandboxTuning {
@@ -91,6 +97,8 @@ impl Default for SandboxTuning {
         SandboxTuning {
             query_cost: 1.0,
             write_cost: 1.0,
+            stall: false,
+            shed: false,
         }
     }
 }
@@ -775,6 +783,21 @@ impl Ctx<'_> {
                     );
                 }
                 *slot = f;
+            }
+        }
+        if let Some(o) = &raw.get_ref().overload {
+            match o.get_ref().as_str() {
+                "queue" => {}
+                "shed" => tuning.shed = true,
+                "stall" => tuning.stall = true,
+                other => {
+                    return self.err(
+                        o.span(),
+                        format!(
+                            "overload `{other}`: expected queue (the default: 503 past a 64-deep queue), shed (fast 503s) or stall (never refuse)"
+                        ),
+                    )
+                }
             }
         }
         Ok(tuning)

@@ -61,6 +61,8 @@ pub struct RawRegression {
 pub struct RawSandbox {
     pub query_cost: Option<Spanned<f64>>,
     pub write_cost: Option<Spanned<f64>>,
+    /// `queue` (the default), `shed` (a short queue: fast 503s) or `stall`.
+    pub overload: Option<Spanned<String>>,
 }
 
 /// `[target]` (and `[target.write]`, where writes go when they differ).

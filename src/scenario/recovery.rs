@@ -232,3 +232,119 @@ impl Ctx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use crate::scenario::Scenario;
+
+    /// A scenario with one stage of 20 viewers and a ladder to 60, plus `extra`;
+    /// parsed as `s.toml` in a temp folder.
+    fn parse(extra: &str) -> (tempfile::TempDir, crate::error::Result<Scenario>) {
+        let dir = tempfile::tempdir().unwrap();
+        let dashboard = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/dashboards/toggl-overview.json");
+        let text = format!(
+            "[viewers]\ndashboard = {:?}\n[[stages]]\nusers = 20\nramp = \"5s\"\nhold = \"10s\"\n[stress]\nstep = 20\nhold = \"10s\"\nceiling = 60\n{extra}",
+            dashboard.display().to_string()
+        );
+        let path = dir.path().join("s.toml");
+        let parsed = Scenario::parse(&text, &path);
+        (dir, parsed)
+    }
+
+    fn error(extra: &str) -> String {
+        let (dir, parsed) = parse(extra);
+        let e = parsed.expect_err("refused");
+        assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+        e.to_string()
+            .replace(&dir.path().display().to_string(), "DIR")
+    }
+
+    #[test]
+    fn recovery_defaults_to_the_last_stage_for_a_minute_on_five_second_windows() {
+        let (_dir, s) = parse("[recovery]\n");
+        let s = s.unwrap();
+        let phase = s.recovery.unwrap();
+        assert_eq!(phase.viewers, 20);
+        assert_eq!(phase.hold, Duration::from_secs(60));
+        assert_eq!(phase.window, Duration::from_secs(5));
+        assert_eq!(s.past_capacity.recovery_max_ms, None);
+        assert!(!s.past_capacity.degradation_judged);
+        let (_dir, s) = parse(
+            "[recovery]\nusers = 30\nhold = \"40s\"\nwindow = \"10s\"\n[slo.recovery]\nmax = \"30s\"\n[slo.degradation]\ngoodput = \"80%\"\nfailure_p99 = \"200ms\"\nloads_completed = \"50%\"\n[slo.panel_query]\np95 = \"1s\"\n",
+        );
+        let s = s.unwrap();
+        assert_eq!(s.recovery.unwrap().viewers, 30);
+        let rules = &s.past_capacity;
+        assert_eq!(rules.recovery_window_ms, 10_000);
+        assert_eq!(rules.recovery_max_ms, Some(30_000));
+        assert!(rules.degradation_judged);
+        assert_eq!(rules.degradation.min_goodput, 0.8);
+        assert_eq!(rules.degradation.max_failure_p99_ms, 200.0);
+        assert_eq!(rules.degradation.min_loads_completed, 0.5);
+        assert_eq!(s.slos.len(), 1, "the two sections are no request class");
+        let (_dir, s) = parse("");
+        assert_eq!(s.unwrap().recovery, None);
+    }
+
+    #[test]
+    fn bad_recovery_entries_are_refused_where_they_are() {
+        assert_eq!(
+            error("[recovery]\nusers = 60\n"),
+            "DIR/s.toml:12:9: recovery users 60 must be 1..60 (below the ladder's ceiling, so the load drops)"
+        );
+        assert_eq!(
+            error("[recovery]\nhold = \"30s\"\nwindow = \"31s\"\n"),
+            "DIR/s.toml:13:10: recovery window `31s` must be 1s..30s (the phase's hold)"
+        );
+        assert_eq!(
+            error("[recovery]\nhold = \"1.5s\"\n"),
+            "DIR/s.toml:12:8: `1.5s`: stage and step durations are whole seconds"
+        );
+        assert!(
+            error("[recovery]\nspeed = 1\n").starts_with("DIR/s.toml:12:1: unknown field `speed`")
+        );
+        assert_eq!(
+            error("[recovery]\n[slo.recovery]\nmax = \"2m\"\n"),
+            "DIR/s.toml:13:7: [slo.recovery] max `2m` must be above 0s and at most the recovery hold (1m)"
+        );
+        assert_eq!(
+            error("[slo.recovery]\nmax = \"20s\"\n"),
+            "DIR/s.toml:11:6: [slo.recovery] judges the recovery phase, but there is no [recovery]"
+        );
+        assert_eq!(
+            error("[recovery]\n[slo.recovery]\np95 = \"1s\"\n"),
+            "DIR/s.toml:13:7: [slo.recovery] takes max, not `p95`"
+        );
+        assert_eq!(
+            error("[slo.degradation]\ngoodput = \"150%\"\n"),
+            "DIR/s.toml:12:11: `150%` is outside 0%..100%"
+        );
+        assert_eq!(
+            error("[slo.panel_query]\nmax = \"30s\"\n"),
+            "DIR/s.toml:12:7: `max` is not an objective of [slo.panel_query]: it belongs in [slo.recovery]"
+        );
+    }
+
+    #[test]
+    fn recovery_needs_a_ladder_to_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let dashboard = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/dashboards/toggl-overview.json");
+        let text = format!(
+            "[viewers]\ndashboard = {:?}\n[[stages]]\nusers = 2\nhold = \"5s\"\nramp = \"1s\"\n[recovery]\n",
+            dashboard.display().to_string()
+        );
+        let e = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+        assert!(
+            e.to_string().ends_with(
+                "s.toml:7:1: the recovery phase follows the stress ladder, but there is no [stress]"
+            ),
+            "{e}"
+        );
+    }
+}
