@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::runfolder::{StageWindow, WindowKind};
-use crate::scenario::{Scenario, Stage, Stress};
+use crate::scenario::{RecoveryPhase, Scenario, Stage, Stress};
 
 /// All validation of a scenario file, the one function `check` and `run` call so
 /// they agree: read and resolve it, then its plan. `goose_shape`: the command line
@@ -33,6 +33,8 @@ pub fn validate_with(
             windows: Vec::new(),
             sync_users: scenario.sync.users,
             refine_tail: Duration::ZERO,
+            recovery_tail: Duration::ZERO,
+            recovery: None,
         }
     } else {
         Plan::for_scenario(&scenario)?
@@ -63,6 +65,10 @@ pub struct Plan {
     pub sync_users: usize,
     /// Time planned after the ladder for `[stress] refine` (zero without it).
     pub refine_tail: Duration,
+    /// Time planned after the ladder (and refine tail) for `[recovery]`.
+    pub recovery_tail: Duration,
+    /// `[recovery]`, when the plan has a ladder for it to follow.
+    pub recovery: Option<RecoveryPhase>,
 }
 
 /// Slack added to the refine tail: the monitor sees a hold end up to one tick late.
@@ -89,6 +95,39 @@ impl Plan {
             scenario.stress.as_ref(),
             scenario.sync.users,
         )
+        .with_recovery(scenario.recovery)
+    }
+
+    /// `[recovery]`: after the ladder (and its refine tail) the users it started
+    /// stay launched for the phase's hold, as Goose's plan is fixed once the run
+    /// starts; the live viewer cap lets only the phase's viewers load. Not a
+    /// window: the monitor records the `recovery` window when the drop happens
+    /// (the ladder's stop, or its end at the ceiling).
+    pub fn with_recovery(mut self, phase: Option<RecoveryPhase>) -> Plan {
+        let Some(phase) = phase else { return self };
+        if !self
+            .windows
+            .iter()
+            .any(|w| w.kind == WindowKind::StressStep)
+        {
+            return self;
+        }
+        let Some(top) = self.steps.iter().map(|s| s.users).max() else {
+            return self;
+        };
+        let tail = phase.hold + REFINE_SLACK;
+        // Before the final ramp down.
+        let at = self.steps.len().saturating_sub(1);
+        self.steps.insert(
+            at,
+            Step {
+                users: top,
+                duration: tail,
+            },
+        );
+        self.recovery_tail = tail;
+        self.recovery = Some(phase);
+        self
     }
 
     /// Build a plan from stages, an optional ladder, and the fixed sync users.
@@ -98,6 +137,8 @@ impl Plan {
             windows: Vec::new(),
             sync_users,
             refine_tail: Duration::ZERO,
+            recovery_tail: Duration::ZERO,
+            recovery: None,
         };
         let mut t = Duration::ZERO;
         for (i, stage) in stages.iter().enumerate() {
@@ -361,6 +402,45 @@ mod tests {
             ..stress
         };
         assert_eq!(Plan::build(&stages, Some(&never), 1).refine_tail, secs(0));
+    }
+
+    #[test]
+    fn recovery_holds_the_ladders_users_after_it_and_its_refine_tail() {
+        let stages = [Stage {
+            users: 10,
+            ramp: secs(2),
+            hold: secs(5),
+        }];
+        let stress = Stress {
+            step: 10,
+            ramp: secs(2),
+            hold: secs(8),
+            ceiling: 30,
+            stop_when: vec![crate::runfolder::Slo {
+                class: crate::runfolder::RequestClass::DashboardLoad,
+                metric: crate::runfolder::SloMetric::P95,
+                max: 1000.0,
+            }],
+            refine: 1,
+        };
+        let phase = RecoveryPhase {
+            viewers: 10,
+            hold: secs(20),
+            window: secs(5),
+        };
+        let plan = Plan::build(&stages, Some(&stress), 1).with_recovery(Some(phase));
+        assert_eq!(
+            plan.goose_test_plan(),
+            "11,2s;11,5s;21,2s;21,8s;31,2s;31,8s;31,12s;31,22s;0,1s"
+        );
+        assert_eq!(plan.recovery_tail, secs(22));
+        assert_eq!(plan.recovery, Some(phase));
+        assert_eq!(plan.load_end(), secs(27), "the monitor records the phase");
+        assert_eq!(plan.total_launched(), 31, "no user launched for it");
+        // Without a ladder there is nothing to recover from.
+        let flat = Plan::build(&stages, None, 1).with_recovery(Some(phase));
+        assert_eq!(flat.recovery, None);
+        assert_eq!(flat.goose_test_plan(), "11,2s;11,5s;0,1s");
     }
 
     #[test]

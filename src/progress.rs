@@ -268,6 +268,8 @@ mod tests {
             windows: Vec::new(),
             sync_users: 0,
             refine_tail: Duration::ZERO,
+            recovery_tail: Duration::ZERO,
+            recovery: None,
         });
         assert_eq!(
             goose_shape.line(s(75), 2),

@@ -137,6 +137,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         counters: RunCounters::default(),
         regression: scenario.regression.clone(),
         overrides: scenario.overrides.clone(),
+        past_capacity: scenario.past_capacity.clone(),
     };
     meta.store(&run_dir)?;
 
@@ -164,13 +165,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let ladder_stop: Arc<Mutex<Option<LadderStop>>> = Arc::default();
     let ladder_triggered = Arc::new(AtomicBool::new(false));
     let refine_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
+    let recovery_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
     let monitor = tokio::spawn(monitor(
         plan.clone(),
         Ladder::of(&scenario, &plan),
         live.clone(),
         ladder_stop.clone(),
         ladder_triggered.clone(),
-        refine_windows.clone(),
+        (refine_windows.clone(), recovery_windows.clone()),
     ));
 
     let status = tokio::spawn(crate::progress::show(
@@ -222,13 +224,24 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     meta.ended_at = Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default());
     meta.interrupted = interrupted;
     meta.ladder_stop = ladder_stop.lock().expect("ladder stop lock").clone();
+    let recovered: Vec<StageWindow> = recovery_windows
+        .lock()
+        .expect("recovery windows lock")
+        .iter()
+        .map(|w| StageWindow {
+            // Cut short by Ctrl-C: it ended with the run.
+            end_ms: w.end_ms.min(ran_for.as_millis() as u64),
+            ..w.clone()
+        })
+        .collect();
     if let Some(stop) = meta
         .ladder_stop
         .as_ref()
-        .filter(|s| s.refined_until_ms.is_some())
+        .filter(|s| s.refined_until_ms.is_some() || !recovered.is_empty())
     {
-        // The refine steps ran instead of the planned windows after the stop: keep
-        // those up to the stop, then the refine windows as they ran.
+        // The refine steps or the recovery phase ran instead of the planned windows
+        // after the stop: keep those up to the stop, then the refine windows as
+        // they ran.
         let at = stop.at_ms;
         meta.windows.retain(|w| w.start_ms < at);
         for w in &mut meta.windows {
@@ -242,6 +255,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
                 .cloned(),
         );
     }
+    meta.windows.extend(recovered);
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.counters.server_scrapes = scrapes.scrapes;
@@ -406,6 +420,11 @@ fn scenario_target_summary(
     summary
 }
 
+/// The query queue of `[sandbox] overload = "shed"`: room for a few viewers'
+/// parallel panel queries (6 each by default), a fraction of a second of
+/// waiting at saturation.
+const SHED_QUEUE: usize = 16;
+
 async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
     let mut config = SandboxConfig {
         seed: scenario.seed,
@@ -414,6 +433,11 @@ async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
     config
         .capacity
         .scale_costs(scenario.sandbox.query_cost, scenario.sandbox.write_cost);
+    config.capacity.stall_when_full = scenario.sandbox.stall;
+    if scenario.sandbox.shed {
+        // A short queue: overload is refused before anyone waits long.
+        config.capacity.query_queue = SHED_QUEUE;
+    }
     if let Some(v) = &scenario.viewers {
         let text = std::fs::read_to_string(&v.dashboard_path)
             .map_err(|e| Error::io(&v.dashboard_path, e))?;
@@ -490,14 +514,17 @@ const TICK: Duration = Duration::from_millis(500);
 /// leave the step's judged window empty).
 ///
 /// With `[stress] refine = N` a stop does not end the run: [`refine`] bisects between
-/// the last level held and the one that failed, then the killswitch ends it.
+/// the last level held and the one that failed, then the killswitch ends it. With
+/// `[recovery]` the load then drops back for the phase ([`recover`]), after the
+/// stop or once the ladder held to its ceiling, and the killswitch ends the run
+/// after it.
 async fn monitor(
     plan: Plan,
     ladder: Ladder,
     live: Arc<Live>,
     stop: Arc<Mutex<Option<LadderStop>>>,
     triggered: Arc<AtomicBool>,
-    refine_windows: Arc<Mutex<Vec<StageWindow>>>,
+    (refine_windows, recovery_windows): (SharedWindows, SharedWindows),
 ) {
     let start = tokio::time::Instant::now();
     // Users are told to stop when the load ends, so none sleeps through the ramp down.
@@ -507,6 +534,18 @@ async fn monitor(
         tokio::time::sleep(TICK).await;
         let elapsed = start.elapsed();
         if !plan.steps.is_empty() && elapsed >= end {
+            if let Some(phase) = plan.recovery.filter(|_| !goose::is_killswitch_triggered()) {
+                recover(phase, &live, start, elapsed, &recovery_windows).await;
+                if live.is_stopping() {
+                    return;
+                }
+                triggered.store(true, Ordering::SeqCst);
+                goose::trigger_killswitch(
+                    "stress ladder held to its ceiling; the recovery phase is over",
+                );
+                live.stop();
+                return;
+            }
             if ladder.refine > 0 && !goose::is_killswitch_triggered() {
                 // The ladder held to its ceiling: nothing to refine, and the refine
                 // tail need not run.
@@ -558,11 +597,49 @@ async fn monitor(
                 }
                 message.push_str(&format!("; refined: held at {held}, failed at {failed}"));
             }
+            if let Some(phase) = plan.recovery {
+                recover(phase, &live, start, start.elapsed(), &recovery_windows).await;
+                if live.is_stopping() {
+                    return;
+                }
+                message.push_str("; the recovery phase followed");
+            }
             triggered.store(true, Ordering::SeqCst);
             goose::trigger_killswitch(&message);
             live.stop();
             return;
         }
+    }
+}
+
+/// Windows the monitor records as they run (refine steps, the recovery phase).
+type SharedWindows = Arc<Mutex<Vec<StageWindow>>>;
+
+/// `[recovery]`: drop the load to the phase's viewers at `from` (attack clock)
+/// through the live viewer cap, record the `recovery` window, and hold until its
+/// end (or the run's). The report measures the time to recover on it.
+async fn recover(
+    phase: crate::scenario::RecoveryPhase,
+    live: &Live,
+    start: tokio::time::Instant,
+    from: Duration,
+    windows: &Mutex<Vec<StageWindow>>,
+) {
+    live.set_viewer_cap(phase.viewers as u64);
+    live.set_phase(Some("recovery".into()));
+    let end = from + phase.hold;
+    windows
+        .lock()
+        .expect("recovery windows lock")
+        .push(StageWindow {
+            name: "recovery".into(),
+            kind: WindowKind::Recovery,
+            viewers: phase.viewers,
+            start_ms: from.as_millis() as u64,
+            end_ms: end.as_millis() as u64,
+        });
+    while start.elapsed() < end && !live.is_stopping() {
+        tokio::time::sleep((end - start.elapsed()).min(TICK)).await;
     }
 }
 
@@ -746,6 +823,33 @@ mod tests {
         assert_eq!(
             w[2].start_ms, w[1].end_ms,
             "the next ramp starts at the stop"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recovery_drops_the_viewer_cap_and_records_its_window() {
+        let live = Live::default();
+        let windows = Mutex::new(Vec::new());
+        let start = tokio::time::Instant::now();
+        let phase = crate::scenario::RecoveryPhase {
+            viewers: 7,
+            hold: Duration::from_secs(20),
+            window: Duration::from_secs(5),
+        };
+        recover(phase, &live, start, Duration::from_secs(30), &windows).await;
+        assert!(live.viewer_active(6) && !live.viewer_active(7));
+        assert_eq!(live.phase().as_deref(), Some("recovery"));
+        assert!(start.elapsed() >= Duration::from_secs(50), "it held");
+        let w = windows.lock().unwrap();
+        assert_eq!(
+            (
+                w[0].name.as_str(),
+                w[0].kind,
+                w[0].viewers,
+                w[0].start_ms,
+                w[0].end_ms
+            ),
+            ("recovery", WindowKind::Recovery, 7, 30_000, 50_000)
         );
     }
 

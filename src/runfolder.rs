@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod past_capacity;
 pub mod recover;
+
+pub use past_capacity::{DegradationRules, PastCapacityRules};
 
 /// File names inside a run folder.
 pub mod files {
@@ -282,6 +285,9 @@ pub enum WindowKind {
     /// Older run.json files spanned ramp and hold here: the
     /// report splits those at the test plan's step boundary.
     StressStep,
+    /// The `[recovery]` phase: back at a lower load after the ladder, judged
+    /// on its time to recover (`report::recovery`), not as a hold.
+    Recovery,
 }
 
 impl WindowKind {
@@ -291,6 +297,7 @@ impl WindowKind {
             WindowKind::Ramp => "ramp",
             WindowKind::Hold => "hold",
             WindowKind::StressStep => "stress step",
+            WindowKind::Recovery => "recovery",
         }
     }
 }
@@ -300,7 +307,7 @@ impl WindowKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageWindow {
     /// A stable name: `stage 1 ramp`, `stage 1 hold`, `step 3 ramp`, `step 3` (the
-    /// step's hold), `refine 1 ramp`, `refine 1`.
+    /// step's hold), `refine 1 ramp`, `refine 1`, `recovery`.
     pub name: String,
     /// Ramp, hold or stress step.
     pub kind: WindowKind,
@@ -475,6 +482,10 @@ pub struct RunMeta {
     /// digest covers them, this says which they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// `[recovery]`, `[slo.recovery]`, `[slo.degradation]`: how the load past
+    /// capacity and after it is judged (left out when all defaults).
+    #[serde(default, skip_serializing_if = "PastCapacityRules::is_default")]
+    pub past_capacity: PastCapacityRules,
 }
 
 impl RunMeta {

@@ -146,6 +146,33 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
                 format_duration(plan.refine_tail)
             );
         }
+        if let Some(phase) = plan.recovery {
+            let rules = &s.past_capacity;
+            let _ = writeln!(
+                w,
+                "  then recovers: back to {} viewers for {} once the ladder stops or reaches its ceiling; time to recover judged over sliding windows of at least {}{}",
+                phase.viewers,
+                format_duration(phase.hold),
+                format_duration(phase.window),
+                rules
+                    .recovery_max_ms
+                    .map(|m| format!(", at most {} ([slo.recovery])", format_duration(std::time::Duration::from_millis(m))))
+                    .unwrap_or_default()
+            );
+        }
+        let d = &s.past_capacity.degradation;
+        let _ = writeln!(
+            w,
+            "  past capacity: graceful when goodput stays ≥ {:.0} % of peak, failures are fast (p99 ≤ {:.0} ms) and not mostly timeouts or connection errors, ≥ {:.0} % of dashboard loads complete{}",
+            d.min_goodput * 100.0,
+            d.max_failure_p99_ms,
+            d.min_loads_completed * 100.0,
+            if s.past_capacity.degradation_judged {
+                " ([slo.degradation]: a collapse fails the run)"
+            } else {
+                " (reported, not judged)"
+            }
+        );
     }
 
     let _ = writeln!(

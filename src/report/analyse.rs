@@ -569,7 +569,9 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         .windows
         .iter()
         .zip(&windows)
-        .filter(|(_, s)| s.kind != WindowKind::Ramp && s.viewers > 0)
+        // Levels of load: the recovery phase is judged on its time to recover.
+        .filter(|(_, s)| matches!(s.kind, WindowKind::Hold | WindowKind::StressStep))
+        .filter(|(_, s)| s.viewers > 0)
         .map(|(w, s)| ConcurrencyPoint {
             window: s.name.clone(),
             kind: s.kind,
@@ -615,6 +617,22 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             planned,
         )
     };
+    let degradation = super::degradation::assess(
+        &c.windows,
+        &windows,
+        bracket
+            .as_ref()
+            .and_then(|b| b.failed_viewers)
+            .or(meta.ladder_stop.as_ref().map(|s| s.viewers)),
+        meta.past_capacity.degradation,
+        meta.past_capacity.degradation_judged,
+    );
+    let recovery = recovery_summary(meta, c);
+    let (verdict, slo_failed, unmeasured) = past_capacity_verdict(
+        (verdict, slo_failed, unmeasured),
+        recovery.as_ref(),
+        degradation.as_ref(),
+    );
     let knee_found = knee(
         &concurrency
             .iter()
@@ -790,7 +808,75 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
         server: None,
+        recovery,
+        degradation,
     }
+}
+
+/// The time to recover of the run's first `recovery` window, with its verdict
+/// against `[slo.recovery] max`.
+fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
+    let w = c
+        .windows
+        .iter()
+        .map(|w| &w.window)
+        .find(|w| w.kind == WindowKind::Recovery)?;
+    let rules = &meta.past_capacity;
+    let check = super::recovery::time_to_recover(
+        &c.buckets,
+        &meta.slos,
+        w.start_ms,
+        w.end_ms.saturating_sub(w.start_ms),
+        rules.recovery_window_ms,
+    );
+    use super::recovery::{seconds, Recovery};
+    let max = rules.recovery_max_ms;
+    let verdict = max.map(|max| match &check.recovery {
+        Recovery::Recovered { after_ms } if *after_ms <= max => SloVerdict::Pass,
+        Recovery::NotJudged { .. } => SloVerdict::NoData,
+        _ => SloVerdict::Fail,
+    });
+    let mut sentence = check.recovery.sentence();
+    if let Some(max) = max {
+        sentence.push_str(&format!(" (allowed: {})", seconds(max)));
+    }
+    Some(RecoverySummary {
+        window: w.name.clone(),
+        viewers: w.viewers,
+        start_ms: w.start_ms,
+        end_ms: w.end_ms,
+        sliding_window_ms: rules.recovery_window_ms,
+        recovery: check.recovery,
+        left_out: check.left_out,
+        max_ms: max,
+        verdict,
+        sentence,
+    })
+}
+
+/// The run's verdict with `[slo.recovery]` and `[slo.degradation]`: a missed
+/// recovery or a collapse fails it; a recovery with a bound that could not be
+/// judged leaves a passing run NOT JUDGED.
+fn past_capacity_verdict(
+    (mut verdict, mut failed, mut unmeasured): (Verdict, bool, Option<String>),
+    recovery: Option<&RecoverySummary>,
+    degradation: Option<&super::degradation::Degradation>,
+) -> (Verdict, bool, Option<String>) {
+    match recovery.and_then(|r| r.verdict.map(|v| (v, r))) {
+        Some((SloVerdict::Fail, _)) => failed = true,
+        Some((SloVerdict::NoData, r)) if verdict == Verdict::Pass => {
+            verdict = Verdict::NotJudged;
+            unmeasured = Some(format!("[slo.recovery]: {}", r.sentence));
+        }
+        _ => {}
+    }
+    if degradation.is_some_and(|d| d.judged && !d.graceful) {
+        failed = true;
+    }
+    if failed {
+        verdict = Verdict::Fail;
+    }
+    (verdict, failed, unmeasured)
 }
 
 #[cfg(test)]

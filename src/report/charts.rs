@@ -775,6 +775,22 @@ fn concurrency_throughput(s: &Summary, base: Option<&Summary>) -> String {
         })
         .collect();
     plot.markers = marker_lines(s);
+    if let Some(d) = &s.degradation {
+        plot.hlines.push((
+            format!(
+                "graceful floor: {:.0} % of the peak goodput",
+                d.rules.min_goodput * 100.0
+            ),
+            d.peak_goodput_rps * d.rules.min_goodput,
+            if d.graceful {
+                RGBColor(44, 160, 44)
+            } else {
+                RGBColor(214, 39, 40)
+            },
+        ));
+        plot.legend_notes
+            .push(format!("past capacity — {}", d.verdict));
+    }
     plot.empty = "no hold windows or stress steps";
     let x = concurrency_x(s, base);
     let y = pad(extent(plot.ys().chain([0.0]), false), false);

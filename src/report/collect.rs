@@ -608,6 +608,8 @@ pub struct WindowAcc {
     pub ingest: IngestAcc,
     /// Hold windows only: samples in time blocks, for the regression gate.
     pub blocks: Option<WindowBlocks>,
+    /// Failures of HTTP calls started in it by kind (index in [`ErrorKind::ALL`]).
+    pub errors: [u64; 7],
 }
 
 impl WindowAcc {
@@ -619,6 +621,7 @@ impl WindowAcc {
             classes: Vec::new(),
             http: Tally::default(),
             ingest: IngestAcc::default(),
+            errors: [0; 7],
         }
     }
 
@@ -953,6 +956,9 @@ impl Collected {
             }
             if http {
                 w.http.record(success);
+                if let Some(kind) = fail {
+                    w.errors[kind.index()] += 1;
+                }
             }
             first = Some(first.map_or(i, |f| f.min(i)));
         }

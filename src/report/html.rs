@@ -367,6 +367,31 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         "First stress step that broke",
         s.first_break.as_deref().map_or("none".into(), text),
     )?;
+    if let Some(d) = &s.degradation {
+        row(
+            "Past capacity",
+            format!(
+                "<span id=\"degradation\" class=\"{}\">{}</span> <small>(over {})</small>",
+                if d.graceful { "pass" } else { "fail" },
+                text(&d.verdict),
+                text(&d.steps.join(", "))
+            ),
+        )?;
+    }
+    if let Some(line) = super::recovery_line(s) {
+        let class = match s.recovery.as_ref().and_then(|r| r.verdict) {
+            Some(SloVerdict::Fail) => "fail",
+            Some(SloVerdict::Pass) => "pass",
+            _ => "nodata",
+        };
+        row(
+            "Recovery",
+            format!(
+                "<span id=\"recovery\" class=\"{class}\">{}</span>",
+                text(&line)
+            ),
+        )?;
+    }
     row(
         "Interrupted",
         if r.interrupted {

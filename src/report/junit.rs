@@ -4,7 +4,10 @@
 //! (so a scheduled CI run shows it), an SLO with no data is `<skipped>`.
 //! Stress steps are expected to break, so they are not test cases. Every
 //! case carries its observed value: in the failure message, or in
-//! `<system-out>` when it passed. Error rates are written in percent.
+//! `<system-out>` when it passed. Error rates are written in percent. The
+//! recovery phase is a case of its own (a failure when it missed
+//! `[slo.recovery] max`), and so is the degradation verdict under
+//! `[slo.degradation]`.
 
 use std::fmt::Write;
 
@@ -17,15 +20,18 @@ pub fn junit(s: &Summary) -> String {
     let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
     // A run that could not be judged is one failed case of its own.
     let unmeasured = usize::from(s.unmeasured.is_some());
+    let extra = past_capacity_cases(s);
     let failures = judged
         .iter()
         .filter(|r| r.verdict == SloVerdict::Fail)
         .count()
-        + unmeasured;
+        + unmeasured
+        + extra.iter().filter(|c| c.1 == SloVerdict::Fail).count();
     let skipped = judged
         .iter()
         .filter(|r| r.verdict == SloVerdict::NoData)
-        .count();
+        .count()
+        + extra.iter().filter(|c| c.1 == SloVerdict::NoData).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     // `skipped` is counted on the suite only: the common schema (Jenkins, Ant)
     // has no such attribute on `<testsuites>`, and strict readers reject it.
@@ -34,7 +40,7 @@ pub fn junit(s: &Summary) -> String {
         x,
         "<testsuites name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" time=\"{d:.3}\">\n  <testsuite name=\"{n}\" tests=\"{t}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" timestamp=\"{ts}\" time=\"{d:.3}\">",
         n = escape(&suite),
-        t = judged.len() + unmeasured,
+        t = judged.len() + unmeasured + extra.len(),
         ts = s.run.started_at.format("%Y-%m-%dT%H:%M:%S"),
         d = s.run.duration_s,
     );
@@ -114,8 +120,64 @@ pub fn junit(s: &Summary) -> String {
             }
         }
     }
+    for (window, verdict, name, message) in &extra {
+        let _ = write!(
+            x,
+            "    <testcase classname=\"dashload.{}.{}\" name=\"{}\" time=\"0\"",
+            escape(&s.run.scenario),
+            escape(window),
+            escape(name)
+        );
+        let m = escape(message);
+        let _ = match verdict {
+            SloVerdict::Pass => writeln!(x, ">\n      <system-out>{m}</system-out>\n    </testcase>"),
+            SloVerdict::Fail => writeln!(
+                x,
+                ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>"
+            ),
+            SloVerdict::NoData => {
+                writeln!(x, ">\n      <skipped message=\"{m}\"/>\n    </testcase>")
+            }
+        };
+    }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+/// The recovery phase and the degradation verdict as cases: (window, verdict,
+/// name, message). The recovery phase is a case even without a bound (it then
+/// passes, saying what it measured); the degradation only under `[slo.degradation]`.
+fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)> {
+    let mut cases = Vec::new();
+    if let Some(r) = &s.recovery {
+        let name = match r.max_ms {
+            Some(max) => format!("time to recover <= {}", super::recovery::seconds(max)),
+            None => "time to recover".to_string(),
+        };
+        cases.push((
+            r.window.clone(),
+            r.verdict.unwrap_or(SloVerdict::Pass),
+            name,
+            super::recovery_line(s).unwrap_or_default(),
+        ));
+    }
+    if let Some(d) = s.degradation.as_ref().filter(|d| d.judged) {
+        let mut message = d.verdict.clone();
+        if !d.missed.is_empty() {
+            message.push_str(&format!("; missed: {}", d.missed.join("; ")));
+        }
+        cases.push((
+            "past capacity".to_string(),
+            if d.graceful {
+                SloVerdict::Pass
+            } else {
+                SloVerdict::Fail
+            },
+            "graceful degradation".to_string(),
+            message,
+        ));
+    }
+    cases
 }
 
 /// The bound and the observed value of an SLO, with units: error rates in

@@ -54,6 +54,12 @@ pub fn markdown(s: &Summary) -> String {
             .map_or("not found".into(), |c| format!("{c} viewers")),
     };
     let _ = writeln!(m, "**Capacity:** {}\n", cell(&capacity));
+    if let Some(d) = &s.degradation {
+        let _ = writeln!(m, "**Past capacity:** {}\n", cell(&d.verdict));
+    }
+    if let Some(line) = super::recovery_line(s) {
+        let _ = writeln!(m, "**Recovery:** {}\n", cell(&line));
+    }
     figures_table(&mut m, s);
     baselines(&mut m, s);
     let _ = writeln!(m, "[Full report]({REPORT_URL}) · [CI job]({JOB_URL})");

@@ -13,6 +13,7 @@ pub mod analyse;
 pub mod baseline;
 pub mod charts;
 pub mod collect;
+pub mod degradation;
 pub mod evenness;
 pub mod generator;
 pub mod goose_json;
@@ -23,6 +24,7 @@ pub mod junit;
 pub mod latency_series;
 pub mod load;
 pub mod markdown;
+pub mod recovery;
 pub mod regress;
 pub mod server;
 pub mod summary;
@@ -168,6 +170,24 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
     })
 }
 
+/// The recovery phase in one line: outcome, verdict, load and window.
+pub fn recovery_line(s: &Summary) -> Option<String> {
+    let r = s.recovery.as_ref()?;
+    let verdict = match r.verdict {
+        Some(SloVerdict::Fail) => "FAIL: ",
+        Some(SloVerdict::Pass) => "pass: ",
+        Some(SloVerdict::NoData) => "NOT JUDGED: ",
+        None => "",
+    };
+    Some(format!(
+        "{verdict}{} (back to {} viewers at {}, judged over sliding windows of at least {})",
+        r.sentence,
+        r.viewers,
+        recovery::seconds(r.start_ms),
+        recovery::seconds(r.sliding_window_ms)
+    ))
+}
+
 /// Write `bytes` to `path` atomically, creating its parent folders first
 /// (`--junit out/junit.xml` in a fresh CI workspace).
 fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -236,9 +256,16 @@ fn reached(meta: &RunMeta, ran_ms: u64) -> RunMeta {
         _ => return meta.clone(),
     };
     let mut meta = meta.clone();
-    meta.windows
-        .retain(|w| w.start_ms < until || refined.is_some_and(|r| w.start_ms < r));
+    // The recovery window, like the refine windows, was written as it ran.
+    meta.windows.retain(|w| {
+        w.start_ms < until
+            || refined.is_some_and(|r| w.start_ms < r)
+            || w.kind == WindowKind::Recovery
+    });
     for w in &mut meta.windows {
+        if w.kind == WindowKind::Recovery && w.start_ms >= until {
+            continue;
+        }
         let end = if w.start_ms < until {
             until
         } else {
@@ -518,6 +545,12 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
             .as_ref()
             .map_or("none".into(), |k| format!("{} viewers", k.viewers))
     );
+    if let Some(line) = recovery_line(s) {
+        let _ = writeln!(t, "recovery  {line}");
+    }
+    if let Some(d) = &s.degradation {
+        let _ = writeln!(t, "past capacity  {}", d.verdict);
+    }
     if let Some(b) = &s.baseline {
         let judged = b.windows.iter().filter(|d| d.judged);
         let (gated, unjudged) = judged.fold((0, 0), |(g, u), d| {
@@ -598,6 +631,7 @@ mod reached_tests {
             counters: RunCounters::default(),
             regression: Default::default(),
             overrides: Vec::new(),
+            past_capacity: Default::default(),
         }
     }
 

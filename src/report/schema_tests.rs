@@ -201,7 +201,52 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
         diagnosis: Some("queueing".into()),
     });
+    s.recovery = Some(summary::RecoverySummary {
+        window: "recovery".into(),
+        viewers: 40,
+        start_ms: 1000,
+        end_ms: 61_000,
+        sliding_window_ms: 5000,
+        recovery: super::recovery::Recovery::Recovered { after_ms: 12_000 },
+        left_out: vec!["ingest batch p95: 3 samples in 60 s, 20 needed".into()],
+        max_ms: Some(30_000),
+        verdict: Some(summary::SloVerdict::Pass),
+        sentence: "recovered after 12 s".into(),
+    });
+    s.degradation = Some(super::degradation::Degradation {
+        graceful: true,
+        verdict: "graceful: goodput held at 94 % of peak".into(),
+        missed: Vec::new(),
+        judged: true,
+        steps: vec!["step 1".into()],
+        peak_goodput_rps: 10.0,
+        peak_window: "stage 1 hold".into(),
+        goodput_rps: 9.4,
+        goodput_window: "step 1".into(),
+        goodput_fraction: 0.94,
+        requests: 100,
+        failed: 3,
+        failures_by_kind: vec![(super::collect::ErrorKind::Shed, 3)],
+        failure_mode: Some(super::degradation::FailureMode::Refusals),
+        failed_p99_ms: Some(3.0),
+        loads: 10,
+        loads_completed: Some(0.9),
+        rules: Default::default(),
+    });
     let doc = serde_json::to_value(&s).unwrap();
+    // The other outcomes of a recovery validate too.
+    for outcome in [
+        super::recovery::Recovery::NotRecovered { within_ms: 60_000 },
+        super::recovery::Recovery::NotJudged {
+            reason: "why".into(),
+        },
+    ] {
+        let mut other = s.clone();
+        other.recovery.as_mut().unwrap().recovery = outcome;
+        let v = validator(&schema());
+        let doc = serde_json::to_value(&other).unwrap();
+        assert_eq!(errors(&v, &doc), Vec::<String>::new());
+    }
     // Every optional field named in the schema is present somewhere in `doc`.
     for key in [
         "unmeasured",
@@ -219,6 +264,9 @@ fn a_summary_with_every_optional_field_set_validates() {
         "server_scrape_failures",
         "goose_clock_offset_ms",
         "diagnosis",
+        "after_ms",
+        "max_ms",
+        "degradation",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }
@@ -295,10 +343,27 @@ fn every_enum_value_dashload_writes_is_in_the_schema() {
     );
     check(
         "WindowKind",
-        [WindowKind::Ramp, WindowKind::Hold, WindowKind::StressStep]
-            .iter()
-            .map(|k| json!(k))
-            .collect(),
+        [
+            WindowKind::Ramp,
+            WindowKind::Hold,
+            WindowKind::StressStep,
+            WindowKind::Recovery,
+        ]
+        .iter()
+        .map(|k| json!(k))
+        .collect(),
+    );
+    check(
+        "FailureMode",
+        [
+            super::degradation::FailureMode::Refusals,
+            super::degradation::FailureMode::Timeouts,
+            super::degradation::FailureMode::ConnectionErrors,
+            super::degradation::FailureMode::Errors,
+        ]
+        .iter()
+        .map(|k| json!(k))
+        .collect(),
     );
     check(
         "ErrorKind",

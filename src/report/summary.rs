@@ -41,7 +41,8 @@ pub struct Summary {
     pub slos: Vec<SloResult>,
     /// The run's verdict on its hold windows.
     pub verdict: Verdict,
-    /// True when an SLO failed on a hold window.
+    /// True when an SLO failed on a hold window, or `[slo.recovery]` or
+    /// `[slo.degradation]` failed.
     pub slo_failed: bool,
     /// Why the run could not be judged although it asked to be (hold windows
     /// and SLOs, but too few samples or too many rows set aside): such a run
@@ -90,6 +91,41 @@ pub struct Summary {
     /// The target's own figures and the count check (`server.csv`), when scraped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<super::server::ServerSummary>,
+    /// The `[recovery]` phase: its time to recover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoverySummary>,
+    /// How the load past capacity went: graceful or a collapse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degradation: Option<super::degradation::Degradation>,
+}
+
+/// The `[recovery]` phase's time to recover (see `report::recovery`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoverySummary {
+    /// The phase's window (`recovery`).
+    pub window: String,
+    /// Viewers during the phase.
+    pub viewers: usize,
+    /// The drop, ms.
+    pub start_ms: u64,
+    /// The phase's end, ms.
+    pub end_ms: u64,
+    /// The sliding window's least length, ms.
+    pub sliding_window_ms: u64,
+    /// `recovered` (with `after_ms`), `not_recovered` (with `within_ms`) or
+    /// `not_judged` (with `reason`).
+    #[serde(flatten)]
+    pub recovery: super::recovery::Recovery,
+    /// SLOs left out: too few samples even over the whole phase.
+    pub left_out: Vec<String>,
+    /// `[slo.recovery] max`, ms, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<u64>,
+    /// Against `max_ms`: pass, fail, or not judged; `None` without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<SloVerdict>,
+    /// In words: "recovered after 12 s (within 30 s)".
+    pub sentence: String,
 }
 
 /// Capacity as a bracket: the most viewers that held, the fewest above them that

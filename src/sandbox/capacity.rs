@@ -60,6 +60,11 @@ pub struct CapacityConfig {
     pub write_cost_per_1k: Duration,
     /// The result cache; `None` (the default) turns it off.
     pub cache: Option<CacheConfig>,
+    /// Past the queue limit, stall instead of refusing: the request is
+    /// accepted and never answered (until the client gives up), so overload
+    /// turns into timeouts (a store that collapses) instead of fast 503s.
+    /// Default false.
+    pub stall_when_full: bool,
 }
 
 impl CapacityConfig {
@@ -84,6 +89,7 @@ impl Default for CapacityConfig {
             query_cost_per_1k: Duration::from_millis(6),
             write_cost_per_1k: Duration::from_millis(2),
             cache: None,
+            stall_when_full: false,
         }
     }
 }
@@ -134,6 +140,8 @@ pub struct Pool {
     places: usize,
     base_cost: Duration,
     cost_per_1k: Duration,
+    /// Wait instead of refusing when full (`CapacityConfig::stall_when_full`).
+    stall: bool,
 }
 
 /// Gives a pool place back when dropped (also when the request is cancelled).
@@ -155,7 +163,15 @@ impl Pool {
             places: workers + queue,
             base_cost,
             cost_per_1k,
+            stall: false,
         }
+    }
+
+    /// The pool, stalling instead of refusing when `stall` (see
+    /// [`CapacityConfig::stall_when_full`]).
+    pub fn stalling(mut self, stall: bool) -> Pool {
+        self.stall = stall;
+        self
     }
 
     /// Requests in the pool now (running or waiting).
@@ -173,6 +189,10 @@ impl Pool {
     {
         if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.places {
             self.admitted.fetch_sub(1, Ordering::AcqRel);
+            if self.stall {
+                // Never answered: the client's timeout ends it (dropping this future).
+                std::future::pending::<()>().await;
+            }
             return Err(Busy);
         }
         let _place = Place(&self.admitted);
@@ -313,6 +333,21 @@ mod tests {
         });
         cache.put("k".into(), Arc::new(1));
         assert_eq!(cache.get("k"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalling_pool_never_answers_past_its_limit() {
+        let pool = Arc::new(Pool::new(1, 0, Duration::from_secs(1), Duration::ZERO).stalling(true));
+        let p = Arc::clone(&pool);
+        let first = tokio::spawn(async move { p.run(|| ((), 0, 1)).await });
+        while pool.in_flight() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Full: the next is neither served nor refused, however long one waits.
+        let stalled = tokio::time::timeout(Duration::from_secs(60), pool.run(|| ((), 0, 1))).await;
+        assert!(stalled.is_err(), "no answer: {stalled:?}");
+        assert_eq!(first.await.unwrap(), Ok(()), "the admitted one is served");
+        assert_eq!(pool.in_flight(), 0, "the stalled one took no place");
     }
 
     #[tokio::test]

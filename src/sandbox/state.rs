@@ -98,7 +98,8 @@ impl SandboxState {
             cap.query_queue,
             cap.query_base_cost,
             cap.query_cost_per_1k,
-        );
+        )
+        .stalling(cap.stall_when_full);
         let writes = Pool::new(
             cap.write_workers,
             cap.write_queue,

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod overrides;
 mod queryable;
 mod raw;
+mod recovery;
 pub mod secret;
 mod server_metrics;
 
@@ -29,6 +30,7 @@ use duration::{parse_duration, parse_duration_range, parse_percent};
 pub use limits::Limits;
 pub use overrides::Overrides;
 use raw::*;
+pub use recovery::RecoveryPhase;
 pub use secret::{Secret, SecretSource};
 
 /// A validated scenario, ready to run.
@@ -68,6 +70,10 @@ pub struct Scenario {
     pub export: Option<Target>,
     /// `[server_metrics]`: the target's own metrics, scraped during the run.
     pub server_metrics: crate::server_metrics::ServerMetrics,
+    /// `[recovery]`: back at a lower load after the stress ladder.
+    pub recovery: Option<RecoveryPhase>,
+    /// `[recovery] window`, `[slo.recovery]`, `[slo.degradation]`.
+    pub past_capacity: crate::runfolder::PastCapacityRules,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -78,6 +84,12 @@ pub struct SandboxTuning {
     pub query_cost: f64,
     /// Multiplies the extra busy time of every write.
     pub write_cost: f64,
+    /// `overload = "stall"`: past the query queue limit the sandbox stalls
+    /// (requests wait, then time out) instead of refusing with 503s.
+    pub stall: bool,
+    /// `overload = "shed"`: a short query queue (16), so overload is
+    /// refused with fast 503s before anyone waits long.
+    pub shed: bool,
 }
 
 impl Default for SandboxTuning {
@@ -85,6 +97,8 @@ impl Default for SandboxTuning {
         SandboxTuning {
             query_cost: 1.0,
             write_cost: 1.0,
+            stall: false,
+            shed: false,
         }
     }
 }
@@ -611,8 +625,12 @@ impl Ctx<'_> {
             .transpose()?;
         self.check_load(&raw, &limits, &stages, stress.as_ref(), &sync)?;
         let mut slos = Vec::new();
+        let recovery = self.recovery(raw.recovery.as_ref(), &stages, stress.as_ref())?;
+        let past_capacity = self.past_capacity(&raw.slo, recovery.as_ref(), stress.is_some())?;
         for (class, set) in &raw.slo {
-            slos.extend(self.slo_set(class, set)?);
+            if !recovery::SECTIONS.contains(&class.get_ref().as_str()) {
+                slos.extend(self.slo_set(class, set)?);
+            }
         }
         let regression = raw
             .regression
@@ -642,6 +660,8 @@ impl Ctx<'_> {
             overrides: Vec::new(),
             export,
             server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
+            recovery,
+            past_capacity,
         })
     }
 
@@ -765,6 +785,21 @@ impl Ctx<'_> {
                     );
                 }
                 *slot = f;
+            }
+        }
+        if let Some(o) = &raw.get_ref().overload {
+            match o.get_ref().as_str() {
+                "queue" => {}
+                "shed" => tuning.shed = true,
+                "stall" => tuning.stall = true,
+                other => {
+                    return self.err(
+                        o.span(),
+                        format!(
+                            "overload `{other}`: expected queue (the default: 503 past a 64-deep queue), shed (fast 503s) or stall (never refuse)"
+                        ),
+                    )
+                }
             }
         }
         Ok(tuning)

@@ -30,6 +30,8 @@ pub struct RawScenario {
     /// `[export]`: where `--export influxdb` writes the results (a target's keys).
     pub export: Option<Spanned<RawTarget>>,
     pub server_metrics: Option<Spanned<super::server_metrics::RawServerMetrics>>,
+    /// `[recovery]`: the phase after the stress ladder.
+    pub recovery: Option<Spanned<super::recovery::RawRecovery>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.
@@ -59,6 +61,8 @@ pub struct RawRegression {
 pub struct RawSandbox {
     pub query_cost: Option<Spanned<f64>>,
     pub write_cost: Option<Spanned<f64>>,
+    /// `queue` (the default), `shed` (a short queue: fast 503s) or `stall`.
+    pub overload: Option<Spanned<String>>,
 }
 
 /// `[target]` (and `[target.write]`, where writes go when they differ).
@@ -186,4 +190,10 @@ pub struct RawSloSet {
     pub p99: Option<Spanned<String>>,
     pub error_rate: Option<Spanned<String>>,
     pub ms_per_point: Option<Spanned<f64>>,
+    /// `[slo.recovery]` only.
+    pub max: Option<Spanned<String>>,
+    /// `[slo.degradation]` only.
+    pub goodput: Option<Spanned<String>>,
+    pub failure_p99: Option<Spanned<String>>,
+    pub loads_completed: Option<Spanned<String>>,
 }

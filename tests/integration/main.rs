@@ -39,6 +39,7 @@ mod live_status;
 mod progress;
 mod prometheus_endpoint;
 mod real_influx;
+mod recovery;
 mod refine;
 mod request_times;
 mod server_counts;

@@ -152,6 +152,7 @@ impl<'a> Plot<'a> {
                     WindowKind::Ramp => "ramp window",
                     WindowKind::Hold => "hold window (judged)",
                     WindowKind::StressStep => "stress step",
+                    WindowKind::Recovery => "recovery phase",
                 };
                 legend.push((name.to_string(), Mark::Band(band_color(w.kind))));
             }
@@ -223,6 +224,7 @@ pub(super) fn band_color(kind: WindowKind) -> RGBAColor {
         WindowKind::Ramp => RGBColor(150, 150, 150).mix(0.12),
         WindowKind::Hold => RGBColor(44, 160, 44).mix(0.12),
         WindowKind::StressStep => RGBColor(255, 127, 14).mix(0.14),
+        WindowKind::Recovery => RGBColor(31, 119, 180).mix(0.14),
     }
 }
 
