@@ -137,6 +137,15 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         counters: RunCounters::default(),
         regression: scenario.regression.clone(),
         overrides: scenario.overrides.clone(),
+        skipped: scenario
+            .viewers
+            .iter()
+            .flat_map(|v| &v.dashboard.skipped)
+            .map(|s| crate::runfolder::SkippedQuery {
+                what: s.panel.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
     };
     meta.store(&run_dir)?;
 

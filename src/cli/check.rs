@@ -11,7 +11,9 @@ use crate::error::Result;
 use crate::plan::Plan;
 use crate::runfolder::SloMetric;
 use crate::scenario::duration::format_duration;
+use crate::scenario::TargetKind;
 use crate::scenario::{Scenario, SyncSource};
+use crate::workload::dashboard::flux::{self, FluxContext, FluxOptions, VARIABLE_INTERVAL_MS};
 use crate::workload::dashboard::{TimeRange, Trigger, View};
 
 /// Arguments of `check`.
@@ -203,6 +205,13 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
             d.uid,
             v.dashboard_path.display()
         );
+        if !d.migrated.is_empty() {
+            let _ = writeln!(
+                w,
+                "          migrated as Grafana does on load: {}",
+                d.migrated.join(", ")
+            );
+        }
         let _ = writeln!(w, "          refresh {}, {} refreshes per visit, think {}..{}, at most {} queries in flight{}",
             v.refresh.map(format_duration).unwrap_or_else(|| "off".into()), v.refreshes_per_visit,
             format_duration(v.think_time.0), format_duration(v.think_time.1), v.max_parallel,
@@ -229,8 +238,21 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
             "\n  queries for the dashboard's default range {}..{} and saved variable values:",
             d.time.raw_from, d.time.raw_to
         );
+        let flux = FluxShown::new(s);
         for var in view.variable_requests(Trigger::Load) {
-            let _ = writeln!(w, "  {}\n      {}", var.name, var.influxql);
+            let (from_ms, to_ms) = view.range_ms();
+            let text = if var.flux {
+                flux.show(
+                    &var.text,
+                    from_ms,
+                    to_ms,
+                    VARIABLE_INTERVAL_MS,
+                    &Default::default(),
+                )
+            } else {
+                var.influxql
+            };
+            let _ = writeln!(w, "  {}\n      {text}", var.name);
         }
         let mut panels = 0;
         let mut queries = 0;
@@ -251,13 +273,18 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
                 "  {}{when}  interval {}ms, maxDataPoints {}",
                 req.name, req.interval_ms, req.max_data_points
             );
-            for q in &req.queries {
-                let _ = writeln!(
-                    w,
-                    "    {} {}",
-                    q.ref_id,
-                    q.influxql.as_deref().unwrap_or(&q.text)
-                );
+            for (q, t) in req.queries.iter().zip(&req.panel.targets) {
+                let text = match &q.influxql {
+                    Some(influxql) => influxql.clone(),
+                    None => flux.show(
+                        &q.text,
+                        req.from_ms,
+                        req.to_ms,
+                        req.interval_ms,
+                        &t.flux_options,
+                    ),
+                };
+                let _ = writeln!(w, "    {} {text}", q.ref_id);
             }
         }
         let _ = writeln!(w, "  {panels} panels and {queries} queries per load");
@@ -266,6 +293,47 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
         }
     }
     out
+}
+
+/// How `check` shows a Flux query: macros expanded as Grafana's backend would for
+/// an InfluxDB 2.x target (its bucket and org); through Grafana, as the browser
+/// sends it (Grafana's data source settings are not known here).
+struct FluxShown<'a> {
+    bucket_org: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> FluxShown<'a> {
+    fn new(s: &'a Scenario) -> FluxShown<'a> {
+        let t = &s.target;
+        let bucket_org = (t.kind == TargetKind::Influxdb2).then(|| {
+            (
+                t.bucket.as_deref().unwrap_or(t.database.as_str()),
+                t.org.as_deref().unwrap_or_default(),
+            )
+        });
+        FluxShown { bucket_org }
+    }
+
+    fn show(
+        &self,
+        text: &str,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: u64,
+        o: &FluxOptions,
+    ) -> String {
+        let Some((default_bucket, organization)) = self.bucket_org else {
+            return text.to_string();
+        };
+        let ctx = FluxContext {
+            from_ms,
+            to_ms,
+            interval_ms,
+            default_bucket,
+            organization,
+        };
+        flux::expand(text, &ctx, o)
+    }
 }
 
 fn fmt_limit(metric: SloMetric, max: f64) -> String {

@@ -598,6 +598,7 @@ mod reached_tests {
             counters: RunCounters::default(),
             regression: Default::default(),
             overrides: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 

@@ -163,6 +163,7 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         counters: RunCounters::default(),
         regression: Default::default(),
         overrides: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 

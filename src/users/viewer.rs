@@ -36,10 +36,10 @@ use crate::scenario::{Target, VariableMix, Viewers};
 use crate::target::body::{Body, Format, Reading};
 use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
+use crate::workload::dashboard::flux::{self, FluxContext};
 use crate::workload::dashboard::{
     Dashboard, PanelRequest, Selection, Selections, TimeRange, Trigger, VariableKind, View,
 };
-use crate::workload::macros::{self, MacroContext};
 
 /// What every viewer shares, prepared once per run.
 pub struct ViewerPlan {
@@ -311,9 +311,10 @@ async fn variables(
 ) -> TransactionResult {
     let (range, _) = &plan.ranges[state.range];
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let requests =
-        View::new(&plan.dashboard, range, now_ms, &state.selections).variable_requests(trigger);
-    for v in requests {
+    let view = View::new(&plan.dashboard, range, now_ms, &state.selections);
+    let (from_ms, to_ms) = view.range_ms();
+    for v in view.variable_requests(trigger) {
+        let expanded;
         let call = if plan.grafana_api {
             QueryCall::DsQuery {
                 body: &v.body,
@@ -321,6 +322,18 @@ async fn variables(
                 datasource_uid: &v.datasource.uid,
                 panel_id: None,
             }
+        } else if v.flux {
+            // Grafana's backend posts a Flux variable query to /api/v2/query; an
+            // InfluxQL-only target had it taken out at load (`skip_flux`).
+            let ctx = FluxContext {
+                from_ms,
+                to_ms,
+                interval_ms: flux::VARIABLE_INTERVAL_MS,
+                default_bucket: endpoints.database(),
+                organization: endpoints.org(),
+            };
+            expanded = flux::expand(&v.text, &ctx, &Default::default());
+            QueryCall::Flux(&expanded)
         } else {
             QueryCall::InfluxQl(&v.influxql)
         };
@@ -548,17 +561,19 @@ async fn panel(
         retry_after: None,
     };
     let mut sent = 0;
-    for q in &request.queries {
+    for (q, target) in request.queries.iter().zip(&request.panel.targets) {
         let flux;
         let call = match (&q.influxql, sends_flux(endpoints)) {
             (Some(influxql), _) => QueryCall::InfluxQl(influxql),
             (None, true) => {
-                let ctx = MacroContext {
+                let ctx = FluxContext {
                     from_ms: request.from_ms,
                     to_ms: request.to_ms,
                     interval_ms: request.interval_ms,
+                    default_bucket: endpoints.database(),
+                    organization: endpoints.org(),
                 };
-                flux = macros::expand_flux(&q.text, &ctx, endpoints.database(), endpoints.org());
+                flux = flux::expand(&q.text, &ctx, &target.flux_options);
                 QueryCall::Flux(&flux)
             }
             (None, false) => continue,

@@ -47,6 +47,7 @@ pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
         counters: RunCounters::default(),
         regression: Default::default(),
         overrides: Vec::new(),
+        skipped: Vec::new(),
     }
 }
 

@@ -157,10 +157,13 @@ pub struct VariableRequest {
     pub datasource: DatasourceRef,
     /// The query with other variables interpolated.
     pub text: String,
-    /// The InfluxQL sent to InfluxDB (macros expanded).
+    /// The InfluxQL sent to InfluxDB (macros expanded); for a Flux query, the
+    /// text as in `text` (its macros depend on the target: [`super::flux::expand`]).
     pub influxql: String,
     /// The `/api/ds/query` body.
     pub body: String,
+    /// The query is Flux: straight to InfluxDB it goes to `/api/v2/query`.
+    pub flux: bool,
 }
 
 /// A dashboard seen with one time range, at one instant, with one selection.
@@ -208,6 +211,11 @@ impl<'a> View<'a> {
     /// The range class used in request names.
     pub fn class(&self) -> RangeClass {
         self.class
+    }
+
+    /// The dashboard range, epoch ms (what variable queries run over).
+    pub fn range_ms(&self) -> (i64, i64) {
+        (self.from_ms, self.to_ms)
     }
 
     /// The request of one panel.
@@ -338,13 +346,19 @@ impl<'a> View<'a> {
                         "rawQuery": true,
                     }],
                 });
+                let flux = super::flux::is_flux(&v.query);
                 Some(VariableRequest {
                     variable: v.name.clone(),
                     name: format!("variable {} [{}]", v.name, self.class),
-                    influxql: macros::expand(&text, &ctx),
+                    influxql: if flux {
+                        text.clone()
+                    } else {
+                        macros::expand(&text, &ctx)
+                    },
                     datasource,
                     text,
                     body: body.to_string(),
+                    flux,
                 })
             })
             .collect()
