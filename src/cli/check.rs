@@ -252,7 +252,7 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
             } else {
                 var.influxql
             };
-            let _ = writeln!(w, "  {}\n      {text}", var.name);
+            let _ = writeln!(w, "  {}\n      {}", var.name, indent(&text));
         }
         let mut panels = 0;
         let mut queries = 0;
@@ -284,7 +284,7 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
                         &t.flux_options,
                     ),
                 };
-                let _ = writeln!(w, "    {} {text}", q.ref_id);
+                let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
             }
         }
         let _ = writeln!(w, "  {panels} panels and {queries} queries per load");
@@ -293,6 +293,21 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
         }
     }
     out
+}
+
+/// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
+fn indent(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("      {l}")
+            }
+        })
+        .collect();
+    lines.join("\n").trim_start().to_string()
 }
 
 /// How `check` shows a Flux query: macros expanded as Grafana's backend would for

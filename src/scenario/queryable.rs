@@ -70,10 +70,6 @@ fn why_not(
             ));
         }
     }
-    let flux = count(&|p| p.targets.iter().all(|t| t.kind == QueryKind::Flux));
-    if flux > 0 {
-        parts.push(format!("{flux} with Flux queries only"));
-    }
     if !dashboard.skipped.is_empty() {
         let first: Vec<String> = dashboard
             .skipped
