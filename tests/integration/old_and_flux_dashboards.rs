@@ -136,9 +136,11 @@ fn check_output_of_each_fixture_matches_its_reviewed_snapshot() {
         "flux-only.json",
         &influxdb1("http://127.0.0.1:8086"),
     );
-    let e = dashload::plan::validate_with(&path, &dashload::scenario::Overrides::none(), false)
-        .err()
-        .expect("a Flux-only dashboard on influxdb1 is refused");
+    let Err(e) =
+        dashload::plan::validate_with(&path, &dashload::scenario::Overrides::none(), false)
+    else {
+        panic!("a Flux-only dashboard on influxdb1 is refused");
+    };
     let shown = format!("{e}\n").replace(&dir.path().display().to_string(), "<workspace>");
     snapshot("flux-only.influxdb1.txt", &shown);
 }
