@@ -734,3 +734,106 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    //! Any rows layout migrates without a panic into panels inside the 24
+    //! columns, sorted as Grafana sorts them, none lost.
+
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::migrate;
+
+    fn height() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            (0u32..2000).prop_map(|n| json!(n)),
+            (0u32..2000).prop_map(|n| json!(format!("{n}px"))),
+            "[ -~]{0,6}".prop_map(Value::String),
+            (-50.0f64..50.0).prop_map(|f| json!(f)),
+        ]
+    }
+
+    fn panel() -> impl Strategy<Value = Value> {
+        (
+            prop::option::of(0i64..40),
+            prop_oneof![
+                Just(Value::Null),
+                (-2.0f64..15.0).prop_map(|s| json!(s)),
+                (0u32..14).prop_map(|s| json!(s))
+            ],
+            height(),
+            prop::option::of(0u32..14),
+        )
+            .prop_map(|(id, span, height, min_span)| {
+                let mut p = json!({"type": "graph", "span": span, "height": height});
+                if let Some(id) = id {
+                    p["id"] = json!(id);
+                }
+                if let Some(m) = min_span {
+                    p["minSpan"] = json!(m);
+                }
+                p
+            })
+    }
+
+    fn row() -> impl Strategy<Value = Value> {
+        (
+            prop::collection::vec(panel(), 0..6),
+            height(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of("[a-z]{1,4}"),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(
+                |(panels, height, collapse, show_title, repeat, iteration)| {
+                    let mut r = json!({"title": "r", "panels": panels, "height": height,
+                                   "collapse": collapse, "showTitle": show_title});
+                    if let Some(v) = repeat {
+                        r["repeat"] = json!(v);
+                    }
+                    if iteration {
+                        r["repeatIteration"] = json!(1);
+                    }
+                    r
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_support::config(64))]
+
+        #[test]
+        fn prop_rows_become_panels_inside_the_grid_sorted_and_none_lost(
+            rows in prop::collection::vec(row(), 0..5),
+            version in 0u64..16,
+        ) {
+            let mut d = json!({"schemaVersion": version, "rows": rows.clone()});
+            migrate(&mut d);
+            let kept: Vec<&Value> = rows.iter().filter(|r| r["repeatIteration"].is_null()).collect();
+            let inner: usize = kept.iter().map(|r| r["panels"].as_array().unwrap().len()).sum();
+            let top = d["panels"].as_array().unwrap();
+            let mut all = Vec::new();
+            for p in top {
+                all.push(p);
+                all.extend(p["panels"].as_array().into_iter().flatten());
+            }
+            let row_panels = all.iter().filter(|p| p["type"] == "row").count();
+            prop_assert_eq!(all.len() - row_panels, inner);
+            prop_assert!(row_panels == 0 || row_panels == kept.len());
+            for p in &all {
+                let n = |k: &str| p["gridPos"][k].as_u64().unwrap();
+                prop_assert!(n("w") >= 1 && n("x") + n("w") <= 24, "{}", p);
+                prop_assert!(n("h") >= 1, "{}", p);
+                prop_assert!(p.get("span").is_none());
+            }
+            let keys: Vec<(u64, u64)> = top
+                .iter()
+                .map(|p| (p["gridPos"]["y"].as_u64().unwrap(), p["gridPos"]["x"].as_u64().unwrap()))
+                .collect();
+            prop_assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{:?}", keys);
+        }
+    }
+}
