@@ -12,22 +12,18 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::report::collect::{ClassAcc, IngestAcc};
+use crate::report::judge::judge;
+use crate::report::summary::SloVerdict;
 use crate::runfolder::{AnswerTotals, RequestClass, RunCounters, Slo, SloMetric};
 
-/// Latency and outcome figures of one request class over the current window.
-struct Window {
-    latency_us: Histogram<u64>,
-    failures: u64,
-}
+/// Latency and outcome figures of one request class over the current window:
+/// the report's own accumulator, so that the ladder judges a step with the
+/// report's rule (successes' percentiles, failures counted against them).
+type Window = ClassAcc;
 
-impl Window {
-    fn new() -> Window {
-        Window {
-            latency_us: Histogram::new_with_bounds(1, 3_600_000_000, 3)
-                .expect("valid histogram bounds"),
-            failures: 0,
-        }
-    }
+fn new_window() -> Window {
+    ClassAcc::new(3)
 }
 
 /// Viewer requests since the live status last looked.
@@ -119,11 +115,7 @@ impl Live {
         let Some(i) = slot(class) else { return };
         let mut guard = self.window.lock().expect("live window lock");
         if let Some(windows) = guard.as_mut() {
-            let w = &mut windows[i];
-            let _ = w.latency_us.record((latency.as_micros() as u64).max(1));
-            if !ok {
-                w.failures += 1;
-            }
+            windows[i].record((latency.as_micros() as u64).max(1), ok);
         }
     }
 
@@ -188,41 +180,38 @@ impl Live {
 
     /// Start judging a new stress window (drops the previous one's figures).
     pub fn begin_window(&self) {
-        *self.window.lock().expect("live window lock") = Some([Window::new(), Window::new()]);
+        *self.window.lock().expect("live window lock") = Some([new_window(), new_window()]);
     }
 
-    /// The first term of `condition` that the current window exceeds, with the observed
-    /// value, once the class has at least `min_samples` requests.
-    pub fn exceeded(&self, condition: &[Slo], min_samples: u64) -> Option<String> {
+    /// The first term of `condition` that the current window fails, judged
+    /// as the report judges a window ([`judge`]), with its sample rule: thin
+    /// data fails only on its own evidence. A ladder stop and the report's
+    /// verdict on the step then rest on the same rule and the same samples.
+    pub fn exceeded(&self, condition: &[Slo]) -> Option<String> {
         let guard = self.window.lock().expect("live window lock");
         let windows = guard.as_ref()?;
         for term in condition {
             let w = &windows[slot(term.class)?];
-            let n = w.latency_us.len();
-            if n < min_samples {
+            if term.metric == SloMetric::MsPerPoint {
                 continue;
             }
-            let observed = match term.metric {
-                SloMetric::P50 => w.latency_us.value_at_quantile(0.50) as f64 / 1000.0,
-                SloMetric::P95 => w.latency_us.value_at_quantile(0.95) as f64 / 1000.0,
-                SloMetric::P99 => w.latency_us.value_at_quantile(0.99) as f64 / 1000.0,
-                SloMetric::ErrorRate => w.failures as f64 / n as f64,
-                SloMetric::MsPerPoint => continue,
-            };
-            if observed > term.max {
-                let (seen, limit) = match term.metric {
-                    SloMetric::ErrorRate => (
-                        format!("{:.1}%", observed * 100.0),
-                        format!("{:.1}%", term.max * 100.0),
-                    ),
-                    _ => (format!("{observed:.0}ms"), format!("{:.0}ms", term.max)),
-                };
-                return Some(format!(
-                    "{} {} {seen} > {limit} over {n} requests",
-                    term.class.label(),
-                    term.metric.key()
-                ));
+            let judgement = judge(term, w, &IngestAcc::default());
+            if judgement.verdict != SloVerdict::Fail {
+                continue;
             }
+            let what = format!("{} {}", term.class.label(), term.metric.key());
+            if let Some(note) = judgement.note {
+                return Some(format!("{what}: {note}"));
+            }
+            let observed = judgement.observed.unwrap_or_default();
+            let (seen, limit) = match term.metric {
+                SloMetric::ErrorRate => (
+                    format!("{:.1}%", observed * 100.0),
+                    format!("{:.1}%", term.max * 100.0),
+                ),
+                _ => (format!("{observed:.0}ms"), format!("{:.0}ms", term.max)),
+            };
+            return Some(format!("{what} {seen} > {limit} over {} requests", w.count));
         }
         None
     }
@@ -323,7 +312,7 @@ mod tests {
         }];
         // Outside a window nothing is judged.
         live.record(RequestClass::DashboardLoad, ms(5000), true);
-        assert_eq!(live.exceeded(&p95, 1), None);
+        assert_eq!(live.exceeded(&p95), None);
         live.begin_window();
         for _ in 0..90 {
             live.record(RequestClass::DashboardLoad, ms(100), true);
@@ -331,12 +320,24 @@ mod tests {
         for _ in 0..10 {
             live.record(RequestClass::DashboardLoad, ms(3000), true);
         }
-        let reason = live.exceeded(&p95, 20).expect("p95 is 3s");
+        let reason = live.exceeded(&p95).expect("p95 is 3s");
         assert!(reason.starts_with("dashboard load p95 300"), "{reason}");
-        assert_eq!(live.exceeded(&p95, 1000), None, "too few samples to judge");
         live.begin_window();
-        assert_eq!(live.exceeded(&p95, 1), None, "a new window starts clean");
-        assert_eq!(live.counters().dashboard_loads, 101);
+        assert_eq!(live.exceeded(&p95), None, "a new window starts clean");
+        // Thin data: one slow load of ten is not yet evidence (p95 needs 20)…
+        for i in 0..10 {
+            live.record(
+                RequestClass::DashboardLoad,
+                ms(if i == 0 { 3000 } else { 100 }),
+                true,
+            );
+        }
+        assert_eq!(live.exceeded(&p95), None, "one beyond the bound of 10");
+        // …two are: the 20 the rule asks could not hold them within 5 %.
+        live.record(RequestClass::DashboardLoad, ms(3000), true);
+        let reason = live.exceeded(&p95).expect("two past the bound");
+        assert!(reason.contains("2 are already past the bound"), "{reason}");
+        assert_eq!(live.counters().dashboard_loads, 112);
     }
 
     #[test]
@@ -352,8 +353,39 @@ mod tests {
             live.record(RequestClass::PanelQuery, ms(10), i % 10 != 0);
         }
         assert_eq!(
-            live.exceeded(&errors, 10).unwrap(),
+            live.exceeded(&errors).unwrap(),
             "panel query error_rate 10.0% > 5.0% over 100 requests"
+        );
+    }
+
+    #[test]
+    fn failures_count_against_a_percentile_as_in_the_report() {
+        // 90 fast successes and 10 fast failures: the successes' p95 is well
+        // under the bound, but 10 % failed, more than the 5 % a p95 leaves
+        // beyond it. The report fails such a step; so must the ladder.
+        let live = Live::default();
+        live.begin_window();
+        let p95 = [Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 2000.0,
+        }];
+        for i in 0..100 {
+            live.record(RequestClass::DashboardLoad, ms(50), i % 10 != 0);
+        }
+        let reason = live.exceeded(&p95).expect("10% failed");
+        assert!(
+            reason.starts_with("dashboard load p95: 10 of 100"),
+            "{reason}"
+        );
+        let mut acc = ClassAcc::new(3);
+        for i in 0..100 {
+            acc.record(50_000, i % 10 != 0);
+        }
+        assert_eq!(
+            judge(&p95[0], &acc, &IngestAcc::default()).verdict,
+            SloVerdict::Fail,
+            "the report's judgement of the same samples"
         );
     }
 

@@ -485,8 +485,6 @@ impl Ladder {
     }
 }
 
-/// Judge once a step has enough dashboard loads to mean something.
-const MIN_SAMPLES: u64 = 20;
 /// How often the monitor looks.
 const TICK: Duration = Duration::from_millis(500);
 
@@ -538,7 +536,7 @@ async fn monitor(
         if ladder.stop_when.is_empty() || step.kind != WindowKind::StressStep {
             continue;
         }
-        if let Some(reason) = live.exceeded(&ladder.stop_when, MIN_SAMPLES) {
+        if let Some(reason) = live.exceeded(&ladder.stop_when) {
             let at_ms = elapsed.as_millis() as u64;
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
@@ -629,7 +627,7 @@ async fn refine(
             if live.is_stopping() {
                 return (held, failed);
             }
-            if live.exceeded(&ladder.stop_when, MIN_SAMPLES).is_some() {
+            if live.exceeded(&ladder.stop_when).is_some() {
                 end = start.elapsed().min(hold_end);
                 failed_here = true;
                 break;

@@ -1,20 +1,19 @@
 //! `dashload check SCENARIO`: validate a scenario and print what a run would do —
 //! the load plan with its windows, the users, every panel query as it will be
-//! sent, and what was skipped. Nothing is sent.
+//! sent, and what was skipped. Nothing is sent, except with `--probe`: the
+//! dashboard's variable queries (see [`super::check_dashboard`]).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use super::check_dashboard::{self, FluxShown, Walked};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::runfolder::SloMetric;
 use crate::scenario::duration::format_duration;
-use crate::scenario::TargetKind;
 use crate::scenario::{Scenario, SyncSource};
-use crate::workload::dashboard::flux::{self, FluxContext, FluxOptions, VARIABLE_INTERVAL_MS};
-use crate::workload::dashboard::{TimeRange, Trigger, View};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -26,21 +25,32 @@ pub struct CheckArgs {
     /// Override one scenario value, as `run --set` does (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Send the dashboard's variable queries (only those) to the target and
+    /// show what each returned; panel queries use the values it gave.
+    #[arg(long)]
+    pub probe: bool,
 }
 
 /// Validate and print: the same validation as `run` (scenario, then plan).
 pub fn exec(args: CheckArgs) -> Result<u8> {
     let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
     let (scenario, _) = crate::plan::validate_with(&args.scenario, &overrides, false)?;
-    print!(
-        "{}",
-        describe(&scenario, chrono::Utc::now().timestamp_millis())
-    );
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let walked = match args.probe {
+        true => Some(check_dashboard::walk_probed(&scenario, now_ms)?),
+        false => None,
+    };
+    print!("{}", describe_with(&scenario, now_ms, walked.as_ref()));
     Ok(0)
 }
 
 /// The resolved scenario as text, panel queries expanded at `now_ms`.
 pub fn describe(s: &Scenario, now_ms: i64) -> String {
+    describe_with(s, now_ms, None)
+}
+
+/// As [`describe`], with the variables settled by `--probe` when given.
+pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> String {
     let mut out = String::new();
     let w = &mut out;
     let _ = writeln!(
@@ -223,132 +233,29 @@ pub fn describe(s: &Scenario, now_ms: i64) -> String {
             .collect();
         let _ = writeln!(w, "          time ranges: {}", ranges.join(", "));
         for (name, mix) in &v.variables {
+            if let Some(value) = &mix.value {
+                let _ = writeln!(w, "          variable {name}: pinned to {value}");
+                continue;
+            }
             let _ = writeln!(
                 w,
                 "          variable {name}: all ×{}, one ×{}, some ×{}",
                 mix.all, mix.one, mix.some
             );
         }
-        let range =
-            TimeRange::parse(&d.time.raw_from, &d.time.raw_to).unwrap_or_else(|_| d.time.clone());
-        let selections = d.saved_selections();
-        let view = View::new(d, &range, now_ms, &selections);
-        let _ = writeln!(
-            w,
-            "\n  queries for the dashboard's default range {}..{} and saved variable values:",
-            d.time.raw_from, d.time.raw_to
-        );
-        let flux = FluxShown::new(s);
-        for var in view.variable_requests(Trigger::Load) {
-            let (from_ms, to_ms) = view.range_ms();
-            let text = if var.flux {
-                flux.show(
-                    &var.text,
-                    from_ms,
-                    to_ms,
-                    VARIABLE_INTERVAL_MS,
-                    &Default::default(),
-                )
-            } else {
-                var.influxql
-            };
-            let _ = writeln!(w, "  {}\n      {}", var.name, indent(&text));
-        }
-        let mut panels = 0;
-        let mut queries = 0;
-        for req in view.panel_requests() {
-            let when = if req.panel.in_collapsed_row {
-                " (collapsed row: not loaded)"
-            } else if !req.panel.first_screen {
-                " (below the first screen)"
-            } else {
-                ""
-            };
-            if !req.panel.in_collapsed_row {
-                panels += 1;
-                queries += req.queries.len();
+        let range = check_dashboard::default_range(d);
+        let offline;
+        let walked = match probed {
+            Some(w) => w,
+            None => {
+                offline =
+                    check_dashboard::walk_offline(d, &range, now_ms, FluxShown::new(&s.target));
+                &offline
             }
-            let _ = writeln!(
-                w,
-                "  {}{when}  interval {}ms, maxDataPoints {}",
-                req.name, req.interval_ms, req.max_data_points
-            );
-            for (q, t) in req.queries.iter().zip(&req.panel.targets) {
-                let text = match &q.influxql {
-                    Some(influxql) => influxql.clone(),
-                    None => flux.show(
-                        &q.text,
-                        req.from_ms,
-                        req.to_ms,
-                        req.interval_ms,
-                        &t.flux_options,
-                    ),
-                };
-                let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
-            }
-        }
-        let _ = writeln!(w, "  {panels} panels and {queries} queries per load");
-        for skip in &d.skipped {
-            let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
-        }
+        };
+        check_dashboard::write_queries(w, d, &range, now_ms, walked, probed.is_some());
     }
     out
-}
-
-/// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
-fn indent(text: &str) -> String {
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("      {l}")
-            }
-        })
-        .collect();
-    lines.join("\n").trim_start().to_string()
-}
-
-/// How `check` shows a Flux query: macros expanded as Grafana's backend would for
-/// an InfluxDB 2.x target (its bucket and org); through Grafana, as the browser
-/// sends it (Grafana's data source settings are not known here).
-struct FluxShown<'a> {
-    bucket_org: Option<(&'a str, &'a str)>,
-}
-
-impl<'a> FluxShown<'a> {
-    fn new(s: &'a Scenario) -> FluxShown<'a> {
-        let t = &s.target;
-        let bucket_org = (t.kind == TargetKind::Influxdb2).then(|| {
-            (
-                t.bucket.as_deref().unwrap_or(t.database.as_str()),
-                t.org.as_deref().unwrap_or_default(),
-            )
-        });
-        FluxShown { bucket_org }
-    }
-
-    fn show(
-        &self,
-        text: &str,
-        from_ms: i64,
-        to_ms: i64,
-        interval_ms: u64,
-        o: &FluxOptions,
-    ) -> String {
-        let Some((default_bucket, organization)) = self.bucket_org else {
-            return text.to_string();
-        };
-        let ctx = FluxContext {
-            from_ms,
-            to_ms,
-            interval_ms,
-            default_bucket,
-            organization,
-        };
-        flux::expand(text, &ctx, o)
-    }
 }
 
 fn fmt_limit(metric: SloMetric, max: f64) -> String {

@@ -2,6 +2,7 @@
 
 pub mod baseline;
 pub mod check;
+pub mod check_dashboard;
 pub mod generate;
 pub mod index;
 pub mod report;

@@ -211,7 +211,7 @@ pub struct WeightedRange {
 }
 
 /// How often a viewer picks All, one value, or a few values for a variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariableMix {
     /// Weight of All.
     pub all: u32,
@@ -219,6 +219,8 @@ pub struct VariableMix {
     pub one: u32,
     /// Weight of two or three values.
     pub some: u32,
+    /// Pinned: every viewer selects this value (`$__all`: All).
+    pub value: Option<String>,
 }
 
 /// The dashboard viewers.
@@ -1028,7 +1030,7 @@ impl Ctx<'_> {
                     );
                 }
             }
-            if m.all + m.one + m.some == 0 {
+            if m.all + m.one + m.some == 0 && m.value.is_none() {
                 return self.err(
                     mix.span(),
                     format!("variable `{name}`: all weights are zero"),
@@ -1040,6 +1042,7 @@ impl Ctx<'_> {
                     all: m.all,
                     one: m.one,
                     some: m.some,
+                    value: m.value.clone(),
                 },
             );
         }

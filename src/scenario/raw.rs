@@ -126,6 +126,9 @@ pub struct RawVariableMix {
     pub one: u32,
     #[serde(default)]
     pub some: u32,
+    /// A pinned value (`$__all` for All), instead of a weighted pick.
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// `[sync]`: the sync job.

@@ -104,7 +104,8 @@ ms_per_point = 0.5
         VariableMix {
             all: 2,
             one: 1,
-            some: 0
+            some: 0,
+            value: None
         }
     );
     assert_eq!(s.sync.users, 2);

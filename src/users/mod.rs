@@ -9,7 +9,7 @@
 //! list) makes the sync users launch first and stay, while viewers come and go.
 
 mod ingest_log;
-mod request;
+pub(crate) mod request;
 pub mod sync;
 pub mod viewer;
 

@@ -38,7 +38,7 @@ use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
 use crate::workload::dashboard::flux::{self, FluxContext};
 use crate::workload::dashboard::{
-    Dashboard, PanelRequest, Selection, Selections, TimeRange, Trigger, VariableKind, View,
+    Dashboard, PanelRequest, Resolution, Selection, TimeRange, Trigger, VariableKind, View,
 };
 
 /// What every viewer shares, prepared once per run.
@@ -47,6 +47,8 @@ pub struct ViewerPlan {
     ranges: Vec<(TimeRange, u32)>,
     /// Per dashboard variable (same order), the scenario's choice mix.
     mixes: Vec<Option<VariableMix>>,
+    /// Variable indices, parents before the variables chained on them.
+    order: Vec<usize>,
     max_parallel: usize,
     refresh: Option<Duration>,
     refreshes_per_visit: u32,
@@ -76,9 +78,10 @@ impl ViewerPlan {
         let mixes = dashboard
             .variables
             .iter()
-            .map(|v| viewers.variables.get(&v.name).copied())
+            .map(|v| viewers.variables.get(&v.name).cloned())
             .collect();
         ViewerPlan {
+            order: Resolution::order(&dashboard),
             dashboard: Arc::new(dashboard),
             ranges,
             mixes,
@@ -135,9 +138,8 @@ struct ViewerState {
     rng: ChaCha8Rng,
     phase: Phase,
     range: usize,
-    selections: Selections,
-    /// Option values learned from variable queries, per variable.
-    options: Vec<Vec<String>>,
+    /// The variables' options and selections, as the viewer's browser holds them.
+    res: Resolution,
     /// When the next load is due, relative to the attack start.
     due: Duration,
     visits: u64,
@@ -156,8 +158,7 @@ impl ViewerState {
             rng,
             phase: Phase::Open,
             range: 0,
-            selections: plan.dashboard.saved_selections(),
-            options: vec![Vec::new(); plan.dashboard.variables.len()],
+            res: Resolution::saved(&plan.dashboard),
             due,
             visits: 0,
             number,
@@ -211,6 +212,8 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     match state.phase {
         Phase::Open => {
             state.range = plan.pick_range(&mut state.rng);
+            // A fresh open starts from the dashboard as saved.
+            state.res = Resolution::saved(&plan.dashboard);
             if plan.grafana_api {
                 let uid = &plan.dashboard.uid;
                 let reading = Reading::query(Format::Json, endpoints.max_body(), false);
@@ -235,7 +238,6 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
                 context,
             )
             .await?;
-            choose_selections(plan, &mut state);
         }
         Phase::ChangeRange => {
             state.range = plan.pick_range(&mut state.rng);
@@ -299,7 +301,10 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     Ok(())
 }
 
-/// Run the variable queries `trigger` asks for, learning their options.
+/// Settle the variables as Grafana does on `trigger`: in dependency order,
+/// each query that `trigger` runs sent with its parents' chosen values, its
+/// answer becoming the options; on load, each variable then gets the
+/// scenario's pick (All / one / some) before its children are queried.
 async fn variables(
     plan: &ViewerPlan,
     state: &mut ViewerState,
@@ -311,9 +316,27 @@ async fn variables(
 ) -> TransactionResult {
     let (range, _) = &plan.ranges[state.range];
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let view = View::new(&plan.dashboard, range, now_ms, &state.selections);
-    let (from_ms, to_ms) = view.range_ms();
-    for v in view.variable_requests(trigger) {
+    let (from_ms, to_ms) = range.resolve(now_ms);
+    state.res.set_range(from_ms, to_ms);
+    for &i in &plan.order {
+        if !state.res.runs_query(i, trigger) {
+            if trigger == Trigger::Load {
+                state.res.settle(i);
+                choose(plan, state, i);
+            }
+            continue;
+        }
+        let Some(v) =
+            View::resolved(&plan.dashboard, range, now_ms, &state.res).variable_request(i)
+        else {
+            // A Flux query skipped on an InfluxQL-only target (`skip_flux`): the
+            // variable keeps its saved value (not validated: a migrated export
+            // has its saved options cleared); the scenario's pick still applies.
+            if trigger == Trigger::Load {
+                choose(plan, state, i);
+            }
+            continue;
+        };
         let expanded;
         let call = if plan.grafana_api {
             QueryCall::DsQuery {
@@ -355,65 +378,74 @@ async fn variables(
             outcome.elapsed,
             outcome.judged.ok,
         );
-        if outcome.judged.ok && !outcome.judged.values.is_empty() {
-            if let Some(i) = plan
-                .dashboard
-                .variables
-                .iter()
-                .position(|x| x.name == v.variable)
-            {
-                let mut values = outcome.judged.values;
-                values.sort();
-                values.dedup();
-                state.options[i] = values;
-            }
+        if outcome.judged.ok {
+            state.res.answer(i, &outcome.judged.values);
+        } else {
+            // Grafana keeps the options it had when a variable query fails.
+            state.res.settle(i);
+        }
+        if trigger == Trigger::Load {
+            choose(plan, state, i);
         }
     }
     Ok(())
 }
 
-/// Pick each variable's values from the scenario's mix (All / one / a few).
+/// Pick every variable's values from the scenario's mix, parents first.
+#[cfg(test)]
 fn choose_selections(plan: &ViewerPlan, state: &mut ViewerState) {
-    for (i, variable) in plan.dashboard.variables.iter().enumerate() {
-        let Some(mix) = plan.mixes[i] else { continue };
-        let mut options: Vec<String> = if state.options[i].is_empty() {
-            variable
-                .options
-                .iter()
-                .map(|o| o.value.clone())
-                .filter(|v| v != "$__all" && v != "All")
-                .collect()
-        } else {
-            state.options[i].clone()
-        };
-        if options.is_empty() && !variable.include_all {
-            continue;
-        }
-        let some = if variable.multi { mix.some } else { 0 };
-        let all = if variable.include_all { mix.all } else { 0 };
-        let total = all + mix.one + some;
-        if total == 0 {
-            continue;
-        }
-        let x = state.rng.random_range(0..total);
-        let selection = if x < all || options.is_empty() {
-            Selection::All
-        } else if x < all + mix.one {
-            Selection::Values(vec![
-                options[state.rng.random_range(0..options.len())].clone()
-            ])
-        } else {
-            let n = state.rng.random_range(2..=3).min(options.len());
-            let mut picked = Vec::with_capacity(n);
-            for _ in 0..n {
-                let j = state.rng.random_range(0..options.len());
-                picked.push(options.swap_remove(j));
-            }
-            Selection::Values(picked)
+    for i in plan.order.clone() {
+        choose(plan, state, i);
+    }
+}
+
+/// Pick variable `i`'s values from the scenario's mix (All / one / a few).
+fn choose(plan: &ViewerPlan, state: &mut ViewerState, i: usize) {
+    let variable = &state.res.variables[i];
+    let Some(mix) = &plan.mixes[i] else { return };
+    if let Some(value) = &mix.value {
+        let pinned = match value.as_str() {
+            "$__all" => Selection::All,
+            v => Selection::Values(vec![v.to_string()]),
         };
         if variable.kind != VariableKind::Constant {
-            state.selections.0[i] = selection;
+            state.res.select(i, pinned);
         }
+        return;
+    }
+    let mut options: Vec<String> = variable
+        .options
+        .iter()
+        .map(|o| o.value.clone())
+        .filter(|v| v != "$__all" && v != "All")
+        .collect();
+    if options.is_empty() && !variable.include_all {
+        return;
+    }
+    let some = if variable.multi { mix.some } else { 0 };
+    let all = if variable.include_all { mix.all } else { 0 };
+    let total = all + mix.one + some;
+    if total == 0 {
+        return;
+    }
+    let x = state.rng.random_range(0..total);
+    let selection = if x < all || options.is_empty() {
+        Selection::All
+    } else if x < all + mix.one {
+        Selection::Values(vec![
+            options[state.rng.random_range(0..options.len())].clone()
+        ])
+    } else {
+        let n = state.rng.random_range(2..=3).min(options.len());
+        let mut picked = Vec::with_capacity(n);
+        for _ in 0..n {
+            let j = state.rng.random_range(0..options.len());
+            picked.push(options.swap_remove(j));
+        }
+        Selection::Values(picked)
+    };
+    if variable.kind != VariableKind::Constant {
+        state.res.select(i, selection);
     }
 }
 
@@ -429,14 +461,26 @@ async fn load(
 ) -> Result<Duration, Box<TransactionError>> {
     let (range, _) = &plan.ranges[state.range];
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let view = View::new(&plan.dashboard, range, now_ms, &state.selections);
-    // Only panels a browser would load get their queries expanded.
+    // Interval variables on `auto` follow this load's range.
+    let (from_ms, to_ms) = range.resolve(now_ms);
+    let mut res = std::borrow::Cow::Borrowed(&state.res);
+    if plan
+        .dashboard
+        .variables
+        .iter()
+        .any(|v| v.extra.auto.is_some())
+    {
+        res.to_mut().set_range(from_ms, to_ms);
+    }
+    let view = View::resolved(&plan.dashboard, range, now_ms, &res);
+    // Only panels a browser would load get their queries expanded; a repeated
+    // panel is one request per copy.
     let requests: Vec<PanelRequest<'_>> = plan
         .dashboard
         .panels
         .iter()
         .filter(|p| !p.in_collapsed_row && (!plan.first_screen_only || p.first_screen))
-        .map(|p| view.panel_request(p))
+        .flat_map(|p| view.panel_requests_of(p))
         .filter(|r| sendable(plan, r, endpoints))
         .collect();
     let bodies: Vec<String> = if plan.grafana_api {
@@ -604,6 +648,7 @@ async fn panel(
 mod tests {
     use super::*;
     use crate::scenario::Scenario;
+    use crate::workload::dashboard::Selections;
 
     fn plan(seed: u64) -> ViewerPlan {
         plan_with(seed, "")
@@ -629,20 +674,19 @@ mod tests {
 
     /// The ranges and variable values a viewer with this RNG seed picks over 50 visits.
     fn choices(plan: &ViewerPlan, rng_seed: u64) -> Vec<(usize, Selections)> {
+        let mut res = Resolution::saved(&plan.dashboard);
+        let values: Vec<String> = ["Proj-01", "Proj-02", "Proj-03", "Proj-04"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for i in 0..plan.dashboard.variables.len() {
+            res.answer(i, &values);
+        }
         let mut state = ViewerState {
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             phase: Phase::Open,
             range: 0,
-            selections: plan.dashboard.saved_selections(),
-            options: vec![
-                vec![
-                    "Proj-01".into(),
-                    "Proj-02".into(),
-                    "Proj-03".into(),
-                    "Proj-04".into()
-                ];
-                plan.dashboard.variables.len()
-            ],
+            res,
             due: Duration::ZERO,
             visits: 0,
             number: 0,
@@ -652,7 +696,7 @@ mod tests {
             .map(|_| {
                 state.range = plan.pick_range(&mut state.rng);
                 choose_selections(plan, &mut state);
-                (state.range, state.selections.clone())
+                (state.range, state.res.selections.clone())
             })
             .collect()
     }
@@ -694,6 +738,24 @@ mod tests {
             [0, 1, 2].into(),
             "All, one value and several values all occur"
         );
+    }
+
+    #[test]
+    fn a_pinned_value_is_every_viewers_choice() {
+        let p = plan_with(7, "[viewers.variables.client]\nvalue = \"Proj-03\"");
+        let client = p
+            .dashboard
+            .variables
+            .iter()
+            .position(|v| v.name == "client")
+            .unwrap();
+        for (_, s) in choices(&p, 1) {
+            assert_eq!(s.0[client], Selection::Values(vec!["Proj-03".into()]));
+        }
+        let all = plan_with(7, "[viewers.variables.client]\nvalue = \"$__all\"");
+        assert!(choices(&all, 1)
+            .iter()
+            .all(|(_, s)| s.0[client] == Selection::All));
     }
 
     /// When each of `n` viewers arriving at 10 s first loads, relative to its arrival.

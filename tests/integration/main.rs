@@ -3,6 +3,8 @@
 //! - `cli`: exit codes and messages of the built binary.
 //! - `bad_scenarios`: every bad scenario exits 2 with its location and value.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
+//! - `dashboard_vars`: the `vars-*` dashboards settled and sent as Grafana does, against influxd;
+//!   `check` snapshots under tests/snapshots/.
 //! - `server_counts`: dashload's HTTP counts against influxd's own `SHOW STATS`.
 //! - `server_metrics`: `[server_metrics]` scraping influxd's `/debug/vars`, and the report's count check.
 //! - `trigger`: the trigger sync source against a stand-in sync service.
@@ -25,6 +27,7 @@
 
 mod bad_scenarios;
 mod cli;
+mod dashboard_vars;
 mod deploy;
 mod env_overrides;
 mod export;

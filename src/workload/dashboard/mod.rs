@@ -32,20 +32,26 @@
 //!   `hide: true` targets are left out. Panels of other data sources, panels
 //!   without queries (text, news, row) and targets Grafana could not run are
 //!   listed in [`Dashboard::skipped`] with the reason.
-//! - A panel's `timeFrom` (relative time, `7d`) replaces the dashboard range
-//!   for that panel, as in Grafana; `timeShift` is not modelled.
-//! - A min `interval` that is itself a variable (`$bucket`) is ignored.
+//! - A panel's `timeFrom` (relative time, `7d`, `now/M`) replaces the dashboard
+//!   range for that panel and `timeShift` (`1d`) moves it back, as Grafana's
+//!   `applyPanelTimeOverrides`; these, `interval` and a string `maxDataPoints`
+//!   may be written with variables (`$inter`), expanded per request.
+//! - Repeated panels and rows (`repeat`): one copy per selected value of the
+//!   variable, scoped to that value ([`View::panel_requests_of`]).
+//! - Data sources written as a data-source variable (`$ds`) are the target's
+//!   data source, bound as the default one. Ad hoc filters are added to
+//!   builder queries' tags (see `Walk::with_adhoc`).
 //! - Request names use the panel title as written (`Hours for [[client]]`), so
 //!   report rows do not multiply with every variable value.
 //! - Old exports (`schemaVersion` < 29, pre-5.0 `rows` layouts, InfluxDB 0.9
 //!   targets) are first migrated as Grafana does on load ([`migrate`]).
-//! - Not modelled: repeated panels (`repeat`), library panels (skipped),
-//!   annotations.
+//! - Not modelled: library panels (skipped), annotations.
 
 pub mod builder;
 pub mod flux;
 pub mod migrate;
 pub mod panel_queries;
+pub mod resolve;
 pub mod template;
 pub mod timerange;
 pub mod variables;
@@ -62,6 +68,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use panel_queries::{PanelQuery, PanelRequest, Trigger, VariableRequest, View};
+pub use resolve::Resolution;
 pub use template::Template;
 pub use timerange::{RangeClass, TimeRange};
 pub use variables::{Format, Refresh, Selection, Selections, Variable, VariableKind};
@@ -178,6 +185,25 @@ pub struct Panel {
     pub time_from: Option<TimeRange>,
     /// Visible targets, in order.
     pub targets: Vec<Target>,
+    /// Repeated by these variables (the panel's own `repeat`, its row's):
+    /// one copy per selected value, the variable scoped to it per copy.
+    pub repeat: Vec<usize>,
+    /// `interval`, `maxDataPoints`, `timeFrom`, `timeShift` written with variables.
+    pub(crate) templated: PanelTemplates,
+}
+
+/// Panel options that hold variables, expanded per request as Grafana's
+/// `applyPanelTimeOverrides` and query runner do.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PanelTemplates {
+    /// `interval` (`$inter`).
+    pub interval: Option<Template>,
+    /// `maxDataPoints` as a string (`$points`).
+    pub max_data_points: Option<Template>,
+    /// `timeFrom` (`$window`).
+    pub time_from: Option<Template>,
+    /// `timeShift` (`1d`, `$shift`), literal or not.
+    pub time_shift: Option<Template>,
 }
 
 /// A panel or target left out, and why.
@@ -291,6 +317,22 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
             Variable::from_json(v, ds).map_err(|e| err(format!("templating.list[{i}]: {e}")))?;
         variables.push(var);
     }
+    let ds_vars = datasource_variables(&variables);
+    for v in &mut variables {
+        if let Some(ds) = &v.datasource {
+            v.datasource = Some(bind_variable_ds(ds.clone(), &ds_vars));
+        }
+    }
+    let adhoc: Vec<variables::AdhocFilter> = variables
+        .iter()
+        .filter(|v| v.kind == VariableKind::Adhoc)
+        .filter(|v| {
+            v.datasource
+                .as_ref()
+                .is_none_or(|d| d.kind.is_empty() || d.is_influxdb())
+        })
+        .flat_map(|v| v.extra.filters.iter().cloned())
+        .collect();
     let mut variable_queries = Vec::with_capacity(variables.len());
     for v in &variables {
         variable_queries.push(match v.kind {
@@ -308,9 +350,11 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         variables: &variables,
         panels: Vec::new(),
         skipped: Vec::new(),
+        ds_vars: &ds_vars,
+        adhoc: &adhoc,
     };
     let panels = dash.get("panels").and_then(Value::as_array);
-    walk.level(panels.map(Vec::as_slice).unwrap_or(&[]), None, false)?;
+    walk.level(panels.map(Vec::as_slice).unwrap_or(&[]), None, false, None)?;
 
     Ok(Dashboard {
         source: source.to_string(),
@@ -389,7 +433,18 @@ impl Dashboard {
 
     /// Replace each `${NAME}` placeholder that `uids` maps (input name → uid).
     pub fn bind_inputs(&mut self, uids: &BTreeMap<String, String>) {
+        // A data-source variable's reference names no input: with one data
+        // source mapped, it is that one.
+        let mut distinct: Vec<&String> = uids.values().collect();
+        distinct.sort();
+        distinct.dedup();
+        let only = (distinct.len() == 1).then(|| distinct[0].clone());
         for ds in self.datasources_mut() {
+            if let (true, true, Some(uid)) = (ds.placeholder, ds.uid.is_empty(), &only) {
+                ds.uid = uid.clone();
+                ds.placeholder = false;
+                continue;
+            }
             let Some(uid) = placeholder_name(&ds.uid).and_then(|n| uids.get(n)) else {
                 continue;
             };
@@ -496,11 +551,22 @@ struct Walk<'a> {
     variables: &'a [Variable],
     panels: Vec<Panel>,
     skipped: Vec<Skipped>,
+    /// Data-source variables: name → plugin type.
+    ds_vars: &'a [(String, String)],
+    /// Ad hoc filters for InfluxDB builder queries.
+    adhoc: &'a [variables::AdhocFilter],
 }
 
 impl Walk<'_> {
-    fn level(&mut self, panels: &[Value], row: Option<&str>, collapsed: bool) -> Result<()> {
+    fn level(
+        &mut self,
+        panels: &[Value],
+        row: Option<&str>,
+        collapsed: bool,
+        row_repeat: Option<usize>,
+    ) -> Result<()> {
         let mut current_row = row.map(str::to_string);
+        let mut current_repeat = row_repeat;
         for p in panels {
             if p.get("type").and_then(Value::as_str) == Some("row") {
                 let title = p
@@ -510,17 +576,32 @@ impl Walk<'_> {
                     .to_string();
                 let is_collapsed = p.get("collapsed").and_then(Value::as_bool).unwrap_or(false);
                 let inner = p.get("panels").and_then(Value::as_array);
+                let repeat = self.repeat_of(p);
                 self.level(
                     inner.map(Vec::as_slice).unwrap_or(&[]),
                     Some(&title),
                     is_collapsed,
+                    repeat,
                 )?;
                 current_row = Some(title);
+                current_repeat = repeat;
             } else {
-                self.panel(p, current_row.as_deref(), collapsed)?;
+                self.panel(p, current_row.as_deref(), collapsed, current_repeat)?;
             }
         }
         Ok(())
+    }
+
+    /// The variable a panel or row repeats by (`repeat`), when it is one of the dashboard's.
+    fn repeat_of(&self, p: &Value) -> Option<usize> {
+        let name = p.get("repeat").and_then(Value::as_str)?;
+        self.variables.iter().position(|v| v.name == name)
+    }
+
+    /// A data source, with a data-source variable (`$ds`) standing for the
+    /// target's own data source, as its only option does in a test stack.
+    fn datasource(&self, v: Option<&Value>) -> Option<DatasourceRef> {
+        resolve_datasource(v, self.inputs).map(|d| bind_variable_ds(d, self.ds_vars))
     }
 
     fn skip(&mut self, label: &str, reason: impl Into<String>) {
@@ -530,7 +611,13 @@ impl Walk<'_> {
         });
     }
 
-    fn panel(&mut self, p: &Value, row: Option<&str>, collapsed: bool) -> Result<()> {
+    fn panel(
+        &mut self,
+        p: &Value,
+        row: Option<&str>,
+        collapsed: bool,
+        row_repeat: Option<usize>,
+    ) -> Result<()> {
         let id = p.get("id").and_then(Value::as_i64).unwrap_or(0);
         let title = p
             .get("title")
@@ -579,10 +666,18 @@ impl Walk<'_> {
                 return Ok(());
             }
         };
-        let panel_ds = resolve_datasource(p.get("datasource"), self.inputs);
+        let panel_ds = self.datasource(p.get("datasource"));
+        let mut templated = PanelTemplates::default();
+        let vars = self.variables;
+        let compile = |key: &str, s: &str| {
+            Template::compile(s, vars).map_err(|e| err(format!("{key} {s:?}: {e}")))
+        };
         let min_interval_ms = match p.get("interval").and_then(Value::as_str) {
             None | Some("") => None,
-            Some(s) if s.contains('$') => None,
+            Some(s) if template::has_reference(s) => {
+                templated.interval = Some(compile("interval", s)?);
+                None
+            }
             Some(s) => Some(
                 parse_interval(s)
                     .ok_or_else(|| err(format!("interval {s:?}: expected e.g. 1h, >10s")))?,
@@ -590,19 +685,39 @@ impl Walk<'_> {
         };
         let time_from = match p.get("timeFrom").and_then(Value::as_str) {
             None | Some("") => None,
+            Some(s) if template::has_reference(s) => {
+                templated.time_from = Some(compile("timeFrom", s)?);
+                None
+            }
+            Some(s) => Some(time_from_range(s).map_err(|e| err(format!("timeFrom: {e}")))?),
+        };
+        match p.get("timeShift").and_then(Value::as_str) {
+            None | Some("") => {}
             Some(s) => {
-                let from = if s.starts_with("now") {
-                    s.to_string()
-                } else {
-                    format!("now-{s}")
-                };
-                Some(TimeRange::parse(&from, "now").map_err(|e| err(format!("timeFrom: {e}")))?)
+                if !template::has_reference(s) {
+                    time_shift_ops(s).map_err(|e| err(format!("timeShift: {e}")))?;
+                }
+                templated.time_shift = Some(compile("timeShift", s)?);
+            }
+        }
+        let (max_data_points, derived) = match p.get("maxDataPoints") {
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => {
+                let n = n.as_u64().unwrap_or(1);
+                (n.min(u64::from(u32::MAX)) as u32, false)
+            }
+            Some(Value::String(s)) if s.trim().parse::<u32>().is_ok_and(|n| n > 0) => {
+                (s.trim().parse().unwrap_or(1), false)
+            }
+            other => {
+                if let Some(Value::String(s)) = other {
+                    if template::has_reference(s) {
+                        templated.max_data_points = Some(compile("maxDataPoints", s)?);
+                    }
+                }
+                ((grid.w.max(1) * GRID_WIDTH_PX / 24).max(1), true)
             }
         };
-        let (max_data_points, derived) = match p.get("maxDataPoints").and_then(Value::as_u64) {
-            Some(n) if n > 0 => (n.min(u64::from(u32::MAX)) as u32, false),
-            _ => ((grid.w.max(1) * GRID_WIDTH_PX / 24).max(1), true),
-        };
+        let repeat: Vec<usize> = row_repeat.into_iter().chain(self.repeat_of(p)).collect();
 
         let mut targets = Vec::new();
         for (i, t) in targets_json.iter().enumerate() {
@@ -613,7 +728,8 @@ impl Walk<'_> {
                 Some(r) if !r.is_empty() => r.to_string(),
                 _ => ref_id_for(i),
             };
-            let ds = resolve_datasource(t.get("datasource"), self.inputs)
+            let ds = self
+                .datasource(t.get("datasource"))
                 .filter(|d| d.kind != "mixed")
                 .or_else(|| panel_ds.clone().filter(|d| d.kind != "mixed"))
                 .unwrap_or(DatasourceRef {
@@ -677,6 +793,8 @@ impl Walk<'_> {
             first_screen: !collapsed && grid.y < FIRST_SCREEN_ROWS,
             time_from,
             targets,
+            repeat,
+            templated,
         });
         Ok(())
     }
@@ -689,6 +807,7 @@ impl Walk<'_> {
     ) -> Result<Option<Target>, TargetError> {
         let query = t.get("query").and_then(Value::as_str).unwrap_or("");
         let raw = t.get("rawQuery").and_then(Value::as_bool).unwrap_or(false);
+        let mut with_adhoc = None;
         let (kind, text) = if flux::is_flux(query) {
             (
                 TargetKind::Flux,
@@ -703,11 +822,14 @@ impl Walk<'_> {
                 Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
             )
         } else {
+            with_adhoc = self.with_adhoc(t);
             (
                 TargetKind::BuilderInfluxQl,
-                builder::render(t, self.variables).map_err(TargetError::Skip)?,
+                builder::render(with_adhoc.as_ref().unwrap_or(t), self.variables)
+                    .map_err(TargetError::Skip)?,
             )
         };
+        let t = with_adhoc.as_ref().unwrap_or(t);
         let mut obj: Map<String, Value> = t.as_object().cloned().unwrap_or_default();
         for k in ["datasource", "hide", "intervalMs", "maxDataPoints"] {
             obj.remove(k);
@@ -723,6 +845,104 @@ impl Walk<'_> {
             flux_options: flux::FluxOptions::from_target(t),
         }))
     }
+}
+
+impl Walk<'_> {
+    /// A builder target with the dashboard's ad hoc filters appended to its
+    /// tags, as the InfluxDB data source's `applyTemplateVariables` does before
+    /// the backend renders it (`adhocFilters` → `tags`, condition dropped, so
+    /// the backend joins them with AND). Raw queries are left as they are, as
+    /// Grafana's backend leaves them. `None` when there are no filters.
+    fn with_adhoc(&self, t: &Value) -> Option<Value> {
+        if self.adhoc.is_empty() {
+            return None;
+        }
+        let mut t = t.clone();
+        let obj = t.as_object_mut()?;
+        let tags = obj
+            .entry("tags")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !tags.is_array() {
+            *tags = Value::Array(Vec::new());
+        }
+        let list = tags.as_array_mut()?;
+        for f in self.adhoc {
+            list.push(serde_json::json!({"key": f.key, "operator": f.operator, "value": f.value}));
+        }
+        obj.insert(
+            "adhocFilters".into(),
+            Value::Array(
+                self.adhoc
+                    .iter()
+                    .map(|f| serde_json::json!({"key": f.key, "operator": f.operator, "value": f.value, "condition": f.condition}))
+                    .collect(),
+            ),
+        );
+        Some(t)
+    }
+}
+
+/// Data-source variables: (name, plugin type) (`query` holds the plugin id).
+fn datasource_variables(variables: &[Variable]) -> Vec<(String, String)> {
+    variables
+        .iter()
+        .filter(|v| v.kind == VariableKind::Datasource)
+        .map(|v| (v.name.clone(), v.query.clone()))
+        .collect()
+}
+
+/// A data source written as a data-source variable (`$ds`, `${ds}`, `[[ds]]`)
+/// is the target's data source of the variable's plugin type, bound as the
+/// default one is ([`Dashboard::bind_datasource`]).
+fn bind_variable_ds(d: DatasourceRef, ds_vars: &[(String, String)]) -> DatasourceRef {
+    let name = d
+        .uid
+        .trim_start_matches("${")
+        .trim_start_matches('$')
+        .trim_start_matches("[[")
+        .trim_end_matches('}')
+        .trim_end_matches("]]");
+    if !(d.uid.starts_with('$') || d.uid.starts_with("[[")) {
+        return d;
+    }
+    match ds_vars.iter().find(|(n, _)| n == name) {
+        Some((_, plugin)) => DatasourceRef {
+            kind: if plugin.is_empty() {
+                "influxdb".into()
+            } else {
+                plugin.clone()
+            },
+            uid: String::new(),
+            placeholder: true,
+        },
+        None => d,
+    }
+}
+
+/// A panel's `timeFrom` as Grafana's `describeTextRange` reads it: `7d` is
+/// `now-7d..now`, `now/M` is `now/M..now`, `+1h` is `now..now+1h`.
+pub(crate) fn time_from_range(s: &str) -> Result<TimeRange> {
+    let s = s.trim();
+    if let Some(ahead) = s.strip_prefix('+') {
+        let to = if ahead.contains("now") {
+            ahead.to_string()
+        } else {
+            format!("now+{ahead}")
+        };
+        return TimeRange::parse("now", &to);
+    }
+    let from = if s.contains("now") {
+        s.to_string()
+    } else {
+        format!("now-{s}")
+    };
+    TimeRange::parse(&from, "now")
+}
+
+/// A panel's `timeShift` (`1d`, `1M/M`) as the date-math steps that move both
+/// ends of the range (`parseDateMath('-' + shift, bound)`).
+pub(crate) fn time_shift_ops(s: &str) -> std::result::Result<timerange::TimeExpr, String> {
+    timerange::TimeExpr::parse(&format!("now-{}", s.trim()))
 }
 
 enum TargetError {

@@ -11,10 +11,13 @@
 
 use serde_json::{Map, Value};
 
+use super::resolve::Resolution;
 use super::template::{has_reference, Scope, Template};
 use super::timerange::{RangeClass, TimeRange};
-use super::variables::{Refresh, Selections, Variable, VariableKind};
-use super::{Dashboard, DatasourceRef, Panel, TargetKind};
+use super::variables::{Refresh, Selection, Selections, Variable, VariableKind};
+use super::{
+    parse_interval, time_from_range, time_shift_ops, Dashboard, DatasourceRef, Panel, TargetKind,
+};
 use crate::workload::macros::{self, MacroContext};
 
 /// A JSON value with some string leaves templated, serialised once at load.
@@ -135,6 +138,8 @@ pub struct PanelRequest<'a> {
     pub max_data_points: u32,
     /// One per visible target.
     pub queries: Vec<PanelQuery>,
+    /// A repeated copy's own values: (variable index, value), one per repeat.
+    pub scoped: Vec<(usize, String)>,
 }
 
 /// When variable queries run.
@@ -170,6 +175,8 @@ pub struct VariableRequest {
 #[derive(Debug, Clone)]
 pub struct View<'a> {
     dashboard: &'a Dashboard,
+    /// The dashboard's variables, or a [`Resolution`]'s (options learned).
+    variables: &'a [Variable],
     selections: &'a Selections,
     class: RangeClass,
     now_ms: i64,
@@ -188,6 +195,7 @@ impl<'a> View<'a> {
         let (from_ms, to_ms) = range.resolve(now_ms);
         View {
             dashboard,
+            variables: &dashboard.variables,
             selections,
             class: range.class(),
             now_ms,
@@ -196,10 +204,41 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Resolve `range` at `now_ms` for `dashboard` with the variables as
+    /// `resolution` holds them (options learned from their queries).
+    pub fn resolved(
+        dashboard: &'a Dashboard,
+        range: &TimeRange,
+        now_ms: i64,
+        resolution: &'a Resolution,
+    ) -> View<'a> {
+        let mut view = View::new(dashboard, range, now_ms, &resolution.selections);
+        view.variables = &resolution.variables;
+        view
+    }
+
+    /// The range in epoch ms.
+    pub fn range_ms(&self) -> (i64, i64) {
+        (self.from_ms, self.to_ms)
+    }
+
     fn scope_for(&self, from_ms: i64, to_ms: i64, interval_ms: u64) -> Scope<'a> {
+        self.scope_with(self.selections, from_ms, to_ms, interval_ms)
+    }
+
+    fn scope_with<'s>(
+        &self,
+        selections: &'s Selections,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: u64,
+    ) -> Scope<'s>
+    where
+        'a: 's,
+    {
         Scope {
-            variables: &self.dashboard.variables,
-            selections: self.selections,
+            variables: self.variables,
+            selections,
             from_ms,
             to_ms,
             interval_ms,
@@ -213,28 +252,100 @@ impl<'a> View<'a> {
         self.class
     }
 
-    /// The dashboard range, epoch ms (what variable queries run over).
-    pub fn range_ms(&self) -> (i64, i64) {
-        (self.from_ms, self.to_ms)
+    /// The request of one panel, repeats not expanded.
+    pub fn panel_request(&self, panel: &'a Panel) -> PanelRequest<'a> {
+        self.scoped_request(panel, Vec::new())
     }
 
-    /// The request of one panel.
-    pub fn panel_request(&self, panel: &'a Panel) -> PanelRequest<'a> {
-        let (from_ms, to_ms, class) = match &panel.time_from {
+    /// The selections with a repeated copy's values in.
+    fn scoped_selections(&self, scoped: &[(usize, String)]) -> Option<Selections> {
+        if scoped.is_empty() {
+            return None;
+        }
+        let mut s = self.selections.clone();
+        for (i, value) in scoped {
+            if let Some(slot) = s.0.get_mut(*i) {
+                *slot = Selection::Values(vec![value.clone()]);
+            }
+        }
+        Some(s)
+    }
+
+    /// The requests of one panel: one per repeated copy (Grafana's
+    /// `DashboardModel.processRepeats`: a copy per selected value, every
+    /// option for "All"; a panel in a repeated row repeats with the row).
+    pub fn panel_requests_of(&self, panel: &'a Panel) -> Vec<PanelRequest<'a>> {
+        let mut combos: Vec<Vec<(usize, String)>> = vec![Vec::new()];
+        for &i in &panel.repeat {
+            let values: Vec<String> = match self.selections.0.get(i) {
+                Some(Selection::All) => self.variables[i]
+                    .options
+                    .iter()
+                    .map(|o| o.value.clone())
+                    .collect(),
+                Some(Selection::Values(v)) => v.clone(),
+                None => Vec::new(),
+            };
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push((i, v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        combos
+            .into_iter()
+            .map(|c| self.scoped_request(panel, c))
+            .collect()
+    }
+
+    fn scoped_request(&self, panel: &'a Panel, scoped: Vec<(usize, String)>) -> PanelRequest<'a> {
+        let owned = self.scoped_selections(&scoped);
+        let selections = owned.as_ref().unwrap_or(self.selections);
+        let options = self.scope_with(selections, self.from_ms, self.to_ms, 0);
+        let t = &panel.templated;
+        let time_from = match (&panel.time_from, &t.time_from) {
+            (Some(r), _) => Some(r.clone()),
+            // Grafana ignores an invalid override ("invalid time override").
+            (None, Some(tpl)) => time_from_range(&tpl.render(&options)).ok(),
+            (None, None) => None,
+        };
+        let (mut from_ms, mut to_ms, class) = match &time_from {
             Some(r) => {
                 let (f, t) = r.resolve(self.now_ms);
                 (f, t, r.class())
             }
             None => (self.from_ms, self.to_ms, self.class),
         };
-        let interval_ms =
-            macros::interval_ms(from_ms, to_ms, panel.max_data_points, panel.min_interval_ms);
+        if let Some(shift) = t
+            .time_shift
+            .as_ref()
+            .and_then(|tpl| time_shift_ops(&tpl.render(&options)).ok())
+        {
+            from_ms = shift.resolve(from_ms, false);
+            to_ms = shift.resolve(to_ms, true);
+        }
+        let min_interval_ms = panel.min_interval_ms.or_else(|| {
+            let tpl = t.interval.as_ref()?;
+            parse_interval(&tpl.render(&options))
+        });
+        let max_data_points = t
+            .max_data_points
+            .as_ref()
+            .and_then(|tpl| tpl.render(&options).trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(panel.max_data_points);
+        let interval_ms = macros::interval_ms(from_ms, to_ms, max_data_points, min_interval_ms);
         let ctx = MacroContext {
             from_ms,
             to_ms,
             interval_ms,
         };
-        let scope = self.scope_for(from_ms, to_ms, interval_ms);
+        let scope = self.scope_with(selections, from_ms, to_ms, interval_ms);
         let queries = panel
             .targets
             .iter()
@@ -258,8 +369,9 @@ impl<'a> View<'a> {
             from_ms,
             to_ms,
             interval_ms,
-            max_data_points: panel.max_data_points,
+            max_data_points,
             queries,
+            scoped,
         }
     }
 
@@ -267,14 +379,19 @@ impl<'a> View<'a> {
     /// [`Panel::first_screen`] / [`Panel::in_collapsed_row`] for lazy loading).
     pub fn panel_requests(&self) -> Vec<PanelRequest<'a>> {
         let panels = &self.dashboard.panels;
-        panels.iter().map(|p| self.panel_request(p)).collect()
+        panels
+            .iter()
+            .flat_map(|p| self.panel_requests_of(p))
+            .collect()
     }
 
     /// The `/api/ds/query` body of a panel request, as the browser sends it:
     /// each target object with variables interpolated, plus `datasource`,
     /// `intervalMs`, `maxDataPoints`; `from`/`to` as epoch-ms strings.
     pub fn ds_query_body(&self, req: &PanelRequest<'_>) -> String {
-        let scope = self.scope_for(req.from_ms, req.to_ms, req.interval_ms);
+        let owned = self.scoped_selections(&req.scoped);
+        let selections = owned.as_ref().unwrap_or(self.selections);
+        let scope = self.scope_with(selections, req.from_ms, req.to_ms, req.interval_ms);
         let mut out = String::with_capacity(512 * req.panel.targets.len());
         out.push_str(&format!(
             "{{\"from\":\"{}\",\"to\":\"{}\",\"queries\":[",
@@ -311,8 +428,24 @@ impl<'a> View<'a> {
 
     /// The variable queries `trigger` runs, in dashboard order (parents before
     /// the variables chained on them), each interpolated with the current
-    /// selections.
+    /// selections (a viewer resolves them one at a time with
+    /// [`View::variable_request`], so that children see their parents' values).
     pub fn variable_requests(&self, trigger: Trigger) -> Vec<VariableRequest> {
+        let vars = &self.dashboard.variables;
+        (0..vars.len())
+            .filter(|&i| vars[i].kind == VariableKind::Query)
+            .filter(|&i| match trigger {
+                Trigger::Load => vars[i].refresh != Refresh::Never,
+                Trigger::TimeChange => vars[i].refresh == Refresh::OnTimeChange,
+            })
+            .filter_map(|i| self.variable_request(i))
+            .collect()
+    }
+
+    /// The query of variable `i`, interpolated with the current selections;
+    /// `None` when it is not a query variable or its Flux query was skipped
+    /// ([`Dashboard::skip_flux`]: it keeps its saved value).
+    pub fn variable_request(&self, i: usize) -> Option<VariableRequest> {
         // Variable queries carry no panel: Grafana's documented defaults apply.
         let ctx = MacroContext {
             from_ms: self.from_ms,
@@ -320,47 +453,147 @@ impl<'a> View<'a> {
             interval_ms: 1000,
         };
         let scope = self.scope_for(ctx.from_ms, ctx.to_ms, ctx.interval_ms);
-        let vars = &self.dashboard.variables;
-        let compiled = &self.dashboard.variable_queries;
-        vars.iter()
-            .zip(compiled)
-            .filter(|(v, _)| v.kind == VariableKind::Query)
-            .filter(|(v, _)| match trigger {
-                Trigger::Load => v.refresh != Refresh::Never,
-                Trigger::TimeChange => v.refresh == Refresh::OnTimeChange,
-            })
-            .filter_map(|(v, t)| {
-                let text = t.as_ref()?.render(&scope);
-                let datasource = v.datasource.clone().unwrap_or(DatasourceRef {
-                    kind: "influxdb".into(),
-                    uid: String::new(),
-                    placeholder: true,
-                });
-                let body = serde_json::json!({
-                    "from": self.from_ms.to_string(),
-                    "to": self.to_ms.to_string(),
-                    "queries": [{
-                        "refId": "metricFindQuery",
-                        "datasource": datasource.to_json(),
-                        "query": text,
-                        "rawQuery": true,
-                    }],
-                });
-                let flux = super::flux::is_flux(&v.query);
-                Some(VariableRequest {
-                    variable: v.name.clone(),
-                    name: format!("variable {} [{}]", v.name, self.class),
-                    influxql: if flux {
-                        text.clone()
-                    } else {
-                        macros::expand(&text, &ctx)
-                    },
-                    datasource,
-                    text,
-                    body: body.to_string(),
-                    flux,
-                })
-            })
-            .collect()
+        let v = self.variables.get(i)?;
+        let t = self.dashboard.variable_queries.get(i)?.as_ref()?;
+        let text = t.render(&scope);
+        let datasource = v.datasource.clone().unwrap_or(DatasourceRef {
+            kind: "influxdb".into(),
+            uid: String::new(),
+            placeholder: true,
+        });
+        let body = serde_json::json!({
+            "from": self.from_ms.to_string(),
+            "to": self.to_ms.to_string(),
+            "queries": [{
+                "refId": "metricFindQuery",
+                "datasource": datasource.to_json(),
+                "query": text,
+                "rawQuery": true,
+            }],
+        });
+        let flux = super::flux::is_flux(&v.query);
+        Some(VariableRequest {
+            variable: v.name.clone(),
+            name: format!("variable {} [{}]", v.name, self.class),
+            influxql: if flux {
+                text.clone()
+            } else {
+                macros::expand(&text, &ctx)
+            },
+            datasource,
+            text,
+            body: body.to_string(),
+            flux,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: i64 = 1_767_268_800_000;
+
+    fn fixture(name: &str) -> Dashboard {
+        let path = format!(
+            "{}/tests/fixtures/dashboards/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        super::super::load(std::path::Path::new(&path)).unwrap()
+    }
+
+    fn settle(d: &Dashboard, answers: &[(&str, &[&str])]) -> Resolution {
+        let mut r = Resolution::saved(d);
+        for i in Resolution::order(d) {
+            let name = &d.variables[i].name;
+            match answers.iter().find(|(n, _)| n == name) {
+                Some((_, values)) => {
+                    let values: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+                    r.answer(i, &values);
+                }
+                None => r.settle(i),
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn repeated_panels_and_rows_send_one_request_per_value_with_it_scoped() {
+        let d = fixture("vars-grafana7-repeat.json");
+        let r = settle(&d, &[("dc", &["eu", "us"]), ("host", &["h1", "h2", "h3"])]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let reqs = view.panel_requests();
+        let loaded: Vec<&PanelRequest<'_>> =
+            reqs.iter().filter(|q| !q.panel.in_collapsed_row).collect();
+        let sql: Vec<&str> = loaded
+            .iter()
+            .map(|q| q.queries[0].influxql.as_deref().unwrap())
+            .collect();
+        assert_eq!(loaded.len(), 5, "3 host copies + 2 dc row copies: {sql:?}");
+        for h in ["h1", "h2", "h3"] {
+            assert_eq!(
+                sql.iter().filter(|q| q.contains(&format!("'{h}'"))).count(),
+                1
+            );
+        }
+        assert!(
+            sql.iter().any(|q| q.contains(r#""dc" =~ /^us$/"#)),
+            "{sql:?}"
+        );
+        // The collapsed repeated row: listed, not loaded.
+        assert_eq!(reqs.len() - loaded.len(), 3);
+        // The browser's body carries the copy's own value too.
+        let body = view.ds_query_body(loaded[1]);
+        assert!(body.contains("h2"), "{body}");
+        // One value selected: one copy.
+        let mut one = r.clone();
+        let host = d.variables.iter().position(|v| v.name == "host").unwrap();
+        one.select(host, Selection::Values(vec!["h2".into()]));
+        let view = View::resolved(&d, &d.time, NOW_MS, &one);
+        assert_eq!(view.panel_requests_of(&d.panels[0]).len(), 1);
+    }
+
+    #[test]
+    fn time_overrides_interval_and_max_data_points_come_from_variables() {
+        let d = fixture("vars-grafana10-time-overrides.json");
+        let mut r = settle(&d, &[]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        let h = 3_600_000;
+        assert_eq!((req.from_ms, req.to_ms), (NOW_MS - 30 * h, NOW_MS - 24 * h));
+        assert_eq!((req.max_data_points, req.interval_ms), (120, 300_000));
+        // Another pick, another range and interval, as Grafana re-reads them.
+        let pick = |name: &str| d.variables.iter().position(|v| v.name == name).unwrap();
+        r.select(pick("window"), Selection::Values(vec!["1d".into()]));
+        r.select(pick("shift"), Selection::Values(vec!["1h".into()]));
+        r.select(pick("minstep"), Selection::Values(vec!["30m".into()]));
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        assert_eq!((req.from_ms, req.to_ms), (NOW_MS - 25 * h, NOW_MS - h));
+        assert_eq!(req.interval_ms, 1_800_000);
+        let sql = req.queries[0].influxql.as_deref().unwrap();
+        assert!(sql.contains("GROUP BY time(30m)"), "{sql}");
+    }
+
+    #[test]
+    fn ad_hoc_filters_join_builder_tags_and_data_source_variables_bind() {
+        let mut d = fixture("vars-grafana8-datasource-adhoc.json");
+        assert!(d.unbound_inputs().is_empty(), "$ds names no input");
+        d.bind_datasource("influx-uid");
+        assert_eq!(d.panels[0].datasource.uid, "influx-uid");
+        assert_eq!(
+            d.variables[1].datasource.as_ref().unwrap().uid,
+            "influx-uid"
+        );
+        let r = settle(&d, &[("host", &["db-1", "web-1", "web-2"])]);
+        let view = View::resolved(&d, &d.time, NOW_MS, &r);
+        let req = view.panel_request(&d.panels[0]);
+        let sql = req.queries[0].influxql.as_deref().unwrap();
+        assert!(
+            sql.contains(r#"WHERE ("host" = 'web-2' AND "dc" = 'eu-west') AND time"#),
+            "{sql}"
+        );
+        let body = view.ds_query_body(&req);
+        assert!(body.contains(r#""adhocFilters":[{"#), "{body}");
     }
 }

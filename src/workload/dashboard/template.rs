@@ -241,6 +241,14 @@ impl Template {
         }
     }
 
+    /// The dashboard variables referenced, by index (with repeats).
+    pub fn variables(&self) -> impl Iterator<Item = usize> + '_ {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Var { index, .. } => Some(*index),
+            _ => None,
+        })
+    }
+
     /// Whether expansion depends on selections or the range.
     pub fn is_constant(&self) -> bool {
         self.segs.iter().all(|s| matches!(s, Seg::Lit(_)))
@@ -354,6 +362,7 @@ mod tests {
                 })
                 .collect(),
             current: Selection::Values(values.iter().map(|s| s.to_string()).collect()),
+            extra: Default::default(),
         }
     }
 

@@ -92,6 +92,36 @@ pub struct Variable {
     pub options: Vec<VarOption>,
     /// The saved selection.
     pub current: Selection,
+    /// What resolution needs beyond the value model (see [`VarExtra`]).
+    pub extra: VarExtra,
+}
+
+/// The parts of a variable that decide its options and selection on load
+/// (`super::resolve`), not how a value is written.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VarExtra {
+    /// A query variable's `regex`: keeps matching values, the first group when it has one.
+    pub regex: Option<String>,
+    /// A query variable's `sort` (0 off, 1/2 alphabetical, 3/4 numerical,
+    /// 5/6 case-insensitive; even = descending).
+    pub sort: u8,
+    /// An interval variable's `auto` option: (`auto_count`, `auto_min` ms).
+    pub auto: Option<(u32, u64)>,
+    /// An ad hoc variable's filters.
+    pub filters: Vec<AdhocFilter>,
+}
+
+/// One ad hoc filter (`{key, operator, value, condition}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdhocFilter {
+    /// The tag key.
+    pub key: String,
+    /// `=`, `!=`, `=~`, `!~`, `<`, `>`.
+    pub operator: String,
+    /// The value (variables in it are interpolated).
+    pub value: String,
+    /// `AND` / `OR` before it (`AND` when absent).
+    pub condition: String,
 }
 
 impl Variable {
@@ -172,6 +202,33 @@ impl Variable {
             (VariableKind::Constant, _) => Selection::Values(vec![query.clone()]),
             (_, c) => c,
         };
+        let text = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("");
+        let extra = VarExtra {
+            regex: Some(text("regex").to_string()).filter(|r| !r.is_empty()),
+            sort: v.get("sort").and_then(Value::as_u64).unwrap_or(0).min(8) as u8,
+            auto: (kind == VariableKind::Interval && flag("auto")).then(|| {
+                let count = v.get("auto_count").and_then(Value::as_u64).unwrap_or(30);
+                let min = super::parse_interval(text("auto_min")).unwrap_or(10_000);
+                (count.clamp(1, 100_000) as u32, min)
+            }),
+            filters: v
+                .get("filters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|f| {
+                    let s = |k: &str| f.get(k).and_then(Value::as_str).map(str::to_string);
+                    Some(AdhocFilter {
+                        key: s("key").filter(|k| !k.is_empty())?,
+                        operator: s("operator").unwrap_or_else(|| "=".into()),
+                        value: s("value").unwrap_or_default(),
+                        condition: s("condition")
+                            .filter(|c| !c.is_empty())
+                            .unwrap_or_else(|| "AND".into()),
+                    })
+                })
+                .collect(),
+        };
         Ok(Variable {
             name,
             kind,
@@ -183,6 +240,7 @@ impl Variable {
             all_value,
             options,
             current,
+            extra,
         })
     }
 
@@ -291,6 +349,7 @@ pub fn write_scalar(value: &str, fmt: Format, out: &mut String) {
         all_value: None,
         options: Vec::new(),
         current: Selection::Values(vec![value.to_string()]),
+        extra: VarExtra::default(),
     };
     v.write_value(&v.current, fmt, out);
 }
@@ -502,6 +561,7 @@ mod tests {
                 })
                 .collect(),
             current: Selection::All,
+            extra: VarExtra::default(),
         }
     }
 
@@ -614,5 +674,37 @@ mod tests {
         assert!(Variable::from_json(&j, None)
             .unwrap_err()
             .contains("refresh 7"));
+    }
+
+    mod proptests {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(crate::proptest_support::config(64))]
+
+            /// The regex-escaping formats (the InfluxDB default for multi-value
+            /// variables, `regex`) make a pattern matching exactly the values
+            /// chosen, whatever characters they hold.
+            #[test]
+            fn prop_regex_formats_match_exactly_the_values(
+                values in proptest::collection::vec("[a-z.|()\\[\\]{}*+?^$\\\\/' -]{1,8}", 1..4),
+                other in "[a-z.|()*+?^$ -]{1,8}",
+            ) {
+                let mut v = var(true, true, None);
+                v.options = values.iter().map(|s| VarOption { text: s.clone(), value: s.clone() }).collect();
+                let sel = Selection::Values(values.clone());
+                for fmt in [Format::Default, Format::Regex] {
+                    let pattern = write(&v, &sel, fmt);
+                    let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
+                    for x in &values {
+                        prop_assert!(re.is_match(x), "{:?} {} does not match {:?}", fmt, pattern, x);
+                    }
+                    if !values.contains(&other) {
+                        prop_assert!(!re.is_match(&other), "{:?} {} matches {:?}", fmt, pattern, other);
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,405 @@
+//! `check`'s dashboard section: the variables settled as Grafana settles them
+//! on load (offline from the saved options, or with `--probe` from the
+//! target's answers to the variable queries, and nothing else), every panel
+//! query as it will be sent, and a warning for each query that filters on a
+//! variable with no value (it matches no data). Flux is shown with its macros
+//! expanded as the target's backend would (InfluxDB 2.x), multi-line queries
+//! indented under their first line.
+
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result};
+use crate::scenario::{Scenario, Target, TargetKind};
+use crate::target::{judge_query, Endpoints, QueryCall};
+use crate::workload::dashboard::flux::{self, FluxContext, FluxOptions, VARIABLE_INTERVAL_MS};
+use crate::workload::dashboard::{
+    Dashboard, Resolution, Selection, TimeRange, Trigger, VariableKind, VariableRequest, View,
+};
+
+/// The variables settled for one range, and what their queries were.
+#[derive(Debug, Clone)]
+pub struct Walked {
+    /// Options and selections after settling.
+    pub res: Resolution,
+    /// Per variable: its query as sent (or as it would be): InfluxQL, or Flux
+    /// with its macros expanded for the target.
+    pub queries: Vec<Option<String>>,
+    /// Per variable: what the target answered (`--probe` only).
+    pub answers: Vec<Option<Answer>>,
+    /// How Flux is shown (and, with `--probe`, sent) for the target.
+    pub flux: FluxShown,
+}
+
+/// What a probed variable query returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// These values (before the variable's regex and sort).
+    Values(Vec<String>),
+    /// The request failed.
+    Failed(String),
+}
+
+/// Settle without sending: query variables keep their saved options.
+pub fn walk_offline(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxShown) -> Walked {
+    let mut walked = start(d, range, now_ms, flux);
+    for i in Resolution::order(d) {
+        if walked.res.runs_query(i, Trigger::Load) {
+            let view = View::resolved(d, range, now_ms, &walked.res);
+            let Some(req) = view.variable_request(i) else {
+                // A skipped Flux query: the variable keeps its saved value.
+                continue;
+            };
+            walked.queries[i] = Some(walked.flux.variable_query(&view, &req));
+        }
+        walked.res.settle(i);
+    }
+    walked
+}
+
+fn start(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxShown) -> Walked {
+    let mut res = Resolution::saved(d);
+    let (from_ms, to_ms) = range.resolve(now_ms);
+    res.set_range(from_ms, to_ms);
+    let n = d.variables.len();
+    Walked {
+        res,
+        queries: vec![None; n],
+        answers: vec![None; n],
+        flux,
+    }
+}
+
+/// Settle by sending the variable queries that run on load to the scenario's
+/// target (and nothing else), in dependency order.
+pub fn walk_probed(s: &Scenario, now_ms: i64) -> Result<Walked> {
+    let v = s
+        .viewers
+        .as_ref()
+        .ok_or_else(|| Error::config("--probe", "the scenario has no [viewers] dashboard"))?;
+    if s.target.url.is_none() {
+        return Err(Error::config(
+            "--probe",
+            "the target is the embedded sandbox, which runs only during `run`: give a target url",
+        ));
+    }
+    let mut d = v.dashboard.clone();
+    match &s.target.datasource_uid {
+        Some(uid) => d.bind_datasource(uid),
+        None => d.bind_inputs(&s.target.datasources),
+    }
+    let range = default_range(&d);
+    let endpoints = Endpoints::new(&s.target, None);
+    let client = reqwest::Client::builder()
+        .timeout(s.target.timeout)
+        .build()
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
+    let grafana = endpoints.uses_grafana_api();
+    let mut walked = start(&d, &range, now_ms, FluxShown::new(&s.target));
+    for i in Resolution::order(&d) {
+        if !walked.res.runs_query(i, Trigger::Load) {
+            walked.res.settle(i);
+            continue;
+        }
+        let view = View::resolved(&d, &range, now_ms, &walked.res);
+        let Some(req) = view.variable_request(i) else {
+            // A skipped Flux query: the variable keeps its saved value.
+            continue;
+        };
+        let query = walked.flux.variable_query(&view, &req);
+        let call = if grafana {
+            QueryCall::DsQuery {
+                body: &req.body,
+                dashboard_uid: &d.uid,
+                datasource_uid: &req.datasource.uid,
+                panel_id: None,
+            }
+        } else if req.flux {
+            QueryCall::Flux(&query)
+        } else {
+            QueryCall::InfluxQl(&query)
+        };
+        let reading = endpoints.reading(&call, true);
+        let outcome = rt.block_on(crate::users::request::send(
+            endpoints.query(&client, call),
+            reading,
+            |st, b| judge_query(st, b, true),
+        ));
+        walked.queries[i] = Some(query);
+        if outcome.judged.ok {
+            walked.res.answer(i, &outcome.judged.values);
+            walked.answers[i] = Some(Answer::Values(outcome.judged.values));
+        } else {
+            walked.res.settle(i);
+            let why = outcome.judged.error.unwrap_or_else(|| "failed".into());
+            walked.answers[i] = Some(Answer::Failed(why));
+        }
+    }
+    Ok(walked)
+}
+
+/// The dashboard's default range, as `check` shows it.
+pub fn default_range(d: &Dashboard) -> TimeRange {
+    TimeRange::parse(&d.time.raw_from, &d.time.raw_to).unwrap_or_else(|_| d.time.clone())
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Why variable `i` has no value, for the warning.
+fn no_value_reason(d: &Dashboard, walked: &Walked, i: usize) -> String {
+    let v = &d.variables[i];
+    let mut why = format!("variable `{}` has no value", v.name);
+    match (&walked.answers[i], &walked.queries[i]) {
+        (Some(Answer::Values(values)), Some(q)) if values.is_empty() => {
+            let _ = write!(
+                why,
+                "; its query `{}` returned nothing against the target",
+                shorten(q)
+            );
+        }
+        (Some(Answer::Values(_)), Some(q)) => {
+            let _ = write!(
+                why,
+                "; no value of its query `{}` passed its regex",
+                shorten(q)
+            );
+        }
+        (Some(Answer::Failed(e)), Some(q)) => {
+            let _ = write!(why, "; its query `{}` failed: {e}", shorten(q));
+        }
+        (None, Some(_)) => {
+            why.push_str("; no saved option and nothing sent (`check --probe` asks the target)");
+        }
+        _ if v.kind == VariableKind::Query => why.push_str("; no saved option (refresh never)"),
+        _ => {}
+    }
+    why
+}
+
+/// A selection as text: `a`, `a, b`, `All (n values)`, `All = .*`, `(none)`.
+fn show(res: &Resolution, i: usize) -> String {
+    let v = &res.variables[i];
+    match &res.selections.0[i] {
+        Selection::All => match &v.all_value {
+            Some(a) => format!("All = {a}"),
+            None => format!("All ({} values)", v.options.len()),
+        },
+        Selection::Values(x) if x.iter().all(String::is_empty) => "(none)".into(),
+        Selection::Values(x) => x.join(", "),
+    }
+}
+
+/// Write the variables and every panel query of `d` for `range` with `walked`.
+pub fn write_queries(
+    w: &mut String,
+    d: &Dashboard,
+    range: &TimeRange,
+    now_ms: i64,
+    walked: &Walked,
+    probed: bool,
+) {
+    let _ = writeln!(
+        w,
+        "\n  queries for the dashboard's default range {}..{} and {}:",
+        range.raw_from,
+        range.raw_to,
+        if probed {
+            "the variable values the target gave (--probe)"
+        } else {
+            "saved variable values"
+        }
+    );
+    let view = View::resolved(d, range, now_ms, &walked.res);
+    for i in Resolution::order(d) {
+        let v = &d.variables[i];
+        if let Some(q) = &walked.queries[i] {
+            let _ = writeln!(
+                w,
+                "  variable {} [{}]\n      {}",
+                v.name,
+                view.class(),
+                indent(q)
+            );
+            match &walked.answers[i] {
+                Some(Answer::Values(x)) if x.is_empty() => {
+                    let _ = writeln!(w, "      → returned nothing against the target");
+                }
+                Some(Answer::Values(x)) => {
+                    let mut shown: Vec<&str> = x.iter().take(5).map(String::as_str).collect();
+                    if x.len() > 5 {
+                        shown.push("…");
+                    }
+                    let _ = writeln!(w, "      → returned {}: {}", x.len(), shown.join(", "));
+                }
+                Some(Answer::Failed(e)) => {
+                    let _ = writeln!(w, "      → failed: {e}");
+                }
+                None => {}
+            }
+        }
+    }
+    let values: Vec<String> = Resolution::order(d)
+        .into_iter()
+        .filter(|&i| !matches!(d.variables[i].kind, VariableKind::Adhoc))
+        .map(|i| format!("{} = {}", d.variables[i].name, show(&walked.res, i)))
+        .collect();
+    if !values.is_empty() {
+        let _ = writeln!(w, "  variable values: {}", values.join("; "));
+    }
+    let mut panels = 0;
+    let mut queries = 0;
+    let mut warnings = 0;
+    for p in &d.panels {
+        for req in view.panel_requests_of(p) {
+            let when = if req.panel.in_collapsed_row {
+                " (collapsed row: not loaded)"
+            } else if !req.panel.first_screen {
+                " (below the first screen)"
+            } else {
+                ""
+            };
+            if !req.panel.in_collapsed_row {
+                panels += 1;
+                queries += req.queries.len();
+            }
+            let copy: Vec<String> = req
+                .scoped
+                .iter()
+                .map(|(i, value)| format!("{} = {value}", d.variables[*i].name))
+                .collect();
+            let copy = if copy.is_empty() {
+                String::new()
+            } else {
+                format!(" (repeat {})", copy.join(", "))
+            };
+            let _ = writeln!(
+                w,
+                "  {}{copy}{when}  interval {}ms, maxDataPoints {}",
+                req.name, req.interval_ms, req.max_data_points
+            );
+            for (q, t) in req.queries.iter().zip(&p.targets) {
+                let text = match &q.influxql {
+                    Some(influxql) => influxql.clone(),
+                    None => walked.flux.show(
+                        &q.text,
+                        req.from_ms,
+                        req.to_ms,
+                        req.interval_ms,
+                        &t.flux_options,
+                    ),
+                };
+                let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
+                let mut empty: Vec<usize> = t
+                    .text
+                    .variables()
+                    .filter(|&i| match req.scoped.iter().find(|(j, _)| *j == i) {
+                        Some((_, value)) => value.is_empty(),
+                        None => walked.res.is_empty(i),
+                    })
+                    .collect();
+                empty.sort();
+                empty.dedup();
+                warnings += usize::from(!empty.is_empty());
+                for i in empty {
+                    let _ = writeln!(
+                        w,
+                        "    warning: matches no data: {}",
+                        no_value_reason(d, walked, i)
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(w, "  {panels} panels and {queries} queries per load");
+    if warnings > 0 {
+        let _ = writeln!(
+            w,
+            "  {warnings} queries filter on a variable with no value: they match no data"
+        );
+    }
+    for skip in &d.skipped {
+        let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
+    }
+}
+
+/// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
+fn indent(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("      {l}")
+            }
+        })
+        .collect();
+    lines.join("\n").trim_start().to_string()
+}
+
+/// How `check` shows a Flux query: macros expanded as Grafana's backend would for
+/// an InfluxDB 2.x target (its bucket and org); through Grafana, as the browser
+/// sends it (Grafana's data source settings are not known here).
+#[derive(Debug, Clone, Default)]
+pub struct FluxShown {
+    /// The default bucket and the org, on InfluxDB 2.x.
+    bucket_org: Option<(String, String)>,
+}
+
+impl FluxShown {
+    /// For the scenario's target.
+    pub fn new(t: &Target) -> FluxShown {
+        let bucket_org = (t.kind == TargetKind::Influxdb2).then(|| {
+            (
+                t.bucket.clone().unwrap_or_else(|| t.database.clone()),
+                t.org.clone().unwrap_or_default(),
+            )
+        });
+        FluxShown { bucket_org }
+    }
+
+    /// A variable query as sent: InfluxQL, or Flux with the variable macros.
+    fn variable_query(&self, view: &View<'_>, req: &VariableRequest) -> String {
+        if !req.flux {
+            return req.influxql.clone();
+        }
+        let (from_ms, to_ms) = view.range_ms();
+        self.show(
+            &req.text,
+            from_ms,
+            to_ms,
+            VARIABLE_INTERVAL_MS,
+            &Default::default(),
+        )
+    }
+
+    fn show(
+        &self,
+        text: &str,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: u64,
+        o: &FluxOptions,
+    ) -> String {
+        let Some((default_bucket, organization)) = &self.bucket_org else {
+            return text.to_string();
+        };
+        let ctx = FluxContext {
+            from_ms,
+            to_ms,
+            interval_ms,
+            default_bucket,
+            organization,
+        };
+        flux::expand(text, &ctx, o)
+    }
+}
