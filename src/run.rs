@@ -138,6 +138,15 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         regression: scenario.regression.clone(),
         overrides: scenario.overrides.clone(),
         past_capacity: scenario.past_capacity.clone(),
+        skipped: scenario
+            .viewers
+            .iter()
+            .flat_map(|v| &v.dashboard.skipped)
+            .map(|s| crate::runfolder::SkippedQuery {
+                what: s.panel.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
     };
     meta.store(&run_dir)?;
 

@@ -486,6 +486,19 @@ pub struct RunMeta {
     /// capacity and after it is judged (left out when all defaults).
     #[serde(default, skip_serializing_if = "PastCapacityRules::is_default")]
     pub past_capacity: PastCapacityRules,
+    /// What the dashboard import left out of every load, and why (as `check`
+    /// lists it): panels of other data sources, Flux on an InfluxQL-only target, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedQuery>,
+}
+
+/// A panel, target or variable query of the dashboard that no load sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedQuery {
+    /// `"<title>" (id <id>)` for a panel, `variable "<name>"` for a variable.
+    pub what: String,
+    /// Why it was left out.
+    pub reason: String,
 }
 
 impl RunMeta {

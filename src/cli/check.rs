@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::check_dashboard::{self, Walked};
+use super::check_dashboard::{self, FluxShown, Walked};
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::runfolder::SloMetric;
@@ -242,6 +242,13 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
             d.uid,
             v.dashboard_path.display()
         );
+        if !d.migrated.is_empty() {
+            let _ = writeln!(
+                w,
+                "          migrated as Grafana does on load: {}",
+                d.migrated.join(", ")
+            );
+        }
         let _ = writeln!(w, "          refresh {}, {} refreshes per visit, think {}..{}, at most {} queries in flight{}",
             v.refresh.map(format_duration).unwrap_or_else(|| "off".into()), v.refreshes_per_visit,
             format_duration(v.think_time.0), format_duration(v.think_time.1), v.max_parallel,
@@ -268,7 +275,8 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         let walked = match probed {
             Some(w) => w,
             None => {
-                offline = check_dashboard::walk_offline(d, &range, now_ms);
+                offline =
+                    check_dashboard::walk_offline(d, &range, now_ms, FluxShown::new(&s.target));
                 &offline
             }
         };

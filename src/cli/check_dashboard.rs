@@ -2,15 +2,18 @@
 //! on load (offline from the saved options, or with `--probe` from the
 //! target's answers to the variable queries, and nothing else), every panel
 //! query as it will be sent, and a warning for each query that filters on a
-//! variable with no value (it matches no data).
+//! variable with no value (it matches no data). Flux is shown with its macros
+//! expanded as the target's backend would (InfluxDB 2.x), multi-line queries
+//! indented under their first line.
 
 use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Target, TargetKind};
 use crate::target::{judge_query, Endpoints, QueryCall};
+use crate::workload::dashboard::flux::{self, FluxContext, FluxOptions, VARIABLE_INTERVAL_MS};
 use crate::workload::dashboard::{
-    Dashboard, Resolution, Selection, TimeRange, Trigger, VariableKind, View,
+    Dashboard, Resolution, Selection, TimeRange, Trigger, VariableKind, VariableRequest, View,
 };
 
 /// The variables settled for one range, and what their queries were.
@@ -18,10 +21,13 @@ use crate::workload::dashboard::{
 pub struct Walked {
     /// Options and selections after settling.
     pub res: Resolution,
-    /// Per variable: the InfluxQL of its query as sent (or as it would be).
+    /// Per variable: its query as sent (or as it would be): InfluxQL, or Flux
+    /// with its macros expanded for the target.
     pub queries: Vec<Option<String>>,
     /// Per variable: what the target answered (`--probe` only).
     pub answers: Vec<Option<Answer>>,
+    /// How Flux is shown (and, with `--probe`, sent) for the target.
+    pub flux: FluxShown,
 }
 
 /// What a probed variable query returned.
@@ -34,19 +40,23 @@ pub enum Answer {
 }
 
 /// Settle without sending: query variables keep their saved options.
-pub fn walk_offline(d: &Dashboard, range: &TimeRange, now_ms: i64) -> Walked {
-    let mut walked = start(d, range, now_ms);
+pub fn walk_offline(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxShown) -> Walked {
+    let mut walked = start(d, range, now_ms, flux);
     for i in Resolution::order(d) {
         if walked.res.runs_query(i, Trigger::Load) {
-            let req = View::resolved(d, range, now_ms, &walked.res).variable_request(i);
-            walked.queries[i] = req.map(|r| r.influxql);
+            let view = View::resolved(d, range, now_ms, &walked.res);
+            let Some(req) = view.variable_request(i) else {
+                // A skipped Flux query: the variable keeps its saved value.
+                continue;
+            };
+            walked.queries[i] = Some(walked.flux.variable_query(&view, &req));
         }
         walked.res.settle(i);
     }
     walked
 }
 
-fn start(d: &Dashboard, range: &TimeRange, now_ms: i64) -> Walked {
+fn start(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxShown) -> Walked {
     let mut res = Resolution::saved(d);
     let (from_ms, to_ms) = range.resolve(now_ms);
     res.set_range(from_ms, to_ms);
@@ -55,6 +65,7 @@ fn start(d: &Dashboard, range: &TimeRange, now_ms: i64) -> Walked {
         res,
         queries: vec![None; n],
         answers: vec![None; n],
+        flux,
     }
 }
 
@@ -87,15 +98,18 @@ pub fn walk_probed(s: &Scenario, now_ms: i64) -> Result<Walked> {
         .build()
         .map_err(|e| Error::config("--probe", e.to_string()))?;
     let grafana = endpoints.uses_grafana_api();
-    let mut walked = start(&d, &range, now_ms);
+    let mut walked = start(&d, &range, now_ms, FluxShown::new(&s.target));
     for i in Resolution::order(&d) {
         if !walked.res.runs_query(i, Trigger::Load) {
             walked.res.settle(i);
             continue;
         }
-        let Some(req) = View::resolved(&d, &range, now_ms, &walked.res).variable_request(i) else {
+        let view = View::resolved(&d, &range, now_ms, &walked.res);
+        let Some(req) = view.variable_request(i) else {
+            // A skipped Flux query: the variable keeps its saved value.
             continue;
         };
+        let query = walked.flux.variable_query(&view, &req);
         let call = if grafana {
             QueryCall::DsQuery {
                 body: &req.body,
@@ -103,8 +117,10 @@ pub fn walk_probed(s: &Scenario, now_ms: i64) -> Result<Walked> {
                 datasource_uid: &req.datasource.uid,
                 panel_id: None,
             }
+        } else if req.flux {
+            QueryCall::Flux(&query)
         } else {
-            QueryCall::InfluxQl(&req.influxql)
+            QueryCall::InfluxQl(&query)
         };
         let reading = endpoints.reading(&call, true);
         let outcome = rt.block_on(crate::users::request::send(
@@ -112,7 +128,7 @@ pub fn walk_probed(s: &Scenario, now_ms: i64) -> Result<Walked> {
             reading,
             |st, b| judge_query(st, b, true),
         ));
-        walked.queries[i] = Some(req.influxql);
+        walked.queries[i] = Some(query);
         if outcome.judged.ok {
             walked.res.answer(i, &outcome.judged.values);
             walked.answers[i] = Some(Answer::Values(outcome.judged.values));
@@ -206,7 +222,13 @@ pub fn write_queries(
     for i in Resolution::order(d) {
         let v = &d.variables[i];
         if let Some(q) = &walked.queries[i] {
-            let _ = writeln!(w, "  variable {} [{}]\n      {q}", v.name, view.class());
+            let _ = writeln!(
+                w,
+                "  variable {} [{}]\n      {}",
+                v.name,
+                view.class(),
+                indent(q)
+            );
             match &walked.answers[i] {
                 Some(Answer::Values(x)) if x.is_empty() => {
                     let _ = writeln!(w, "      → returned nothing against the target");
@@ -265,12 +287,17 @@ pub fn write_queries(
                 req.name, req.interval_ms, req.max_data_points
             );
             for (q, t) in req.queries.iter().zip(&p.targets) {
-                let _ = writeln!(
-                    w,
-                    "    {} {}",
-                    q.ref_id,
-                    q.influxql.as_deref().unwrap_or(&q.text)
-                );
+                let text = match &q.influxql {
+                    Some(influxql) => influxql.clone(),
+                    None => walked.flux.show(
+                        &q.text,
+                        req.from_ms,
+                        req.to_ms,
+                        req.interval_ms,
+                        &t.flux_options,
+                    ),
+                };
+                let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
                 let mut empty: Vec<usize> = t
                     .text
                     .variables()
@@ -301,5 +328,78 @@ pub fn write_queries(
     }
     for skip in &d.skipped {
         let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
+    }
+}
+
+/// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
+fn indent(text: &str) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("      {l}")
+            }
+        })
+        .collect();
+    lines.join("\n").trim_start().to_string()
+}
+
+/// How `check` shows a Flux query: macros expanded as Grafana's backend would for
+/// an InfluxDB 2.x target (its bucket and org); through Grafana, as the browser
+/// sends it (Grafana's data source settings are not known here).
+#[derive(Debug, Clone, Default)]
+pub struct FluxShown {
+    /// The default bucket and the org, on InfluxDB 2.x.
+    bucket_org: Option<(String, String)>,
+}
+
+impl FluxShown {
+    /// For the scenario's target.
+    pub fn new(t: &Target) -> FluxShown {
+        let bucket_org = (t.kind == TargetKind::Influxdb2).then(|| {
+            (
+                t.bucket.clone().unwrap_or_else(|| t.database.clone()),
+                t.org.clone().unwrap_or_default(),
+            )
+        });
+        FluxShown { bucket_org }
+    }
+
+    /// A variable query as sent: InfluxQL, or Flux with the variable macros.
+    fn variable_query(&self, view: &View<'_>, req: &VariableRequest) -> String {
+        if !req.flux {
+            return req.influxql.clone();
+        }
+        let (from_ms, to_ms) = view.range_ms();
+        self.show(
+            &req.text,
+            from_ms,
+            to_ms,
+            VARIABLE_INTERVAL_MS,
+            &Default::default(),
+        )
+    }
+
+    fn show(
+        &self,
+        text: &str,
+        from_ms: i64,
+        to_ms: i64,
+        interval_ms: u64,
+        o: &FluxOptions,
+    ) -> String {
+        let Some((default_bucket, organization)) = &self.bucket_org else {
+            return text.to_string();
+        };
+        let ctx = FluxContext {
+            from_ms,
+            to_ms,
+            interval_ms,
+            default_bucket,
+            organization,
+        };
+        flux::expand(text, &ctx, o)
     }
 }

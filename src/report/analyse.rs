@@ -747,6 +747,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             interrupted: meta.interrupted,
             ladder_stop: meta.ladder_stop.clone(),
             counters: meta.counters.clone(),
+            skipped: meta.skipped.clone(),
         },
         inputs: Inputs {
             requests: c.requests_input.clone(),

@@ -308,6 +308,7 @@ mod tests {
             counters: RunCounters::default(),
             regression: Default::default(),
             overrides: Vec::new(),
+            skipped: Vec::new(),
             past_capacity: rules,
         };
         meta.store(dir).unwrap();

@@ -146,7 +146,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         }
     )?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
+    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a>");
+    if !s.run.skipped.is_empty() {
+        h.push_str("<a href=\"#skipped\">Not loaded</a>");
+    }
+    h.push_str("<a href=\"#sync\">Sync job</a>");
     if s.server.is_some() {
         h.push_str("<a href=\"#server\">Server</a>");
     }
@@ -180,6 +184,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     s.health.html_section(h)?;
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
+    skipped_section(h, s)?;
     sync_section(h, s)?;
     if let Some(b) = &s.baseline {
         baseline_section(h, b)?;
@@ -701,6 +706,29 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         name_table(h, slowest_first(rows))?;
     }
     h.push_str("</section>\n");
+    Ok(())
+}
+
+/// What the dashboard import left out of every load (Flux on an InfluxQL-only
+/// target, other data sources, …): listed so a cheap load is not read as a fast one.
+fn skipped_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    if s.run.skipped.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        h,
+        "<section id=\"skipped\">\n<h2>Not loaded</h2>\n<p class=\"note\">{} dashboard queries were never sent: the loads above do not include them.</p>\n<table><tr><th class=\"l\">panel or variable</th><th class=\"l\">why</th></tr>",
+        s.run.skipped.len()
+    )?;
+    for q in &s.run.skipped {
+        writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            text(&q.what),
+            text(&q.reason)
+        )?;
+    }
+    h.push_str("</table>\n</section>\n");
     Ok(())
 }
 

@@ -632,6 +632,7 @@ mod reached_tests {
             regression: Default::default(),
             overrides: Vec::new(),
             past_capacity: Default::default(),
+            skipped: Vec::new(),
         }
     }
 

@@ -170,6 +170,10 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
     });
     s.health.warnings.push("warning".into());
+    s.run.skipped.push(crate::runfolder::SkippedQuery {
+        what: "\"CPU\" (id 4)".into(),
+        reason: "Flux query: an influxdb1 target runs InfluxQL only".into(),
+    });
     s.run.counters.server_scrapes = 3;
     s.run.counters.server_scrape_failures = 1;
     s.run.counters.goose_clock_offset_ms = Some(-4);
@@ -267,6 +271,8 @@ fn a_summary_with_every_optional_field_set_validates() {
         "after_ms",
         "max_ms",
         "degradation",
+        "skipped",
+        "what",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

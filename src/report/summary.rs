@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::runfolder::{
-    LadderStop, RequestClass, RunCounters, SloMetric, TargetSummary, WindowKind,
+    LadderStop, RequestClass, RunCounters, SkippedQuery, SloMetric, TargetSummary, WindowKind,
 };
 
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
@@ -239,6 +239,9 @@ pub struct RunInfo {
     pub ladder_stop: Option<LadderStop>,
     /// Counters the users kept.
     pub counters: RunCounters,
+    /// Dashboard panels, targets and variable queries no load sent, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedQuery>,
 }
 
 /// How much of each input file could be used.

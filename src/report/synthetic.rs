@@ -164,6 +164,7 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         regression: Default::default(),
         overrides: Vec::new(),
         past_capacity: Default::default(),
+        skipped: Vec::new(),
     }
 }
 

@@ -956,7 +956,7 @@ impl Ctx<'_> {
     fn viewers(&self, raw: &Spanned<RawViewers>, kind: TargetKind) -> Result<Viewers> {
         let v = raw.get_ref();
         let dashboard_path = self.relative(v.dashboard.get_ref());
-        let dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| {
+        let mut dashboard = crate::workload::dashboard::load(&dashboard_path).map_err(|e| {
             // A dashboard error is located in the dashboard file; say which scenario line named it.
             let why = match e {
                 Error::Config { location, message } => format!("{location}: {message}"),
@@ -1004,6 +1004,9 @@ impl Ctx<'_> {
             None => (Duration::from_secs(2), Duration::from_secs(8)),
         };
         let first_screen_only = v.first_screen_only.unwrap_or(false);
+        if let Some(why) = queryable::flux_unsupported(kind) {
+            dashboard.skip_flux(why);
+        }
         self.check_queryable(v, &dashboard, kind, first_screen_only)?;
         let mut time_ranges = Vec::new();
         for r in &v.time_ranges {

@@ -1,7 +1,9 @@
 //! A dashboard a load would send nothing for is refused: no panel it loads has a
 //! query the target kind can run (InfluxQL for every kind, Flux only for
 //! InfluxDB 2.x, anything through Grafana). Otherwise every "load" would be a
-//! ~1 ms no-op and the report would judge nothing real.
+//! ~1 ms no-op and the report would judge nothing real. Before that, the Flux
+//! queries of a target that runs InfluxQL only are taken out and listed as
+//! skipped ([`flux_unsupported`]), so a dashboard of Flux panels only is refused.
 
 use toml::Spanned;
 
@@ -9,6 +11,17 @@ use super::raw::RawViewers;
 use super::{Ctx, TargetKind};
 use crate::error::Result;
 use crate::workload::dashboard::{Dashboard, Panel, TargetKind as QueryKind};
+
+/// Why a `kind` target cannot run Flux queries, when it cannot.
+pub(super) fn flux_unsupported(kind: TargetKind) -> Option<&'static str> {
+    match kind {
+        TargetKind::Influxdb1 => {
+            Some("an influxdb1 target runs InfluxQL only (Flux needs InfluxDB 2.x's /api/v2/query)")
+        }
+        TargetKind::Sandbox => Some("the sandbox's InfluxDB data source runs InfluxQL only"),
+        TargetKind::Influxdb2 | TargetKind::Grafana => None,
+    }
+}
 
 impl Ctx<'_> {
     /// Refuse a dashboard whose loads would send no query to a `kind` target.
@@ -56,10 +69,6 @@ fn why_not(
                 "{below} below the first screen (first_screen_only)"
             ));
         }
-    }
-    let flux = count(&|p| p.targets.iter().all(|t| t.kind == QueryKind::Flux));
-    if flux > 0 {
-        parts.push(format!("{flux} with Flux queries only"));
     }
     if !dashboard.skipped.is_empty() {
         let first: Vec<String> = dashboard

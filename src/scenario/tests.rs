@@ -622,7 +622,10 @@ fn a_dashboard_with_no_panel_the_target_can_run_is_refused() {
     let flux = r#"{"id":2,"type":"timeseries","title":"F","datasource":{"type":"influxdb","uid":"x"},"targets":[{"refId":"A","query":"from(bucket: \"b\") |> range(start: -1h)"}]}"#;
     write("flux.json", flux);
     let e = f.error("[viewers]\ndashboard = \"dashboards/flux.json\"\n");
-    assert!(e.ends_with("(panels: 1 with Flux queries only)"), "{e}");
+    assert!(
+        e.ends_with("(panels: 1 skipped (\"F\" (id 2): Flux query: the sandbox's InfluxDB data source runs InfluxQL only))"),
+        "{e}"
+    );
     // InfluxDB 2.x runs Flux: the same dashboard is fine there.
     std::fs::write(f.dir.path().join("tok"), "t").unwrap();
     assert!(f

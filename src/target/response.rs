@@ -152,9 +152,12 @@ pub fn judge_query(status: u16, body: &Body, want_values: bool) -> Judged {
             show_size(VALUES_KEEP as u64)
         ));
     };
-    let values = serde_json::from_slice::<Value>(whole)
-        .map(|json| answer_values(&json))
-        .unwrap_or_default();
+    let values = match body.format() {
+        Format::FluxCsv => flux_values(whole),
+        _ => serde_json::from_slice::<Value>(whole)
+            .map(|json| answer_values(&json))
+            .unwrap_or_default(),
+    };
     Judged {
         ok: true,
         error: None,
@@ -262,6 +265,42 @@ fn answer_values(json: &Value) -> Vec<String> {
     out
 }
 
+/// Values of a Flux variable query's CSV answer: each table's `_value` column
+/// (its last column when it has none), as Grafana reads a metric-find frame.
+/// Annotation rows (`#datatype`, …) are skipped; a table's first row after them,
+/// or after a blank line, is its header.
+fn flux_values(csv_text: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut column: Option<usize> = None;
+    for line in csv_text.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() || line.starts_with(b"#") {
+            column = None;
+            continue;
+        }
+        let Some(Ok(record)) = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line)
+            .into_byte_records()
+            .next()
+        else {
+            continue;
+        };
+        match column {
+            None => {
+                let named = record.iter().position(|f| f == b"_value");
+                column = named.or(record.len().checked_sub(1));
+            }
+            Some(i) => {
+                if let Some(v) = record.get(i) {
+                    out.push(String::from_utf8_lossy(v).into_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
 fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -342,6 +381,11 @@ mod tests {
         );
         let grafana = br#"{"results":{"metricFindQuery":{"status":200,"frames":[{"schema":{"fields":[{"name":"key"},{"name":"value"}]},"data":{"values":[["project","project"],["A","B"]]}}]}}}"#;
         assert_eq!(judge_query(200, grafana, true).values, ["A", "B"]);
+        // InfluxDB 2.x's CSV for `schema.tagValues` (two tables, a blank line apart).
+        let flux = b",result,table,_value\r\n,_result,0,web1\r\n,_result,0,web2\r\n\r\n,result,table,_start,_value\r\n,_result,1,x,db1\r\n";
+        let reading = Reading::query(Format::FluxCsv, DEFAULT_MAX_BODY, true);
+        let judged = super::judge_query(200, &Body::from_bytes(flux, reading), true);
+        assert_eq!(judged.values, ["web1", "web2", "db1"]);
     }
 
     #[test]

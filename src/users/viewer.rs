@@ -36,10 +36,10 @@ use crate::scenario::{Target, VariableMix, Viewers};
 use crate::target::body::{Body, Format, Reading};
 use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
+use crate::workload::dashboard::flux::{self, FluxContext};
 use crate::workload::dashboard::{
     Dashboard, PanelRequest, Resolution, Selection, TimeRange, Trigger, VariableKind, View,
 };
-use crate::workload::macros::{self, MacroContext};
 
 /// What every viewer shares, prepared once per run.
 pub struct ViewerPlan {
@@ -329,8 +329,15 @@ async fn variables(
         let Some(v) =
             View::resolved(&plan.dashboard, range, now_ms, &state.res).variable_request(i)
         else {
+            // A Flux query skipped on an InfluxQL-only target (`skip_flux`): the
+            // variable keeps its saved value (not validated: a migrated export
+            // has its saved options cleared); the scenario's pick still applies.
+            if trigger == Trigger::Load {
+                choose(plan, state, i);
+            }
             continue;
         };
+        let expanded;
         let call = if plan.grafana_api {
             QueryCall::DsQuery {
                 body: &v.body,
@@ -338,6 +345,18 @@ async fn variables(
                 datasource_uid: &v.datasource.uid,
                 panel_id: None,
             }
+        } else if v.flux {
+            // Grafana's backend posts a Flux variable query to /api/v2/query; an
+            // InfluxQL-only target had it taken out at load (`skip_flux`).
+            let ctx = FluxContext {
+                from_ms,
+                to_ms,
+                interval_ms: flux::VARIABLE_INTERVAL_MS,
+                default_bucket: endpoints.database(),
+                organization: endpoints.org(),
+            };
+            expanded = flux::expand(&v.text, &ctx, &Default::default());
+            QueryCall::Flux(&expanded)
         } else {
             QueryCall::InfluxQl(&v.influxql)
         };
@@ -586,17 +605,19 @@ async fn panel(
         retry_after: None,
     };
     let mut sent = 0;
-    for q in &request.queries {
+    for (q, target) in request.queries.iter().zip(&request.panel.targets) {
         let flux;
         let call = match (&q.influxql, sends_flux(endpoints)) {
             (Some(influxql), _) => QueryCall::InfluxQl(influxql),
             (None, true) => {
-                let ctx = MacroContext {
+                let ctx = FluxContext {
                     from_ms: request.from_ms,
                     to_ms: request.to_ms,
                     interval_ms: request.interval_ms,
+                    default_bucket: endpoints.database(),
+                    organization: endpoints.org(),
                 };
-                flux = macros::expand_flux(&q.text, &ctx, endpoints.database(), endpoints.org());
+                flux = flux::expand(&q.text, &ctx, &target.flux_options);
                 QueryCall::Flux(&flux)
             }
             (None, false) => continue,

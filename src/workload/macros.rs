@@ -37,44 +37,6 @@ pub fn time_filter(from_ms: i64, to_ms: i64) -> String {
     format!("time >= {from_ms}ms and time <= {to_ms}ms")
 }
 
-/// Expand the Flux macros Grafana's InfluxDB 2.x data source fills in (DOMAIN.md §1.6):
-/// `v.timeRangeStart`/`v.timeRangeStop` → RFC 3339 UTC literals, `v.windowPeriod` → a
-/// Go duration (`10m0s`), `v.defaultBucket`/`v.organization` → quoted strings.
-pub fn expand_flux(query: &str, ctx: &MacroContext, bucket: &str, org: &str) -> String {
-    if !query.contains("v.") {
-        return query.to_string();
-    }
-    let time = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-    };
-    query
-        .replace("v.timeRangeStart", &time(ctx.from_ms))
-        .replace("v.timeRangeStop", &time(ctx.to_ms))
-        .replace("v.windowPeriod", &go_duration(ctx.interval_ms))
-        .replace("v.defaultBucket", &format!("{bucket:?}"))
-        .replace("v.organization", &format!("{org:?}"))
-}
-
-/// A Go `time.Duration` string, as Grafana writes `v.windowPeriod`: `10m0s`, `1h0m0s`, `500ms`.
-fn go_duration(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let (h, m, s, frac) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    let secs = if frac == 0 {
-        format!("{s}s")
-    } else {
-        format!("{s}.{}s", format!("{frac:03}").trim_end_matches('0'))
-    };
-    match (h, m) {
-        (0, 0) => secs,
-        (0, m) => format!("{m}m{secs}"),
-        (h, m) => format!("{h}h{m}m{secs}"),
-    }
-}
-
 /// Grafana's `roundInterval`: snap a raw interval (ms) to a tidy step.
 pub fn round_interval(ms: u64) -> u64 {
     const S: u64 = 1000;
@@ -178,24 +140,6 @@ mod tests {
             let got = format_interval(interval_ms(0, hours * H, 1255, None));
             assert_eq!(got, want, "range {hours}h");
         }
-    }
-
-    #[test]
-    fn flux_macros_expand_as_grafanas_data_source_does() {
-        let ctx = MacroContext {
-            from_ms: 1763251200000,
-            to_ms: 1763856000000,
-            interval_ms: 600_000,
-        };
-        let q = "from(bucket: v.defaultBucket) |> range(start: v.timeRangeStart, stop: v.timeRangeStop) |> aggregateWindow(every: v.windowPeriod, fn: sum)";
-        assert_eq!(
-            expand_flux(q, &ctx, "toggl", "acme"),
-            "from(bucket: \"toggl\") |> range(start: 2025-11-16T00:00:00Z, stop: 2025-11-23T00:00:00Z) |> aggregateWindow(every: 10m0s, fn: sum)"
-        );
-        assert_eq!(go_duration(3_600_000), "1h0m0s");
-        assert_eq!(go_duration(15_000), "15s");
-        assert_eq!(go_duration(500), "500ms");
-        assert_eq!(go_duration(1500), "1.5s");
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
+//! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
+//!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
 
 mod bad_scenarios;
 mod cli;
@@ -36,6 +38,7 @@ mod history_baseline;
 mod influxd;
 mod lifecycle;
 mod live_status;
+mod old_and_flux_dashboards;
 mod progress;
 mod prometheus_endpoint;
 mod real_influx;

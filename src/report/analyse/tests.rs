@@ -48,6 +48,7 @@ pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
         regression: Default::default(),
         overrides: Vec::new(),
         past_capacity: Default::default(),
+        skipped: Vec::new(),
     }
 }
 

@@ -25,8 +25,10 @@
 //!   all) or [`Dashboard::bind_inputs`] (one per input). A string
 //!   name or the default data source (none given) counts as InfluxDB when the
 //!   targets have InfluxDB's shape (`query`, `measurement` or `select`).
-//! - Targets: `rawQuery: true` + `query` is raw InfluxQL; text with `|>` or
-//!   `from(bucket` is Flux (kept as text); anything else is the query builder.
+//! - Targets: `rawQuery: true` + `query` is raw InfluxQL; Flux text
+//!   ([`flux::is_flux`]: a pipe, `from(`, `buckets()`, an `import`, a `v.` macro)
+//!   is Flux, kept as text, its macros expanded per request by [`flux::expand`];
+//!   anything else is the query builder.
 //!   `hide: true` targets are left out. Panels of other data sources, panels
 //!   without queries (text, news, row) and targets Grafana could not run are
 //!   listed in [`Dashboard::skipped`] with the reason.
@@ -41,10 +43,13 @@
 //!   builder queries' tags (see `Walk::with_adhoc`).
 //! - Request names use the panel title as written (`Hours for [[client]]`), so
 //!   report rows do not multiply with every variable value.
-//! - Not modelled: library panels (skipped), pre-5.0 `rows` layouts (an
-//!   error), annotations.
+//! - Old exports (`schemaVersion` < 29, pre-5.0 `rows` layouts, InfluxDB 0.9
+//!   targets) are first migrated as Grafana does on load ([`migrate`]).
+//! - Not modelled: library panels (skipped), annotations.
 
 pub mod builder;
+pub mod flux;
+pub mod migrate;
 pub mod panel_queries;
 pub mod resolve;
 pub mod template;
@@ -146,6 +151,8 @@ pub struct Target {
     pub text: Template,
     /// The `/api/ds/query` query object, without `datasource`, `intervalMs`, `maxDataPoints`.
     pub(crate) body: JsonTemplate,
+    /// A Flux target's own `options` (bucket, organisation) for its macros.
+    pub flux_options: flux::FluxOptions,
 }
 
 /// A panel that queries InfluxDB.
@@ -231,6 +238,9 @@ pub struct Dashboard {
     pub inputs: Vec<DatasourceInput>,
     /// Compiled queries of query variables, by variable index.
     pub(crate) variable_queries: Vec<Option<Template>>,
+    /// The migration steps applied to an old export ([`migrate`]), first the
+    /// schema versions (`schemaVersion 12 → 29`); empty for a current one.
+    pub migrated: Vec<String>,
 }
 
 /// Read a dashboard export from `path`: a regular file of at most
@@ -258,19 +268,18 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         )
     })?;
     let envelope_inputs = root.get("__inputs").cloned();
-    let dash = match root.get("dashboard") {
-        Some(d) if d.is_object() => d,
-        _ => &root,
+    let mut dash = match root.get("dashboard") {
+        Some(d) if d.is_object() => d.clone(),
+        _ => root.clone(),
     };
     let err = |msg: String| Error::config(source, msg);
-    let obj = dash
-        .as_object()
-        .ok_or_else(|| err("a dashboard export is a JSON object".into()))?;
-    if obj.contains_key("rows") && !obj.contains_key("panels") {
-        return Err(err(
-            "pre-5.0 `rows` layout: open and save it in a current Grafana first".into(),
-        ));
+    if !dash.is_object() {
+        return Err(err("a dashboard export is a JSON object".into()));
     }
+    // Old exports (rows, InfluxDB 0.9 targets) as Grafana migrates them on load.
+    let migrated = migrate::migrate(&mut dash);
+    let dash = &dash;
+    let obj = dash.as_object().expect("checked above");
     let input_list = datasource_inputs(dash.get("__inputs").or(envelope_inputs.as_ref()));
     let inputs: HashMap<String, String> = input_list
         .iter()
@@ -358,6 +367,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         variables,
         inputs: input_list,
         variable_queries,
+        migrated,
     })
 }
 
@@ -798,7 +808,7 @@ impl Walk<'_> {
         let query = t.get("query").and_then(Value::as_str).unwrap_or("");
         let raw = t.get("rawQuery").and_then(Value::as_bool).unwrap_or(false);
         let mut with_adhoc = None;
-        let (kind, text) = if query.contains("|>") || query.contains("from(bucket") {
+        let (kind, text) = if flux::is_flux(query) {
             (
                 TargetKind::Flux,
                 Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
@@ -832,6 +842,7 @@ impl Walk<'_> {
             datasource: ds,
             text,
             body,
+            flux_options: flux::FluxOptions::from_target(t),
         }))
     }
 }

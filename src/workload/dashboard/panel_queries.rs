@@ -162,10 +162,13 @@ pub struct VariableRequest {
     pub datasource: DatasourceRef,
     /// The query with other variables interpolated.
     pub text: String,
-    /// The InfluxQL sent to InfluxDB (macros expanded).
+    /// The InfluxQL sent to InfluxDB (macros expanded); for a Flux query, the
+    /// text as in `text` (its macros depend on the target: [`super::flux::expand`]).
     pub influxql: String,
     /// The `/api/ds/query` body.
     pub body: String,
+    /// The query is Flux: straight to InfluxDB it goes to `/api/v2/query`.
+    pub flux: bool,
 }
 
 /// A dashboard seen with one time range, at one instant, with one selection.
@@ -440,7 +443,8 @@ impl<'a> View<'a> {
     }
 
     /// The query of variable `i`, interpolated with the current selections;
-    /// `None` when it is not a query variable.
+    /// `None` when it is not a query variable or its Flux query was skipped
+    /// ([`Dashboard::skip_flux`]: it keeps its saved value).
     pub fn variable_request(&self, i: usize) -> Option<VariableRequest> {
         // Variable queries carry no panel: Grafana's documented defaults apply.
         let ctx = MacroContext {
@@ -467,13 +471,19 @@ impl<'a> View<'a> {
                 "rawQuery": true,
             }],
         });
+        let flux = super::flux::is_flux(&v.query);
         Some(VariableRequest {
             variable: v.name.clone(),
             name: format!("variable {} [{}]", v.name, self.class),
-            influxql: macros::expand(&text, &ctx),
+            influxql: if flux {
+                text.clone()
+            } else {
+                macros::expand(&text, &ctx)
+            },
             datasource,
             text,
             body: body.to_string(),
+            flux,
         })
     }
 }
