@@ -4,6 +4,7 @@
 //! sent, and reported as `file:line:column: what is wrong (the offending value)`.
 
 pub mod duration;
+pub mod faults;
 pub mod file;
 pub mod limits;
 pub mod overrides;
@@ -68,6 +69,8 @@ pub struct Scenario {
     pub export: Option<Target>,
     /// `[server_metrics]`: the target's own metrics, scraped during the run.
     pub server_metrics: crate::server_metrics::ServerMetrics,
+    /// `[[faults]]`: faults on a schedule, in file order.
+    pub faults: Vec<faults::Fault>,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -622,6 +625,11 @@ impl Ctx<'_> {
             Some(s) => self.sandbox_tuning(s, target.kind)?,
             None => SandboxTuning::default(),
         };
+        let faults = self.faults(
+            &raw.faults,
+            target.kind,
+            &crate::plan::Plan::build(&stages, stress.as_ref(), sync.users).windows,
+        )?;
         Ok(Scenario {
             name,
             description: raw.description,
@@ -640,6 +648,7 @@ impl Ctx<'_> {
             overrides: Vec::new(),
             export,
             server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
+            faults,
         })
     }
 

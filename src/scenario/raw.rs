@@ -30,6 +30,8 @@ pub struct RawScenario {
     /// `[export]`: where `--export influxdb` writes the results (a target's keys).
     pub export: Option<Spanned<RawTarget>>,
     pub server_metrics: Option<Spanned<super::server_metrics::RawServerMetrics>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<super::faults::RawFault>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.
