@@ -194,7 +194,10 @@ struct Shared {
     records: Mutex<Vec<FaultRecord>>,
     sandbox: Option<SandboxState>,
     run_dir: PathBuf,
-    clock: Instant,
+    /// Zero of the run's clock: the attack's start until Goose's is known.
+    clock: Mutex<Instant>,
+    /// Goose's clock zero (the request log's), once its first user started.
+    goose_zero: Box<dyn Fn() -> Option<Instant> + Send + Sync>,
     /// Sandbox fault ids, by fault index.
     switched: Mutex<BTreeMap<usize, u64>>,
     /// The first start command that failed, in words.
@@ -211,15 +214,24 @@ pub struct FaultRun {
 }
 
 impl FaultRun {
-    /// Schedule `faults` from `clock` (the attack's start). `sandbox`: the embedded
-    /// sandbox's state, for built-in faults. Nothing runs before the first window.
+    /// Schedule `faults` on the request log's clock: `goose_zero` gives Goose's
+    /// start once known (until then, and should it never be, `clock`, the
+    /// attack's start). `sandbox`: the embedded sandbox's state, for built-in faults.
     pub fn start(
         faults: &[Fault],
         sandbox: Option<SandboxState>,
         run_dir: &Path,
         clock: Instant,
+        goose_zero: impl Fn() -> Option<Instant> + Send + Sync + 'static,
     ) -> Result<FaultRun> {
-        FaultRun::start_with(faults, sandbox, run_dir, clock, goose::trigger_killswitch)
+        FaultRun::start_with(
+            faults,
+            sandbox,
+            run_dir,
+            clock,
+            Box::new(goose_zero),
+            goose::trigger_killswitch,
+        )
     }
 
     fn start_with(
@@ -227,6 +239,7 @@ impl FaultRun {
         sandbox: Option<SandboxState>,
         run_dir: &Path,
         clock: Instant,
+        goose_zero: Box<dyn Fn() -> Option<Instant> + Send + Sync>,
         stop_run: fn(&str),
     ) -> Result<FaultRun> {
         crate::interrupt::at_hard_exit(run_owed_stops);
@@ -259,7 +272,8 @@ impl FaultRun {
             records: Mutex::new(records),
             sandbox,
             run_dir: run_dir.to_path_buf(),
-            clock,
+            clock: Mutex::new(clock),
+            goose_zero,
             switched: Mutex::default(),
             failed: Mutex::default(),
             stop_run,
@@ -328,8 +342,12 @@ impl Drop for FaultRun {
     }
 }
 
+fn zero(shared: &Shared) -> Instant {
+    *shared.clock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn now_ms(shared: &Shared) -> u64 {
-    shared.clock.elapsed().as_millis() as u64
+    zero(shared).elapsed().as_millis() as u64
 }
 
 /// Every window's start and end, in time order, each when it is due.
@@ -341,8 +359,16 @@ async fn schedule(shared: Arc<Shared>) {
     }
     // At one instant, ends go before starts: back-to-back windows do not overlap.
     events.sort_by_key(|&(t, start, i)| (t, start, i));
+    // Goose's zero: its first user starts a little after the attack (bounded wait).
+    for _ in 0..2000 {
+        if let Some(z) = (shared.goose_zero)() {
+            *shared.clock.lock().unwrap_or_else(|e| e.into_inner()) = z;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     for (t, start, index) in events {
-        let due = shared.clock + Duration::from_millis(t);
+        let due = zero(&shared) + Duration::from_millis(t);
         tokio::time::sleep_until(due.into()).await;
         if start {
             switch_on(&shared, index).await;
@@ -511,7 +537,16 @@ mod tests {
             &["sh", "-c", &format!("echo on > {m}; echo started")],
             &["sh", "-c", &format!("echo off >> {m}")],
         )];
-        let run = FaultRun::start_with(&faults, None, dir.path(), Instant::now(), |_| {}).unwrap();
+        let t0 = Instant::now();
+        let run = FaultRun::start_with(
+            &faults,
+            None,
+            dir.path(),
+            t0,
+            Box::new(move || Some(t0)),
+            |_| {},
+        )
+        .unwrap();
         // Bounded wait for the window to end (50 ms planned).
         for _ in 0..200 {
             if run.records()[0].stop_command.is_some() {
@@ -541,7 +576,16 @@ mod tests {
             &["sh", "-c", "echo nope >&2; exit 3"],
             &["touch", &marker.display().to_string()],
         )];
-        let run = FaultRun::start_with(&faults, None, dir.path(), Instant::now(), |_| {}).unwrap();
+        let t0 = Instant::now();
+        let run = FaultRun::start_with(
+            &faults,
+            None,
+            dir.path(),
+            t0,
+            Box::new(move || Some(t0)),
+            |_| {},
+        )
+        .unwrap();
         for _ in 0..200 {
             if run.records()[0].start_command.is_some() {
                 break;
@@ -589,11 +633,13 @@ mod tests {
                 rate: 1.0,
             }),
         }];
+        let t0 = Instant::now();
         let run = FaultRun::start_with(
             &faults,
             Some(state.clone()),
             dir.path(),
-            Instant::now(),
+            t0,
+            Box::new(move || Some(t0)),
             |_| {},
         )
         .unwrap();

@@ -189,6 +189,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         sandbox.as_ref().map(|s| s.state().clone()),
         &run_dir,
         clock,
+        {
+            let context = context.clone();
+            move || context.goose_started.get().copied()
+        },
     )?;
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));

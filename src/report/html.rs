@@ -146,7 +146,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         }
     )?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
+    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
+    if !s.faults.is_empty() {
+        h.push_str("<a href=\"#faults\">Faults</a>");
+    }
+    h.push_str("<a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a><a href=\"#sync\">Sync job</a>");
     if s.server.is_some() {
         h.push_str("<a href=\"#server\">Server</a>");
     }
@@ -177,6 +181,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     errors_section(h, s, c)?;
     slo_section(h, s)?;
     windows_section(h, s)?;
+    super::faults::section(h, s)?;
     s.health.html_section(h)?;
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;

@@ -14,6 +14,7 @@ pub mod baseline;
 pub mod charts;
 pub mod collect;
 pub mod evenness;
+pub mod faults;
 pub mod generator;
 pub mod goose_json;
 pub mod health;
@@ -216,6 +217,7 @@ pub fn summarise_with_samples(
             x.diagnosis = Some(d);
         }
     }
+    summary.faults = faults::read(run_dir, &summary.series)?;
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()

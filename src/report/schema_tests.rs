@@ -201,6 +201,20 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
         diagnosis: Some("queueing".into()),
     });
+    s.faults = vec![super::faults::FaultWindow {
+        index: 1,
+        name: "proxy down".into(),
+        kind: "command".into(),
+        describe: "run `x`".into(),
+        window: "stage 1".into(),
+        start_ms: Some(1),
+        end_ms: None,
+        hits: Some(3),
+        requests: 4,
+        failed: 2,
+        failures_by_kind: vec![("timeout".into(), 2)],
+        commands: Some("start ok; stop ok".into()),
+    }];
     let doc = serde_json::to_value(&s).unwrap();
     // Every optional field named in the schema is present somewhere in `doc`.
     for key in [
@@ -219,6 +233,8 @@ fn a_summary_with_every_optional_field_set_validates() {
         "server_scrape_failures",
         "goose_clock_offset_ms",
         "diagnosis",
+        "hits",
+        "commands",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

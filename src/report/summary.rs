@@ -90,6 +90,9 @@ pub struct Summary {
     /// The target's own figures and the count check (`server.csv`), when scraped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<super::server::ServerSummary>,
+    /// `[[faults]]` windows as they ran (`faults.json`), with what failed in each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::faults::FaultWindow>,
 }
 
 /// Capacity as a bracket: the most viewers that held, the fewest above them that

@@ -19,6 +19,8 @@
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
+//! - `scheduled_faults`: `[[faults]]` against the sandbox (each kind in its window only), command
+//!   faults (Ctrl-C runs the stop, a failing start stops the run, `tc netem` in a namespace).
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 
 mod bad_scenarios;
@@ -38,6 +40,7 @@ mod prometheus_endpoint;
 mod real_influx;
 mod refine;
 mod request_times;
+mod scheduled_faults;
 mod server_counts;
 mod server_metrics;
 mod smoke_run;
