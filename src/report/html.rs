@@ -753,7 +753,9 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         "Missed auto-refreshes (previous load still running)",
         c.missed_refreshes.to_string(),
     )?;
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n");
+    super::sync_attempts::section(h, s)?;
+    h.push_str("</section>\n");
     Ok(())
 }
 

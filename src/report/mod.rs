@@ -27,6 +27,7 @@ pub mod markdown;
 pub mod regress;
 pub mod server;
 pub mod summary;
+pub mod sync_attempts;
 pub mod synthetic;
 
 #[cfg(test)]
@@ -218,6 +219,7 @@ pub fn summarise_with_samples(
         }
     }
     summary.faults = faults::read(run_dir, &summary.series)?;
+    summary.sync.resilience = sync_attempts::read(run_dir, &summary.faults, ran_ms)?;
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()

@@ -201,6 +201,25 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
         diagnosis: Some("queueing".into()),
     });
+    s.sync.resilience = Some(super::sync_attempts::SyncResilience {
+        batches: 3,
+        retries: 1,
+        retry_wait_ms: Some([500, 500, 500]),
+        retries_following_backoff: 1,
+        split: 0,
+        dropped: 1,
+        dropped_points: 10,
+        possibly_written_twice: 1,
+        backlog: vec![(0, 10)],
+        freshness_lag_ms: vec![(0, 900)],
+        faults: vec![super::sync_attempts::FaultBacklog {
+            fault: 1,
+            peak_points: 10,
+            retries: 1,
+            drain_ms: None,
+        }],
+        cannot_keep_up: Some("the sync job cannot keep up".into()),
+    });
     s.faults = vec![super::faults::FaultWindow {
         index: 1,
         name: "proxy down".into(),
@@ -235,6 +254,8 @@ fn a_summary_with_every_optional_field_set_validates() {
         "diagnosis",
         "hits",
         "commands",
+        "resilience",
+        "cannot_keep_up",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

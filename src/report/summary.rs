@@ -520,6 +520,9 @@ pub struct SyncStats {
     pub ms_per_point: Option<f64>,
     /// Points per second over the run.
     pub points_per_s: Option<f64>,
+    /// Retries, split/dropped/doubled batches, backlog and freshness lag (`sync.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<super::sync_attempts::SyncResilience>,
 }
 
 /// The run over time, in equal buckets.
