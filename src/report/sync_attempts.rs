@@ -57,7 +57,8 @@ pub struct FaultBacklog {
     pub fault: usize,
     /// The largest backlog from the window's start until it drained, points.
     pub peak_points: u64,
-    /// Retries in the window.
+    /// Retries from the window's start until the backlog drained (a stalled
+    /// write is retried once it times out, often after the window).
     pub retries: u64,
     /// From the window's end until the backlog was back to zero, ms; None when it
     /// never drained before the run ended.
@@ -116,7 +117,10 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
     )?;
     for f in &r.faults {
         row(
-            &format!("Fault {}: backlog built, retries, time to drain", f.fault),
+            &format!(
+                "Fault {}: backlog built, retries until drained, time to drain",
+                f.fault
+            ),
             format!(
                 "{} points, {} retries, {}",
                 f.peak_points,
@@ -301,7 +305,7 @@ fn analyse(rows: &[Row], faults: &[FaultWindow], run_ms: u64) -> SyncResilience 
             .unwrap_or(0);
         let retries = rows
             .iter()
-            .filter(|r| r.attempt > 1 && r.elapsed_ms >= start && r.elapsed_ms <= end)
+            .filter(|r| r.attempt > 1 && r.elapsed_ms >= start && r.elapsed_ms <= until)
             .count() as u64;
         out.faults.push(FaultBacklog {
             fault: f.index,
@@ -409,6 +413,7 @@ mod tests {
         // Batch 3 waits until it is dropped at 5.6 s: the backlog drains then.
         assert_eq!(r.faults[0].drain_ms, Some(2600));
         assert_eq!(r.faults[0].peak_points, 200);
+        assert_eq!(r.faults[0].retries, 2);
         // The newest stored data at 3 s is batch 1's (ready 0.5 s): 2.5 s old.
         assert!(r.freshness_lag_ms.contains(&(2, 2500)));
         assert_eq!(r.cannot_keep_up, None);
