@@ -113,7 +113,7 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| (k.label().to_string(), n))
         .collect();
-    by_kind.sort_by(|a, b| b.1.cmp(&a.1));
+    by_kind.sort_by_key(|k| std::cmp::Reverse(k.1));
     out.failures_by_kind = by_kind;
     out
 }

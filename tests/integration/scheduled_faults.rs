@@ -410,7 +410,7 @@ rate = "30%"
         ("window = \"step 9\"", "window `step 9` does not exist", 1),
         ("rate = \"130%\"", "at most 100%", 2),
     ] {
-        let mut entry = vec![
+        let mut entry = [
             "kind = \"error\"",
             "window = \"step 2\"",
             "rate = \"30%\"",
