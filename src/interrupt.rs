@@ -28,6 +28,18 @@ static COUNT: LazyLock<watch::Sender<usize>> = LazyLock::new(|| watch::channel(0
 /// What the run is doing, for the handler.
 static STAGE: Mutex<Stage> = Mutex::new(Stage::Idle);
 
+/// Run before a signal makes the process exit (the run does not finish then):
+/// e.g. the stop commands of faults still on (`crate::faults`).
+static AT_HARD_EXIT: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Run `f` should a signal make the process exit; registered once however often asked.
+pub fn at_hard_exit(f: fn()) {
+    let mut hooks = AT_HARD_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    if !hooks.iter().any(|g| std::ptr::fn_addr_eq(*g, f)) {
+        hooks.push(f);
+    }
+}
+
 /// The killswitch reason Goose records for a signal.
 pub const REASON: &str = "interrupted by a signal (SIGINT, SIGTERM or SIGHUP)";
 
@@ -147,5 +159,12 @@ fn on_signal() {
 
 fn exit(message: &str) -> ! {
     eprintln!("\ndashload: {message}");
+    let hooks = AT_HARD_EXIT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    for hook in hooks {
+        hook();
+    }
     std::process::exit(i32::from(exit_code::INTERRUPTED))
 }

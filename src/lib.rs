@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cpu;
 pub mod error;
 pub mod export;
+pub mod faults;
 pub mod history;
 pub mod interrupt;
 pub mod live;

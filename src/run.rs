@@ -195,6 +195,16 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         drain_timeout(&scenario),
     ));
     let clock = Instant::now();
+    let faults = crate::faults::FaultRun::start(
+        &scenario.faults,
+        sandbox.as_ref().map(|s| s.state().clone()),
+        &run_dir,
+        clock,
+        {
+            let context = context.clone();
+            move || context.goose_started.get().copied()
+        },
+    )?;
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
     let scraper = crate::server_metrics::scrape::start_for_run(
@@ -204,6 +214,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         &partial,
     )?;
     let outcome = attack.execute().await;
+    // Faults first: stop commands run as soon as the load is over.
+    let fault_failed = faults.finish().await?;
     live.stop();
     ender.abort();
     monitor.abort();
@@ -307,6 +319,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         }
     }
 
+    if let Some(failed) = fault_failed {
+        return Err(Error::Other(anyhow::anyhow!(
+            "{failed}: the run stopped after {:.1} s; its folder {} holds what ran (`dashload report {}` renders it)",
+            ran_for.as_secs_f64(),
+            run_dir.display(),
+            run_dir.display()
+        )));
+    }
     interrupt::enter(Stage::Rendering(run_dir.clone()));
     let report = if options.render {
         let dir = run_dir.clone();

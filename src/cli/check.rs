@@ -175,6 +175,17 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         );
     }
 
+    if !s.faults.is_empty() {
+        let _ = writeln!(
+            w,
+            "\nfaults    {} scheduled (times in the run; a window the ladder does not reach never starts)",
+            s.faults.len()
+        );
+        for f in &s.faults {
+            let _ = writeln!(w, "{}", f.schedule_line());
+        }
+    }
+
     let _ = writeln!(
         w,
         "\nsync      {} user(s), {} entries per sync every {}, batches of {} points{}, source {}",

@@ -802,6 +802,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             ms_per_point: c.ingest.ms_per_point(),
             points_per_s: (duration_s > 0.0 && c.ingest.batches > 0)
                 .then(|| c.ingest.points as f64 / duration_s),
+            resilience: None,
         },
         series: series(c),
         latency_series: super::latency_series::build(&c.buckets, &super::charts::LATENCY_CLASSES),
@@ -811,6 +812,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         server: None,
         recovery,
         degradation,
+        faults: Vec::new(),
     }
 }
 

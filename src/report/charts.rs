@@ -186,6 +186,7 @@ pub fn clock(start: DateTime<Utc>, x: f64) -> String {
 /// Draw a chart over time: x in seconds over the whole run, labelled with
 /// UTC wall-clock times; a log y axis has 2-5-10 ticks.
 fn time_chart(s: &Summary, mut plot: Plot, log_y: bool) -> String {
+    plot.faults = super::faults::bands(&s.faults);
     let title = plot.title.clone();
     let x_end = plot.xs().fold(s.run.duration_s, f64::max).max(1.0);
     let start = s.run.started_at;

@@ -146,7 +146,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         }
     )?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a><a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a>");
+    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
+    if !s.faults.is_empty() {
+        h.push_str("<a href=\"#faults\">Faults</a>");
+    }
+    h.push_str("<a href=\"#health\">Evenness &amp; generator</a><a href=\"#names\">Panels</a>");
     if !s.run.skipped.is_empty() {
         h.push_str("<a href=\"#skipped\">Not loaded</a>");
     }
@@ -181,6 +185,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     errors_section(h, s, c)?;
     slo_section(h, s)?;
     windows_section(h, s)?;
+    super::faults::section(h, s)?;
     s.health.html_section(h)?;
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
@@ -801,7 +806,9 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         "Missed auto-refreshes (previous load still running)",
         c.missed_refreshes.to_string(),
     )?;
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n");
+    super::sync_attempts::section(h, s)?;
+    h.push_str("</section>\n");
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod charts;
 pub mod collect;
 pub mod degradation;
 pub mod evenness;
+pub mod faults;
 pub mod generator;
 pub mod goose_json;
 pub mod health;
@@ -28,6 +29,7 @@ pub mod recovery;
 pub mod regress;
 pub mod server;
 pub mod summary;
+pub mod sync_attempts;
 pub mod synthetic;
 
 #[cfg(test)]
@@ -236,6 +238,8 @@ pub fn summarise_with_samples(
             x.diagnosis = Some(d);
         }
     }
+    summary.faults = faults::read(run_dir, &summary.series)?;
+    summary.sync.resilience = sync_attempts::read(run_dir, &summary.faults, ran_ms)?;
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()

@@ -237,6 +237,39 @@ fn a_summary_with_every_optional_field_set_validates() {
         loads_completed: Some(0.9),
         rules: Default::default(),
     });
+    s.sync.resilience = Some(super::sync_attempts::SyncResilience {
+        batches: 3,
+        retries: 1,
+        retry_wait_ms: Some([500, 500, 500]),
+        retries_following_backoff: 1,
+        split: 0,
+        dropped: 1,
+        dropped_points: 10,
+        possibly_written_twice: 1,
+        backlog: vec![(0, 10)],
+        freshness_lag_ms: vec![(0, 900)],
+        faults: vec![super::sync_attempts::FaultBacklog {
+            fault: 1,
+            peak_points: 10,
+            retries: 1,
+            drain_ms: None,
+        }],
+        cannot_keep_up: Some("the sync job cannot keep up".into()),
+    });
+    s.faults = vec![super::faults::FaultWindow {
+        index: 1,
+        name: "proxy down".into(),
+        kind: "command".into(),
+        describe: "run `x`".into(),
+        window: "stage 1".into(),
+        start_ms: Some(1),
+        end_ms: None,
+        hits: Some(3),
+        requests: 4,
+        failed: 2,
+        failures_by_kind: vec![("timeout".into(), 2)],
+        commands: Some("start ok; stop ok".into()),
+    }];
     let doc = serde_json::to_value(&s).unwrap();
     // The other outcomes of a recovery validate too.
     for outcome in [
@@ -273,6 +306,10 @@ fn a_summary_with_every_optional_field_set_validates() {
         "degradation",
         "skipped",
         "what",
+        "hits",
+        "commands",
+        "resilience",
+        "cannot_keep_up",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

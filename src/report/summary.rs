@@ -97,6 +97,9 @@ pub struct Summary {
     /// How the load past capacity went: graceful or a collapse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degradation: Option<super::degradation::Degradation>,
+    /// `[[faults]]` windows as they ran (`faults.json`), with what failed in each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<super::faults::FaultWindow>,
 }
 
 /// The `[recovery]` phase's time to recover (see `report::recovery`).
@@ -556,6 +559,9 @@ pub struct SyncStats {
     pub ms_per_point: Option<f64>,
     /// Points per second over the run.
     pub points_per_s: Option<f64>,
+    /// Retries, split/dropped/doubled batches, backlog and freshness lag (`sync.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<super::sync_attempts::SyncResilience>,
 }
 
 /// The run over time, in equal buckets.

@@ -12,6 +12,7 @@
 //! [`SandboxConfig::listen`].
 
 pub mod capacity;
+pub mod faults;
 pub mod http_debug;
 pub mod http_grafana;
 pub mod http_influx;
@@ -111,6 +112,11 @@ pub fn router(state: SandboxState) -> Router {
         .merge(http_grafana::routes())
         .merge(http_toggl::routes())
         .merge(http_debug::routes())
+        .merge(faults::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -161,6 +167,11 @@ impl Sandbox {
             .map_err(|e| Error::Usage(format!("sandbox listener has no address: {e}")))?;
         let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone());
+        // Refused connections (a `refuse` fault) close below HTTP.
+        let listener = axum::serve::ListenerExt::tap_io(
+            faults::FaultListener::new(listener, state.clone()),
+            |_| {},
+        );
         let task = tokio::spawn(async move {
             // With the peer's address, so /debug/vars can answer loopback only.
             axum::serve(
@@ -200,8 +211,14 @@ impl Sandbox {
         &self.state
     }
 
-    /// Stop serving and wait for in-flight requests.
+    /// Its built-in faults, switched on and off while it serves.
+    pub fn faults(&self) -> &faults::FaultSet {
+        &self.state.inner.faults
+    }
+
+    /// Stop serving and wait for in-flight requests (stalled ones are let go).
     pub async fn stop(self) {
+        self.state.inner.faults.clear();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }

@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub counters: Counters,
     pub toggl: TogglState,
     world: OnceLock<World>,
+    /// Built-in faults switched on now.
+    pub faults: super::faults::FaultSet,
 }
 
 /// Live counters, read as a [`SandboxCounters`] snapshot.
@@ -119,6 +121,7 @@ impl SandboxState {
                 counters: Counters::default(),
                 toggl,
                 world: OnceLock::new(),
+                faults: Default::default(),
             }),
         }
     }

@@ -4,6 +4,7 @@
 //! sent, and reported as `file:line:column: what is wrong (the offending value)`.
 
 pub mod duration;
+pub mod faults;
 pub mod file;
 pub mod limits;
 pub mod overrides;
@@ -74,6 +75,8 @@ pub struct Scenario {
     pub recovery: Option<RecoveryPhase>,
     /// `[recovery] window`, `[slo.recovery]`, `[slo.degradation]`.
     pub past_capacity: crate::runfolder::PastCapacityRules,
+    /// `[[faults]]`: faults on a schedule, in file order.
+    pub faults: Vec<faults::Fault>,
 }
 
 /// `[sandbox]`: multipliers of the embedded sandbox's service time, so a test
@@ -642,6 +645,11 @@ impl Ctx<'_> {
             Some(s) => self.sandbox_tuning(s, target.kind)?,
             None => SandboxTuning::default(),
         };
+        let faults = self.faults(
+            &raw.faults,
+            target.kind,
+            &crate::plan::Plan::build(&stages, stress.as_ref(), sync.users).windows,
+        )?;
         Ok(Scenario {
             name,
             description: raw.description,
@@ -662,6 +670,7 @@ impl Ctx<'_> {
             server_metrics: self.server_metrics(raw.server_metrics.as_ref())?,
             recovery,
             past_capacity,
+            faults,
         })
     }
 

@@ -32,6 +32,8 @@ pub struct RawScenario {
     pub server_metrics: Option<Spanned<super::server_metrics::RawServerMetrics>>,
     /// `[recovery]`: the phase after the stress ladder.
     pub recovery: Option<Spanned<super::recovery::RawRecovery>>,
+    #[serde(default)]
+    pub faults: Vec<Spanned<super::faults::RawFault>>,
 }
 
 /// `[limits]`: bounds on the load's size, raised knowingly.

@@ -1,6 +1,10 @@
 //! `ingest.csv`: one row per sync batch write, the figures the request log cannot
 //! carry (points and bytes per batch). Written under `.partial/` and moved into
 //! the run folder with Goose's files when the run ends.
+//!
+//! Beside it, `sync.csv`: one row per write attempt of a batch ([`SyncAttempt`]),
+//! so the report can tell retries (and whether their delays followed the back-off),
+//! split, dropped and possibly doubled batches, the backlog and the freshness lag.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,11 +31,66 @@ pub struct IngestRow {
     pub success: bool,
 }
 
+/// The file of write attempts, beside `ingest.csv`.
+pub const ATTEMPTS: &str = "sync.csv";
+
+/// The header of `sync.csv`.
+pub const ATTEMPTS_HEADER: &str =
+    "elapsed_ms,batch,attempt,points,status,outcome,waited_ms,asked_ms";
+
+/// What came of one write attempt of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The batch was stored.
+    Stored,
+    /// It failed and is tried again.
+    Retry,
+    /// It was too large (413): cut in two new batches.
+    Split,
+    /// It failed for good (not retried, or out of tries).
+    Dropped,
+}
+
+impl AttemptOutcome {
+    /// The word in `sync.csv`.
+    pub fn key(self) -> &'static str {
+        match self {
+            AttemptOutcome::Stored => "stored",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Split => "split",
+            AttemptOutcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// One write attempt of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncAttempt {
+    /// ms since the attack started, when the attempt ended.
+    pub elapsed_ms: u64,
+    /// The batch (1, 2, … in the run; the halves of a split batch are new batches).
+    pub batch: u64,
+    /// 1 for the first try.
+    pub attempt: u32,
+    /// Points in the batch.
+    pub points: u64,
+    /// HTTP status (0 when there was no answer).
+    pub status: u16,
+    /// What came of it.
+    pub outcome: AttemptOutcome,
+    /// How long the job waited before this attempt (0 for the first).
+    pub waited_ms: u64,
+    /// How long the back-off asked for (Retry-After, else the configured step).
+    pub asked_ms: u64,
+}
+
 /// A shared, buffered writer of `ingest.csv` (a handful of rows per second at most).
 #[derive(Clone)]
 pub struct IngestLog {
     path: PathBuf,
     out: Arc<Mutex<Option<BufWriter<File>>>>,
+    attempts: Arc<Mutex<Option<BufWriter<File>>>>,
+    batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl IngestLog {
@@ -40,10 +99,45 @@ impl IngestLog {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let mut out = BufWriter::new(file);
         writeln!(out, "{INGEST_HEADER}").map_err(|e| Error::io(path, e))?;
+        let attempts_path = path.with_file_name(ATTEMPTS);
+        let file = File::create(&attempts_path).map_err(|e| Error::io(&attempts_path, e))?;
+        let mut attempts = BufWriter::new(file);
+        writeln!(attempts, "{ATTEMPTS_HEADER}").map_err(|e| Error::io(&attempts_path, e))?;
         Ok(IngestLog {
             path: path.to_path_buf(),
             out: Arc::new(Mutex::new(Some(out))),
+            attempts: Arc::new(Mutex::new(Some(attempts))),
+            batches: Arc::default(),
         })
+    }
+
+    /// A new batch's number.
+    pub fn next_batch(&self) -> u64 {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
+    /// Append a write attempt to `sync.csv` (closed, like `ingest.csv`, on an error).
+    pub fn attempt(&self, a: SyncAttempt) {
+        let mut guard = self.attempts.lock().expect("sync log lock");
+        if let Some(out) = guard.as_mut() {
+            if let Err(e) = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                a.elapsed_ms,
+                a.batch,
+                a.attempt,
+                a.points,
+                a.status,
+                a.outcome.key(),
+                a.waited_ms,
+                a.asked_ms
+            ) {
+                eprintln!("dashload: {ATTEMPTS}: {e}; the sync attempt log stops here");
+                *guard = None;
+            }
+        }
     }
 
     /// Append a row. A write error is reported once and the log closes: losing the
@@ -69,6 +163,10 @@ impl IngestLog {
     pub fn finish(&self) -> Result<()> {
         if let Some(mut out) = self.out.lock().expect("ingest log lock").take() {
             out.flush().map_err(|e| Error::io(&self.path, e))?;
+        }
+        if let Some(mut out) = self.attempts.lock().expect("sync log lock").take() {
+            let path = self.path.with_file_name(ATTEMPTS);
+            out.flush().map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@
 //! sync scenario per sync user (weight 1 each, so no common divisor shuffles the
 //! list) makes the sync users launch first and stay, while viewers come and go.
 
-mod ingest_log;
+pub mod ingest_log;
 pub(crate) mod request;
 pub mod sync;
 pub mod viewer;

@@ -26,7 +26,7 @@ use crate::target::outside_log::{self, OTHER, QUERY, SYNC_STATUS_POLL};
 use crate::target::{
     clip, judge_query, judge_write, Endpoints, Judged, TogglEndpoints, TriggerEndpoints,
 };
-use crate::users::ingest_log::IngestRow;
+use crate::users::ingest_log::{AttemptOutcome, IngestRow, SyncAttempt};
 use crate::workload::line_protocol::{gzip, Names};
 use crate::workload::toggl::{EntryGenerator, TimeEntry, World, WorldConfig};
 
@@ -507,9 +507,12 @@ async fn write_batch(
     context: &RunContext,
 ) -> Result<bool, Box<TransactionError>> {
     let mut stored = true;
-    let mut pending = vec![(body, points)];
-    while let Some((body, points)) = pending.pop() {
+    let log = &context.ingest;
+    let mut pending = vec![(body, points, log.next_batch())];
+    while let Some((body, points, batch)) = pending.pop() {
         let mut attempt = 0;
+        // The wait before this attempt: as long as it was, and as asked.
+        let (mut waited_ms, mut asked_ms) = (0, 0);
         loop {
             attempt += 1;
             let (payload, gzipped) = if job.gzip {
@@ -536,11 +539,32 @@ async fn write_batch(
             }
             // Transport failures, 5xx and 429 (the server shedding load) are retried.
             let retry = outcome.status == 0 || outcome.status >= 500 || outcome.status == 429;
-            if outcome.status == 413 && points > 1 {
+            let split = outcome.status == 413 && points > 1;
+            let next = match () {
+                _ if outcome.judged.ok => AttemptOutcome::Stored,
+                _ if split => AttemptOutcome::Split,
+                _ if retry && attempt < TRIES => AttemptOutcome::Retry,
+                _ => AttemptOutcome::Dropped,
+            };
+            let cancelled =
+                (outcome.judged.error.as_deref()).is_some_and(crate::runfolder::is_cancelled);
+            if !cancelled {
+                log.attempt(SyncAttempt {
+                    elapsed_ms: user.started.elapsed().as_millis() as u64,
+                    batch,
+                    attempt,
+                    points,
+                    status: outcome.status,
+                    outcome: next,
+                    waited_ms,
+                    asked_ms,
+                });
+            }
+            if split {
                 let (a, b) = split_lines(&body);
                 let half = points / 2;
-                pending.push((b, points - half));
-                pending.push((a, half));
+                pending.push((b, points - half, log.next_batch()));
+                pending.push((a, half, log.next_batch()));
                 break;
             }
             if !retry || attempt >= TRIES {
@@ -551,9 +575,11 @@ async fn write_batch(
             let wait = outcome
                 .retry_after
                 .unwrap_or(Duration::from_millis(500 * u64::from(attempt)));
+            let slept = Instant::now();
             if !context.live.sleep(wait).await {
                 return Ok(false);
             }
+            (waited_ms, asked_ms) = (slept.elapsed().as_millis() as u64, wait.as_millis() as u64);
         }
     }
     Ok(stored)

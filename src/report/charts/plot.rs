@@ -110,6 +110,8 @@ pub(super) struct Plot<'a> {
     pub(super) markers: Vec<Marker>,
     /// Windows to shade, x in seconds.
     pub(super) bands: &'a [WindowStats],
+    /// Fault windows to shade over them: `(start s, end s, label)`.
+    pub(super) faults: Vec<(f64, f64, String)>,
     /// Point labels `(x, y, text)`.
     pub(super) notes: Vec<(f64, f64, String)>,
     pub(super) x_format: Box<dyn Fn(&f64) -> String + 'a>,
@@ -129,6 +131,7 @@ impl<'a> Plot<'a> {
             hlines: Vec::new(),
             markers: Vec::new(),
             bands: &[],
+            faults: Vec::new(),
             notes: Vec::new(),
             x_format: Box::new(number),
             y_format: Box::new(number),
@@ -156,6 +159,9 @@ impl<'a> Plot<'a> {
                 };
                 legend.push((name.to_string(), Mark::Band(band_color(w.kind))));
             }
+        }
+        if !self.faults.is_empty() {
+            legend.push(("fault window".to_string(), Mark::Band(fault_color())));
         }
         for l in self.lines.iter().filter(|l| !l.segments().is_empty()) {
             legend.push((l.label.clone(), Mark::Line(l.color, l.stroke)));
@@ -193,6 +199,7 @@ impl<'a> Plot<'a> {
             .flat_map(|l| l.points.iter().map(|p| p.0))
             .chain(self.markers.iter().map(|m| m.x))
             .chain(self.bands.iter().map(|w| w.end_ms as f64 / 1000.0))
+            .chain(self.faults.iter().map(|f| f.1))
             .filter(|v| v.is_finite())
     }
 }
@@ -217,6 +224,11 @@ pub(super) fn percent_of_tail(x: &f64) -> String {
     let p = 100.0 * (1.0 - 10f64.powf(-x));
     let s = format!("{p:.4}");
     format!("{}%", s.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// The shade of a fault window: red, over the window's own shade.
+pub(super) fn fault_color() -> RGBAColor {
+    RGBColor(214, 39, 40).mix(0.16)
 }
 
 pub(super) fn band_color(kind: WindowKind) -> RGBAColor {
@@ -445,6 +457,26 @@ where
                     label,
                     (3, 3 + (LABEL as i32 + 2) * (i as i32 % 2)),
                     (FONT, LABEL).into_font().color(&RGBColor(80, 80, 80)),
+                ),
+        ))?;
+    }
+
+    // Fault windows over the stage shading, labelled at the bottom.
+    for (x0, x1, label) in &plot.faults {
+        let (x0, x1) = (x0.max(xr.start), x1.min(xr.end));
+        if x1 <= x0 {
+            continue;
+        }
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x0, yr.start), (x1, yr.end)],
+            fault_color().filled(),
+        )))?;
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x0, yr.start))
+                + Text::new(
+                    label.clone(),
+                    (3, -(LABEL as i32) - 4),
+                    (FONT, LABEL).into_font().color(&RGBColor(160, 30, 30)),
                 ),
         ))?;
     }

@@ -1,0 +1,663 @@
+//! A run's faults on its clock: switches the sandbox's built-in faults on and
+//! off, and runs command faults' `start` and `stop` (with a timeout, output to
+//! `faults/<n>-start.log` and `faults/<n>-stop.log` in the run folder).
+//!
+//! What ran is recorded in `faults.json` ([`FaultRecord`]): each window as it
+//! really ran (`start_ms`/`end_ms` on the request log's clock), so the report can
+//! shade it and measure recovery after it. A failing `start` stops the run (Goose's
+//! killswitch) and the run ends with an error; a `stop` always runs: when the
+//! window ends, when the run ends early (ladder stop, Ctrl-C), and, should the
+//! process be made to exit at once (a third Ctrl-C), from `interrupt`'s exit hook.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::sandbox::SandboxState;
+use crate::scenario::faults::{Fault, FaultAction};
+
+/// The file in the run folder.
+pub const FILE: &str = "faults.json";
+/// The folder of command logs in the run folder.
+pub const LOG_DIR: &str = "faults";
+
+/// One fault as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// 1-based, in scenario order.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// `latency`, `error`, `refuse`, `stall` or `command`.
+    pub kind: String,
+    /// What it does, in one line.
+    pub describe: String,
+    /// The window as written (`stage 2`, `step 3`, `at 30s for 20s`).
+    pub window: String,
+    /// Planned start, ms since the attack started.
+    pub planned_start_ms: u64,
+    /// Planned end.
+    pub planned_end_ms: u64,
+    /// When it was switched on (None: the run ended first).
+    pub start_ms: Option<u64>,
+    /// When it was switched off.
+    pub end_ms: Option<u64>,
+    /// Requests a sandbox fault hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits: Option<u64>,
+    /// The start command, as it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_command: Option<CommandRun>,
+    /// The stop command, as it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_command: Option<CommandRun>,
+}
+
+impl FaultRecord {
+    /// The window as it ran, when it ran: (start, end) ms on the run's clock.
+    pub fn ran(&self) -> Option<(u64, u64)> {
+        Some((self.start_ms?, self.end_ms?))
+    }
+}
+
+/// One command as it ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRun {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// True when it exited 0 within its timeout.
+    pub ok: bool,
+    /// Its exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// Why it failed, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it ran, ms.
+    pub duration_ms: u64,
+    /// Its log, relative to the run folder.
+    pub log: String,
+}
+
+/// Read `faults.json` of a run folder (empty when the run had no faults).
+pub fn load(run_dir: &Path) -> Result<Vec<FaultRecord>> {
+    let path = run_dir.join(FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Report(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Run `argv` with `timeout`, its output (stdout and stderr) to `log`; `shown`
+/// names the log in the record.
+pub async fn run_command(
+    argv: &[String],
+    timeout: Duration,
+    log: &Path,
+    shown: &str,
+) -> CommandRun {
+    let started = Instant::now();
+    let (a, l) = (argv.to_vec(), log.to_path_buf());
+    let result = tokio::task::spawn_blocking(move || run_blocking(&a, timeout, &l))
+        .await
+        .unwrap_or_else(|e| Err(format!("the command's thread failed: {e}")));
+    let mut out = CommandRun {
+        argv: argv.to_vec(),
+        ok: false,
+        exit_code: None,
+        error: None,
+        duration_ms: started.elapsed().as_millis() as u64,
+        log: shown.to_string(),
+    };
+    match result {
+        Ok(status) => {
+            out.exit_code = status.code();
+            out.ok = status.success();
+            if !out.ok {
+                out.error = Some(match status.code() {
+                    Some(c) => format!("exited {c}"),
+                    None => "killed by a signal".into(),
+                });
+            }
+        }
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+/// Run `argv` (no shell) within `timeout` (killed past it), output to `log`.
+fn run_blocking(
+    argv: &[String],
+    timeout: Duration,
+    log: &Path,
+) -> std::result::Result<std::process::ExitStatus, String> {
+    let file =
+        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let (program, args) = argv.split_first().ok_or("no program")?;
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Err(e) => return Err(format!("waiting for `{program}`: {e}")),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`{program}` ran past its timeout ({}) and was killed",
+                    crate::scenario::duration::format_duration(timeout)
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// A stop command still owed, for the exit hook.
+#[derive(Clone)]
+struct Owed {
+    argv: Vec<String>,
+    timeout: Duration,
+    log: PathBuf,
+}
+
+/// Stop commands owed by the running faults (by fault index), across the process:
+/// the exit hook runs them should the process exit before the run finishes.
+static OWED: Mutex<BTreeMap<usize, Owed>> = Mutex::new(BTreeMap::new());
+
+/// Run every owed stop command now, blocking (each within its timeout): the
+/// process is about to exit.
+pub fn run_owed_stops() {
+    let owed: Vec<Owed> = std::mem::take(&mut *OWED.lock().unwrap_or_else(|e| e.into_inner()))
+        .into_values()
+        .collect();
+    for o in owed {
+        let _ = run_blocking(&o.argv, o.timeout, &o.log);
+    }
+}
+
+struct Shared {
+    faults: Vec<Fault>,
+    records: Mutex<Vec<FaultRecord>>,
+    sandbox: Option<SandboxState>,
+    run_dir: PathBuf,
+    /// Zero of the run's clock: the attack's start until Goose's is known.
+    clock: Mutex<Instant>,
+    /// Goose's clock zero (the request log's), once its first user started.
+    goose_zero: Box<dyn Fn() -> Option<Instant> + Send + Sync>,
+    /// Sandbox fault ids, by fault index.
+    switched: Mutex<BTreeMap<usize, u64>>,
+    /// The first start command that failed, in words.
+    failed: Mutex<Option<String>>,
+    /// Stops the run: Goose's killswitch (a test's own function in unit tests,
+    /// which share the process's killswitch with other tests).
+    stop_run: fn(&str),
+}
+
+/// The faults of one run, on its clock.
+pub struct FaultRun {
+    shared: Arc<Shared>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FaultRun {
+    /// Schedule `faults` on the request log's clock: `goose_zero` gives Goose's
+    /// start once known (until then, and should it never be, `clock`, the
+    /// attack's start). `sandbox`: the embedded sandbox's state, for built-in faults.
+    pub fn start(
+        faults: &[Fault],
+        sandbox: Option<SandboxState>,
+        run_dir: &Path,
+        clock: Instant,
+        goose_zero: impl Fn() -> Option<Instant> + Send + Sync + 'static,
+    ) -> Result<FaultRun> {
+        FaultRun::start_with(
+            faults,
+            sandbox,
+            run_dir,
+            clock,
+            Box::new(goose_zero),
+            goose::trigger_killswitch,
+        )
+    }
+
+    fn start_with(
+        faults: &[Fault],
+        sandbox: Option<SandboxState>,
+        run_dir: &Path,
+        clock: Instant,
+        goose_zero: Box<dyn Fn() -> Option<Instant> + Send + Sync>,
+        stop_run: fn(&str),
+    ) -> Result<FaultRun> {
+        crate::interrupt::at_hard_exit(run_owed_stops);
+        if faults
+            .iter()
+            .any(|f| matches!(f.action, FaultAction::Command { .. }))
+        {
+            let dir = run_dir.join(LOG_DIR);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        let records = faults
+            .iter()
+            .map(|f| FaultRecord {
+                index: f.index,
+                name: f.name.clone(),
+                kind: f.kind().into(),
+                describe: f.describe(),
+                window: f.window.clone(),
+                planned_start_ms: f.start_ms,
+                planned_end_ms: f.end_ms,
+                start_ms: None,
+                end_ms: None,
+                hits: None,
+                start_command: None,
+                stop_command: None,
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            faults: faults.to_vec(),
+            records: Mutex::new(records),
+            sandbox,
+            run_dir: run_dir.to_path_buf(),
+            clock: Mutex::new(clock),
+            goose_zero,
+            switched: Mutex::default(),
+            failed: Mutex::default(),
+            stop_run,
+        });
+        let task = (!faults.is_empty()).then(|| tokio::spawn(schedule(shared.clone())));
+        Ok(FaultRun { shared, task })
+    }
+
+    /// The load is over: switch off what is still on (running stop commands),
+    /// write `faults.json`, and say whether a start command failed.
+    pub async fn finish(mut self) -> Result<Option<String>> {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let on: Vec<usize> = {
+            let records = self
+                .shared
+                .records
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            records
+                .iter()
+                .filter(|r| r.start_ms.is_some() && r.end_ms.is_none())
+                .map(|r| r.index)
+                .collect()
+        };
+        for index in on {
+            switch_off(&self.shared, index).await;
+        }
+        let records = self.records();
+        if !records.is_empty() {
+            let json = serde_json::to_vec_pretty(&records)
+                .map_err(|e| Error::Report(format!("faults.json: {e}")))?;
+            crate::runfolder::write_atomic(&self.shared.run_dir.join(FILE), &json)?;
+        }
+        Ok(self
+            .shared
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
+
+    /// The records so far.
+    pub fn records(&self) -> Vec<FaultRecord> {
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for FaultRun {
+    fn drop(&mut self) {
+        // Dropped without finish (the run failed on its way): stop what was
+        // started, blocking, so no fault outlives the run.
+        if let Some(task) = self.task.take() {
+            task.abort();
+            if let Some(s) = &self.shared.sandbox {
+                s.faults().clear();
+            }
+            run_owed_stops();
+        }
+    }
+}
+
+fn zero(shared: &Shared) -> Instant {
+    *shared.clock.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn now_ms(shared: &Shared) -> u64 {
+    zero(shared).elapsed().as_millis() as u64
+}
+
+/// Every window's start and end, in time order, each when it is due.
+async fn schedule(shared: Arc<Shared>) {
+    let mut events: Vec<(u64, bool, usize)> = Vec::new();
+    for f in &shared.faults {
+        events.push((f.start_ms, true, f.index));
+        events.push((f.end_ms, false, f.index));
+    }
+    // At one instant, ends go before starts: back-to-back windows do not overlap.
+    events.sort_by_key(|&(t, start, i)| (t, start, i));
+    // Goose's zero: its first user starts a little after the attack (bounded wait).
+    for _ in 0..2000 {
+        if let Some(z) = (shared.goose_zero)() {
+            *shared.clock.lock().unwrap_or_else(|e| e.into_inner()) = z;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for (t, start, index) in events {
+        let due = zero(&shared) + Duration::from_millis(t);
+        tokio::time::sleep_until(due.into()).await;
+        if start {
+            switch_on(&shared, index).await;
+        } else {
+            switch_off(&shared, index).await;
+        }
+    }
+}
+
+fn log_path(shared: &Shared, index: usize, what: &str) -> (PathBuf, String) {
+    let shown = format!("{LOG_DIR}/{index}-{what}.log");
+    (shared.run_dir.join(&shown), shown)
+}
+
+fn update(shared: &Shared, index: usize, f: impl FnOnce(&mut FaultRecord)) {
+    let mut records = shared.records.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = records.iter_mut().find(|r| r.index == index) {
+        f(r);
+    }
+}
+
+async fn switch_on(shared: &Shared, index: usize) {
+    if shared
+        .failed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+    {
+        return;
+    }
+    let Some(fault) = shared.faults.iter().find(|f| f.index == index) else {
+        return;
+    };
+    let at = now_ms(shared);
+    update(shared, index, |r| r.start_ms = Some(at));
+    match &fault.action {
+        FaultAction::Sandbox(sf) => {
+            if let Some(s) = &shared.sandbox {
+                let id = s.faults().add(sf.clone());
+                shared
+                    .switched
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(index, id);
+            }
+        }
+        FaultAction::Command {
+            start,
+            stop,
+            timeout,
+        } => {
+            if !stop.is_empty() {
+                // Owed from now: the start may have changed something before failing.
+                let (log, _) = log_path(shared, index, "stop");
+                OWED.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                    index,
+                    Owed {
+                        argv: stop.clone(),
+                        timeout: *timeout,
+                        log,
+                    },
+                );
+            }
+            let (log, shown) = log_path(shared, index, "start");
+            let ran = run_command(start, *timeout, &log, &shown).await;
+            if !ran.ok {
+                let message = format!(
+                    "fault {index} ({}, window {}): start command `{}` failed: {} (its output: {shown})",
+                    fault.name,
+                    fault.window,
+                    start.join(" "),
+                    ran.error.as_deref().unwrap_or("failed"),
+                );
+                *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.clone());
+                eprintln!("\ndashload: {message}: stopping the run");
+                (shared.stop_run)(&message);
+            }
+            update(shared, index, |r| r.start_command = Some(ran));
+        }
+    }
+}
+
+async fn switch_off(shared: &Shared, index: usize) {
+    let Some(fault) = shared.faults.iter().find(|f| f.index == index) else {
+        return;
+    };
+    let on = {
+        let records = shared.records.lock().unwrap_or_else(|e| e.into_inner());
+        records
+            .iter()
+            .any(|r| r.index == index && r.start_ms.is_some() && r.end_ms.is_none())
+    };
+    if !on {
+        return;
+    }
+    match &fault.action {
+        FaultAction::Sandbox(_) => {
+            let id = shared
+                .switched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&index);
+            if let (Some(s), Some(id)) = (&shared.sandbox, id) {
+                s.faults().remove(id);
+                let hits = s.faults().hits(id);
+                update(shared, index, |r| r.hits = Some(hits));
+            }
+            let at = now_ms(shared);
+            update(shared, index, |r| r.end_ms = Some(at));
+        }
+        FaultAction::Command { stop, timeout, .. } => {
+            // The window ends when the stop command is sent: the target begins
+            // to recover from then.
+            let at = now_ms(shared);
+            update(shared, index, |r| r.end_ms = Some(at));
+            let owed = OWED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&index);
+            if owed.is_some() {
+                let (log, shown) = log_path(shared, index, "stop");
+                let ran = run_command(stop, *timeout, &log, &shown).await;
+                if !ran.ok {
+                    eprintln!(
+                        "\ndashload: fault {index} ({}): stop command `{}` failed: {} (its output: {shown})",
+                        fault.name,
+                        stop.join(" "),
+                        ran.error.as_deref().unwrap_or("failed")
+                    );
+                }
+                update(shared, index, |r| r.stop_command = Some(ran));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::faults::{Effect, SandboxFault, Surface};
+
+    fn command(index: usize, start_ms: u64, end_ms: u64, start: &[&str], stop: &[&str]) -> Fault {
+        Fault {
+            index,
+            name: format!("cmd {index}"),
+            window: "at".into(),
+            start_ms,
+            end_ms,
+            action: FaultAction::Command {
+                start: start.iter().map(|s| s.to_string()).collect(),
+                stop: stop.iter().map(|s| s.to_string()).collect(),
+                timeout: Duration::from_secs(5),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn commands_run_at_start_and_end_and_the_records_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("marker");
+        let m = marker.display().to_string();
+        let faults = vec![command(
+            1,
+            0,
+            50,
+            &["sh", "-c", &format!("echo on > {m}; echo started")],
+            &["sh", "-c", &format!("echo off >> {m}")],
+        )];
+        let t0 = Instant::now();
+        let run = FaultRun::start_with(
+            &faults,
+            None,
+            dir.path(),
+            t0,
+            Box::new(move || Some(t0)),
+            |_| {},
+        )
+        .unwrap();
+        // Bounded wait for the window to end (50 ms planned).
+        for _ in 0..200 {
+            if run.records()[0].stop_command.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(run.finish().await.unwrap(), None);
+        assert_eq!(std::fs::read_to_string(&marker).unwrap(), "on\noff\n");
+        let records = load(dir.path()).unwrap();
+        let r = &records[0];
+        assert!(r.start_command.as_ref().unwrap().ok);
+        assert!(r.stop_command.as_ref().unwrap().ok);
+        assert!(r.ran().is_some());
+        let log = std::fs::read_to_string(dir.path().join("faults/1-start.log")).unwrap();
+        assert_eq!(log, "started\n");
+    }
+
+    #[tokio::test]
+    async fn a_failing_start_is_reported_and_its_stop_still_runs_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("stopped");
+        let faults = vec![command(
+            7,
+            0,
+            60_000,
+            &["sh", "-c", "echo nope >&2; exit 3"],
+            &["touch", &marker.display().to_string()],
+        )];
+        let t0 = Instant::now();
+        let run = FaultRun::start_with(
+            &faults,
+            None,
+            dir.path(),
+            t0,
+            Box::new(move || Some(t0)),
+            |_| {},
+        )
+        .unwrap();
+        for _ in 0..200 {
+            if run.records()[0].start_command.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let failed = run.finish().await.unwrap().expect("the start failed");
+        assert!(
+            failed.contains("fault 7") && failed.contains("exited 3"),
+            "{failed}"
+        );
+        assert!(marker.exists(), "the stop command ran");
+        let log = std::fs::read_to_string(dir.path().join("faults/7-start.log")).unwrap();
+        assert_eq!(log, "nope\n");
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = run_command(
+            &["sleep".into(), "5".into()],
+            Duration::from_millis(100),
+            &dir.path().join("x.log"),
+            "x.log",
+        )
+        .await;
+        assert!(!ran.ok);
+        assert!(ran.error.unwrap().contains("timeout"));
+        assert!(ran.duration_ms < 4000);
+    }
+
+    #[tokio::test]
+    async fn sandbox_faults_are_on_only_in_their_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SandboxState::new(Default::default());
+        let faults = vec![Fault {
+            index: 1,
+            name: "errors".into(),
+            window: "at".into(),
+            start_ms: 100,
+            end_ms: 300,
+            action: FaultAction::Sandbox(SandboxFault {
+                on: Surface::Queries,
+                effect: Effect::Stall,
+                rate: 1.0,
+            }),
+        }];
+        let t0 = Instant::now();
+        let run = FaultRun::start_with(
+            &faults,
+            Some(state.clone()),
+            dir.path(),
+            t0,
+            Box::new(move || Some(t0)),
+            |_| {},
+        )
+        .unwrap();
+        assert!(state.faults().list().is_empty(), "not before its window");
+        let mut seen_on = false;
+        for _ in 0..100 {
+            let on = !state.faults().list().is_empty();
+            seen_on |= on;
+            if seen_on && !on {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(seen_on);
+        assert!(state.faults().list().is_empty(), "off after its window");
+        run.finish().await.unwrap();
+        let r = &load(dir.path()).unwrap()[0];
+        let (s, e) = r.ran().unwrap();
+        assert!(s >= 100 && e >= 300 && e > s, "{s}..{e}");
+    }
+}

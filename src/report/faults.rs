@@ -1,0 +1,231 @@
+//! Fault windows in the report: what ran (`faults.json`, see `crate::faults`),
+//! with the requests and failures in each window (from the run's time series) and
+//! the sync job's backlog built in it and the time to drain it after.
+//!
+//! Each window's `start_ms`/`end_ms` is on the request log's clock, the input
+//! `report::recovery::time_to_recover` takes to measure recovery after a fault.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::collect::ErrorKind;
+use super::summary::Series;
+use crate::error::Result;
+use crate::faults::FaultRecord;
+
+/// One fault window as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultWindow {
+    /// 1-based, in scenario order.
+    pub index: usize,
+    /// Its name.
+    pub name: String,
+    /// `latency`, `error`, `refuse`, `stall` or `command`.
+    pub kind: String,
+    /// What it does.
+    pub describe: String,
+    /// The window as written.
+    pub window: String,
+    /// When it was on, ms since the attack started (None: the run ended before it).
+    pub start_ms: Option<u64>,
+    /// When it went off.
+    pub end_ms: Option<u64>,
+    /// Requests a sandbox fault hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hits: Option<u64>,
+    /// Requests that ended in the window (whole time buckets overlapping it).
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Failures in the window by kind (as the errors chart labels them), most first.
+    pub failures_by_kind: Vec<(String, u64)>,
+    /// A command fault's commands: `ok`, or why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<String>,
+}
+
+impl FaultWindow {
+    /// The failed share of requests in the window.
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.failed as f64 / self.requests as f64)
+    }
+}
+
+/// The fault windows of the run in `run_dir`, counted over `series`.
+pub fn read(run_dir: &Path, series: &Series) -> Result<Vec<FaultWindow>> {
+    Ok(crate::faults::load(run_dir)?
+        .iter()
+        .map(|r| window(r, series))
+        .collect())
+}
+
+fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
+    let mut out = FaultWindow {
+        index: r.index,
+        name: r.name.clone(),
+        kind: r.kind.clone(),
+        describe: r.describe.clone(),
+        window: r.window.clone(),
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+        hits: r.hits,
+        requests: 0,
+        failed: 0,
+        failures_by_kind: Vec::new(),
+        commands: None,
+    };
+    if r.kind == "command" {
+        let said = |c: &Option<crate::faults::CommandRun>, what: &str| match c {
+            None => format!("{what} did not run"),
+            Some(c) if c.ok => format!("{what} ok"),
+            Some(c) => format!(
+                "{what} failed: {} ({})",
+                c.error.as_deref().unwrap_or("failed"),
+                c.log
+            ),
+        };
+        out.commands = Some(format!(
+            "{}; {}",
+            said(&r.start_command, "start"),
+            said(&r.stop_command, "stop")
+        ));
+    }
+    let Some((start, end)) = r.ran() else {
+        return out;
+    };
+    let width = series.bucket_ms.max(1);
+    let mut kinds = vec![0u64; ErrorKind::ALL.len()];
+    for (i, b) in series.buckets.iter().enumerate() {
+        let (b0, b1) = (i as u64 * width, (i as u64 + 1) * width);
+        if b1 <= start || b0 >= end {
+            continue;
+        }
+        out.requests += b.ok + b.failed;
+        out.failed += b.failed;
+        for (k, n) in kinds.iter_mut().zip(&b.errors) {
+            *k += n;
+        }
+    }
+    let mut by_kind: Vec<(String, u64)> = ErrorKind::ALL
+        .iter()
+        .zip(kinds)
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| (k.label().to_string(), n))
+        .collect();
+    by_kind.sort_by_key(|k| std::cmp::Reverse(k.1));
+    out.failures_by_kind = by_kind;
+    out
+}
+
+/// The report's "Fault windows" section (nothing when the run had none).
+pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result {
+    use std::fmt::Write as _;
+
+    use super::html::text;
+    if s.faults.is_empty() {
+        return Ok(());
+    }
+    h.push_str("<section id=\"faults\">\n<h2>Fault windows</h2>\n<p class=\"note\">Faults of the scenario's <code>[[faults]]</code>, as they ran (shaded red on every time chart). Requests and failures count the time buckets the window overlaps.</p>\n");
+    h.push_str("<table><tr><th>#</th><th class=\"l\">fault</th><th class=\"l\">does</th><th class=\"l\">window</th><th>from</th><th>to</th><th>hits</th><th>requests</th><th>failed</th><th>error rate</th><th class=\"l\">failures by kind</th><th class=\"l\">commands</th></tr>\n");
+    let at = |ms: Option<u64>| {
+        ms.map_or("did not run".to_string(), |ms| {
+            super::charts::clock(s.run.started_at, ms as f64 / 1000.0)
+                + &format!(" (+{:.1} s)", ms as f64 / 1000.0)
+        })
+    };
+    for f in &s.faults {
+        let kinds: Vec<String> = f
+            .failures_by_kind
+            .iter()
+            .map(|(k, n)| format!("{} {n}", text(k)))
+            .collect();
+        writeln!(
+            h,
+            "<tr class=\"fault-window\"><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            f.index,
+            text(&f.name),
+            text(&f.describe),
+            text(&f.window),
+            at(f.start_ms),
+            at(f.end_ms),
+            f.hits.map_or("—".into(), |n| n.to_string()),
+            f.requests,
+            f.failed,
+            f.error_rate()
+                .map_or("—".into(), |r| format!("{:.1} %", r * 100.0)),
+            if kinds.is_empty() { "—".into() } else { kinds.join(", ") },
+            f.commands.as_deref().map_or("—".into(), text),
+        )?;
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+/// The windows that ran, `(start s, end s, label)`, for the charts' shading.
+pub fn bands(faults: &[FaultWindow]) -> Vec<(f64, f64, String)> {
+    faults
+        .iter()
+        .filter_map(|f| {
+            let (s, e) = (f.start_ms?, f.end_ms?);
+            Some((
+                s as f64 / 1000.0,
+                e as f64 / 1000.0,
+                format!("fault {}", f.index),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::SeriesBucket;
+
+    fn bucket(ok: u64, failed: u64) -> SeriesBucket {
+        let mut errors = vec![0; ErrorKind::ALL.len()];
+        errors[0] = failed;
+        SeriesBucket {
+            ok,
+            failed,
+            errors,
+            points: 0,
+            classes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_window_counts_the_buckets_it_overlaps_only() {
+        let series = Series {
+            bucket_ms: 1000,
+            buckets: vec![bucket(10, 0), bucket(5, 5), bucket(2, 8), bucket(10, 0)],
+            goose_users: Vec::new(),
+        };
+        let record = FaultRecord {
+            index: 2,
+            name: "n".into(),
+            kind: "error".into(),
+            describe: "HTTP 503 on queries".into(),
+            window: "at 1s for 2s".into(),
+            planned_start_ms: 1000,
+            planned_end_ms: 3000,
+            start_ms: Some(1010),
+            end_ms: Some(2990),
+            hits: Some(13),
+            start_command: None,
+            stop_command: None,
+        };
+        let w = window(&record, &series);
+        assert_eq!((w.requests, w.failed), (20, 13));
+        assert_eq!(w.failures_by_kind[0].1, 13);
+        assert_eq!(w.error_rate(), Some(0.65));
+        let not_run = FaultRecord {
+            start_ms: None,
+            end_ms: None,
+            ..record
+        };
+        let w = window(&not_run, &series);
+        assert_eq!((w.requests, w.failed), (0, 0));
+        assert!(bands(&[w]).is_empty());
+    }
+}
