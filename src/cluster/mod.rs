@@ -6,4 +6,5 @@
 //! ordinary run of its own and uploads its raw files. See the README's
 //! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
 
+pub mod merge;
 pub mod share;

@@ -790,6 +790,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
         server: None,
+        workers: None,
     }
 }
 

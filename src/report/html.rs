@@ -178,6 +178,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     slo_section(h, s)?;
     windows_section(h, s)?;
     s.health.html_section(h)?;
+    if let Some(rows) = &s.workers {
+        crate::cluster::merge::html_section(h, rows)?;
+    }
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
     sync_section(h, s)?;

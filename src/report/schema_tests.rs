@@ -201,6 +201,25 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
         diagnosis: Some("queueing".into()),
     });
+    s.workers = Some(vec![crate::cluster::merge::WorkerRow {
+        record: crate::cluster::merge::WorkerRecord {
+            index: 1,
+            host: "h".into(),
+            start_skew_ms: Some(1.0),
+            clock_offset_ms: Some(-2.0),
+            rtt_ms: Some(0.5),
+            lost_at_ms: Some(9),
+            lost_reason: Some("no tick for 3 s".into()),
+            ..Default::default()
+        },
+        requests: 1,
+        failed: 0,
+        load_p95_ms: Some(1.0),
+        mean_cores: Some(0.5),
+        peak_cores: Some(1.0),
+        cores: Some(2),
+        bottleneck: Some("CPU".into()),
+    }]);
     let doc = serde_json::to_value(&s).unwrap();
     // Every optional field named in the schema is present somewhere in `doc`.
     for key in [
@@ -219,6 +238,8 @@ fn a_summary_with_every_optional_field_set_validates() {
         "server_scrape_failures",
         "goose_clock_offset_ms",
         "diagnosis",
+        "lost_reason",
+        "clock_offset_ms",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

@@ -90,6 +90,9 @@ pub struct Summary {
     /// The target's own figures and the count check (`server.csv`), when scraped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<super::server::ServerSummary>,
+    /// A distributed run's workers (`cluster::merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<crate::cluster::merge::WorkerRow>>,
 }
 
 /// Capacity as a bracket: the most viewers that held, the fewest above them that
