@@ -227,6 +227,27 @@ impl Live {
         None
     }
 
+    /// The current stress window's figures (dashboard loads, then panel queries:
+    /// latencies and failures), for a distributed run's manager; `None` outside
+    /// the ladder.
+    pub fn window_state(&self) -> Option<[(Histogram<u64>, u64); 2]> {
+        let guard = self.window.lock().expect("live window lock");
+        guard
+            .as_ref()
+            .map(|w| [0, 1].map(|i| (w[i].latency_us.clone(), w[i].failures)))
+    }
+
+    /// Replace the current window's figures (the manager's merge of its workers'
+    /// [`Live::window_state`]), so [`Live::exceeded`] judges them by the same rule.
+    pub fn set_window_state(&self, state: Option<[(Histogram<u64>, u64); 2]>) {
+        *self.window.lock().expect("live window lock") = state.map(|s| {
+            s.map(|(latency_us, failures)| Window {
+                latency_us,
+                failures,
+            })
+        });
+    }
+
     /// Tell users the run is ending, so none sleeps through the shutdown.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);

@@ -6,5 +6,9 @@
 //! ordinary run of its own and uploads its raw files. See the README's
 //! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
 
+pub mod manager;
 pub mod merge;
+pub mod protocol;
 pub mod share;
+pub mod token;
+pub mod worker;

@@ -23,6 +23,7 @@
 
 mod bad_scenarios;
 mod cli;
+mod cluster;
 mod deploy;
 mod env_overrides;
 mod export;
