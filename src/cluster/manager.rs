@@ -696,8 +696,8 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             rtt_ms: slot.clock.rtt_us.map(|r| r as f64 / 1000.0),
             ended_by: match (&slot.lost, &slot.done, &ladder_stop) {
                 (Some(_), _, _) => "lost".into(),
-                (None, Some(d), _) if !d.interrupted => "plan".into(),
                 (None, Some(_), Some(_)) => "ladder stop".into(),
+                (None, Some(d), None) if !d.interrupted => "plan".into(),
                 (None, Some(_), None) => "stopped".into(),
                 (None, None, _) => "no result".into(),
             },
@@ -919,7 +919,12 @@ async fn drive(
         let mut book = s.book.lock().expect("book lock");
         // Losses: silent for too long, or the process gone without its result.
         for (i, slot) in book.slots.iter_mut().enumerate() {
-            if slot.lost.is_some() || slot.done.is_some() {
+            // A worker that stopped early on its own (SIGTERM, Ctrl-C: it sent its
+            // files) is gone for the rest of the run like a lost one.
+            let early = stop_sent_at.is_none()
+                && slot.lost.is_none()
+                && slot.done.as_ref().is_some_and(|d| d.interrupted);
+            if (slot.lost.is_some() || slot.done.is_some()) && !early {
                 continue;
             }
             let exited = children
@@ -927,7 +932,9 @@ async fn drive(
                 .and_then(|c| c.as_mut())
                 .and_then(|c| c.try_wait().ok().flatten());
             let last = slot.last_tick.unwrap_or(t0);
-            let why = if let Some(status) = exited {
+            let why = if early {
+                Some("stopped early (a signal on the worker)".to_string())
+            } else if let Some(status) = exited {
                 // Its last files may still be on their way: a moment's grace.
                 if now.duration_since(last) > Duration::from_millis(1500) {
                     Some(format!("process exited ({status}) without its result"))

@@ -451,3 +451,79 @@ fn a_wrong_token_is_refused_and_never_printed() {
     assert!(all.contains("workers missing after 6 s"), "{all}");
     assert!(!all.contains(secret), "{all}");
 }
+
+/// A ladder that trips the slowed sandbox's capacity (as `refine.rs`'s does).
+const LADDER: &str = r#"
+name = "cluster-ladder"
+seed = 11
+
+[target]
+kind = "sandbox"
+
+[sandbox]
+query_cost = 1.5
+
+[viewers]
+dashboard = "dashboards/toggl-overview.json"
+refresh = "2s"
+refreshes_per_visit = 10
+think_time = "1s..1s"
+
+[sync]
+users = 0
+
+[[stages]]
+users = 3
+ramp = "1s"
+hold = "5s"
+
+[stress]
+step = 12
+ramp = "2s"
+hold = "10s"
+ceiling = 39
+stop_when = "p95 > 2s"
+
+[slo.dashboard_load]
+p95 = "2s"
+"#;
+
+#[test]
+fn the_merged_ladder_stops_every_worker_within_a_second_and_a_half() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    std::fs::write(dir.path().join("scenarios/ladder.toml"), LADDER).unwrap();
+    let port = free_port();
+    let children: Vec<Child> = (0..3).map(|i| worker(dir.path(), port, i, None)).collect();
+    let result = manage(dir.path(), "scenarios/ladder.toml", port, 3, OnLoss::Abort);
+    let statuses = wait_all(children);
+    let run = &result.run_dir;
+    let meta = RunMeta::load(run).unwrap();
+    let stop = meta
+        .ladder_stop
+        .clone()
+        .unwrap_or_else(|| panic!("the ladder stopped: {:?}", statuses));
+    assert!(!meta.interrupted, "a ladder stop is no interruption");
+    assert!(stop.step.starts_with("step "), "{stop:?}");
+    // Global viewers, not a worker's share.
+    assert_eq!(stop.viewers % 3, 0, "{stop:?}");
+    let file = WorkersFile::load(run).unwrap().unwrap();
+    for w in &file.workers {
+        assert_eq!(w.ended_by, "ladder stop", "{w:?}");
+        // The last request each worker started (on the run's clock) came at most
+        // 1.5 s after the manager's decision.
+        let last_start = rows(&worker_dir(run, w.index).join(files::REQUESTS))
+            .iter()
+            .filter(|r| !dashload::runfolder::is_not_sent(&r.4))
+            .filter(|r| RequestClass::of(&r.1) != RequestClass::DashboardLoad)
+            .map(|r| r.0 + w.offset_ms - (r.2 / 1000) as i64)
+            .max()
+            .unwrap();
+        assert!(
+            last_start <= stop.at_ms as i64 + 1500,
+            "worker {}: last request started at {last_start} ms, the stop was at {} ms",
+            w.index,
+            stop.at_ms
+        );
+    }
+}
