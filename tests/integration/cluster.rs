@@ -527,3 +527,73 @@ fn the_merged_ladder_stops_every_worker_within_a_second_and_a_half() {
         );
     }
 }
+
+#[test]
+fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"60s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let mut manager = Command::new(env!("CARGO_BIN_EXE_dashload"))
+        .args([
+            "run",
+            "scenarios/cluster.toml",
+            "--workers",
+            "1",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir.path())
+        .env_remove("DASHLOAD_CLUSTER_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = worker(dir.path(), port, 0, None);
+    // Once the load has run a few seconds, the manager vanishes.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = manager.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("the load starts") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the worker joined and the load started");
+    std::thread::sleep(Duration::from_secs(5));
+    manager.kill().unwrap();
+    let _ = manager.wait();
+    let killed = Instant::now();
+    let status = loop {
+        if let Some(s) = w.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(40),
+            "the worker stopped on its own"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(w.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("manager lost"), "{err}");
+    // Its own run folder is complete and kept.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("worker-runs/0"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(files::RUN_META).is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{err}");
+    let meta = RunMeta::load(&runs[0]).unwrap();
+    assert!(meta.interrupted && meta.ended_at.is_some());
+    assert!(runs[0].join(files::REQUESTS).is_file());
+    assert!(!runs[0].join(".run.lock").exists());
+}
