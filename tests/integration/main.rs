@@ -20,6 +20,8 @@
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
+//! - `cluster`: distributed runs on loopback, a manager and worker processes: one exact
+//!   report, the merged ladder stop, a killed worker, a vanished manager, refusals.
 
 mod bad_scenarios;
 mod cli;
