@@ -109,6 +109,8 @@ struct Slot {
     last_tick: Option<Instant>,
     tick: Option<Tick>,
     clock: ClockEstimate,
+    /// The last tick as received, until its round trip comes with the next.
+    sent: Option<(u64, protocol::Sent)>,
     done: Option<Done>,
     received: BTreeMap<String, String>,
     lost: Option<(u64, String)>,
@@ -277,8 +279,21 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
             format!("this worker was counted lost at {} ms: {why}", at),
         );
     }
-    let recv_us = signed_us(t0, now);
-    slot.clock.observe(&t, recv_us, wall_us());
+    // The round trip in this tick is the previous tick's: pair them.
+    if let (Some((seq, sent)), Some(rtt)) = (slot.sent, t.rtt_us) {
+        if seq + 1 == t.seq {
+            slot.clock.observe(&sent, rtt);
+        }
+    }
+    slot.sent = Some((
+        t.seq,
+        protocol::Sent {
+            since_zero_us: t.since_zero_us,
+            wall_us: t.wall_us,
+            recv_us: signed_us(t0, now),
+            recv_wall_us: wall_us(),
+        },
+    ));
     slot.last_tick = Some(now);
     slot.tick = Some(t);
     Json(stop.unwrap_or(Command::Run)).into_response()

@@ -111,7 +111,7 @@ pub struct Tick {
     pub since_zero_us: u64,
     /// Its wall clock, µs since the Unix epoch, when sent.
     pub wall_us: i64,
-    /// The previous tick's round trip, µs.
+    /// The previous tick's round trip, µs (the manager pairs it with that tick).
     pub rtt_us: Option<u64>,
     /// The current stress window, once it has run long enough to be the
     /// worker's live window.
@@ -202,26 +202,32 @@ pub struct ClockEstimate {
     pub wall_offset_us: i64,
 }
 
+/// A tick as the manager received it, kept until the worker reports that
+/// exchange's round trip in its next tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sent {
+    /// The worker's clock since its zero when it sent the tick, µs.
+    pub since_zero_us: u64,
+    /// The worker's wall clock then, µs.
+    pub wall_us: i64,
+    /// When the manager received it, µs after the run's zero.
+    pub recv_us: i64,
+    /// The manager's wall clock then, µs.
+    pub recv_wall_us: i64,
+}
+
 impl ClockEstimate {
-    /// Take in a tick received `recv_us` after the run's zero (manager's clock)
-    /// when the manager's wall clock read `wall_us`: the tick was sent about half
-    /// its round trip earlier. Ticks without a measured round trip count only
-    /// until one with a round trip arrives.
-    pub fn observe(&mut self, tick: &Tick, recv_us: i64, wall_us: i64) {
-        let rtt = tick.rtt_us;
-        let better = match (self.rtt_us, rtt) {
-            (_, None) => self.rtt_us.is_none() && self.zero_us == 0,
-            (None, Some(_)) => true,
-            (Some(best), Some(r)) => r < best,
-        };
-        if !better {
+    /// Take in one exchange: a tick `sent` as received, and its round trip
+    /// `rtt_us` (reported by the worker in its next tick). The tick was sent
+    /// about half the round trip before it was received.
+    pub fn observe(&mut self, sent: &Sent, rtt_us: u64) {
+        if self.rtt_us.is_some_and(|best| rtt_us >= best) {
             return;
         }
-        let half = rtt.unwrap_or(0) as i64 / 2;
-        let sent_us = recv_us - half;
-        self.rtt_us = rtt;
-        self.zero_us = sent_us - tick.since_zero_us as i64;
-        self.wall_offset_us = tick.wall_us - (wall_us - half);
+        let half = rtt_us as i64 / 2;
+        self.rtt_us = Some(rtt_us);
+        self.zero_us = sent.recv_us - half - sent.since_zero_us as i64;
+        self.wall_offset_us = sent.wall_us - (sent.recv_wall_us - half);
     }
 }
 
@@ -229,17 +235,12 @@ impl ClockEstimate {
 mod tests {
     use super::*;
 
-    fn tick(since_zero_us: u64, wall_us: i64, rtt_us: Option<u64>) -> Tick {
-        Tick {
-            run_id: "r".into(),
-            index: 1,
-            seq: 0,
+    fn sent(since_zero_us: u64, wall_us: i64, recv_us: i64, recv_wall_us: i64) -> Sent {
+        Sent {
             since_zero_us,
             wall_us,
-            rtt_us,
-            window: None,
-            viewers: 0,
-            dashboard_loads: 0,
+            recv_us,
+            recv_wall_us,
         }
     }
 
@@ -249,24 +250,21 @@ mod tests {
         // Worker started 4 ms after the run's zero; its wall clock is 250 ms ahead.
         // Sent at run time 504 ms (worker 500 ms), received 6 ms later (rtt 12 ms).
         c.observe(
-            &tick(500_000, 1_000_504_000 + 250_000, Some(12_000)),
-            510_000,
-            1_000_510_000,
+            &sent(500_000, 1_000_504_000 + 250_000, 510_000, 1_000_510_000),
+            12_000,
         );
         assert_eq!(c.zero_us, 4_000);
         assert_eq!(c.wall_offset_us, 250_000);
-        // A slower tick (rtt 40 ms, sent at 1004 ms, received 20 ms later) does not replace it.
+        // A slower exchange (rtt 40 ms, sent at 1004 ms, received 20 ms later) does not replace it.
         c.observe(
-            &tick(1_000_000, 1_001_004_000 + 250_000, Some(40_000)),
-            1_024_000,
-            1_001_024_000,
+            &sent(1_000_000, 1_001_004_000 + 250_000, 1_024_000, 1_001_024_000),
+            40_000,
         );
         assert_eq!(c.rtt_us, Some(12_000));
         // A faster one does: rtt 2 ms, sent at 1504 ms.
         c.observe(
-            &tick(1_500_000, 1_001_504_000 + 250_000, Some(2_000)),
-            1_505_000,
-            1_001_505_000,
+            &sent(1_500_000, 1_001_504_000 + 250_000, 1_505_000, 1_001_505_000),
+            2_000,
         );
         assert_eq!(
             (c.zero_us, c.wall_offset_us, c.rtt_us),
@@ -274,7 +272,7 @@ mod tests {
         );
         // A worker that started before the run's zero has a negative offset.
         let mut early = ClockEstimate::default();
-        early.observe(&tick(600_000, 0, Some(1_000)), 597_500, 0);
+        early.observe(&sent(600_000, 0, 597_500, 0), 1_000);
         assert_eq!(early.zero_us, -3_000);
     }
 

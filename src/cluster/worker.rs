@@ -127,18 +127,23 @@ impl Worker {
                 tokio::time::sleep(period).await;
                 seq += 1;
                 let elapsed = clock.elapsed();
-                let tick = Tick {
+                let mut tick = Tick {
                     run_id: self.assignment.run_id.clone(),
                     index: self.assignment.index,
                     seq,
-                    since_zero_us: elapsed.as_micros() as u64,
-                    wall_us: wall_us(),
-                    rtt_us,
+                    since_zero_us: 0,
+                    wall_us: 0,
+                    // Only the round trip of the tick just before this one.
+                    rtt_us: rtt_us.take(),
                     window: window_state(&plan, &live, elapsed),
                     viewers: live.viewers(),
                     dashboard_loads: live.counters().dashboard_loads,
                 };
+                // The clocks last, and the round trip from that very instant: the
+                // manager places this worker's zero within half of it.
                 let sent = Instant::now();
+                tick.since_zero_us = sent.duration_since(clock).as_micros() as u64;
+                tick.wall_us = wall_us();
                 let answer = self
                     .post("tick")
                     .timeout(Duration::from_secs(2))
