@@ -83,6 +83,12 @@ pub async fn run(options: RunOptions) -> Result<RunResult> {
 async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let (scenario, plan) =
         crate::plan::validate_with(&options.scenario, &options.overrides, options.goose_shape)?;
+    // A distributed run's worker runs its share (`cluster::worker`).
+    let cluster = crate::cluster::worker::role();
+    let plan = match &cluster {
+        Some(w) => w.share(&plan)?,
+        None => plan,
+    };
     let total_users = match options.goose_total_users {
         Some(n) => n,
         None => plan.total_launched(),
@@ -91,9 +97,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let (sandbox, sandbox_url, endpoints, scenario, preflight_calls) =
         interrupt::unless_interrupted(
             "before the load started: nothing was sent, no run folder written",
-            prepare(scenario),
+            prepare(scenario, cluster.as_ref().and_then(|w| w.sandbox_url())),
         )
         .await?;
+    let mut scenario = scenario;
+    if cluster.is_some() {
+        // Only the sync worker's share has the sync job.
+        scenario.sync.users = plan.sync_users;
+    }
     let scenario = Arc::new(scenario);
 
     let started = Utc::now();
@@ -105,13 +116,17 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
 
     let live = Arc::new(Live::default());
     let ingest = IngestLog::create(&partial.join(files::INGEST))?;
-    let context = Arc::new(RunContext::new(
+    let mut context = RunContext::new(
         scenario.clone(),
         endpoints.clone(),
         sandbox_url.clone(),
         live.clone(),
         ingest.clone(),
-    )?);
+    )?;
+    if let (Some(w), Some(v)) = (&cluster, context.viewer.as_mut()) {
+        v.reseed(w.seed());
+    }
+    let context = Arc::new(context);
     context.outside.absorb(&preflight_calls);
 
     let windows = if options.goose_shape {
@@ -168,6 +183,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             .map_err(Error::from)?;
     }
     attack = users::register(attack, context.clone(), total_users)?;
+    if let Some(w) = &cluster {
+        // Everything is ready: the barrier, then the countdown.
+        if let Err(e) = w.wait_for_start().await {
+            lock.release();
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e);
+        }
+    }
 
     // The monitor: judges the ladder's stop condition per step, and wakes sleeping
     // users when the plan is over.
@@ -175,9 +198,14 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let ladder_triggered = Arc::new(AtomicBool::new(false));
     let refine_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
     let recovery_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
+    let mut ladder = Ladder::of(&scenario, &plan);
+    if cluster.is_some() {
+        // The manager judges the ladder on every worker's figures.
+        ladder.stop_when.clear();
+    }
     let monitor = tokio::spawn(monitor(
         plan.clone(),
-        Ladder::of(&scenario, &plan),
+        ladder,
         live.clone(),
         ladder_stop.clone(),
         ladder_triggered.clone(),
@@ -207,15 +235,31 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     )?;
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
-    let scraper = crate::server_metrics::scrape::start_for_run(
-        &scenario.server_metrics,
-        &endpoints,
-        clock,
-        &partial,
-    )?;
+    // A distributed run's manager scrapes the target once for all its workers.
+    let scraper = match cluster {
+        Some(_) => None,
+        None => crate::server_metrics::scrape::start_for_run(
+            &scenario.server_metrics,
+            &endpoints,
+            clock,
+            &partial,
+        )?,
+    };
+    let ticker = cluster.as_ref().map(|w| {
+        w.clone().spawn_ticks(
+            live.clone(),
+            plan.clone(),
+            clock,
+            ladder_stop.clone(),
+            ladder_triggered.clone(),
+        )
+    });
     let outcome = attack.execute().await;
     // Faults first: stop commands run as soon as the load is over.
     let fault_failed = faults.finish().await?;
+    if let Some(t) = ticker {
+        t.abort();
+    }
     live.stop();
     ender.abort();
     monitor.abort();
@@ -354,6 +398,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
 /// scenario's target (checked), and the scenario with its inputs resolved.
 async fn prepare(
     mut scenario: Scenario,
+    shared_sandbox: Option<url::Url>,
 ) -> Result<(
     Option<Sandbox>,
     Option<url::Url>,
@@ -361,13 +406,15 @@ async fn prepare(
     Scenario,
     OutsideLog,
 )> {
-    let sandbox = match scenario.target.kind {
-        TargetKind::Sandbox => Some(start_sandbox(&scenario).await?),
+    // A distributed run's workers share the manager's sandbox.
+    let sandbox = match (scenario.target.kind, &shared_sandbox) {
+        (TargetKind::Sandbox, None) => Some(start_sandbox(&scenario).await?),
         _ => None,
     };
     let sandbox_url = sandbox
         .as_ref()
-        .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"));
+        .map(|s| url::Url::parse(&s.url()).expect("sandbox URL"))
+        .or(shared_sandbox);
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
     let preflight_calls = OutsideLog::default();
     crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
@@ -454,7 +501,7 @@ fn scenario_target_summary(
 /// waiting at saturation.
 const SHED_QUEUE: usize = 16;
 
-async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
+pub(crate) async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
     let mut config = SandboxConfig {
         seed: scenario.seed,
         ..SandboxConfig::default()

@@ -8,6 +8,7 @@ pub mod index;
 pub mod report;
 pub mod run;
 pub mod sandbox;
+pub mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// Rebuild a reports folder's index.html (every run, trends per scenario).
     Index(index::IndexArgs),
+    /// Run as one worker of a distributed run: dial the manager, run its share.
+    Worker(worker::WorkerArgs),
 }
 
 /// Run the parsed command; the returned code is the process exit code.
@@ -51,6 +54,7 @@ pub fn exec(cli: Cli) -> Result<u8> {
         Command::Generate(args) => generate::exec(args),
         Command::Sandbox(args) => sandbox::exec(args),
         Command::Index(args) => index::exec(args),
+        Command::Worker(args) => worker::exec(args),
     }
 }
 

@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// prints each one removed. Nothing is removed after an interrupted run.
     #[arg(long, value_name = "N", value_parser = crate::history::retention::parse_keep)]
     pub keep: Option<usize>,
+    /// Distributed runs: `--workers`, `--listen`, `--on-worker-loss`.
+    #[command(flatten)]
+    pub cluster: super::worker::ClusterArgs,
     /// Goose's options.
     #[command(flatten)]
     pub goose: GooseConfiguration,
@@ -137,7 +140,10 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)?;
-    let result = runtime.block_on(run(options))?;
+    let result = match args.cluster.manager_options(&args.set)? {
+        Some(cluster) => runtime.block_on(crate::cluster::manager::run(options, cluster))?,
+        None => runtime.block_on(run(options))?,
+    };
     let verdict = match &result.report {
         Some(report) => {
             println!("{}", report.text);

@@ -813,6 +813,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         recovery,
         degradation,
         faults: Vec::new(),
+        workers: None,
     }
 }
 

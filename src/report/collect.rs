@@ -851,6 +851,9 @@ pub struct Collected {
     pub cancelled: u64,
     /// The count check's accumulator, when the run has `server.csv`.
     pub server: Option<super::server::CountAcc>,
+    /// Added to the `elapsed` of the rows being read: a distributed run's worker
+    /// logs are each on their own clock (`cluster::merge`).
+    pub shift_ms: i64,
 }
 
 impl Collected {
@@ -881,6 +884,7 @@ impl Collected {
             hold_seconds: super::evenness::HoldSeconds::new(windows),
             cancelled: 0,
             server: None,
+            shift_ms: 0,
         }
     }
 

@@ -187,6 +187,9 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     windows_section(h, s)?;
     super::faults::section(h, s)?;
     s.health.html_section(h)?;
+    if let Some(rows) = &s.workers {
+        crate::cluster::merge::html_section(h, rows)?;
+    }
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
     skipped_section(h, s)?;

@@ -180,6 +180,17 @@ fn parse_bool(bytes: &[u8]) -> Option<bool> {
     }
 }
 
+/// A row's `elapsed` on the run's clock: a distributed run's worker logs are
+/// shifted by the worker's offset (`cluster::merge`); a row a worker logged just
+/// before the run's zero counts at 0.
+fn shifted(c: &Collected, elapsed: i128) -> i128 {
+    if c.shift_ms == 0 {
+        elapsed
+    } else {
+        (elapsed + i128::from(c.shift_ms)).max(0)
+    }
+}
+
 /// One request row, parsed and folded in; or why it was not.
 fn fold_request(
     c: &mut Collected,
@@ -193,7 +204,7 @@ fn fold_request(
             rec.len()
         )));
     }
-    let elapsed = int_field(rec, cols.elapsed, "elapsed")?;
+    let elapsed = shifted(c, int_field(rec, cols.elapsed, "elapsed")?);
     let ms = int_field(rec, cols.response_time, "response_time")?;
     let us = match cols.response_time_us {
         Some(i) => int_field(rec, i, "response_time_us")?,
@@ -442,7 +453,7 @@ fn fold_batch(c: &mut Collected, rec: &ByteRecord) -> std::result::Result<(), Pr
         u64::try_from(v).map_err(|_| Problem::OutOfRange(format!("{what} {v} is negative")))
     };
     let (elapsed, points, bytes, duration) = (
-        int_field(rec, 0, "elapsed_ms")?,
+        shifted(c, int_field(rec, 0, "elapsed_ms")?),
         count(1, "points")?,
         count(2, "bytes")?,
         count(3, "duration_us")?,

@@ -222,13 +222,13 @@ pub fn summarise_with_samples(
     c.server = server
         .as_ref()
         .map(|(s, _)| server::CountAcc::new(s, offset));
-    load::read_requests(&mut c, &run_dir.join(files::REQUESTS), progress)?;
-    load::read_ingest(&mut c, &run_dir.join(files::INGEST))?;
+    let workers = crate::cluster::merge::read_logs(&mut c, run_dir, &meta.windows, progress)?;
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
     let mut summary = analyse::analyse(meta, &c);
     let cpu = generator::read(&run_dir.join(files::CPU))?
         .and_then(|rows| generator::analyse(&rows, &meta.windows));
+    summary.workers = workers;
     summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
     summary.server = server.map(|(samples, bad)| {
         server::analyse(&samples, bad, c.server.as_ref(), meta, &meta.windows)

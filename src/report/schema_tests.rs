@@ -270,6 +270,25 @@ fn a_summary_with_every_optional_field_set_validates() {
         failures_by_kind: vec![("timeout".into(), 2)],
         commands: Some("start ok; stop ok".into()),
     }];
+    s.workers = Some(vec![crate::cluster::merge::WorkerRow {
+        record: crate::cluster::merge::WorkerRecord {
+            index: 1,
+            host: "h".into(),
+            start_skew_ms: Some(1.0),
+            clock_offset_ms: Some(-2.0),
+            rtt_ms: Some(0.5),
+            lost_at_ms: Some(9),
+            lost_reason: Some("no tick for 3 s".into()),
+            ..Default::default()
+        },
+        requests: 1,
+        failed: 0,
+        load_p95_ms: Some(1.0),
+        mean_cores: Some(0.5),
+        peak_cores: Some(1.0),
+        cores: Some(2),
+        bottleneck: Some("CPU".into()),
+    }]);
     let doc = serde_json::to_value(&s).unwrap();
     // The other outcomes of a recovery validate too.
     for outcome in [
@@ -310,6 +329,8 @@ fn a_summary_with_every_optional_field_set_validates() {
         "commands",
         "resilience",
         "cannot_keep_up",
+        "lost_reason",
+        "clock_offset_ms",
     ] {
         assert!(has_key(&doc, key), "{key} set in the maximal summary");
     }

@@ -107,6 +107,13 @@ impl ViewerPlan {
         rng.random_range(Duration::ZERO..period)
     }
 
+    /// Draw the viewers from `seed` instead: a distributed run's worker gives
+    /// its own (`cluster::share::worker_seed`), since every worker numbers its
+    /// viewers from 0 and would otherwise replay the others'.
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
     fn viewer_rng(&self, index: usize) -> ChaCha8Rng {
         ChaCha8Rng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }

@@ -353,3 +353,77 @@ fn the_checker_itself_refuses_what_does_not_exist() {
     check_command("t", &["run".into(), "--keep".into(), "3".into()]);
     assert!(commands_in_script("0 2 * * * dashload cd /x").is_empty());
 }
+
+/// The distributed-run examples: the Kubernetes Indexed Job (its shell branch for
+/// the manager and the workers), the compose file and the systemd worker unit parse,
+/// and their `dashload run --workers` / `dashload worker` commands exist, with the
+/// shell's expansions given sample values.
+#[test]
+fn the_distributed_run_examples_parse_and_their_commands_exist() {
+    let sample = |s: &str| {
+        s.replace("exec ", "")
+            .replace("$((JOB_COMPLETION_INDEX - 1))", "1")
+            .replace("${DASHLOAD_MANAGER}", "http://manager:7700")
+    };
+    let rel = "deploy/kubernetes/cluster-job.yaml";
+    let docs = YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let job = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Job"))
+        .expect("the Job");
+    assert_eq!(job["spec"]["completionMode"].as_str(), Some("Indexed"));
+    assert_eq!(job["spec"]["backoffLimit"].as_i64(), Some(0));
+    assert_eq!(
+        job["spec"]["template"]["spec"]["restartPolicy"].as_str(),
+        Some("Never")
+    );
+    let service = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Service"))
+        .expect("the headless Service");
+    assert_eq!(service["spec"]["clusterIP"].as_str(), Some("None"));
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let script = container["args"][0].as_str().expect("the shell script");
+    let found = commands_in_script(&sample(script));
+    check_all(rel, &found);
+    let workers: usize = found
+        .iter()
+        .find(|c| c[0] == "run")
+        .and_then(|c| c.iter().position(|a| a == "--workers").map(|i| &c[i + 1]))
+        .and_then(|n| n.parse().ok())
+        .expect("--workers N");
+    assert_eq!(
+        job["spec"]["completions"].as_i64(),
+        Some(workers as i64 + 1),
+        "one pod per worker and the manager"
+    );
+    assert!(found.iter().any(|c| c[0] == "worker"), "{found:?}");
+    let env = container["env"].as_vec().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"].as_str() == Some("DASHLOAD_CLUSTER_TOKEN_FILE")));
+
+    let rel = "deploy/compose/docker-compose.yml";
+    let doc = &YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))[0];
+    let mut found = Vec::new();
+    commands_in_yaml(doc, false, &mut found);
+    check_all(rel, &found);
+    assert!(found.iter().any(|c| c[0] == "worker"), "{found:?}");
+    assert!(found.iter().any(|c| c[0] == "sandbox"), "{found:?}");
+    assert_eq!(
+        doc["services"]["worker"]["deploy"]["replicas"].as_i64(),
+        Some(3)
+    );
+
+    let rel = "deploy/systemd/dashload-worker.service";
+    let service = unit(rel);
+    let exec = service
+        .iter()
+        .find(|(s, k, _)| s == "Service" && k == "ExecStart")
+        .map(|(_, _, v)| v.clone())
+        .expect("ExecStart");
+    let found = commands_in_script(&sample(&exec));
+    assert_eq!(found.len(), 1, "{exec}");
+    assert_eq!(found[0][0], "worker");
+    check_command(rel, &found[0]);
+}

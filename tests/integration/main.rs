@@ -26,9 +26,12 @@
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 //! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
+//! - `cluster`: distributed runs on loopback, a manager and worker processes: one exact
+//!   report, the merged ladder stop, a killed worker, a vanished manager, refusals.
 
 mod bad_scenarios;
 mod cli;
+mod cluster;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;

@@ -1,0 +1,1202 @@
+//! The manager of a distributed run (`dashload run … --workers`): it serves the
+//! channel of `protocol.rs`, waits for its workers (naming the missing ones at
+//! the timeout), refuses late, duplicate and mismatched ones, starts them
+//! together, judges the stress ladder on their merged windows with the run's own
+//! rule, notices a lost worker, and writes one run folder (`run.json`,
+//! `workers.json`, `workers/<i>/`) that the usual report reads (`merge.rs`).
+//!
+//! The manager sends no load itself; with the embedded sandbox it hosts the one
+//! sandbox every worker loads.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::merge::{worker_dir, WorkerRecord, WorkersFile};
+use super::protocol::{
+    self, Assignment, ClockEstimate, Command, Done, Hello, Join, Ready, Refusal, Start, Tick,
+};
+use super::share::{worker_seed, SYNC_WORKER};
+use super::token::Token;
+use crate::error::{Error, Result};
+use crate::interrupt::{self, Stage};
+use crate::live::Live;
+use crate::plan::Plan;
+use crate::run::{RunOptions, RunResult};
+use crate::runfolder::recover::{self, RunLock};
+use crate::runfolder::{self, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
+use crate::scenario::{Scenario, TargetKind};
+
+/// Where the workers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workers {
+    /// `local:N`: N worker processes of this executable, on this machine.
+    Local(usize),
+    /// `N`: N workers that dial in (`dashload worker --manager …`).
+    Remote(usize),
+}
+
+impl Workers {
+    /// How many.
+    pub fn count(self) -> usize {
+        match self {
+            Workers::Local(n) | Workers::Remote(n) => n,
+        }
+    }
+
+    /// Parse `local:N` or `N` (1 to 256).
+    pub fn parse(text: &str) -> std::result::Result<Workers, String> {
+        let (local, n) = match text.strip_prefix("local:") {
+            Some(n) => (true, n),
+            None => (false, text),
+        };
+        let n: usize = n
+            .parse()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| format!("`{text}`: expected N or local:N with N from 1 to 256"))?;
+        Ok(if local {
+            Workers::Local(n)
+        } else {
+            Workers::Remote(n)
+        })
+    }
+}
+
+/// What to do when a worker is lost mid-run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnLoss {
+    /// Stop the others; the run is interrupted and judged up to the loss.
+    Abort,
+    /// Keep going; later windows are degraded, not judged (losing the sync worker still stops).
+    Continue,
+}
+
+/// How to manage.
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    /// The workers.
+    pub workers: Workers,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// `--on-worker-loss`.
+    pub on_loss: OnLoss,
+    /// How long to wait for every worker to join and be ready.
+    pub join_timeout: Duration,
+    /// The `--set` overrides, passed to the workers.
+    pub set: Vec<String>,
+}
+
+/// One worker's state at the manager.
+#[derive(Debug, Default)]
+struct Slot {
+    join: Option<Join>,
+    ready: bool,
+    last_tick: Option<Instant>,
+    tick: Option<Tick>,
+    clock: ClockEstimate,
+    /// The last tick as received, until its round trip comes with the next.
+    sent: Option<(u64, protocol::Sent)>,
+    done: Option<Done>,
+    received: BTreeMap<String, String>,
+    lost: Option<(u64, String)>,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    slots: Vec<Slot>,
+    /// Set when the load starts: no more joins.
+    started: bool,
+    /// The stop every tick answers with, once decided.
+    stop: Option<Command>,
+}
+
+struct Shared {
+    /// `None` on loopback without a token (remote workers then need none).
+    token: Option<Token>,
+    hello: Hello,
+    digest: String,
+    run_id: String,
+    plan: Plan,
+    seed: u64,
+    sandbox_url: Option<String>,
+    run_dir: PathBuf,
+    book: Mutex<Book>,
+    /// The run's zero, once every worker is ready (or why it will not start).
+    start: watch::Sender<Option<std::result::Result<Instant, String>>>,
+}
+
+fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
+    (
+        status,
+        Json(Refusal {
+            reason: reason.into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let header = req.headers().get(axum::http::header::AUTHORIZATION);
+    let ok = match &s.token {
+        None => true,
+        Some(t) => header.is_some_and(|v| t.accepts(v.as_bytes())),
+    };
+    if !ok {
+        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing cluster token");
+    }
+    next.run(req).await
+}
+
+async fn hello(State(s): State<Arc<Shared>>) -> Json<Hello> {
+    Json(s.hello.clone())
+}
+
+async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
+    if j.version != s.hello.version {
+        return refuse(
+            StatusCode::CONFLICT,
+            format!(
+                "version mismatch: worker runs dashload {}, the manager {}",
+                j.version, s.hello.version
+            ),
+        );
+    }
+    if j.digest != s.digest {
+        return refuse(
+            StatusCode::CONFLICT,
+            format!(
+                "scenario mismatch: the worker's {} has digest {}, the manager's {}",
+                s.hello.scenario,
+                short(&j.digest),
+                short(&s.digest)
+            ),
+        );
+    }
+    let mut book = s.book.lock().expect("book lock");
+    if book.started {
+        return refuse(StatusCode::CONFLICT, "late: the run has already started");
+    }
+    let n = book.slots.len();
+    let index = match j.index {
+        Some(i) if i >= n => {
+            return refuse(
+                StatusCode::CONFLICT,
+                format!(
+                    "index {i} out of range: the run has {n} workers (0 to {})",
+                    n - 1
+                ),
+            )
+        }
+        Some(i) => i,
+        None => match book.slots.iter().position(|s| s.join.is_none()) {
+            Some(i) => i,
+            None => return refuse(StatusCode::CONFLICT, format!("all {n} workers have joined")),
+        },
+    };
+    if let Some(other) = &book.slots[index].join {
+        return refuse(
+            StatusCode::CONFLICT,
+            format!(
+                "duplicate: worker {index} already joined from {} (pid {})",
+                other.host, other.pid
+            ),
+        );
+    }
+    eprintln!(
+        "dashload: worker {index} joined from {} (pid {})",
+        j.host, j.pid
+    );
+    book.slots[index].join = Some(j);
+    Json(Assignment {
+        run_id: s.run_id.clone(),
+        index,
+        workers: n,
+        plan: s
+            .plan
+            .share(index, n, index == SYNC_WORKER)
+            .goose_test_plan(),
+        seed: worker_seed(s.seed, index),
+        sandbox_url: s.sandbox_url.clone(),
+    })
+    .into_response()
+}
+
+async fn ready(State(s): State<Arc<Shared>>, Json(r): Json<Ready>) -> Response {
+    if r.run_id != s.run_id {
+        return refuse(StatusCode::CONFLICT, "not this run");
+    }
+    {
+        let mut book = s.book.lock().expect("book lock");
+        match book.slots.get_mut(r.index) {
+            Some(slot) if slot.join.is_some() => slot.ready = true,
+            _ => return refuse(StatusCode::CONFLICT, "ready before joining"),
+        }
+    }
+    let mut rx = s.start.subscribe();
+    let start = match rx.wait_for(Option::is_some).await {
+        Ok(v) => v.clone(),
+        Err(_) => return refuse(StatusCode::CONFLICT, "the manager stopped"),
+    };
+    match start {
+        Some(Ok(t0)) => Json(Start {
+            start_in_us: t0.saturating_duration_since(Instant::now()).as_micros() as u64,
+        })
+        .into_response(),
+        Some(Err(why)) => refuse(StatusCode::CONFLICT, why),
+        None => unreachable!(),
+    }
+}
+
+async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
+    let now = Instant::now();
+    let t0 = match s.start.borrow().clone() {
+        Some(Ok(t0)) => t0,
+        _ => return refuse(StatusCode::CONFLICT, "the run has not started"),
+    };
+    let mut book = s.book.lock().expect("book lock");
+    let stop = book.stop.clone();
+    let Some(slot) = book.slots.get_mut(t.index).filter(|_| t.run_id == s.run_id) else {
+        return refuse(StatusCode::CONFLICT, "not this run");
+    };
+    if let Some((at, why)) = &slot.lost {
+        return refuse(
+            StatusCode::CONFLICT,
+            format!("this worker was counted lost at {} ms: {why}", at),
+        );
+    }
+    // The round trip in this tick is the previous tick's: pair them.
+    if let (Some((seq, sent)), Some(rtt)) = (slot.sent, t.rtt_us) {
+        if seq + 1 == t.seq {
+            slot.clock.observe(&sent, rtt);
+        }
+    }
+    slot.sent = Some((
+        t.seq,
+        protocol::Sent {
+            since_zero_us: t.since_zero_us,
+            wall_us: t.wall_us,
+            recv_us: signed_us(t0, now),
+            recv_wall_us: wall_us(),
+        },
+    ));
+    slot.last_tick = Some(now);
+    slot.tick = Some(t);
+    Json(stop.unwrap_or(Command::Run)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Sum {
+    sha256: String,
+}
+
+async fn file(
+    State(s): State<Arc<Shared>>,
+    UrlPath((index, name)): UrlPath<(usize, String)>,
+    Query(sum): Query<Sum>,
+    req: Request,
+) -> Response {
+    let run = req
+        .headers()
+        .get("x-dashload-run")
+        .and_then(|v| v.to_str().ok());
+    if run != Some(s.run_id.as_str()) {
+        return refuse(StatusCode::CONFLICT, "not this run");
+    }
+    let joined = {
+        let book = s.book.lock().expect("book lock");
+        book.slots.get(index).is_some_and(|s| s.join.is_some())
+    };
+    let valid = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !joined || !valid {
+        return refuse(StatusCode::BAD_REQUEST, "no such worker or file name");
+    }
+    let dir = worker_dir(&s.run_dir, index);
+    let partial = dir.join(format!(".{name}.partial"));
+    let written = async {
+        tokio::fs::create_dir_all(&dir).await?;
+        let mut out = tokio::fs::File::create(&partial).await?;
+        let mut hash = Sha256::new();
+        let mut body = req.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            hash.update(&chunk);
+            out.write_all(&chunk).await?;
+        }
+        out.sync_all().await?;
+        Ok::<_, std::io::Error>(hex::encode(hash.finalize()))
+    }
+    .await;
+    match written {
+        Ok(got) if got == sum.sha256 => {
+            if let Err(e) = tokio::fs::rename(&partial, dir.join(&name)).await {
+                return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            }
+            let mut book = s.book.lock().expect("book lock");
+            book.slots[index].received.insert(name, got);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(got) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{name}: checksum {} where {} was announced",
+                    short(&got),
+                    short(&sum.sha256)
+                ),
+            )
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("{name}: {e}"))
+        }
+    }
+}
+
+async fn done(State(s): State<Arc<Shared>>, Json(d): Json<Done>) -> Response {
+    let mut book = s.book.lock().expect("book lock");
+    let Some(slot) = book.slots.get_mut(d.index).filter(|_| d.run_id == s.run_id) else {
+        return refuse(StatusCode::CONFLICT, "not this run");
+    };
+    let missing: Vec<&str> = d
+        .files
+        .iter()
+        .filter(|f| slot.received.get(&f.name) != Some(&f.sha256))
+        .map(|f| f.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return refuse(
+            StatusCode::CONFLICT,
+            format!("files not received intact: {}", missing.join(", ")),
+        );
+    }
+    slot.done = Some(d);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn short(hex: &str) -> &str {
+    &hex[..hex.len().min(12)]
+}
+
+fn signed_us(t0: Instant, t: Instant) -> i64 {
+    match t.checked_duration_since(t0) {
+        Some(d) => d.as_micros() as i64,
+        None => -(t0.duration_since(t).as_micros() as i64),
+    }
+}
+
+fn wall_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Merge the workers' current-window states for window `name`, when every
+/// worker still running reports it; `None` otherwise (never judge a subset).
+fn merged_window(book: &Book, name: &str) -> Option<[(hdrhistogram::Histogram<u64>, u64); 2]> {
+    let mut merged: Option<[(hdrhistogram::Histogram<u64>, u64); 2]> = None;
+    for slot in book
+        .slots
+        .iter()
+        .filter(|s| s.lost.is_none() && s.done.is_none())
+    {
+        let w = slot.tick.as_ref()?.window.as_ref()?;
+        if w.name != name {
+            return None;
+        }
+        let loads = protocol::decode(&w.hists[0])?;
+        let queries = protocol::decode(&w.hists[1])?;
+        match merged.as_mut() {
+            None => merged = Some([(loads, w.failures[0]), (queries, w.failures[1])]),
+            Some(m) => {
+                m[0].0.add(&loads).ok()?;
+                m[0].1 += w.failures[0];
+                m[1].0.add(&queries).ok()?;
+                m[1].1 += w.failures[1];
+            }
+        }
+    }
+    merged
+}
+
+/// The ladder's rule (`run.rs`'s: the same `Live::exceeded`, the same minimum
+/// of samples) on the workers' merged window.
+fn judge(
+    judge: &Live,
+    book: &Book,
+    window: &StageWindow,
+    stop_when: &[runfolder::Slo],
+) -> Option<String> {
+    let merged = merged_window(book, &window.name)?;
+    judge.set_window_state(Some(merged));
+    judge.exceeded(stop_when)
+}
+
+/// Run a distributed run; the manager's side.
+pub async fn run(options: RunOptions, cluster: ManagerOptions) -> Result<RunResult> {
+    interrupt::install();
+    interrupt::enter(Stage::Preparing);
+    let result = manage(options, cluster).await;
+    interrupt::enter(Stage::Idle);
+    result
+}
+
+async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResult> {
+    let n = cluster.workers.count();
+    if options.goose_shape {
+        return Err(Error::Usage(
+            "--workers splits the scenario's stages: Goose's -u/-t/--test-plan cannot be split"
+                .into(),
+        ));
+    }
+    let (scenario, plan) =
+        crate::plan::validate_with(&options.scenario, &options.overrides, false)?;
+    if plan.recovery.is_some() {
+        eprintln!(
+            "dashload: warning: a distributed run does not run the [recovery] phase yet; the run ends after the ladder"
+        );
+    }
+    let plan = plan.without_recovery();
+    if scenario.stress.as_ref().is_some_and(|s| s.refine > 0) {
+        return Err(Error::Config {
+            location: format!("{}", scenario.path.display()),
+            message:
+                "[stress] refine is not supported in a distributed run (--workers): set refine = 0"
+                    .into(),
+        });
+    }
+    if let Some(i) = (0..n).find(|&i| plan.share_is_empty(i, n)) {
+        return Err(Error::Usage(format!(
+            "--workers {n}: worker {i} would run no user at all (the plan peaks at {} viewers)",
+            plan.peak_viewers()
+        )));
+    }
+    let local = matches!(cluster.workers, Workers::Local(_));
+    let token = match super::token::Token::from_env()? {
+        Some(t) => Some(t),
+        None => {
+            super::token::require(
+                is_loopback(&cluster.listen),
+                None,
+                &format!("--listen {}", cluster.listen),
+            )?;
+            // On loopback without a token: local workers get a fresh one through
+            // their environment; workers that dial in need none.
+            local.then(Token::generate)
+        }
+    };
+    if scenario.target.kind == TargetKind::Sandbox && !local && !is_loopback(&cluster.listen) {
+        return Err(Error::Usage(
+            "the embedded sandbox listens on loopback: remote workers need a real target or a standalone `dashload sandbox` (--set target.url=…)".into(),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(cluster.listen)
+        .await
+        .map_err(|e| Error::Usage(format!("--listen {}: {e}", cluster.listen)))?;
+    let addr = listener.local_addr().map_err(|e| Error::Other(e.into()))?;
+    eprintln!("dashload: manager listening on http://{addr} for {n} workers");
+
+    let sandbox = match scenario.target.kind {
+        TargetKind::Sandbox => Some(
+            interrupt::unless_interrupted(
+                "before the load started: nothing was sent, no run folder written",
+                crate::run::start_sandbox(&scenario),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let sandbox_url = sandbox.as_ref().map(|s| s.url());
+    let started = Utc::now();
+    let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
+    let run_id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lock = RunLock::acquire(&run_dir)?;
+    interrupt::enter(Stage::Running(run_dir.clone()));
+    let partial = run_dir.join(recover::PARTIAL);
+    std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+
+    let shared = Arc::new(Shared {
+        token: token.clone(),
+        hello: Hello {
+            scenario: options.scenario.display().to_string(),
+            set: cluster.set.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        digest: scenario.digest.clone(),
+        run_id: run_id.clone(),
+        plan: plan.clone(),
+        seed: scenario.seed,
+        sandbox_url: sandbox_url.clone(),
+        run_dir: run_dir.clone(),
+        book: Mutex::new(Book {
+            slots: (0..n).map(|_| Slot::default()).collect(),
+            ..Default::default()
+        }),
+        start: watch::channel(None).0,
+    });
+    let app = Router::new()
+        .route("/hello", get(hello))
+        .route("/join", post(join))
+        .route("/ready", post(ready))
+        .route("/tick", post(tick))
+        .route("/files/{index}/{name}", put(file))
+        .route("/done", post(done))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth))
+        .with_state(shared.clone());
+    let app = Router::new().nest(protocol::PREFIX, app);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let mut children = Vec::new();
+    if local {
+        let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
+        let tmp = std::env::temp_dir().join(format!("dashload-workers-{run_id}"));
+        for i in 0..n {
+            let child = std::process::Command::new(&exe)
+                .arg("worker")
+                .arg("--manager")
+                .arg(format!("http://{addr}"))
+                .arg("--index")
+                .arg(i.to_string())
+                .arg("--reports-dir")
+                .arg(tmp.join(i.to_string()))
+                .env(super::token::ENV, token.as_ref().map_or("", |t| t.secret()))
+                .env_remove(super::token::FILE_ENV)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| Error::io(&exe, e))?;
+            children.push(Some(child));
+        }
+    }
+
+    let endpoints = crate::target::Endpoints::new(
+        &scenario.target,
+        sandbox_url
+            .as_ref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .as_ref(),
+    );
+    let mut scraper = None;
+    let mut scrape_error = None;
+    let mut on_start = |t0: Instant| match crate::server_metrics::scrape::start_for_run(
+        &scenario.server_metrics,
+        &endpoints,
+        t0,
+        &partial,
+    ) {
+        Ok(s) => scraper = s,
+        Err(e) => scrape_error = Some(e),
+    };
+    let outcome = drive(
+        &shared,
+        &cluster,
+        &scenario,
+        &plan,
+        &mut children,
+        &mut on_start,
+    )
+    .await;
+    if let Some(e) = scrape_error {
+        eprintln!("dashload: warning: server metrics not scraped: {e}");
+    }
+    let scrapes = match scraper {
+        Some(s) => s.finish(interrupt::count() == 0).await,
+        None => Default::default(),
+    };
+    // Whatever happened, no worker process outlives the manager's wait.
+    let wait_until = Instant::now() + Duration::from_secs(5);
+    for c in children.iter_mut().flatten() {
+        while c.try_wait().ok().flatten().is_none() {
+            if Instant::now() >= wait_until {
+                let _ = c.kill();
+                let _ = c.wait();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    server.abort();
+    let Outcome {
+        ran_for,
+        interrupted,
+        ladder_stop,
+        degraded_from,
+        not_started,
+    } = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            lock.release();
+            let _ = std::fs::remove_dir_all(&run_dir);
+            if let Some(s) = sandbox {
+                s.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    if let Some(why) = not_started {
+        lock.release();
+        let _ = std::fs::remove_dir_all(&run_dir);
+        if let Some(s) = sandbox {
+            s.stop().await;
+        }
+        return Err(Error::Usage(why));
+    }
+    recover::finish_partial(&run_dir)?;
+
+    let book = std::mem::take(&mut *shared.book.lock().expect("book lock"));
+    let mut counters = RunCounters::default();
+    let mut records = Vec::new();
+    let mut first_loss: Option<u64> = None;
+    for (i, slot) in book.slots.iter().enumerate() {
+        let share = plan.share(i, n, i == SYNC_WORKER);
+        let goose_offset = slot
+            .done
+            .as_ref()
+            .and_then(|d| d.counters.goose_clock_offset_ms)
+            .unwrap_or(0);
+        if let Some(d) = &slot.done {
+            add_counters(&mut counters, &d.counters);
+        }
+        counters.server_scrapes = scrapes.scrapes;
+        counters.server_scrape_failures = scrapes.failed;
+        let zero_ms = slot.clock.zero_us as f64 / 1000.0;
+        if let Some((at, _)) = &slot.lost {
+            first_loss = Some(first_loss.map_or(*at, |f| f.min(*at)));
+        }
+        let clock_offset_ms = slot
+            .clock
+            .rtt_us
+            .map(|_| slot.clock.wall_offset_us as f64 / 1000.0);
+        if clock_offset_ms.is_some_and(|o| o.abs() > protocol::CLOCK_WARN_MS) {
+            eprintln!(
+                "dashload: warning: worker {i}'s wall clock is {:.0} ms off the manager's (the run uses monotonic clocks; its logs are placed by the measured start)",
+                clock_offset_ms.unwrap_or(0.0)
+            );
+        }
+        records.push(WorkerRecord {
+            index: i,
+            host: slot
+                .join
+                .as_ref()
+                .map_or_else(String::new, |j| j.host.clone()),
+            sync_users: share.sync_users,
+            peak_viewers: share.peak_viewers(),
+            viewers_started: slot.tick.as_ref().map_or(0, |t| t.viewers),
+            seed: worker_seed(scenario.seed, i),
+            offset_ms: zero_ms.round() as i64 + goose_offset,
+            start_skew_ms: slot.clock.rtt_us.map(|_| zero_ms),
+            clock_offset_ms,
+            rtt_ms: slot.clock.rtt_us.map(|r| r as f64 / 1000.0),
+            ended_by: match (&slot.lost, &slot.done, &ladder_stop) {
+                (Some(_), _, _) => "lost".into(),
+                (None, Some(_), Some(_)) => "ladder stop".into(),
+                (None, Some(d), None) if !d.interrupted => "plan".into(),
+                (None, Some(_), None) => "stopped".into(),
+                (None, None, _) => "no result".into(),
+            },
+            lost_at_ms: slot.lost.as_ref().map(|l| l.0),
+            lost_reason: slot.lost.as_ref().map(|l| l.1.clone()),
+            files: slot.received.keys().cloned().collect(),
+        });
+    }
+    let mut windows = plan.windows.clone();
+    match (cluster.on_loss, first_loss, degraded_from) {
+        (OnLoss::Continue, _, Some(from)) => {
+            // Later windows ran without every worker: shown, not judged.
+            for w in windows.iter_mut().filter(|w| w.end_ms > from) {
+                if w.kind != WindowKind::Ramp {
+                    w.kind = WindowKind::Ramp;
+                    w.name = format!("{} (degraded)", w.name);
+                }
+            }
+        }
+        (_, Some(at), _) => {
+            // Only the windows every worker ran, up to the loss.
+            windows.retain(|w| w.start_ms < at);
+            for w in &mut windows {
+                w.end_ms = w.end_ms.min(at);
+            }
+        }
+        _ => {}
+    }
+    let meta = RunMeta {
+        dashload_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: scenario.name.clone(),
+        scenario_file: scenario.path.display().to_string(),
+        scenario_digest: scenario.digest.clone(),
+        seed: scenario.seed,
+        target: {
+            let mut t = scenario.target.summary();
+            if let Some(url) = &sandbox_url {
+                t.url = format!("{} (embedded sandbox)", url.trim_end_matches('/'));
+            }
+            t
+        },
+        test_plan: plan.goose_test_plan(),
+        sync_users: scenario.sync.users,
+        windows,
+        slos: scenario.slos.clone(),
+        started_at: started,
+        ended_at: Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default()),
+        interrupted,
+        ladder_stop,
+        counters,
+        regression: scenario.regression.clone(),
+        overrides: scenario.overrides.clone(),
+        past_capacity: scenario.past_capacity.clone(),
+        skipped: scenario
+            .viewers
+            .iter()
+            .flat_map(|v| &v.dashboard.skipped)
+            .map(|s| crate::runfolder::SkippedQuery {
+                what: s.panel.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
+    };
+    WorkersFile {
+        workers: records,
+        on_worker_loss: match cluster.on_loss {
+            OnLoss::Abort => "abort".into(),
+            OnLoss::Continue => "continue".into(),
+        },
+        degraded_from_ms: degraded_from,
+    }
+    .store(&run_dir)?;
+    meta.store(&run_dir)?;
+    lock.release();
+    let sandbox_counters = match sandbox {
+        Some(s) => {
+            let c = s.counters();
+            s.stop().await;
+            Some(c)
+        }
+        None => None,
+    };
+    interrupt::enter(Stage::Rendering(run_dir.clone()));
+    let report = if options.render {
+        let dir = run_dir.clone();
+        let report_options = crate::report::ReportOptions {
+            progress: true,
+            ..options.report
+        };
+        Some(
+            tokio::task::spawn_blocking(move || crate::report::render_run(&dir, &report_options))
+                .await
+                .map_err(|e| Error::Report(format!("report rendering panicked: {e}")))??,
+        )
+    } else {
+        None
+    };
+    Ok(RunResult {
+        run_dir,
+        meta,
+        report,
+        sandbox: sandbox_counters,
+    })
+}
+
+/// Sum a worker's counters into the run's.
+fn add_counters(to: &mut RunCounters, c: &RunCounters) {
+    to.dashboard_loads += c.dashboard_loads;
+    to.missed_refreshes += c.missed_refreshes;
+    to.entries += c.entries;
+    to.points_written += c.points_written;
+    to.batches += c.batches;
+    for (purpose, kinds) in &c.http_outside_log {
+        let into = to.http_outside_log.entry(purpose.clone()).or_default();
+        for (kind, n) in kinds {
+            *into.entry(kind.clone()).or_default() += n;
+        }
+    }
+    for (name, a) in &c.answers {
+        let into = to.answers.entry(name.clone()).or_default();
+        into.answers += a.answers;
+        into.bytes += a.bytes;
+        into.series += a.series;
+    }
+}
+
+struct Outcome {
+    ran_for: Duration,
+    interrupted: bool,
+    ladder_stop: Option<LadderStop>,
+    degraded_from: Option<u64>,
+    /// The run never started: why.
+    not_started: Option<String>,
+}
+
+/// Wait for the workers, start them, watch them until every one is done or lost.
+async fn drive(
+    s: &Arc<Shared>,
+    cluster: &ManagerOptions,
+    scenario: &Scenario,
+    plan: &Plan,
+    children: &mut [Option<std::process::Child>],
+    on_start: &mut dyn FnMut(Instant),
+) -> Result<Outcome> {
+    let n = cluster.workers.count();
+    let look = Duration::from_millis(100);
+    // 1. Join and ready, with the timeout naming who is missing.
+    let deadline = Instant::now() + cluster.join_timeout;
+    loop {
+        let (all_ready, missing) = {
+            let book = s.book.lock().expect("book lock");
+            let missing: Vec<String> = book
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.ready)
+                .map(|(i, s)| match &s.join {
+                    None => format!("{i} (not joined)"),
+                    Some(_) => format!("{i} (not ready)"),
+                })
+                .collect();
+            (missing.is_empty(), missing)
+        };
+        if all_ready {
+            break;
+        }
+        let exited = children.iter_mut().enumerate().find_map(|(i, c)| {
+            let status = c.as_mut()?.try_wait().ok()??;
+            Some(format!("worker {i} exited before the start ({status})"))
+        });
+        let why = if let Some(e) = exited {
+            Some(e)
+        } else if interrupt::count() > 0 {
+            Some("interrupted before the start: no load was sent".to_string())
+        } else if Instant::now() >= deadline {
+            Some(format!(
+                "workers missing after {} s: {}",
+                cluster.join_timeout.as_secs(),
+                missing.join(", ")
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            s.start
+                .send_replace(Some(Err(format!("the run will not start: {why}"))));
+            s.book.lock().expect("book lock").started = true;
+            // Let the waiting workers hear it.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Ok(Outcome {
+                ran_for: Duration::ZERO,
+                interrupted: false,
+                ladder_stop: None,
+                degraded_from: None,
+                not_started: Some(why),
+            });
+        }
+        tokio::time::sleep(look).await;
+    }
+    // 2. The barrier is passed: the countdown.
+    let t0 = Instant::now() + protocol::START_IN;
+    s.book.lock().expect("book lock").started = true;
+    s.start.send_replace(Some(Ok(t0)));
+    on_start(t0);
+    eprintln!(
+        "dashload: {n} workers ready; the load starts in {} s",
+        protocol::START_IN.as_secs()
+    );
+    tokio::time::sleep_until(t0.into()).await;
+
+    // 3. Watch.
+    let stop_when = scenario
+        .stress
+        .as_ref()
+        .map(|st| st.stop_when.clone())
+        .unwrap_or_default();
+    let judge_live = Live::default();
+    let mut ladder_stop: Option<LadderStop> = None;
+    let mut interrupted = false;
+    let mut degraded_from: Option<u64> = None;
+    let mut stop_sent_at: Option<Instant> = None;
+    let mut last_status = Instant::now();
+    // The run ends by its plan, plus the requests' timeout and a grace to upload.
+    let hard_end = t0 + plan.duration() + scenario.target.timeout + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(look).await;
+        let now = Instant::now();
+        let at_ms = now.duration_since(t0).as_millis() as u64;
+        let mut book = s.book.lock().expect("book lock");
+        // Losses: silent for too long, or the process gone without its result.
+        for (i, slot) in book.slots.iter_mut().enumerate() {
+            // A worker that stopped early on its own (SIGTERM, Ctrl-C: it sent its
+            // files) is gone for the rest of the run like a lost one.
+            let early = stop_sent_at.is_none()
+                && slot.lost.is_none()
+                && slot.done.as_ref().is_some_and(|d| d.interrupted);
+            if (slot.lost.is_some() || slot.done.is_some()) && !early {
+                continue;
+            }
+            let exited = children
+                .get_mut(i)
+                .and_then(|c| c.as_mut())
+                .and_then(|c| c.try_wait().ok().flatten());
+            let last = slot.last_tick.unwrap_or(t0);
+            let why = if early {
+                Some("stopped early (a signal on the worker)".to_string())
+            } else if let Some(status) = exited {
+                // Its last files may still be on their way: a moment's grace.
+                if now.duration_since(last) > Duration::from_millis(1500) {
+                    Some(format!("process exited ({status}) without its result"))
+                } else {
+                    None
+                }
+            } else if stop_sent_at.is_none() && now.duration_since(last) > protocol::LOST_AFTER {
+                Some(format!("no tick for {} s", protocol::LOST_AFTER.as_secs()))
+            } else if stop_sent_at.is_some_and(|t| now.duration_since(t) > Duration::from_secs(90))
+            {
+                Some("no result 90 s after the stop".into())
+            } else if now > hard_end {
+                Some("no result by the plan's end".into())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                eprintln!(
+                    "dashload: worker {i} lost at {:.1} s: {why}",
+                    at_ms as f64 / 1000.0
+                );
+                let lost_at = slot
+                    .last_tick
+                    .map_or(0, |t| t.duration_since(t0).as_millis() as u64)
+                    .min(at_ms);
+                slot.lost = Some((lost_at, why.clone()));
+                let fatal = cluster.on_loss == OnLoss::Abort || i == SYNC_WORKER;
+                if book.stop.is_none() && fatal && stop_sent_at.is_none() {
+                    interrupted = true;
+                    let reason = if i == SYNC_WORKER && cluster.on_loss == OnLoss::Continue {
+                        format!(
+                            "worker {i} (the sync job's) lost at {:.1} s: {why}",
+                            at_ms as f64 / 1000.0
+                        )
+                    } else {
+                        format!("worker {i} lost at {:.1} s: {why}", at_ms as f64 / 1000.0)
+                    };
+                    book.stop = Some(Command::Stop {
+                        reason,
+                        ladder: None,
+                    });
+                    stop_sent_at = Some(now);
+                } else if !fatal {
+                    degraded_from.get_or_insert(lost_at);
+                }
+                break;
+            }
+        }
+        if interrupt::count() > 0 && book.stop.is_none() {
+            interrupted = true;
+            book.stop = Some(Command::Stop {
+                reason: "the manager was interrupted (SIGINT, SIGTERM or SIGHUP)".into(),
+                ladder: None,
+            });
+            stop_sent_at = Some(now);
+        }
+        // The ladder, judged on the merged window of every worker.
+        if book.stop.is_none() && !stop_when.is_empty() && degraded_from.is_none() {
+            if let Some(step) = plan.stress_window_at(now.duration_since(t0)) {
+                if let Some(reason) = judge(&judge_live, &book, step, &stop_when) {
+                    let stop = LadderStop {
+                        step: step.name.clone(),
+                        viewers: step.viewers,
+                        reason: reason.clone(),
+                        at_ms,
+                        refined_until_ms: None,
+                    };
+                    eprintln!(
+                        "dashload: stress ladder stopped at {} ({} viewers over {n} workers): {reason}",
+                        step.name, step.viewers
+                    );
+                    ladder_stop = Some(stop.clone());
+                    book.stop = Some(Command::Stop {
+                        reason: format!("stress ladder stopped at {}: {reason}", step.name),
+                        ladder: Some(stop),
+                    });
+                    stop_sent_at = Some(now);
+                }
+            }
+        }
+        if book.stop.is_some() && stop_sent_at.is_none() {
+            stop_sent_at = Some(now);
+        }
+        if now.duration_since(last_status) >= Duration::from_secs(5) {
+            last_status = now;
+            let viewers: Vec<String> = book
+                .slots
+                .iter()
+                .map(|s| s.tick.as_ref().map_or(0, |t| t.viewers).to_string())
+                .collect();
+            let loads: u64 = book
+                .slots
+                .iter()
+                .filter_map(|s| s.tick.as_ref().map(|t| t.dashboard_loads))
+                .sum();
+            eprintln!(
+                "dashload: {:>4} s  viewers {} ({})  dashboard loads {loads}",
+                at_ms / 1000,
+                viewers
+                    .iter()
+                    .map(|v| v.parse::<u64>().unwrap_or(0))
+                    .sum::<u64>(),
+                viewers.join("/")
+            );
+        }
+        if book
+            .slots
+            .iter()
+            .all(|s| s.done.is_some() || s.lost.is_some())
+        {
+            let ran_for = now.duration_since(t0);
+            return Ok(Outcome {
+                ran_for,
+                interrupted: interrupted
+                    || book.slots.iter().any(|s| {
+                        s.done.as_ref().is_some_and(|d| d.interrupted)
+                            && ladder_stop.is_none()
+                            && book.stop.is_none()
+                    }),
+                ladder_stop,
+                degraded_from,
+                not_started: None,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runfolder::{RequestClass, Slo, SloMetric};
+    use protocol::WindowState;
+
+    fn tick_with(name: &str, loads: &[u64], failures: u64) -> Tick {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in loads {
+            h.record(*v).unwrap();
+        }
+        let empty = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        Tick {
+            run_id: "r".into(),
+            index: 0,
+            seq: 1,
+            since_zero_us: 0,
+            wall_us: 0,
+            rtt_us: None,
+            window: Some(WindowState {
+                name: name.into(),
+                hists: [protocol::encode(&h), protocol::encode(&empty)],
+                failures: [failures, 0],
+            }),
+            viewers: 1,
+            dashboard_loads: loads.len() as u64,
+        }
+    }
+
+    fn step(name: &str) -> StageWindow {
+        StageWindow {
+            name: name.into(),
+            kind: WindowKind::StressStep,
+            viewers: 30,
+            start_ms: 0,
+            end_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn split_samples_are_judged_as_the_unsplit_ones() {
+        let slo = [Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 500.0,
+        }];
+        // 60 loads: 56 fast, 4 slow (p95 above 500 ms) dealt unevenly over 3 workers.
+        let all: Vec<u64> = (0..60)
+            .map(|i| {
+                if i % 15 == 7 {
+                    900_000
+                } else {
+                    10_000 + i * 1000
+                }
+            })
+            .collect();
+        let single = Live::default();
+        single.begin_window();
+        for us in &all {
+            single.record(
+                RequestClass::DashboardLoad,
+                Duration::from_micros(*us),
+                true,
+            );
+        }
+        let expected = single.exceeded(&slo);
+        assert!(expected.is_some());
+        let parts = [&all[..8], &all[8..22], &all[22..]];
+        let mut book = Book {
+            slots: parts
+                .iter()
+                .map(|p| Slot {
+                    tick: Some(tick_with("step 2", p, 0)),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let live = Live::default();
+        assert_eq!(judge(&live, &book, &step("step 2"), &slo), expected);
+        assert!(expected.as_deref().unwrap().ends_with("over 60 requests"));
+        // A part alone says otherwise: too thin to judge.
+        let one = Book {
+            slots: vec![Slot {
+                tick: Some(tick_with("step 2", parts[1], 0)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(judge(&live, &one, &step("step 2"), &slo), None);
+        // A worker still on another window: no judgement on a subset.
+        book.slots[2].tick = Some(tick_with("step 1", parts[2], 0));
+        assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
+        // A lost worker's figures no longer count: the other two's 22 loads pass.
+        book.slots[2].tick = Some(tick_with("step 2", parts[2], 0));
+        book.slots[2].lost = Some((1, "gone".into()));
+        assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
+    }
+
+    #[test]
+    fn worker_counts_parse() {
+        assert_eq!(Workers::parse("local:3"), Ok(Workers::Local(3)));
+        assert_eq!(Workers::parse("4"), Ok(Workers::Remote(4)));
+        assert!(Workers::parse("local:0").is_err());
+        assert!(Workers::parse("x").is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Distributed runs: one manager and several worker processes, one report.
+//!
+//! The manager (`dashload run … --workers`) splits the plan ([`share`]), starts
+//! the workers together, judges the stress ladder on their merged windows and
+//! writes one run folder; each worker (`dashload worker`) runs its share as an
+//! ordinary run of its own and uploads its raw files. See the README's
+//! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
+
+pub mod manager;
+pub mod merge;
+pub mod protocol;
+pub mod share;
+pub mod token;
+pub mod worker;

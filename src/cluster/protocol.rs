@@ -1,0 +1,289 @@
+//! The manager–worker channel: HTTP/1.1 + JSON under [`PREFIX`], workers
+//! dialling the manager. A worker asks what to run (`hello`), joins with its
+//! version and scenario digest (`join`), waits at the barrier (`ready`, answered
+//! with a countdown when every worker is ready), ticks every [`TICK_MS`] with its
+//! current stress window's histograms (`tick`, answered with run or stop),
+//! uploads its files with their SHA-256 (`files/<index>/<name>`) and reports
+//! (`done`). Every call carries the bearer token; refusals are one line.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::runfolder::{LadderStop, RunCounters};
+
+/// Every route's prefix.
+pub const PREFIX: &str = "/cluster/v1";
+/// How often workers tick.
+pub const TICK_MS: u64 = 500;
+/// A worker silent this long is lost.
+pub const LOST_AFTER: Duration = Duration::from_secs(3);
+/// A manager silent this long makes a worker stop on its own.
+pub const MANAGER_SILENT: Duration = Duration::from_secs(10);
+/// The countdown from the barrier to the start.
+pub const START_IN: Duration = Duration::from_secs(2);
+/// A wall clock this far from the manager's is warned about.
+pub const CLOCK_WARN_MS: f64 = 100.0;
+
+/// What to run (`GET hello`): the worker loads the same scenario itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The scenario file as the manager was given it.
+    pub scenario: String,
+    /// The manager's `--set` overrides.
+    pub set: Vec<String>,
+    /// The manager's dashload version.
+    pub version: String,
+}
+
+/// `POST join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Join {
+    /// The worker's dashload version.
+    pub version: String,
+    /// Its scenario's digest (overrides included).
+    pub digest: String,
+    /// The index it asks for (`--index`, `JOB_COMPLETION_INDEX`), or any.
+    pub index: Option<usize>,
+    /// Its host name.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+}
+
+/// The answer to a join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignment {
+    /// The run's id (its folder name on the manager).
+    pub run_id: String,
+    /// The worker's index.
+    pub index: usize,
+    /// Workers in the run.
+    pub workers: usize,
+    /// The worker's plan share, in Goose's syntax (it computes and checks it).
+    pub plan: String,
+    /// Its viewers' seed.
+    pub seed: u64,
+    /// The manager's embedded sandbox, when the scenario targets one.
+    pub sandbox_url: Option<String>,
+}
+
+/// `POST ready` (a long poll) and the barrier's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ready {
+    /// The run.
+    pub run_id: String,
+    /// The worker.
+    pub index: usize,
+}
+
+/// Start this long after receiving the answer, on the worker's monotonic clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    /// Countdown, µs.
+    pub start_in_us: u64,
+}
+
+/// A worker's current stress window, histograms serialised (HDR V2 + deflate, base64).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowState {
+    /// The window's name (`step 3`).
+    pub name: String,
+    /// Dashboard loads' then panel queries' latencies, µs.
+    pub hists: [String; 2],
+    /// Their failures.
+    pub failures: [u64; 2],
+}
+
+/// `POST tick`, every [`TICK_MS`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    /// The run.
+    pub run_id: String,
+    /// The worker.
+    pub index: usize,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its clock since its start, µs, when sent.
+    pub since_zero_us: u64,
+    /// Its wall clock, µs since the Unix epoch, when sent.
+    pub wall_us: i64,
+    /// The previous tick's round trip, µs (the manager pairs it with that tick).
+    pub rtt_us: Option<u64>,
+    /// The current stress window, once it has run long enough to be the
+    /// worker's live window.
+    pub window: Option<WindowState>,
+    /// Viewers started.
+    pub viewers: u64,
+    /// Dashboard loads so far.
+    pub dashboard_loads: u64,
+}
+
+/// The manager's answer to a tick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Keep going.
+    Run,
+    /// Stop now: the ladder's stop (with the step, on the global counts), or
+    /// another reason (a worker lost, the manager interrupted).
+    Stop {
+        /// Why, in words.
+        reason: String,
+        /// The ladder's stop, when that is why.
+        ladder: Option<LadderStop>,
+    },
+}
+
+/// One uploaded file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSum {
+    /// Its name in the worker's folder.
+    pub name: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// `POST done`, after the files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    /// The run.
+    pub run_id: String,
+    /// The worker.
+    pub index: usize,
+    /// The worker's run was cut short (a signal, the manager's stop).
+    pub interrupted: bool,
+    /// Its counters.
+    pub counters: RunCounters,
+    /// Viewers it started.
+    pub viewers_started: u64,
+    /// The files it uploaded.
+    pub files: Vec<FileSum>,
+}
+
+/// A refusal's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// One line.
+    pub reason: String,
+}
+
+/// Serialise a histogram for a tick.
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("serialising to memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A histogram from a tick; `None` if it does not decode.
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    Deserializer::new()
+        .deserialize(&mut std::io::Cursor::new(bytes))
+        .ok()
+}
+
+/// A worker's clocks as the manager estimates them from its ticks (NTP's rule:
+/// the tick with the shortest round trip says most).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClockEstimate {
+    /// The round trip the estimate comes from, µs.
+    pub rtt_us: Option<u64>,
+    /// When the worker's zero was on the manager's clock, µs after the run's zero.
+    pub zero_us: i64,
+    /// The worker's wall clock minus the manager's, µs.
+    pub wall_offset_us: i64,
+}
+
+/// A tick as the manager received it, kept until the worker reports that
+/// exchange's round trip in its next tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sent {
+    /// The worker's clock since its zero when it sent the tick, µs.
+    pub since_zero_us: u64,
+    /// The worker's wall clock then, µs.
+    pub wall_us: i64,
+    /// When the manager received it, µs after the run's zero.
+    pub recv_us: i64,
+    /// The manager's wall clock then, µs.
+    pub recv_wall_us: i64,
+}
+
+impl ClockEstimate {
+    /// Take in one exchange: a tick `sent` as received, and its round trip
+    /// `rtt_us` (reported by the worker in its next tick). The tick was sent
+    /// about half the round trip before it was received.
+    pub fn observe(&mut self, sent: &Sent, rtt_us: u64) {
+        if self.rtt_us.is_some_and(|best| rtt_us >= best) {
+            return;
+        }
+        let half = rtt_us as i64 / 2;
+        self.rtt_us = Some(rtt_us);
+        self.zero_us = sent.recv_us - half - sent.since_zero_us as i64;
+        self.wall_offset_us = sent.wall_us - (sent.recv_wall_us - half);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(since_zero_us: u64, wall_us: i64, recv_us: i64, recv_wall_us: i64) -> Sent {
+        Sent {
+            since_zero_us,
+            wall_us,
+            recv_us,
+            recv_wall_us,
+        }
+    }
+
+    #[test]
+    fn the_shortest_round_trip_places_a_workers_zero() {
+        let mut c = ClockEstimate::default();
+        // Worker started 4 ms after the run's zero; its wall clock is 250 ms ahead.
+        // Sent at run time 504 ms (worker 500 ms), received 6 ms later (rtt 12 ms).
+        c.observe(
+            &sent(500_000, 1_000_504_000 + 250_000, 510_000, 1_000_510_000),
+            12_000,
+        );
+        assert_eq!(c.zero_us, 4_000);
+        assert_eq!(c.wall_offset_us, 250_000);
+        // A slower exchange (rtt 40 ms, sent at 1004 ms, received 20 ms later) does not replace it.
+        c.observe(
+            &sent(1_000_000, 1_001_004_000 + 250_000, 1_024_000, 1_001_024_000),
+            40_000,
+        );
+        assert_eq!(c.rtt_us, Some(12_000));
+        // A faster one does: rtt 2 ms, sent at 1504 ms.
+        c.observe(
+            &sent(1_500_000, 1_001_504_000 + 250_000, 1_505_000, 1_001_505_000),
+            2_000,
+        );
+        assert_eq!(
+            (c.zero_us, c.wall_offset_us, c.rtt_us),
+            (4_000, 250_000, Some(2_000))
+        );
+        // A worker that started before the run's zero has a negative offset.
+        let mut early = ClockEstimate::default();
+        early.observe(&sent(600_000, 0, 597_500, 0), 1_000);
+        assert_eq!(early.zero_us, -3_000);
+    }
+
+    #[test]
+    fn histograms_survive_a_tick() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in [1, 999, 12_345, 2_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode(&encode(&h)).unwrap();
+        assert_eq!(back, h);
+        assert!(decode("not base64!").is_none());
+    }
+}

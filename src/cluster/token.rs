@@ -1,0 +1,131 @@
+//! The cluster's shared secret: read from `DASHLOAD_CLUSTER_TOKEN` or the file
+//! named by `DASHLOAD_CLUSTER_TOKEN_FILE` (never a flag: a process list shows
+//! flags), sent as `Authorization: Bearer`, compared in constant time, and
+//! required whenever the manager listens, or a worker dials, off loopback.
+
+use rand::Rng;
+
+use crate::error::{Error, Result};
+
+/// The variable holding the token.
+pub const ENV: &str = "DASHLOAD_CLUSTER_TOKEN";
+/// The variable naming a file that holds the token.
+pub const FILE_ENV: &str = "DASHLOAD_CLUSTER_TOKEN_FILE";
+
+/// A token; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(set)")
+    }
+}
+
+impl Token {
+    /// The token from the environment, if one is set.
+    pub fn from_env() -> Result<Option<Token>> {
+        Token::from_vars(std::env::var(ENV).ok(), std::env::var(FILE_ENV).ok())
+    }
+
+    fn from_vars(value: Option<String>, file: Option<String>) -> Result<Option<Token>> {
+        let (text, from) = match (value, file) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(format!(
+                    "{ENV} and {FILE_ENV} are both set: set one"
+                )))
+            }
+            (Some(v), None) => (v, ENV.to_string()),
+            (None, Some(path)) => (
+                std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?,
+                format!("{FILE_ENV} ({path})"),
+            ),
+            (None, None) => return Ok(None),
+        };
+        let token = text.trim();
+        if token.len() < 16 || token.chars().any(|c| !c.is_ascii_graphic()) {
+            return Err(Error::Usage(format!(
+                "{from}: the cluster token must be at least 16 printable characters without spaces"
+            )));
+        }
+        Ok(Some(Token(token.to_string())))
+    }
+
+    /// A fresh random token (local workers get it through their environment).
+    pub fn generate() -> Token {
+        let bytes: [u8; 24] = rand::rng().random();
+        Token(hex::encode(bytes))
+    }
+
+    /// The `Authorization` header value.
+    pub fn header(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+
+    /// The token itself, for a child's environment only.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// True when `header` (an `Authorization` value) carries this token; the
+    /// time taken does not depend on where the bytes differ.
+    pub fn accepts(&self, header: &[u8]) -> bool {
+        let given = header.strip_prefix(b"Bearer ").unwrap_or(b"");
+        constant_time_eq(given, self.0.as_bytes())
+    }
+}
+
+/// Equal bytes, compared without an early exit (the length is not secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// Refuse to run off loopback without a token: `what` says which side and where.
+pub fn require(loopback: bool, token: Option<&Token>, what: &str) -> Result<()> {
+    if !loopback && token.is_none() {
+        return Err(Error::Usage(format!(
+            "{what} is not on loopback: set {ENV} or {FILE_ENV} (the same token on the manager and every worker)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_one_variable_or_a_file_and_never_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "0123456789abcdef-secret\n").unwrap();
+        let t = Token::from_vars(None, Some(file.display().to_string()))
+            .unwrap()
+            .unwrap();
+        assert!(t.accepts(b"Bearer 0123456789abcdef-secret"));
+        assert!(!t.accepts(b"Bearer 0123456789abcdef-secreT"));
+        assert!(!t.accepts(b"0123456789abcdef-secret"));
+        assert!(!t.accepts(b"Bearer "));
+        assert_eq!(format!("{t:?}"), "Token(set)");
+        assert_eq!(Token::from_vars(None, None).unwrap(), None);
+        let short = Token::from_vars(Some("short".into()), None).unwrap_err();
+        assert_eq!(short.exit_code(), crate::error::exit_code::USAGE);
+        assert!(!short.to_string().contains("short"), "{short}");
+        assert!(Token::from_vars(Some("a".repeat(20)), Some("x".into())).is_err());
+        let missing = Token::from_vars(None, Some("/nonexistent/token".into())).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/token"));
+    }
+
+    #[test]
+    fn off_loopback_a_token_is_required() {
+        assert!(require(true, None, "the manager").is_ok());
+        let e = require(false, None, "the manager's 0.0.0.0:7700").unwrap_err();
+        assert!(e.to_string().contains(ENV), "{e}");
+        assert!(require(false, Some(&Token::generate()), "x").is_ok());
+        assert_ne!(Token::generate(), Token::generate());
+    }
+}
