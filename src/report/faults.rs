@@ -43,6 +43,10 @@ pub struct FaultWindow {
     /// A command fault's commands: `ok`, or why not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<String>,
+    /// The time to recover after the window ended (as after the `[recovery]`
+    /// drop): looked at up to the next fault's start or the run's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<super::recovery::Recovery>,
 }
 
 impl FaultWindow {
@@ -74,6 +78,7 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
         failed: 0,
         failures_by_kind: Vec::new(),
         commands: None,
+        recovery: None,
     };
     if r.kind == "command" {
         let said = |c: &Option<crate::faults::CommandRun>, what: &str| match c {
@@ -118,6 +123,30 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
     out
 }
 
+/// Measure the time to recover after each fault window that ran: every judged
+/// SLO back within its bound over a sliding window of `window_ms`, looked at
+/// until the next fault starts (another fault's failures are not a slow
+/// recovery) or up to `run_ms`.
+pub fn measure_recovery(
+    faults: &mut [FaultWindow],
+    buckets: &super::collect::TimeBuckets,
+    slos: &[crate::runfolder::Slo],
+    window_ms: u64,
+    run_ms: u64,
+) {
+    let starts: Vec<u64> = faults.iter().filter_map(|f| f.start_ms).collect();
+    for f in faults.iter_mut() {
+        let Some(end) = f.end_ms.filter(|_| f.start_ms.is_some()) else {
+            continue;
+        };
+        let next = starts.iter().copied().filter(|&s| s >= end).min();
+        let until = next.unwrap_or(run_ms).max(end);
+        f.recovery = Some(
+            super::recovery::time_to_recover(buckets, slos, end, until - end, window_ms).recovery,
+        );
+    }
+}
+
 /// The report's "Fault windows" section (nothing when the run had none).
 pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result {
     use std::fmt::Write as _;
@@ -127,7 +156,7 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
         return Ok(());
     }
     h.push_str("<section id=\"faults\">\n<h2>Fault windows</h2>\n<p class=\"note\">Faults of the scenario's <code>[[faults]]</code>, as they ran (shaded red on every time chart). Requests and failures count the time buckets the window overlaps.</p>\n");
-    h.push_str("<table><tr><th>#</th><th class=\"l\">fault</th><th class=\"l\">does</th><th class=\"l\">window</th><th>from</th><th>to</th><th>hits</th><th>requests</th><th>failed</th><th>error rate</th><th class=\"l\">failures by kind</th><th class=\"l\">commands</th></tr>\n");
+    h.push_str("<table><tr><th>#</th><th class=\"l\">fault</th><th class=\"l\">does</th><th class=\"l\">window</th><th>from</th><th>to</th><th>hits</th><th>requests</th><th>failed</th><th>error rate</th><th class=\"l\">failures by kind</th><th class=\"l\">commands</th><th class=\"l\">after it</th></tr>\n");
     let at = |ms: Option<u64>| {
         ms.map_or("did not run".to_string(), |ms| {
             super::charts::clock(s.run.started_at, ms as f64 / 1000.0)
@@ -142,7 +171,7 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
             .collect();
         writeln!(
             h,
-            "<tr class=\"fault-window\"><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            "<tr class=\"fault-window\"><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             f.index,
             text(&f.name),
             text(&f.describe),
@@ -156,6 +185,9 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
                 .map_or("—".into(), |r| format!("{:.1} %", r * 100.0)),
             if kinds.is_empty() { "—".into() } else { kinds.join(", ") },
             f.commands.as_deref().map_or("—".into(), text),
+            f.recovery
+                .as_ref()
+                .map_or("—".into(), |r| text(&r.sentence())),
         )?;
     }
     h.push_str("</table>\n</section>\n");
@@ -227,5 +259,60 @@ mod tests {
         let w = window(&not_run, &series);
         assert_eq!((w.requests, w.failed), (0, 0));
         assert!(bands(&[w]).is_empty());
+    }
+
+    fn fault(index: usize, start_ms: u64, end_ms: u64) -> FaultWindow {
+        FaultWindow {
+            index,
+            name: format!("f{index}"),
+            kind: "error".into(),
+            describe: String::new(),
+            window: String::new(),
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            hits: None,
+            requests: 0,
+            failed: 0,
+            failures_by_kind: Vec::new(),
+            commands: None,
+            recovery: None,
+        }
+    }
+
+    #[test]
+    fn recovery_is_measured_after_each_fault_up_to_the_next_one() {
+        use crate::report::collect::TimeBuckets;
+        use crate::report::recovery::Recovery;
+        use crate::runfolder::{RequestClass, Slo, SloMetric};
+        // 40 queries a second for 100 s; slow (3 s) during 10..20 s and until
+        // 23 s after it, and again from 50 s to the end.
+        let mut b = TimeBuckets::for_run_length(100_000);
+        for t in (0..100_000u64).step_by(25) {
+            let slow = (10_000..23_000).contains(&t) || t >= 50_000;
+            let ms = if slow { 3000 } else { 100 };
+            b.record(t, RequestClass::PanelQuery, ms * 1000, None, true);
+        }
+        let p95 = [Slo {
+            class: RequestClass::PanelQuery,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        }];
+        let mut faults = vec![fault(1, 10_000, 20_000), fault(2, 50_000, 60_000)];
+        let mut never = fault(3, 0, 0);
+        never.start_ms = None;
+        never.end_ms = None;
+        faults.push(never);
+        measure_recovery(&mut faults, &b, &p95, 5_000, 100_000);
+        // Clean from 23 s: the first clean 5 s window ends at 28 s, 8 s after.
+        assert_eq!(
+            faults[0].recovery,
+            Some(Recovery::Recovered { after_ms: 8_000 })
+        );
+        // Slow to the run's end: not within the 40 s left.
+        assert_eq!(
+            faults[1].recovery,
+            Some(Recovery::NotRecovered { within_ms: 40_000 })
+        );
+        assert_eq!(faults[2].recovery, None, "a fault that never ran");
     }
 }

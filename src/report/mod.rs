@@ -239,6 +239,13 @@ pub fn summarise_with_samples(
         }
     }
     summary.faults = faults::read(run_dir, &summary.series)?;
+    faults::measure_recovery(
+        &mut summary.faults,
+        &c.buckets,
+        &meta.slos,
+        meta.past_capacity.recovery_window_ms,
+        ran_ms,
+    );
     summary.sync.resilience = sync_attempts::read(run_dir, &summary.faults, ran_ms)?;
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {

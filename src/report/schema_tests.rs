@@ -269,6 +269,7 @@ fn a_summary_with_every_optional_field_set_validates() {
         failed: 2,
         failures_by_kind: vec![("timeout".into(), 2)],
         commands: Some("start ok; stop ok".into()),
+        recovery: Some(super::recovery::Recovery::NotRecovered { within_ms: 5000 }),
     }];
     s.workers = Some(vec![crate::cluster::merge::WorkerRow {
         record: crate::cluster::merge::WorkerRecord {

@@ -381,6 +381,7 @@ mod tests {
             failed: 0,
             failures_by_kind: Vec::new(),
             commands: None,
+            recovery: None,
         }
     }
 

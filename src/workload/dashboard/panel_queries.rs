@@ -297,6 +297,12 @@ impl<'a> View<'a> {
                 })
                 .collect();
         }
+        if combos.is_empty() {
+            // No value to repeat over: Grafana's `repeatPanel` makes no copy
+            // and the source panel stays, unscoped (`getPanelClone` reuses it
+            // for the first value), so it is still loaded once.
+            return vec![self.scoped_request(panel, Vec::new())];
+        }
         combos
             .into_iter()
             .map(|c| self.scoped_request(panel, c))
@@ -551,6 +557,13 @@ mod tests {
         one.select(host, Selection::Values(vec!["h2".into()]));
         let view = View::resolved(&d, &d.time, NOW_MS, &one);
         assert_eq!(view.panel_requests_of(&d.panels[0]).len(), 1);
+        // No value at all: Grafana keeps the source panel, unscoped: one request.
+        let mut none = r.clone();
+        none.select(host, Selection::Values(Vec::new()));
+        let view = View::resolved(&d, &d.time, NOW_MS, &none);
+        let reqs = view.panel_requests_of(&d.panels[0]);
+        assert_eq!(reqs.len(), 1);
+        assert!(reqs[0].scoped.is_empty());
     }
 
     #[test]
