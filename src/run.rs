@@ -153,15 +153,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         regression: scenario.regression.clone(),
         overrides: scenario.overrides.clone(),
         past_capacity: scenario.past_capacity.clone(),
-        skipped: scenario
-            .viewers
-            .iter()
-            .flat_map(|v| &v.dashboard.skipped)
-            .map(|s| crate::runfolder::SkippedQuery {
-                what: s.panel.clone(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
+        skipped: crate::runfolder::SkippedQuery::of(&scenario),
     };
     meta.store(&run_dir)?;
 

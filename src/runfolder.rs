@@ -501,6 +501,22 @@ pub struct SkippedQuery {
     pub reason: String,
 }
 
+impl SkippedQuery {
+    /// What the scenario's dashboard imports left out of every load, as
+    /// `run.json` records it (one list for single and distributed runs).
+    pub fn of(scenario: &crate::scenario::Scenario) -> Vec<SkippedQuery> {
+        scenario
+            .viewers
+            .iter()
+            .flat_map(|v| &v.dashboard.skipped)
+            .map(|s| SkippedQuery {
+                what: s.panel.clone(),
+                reason: s.reason.clone(),
+            })
+            .collect()
+    }
+}
+
 impl RunMeta {
     /// Read `run.json` from a run folder.
     pub fn load(run_dir: &Path) -> Result<RunMeta> {

@@ -772,15 +772,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         regression: scenario.regression.clone(),
         overrides: scenario.overrides.clone(),
         past_capacity: scenario.past_capacity.clone(),
-        skipped: scenario
-            .viewers
-            .iter()
-            .flat_map(|v| &v.dashboard.skipped)
-            .map(|s| crate::runfolder::SkippedQuery {
-                what: s.panel.clone(),
-                reason: s.reason.clone(),
-            })
-            .collect(),
+        skipped: crate::runfolder::SkippedQuery::of(&scenario),
     };
     WorkersFile {
         workers: records,

@@ -64,22 +64,9 @@ fn scenario(url: &str, fixture: &str) -> Scenario {
 
 /// Compare with (or, with `DASHLOAD_UPDATE_SNAPSHOTS=1`, rewrite) the snapshot.
 fn snapshot(name: &str, actual: &str) {
-    let path = root().join("tests/snapshots").join(format!("{name}.txt"));
-    if std::env::var_os("DASHLOAD_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no snapshot {}: run with DASHLOAD_UPDATE_SNAPSHOTS=1 and review it",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{name}: check output differs from {}:\n--- expected\n{expected}\n--- actual\n{actual}",
-        path.display()
+    crate::util::assert_snapshot(
+        &root().join("tests/snapshots").join(format!("{name}.txt")),
+        actual,
     );
 }
 

@@ -86,23 +86,7 @@ fn telegraf_lines(now_s: i64) -> Vec<u8> {
 
 /// Compare `actual` with a snapshot file; `DASHLOAD_UPDATE_SNAPSHOTS=1` writes it instead.
 fn snapshot(name: &str, actual: &str) {
-    let path = fixtures().join("snapshots").join(name);
-    if std::env::var_os("DASHLOAD_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no snapshot {}: run with DASHLOAD_UPDATE_SNAPSHOTS=1 and review it",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "`check` output differs from {} (review, then DASHLOAD_UPDATE_SNAPSHOTS=1):\n--- expected\n{expected}\n--- actual\n{actual}",
-        path.display()
-    );
+    crate::util::assert_snapshot(&fixtures().join("snapshots").join(name), actual);
 }
 
 #[test]

@@ -51,3 +51,24 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// Compare `actual` with the reviewed snapshot at `path`, or, with
+/// `DASHLOAD_UPDATE_SNAPSHOTS=1`, rewrite it (then review the diff).
+pub fn assert_snapshot(path: &Path, actual: &str) {
+    if std::env::var_os("DASHLOAD_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with DASHLOAD_UPDATE_SNAPSHOTS=1 and review it",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "`check` output differs from {} (review, then DASHLOAD_UPDATE_SNAPSHOTS=1):\n--- expected\n{expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
