@@ -197,6 +197,30 @@ latency = "700ms"
             );
         }
     }
+    // The sandbox's own count of the requests each fault hit, against a recount
+    // from the request log. An injected status is answered once per hit and never
+    // retried by the client, so the two counts are equal; a refusal closes the
+    // connection, and hyper may resend a request that never reached a handler,
+    // so the log shows at most what the sandbox refused.
+    let fault_hits = |i: usize| -> u64 {
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(run.join("faults.json")).unwrap()).unwrap();
+        json[i]["hits"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("fault {} has no hit count: {json}", i + 1))
+    };
+    let recount = |which: Pick, reason: Pick| rows.iter().filter(|r| which(r) && reason(r)).count();
+    assert_eq!(
+        fault_hits(0),
+        recount(&is_query, &injected_503) as u64,
+        "503 fault: the sandbox's hits against the log's injected 503s"
+    );
+    assert_eq!(
+        fault_hits(3),
+        recount(&|_| true, &toggl_429) as u64,
+        "toggl 429 fault: the sandbox's hits against the log's 429s"
+    );
+    assert!(fault_hits(1) >= recount(&is_query, &closed) as u64);
     // Latency: every query answered within the window took the added 700 ms.
     let slow: Vec<&Row> = rows
         .iter()
