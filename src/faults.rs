@@ -56,6 +56,9 @@ pub struct FaultRecord {
     /// The stop command, as it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_command: Option<CommandRun>,
+    /// `recover_within` of the scenario's fault, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover_within_ms: Option<u64>,
 }
 
 impl FaultRecord {
@@ -265,6 +268,7 @@ impl FaultRun {
                 hits: None,
                 start_command: None,
                 stop_command: None,
+                recover_within_ms: f.recover_within_ms,
             })
             .collect();
         let shared = Arc::new(Shared {
@@ -522,6 +526,7 @@ mod tests {
                 stop: stop.iter().map(|s| s.to_string()).collect(),
                 timeout: Duration::from_secs(5),
             },
+            recover_within_ms: None,
         }
     }
 
@@ -632,6 +637,7 @@ mod tests {
                 effect: Effect::Stall,
                 rate: 1.0,
             }),
+            recover_within_ms: None,
         }];
         let t0 = Instant::now();
         let run = FaultRun::start_with(

@@ -833,13 +833,9 @@ fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
         w.end_ms.saturating_sub(w.start_ms),
         rules.recovery_window_ms,
     );
-    use super::recovery::{seconds, Recovery};
+    use super::recovery::seconds;
     let max = rules.recovery_max_ms;
-    let verdict = max.map(|max| match &check.recovery {
-        Recovery::Recovered { after_ms } if *after_ms <= max => SloVerdict::Pass,
-        Recovery::NotJudged { .. } => SloVerdict::NoData,
-        _ => SloVerdict::Fail,
-    });
+    let verdict = max.map(|max| check.recovery.verdict_within(max));
     let mut sentence = check.recovery.sentence();
     if let Some(max) = max {
         sentence.push_str(&format!(" (allowed: {})", seconds(max)));

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::collect::ErrorKind;
-use super::summary::Series;
+use super::summary::{Series, SloVerdict};
 use crate::error::Result;
 use crate::faults::FaultRecord;
 
@@ -47,6 +47,14 @@ pub struct FaultWindow {
     /// drop): looked at up to the next fault's start or the run's end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::recovery::Recovery>,
+    /// The scenario's `recover_within`, ms: the time to recover allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recover_within_ms: Option<u64>,
+    /// The recovery against `recover_within`: pass, fail (missed, or not
+    /// recovered before the next fault or the run's end) or not judged.
+    /// None without a bound, or when the window never ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<SloVerdict>,
 }
 
 impl FaultWindow {
@@ -79,6 +87,8 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
         failures_by_kind: Vec::new(),
         commands: None,
         recovery: None,
+        recover_within_ms: r.recover_within_ms,
+        verdict: None,
     };
     if r.kind == "command" {
         let said = |c: &Option<crate::faults::CommandRun>, what: &str| match c {
@@ -141,9 +151,69 @@ pub fn measure_recovery(
         };
         let next = starts.iter().copied().filter(|&s| s >= end).min();
         let until = next.unwrap_or(run_ms).max(end);
-        f.recovery = Some(
-            super::recovery::time_to_recover(buckets, slos, end, until - end, window_ms).recovery,
-        );
+        let recovery =
+            super::recovery::time_to_recover(buckets, slos, end, until - end, window_ms).recovery;
+        f.verdict = f.recover_within_ms.map(|max| recovery.verdict_within(max));
+        f.recovery = Some(recovery);
+    }
+}
+
+/// The run's verdict with each fault's `recover_within`: a missed one fails
+/// the run; one that could not be judged leaves a passing run NOT JUDGED.
+pub fn fold_verdicts(s: &mut super::summary::Summary) {
+    use super::summary::Verdict;
+    for f in &s.faults {
+        match f.verdict {
+            Some(SloVerdict::Fail) => {
+                s.slo_failed = true;
+                s.verdict = Verdict::Fail;
+            }
+            Some(SloVerdict::NoData) if s.verdict == Verdict::Pass => {
+                s.verdict = Verdict::NotJudged;
+                s.unmeasured = Some(format!(
+                    "fault {} recover_within: {}",
+                    f.index,
+                    f.sentence()
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl FaultWindow {
+    /// What came after the window, in words: "recovered after 8 s (allowed: 30 s)".
+    pub fn sentence(&self) -> String {
+        let Some(r) = &self.recovery else {
+            return "—".into();
+        };
+        let mut said = r.sentence();
+        if let Some(max) = self.recover_within_ms {
+            said.push_str(&format!(" (allowed: {})", super::recovery::seconds(max)));
+        }
+        said
+    }
+
+    /// One console line: "fault 1 query 503s (at 2s for 2s): 120 requests, 48.3 % failed; recovered after 3 s".
+    pub fn line(&self) -> String {
+        let verdict = match self.verdict {
+            Some(SloVerdict::Fail) => "FAIL: ",
+            Some(SloVerdict::Pass) => "pass: ",
+            Some(SloVerdict::NoData) => "NOT JUDGED: ",
+            None => "",
+        };
+        if self.start_ms.is_none() {
+            return format!("{} ({}): did not run", self.name, self.window);
+        }
+        format!(
+            "{verdict}{} ({}): {} requests, {} failed; {}",
+            self.name,
+            self.window,
+            self.requests,
+            self.error_rate()
+                .map_or("—".into(), |r| format!("{:.1} %", r * 100.0)),
+            self.sentence()
+        )
     }
 }
 
@@ -185,9 +255,11 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
                 .map_or("—".into(), |r| format!("{:.1} %", r * 100.0)),
             if kinds.is_empty() { "—".into() } else { kinds.join(", ") },
             f.commands.as_deref().map_or("—".into(), text),
-            f.recovery
-                .as_ref()
-                .map_or("—".into(), |r| text(&r.sentence())),
+            text(&match f.verdict {
+                Some(SloVerdict::Fail) => format!("FAIL: {}", f.sentence()),
+                Some(SloVerdict::NoData) => format!("NOT JUDGED: {}", f.sentence()),
+                _ => f.sentence(),
+            }),
         )?;
     }
     h.push_str("</table>\n</section>\n");
@@ -246,6 +318,7 @@ mod tests {
             hits: Some(13),
             start_command: None,
             stop_command: None,
+            recover_within_ms: None,
         };
         let w = window(&record, &series);
         assert_eq!((w.requests, w.failed), (20, 13));
@@ -276,6 +349,8 @@ mod tests {
             failures_by_kind: Vec::new(),
             commands: None,
             recovery: None,
+            recover_within_ms: None,
+            verdict: None,
         }
     }
 

@@ -7,7 +7,7 @@
 //! `<system-out>` when it passed. Error rates are written in percent. The
 //! recovery phase is a case of its own (a failure when it missed
 //! `[slo.recovery] max`), and so is the degradation verdict under
-//! `[slo.degradation]`.
+//! `[slo.degradation]`, and each fault with a `recover_within`.
 
 use std::fmt::Write;
 
@@ -176,6 +176,20 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
             "graceful degradation".to_string(),
             message,
         ));
+    }
+    for f in &s.faults {
+        if let (Some(verdict), Some(max)) = (f.verdict, f.recover_within_ms) {
+            cases.push((
+                format!("fault {}", f.index),
+                verdict,
+                format!(
+                    "{} recovers within {}",
+                    f.name,
+                    super::recovery::seconds(max)
+                ),
+                f.line(),
+            ));
+        }
     }
     cases
 }

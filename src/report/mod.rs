@@ -246,6 +246,7 @@ pub fn summarise_with_samples(
         meta.past_capacity.recovery_window_ms,
         ran_ms,
     );
+    faults::fold_verdicts(&mut summary);
     summary.sync.resilience = sync_attempts::read(run_dir, &summary.faults, ran_ms)?;
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
@@ -561,6 +562,9 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
     }
     if let Some(d) = &s.degradation {
         let _ = writeln!(t, "past capacity  {}", d.verdict);
+    }
+    for f in &s.faults {
+        let _ = writeln!(t, "fault {}   {}", f.index, f.line());
     }
     if let Some(b) = &s.baseline {
         let judged = b.windows.iter().filter(|d| d.judged);

@@ -60,6 +60,16 @@ impl Recovery {
             Recovery::NotJudged { reason } => format!("recovery not judged: {reason}"),
         }
     }
+
+    /// Against a bound of `max_ms`: pass when recovered within it, not judged
+    /// when it could not be measured, else fail (slower, or not at all).
+    pub fn verdict_within(&self, max_ms: u64) -> SloVerdict {
+        match self {
+            Recovery::Recovered { after_ms } if *after_ms <= max_ms => SloVerdict::Pass,
+            Recovery::NotJudged { .. } => SloVerdict::NoData,
+            _ => SloVerdict::Fail,
+        }
+    }
 }
 
 /// `ms` as people read it: `17 s`, `5.5 s`.

@@ -382,6 +382,8 @@ mod tests {
             failures_by_kind: Vec::new(),
             commands: None,
             recovery: None,
+            recover_within_ms: None,
+            verdict: None,
         }
     }
 

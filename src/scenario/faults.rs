@@ -35,6 +35,7 @@ pub(crate) struct RawFault {
     pub(crate) start: Option<Spanned<Vec<String>>>,
     pub(crate) stop: Option<Spanned<Vec<String>>>,
     pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) recover_within: Option<Spanned<String>>,
 }
 
 /// The default timeout of a fault's command.
@@ -58,6 +59,9 @@ pub struct Fault {
     pub end_ms: u64,
     /// What it does.
     pub action: FaultAction,
+    /// `recover_within`: the time to recover allowed after the window, ms; a
+    /// verdict (missed or not recovered fails the run). None: only measured.
+    pub recover_within_ms: Option<u64>,
 }
 
 /// What a fault does.
@@ -229,6 +233,16 @@ impl Ctx<'_> {
             Some(n) => n.get_ref().clone(),
             None => format!("fault {index}"),
         };
+        let recover_within_ms = match &f.recover_within {
+            Some(d) => {
+                let within = self.duration(d)?;
+                if within.is_zero() {
+                    return self.err(d.span(), "`recover_within` must be longer than 0s");
+                }
+                Some(within.as_millis() as u64)
+            }
+            None => None,
+        };
         Ok(Fault {
             index,
             name,
@@ -236,6 +250,7 @@ impl Ctx<'_> {
             start_ms,
             end_ms,
             action,
+            recover_within_ms,
         })
     }
 

@@ -433,12 +433,18 @@ rate = "30%"
         ("kind = \"explode\"", "unknown fault kind `explode`", 0),
         ("window = \"step 9\"", "window `step 9` does not exist", 1),
         ("rate = \"130%\"", "at most 100%", 2),
+        (
+            "recover_within = \"0s\"",
+            "`recover_within` must be longer than 0s",
+            4,
+        ),
     ] {
         let mut entry = [
             "kind = \"error\"",
             "window = \"step 2\"",
             "rate = \"30%\"",
             "on = \"queries\"",
+            "recover_within = \"20s\"",
         ];
         entry[line_offset] = bad;
         let text_ = format!("{good}[[faults]]\n{}\n", entry.join("\n"));
@@ -454,6 +460,92 @@ rate = "30%"
             "{bad}: {stderr}"
         );
     }
+}
+
+/// `recover_within` makes a fault's time to recover a verdict: one recovered
+/// in time passes, one allowed less than it took fails the run, on the
+/// console, in summary.json and as JUnit cases of their own.
+#[test]
+fn recover_within_judges_each_faults_recovery() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    // Recovery is judged on sliding windows of at least 5 s: fault 2, allowed
+    // 2 s, cannot pass however fast the sandbox is back.
+    let scenario = format!(
+        r#"name = "within"
+{HEAD}
+[slo.panel_query]
+p95 = "2s"
+error_rate = "5%"
+[[stages]]
+users = 3
+ramp = "1s"
+hold = "22s"
+[[faults]]
+name = "brief 503s"
+at = "2s"
+duration = "2s"
+kind = "error"
+on = "queries"
+recover_within = "9s"
+[[faults]]
+name = "more 503s"
+at = "12s"
+duration = "2s"
+kind = "error"
+on = "queries"
+recover_within = "2s"
+"#
+    );
+    std::fs::write(dir.path().join("scenarios/within.toml"), scenario).unwrap();
+    let out = dashload(
+        dir.path(),
+        &[
+            "run",
+            "scenarios/within.toml",
+            "--reports-dir",
+            "reports",
+            "--junit",
+            "junit-out.xml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let run = only_run(&dir.path().join("reports"));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    let faults = summary["faults"].as_array().unwrap();
+    assert_eq!(faults[0]["recover_within_ms"], 9000, "{summary}");
+    assert_eq!(faults[0]["recovery"]["outcome"], "recovered", "{summary}");
+    assert_eq!(faults[0]["verdict"], "pass", "{summary}");
+    let after = faults[1]["recovery"]["after_ms"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    assert!(after > 2000, "{summary}");
+    assert_eq!(faults[1]["verdict"], "fail", "{summary}");
+    assert_eq!(summary["slo_failed"], true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.contains("fault 2")
+            && l.contains("FAIL: more 503s")
+            && l.contains("(allowed: 2 s)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("fault 1") && l.contains("pass: brief 503s")),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(dir.path().join("junit-out.xml")).unwrap();
+    let case = |name: &str| {
+        let at = junit
+            .find(&format!("name=\"{name}\""))
+            .unwrap_or_else(|| panic!("no case {name}: {junit}"));
+        let end = junit[at..].find("</testcase>").unwrap() + at;
+        junit[at..end].to_string()
+    };
+    assert!(case("more 503s recovers within 2 s").contains("<failure"));
+    assert!(!case("brief 503s recovers within 9 s").contains("<failure"));
 }
 
 /// A real chaos tool: `tc netem` delaying the loopback of a network namespace
