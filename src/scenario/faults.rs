@@ -113,7 +113,12 @@ impl Fault {
             self.end_ms as f64 / 1000.0,
             clip(&self.window, 16),
             self.describe()
-        )
+        ) + &self.recover_within_ms.map_or(String::new(), |ms| {
+            format!(
+                "; recover within {}",
+                format_duration(Duration::from_millis(ms))
+            )
+        })
     }
 }
 

@@ -414,6 +414,7 @@ window = "step 2"
 kind = "error"
 on = "queries"
 rate = "30%"
+recover_within = "20s"
 "#
     );
     std::fs::write(dir.path().join("scenarios/good.toml"), &good).unwrap();
@@ -427,6 +428,7 @@ rate = "30%"
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("19.0s") && line.contains("24.0s"), "{line}");
     assert!(line.contains("HTTP 503 on 30% of queries"), "{line}");
+    assert!(line.ends_with("; recover within 20s"), "{line}");
 
     let lines_before = good.lines().count();
     for (bad, says, line_offset) in [
