@@ -60,6 +60,10 @@ pub fn markdown(s: &Summary) -> String {
     if let Some(line) = super::recovery_line(s) {
         let _ = writeln!(m, "**Recovery:** {}\n", cell(&line));
     }
+    // Faults whose recovery is a verdict; the others are in the full report.
+    for f in s.faults.iter().filter(|f| f.verdict.is_some()) {
+        let _ = writeln!(m, "**Fault {}:** {}\n", f.index, cell(&f.line()));
+    }
     figures_table(&mut m, s);
     baselines(&mut m, s);
     let _ = writeln!(m, "[Full report]({REPORT_URL}) · [CI job]({JOB_URL})");

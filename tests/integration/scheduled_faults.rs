@@ -509,6 +509,8 @@ recover_within = "2s"
             "reports",
             "--junit",
             "junit-out.xml",
+            "--markdown",
+            "summary.md",
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -548,6 +550,12 @@ recover_within = "2s"
     };
     assert!(case("more 503s recovers within 2 s").contains("<failure"));
     assert!(!case("brief 503s recovers within 9 s").contains("<failure"));
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("**Fault 2:** FAIL: more 503s")),
+        "{md}"
+    );
 }
 
 /// A real chaos tool: `tc netem` delaying the loopback of a network namespace
