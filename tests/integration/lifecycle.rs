@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use dashload::runfolder::{files, RunMeta};
 
-use crate::util::{text, workspace};
+use crate::util::{signal, text, wait, workspace};
 
 /// The binary under test; `DASHLOAD_TEST_BIN` points these tests at another
 /// build (to see them fail on one without the fix).
@@ -34,20 +34,6 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .expect("the dashload binary starts")
 }
 
-/// Wait for `child` at most `limit`; None if it is still running (then killed).
-fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 /// stdout and stderr of a finished child.
 fn output(child: &mut Child) -> String {
     let mut out = String::new();
@@ -65,15 +51,6 @@ fn output(child: &mut Child) -> String {
         .read_to_string(&mut err)
         .unwrap();
     format!("stdout:\n{out}\nstderr:\n{err}")
-}
-
-fn signal(child: &Child, name: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name}");
 }
 
 /// An InfluxDB 1.x that passes preflight (`/ping`, `SHOW DATABASES`) and then

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{dashload, text, workspace, ATTACK};
+use crate::util::{dashload, signal, text, wait, workspace, ATTACK};
 
 /// One request log row: what the tests look at.
 struct Row {
@@ -272,19 +272,6 @@ fn spawn_run(dir: &Path, scenario: &str) -> Child {
         .expect("the dashload binary starts")
 }
 
-fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
 fn wait_for_file(path: &Path, limit: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -339,12 +326,7 @@ fn the_stop_command_runs_on_ctrl_c() {
         outputs(dir.path())
     );
     assert!(!dir.path().join("stopped").exists());
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    signal(&child, "INT");
     let status = wait(&mut child, Duration::from_secs(30))
         .unwrap_or_else(|| panic!("still running 30 s after SIGINT\n{}", outputs(dir.path())));
     assert_eq!(status.code(), Some(130), "{}", outputs(dir.path()));

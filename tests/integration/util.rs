@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Goose keeps process-wide state (its killswitch, its Ctrl-C handler): attacks in
 /// one test process run one at a time.
@@ -71,4 +72,28 @@ pub fn assert_snapshot(path: &Path, actual: &str) {
         "`check` output differs from {} (review, then DASHLOAD_UPDATE_SNAPSHOTS=1):\n--- expected\n{expected}\n--- actual\n{actual}",
         path.display()
     );
+}
+
+/// Wait for `child` at most `limit`; None if it is still running (then killed).
+pub fn wait(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Send `child` the signal `name` (`INT`, `TERM`, `KILL`) with kill(1).
+pub fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name}");
 }
