@@ -993,7 +993,8 @@ async fn drive(
     let mut stop_sent_at: Option<Instant> = None;
     let mut last_status = Instant::now();
     // The run ends by its plan, plus the requests' timeout and a grace to upload.
-    let hard_end = t0 + plan.duration() + scenario.target.timeout + Duration::from_secs(60);
+    let plan_end = t0 + plan.duration();
+    let hard_end = plan_end + scenario.target.timeout + Duration::from_secs(60);
     loop {
         tokio::time::sleep(look).await;
         let now = Instant::now();
@@ -1023,7 +1024,11 @@ async fn drive(
                 } else {
                     None
                 }
-            } else if stop_sent_at.is_none() && now.duration_since(last) > protocol::LOST_AFTER {
+            } else if stop_sent_at.is_none()
+                && now.min(plan_end).saturating_duration_since(last) > protocol::LOST_AFTER
+            {
+                // After the plan's end a worker is quiet while it finishes and
+                // uploads (a large log takes seconds): only the silence before counts.
                 Some(format!("no tick for {} s", protocol::LOST_AFTER.as_secs()))
             } else if stop_sent_at.is_some_and(|t| now.duration_since(t) > Duration::from_secs(90))
             {

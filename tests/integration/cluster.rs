@@ -1283,3 +1283,39 @@ fn a_worker_cut_off_by_its_link_is_lost_and_stops_itself() {
     assert!(!RunMeta::load(&run).unwrap().interrupted);
     drop(sandbox);
 }
+
+#[test]
+fn a_worker_slow_to_finish_after_the_plan_is_not_lost() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), short()).unwrap();
+    let (_, plan) = dashload::plan::validate_with(
+        &dir.path().join("scenarios/cluster.toml"),
+        &dashload::scenario::Overrides::none(),
+        false,
+    )
+    .unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
+    let children = workers(dir.path(), port, 2);
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    // As its load ends, worker 1 takes 5 s to finish (frozen: as a large log's
+    // upload would keep it quiet): silence after the plan's end is no loss.
+    sleep_until(countdown + Duration::from_secs(2) + plan.load_end() + Duration::from_millis(200));
+    children[1].signal("STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    children[1].signal("CONT");
+    let out = manager.wait(Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("lost"), "{}", out.stderr);
+    for w in wait_all(children, Duration::from_secs(30)) {
+        assert!(w.status.success(), "{}", w.stderr);
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert!(!RunMeta::load(&run).unwrap().interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    assert!(
+        file.workers.iter().all(|w| w.ended_by == "plan"),
+        "{file:?}"
+    );
+}
