@@ -151,6 +151,16 @@ impl Proc {
         assert!(sent.success(), "kill -s {signal} {}", self.name);
     }
 
+    /// Send a signal to its process group (as a terminal's Ctrl-C does), when
+    /// it leads one (`process_group(0)`).
+    fn signal_group(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", signal, "--", &format!("-{}", self.pid())])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} -{}", self.name);
+    }
+
     /// Its end, within `within` (else it is killed and the test fails).
     fn wait(mut self, within: Duration) -> Exited {
         let deadline = Instant::now() + within;
@@ -1318,4 +1328,50 @@ fn a_worker_slow_to_finish_after_the_plan_is_not_lost() {
         file.workers.iter().all(|w| w.ended_by == "plan"),
         "{file:?}"
     );
+}
+
+#[test]
+fn ctrl_c_in_a_terminal_stops_a_local_run_and_its_workers() {
+    use std::os::unix::process::CommandExt;
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let mut command = manager_command(
+        dir.path(),
+        "scenarios/cluster.toml",
+        "local:3",
+        "127.0.0.1:0",
+        &[],
+    );
+    // Its own process group, as a shell's foreground job: Ctrl-C reaches the
+    // manager and every local worker at once.
+    command.process_group(0);
+    let manager = Proc::spawn("manager", command);
+    let group = manager.pid();
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(6));
+    manager.signal_group("INT");
+    let out = manager.wait(Duration::from_secs(40));
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    // No worker outlives its manager.
+    let alive = Command::new("kill")
+        .args(["-0", "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!alive.success(), "a process of the group is left");
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    assert!(RunMeta::load(&run).unwrap().interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    for w in &file.workers {
+        assert!(
+            ["stopped", "interrupted"].contains(&w.ended_by.as_str()),
+            "{w:?}"
+        );
+        for f in [files::REQUESTS, files::RUN_META, "worker.log"] {
+            assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
+        }
+    }
 }
