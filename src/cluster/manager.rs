@@ -389,6 +389,11 @@ async fn done(State(s): State<Arc<Shared>>, Json(d): Json<Done>) -> Response {
             format!("files not received intact: {}", missing.join(", ")),
         );
     }
+    eprintln!(
+        "dashload: worker {} done ({} files)",
+        d.index,
+        d.files.len()
+    );
     slot.done = Some(d);
     StatusCode::NO_CONTENT.into_response()
 }
@@ -580,6 +585,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
         let tmp = std::env::temp_dir().join(format!("dashload-workers-{run_id}"));
         for i in 0..n {
+            let log = local_log(&run_dir, i)?;
             let child = std::process::Command::new(&exe)
                 .arg("worker")
                 .arg("--manager")
@@ -590,7 +596,8 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
                 .arg(tmp.join(i.to_string()))
                 .env(super::token::ENV, token.as_ref().map_or("", |t| t.secret()))
                 .env_remove(super::token::FILE_ENV)
-                .stdout(std::process::Stdio::null())
+                .stdout(log.try_clone().map_err(|e| Error::io(&run_dir, e))?)
+                .stderr(log)
                 .spawn()
                 .map_err(|e| Error::io(&exe, e))?;
             children.push(Some(child));
@@ -644,6 +651,13 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         }
     }
     server.abort();
+    if local {
+        settle_local_logs(
+            &run_dir,
+            &mut children,
+            outcome.as_ref().map_or(true, |o| o.not_started.is_some()),
+        );
+    }
     let Outcome {
         ran_for,
         interrupted,
@@ -716,6 +730,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             clock_offset_ms,
             rtt_ms: slot.clock.rtt_us.map(|r| r as f64 / 1000.0),
             ended_by: match (&slot.lost, &slot.done, &ladder_stop) {
+                (Some((_, why)), Some(_), _) if why == SIGNALLED => "interrupted".into(),
                 (Some(_), _, _) => "lost".into(),
                 (None, Some(_), Some(_)) => "ladder stop".into(),
                 (None, Some(d), None) if !d.interrupted => "plan".into(),
@@ -816,6 +831,46 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     })
 }
 
+/// Where a local worker's console output goes while it runs: its folder in the
+/// run folder, under a temporary name until it has exited.
+fn local_log_partial(run_dir: &std::path::Path, i: usize) -> PathBuf {
+    worker_dir(run_dir, i).join(".worker.log.partial")
+}
+
+/// A `local:N` worker's stdout and stderr: a file, so the manager's console
+/// shows only its own lines (joined, lost, done).
+fn local_log(run_dir: &std::path::Path, i: usize) -> Result<std::fs::File> {
+    let path = local_log_partial(run_dir, i);
+    std::fs::create_dir_all(worker_dir(run_dir, i)).map_err(|e| Error::io(&path, e))?;
+    std::fs::File::create(&path).map_err(|e| Error::io(&path, e))
+}
+
+/// Once the local workers have exited: each log becomes `workers/<i>/worker.log`.
+/// A run that never started leaves no folder, so a worker that failed says why
+/// here (its last line) instead.
+fn settle_local_logs(
+    run_dir: &std::path::Path,
+    children: &mut [Option<std::process::Child>],
+    not_started: bool,
+) {
+    for (i, child) in children.iter_mut().enumerate() {
+        let partial = local_log_partial(run_dir, i);
+        let failed = child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+            .is_some_and(|s| !s.success());
+        if not_started && failed {
+            let text = std::fs::read_to_string(&partial).unwrap_or_default();
+            if let Some(last) = text.lines().rev().find(|l| !l.trim().is_empty()) {
+                eprintln!("dashload: worker {i}: {}", last.trim());
+            }
+        }
+        if let Err(e) = std::fs::rename(&partial, worker_dir(run_dir, i).join("worker.log")) {
+            eprintln!("dashload: warning: worker {i}'s log not kept: {e}");
+        }
+    }
+}
+
 /// Sum a worker's counters into the run's.
 fn add_counters(to: &mut RunCounters, c: &RunCounters) {
     to.dashboard_loads += c.dashboard_loads;
@@ -836,6 +891,10 @@ fn add_counters(to: &mut RunCounters, c: &RunCounters) {
         into.series += a.series;
     }
 }
+
+/// Why a worker that stopped early on its own (SIGTERM from a pod deletion,
+/// Ctrl-C; its files sent) counts as gone: a loss under `--on-worker-loss`.
+const SIGNALLED: &str = "stopped by a signal on the worker";
 
 struct Outcome {
     ran_for: Duration,
@@ -934,7 +993,8 @@ async fn drive(
     let mut stop_sent_at: Option<Instant> = None;
     let mut last_status = Instant::now();
     // The run ends by its plan, plus the requests' timeout and a grace to upload.
-    let hard_end = t0 + plan.duration() + scenario.target.timeout + Duration::from_secs(60);
+    let plan_end = t0 + plan.duration();
+    let hard_end = plan_end + scenario.target.timeout + Duration::from_secs(60);
     loop {
         tokio::time::sleep(look).await;
         let now = Instant::now();
@@ -956,7 +1016,7 @@ async fn drive(
                 .and_then(|c| c.try_wait().ok().flatten());
             let last = slot.last_tick.unwrap_or(t0);
             let why = if early {
-                Some("stopped early (a signal on the worker)".to_string())
+                Some(SIGNALLED.to_string())
             } else if let Some(status) = exited {
                 // Its last files may still be on their way: a moment's grace.
                 if now.duration_since(last) > Duration::from_millis(1500) {
@@ -964,7 +1024,11 @@ async fn drive(
                 } else {
                     None
                 }
-            } else if stop_sent_at.is_none() && now.duration_since(last) > protocol::LOST_AFTER {
+            } else if stop_sent_at.is_none()
+                && now.min(plan_end).saturating_duration_since(last) > protocol::LOST_AFTER
+            {
+                // After the plan's end a worker is quiet while it finishes and
+                // uploads (a large log takes seconds): only the silence before counts.
                 Some(format!("no tick for {} s", protocol::LOST_AFTER.as_secs()))
             } else if stop_sent_at.is_some_and(|t| now.duration_since(t) > Duration::from_secs(90))
             {

@@ -1,10 +1,15 @@
 //! Distributed runs on loopback: the manager in this process (hosting the
-//! embedded sandbox, so its counters are at hand), the workers as separate
-//! processes of the built binary (Goose's killswitch is process-wide).
+//! embedded sandbox, so its counters are at hand) or as a process of the built
+//! binary (for its exit code and signals), the workers as separate processes
+//! (Goose's killswitch is process-wide). Every process is a [`Proc`]: waited for
+//! with a bound, killed on drop. One test builds network namespaces and cuts a
+//! worker's link (skipped, saying why, where namespaces cannot be made).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashload::cluster::manager::{ManagerOptions, OnLoss, Workers};
@@ -53,29 +58,270 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn worker(dir: &Path, port: u16, index: usize, token: Option<&str>) -> Child {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dashload"));
+/// A process of the built binary. Its stderr is read as it comes, each line
+/// with the instant it came (to wait for a line and time an event), its stdout
+/// kept; killed on drop, so a failing test leaves no process behind.
+struct Proc {
+    name: String,
+    child: Child,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+    stdout: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// How a [`Proc`] ended.
+struct Exited {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Proc {
+    fn spawn(name: impl Into<String>, mut command: Command) -> Proc {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let (err, out) = (child.stderr.take().unwrap(), child.stdout.take().unwrap());
+        let l = lines.clone();
+        let o = stdout.clone();
+        let readers = vec![
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                    l.lock().unwrap().push((Instant::now(), line));
+                }
+            }),
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::BufReader::new(out).read_to_string(&mut text);
+                *o.lock().unwrap() = text;
+            }),
+        ];
+        Proc {
+            name: name.into(),
+            child,
+            lines,
+            stdout,
+            readers,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its stderr so far.
+    fn stderr(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        lines.iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+
+    /// When the first stderr line holding `pattern` came; waits up to `within`.
+    fn line(&self, pattern: &str, within: Duration) -> Instant {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some((at, _)) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, l)| l.contains(pattern))
+            {
+                return *at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no line with `{pattern}` within {within:?}:\n{}",
+                self.name,
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Send it a signal (`INT`, `TERM`, `KILL`).
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} {}", self.name);
+    }
+
+    /// Send a signal to its process group (as a terminal's Ctrl-C does), when
+    /// it leads one (`process_group(0)`).
+    fn signal_group(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args(["-s", signal, "--", &format!("-{}", self.pid())])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {signal} -{}", self.name);
+    }
+
+    /// Its end, within `within` (else it is killed and the test fails).
+    fn wait(mut self, within: Duration) -> Exited {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not exit within {within:?}:\n{}",
+                    self.name,
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        Exited {
+            status,
+            stdout,
+            stderr: self.stderr(),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Every one's end, within one bound.
+fn wait_all(procs: Vec<Proc>, within: Duration) -> Vec<Exited> {
+    let deadline = Instant::now() + within;
+    procs
+        .into_iter()
+        .map(|p| p.wait(deadline.saturating_duration_since(Instant::now())))
+        .collect()
+}
+
+/// The built binary, inside network namespace `netns` when given.
+fn binary(netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_dashload")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_dashload")),
+    }
+}
+
+/// `dashload worker` in `dir` dialling `manager` (a base URL), as `index` (or the
+/// first free one); its own folder under `worker-runs/<index>`.
+fn worker_command(
+    dir: &Path,
+    manager: &str,
+    index: Option<usize>,
+    token: Option<&str>,
+    netns: Option<&str>,
+) -> Command {
+    let mut c = binary(netns);
     c.args([
         "worker",
         "--manager",
-        &format!("http://127.0.0.1:{port}"),
-        "--index",
-        &index.to_string(),
+        manager,
         "--reports-dir",
-        &format!("worker-runs/{index}"),
+        &format!(
+            "worker-runs/{}",
+            index.map_or("any".into(), |i| i.to_string())
+        ),
         "--connect-timeout",
         "30",
     ])
     .current_dir(dir)
     .env_remove("DASHLOAD_CLUSTER_TOKEN")
     .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
-    .env_remove("JOB_COMPLETION_INDEX")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    .env_remove("JOB_COMPLETION_INDEX");
+    if let Some(i) = index {
+        c.args(["--index", &i.to_string()]);
+    }
     if let Some(t) = token {
         c.env("DASHLOAD_CLUSTER_TOKEN", t);
     }
-    c.spawn().unwrap()
+    c
+}
+
+/// Worker `index` on loopback, dialling the manager on `port`.
+fn worker(dir: &Path, port: u16, index: usize, token: Option<&str>) -> Proc {
+    let manager = format!("http://127.0.0.1:{port}");
+    Proc::spawn(
+        format!("worker {index}"),
+        worker_command(dir, &manager, Some(index), token, None),
+    )
+}
+
+/// Workers 0 to n − 1 on loopback, without a token.
+fn workers(dir: &Path, port: u16, n: usize) -> Vec<Proc> {
+    (0..n).map(|i| worker(dir, port, i, None)).collect()
+}
+
+/// `dashload run <scenario> --workers <workers> --listen <listen> <extra…>` in
+/// `dir`, with no cluster token from this environment.
+fn manager_command(
+    dir: &Path,
+    scenario: &str,
+    workers: &str,
+    listen: &str,
+    extra: &[&str],
+) -> Command {
+    let mut c = binary(None);
+    c.args(["run", scenario, "--workers", workers, "--listen", listen])
+        .args(extra)
+        .current_dir(dir)
+        .env_remove("DASHLOAD_CLUSTER_TOKEN")
+        .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE");
+    c
+}
+
+/// The manager as a process on loopback port `port`, for `n` workers.
+fn manager(dir: &Path, scenario: &str, port: u16, n: usize, extra: &[&str]) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    Proc::spawn(
+        "manager",
+        manager_command(dir, scenario, &n.to_string(), &listen, extra),
+    )
+}
+
+/// The one run folder under `reports`.
+fn the_run(reports: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(files::RUN_META).is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn sleep_until(t: Instant) {
+    std::thread::sleep(t.saturating_duration_since(Instant::now()));
+}
+
+/// A finished run folder: no lock, nothing partial left, the report written.
+fn assert_complete(run: &Path) {
+    assert!(run.join(files::REPORT_HTML).is_file(), "{}", run.display());
+    assert!(run.join(files::SUMMARY).is_file());
+    assert!(!run.join(".run.lock").exists());
+    assert!(!run.join(".partial").exists());
 }
 
 /// Run the manager here with `n` remote workers on `port`, the scenario in `dir`.
@@ -132,30 +378,24 @@ fn rows(path: &Path) -> Vec<(i64, String, u64, bool, String)> {
         .collect()
 }
 
-fn wait_all(children: Vec<Child>) -> Vec<(std::process::ExitStatus, String)> {
-    children
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            (
-                out.status,
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn three_workers_make_one_exact_report() {
     let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/cluster.toml"), SCENARIO).unwrap();
     let port = free_port();
-    let children: Vec<Child> = (0..3).map(|i| worker(dir.path(), port, i, None)).collect();
+    let children = workers(dir.path(), port, 3);
     let result = manage(dir.path(), "scenarios/cluster.toml", port, 3, OnLoss::Abort);
-    let statuses = wait_all(children);
-    for (i, (status, err)) in statuses.iter().enumerate() {
-        assert!(status.success(), "worker {i}: {status:?}\n{err}");
+    for (i, w) in wait_all(children, Duration::from_secs(60))
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            w.status.success(),
+            "worker {i}: {:?}\n{}",
+            w.status,
+            w.stderr
+        );
     }
     let run = &result.run_dir;
     let meta = RunMeta::load(run).unwrap();
@@ -285,22 +525,20 @@ fn a_killed_worker_is_lost_and_stops_the_run() {
     let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
-    let mut children: Vec<Child> = (0..3).map(|i| worker(dir.path(), port, i, None)).collect();
+    let mut children = workers(dir.path(), port, 3);
     let victim = children.remove(2);
-    let pid = victim.id();
     let killer = std::thread::spawn(move || {
         // Kill worker 2 a few seconds into the load.
         std::thread::sleep(Duration::from_secs(9));
         let t = Instant::now();
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        let mut victim = victim;
-        let _ = victim.wait();
+        victim.signal("KILL");
+        let _ = victim.wait(Duration::from_secs(10));
         t
     });
     let result = manage(dir.path(), "scenarios/cluster.toml", port, 3, OnLoss::Abort);
     let done = Instant::now();
     let killed_at = killer.join().unwrap();
-    let _ = wait_all(children);
+    let _ = wait_all(children, Duration::from_secs(60));
     assert!(
         done.duration_since(killed_at) < Duration::from_secs(20),
         "the run ended {:?} after the kill",
@@ -346,32 +584,21 @@ fn mismatched_and_unauthorised_workers_are_refused() {
     )
     .unwrap();
     let port = free_port();
-    let manager = Command::new(env!("CARGO_BIN_EXE_dashload"))
-        .args([
-            "run",
-            "scenarios/cluster.toml",
-            "--workers",
-            "1",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--join-timeout",
-            "8",
-        ])
-        .current_dir(dir.path())
-        .env_remove("DASHLOAD_CLUSTER_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let bad = worker(other.path(), port, 0, None);
-    let out = bad.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let manager = manager(
+        dir.path(),
+        "scenarios/cluster.toml",
+        port,
+        1,
+        &["--join-timeout", "8"],
+    );
+    let bad = worker(other.path(), port, 0, None).wait(Duration::from_secs(60));
+    let err = &bad.stderr;
+    assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("scenario mismatch"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     // The manager, with nobody joined, gives up naming the missing worker.
-    let out = manager.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = manager.wait(Duration::from_secs(60));
+    let err = &out.stderr;
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("workers missing after 8 s: 0 (not joined)"),
@@ -414,40 +641,25 @@ fn a_wrong_token_is_refused_and_never_printed() {
     std::fs::write(dir.path().join("scenarios/cluster.toml"), SCENARIO).unwrap();
     let port = free_port();
     let secret = "right-token-0123456789";
-    let mut manager = Command::new(env!("CARGO_BIN_EXE_dashload"))
-        .args([
-            "run",
-            "scenarios/cluster.toml",
-            "--workers",
-            "1",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--join-timeout",
-            "6",
-        ])
-        .current_dir(dir.path())
-        .env("DASHLOAD_CLUSTER_TOKEN", secret)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let wrong = worker(dir.path(), port, 0, Some("wrong-token-0123456789"));
-    let out = wrong.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = manager_command(
+        dir.path(),
+        "scenarios/cluster.toml",
+        "1",
+        &listen,
+        &["--join-timeout", "6"],
+    );
+    command.env("DASHLOAD_CLUSTER_TOKEN", secret);
+    let manager = Proc::spawn("manager", command);
+    let wrong =
+        worker(dir.path(), port, 0, Some("wrong-token-0123456789")).wait(Duration::from_secs(60));
+    let err = &wrong.stderr;
+    assert_eq!(wrong.status.code(), Some(2), "{err}");
     assert!(err.contains("wrong or missing cluster token"), "{err}");
     assert!(!err.contains("0123456789"), "{err}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while manager.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the manager gave up on time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = manager.wait_with_output().unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The manager gives up on time.
+    let out = manager.wait(Duration::from_secs(30));
+    let all = format!("{}{}", out.stdout, out.stderr);
     assert!(all.contains("workers missing after 6 s"), "{all}");
     assert!(!all.contains(secret), "{all}");
 }
@@ -494,9 +706,12 @@ fn the_merged_ladder_stops_every_worker_within_a_second_and_a_half() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/ladder.toml"), LADDER).unwrap();
     let port = free_port();
-    let children: Vec<Child> = (0..3).map(|i| worker(dir.path(), port, i, None)).collect();
+    let children = workers(dir.path(), port, 3);
     let result = manage(dir.path(), "scenarios/ladder.toml", port, 3, OnLoss::Abort);
-    let statuses = wait_all(children);
+    let statuses: Vec<_> = wait_all(children, Duration::from_secs(90))
+        .into_iter()
+        .map(|w| (w.status, w.stderr))
+        .collect();
     let run = &result.run_dir;
     let meta = RunMeta::load(run).unwrap();
     let stop = meta
@@ -535,55 +750,17 @@ fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
     let long = SCENARIO.replace("hold = \"9s\"", "hold = \"60s\"");
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
-    let mut manager = Command::new(env!("CARGO_BIN_EXE_dashload"))
-        .args([
-            "run",
-            "scenarios/cluster.toml",
-            "--workers",
-            "1",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(dir.path())
-        .env_remove("DASHLOAD_CLUSTER_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut w = worker(dir.path(), port, 0, None);
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 1, &[]);
+    let w = worker(dir.path(), port, 0, None);
     // Once the load has run a few seconds, the manager vanishes.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = manager.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("the load starts") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the worker joined and the load started");
+    manager.line("the load starts", Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(5));
-    manager.kill().unwrap();
-    let _ = manager.wait();
-    let killed = Instant::now();
-    let status = loop {
-        if let Some(s) = w.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            killed.elapsed() < Duration::from_secs(40),
-            "the worker stopped on its own"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut err = String::new();
-    std::io::Read::read_to_string(w.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(130), "{err}");
+    manager.signal("KILL");
+    let _ = manager.wait(Duration::from_secs(10));
+    // The worker stops on its own.
+    let out = w.wait(Duration::from_secs(40));
+    let err = out.stderr;
+    assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("manager lost"), "{err}");
     // Its own run folder is complete and kept.
     let runs: Vec<_> = std::fs::read_dir(dir.path().join("worker-runs/0"))
@@ -596,4 +773,605 @@ fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
     assert!(meta.interrupted && meta.ended_at.is_some());
     assert!(runs[0].join(files::REQUESTS).is_file());
     assert!(!runs[0].join(".run.lock").exists());
+}
+
+/// Two stages: `stage 1 hold` 1–6 s is over before the loss (about 8 s in),
+/// `stage 2 hold` 7–17 s is not; panel queries give the SLO its samples.
+fn two_stages() -> String {
+    SCENARIO
+        .replace(
+            "[[stages]]\nusers = 7\nramp = \"2s\"\nhold = \"9s\"\n",
+            "[[stages]]\nusers = 7\nramp = \"1s\"\nhold = \"5s\"\n\n[[stages]]\nusers = 9\nramp = \"1s\"\nhold = \"10s\"\n",
+        )
+        .replace("[slo.dashboard_load]", "[slo.panel_query]")
+}
+
+/// A 4 s hold: enough panel queries for its SLO, too few dashboard loads.
+fn short() -> String {
+    SCENARIO
+        .replace("hold = \"9s\"", "hold = \"4s\"")
+        .replace("[slo.dashboard_load]", "[slo.panel_query]")
+}
+
+#[test]
+fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_degraded() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), two_stages()).unwrap();
+    let port = free_port();
+    let manager = manager(
+        dir.path(),
+        "scenarios/cluster.toml",
+        port,
+        3,
+        &["--on-worker-loss", "continue"],
+    );
+    let mut children = workers(dir.path(), port, 3);
+    // The line comes at the countdown's start (2 s): kill worker 2 8 s into the load.
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(10));
+    let victim = children.remove(2);
+    victim.signal("KILL");
+    let killed = Instant::now();
+    let _ = victim.wait(Duration::from_secs(10));
+    let lost = manager.line("worker 2 lost", Duration::from_secs(10));
+    assert!(lost.duration_since(killed) < Duration::from_secs(5));
+    let out = manager.wait(Duration::from_secs(90));
+    let rest = wait_all(children, Duration::from_secs(30));
+    for (i, w) in rest.iter().enumerate() {
+        assert!(
+            w.status.success(),
+            "worker {i}: {:?}\n{}",
+            w.status,
+            w.stderr
+        );
+    }
+    // Not interrupted: the verdict of the windows judged before the loss (passed).
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    let meta = RunMeta::load(&run).unwrap();
+    assert!(!meta.interrupted);
+    let ran = (meta.ended_at.unwrap() - meta.started_at).num_milliseconds();
+    assert!(ran >= 16_500, "the run went on to its end: {ran} ms");
+    // Who was lost and when.
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    assert_eq!(file.on_worker_loss, "continue");
+    let gone = &file.workers[2];
+    assert_eq!(gone.ended_by, "lost");
+    assert_eq!(gone.lost_reason.as_deref(), Some("no tick for 3 s"));
+    let at = gone.lost_at_ms.unwrap();
+    assert!((6_000..10_500).contains(&at), "lost at {at} ms");
+    assert_eq!(file.degraded_from_ms, Some(at));
+    for w in &file.workers[..2] {
+        assert_eq!(w.ended_by, "plan", "{w:?}");
+        for f in [files::REQUESTS, files::RUN_META, files::CPU] {
+            assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
+        }
+    }
+    // The later windows are shown degraded, not judged; the earlier hold is judged.
+    let names: Vec<(&str, WindowKind)> = meta
+        .windows
+        .iter()
+        .map(|w| (w.name.as_str(), w.kind))
+        .collect();
+    assert!(
+        names.contains(&("stage 1 hold", WindowKind::Hold)),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&("stage 2 hold (degraded)", WindowKind::Ramp)),
+        "{names:?}"
+    );
+    let summary = json(&run.join(files::SUMMARY));
+    let slos = summary["slos"].as_array().unwrap();
+    let judged: Vec<&str> = slos
+        .iter()
+        .filter(|s| s["judged"] == true)
+        .map(|s| s["window"].as_str().unwrap())
+        .collect();
+    assert_eq!(judged, ["stage 1 hold"], "{slos:?}");
+    assert!(summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["name"] == "stage 2 hold (degraded)"));
+    let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
+    assert!(html.contains("stage 2 hold (degraded)"));
+}
+
+#[test]
+fn losing_the_sync_worker_stops_the_run_even_with_continue() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let manager = manager(
+        dir.path(),
+        "scenarios/cluster.toml",
+        port,
+        3,
+        &["--on-worker-loss", "continue"],
+    );
+    let mut children = workers(dir.path(), port, 3);
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(6));
+    let victim = children.remove(0);
+    victim.signal("KILL");
+    let killed = Instant::now();
+    let _ = victim.wait(Duration::from_secs(10));
+    let out = manager.wait(Duration::from_secs(60));
+    assert!(
+        killed.elapsed() < Duration::from_secs(25),
+        "the run stopped, not ran its 40 s hold"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    assert!(out.stderr.contains("worker 0 lost"), "{}", out.stderr);
+    for w in wait_all(children, Duration::from_secs(30)) {
+        // Stopped by the manager, cleanly: a run cut short exits 130.
+        assert_eq!(w.status.code(), Some(130), "{}", w.stderr);
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    let meta = RunMeta::load(&run).unwrap();
+    assert!(meta.interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    assert_eq!(file.workers[0].ended_by, "lost");
+    assert_eq!(file.degraded_from_ms, None);
+    let at = file.workers[0].lost_at_ms.unwrap();
+    for w in &file.workers[1..] {
+        assert_eq!(w.ended_by, "stopped", "{w:?}");
+        assert!(worker_dir(&run, w.index).join(files::REQUESTS).is_file());
+    }
+    assert!(
+        meta.windows.iter().all(|w| w.end_ms <= at),
+        "judged up to the loss: {:?}",
+        meta.windows
+    );
+}
+
+#[test]
+fn ctrl_c_on_the_manager_stops_every_worker_and_writes_the_merged_report() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 3, &[]);
+    let children = workers(dir.path(), port, 3);
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(6));
+    manager.signal("INT");
+    let sent = Instant::now();
+    let out = manager.wait(Duration::from_secs(60));
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "{:?} after Ctrl-C",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    for (i, w) in wait_all(children, Duration::from_secs(15))
+        .iter()
+        .enumerate()
+    {
+        // Each exited on its own (no signal), its run cut short.
+        assert_eq!(w.status.code(), Some(130), "worker {i}: {}", w.stderr);
+        // Its copy went once the manager had its files.
+        assert!(
+            std::fs::read_dir(dir.path().join(format!("worker-runs/{i}")))
+                .map_or(true, |mut d| d.next().is_none()),
+            "worker {i} kept its folder"
+        );
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    let meta = RunMeta::load(&run).unwrap();
+    assert!(meta.interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    for w in &file.workers {
+        assert_eq!(w.ended_by, "stopped", "{w:?}");
+        for f in [files::REQUESTS, files::RUN_META, files::CPU] {
+            assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
+        }
+    }
+    let summary = json(&run.join(files::SUMMARY));
+    assert_eq!(summary["run"]["interrupted"], true);
+    assert!(summary["totals"]["requests"].as_u64().unwrap_or(1) > 0);
+    let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
+    assert!(html.contains("id=\"interrupted\""));
+}
+
+#[test]
+fn sigterm_on_a_worker_stops_it_cleanly_and_counts_as_a_loss() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 3, &[]);
+    let mut children = workers(dir.path(), port, 3);
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(6));
+    // A pod deletion: SIGTERM, then a grace period before SIGKILL (30 s by default).
+    let pod = children.remove(2);
+    pod.signal("TERM");
+    let out = pod.wait(Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    let m = manager.wait(Duration::from_secs(60));
+    assert_eq!(m.status.code(), Some(130), "{}", m.stderr);
+    assert!(
+        m.stderr.contains("worker 2 lost") && m.stderr.contains("signal"),
+        "{}",
+        m.stderr
+    );
+    for w in wait_all(children, Duration::from_secs(30)) {
+        assert_eq!(w.status.code(), Some(130), "{}", w.stderr);
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    assert!(RunMeta::load(&run).unwrap().interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    let w2 = &file.workers[2];
+    assert_eq!(w2.ended_by, "interrupted", "{w2:?}");
+    assert_eq!(
+        w2.lost_reason.as_deref(),
+        Some("stopped by a signal on the worker"),
+        "{w2:?}"
+    );
+    // Its files were flushed and sent, its own copy deleted once acknowledged.
+    for f in [files::REQUESTS, files::RUN_META, files::CPU] {
+        assert!(worker_dir(&run, 2).join(f).is_file(), "{f}");
+    }
+    let own = RunMeta::load(&worker_dir(&run, 2)).unwrap();
+    assert!(own.interrupted && own.ended_at.is_some());
+    assert!(std::fs::read_dir(dir.path().join("worker-runs/2"))
+        .map_or(true, |mut d| d.next().is_none()));
+    for w in &file.workers[..2] {
+        assert_eq!(w.ended_by, "stopped", "{w:?}");
+    }
+}
+
+#[test]
+fn late_and_duplicate_workers_are_refused_in_one_line() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let short = short();
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), short).unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
+    let first = worker(dir.path(), port, 0, None);
+    manager.line("worker 0 joined", Duration::from_secs(60));
+    let twin = worker(dir.path(), port, 0, None).wait(Duration::from_secs(60));
+    assert_eq!(twin.status.code(), Some(2), "{}", twin.stderr);
+    assert!(
+        twin.stderr.contains("duplicate: worker 0 already joined"),
+        "{}",
+        twin.stderr
+    );
+    assert_eq!(twin.stderr.trim().lines().count(), 1, "{}", twin.stderr);
+    let second = worker(dir.path(), port, 1, None);
+    manager.line("the load starts", Duration::from_secs(60));
+    let manager_url = format!("http://127.0.0.1:{port}");
+    let late = Proc::spawn(
+        "late worker",
+        worker_command(dir.path(), &manager_url, None, None, None),
+    )
+    .wait(Duration::from_secs(60));
+    assert_eq!(late.status.code(), Some(2), "{}", late.stderr);
+    assert!(
+        late.stderr.contains("late: the run has already started"),
+        "{}",
+        late.stderr
+    );
+    assert_eq!(late.stderr.trim().lines().count(), 1, "{}", late.stderr);
+    // The run itself is untouched by either.
+    let out = manager.wait(Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    for w in wait_all(vec![first, second], Duration::from_secs(30)) {
+        assert!(w.status.success(), "{}", w.stderr);
+    }
+    let file = WorkersFile::load(&the_run(&dir.path().join("reports")))
+        .unwrap()
+        .unwrap();
+    assert!(file.workers.iter().all(|w| w.ended_by == "plan"));
+}
+
+#[test]
+fn local_workers_write_their_console_to_their_own_log() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let short = short();
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), short).unwrap();
+    let out = Proc::spawn(
+        "manager",
+        manager_command(
+            dir.path(),
+            "scenarios/cluster.toml",
+            "local:2",
+            "127.0.0.1:0",
+            &[],
+        ),
+    )
+    .wait(Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    // The manager's console: its own lines, one per worker event, no worker's.
+    assert!(
+        !out.stderr.contains("dashload worker "),
+        "a worker's line on the manager's console:\n{}",
+        out.stderr
+    );
+    for i in 0..2 {
+        for event in ["joined", "done"] {
+            assert!(
+                out.stderr.contains(&format!("worker {i} {event}")),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    for i in 0..2 {
+        let log = std::fs::read_to_string(worker_dir(&run, i).join("worker.log")).unwrap();
+        assert!(
+            log.contains(&format!("dashload worker {i}: joined run")),
+            "{log}"
+        );
+        assert!(!worker_dir(&run, i).join(".worker.log.partial").exists());
+    }
+}
+
+/// Network namespaces this test made, with the links inside them: deleted on
+/// drop, even when the test panics.
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The manager and a standalone sandbox in one namespace on a bridge
+/// (10.213.0.1/24), each worker in its own namespace on a veth pair into that
+/// bridge; worker 1's link is cut mid-run.
+#[test]
+fn a_worker_cut_off_by_its_link_is_lost_and_stops_itself() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    let m = format!("dl{pid}m");
+    let w: Vec<String> = (0..2).map(|i| format!("dl{pid}w{i}")).collect();
+    if !ip(&["netns", "add", &m]) {
+        eprintln!(
+            "skipped: cannot create a network namespace (`ip netns add` needs root or CAP_SYS_ADMIN, and iproute2)"
+        );
+        return;
+    }
+    let mut namespaces = Namespaces(vec![m.clone()]);
+    let mut setup: Vec<Vec<String>> = Vec::new();
+    let cmd = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    for ns in &w {
+        setup.push(cmd(&format!("netns add {ns}")));
+    }
+    setup.push(cmd(&format!("-n {m} link set lo up")));
+    setup.push(cmd(&format!("-n {m} link add br0 type bridge")));
+    setup.push(cmd(&format!("-n {m} addr add 10.213.0.1/24 dev br0")));
+    setup.push(cmd(&format!("-n {m} link set br0 up")));
+    for (i, ns) in w.iter().enumerate() {
+        setup.push(cmd(&format!(
+            "link add vm{i} netns {m} type veth peer name vw netns {ns}"
+        )));
+        setup.push(cmd(&format!("-n {m} link set vm{i} master br0")));
+        setup.push(cmd(&format!("-n {m} link set vm{i} up")));
+        setup.push(cmd(&format!(
+            "-n {ns} addr add 10.213.0.{}/24 dev vw",
+            10 + i
+        )));
+        setup.push(cmd(&format!("-n {ns} link set vw up")));
+        setup.push(cmd(&format!("-n {ns} link set lo up")));
+    }
+    for args in &setup {
+        if args[0] == "netns" {
+            namespaces.0.push(args[2].clone());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if !ip(&args) {
+            eprintln!(
+                "skipped: `ip {}` failed: this machine cannot build veth pairs and bridges in network namespaces",
+                args.join(" ")
+            );
+            return;
+        }
+    }
+
+    let dir = workspace();
+    let token = dir.path().join("cluster.token");
+    std::fs::write(&token, "netns-token-0123456789abcdef\n").unwrap();
+    // Off loopback: a real target (the standalone sandbox) and a token.
+    let scenario = two_stages()
+        .replace(
+            "kind = \"sandbox\"",
+            "kind = \"influxdb1\"\nurl = \"http://10.213.0.1:8086\"",
+        )
+        .replace("hold = \"10s\"", "hold = \"14s\"");
+    std::fs::write(dir.path().join("scenarios/net.toml"), scenario).unwrap();
+    let mut sandbox = binary(Some(&m));
+    sandbox
+        .args(["sandbox", "--listen", "10.213.0.1:8086", "--seed-days", "7"])
+        .current_dir(dir.path());
+    let sandbox = Proc::spawn("sandbox", sandbox);
+    sandbox.line("dashload sandbox listening", Duration::from_secs(60));
+    let mut manager = binary(Some(&m));
+    manager
+        .args([
+            "run",
+            "scenarios/net.toml",
+            "--workers",
+            "2",
+            "--listen",
+            "10.213.0.1:7700",
+            "--on-worker-loss",
+            "continue",
+        ])
+        .current_dir(dir.path())
+        .env_remove("DASHLOAD_CLUSTER_TOKEN")
+        .env("DASHLOAD_CLUSTER_TOKEN_FILE", &token);
+    let manager = Proc::spawn("manager", manager);
+    let workers: Vec<Proc> = w
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| {
+            let mut c = worker_command(
+                dir.path(),
+                "http://10.213.0.1:7700",
+                Some(i),
+                None,
+                Some(ns),
+            );
+            c.env("DASHLOAD_CLUSTER_TOKEN_FILE", &token);
+            Proc::spawn(format!("worker {i}"), c)
+        })
+        .collect();
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(9));
+    assert!(ip(&["-n", &w[1], "link", "set", "vw", "down"]));
+    let cut = Instant::now();
+    let lost = manager.line("worker 1 lost", Duration::from_secs(10));
+    assert!(
+        lost.duration_since(cut) < Duration::from_secs(5),
+        "lost {:?} after the cut",
+        lost.duration_since(cut)
+    );
+    let mut workers = workers.into_iter();
+    let (w0, w1) = (workers.next().unwrap(), workers.next().unwrap());
+    // The cut worker hears nothing for 10 s, stops and keeps its folder.
+    let cut_off = w1.wait(Duration::from_secs(40));
+    assert_eq!(cut_off.status.code(), Some(130), "{}", cut_off.stderr);
+    assert!(
+        cut_off.stderr.contains("manager lost"),
+        "{}",
+        cut_off.stderr
+    );
+    let kept = the_run(&dir.path().join("worker-runs/1"));
+    let own = RunMeta::load(&kept).unwrap();
+    assert!(own.interrupted && own.ended_at.is_some());
+    assert!(kept.join(files::REQUESTS).is_file());
+    assert!(!kept.join(".run.lock").exists());
+    // The run goes on to its end with worker 0 (`continue`).
+    let out = manager.wait(Duration::from_secs(90));
+    let w0 = w0.wait(Duration::from_secs(30));
+    assert!(w0.status.success(), "{}", w0.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stderr.contains("netns-token"),
+        "the token is never printed"
+    );
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    assert_eq!(file.workers[1].ended_by, "lost");
+    assert_eq!(
+        file.workers[1].lost_reason.as_deref(),
+        Some("no tick for 3 s")
+    );
+    assert_eq!(file.workers[0].ended_by, "plan");
+    assert_eq!(file.degraded_from_ms, file.workers[1].lost_at_ms);
+    assert!(!RunMeta::load(&run).unwrap().interrupted);
+    drop(sandbox);
+}
+
+#[test]
+fn a_worker_slow_to_finish_after_the_plan_is_not_lost() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), short()).unwrap();
+    let (_, plan) = dashload::plan::validate_with(
+        &dir.path().join("scenarios/cluster.toml"),
+        &dashload::scenario::Overrides::none(),
+        false,
+    )
+    .unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
+    let children = workers(dir.path(), port, 2);
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    // As its load ends, worker 1 takes 5 s to finish (frozen: as a large log's
+    // upload would keep it quiet): silence after the plan's end is no loss.
+    sleep_until(countdown + Duration::from_secs(2) + plan.load_end() + Duration::from_millis(200));
+    children[1].signal("STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    children[1].signal("CONT");
+    let out = manager.wait(Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert!(!out.stderr.contains("lost"), "{}", out.stderr);
+    for w in wait_all(children, Duration::from_secs(30)) {
+        assert!(w.status.success(), "{}", w.stderr);
+    }
+    let run = the_run(&dir.path().join("reports"));
+    assert!(!RunMeta::load(&run).unwrap().interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    assert!(
+        file.workers.iter().all(|w| w.ended_by == "plan"),
+        "{file:?}"
+    );
+}
+
+#[test]
+fn ctrl_c_in_a_terminal_stops_a_local_run_and_its_workers() {
+    use std::os::unix::process::CommandExt;
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let mut command = manager_command(
+        dir.path(),
+        "scenarios/cluster.toml",
+        "local:3",
+        "127.0.0.1:0",
+        &[],
+    );
+    // Its own process group, as a shell's foreground job: Ctrl-C reaches the
+    // manager and every local worker at once.
+    command.process_group(0);
+    let manager = Proc::spawn("manager", command);
+    let group = manager.pid();
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + Duration::from_secs(6));
+    manager.signal_group("INT");
+    let out = manager.wait(Duration::from_secs(40));
+    assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+    // No worker outlives its manager.
+    let alive = Command::new("kill")
+        .args(["-0", "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!alive.success(), "a process of the group is left");
+    let run = the_run(&dir.path().join("reports"));
+    assert_complete(&run);
+    assert!(RunMeta::load(&run).unwrap().interrupted);
+    let file = WorkersFile::load(&run).unwrap().unwrap();
+    for w in &file.workers {
+        assert!(
+            ["stopped", "interrupted"].contains(&w.ended_by.as_str()),
+            "{w:?}"
+        );
+        for f in [files::REQUESTS, files::RUN_META, "worker.log"] {
+            assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
+        }
+    }
 }

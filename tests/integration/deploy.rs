@@ -427,3 +427,28 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
     assert_eq!(found[0][0], "worker");
     check_command(rel, &found[0]);
 }
+
+/// The compose file's run (a standalone sandbox as the target) is a valid
+/// scenario with its overrides: `dashload check` accepts it.
+#[test]
+fn the_compose_run_checks() {
+    let rel = "deploy/compose/docker-compose.yml";
+    let doc = &YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))[0];
+    let mut found = Vec::new();
+    commands_in_yaml(doc, false, &mut found);
+    let run = found
+        .iter()
+        .find(|c| c[0] == "run")
+        .expect("the manager's run");
+    let mut args = vec!["check".to_string(), run[1].clone()];
+    for (i, a) in run.iter().enumerate() {
+        if a == "--set" {
+            args.extend(["--set".to_string(), run[i + 1].clone()]);
+        }
+    }
+    let out = crate::util::dashload(
+        &root(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{rel}: {}", crate::util::text(&out));
+}

@@ -27,7 +27,9 @@
 //! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
 //! - `cluster`: distributed runs on loopback, a manager and worker processes: one exact
-//!   report, the merged ladder stop, a killed worker, a vanished manager, refusals.
+//!   report, the merged ladder stop, a killed worker (abort and continue), Ctrl-C on the
+//!   manager, SIGTERM on a worker, a vanished manager, refusals, local workers' logs, a
+//!   link cut in network namespaces.
 
 mod bad_scenarios;
 mod cli;
