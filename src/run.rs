@@ -30,7 +30,7 @@ use crate::plan::Plan;
 use crate::report::{render_run, ReportOptions, ReportOutcome};
 use crate::run_end::RunEnd;
 use crate::runfolder::recover::{self, RunLock};
-use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
+use crate::runfolder::{self, files, LadderStop, RunMeta, StageWindow, WindowKind};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
@@ -134,27 +134,13 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     } else {
         plan.windows.clone()
     };
-    let mut meta = RunMeta {
-        dashload_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.path.display().to_string(),
-        scenario_digest: scenario.digest.clone(),
-        seed: scenario.seed,
-        target: scenario_target_summary(&scenario, sandbox_url.as_ref()),
-        test_plan: plan.goose_test_plan(),
-        sync_users: scenario.sync.users,
+    let mut meta = RunMeta::start(
+        &scenario,
+        sandbox_url.as_ref().map(url::Url::as_str),
+        plan.goose_test_plan(),
         windows,
-        slos: scenario.slos.clone(),
-        started_at: started,
-        ended_at: None,
-        interrupted: false,
-        ladder_stop: None,
-        counters: RunCounters::default(),
-        regression: scenario.regression.clone(),
-        overrides: scenario.overrides.clone(),
-        past_capacity: scenario.past_capacity.clone(),
-        skipped: crate::runfolder::SkippedQuery::of(&scenario),
-    };
+        started,
+    );
     meta.store(&run_dir)?;
 
     let config = goose_config(options.goose, &partial, &endpoints);
@@ -475,17 +461,6 @@ async fn end_of_load(end: RunEnd, live: Arc<Live>, timeout: Duration) {
         }
     }
     end.stop_transactions();
-}
-
-fn scenario_target_summary(
-    scenario: &Scenario,
-    sandbox_url: Option<&url::Url>,
-) -> runfolder::TargetSummary {
-    let mut summary = scenario.target.summary();
-    if let Some(url) = sandbox_url {
-        summary.url = format!("{} (embedded sandbox)", url.as_str().trim_end_matches('/'));
-    }
-    summary
 }
 
 /// The query queue of `[sandbox] overload = "shed"`: room for a few viewers'

@@ -748,31 +748,17 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         _ => {}
     }
     let meta = RunMeta {
-        dashload_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.path.display().to_string(),
-        scenario_digest: scenario.digest.clone(),
-        seed: scenario.seed,
-        target: {
-            let mut t = scenario.target.summary();
-            if let Some(url) = &sandbox_url {
-                t.url = format!("{} (embedded sandbox)", url.trim_end_matches('/'));
-            }
-            t
-        },
-        test_plan: plan.goose_test_plan(),
-        sync_users: scenario.sync.users,
-        windows,
-        slos: scenario.slos.clone(),
-        started_at: started,
         ended_at: Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default()),
         interrupted,
         ladder_stop,
         counters,
-        regression: scenario.regression.clone(),
-        overrides: scenario.overrides.clone(),
-        past_capacity: scenario.past_capacity.clone(),
-        skipped: crate::runfolder::SkippedQuery::of(&scenario),
+        ..RunMeta::start(
+            &scenario,
+            sandbox_url.as_deref(),
+            plan.goose_test_plan(),
+            windows,
+            started,
+        )
     };
     WorkersFile {
         workers: records,
