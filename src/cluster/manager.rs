@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::{self, Stage};
 use crate::live::Live;
 use crate::plan::Plan;
+use crate::report::collect::ClassAcc;
 use crate::run::{RunOptions, RunResult};
 use crate::runfolder::recover::{self, RunLock};
 use crate::runfolder::{self, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
@@ -414,10 +415,11 @@ fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-/// Merge the workers' current-window states for window `name`, when every
-/// worker still running reports it; `None` otherwise (never judge a subset).
-fn merged_window(book: &Book, name: &str) -> Option<[(hdrhistogram::Histogram<u64>, u64); 2]> {
-    let mut merged: Option<[(hdrhistogram::Histogram<u64>, u64); 2]> = None;
+/// Merge the workers' current-window accumulators for window `name` (the
+/// report's own merge: the union of their samples), when every worker still
+/// running reports it; `None` otherwise (never judge a subset).
+fn merged_window(book: &Book, name: &str) -> Option<[ClassAcc; 2]> {
+    let mut merged: Option<[ClassAcc; 2]> = None;
     for slot in book
         .slots
         .iter()
@@ -427,16 +429,9 @@ fn merged_window(book: &Book, name: &str) -> Option<[(hdrhistogram::Histogram<u6
         if w.name != name {
             return None;
         }
-        let loads = protocol::decode(&w.hists[0])?;
-        let queries = protocol::decode(&w.hists[1])?;
-        match merged.as_mut() {
-            None => merged = Some([(loads, w.failures[0]), (queries, w.failures[1])]),
-            Some(m) => {
-                m[0].0.add(&loads).ok()?;
-                m[0].1 += w.failures[0];
-                m[1].0.add(&queries).ok()?;
-                m[1].1 += w.failures[1];
-            }
+        let m = merged.get_or_insert_with(|| [ClassAcc::new(3), ClassAcc::new(3)]);
+        for (into, state) in m.iter_mut().zip(&w.classes) {
+            into.merge(&state.decode()?);
         }
     }
     merged
@@ -1075,15 +1070,18 @@ async fn drive(
 mod tests {
     use super::*;
     use crate::runfolder::{RequestClass, Slo, SloMetric};
-    use protocol::WindowState;
+    use protocol::{ClassState, WindowState};
 
-    fn tick_with(name: &str, loads: &[u64], failures: u64) -> Tick {
-        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        for v in loads {
-            h.record(*v).unwrap();
+    /// A worker's tick on window `name` after these dashboard loads (µs, ok),
+    /// recorded as a worker records them, through JSON as sent.
+    fn tick_with(name: &str, loads: &[(u64, bool)]) -> Tick {
+        let live = Live::default();
+        live.begin_window();
+        for &(us, ok) in loads {
+            live.record(RequestClass::DashboardLoad, Duration::from_micros(us), ok);
         }
-        let empty = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        Tick {
+        let classes = live.window_state().unwrap();
+        let tick = Tick {
             run_id: "r".into(),
             index: 0,
             seq: 1,
@@ -1092,12 +1090,12 @@ mod tests {
             rtt_us: None,
             window: Some(WindowState {
                 name: name.into(),
-                hists: [protocol::encode(&h), protocol::encode(&empty)],
-                failures: [failures, 0],
+                classes: classes.each_ref().map(ClassState::of),
             }),
             viewers: 1,
             dashboard_loads: loads.len() as u64,
-        }
+        };
+        serde_json::from_str(&serde_json::to_string(&tick).unwrap()).unwrap()
     }
 
     fn step(name: &str) -> StageWindow {
@@ -1117,24 +1115,23 @@ mod tests {
             metric: SloMetric::P95,
             max: 500.0,
         }];
-        // 60 loads: 56 fast, 4 slow (p95 above 500 ms) dealt unevenly over 3 workers.
-        let all: Vec<u64> = (0..60)
+        // 63 loads: 56 fast, 4 slow (p95 above 500 ms), and 3 failures after
+        // 4 s or more, dealt unevenly over 3 workers.
+        let all: Vec<(u64, bool)> = (0..63)
             .map(|i| {
-                if i % 15 == 7 {
-                    900_000
+                if i % 21 == 5 {
+                    (4_000_000 + i * 1000, false)
+                } else if i % 15 == 7 {
+                    (900_000, true)
                 } else {
-                    10_000 + i * 1000
+                    (10_000 + i * 1000, true)
                 }
             })
             .collect();
         let single = Live::default();
         single.begin_window();
-        for us in &all {
-            single.record(
-                RequestClass::DashboardLoad,
-                Duration::from_micros(*us),
-                true,
-            );
+        for &(us, ok) in &all {
+            single.record(RequestClass::DashboardLoad, Duration::from_micros(us), ok);
         }
         let expected = single.exceeded(&slo);
         assert!(expected.is_some());
@@ -1143,7 +1140,7 @@ mod tests {
             slots: parts
                 .iter()
                 .map(|p| Slot {
-                    tick: Some(tick_with("step 2", p, 0)),
+                    tick: Some(tick_with("step 2", p)),
                     ..Default::default()
                 })
                 .collect(),
@@ -1151,21 +1148,39 @@ mod tests {
         };
         let live = Live::default();
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), expected);
-        assert!(expected.as_deref().unwrap().ends_with("over 60 requests"));
+        assert!(expected.as_deref().unwrap().ends_with("over 63 requests"));
+        // The judged accumulators are the unsplit ones, to the failures'
+        // latencies (the degradation verdict's failure p99) and the moments.
+        let (want, got) = (single.window_state().unwrap(), live.window_state().unwrap());
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!((g.count, g.failed), (w.count, w.failed));
+            assert_eq!(w.hist, g.hist);
+            assert_eq!(w.failed_hist, g.failed_hist);
+            assert_eq!(
+                (g.ok_moments, g.failed_moments),
+                (w.ok_moments, w.failed_moments)
+            );
+        }
+        assert_eq!(got[0].failed, 3);
+        assert!(got[0].failed_hist.min() >= 4_000_000, "real latencies");
+        assert_eq!(
+            got[0].failed_moments.sum,
+            3 * 4_000_000 + 1000 * (5 + 26 + 47)
+        );
         // A part alone says otherwise: too thin to judge.
         let one = Book {
             slots: vec![Slot {
-                tick: Some(tick_with("step 2", parts[1], 0)),
+                tick: Some(tick_with("step 2", parts[1])),
                 ..Default::default()
             }],
             ..Default::default()
         };
         assert_eq!(judge(&live, &one, &step("step 2"), &slo), None);
         // A worker still on another window: no judgement on a subset.
-        book.slots[2].tick = Some(tick_with("step 1", parts[2], 0));
+        book.slots[2].tick = Some(tick_with("step 1", parts[2]));
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
         // A lost worker's figures no longer count: the other two's 22 loads pass.
-        book.slots[2].tick = Some(tick_with("step 2", parts[2], 0));
+        book.slots[2].tick = Some(tick_with("step 2", parts[2]));
         book.slots[2].lost = Some((1, "gone".into()));
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
     }

@@ -13,10 +13,12 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::report::collect::{ClassAcc, Moments};
 use crate::runfolder::{LadderStop, RunCounters};
 
-/// Every route's prefix.
-pub const PREFIX: &str = "/cluster/v1";
+/// Every route's prefix; its version changes with any change of a message
+/// (v2: ticks carry each class's whole accumulator; the recovery command).
+pub const PREFIX: &str = "/cluster/v2";
 /// How often workers tick.
 pub const TICK_MS: u64 = 500;
 /// A worker silent this long is lost.
@@ -87,15 +89,58 @@ pub struct Start {
     pub start_in_us: u64,
 }
 
-/// A worker's current stress window, histograms serialised (HDR V2 + deflate, base64).
+/// One request class over a worker's current stress window: the report's own
+/// accumulator ([`ClassAcc`]) whole, histograms serialised (HDR V2 + deflate,
+/// base64), so the manager's merge is exactly the union of the workers' ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassState {
+    /// Requests seen.
+    pub count: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Successful requests' latencies, µs.
+    pub hist: String,
+    /// Failed requests' latencies, µs.
+    pub failed_hist: String,
+    /// Sums over `hist`'s values.
+    pub ok_moments: Moments,
+    /// Sums over `failed_hist`'s values.
+    pub failed_moments: Moments,
+}
+
+impl ClassState {
+    /// An accumulator as a tick carries it.
+    pub fn of(acc: &ClassAcc) -> ClassState {
+        ClassState {
+            count: acc.count,
+            failed: acc.failed,
+            hist: encode(&acc.hist),
+            failed_hist: encode(&acc.failed_hist),
+            ok_moments: acc.ok_moments,
+            failed_moments: acc.failed_moments,
+        }
+    }
+
+    /// The accumulator back; `None` if a histogram does not decode.
+    pub fn decode(&self) -> Option<ClassAcc> {
+        Some(ClassAcc {
+            count: self.count,
+            failed: self.failed,
+            hist: decode(&self.hist)?,
+            failed_hist: decode(&self.failed_hist)?,
+            ok_moments: self.ok_moments,
+            failed_moments: self.failed_moments,
+        })
+    }
+}
+
+/// A worker's current stress window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowState {
     /// The window's name (`step 3`).
     pub name: String,
-    /// Dashboard loads' then panel queries' latencies, µs.
-    pub hists: [String; 2],
-    /// Their failures.
-    pub failures: [u64; 2],
+    /// Dashboard loads, then panel queries.
+    pub classes: [ClassState; 2],
 }
 
 /// `POST tick`, every [`TICK_MS`].

@@ -209,11 +209,10 @@ fn window_state(plan: &Plan, live: &Live, elapsed: Duration) -> Option<WindowSta
     if plan.stress_window_at(settled).map(|w| &w.name) != Some(&now.name) {
         return None;
     }
-    let [(loads, load_failures), (queries, query_failures)] = live.window_state()?;
+    let classes = live.window_state()?;
     Some(WindowState {
         name: now.name.clone(),
-        hists: [protocol::encode(&loads), protocol::encode(&queries)],
-        failures: [load_failures, query_failures],
+        classes: classes.each_ref().map(protocol::ClassState::of),
     })
 }
 
