@@ -2,7 +2,8 @@
 //! channel of `protocol.rs`, waits for its workers (naming the missing ones at
 //! the timeout), refuses late, duplicate and mismatched ones, starts them
 //! together, judges the stress ladder on their merged windows with the run's own
-//! rule, notices a lost worker, and writes one run folder (`run.json`,
+//! rule (then orders the `[recovery]` drop on every worker at once, if any),
+//! notices a lost worker, and writes one run folder (`run.json`,
 //! `workers.json`, `workers/<i>/`) that the usual report reads (`merge.rs`).
 //!
 //! The manager sends no load itself; with the embedded sandbox it hosts the one
@@ -124,6 +125,19 @@ struct Book {
     started: bool,
     /// The stop every tick answers with, once decided.
     stop: Option<Command>,
+    /// The recovery drop every tick answers with (unless stopped), once decided.
+    recovery: Option<RecoveryOrder>,
+}
+
+/// The `[recovery]` drop, as the manager decided it.
+#[derive(Debug, Clone)]
+struct RecoveryOrder {
+    /// When every worker drops to its share.
+    at: Instant,
+    /// The ladder's stop, when the ladder stopped.
+    ladder: Option<LadderStop>,
+    /// Why the run ends after the phase.
+    reason: String,
 }
 
 struct Shared {
@@ -270,7 +284,15 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
         _ => return refuse(StatusCode::CONFLICT, "the run has not started"),
     };
     let mut book = s.book.lock().expect("book lock");
-    let stop = book.stop.clone();
+    let answer = match (&book.stop, &book.recovery) {
+        (Some(stop), _) => stop.clone(),
+        (None, Some(r)) => Command::Recover {
+            reason: r.reason.clone(),
+            ladder: r.ladder.clone(),
+            in_us: r.at.saturating_duration_since(now).as_micros() as u64,
+        },
+        (None, None) => Command::Run,
+    };
     let Some(slot) = book.slots.get_mut(t.index).filter(|_| t.run_id == s.run_id) else {
         return refuse(StatusCode::CONFLICT, "not this run");
     };
@@ -297,7 +319,7 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
     ));
     slot.last_tick = Some(now);
     slot.tick = Some(t);
-    Json(stop.unwrap_or(Command::Run)).into_response()
+    Json(answer).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -469,12 +491,6 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     }
     let (scenario, plan) =
         crate::plan::validate_with(&options.scenario, &options.overrides, false)?;
-    if plan.recovery.is_some() {
-        eprintln!(
-            "dashload: warning: a distributed run does not run the [recovery] phase yet; the run ends after the ladder"
-        );
-    }
-    let plan = plan.without_recovery();
     if scenario.stress.as_ref().is_some_and(|s| s.refine > 0) {
         return Err(Error::Config {
             location: format!("{}", scenario.path.display()),
@@ -644,6 +660,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         interrupted,
         ladder_stop,
         degraded_from,
+        recovery,
         not_started,
     } = match outcome {
         Ok(o) => o,
@@ -712,6 +729,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             rtt_ms: slot.clock.rtt_us.map(|r| r as f64 / 1000.0),
             ended_by: match (&slot.lost, &slot.done, &ladder_stop) {
                 (Some(_), _, _) => "lost".into(),
+                (None, Some(d), _) if recovery.is_some() && !d.interrupted => "recovery".into(),
                 (None, Some(_), Some(_)) => "ladder stop".into(),
                 (None, Some(d), None) if !d.interrupted => "plan".into(),
                 (None, Some(_), None) => "stopped".into(),
@@ -722,7 +740,12 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             files: slot.received.keys().cloned().collect(),
         });
     }
-    let mut windows = plan.windows.clone();
+    let mut windows = crate::run::windows_as_run(
+        plan.windows.clone(),
+        ladder_stop.as_ref(),
+        Vec::new(),
+        recovery.into_iter().collect(),
+    );
     match (cluster.on_loss, first_loss, degraded_from) {
         (OnLoss::Continue, _, Some(from)) => {
             // Later windows ran without every worker: shown, not judged.
@@ -823,6 +846,8 @@ struct Outcome {
     interrupted: bool,
     ladder_stop: Option<LadderStop>,
     degraded_from: Option<u64>,
+    /// The recovery window, when the phase was ordered (cut at a later stop).
+    recovery: Option<StageWindow>,
     /// The run never started: why.
     not_started: Option<String>,
 }
@@ -886,6 +911,7 @@ async fn drive(
                 interrupted: false,
                 ladder_stop: None,
                 degraded_from: None,
+                recovery: None,
                 not_started: Some(why),
             });
         }
@@ -913,6 +939,9 @@ async fn drive(
     let mut interrupted = false;
     let mut degraded_from: Option<u64> = None;
     let mut stop_sent_at: Option<Instant> = None;
+    // A stop after the recovery drop cuts its window there.
+    let mut stopped_at_ms: Option<u64> = None;
+    let mut recovery: Option<(StageWindow, Instant)> = None;
     let mut last_status = Instant::now();
     // The run ends by its plan, plus the requests' timeout and a grace to upload.
     let hard_end = t0 + plan.duration() + scenario.target.timeout + Duration::from_secs(60);
@@ -996,7 +1025,11 @@ async fn drive(
             stop_sent_at = Some(now);
         }
         // The ladder, judged on the merged window of every worker.
-        if book.stop.is_none() && !stop_when.is_empty() && degraded_from.is_none() {
+        if book.stop.is_none()
+            && book.recovery.is_none()
+            && !stop_when.is_empty()
+            && degraded_from.is_none()
+        {
             if let Some(step) = plan.stress_window_at(now.duration_since(t0)) {
                 if let Some(reason) = judge(&judge_live, &book, step, &stop_when) {
                     let stop = LadderStop {
@@ -1011,16 +1044,52 @@ async fn drive(
                         step.name, step.viewers
                     );
                     ladder_stop = Some(stop.clone());
-                    book.stop = Some(Command::Stop {
-                        reason: format!("stress ladder stopped at {}: {reason}", step.name),
-                        ladder: Some(stop),
-                    });
-                    stop_sent_at = Some(now);
+                    let reason = format!("stress ladder stopped at {}: {reason}", step.name);
+                    match plan.recovery {
+                        // As a single run: the recovery phase instead of the end.
+                        Some(phase) => {
+                            recovery = Some(order_recovery(
+                                &mut book,
+                                phase,
+                                (t0, now),
+                                Some(stop),
+                                format!("{reason}; the recovery phase followed"),
+                            ));
+                        }
+                        None => {
+                            book.stop = Some(Command::Stop {
+                                reason,
+                                ladder: Some(stop),
+                            });
+                            stop_sent_at = Some(now);
+                        }
+                    }
                 }
             }
         }
+        // The ladder held to its ceiling: the recovery phase, as a single run.
+        if let Some(phase) = plan.recovery.filter(|_| {
+            book.stop.is_none()
+                && book.recovery.is_none()
+                && now.duration_since(t0) >= plan.load_end()
+        }) {
+            recovery = Some(order_recovery(
+                &mut book,
+                phase,
+                (t0, now),
+                None,
+                "stress ladder held to its ceiling; the recovery phase is over".into(),
+            ));
+        }
+        if let Some((_, end)) = recovery.as_ref().filter(|(_, end)| now >= *end) {
+            // The workers end by themselves now: silence is no loss any more.
+            stop_sent_at.get_or_insert(*end);
+        }
         if book.stop.is_some() && stop_sent_at.is_none() {
             stop_sent_at = Some(now);
+        }
+        if book.stop.is_some() {
+            stopped_at_ms.get_or_insert(at_ms);
         }
         if now.duration_since(last_status) >= Duration::from_secs(5) {
             last_status = now;
@@ -1060,10 +1129,39 @@ async fn drive(
                     }),
                 ladder_stop,
                 degraded_from,
+                recovery: recovery.map(|(mut w, _)| {
+                    if let Some(at) = stopped_at_ms {
+                        w.end_ms = w.end_ms.min(at);
+                    }
+                    w
+                }),
                 not_started: None,
             });
         }
     }
+}
+
+/// Order the `[recovery]` drop [`protocol::RECOVERY_LEAD`] from `now`: every
+/// worker's next tick hears it, and drops to its share at that instant. Returns
+/// the recovery window on the run's clock (`t0`) and when the phase ends.
+fn order_recovery(
+    book: &mut Book,
+    phase: crate::scenario::RecoveryPhase,
+    (t0, now): (Instant, Instant),
+    ladder: Option<LadderStop>,
+    reason: String,
+) -> (StageWindow, Instant) {
+    let at = now + protocol::RECOVERY_LEAD;
+    eprintln!(
+        "dashload: the recovery phase: {} viewers over every worker for {} s",
+        phase.viewers,
+        phase.hold.as_secs()
+    );
+    book.recovery = Some(RecoveryOrder { at, ladder, reason });
+    (
+        crate::run::recovery_window(phase, at.duration_since(t0)),
+        at + phase.hold,
+    )
 }
 
 #[cfg(test)]

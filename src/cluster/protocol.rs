@@ -2,7 +2,8 @@
 //! dialling the manager. A worker asks what to run (`hello`), joins with its
 //! version and scenario digest (`join`), waits at the barrier (`ready`, answered
 //! with a countdown when every worker is ready), ticks every [`TICK_MS`] with its
-//! current stress window's histograms (`tick`, answered with run or stop),
+//! current stress window's figures (`tick`, answered with run, stop, or the
+//! `[recovery]` drop),
 //! uploads its files with their SHA-256 (`files/<index>/<name>`) and reports
 //! (`done`). Every call carries the bearer token; refusals are one line.
 
@@ -181,7 +182,23 @@ pub enum Command {
         /// The ladder's stop, when that is why.
         ladder: Option<LadderStop>,
     },
+    /// `[recovery]`: the ladder stopped (or held to its ceiling); drop to this
+    /// worker's share of the phase's viewers `in_us` after receiving this (every
+    /// worker at once: the manager answers each tick with the time left), hold
+    /// for the phase, then end the run. Repeated on every tick until then.
+    Recover {
+        /// Why the run ends after the phase, in words (Goose's killswitch reason).
+        reason: String,
+        /// The ladder's stop, when the ladder stopped (not at its ceiling).
+        ladder: Option<LadderStop>,
+        /// Until the drop, µs, from when this answer was sent.
+        in_us: u64,
+    },
 }
+
+/// How long before the drop the manager decides the recovery phase: longer
+/// than a tick, so every worker hears it before its time.
+pub const RECOVERY_LEAD: Duration = Duration::from_millis(TICK_MS + 250);
 
 /// One uploaded file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,6 +336,18 @@ mod tests {
         let mut early = ClockEstimate::default();
         early.observe(&sent(600_000, 0, 597_500, 0), 1_000);
         assert_eq!(early.zero_us, -3_000);
+    }
+
+    #[test]
+    fn the_recovery_command_is_tagged_with_its_countdown() {
+        let c = Command::Recover {
+            reason: "stress ladder held to its ceiling".into(),
+            ladder: None,
+            in_us: 750_000,
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains(r#""command":"recover""#), "{text}");
+        assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), c);
     }
 
     #[test]
