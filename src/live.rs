@@ -216,34 +216,17 @@ impl Live {
         None
     }
 
-    /// The current stress window's figures (dashboard loads, then panel queries:
-    /// the successful requests' latencies and the count of failed ones), for a
-    /// distributed run's manager; `None` outside the ladder.
-    pub fn window_state(&self) -> Option<[(Histogram<u64>, u64); 2]> {
-        let guard = self.window.lock().expect("live window lock");
-        guard
-            .as_ref()
-            .map(|w| [0, 1].map(|i| (w[i].hist.clone(), w[i].failed)))
+    /// The current stress window's accumulators (dashboard loads, then panel
+    /// queries), for a distributed run's manager; `None` outside the ladder.
+    pub fn window_state(&self) -> Option<[ClassAcc; 2]> {
+        self.window.lock().expect("live window lock").clone()
     }
 
-    /// Replace the current window's figures (the manager's merge of its workers'
-    /// [`Live::window_state`]), so [`Live::exceeded`] judges them by the same rule.
-    pub fn set_window_state(&self, state: Option<[(Histogram<u64>, u64); 2]>) {
-        *self.window.lock().expect("live window lock") = state.map(|s| {
-            s.map(|(ok_us, failed)| {
-                let mut w = new_window();
-                w.count = ok_us.len() + failed;
-                w.failed = failed;
-                w.hist = ok_us;
-                // The judge reads failed requests' count, not their latencies;
-                // a placeholder per failure keeps "no latencies at all" (a log
-                // without timings) apart from "every request failed".
-                if failed > 0 {
-                    let _ = w.failed_hist.record_n(1, failed);
-                }
-                w
-            })
-        });
+    /// Replace the current window's accumulators (the manager's merge of its
+    /// workers' [`Live::window_state`]), so [`Live::exceeded`] judges them by the
+    /// same rule.
+    pub fn set_window_state(&self, state: Option<[ClassAcc; 2]>) {
+        *self.window.lock().expect("live window lock") = state;
     }
 
     /// Tell users the run is ending, so none sleeps through the shutdown.

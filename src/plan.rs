@@ -130,17 +130,6 @@ impl Plan {
         self
     }
 
-    /// The plan without its `[recovery]` tail (a distributed run does not run
-    /// the phase yet: the manager, not each worker, decides the ladder's stop).
-    pub fn without_recovery(mut self) -> Plan {
-        if self.recovery.take().is_some() {
-            let at = self.steps.len().saturating_sub(2);
-            self.steps.remove(at);
-            self.recovery_tail = Duration::ZERO;
-        }
-        self
-    }
-
     /// Build a plan from stages, an optional ladder, and the fixed sync users.
     pub fn build(stages: &[Stage], stress: Option<&Stress>, sync_users: usize) -> Plan {
         let mut plan = Plan {
@@ -449,8 +438,6 @@ mod tests {
         assert_eq!(plan.load_end(), secs(27), "the monitor records the phase");
         assert_eq!(plan.total_launched(), 31, "no user launched for it");
         // Without a ladder there is nothing to recover from.
-        let without = plan.clone().without_recovery();
-        assert_eq!(without, Plan::build(&stages, Some(&stress), 1));
         let flat = Plan::build(&stages, None, 1).with_recovery(Some(phase));
         assert_eq!(flat.recovery, None);
         assert_eq!(flat.goose_test_plan(), "11,2s;11,5s;0,1s");

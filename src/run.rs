@@ -30,7 +30,7 @@ use crate::plan::Plan;
 use crate::report::{render_run, ReportOptions, ReportOutcome};
 use crate::run_end::RunEnd;
 use crate::runfolder::recover::{self, RunLock};
-use crate::runfolder::{self, files, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
+use crate::runfolder::{self, files, LadderStop, RunMeta, StageWindow, WindowKind};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
@@ -134,27 +134,13 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     } else {
         plan.windows.clone()
     };
-    let mut meta = RunMeta {
-        dashload_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.path.display().to_string(),
-        scenario_digest: scenario.digest.clone(),
-        seed: scenario.seed,
-        target: scenario_target_summary(&scenario, sandbox_url.as_ref()),
-        test_plan: plan.goose_test_plan(),
-        sync_users: scenario.sync.users,
+    let mut meta = RunMeta::start(
+        &scenario,
+        sandbox_url.as_ref().map(url::Url::as_str),
+        plan.goose_test_plan(),
         windows,
-        slos: scenario.slos.clone(),
-        started_at: started,
-        ended_at: None,
-        interrupted: false,
-        ladder_stop: None,
-        counters: RunCounters::default(),
-        regression: scenario.regression.clone(),
-        overrides: scenario.overrides.clone(),
-        past_capacity: scenario.past_capacity.clone(),
-        skipped: crate::runfolder::SkippedQuery::of(&scenario),
-    };
+        started,
+    );
     meta.store(&run_dir)?;
 
     let config = goose_config(options.goose, &partial, &endpoints);
@@ -192,8 +178,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     let recovery_windows: Arc<Mutex<Vec<StageWindow>>> = Arc::default();
     let mut ladder = Ladder::of(&scenario, &plan);
     if cluster.is_some() {
-        // The manager judges the ladder on every worker's figures.
+        // The manager judges the ladder on every worker's figures, and orders
+        // the recovery phase on every worker at once.
         ladder.stop_when.clear();
+        ladder.managed = true;
     }
     let monitor = tokio::spawn(monitor(
         plan.clone(),
@@ -244,6 +232,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             clock,
             ladder_stop.clone(),
             ladder_triggered.clone(),
+            recovery_windows.clone(),
         )
     });
     let outcome = attack.execute().await;
@@ -291,28 +280,13 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             ..w.clone()
         })
         .collect();
-    if let Some(stop) = meta
-        .ladder_stop
-        .as_ref()
-        .filter(|s| s.refined_until_ms.is_some() || !recovered.is_empty())
-    {
-        // The refine steps or the recovery phase ran instead of the planned windows
-        // after the stop: keep those up to the stop, then the refine windows as
-        // they ran.
-        let at = stop.at_ms;
-        meta.windows.retain(|w| w.start_ms < at);
-        for w in &mut meta.windows {
-            w.end_ms = w.end_ms.min(at);
-        }
-        meta.windows.extend(
-            refine_windows
-                .lock()
-                .expect("refine windows lock")
-                .iter()
-                .cloned(),
-        );
-    }
-    meta.windows.extend(recovered);
+    let refined = refine_windows.lock().expect("refine windows lock").clone();
+    meta.windows = windows_as_run(
+        std::mem::take(&mut meta.windows),
+        meta.ladder_stop.as_ref(),
+        refined,
+        recovered,
+    );
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.counters.server_scrapes = scrapes.scrapes;
@@ -477,17 +451,6 @@ async fn end_of_load(end: RunEnd, live: Arc<Live>, timeout: Duration) {
     end.stop_transactions();
 }
 
-fn scenario_target_summary(
-    scenario: &Scenario,
-    sandbox_url: Option<&url::Url>,
-) -> runfolder::TargetSummary {
-    let mut summary = scenario.target.summary();
-    if let Some(url) = sandbox_url {
-        summary.url = format!("{} (embedded sandbox)", url.as_str().trim_end_matches('/'));
-    }
-    summary
-}
-
 /// The query queue of `[sandbox] overload = "shed"`: room for a few viewers'
 /// parallel panel queries (6 each by default), a fraction of a second of
 /// waiting at saturation.
@@ -543,6 +506,28 @@ fn goose_config(
     config
 }
 
+/// The windows that ran: the planned ones, cut at the ladder's stop when the
+/// refine steps or the recovery phase ran instead of the rest, then the refine
+/// windows and the recovery window as they ran. Single and distributed runs
+/// alike (`cluster::manager`).
+pub(crate) fn windows_as_run(
+    mut planned: Vec<StageWindow>,
+    stop: Option<&LadderStop>,
+    refined: Vec<StageWindow>,
+    recovered: Vec<StageWindow>,
+) -> Vec<StageWindow> {
+    if let Some(stop) = stop.filter(|s| s.refined_until_ms.is_some() || !recovered.is_empty()) {
+        let at = stop.at_ms;
+        planned.retain(|w| w.start_ms < at);
+        for w in &mut planned {
+            w.end_ms = w.end_ms.min(at);
+        }
+        planned.extend(refined);
+    }
+    planned.extend(recovered);
+    planned
+}
+
 /// What the monitor judges: the ladder's stop rule and its `[stress] refine`.
 struct Ladder {
     stop_when: Vec<crate::runfolder::Slo>,
@@ -550,6 +535,9 @@ struct Ladder {
     refine: usize,
     ramp: Duration,
     hold: Duration,
+    /// A distributed run's worker: the manager judges the ladder and orders the
+    /// recovery phase (`cluster::worker`), so the plan's end is not the drop.
+    managed: bool,
 }
 
 impl Ladder {
@@ -564,6 +552,7 @@ impl Ladder {
             },
             ramp: stress.map_or(Duration::ZERO, |s| s.ramp),
             hold: stress.map_or(Duration::ZERO, |s| s.hold),
+            managed: false,
         }
     }
 }
@@ -603,15 +592,19 @@ async fn monitor(
         let elapsed = start.elapsed();
         if !plan.steps.is_empty() && elapsed >= end {
             if let Some(phase) = plan.recovery.filter(|_| !goose::is_killswitch_triggered()) {
-                recover(phase, &live, start, elapsed, &recovery_windows).await;
-                if live.is_stopping() {
+                if ladder.managed {
+                    // The manager's order drops every worker at once: load on until then.
                     return;
                 }
-                triggered.store(true, Ordering::SeqCst);
-                goose::trigger_killswitch(
+                recover_and_end(
+                    phase,
+                    &live,
+                    start,
+                    elapsed,
+                    (&*recovery_windows, &*triggered),
                     "stress ladder held to its ceiling; the recovery phase is over",
-                );
-                live.stop();
+                )
+                .await;
                 return;
             }
             if ladder.refine > 0 && !goose::is_killswitch_triggered() {
@@ -666,11 +659,11 @@ async fn monitor(
                 message.push_str(&format!("; refined: held at {held}, failed at {failed}"));
             }
             if let Some(phase) = plan.recovery {
-                recover(phase, &live, start, start.elapsed(), &recovery_windows).await;
-                if live.is_stopping() {
-                    return;
-                }
                 message.push_str("; the recovery phase followed");
+                let from = start.elapsed();
+                let shared = (&*recovery_windows, &*triggered);
+                recover_and_end(phase, &live, start, from, shared, &message).await;
+                return;
             }
             triggered.store(true, Ordering::SeqCst);
             goose::trigger_killswitch(&message);
@@ -681,7 +674,42 @@ async fn monitor(
 }
 
 /// Windows the monitor records as they run (refine steps, the recovery phase).
-type SharedWindows = Arc<Mutex<Vec<StageWindow>>>;
+pub(crate) type SharedWindows = Arc<Mutex<Vec<StageWindow>>>;
+
+/// The `recovery` window of a drop at `from` (attack clock), as planned.
+pub(crate) fn recovery_window(
+    phase: crate::scenario::RecoveryPhase,
+    from: Duration,
+) -> StageWindow {
+    StageWindow {
+        name: "recovery".into(),
+        kind: WindowKind::Recovery,
+        viewers: phase.viewers,
+        start_ms: from.as_millis() as u64,
+        end_ms: (from + phase.hold).as_millis() as u64,
+    }
+}
+
+/// [`recover`], then end the run through the killswitch with `message`
+/// (counted as the ladder's end, not an interruption) unless it was already
+/// ending (Ctrl-C, the plan's end). A single run's monitor calls it, and a
+/// distributed run's worker on the manager's order (`cluster::worker`).
+pub(crate) async fn recover_and_end(
+    phase: crate::scenario::RecoveryPhase,
+    live: &Live,
+    start: tokio::time::Instant,
+    from: Duration,
+    (windows, triggered): (&Mutex<Vec<StageWindow>>, &AtomicBool),
+    message: &str,
+) {
+    recover(phase, live, start, from, windows).await;
+    if live.is_stopping() {
+        return;
+    }
+    triggered.store(true, Ordering::SeqCst);
+    goose::trigger_killswitch(message);
+    live.stop();
+}
 
 /// `[recovery]`: drop the load to the phase's viewers at `from` (attack clock)
 /// through the live viewer cap, record the `recovery` window, and hold until its
@@ -699,13 +727,7 @@ async fn recover(
     windows
         .lock()
         .expect("recovery windows lock")
-        .push(StageWindow {
-            name: "recovery".into(),
-            kind: WindowKind::Recovery,
-            viewers: phase.viewers,
-            start_ms: from.as_millis() as u64,
-            end_ms: end.as_millis() as u64,
-        });
+        .push(recovery_window(phase, from));
     while start.elapsed() < end && !live.is_stopping() {
         tokio::time::sleep((end - start.elapsed()).min(TICK)).await;
     }
@@ -817,6 +839,7 @@ mod tests {
             refine,
             ramp: Duration::from_secs(2),
             hold: Duration::from_secs(8),
+            managed: false,
         }
     }
 

@@ -518,6 +518,44 @@ impl SkippedQuery {
 }
 
 impl RunMeta {
+    /// run.json as a run (single or distributed) starts: everything `scenario`
+    /// says, the target (`sandbox_url`: the embedded sandbox it loads), the
+    /// Goose plan and windows; not ended, nothing counted yet. The one place a
+    /// new field gets its value for both kinds of run.
+    pub fn start(
+        scenario: &crate::scenario::Scenario,
+        sandbox_url: Option<&str>,
+        test_plan: String,
+        windows: Vec<StageWindow>,
+        started_at: DateTime<Utc>,
+    ) -> RunMeta {
+        let mut target = scenario.target.summary();
+        if let Some(url) = sandbox_url {
+            target.url = format!("{} (embedded sandbox)", url.trim_end_matches('/'));
+        }
+        RunMeta {
+            dashload_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: scenario.name.clone(),
+            scenario_file: scenario.path.display().to_string(),
+            scenario_digest: scenario.digest.clone(),
+            seed: scenario.seed,
+            target,
+            test_plan,
+            sync_users: scenario.sync.users,
+            windows,
+            slos: scenario.slos.clone(),
+            started_at,
+            ended_at: None,
+            interrupted: false,
+            ladder_stop: None,
+            counters: RunCounters::default(),
+            regression: scenario.regression.clone(),
+            overrides: scenario.overrides.clone(),
+            past_capacity: scenario.past_capacity.clone(),
+            skipped: SkippedQuery::of(scenario),
+        }
+    }
+
     /// Read `run.json` from a run folder.
     pub fn load(run_dir: &Path) -> Result<RunMeta> {
         let path = run_dir.join(files::RUN_META);

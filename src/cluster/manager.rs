@@ -2,7 +2,8 @@
 //! channel of `protocol.rs`, waits for its workers (naming the missing ones at
 //! the timeout), refuses late, duplicate and mismatched ones, starts them
 //! together, judges the stress ladder on their merged windows with the run's own
-//! rule, notices a lost worker, and writes one run folder (`run.json`,
+//! rule (then orders the `[recovery]` drop on every worker at once, if any),
+//! notices a lost worker, and writes one run folder (`run.json`,
 //! `workers.json`, `workers/<i>/`) that the usual report reads (`merge.rs`).
 //!
 //! The manager sends no load itself; with the embedded sandbox it hosts the one
@@ -36,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::interrupt::{self, Stage};
 use crate::live::Live;
 use crate::plan::Plan;
+use crate::report::collect::ClassAcc;
 use crate::run::{RunOptions, RunResult};
 use crate::runfolder::recover::{self, RunLock};
 use crate::runfolder::{self, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
@@ -123,6 +125,19 @@ struct Book {
     started: bool,
     /// The stop every tick answers with, once decided.
     stop: Option<Command>,
+    /// The recovery drop every tick answers with (unless stopped), once decided.
+    recovery: Option<RecoveryOrder>,
+}
+
+/// The `[recovery]` drop, as the manager decided it.
+#[derive(Debug, Clone)]
+struct RecoveryOrder {
+    /// When every worker drops to its share.
+    at: Instant,
+    /// The ladder's stop, when the ladder stopped.
+    ladder: Option<LadderStop>,
+    /// Why the run ends after the phase.
+    reason: String,
 }
 
 struct Shared {
@@ -269,7 +284,15 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
         _ => return refuse(StatusCode::CONFLICT, "the run has not started"),
     };
     let mut book = s.book.lock().expect("book lock");
-    let stop = book.stop.clone();
+    let answer = match (&book.stop, &book.recovery) {
+        (Some(stop), _) => stop.clone(),
+        (None, Some(r)) => Command::Recover {
+            reason: r.reason.clone(),
+            ladder: r.ladder.clone(),
+            in_us: r.at.saturating_duration_since(now).as_micros() as u64,
+        },
+        (None, None) => Command::Run,
+    };
     let Some(slot) = book.slots.get_mut(t.index).filter(|_| t.run_id == s.run_id) else {
         return refuse(StatusCode::CONFLICT, "not this run");
     };
@@ -296,7 +319,7 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
     ));
     slot.last_tick = Some(now);
     slot.tick = Some(t);
-    Json(stop.unwrap_or(Command::Run)).into_response()
+    Json(answer).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -419,10 +442,11 @@ fn is_loopback(addr: &SocketAddr) -> bool {
     addr.ip().is_loopback()
 }
 
-/// Merge the workers' current-window states for window `name`, when every
-/// worker still running reports it; `None` otherwise (never judge a subset).
-fn merged_window(book: &Book, name: &str) -> Option<[(hdrhistogram::Histogram<u64>, u64); 2]> {
-    let mut merged: Option<[(hdrhistogram::Histogram<u64>, u64); 2]> = None;
+/// Merge the workers' current-window accumulators for window `name` (the
+/// report's own merge: the union of their samples), when every worker still
+/// running reports it; `None` otherwise (never judge a subset).
+fn merged_window(book: &Book, name: &str) -> Option<[ClassAcc; 2]> {
+    let mut merged: Option<[ClassAcc; 2]> = None;
     for slot in book
         .slots
         .iter()
@@ -432,16 +456,9 @@ fn merged_window(book: &Book, name: &str) -> Option<[(hdrhistogram::Histogram<u6
         if w.name != name {
             return None;
         }
-        let loads = protocol::decode(&w.hists[0])?;
-        let queries = protocol::decode(&w.hists[1])?;
-        match merged.as_mut() {
-            None => merged = Some([(loads, w.failures[0]), (queries, w.failures[1])]),
-            Some(m) => {
-                m[0].0.add(&loads).ok()?;
-                m[0].1 += w.failures[0];
-                m[1].0.add(&queries).ok()?;
-                m[1].1 += w.failures[1];
-            }
+        let m = merged.get_or_insert_with(|| [ClassAcc::new(3), ClassAcc::new(3)]);
+        for (into, state) in m.iter_mut().zip(&w.classes) {
+            into.merge(&state.decode()?);
         }
     }
     merged
@@ -479,12 +496,6 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     }
     let (scenario, plan) =
         crate::plan::validate_with(&options.scenario, &options.overrides, false)?;
-    if plan.recovery.is_some() {
-        eprintln!(
-            "dashload: warning: a distributed run does not run the [recovery] phase yet; the run ends after the ladder"
-        );
-    }
-    let plan = plan.without_recovery();
     if scenario.stress.as_ref().is_some_and(|s| s.refine > 0) {
         return Err(Error::Config {
             location: format!("{}", scenario.path.display()),
@@ -663,6 +674,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         interrupted,
         ladder_stop,
         degraded_from,
+        recovery,
         not_started,
     } = match outcome {
         Ok(o) => o,
@@ -732,6 +744,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             ended_by: match (&slot.lost, &slot.done, &ladder_stop) {
                 (Some((_, why)), Some(_), _) if why == SIGNALLED => "interrupted".into(),
                 (Some(_), _, _) => "lost".into(),
+                (None, Some(d), _) if recovery.is_some() && !d.interrupted => "recovery".into(),
                 (None, Some(_), Some(_)) => "ladder stop".into(),
                 (None, Some(d), None) if !d.interrupted => "plan".into(),
                 (None, Some(_), None) => "stopped".into(),
@@ -742,7 +755,12 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             files: slot.received.keys().cloned().collect(),
         });
     }
-    let mut windows = plan.windows.clone();
+    let mut windows = crate::run::windows_as_run(
+        plan.windows.clone(),
+        ladder_stop.as_ref(),
+        Vec::new(),
+        recovery.into_iter().collect(),
+    );
     match (cluster.on_loss, first_loss, degraded_from) {
         (OnLoss::Continue, _, Some(from)) => {
             // Later windows ran without every worker: shown, not judged.
@@ -763,31 +781,17 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         _ => {}
     }
     let meta = RunMeta {
-        dashload_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.path.display().to_string(),
-        scenario_digest: scenario.digest.clone(),
-        seed: scenario.seed,
-        target: {
-            let mut t = scenario.target.summary();
-            if let Some(url) = &sandbox_url {
-                t.url = format!("{} (embedded sandbox)", url.trim_end_matches('/'));
-            }
-            t
-        },
-        test_plan: plan.goose_test_plan(),
-        sync_users: scenario.sync.users,
-        windows,
-        slos: scenario.slos.clone(),
-        started_at: started,
         ended_at: Some(started + chrono::Duration::from_std(ran_for).unwrap_or_default()),
         interrupted,
         ladder_stop,
         counters,
-        regression: scenario.regression.clone(),
-        overrides: scenario.overrides.clone(),
-        past_capacity: scenario.past_capacity.clone(),
-        skipped: crate::runfolder::SkippedQuery::of(&scenario),
+        ..RunMeta::start(
+            &scenario,
+            sandbox_url.as_deref(),
+            plan.goose_test_plan(),
+            windows,
+            started,
+        )
     };
     WorkersFile {
         workers: records,
@@ -901,6 +905,8 @@ struct Outcome {
     interrupted: bool,
     ladder_stop: Option<LadderStop>,
     degraded_from: Option<u64>,
+    /// The recovery window, when the phase was ordered (cut at a later stop).
+    recovery: Option<StageWindow>,
     /// The run never started: why.
     not_started: Option<String>,
 }
@@ -964,6 +970,7 @@ async fn drive(
                 interrupted: false,
                 ladder_stop: None,
                 degraded_from: None,
+                recovery: None,
                 not_started: Some(why),
             });
         }
@@ -991,6 +998,9 @@ async fn drive(
     let mut interrupted = false;
     let mut degraded_from: Option<u64> = None;
     let mut stop_sent_at: Option<Instant> = None;
+    // A stop after the recovery drop cuts its window there.
+    let mut stopped_at_ms: Option<u64> = None;
+    let mut recovery: Option<(StageWindow, Instant)> = None;
     let mut last_status = Instant::now();
     // The run ends by its plan, plus the requests' timeout and a grace to upload.
     let plan_end = t0 + plan.duration();
@@ -1079,7 +1089,11 @@ async fn drive(
             stop_sent_at = Some(now);
         }
         // The ladder, judged on the merged window of every worker.
-        if book.stop.is_none() && !stop_when.is_empty() && degraded_from.is_none() {
+        if book.stop.is_none()
+            && book.recovery.is_none()
+            && !stop_when.is_empty()
+            && degraded_from.is_none()
+        {
             if let Some(step) = plan.stress_window_at(now.duration_since(t0)) {
                 if let Some(reason) = judge(&judge_live, &book, step, &stop_when) {
                     let stop = LadderStop {
@@ -1094,16 +1108,52 @@ async fn drive(
                         step.name, step.viewers
                     );
                     ladder_stop = Some(stop.clone());
-                    book.stop = Some(Command::Stop {
-                        reason: format!("stress ladder stopped at {}: {reason}", step.name),
-                        ladder: Some(stop),
-                    });
-                    stop_sent_at = Some(now);
+                    let reason = format!("stress ladder stopped at {}: {reason}", step.name);
+                    match plan.recovery {
+                        // As a single run: the recovery phase instead of the end.
+                        Some(phase) => {
+                            recovery = Some(order_recovery(
+                                &mut book,
+                                phase,
+                                (t0, now),
+                                Some(stop),
+                                format!("{reason}; the recovery phase followed"),
+                            ));
+                        }
+                        None => {
+                            book.stop = Some(Command::Stop {
+                                reason,
+                                ladder: Some(stop),
+                            });
+                            stop_sent_at = Some(now);
+                        }
+                    }
                 }
             }
         }
+        // The ladder held to its ceiling: the recovery phase, as a single run.
+        if let Some(phase) = plan.recovery.filter(|_| {
+            book.stop.is_none()
+                && book.recovery.is_none()
+                && now.duration_since(t0) >= plan.load_end()
+        }) {
+            recovery = Some(order_recovery(
+                &mut book,
+                phase,
+                (t0, now),
+                None,
+                "stress ladder held to its ceiling; the recovery phase is over".into(),
+            ));
+        }
+        if let Some((_, end)) = recovery.as_ref().filter(|(_, end)| now >= *end) {
+            // The workers end by themselves now: silence is no loss any more.
+            stop_sent_at.get_or_insert(*end);
+        }
         if book.stop.is_some() && stop_sent_at.is_none() {
             stop_sent_at = Some(now);
+        }
+        if book.stop.is_some() {
+            stopped_at_ms.get_or_insert(at_ms);
         }
         if now.duration_since(last_status) >= Duration::from_secs(5) {
             last_status = now;
@@ -1143,25 +1193,57 @@ async fn drive(
                     }),
                 ladder_stop,
                 degraded_from,
+                recovery: recovery.map(|(mut w, _)| {
+                    if let Some(at) = stopped_at_ms {
+                        w.end_ms = w.end_ms.min(at);
+                    }
+                    w
+                }),
                 not_started: None,
             });
         }
     }
 }
 
+/// Order the `[recovery]` drop [`protocol::RECOVERY_LEAD`] from `now`: every
+/// worker's next tick hears it, and drops to its share at that instant. Returns
+/// the recovery window on the run's clock (`t0`) and when the phase ends.
+fn order_recovery(
+    book: &mut Book,
+    phase: crate::scenario::RecoveryPhase,
+    (t0, now): (Instant, Instant),
+    ladder: Option<LadderStop>,
+    reason: String,
+) -> (StageWindow, Instant) {
+    let at = now + protocol::RECOVERY_LEAD;
+    eprintln!(
+        "dashload: the recovery phase: {} viewers over every worker for {} s",
+        phase.viewers,
+        phase.hold.as_secs()
+    );
+    book.recovery = Some(RecoveryOrder { at, ladder, reason });
+    (
+        crate::run::recovery_window(phase, at.duration_since(t0)),
+        at + phase.hold,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runfolder::{RequestClass, Slo, SloMetric};
-    use protocol::WindowState;
+    use protocol::{ClassState, WindowState};
 
-    fn tick_with(name: &str, loads: &[u64], failures: u64) -> Tick {
-        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        for v in loads {
-            h.record(*v).unwrap();
+    /// A worker's tick on window `name` after these dashboard loads (µs, ok),
+    /// recorded as a worker records them, through JSON as sent.
+    fn tick_with(name: &str, loads: &[(u64, bool)]) -> Tick {
+        let live = Live::default();
+        live.begin_window();
+        for &(us, ok) in loads {
+            live.record(RequestClass::DashboardLoad, Duration::from_micros(us), ok);
         }
-        let empty = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
-        Tick {
+        let classes = live.window_state().unwrap();
+        let tick = Tick {
             run_id: "r".into(),
             index: 0,
             seq: 1,
@@ -1170,12 +1252,12 @@ mod tests {
             rtt_us: None,
             window: Some(WindowState {
                 name: name.into(),
-                hists: [protocol::encode(&h), protocol::encode(&empty)],
-                failures: [failures, 0],
+                classes: classes.each_ref().map(ClassState::of),
             }),
             viewers: 1,
             dashboard_loads: loads.len() as u64,
-        }
+        };
+        serde_json::from_str(&serde_json::to_string(&tick).unwrap()).unwrap()
     }
 
     fn step(name: &str) -> StageWindow {
@@ -1195,24 +1277,23 @@ mod tests {
             metric: SloMetric::P95,
             max: 500.0,
         }];
-        // 60 loads: 56 fast, 4 slow (p95 above 500 ms) dealt unevenly over 3 workers.
-        let all: Vec<u64> = (0..60)
+        // 63 loads: 56 fast, 4 slow (p95 above 500 ms), and 3 failures after
+        // 4 s or more, dealt unevenly over 3 workers.
+        let all: Vec<(u64, bool)> = (0..63)
             .map(|i| {
-                if i % 15 == 7 {
-                    900_000
+                if i % 21 == 5 {
+                    (4_000_000 + i * 1000, false)
+                } else if i % 15 == 7 {
+                    (900_000, true)
                 } else {
-                    10_000 + i * 1000
+                    (10_000 + i * 1000, true)
                 }
             })
             .collect();
         let single = Live::default();
         single.begin_window();
-        for us in &all {
-            single.record(
-                RequestClass::DashboardLoad,
-                Duration::from_micros(*us),
-                true,
-            );
+        for &(us, ok) in &all {
+            single.record(RequestClass::DashboardLoad, Duration::from_micros(us), ok);
         }
         let expected = single.exceeded(&slo);
         assert!(expected.is_some());
@@ -1221,7 +1302,7 @@ mod tests {
             slots: parts
                 .iter()
                 .map(|p| Slot {
-                    tick: Some(tick_with("step 2", p, 0)),
+                    tick: Some(tick_with("step 2", p)),
                     ..Default::default()
                 })
                 .collect(),
@@ -1229,21 +1310,39 @@ mod tests {
         };
         let live = Live::default();
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), expected);
-        assert!(expected.as_deref().unwrap().ends_with("over 60 requests"));
+        assert!(expected.as_deref().unwrap().ends_with("over 63 requests"));
+        // The judged accumulators are the unsplit ones, to the failures'
+        // latencies (the degradation verdict's failure p99) and the moments.
+        let (want, got) = (single.window_state().unwrap(), live.window_state().unwrap());
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!((g.count, g.failed), (w.count, w.failed));
+            assert_eq!(w.hist, g.hist);
+            assert_eq!(w.failed_hist, g.failed_hist);
+            assert_eq!(
+                (g.ok_moments, g.failed_moments),
+                (w.ok_moments, w.failed_moments)
+            );
+        }
+        assert_eq!(got[0].failed, 3);
+        assert!(got[0].failed_hist.min() >= 4_000_000, "real latencies");
+        assert_eq!(
+            got[0].failed_moments.sum,
+            3 * 4_000_000 + 1000 * (5 + 26 + 47)
+        );
         // A part alone says otherwise: too thin to judge.
         let one = Book {
             slots: vec![Slot {
-                tick: Some(tick_with("step 2", parts[1], 0)),
+                tick: Some(tick_with("step 2", parts[1])),
                 ..Default::default()
             }],
             ..Default::default()
         };
         assert_eq!(judge(&live, &one, &step("step 2"), &slo), None);
         // A worker still on another window: no judgement on a subset.
-        book.slots[2].tick = Some(tick_with("step 1", parts[2], 0));
+        book.slots[2].tick = Some(tick_with("step 1", parts[2]));
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
         // A lost worker's figures no longer count: the other two's 22 loads pass.
-        book.slots[2].tick = Some(tick_with("step 2", parts[2], 0));
+        book.slots[2].tick = Some(tick_with("step 2", parts[2]));
         book.slots[2].lost = Some((1, "gone".into()));
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), None);
     }

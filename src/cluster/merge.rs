@@ -65,7 +65,8 @@ pub struct WorkerRecord {
     /// The shortest tick round trip, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
-    /// How it ended: `plan`, `ladder stop`, `stopped` (by the manager), `interrupted`, `lost`.
+    /// How it ended: `plan`, `ladder stop`, `recovery` (the phase's end),
+    /// `stopped` (by the manager), `interrupted`, `lost`.
     pub ended_by: String,
     /// When it was lost, ms on the run's clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]

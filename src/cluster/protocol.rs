@@ -2,7 +2,8 @@
 //! dialling the manager. A worker asks what to run (`hello`), joins with its
 //! version and scenario digest (`join`), waits at the barrier (`ready`, answered
 //! with a countdown when every worker is ready), ticks every [`TICK_MS`] with its
-//! current stress window's histograms (`tick`, answered with run or stop),
+//! current stress window's figures (`tick`, answered with run, stop, or the
+//! `[recovery]` drop),
 //! uploads its files with their SHA-256 (`files/<index>/<name>`) and reports
 //! (`done`). Every call carries the bearer token; refusals are one line.
 
@@ -13,10 +14,12 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::report::collect::{ClassAcc, Moments};
 use crate::runfolder::{LadderStop, RunCounters};
 
-/// Every route's prefix.
-pub const PREFIX: &str = "/cluster/v1";
+/// Every route's prefix; its version changes with any change of a message
+/// (v2: ticks carry each class's whole accumulator; the recovery command).
+pub const PREFIX: &str = "/cluster/v2";
 /// How often workers tick.
 pub const TICK_MS: u64 = 500;
 /// A worker silent this long is lost.
@@ -87,15 +90,58 @@ pub struct Start {
     pub start_in_us: u64,
 }
 
-/// A worker's current stress window, histograms serialised (HDR V2 + deflate, base64).
+/// One request class over a worker's current stress window: the report's own
+/// accumulator ([`ClassAcc`]) whole, histograms serialised (HDR V2 + deflate,
+/// base64), so the manager's merge is exactly the union of the workers' ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassState {
+    /// Requests seen.
+    pub count: u64,
+    /// Of those, failed.
+    pub failed: u64,
+    /// Successful requests' latencies, µs.
+    pub hist: String,
+    /// Failed requests' latencies, µs.
+    pub failed_hist: String,
+    /// Sums over `hist`'s values.
+    pub ok_moments: Moments,
+    /// Sums over `failed_hist`'s values.
+    pub failed_moments: Moments,
+}
+
+impl ClassState {
+    /// An accumulator as a tick carries it.
+    pub fn of(acc: &ClassAcc) -> ClassState {
+        ClassState {
+            count: acc.count,
+            failed: acc.failed,
+            hist: encode(&acc.hist),
+            failed_hist: encode(&acc.failed_hist),
+            ok_moments: acc.ok_moments,
+            failed_moments: acc.failed_moments,
+        }
+    }
+
+    /// The accumulator back; `None` if a histogram does not decode.
+    pub fn decode(&self) -> Option<ClassAcc> {
+        Some(ClassAcc {
+            count: self.count,
+            failed: self.failed,
+            hist: decode(&self.hist)?,
+            failed_hist: decode(&self.failed_hist)?,
+            ok_moments: self.ok_moments,
+            failed_moments: self.failed_moments,
+        })
+    }
+}
+
+/// A worker's current stress window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowState {
     /// The window's name (`step 3`).
     pub name: String,
-    /// Dashboard loads' then panel queries' latencies, µs.
-    pub hists: [String; 2],
-    /// Their failures.
-    pub failures: [u64; 2],
+    /// Dashboard loads, then panel queries.
+    pub classes: [ClassState; 2],
 }
 
 /// `POST tick`, every [`TICK_MS`].
@@ -136,7 +182,23 @@ pub enum Command {
         /// The ladder's stop, when that is why.
         ladder: Option<LadderStop>,
     },
+    /// `[recovery]`: the ladder stopped (or held to its ceiling); drop to this
+    /// worker's share of the phase's viewers `in_us` after receiving this (every
+    /// worker at once: the manager answers each tick with the time left), hold
+    /// for the phase, then end the run. Repeated on every tick until then.
+    Recover {
+        /// Why the run ends after the phase, in words (Goose's killswitch reason).
+        reason: String,
+        /// The ladder's stop, when the ladder stopped (not at its ceiling).
+        ladder: Option<LadderStop>,
+        /// Until the drop, µs, from when this answer was sent.
+        in_us: u64,
+    },
 }
+
+/// How long before the drop the manager decides the recovery phase: longer
+/// than a tick, so every worker hears it before its time.
+pub const RECOVERY_LEAD: Duration = Duration::from_millis(TICK_MS + 250);
 
 /// One uploaded file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,6 +336,18 @@ mod tests {
         let mut early = ClockEstimate::default();
         early.observe(&sent(600_000, 0, 597_500, 0), 1_000);
         assert_eq!(early.zero_us, -3_000);
+    }
+
+    #[test]
+    fn the_recovery_command_is_tagged_with_its_countdown() {
+        let c = Command::Recover {
+            reason: "stress ladder held to its ceiling".into(),
+            ladder: None,
+            in_us: 750_000,
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains(r#""command":"recover""#), "{text}");
+        assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), c);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the manager (to check and record it) and by each worker (to run it).
 
 use crate::plan::{Plan, Step};
+use crate::scenario::RecoveryPhase;
 
 /// The worker that runs the sync job: the first. Its loss always stops the run.
 pub const SYNC_WORKER: usize = 0;
@@ -31,13 +32,12 @@ pub fn worker_seed(seed: u64, index: usize) -> u64 {
 }
 
 impl Plan {
-    /// Worker `index`'s plan of `n`: each step's and window's viewers are its
-    /// [`share_of`] the global count, durations and window times unchanged; the
-    /// sync users are in its steps only when `sync_here`.
+    /// Worker `index`'s plan of `n`: each step's and window's viewers, and the
+    /// `[recovery]` phase's, are its [`share_of`] the global count, durations
+    /// and window times unchanged; the sync users are in its steps only when
+    /// `sync_here` (and stay there through the recovery phase, as in a single
+    /// run: its viewer cap leaves them alone).
     pub fn share(&self, index: usize, n: usize, sync_here: bool) -> Plan {
-        if self.recovery.is_some() {
-            return self.clone().without_recovery().share(index, n, sync_here);
-        }
         let sync = if sync_here { self.sync_users } else { 0 };
         let steps = self
             .steps
@@ -70,8 +70,11 @@ impl Plan {
             windows,
             sync_users: sync,
             refine_tail: self.refine_tail,
-            recovery_tail: std::time::Duration::ZERO,
-            recovery: None,
+            recovery_tail: self.recovery_tail,
+            recovery: self.recovery.map(|phase| RecoveryPhase {
+                viewers: share_of(phase.viewers, index, n),
+                ..phase
+            }),
         }
     }
 
@@ -159,6 +162,39 @@ mod tests {
     }
 
     #[test]
+    fn the_recovery_phase_is_shared_like_a_step_with_its_tail_on_every_worker() {
+        let phase = RecoveryPhase {
+            viewers: 7,
+            hold: Duration::from_secs(20),
+            window: Duration::from_secs(5),
+        };
+        let global = plan(1).with_recovery(Some(phase));
+        assert_eq!(
+            global.goose_test_plan(),
+            "11,5s;11,10s;8,0s;8,10s;13,2s;13,8s;18,2s;18,8s;18,22s;0,1s"
+        );
+        let shares: Vec<Plan> = (0..3).map(|i| global.share(i, 3, i == 0)).collect();
+        let caps: Vec<usize> = shares
+            .iter()
+            .map(|p| p.recovery.expect("every worker recovers").viewers)
+            .collect();
+        // The sync worker ranks last, as in every step: the remainder goes to 1.
+        assert_eq!(caps, [2, 3, 2]);
+        for p in &shares {
+            let r = p.recovery.unwrap();
+            assert_eq!((r.hold, r.window), (phase.hold, phase.window));
+            assert_eq!(p.recovery_tail, global.recovery_tail);
+            // The tail holds the ladder's users, so the cap has viewers to keep.
+            let tail = p.steps[p.steps.len() - 2];
+            assert_eq!(tail.duration, Duration::from_secs(22));
+            assert!(tail.users - p.sync_users >= r.viewers, "{p:?}");
+        }
+        assert_eq!(shares[0].steps[8].users, 5 + 1, "the sync user stays");
+        let launched: usize = shares.iter().map(Plan::total_launched).sum();
+        assert_eq!(launched, global.total_launched());
+    }
+
+    #[test]
     fn a_worker_with_no_user_at_all_is_detected() {
         let global = plan(1);
         // 17 viewers at the peak: over 18 workers the sync worker (ranked last)
@@ -201,6 +237,7 @@ mod tests {
             fn prop_shares_sum_to_the_global_count_and_differ_by_at_most_one(
                 stages in proptest::collection::vec(stage(), 1..5),
                 ladder in proptest::option::of((1usize..100, 0u64..5, 1u64..10, 0usize..300)),
+                recovery in proptest::option::of(0usize..400),
                 sync in 0usize..3,
                 n in 1usize..9,
             ) {
@@ -212,8 +249,25 @@ mod tests {
                     stop_when: vec![],
                     refine: 0,
                 });
-                let global = Plan::build(&stages, stress.as_ref(), sync);
+                let global = Plan::build(&stages, stress.as_ref(), sync).with_recovery(
+                    recovery.map(|viewers| RecoveryPhase {
+                        viewers,
+                        hold: Duration::from_secs(10),
+                        window: Duration::from_secs(5),
+                    }),
+                );
                 let shares: Vec<Plan> = (0..n).map(|i| global.share(i, n, i == SYNC_WORKER)).collect();
+                // The recovery cap: shared as a step is, or on no worker at all.
+                match global.recovery {
+                    Some(phase) => {
+                        let caps: Option<Vec<usize>> = shares.iter().map(|p| p.recovery.map(|r| r.viewers)).collect();
+                        prop_assert!(caps.is_some(), "every worker recovers");
+                        let caps = caps.unwrap();
+                        prop_assert_eq!(caps.iter().sum::<usize>(), phase.viewers);
+                        prop_assert!(caps.iter().max().unwrap() - caps.iter().min().unwrap() <= 1, "{:?}", caps);
+                    }
+                    None => prop_assert!(shares.iter().all(|p| p.recovery.is_none())),
+                }
                 for (k, step) in global.steps.iter().enumerate() {
                     let users: Vec<usize> = shares.iter().map(|p| p.steps[k].users).collect();
                     prop_assert_eq!(users.iter().sum::<usize>(), step.users);

@@ -2,7 +2,8 @@
 //! manager what to run, loads the same scenario itself (secrets stay local),
 //! joins, and runs its share as an ordinary run (`run.rs`) with a few hooks: its
 //! share of the plan, its own viewer seed, the manager's sandbox, the barrier
-//! before the load, ticks instead of judging the ladder itself. Then it uploads
+//! before the load, ticks instead of judging the ladder itself (and the
+//! manager's order, not its own plan's end, starts `[recovery]`). Then it uploads
 //! its files with their checksums and reports; its copy goes once acknowledged.
 //!
 //! One worker per process: Goose's killswitch is process-wide, and so is the
@@ -22,6 +23,7 @@ use super::token::Token;
 use crate::error::{exit_code, Error, Result};
 use crate::live::Live;
 use crate::plan::Plan;
+use crate::run::SharedWindows;
 use crate::runfolder::{LadderStop, RunMeta};
 
 /// This process's worker role, set by `dashload worker` before its run starts.
@@ -108,8 +110,9 @@ impl Worker {
     }
 
     /// Tick every [`protocol::TICK_MS`] from `clock` (this worker's zero) until
-    /// aborted: send the current stress window's state, obey a stop, and stop on
-    /// its own when the manager is silent for [`protocol::MANAGER_SILENT`].
+    /// aborted: send the current stress window's state, obey a stop or the
+    /// recovery drop, and stop on its own when the manager is silent for
+    /// [`protocol::MANAGER_SILENT`].
     pub fn spawn_ticks(
         self: Arc<Self>,
         live: Arc<Live>,
@@ -117,12 +120,15 @@ impl Worker {
         clock: Instant,
         ladder_stop: Arc<Mutex<Option<LadderStop>>>,
         ladder_triggered: Arc<AtomicBool>,
+        recovery_windows: SharedWindows,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let period = Duration::from_millis(protocol::TICK_MS);
             let mut last_ok = Instant::now();
             let mut rtt_us = None;
             let mut seq = 0;
+            // The recovery phase once ordered; it goes when the ticks do.
+            let mut recovery: Option<AbortOnDrop> = None;
             loop {
                 tokio::time::sleep(period).await;
                 seq += 1;
@@ -165,10 +171,48 @@ impl Worker {
                     }
                     Err(_) => None,
                 };
+                let received = Instant::now();
                 match command {
                     Some(Command::Run) => {
-                        last_ok = Instant::now();
-                        rtt_us = Some(sent.elapsed().as_micros() as u64);
+                        last_ok = received;
+                        rtt_us = Some(received.duration_since(sent).as_micros() as u64);
+                    }
+                    Some(Command::Recover {
+                        reason,
+                        ladder,
+                        in_us,
+                    }) => {
+                        last_ok = received;
+                        rtt_us = Some(received.duration_since(sent).as_micros() as u64);
+                        // The share always has the phase when the manager's plan does
+                        // (same scenario digest).
+                        let Some(phase) = plan.recovery.filter(|_| recovery.is_none()) else {
+                            continue;
+                        };
+                        if let Some(mut stop) = ladder {
+                            // On this worker's clock, as its own run.json counts.
+                            stop.at_ms = elapsed.as_millis() as u64;
+                            *ladder_stop.lock().expect("ladder stop lock") = Some(stop);
+                        }
+                        let at = received + Duration::from_micros(in_us);
+                        let (live, windows, triggered) = (
+                            live.clone(),
+                            recovery_windows.clone(),
+                            ladder_triggered.clone(),
+                        );
+                        recovery = Some(AbortOnDrop(tokio::spawn(async move {
+                            tokio::time::sleep_until(at.into()).await;
+                            // The single run's drop, hold and end, on this worker's clock.
+                            crate::run::recover_and_end(
+                                phase,
+                                &live,
+                                clock.into(),
+                                clock.elapsed(),
+                                (&windows, &triggered),
+                                &reason,
+                            )
+                            .await;
+                        })));
                     }
                     Some(Command::Stop { reason, ladder }) => {
                         *self.stopped.lock().expect("stopped lock") = Some(reason.clone());
@@ -200,6 +244,15 @@ impl Worker {
     }
 }
 
+/// A task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The window a tick reports: the plan's current stress step once it has been
 /// current for longer than the local monitor's period, so the live window holds
 /// that step's figures (the monitor opens it on its next tick).
@@ -209,11 +262,10 @@ fn window_state(plan: &Plan, live: &Live, elapsed: Duration) -> Option<WindowSta
     if plan.stress_window_at(settled).map(|w| &w.name) != Some(&now.name) {
         return None;
     }
-    let [(loads, load_failures), (queries, query_failures)] = live.window_state()?;
+    let classes = live.window_state()?;
     Some(WindowState {
         name: now.name.clone(),
-        hists: [protocol::encode(&loads), protocol::encode(&queries)],
-        failures: [load_failures, query_failures],
+        classes: classes.each_ref().map(protocol::ClassState::of),
     })
 }
 

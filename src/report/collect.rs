@@ -197,7 +197,7 @@ fn new_histogram(sigfig: u8) -> Histogram<u64> {
 
 /// Exact running sums of latencies, for the mean and standard deviation
 /// beside the percentiles (µs and µs² in u128: exact, and mergeable).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Moments {
     /// Values folded in.
     pub n: u64,

@@ -1375,3 +1375,222 @@ fn ctrl_c_in_a_terminal_stops_a_local_run_and_its_workers() {
         }
     }
 }
+
+/// `recovery.rs`'s shedding sandbox past its knee, with the sync job: three
+/// viewers hold, the ladder jumps to 15 and stops (or holds to that ceiling),
+/// then the load drops back to the three for 20 s.
+const RECOVERY: &str = r#"
+name = "cluster-recovery"
+seed = 11
+
+[target]
+kind = "sandbox"
+timeout = "3s"
+
+[sandbox]
+query_cost = 20
+overload = "shed"
+
+[viewers]
+dashboard = "dashboards/toggl-overview.json"
+refresh = "2s"
+refreshes_per_visit = 10
+think_time = "1s..1s"
+
+[[viewers.time_ranges]]
+from = "now-24h"
+weight = 1
+
+[sync]
+users = 1
+source = "generate"
+entries_per_sync = 100
+batch_size = 100
+interval = "4s"
+
+[[stages]]
+users = 3
+ramp = "1s"
+hold = "6s"
+
+[stress]
+step = 12
+ramp = "2s"
+hold = "10s"
+ceiling = 15
+stop_when = "errors > 10%"
+
+[recovery]
+hold = "20s"
+
+[slo.panel_query]
+p95 = "1s"
+"#;
+
+#[test]
+fn every_worker_drops_to_its_share_of_the_recovery_phase_at_once() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    std::fs::write(dir.path().join("scenarios/recovery.toml"), RECOVERY).unwrap();
+    let port = free_port();
+    let children = workers(dir.path(), port, 2);
+    let result = manage(
+        dir.path(),
+        "scenarios/recovery.toml",
+        port,
+        2,
+        OnLoss::Abort,
+    );
+    for (i, w) in wait_all(children, Duration::from_secs(60))
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            w.status.success(),
+            "worker {i}: {:?}\n{}",
+            w.status,
+            w.stderr
+        );
+    }
+    let run = &result.run_dir;
+    let meta = RunMeta::load(run).unwrap();
+    assert!(!meta.interrupted, "the phase's own end is no interruption");
+    // The drop: at the ladder's stop, or at its end when it held to the ceiling.
+    let ladder_end = meta
+        .windows
+        .iter()
+        .filter(|w| w.kind != WindowKind::Recovery)
+        .map(|w| w.end_ms)
+        .max()
+        .unwrap();
+    let drop = meta.ladder_stop.as_ref().map_or(ladder_end, |s| s.at_ms);
+    let w = meta
+        .windows
+        .iter()
+        .find(|w| w.kind == WindowKind::Recovery)
+        .unwrap_or_else(|| panic!("a recovery window: {:?}", meta.windows));
+    assert_eq!((w.name.as_str(), w.viewers), ("recovery", 3));
+    // Decided on the manager's next look, dropped a tick and a margin later.
+    assert!(
+        w.start_ms >= drop && w.start_ms <= drop + 1_500,
+        "{w:?} at the drop ({drop} ms)"
+    );
+    assert_eq!(w.end_ms - w.start_ms, 20_000, "held for its 20 s: {w:?}");
+    assert!(
+        meta.windows
+            .iter()
+            .all(|x| x.kind == WindowKind::Recovery || x.start_ms < drop),
+        "the planned steps after the drop are not windows: {:?}",
+        meta.windows
+    );
+
+    // Every worker ran the phase with its share of the cap (the sync worker
+    // ranks last: 1 and 2), dropping at the manager's instant (within a tick).
+    let file = WorkersFile::load(run).unwrap().expect("workers.json");
+    let mut caps = Vec::new();
+    for rec in &file.workers {
+        let i = rec.index;
+        assert_eq!(rec.ended_by, "recovery", "{rec:?}");
+        let own = RunMeta::load(&worker_dir(run, i)).unwrap();
+        assert!(!own.interrupted, "worker {i}");
+        let mine = own
+            .windows
+            .iter()
+            .find(|x| x.kind == WindowKind::Recovery)
+            .unwrap_or_else(|| panic!("worker {i} recovered: {:?}", own.windows));
+        let share = dashload::cluster::share::share_of(3, i, 2);
+        assert_eq!(mine.viewers, share, "worker {i}");
+        caps.push(mine.viewers);
+        assert_eq!(mine.end_ms - mine.start_ms, 20_000, "worker {i}: {mine:?}");
+        // Its run.json counts from its own zero (its request log from Goose's).
+        let start = mine.start_ms as f64 + rec.start_skew_ms.unwrap_or(0.0);
+        assert!(
+            (start - w.start_ms as f64).abs() <= 500.0,
+            "worker {i} dropped at {start} ms on the run's clock, the manager's drop {} ms",
+            w.start_ms
+        );
+        // Its log: once the loads in flight at the drop are over, only its
+        // share of viewers sends panel queries.
+        let users: std::collections::BTreeSet<String> =
+            rows_with_user(&worker_dir(run, i).join(files::REQUESTS))
+                .into_iter()
+                .filter(|(t, name, us, _)| {
+                    let started = t + rec.offset_ms - (*us / 1000) as i64;
+                    RequestClass::of(name) == RequestClass::PanelQuery
+                        && started >= w.start_ms as i64 + 7_000
+                        && started < w.end_ms as i64
+                })
+                .map(|(_, _, _, user)| user)
+                .collect();
+        assert!(
+            !users.is_empty() && users.len() <= share,
+            "worker {i}: {} viewers loading in the phase, its share {share}: {users:?}",
+            users.len()
+        );
+    }
+    assert_eq!(caps, [1, 2]);
+
+    // The merged report measured the time to recover on the merged log.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join(files::SUMMARY)).unwrap()).unwrap();
+    let r = &summary["recovery"];
+    eprintln!("distributed recovery: {}", r["sentence"]);
+    assert_eq!(r["outcome"], "recovered", "{r}");
+    let after = r["after_ms"].as_u64().unwrap();
+    assert!((5_000..=20_000).contains(&after), "{r}");
+
+    // Counts: the union of the workers' logs is what the sandbox served.
+    let mut by_class: BTreeMap<RequestClass, usize> = BTreeMap::new();
+    for i in 0..2 {
+        for r in rows(&worker_dir(run, i).join(files::REQUESTS)) {
+            let class = RequestClass::of(&r.1);
+            if class != RequestClass::DashboardLoad && dashload::runfolder::is_not_sent(&r.4) {
+                continue;
+            }
+            *by_class.entry(class).or_default() += 1;
+            if matches!(class, RequestClass::IngestBatch | RequestClass::SyncFetch) {
+                assert_eq!(i, 0, "sync rows come from the sync worker only: {r:?}");
+            }
+        }
+    }
+    let count = |c: RequestClass| by_class.get(&c).copied().unwrap_or(0);
+    let sandbox = result.sandbox.expect("the manager's sandbox counters");
+    let served = |k: &str| sandbox.requests.get(k).copied().unwrap_or(0) as usize;
+    assert_eq!(
+        count(RequestClass::PanelQuery) + count(RequestClass::VariableQuery),
+        served("POST /api/ds/query"),
+        "{by_class:?} {:?}",
+        sandbox.requests
+    );
+    assert_eq!(count(RequestClass::IngestBatch), served("POST /write"));
+    assert!(count(RequestClass::IngestBatch) > 0);
+    assert_eq!(meta.counters.points_written, sandbox.points_written);
+    assert_eq!(
+        count(RequestClass::DashboardLoad) as u64,
+        meta.counters.dashboard_loads
+    );
+}
+
+/// `requests.csv` rows: (elapsed, name, latency µs, Goose user).
+fn rows_with_user(path: &Path) -> Vec<(i64, String, u64, String)> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (e, name, us, user) = (
+        col("elapsed"),
+        col("name"),
+        col("response_time_us"),
+        col("user"),
+    );
+    r.records()
+        .map(|x| x.unwrap())
+        .map(|x| {
+            (
+                x[e].parse().unwrap(),
+                x[name].to_string(),
+                x[us].parse().unwrap(),
+                x[user].to_string(),
+            )
+        })
+        .collect()
+}
