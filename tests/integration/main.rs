@@ -28,10 +28,13 @@
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
 //! - `cluster`: distributed runs on loopback, a manager and worker processes: one exact
 //!   report, the merged ladder stop, a killed worker, a vanished manager, refusals.
+//! - `cluster_upload`: a worker's streamed file uploads to a real manager: a 40 MiB file
+//!   arrives intact; a corrupted, short or cut body leaves nothing under its name.
 
 mod bad_scenarios;
 mod cli;
 mod cluster;
+mod cluster_upload;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;
