@@ -918,9 +918,10 @@ async fn drive(
                 continue;
             }
             // Sending its files (a long run's requests.csv): alive, however long.
-            if slot
-                .uploading
-                .is_some_and(|t| now.duration_since(t) < protocol::LOST_AFTER)
+            if !early
+                && slot
+                    .uploading
+                    .is_some_and(|t| now.duration_since(t) < protocol::LOST_AFTER)
             {
                 continue;
             }
