@@ -2,7 +2,8 @@
 //! a child process on loopback, with a token): this test joins as the worker
 //! over the protocol and uploads, streamed (`cluster::upload::send`), a file far
 //! larger than the upload's chunk; then a corrupted body and a connection cut
-//! mid-body, which leave nothing under the file's name.
+//! mid-body, which leave nothing under the file's name; and a slow upload after the
+//! start, which keeps the (tickless) worker from being counted lost.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -11,8 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dashload::cluster::merge::worker_dir;
-use dashload::cluster::protocol::{Assignment, Hello, Join, PREFIX};
+use dashload::cluster::protocol::{Assignment, Hello, Join, Ready, Start, PREFIX};
 use dashload::cluster::upload::{self, Announced, CHUNK};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::util::{workspace, ATTACK};
@@ -82,90 +84,137 @@ impl Drop for Manager {
     }
 }
 
+/// A manager (`--workers 1`, a child process) that this test joined as worker 0.
+struct Session {
+    manager: Manager,
+    port: u16,
+    runtime: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    base: String,
+    bearer: String,
+    assignment: Assignment,
+    /// Worker 0's folder in the manager's run folder.
+    folder: std::path::PathBuf,
+    headers: reqwest::header::HeaderMap,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    /// Start the manager (its stderr piped) and join it as `dashload worker` does.
+    fn join() -> Session {
+        let dir = workspace();
+        std::fs::write(dir.path().join("scenarios/upload.toml"), SCENARIO).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let manager = Manager(
+            Command::new(env!("CARGO_BIN_EXE_dashload"))
+                .args([
+                    "run",
+                    "scenarios/upload.toml",
+                    "--workers",
+                    "1",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--join-timeout",
+                    "120",
+                ])
+                .current_dir(dir.path())
+                .env("DASHLOAD_CLUSTER_TOKEN", TOKEN)
+                .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let base = format!("http://127.0.0.1:{port}{PREFIX}");
+        let bearer = format!("Bearer {TOKEN}");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let hello: Hello = runtime.block_on(async {
+            loop {
+                let r = client
+                    .get(format!("{base}/hello"))
+                    .header("authorization", &bearer)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status().is_success() => break r.json().await.unwrap(),
+                    _ if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(200)).await
+                    }
+                    r => panic!("the manager did not answer: {r:?}"),
+                }
+            }
+        });
+        let overrides = dashload::scenario::Overrides::from_env_and_flags(&hello.set).unwrap();
+        let scenario =
+            dashload::scenario::Scenario::load_with(&dir.path().join(&hello.scenario), &overrides)
+                .unwrap();
+        let join = Join {
+            version: hello.version.clone(),
+            digest: scenario.digest.clone(),
+            index: Some(0),
+            host: "test".into(),
+            pid: std::process::id(),
+        };
+        let assignment: Assignment = runtime.block_on(async {
+            let r = client
+                .post(format!("{base}/join"))
+                .header("authorization", &bearer)
+                .json(&join)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.json().await.unwrap()
+        });
+        let folder = worker_dir(&dir.path().join("reports").join(&assignment.run_id), 0);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", bearer.parse().unwrap());
+        headers.insert("x-dashload-run", assignment.run_id.parse().unwrap());
+        Session {
+            manager,
+            port,
+            runtime,
+            client,
+            base,
+            bearer,
+            assignment,
+            folder,
+            headers,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("{}/files/0/{name}", self.base)
+    }
+}
+
 #[test]
 fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = workspace();
-    std::fs::write(dir.path().join("scenarios/upload.toml"), SCENARIO).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _manager = Manager(
-        Command::new(env!("CARGO_BIN_EXE_dashload"))
-            .args([
-                "run",
-                "scenarios/upload.toml",
-                "--workers",
-                "1",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--join-timeout",
-                "120",
-            ])
-            .current_dir(dir.path())
-            .env("DASHLOAD_CLUSTER_TOKEN", TOKEN)
-            .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}{PREFIX}");
-    let bearer = format!("Bearer {TOKEN}");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let client = reqwest::Client::new();
-
-    // Join as worker 0, as `dashload worker` does.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let hello: Hello = runtime.block_on(async {
-        loop {
-            let r = client
-                .get(format!("{base}/hello"))
-                .header("authorization", &bearer)
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().is_success() => break r.json().await.unwrap(),
-                _ if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await
-                }
-                r => panic!("the manager did not answer: {r:?}"),
-            }
-        }
-    });
-    let overrides = dashload::scenario::Overrides::from_env_and_flags(&hello.set).unwrap();
-    let scenario =
-        dashload::scenario::Scenario::load_with(&dir.path().join(&hello.scenario), &overrides)
-            .unwrap();
-    let join = Join {
-        version: hello.version.clone(),
-        digest: scenario.digest.clone(),
-        index: Some(0),
-        host: "test".into(),
-        pid: std::process::id(),
-    };
-    let assignment: Assignment = runtime.block_on(async {
-        let r = client
-            .post(format!("{base}/join"))
-            .header("authorization", &bearer)
-            .json(&join)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        r.json().await.unwrap()
-    });
-    let folder = worker_dir(&dir.path().join("reports").join(&assignment.run_id), 0);
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("authorization", bearer.parse().unwrap());
-    headers.insert("x-dashload-run", assignment.run_id.parse().unwrap());
-    let url = |name: &str| format!("{base}/files/0/{name}");
+    let session = Session::join();
+    let Session {
+        port,
+        runtime,
+        client,
+        bearer,
+        assignment,
+        folder,
+        headers,
+        ..
+    } = &session;
+    let port = *port;
+    let url = |name: &str| session.url(name);
 
     // 1. A file 160 times the chunk, streamed: the same bytes arrive under its name.
     const { assert!(SIZE > 100 * CHUNK) };
@@ -175,7 +224,7 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     std::fs::write(&path, &bytes).unwrap();
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let sent = runtime
-        .block_on(upload::send(&client, &url("requests.csv"), &headers, &path))
+        .block_on(upload::send(client, &url("requests.csv"), headers, &path))
         .unwrap();
     assert_eq!(
         sent,
@@ -189,7 +238,7 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     assert_eq!(hex::encode(Sha256::digest(&received)), sha256);
     assert!(received == bytes, "the manager's copy differs");
     drop(received);
-    assert_eq!(entries(&folder), ["requests.csv"]);
+    assert_eq!(entries(folder), ["requests.csv"]);
 
     // 2. A corrupted body (one byte flipped) is refused with the checksums; nothing is
     // written under its name, and an intact file already there is kept.
@@ -221,7 +270,7 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
             "{reason}"
         );
     }
-    assert_eq!(entries(&folder), ["requests.csv"]);
+    assert_eq!(entries(folder), ["requests.csv"]);
     assert_eq!(
         hex::encode(Sha256::digest(
             std::fs::read(folder.join("requests.csv")).unwrap()
@@ -243,7 +292,7 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     let half = SIZE / 2;
     stream.write_all(&bytes[..half]).unwrap();
     let partial_seen = wait_for(|| {
-        std::fs::read_dir(&folder).unwrap().any(|e| {
+        std::fs::read_dir(folder).unwrap().any(|e| {
             let e = e.unwrap();
             e.file_name().to_string_lossy().starts_with(".cut.csv.")
                 && e.metadata().unwrap().len() >= (half - 2 * CHUNK) as u64
@@ -252,12 +301,12 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     assert!(
         partial_seen,
         "the body is written as it comes: {:?}",
-        entries(&folder)
+        entries(folder)
     );
     stream.shutdown(std::net::Shutdown::Both).unwrap();
     drop(stream);
-    let cleaned = wait_for(|| entries(&folder) == ["requests.csv"]);
-    assert!(cleaned, "left behind: {:?}", entries(&folder));
+    let cleaned = wait_for(|| entries(folder) == ["requests.csv"]);
+    assert!(cleaned, "left behind: {:?}", entries(folder));
 
     // 4. A body shorter than announced on a complete request: refused with the sizes.
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -282,7 +331,7 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
         )),
         "{answer}"
     );
-    assert_eq!(entries(&folder), ["requests.csv"]);
+    assert_eq!(entries(folder), ["requests.csv"]);
 }
 
 /// Poll `f` every 50 ms for up to 30 s.
@@ -295,4 +344,81 @@ fn wait_for(mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// A worker sending its files sends no ticks; the manager counts it alive while
+/// the bytes arrive (a long run's files take a while), and lost only once they stop.
+#[test]
+fn a_worker_is_alive_while_its_upload_progresses() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut session = Session::join();
+    let stderr = session.manager.0.stderr.take().unwrap();
+    let (lines, lost) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if line.contains("worker 0 lost at") && lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let s = &session;
+    // Through the barrier to the start; then no tick, only a slow upload: a chunk
+    // every 0.5 s for 6 s (twice the loss timeout).
+    const CHUNKS: usize = 12;
+    let bytes = pattern(CHUNKS * CHUNK);
+    let announced = Announced {
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+    };
+    let upload_ended = s.runtime.block_on(async {
+        let ready = Ready {
+            run_id: s.assignment.run_id.clone(),
+            index: 0,
+        };
+        let r = s
+            .client
+            .post(format!("{}/ready", s.base))
+            .header("authorization", &s.bearer)
+            .json(&ready)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+        let start: Start = r.json().await.unwrap();
+        tokio::time::sleep(Duration::from_micros(start.start_in_us)).await;
+        let t0 = Instant::now();
+        let parts: Vec<bytes::Bytes> = bytes
+            .chunks(CHUNK)
+            .map(bytes::Bytes::copy_from_slice)
+            .collect();
+        let body = futures::stream::iter(parts).then(|c| async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Ok::<_, std::io::Error>(c)
+        });
+        let r = s
+            .client
+            .put(format!("{}?{}", s.url("requests.csv"), announced.query()))
+            .headers(s.headers.clone())
+            .header("content-length", announced.size)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("the upload broke off (the worker given up?): {e}"));
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        t0.elapsed()
+    });
+    assert!(upload_ended >= Duration::from_secs(6), "{upload_ended:?}");
+    assert_eq!(std::fs::read(s.folder.join("requests.csv")).unwrap(), bytes);
+    // Silent from then on, it is lost: after the upload, not 3 s into it.
+    let line = lost
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the silent worker is lost once its upload ended");
+    let at: f64 = line
+        .split("lost at ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(at >= 6.0, "lost during its upload: {line}");
 }

@@ -29,7 +29,8 @@
 //! - `cluster`: distributed runs on loopback, a manager and worker processes: one exact
 //!   report, the merged ladder stop, a killed worker, a vanished manager, refusals.
 //! - `cluster_upload`: a worker's streamed file uploads to a real manager: a 40 MiB file
-//!   arrives intact; a corrupted, short or cut body leaves nothing under its name.
+//!   arrives intact; a corrupted, short or cut body leaves nothing under its name; an
+//!   upload in progress keeps its worker alive.
 
 mod bad_scenarios;
 mod cli;
