@@ -22,9 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::merge::{worker_dir, WorkerRecord, WorkersFile};
@@ -33,6 +30,7 @@ use super::protocol::{
 };
 use super::share::{worker_seed, SYNC_WORKER};
 use super::token::Token;
+use super::upload;
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Stage};
 use crate::live::Live;
@@ -116,6 +114,8 @@ struct Slot {
     done: Option<Done>,
     received: BTreeMap<String, String>,
     lost: Option<(u64, String)>,
+    /// When its upload last made progress.
+    uploading: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -322,15 +322,10 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
     Json(answer).into_response()
 }
 
-#[derive(serde::Deserialize)]
-struct Sum {
-    sha256: String,
-}
-
 async fn file(
     State(s): State<Arc<Shared>>,
     UrlPath((index, name)): UrlPath<(usize, String)>,
-    Query(sum): Query<Sum>,
+    Query(announced): Query<upload::Announced>,
     req: Request,
 ) -> Response {
     let run = req
@@ -352,46 +347,18 @@ async fn file(
     if !joined || !valid {
         return refuse(StatusCode::BAD_REQUEST, "no such worker or file name");
     }
+    // Streamed to a temporary file and renamed once checked; the worker counts
+    // as alive while its bytes arrive, however long its files take.
+    let body = req.into_body().into_data_stream();
+    let alive = || s.book.lock().expect("book lock").slots[index].uploading = Some(Instant::now());
     let dir = worker_dir(&s.run_dir, index);
-    let partial = dir.join(format!(".{name}.partial"));
-    let written = async {
-        tokio::fs::create_dir_all(&dir).await?;
-        let mut out = tokio::fs::File::create(&partial).await?;
-        let mut hash = Sha256::new();
-        let mut body = req.into_body().into_data_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            hash.update(&chunk);
-            out.write_all(&chunk).await?;
-        }
-        out.sync_all().await?;
-        Ok::<_, std::io::Error>(hex::encode(hash.finalize()))
-    }
-    .await;
-    match written {
-        Ok(got) if got == sum.sha256 => {
-            if let Err(e) = tokio::fs::rename(&partial, dir.join(&name)).await {
-                return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-            }
+    match upload::receive(body, &dir, &name, &announced, alive).await {
+        Ok(_) => {
             let mut book = s.book.lock().expect("book lock");
-            book.slots[index].received.insert(name, got);
+            book.slots[index].received.insert(name, announced.sha256);
             StatusCode::NO_CONTENT.into_response()
         }
-        Ok(got) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "{name}: checksum {} where {} was announced",
-                    short(&got),
-                    short(&sum.sha256)
-                ),
-            )
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("{name}: {e}"))
-        }
+        Err(e) => refuse(e.status(), e.to_string()),
     }
 }
 
@@ -1018,6 +985,14 @@ async fn drive(
                 && slot.lost.is_none()
                 && slot.done.as_ref().is_some_and(|d| d.interrupted);
             if (slot.lost.is_some() || slot.done.is_some()) && !early {
+                continue;
+            }
+            // Sending its files (a long run's requests.csv): alive, however long.
+            if !early
+                && slot
+                    .uploading
+                    .is_some_and(|t| now.duration_since(t) < protocol::LOST_AFTER)
+            {
                 continue;
             }
             let exited = children

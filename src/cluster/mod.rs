@@ -11,4 +11,5 @@ pub mod merge;
 pub mod protocol;
 pub mod share;
 pub mod token;
+pub mod upload;
 pub mod worker;

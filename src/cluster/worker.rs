@@ -14,8 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
-
 use super::protocol::{
     self, Assignment, Command, Done, FileSum, Hello, Join, Ready, Refusal, Start, Tick, WindowState,
 };
@@ -463,8 +461,8 @@ fn viewers_started(meta: &RunMeta) -> u64 {
     meta.windows.iter().map(|w| w.viewers).max().unwrap_or(0) as u64
 }
 
-/// Upload every file of the finished run folder with its SHA-256; the manager
-/// writes each atomically once the checksum matches. Retried a few times.
+/// Upload every file of the finished run folder, streamed with its SHA-256
+/// (`upload.rs`); the manager writes each atomically once it checks out.
 async fn upload(worker: &Worker, run_dir: &Path) -> Result<Vec<FileSum>> {
     let mut sums = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(run_dir)
@@ -475,32 +473,23 @@ async fn upload(worker: &Worker, run_dir: &Path) -> Result<Vec<FileSum>> {
         .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = &worker.token {
+        let value = reqwest::header::HeaderValue::from_str(&t.header())
+            .map_err(|e| Error::Other(e.into()))?;
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    let run = reqwest::header::HeaderValue::from_str(&worker.assignment.run_id)
+        .map_err(|e| Error::Other(e.into()))?;
+    headers.insert("x-dashload-run", run);
     for name in names {
-        let path = run_dir.join(&name);
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::io(&path, e))?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let route = format!("files/{}/{name}?sha256={sha256}", worker.assignment.index);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let r = with_token(worker.client.put(worker.url(&route)), worker.token.as_ref())
-                .header("x-dashload-run", &worker.assignment.run_id)
-                .timeout(Duration::from_secs(120))
-                .body(bytes.clone())
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().is_success() => break,
-                Ok(r) if tries >= 3 => {
-                    return Err(Error::Usage(format!("{name}: {}", r.status())));
-                }
-                Err(e) if tries >= 3 => return Err(Error::Unreachable(e.to_string())),
-                _ => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
-        sums.push(FileSum { name, sha256 });
+        let url = worker.url(&format!("files/{}/{name}", worker.assignment.index));
+        let sent =
+            super::upload::send(&worker.client, &url, &headers, &run_dir.join(&name)).await?;
+        sums.push(FileSum {
+            name,
+            sha256: sent.sha256,
+        });
     }
     Ok(sums)
 }

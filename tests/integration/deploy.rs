@@ -118,6 +118,10 @@ fn commands_in_yaml(doc: &Yaml, in_script: bool, found: &mut Vec<Vec<String>>) {
                     let mut args = command[1..].to_vec();
                     args.extend(list("args").unwrap_or_default());
                     found.push(args);
+                } else if command.len() == 2 && command[0].ends_with("sh") && command[1] == "-c" {
+                    // A shell script in `args` (a Kubernetes container's `sh -c`).
+                    let script = list("args").unwrap_or_default();
+                    found.extend(commands_in_script(&sample(&script.concat())));
                 }
             }
             for (k, v) in map {
@@ -127,6 +131,15 @@ fn commands_in_yaml(doc: &Yaml, in_script: bool, found: &mut Vec<Vec<String>>) {
         }
         _ => {}
     }
+}
+
+/// A shell script with its expansions given sample values (and `exec` dropped).
+fn sample(script: &str) -> String {
+    script
+        .replace("exec ", "")
+        .replace("$((JOB_COMPLETION_INDEX - 1))", "1")
+        .replace("${DASHLOAD_MANAGER}", "http://manager:7700")
+        .replace("${JOB_NAME}", "dashload-cluster-nightly-29000000")
 }
 
 fn scalar(y: &Yaml) -> Option<String> {
@@ -354,35 +367,19 @@ fn the_checker_itself_refuses_what_does_not_exist() {
     assert!(commands_in_script("0 2 * * * dashload cd /x").is_empty());
 }
 
-/// The distributed-run examples: the Kubernetes Indexed Job (its shell branch for
-/// the manager and the workers), the compose file and the systemd worker unit parse,
-/// and their `dashload run --workers` / `dashload worker` commands exist, with the
-/// shell's expansions given sample values.
-#[test]
-fn the_distributed_run_examples_parse_and_their_commands_exist() {
-    let sample = |s: &str| {
-        s.replace("exec ", "")
-            .replace("$((JOB_COMPLETION_INDEX - 1))", "1")
-            .replace("${DASHLOAD_MANAGER}", "http://manager:7700")
-    };
-    let rel = "deploy/kubernetes/cluster-job.yaml";
-    let docs = YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    let job = docs
-        .iter()
-        .find(|d| d["kind"].as_str() == Some("Job"))
-        .expect("the Job");
-    assert_eq!(job["spec"]["completionMode"].as_str(), Some("Indexed"));
-    assert_eq!(job["spec"]["backoffLimit"].as_i64(), Some(0));
+/// An Indexed Job's spec (cluster-job.yaml's Job, or cluster-cronjob.yaml's
+/// jobTemplate): one pod per worker and the manager, no retries or restarts, the
+/// token from a file, and its shell script's `run --workers N` and `worker`
+/// commands exist. Returns those commands.
+fn check_indexed_job(rel: &str, job: &Yaml) -> Vec<Vec<String>> {
+    assert_eq!(job["completionMode"].as_str(), Some("Indexed"), "{rel}");
+    assert_eq!(job["backoffLimit"].as_i64(), Some(0), "{rel}");
     assert_eq!(
-        job["spec"]["template"]["spec"]["restartPolicy"].as_str(),
-        Some("Never")
+        job["template"]["spec"]["restartPolicy"].as_str(),
+        Some("Never"),
+        "{rel}"
     );
-    let service = docs
-        .iter()
-        .find(|d| d["kind"].as_str() == Some("Service"))
-        .expect("the headless Service");
-    assert_eq!(service["spec"]["clusterIP"].as_str(), Some("None"));
-    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let container = &job["template"]["spec"]["containers"][0];
     let script = container["args"][0].as_str().expect("the shell script");
     let found = commands_in_script(&sample(script));
     check_all(rel, &found);
@@ -393,15 +390,39 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
         .and_then(|n| n.parse().ok())
         .expect("--workers N");
     assert_eq!(
-        job["spec"]["completions"].as_i64(),
+        job["completions"].as_i64(),
         Some(workers as i64 + 1),
-        "one pod per worker and the manager"
+        "{rel}: one pod per worker and the manager"
     );
-    assert!(found.iter().any(|c| c[0] == "worker"), "{found:?}");
+    assert!(found.iter().any(|c| c[0] == "worker"), "{rel}: {found:?}");
     let env = container["env"].as_vec().unwrap();
     assert!(env
         .iter()
         .any(|e| e["name"].as_str() == Some("DASHLOAD_CLUSTER_TOKEN_FILE")));
+    assert!(!env
+        .iter()
+        .any(|e| e["name"].as_str() == Some("DASHLOAD_CLUSTER_TOKEN")));
+    found
+}
+
+/// The distributed-run examples: the Kubernetes Indexed Job (its shell branch for
+/// the manager and the workers), the compose file and the systemd worker unit parse,
+/// and their `dashload run --workers` / `dashload worker` commands exist, with the
+/// shell's expansions given sample values.
+#[test]
+fn the_distributed_run_examples_parse_and_their_commands_exist() {
+    let rel = "deploy/kubernetes/cluster-job.yaml";
+    let docs = YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let job = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Job"))
+        .expect("the Job");
+    check_indexed_job(rel, &job["spec"]);
+    let service = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Service"))
+        .expect("the headless Service");
+    assert_eq!(service["spec"]["clusterIP"].as_str(), Some("None"));
 
     let rel = "deploy/compose/docker-compose.yml";
     let doc = &YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))[0];
@@ -451,4 +472,166 @@ fn the_compose_run_checks() {
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     assert!(out.status.success(), "{rel}: {}", crate::util::text(&out));
+}
+
+/// The volume mounted at the deepest mount point holding `path`, in a pod spec.
+fn volume_at<'a>(pod: &'a Yaml, path: &str) -> &'a Yaml {
+    let mounts = pod["containers"][0]["volumeMounts"].as_vec().unwrap();
+    let mount = mounts
+        .iter()
+        .filter(|m| {
+            let at = m["mountPath"].as_str().unwrap();
+            path == at || path.starts_with(&format!("{}/", at.trim_end_matches('/')))
+        })
+        .max_by_key(|m| m["mountPath"].as_str().unwrap().len())
+        .unwrap_or_else(|| panic!("no volume mounted at {path}"));
+    pod["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mounted volume")
+}
+
+/// The nightly distributed run: a CronJob (no overlap) whose jobTemplate is the
+/// Indexed Job, and a Service that outlives each night's Job: it selects on labels
+/// the jobTemplate's pods carry (not the generated `job-name`), its name is their
+/// subdomain, and the workers dial `<job name>-0.<subdomain>` with the job name
+/// from the pod's own label. Token and password from Secrets, reports on a claim.
+#[test]
+fn the_nightly_cluster_cronjob_dials_its_manager_through_a_standing_service() {
+    let rel = "deploy/kubernetes/cluster-cronjob.yaml";
+    let docs = YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let kind = |k: &str| {
+        docs.iter()
+            .find(|d| d["kind"].as_str() == Some(k))
+            .unwrap_or_else(|| panic!("{rel}: no {k}"))
+    };
+    let cron = kind("CronJob");
+    assert_eq!(cron["spec"]["concurrencyPolicy"].as_str(), Some("Forbid"));
+    assert!(cron["spec"]["schedule"].as_str().is_some());
+    let job = &cron["spec"]["jobTemplate"]["spec"];
+    let found = check_indexed_job(rel, job);
+    let template = &job["template"];
+    let pod = &template["spec"];
+
+    let service = kind("Service");
+    assert_eq!(service["spec"]["clusterIP"].as_str(), Some("None"));
+    let subdomain = pod["subdomain"].as_str().expect("the pods' subdomain");
+    assert_eq!(service["metadata"]["name"].as_str(), Some(subdomain));
+    let selector = service["spec"]["selector"].as_hash().expect("a selector");
+    assert!(!selector.is_empty());
+    for (k, v) in selector {
+        let key = k.as_str().unwrap();
+        assert!(
+            !key.contains("job-name") && !key.contains("controller-uid"),
+            "{rel}: {key} changes with every Job the CronJob creates"
+        );
+        assert_eq!(
+            &template["metadata"]["labels"][key], v,
+            "{rel}: the pods carry the Service's label {key}"
+        );
+    }
+
+    // The workers dial index 0 by its host name: the Job's name from the pod's label.
+    let script = pod["containers"][0]["args"][0].as_str().unwrap();
+    assert!(
+        script.contains(&format!("http://${{JOB_NAME}}-0.{subdomain}:7700")),
+        "{script}"
+    );
+    let env = pod["containers"][0]["env"].as_vec().unwrap();
+    let job_name = env
+        .iter()
+        .find(|e| e["name"].as_str() == Some("JOB_NAME"))
+        .expect("JOB_NAME");
+    assert_eq!(
+        job_name["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+        Some("metadata.labels['job-name']")
+    );
+    let listen = found
+        .iter()
+        .find(|c| c[0] == "run")
+        .and_then(|c| {
+            c.iter()
+                .position(|a| a == "--listen")
+                .map(|i| c[i + 1].clone())
+        })
+        .expect("--listen");
+    assert!(listen.ends_with(":7700"), "{listen}");
+
+    // Secrets as files; run folders on the claim defined here.
+    let file_of = |name: &str| -> String {
+        env.iter()
+            .find(|e| e["name"].as_str() == Some(name))
+            .and_then(|e| e["value"].as_str())
+            .unwrap_or_else(|| panic!("{name}"))
+            .to_string()
+    };
+    for var in [
+        "DASHLOAD_CLUSTER_TOKEN_FILE",
+        "DASHLOAD_TARGET_PASSWORD_FILE",
+    ] {
+        let volume = volume_at(pod, &file_of(var));
+        assert!(volume["secret"]["secretName"].as_str().is_some(), "{var}");
+    }
+    assert!(!env
+        .iter()
+        .any(|e| e["name"].as_str() == Some("DASHLOAD_TARGET_PASSWORD")));
+    let run = found.iter().find(|c| c[0] == "run").unwrap();
+    let reports = run
+        .iter()
+        .position(|a| a == "--reports-dir")
+        .map(|i| run[i + 1].clone())
+        .expect("--reports-dir");
+    let claim = volume_at(pod, &reports)["persistentVolumeClaim"]["claimName"]
+        .as_str()
+        .expect("reports on a persistent volume");
+    assert_eq!(
+        kind("PersistentVolumeClaim")["metadata"]["name"].as_str(),
+        Some(claim)
+    );
+}
+
+/// Every YAML file under deploy/ parses and each `dashload` command in it (a
+/// `command` list, a CI script, a container's `sh -c` script) exists: a new
+/// manifest is checked without being named here.
+#[test]
+fn every_deploy_manifest_parses_and_its_commands_exist() {
+    let mut files = Vec::new();
+    let mut dirs = vec![root().join("deploy")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    for expected in [
+        "deploy/kubernetes/cronjob.yaml",
+        "deploy/kubernetes/cluster-job.yaml",
+        "deploy/kubernetes/cluster-cronjob.yaml",
+        "deploy/compose/docker-compose.yml",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    for (rel, path) in names.iter().zip(&files) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let mut found = Vec::new();
+        for d in &docs {
+            commands_in_yaml(d, false, &mut found);
+        }
+        assert!(!found.is_empty(), "{rel}: no dashload command found");
+        for c in &found {
+            check_command(rel, c);
+        }
+    }
 }

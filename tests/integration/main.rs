@@ -30,10 +30,14 @@
 //!   report, the merged ladder stop, a killed worker (abort and continue), Ctrl-C on the
 //!   manager, SIGTERM on a worker, a vanished manager, refusals, local workers' logs, a
 //!   link cut in network namespaces.
+//! - `cluster_upload`: a worker's streamed file uploads to a real manager: a 40 MiB file
+//!   arrives intact; a corrupted, short or cut body leaves nothing under its name; an
+//!   upload in progress keeps its worker alive.
 
 mod bad_scenarios;
 mod cli;
 mod cluster;
+mod cluster_upload;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;
