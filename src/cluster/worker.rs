@@ -43,6 +43,8 @@ pub struct Worker {
     manager_lost: AtomicBool,
     /// The manager's stop, when it sent one.
     stopped: Mutex<Option<String>>,
+    /// The last tick sent: the heartbeat repeats it while the files go.
+    last_tick: Mutex<Option<Tick>>,
 }
 
 impl Worker {
@@ -148,6 +150,7 @@ impl Worker {
                 let sent = Instant::now();
                 tick.since_zero_us = sent.duration_since(clock).as_micros() as u64;
                 tick.wall_us = wall_us();
+                *self.last_tick.lock().expect("last tick lock") = Some(tick.clone());
                 let answer = self
                     .post("tick")
                     .timeout(Duration::from_secs(2))
@@ -239,6 +242,35 @@ impl Worker {
                 }
             }
         })
+    }
+}
+
+impl Worker {
+    /// Between the load's end and the manager's acknowledgement (writing the
+    /// run folder, hashing a long request log), keep telling the manager this
+    /// worker is there: the last tick again, without a window (nothing more to
+    /// judge) and without a round trip (no clock sample). Its answers are not
+    /// orders any more: the load is over.
+    fn spawn_heartbeat(self: Arc<Self>) -> AbortOnDrop {
+        AbortOnDrop(tokio::spawn(async move {
+            let period = Duration::from_millis(protocol::TICK_MS);
+            loop {
+                let last = self.last_tick.lock().expect("last tick lock").clone();
+                if let Some(mut tick) = last {
+                    tick.seq += 1;
+                    tick.rtt_us = None;
+                    tick.window = None;
+                    *self.last_tick.lock().expect("last tick lock") = Some(tick.clone());
+                    let _ = self
+                        .post("tick")
+                        .timeout(Duration::from_secs(2))
+                        .json(&tick)
+                        .send()
+                        .await;
+                }
+                tokio::time::sleep(period).await;
+            }
+        }))
     }
 }
 
@@ -379,6 +411,7 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         assignment,
         manager_lost: AtomicBool::new(false),
         stopped: Mutex::new(None),
+        last_tick: Mutex::new(None),
     });
     if ROLE.set(worker.clone()).is_err() {
         return Err(Error::Usage("one worker per process".into()));
@@ -403,6 +436,8 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         );
         return Ok(exit_code::INTERRUPTED);
     }
+    // Until `done` is acknowledged (dropped on every way out).
+    let _heartbeat = worker.clone().spawn_heartbeat();
     let files = match upload(&worker, &result.run_dir).await {
         Ok(files) => files,
         Err(e) => {
