@@ -63,6 +63,8 @@ pub struct Live {
     viewer_cap: AtomicU64,
     /// What the run does when the plan no longer says (a refine step), for the status.
     phase: Mutex<Option<String>>,
+    /// When that phase ends, on the attack's clock, when known (`[recovery]`).
+    phase_end: Mutex<Option<Duration>>,
     recent: Mutex<Recent>,
     /// Bytes and series of successful panel answers per request name (names
     /// are bounded: panels × range classes).
@@ -82,6 +84,7 @@ impl Default for Live {
             viewers: AtomicU64::new(0),
             viewer_cap: AtomicU64::new(u64::MAX),
             phase: Mutex::new(None),
+            phase_end: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
             answers: Mutex::new(Default::default()),
         }
@@ -144,6 +147,19 @@ impl Live {
     /// Name what the run is doing, for the live status (None: the plan's window).
     pub fn set_phase(&self, phase: Option<String>) {
         *self.phase.lock().expect("live phase lock") = phase;
+        *self.phase_end.lock().expect("live phase lock") = None;
+    }
+
+    /// Name a phase that ends at `end` on the attack's clock: the status counts
+    /// down to it rather than to the plan's end.
+    pub fn set_phase_until(&self, phase: String, end: Duration) {
+        self.set_phase(Some(phase));
+        *self.phase_end.lock().expect("live phase lock") = Some(end);
+    }
+
+    /// When the phase named last ends, if [`Live::set_phase_until`] said.
+    pub fn phase_end(&self) -> Option<Duration> {
+        *self.phase_end.lock().expect("live phase lock")
     }
 
     /// What [`Live::set_phase`] last said.

@@ -53,6 +53,8 @@ pub struct Status {
     next_plain: Duration,
     /// What the run is doing when the plan's windows no longer say (`[stress] refine`).
     phase: Option<String>,
+    /// When that phase ends, when known: the time left counts down to it.
+    phase_end: Option<Duration>,
 }
 
 impl Status {
@@ -63,12 +65,19 @@ impl Status {
             seconds: VecDeque::new(),
             next_plain: PLAIN_EVERY,
             phase: None,
+            phase_end: None,
         }
     }
 
     /// Name the current phase instead of the plan's window (None: the plan's).
     pub fn set_phase(&mut self, phase: Option<String>) {
         self.phase = phase;
+        self.phase_end = None;
+    }
+
+    /// The current phase's end (None: the plan's load end).
+    pub fn set_phase_end(&mut self, end: Option<Duration>) {
+        self.phase_end = end;
     }
 
     /// Add what happened up to `elapsed` since the previous call.
@@ -136,10 +145,10 @@ impl Status {
         } else {
             failures as f64 * 100.0 / requests as f64
         };
-        let left = if self.plan.steps.is_empty() {
-            "—".to_string()
-        } else {
-            clock(self.plan.load_end().saturating_sub(elapsed))
+        let left = match self.phase_end {
+            Some(end) => clock(end.saturating_sub(elapsed)),
+            None if self.plan.steps.is_empty() => "—".to_string(),
+            None => clock(self.plan.load_end().saturating_sub(elapsed)),
         };
         format!(
             "{} {window} · viewers {viewers} · {rps:.1} req/s · load p95 {p95} · errors {errors:.2} % · {left} left",
@@ -174,6 +183,7 @@ pub async fn show(plan: Plan, live: Arc<Live>, output: Output) {
         let elapsed = start.elapsed();
         status.push(elapsed, live.take_recent());
         status.set_phase(live.phase());
+        status.set_phase_end(live.phase_end());
         match &output {
             Output::Terminal(bar) => bar.set_message(status.line(elapsed, live.active_viewers())),
             Output::Plain => {
@@ -262,7 +272,16 @@ mod tests {
         assert!(status
             .line(s(36), 0)
             .contains("s refine 1 ramp · viewers 0"));
+        // The recovery phase counts down to its own end, past the plan's.
+        status.set_phase(Some("recovery".into()));
+        status.set_phase_end(Some(s(96)));
+        let line = status.line(s(36), 3);
+        assert!(
+            line.starts_with("36s recovery · viewers 3") && line.ends_with(" · 1m00s left"),
+            "{line}"
+        );
         status.set_phase(None);
+        assert!(status.line(s(36), 0).ends_with("0s left"));
         let goose_shape = Status::new(Plan {
             steps: Vec::new(),
             windows: Vec::new(),

@@ -722,8 +722,8 @@ async fn recover(
     windows: &Mutex<Vec<StageWindow>>,
 ) {
     live.set_viewer_cap(phase.viewers as u64);
-    live.set_phase(Some("recovery".into()));
     let end = from + phase.hold;
+    live.set_phase_until("recovery".into(), end);
     windows
         .lock()
         .expect("recovery windows lock")
@@ -930,6 +930,8 @@ mod tests {
         recover(phase, &live, start, Duration::from_secs(30), &windows).await;
         assert!(live.viewer_active(6) && !live.viewer_active(7));
         assert_eq!(live.phase().as_deref(), Some("recovery"));
+        // The live status counts down to the phase's end, not the plan's.
+        assert_eq!(live.phase_end(), Some(Duration::from_secs(50)));
         assert!(start.elapsed() >= Duration::from_secs(50), "it held");
         let w = windows.lock().unwrap();
         assert_eq!(
