@@ -417,7 +417,14 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
         .iter()
         .find(|d| d["kind"].as_str() == Some("Job"))
         .expect("the Job");
-    check_indexed_job(rel, &job["spec"]);
+    let found = check_indexed_job(rel, &job["spec"]);
+    let run = found.iter().find(|c| c[0] == "run").unwrap();
+    let reports = run
+        .iter()
+        .position(|a| a == "--reports-dir")
+        .map(|i| run[i + 1].clone())
+        .expect("--reports-dir");
+    check_shared_claim(rel, &docs, &job["spec"]["template"]["spec"], &reports);
     let service = docs
         .iter()
         .find(|d| d["kind"].as_str() == Some("Service"))
@@ -583,13 +590,30 @@ fn the_nightly_cluster_cronjob_dials_its_manager_through_a_standing_service() {
         .position(|a| a == "--reports-dir")
         .map(|i| run[i + 1].clone())
         .expect("--reports-dir");
-    let claim = volume_at(pod, &reports)["persistentVolumeClaim"]["claimName"]
+    check_shared_claim(rel, &docs, pod, &reports);
+}
+
+/// The run folders under `reports` (a path in `pod`) are on a claim defined in the
+/// same file and shared: every pod of an Indexed Job's one template mounts it, and
+/// the pods spread over nodes, where a ReadWriteOnce claim would leave them Pending.
+fn check_shared_claim(rel: &str, docs: &[Yaml], pod: &Yaml, reports: &str) {
+    let claim = volume_at(pod, reports)["persistentVolumeClaim"]["claimName"]
         .as_str()
         .expect("reports on a persistent volume");
-    assert_eq!(
-        kind("PersistentVolumeClaim")["metadata"]["name"].as_str(),
-        Some(claim)
-    );
+    let pvc = docs
+        .iter()
+        .find(|d| {
+            d["kind"].as_str() == Some("PersistentVolumeClaim")
+                && d["metadata"]["name"].as_str() == Some(claim)
+        })
+        .unwrap_or_else(|| panic!("{rel}: the claim {claim} is not defined here"));
+    let modes: Vec<&str> = pvc["spec"]["accessModes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(modes, ["ReadWriteMany"], "{rel}: {claim}");
 }
 
 /// Every YAML file under deploy/ parses and each `dashload` command in it (a
