@@ -316,6 +316,17 @@ fn sleep_until(t: Instant) {
     std::thread::sleep(t.saturating_duration_since(Instant::now()));
 }
 
+/// `kill -9` of `victim` once `after` has passed since the manager's countdown line
+/// (the load starts 2 s after it); when it was killed.
+fn kill_after_start(manager: &Proc, victim: Proc, after: Duration) -> Instant {
+    let countdown = manager.line("the load starts", Duration::from_secs(90));
+    sleep_until(countdown + after);
+    victim.signal("KILL");
+    let killed = Instant::now();
+    let _ = victim.wait(Duration::from_secs(10));
+    killed
+}
+
 /// A finished run folder: no lock, nothing partial left, the report written.
 fn assert_complete(run: &Path) {
     assert!(run.join(files::REPORT_HTML).is_file(), "{}", run.display());
@@ -808,12 +819,7 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
     );
     let mut children = workers(dir.path(), port, 3);
     // The line comes at the countdown's start (2 s): kill worker 2 8 s into the load.
-    let countdown = manager.line("the load starts", Duration::from_secs(90));
-    sleep_until(countdown + Duration::from_secs(10));
-    let victim = children.remove(2);
-    victim.signal("KILL");
-    let killed = Instant::now();
-    let _ = victim.wait(Duration::from_secs(10));
+    let killed = kill_after_start(&manager, children.remove(2), Duration::from_secs(10));
     let lost = manager.line("worker 2 lost", Duration::from_secs(10));
     assert!(lost.duration_since(killed) < Duration::from_secs(5));
     let out = manager.wait(Duration::from_secs(90));
@@ -895,12 +901,7 @@ fn losing_the_sync_worker_stops_the_run_even_with_continue() {
         &["--on-worker-loss", "continue"],
     );
     let mut children = workers(dir.path(), port, 3);
-    let countdown = manager.line("the load starts", Duration::from_secs(90));
-    sleep_until(countdown + Duration::from_secs(6));
-    let victim = children.remove(0);
-    victim.signal("KILL");
-    let killed = Instant::now();
-    let _ = victim.wait(Duration::from_secs(10));
+    let killed = kill_after_start(&manager, children.remove(0), Duration::from_secs(6));
     let out = manager.wait(Duration::from_secs(60));
     assert!(
         killed.elapsed() < Duration::from_secs(25),

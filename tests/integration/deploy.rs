@@ -418,13 +418,7 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
         .find(|d| d["kind"].as_str() == Some("Job"))
         .expect("the Job");
     let found = check_indexed_job(rel, &job["spec"]);
-    let run = found.iter().find(|c| c[0] == "run").unwrap();
-    let reports = run
-        .iter()
-        .position(|a| a == "--reports-dir")
-        .map(|i| run[i + 1].clone())
-        .expect("--reports-dir");
-    check_shared_claim(rel, &docs, &job["spec"]["template"]["spec"], &reports);
+    check_shared_claim(rel, &docs, &job["spec"]["template"]["spec"], &found);
     let service = docs
         .iter()
         .find(|d| d["kind"].as_str() == Some("Service"))
@@ -584,20 +578,21 @@ fn the_nightly_cluster_cronjob_dials_its_manager_through_a_standing_service() {
     assert!(!env
         .iter()
         .any(|e| e["name"].as_str() == Some("DASHLOAD_TARGET_PASSWORD")));
-    let run = found.iter().find(|c| c[0] == "run").unwrap();
+    check_shared_claim(rel, &docs, pod, &found);
+}
+
+/// The manager's run folders (`run --reports-dir`, among the `commands` of `pod`)
+/// are on a claim defined in the same file and shared: every pod of an Indexed
+/// Job's one template mounts it, and the pods spread over nodes, where a
+/// ReadWriteOnce claim would leave them Pending.
+fn check_shared_claim(rel: &str, docs: &[Yaml], pod: &Yaml, commands: &[Vec<String>]) {
+    let run = commands.iter().find(|c| c[0] == "run").unwrap();
     let reports = run
         .iter()
         .position(|a| a == "--reports-dir")
         .map(|i| run[i + 1].clone())
         .expect("--reports-dir");
-    check_shared_claim(rel, &docs, pod, &reports);
-}
-
-/// The run folders under `reports` (a path in `pod`) are on a claim defined in the
-/// same file and shared: every pod of an Indexed Job's one template mounts it, and
-/// the pods spread over nodes, where a ReadWriteOnce claim would leave them Pending.
-fn check_shared_claim(rel: &str, docs: &[Yaml], pod: &Yaml, reports: &str) {
-    let claim = volume_at(pod, reports)["persistentVolumeClaim"]["claimName"]
+    let claim = volume_at(pod, &reports)["persistentVolumeClaim"]["claimName"]
         .as_str()
         .expect("reports on a persistent volume");
     let pvc = docs
