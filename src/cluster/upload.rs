@@ -328,6 +328,16 @@ mod tests {
             .collect()
     }
 
+    /// `receive` of `frames` into `dir` as `name`, against `announced`.
+    async fn receive_frames(
+        frames: Vec<std::result::Result<Bytes, String>>,
+        dir: &Path,
+        name: &str,
+        announced: &Announced,
+    ) -> std::result::Result<u64, Refused> {
+        receive(futures::stream::iter(frames), dir, name, announced, || {}).await
+    }
+
     #[tokio::test]
     async fn the_sender_reads_a_file_in_chunks_of_at_most_chunk_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -417,24 +427,17 @@ mod tests {
         // One byte flipped.
         let mut bad = bytes.clone();
         bad[CHUNK + 1] ^= 1;
-        let e = receive(
-            futures::stream::iter(frames(&bad, 4096)),
-            dir.path(),
-            "a.csv",
-            &announced,
-            || {},
-        )
-        .await
-        .unwrap_err();
+        let e = receive_frames(frames(&bad, 4096), dir.path(), "a.csv", &announced)
+            .await
+            .unwrap_err();
         assert!(matches!(e, Refused::Checksum { .. }), "{e}");
         assert_eq!(e.status(), 422);
         // Truncated.
-        let e = receive(
-            futures::stream::iter(frames(&bytes[..CHUNK], 4096)),
+        let e = receive_frames(
+            frames(&bytes[..CHUNK], 4096),
             dir.path(),
             "a.csv",
             &announced,
-            || {},
         )
         .await
         .unwrap_err();
@@ -445,15 +448,9 @@ mod tests {
         // Longer than announced: refused at the first byte too many.
         let mut long = bytes.clone();
         long.extend_from_slice(&pattern(CHUNK));
-        let e = receive(
-            futures::stream::iter(frames(&long, 4096)),
-            dir.path(),
-            "a.csv",
-            &announced,
-            || {},
-        )
-        .await
-        .unwrap_err();
+        let e = receive_frames(frames(&long, 4096), dir.path(), "a.csv", &announced)
+            .await
+            .unwrap_err();
         assert!(
             matches!(e, Refused::Size { got, .. } if got == bytes.len() as u64 + 4096 - (bytes.len() as u64 % 4096)),
             "{e}"
@@ -461,15 +458,9 @@ mod tests {
         // Broken off (the connection cut).
         let mut cut = frames(&bytes[..CHUNK + 100], 4096);
         cut.push(Err("connection reset".into()));
-        let e = receive(
-            futures::stream::iter(cut),
-            dir.path(),
-            "a.csv",
-            &announced,
-            || {},
-        )
-        .await
-        .unwrap_err();
+        let e = receive_frames(cut, dir.path(), "a.csv", &announced)
+            .await
+            .unwrap_err();
         assert!(matches!(e, Refused::Cut { .. }), "{e}");
         assert_eq!(e.status(), 400);
         assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
@@ -480,26 +471,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = pattern(CHUNK + 9);
         let announced = announced_for(&good);
-        receive(
-            futures::stream::iter(frames(&good, 8192)),
-            dir.path(),
-            "run.json",
-            &announced,
-            || {},
-        )
-        .await
-        .unwrap();
+        receive_frames(frames(&good, 8192), dir.path(), "run.json", &announced)
+            .await
+            .unwrap();
         let mut bad = good.clone();
         bad[0] ^= 0xff;
-        receive(
-            futures::stream::iter(frames(&bad, 8192)),
-            dir.path(),
-            "run.json",
-            &announced,
-            || {},
-        )
-        .await
-        .unwrap_err();
+        receive_frames(frames(&bad, 8192), dir.path(), "run.json", &announced)
+            .await
+            .unwrap_err();
         assert_eq!(std::fs::read(dir.path().join("run.json")).unwrap(), good);
         assert_eq!(entries(dir.path()), ["run.json"]);
     }
