@@ -862,13 +862,12 @@ fn past_capacity_verdict(
     recovery: Option<&RecoverySummary>,
     degradation: Option<&super::degradation::Degradation>,
 ) -> (Verdict, bool, Option<String>) {
-    match recovery.and_then(|r| r.verdict.map(|v| (v, r))) {
-        Some((SloVerdict::Fail, _)) => failed = true,
-        Some((SloVerdict::NoData, r)) if verdict == Verdict::Pass => {
-            verdict = Verdict::NotJudged;
-            unmeasured = Some(format!("[slo.recovery]: {}", r.sentence));
-        }
-        _ => {}
+    if let Some(r) = recovery {
+        fold_bound(
+            r.verdict,
+            || format!("[slo.recovery]: {}", r.sentence),
+            (&mut verdict, &mut failed, &mut unmeasured),
+        );
     }
     if degradation.is_some_and(|d| d.judged && !d.graceful) {
         failed = true;
@@ -877,6 +876,27 @@ fn past_capacity_verdict(
         verdict = Verdict::Fail;
     }
     (verdict, failed, unmeasured)
+}
+
+/// Fold a bound's verdict (`[slo.recovery]`, a fault's `recover_within`) into
+/// the run's: a failed one fails the run; one that could not be judged leaves a
+/// passing run NOT JUDGED, saying `why`.
+pub(super) fn fold_bound(
+    bound: Option<SloVerdict>,
+    why: impl FnOnce() -> String,
+    (verdict, failed, unmeasured): (&mut Verdict, &mut bool, &mut Option<String>),
+) {
+    match bound {
+        Some(SloVerdict::Fail) => {
+            *failed = true;
+            *verdict = Verdict::Fail;
+        }
+        Some(SloVerdict::NoData) if *verdict == Verdict::Pass => {
+            *verdict = Verdict::NotJudged;
+            *unmeasured = Some(why());
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -161,23 +161,12 @@ pub fn measure_recovery(
 /// The run's verdict with each fault's `recover_within`: a missed one fails
 /// the run; one that could not be judged leaves a passing run NOT JUDGED.
 pub fn fold_verdicts(s: &mut super::summary::Summary) {
-    use super::summary::Verdict;
     for f in &s.faults {
-        match f.verdict {
-            Some(SloVerdict::Fail) => {
-                s.slo_failed = true;
-                s.verdict = Verdict::Fail;
-            }
-            Some(SloVerdict::NoData) if s.verdict == Verdict::Pass => {
-                s.verdict = Verdict::NotJudged;
-                s.unmeasured = Some(format!(
-                    "fault {} recover_within: {}",
-                    f.index,
-                    f.sentence()
-                ));
-            }
-            _ => {}
-        }
+        super::analyse::fold_bound(
+            f.verdict,
+            || format!("fault {} recover_within: {}", f.index, f.sentence()),
+            (&mut s.verdict, &mut s.slo_failed, &mut s.unmeasured),
+        );
     }
 }
 
