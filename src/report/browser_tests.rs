@@ -20,7 +20,55 @@ use super::{render_run, ReportOptions};
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub(crate) fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(CHROMIUM)
+    chromium_with(profile, None, args)
+}
+
+/// The font sets a report is measured with: the widest common sans (DejaVu)
+/// and a narrow one with Arial's metrics (Liberation). `.ci/run` installs
+/// both packages; a reader may have either, or neither.
+const FONT_SETS: [(&str, &str, &str); 2] = [
+    (
+        "DejaVu Sans",
+        "/usr/share/fonts/truetype/dejavu",
+        "fonts-dejavu-core",
+    ),
+    (
+        "Liberation Sans",
+        "/usr/share/fonts/truetype/liberation2",
+        "fonts-liberation2",
+    ),
+];
+
+/// A fontconfig file that offers chromium only the fonts in `dir`, with
+/// `family` as its sans-serif, so a page is rendered as on a machine that
+/// has just that font.
+fn only_fonts(tmp: &Path, family: &str, dir: &str) -> PathBuf {
+    let conf = tmp.join(format!("fonts-{}.conf", family.replace(' ', "-")));
+    let cache = tmp.join("fontcache");
+    std::fs::write(
+        &conf,
+        format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig><dir>{dir}</dir><cachedir>{}</cachedir>\
+             <alias><family>sans-serif</family><prefer><family>{family}</family></prefer></alias></fontconfig>\n",
+            cache.display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+/// Chromium as a reader runs it; with `fonts`, a fontconfig file that
+/// decides which fonts it has.
+pub(crate) fn chromium_with(
+    profile: &Path,
+    fonts: Option<&Path>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut command = Command::new(CHROMIUM);
+    if let Some(conf) = fonts {
+        command.env("FONTCONFIG_FILE", conf);
+    }
+    command
         .args([
             "--headless",
             "--no-sandbox",
@@ -105,11 +153,45 @@ fn chromium_renders_every_chart_with_a_size() {
     );
 
     // 2. Every chart has a rendered size; what a reader sees, measured in
-    // a page 800 px wide.
+    // a page 800 px wide, once per font set: no text may depend on which
+    // fonts the reader has.
     let wrapper = dir.path().join("measure.html");
     std::fs::write(&wrapper, MEASURE).unwrap();
-    let out = chromium(
-        &dir.path().join("p2"),
+    let mut title_widths = Vec::new();
+    for (family, font_dir, package) in FONT_SETS {
+        if !Path::new(font_dir).is_dir() {
+            let why = format!("{font_dir} is missing (apt-get install -y {package})");
+            assert!(std::env::var_os("DASHLOAD_CI").is_none(), "{why}");
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {why}: the report was not measured with {family}"
+            );
+            continue;
+        }
+        let conf = only_fonts(dir.path(), family, font_dir);
+        let profile = dir.path().join(format!("p2-{}", family.replace(' ', "-")));
+        let width = measure_report(&wrapper, &profile, &conf, charts, family);
+        title_widths.push((family, width));
+    }
+    // The font sets really differed: the same caption measured two widths.
+    if let [(a, wa), (b, wb)] = title_widths[..] {
+        assert!(
+            (wa - wb).abs() > 1.0,
+            "the first caption was {wa:.1} px wide in {a} and {wb:.1} px in {b}: the font sets were not applied"
+        );
+    }
+
+    // 3. A screenshot, kept as an artifact.
+    screenshots(dir.path(), &report);
+}
+
+/// Measure the report in the wrapper page with only the fonts of `conf`;
+/// returns the rendered width of the first chart caption.
+fn measure_report(wrapper: &Path, profile: &Path, conf: &Path, charts: usize, family: &str) -> f64 {
+    let out = chromium_with(
+        profile,
+        Some(conf),
         &[
             "--allow-file-access-from-files",
             "--virtual-time-budget=10000",
@@ -146,7 +228,7 @@ fn chromium_renders_every_chart_with_a_size() {
     let outside = field("outside");
     assert!(
         outside.is_empty(),
-        "text cut off at the chart edge: {outside}"
+        "text cut off at the chart edge in {family}: {outside}"
     );
     // Time axes tick in UTC wall-clock time.
     let clock_ticks: usize = field("clockticks").parse().unwrap();
@@ -159,20 +241,26 @@ fn chromium_renders_every_chart_with_a_size() {
     assert_eq!(field("slodash"), "slo dashed, baseline dotted");
 
     println!(
-        "measured at 800 px: smallest text {smallest:.2} px, p95/max {apart:.1} px apart, {clock_ticks} clock ticks, {multiples_} small multiples",
+        "measured at 800 px in {family}: smallest text {smallest:.2} px, p95/max {apart:.1} px apart, {clock_ticks} clock ticks, {multiples_} small multiples",
         multiples_ = field("multiples")
     );
     // The latency distribution: one small chart per class, each titled.
     let multiples: usize = field("multiples").parse().unwrap();
     assert!(multiples >= 3, "{multiples} small multiples");
+    // Every chart has its title, as HTML above it.
+    let captions: usize = field("captions").parse().unwrap();
+    assert_eq!(captions, charts, "charts without a caption in {family}");
+    field("textwidth").parse().unwrap()
+}
 
-    // 3. A screenshot, kept as an artifact.
+/// Screenshots of the report, 1280 and 800 px wide, kept as artifacts.
+fn screenshots(tmp: &Path, report: &Path) {
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let png = artifacts.join("report.png");
     let _ = std::fs::remove_file(&png);
     let out = chromium(
-        &dir.path().join("p3"),
+        &tmp.join("p3"),
         &[
             &format!("--screenshot={}", png.display()),
             "--window-size=1280,4000",
@@ -195,7 +283,7 @@ fn chromium_renders_every_chart_with_a_size() {
     let narrow = artifacts.join("report-800.png");
     let _ = std::fs::remove_file(&narrow);
     chromium(
-        &dir.path().join("p4"),
+        &tmp.join("p4"),
         &[
             &format!("--screenshot={}", narrow.display()),
             "--window-size=800,6000",
@@ -214,12 +302,23 @@ const MEASURE: &str = r#"<!DOCTYPE html><html><head><title>pending</title></head
 document.getElementById('r').addEventListener('load', function () {
   var d = this.contentDocument, out = document.getElementById('out');
   if (!d) { out.textContent = 'no access'; return; }
-  var multiples = 0, sizes = [], minfont = 1e9, outside = [], clock = 0, p95max = -1, slodash = '';
+  var multiples = 0, sizes = [], minfont = 1e9, outside = [], clock = 0, p95max = -1, slodash = '', textwidth = -1;
+  // Captions are HTML: none may overflow its line box.
+  var captions = 0;
+  d.querySelectorAll('figure > figcaption').forEach(function (c) {
+    captions++;
+    if (c.scrollWidth > c.clientWidth + 1) outside.push('caption: ' + c.textContent.trim());
+  });
   d.querySelectorAll('svg').forEach(function (s) {
     var r = s.getBoundingClientRect();
     sizes.push(Math.round(r.width) + 'x' + Math.round(r.height));
     var vb = s.viewBox.baseVal, scale = r.width / (vb && vb.width ? vb.width : r.width);
     var label = s.getAttribute('aria-label') || '';
+    if (textwidth < 0) {
+      // The rendered width of the first chart's texts: it differs between fonts.
+      textwidth = 0;
+      s.querySelectorAll('text').forEach(function (t) { textwidth += t.getBoundingClientRect().width; });
+    }
     s.querySelectorAll('text').forEach(function (t) {
       if (!t.textContent.trim()) return;
       var px = parseFloat(d.defaultView.getComputedStyle(t).fontSize) * scale;
@@ -260,6 +359,6 @@ document.getElementById('r').addEventListener('load', function () {
   document.title = 'measured';
   out.textContent = 'sizes:' + sizes.join(',') + '|minfont:' + minfont.toFixed(2) +
     '|outside:' + outside.join('; ') + '|clockticks:' + clock + '|p95max:' + p95max.toFixed(1) +
-    '|slodash:' + slodash + '|multiples:' + multiples + '|';
+    '|slodash:' + slodash + '|multiples:' + multiples + '|captions:' + captions + '|textwidth:' + textwidth.toFixed(1) + '|';
 });
 </script></body></html>"#;

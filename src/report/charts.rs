@@ -482,15 +482,11 @@ fn histogram(s: &Summary) -> String {
         true,
     );
     let rows = cells.len().div_ceil(2);
-    let height = 40 + CELL_HEIGHT * rows as u32;
-    svg_sized(title, height, |root| {
-        let (head, body) = root.split_vertically(40);
-        head.draw(&Text::new(
-            format!("{title}: share of successful requests (%) per latency bin (ms, log scale)"),
-            (12, 12),
-            (FONT, plot::LABEL + 3).into_font(),
-        ))?;
-        let areas = body.split_evenly((rows, 2));
+    let height = CELL_HEIGHT * rows as u32;
+    let title =
+        format!("{title}: share of successful requests (%) per latency bin (ms, log scale)");
+    svg_sized(&title, height, |root| {
+        let areas = root.split_evenly((rows, 2));
         for ((class, total, bars), area) in cells.iter().zip(areas.iter()) {
             let top = bars.iter().map(|b| b.2).fold(0.0, f64::max);
             let mut chart = ChartBuilder::on(area)
@@ -935,7 +931,9 @@ mod tests {
             draw(root, &plot, 0.0..1.0, 0.0..1.0)
         });
         assert!(
-            out.starts_with("<svg role=\"img\" aria-label=\"a &lt;chart&gt;\""),
+            out.starts_with(
+                "<figcaption>a &lt;chart&gt;</figcaption><svg role=\"img\" aria-label=\"a &lt;chart&gt;\""
+            ),
             "{}",
             &out[..80]
         );

@@ -101,7 +101,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-wei
 .banner{padding:10px 14px;margin:10px 0;border-radius:6px;border:1px solid}.banner.warn{background:#fff4d6;border-color:#e0b000}
 .banner.bad{background:#fde2e1;border-color:#d33}.banner.good{background:#e3f4e1;border-color:#3a3}.banner.info{background:#eef4fb;border-color:#7aa7d8}
 .verdict{display:inline-block;font-size:1.3em;font-weight:700;padding:4px 14px;border-radius:6px}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}
+figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
 nav a{margin-right:12px}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
 ";
 

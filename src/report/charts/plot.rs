@@ -22,7 +22,6 @@ pub(super) type DrawResult = Result<(), Box<dyn StdError>>;
 
 /// Room right of the plot for the legend, px.
 const LEGEND_WIDTH: u32 = 250;
-const CAPTION: u32 = 22;
 /// The smallest text of a chart as given to plotters, whose SVG writes
 /// font-size = size / 1.24 (14.5 px): at [`WIDTH`] 960 shown in an 800 px
 /// wide page (752 px of chart) it is still 11.4 px.
@@ -31,8 +30,9 @@ pub(super) const LABEL: u32 = 18;
 const LEGEND_CHARS: usize = 24;
 /// Height of one legend line, px.
 const LEGEND_LINE: i32 = 20;
-/// Legend entries start this far down, px.
-const LEGEND_TOP: i32 = 58;
+/// Legend entries start this far down, px (level with the plot's top: the
+/// title is HTML above the chart, not SVG text).
+const LEGEND_TOP: i32 = 40;
 
 /// How a line is stroked: each meaning has its own look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,28 +330,41 @@ pub(super) fn log_ticks(range: &Range<f64>, max: usize) -> Vec<f64> {
     out
 }
 
-/// An SVG that says a chart could not be drawn.
+/// A chart that could not be drawn: its title, and why, as HTML text.
 pub(super) fn failed_svg(title: &str, why: &str) -> String {
     format!(
-        "<svg role=\"img\" aria-label=\"{t}\" width=\"{WIDTH}\" height=\"80\" viewBox=\"0 0 {WIDTH} 80\"><text x=\"10\" y=\"30\" font-family=\"{FONT}\" font-size=\"16\">{t}: chart could not be drawn ({w})</text></svg>",
-        t = crate::report::html::escape(title),
-        w = crate::report::html::escape(why)
+        "{}<p class=\"note\">chart could not be drawn ({})</p>",
+        caption(title),
+        crate::report::html::escape(why)
     )
 }
 
-/// Drop the namespace URL and name the chart for screen readers.
+/// The chart's title as an HTML caption above its SVG. Titles are HTML, not
+/// SVG text, so the reader's browser wraps them in whatever font it has: SVG
+/// text cannot wrap, and a title measured with one machine's font metrics is
+/// cut off at the chart's edge on a machine with wider fonts.
+fn caption(title: &str) -> String {
+    format!(
+        "<figcaption>{}</figcaption>",
+        crate::report::html::escape(title)
+    )
+}
+
+/// Drop the namespace URL, name the chart for screen readers, and put its
+/// title above it.
 pub(super) fn inline(svg: &str, title: &str) -> String {
     let svg = svg
         .replace(" xmlns=\"http://www.w3.org/2000/svg\"", "")
         .replace(" xmlns:xlink=\"http://www.w3.org/1999/xlink\"", "");
-    svg.replacen(
+    let svg = svg.replacen(
         "<svg ",
         &format!(
             "<svg role=\"img\" aria-label=\"{}\" ",
             crate::report::html::escape(title)
         ),
         1,
-    )
+    );
+    format!("{}{svg}", caption(title))
 }
 
 pub(super) fn pad(range: Range<f64>, log: bool) -> Range<f64> {
@@ -391,7 +404,6 @@ where
 {
     let (left, right) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
     let mut chart = ChartBuilder::on(&left)
-        .caption(&plot.title, (FONT, CAPTION))
         .margin(12)
         .margin_right(30)
         .x_label_area_size(48)
@@ -630,7 +642,7 @@ pub(super) fn draw_legend(area: &Area, entries: &[(String, Mark)]) -> DrawResult
     if !entries.is_empty() {
         area.draw(&Text::new(
             "legend",
-            (8, 34),
+            (8, 16),
             (FONT, LABEL).into_font().color(&RGBColor(120, 120, 120)),
         ))?;
     }
