@@ -368,13 +368,11 @@ pub async fn write(target: &Target, body: Vec<u8>) -> std::result::Result<usize,
     } else {
         String::new()
     };
-    let body = crate::target::body::read(
-        answer,
-        crate::target::body::Reading::write(ERROR_BODY_READ),
-    )
-    .await
-    .map(|b| String::from_utf8_lossy(b.head()).into_owned())
-    .unwrap_or_default();
+    let body =
+        crate::target::body::read(answer, crate::target::body::Reading::write(ERROR_BODY_READ))
+            .await
+            .map(|b| String::from_utf8_lossy(b.head()).into_owned())
+            .unwrap_or_default();
     let text: String = body.trim().chars().take(300).collect();
     let text = match (why.is_empty(), text.is_empty()) {
         (true, _) => text,

@@ -729,10 +729,7 @@ mod tests {
     async fn past_its_timeout_the_commands_whole_process_group_is_killed() {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("grandchild.pid");
-        let script = format!(
-            "sleep 30 & echo $! > {}; wait",
-            pid_file.display()
-        );
+        let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
         let ran = run_command(
             &["sh".into(), "-c".into(), script],
             Duration::from_millis(300),
@@ -754,7 +751,10 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!alive, "the forked `sleep 30` (pid {pid}) outlived the command's timeout");
+        assert!(
+            !alive,
+            "the forked `sleep 30` (pid {pid}) outlived the command's timeout"
+        );
     }
 
     #[tokio::test]
@@ -811,7 +811,10 @@ mod tests {
         std::env::remove_var("DASHLOAD_CLUSTER_TOKEN");
         assert!(ran.ok, "{:?}", ran.error);
         let text = std::fs::read_to_string(&log).unwrap();
-        assert!(text.contains("DASHLOAD_TEST_FAULT_HARMLESS=harmless-value"), "{text}");
+        assert!(
+            text.contains("DASHLOAD_TEST_FAULT_HARMLESS=harmless-value"),
+            "{text}"
+        );
         for leak in [
             "DASHLOAD_TEST_FAULT_PW",
             "fault-cmd-s3cret-pw",

@@ -211,7 +211,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         .filter(|f| match &cluster {
             Some(w) => {
                 w.assignment.index == crate::cluster::share::SYNC_WORKER
-                    || !matches!(f.action, crate::scenario::faults::FaultAction::Command { .. })
+                    || !matches!(
+                        f.action,
+                        crate::scenario::faults::FaultAction::Command { .. }
+                    )
             }
             None => true,
         })

@@ -224,9 +224,12 @@ async fn only_influxdbs_204_counts_as_exported() {
         e.contains("200 OK") && e.contains("not InfluxDB's 204") && e.contains("text/html"),
         "{e}"
     );
-    let influx = serve(axum::Router::new().route("/write", post(|| async { StatusCode::NO_CONTENT })))
-        .await;
-    assert_eq!(write(&export_to(&influx), b"m f=1 1".to_vec()).await, Ok(204));
+    let influx =
+        serve(axum::Router::new().route("/write", post(|| async { StatusCode::NO_CONTENT }))).await;
+    assert_eq!(
+        write(&export_to(&influx), b"m f=1 1".to_vec()).await,
+        Ok(204)
+    );
 }
 
 #[tokio::test]

@@ -94,10 +94,7 @@ fn foreign(dir: &Path, scenario: &str) -> Option<String> {
             ))
         }
         Err(_) => {
-            return Some(
-                "its run.json is not a dashload run's; nothing in it was touched"
-                    .into(),
-            )
+            return Some("its run.json is not a dashload run's; nothing in it was touched".into())
         }
     }
     let mut strangers = Vec::new();
@@ -384,7 +381,12 @@ mod tests {
         fs::write(own.join("workers").join("0").join("requests.csv"), "").unwrap();
         fs::write(own.join("workers").join("0").join("worker.log"), "").unwrap();
         fs::write(own.join("report.json.incomplete"), "{").unwrap();
-        for f in [files::REQUESTS, files::REPORT_HTML, files::JUNIT, "sync.csv"] {
+        for f in [
+            files::REQUESTS,
+            files::REPORT_HTML,
+            files::JUNIT,
+            "sync.csv",
+        ] {
             fs::write(own.join(f), "").unwrap();
         }
         let newest = run(r, "z-new", "staged", 9);
@@ -394,13 +396,21 @@ mod tests {
         let why: Vec<(String, String)> = pruned
             .failed
             .iter()
-            .map(|(d, w)| (d.file_name().unwrap().to_string_lossy().into_owned(), w.clone()))
+            .map(|(d, w)| {
+                (
+                    d.file_name().unwrap().to_string_lossy().into_owned(),
+                    w.clone(),
+                )
+            })
             .collect();
         assert_eq!(why.len(), 2, "{why:?}");
         assert_eq!(why[0].0, "b-notes");
         assert!(why[0].1.contains("notes.txt"), "{why:?}");
         assert_eq!(why[1].0, "a-thesis");
-        assert!(why[1].1.contains("run.json is not a dashload run's"), "{why:?}");
+        assert!(
+            why[1].1.contains("run.json is not a dashload run's"),
+            "{why:?}"
+        );
         assert!(thesis.join("thesis.tex").is_file());
         assert!(notes.join("notes.txt").is_file() && notes.join(files::RUN_META).is_file());
         assert_eq!(left(r), ["a-thesis", "b-notes", "z-new"]);

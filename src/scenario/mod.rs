@@ -414,6 +414,10 @@ impl Scenario {
     }
 }
 
+/// Why a `name` with a newline or another control character is refused.
+const NAME_ONE_LINE: &str =
+    "`name` must be one line of text: no newline, tab or other control character";
+
 /// Resolution context: the file, for locations.
 struct Ctx<'a> {
     file: &'a Path,
@@ -589,10 +593,7 @@ impl Ctx<'_> {
             // It names the run folder and heads every report, log line and
             // JUnit suite: one line of text.
             Some(n) if n.get_ref().chars().any(char::is_control) => {
-                return self.err(
-                    n.span(),
-                    "`name` must be one line of text: no newline, tab or other control character",
-                )
+                return self.err(n.span(), NAME_ONE_LINE)
             }
             Some(n) => n.get_ref().clone(),
             None => self

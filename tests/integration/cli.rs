@@ -213,10 +213,7 @@ fn bounded(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Option
 #[test]
 fn goose_shapes_and_waits_past_the_limits_exit_two_before_anything_is_written() {
     let dir = workspace();
-    for shape in [
-        ["-u", "1000000000"],
-        ["--test-plan", "1000000000,1s;0,1s"],
-    ] {
+    for shape in [["-u", "1000000000"], ["--test-plan", "1000000000,1s;0,1s"]] {
         let mut args = vec!["run", "scenarios/smoke.toml", "--reports-dir", "reports"];
         args.extend(shape);
         let out = bounded(dir.path(), &args, &[]).expect("it ends at once");
@@ -230,8 +227,21 @@ fn goose_shapes_and_waits_past_the_limits_exit_two_before_anything_is_written() 
     }
     let huge = "18446744073709551615";
     for args in [
-        vec!["run", "scenarios/smoke.toml", "--workers", "2", "--join-timeout", huge],
-        vec!["worker", "--manager", "http://127.0.0.1:9", "--connect-timeout", huge],
+        vec![
+            "run",
+            "scenarios/smoke.toml",
+            "--workers",
+            "2",
+            "--join-timeout",
+            huge,
+        ],
+        vec![
+            "worker",
+            "--manager",
+            "http://127.0.0.1:9",
+            "--connect-timeout",
+            huge,
+        ],
     ] {
         let out = bounded(dir.path(), &args, &[]).expect("it ends at once");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
@@ -256,13 +266,28 @@ fn a_cluster_token_file_must_be_a_small_regular_file() {
     let big = dir.path().join("token.big");
     std::fs::write(&big, "t".repeat(100 * 1024)).unwrap();
     for (file, why) in [
-        ("/dev/zero", "must be a regular file, not a device, FIFO or socket"),
-        (fifo.to_str().unwrap(), "must be a regular file, not a device, FIFO or socket"),
-        (big.to_str().unwrap(), "above the 64 KiB a secret file may have"),
+        (
+            "/dev/zero",
+            "must be a regular file, not a device, FIFO or socket",
+        ),
+        (
+            fifo.to_str().unwrap(),
+            "must be a regular file, not a device, FIFO or socket",
+        ),
+        (
+            big.to_str().unwrap(),
+            "above the 64 KiB a secret file may have",
+        ),
     ] {
         let out = bounded(
             dir.path(),
-            &["worker", "--manager", "http://127.0.0.1:9", "--connect-timeout", "1"],
+            &[
+                "worker",
+                "--manager",
+                "http://127.0.0.1:9",
+                "--connect-timeout",
+                "1",
+            ],
             &[("DASHLOAD_CLUSTER_TOKEN_FILE", file)],
         )
         .unwrap_or_else(|| panic!("{file}: still reading after 30 s"));
@@ -282,7 +307,12 @@ fn refused_keys_hide_their_value_and_a_name_is_one_line() {
     let dir = workspace();
     let out = dashload(
         dir.path(),
-        &["check", "scenarios/smoke.toml", "--set", "target.passwrd=hunter2-s3cr3t"],
+        &[
+            "check",
+            "scenarios/smoke.toml",
+            "--set",
+            "target.passwrd=hunter2-s3cr3t",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -293,7 +323,10 @@ fn refused_keys_hide_their_value_and_a_name_is_one_line() {
     );
     assert!(!text(&out).contains("hunter2"), "{}", text(&out));
     let smoke = std::fs::read_to_string(dir.path().join("scenarios/smoke.toml")).unwrap();
-    let two_lines = smoke.replace("name = \"smoke\"", "name = \"smoke\\nFAKE: all SLOs passed\"");
+    let two_lines = smoke.replace(
+        "name = \"smoke\"",
+        "name = \"smoke\\nFAKE: all SLOs passed\"",
+    );
     assert_ne!(two_lines, smoke);
     std::fs::write(dir.path().join("scenarios/two.toml"), two_lines).unwrap();
     let out = dashload(dir.path(), &["check", "scenarios/two.toml"]);

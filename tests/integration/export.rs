@@ -494,7 +494,10 @@ fn a_huge_error_answer_from_the_destination_is_read_with_a_cap() {
         text(&out)
     );
     let sent_mb = sent.load(Ordering::Relaxed) >> 20;
-    eprintln!("peak RSS {} MiB; the destination sent {sent_mb} MiB", peak_kb >> 10);
+    eprintln!(
+        "peak RSS {} MiB; the destination sent {sent_mb} MiB",
+        peak_kb >> 10
+    );
     assert!(
         peak_kb < 300 * 1024,
         "peak RSS {} MiB reading a 512 MB error answer",

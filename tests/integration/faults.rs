@@ -397,7 +397,8 @@ fn every_fault_mode_is_judged_for_what_it_is() {
 /// Script a page would run: `<script>`, event-handler attributes, `javascript:`
 /// URLs, frames and plugins, and anything loaded from elsewhere (`src` with a
 /// scheme, `<link href>`, an `href` off the page).
-const EXECUTABLE: &str = "count(//script | //iframe | //object | //embed | //@*[starts-with(name(), 'on')] \
+const EXECUTABLE: &str =
+    "count(//script | //iframe | //object | //embed | //@*[starts-with(name(), 'on')] \
     | //@*[contains(translate(., 'JAVSCRIPT', 'javscript'), 'javascript:')] \
     | //@src[contains(., ':') or starts-with(., '//')] | //link[@href] \
     | //@href[contains(., ':') or starts-with(., '//')])";
@@ -431,7 +432,12 @@ fn hostile_titles_and_html_error_pages_run_nowhere_in_the_run_folder() {
         serde_json::from_slice(&std::fs::read(&original).unwrap()).unwrap();
     dashboard["title"] = hostile[0].into();
     let mut titled = 0;
-    for (i, panel) in dashboard["panels"].as_array_mut().unwrap().iter_mut().enumerate() {
+    for (i, panel) in dashboard["panels"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         panel["title"] = format!("{} {i}", hostile[i % hostile.len()]).into();
         titled += 1;
     }
@@ -452,7 +458,8 @@ fn hostile_titles_and_html_error_pages_run_nowhere_in_the_run_folder() {
     // The hostile text did reach the run: the request log names the panels.
     let rows = requests(&folder);
     assert!(
-        rows.iter().any(|r| r.0.contains("<script>alert('title')</script>") && !r.2),
+        rows.iter()
+            .any(|r| r.0.contains("<script>alert('title')</script>") && !r.2),
         "no failed request under a hostile name"
     );
     assert!(!folder.join("goose-report.html").exists());
@@ -474,6 +481,11 @@ fn hostile_titles_and_html_error_pages_run_nowhere_in_the_run_folder() {
             .output()
             .expect("xmllint runs (Debian: libxml2-utils)");
         let count = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert_eq!(count, "0", "{}: {count} executable elements", page.display());
+        assert_eq!(
+            count,
+            "0",
+            "{}: {count} executable elements",
+            page.display()
+        );
     }
 }
