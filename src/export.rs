@@ -56,12 +56,40 @@ pub fn destination(scenario: &Scenario) -> Result<Target> {
     Ok(export)
 }
 
-/// Same scheme, host and port (the path does not make another server).
+/// The same server: the same port on a host resolving to a shared address
+/// (`localhost` is `127.0.0.1`; the path does not make another server). A host
+/// that does not resolve is compared by name.
 fn same_server(a: &url::Url, b: &url::Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
-        && a.port_or_known_default() == b.port_or_known_default()
+    if a.port_or_known_default() != b.port_or_known_default() {
+        return false;
+    }
+    let named = |u: &url::Url| u.host_str().map(str::to_ascii_lowercase);
+    if named(a) == named(b) {
+        return true;
+    }
+    let (a, b) = (addresses(a), addresses(b));
+    a.iter().any(|ip| b.contains(ip))
 }
+
+/// The addresses `url`'s host resolves to (none when it does not).
+fn addresses(url: &url::Url) -> Vec<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let Some(host) = url.host() else {
+        return Vec::new();
+    };
+    let port = url.port_or_known_default().unwrap_or(0);
+    let found = match host {
+        url::Host::Ipv4(ip) => return vec![ip.into()],
+        url::Host::Ipv6(ip) => return vec![ip.into()],
+        url::Host::Domain(name) => (name, port).to_socket_addrs(),
+    };
+    found.map_or_else(|_| Vec::new(), |a| a.map(|a| a.ip()).collect())
+}
+
+/// The most of an error answer read: enough for any message; a destination
+/// answering a huge body is not read past it (the issue measured 1.1 GB of
+/// memory for a 512 MB body read whole).
+const ERROR_BODY_READ: u64 = crate::target::body::HEAD as u64;
 
 /// The run's results as line protocol (precision ms).
 pub fn lines(summary: &Summary, run_id: &str, revision: Option<&str>) -> Vec<u8> {
@@ -292,8 +320,11 @@ pub async fn write(target: &Target, body: Vec<u8>) -> std::result::Result<usize,
         }
         q.append_pair("precision", "ms");
     }
+    // Redirects are not followed: the results go where the scenario says or
+    // nowhere (a redirect is reported with where it pointed).
     let client = reqwest::Client::builder()
         .timeout(target.timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
     let mut request = client.post(url.clone()).body(body);
@@ -314,11 +345,40 @@ pub async fn write(target: &Target, body: Vec<u8>) -> std::result::Result<usize,
         .await
         .map_err(|e| crate::redact::redact(&format!("{shown}: {e}")).into_owned())?;
     let status = answer.status();
-    if status.is_success() {
+    // InfluxDB (1.x and 2.x) answers a stored write 204 No Content: another
+    // success (a proxy's or a login page's 200) stored nothing.
+    if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(status.as_u16() as usize);
     }
-    let text = answer.text().await.unwrap_or_default();
-    let text: String = text.trim().chars().take(300).collect();
+    let why = if status.is_redirection() {
+        let to = answer
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("nowhere said");
+        format!("a redirect to {to}, not followed (set [export] url to the real destination)")
+    } else if status.is_success() {
+        let kind = answer
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .unwrap_or("no content type")
+            .to_string();
+        format!("not InfluxDB's 204 for a stored write ({kind}): nothing is known to be stored")
+    } else {
+        String::new()
+    };
+    let body =
+        crate::target::body::read(answer, crate::target::body::Reading::write(ERROR_BODY_READ))
+            .await
+            .map(|b| String::from_utf8_lossy(b.head()).into_owned())
+            .unwrap_or_default();
+    let text: String = body.trim().chars().take(300).collect();
+    let text = match (why.is_empty(), text.is_empty()) {
+        (true, _) => text,
+        (false, true) => why,
+        (false, false) => format!("{why}; it said: {text}"),
+    };
     Err(crate::redact::redact(&format!("{shown} answered {status}: {text}")).into_owned())
 }
 

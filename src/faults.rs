@@ -134,37 +134,138 @@ pub async fn run_command(
     out
 }
 
-/// Run `argv` (no shell) within `timeout` (killed past it), output to `log`.
+/// The most of a command's output its log keeps (stdout and stderr together);
+/// past it the output is read and counted, and a last line says how much was dropped.
+pub const MAX_LOG: usize = 1 << 20;
+
+/// After the command exits, how long its output may still take to arrive: a
+/// process it left in the background may hold the pipe open for ever.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// Run `argv` (no shell) within `timeout`, output to `log`.
+///
+/// The command runs in a process group of its own, so that past its timeout the
+/// whole group is killed, whatever it forked. It does not inherit dashload's
+/// secret variables ([`crate::redact::secret_variables`]). Its log keeps the first
+/// [`MAX_LOG`] bytes of output, with every secret dashload knows masked.
 fn run_blocking(
     argv: &[String],
     timeout: Duration,
     log: &Path,
 ) -> std::result::Result<std::process::ExitStatus, String> {
-    let file =
-        std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    let err = file.try_clone().map_err(|e| e.to_string())?;
+    use std::os::unix::process::CommandExt;
+
+    // Created first: an unwritable log fails before anything runs.
+    std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
     let (program, args) = argv.split_first().ok_or("no program")?;
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    let (reader, writer) = std::io::pipe().map_err(|e| format!("no pipe for the output: {e}"))?;
+    let mut child = {
+        // The command (and its copies of the pipe's write end) goes out of
+        // scope once spawned: the output ends when the child's copies close.
+        let mut command = std::process::Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+            .stderr(writer)
+            .process_group(0);
+        for var in crate::redact::secret_variables() {
+            command.env_remove(var);
+        }
+        command
+            .spawn()
+            .map_err(|e| format!("cannot start `{program}`: {e}"))?
+    };
+    let output = Arc::new(Mutex::new(Captured::default()));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            capture(reader, &output);
+            let _ = done_tx.send(());
+        });
+    }
     let deadline = Instant::now() + timeout;
-    loop {
+    let result = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
-            Err(e) => return Err(format!("waiting for `{program}`: {e}")),
+            Ok(Some(status)) => break Ok(status),
+            Err(e) => break Err(format!("waiting for `{program}`: {e}")),
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`{program}` ran past its timeout ({}) and was killed",
+                kill_group(&mut child);
+                break Err(format!(
+                    "`{program}` ran past its timeout ({}) and was killed (its whole process group)",
                     crate::scenario::duration::format_duration(timeout)
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    // The output so far, should a process left behind keep the pipe open.
+    let _ = done_rx.recv_timeout(OUTPUT_GRACE);
+    let captured = std::mem::take(&mut *output.lock().unwrap_or_else(|e| e.into_inner()));
+    std::fs::write(log, captured.into_log())
+        .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    result
+}
+
+/// Kill `child`'s process group (it leads one of its own) and reap the child.
+fn kill_group(child: &mut std::process::Child) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group; the
+        // group is the child's own (process_group(0)), never dashload's.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A command's output as its log keeps it.
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl Captured {
+    fn take(&mut self, chunk: &[u8]) {
+        let room = MAX_LOG.saturating_sub(self.kept.len());
+        let keep = chunk.len().min(room);
+        self.kept.extend_from_slice(&chunk[..keep]);
+        self.dropped += (chunk.len() - keep) as u64;
+    }
+
+    /// The log's text: secrets masked, and a last line for what was dropped.
+    fn into_log(self) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&self.kept);
+        let mut log = crate::redact::redact(&text).into_owned();
+        if self.dropped > 0 {
+            if !log.ends_with('\n') {
+                log.push('\n');
+            }
+            log.push_str(&format!(
+                "[dashload: {} more bytes of output dropped: the log keeps the first {}]\n",
+                self.dropped,
+                crate::scenario::file::format_size(MAX_LOG as u64)
+            ));
+        }
+        log.into_bytes()
+    }
+}
+
+/// Read the command's output to its end into `output`.
+fn capture(mut reader: std::io::PipeReader, output: &Mutex<Captured>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match std::io::Read::read(&mut reader, &mut buf) {
+            Ok(0) => return,
+            Ok(n) => output
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }
@@ -620,6 +721,110 @@ mod tests {
         assert!(!ran.ok);
         assert!(ran.error.unwrap().contains("timeout"));
         assert!(ran.duration_ms < 4000);
+    }
+
+    /// Issue 25: a command that forks a grandchild and outlives its timeout
+    /// leaves nothing running: its whole process group is killed.
+    #[tokio::test]
+    async fn past_its_timeout_the_commands_whole_process_group_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+        let ran = run_command(
+            &["sh".into(), "-c".into(), script],
+            Duration::from_millis(300),
+            &dir.path().join("x.log"),
+            "x.log",
+        )
+        .await;
+        assert!(ran.error.unwrap().contains("process group"));
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid: i32 = pid.trim().parse().unwrap();
+        // Bounded wait for the kill to land (it is sent before run_command returns).
+        let mut alive = true;
+        for _ in 0..100 {
+            // Signal 0: does the process exist? (A zombie would be reaped by init.)
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            alive = !stat.is_empty() && !stat.contains(") Z ");
+            if !alive {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive,
+            "the forked `sleep 30` (pid {pid}) outlived the command's timeout"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_commands_log_is_capped_and_says_how_much_was_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("big.log");
+        // 8 MiB of output, stdout and stderr.
+        let ran = run_command(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "head -c 4194304 /dev/zero | tr '\\0' a; head -c 4194304 /dev/zero | tr '\\0' b >&2".into(),
+            ],
+            Duration::from_secs(20),
+            &log,
+            "big.log",
+        )
+        .await;
+        assert!(ran.ok, "{:?}", ran.error);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.len() < MAX_LOG + 200, "{} bytes kept", text.len());
+        assert!(text.starts_with("aaaa"));
+        let last = text.lines().last().unwrap();
+        assert_eq!(
+            last,
+            format!(
+                "[dashload: {} more bytes of output dropped: the log keeps the first 1 MiB]",
+                8 * 1024 * 1024 - MAX_LOG
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_never_sees_nor_logs_dashloads_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("env.log");
+        // Names no other test uses: tests run in threads of one process.
+        std::env::set_var("DASHLOAD_TEST_FAULT_PW", "fault-cmd-s3cret-pw");
+        std::env::set_var("DASHLOAD_CLUSTER_TOKEN", "cluster-t0ken-for-the-fault-test");
+        std::env::set_var("DASHLOAD_TEST_FAULT_HARMLESS", "harmless-value");
+        crate::redact::register_variable("DASHLOAD_TEST_FAULT_PW");
+        crate::redact::register("printed-s3cret-of-the-target");
+        let ran = run_command(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "env; echo the password is printed-s3cret-of-the-target".into(),
+            ],
+            Duration::from_secs(10),
+            &log,
+            "env.log",
+        )
+        .await;
+        std::env::remove_var("DASHLOAD_CLUSTER_TOKEN");
+        assert!(ran.ok, "{:?}", ran.error);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            text.contains("DASHLOAD_TEST_FAULT_HARMLESS=harmless-value"),
+            "{text}"
+        );
+        for leak in [
+            "DASHLOAD_TEST_FAULT_PW",
+            "fault-cmd-s3cret-pw",
+            "DASHLOAD_CLUSTER_TOKEN",
+            "cluster-t0ken",
+            "printed-s3cret",
+        ] {
+            assert!(!text.contains(leak), "{leak} in the command's log:\n{text}");
+        }
+        assert!(text.contains("the password is ***"), "{text}");
     }
 
     #[tokio::test]

@@ -24,6 +24,46 @@ pub const MAX_LOGGED: usize = 500;
 /// replaced before a shorter one it contains).
 static FORMS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
+/// The environment variables the scenario reads secrets from (`password_env`,
+/// `token_env`, …): the commands dashload runs do not inherit them.
+static VARIABLES: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// The variables of dashload's own secrets, whatever the scenario says.
+const OWN_VARIABLES: [&str; 2] = ["DASHLOAD_CLUSTER_TOKEN", "DASHLOAD_CLUSTER_TOKEN_FILE"];
+
+/// Register an environment variable a secret is read from (and its `NAME_FILE`
+/// form, which names the secret's file).
+pub fn register_variable(name: &str) {
+    let mut vars = VARIABLES.write().unwrap_or_else(|e| e.into_inner());
+    for v in [name.to_string(), format!("{name}_FILE")] {
+        if !vars.contains(&v) {
+            vars.push(v);
+        }
+    }
+}
+
+/// The variables of this process's environment a child process must not
+/// inherit: every registered secret variable, dashload's cluster token, and any
+/// variable whose value holds a registered secret.
+pub fn secret_variables() -> Vec<std::ffi::OsString> {
+    let named = VARIABLES.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let forms = FORMS.read().unwrap_or_else(|e| e.into_inner());
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            let key = k.to_string_lossy();
+            OWN_VARIABLES.contains(&key.as_ref()) || named.iter().any(|n| *n == key)
+        })
+        .chain(std::env::vars_os().filter_map(|(k, v)| {
+            let value = v.to_string_lossy();
+            forms
+                .iter()
+                .any(|f| value.contains(f.as_str()))
+                .then_some(k)
+        }))
+        .collect()
+}
+
 /// Register a secret value (a password or token) in every form it may come back in.
 pub fn register(secret: &str) {
     if secret.is_empty() {

@@ -90,7 +90,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         None => plan,
     };
     let total_users = match options.goose_total_users {
-        Some(n) => n,
+        Some(n) => goose_users_within(n, &scenario.limits)?,
         None => plan.total_launched(),
     };
 
@@ -203,8 +203,25 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         drain_timeout(&scenario),
     ));
     let clock = Instant::now();
+    // A distributed run's command faults run once: on worker 0, the sync job's
+    // (its loss stops the run anyway), never on every worker.
+    let faults: Vec<crate::scenario::faults::Fault> = scenario
+        .faults
+        .iter()
+        .filter(|f| match &cluster {
+            Some(w) => {
+                w.assignment.index == crate::cluster::share::SYNC_WORKER
+                    || !matches!(
+                        f.action,
+                        crate::scenario::faults::FaultAction::Command { .. }
+                    )
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
     let faults = crate::faults::FaultRun::start(
-        &scenario.faults,
+        &faults,
         sandbox.as_ref().map(|s| s.state().clone()),
         &run_dir,
         clock,
@@ -388,6 +405,19 @@ async fn prepare(
     Ok((sandbox, sandbox_url, endpoints, scenario, preflight_calls))
 }
 
+/// Goose's own load shape (`-u`, `--test-plan`) obeys `[limits] users` as the
+/// scenario's does: checked before anything is sent or written (Goose allocates
+/// per user up front: `-u 1000000000` aborted on an 8 GB allocation).
+fn goose_users_within(users: usize, limits: &crate::scenario::limits::Limits) -> Result<usize> {
+    if users > limits.users {
+        return Err(Error::Usage(format!(
+            "-u/--test-plan launches {users} users, above `[limits] users` ({}): lower it, or raise `[limits] users` in the scenario",
+            limits.users
+        )));
+    }
+    Ok(users)
+}
+
 /// How long requests in flight at the plan's end may take: the longest request
 /// timeout (queries, or writes to a separate write target).
 fn drain_timeout(scenario: &Scenario) -> Duration {
@@ -485,8 +515,10 @@ fn goose_config(
     endpoints: &Endpoints,
 ) -> GooseConfiguration {
     let path = |name: &str| partial.join(name).display().to_string();
+    // Goose's JSON only: its HTML report puts request names (panel titles from
+    // the dashboard) and the target's error texts into the page unescaped, and
+    // loads its chart library from a CDN (README: The run folder).
     config.report_file.push(path(files::GOOSE_JSON));
-    config.report_file.push(path(files::GOOSE_HTML));
     config.report_graph_data = true;
     config.request_log = Some(path(files::REQUESTS));
     config.request_format = Some(GooseLogFormat::Csv);

@@ -1,7 +1,7 @@
 //! The run folder: what one run leaves behind, and how it is written safely.
 //!
-//! A run writes `reports/<UTC time>-<scenario>/` holding Goose's `report.json`
-//! and `report.html`, the request log `requests.csv` (Goose's CSV format),
+//! A run writes `reports/<UTC time>-<scenario>/` holding Goose's `report.json`,
+//! dashload's `report.html`, the request log `requests.csv` (Goose's CSV format),
 //! `ingest.csv` (one row per sync batch write) and `run.json` ([`RunMeta`]).
 //! The post-processor reads only these files, so any run folder can be
 //! re-rendered later. Folders are never overwritten and every file is written
@@ -27,7 +27,8 @@ pub mod files {
     pub const RUN_META: &str = "run.json";
     /// Goose's JSON report (with graph data).
     pub const GOOSE_JSON: &str = "report.json";
-    /// Goose's own HTML report.
+    /// Goose's own HTML report: no longer written (it ran script from panel
+    /// titles and error texts); older run folders may hold one.
     pub const GOOSE_HTML: &str = "goose-report.html";
     /// Goose's request log, CSV.
     pub const REQUESTS: &str = "requests.csv";

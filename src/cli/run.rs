@@ -222,7 +222,7 @@ fn test_plan_total_users(plan: &str) -> Result<usize> {
             .next()
             .and_then(|u| u.trim().parse().ok())
             .ok_or_else(|| Error::Usage(format!("--test-plan: `{step}` is not `users,time`")))?;
-        total += users.saturating_sub(previous);
+        total = users.saturating_sub(previous).saturating_add(total);
         previous = users;
     }
     Ok(total)

@@ -10,6 +10,10 @@ use clap::Args;
 use crate::cluster::manager::{ManagerOptions, OnLoss, Workers};
 use crate::error::Result;
 
+/// The longest `--join-timeout` / `--connect-timeout` (one day, in seconds): a
+/// wait is added to the clock, and 2^64 - 1 seconds overflowed it (a panic).
+pub const MAX_WAIT_SECS: u64 = 86_400;
+
 /// `run`'s flags for a distributed run.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
@@ -33,7 +37,8 @@ pub struct ClusterArgs {
     #[arg(long, value_enum, default_value = "abort", requires = "workers")]
     pub on_worker_loss: OnLoss,
     /// How long the manager waits for every worker to join and be ready (seconds).
-    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "workers")]
+    #[arg(long, value_name = "SECS", default_value_t = 120, requires = "workers",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
     pub join_timeout: u64,
 }
 
@@ -70,7 +75,8 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub keep_files: bool,
     /// How long to keep trying to reach the manager (seconds).
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_WAIT_SECS))]
     pub connect_timeout: u64,
 }
 

@@ -36,8 +36,14 @@ impl Token {
                 )))
             }
             (Some(v), None) => (v, ENV.to_string()),
+            // As every secret file: a regular file of at most 64 KiB (not
+            // /dev/zero, not a FIFO), UTF-8.
             (None, Some(path)) => (
-                std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?,
+                crate::scenario::secret::SecretSource::File(path.clone().into())
+                    .read()
+                    .map_err(|why| Error::Usage(format!("{FILE_ENV}: {why}")))?
+                    .expose()
+                    .to_string(),
                 format!("{FILE_ENV} ({path})"),
             ),
             (None, None) => return Ok(None),

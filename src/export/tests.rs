@@ -132,8 +132,15 @@ fn the_destination_is_never_the_target_under_test() {
     .unwrap();
     let e = destination(&s).unwrap_err().to_string();
     assert!(e.contains("is the target under test"), "{e}");
+    // `localhost` is 127.0.0.1: the same server, by address (issue 25).
     let s = scenario(&format!(
         "{TARGET}[export]\nurl = \"http://localhost:8086\"\ndatabase = \"dashload\"\n"
+    ))
+    .unwrap();
+    let e = destination(&s).unwrap_err().to_string();
+    assert!(e.contains("is the target under test"), "{e}");
+    let s = scenario(&format!(
+        "{TARGET}[export]\nurl = \"http://localhost:8087\"\ndatabase = \"dashload\"\n"
     ))
     .unwrap();
     let to = destination(&s).unwrap();
@@ -172,4 +179,90 @@ fn export_tables_are_checked_as_targets_are() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("[export] takes no `query_method`"), "{e}");
+}
+
+/// Serve `app` on a free loopback port; its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The export destination at `url`.
+fn export_to(url: &str) -> Target {
+    destination(
+        &scenario(&format!(
+            "{TARGET}[export]\nurl = \"{url}\"\ndatabase = \"dashload\"\n"
+        ))
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn only_influxdbs_204_counts_as_exported() {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use axum::routing::post;
+    let login = serve(axum::Router::new().route(
+        "/write",
+        post(|| async {
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html")],
+                "<html><body>Sign in</body></html>",
+            )
+                .into_response()
+        }),
+    ))
+    .await;
+    let e = write(&export_to(&login), b"m f=1 1".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("200 OK") && e.contains("not InfluxDB's 204") && e.contains("text/html"),
+        "{e}"
+    );
+    let influx =
+        serve(axum::Router::new().route("/write", post(|| async { StatusCode::NO_CONTENT }))).await;
+    assert_eq!(
+        write(&export_to(&influx), b"m f=1 1".to_vec()).await,
+        Ok(204)
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_says_where_it_pointed() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use axum::http::{header, StatusCode};
+    use axum::routing::post;
+    let hits = Arc::new(AtomicU64::new(0));
+    let elsewhere = {
+        let hits = hits.clone();
+        serve(axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { StatusCode::NO_CONTENT }
+        }))
+        .await
+    };
+    let to = format!("{elsewhere}/write?db=dashload");
+    let redirecting = {
+        let to = to.clone();
+        serve(axum::Router::new().route(
+            "/write",
+            post(move || async move { (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]) }),
+        ))
+        .await
+    };
+    let e = write(&export_to(&redirecting), b"m f=1 1".to_vec())
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("307") && e.contains(&format!("a redirect to {to}, not followed")),
+        "{e}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the redirect was followed");
 }

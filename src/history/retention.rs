@@ -5,7 +5,10 @@
 //! caller protects (the run just made, the baselines it used), never an
 //! incomplete folder (`.partial/` or `.run.lock` left, no readable summary:
 //! a run going on, or one `dashload report` can still recover), never
-//! anything without `run.json`, never a symbolic link.
+//! anything without `run.json`, never a symbolic link. A folder goes only when
+//! its `run.json` parses as dashload's and names the scenario, and when every
+//! file in it is one a run writes ([`foreign`]): a folder holding anything else
+//! (notes, a thesis) is left whole and named in a warning.
 
 use std::collections::HashSet;
 use std::fs;
@@ -13,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::{folders, Folder};
 use crate::error::{Error, Result};
+use crate::runfolder::files;
 
 /// What [`prune`] did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -46,12 +50,158 @@ pub fn prune(reports: &Path, scenario: &str, keep: usize, protected: &[PathBuf])
         if protected.contains(&canonical) {
             continue;
         }
+        if let Some(why) = foreign(&dir, scenario) {
+            pruned.failed.push((dir, why));
+            continue;
+        }
         match fs::remove_dir_all(&dir) {
             Ok(()) => pruned.removed.push(dir),
             Err(e) => pruned.failed.push((dir, e.to_string())),
         }
     }
     Ok(pruned)
+}
+
+/// The files a run writes at the top of its folder.
+const RUN_FILES: [&str; 14] = [
+    files::RUN_META,
+    files::GOOSE_JSON,
+    files::GOOSE_HTML,
+    files::REQUESTS,
+    files::INGEST,
+    files::REPORT_HTML,
+    files::SUMMARY,
+    files::JUNIT,
+    files::CPU,
+    files::HISTORY,
+    files::SERVER,
+    crate::users::ingest_log::ATTEMPTS,
+    crate::faults::FILE,
+    crate::cluster::merge::WORKERS_FILE,
+];
+
+/// Why `dir` is not removed, when it is not surely dashload's run of `scenario`:
+/// its `run.json` is not dashload's, or it holds a file or folder a run does
+/// not write (a run's own files, their temporary and set-aside forms, command
+/// fault logs, the workers' folders of a distributed run).
+fn foreign(dir: &Path, scenario: &str) -> Option<String> {
+    match crate::runfolder::RunMeta::load(dir) {
+        Ok(meta) if meta.scenario == scenario => {}
+        Ok(meta) => {
+            return Some(format!(
+                "its run.json names scenario `{}`, not `{scenario}`; nothing in it was touched",
+                meta.scenario
+            ))
+        }
+        Err(_) => {
+            return Some("its run.json is not a dashload run's; nothing in it was touched".into())
+        }
+    }
+    let mut strangers = Vec::new();
+    unknown_entries(dir, Path::new(""), Level::Run, &mut strangers);
+    if strangers.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = strangers.iter().take(5).cloned().collect();
+    let more = strangers.len().saturating_sub(shown.len());
+    Some(format!(
+        "it holds what dashload did not write ({}{}); nothing in it was touched",
+        shown.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// Where in a run folder a listing is.
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    /// The run folder, or a worker's folder in `workers/<i>/`.
+    Run,
+    /// `faults/`: command logs.
+    FaultLogs,
+    /// `workers/`: one folder per worker index.
+    Workers,
+}
+
+/// Collect into `out` (as paths relative to the run folder) each entry under
+/// `dir` that a run does not write; a symbolic link is always one.
+fn unknown_entries(dir: &Path, at: &Path, level: Level, out: &mut Vec<String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        out.push(format!("{} (unreadable)", at.display()));
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let shown = at.join(&name);
+        let Ok(kind) = entry.file_type() else {
+            out.push(shown.display().to_string());
+            continue;
+        };
+        let known = match level {
+            Level::Run if kind.is_dir() => {
+                let inner = match name.as_str() {
+                    crate::faults::LOG_DIR => Some(Level::FaultLogs),
+                    crate::cluster::merge::WORKERS_DIR => Some(Level::Workers),
+                    _ => None,
+                };
+                if let Some(inner) = inner {
+                    unknown_entries(&entry.path(), &shown, inner, out);
+                    continue;
+                }
+                false
+            }
+            Level::Run => kind.is_file() && is_run_file(&name),
+            Level::FaultLogs => kind.is_file() && is_fault_log(&name),
+            Level::Workers if kind.is_dir() && name.parse::<usize>().is_ok() => {
+                unknown_entries(&entry.path(), &shown, Level::Run, out);
+                continue;
+            }
+            Level::Workers => false,
+        };
+        if !known {
+            out.push(shown.display().to_string());
+        }
+    }
+}
+
+/// A run's own file, or its temporary (`.name.tmp`, an upload's
+/// `.name.N.partial`, a worker's `.worker.log.partial`) or set-aside
+/// (`name.incomplete`) form.
+fn is_run_file(name: &str) -> bool {
+    let own = |n: &str| RUN_FILES.contains(&n) || n == "worker.log";
+    if own(name) {
+        return true;
+    }
+    if let Some(n) = name.strip_suffix(".incomplete") {
+        return own(n);
+    }
+    if let Some(hidden) = name.strip_prefix('.') {
+        if let Some(n) = hidden.strip_suffix(".tmp") {
+            return own(n);
+        }
+        if let Some(rest) = hidden.strip_suffix(".partial") {
+            let n = rest
+                .rsplit_once('.')
+                .filter(|(_, seq)| seq.parse::<u64>().is_ok())
+                .map_or(rest, |(n, _)| n);
+            return own(n);
+        }
+    }
+    false
+}
+
+/// A command fault's log: `<n>-start.log` or `<n>-stop.log`.
+fn is_fault_log(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix("-start.log")
+        .or_else(|| name.strip_suffix("-stop.log"))
+    else {
+        return false;
+    };
+    !stem.is_empty() && stem.parse::<usize>().is_ok()
 }
 
 /// `--keep N`'s value: a whole number of runs, at least 1.
@@ -72,11 +222,27 @@ mod tests {
     use crate::runfolder::files;
     use crate::runfolder::recover::{LOCK, PARTIAL};
 
+    /// run.json as dashload writes it (its required fields), of `scenario`.
+    pub(super) fn run_json(scenario: &str, started_at: &str) -> String {
+        serde_json::json!({
+            "dashload_version": "0.1.0", "scenario": scenario, "scenario_file": "s.toml",
+            "scenario_digest": "d", "seed": 1,
+            "target": {"kind": "sandbox", "url": "http://127.0.0.1:1"},
+            "test_plan": "1,1s;0,1s", "sync_users": 0, "windows": [], "slos": [],
+            "started_at": started_at,
+        })
+        .to_string()
+    }
+
     /// A complete run folder of `scenario` started at minute `minute`, with a history.json.
     fn run(root: &Path, name: &str, scenario: &str, minute: u32) -> PathBuf {
         let d = root.join(name);
         fs::create_dir_all(&d).unwrap();
-        fs::write(d.join(files::RUN_META), "{}").unwrap();
+        fs::write(
+            d.join(files::RUN_META),
+            run_json(scenario, &format!("2026-11-29T03:{minute:02}:00Z")),
+        )
+        .unwrap();
         fs::write(d.join(files::SUMMARY), "{}").unwrap();
         let h = serde_json::json!({
             "schema": 1, "run_id": name, "scenario": scenario, "scenario_digest": "d",
@@ -187,6 +353,69 @@ mod tests {
         );
     }
 
+    /// Issue 25: `run.json = {}`, a history.json naming the scenario and a
+    /// thesis: not dashload's, never removed.
+    #[test]
+    fn a_folder_dashload_did_not_write_is_never_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        let thesis = r.join("a-thesis");
+        fs::create_dir(&thesis).unwrap();
+        fs::write(thesis.join(files::RUN_META), "{}").unwrap();
+        let h = serde_json::json!({
+            "schema": 1, "run_id": "a-thesis", "scenario": "staged", "scenario_digest": "d",
+            "started_at": "2026-11-29T03:00:00Z", "verdict": "pass",
+        });
+        fs::write(thesis.join(files::HISTORY), h.to_string()).unwrap();
+        fs::write(thesis.join("thesis.tex"), "\\documentclass{book}").unwrap();
+        // A real run's folder with a file a person put there: left whole too.
+        let notes = run(r, "b-notes", "staged", 1);
+        fs::write(notes.join("notes.txt"), "why it failed").unwrap();
+        fs::create_dir(notes.join("faults")).unwrap();
+        fs::write(notes.join("faults").join("1-start.log"), "ok").unwrap();
+        // A run's own files only (fault logs, a worker's folder, a set-aside file): removed.
+        let own = run(r, "c-own", "staged", 2);
+        fs::create_dir_all(own.join("faults")).unwrap();
+        fs::write(own.join("faults").join("2-stop.log"), "").unwrap();
+        fs::create_dir_all(own.join("workers").join("0")).unwrap();
+        fs::write(own.join("workers").join("0").join("requests.csv"), "").unwrap();
+        fs::write(own.join("workers").join("0").join("worker.log"), "").unwrap();
+        fs::write(own.join("report.json.incomplete"), "{").unwrap();
+        for f in [
+            files::REQUESTS,
+            files::REPORT_HTML,
+            files::JUNIT,
+            "sync.csv",
+        ] {
+            fs::write(own.join(f), "").unwrap();
+        }
+        let newest = run(r, "z-new", "staged", 9);
+
+        let pruned = prune(r, "staged", 1, &[newest]).unwrap();
+        assert_eq!(pruned.removed, [r.join("c-own")]);
+        let why: Vec<(String, String)> = pruned
+            .failed
+            .iter()
+            .map(|(d, w)| {
+                (
+                    d.file_name().unwrap().to_string_lossy().into_owned(),
+                    w.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert_eq!(why[0].0, "b-notes");
+        assert!(why[0].1.contains("notes.txt"), "{why:?}");
+        assert_eq!(why[1].0, "a-thesis");
+        assert!(
+            why[1].1.contains("run.json is not a dashload run's"),
+            "{why:?}"
+        );
+        assert!(thesis.join("thesis.tex").is_file());
+        assert!(notes.join("notes.txt").is_file() && notes.join(files::RUN_META).is_file());
+        assert_eq!(left(r), ["a-thesis", "b-notes", "z-new"]);
+    }
+
     #[test]
     fn keep_zero_is_a_usage_error_and_removes_nothing() {
         let tmp = tempfile::tempdir().unwrap();
@@ -264,7 +493,7 @@ mod proptests {
                 if *kind != Kind::Foreign {
                     fs::write(
                         d.join(files::RUN_META),
-                        format!(r#"{{"scenario":"{scenario}","started_at":"{started}"}}"#),
+                        super::tests::run_json(scenario, &started),
                     )
                     .unwrap();
                 }

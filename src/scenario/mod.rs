@@ -414,6 +414,10 @@ impl Scenario {
     }
 }
 
+/// Why a `name` with a newline or another control character is refused.
+const NAME_ONE_LINE: &str =
+    "`name` must be one line of text: no newline, tab or other control character";
+
 /// Resolution context: the file, for locations.
 struct Ctx<'a> {
     file: &'a Path,
@@ -427,8 +431,15 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn location(&self, span: Range<usize>) -> String {
+        self.located(span, true)
+    }
+
+    /// `file:line:column`, or the override that wrote `span` (with its value
+    /// when `with_value`).
+    fn located(&self, span: Range<usize>, with_value: bool) -> String {
         let (text, start) = match self.applied.map(|a| (a, a.origin(span.start))) {
-            Some((_, overrides::Origin::Override(o))) => return o.shown(),
+            Some((_, overrides::Origin::Override(o))) if with_value => return o.shown(),
+            Some((_, overrides::Origin::Override(o))) => return o.shown_without_value(),
             Some((a, overrides::Origin::File(pos))) => (a.original.as_str(), pos),
             None => (self.text, span.start),
         };
@@ -502,6 +513,11 @@ impl Ctx<'_> {
             // Every TOML error carries a span; should one not, the file still names it.
             return Error::config(format!("{}:1:1", self.file.display()), message);
         };
+        // A key the scenario does not know: its value is not echoed (a secret
+        // given under a misspelt key must not be printed).
+        if message.starts_with("unknown field") {
+            return Error::config(self.located(span, false), message);
+        }
         // Echo the offending value (`seed = 99999999999999999999999`: "number too
         // large"), when it is short, on one line and not already quoted.
         if let Some(value) = self.text.get(self.token(span.clone())) {
@@ -557,7 +573,11 @@ impl Ctx<'_> {
                     format!("give `{}` or a file, not both", e.get_ref()),
                 )
             }
-            (Some(e), None) => (SecretSource::Env(e.get_ref().clone()), e.span()),
+            (Some(e), None) => {
+                // Commands dashload runs (fault commands) never inherit it.
+                crate::redact::register_variable(e.get_ref());
+                (SecretSource::Env(e.get_ref().clone()), e.span())
+            }
             (None, Some(f)) => (SecretSource::File(self.relative(f.get_ref())), f.span()),
             (None, None) => return Ok(None),
         };
@@ -569,6 +589,11 @@ impl Ctx<'_> {
         let name = match &raw.name {
             Some(n) if n.get_ref().trim().is_empty() => {
                 return self.err(n.span(), "`name` must not be empty")
+            }
+            // It names the run folder and heads every report, log line and
+            // JUnit suite: one line of text.
+            Some(n) if n.get_ref().chars().any(char::is_control) => {
+                return self.err(n.span(), NAME_ONE_LINE)
             }
             Some(n) => n.get_ref().clone(),
             None => self

@@ -90,6 +90,15 @@ impl Override {
         }
     }
 
+    /// As [`Override::shown`], the value left out: `--set target.bogus=…`. For a
+    /// key the scenario refuses, whose value may be a secret put in the wrong place.
+    pub fn shown_without_value(&self) -> String {
+        match self.source {
+            Source::Flag => format!("--set {}=…", self.key),
+            Source::Env(var) => format!("{var}=…"),
+        }
+    }
+
     /// For `check`: `target.url = "http://…"  (DASHLOAD_TARGET_URL)`.
     pub fn describe(&self) -> String {
         let from = match self.source {

@@ -805,3 +805,26 @@ fn bad_server_metrics_values_are_located() {
         ))
         .contains("credentials must not be written in the URL"));
 }
+
+#[test]
+fn a_name_is_one_line_of_text() {
+    let f = Fixture::new();
+    for (name, shown) in [
+        (r#""a\nb""#, "newline"),
+        (r#""run\r\u001b[2Jx""#, "escape"),
+        (r#""tab\tname""#, "tab"),
+    ] {
+        let e = f.error(&format!("name = {name}\n{VIEWERS}"));
+        assert_eq!(
+            e,
+            "DIR/s.toml:1:8: `name` must be one line of text: no newline, tab or other control character",
+            "{shown}"
+        );
+    }
+    assert_eq!(
+        f.parse(&format!("name = \"nightly – staging\"\n{VIEWERS}"))
+            .unwrap()
+            .name,
+        "nightly – staging"
+    );
+}

@@ -1,5 +1,8 @@
 //! Exit codes and messages of the built binary.
 
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
 use crate::util::{dashload, text, workspace};
 
 #[test]
@@ -176,5 +179,163 @@ fn ctrl_c_leaves_a_complete_folder_marked_interrupted() {
     assert!(
         html.to_lowercase().contains("interrupted"),
         "the report says so"
+    );
+}
+
+/// `dashload` with `args` in `dir` under a 4 GB address-space limit (an input
+/// that reads or allocates without bound aborts instead of taking the machine),
+/// stopped after 30 s: its output, or None when it was still running.
+fn bounded(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Option<Output> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_dashload"))
+        .args(args)
+        .env_remove("DASHLOAD_CLUSTER_TOKEN")
+        .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if crate::util::wait(&mut child, Duration::from_secs(30)).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// Issue 25: inputs that took the process down (an 8 GB allocation, a panic)
+/// end with exit 2 and a message naming the value, before anything is written.
+#[test]
+fn goose_shapes_and_waits_past_the_limits_exit_two_before_anything_is_written() {
+    let dir = workspace();
+    for shape in [["-u", "1000000000"], ["--test-plan", "1000000000,1s;0,1s"]] {
+        let mut args = vec!["run", "scenarios/smoke.toml", "--reports-dir", "reports"];
+        args.extend(shape);
+        let out = bounded(dir.path(), &args, &[]).expect("it ends at once");
+        assert_eq!(out.status.code(), Some(2), "{shape:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("launches 1000000000 users, above `[limits] users` (10000)"),
+            "{shape:?}: {stderr}"
+        );
+        assert!(!dir.path().join("reports").exists(), "{shape:?}");
+    }
+    let huge = "18446744073709551615";
+    for args in [
+        vec![
+            "run",
+            "scenarios/smoke.toml",
+            "--workers",
+            "2",
+            "--join-timeout",
+            huge,
+        ],
+        vec![
+            "worker",
+            "--manager",
+            "http://127.0.0.1:9",
+            "--connect-timeout",
+            huge,
+        ],
+    ] {
+        let out = bounded(dir.path(), &args, &[]).expect("it ends at once");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{huge} is not in 1..=86400")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Issue 25: `DASHLOAD_CLUSTER_TOKEN_FILE` follows the secret-file rules: a
+/// device or a FIFO is refused at once (not read until memory runs out, not
+/// waited on for ever).
+#[test]
+fn a_cluster_token_file_must_be_a_small_regular_file() {
+    let dir = workspace();
+    let fifo = dir.path().join("token.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let big = dir.path().join("token.big");
+    std::fs::write(&big, "t".repeat(100 * 1024)).unwrap();
+    for (file, why) in [
+        (
+            "/dev/zero",
+            "must be a regular file, not a device, FIFO or socket",
+        ),
+        (
+            fifo.to_str().unwrap(),
+            "must be a regular file, not a device, FIFO or socket",
+        ),
+        (
+            big.to_str().unwrap(),
+            "above the 64 KiB a secret file may have",
+        ),
+    ] {
+        let out = bounded(
+            dir.path(),
+            &[
+                "worker",
+                "--manager",
+                "http://127.0.0.1:9",
+                "--connect-timeout",
+                "1",
+            ],
+            &[("DASHLOAD_CLUSTER_TOKEN_FILE", file)],
+        )
+        .unwrap_or_else(|| panic!("{file}: still reading after 30 s"));
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("DASHLOAD_CLUSTER_TOKEN_FILE") && stderr.contains(why),
+            "{file}: {stderr}"
+        );
+    }
+}
+
+/// Issue 25: a `--set` of a key the scenario does not know never echoes its
+/// value (a secret under a misspelt key); `name` is one line of text.
+#[test]
+fn refused_keys_hide_their_value_and_a_name_is_one_line() {
+    let dir = workspace();
+    let out = dashload(
+        dir.path(),
+        &[
+            "check",
+            "scenarios/smoke.toml",
+            "--set",
+            "target.passwrd=hunter2-s3cr3t",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--set target.passwrd=…: unknown field `passwrd`"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("hunter2"), "{}", text(&out));
+    let smoke = std::fs::read_to_string(dir.path().join("scenarios/smoke.toml")).unwrap();
+    let two_lines = smoke.replace(
+        "name = \"smoke\"",
+        "name = \"smoke\\nFAKE: all SLOs passed\"",
+    );
+    assert_ne!(two_lines, smoke);
+    std::fs::write(dir.path().join("scenarios/two.toml"), two_lines).unwrap();
+    let out = dashload(dir.path(), &["check", "scenarios/two.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "scenarios/two.toml:3:8: `name` must be one line of text: no newline, tab or other control character"
+        ),
+        "{}",
+        text(&out)
     );
 }

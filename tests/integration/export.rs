@@ -400,3 +400,108 @@ fn exporting_to_the_target_under_test_is_refused_before_anything_is_sent() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("DASHLOAD_EXPORT_URL"));
     assert!(!dir.path().join("reports").exists());
 }
+
+/// A destination answering every write 500 with a `mb` MB body, streamed;
+/// counts the bytes it managed to send. Its base URL.
+fn huge_error_destination(
+    mb: u64,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> (String, tokio::runtime::Runtime) {
+    use axum::body::{Body, Bytes};
+    use futures::stream::{self, StreamExt};
+    use std::sync::atomic::Ordering;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let sent = sent.clone();
+        async move {
+            let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+            let body = stream::iter(0..mb).map(move |_| {
+                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                Ok::<_, std::io::Error>(chunk.clone())
+            });
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                Body::from_stream(body),
+            )
+        }
+    });
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, runtime)
+}
+
+/// Issue 25: an export destination's 512 MB error body is read only as far as
+/// an error message needs (it took 1.1 GB of memory read whole): the run's peak
+/// RSS stays small and the warning still says what was answered.
+#[test]
+fn a_huge_error_answer_from_the_destination_is_read_with_a_cap() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let _attack = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let (url, _runtime) = huge_error_destination(512, sent.clone());
+    let dir = workspace();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dashload"));
+    cmd.args([
+        "run",
+        "scenarios/smoke.toml",
+        "--set",
+        "stages.0.ramp=1s",
+        "--set",
+        "stages.0.hold=3s",
+        "--export",
+        "influxdb",
+    ])
+    .current_dir(dir.path())
+    .env("DASHLOAD_EXPORT_URL", &url)
+    .env("DASHLOAD_EXPORT_DATABASE", "dashload")
+    .env_remove("DASHLOAD_TARGET_URL")
+    .env_remove("DASHLOAD_TARGET_DATABASE")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(kb) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            peak_kb = peak_kb.max(kb);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(180),
+            "the run did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: export to InfluxDB failed:") && stderr.contains("500"),
+        "{}",
+        text(&out)
+    );
+    let sent_mb = sent.load(Ordering::Relaxed) >> 20;
+    eprintln!(
+        "peak RSS {} MiB; the destination sent {sent_mb} MiB",
+        peak_kb >> 10
+    );
+    assert!(
+        peak_kb < 300 * 1024,
+        "peak RSS {} MiB reading a 512 MB error answer",
+        peak_kb >> 10
+    );
+    assert!(sent_mb < 512, "the whole body was read ({sent_mb} MiB)");
+}

@@ -49,6 +49,8 @@ pub enum Mode {
     EchoAuthEverywhere,
     /// 500 with this error text (InfluxDB's `{"error": …}`).
     ErrorText(String),
+    /// 502 `text/html` with this page (a proxy's error page), queries and writes.
+    HtmlError(String),
 }
 
 /// A running fault target.
@@ -277,6 +279,12 @@ async fn answer(s: &Shared, mode: &Mode, headers: &HeaderMap, is_query: bool) ->
             StatusCode::INTERNAL_SERVER_ERROR,
             serde_json::json!({ "error": text }).to_string(),
         ),
+        Mode::HtmlError(page) => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            page.clone(),
+        )
+            .into_response(),
         // Query-only faults: writes succeed.
         _ => healthy(is_query),
     }

@@ -393,3 +393,99 @@ fn every_fault_mode_is_judged_for_what_it_is() {
     assert!(j.ok, "a slow but whole answer is a success: {:?}", j.error);
     assert!(judged(Mode::Healthy, None).unwrap().ok);
 }
+
+/// Script a page would run: `<script>`, event-handler attributes, `javascript:`
+/// URLs, frames and plugins, and anything loaded from elsewhere (`src` with a
+/// scheme, `<link href>`, an `href` off the page).
+const EXECUTABLE: &str =
+    "count(//script | //iframe | //object | //embed | //@*[starts-with(name(), 'on')] \
+    | //@*[contains(translate(., 'JAVSCRIPT', 'javscript'), 'javascript:')] \
+    | //@src[contains(., ':') or starts-with(., '//')] | //link[@href] \
+    | //@href[contains(., ':') or starts-with(., '//')])";
+
+/// Every `.html` file under `dir`.
+fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            html_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "html") {
+            out.push(path);
+        }
+    }
+}
+
+/// Issue 25: a dashboard whose titles are markup and a target whose error pages
+/// are HTML leave no executable element in any page of the run folder (Goose's
+/// HTML report, which ran them, is no longer written).
+#[test]
+fn hostile_titles_and_html_error_pages_run_nowhere_in_the_run_folder() {
+    let _one_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let hostile = [
+        "<script>alert('title')</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "<a href=\"javascript:alert(2)\">x</a><iframe src=//evil.example/>",
+    ];
+    let dir = workspace();
+    let original = dir.path().join("scenarios/dashboards/toggl-overview.json");
+    let mut dashboard: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&original).unwrap()).unwrap();
+    dashboard["title"] = hostile[0].into();
+    let mut titled = 0;
+    for (i, panel) in dashboard["panels"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        panel["title"] = format!("{} {i}", hostile[i % hostile.len()]).into();
+        titled += 1;
+    }
+    assert!(titled >= 3);
+    std::fs::write(
+        dir.path().join("scenarios/dashboards/hostile.json"),
+        dashboard.to_string(),
+    )
+    .unwrap();
+    let target = FaultTarget::start(Mode::HtmlError(format!(
+        "<html><head><script src=\"https://evil.example/x.js\"></script></head><body onload=\"alert(3)\">{}</body></html>",
+        hostile.join(" ")
+    )));
+    let hostile_scenario =
+        scenario(&target.url, "", 2, 1, "3s").replace("toggl-overview.json", "hostile.json");
+    let ran = run(dir.path(), &hostile_scenario, &[]);
+    let folder = ran.folder.expect("a run folder");
+    // The hostile text did reach the run: the request log names the panels.
+    let rows = requests(&folder);
+    assert!(
+        rows.iter()
+            .any(|r| r.0.contains("<script>alert('title')</script>") && !r.2),
+        "no failed request under a hostile name"
+    );
+    assert!(!folder.join("goose-report.html").exists());
+    let mut pages = Vec::new();
+    html_files(&dir.path().join("reports"), &mut pages);
+    let names: Vec<String> = pages
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"report.html".to_string()) && names.contains(&"index.html".to_string()),
+        "{names:?}\n{}",
+        text(&ran.out)
+    );
+    for page in &pages {
+        let out = Command::new("xmllint")
+            .args(["--html", "--nowarning", "--xpath", EXECUTABLE])
+            .arg(page)
+            .output()
+            .expect("xmllint runs (Debian: libxml2-utils)");
+        let count = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            count,
+            "0",
+            "{}: {count} executable elements",
+            page.display()
+        );
+    }
+}

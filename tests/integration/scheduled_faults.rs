@@ -376,6 +376,60 @@ fn a_failing_start_command_stops_the_run_with_a_clear_error() {
     assert!(run.join("run.json").exists());
 }
 
+/// Issue 25: under `--workers local:2` a command fault runs once (on worker 0):
+/// a `mkdir`, which fails the second time, succeeds and the run is whole.
+#[test]
+fn under_workers_a_command_fault_runs_once_on_worker_0() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let scenario = format!(
+        r#"name = "once"
+{HEAD}
+[[stages]]
+users = 3
+ramp = "1s"
+hold = "4s"
+[[faults]]
+name = "not idempotent"
+window = "stage 1 hold"
+kind = "command"
+start = ["mkdir", "made-once"]
+stop = ["sh", "-c", "echo stopped >> stops"]
+timeout = "10s"
+"#
+    );
+    std::fs::write(dir.path().join("scenarios/once.toml"), scenario).unwrap();
+    let out = dashload(
+        dir.path(),
+        &[
+            "run",
+            "scenarios/once.toml",
+            "--reports-dir",
+            "reports",
+            "--workers",
+            "local:2",
+        ],
+    );
+    let run = only_run(&dir.path().join("reports"));
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["interrupted"], false, "{}", text(&out));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "a verdict, not an error: {}",
+        text(&out)
+    );
+    assert!(dir.path().join("made-once").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("stops")).unwrap(),
+        "stopped\n",
+        "the stop ran once"
+    );
+    let w0 = windows(&run.join("workers/0"));
+    assert_eq!(w0.len(), 1);
+    assert!(!run.join("workers/1/faults.json").exists());
+}
+
 #[test]
 fn check_prints_the_schedule_and_bad_entries_exit_2_with_their_location() {
     let dir = workspace();

@@ -75,7 +75,6 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
     for name in [
         files::RUN_META,
         files::GOOSE_JSON,
-        files::GOOSE_HTML,
         files::REQUESTS,
         files::INGEST,
         files::REPORT_HTML,
@@ -91,6 +90,10 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
     assert!(
         !run_dir.join(".partial").exists(),
         "the temporary folder is gone"
+    );
+    assert!(
+        !run_dir.join(files::GOOSE_HTML).exists(),
+        "Goose's HTML report (unescaped names, a CDN script) is not written"
     );
 
     let meta = RunMeta::load(run_dir).unwrap();
