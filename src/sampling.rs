@@ -271,14 +271,18 @@ impl SamplePlan {
                     })
                 );
             }
-            let slo = win.shortest_hold(Some(Purpose::Slo));
+            let any_slo = win.figures.iter().any(|f| f.purpose == Purpose::Slo);
+            let slo = match win.shortest_hold(Some(Purpose::Slo)) {
+                _ if !any_slo => "no SLO to judge".to_string(),
+                Some(h) => format!("every SLO judged from a {} hold", whole_seconds(h)),
+                None => "some SLO not judged by any hold up to 6h".to_string(),
+            };
             let all = win.shortest_hold(None);
             let _ = writeln!(
                 w,
-                "  {} ({}): every SLO judged from a {} hold, every regression figure too from {}",
+                "  {} ({}): {slo}; every regression figure judged from a {} hold",
                 win.name,
                 format_duration(win.length),
-                slo.map_or("> 6h".to_string(), whole_seconds),
                 all.map_or("> 6h".to_string(), whole_seconds),
             );
         }
@@ -395,7 +399,11 @@ impl Rates {
             dashboard_fetch_on_open: fetch,
             batches_per_sync: batches,
             fetch_per_sync: sync_fetch,
-            freshness_per_sync: if job.freshness && run == 0.0 { 1.0 } else { 0.0 },
+            freshness_per_sync: if job.freshness && run == 0.0 {
+                1.0
+            } else {
+                0.0
+            },
             run_per_sync: run,
         }
     }
@@ -482,9 +490,10 @@ impl HoldEvents {
                 }),
                 0.0,
             ),
-            RequestClass::DashboardFetch => {
-                (Box::new(move |v| if v == Visit::Open { fetch } else { 0.0 }), 0.0)
-            }
+            RequestClass::DashboardFetch => (
+                Box::new(move |v| if v == Visit::Open { fetch } else { 0.0 }),
+                0.0,
+            ),
             RequestClass::IngestBatch => (Box::new(|_| 0.0), rates.batches_per_sync),
             RequestClass::SyncFetch => (Box::new(|_| 0.0), rates.fetch_per_sync),
             RequestClass::SyncTransform => (
@@ -505,7 +514,12 @@ fn simulate_hold(scenario: &Scenario, stage: usize, length: Duration) -> HoldEve
     let search = (length * 4).max(Duration::from_secs(600)).min(SEARCH_LIMIT);
     stages[stage].hold = search.max(length);
     let plan = Plan::build(&stages, None, scenario.sync.users);
-    let Some(hold) = plan.windows.iter().rev().find(|w| w.kind == WindowKind::Hold) else {
+    let Some(hold) = plan
+        .windows
+        .iter()
+        .rev()
+        .find(|w| w.kind == WindowKind::Hold)
+    else {
         return HoldEvents::default();
     };
     let (from, to) = (hold.start_ms, hold.end_ms);
@@ -524,12 +538,13 @@ fn simulate_hold(scenario: &Scenario, stage: usize, length: Duration) -> HoldEve
         }
         None => 0.0,
     };
-    let simulated = viewers.min(MAX_SIMULATED_VIEWERS).max(1);
+    let simulated = viewers.clamp(1, MAX_SIMULATED_VIEWERS);
     let draws = ((EVENT_BUDGET / (simulated as f64 * per_viewer.max(1.0))) as u64).clamp(1, DRAWS);
     events.draws = draws as f64;
     let weight = viewers as f64 / simulated as f64;
     for draw in 0..draws {
-        let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed ^ (draw + 1).wrapping_mul(0x9E37_79B9));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(scenario.seed ^ (draw + 1).wrapping_mul(0x9E37_79B9));
         if let Some(v) = &scenario.viewers {
             for k in 0..simulated.min(viewers) {
                 let i = k * viewers / simulated;
@@ -586,7 +601,11 @@ fn lifetimes(plan: &Plan) -> Lifetimes {
             for k in 0..now - step.users {
                 let at = t + d * k as u64 / (now - step.users) as u64;
                 if let Some((sync, start)) = running.pop() {
-                    let list = if sync { &mut done.sync } else { &mut done.viewers };
+                    let list = if sync {
+                        &mut done.sync
+                    } else {
+                        &mut done.viewers
+                    };
                     list.push((start, at.max(start)));
                 }
             }
@@ -594,7 +613,11 @@ fn lifetimes(plan: &Plan) -> Lifetimes {
         t += d;
     }
     for (sync, start) in running {
-        let list = if sync { &mut done.sync } else { &mut done.viewers };
+        let list = if sync {
+            &mut done.sync
+        } else {
+            &mut done.viewers
+        };
         list.push((start, u64::MAX));
     }
     done.viewers.sort();
@@ -614,7 +637,12 @@ fn viewer_loads(
     let ms = |d: Duration| d.as_millis() as u64;
     let period = ms(v.refresh.unwrap_or(v.think_time.1));
     let load = ms(ASSUMED_LOAD);
-    let mut due = start + if period > 0 { rng.random_range(0..period) } else { 0 };
+    let mut due = start
+        + if period > 0 {
+            rng.random_range(0..period)
+        } else {
+            0
+        };
     let mut visit = Visit::Open;
     let mut left = 0u32;
     let mut visits = 0u32;
@@ -642,13 +670,17 @@ fn viewer_loads(
             due = next;
         } else {
             visits += 1;
-            visit = if visits % 2 == 0 {
+            visit = if visits.is_multiple_of(2) {
                 Visit::Open
             } else {
                 Visit::ChangeRange
             };
             let (lo, hi) = (ms(v.think_time.0), ms(v.think_time.1));
-            let think = if hi > lo { rng.random_range(lo..=hi) } else { lo };
+            let think = if hi > lo {
+                rng.random_range(lo..=hi)
+            } else {
+                lo
+            };
             due = finished + think;
         }
     }

@@ -47,7 +47,11 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
     print!("{}", describe_with(&scenario, now_ms, walked.as_ref()));
     if args.strict {
         let samples = crate::sampling::SamplePlan::of(&scenario);
-        if let Some(first) = samples.windows.iter().find(|w| w.unjudged_slos().next().is_some()) {
+        if let Some(first) = samples
+            .windows
+            .iter()
+            .find(|w| w.unjudged_slos().next().is_some())
+        {
             let warnings = samples.warnings();
             return Err(crate::error::Error::config(
                 crate::sampling::hold_location(&scenario, first.stage),

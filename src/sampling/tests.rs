@@ -18,7 +18,10 @@ fn staged_stage_one_is_planned_as_the_issue_measured_it() {
     // 12 ingest batches, and three SLOs went unjudged.
     let plan = SamplePlan::of(&scenario("staged.toml"));
     let w = &plan.windows[0];
-    assert_eq!((w.name.as_str(), w.viewers, w.stage), ("stage 1 hold", 50, 0));
+    assert_eq!(
+        (w.name.as_str(), w.viewers, w.stage),
+        ("stage 1 hold", 50, 0)
+    );
     let loads = figure(w, "dashboard_load.error_rate", Purpose::Slo);
     assert!((45.0..=55.0).contains(&loads.planned.unwrap()), "{loads:?}");
     assert_eq!(loads.needed, 100);
@@ -26,17 +29,32 @@ fn staged_stage_one_is_planned_as_the_issue_measured_it() {
     assert_eq!(batches.planned.map(f64::round), Some(12.0));
     assert_eq!(batches.needed, 20);
     let panels = figure(w, "panel_query.p99", Purpose::Slo).planned.unwrap();
-    assert!((panels - loads.planned.unwrap() * 10.0).abs() < 1e-6, "10 panels a load");
+    assert!(
+        (panels - loads.planned.unwrap() * 10.0).abs() < 1e-6,
+        "10 panels a load"
+    );
     let unjudged: Vec<String> = w.unjudged_slos().map(FigurePlan::name).collect();
     assert_eq!(
         unjudged,
-        ["dashboard_load.error_rate", "ingest_batch.p95", "ingest_batch.error_rate"]
+        [
+            "dashboard_load.error_rate",
+            "ingest_batch.p95",
+            "ingest_batch.error_rate"
+        ]
     );
     // The gate's percentile needs five times an SLO's.
-    assert_eq!(figure(w, "dashboard_load.p95", Purpose::Regression).needed, 100);
+    assert_eq!(
+        figure(w, "dashboard_load.p95", Purpose::Regression).needed,
+        100
+    );
     let warnings = plan.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("stage 1 hold (50 viewers, 30s) cannot judge dashboard_load.error_rate"), "{}", warnings[0]);
+    assert!(
+        warnings[0]
+            .starts_with("stage 1 hold (50 viewers, 30s) cannot judge dashboard_load.error_rate"),
+        "{}",
+        warnings[0]
+    );
 }
 
 #[test]
@@ -47,7 +65,12 @@ fn the_shortest_hold_judges_what_the_planned_one_cannot() {
     assert!(shortest > Duration::from_secs(30), "{shortest:?}");
     s.stages[0].hold = Duration::from_secs(shortest.as_secs() + 1);
     let longer = SamplePlan::of(&s);
-    assert_eq!(longer.windows[0].unjudged_slos().count(), 0, "{:?}", longer.warnings());
+    assert_eq!(
+        longer.windows[0].unjudged_slos().count(),
+        0,
+        "{:?}",
+        longer.warnings()
+    );
     // A second short of it leaves something unjudged.
     s.stages[0].hold = Duration::from_secs(shortest.as_secs().saturating_sub(2));
     assert!(SamplePlan::of(&s).windows[0].unjudged_slos().count() > 0);
@@ -59,10 +82,16 @@ fn planned_samples_grow_with_the_hold_and_the_viewers() {
     let base = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
     s.stages[0].hold *= 2;
     let longer = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
-    assert!(longer > base * 1.7 && longer < base * 2.3, "{base} → {longer}");
+    assert!(
+        longer > base * 1.7 && longer < base * 2.3,
+        "{base} → {longer}"
+    );
     s.stages[0].users *= 2;
     let more = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
-    assert!(more > longer * 1.7 && more < longer * 2.3, "{longer} → {more}");
+    assert!(
+        more > longer * 1.7 && more < longer * 2.3,
+        "{longer} → {more}"
+    );
 }
 
 #[test]
@@ -70,9 +99,16 @@ fn the_gate_needs_four_blocks_whatever_the_counts() {
     let mut s = scenario("smoke.toml");
     s.stages[0].hold = Duration::from_secs(6);
     let plan = SamplePlan::of(&s);
-    let rate = figure(&plan.windows[0], "panel_query.error_rate", Purpose::Regression);
+    let rate = figure(
+        &plan.windows[0],
+        "panel_query.error_rate",
+        Purpose::Regression,
+    );
     assert!(rate.planned.unwrap() > 1.0);
-    assert!(!rate.judged(plan.windows[0].length), "6 s is 3 blocks of 2 s");
+    assert!(
+        !rate.judged(plan.windows[0].length),
+        "6 s is 3 blocks of 2 s"
+    );
     assert!(rate.judged(Duration::from_secs(8)));
 }
 

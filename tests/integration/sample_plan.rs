@@ -46,10 +46,9 @@ fn smoke_collects_what_its_sample_plan_says_within_a_quarter() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime.block_on(run(options)).expect("the smoke run");
-    let summary: Summary = serde_json::from_slice(
-        &std::fs::read(result.run_dir.join(files::SUMMARY)).unwrap(),
-    )
-    .unwrap();
+    let summary: Summary =
+        serde_json::from_slice(&std::fs::read(result.run_dir.join(files::SUMMARY)).unwrap())
+            .unwrap();
     let mut table = String::new();
     let mut off = Vec::new();
     assert!(!plan.windows.is_empty());
@@ -57,7 +56,11 @@ fn smoke_collects_what_its_sample_plan_says_within_a_quarter() {
         for f in w.figures.iter().filter(|f| f.purpose == Purpose::Slo) {
             let planned = f.planned.expect("smoke's classes are all planned");
             let got = collected(&summary, &w.name, f.class, f.metric);
-            table.push_str(&format!("{} {}: planned {planned:.0}, collected {got}\n", w.name, f.name()));
+            table.push_str(&format!(
+                "{} {}: planned {planned:.0}, collected {got}\n",
+                w.name,
+                f.name()
+            ));
             if (got - planned).abs() > 0.25 * planned {
                 off.push(f.name());
             }
@@ -71,7 +74,15 @@ fn smoke_collects_what_its_sample_plan_says_within_a_quarter() {
         .slos
         .iter()
         .filter(|r| r.judged && r.verdict == dashload::report::summary::SloVerdict::NoData)
-        .map(|r| format!("{} {}.{}: {:?}", r.window, r.class.key(), r.metric.key(), r.note))
+        .map(|r| {
+            format!(
+                "{} {}.{}: {:?}",
+                r.window,
+                r.class.key(),
+                r.metric.key(),
+                r.note
+            )
+        })
         .collect();
     assert!(unjudged.is_empty(), "{unjudged:?}");
 }
@@ -110,7 +121,13 @@ fn run_warns_before_sending_when_a_hold_cannot_judge_an_slo() {
     // check --strict refuses it, pointing at the hold.
     let strict = dashload(
         dir.path(),
-        &["check", "--strict", "scenarios/smoke.toml", "--set", "stages.0.hold=\"4s\""],
+        &[
+            "check",
+            "--strict",
+            "scenarios/smoke.toml",
+            "--set",
+            "stages.0.hold=\"4s\"",
+        ],
     );
     assert_eq!(strict.status.code(), Some(2), "{}", text(&strict));
     let err = String::from_utf8_lossy(&strict.stderr);
