@@ -144,7 +144,7 @@ fn the_hold_line_is_found_for_strict_errors() {
     let text = std::fs::read_to_string(&s.path).unwrap();
     let at = hold_location(&s, 1);
     let line: usize = at.rsplit(':').nth(1).unwrap().parse().unwrap();
-    assert_eq!(text.lines().nth(line - 1).unwrap().trim(), "hold = \"40s\"");
+    assert_eq!(text.lines().nth(line - 1).unwrap().trim(), "hold = \"30s\"");
 }
 
 #[test]
