@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod run_end;
 pub mod runfolder;
+pub mod sampling;
 pub mod sandbox;
 pub mod scenario;
 pub mod server_metrics;

@@ -85,6 +85,9 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         crate::plan::validate_with(&options.scenario, &options.overrides, options.goose_shape)?;
     // A distributed run's worker runs its share (`cluster::worker`).
     let cluster = crate::cluster::worker::role();
+    if cluster.is_none() && !options.goose_shape {
+        crate::sampling::warn_at_start(&scenario);
+    }
     let plan = match &cluster {
         Some(w) => w.share(&plan)?,
         None => plan,

@@ -29,6 +29,10 @@ pub struct CheckArgs {
     /// show what each returned; panel queries use the values it gave.
     #[arg(long)]
     pub probe: bool,
+    /// Exit 2 when a hold window is not expected to collect the samples an SLO
+    /// needs to be judged (see the `samples` table).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Validate and print: the same validation as `run` (scenario, then plan).
@@ -41,6 +45,23 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
         false => None,
     };
     print!("{}", describe_with(&scenario, now_ms, walked.as_ref()));
+    if args.strict {
+        let samples = crate::sampling::SamplePlan::of(&scenario);
+        if let Some(first) = samples
+            .windows
+            .iter()
+            .find(|w| w.unjudged_slos().next().is_some())
+        {
+            let warnings = samples.warnings();
+            return Err(crate::error::Error::config(
+                crate::sampling::hold_location(&scenario, first.stage),
+                format!(
+                    "--strict: {} (see the samples table above)",
+                    warnings.join("; ")
+                ),
+            ));
+        }
+    }
     Ok(0)
 }
 
@@ -236,6 +257,8 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         r.error_rate * 100.0,
         r.confidence * 100.0
     );
+    out.push_str(&crate::sampling::SamplePlan::of(s).table());
+    let w = &mut out;
     if s.sandbox != crate::scenario::SandboxTuning::default() {
         let _ = writeln!(
             w,

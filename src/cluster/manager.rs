@@ -463,6 +463,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     }
     let (scenario, plan) =
         crate::plan::validate_with(&options.scenario, &options.overrides, false)?;
+    crate::sampling::warn_at_start(&scenario);
     if scenario.stress.as_ref().is_some_and(|s| s.refine > 0) {
         return Err(Error::Config {
             location: format!("{}", scenario.path.display()),

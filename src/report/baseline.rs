@@ -50,14 +50,19 @@ pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f
 /// The figures the gate judges: those with SLOs and those `[regression]`
 /// names; dashboard-load p95 and error rate when there are neither.
 pub fn judged_figures(s: &Summary, rules: &RegressionRules) -> BTreeSet<JudgedFigure> {
-    let mut figures: BTreeSet<JudgedFigure> = s
-        .slos
-        .iter()
-        .filter(|r| r.metric != SloMetric::MsPerPoint)
-        .map(|r| JudgedFigure {
-            class: r.class,
-            metric: r.metric,
-        })
+    figures_for(s.slos.iter().map(|r| (r.class, r.metric)), rules)
+}
+
+/// [`judged_figures`] from the SLOs' (class, figure) pairs: the rule the sample
+/// planner (`crate::sampling`) applies to a scenario before it runs.
+pub fn figures_for(
+    slos: impl IntoIterator<Item = (RequestClass, SloMetric)>,
+    rules: &RegressionRules,
+) -> BTreeSet<JudgedFigure> {
+    let mut figures: BTreeSet<JudgedFigure> = slos
+        .into_iter()
+        .filter(|(_, metric)| *metric != SloMetric::MsPerPoint)
+        .map(|(class, metric)| JudgedFigure { class, metric })
         .chain(rules.figures.iter().copied())
         .collect();
     if figures.is_empty() {

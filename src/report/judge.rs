@@ -49,6 +49,21 @@ pub fn slo_min_samples(q: f64) -> u64 {
     (((1.0 / (1.0 - q)) * 1e6).round() / 1e6).ceil().max(1.0) as u64
 }
 
+/// Samples `slo` needs on a window before it is judged on them alone: successful
+/// requests for a percentile, requests for an error rate, one batch with points
+/// for `ms_per_point`. The sample planner (`crate::sampling`) asks the same.
+pub fn samples_needed(slo: &Slo) -> u64 {
+    match slo.metric {
+        SloMetric::ErrorRate => error_rate_needed(slo.max),
+        SloMetric::MsPerPoint => 1,
+        metric => slo_min_samples(quantile(metric).unwrap_or(0.5)),
+    }
+}
+
+fn error_rate_needed(max: f64) -> u64 {
+    slo_min_samples(1.0 - max.clamp(ERROR_RATE_FLOOR, 1.0))
+}
+
 fn quantile(metric: SloMetric) -> Option<f64> {
     match metric {
         SloMetric::P50 => Some(0.50),
@@ -104,7 +119,7 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
         ),
         metric => {
             let q = quantile(metric).unwrap_or(0.5);
-            let needed = slo_min_samples(q);
+            let needed = samples_needed(slo);
             if acc.count > 0 && acc.hist.is_empty() && acc.failed_hist.is_empty() {
                 return not_judged(
                     None,
@@ -158,7 +173,7 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
 
 fn error_rate(slo: &Slo, acc: &ClassAcc) -> Judgement {
     let label = slo.class.label();
-    let needed = slo_min_samples(1.0 - slo.max.clamp(ERROR_RATE_FLOOR, 1.0));
+    let needed = error_rate_needed(slo.max);
     let (n, failed) = (acc.count, acc.failed);
     let observed = (n > 0).then(|| failed as f64 / n as f64);
     if n >= needed {

@@ -23,6 +23,8 @@
 //!   (Debian's prometheus-node-exporter).
 //! - `scheduled_faults`: `[[faults]]` against the sandbox (each kind in its window only), command
 //!   faults (Ctrl-C runs the stop, a failing start stops the run, `tc netem` in a namespace).
+//! - `sample_plan`: what `check` plans per hold and figure against what smoke collected; `run`
+//!   warns and `check --strict` exits 2 when a hold cannot judge an SLO.
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 //! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
@@ -56,6 +58,7 @@ mod real_influx;
 mod recovery;
 mod refine;
 mod request_times;
+mod sample_plan;
 mod scheduled_faults;
 mod server_counts;
 mod server_metrics;

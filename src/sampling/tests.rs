@@ -1,0 +1,157 @@
+use super::*;
+
+fn scenario(name: &str) -> Scenario {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    Scenario::load(&root.join("scenarios").join(name)).unwrap()
+}
+
+fn figure<'a>(w: &'a WindowPlan, name: &str, purpose: Purpose) -> &'a FigurePlan {
+    w.figures
+        .iter()
+        .find(|f| f.name() == name && f.purpose == purpose)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn staged_stage_one_is_planned_as_the_issue_measured_it() {
+    // Issue 21, staged as it was at b9d6017: the 30 s hold at 50 viewers
+    // collected 50 dashboard loads and 12 ingest batches, and three SLOs went
+    // unjudged.
+    let mut s = scenario("staged.toml");
+    s.stages[0] = Stage {
+        users: 50,
+        ramp: Duration::from_secs(15),
+        hold: Duration::from_secs(30),
+    };
+    s.sync.batch_size = 500;
+    let plan = SamplePlan::of(&s);
+    let w = &plan.windows[0];
+    assert_eq!(
+        (w.name.as_str(), w.viewers, w.stage),
+        ("stage 1 hold", 50, 0)
+    );
+    let loads = figure(w, "dashboard_load.error_rate", Purpose::Slo);
+    assert!((45.0..=55.0).contains(&loads.planned.unwrap()), "{loads:?}");
+    assert_eq!(loads.needed, 100);
+    let batches = figure(w, "ingest_batch.p95", Purpose::Slo);
+    assert_eq!(batches.planned.map(f64::round), Some(12.0));
+    assert_eq!(batches.needed, 20);
+    let panels = figure(w, "panel_query.p99", Purpose::Slo).planned.unwrap();
+    assert!(
+        (panels - loads.planned.unwrap() * 10.0).abs() < 1e-6,
+        "10 panels a load"
+    );
+    let unjudged: Vec<String> = w.unjudged_slos().map(FigurePlan::name).collect();
+    assert_eq!(
+        unjudged,
+        [
+            "dashboard_load.error_rate",
+            "ingest_batch.p95",
+            "ingest_batch.error_rate"
+        ]
+    );
+    // The gate's percentile needs five times an SLO's.
+    assert_eq!(
+        figure(w, "dashboard_load.p95", Purpose::Regression).needed,
+        100
+    );
+    let warnings = plan.warnings();
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings[0]
+            .starts_with("stage 1 hold (50 viewers, 30s) cannot judge dashboard_load.error_rate"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[test]
+fn the_shortest_hold_judges_what_the_planned_one_cannot() {
+    let mut s = scenario("staged.toml");
+    s.stages[0].hold = Duration::from_secs(30);
+    let plan = SamplePlan::of(&s);
+    let shortest = plan.windows[0].shortest_hold(Some(Purpose::Slo)).unwrap();
+    assert!(shortest > Duration::from_secs(30), "{shortest:?}");
+    s.stages[0].hold = Duration::from_secs(shortest.as_secs() + 1);
+    let longer = SamplePlan::of(&s);
+    assert_eq!(
+        longer.windows[0].unjudged_slos().count(),
+        0,
+        "{:?}",
+        longer.warnings()
+    );
+    // A second short of it leaves something unjudged.
+    s.stages[0].hold = Duration::from_secs(shortest.as_secs().saturating_sub(2));
+    assert!(SamplePlan::of(&s).windows[0].unjudged_slos().count() > 0);
+}
+
+#[test]
+fn planned_samples_grow_with_the_hold_and_the_viewers() {
+    let mut s = scenario("smoke.toml");
+    let base = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
+    s.stages[0].hold *= 2;
+    let longer = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
+    assert!(
+        longer > base * 1.7 && longer < base * 2.3,
+        "{base} → {longer}"
+    );
+    s.stages[0].users *= 2;
+    let more = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
+    assert!(
+        more > longer * 1.7 && more < longer * 2.3,
+        "{longer} → {more}"
+    );
+}
+
+#[test]
+fn the_gate_needs_four_blocks_whatever_the_counts() {
+    let mut s = scenario("smoke.toml");
+    s.stages[0].hold = Duration::from_secs(6);
+    let plan = SamplePlan::of(&s);
+    let rate = figure(
+        &plan.windows[0],
+        "panel_query.error_rate",
+        Purpose::Regression,
+    );
+    assert!(rate.planned.unwrap() > 1.0);
+    assert!(
+        !rate.judged(plan.windows[0].length),
+        "6 s is 3 blocks of 2 s"
+    );
+    assert!(rate.judged(Duration::from_secs(8)));
+}
+
+#[test]
+fn goose_launches_a_steps_users_evenly_sync_users_first() {
+    let plan = Plan::build(
+        &[Stage {
+            users: 4,
+            ramp: Duration::from_secs(10),
+            hold: Duration::from_secs(10),
+        }],
+        None,
+        1,
+    );
+    let l = lifetimes(&plan);
+    assert_eq!(l.sync, [(0, 20_800)], "stopped last by the final ramp down");
+    let starts: Vec<u64> = l.viewers.iter().map(|v| v.0).collect();
+    assert_eq!(starts, [2_000, 4_000, 6_000, 8_000]);
+}
+
+#[test]
+fn the_hold_line_is_found_for_strict_errors() {
+    let s = scenario("staged.toml");
+    let text = std::fs::read_to_string(&s.path).unwrap();
+    let at = hold_location(&s, 1);
+    let line: usize = at.rsplit(':').nth(1).unwrap().parse().unwrap();
+    assert_eq!(text.lines().nth(line - 1).unwrap().trim(), "hold = \"30s\"");
+}
+
+#[test]
+fn every_shipped_scenario_plans_the_samples_of_every_slo_on_its_holds() {
+    for name in ["smoke.toml", "staged.toml", "resilience.toml", "soak.toml"] {
+        let plan = SamplePlan::of(&scenario(name));
+        assert!(!plan.windows.is_empty(), "{name}");
+        assert_eq!(plan.warnings(), Vec::<String>::new(), "{name}");
+    }
+}
