@@ -78,7 +78,7 @@ impl Channel {
             })
             .send()
             .await
-            .map_err(|e| Error::Unreachable(format!("manager {base}: {e}")))?;
+            .map_err(|e| transport_error(base, &e))?;
         let status = r.status();
         let what = format!("manager {base}");
         let body = read_capped(r, protocol::ANSWER_LIMIT, &what).await?;
@@ -186,7 +186,9 @@ impl Channel {
                 "{what} is not signed by the session: refused"
             )));
         }
-        serde_json::from_slice(&answer)
+        // An empty answer (204) reads as `null`: `()` or `IgnoredAny` take it.
+        let answer: &[u8] = if answer.is_empty() { b"null" } else { &answer };
+        serde_json::from_slice(answer)
             .map(Answer::Accepted)
             .map_err(|e| Error::Usage(format!("{what} is unreadable: {e}")))
     }
@@ -213,6 +215,20 @@ impl super::upload::Signer for Channel {
     fn answer_holds(&self, seq: u64, status: u16, headers: &HeaderMap, body: &[u8]) -> bool {
         Channel::answer_holds(self, seq, status, headers, body)
     }
+}
+
+/// Why `hello` did not get through: a certificate that is not the pinned one
+/// is a refusal (retrying cannot help), anything else unreachable (retried).
+fn transport_error(base: &url::Url, e: &reqwest::Error) -> Error {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if text.contains("not the pinned") {
+            return Error::Usage(format!("manager {base}: {text}: refusing to join"));
+        }
+        cause = c.source();
+    }
+    Error::Unreachable(format!("manager {base}: {e}"))
 }
 
 /// A manager's words on one line, at most 300 characters, without control

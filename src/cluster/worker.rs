@@ -527,3 +527,54 @@ pub fn host_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(target: &str) -> crate::scenario::Scenario {
+        let text = format!(
+            "name = \"w\"\n[target]\n{target}\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"1s\"\n"
+        );
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        crate::scenario::Scenario::parse(&text, &dir.join("w.toml")).unwrap()
+    }
+
+    fn assignment(index: usize, workers: usize, sandbox: Option<&str>) -> Assignment {
+        Assignment {
+            run_id: "r".into(),
+            index,
+            workers,
+            plan: String::new(),
+            seed: 1,
+            sandbox_url: sandbox.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_manager_cannot_point_a_worker_elsewhere_through_its_assignment() {
+        let sandbox = scenario("kind = \"sandbox\"");
+        let own = scenario("kind = \"influxdb1\"\nurl = \"http://127.0.0.1:8086\"");
+        let local = Some("http://127.0.0.1:4100");
+        assert_eq!(
+            check_assignment(&assignment(0, 2, local), Some(0), &sandbox)
+                .unwrap()
+                .map(String::from),
+            Some("http://127.0.0.1:4100/".to_string())
+        );
+        // A sandbox off loopback, for the worker's own sandbox scenario: refused.
+        for url in ["http://10.1.2.3:8086", "http://manager.example:8086", "file:///etc/passwd"] {
+            let e = check_assignment(&assignment(0, 2, Some(url)), None, &sandbox).unwrap_err();
+            assert!(e.to_string().contains("off loopback"), "{e}");
+        }
+        // A worker with its own target never takes the manager's sandbox.
+        assert_eq!(
+            check_assignment(&assignment(0, 2, local), None, &own).unwrap(),
+            None
+        );
+        // An index it did not ask for, or out of range: refused.
+        assert!(check_assignment(&assignment(1, 2, None), Some(0), &own).is_err());
+        assert!(check_assignment(&assignment(2, 2, None), None, &own).is_err());
+        assert!(check_assignment(&assignment(0, 100_000, None), None, &own).is_err());
+    }
+}
