@@ -75,17 +75,30 @@ pub fn is_nonce(text: &str) -> bool {
 pub fn manager_proof(key: &Key, worker_nonce: &str, manager_nonce: &str) -> String {
     let m = mac(
         &key.0,
-        &[b"manager", worker_nonce.as_bytes(), manager_nonce.as_bytes()],
+        &[
+            b"manager",
+            worker_nonce.as_bytes(),
+            manager_nonce.as_bytes(),
+        ],
     );
     hex::encode(m.finalize().into_bytes())
 }
 
 /// True when `proof` is the manager's proof for these nonces (constant time).
-pub fn manager_proof_holds(key: &Key, worker_nonce: &str, manager_nonce: &str, proof: &str) -> bool {
+pub fn manager_proof_holds(
+    key: &Key,
+    worker_nonce: &str,
+    manager_nonce: &str,
+    proof: &str,
+) -> bool {
     check(
         mac(
             &key.0,
-            &[b"manager", worker_nonce.as_bytes(), manager_nonce.as_bytes()],
+            &[
+                b"manager",
+                worker_nonce.as_bytes(),
+                manager_nonce.as_bytes(),
+            ],
         ),
         proof,
     )
@@ -115,7 +128,11 @@ impl Session {
     pub fn derive(key: &Key, worker_nonce: &str, manager_nonce: &str) -> Session {
         let m = mac(
             &key.0,
-            &[b"session", worker_nonce.as_bytes(), manager_nonce.as_bytes()],
+            &[
+                b"session",
+                worker_nonce.as_bytes(),
+                manager_nonce.as_bytes(),
+            ],
         );
         Session {
             id: manager_nonce.to_string(),
@@ -224,14 +241,25 @@ mod tests {
         let right = key("right-token-0123456789");
         let proof = manager_proof(&right, &w, &m);
         assert!(manager_proof_holds(&right, &w, &m, &proof));
-        assert!(!manager_proof_holds(&key("wrong-token-0123456789"), &w, &m, &proof));
+        assert!(!manager_proof_holds(
+            &key("wrong-token-0123456789"),
+            &w,
+            &m,
+            &proof
+        ));
         // Bound to both nonces and the role: a replayed or reflected proof fails.
         assert!(!manager_proof_holds(&right, &nonce(), &m, &proof));
         assert!(!manager_proof_holds(&right, &m, &w, &proof));
         let s = Session::derive(&right, &w, &m);
         let as_worker = s.request_proof("POST", "/cluster/v3/join", 1, &body_digest(b"{}"));
         assert_ne!(as_worker, proof, "the roles' labels differ");
-        assert!(s.request_holds("POST", "/cluster/v3/join", 1, &body_digest(b"{}"), &as_worker));
+        assert!(s.request_holds(
+            "POST",
+            "/cluster/v3/join",
+            1,
+            &body_digest(b"{}"),
+            &as_worker
+        ));
         for (method, path, seq, body) in [
             ("PUT", "/cluster/v3/join", 1, &b"{}"[..]),
             ("POST", "/cluster/v3/tick", 1, b"{}"),
@@ -241,7 +269,13 @@ mod tests {
             assert!(!s.request_holds(method, path, seq, &body_digest(body), &as_worker));
         }
         let other = Session::derive(&key("wrong-token-0123456789"), &w, &m);
-        assert!(!other.request_holds("POST", "/cluster/v3/join", 1, &body_digest(b"{}"), &as_worker));
+        assert!(!other.request_holds(
+            "POST",
+            "/cluster/v3/join",
+            1,
+            &body_digest(b"{}"),
+            &as_worker
+        ));
         let answer = s.answer_proof(1, 200, b"{\"a\":1}");
         assert!(s.answer_holds(1, 200, b"{\"a\":1}", &answer));
         assert!(!s.answer_holds(2, 200, b"{\"a\":1}", &answer));
@@ -249,7 +283,12 @@ mod tests {
         assert!(!s.answer_holds(1, 200, b"{\"a\":1}", "not hex"));
         // The empty key (loopback without a token) still runs the same exchange.
         let none = Key::of(None);
-        assert!(manager_proof_holds(&none, &w, &m, &manager_proof(&none, &w, &m)));
+        assert!(manager_proof_holds(
+            &none,
+            &w,
+            &m,
+            &manager_proof(&none, &w, &m)
+        ));
     }
 
     #[test]

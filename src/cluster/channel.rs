@@ -68,7 +68,11 @@ impl Channel {
     /// retries those); a manager that does not prove it knows the token is a
     /// usage error, and nothing derived from the token has been sent.
     pub async fn connect(client: reqwest::Client, base: &url::Url, key: &Key) -> Result<Channel> {
-        let root = format!("{}{}", base.as_str().trim_end_matches('/'), protocol::PREFIX);
+        let root = format!(
+            "{}{}",
+            base.as_str().trim_end_matches('/'),
+            protocol::PREFIX
+        );
         let worker_nonce = auth::nonce();
         let r = client
             .post(format!("{root}/hello"))

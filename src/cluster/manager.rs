@@ -21,18 +21,18 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use tokio::sync::watch;
 
-use super::merge::{worker_dir, WorkerRecord, WorkersFile};
 use super::auth::{self, Key, Replays, Session};
+use super::merge::{worker_dir, WorkerRecord, WorkersFile};
 use super::protocol::{
     self, Assignment, ClockEstimate, Command, Done, Hello, HelloRequest, Join, Ready, Refusal,
     Start, Tick,
 };
-use super::tls::ServerTls;
 use super::share::{worker_seed, SYNC_WORKER};
+use super::tls::ServerTls;
 use super::token::Token;
 use super::upload;
 use crate::error::{Error, Result};
@@ -141,7 +141,13 @@ struct SessionState {
     opened: Instant,
     proven: bool,
     replays: Replays,
+    /// The worker index it joined as: it speaks for that worker only.
+    worker: Option<usize>,
 }
+
+/// The session a request came in, for the handlers (set by `authenticate`).
+#[derive(Debug, Clone)]
+struct SessionId(String);
 
 impl Sessions {
     /// Unproven sessions kept at once.
@@ -167,6 +173,7 @@ impl Sessions {
                 opened: Instant::now(),
                 proven: false,
                 replays: Replays::default(),
+                worker: None,
             },
         );
     }
@@ -245,6 +252,27 @@ impl Shared {
         let fresh = state.replays.accept(seq);
         state.proven |= fresh;
         fresh
+    }
+
+    /// Session `id` joined as worker `index`.
+    fn bind(&self, id: &SessionId, index: usize) {
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        if let Some(state) = sessions.map.get_mut(&id.0) {
+            state.worker = Some(index);
+        }
+    }
+
+    /// A refusal unless session `id` joined as worker `index` (a worker speaks
+    /// for itself only: its ticks, files and result).
+    fn speaks_for(&self, id: &SessionId, index: usize) -> Option<Response> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        let joined = sessions.map.get(&id.0).and_then(|s| s.worker);
+        (joined != Some(index)).then(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                format!("this session did not join as worker {index}"),
+            )
+        })
     }
 }
 
@@ -326,7 +354,9 @@ async fn authenticate(State(s): State<Arc<Shared>>, req: Request, next: Next) ->
     if !s.accept(&id, seq) {
         return unauthenticated("replayed request");
     }
-    let answer = next.run(Request::from_parts(parts, body)).await;
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(SessionId(id));
+    let answer = next.run(req).await;
     let (mut parts, body) = answer.into_parts();
     let bytes = axum::body::to_bytes(body, protocol::ANSWER_LIMIT)
         .await
@@ -358,7 +388,11 @@ async fn hello(State(s): State<Arc<Shared>>, Json(h): Json<HelloRequest>) -> Res
     .into_response()
 }
 
-async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
+async fn join(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(j): Json<Join>,
+) -> Response {
     if j.version != env!("CARGO_PKG_VERSION") {
         return refuse(
             StatusCode::CONFLICT,
@@ -415,6 +449,7 @@ async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
         j.host, j.pid
     );
     book.slots[index].join = Some(j);
+    s.bind(&id, index);
     Json(Assignment {
         run_id: s.run_id.clone(),
         index,
@@ -429,9 +464,16 @@ async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
     .into_response()
 }
 
-async fn ready(State(s): State<Arc<Shared>>, Json(r): Json<Ready>) -> Response {
+async fn ready(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(r): Json<Ready>,
+) -> Response {
     if r.run_id != s.run_id {
         return refuse(StatusCode::CONFLICT, "not this run");
+    }
+    if let Some(refusal) = s.speaks_for(&id, r.index) {
+        return refusal;
     }
     {
         let mut book = s.book.lock().expect("book lock");
@@ -455,8 +497,15 @@ async fn ready(State(s): State<Arc<Shared>>, Json(r): Json<Ready>) -> Response {
     }
 }
 
-async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
+async fn tick(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(t): Json<Tick>,
+) -> Response {
     let now = Instant::now();
+    if let Some(refusal) = s.speaks_for(&id, t.index) {
+        return refusal;
+    }
     let t0 = match s.start.borrow().clone() {
         Some(Ok(t0)) => t0,
         _ => return refuse(StatusCode::CONFLICT, "the run has not started"),
@@ -502,10 +551,14 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
 
 async fn file(
     State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
     UrlPath((index, name)): UrlPath<(usize, String)>,
     Query(announced): Query<upload::Announced>,
     req: Request,
 ) -> Response {
+    if let Some(refusal) = s.speaks_for(&id, index) {
+        return refusal;
+    }
     let run = req
         .headers()
         .get("x-dashload-run")
@@ -540,7 +593,14 @@ async fn file(
     }
 }
 
-async fn done(State(s): State<Arc<Shared>>, Json(d): Json<Done>) -> Response {
+async fn done(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(d): Json<Done>,
+) -> Response {
+    if let Some(refusal) = s.speaks_for(&id, d.index) {
+        return refusal;
+    }
     let mut book = s.book.lock().expect("book lock");
     let Some(slot) = book.slots.get_mut(d.index).filter(|_| d.run_id == s.run_id) else {
         return refuse(StatusCode::CONFLICT, "not this run");

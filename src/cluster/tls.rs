@@ -205,7 +205,8 @@ impl ServerTls {
             });
         };
         let fingerprint = Fingerprint::of(leaf);
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, "private key", e))?;
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| pem_error(key, "private key", e))?;
         ServerTls::build(chain, key, fingerprint)
     }
 
@@ -321,7 +322,10 @@ mod tests {
         let shown = f.to_string();
         assert_eq!(shown.len(), 32 * 3 - 1);
         assert_eq!(Fingerprint::parse(&shown), Ok(f));
-        assert_eq!(Fingerprint::parse(&shown.replace(':', "").to_lowercase()), Ok(f));
+        assert_eq!(
+            Fingerprint::parse(&shown.replace(':', "").to_lowercase()),
+            Ok(f)
+        );
         assert!(Fingerprint::parse("AB:CD").is_err());
         assert!(Fingerprint::parse(&"zz".repeat(32)).is_err());
     }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::channel::{Answer, Channel};
-use super::protocol::{self, Assignment, Command, Done, FileSum, Join, Ready, Start, Tick, WindowState};
+use super::protocol::{
+    self, Assignment, Command, Done, FileSum, Join, Ready, Start, Tick, WindowState,
+};
 use super::token::Token;
 use crate::error::{exit_code, Error, Result};
 use crate::live::Live;
@@ -323,12 +325,20 @@ fn check_assignment(
     asked: Option<usize>,
     scenario: &crate::scenario::Scenario,
 ) -> Result<Option<url::Url>> {
-    let bad = |what: String| Err(Error::Usage(format!("the manager's assignment: {what}: refused")));
+    let bad = |what: String| {
+        Err(Error::Usage(format!(
+            "the manager's assignment: {what}: refused"
+        )))
+    };
     if !(1..=256).contains(&a.workers) || a.index >= a.workers {
         return bad(format!("worker {} of {}", a.index, a.workers));
     }
     if asked.is_some_and(|i| i != a.index) {
-        return bad(format!("index {} where {} was asked for", a.index, asked.unwrap_or(0)));
+        return bad(format!(
+            "index {} where {} was asked for",
+            a.index,
+            asked.unwrap_or(0)
+        ));
     }
     let sandbox = match (&a.sandbox_url, scenario.target.kind) {
         (None, _) => None,
@@ -563,7 +573,11 @@ mod tests {
             Some("http://127.0.0.1:4100/".to_string())
         );
         // A sandbox off loopback, for the worker's own sandbox scenario: refused.
-        for url in ["http://10.1.2.3:8086", "http://manager.example:8086", "file:///etc/passwd"] {
+        for url in [
+            "http://10.1.2.3:8086",
+            "http://manager.example:8086",
+            "file:///etc/passwd",
+        ] {
             let e = check_assignment(&assignment(0, 2, Some(url)), None, &sandbox).unwrap_err();
             assert!(e.to_string().contains("off loopback"), "{e}");
         }

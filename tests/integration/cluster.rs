@@ -269,7 +269,9 @@ fn worker(dir: &Path, scenario: &str, port: u16, index: usize, token: Option<&st
 
 /// Workers 0 to n − 1 on loopback running `scenario`, without a token.
 fn workers(dir: &Path, scenario: &str, port: u16, n: usize) -> Vec<Proc> {
-    (0..n).map(|i| worker(dir, scenario, port, i, None)).collect()
+    (0..n)
+        .map(|i| worker(dir, scenario, port, i, None))
+        .collect()
 }
 
 /// `dashload run <scenario> --workers <workers> --listen <listen> <extra…>` in
@@ -588,7 +590,8 @@ fn mismatched_and_unauthorised_workers_are_refused() {
         1,
         &["--join-timeout", "8"],
     );
-    let bad = worker(other.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
+    let bad =
+        worker(other.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
     let err = &bad.stderr;
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("scenario mismatch"), "{err}");
@@ -648,8 +651,14 @@ fn a_wrong_token_is_refused_and_never_printed() {
     );
     command.env("DASHLOAD_CLUSTER_TOKEN", secret);
     let manager = Proc::spawn("manager", command);
-    let wrong =
-        worker(dir.path(), "scenarios/cluster.toml", port, 0, Some("wrong-token-0123456789")).wait(Duration::from_secs(60));
+    let wrong = worker(
+        dir.path(),
+        "scenarios/cluster.toml",
+        port,
+        0,
+        Some("wrong-token-0123456789"),
+    )
+    .wait(Duration::from_secs(60));
     let err = &wrong.stderr;
     assert_eq!(wrong.status.code(), Some(2), "{err}");
     assert!(err.contains("wrong or missing cluster token"), "{err}");
@@ -1029,7 +1038,8 @@ fn late_and_duplicate_workers_are_refused_in_one_line() {
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
     let first = worker(dir.path(), "scenarios/cluster.toml", port, 0, None);
     manager.line("worker 0 joined", Duration::from_secs(60));
-    let twin = worker(dir.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
+    let twin =
+        worker(dir.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
     assert_eq!(twin.status.code(), Some(2), "{}", twin.stderr);
     assert!(
         twin.stderr.contains("duplicate: worker 0 already joined"),

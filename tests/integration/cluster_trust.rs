@@ -121,7 +121,9 @@ async fn fake_answer(State(st): State<FakeState>, req: Request) -> Response {
     match (&st.fake, route.as_str()) {
         (Fake::Stranger, "/hello") => {
             let nonce = auth::nonce();
-            let wrong = Key::of(Some(&Token::parse("not-the-token-0123456789", "t").unwrap()));
+            let wrong = Key::of(Some(
+                &Token::parse("not-the-token-0123456789", "t").unwrap(),
+            ));
             json(serde_json::json!({
                 "version": version,
                 "nonce": nonce,
@@ -211,9 +213,7 @@ impl FakeManager {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new()
-            .fallback(fake_answer)
-            .with_state(state);
+        let app = axum::Router::new().fallback(fake_answer).with_state(state);
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -331,7 +331,11 @@ fn a_worker_refuses_a_manager_that_does_not_know_the_token() {
     let fields: Vec<&String> = hello.as_object().unwrap().keys().collect();
     assert_eq!(fields, ["nonce"], "{hello}");
     assert!(auth::is_nonce(hello["nonce"].as_str().unwrap()));
-    let all = format!("{}{}", seen[0].headers, String::from_utf8_lossy(&seen[0].body));
+    let all = format!(
+        "{}{}",
+        seen[0].headers,
+        String::from_utf8_lossy(&seen[0].body)
+    );
     assert!(!all.to_lowercase().contains("authorization"), "{all}");
     assert!(!all.contains(TOKEN), "{all}");
     assert!(!all.contains(auth::PROOF_HEADER), "{all}");
@@ -394,7 +398,13 @@ fn a_compromised_manager_cannot_point_the_worker_elsewhere_or_run_anything() {
         .port();
     let mut sandbox = Command::new(env!("CARGO_BIN_EXE_dashload"));
     sandbox
-        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}"), "--seed-days", "2"])
+        .args([
+            "sandbox",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--seed-days",
+            "2",
+        ])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -457,7 +467,10 @@ fn a_compromised_manager_cannot_point_the_worker_elsewhere_or_run_anything() {
         assert!(!all.contains(secret), "{all}");
         assert!(!all.contains(TOKEN), "{all}");
     }
-    assert!(!dir.path().join("pwned").exists(), "the manager's command ran");
+    assert!(
+        !dir.path().join("pwned").exists(),
+        "the manager's command ran"
+    );
     assert!(!err.contains(secret), "{err}");
 }
 
@@ -651,12 +664,18 @@ fn local_workers_get_the_token_out_of_their_environment() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/trust.toml"), SHORT).unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_dashload"));
-    c.args(["run", "scenarios/trust.toml", "--workers", "local:2", "--no-report"])
-        .current_dir(dir.path())
-        .env("DASHLOAD_CLUSTER_TOKEN", TOKEN)
-        .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    c.args([
+        "run",
+        "scenarios/trust.toml",
+        "--workers",
+        "local:2",
+        "--no-report",
+    ])
+    .current_dir(dir.path())
+    .env("DASHLOAD_CLUSTER_TOKEN", TOKEN)
+    .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     let pid = child.id();
     let mut workers = Vec::new();
@@ -673,7 +692,10 @@ fn local_workers_get_the_token_out_of_their_environment() {
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         assert!(cmdline.contains("worker"), "{cmdline}");
         assert!(cmdline.contains("--token-stdin"), "{cmdline}");
-        assert!(!environ.contains("DASHLOAD_CLUSTER_TOKEN"), "worker {w}'s environment");
+        assert!(
+            !environ.contains("DASHLOAD_CLUSTER_TOKEN"),
+            "worker {w}'s environment"
+        );
         assert!(!environ.contains(TOKEN) && !cmdline.contains(TOKEN));
     }
     let (code, err) = finish(child, Duration::from_secs(120));
@@ -708,7 +730,10 @@ fn a_tls_manager_is_joined_only_with_its_pinned_fingerprint() {
     let (code, err) = finish(c.spawn().unwrap(), Duration::from_secs(60));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("not the pinned"), "{err}");
-    assert!(err.contains(&fingerprint), "names the certificate it met: {err}");
+    assert!(
+        err.contains(&fingerprint),
+        "names the certificate it met: {err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     // The right pin: the run goes through.
     let mut c = worker(dir.path(), "scenarios/trust.toml", &url);
@@ -717,4 +742,96 @@ fn a_tls_manager_is_joined_only_with_its_pinned_fingerprint() {
     assert_eq!(code, Some(0), "{err}");
     let mut manager = manager;
     assert_eq!(manager.wait(Duration::from_secs(60)).code(), Some(0));
+}
+
+/// Past the handshake: a request whose body is not the one signed, a replayed
+/// one, and one session speaking for a worker it did not join as are refused.
+#[test]
+fn signed_requests_cannot_be_altered_replayed_or_borrowed() {
+    let dir = workspace();
+    let scenario = SHORT.replace(
+        "kind = \"sandbox\"",
+        "kind = \"influxdb1\"\nurl = \"http://127.0.0.1:9\"",
+    );
+    let (_manager, line, _drain) = real_manager(dir.path(), &scenario, &[]);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = Key::of(Some(&Token::parse(TOKEN, "t").unwrap()));
+    let base = url::Url::parse(&format!("http://{addr}")).unwrap();
+    let client = reqwest::Client::new();
+    let connect = || {
+        runtime
+            .block_on(dashload::cluster::channel::Channel::connect(
+                client.clone(),
+                &base,
+                &key,
+            ))
+            .unwrap()
+    };
+    let (joined, stranger) = (connect(), connect());
+    let digest = dashload::scenario::Scenario::load_with(
+        &dir.path().join("scenarios/trust.toml"),
+        &dashload::scenario::Overrides::none(),
+    )
+    .unwrap()
+    .digest;
+    let join = dashload::cluster::protocol::Join {
+        version: joined.manager_version.clone(),
+        digest,
+        index: Some(0),
+        host: "test".into(),
+        pid: 1,
+    };
+    let assignment: Assignment = runtime
+        .block_on(joined.expect("join", &join, Duration::from_secs(30)))
+        .unwrap();
+    let ready = dashload::cluster::protocol::Ready {
+        run_id: assignment.run_id.clone(),
+        index: 0,
+    };
+    // Another session (it knows the token, but joined as nobody) cannot speak for worker 0.
+    let borrowed = runtime
+        .block_on(stranger.call::<serde_json::Value>("ready", &ready, Duration::from_secs(10)))
+        .unwrap();
+    match borrowed {
+        dashload::cluster::channel::Answer::Refused(why) => {
+            assert!(why.contains("did not join as worker 0"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Raw: a signed body, then the same request again, then another body under its proof.
+    let send = |headers: reqwest::header::HeaderMap, body: &'static str| {
+        runtime.block_on(async {
+            let r = client
+                .post(joined.url("done"))
+                .headers(headers)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let body = r#"{"not":"a done"}"#;
+    let (headers, _) = joined.sign("POST", "done", &auth::body_digest(body.as_bytes()));
+    let (first, why) = send(headers.clone(), body);
+    assert_eq!(first, 422, "signed, then judged on its content: {why}");
+    let (again, why) = send(headers, body);
+    assert_eq!((again, why.contains("replayed")), (401, true), "{why}");
+    let (headers, _) = joined.sign("POST", "done", &auth::body_digest(body.as_bytes()));
+    let (altered, why) = send(headers, r#"{"not":"a dune"}"#);
+    assert_eq!(
+        (altered, why.contains("bad request proof")),
+        (401, true),
+        "{why}"
+    );
 }

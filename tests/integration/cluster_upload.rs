@@ -11,9 +11,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dashload::cluster::merge::worker_dir;
 use dashload::cluster::auth::{self, Key};
 use dashload::cluster::channel::Channel;
+use dashload::cluster::merge::worker_dir;
 use dashload::cluster::protocol::{Assignment, Join, Ready, Start, PREFIX};
 use dashload::cluster::token::Token;
 use dashload::cluster::upload::{self, Announced, CHUNK};
@@ -190,9 +190,7 @@ impl Session {
 
     /// The headers of one raw `PUT` of `route?query`: the run and the session's proof.
     fn signed_put(&self, route_and_query: &str) -> reqwest::header::HeaderMap {
-        let (mut h, _) = self
-            .channel
-            .sign("PUT", route_and_query, auth::STREAMED);
+        let (mut h, _) = self.channel.sign("PUT", route_and_query, auth::STREAMED);
         h.extend(self.headers.clone());
         h
     }

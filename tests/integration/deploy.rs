@@ -430,7 +430,10 @@ fn check_workers_run_the_managers_scenario(rel: &str, found: &[Vec<String>]) {
     };
     let run = found.iter().find(|c| c[0] == "run").expect("the manager");
     for worker in found.iter().filter(|c| c[0] == "worker") {
-        assert_eq!(worker[1], run[1], "{rel}: the worker's scenario: {worker:?}");
+        assert_eq!(
+            worker[1], run[1],
+            "{rel}: the worker's scenario: {worker:?}"
+        );
         assert_eq!(sets(worker), sets(run), "{rel}: the worker's overrides");
     }
 }
