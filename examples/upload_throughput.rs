@@ -104,8 +104,8 @@ async fn main() {
                 &Default::default(),
                 &path,
             )
-                .await
-                .expect("upload");
+            .await
+            .expect("upload");
             let secs = t.elapsed().as_secs_f64();
             println!(
                 "bytes {} seconds {secs:.3} mib_per_s {:.1}",
