@@ -835,3 +835,45 @@ fn signed_requests_cannot_be_altered_replayed_or_borrowed() {
         "{why}"
     );
 }
+
+/// Off loopback the manager serves TLS or is told plainly that it may not
+/// (the worker's side is `tls.rs`'s unit test: it refuses before dialling).
+#[test]
+fn a_manager_off_loopback_refuses_plain_http_unless_allowed() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("scenarios/trust.toml"),
+        SHORT.replace(
+            "kind = \"sandbox\"",
+            "kind = \"influxdb1\"\nurl = \"http://127.0.0.1:9\"",
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_dashload"));
+        c.args(["run", "scenarios/trust.toml", "--workers", "1"])
+            .args(["--listen", "0.0.0.0:0", "--join-timeout", "1"])
+            .args(extra)
+            .current_dir(dir.path())
+            .env("DASHLOAD_CLUSTER_TOKEN", TOKEN)
+            .env_remove("DASHLOAD_CLUSTER_TOKEN_FILE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        finish(c.spawn().unwrap(), Duration::from_secs(60))
+    };
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is off loopback: serve TLS"), "{err}");
+    assert!(err.contains("--allow-plain-http"), "{err}");
+    // Allowed, or over TLS: it listens, then gives up on its missing worker.
+    for extra in [&["--allow-plain-http"][..], &["--tls-self-signed"]] {
+        let (code, err) = run(extra);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("workers missing after 1 s"),
+            "{extra:?}: {err}"
+        );
+    }
+    let (_, err) = run(&["--tls-cert", "missing.crt", "--tls-key", "missing.key"]);
+    assert!(err.contains("missing.crt: no PEM certificate"), "{err}");
+}
