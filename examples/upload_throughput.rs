@@ -20,6 +20,26 @@ use axum::routing::put;
 use axum::Router;
 use dashload::cluster::upload::{self, Announced};
 
+/// This bench's server checks no session (the streaming path is what it
+/// measures): the upload goes unsigned and any answer is taken.
+struct NoSession;
+
+impl upload::Signer for NoSession {
+    fn sign_upload(&self, _route: &str) -> (reqwest::header::HeaderMap, u64) {
+        (reqwest::header::HeaderMap::new(), 0)
+    }
+
+    fn answer_holds(
+        &self,
+        _seq: u64,
+        _status: u16,
+        _headers: &reqwest::header::HeaderMap,
+        _body: &[u8],
+    ) -> bool {
+        true
+    }
+}
+
 struct Server {
     dir: PathBuf,
     left: AtomicU64,
@@ -72,12 +92,20 @@ async fn main() {
         Some("send") if args.len() == 4 => {
             let path = PathBuf::from(&args[3]);
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let url = format!("http://127.0.0.1:{}/files/{name}", args[2]);
+            let base = format!("http://127.0.0.1:{}", args[2]);
             let client = reqwest::Client::new();
             let t = Instant::now();
-            let sent = upload::send(&client, &url, &Default::default(), &path)
-                .await
-                .expect("upload");
+            let route = format!("files/{name}");
+            let sent = upload::send(
+                &client,
+                &base,
+                &route,
+                &NoSession,
+                &Default::default(),
+                &path,
+            )
+            .await
+            .expect("upload");
             let secs = t.elapsed().as_secs_f64();
             println!(
                 "bytes {} seconds {secs:.3} mib_per_s {:.1}",

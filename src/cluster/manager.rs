@@ -15,20 +15,24 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::body::Body;
+use axum::extract::{OriginalUri, Path as UrlPath, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::routing::{post, put};
+use axum::{Extension, Json, Router};
 use chrono::Utc;
 use tokio::sync::watch;
 
+use super::auth::{self, Key, Replays, Session};
 use super::merge::{worker_dir, WorkerRecord, WorkersFile};
 use super::protocol::{
-    self, Assignment, ClockEstimate, Command, Done, Hello, Join, Ready, Refusal, Start, Tick,
+    self, Assignment, ClockEstimate, Command, Done, Hello, HelloRequest, Join, Ready, Refusal,
+    Start, Tick,
 };
 use super::share::{worker_seed, SYNC_WORKER};
+use super::tls::ServerTls;
 use super::token::Token;
 use super::upload;
 use crate::error::{Error, Result};
@@ -97,8 +101,82 @@ pub struct ManagerOptions {
     pub on_loss: OnLoss,
     /// How long to wait for every worker to join and be ready.
     pub join_timeout: Duration,
-    /// The `--set` overrides, passed to the workers.
+    /// The `--set` overrides, passed to `local:N` workers on their command line
+    /// (remote workers have their own: the digest shows they agree).
     pub set: Vec<String>,
+    /// TLS for the channel.
+    pub tls: TlsChoice,
+    /// Plain HTTP off loopback was asked for (`--allow-plain-http`).
+    pub allow_plain_http: bool,
+}
+
+/// Whether and how the manager serves TLS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum TlsChoice {
+    /// Plain HTTP (loopback, or `--allow-plain-http`).
+    #[default]
+    None,
+    /// `--tls-cert` and `--tls-key`, PEM.
+    Files {
+        /// The certificate chain.
+        cert: PathBuf,
+        /// Its private key.
+        key: PathBuf,
+    },
+    /// `--tls-self-signed`: made at start, its fingerprint printed.
+    SelfSigned,
+}
+
+/// The sessions opened by `hello`. Those no request has proven yet (anyone can
+/// say hello) are capped, the oldest going first; a proven one (its worker
+/// knows the token) stays.
+#[derive(Debug, Default)]
+struct Sessions {
+    map: std::collections::HashMap<String, SessionState>,
+}
+
+#[derive(Debug)]
+struct SessionState {
+    session: Session,
+    opened: Instant,
+    proven: bool,
+    replays: Replays,
+    /// The worker index it joined as: it speaks for that worker only.
+    worker: Option<usize>,
+}
+
+/// The session a request came in, for the handlers (set by `authenticate`).
+#[derive(Debug, Clone)]
+struct SessionId(String);
+
+impl Sessions {
+    /// Unproven sessions kept at once.
+    const UNPROVEN: usize = 1024;
+
+    fn open(&mut self, session: Session) {
+        let unproven = self.map.values().filter(|s| !s.proven).count();
+        if unproven >= Self::UNPROVEN {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .filter(|(_, s)| !s.proven)
+                .min_by_key(|(_, s)| s.opened)
+                .map(|(id, _)| id.clone())
+            {
+                self.map.remove(&oldest);
+            }
+        }
+        self.map.insert(
+            session.id.clone(),
+            SessionState {
+                session,
+                opened: Instant::now(),
+                proven: false,
+                replays: Replays::default(),
+                worker: None,
+            },
+        );
+    }
 }
 
 /// One worker's state at the manager.
@@ -141,9 +219,11 @@ struct RecoveryOrder {
 }
 
 struct Shared {
-    /// `None` on loopback without a token (remote workers then need none).
-    token: Option<Token>,
-    hello: Hello,
+    /// The token's key (empty on loopback without a token: remote workers then need none).
+    key: Key,
+    sessions: Mutex<Sessions>,
+    /// The scenario file, as the manager was given it (for messages).
+    scenario: String,
     digest: String,
     run_id: String,
     plan: Plan,
@@ -153,6 +233,47 @@ struct Shared {
     book: Mutex<Book>,
     /// The run's zero, once every worker is ready (or why it will not start).
     start: watch::Sender<Option<std::result::Result<Instant, String>>>,
+}
+
+impl Shared {
+    /// The session `id`, if open.
+    fn session(&self, id: &str) -> Option<Session> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        sessions.map.get(id).map(|st| st.session.clone())
+    }
+
+    /// Take sequence number `seq` of session `id` (its proof checked): false
+    /// for a replay. The session is proven from then on.
+    fn accept(&self, id: &str, seq: u64) -> bool {
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        let Some(state) = sessions.map.get_mut(id) else {
+            return false;
+        };
+        let fresh = state.replays.accept(seq);
+        state.proven |= fresh;
+        fresh
+    }
+
+    /// Session `id` joined as worker `index`.
+    fn bind(&self, id: &SessionId, index: usize) {
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        if let Some(state) = sessions.map.get_mut(&id.0) {
+            state.worker = Some(index);
+        }
+    }
+
+    /// A refusal unless session `id` joined as worker `index` (a worker speaks
+    /// for itself only: its ticks, files and result).
+    fn speaks_for(&self, id: &SessionId, index: usize) -> Option<Response> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        let joined = sessions.map.get(&id.0).and_then(|s| s.worker);
+        (joined != Some(index)).then(|| {
+            refuse(
+                StatusCode::FORBIDDEN,
+                format!("this session did not join as worker {index}"),
+            )
+        })
+    }
 }
 
 fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
@@ -165,29 +286,120 @@ fn refuse(status: StatusCode, reason: impl Into<String>) -> Response {
         .into_response()
 }
 
-async fn auth(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let header = req.headers().get(axum::http::header::AUTHORIZATION);
-    let ok = match &s.token {
-        None => true,
-        Some(t) => header.is_some_and(|v| t.accepts(v.as_bytes())),
-    };
-    if !ok {
-        return refuse(StatusCode::UNAUTHORIZED, "wrong or missing cluster token");
+/// A refusal before any session: the worker cannot check it, and it says no more.
+fn unauthenticated(why: &str) -> Response {
+    refuse(StatusCode::UNAUTHORIZED, why)
+}
+
+fn too_large() -> Response {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "a control request's body is limited to {} KiB",
+            protocol::CONTROL_BODY_LIMIT / 1024
+        ),
+    )
+}
+
+/// Every route after `hello`: an oversized body is refused before it is read;
+/// the request must carry a known session, a fresh sequence number and that
+/// session's proof over method, path and query, and body digest (an upload's
+/// query names its SHA-256, which `upload.rs` checks); the answer is signed.
+async fn authenticate(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let streamed = req.method() == axum::http::Method::PUT;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if !streamed && declared.is_some_and(|n| n > protocol::CONTROL_BODY_LIMIT as u64) {
+        return too_large();
     }
-    next.run(req).await
+    let headers = req.headers().clone();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let signed = (
+        header(auth::SESSION_HEADER),
+        header(auth::SEQ_HEADER).and_then(|v| v.parse::<u64>().ok()),
+        header(auth::PROOF_HEADER),
+    );
+    let (Some(id), Some(seq), Some(proof)) = signed else {
+        return unauthenticated("wrong or missing cluster token (no session: say hello first)");
+    };
+    let Some(session) = s.session(&id) else {
+        return unauthenticated("wrong or missing cluster token (unknown session)");
+    };
+    let uri = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+    let path = uri.path_and_query().map_or("", |p| p.as_str()).to_string();
+    let method = req.method().as_str().to_string();
+    let (parts, body) = req.into_parts();
+    let (digest, body) = if streamed {
+        (auth::STREAMED.to_string(), body)
+    } else {
+        match axum::body::to_bytes(body, protocol::CONTROL_BODY_LIMIT).await {
+            Ok(bytes) => (auth::body_digest(&bytes), Body::from(bytes)),
+            Err(_) => return too_large(),
+        }
+    };
+    if !session.request_holds(&method, &path, seq, &digest, &proof) {
+        return unauthenticated("wrong or missing cluster token (bad request proof)");
+    }
+    if !s.accept(&id, seq) {
+        return unauthenticated("replayed request");
+    }
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(SessionId(id));
+    let answer = next.run(req).await;
+    let (mut parts, body) = answer.into_parts();
+    let bytes = axum::body::to_bytes(body, protocol::ANSWER_LIMIT)
+        .await
+        .unwrap_or_default();
+    let signed = session.answer_proof(seq, parts.status.as_u16(), &bytes);
+    parts.headers.insert(
+        auth::PROOF_HEADER,
+        signed.parse().expect("hex is a header value"),
+    );
+    Response::from_parts(parts, Body::from(bytes))
 }
 
-async fn hello(State(s): State<Arc<Shared>>) -> Json<Hello> {
-    Json(s.hello.clone())
+/// `hello`: open a session and prove the manager knows the token.
+async fn hello(State(s): State<Arc<Shared>>, Json(h): Json<HelloRequest>) -> Response {
+    if !auth::is_nonce(&h.nonce) {
+        return refuse(StatusCode::BAD_REQUEST, "hello: not a nonce");
+    }
+    let nonce = auth::nonce();
+    let proof = auth::manager_proof(&s.key, &h.nonce, &nonce);
+    s.sessions
+        .lock()
+        .expect("sessions lock")
+        .open(Session::derive(&s.key, &h.nonce, &nonce));
+    Json(Hello {
+        version: env!("CARGO_PKG_VERSION").into(),
+        nonce,
+        proof,
+    })
+    .into_response()
 }
 
-async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
-    if j.version != s.hello.version {
+async fn join(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(j): Json<Join>,
+) -> Response {
+    if j.version != env!("CARGO_PKG_VERSION") {
         return refuse(
             StatusCode::CONFLICT,
             format!(
                 "version mismatch: worker runs dashload {}, the manager {}",
-                j.version, s.hello.version
+                j.version.chars().take(40).collect::<String>(),
+                env!("CARGO_PKG_VERSION")
             ),
         );
     }
@@ -195,9 +407,9 @@ async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
         return refuse(
             StatusCode::CONFLICT,
             format!(
-                "scenario mismatch: the worker's {} has digest {}, the manager's {}",
-                s.hello.scenario,
+                "scenario mismatch: the worker's scenario (overrides included) has digest {}, the manager's {} has {}",
                 short(&j.digest),
+                s.scenario,
                 short(&s.digest)
             ),
         );
@@ -237,6 +449,7 @@ async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
         j.host, j.pid
     );
     book.slots[index].join = Some(j);
+    s.bind(&id, index);
     Json(Assignment {
         run_id: s.run_id.clone(),
         index,
@@ -251,9 +464,16 @@ async fn join(State(s): State<Arc<Shared>>, Json(j): Json<Join>) -> Response {
     .into_response()
 }
 
-async fn ready(State(s): State<Arc<Shared>>, Json(r): Json<Ready>) -> Response {
+async fn ready(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(r): Json<Ready>,
+) -> Response {
     if r.run_id != s.run_id {
         return refuse(StatusCode::CONFLICT, "not this run");
+    }
+    if let Some(refusal) = s.speaks_for(&id, r.index) {
+        return refusal;
     }
     {
         let mut book = s.book.lock().expect("book lock");
@@ -277,8 +497,15 @@ async fn ready(State(s): State<Arc<Shared>>, Json(r): Json<Ready>) -> Response {
     }
 }
 
-async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
+async fn tick(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(t): Json<Tick>,
+) -> Response {
     let now = Instant::now();
+    if let Some(refusal) = s.speaks_for(&id, t.index) {
+        return refusal;
+    }
     let t0 = match s.start.borrow().clone() {
         Some(Ok(t0)) => t0,
         _ => return refuse(StatusCode::CONFLICT, "the run has not started"),
@@ -324,10 +551,14 @@ async fn tick(State(s): State<Arc<Shared>>, Json(t): Json<Tick>) -> Response {
 
 async fn file(
     State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
     UrlPath((index, name)): UrlPath<(usize, String)>,
     Query(announced): Query<upload::Announced>,
     req: Request,
 ) -> Response {
+    if let Some(refusal) = s.speaks_for(&id, index) {
+        return refusal;
+    }
     let run = req
         .headers()
         .get("x-dashload-run")
@@ -362,7 +593,14 @@ async fn file(
     }
 }
 
-async fn done(State(s): State<Arc<Shared>>, Json(d): Json<Done>) -> Response {
+async fn done(
+    State(s): State<Arc<Shared>>,
+    Extension(id): Extension<SessionId>,
+    Json(d): Json<Done>,
+) -> Response {
+    if let Some(refusal) = s.speaks_for(&id, d.index) {
+        return refusal;
+    }
     let mut book = s.book.lock().expect("book lock");
     let Some(slot) = book.slots.get_mut(d.index).filter(|_| d.run_id == s.run_id) else {
         return refuse(StatusCode::CONFLICT, "not this run");
@@ -388,8 +626,8 @@ async fn done(State(s): State<Arc<Shared>>, Json(d): Json<Done>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn short(hex: &str) -> &str {
-    &hex[..hex.len().min(12)]
+fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
 }
 
 fn signed_us(t0: Instant, t: Instant) -> i64 {
@@ -492,6 +730,21 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             local.then(Token::generate)
         }
     };
+    let tls = match &cluster.tls {
+        TlsChoice::None if !is_loopback(&cluster.listen) && !cluster.allow_plain_http => {
+            return Err(Error::Usage(format!(
+                "--listen {} is off loopback: serve TLS (--tls-cert and --tls-key, or --tls-self-signed) or accept plain HTTP with --allow-plain-http (the token never crosses the wire either way)",
+                cluster.listen
+            )))
+        }
+        TlsChoice::None => None,
+        TlsChoice::Files { cert, key } => Some(ServerTls::from_files(cert, key)?),
+        TlsChoice::SelfSigned => Some(ServerTls::self_signed(vec![
+            cluster.listen.ip().to_string(),
+            "localhost".into(),
+            super::worker::host_name(),
+        ])?),
+    };
     if scenario.target.kind == TargetKind::Sandbox && !local && !is_loopback(&cluster.listen) {
         return Err(Error::Usage(
             "the embedded sandbox listens on loopback: remote workers need a real target or a standalone `dashload sandbox` (--set target.url=…)".into(),
@@ -501,7 +754,14 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         .await
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", cluster.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::Other(e.into()))?;
-    eprintln!("dashload: manager listening on http://{addr} for {n} workers");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match &tls {
+        Some(t) => eprintln!(
+            "dashload: manager listening on https://{addr} for {n} workers; certificate SHA-256 {} (each worker's --manager-fingerprint)",
+            t.fingerprint
+        ),
+        None => eprintln!("dashload: manager listening on http://{addr} for {n} workers"),
+    }
 
     let sandbox = match scenario.target.kind {
         TargetKind::Sandbox => Some(
@@ -526,12 +786,9 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
 
     let shared = Arc::new(Shared {
-        token: token.clone(),
-        hello: Hello {
-            scenario: options.scenario.display().to_string(),
-            set: cluster.set.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+        key: Key::of(token.as_ref()),
+        sessions: Mutex::new(Sessions::default()),
+        scenario: options.scenario.display().to_string(),
         digest: scenario.digest.clone(),
         run_id: run_id.clone(),
         plan: plan.clone(),
@@ -544,20 +801,36 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         }),
         start: watch::channel(None).0,
     });
+    // Control bodies are bounded by `authenticate` (uploads by their
+    // announced size, `upload.rs`), `hello`'s by its extractor.
     let app = Router::new()
-        .route("/hello", get(hello))
         .route("/join", post(join))
         .route("/ready", post(ready))
         .route("/tick", post(tick))
         .route("/files/{index}/{name}", put(file))
         .route("/done", post(done))
-        .layer(axum::extract::DefaultBodyLimit::disable())
-        .route_layer(axum::middleware::from_fn_with_state(shared.clone(), auth))
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            authenticate,
+        ))
+        .route(
+            "/hello",
+            post(hello).layer(axum::extract::DefaultBodyLimit::max(4096)),
+        )
         .with_state(shared.clone());
     let app = Router::new().nest(protocol::PREFIX, app);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = match &tls {
+        Some(t) => {
+            let listener = super::tls::TlsListener::new(listener, t)
+                .map_err(|e| Error::Usage(format!("--listen {}: {e}", cluster.listen)))?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            })
+        }
+        None => tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }),
+    };
 
     let mut children = Vec::new();
     if local {
@@ -565,20 +838,41 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         let tmp = std::env::temp_dir().join(format!("dashload-workers-{run_id}"));
         for i in 0..n {
             let log = local_log(&run_dir, i)?;
-            let child = std::process::Command::new(&exe)
+            // The worker's own scenario and overrides are the manager's; the
+            // token goes through its stdin, never its environment or arguments.
+            let mut command = std::process::Command::new(&exe);
+            command
                 .arg("worker")
+                .arg(&options.scenario)
                 .arg("--manager")
-                .arg(format!("http://{addr}"))
+                .arg(format!("{scheme}://{addr}"))
                 .arg("--index")
                 .arg(i.to_string())
                 .arg("--reports-dir")
                 .arg(tmp.join(i.to_string()))
-                .env(super::token::ENV, token.as_ref().map_or("", |t| t.secret()))
+                .arg("--token-stdin");
+            for set in &cluster.set {
+                command.arg("--set").arg(set);
+            }
+            if let Some(t) = &tls {
+                command
+                    .arg("--manager-fingerprint")
+                    .arg(t.fingerprint.to_string());
+            }
+            let mut child = command
+                .env_remove(super::token::ENV)
                 .env_remove(super::token::FILE_ENV)
+                .stdin(std::process::Stdio::piped())
                 .stdout(log.try_clone().map_err(|e| Error::io(&run_dir, e))?)
                 .stderr(log)
                 .spawn()
                 .map_err(|e| Error::io(&exe, e))?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write as _;
+                let secret = token.as_ref().map_or("", |t| t.secret());
+                // A worker that died at once leaves a broken pipe: it shows as exited.
+                let _ = writeln!(stdin, "{secret}");
+            }
             children.push(Some(child));
         }
     }

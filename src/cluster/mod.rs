@@ -6,10 +6,13 @@
 //! ordinary run of its own and uploads its raw files. See the README's
 //! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
 
+pub mod auth;
+pub mod channel;
 pub mod manager;
 pub mod merge;
 pub mod protocol;
 pub mod share;
+pub mod tls;
 pub mod token;
 pub mod upload;
 pub mod worker;

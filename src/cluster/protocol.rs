@@ -1,11 +1,15 @@
-//! The manager–worker channel: HTTP/1.1 + JSON under [`PREFIX`], workers
-//! dialling the manager. A worker asks what to run (`hello`), joins with its
-//! version and scenario digest (`join`), waits at the barrier (`ready`, answered
+//! The manager–worker channel: HTTP/1.1 + JSON under [`PREFIX`] (TLS with a
+//! pinned certificate when asked for), workers dialling the manager. A worker
+//! says `hello` and checks the manager's proof that it knows the token
+//! (`auth.rs`), joins with its version and the digest of the scenario it runs
+//! (its own, from its command line: `join`), waits at the barrier (`ready`, answered
 //! with a countdown when every worker is ready), ticks every [`TICK_MS`] with its
 //! current stress window's figures (`tick`, answered with run, stop, or the
 //! `[recovery]` drop),
 //! uploads its files with their SHA-256 (`files/<index>/<name>`) and reports
-//! (`done`). Every call carries the bearer token; refusals are one line.
+//! (`done`). Every call after `hello` is signed with the session's key, and so is
+//! every answer; refusals are one line. Control bodies are at most
+//! [`CONTROL_BODY_LIMIT`], answers at most [`ANSWER_LIMIT`].
 
 use std::time::Duration;
 
@@ -18,8 +22,13 @@ use crate::report::collect::{ClassAcc, Moments};
 use crate::runfolder::{LadderStop, RunCounters};
 
 /// Every route's prefix; its version changes with any change of a message
-/// (v2: ticks carry each class's whole accumulator; the recovery command).
-pub const PREFIX: &str = "/cluster/v2";
+/// (v2: ticks carry each class's whole accumulator; the recovery command;
+/// v3: the handshake and signed requests, the worker's own scenario).
+pub const PREFIX: &str = "/cluster/v3";
+/// The largest body of a control request (everything but an upload).
+pub const CONTROL_BODY_LIMIT: usize = 64 * 1024;
+/// The largest answer a worker reads from its manager.
+pub const ANSWER_LIMIT: usize = 1024 * 1024;
 /// How often workers tick.
 pub const TICK_MS: u64 = 500;
 /// A worker silent this long is lost.
@@ -31,15 +40,23 @@ pub const START_IN: Duration = Duration::from_secs(2);
 /// A wall clock this far from the manager's is warned about.
 pub const CLOCK_WARN_MS: f64 = 100.0;
 
-/// What to run (`GET hello`): the worker loads the same scenario itself.
+/// `POST hello`: the worker's challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HelloRequest {
+    /// A fresh nonce ([`super::auth::nonce`]).
+    pub nonce: String,
+}
+
+/// The answer to `hello`: the manager's nonce and its proof that it knows the
+/// token. Nothing in it tells the worker what to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
-    /// The scenario file as the manager was given it.
-    pub scenario: String,
-    /// The manager's `--set` overrides.
-    pub set: Vec<String>,
     /// The manager's dashload version.
     pub version: String,
+    /// The manager's nonce: the session's id.
+    pub nonce: String,
+    /// [`super::auth::manager_proof`].
+    pub proof: String,
 }
 
 /// `POST join`.

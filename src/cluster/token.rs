@@ -1,7 +1,8 @@
 //! The cluster's shared secret: read from `DASHLOAD_CLUSTER_TOKEN` or the file
 //! named by `DASHLOAD_CLUSTER_TOKEN_FILE` (never a flag: a process list shows
-//! flags), sent as `Authorization: Bearer`, compared in constant time, and
-//! required whenever the manager listens, or a worker dials, off loopback.
+//! flags; `local:N` workers read it from their stdin), never sent: it keys the
+//! channel's proofs (`auth.rs`). Required whenever the manager listens, or a
+//! worker dials, off loopback.
 
 use rand::Rng;
 
@@ -48,46 +49,44 @@ impl Token {
             ),
             (None, None) => return Ok(None),
         };
+        Token::parse(&text, &from).map(Some)
+    }
+
+    /// The token read from standard input (`dashload worker --token-stdin`: how
+    /// `local:N` workers get it, out of their environment and arguments): one
+    /// line, at most 64 KiB read.
+    pub fn from_stdin() -> Result<Token> {
+        use std::io::Read as _;
+        let mut text = String::new();
+        std::io::stdin()
+            .take(64 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| Error::Usage(format!("--token-stdin: {e}")))?;
+        Token::parse(text.lines().next().unwrap_or(""), "--token-stdin")
+    }
+
+    /// A token from `text` (read from `from`, named in the error, which never
+    /// shows the text).
+    pub fn parse(text: &str, from: &str) -> Result<Token> {
         let token = text.trim();
         if token.len() < 16 || token.chars().any(|c| !c.is_ascii_graphic()) {
             return Err(Error::Usage(format!(
                 "{from}: the cluster token must be at least 16 printable characters without spaces"
             )));
         }
-        Ok(Some(Token(token.to_string())))
+        Ok(Token(token.to_string()))
     }
 
-    /// A fresh random token (local workers get it through their environment).
+    /// A fresh random token (local workers get it through their stdin).
     pub fn generate() -> Token {
         let bytes: [u8; 24] = rand::rng().random();
         Token(hex::encode(bytes))
     }
 
-    /// The `Authorization` header value.
-    pub fn header(&self) -> String {
-        format!("Bearer {}", self.0)
-    }
-
-    /// The token itself, for a child's environment only.
+    /// The token itself: the key of the channel's proofs.
     pub fn secret(&self) -> &str {
         &self.0
     }
-
-    /// True when `header` (an `Authorization` value) carries this token; the
-    /// time taken does not depend on where the bytes differ.
-    pub fn accepts(&self, header: &[u8]) -> bool {
-        let given = header.strip_prefix(b"Bearer ").unwrap_or(b"");
-        constant_time_eq(given, self.0.as_bytes())
-    }
-}
-
-/// Equal bytes, compared without an early exit (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Refuse to run off loopback without a token: `what` says which side and where.
@@ -112,10 +111,7 @@ mod tests {
         let t = Token::from_vars(None, Some(file.display().to_string()))
             .unwrap()
             .unwrap();
-        assert!(t.accepts(b"Bearer 0123456789abcdef-secret"));
-        assert!(!t.accepts(b"Bearer 0123456789abcdef-secreT"));
-        assert!(!t.accepts(b"0123456789abcdef-secret"));
-        assert!(!t.accepts(b"Bearer "));
+        assert_eq!(t.secret(), "0123456789abcdef-secret");
         assert_eq!(format!("{t:?}"), "Token(set)");
         assert_eq!(Token::from_vars(None, None).unwrap(), None);
         let short = Token::from_vars(Some("short".into()), None).unwrap_err();

@@ -79,47 +79,79 @@ pub async fn chunks(
     ))
 }
 
-/// Upload one file to `url` (the manager's `files/<i>/<name>` route, without
-/// its query) with `headers` (token, run id), streamed; retried [`TRIES`]
-/// times from the start. Returns what was announced and accepted.
+/// Signs one upload (`channel.rs`): the request's headers, and a check that
+/// the manager signed its answer.
+pub trait Signer: Sync {
+    /// The headers of one try of `PUT <route>` (route and query as sent) and
+    /// the sequence number they carry.
+    fn sign_upload(&self, route: &str) -> (reqwest::header::HeaderMap, u64);
+    /// True when the answer to request `seq` is the manager's.
+    fn answer_holds(
+        &self,
+        seq: u64,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> bool;
+}
+
+/// Upload one file as `route` (the manager's `files/<i>/<name>`, without its
+/// query) under `base` (the channel's root) with `extra` headers (the run id),
+/// streamed and signed; retried [`TRIES`] times from the start. Returns what
+/// was announced and accepted.
 pub async fn send(
     client: &reqwest::Client,
-    url: &str,
-    headers: &reqwest::header::HeaderMap,
+    base: &str,
+    route: &str,
+    signer: &dyn Signer,
+    extra: &reqwest::header::HeaderMap,
     path: &Path,
 ) -> Result<Announced> {
     let announced = announce(path).await.map_err(|e| Error::io(path, e))?;
     // No total timeout would do for a stalled manager; this one allows 1 MiB/s.
     let timeout = Duration::from_secs(60 + announced.size / (1 << 20));
-    let url = format!("{url}?{}", announced.query());
+    let route = format!("{route}?{}", announced.query());
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
     let mut tries = 0;
     loop {
         tries += 1;
         let body = chunks(path, announced.size)
             .await
             .map_err(|e| Error::io(path, e))?;
+        let (signed, seq) = signer.sign_upload(&route);
         let r = client
-            .put(&url)
-            .headers(headers.clone())
+            .put(format!("{base}/{route}"))
+            .headers(extra.clone())
+            .headers(signed)
             .header(reqwest::header::CONTENT_LENGTH, announced.size)
             .timeout(timeout)
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await;
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        match r {
-            Ok(r) if r.status().is_success() => return Ok(announced),
-            Ok(r) if tries >= TRIES => {
-                let status = r.status();
-                let why = r
-                    .json::<super::protocol::Refusal>()
+        let answer = match r {
+            Ok(r) => {
+                let (status, headers) = (r.status(), r.headers().clone());
+                super::channel::read_capped(r, super::protocol::ANSWER_LIMIT, &name)
                     .await
+                    .map(|body| (status, headers, body))
+            }
+            Err(e) => Err(Error::Unreachable(format!("{name}: {e}"))),
+        };
+        match answer {
+            Ok((status, headers, body)) if status.is_success() => {
+                if signer.answer_holds(seq, status.as_u16(), &headers, &body) {
+                    return Ok(announced);
+                }
+                return Err(Error::Usage(format!(
+                    "{name}: the manager's answer is not signed by the session"
+                )));
+            }
+            Ok((status, _, body)) if tries >= TRIES => {
+                let why = serde_json::from_slice::<super::protocol::Refusal>(&body)
                     .map_or_else(|_| status.to_string(), |r| r.reason);
                 return Err(Error::Usage(format!("{name}: {why}")));
             }
-            Err(e) if tries >= TRIES => {
-                return Err(Error::Unreachable(format!("{name}: {e}")));
-            }
+            Err(e) if tries >= TRIES => return Err(e),
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }

@@ -1,6 +1,9 @@
-//! `dashload worker`: one worker process of a distributed run. It asks the
-//! manager what to run, loads the same scenario itself (secrets stay local),
-//! joins, and runs its share as an ordinary run (`run.rs`) with a few hooks: its
+//! `dashload worker SCENARIO`: one worker process of a distributed run. It
+//! makes the manager prove it knows the token (`channel.rs`), loads its own
+//! scenario with its own overrides (command line, environment: nothing the
+//! manager says changes where it connects, which credentials it uses or what it
+//! runs), joins with that scenario's digest (the manager refuses a mismatch),
+//! and runs its share as an ordinary run (`run.rs`) with a few hooks: its
 //! share of the plan, its own viewer seed, the manager's sandbox, the barrier
 //! before the load, ticks instead of judging the ladder itself (and the
 //! manager's order, not its own plan's end, starts `[recovery]`). Then it uploads
@@ -14,8 +17,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::channel::{Answer, Channel};
 use super::protocol::{
-    self, Assignment, Command, Done, FileSum, Hello, Join, Ready, Refusal, Start, Tick, WindowState,
+    self, Assignment, Command, Done, FileSum, Join, Ready, Start, Tick, WindowState,
 };
 use super::token::Token;
 use crate::error::{exit_code, Error, Result};
@@ -35,8 +39,10 @@ pub fn role() -> Option<Arc<Worker>> {
 /// A joined worker.
 pub struct Worker {
     client: reqwest::Client,
-    base: url::Url,
-    token: Option<Token>,
+    channel: Channel,
+    /// The manager's embedded sandbox, accepted only for this worker's own
+    /// `sandbox` scenario and only on loopback.
+    sandbox: Option<url::Url>,
     /// What the manager assigned.
     pub assignment: Assignment,
     /// The manager stopped answering: the run stopped itself.
@@ -70,22 +76,7 @@ impl Worker {
 
     /// The manager's embedded sandbox, for a scenario that targets one.
     pub fn sandbox_url(&self) -> Option<url::Url> {
-        self.assignment
-            .sandbox_url
-            .as_deref()
-            .and_then(|u| url::Url::parse(u).ok())
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!(
-            "{}{}/{path}",
-            self.base.as_str().trim_end_matches('/'),
-            protocol::PREFIX
-        )
-    }
-
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        with_token(self.client.post(self.url(path)), self.token.as_ref())
+        self.sandbox.clone()
     }
 
     /// The barrier: say ready, wait for every worker, then count down on this
@@ -95,15 +86,11 @@ impl Worker {
             run_id: self.assignment.run_id.clone(),
             index: self.assignment.index,
         };
-        let answer = self
-            .post("ready")
-            .timeout(Duration::from_secs(3600))
-            .json(&ready)
-            .send()
-            .await
-            .map_err(|e| Error::Usage(format!("manager {}: {e}", self.base)))?;
+        let start: Start = self
+            .channel
+            .expect("ready", &ready, Duration::from_secs(3600))
+            .await?;
         let received = Instant::now();
-        let start: Start = accepted(answer).await?;
         let at = received + Duration::from_micros(start.start_in_us);
         tokio::time::sleep_until(at.into()).await;
         Ok(())
@@ -152,24 +139,17 @@ impl Worker {
                 tick.wall_us = wall_us();
                 *self.last_tick.lock().expect("last tick lock") = Some(tick.clone());
                 let answer = self
-                    .post("tick")
-                    .timeout(Duration::from_secs(2))
-                    .json(&tick)
-                    .send()
+                    .channel
+                    .call::<Command>("tick", &tick, Duration::from_secs(2))
                     .await;
                 let command = match answer {
-                    Ok(r) if r.status().is_success() => r.json::<Command>().await.ok(),
-                    Ok(r) => {
-                        // Refused (the manager counted this worker lost): stop.
-                        let why = r
-                            .json::<Refusal>()
-                            .await
-                            .map_or_else(|_| "refused by the manager".into(), |r| r.reason);
-                        Some(Command::Stop {
-                            reason: why,
-                            ladder: None,
-                        })
-                    }
+                    Ok(Answer::Accepted(c)) => Some(c),
+                    // Refused (the manager counted this worker lost): stop.
+                    Ok(Answer::Refused(why)) => Some(Command::Stop {
+                        reason: why,
+                        ladder: None,
+                    }),
+                    // Unreachable, or an answer the session did not sign: silence.
                     Err(_) => None,
                 };
                 let received = Instant::now();
@@ -262,10 +242,8 @@ impl Worker {
                     tick.window = None;
                     *self.last_tick.lock().expect("last tick lock") = Some(tick.clone());
                     let _ = self
-                        .post("tick")
-                        .timeout(Duration::from_secs(2))
-                        .json(&tick)
-                        .send()
+                        .channel
+                        .call::<serde::de::IgnoredAny>("tick", &tick, Duration::from_secs(2))
                         .await;
                 }
                 tokio::time::sleep(period).await;
@@ -305,33 +283,20 @@ fn wall_us() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn with_token(r: reqwest::RequestBuilder, token: Option<&Token>) -> reqwest::RequestBuilder {
-    match token {
-        Some(t) => r.header(reqwest::header::AUTHORIZATION, t.header()),
-        None => r,
-    }
-}
-
-/// The body of a 2xx answer, or the manager's one-line refusal as a usage error.
-async fn accepted<T: serde::de::DeserializeOwned>(r: reqwest::Response) -> Result<T> {
-    let status = r.status();
-    if status.is_success() {
-        return r
-            .json()
-            .await
-            .map_err(|e| Error::Usage(format!("manager's answer unreadable: {e}")));
-    }
-    let reason = match r.json::<Refusal>().await {
-        Ok(r) => r.reason,
-        Err(_) => status.to_string(),
-    };
-    Err(Error::Usage(format!("refused by the manager: {reason}")))
-}
-
 /// How to run a worker.
 pub struct WorkerOptions {
+    /// Its own scenario file.
+    pub scenario: PathBuf,
+    /// Its own `--set` overrides.
+    pub set: Vec<String>,
     /// The manager's base URL.
     pub manager: url::Url,
+    /// The manager's certificate's SHA-256 (`https` managers).
+    pub fingerprint: Option<super::tls::Fingerprint>,
+    /// Plain HTTP to a manager off loopback was asked for.
+    pub allow_plain_http: bool,
+    /// The token, when it came another way than the environment (stdin).
+    pub token: Option<Token>,
     /// The index asked for.
     pub index: Option<usize>,
     /// Where its run folder goes.
@@ -342,49 +307,88 @@ pub struct WorkerOptions {
     pub connect_timeout: Duration,
 }
 
-/// Run one worker: join, run, upload, report. Returns the exit code.
-pub async fn run(options: WorkerOptions) -> Result<u8> {
-    let token = Token::from_env()?;
-    let loopback = match options.manager.host() {
+/// True for a loopback host (`localhost` included).
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d == "localhost",
         None => false,
+    }
+}
+
+/// Check what the manager assigned against what this worker asked for and
+/// runs: an index in range (its own if it asked for one), a known worker count,
+/// and the embedded sandbox only for its own `sandbox` scenario, on loopback.
+fn check_assignment(
+    a: &Assignment,
+    asked: Option<usize>,
+    scenario: &crate::scenario::Scenario,
+) -> Result<Option<url::Url>> {
+    let bad = |what: String| {
+        Err(Error::Usage(format!(
+            "the manager's assignment: {what}: refused"
+        )))
     };
+    if !(1..=256).contains(&a.workers) || a.index >= a.workers {
+        return bad(format!("worker {} of {}", a.index, a.workers));
+    }
+    if asked.is_some_and(|i| i != a.index) {
+        return bad(format!(
+            "index {} where {} was asked for",
+            a.index,
+            asked.unwrap_or(0)
+        ));
+    }
+    let sandbox = match (&a.sandbox_url, scenario.target.kind) {
+        (None, _) => None,
+        (Some(u), crate::scenario::TargetKind::Sandbox) => match url::Url::parse(u) {
+            Ok(url) if url.scheme() == "http" && is_loopback_host(&url) => Some(url),
+            _ => return bad(format!("a sandbox off loopback ({u})")),
+        },
+        // Not this worker's kind of target: it loads its own.
+        (Some(_), _) => None,
+    };
+    if scenario.target.kind == crate::scenario::TargetKind::Sandbox && sandbox.is_none() {
+        return bad("no shared sandbox for a sandbox scenario".into());
+    }
+    Ok(sandbox)
+}
+
+/// Run one worker: join, run, upload, report. Returns the exit code.
+pub async fn run(options: WorkerOptions) -> Result<u8> {
+    let token = match options.token.clone() {
+        Some(t) => Some(t),
+        None => Token::from_env()?,
+    };
+    let loopback = is_loopback_host(&options.manager);
     super::token::require(
         loopback,
         token.as_ref(),
         &format!("the manager {}", options.manager),
     )?;
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("dashload-worker/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Other(e.into()))?;
+    let client = super::tls::client_for(
+        &options.manager,
+        options.fingerprint.as_ref(),
+        options.allow_plain_http,
+    )?;
+    // Its own scenario and overrides, checked before the manager is dialled.
+    let overrides = crate::scenario::Overrides::from_env_and_flags(&options.set)?;
+    let scenario = crate::scenario::Scenario::load_with(&options.scenario, &overrides)?;
+    let key = super::auth::Key::of(token.as_ref());
     let base = options.manager.clone();
-    let url = |p: &str| {
-        format!(
-            "{}{}/{p}",
-            base.as_str().trim_end_matches('/'),
-            protocol::PREFIX
-        )
-    };
     // The manager may still be starting: keep trying for a while.
     let deadline = Instant::now() + options.connect_timeout;
-    let hello: Hello = loop {
-        match with_token(client.get(url("hello")), token.as_ref())
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-        {
-            Ok(r) => break accepted(r).await?,
-            Err(e) if Instant::now() >= deadline => {
-                return Err(Error::Unreachable(format!("manager {base}: {e}")))
+    let channel = loop {
+        match Channel::connect(client.clone(), &base, &key).await {
+            Ok(c) => break c,
+            Err(Error::Unreachable(e)) if Instant::now() >= deadline => {
+                return Err(Error::Unreachable(e))
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(Error::Unreachable(_)) => tokio::time::sleep(Duration::from_millis(250)).await,
+            Err(e) => return Err(e),
         }
     };
-    let overrides = crate::scenario::Overrides::from_env_and_flags(&hello.set)?;
-    let scenario = crate::scenario::Scenario::load_with(Path::new(&hello.scenario), &overrides)?;
     let join = Join {
         version: env!("CARGO_PKG_VERSION").into(),
         digest: scenario.digest.clone(),
@@ -392,13 +396,11 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         host: host_name(),
         pid: std::process::id(),
     };
+    let assignment: Assignment = channel
+        .expect("join", &join, Duration::from_secs(30))
+        .await?;
+    let sandbox = check_assignment(&assignment, options.index, &scenario)?;
     drop(scenario);
-    let answer = with_token(client.post(url("join")), token.as_ref())
-        .json(&join)
-        .send()
-        .await
-        .map_err(|e| Error::Unreachable(format!("manager {base}: {e}")))?;
-    let assignment: Assignment = accepted(answer).await?;
     let index = assignment.index;
     eprintln!(
         "dashload worker {index}: joined run {} ({} workers), plan {}",
@@ -406,8 +408,8 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
     );
     let worker = Arc::new(Worker {
         client: client.clone(),
-        base: base.clone(),
-        token: token.clone(),
+        channel,
+        sandbox,
         assignment,
         manager_lost: AtomicBool::new(false),
         stopped: Mutex::new(None),
@@ -419,7 +421,7 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
     let goose = goose::config::GooseConfiguration::parse_args_default(&["--quiet"])
         .map_err(|e| Error::Usage(format!("goose defaults: {e}")))?;
     let result = crate::run::run(crate::run::RunOptions {
-        scenario: PathBuf::from(&hello.scenario),
+        scenario: options.scenario.clone(),
         reports_dir: options.reports_dir.clone(),
         report: Default::default(),
         goose,
@@ -456,20 +458,15 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         viewers_started: viewers_started(&result.meta),
         files,
     };
-    let acked = worker
-        .post("done")
-        .timeout(Duration::from_secs(30))
-        .json(&done)
-        .send()
+    let acked = match worker
+        .channel
+        .call::<serde::de::IgnoredAny>("done", &done, Duration::from_secs(30))
         .await
-        .map_err(|e| Error::Unreachable(e.to_string()))
-        .and_then(|r| {
-            if r.status().is_success() {
-                Ok(())
-            } else {
-                Err(Error::Usage(format!("done refused: {}", r.status())))
-            }
-        });
+    {
+        Ok(Answer::Accepted(_)) => Ok(()),
+        Ok(Answer::Refused(why)) => Err(Error::Usage(format!("done refused: {why}"))),
+        Err(e) => Err(e),
+    };
     match acked {
         Ok(()) if !options.keep_files => {
             let _ = std::fs::remove_dir_all(&result.run_dir);
@@ -509,18 +506,20 @@ async fn upload(worker: &Worker, run_dir: &Path) -> Result<Vec<FileSum>> {
         .collect();
     names.sort();
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(t) = &worker.token {
-        let value = reqwest::header::HeaderValue::from_str(&t.header())
-            .map_err(|e| Error::Other(e.into()))?;
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
     let run = reqwest::header::HeaderValue::from_str(&worker.assignment.run_id)
         .map_err(|e| Error::Other(e.into()))?;
     headers.insert("x-dashload-run", run);
     for name in names {
-        let url = worker.url(&format!("files/{}/{name}", worker.assignment.index));
-        let sent =
-            super::upload::send(&worker.client, &url, &headers, &run_dir.join(&name)).await?;
+        let route = format!("files/{}/{name}", worker.assignment.index);
+        let sent = super::upload::send(
+            &worker.client,
+            worker.channel.root(),
+            &route,
+            &worker.channel,
+            &headers,
+            &run_dir.join(&name),
+        )
+        .await?;
         sums.push(FileSum {
             name,
             sha256: sent.sha256,
@@ -537,4 +536,59 @@ pub fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(target: &str) -> crate::scenario::Scenario {
+        let text = format!(
+            "name = \"w\"\n[target]\n{target}\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\n[[stages]]\nusers = 2\nramp = \"1s\"\nhold = \"1s\"\n"
+        );
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        crate::scenario::Scenario::parse(&text, &dir.join("w.toml")).unwrap()
+    }
+
+    fn assignment(index: usize, workers: usize, sandbox: Option<&str>) -> Assignment {
+        Assignment {
+            run_id: "r".into(),
+            index,
+            workers,
+            plan: String::new(),
+            seed: 1,
+            sandbox_url: sandbox.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_manager_cannot_point_a_worker_elsewhere_through_its_assignment() {
+        let sandbox = scenario("kind = \"sandbox\"");
+        let own = scenario("kind = \"influxdb1\"\nurl = \"http://127.0.0.1:8086\"");
+        let local = Some("http://127.0.0.1:4100");
+        assert_eq!(
+            check_assignment(&assignment(0, 2, local), Some(0), &sandbox)
+                .unwrap()
+                .map(String::from),
+            Some("http://127.0.0.1:4100/".to_string())
+        );
+        // A sandbox off loopback, for the worker's own sandbox scenario: refused.
+        for url in [
+            "http://10.1.2.3:8086",
+            "http://manager.example:8086",
+            "file:///etc/passwd",
+        ] {
+            let e = check_assignment(&assignment(0, 2, Some(url)), None, &sandbox).unwrap_err();
+            assert!(e.to_string().contains("off loopback"), "{e}");
+        }
+        // A worker with its own target never takes the manager's sandbox.
+        assert_eq!(
+            check_assignment(&assignment(0, 2, local), None, &own).unwrap(),
+            None
+        );
+        // An index it did not ask for, or out of range: refused.
+        assert!(check_assignment(&assignment(1, 2, None), Some(0), &own).is_err());
+        assert!(check_assignment(&assignment(2, 2, None), None, &own).is_err());
+        assert!(check_assignment(&assignment(0, 100_000, None), None, &own).is_err());
+    }
 }

@@ -225,6 +225,7 @@ fn binary(netns: Option<&str>) -> Command {
 /// first free one); its own folder under `worker-runs/<index>`.
 fn worker_command(
     dir: &Path,
+    scenario: &str,
     manager: &str,
     index: Option<usize>,
     token: Option<&str>,
@@ -233,6 +234,7 @@ fn worker_command(
     let mut c = binary(netns);
     c.args([
         "worker",
+        scenario,
         "--manager",
         manager,
         "--reports-dir",
@@ -256,18 +258,20 @@ fn worker_command(
     c
 }
 
-/// Worker `index` on loopback, dialling the manager on `port`.
-fn worker(dir: &Path, port: u16, index: usize, token: Option<&str>) -> Proc {
+/// Worker `index` on loopback running `scenario`, dialling the manager on `port`.
+fn worker(dir: &Path, scenario: &str, port: u16, index: usize, token: Option<&str>) -> Proc {
     let manager = format!("http://127.0.0.1:{port}");
     Proc::spawn(
         format!("worker {index}"),
-        worker_command(dir, &manager, Some(index), token, None),
+        worker_command(dir, scenario, &manager, Some(index), token, None),
     )
 }
 
-/// Workers 0 to n − 1 on loopback, without a token.
-fn workers(dir: &Path, port: u16, n: usize) -> Vec<Proc> {
-    (0..n).map(|i| worker(dir, port, i, None)).collect()
+/// Workers 0 to n − 1 on loopback running `scenario`, without a token.
+fn workers(dir: &Path, scenario: &str, port: u16, n: usize) -> Vec<Proc> {
+    (0..n)
+        .map(|i| worker(dir, scenario, port, i, None))
+        .collect()
 }
 
 /// `dashload run <scenario> --workers <workers> --listen <listen> <extra…>` in
@@ -353,6 +357,8 @@ fn manage(dir: &Path, scenario: &str, port: u16, n: usize, on_loss: OnLoss) -> R
         on_loss,
         join_timeout: Duration::from_secs(60),
         set: Vec::new(),
+        tls: Default::default(),
+        allow_plain_http: false,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -398,7 +404,7 @@ fn three_workers_make_one_exact_report() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/cluster.toml"), SCENARIO).unwrap();
     let port = free_port();
-    let children = workers(dir.path(), port, 3);
+    let children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     let result = manage(dir.path(), "scenarios/cluster.toml", port, 3, OnLoss::Abort);
     for (i, w) in wait_all(children, Duration::from_secs(60))
         .iter()
@@ -518,7 +524,7 @@ fn a_killed_worker_is_lost_and_stops_the_run() {
     let long = SCENARIO.replace("hold = \"9s\"", "hold = \"40s\"");
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
-    let mut children = workers(dir.path(), port, 3);
+    let mut children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     let victim = children.remove(2);
     let killer = std::thread::spawn(move || {
         // Kill worker 2 a few seconds into the load.
@@ -584,7 +590,8 @@ fn mismatched_and_unauthorised_workers_are_refused() {
         1,
         &["--join-timeout", "8"],
     );
-    let bad = worker(other.path(), port, 0, None).wait(Duration::from_secs(60));
+    let bad =
+        worker(other.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
     let err = &bad.stderr;
     assert_eq!(bad.status.code(), Some(2), "{err}");
     assert!(err.contains("scenario mismatch"), "{err}");
@@ -644,8 +651,14 @@ fn a_wrong_token_is_refused_and_never_printed() {
     );
     command.env("DASHLOAD_CLUSTER_TOKEN", secret);
     let manager = Proc::spawn("manager", command);
-    let wrong =
-        worker(dir.path(), port, 0, Some("wrong-token-0123456789")).wait(Duration::from_secs(60));
+    let wrong = worker(
+        dir.path(),
+        "scenarios/cluster.toml",
+        port,
+        0,
+        Some("wrong-token-0123456789"),
+    )
+    .wait(Duration::from_secs(60));
     let err = &wrong.stderr;
     assert_eq!(wrong.status.code(), Some(2), "{err}");
     assert!(err.contains("wrong or missing cluster token"), "{err}");
@@ -699,7 +712,7 @@ fn the_merged_ladder_stops_every_worker_within_a_second_and_a_half() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/ladder.toml"), LADDER).unwrap();
     let port = free_port();
-    let children = workers(dir.path(), port, 3);
+    let children = workers(dir.path(), "scenarios/ladder.toml", port, 3);
     let result = manage(dir.path(), "scenarios/ladder.toml", port, 3, OnLoss::Abort);
     let statuses: Vec<_> = wait_all(children, Duration::from_secs(90))
         .into_iter()
@@ -744,7 +757,7 @@ fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 1, &[]);
-    let w = worker(dir.path(), port, 0, None);
+    let w = worker(dir.path(), "scenarios/cluster.toml", port, 0, None);
     // Once the load has run a few seconds, the manager vanishes.
     manager.line("the load starts", Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(5));
@@ -799,7 +812,7 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
         3,
         &["--on-worker-loss", "continue"],
     );
-    let mut children = workers(dir.path(), port, 3);
+    let mut children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     // The line comes at the countdown's start (2 s): kill worker 2 8 s into the load.
     let killed = kill_after_start(&manager, children.remove(2), Duration::from_secs(10));
     let lost = manager.line("worker 2 lost", Duration::from_secs(10));
@@ -882,7 +895,7 @@ fn losing_the_sync_worker_stops_the_run_even_with_continue() {
         3,
         &["--on-worker-loss", "continue"],
     );
-    let mut children = workers(dir.path(), port, 3);
+    let mut children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     let killed = kill_after_start(&manager, children.remove(0), Duration::from_secs(6));
     let out = manager.wait(Duration::from_secs(60));
     assert!(
@@ -922,7 +935,7 @@ fn ctrl_c_on_the_manager_stops_every_worker_and_writes_the_merged_report() {
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 3, &[]);
-    let children = workers(dir.path(), port, 3);
+    let children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     let countdown = manager.line("the load starts", Duration::from_secs(90));
     sleep_until(countdown + Duration::from_secs(6));
     manager.signal("INT");
@@ -973,7 +986,7 @@ fn sigterm_on_a_worker_stops_it_cleanly_and_counts_as_a_loss() {
     std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
     let port = free_port();
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 3, &[]);
-    let mut children = workers(dir.path(), port, 3);
+    let mut children = workers(dir.path(), "scenarios/cluster.toml", port, 3);
     let countdown = manager.line("the load starts", Duration::from_secs(90));
     sleep_until(countdown + Duration::from_secs(6));
     // A pod deletion: SIGTERM, then a grace period before SIGKILL (30 s by default).
@@ -1023,9 +1036,10 @@ fn late_and_duplicate_workers_are_refused_in_one_line() {
     std::fs::write(dir.path().join("scenarios/cluster.toml"), short).unwrap();
     let port = free_port();
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
-    let first = worker(dir.path(), port, 0, None);
+    let first = worker(dir.path(), "scenarios/cluster.toml", port, 0, None);
     manager.line("worker 0 joined", Duration::from_secs(60));
-    let twin = worker(dir.path(), port, 0, None).wait(Duration::from_secs(60));
+    let twin =
+        worker(dir.path(), "scenarios/cluster.toml", port, 0, None).wait(Duration::from_secs(60));
     assert_eq!(twin.status.code(), Some(2), "{}", twin.stderr);
     assert!(
         twin.stderr.contains("duplicate: worker 0 already joined"),
@@ -1033,12 +1047,19 @@ fn late_and_duplicate_workers_are_refused_in_one_line() {
         twin.stderr
     );
     assert_eq!(twin.stderr.trim().lines().count(), 1, "{}", twin.stderr);
-    let second = worker(dir.path(), port, 1, None);
+    let second = worker(dir.path(), "scenarios/cluster.toml", port, 1, None);
     manager.line("the load starts", Duration::from_secs(60));
     let manager_url = format!("http://127.0.0.1:{port}");
     let late = Proc::spawn(
         "late worker",
-        worker_command(dir.path(), &manager_url, None, None, None),
+        worker_command(
+            dir.path(),
+            "scenarios/cluster.toml",
+            &manager_url,
+            None,
+            None,
+            None,
+        ),
     )
     .wait(Duration::from_secs(60));
     assert_eq!(late.status.code(), Some(2), "{}", late.stderr);
@@ -1209,6 +1230,7 @@ fn a_worker_cut_off_by_its_link_is_lost_and_stops_itself() {
             "10.213.0.1:7700",
             "--on-worker-loss",
             "continue",
+            "--allow-plain-http",
         ])
         .current_dir(dir.path())
         .env_remove("DASHLOAD_CLUSTER_TOKEN")
@@ -1220,11 +1242,13 @@ fn a_worker_cut_off_by_its_link_is_lost_and_stops_itself() {
         .map(|(i, ns)| {
             let mut c = worker_command(
                 dir.path(),
+                "scenarios/net.toml",
                 "http://10.213.0.1:7700",
                 Some(i),
                 None,
                 Some(ns),
             );
+            c.arg("--allow-plain-http");
             c.env("DASHLOAD_CLUSTER_TOKEN_FILE", &token);
             Proc::spawn(format!("worker {i}"), c)
         })
@@ -1290,7 +1314,7 @@ fn a_worker_slow_to_finish_after_the_plan_is_not_lost() {
     .unwrap();
     let port = free_port();
     let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
-    let children = workers(dir.path(), port, 2);
+    let children = workers(dir.path(), "scenarios/cluster.toml", port, 2);
     let countdown = manager.line("the load starts", Duration::from_secs(90));
     // As its load ends, worker 1 takes 5 s to finish (frozen: as a large log's
     // upload would keep it quiet): silence after the plan's end is no loss.
@@ -1416,7 +1440,7 @@ fn every_worker_drops_to_its_share_of_the_recovery_phase_at_once() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/recovery.toml"), RECOVERY).unwrap();
     let port = free_port();
-    let children = workers(dir.path(), port, 2);
+    let children = workers(dir.path(), "scenarios/recovery.toml", port, 2);
     let result = manage(
         dir.path(),
         "scenarios/recovery.toml",

@@ -11,8 +11,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dashload::cluster::auth::{self, Key};
+use dashload::cluster::channel::Channel;
 use dashload::cluster::merge::worker_dir;
-use dashload::cluster::protocol::{Assignment, Hello, Join, Ready, Start, PREFIX};
+use dashload::cluster::protocol::{Assignment, Join, Ready, Start, PREFIX};
+use dashload::cluster::token::Token;
 use dashload::cluster::upload::{self, Announced, CHUNK};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -90,11 +93,11 @@ struct Session {
     port: u16,
     runtime: tokio::runtime::Runtime,
     client: reqwest::Client,
-    base: String,
-    bearer: String,
+    channel: Channel,
     assignment: Assignment,
     /// Worker 0's folder in the manager's run folder.
     folder: std::path::PathBuf,
+    /// The run's id, as every upload carries it.
     headers: reqwest::header::HeaderMap,
     _dir: tempfile::TempDir,
 }
@@ -129,8 +132,8 @@ impl Session {
                 .spawn()
                 .unwrap(),
         );
-        let base = format!("http://127.0.0.1:{port}{PREFIX}");
-        let bearer = format!("Bearer {TOKEN}");
+        let base = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let key = Key::of(Some(&Token::parse(TOKEN, "the test").unwrap()));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -138,55 +141,41 @@ impl Session {
             .unwrap();
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
-        let hello: Hello = runtime.block_on(async {
+        let channel = runtime.block_on(async {
             loop {
-                let r = client
-                    .get(format!("{base}/hello"))
-                    .header("authorization", &bearer)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status().is_success() => break r.json().await.unwrap(),
-                    _ if Instant::now() < deadline => {
+                match Channel::connect(client.clone(), &base, &key).await {
+                    Ok(c) => break c,
+                    Err(_) if Instant::now() < deadline => {
                         tokio::time::sleep(Duration::from_millis(200)).await
                     }
-                    r => panic!("the manager did not answer: {r:?}"),
+                    Err(e) => panic!("the manager did not answer: {e}"),
                 }
             }
         });
-        let overrides = dashload::scenario::Overrides::from_env_and_flags(&hello.set).unwrap();
-        let scenario =
-            dashload::scenario::Scenario::load_with(&dir.path().join(&hello.scenario), &overrides)
-                .unwrap();
+        let scenario = dashload::scenario::Scenario::load_with(
+            &dir.path().join("scenarios/upload.toml"),
+            &dashload::scenario::Overrides::none(),
+        )
+        .unwrap();
         let join = Join {
-            version: hello.version.clone(),
+            version: channel.manager_version.clone(),
             digest: scenario.digest.clone(),
             index: Some(0),
             host: "test".into(),
             pid: std::process::id(),
         };
-        let assignment: Assignment = runtime.block_on(async {
-            let r = client
-                .post(format!("{base}/join"))
-                .header("authorization", &bearer)
-                .json(&join)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
-            r.json().await.unwrap()
-        });
+        let assignment: Assignment = runtime
+            .block_on(channel.expect("join", &join, Duration::from_secs(30)))
+            .unwrap();
         let folder = worker_dir(&dir.path().join("reports").join(&assignment.run_id), 0);
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("authorization", bearer.parse().unwrap());
         headers.insert("x-dashload-run", assignment.run_id.parse().unwrap());
         Session {
             manager,
             port,
             runtime,
             client,
-            base,
-            bearer,
+            channel,
             assignment,
             folder,
             headers,
@@ -194,8 +183,24 @@ impl Session {
         }
     }
 
-    fn url(&self, name: &str) -> String {
-        format!("{}/files/0/{name}", self.base)
+    /// An upload's route (its query to come).
+    fn route(&self, name: &str) -> String {
+        format!("files/0/{name}")
+    }
+
+    /// The headers of one raw `PUT` of `route?query`: the run and the session's proof.
+    fn signed_put(&self, route_and_query: &str) -> reqwest::header::HeaderMap {
+        let (mut h, _) = self.channel.sign("PUT", route_and_query, auth::STREAMED);
+        h.extend(self.headers.clone());
+        h
+    }
+
+    /// The same headers as raw HTTP lines.
+    fn signed_put_lines(&self, route_and_query: &str) -> String {
+        self.signed_put(route_and_query)
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\r\n", v.to_str().unwrap()))
+            .collect()
     }
 }
 
@@ -207,14 +212,12 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
         port,
         runtime,
         client,
-        bearer,
-        assignment,
+        channel,
         folder,
         headers,
         ..
     } = &session;
     let port = *port;
-    let url = |name: &str| session.url(name);
 
     // 1. A file 160 times the chunk, streamed: the same bytes arrive under its name.
     const { assert!(SIZE > 100 * CHUNK) };
@@ -224,7 +227,14 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     std::fs::write(&path, &bytes).unwrap();
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let sent = runtime
-        .block_on(upload::send(client, &url("requests.csv"), headers, &path))
+        .block_on(upload::send(
+            client,
+            channel.root(),
+            &session.route("requests.csv"),
+            channel,
+            headers,
+            &path,
+        ))
         .unwrap();
     assert_eq!(
         sent,
@@ -251,9 +261,10 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     .query();
     for name in ["ingest.csv", "requests.csv"] {
         let (status, reason) = runtime.block_on(async {
+            let route = format!("{}?{query}", session.route(name));
             let r = client
-                .put(format!("{}?{query}", url(name)))
-                .headers(headers.clone())
+                .put(channel.url(&route))
+                .headers(session.signed_put(&route))
                 .body(bad.clone())
                 .send()
                 .await
@@ -285,8 +296,8 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     write!(
         stream,
         "PUT {PREFIX}/files/0/cut.csv?{query} HTTP/1.1\r\nhost: 127.0.0.1\r\n\
-         authorization: {bearer}\r\nx-dashload-run: {}\r\ncontent-length: {SIZE}\r\n\r\n",
-        assignment.run_id
+         {}content-length: {SIZE}\r\n\r\n",
+        session.signed_put_lines(&format!("files/0/cut.csv?{query}"))
     )
     .unwrap();
     let half = SIZE / 2;
@@ -313,9 +324,9 @@ fn a_large_file_streams_to_the_manager_and_bad_uploads_leave_nothing() {
     write!(
         stream,
         "PUT {PREFIX}/files/0/short.csv?{query} HTTP/1.1\r\nhost: 127.0.0.1\r\n\
-         authorization: {bearer}\r\nx-dashload-run: {}\r\ncontent-length: 1000\r\n\
+         {}content-length: 1000\r\n\
          connection: close\r\n\r\n",
-        assignment.run_id
+        session.signed_put_lines(&format!("files/0/short.csv?{query}"))
     )
     .unwrap();
     stream.write_all(&bytes[..1000]).unwrap();
@@ -376,16 +387,11 @@ fn a_worker_is_alive_while_its_upload_progresses() {
             run_id: s.assignment.run_id.clone(),
             index: 0,
         };
-        let r = s
-            .client
-            .post(format!("{}/ready", s.base))
-            .header("authorization", &s.bearer)
-            .json(&ready)
-            .send()
+        let start: Start = s
+            .channel
+            .expect("ready", &ready, Duration::from_secs(60))
             .await
             .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        let start: Start = r.json().await.unwrap();
         tokio::time::sleep(Duration::from_micros(start.start_in_us)).await;
         let t0 = Instant::now();
         let parts: Vec<bytes::Bytes> = bytes
@@ -396,10 +402,11 @@ fn a_worker_is_alive_while_its_upload_progresses() {
             tokio::time::sleep(Duration::from_millis(500)).await;
             Ok::<_, std::io::Error>(c)
         });
+        let route = format!("{}?{}", s.route("requests.csv"), announced.query());
         let r = s
             .client
-            .put(format!("{}?{}", s.url("requests.csv"), announced.query()))
-            .headers(s.headers.clone())
+            .put(s.channel.url(&route))
+            .headers(s.signed_put(&route))
             .header("content-length", announced.size)
             .body(reqwest::Body::wrap_stream(body))
             .send()

@@ -138,7 +138,8 @@ fn sample(script: &str) -> String {
     script
         .replace("exec ", "")
         .replace("$((JOB_COMPLETION_INDEX - 1))", "1")
-        .replace("${DASHLOAD_MANAGER}", "http://manager:7700")
+        .replace("${DASHLOAD_MANAGER}", "https://manager:7700")
+        .replace("${DASHLOAD_SCENARIO}", "scenarios/staging.toml")
         .replace("${JOB_NAME}", "dashload-cluster-nightly-29000000")
 }
 
@@ -395,7 +396,19 @@ fn check_indexed_job(rel: &str, job: &Yaml) -> Vec<Vec<String>> {
         "{rel}: one pod per worker and the manager"
     );
     assert!(found.iter().any(|c| c[0] == "worker"), "{rel}: {found:?}");
+    check_workers_run_the_managers_scenario(rel, &found);
+    // Over TLS: the manager's certificate from files, the workers pinning it.
+    let run = found.iter().find(|c| c[0] == "run").unwrap();
+    assert!(run.iter().any(|a| a == "--tls-cert"), "{rel}: {run:?}");
+    let worker = found.iter().find(|c| c[0] == "worker").unwrap();
+    assert!(
+        worker.iter().any(|a| a.starts_with("https://")),
+        "{rel}: {worker:?}"
+    );
     let env = container["env"].as_vec().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"].as_str() == Some("DASHLOAD_MANAGER_FINGERPRINT")));
     assert!(env
         .iter()
         .any(|e| e["name"].as_str() == Some("DASHLOAD_CLUSTER_TOKEN_FILE")));
@@ -403,6 +416,26 @@ fn check_indexed_job(rel: &str, job: &Yaml) -> Vec<Vec<String>> {
         .iter()
         .any(|e| e["name"].as_str() == Some("DASHLOAD_CLUSTER_TOKEN")));
     found
+}
+
+/// Every worker runs its own copy of the manager's scenario with the manager's
+/// `--set` overrides (the manager sends neither, and refuses another digest).
+fn check_workers_run_the_managers_scenario(rel: &str, found: &[Vec<String>]) {
+    let sets = |c: &[String]| -> Vec<String> {
+        c.iter()
+            .enumerate()
+            .filter(|(_, a)| *a == "--set")
+            .map(|(i, _)| c[i + 1].clone())
+            .collect()
+    };
+    let run = found.iter().find(|c| c[0] == "run").expect("the manager");
+    for worker in found.iter().filter(|c| c[0] == "worker") {
+        assert_eq!(
+            worker[1], run[1],
+            "{rel}: the worker's scenario: {worker:?}"
+        );
+        assert_eq!(sets(worker), sets(run), "{rel}: the worker's overrides");
+    }
 }
 
 /// The distributed-run examples: the Kubernetes Indexed Job (its shell branch for
@@ -431,6 +464,7 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
     commands_in_yaml(doc, false, &mut found);
     check_all(rel, &found);
     assert!(found.iter().any(|c| c[0] == "worker"), "{found:?}");
+    check_workers_run_the_managers_scenario(rel, &found);
     assert!(found.iter().any(|c| c[0] == "sandbox"), "{found:?}");
     assert_eq!(
         doc["services"]["worker"]["deploy"]["replicas"].as_i64(),
@@ -537,7 +571,7 @@ fn the_nightly_cluster_cronjob_dials_its_manager_through_a_standing_service() {
     // The workers dial index 0 by its host name: the Job's name from the pod's label.
     let script = pod["containers"][0]["args"][0].as_str().unwrap();
     assert!(
-        script.contains(&format!("http://${{JOB_NAME}}-0.{subdomain}:7700")),
+        script.contains(&format!("https://${{JOB_NAME}}-0.{subdomain}:7700")),
         "{script}"
     );
     let env = pod["containers"][0]["env"].as_vec().unwrap();

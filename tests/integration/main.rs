@@ -39,6 +39,7 @@
 mod bad_scenarios;
 mod cli;
 mod cluster;
+mod cluster_trust;
 mod cluster_upload;
 mod dashboard_vars;
 mod deploy;
