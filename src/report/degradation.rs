@@ -376,10 +376,7 @@ mod tests {
         assert!(s.concurrency.iter().all(|p| p.kind != WindowKind::Recovery));
         assert!(s.windows.iter().any(|w| w.kind == WindowKind::Recovery));
         let junit = crate::report::junit::junit(&s);
-        assert!(
-            junit.contains("time to recover &lt;= 30 s\""),
-            "{junit}"
-        );
+        assert!(junit.contains("time to recover &lt;= 30 s\""), "{junit}");
     }
 
     #[test]
@@ -432,6 +429,7 @@ mod tests {
         assert_eq!(r.classes[0].max_ms, Some(20_000));
         assert_eq!(r.classes[0].verdict, Some(SloVerdict::Pass));
         assert_eq!(r.verdict, Some(SloVerdict::Pass));
-        assert!(crate::report::junit::junit(&s).contains("name=\"panel query time to recover &lt;= 20 s\""));
+        assert!(crate::report::junit::junit(&s)
+            .contains("name=\"panel query time to recover &lt;= 20 s\""));
     }
 }

@@ -539,7 +539,14 @@ mod tests {
     /// loads and 40 panel queries a second, a sync batch every 2.5 s.
     fn back_at_once() -> (TimeBuckets, Vec<Slo>) {
         let mut b = TimeBuckets::for_run_length(100_000);
-        fill(&mut b, RequestClass::DashboardLoad, 60, 5, |_| 500, |_| false);
+        fill(
+            &mut b,
+            RequestClass::DashboardLoad,
+            60,
+            5,
+            |_| 500,
+            |_| false,
+        );
         fill(&mut b, RequestClass::PanelQuery, 60, 40, |_| 100, |_| false);
         for t in (0..60_000).step_by(2_500) {
             b.at(t).ingest.record(500, 40_000, 300_000, true);
@@ -582,7 +589,10 @@ mod tests {
             ]
         );
         // 100 loads (the 1 % error rate's samples) take 20 s.
-        assert_eq!(of(RequestClass::DashboardLoad), Recovery::between(0, 20_000));
+        assert_eq!(
+            of(RequestClass::DashboardLoad),
+            Recovery::between(0, 20_000)
+        );
         // 100 panel queries (p99, 1 %) take 2.5 s: one 5 s window.
         assert_eq!(of(RequestClass::PanelQuery), Recovery::between(0, 5_000));
         assert_eq!(of(RequestClass::IngestBatch), Recovery::between(0, 48_000));
@@ -609,12 +619,24 @@ mod tests {
         slos.push(slo(RequestClass::VariableQuery, SloMetric::P95, 1000.0));
         let classes = per_class(&b, &slos, 0, 60_000, 5_000);
         assert!(matches!(
-            classes.iter().find(|(c, _)| *c == RequestClass::VariableQuery).unwrap().1.recovery,
+            classes
+                .iter()
+                .find(|(c, _)| *c == RequestClass::VariableQuery)
+                .unwrap()
+                .1
+                .recovery,
             Recovery::NotJudged { .. }
         ));
         assert_eq!(headline(&classes), Recovery::between(8_000, 20_000));
         // Loads failing throughout: the viewers did not recover.
-        fill(&mut b, RequestClass::DashboardLoad, 60, 5, |_| 500, |_| true);
+        fill(
+            &mut b,
+            RequestClass::DashboardLoad,
+            60,
+            5,
+            |_| 500,
+            |_| true,
+        );
         let classes = per_class(&b, &slos, 0, 60_000, 5_000);
         assert_eq!(
             headline(&classes),
@@ -627,7 +649,10 @@ mod tests {
         let r = Recovery::between(0, 20_000);
         assert_eq!(r.verdict_within(20_000), SloVerdict::Pass);
         assert_eq!(r.verdict_within(15_000), SloVerdict::Fail);
-        assert_eq!(Recovery::between(16_000, 20_000).verdict_within(15_000), SloVerdict::Fail);
+        assert_eq!(
+            Recovery::between(16_000, 20_000).verdict_within(15_000),
+            SloVerdict::Fail
+        );
         assert_eq!(
             Recovery::NotRecovered { within_ms: 60_000 }.verdict_within(60_000),
             SloVerdict::Fail

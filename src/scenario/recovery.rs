@@ -146,7 +146,9 @@ impl Ctx<'_> {
                     for (class, value) in bounds {
                         let Some(value) = value else { continue };
                         let name = class.map_or("max", |c| c.key());
-                        if let Some(c) = class.filter(|c| !slo.keys().any(|k| k.get_ref() == c.key())) {
+                        if let Some(c) =
+                            class.filter(|c| !slo.keys().any(|k| k.get_ref() == c.key()))
+                        {
                             return self.err(
                                 value.span(),
                                 format!(

@@ -504,7 +504,9 @@ recover_within = "2s"
     assert_eq!(faults[0]["recovery"]["outcome"], "recovered", "{summary}");
     assert_eq!(faults[0]["verdict"], "pass", "{summary}");
     // The span it came back in ends past the 2 s allowed (a 5 s window).
-    let latest = faults[1]["recovery"]["after_ms"].as_u64().unwrap_or(u64::MAX)
+    let latest = faults[1]["recovery"]["after_ms"]
+        .as_u64()
+        .unwrap_or(u64::MAX)
         + faults[1]["recovery"]["resolution_ms"].as_u64().unwrap_or(0);
     assert!(latest > 2000, "{summary}");
     assert_eq!(faults[1]["verdict"], "fail", "{summary}");

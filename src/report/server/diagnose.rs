@@ -40,12 +40,9 @@ type Figure = (
 
 const FIGURES: [Figure; 6] = [
     ("query time", "ms", Per::Query, |w| w.query_ms),
-    (
-        "in-flight queries per query/s",
-        "s",
-        Per::QueryRate,
-        |w| w.queries_active_max,
-    ),
+    ("in-flight queries per query/s", "s", Per::QueryRate, |w| {
+        w.queries_active_max
+    }),
     (
         "CPU per query",
         "core-ms",
@@ -177,7 +174,10 @@ pub(super) fn diagnose_points(mut points: Vec<Point>, knee: Option<usize>) -> Op
         }
         return Some(text);
     }
-    let (vn, pn) = (points[points.len() - 1].viewers, points[points.len() - 1].p95_ms);
+    let (vn, pn) = (
+        points[points.len() - 1].viewers,
+        points[points.len() - 1].p95_ms,
+    );
     match (p0, pn) {
         (Some(a), Some(b)) if a > 0.0 && b >= 2.0 * a && !flat.is_empty() => Some(format!(
             "the server looked idle while client p95 rose {:.1}× from {v0} to {vn} viewers (no server figure rose faster than the load: {}): the generator or the network may be the bottleneck",
@@ -231,7 +231,10 @@ mod tests {
         ])
         .expect("a diagnosis");
         assert!(d.starts_with("query time turned first"), "{d}");
-        assert!(d.contains("in step with the load: CPU per query 1.0×"), "{d}");
+        assert!(
+            d.contains("in step with the load: CPU per query 1.0×"),
+            "{d}"
+        );
         assert!(d.ends_with("queueing"), "{d}");
     }
 
@@ -290,7 +293,10 @@ mod tests {
             ),
             "{d}"
         );
-        assert!(d.contains("then in-flight queries per query/s at 300"), "{d}");
+        assert!(
+            d.contains("then in-flight queries per query/s at 300"),
+            "{d}"
+        );
         assert!(d.contains("CPU per query 1.0×"), "{d}");
     }
 
