@@ -194,10 +194,11 @@ pub struct FailingSlo {
 }
 
 impl FailingSlo {
-    /// `dashboard load error rate 6.1 % > 1.0 %`.
+    /// `dashboard load error rate 6.10 % > 1.00 %`: an error rate with the
+    /// SLO table's two decimals, so both cite the same figure.
     pub fn sentence(&self) -> String {
         let f = |v: f64| match self.metric {
-            SloMetric::ErrorRate => format!("{:.1} %", v * 100.0),
+            SloMetric::ErrorRate => super::percent(Some(v)),
             SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
             _ => format!("{v:.0} ms"),
         };
@@ -215,7 +216,7 @@ impl FailingSlo {
 }
 
 impl CapacityBracket {
-    /// `held at 100, failed at 200 (dashboard load error rate 6.1 % > 1.0 %)`.
+    /// `held at 100, failed at 200 (dashboard load error rate 6.10 % > 1.00 %)`.
     pub fn sentence(&self) -> String {
         let held = self
             .held_viewers
