@@ -13,9 +13,52 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use crate::report::collect::{ClassAcc, IngestAcc};
-use crate::report::judge::judge;
+use crate::report::judge::judge_with;
 use crate::report::summary::SloVerdict;
 use crate::runfolder::{AnswerTotals, RequestClass, RunCounters, Slo, SloMetric};
+
+/// The stress ladder's stop rule: `stop_when` as its author wrote it, and
+/// whether a percentile term also stops the ladder when more requests failed
+/// than the share its percentile leaves beyond the bound (`[stress]
+/// stop_on_failure_share`, the rule the report's SLOs follow).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StopRule {
+    /// The terms, any of which stops the ladder.
+    pub when: Vec<Slo>,
+    /// Failed requests count against a percentile term.
+    pub failure_share: bool,
+}
+
+impl StopRule {
+    /// The rule in plain words, for the console and the page: "dashboard
+    /// load p95 above 4000 ms (successful loads only) or dashboard load
+    /// errors above 10.00 %".
+    pub fn words(&self) -> String {
+        let terms: Vec<String> = self
+            .when
+            .iter()
+            .map(|t| match t.metric {
+                SloMetric::ErrorRate => format!(
+                    "more than {:.2} % of {} requests failed",
+                    t.max * 100.0,
+                    t.class.label()
+                ),
+                m => format!(
+                    "{} {} above {:.0} ms{}",
+                    t.class.label(),
+                    m.key(),
+                    t.max,
+                    if self.failure_share {
+                        ", failures counted against it"
+                    } else {
+                        " of the successful requests"
+                    }
+                ),
+            })
+            .collect();
+        format!("stops a step when {}", terms.join(", or "))
+    }
+}
 
 /// Latency and outcome figures of one request class over the current window:
 /// the report's own accumulator, so that the ladder judges a step with the
@@ -199,19 +242,21 @@ impl Live {
         *self.window.lock().expect("live window lock") = Some([new_window(), new_window()]);
     }
 
-    /// The first term of `condition` that the current window fails, judged
-    /// as the report judges a window ([`judge`]), with its sample rule: thin
+    /// The first term of `rule` that the current window fails, judged as the
+    /// report judges a window ([`judge_with`]), with its sample rule: thin
     /// data fails only on its own evidence. A ladder stop and the report's
     /// verdict on the step then rest on the same rule and the same samples.
-    pub fn exceeded(&self, condition: &[Slo]) -> Option<String> {
+    /// A percentile term is judged on the successful requests, as written,
+    /// unless the rule counts failures against it too.
+    pub fn exceeded(&self, rule: &StopRule) -> Option<String> {
         let guard = self.window.lock().expect("live window lock");
         let windows = guard.as_ref()?;
-        for term in condition {
+        for term in &rule.when {
             let w = &windows[slot(term.class)?];
             if term.metric == SloMetric::MsPerPoint {
                 continue;
             }
-            let judgement = judge(term, w, &IngestAcc::default());
+            let judgement = judge_with(term, w, &IngestAcc::default(), rule.failure_share);
             if judgement.verdict != SloVerdict::Fail {
                 continue;
             }
@@ -220,14 +265,20 @@ impl Live {
                 return Some(format!("{what}: {note}"));
             }
             let observed = judgement.observed.unwrap_or_default();
-            let (seen, limit) = match term.metric {
-                SloMetric::ErrorRate => (
-                    format!("{:.1}%", observed * 100.0),
-                    format!("{:.1}%", term.max * 100.0),
+            return Some(match term.metric {
+                SloMetric::ErrorRate => format!(
+                    "{what} {:.2}% > {:.2}%: {} of {} requests failed",
+                    observed * 100.0,
+                    term.max * 100.0,
+                    w.failed,
+                    w.count
                 ),
-                _ => (format!("{observed:.0}ms"), format!("{:.0}ms", term.max)),
-            };
-            return Some(format!("{what} {seen} > {limit} over {} requests", w.count));
+                _ => format!(
+                    "{what} {observed:.0}ms > {:.0}ms over {} successful requests",
+                    term.max,
+                    w.count - w.failed
+                ),
+            });
         }
         None
     }
@@ -334,11 +385,14 @@ mod tests {
     #[test]
     fn the_stop_condition_is_judged_over_the_current_window_only() {
         let live = Live::default();
-        let p95 = [Slo {
-            class: RequestClass::DashboardLoad,
-            metric: SloMetric::P95,
-            max: 1000.0,
-        }];
+        let p95 = StopRule {
+            when: vec![Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::P95,
+                max: 1000.0,
+            }],
+            failure_share: false,
+        };
         // Outside a window nothing is judged.
         live.record(RequestClass::DashboardLoad, ms(5000), true);
         assert_eq!(live.exceeded(&p95), None);
@@ -373,46 +427,100 @@ mod tests {
     fn error_rates_count_failures() {
         let live = Live::default();
         live.begin_window();
-        let errors = [Slo {
-            class: RequestClass::PanelQuery,
-            metric: SloMetric::ErrorRate,
-            max: 0.05,
-        }];
+        let errors = StopRule {
+            when: vec![Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::ErrorRate,
+                max: 0.05,
+            }],
+            failure_share: false,
+        };
         for i in 0..100 {
             live.record(RequestClass::PanelQuery, ms(10), i % 10 != 0);
         }
         assert_eq!(
             live.exceeded(&errors).unwrap(),
-            "panel query error_rate 10.0% > 5.0% over 100 requests"
+            "panel query error_rate 10.00% > 5.00%: 10 of 100 requests failed"
+        );
+    }
+
+    /// `p95 > 4s or errors > 10%` over a step where 16 of 300 loads (5.3 %) failed
+    /// fast and the successful ones took 1.2 s.
+    fn five_percent_failed() -> (Live, StopRule) {
+        let live = Live::default();
+        live.begin_window();
+        for i in 0..300 {
+            live.record(
+                RequestClass::DashboardLoad,
+                ms(if i % 19 == 0 { 5 } else { 1200 }),
+                i % 19 != 0,
+            );
+        }
+        let rule = StopRule {
+            when: vec![
+                Slo {
+                    class: RequestClass::DashboardLoad,
+                    metric: SloMetric::P95,
+                    max: 4000.0,
+                },
+                Slo {
+                    class: RequestClass::DashboardLoad,
+                    metric: SloMetric::ErrorRate,
+                    max: 0.10,
+                },
+            ],
+            failure_share: false,
+        };
+        (live, rule)
+    }
+
+    #[test]
+    fn stop_when_is_judged_as_written() {
+        // p95 1.2 s (below 4 s) and 5.3 % failed (below 10 %): no stop, though
+        // the report's p95 SLO would count the failures against the p95.
+        let (live, rule) = five_percent_failed();
+        assert_eq!(live.exceeded(&rule), None);
+        assert_eq!(
+            rule.words(),
+            "stops a step when dashboard load p95 above 4000 ms of the successful requests, or more than 10.00 % of dashboard load requests failed"
+        );
+        // 11 % failed: the errors term stops it, with its count.
+        for _ in 0..40 {
+            live.record(RequestClass::DashboardLoad, ms(5), false);
+        }
+        assert_eq!(
+            live.exceeded(&rule).unwrap(),
+            "dashboard load error_rate 16.47% > 10.00%: 56 of 340 requests failed"
         );
     }
 
     #[test]
-    fn failures_count_against_a_percentile_as_in_the_report() {
+    fn failures_count_against_a_percentile_only_when_the_scenario_asks() {
         // 90 fast successes and 10 fast failures: the successes' p95 is well
         // under the bound, but 10 % failed, more than the 5 % a p95 leaves
-        // beyond it. The report fails such a step; so must the ladder.
-        let live = Live::default();
+        // beyond it. With `stop_on_failure_share` the ladder stops as the
+        // report fails such a step.
+        let (live, mut rule) = five_percent_failed();
+        rule.failure_share = true;
         live.begin_window();
-        let p95 = [Slo {
-            class: RequestClass::DashboardLoad,
-            metric: SloMetric::P95,
-            max: 2000.0,
-        }];
+        let p95 = rule.when[0].clone();
         for i in 0..100 {
             live.record(RequestClass::DashboardLoad, ms(50), i % 10 != 0);
         }
-        let reason = live.exceeded(&p95).expect("10% failed");
+        let reason = live.exceeded(&rule).expect("10% failed");
         assert!(
             reason.starts_with("dashboard load p95: 10 of 100"),
             "{reason}"
         );
+        assert!(rule
+            .words()
+            .contains("p95 above 4000 ms, failures counted against it"));
         let mut acc = ClassAcc::new(3);
         for i in 0..100 {
             acc.record(50_000, i % 10 != 0);
         }
         assert_eq!(
-            judge(&p95[0], &acc, &IngestAcc::default()).verdict,
+            crate::report::judge::judge(&p95, &acc, &IngestAcc::default()).verdict,
             SloVerdict::Fail,
             "the report's judgement of the same samples"
         );

@@ -323,6 +323,7 @@ mod tests {
             hold: secs(15),
             ceiling: 200,
             stop_when: vec![],
+            stop_on_failure_share: false,
             refine: 0,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
@@ -385,6 +386,7 @@ mod tests {
                 metric: crate::runfolder::SloMetric::P95,
                 max: 1000.0,
             }],
+            stop_on_failure_share: false,
             refine: 3,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
@@ -399,6 +401,7 @@ mod tests {
         // Without a stop rule the ladder never fails: nothing to refine.
         let never = Stress {
             stop_when: vec![],
+            stop_on_failure_share: false,
             ..stress
         };
         assert_eq!(Plan::build(&stages, Some(&never), 1).refine_tail, secs(0));
@@ -421,6 +424,7 @@ mod tests {
                 metric: crate::runfolder::SloMetric::P95,
                 max: 1000.0,
             }],
+            stop_on_failure_share: false,
             refine: 1,
         };
         let phase = RecoveryPhase {
@@ -456,6 +460,7 @@ mod tests {
             hold: secs(86_400),
             ceiling: 1_000_000,
             stop_when: vec![],
+            stop_on_failure_share: false,
             refine: 0,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);

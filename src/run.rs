@@ -183,7 +183,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     if cluster.is_some() {
         // The manager judges the ladder on every worker's figures, and orders
         // the recovery phase on every worker at once.
-        ladder.stop_when.clear();
+        ladder.stop_when.when.clear();
         ladder.managed = true;
     }
     let monitor = tokio::spawn(monitor(
@@ -565,7 +565,7 @@ pub(crate) fn windows_as_run(
 
 /// What the monitor judges: the ladder's stop rule and its `[stress] refine`.
 struct Ladder {
-    stop_when: Vec<crate::runfolder::Slo>,
+    stop_when: crate::live::StopRule,
     /// Bisection steps after the ladder stops (0 = none), with each one's ramp and hold.
     refine: usize,
     ramp: Duration,
@@ -579,7 +579,7 @@ impl Ladder {
     fn of(scenario: &Scenario, plan: &Plan) -> Ladder {
         let stress = scenario.stress.as_ref();
         Ladder {
-            stop_when: stress.map(|s| s.stop_when.clone()).unwrap_or_default(),
+            stop_when: stress.map(|s| s.stop_rule()).unwrap_or_default(),
             // Only a plan with the refine tail has the time (and users) to refine.
             refine: match stress {
                 Some(s) if !plan.refine_tail.is_zero() => s.refine,
@@ -659,10 +659,12 @@ async fn monitor(
             current = window;
         }
         let Some(step) = &current else { continue };
-        if ladder.stop_when.is_empty() || step.kind != WindowKind::StressStep {
+        if ladder.stop_when.when.is_empty() || step.kind != WindowKind::StressStep {
             continue;
         }
         if let Some(reason) = live.exceeded(&ladder.stop_when) {
+            // The page shows the reason: say the rule in plain words with it.
+            let reason = format!("{reason} — the ladder {}", ladder.stop_when.words());
             let at_ms = elapsed.as_millis() as u64;
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
@@ -866,11 +868,14 @@ mod tests {
 
     fn ladder(refine: usize) -> Ladder {
         Ladder {
-            stop_when: vec![Slo {
-                class: RequestClass::DashboardLoad,
-                metric: SloMetric::P95,
-                max: 1000.0,
-            }],
+            stop_when: crate::live::StopRule {
+                when: vec![Slo {
+                    class: RequestClass::DashboardLoad,
+                    metric: SloMetric::P95,
+                    max: 1000.0,
+                }],
+                failure_share: false,
+            },
             refine,
             ramp: Duration::from_secs(2),
             hold: Duration::from_secs(8),
@@ -994,6 +999,7 @@ mod tests {
             hold: Duration::from_secs(8),
             ceiling: 30,
             stop_when: Vec::new(),
+            stop_on_failure_share: false,
             refine: 0,
         };
         let plan = Plan::build(&stages, Some(&stress), 0);

@@ -675,7 +675,7 @@ fn judge(
     judge: &Live,
     book: &Book,
     window: &StageWindow,
-    stop_when: &[runfolder::Slo],
+    stop_when: &crate::live::StopRule,
 ) -> Option<String> {
     let merged = merged_window(book, &window.name)?;
     judge.set_window_state(Some(merged));
@@ -1253,7 +1253,7 @@ async fn drive(
     let stop_when = scenario
         .stress
         .as_ref()
-        .map(|st| st.stop_when.clone())
+        .map(|st| st.stop_rule())
         .unwrap_or_default();
     let judge_live = Live::default();
     let mut ladder_stop: Option<LadderStop> = None;
@@ -1361,11 +1361,12 @@ async fn drive(
         // The ladder, judged on the merged window of every worker.
         if book.stop.is_none()
             && book.recovery.is_none()
-            && !stop_when.is_empty()
+            && !stop_when.when.is_empty()
             && degraded_from.is_none()
         {
             if let Some(step) = plan.stress_window_at(now.duration_since(t0)) {
                 if let Some(reason) = judge(&judge_live, &book, step, &stop_when) {
+                    let reason = format!("{reason} — the ladder {}", stop_when.words());
                     let stop = LadderStop {
                         step: step.name.clone(),
                         viewers: step.viewers,
@@ -1542,11 +1543,14 @@ mod tests {
 
     #[test]
     fn split_samples_are_judged_as_the_unsplit_ones() {
-        let slo = [Slo {
-            class: RequestClass::DashboardLoad,
-            metric: SloMetric::P95,
-            max: 500.0,
-        }];
+        let slo = crate::live::StopRule {
+            when: vec![Slo {
+                class: RequestClass::DashboardLoad,
+                metric: SloMetric::P95,
+                max: 500.0,
+            }],
+            failure_share: false,
+        };
         // 63 loads: 56 fast, 4 slow (p95 above 500 ms), and 3 failures after
         // 4 s or more, dealt unevenly over 3 workers.
         let all: Vec<(u64, bool)> = (0..63)
@@ -1580,7 +1584,10 @@ mod tests {
         };
         let live = Live::default();
         assert_eq!(judge(&live, &book, &step("step 2"), &slo), expected);
-        assert!(expected.as_deref().unwrap().ends_with("over 63 requests"));
+        assert!(expected
+            .as_deref()
+            .unwrap()
+            .ends_with("over 60 successful requests"));
         // The judged accumulators are the unsplit ones, to the failures'
         // latencies (the degradation verdict's failure p99) and the moments.
         let (want, got) = (single.window_state().unwrap(), live.window_state().unwrap());

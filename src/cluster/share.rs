@@ -116,6 +116,7 @@ mod tests {
             hold: Duration::from_secs(8),
             ceiling: 17,
             stop_when: vec![],
+            stop_on_failure_share: false,
             refine: 0,
         };
         Plan::build(&stages, Some(&stress), sync)
@@ -247,6 +248,7 @@ mod tests {
                     hold: Duration::from_secs(h),
                     ceiling: stages.last().unwrap().users + extra,
                     stop_when: vec![],
+                    stop_on_failure_share: false,
                     refine: 0,
                 });
                 let global = Plan::build(&stages, stress.as_ref(), sync).with_recovery(

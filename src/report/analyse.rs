@@ -817,28 +817,75 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
     }
 }
 
-/// The time to recover of the run's first `recovery` window, with its verdict
-/// against `[slo.recovery] max`.
+/// The time to recover of the run's first `recovery` window, per request
+/// class and as the viewers' headline, with the verdicts against
+/// `[slo.recovery]` (per class: its own bound, else `max`).
 fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
+    use super::recovery::{self as rec, seconds};
     let w = c
         .windows
         .iter()
         .map(|w| &w.window)
         .find(|w| w.kind == WindowKind::Recovery)?;
     let rules = &meta.past_capacity;
-    let check = super::recovery::time_to_recover(
+    let checks = rec::per_class(
         &c.buckets,
         &meta.slos,
         w.start_ms,
         w.end_ms.saturating_sub(w.start_ms),
         rules.recovery_window_ms,
     );
-    use super::recovery::seconds;
-    let max = rules.recovery_max_ms;
-    let verdict = max.map(|max| check.recovery.verdict_within(max));
-    let mut sentence = check.recovery.sentence();
-    if let Some(max) = max {
-        sentence.push_str(&format!(" (allowed: {})", seconds(max)));
+    let headline = rec::headline(&checks);
+    let viewers = checks
+        .iter()
+        .any(|(class, _)| super::collect::is_viewer_class(*class));
+    let classes: Vec<ClassRecovery> = checks
+        .iter()
+        .map(|(class, check)| {
+            let own = rules.recovery_max_by_class.get(class).copied();
+            // `max` bounds every class measured; a class's own bound asks for
+            // a verdict even when it could not be measured.
+            let max = own.or(rules
+                .recovery_max_ms
+                .filter(|_| !matches!(check.recovery, rec::Recovery::NotJudged { .. })));
+            let mut sentence = format!("{} {}", class.label(), check.recovery.sentence());
+            if let Some(max) = max {
+                sentence.push_str(&format!(" (allowed: {})", seconds(max)));
+            }
+            ClassRecovery {
+                class: *class,
+                recovery: check.recovery.clone(),
+                left_out: check.left_out.clone(),
+                max_ms: max,
+                verdict: max.map(|max| check.recovery.verdict_within(max)),
+                sentence,
+            }
+        })
+        .collect();
+    let bounded = rules.recovery_max_ms.is_some() || !rules.recovery_max_by_class.is_empty();
+    // No class measured under a bound: not judged (`combine` of nothing).
+    let verdict = bounded.then(|| super::judge::combine(classes.iter().filter_map(|k| k.verdict)));
+    let mut sentence = String::new();
+    if viewers {
+        sentence.push_str("viewers ");
+    }
+    sentence.push_str(&headline.sentence());
+    let said = |pick: bool| -> Vec<&str> {
+        classes
+            .iter()
+            .filter(|k| super::collect::is_viewer_class(k.class) == pick)
+            .map(|k| k.sentence.as_str())
+            .collect()
+    };
+    if viewers {
+        sentence.push_str(&format!(" ({})", said(true).join(", ")));
+        for other in said(false) {
+            sentence.push_str(&format!("; {other}"));
+        }
+    } else if let [only] = classes.as_slice() {
+        sentence = only.sentence.clone();
+    } else {
+        sentence.push_str(&format!(" ({})", said(false).join(", ")));
     }
     Some(RecoverySummary {
         window: w.name.clone(),
@@ -846,11 +893,15 @@ fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
         start_ms: w.start_ms,
         end_ms: w.end_ms,
         sliding_window_ms: rules.recovery_window_ms,
-        recovery: check.recovery,
-        left_out: check.left_out,
-        max_ms: max,
+        recovery: headline,
+        left_out: checks
+            .iter()
+            .flat_map(|(_, check)| check.left_out.iter().cloned())
+            .collect(),
+        max_ms: rules.recovery_max_ms,
         verdict,
         sentence,
+        classes,
     })
 }
 

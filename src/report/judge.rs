@@ -100,6 +100,20 @@ fn percent(v: f64) -> String {
 /// Judge `slo` on a window whose requests of the SLO's class are `acc` and
 /// whose batch writes are `ingest`.
 pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
+    judge_with(slo, acc, ingest, true)
+}
+
+/// [`judge`], with failed requests counted against a percentile or not. An
+/// SLO counts them (its promise is about every request); the stress ladder's
+/// `stop_when` judges a percentile term as its author wrote it, on the
+/// successful requests alone, unless the scenario asks for more
+/// (`[stress] stop_on_failure_share`).
+pub fn judge_with(
+    slo: &Slo,
+    acc: &ClassAcc,
+    ingest: &IngestAcc,
+    failures_count: bool,
+) -> Judgement {
     let label = slo.class.label();
     let key = slo.metric.key();
     match slo.metric {
@@ -137,7 +151,7 @@ pub fn judge(slo: &Slo, acc: &ClassAcc, ingest: &IngestAcc) -> Judgement {
             // the bound: when more than 1 − q of them failed, it cannot hold,
             // whatever the successful ones took.
             let total = n + acc.failed;
-            if total > 0 && acc.failed as f64 / total as f64 > 1.0 - q {
+            if failures_count && total > 0 && acc.failed as f64 / total as f64 > 1.0 - q {
                 return Judgement {
                     observed,
                     verdict: SloVerdict::Fail,

@@ -150,16 +150,40 @@ pub fn junit(s: &Summary) -> String {
 fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)> {
     let mut cases = Vec::new();
     if let Some(r) = &s.recovery {
-        let name = match r.max_ms {
-            Some(max) => format!("time to recover <= {}", super::recovery::seconds(max)),
-            None => "time to recover".to_string(),
-        };
-        cases.push((
-            r.window.clone(),
-            r.verdict.unwrap_or(SloVerdict::Pass),
-            name,
-            super::recovery_line(s).unwrap_or_default(),
-        ));
+        // One case per class, each judged on its own bound; a summary from
+        // before the per-class measurement has one for the phase.
+        if r.classes.is_empty() {
+            let name = match r.max_ms {
+                Some(max) => format!("time to recover <= {}", super::recovery::seconds(max)),
+                None => "time to recover".to_string(),
+            };
+            cases.push((
+                r.window.clone(),
+                r.verdict.unwrap_or(SloVerdict::Pass),
+                name,
+                super::recovery_line(s).unwrap_or_default(),
+            ));
+        }
+        for k in &r.classes {
+            let name = match k.max_ms {
+                Some(max) => format!(
+                    "{} time to recover <= {}",
+                    k.class.label(),
+                    super::recovery::seconds(max)
+                ),
+                None => format!("{} time to recover", k.class.label()),
+            };
+            let mut message = k.sentence.clone();
+            if !k.left_out.is_empty() {
+                message.push_str(&format!("; left out: {}", k.left_out.join("; ")));
+            }
+            cases.push((
+                r.window.clone(),
+                k.verdict.unwrap_or(SloVerdict::Pass),
+                name,
+                message,
+            ));
+        }
     }
     if let Some(d) = s.degradation.as_ref().filter(|d| d.judged) {
         let mut message = d.verdict.clone();

@@ -1,9 +1,9 @@
 //! Time to recover: from a drop in load (the `[recovery]` phase) or the end
-//! of a fault, how long until every judged figure is back within its SLO.
+//! of a fault, how long until the judged figures are back within their SLOs.
 //!
 //! The measurement slides a window over the report's time buckets
 //! ([`TimeBuckets`], 1 s wide for runs up to 10 minutes), from `from_ms` on:
-//! the system is back at the end of the first window on which every SLO is
+//! the figures are back at the end of the first window on which every SLO is
 //! judged and holds, by the same rules as a hold window ([`super::judge`]). A
 //! window is at least `window_ms` long, and stretched back (never before
 //! `from_ms`) until it holds the samples each SLO needs (p95: 20 successful
@@ -13,14 +13,25 @@
 //! whole span (the sync job's batches, a few per phase) is left out and
 //! named; with none left to judge, recovery is not judged.
 //!
-//! Times are bucket-grained: "recovered after 17 s" means the first window
-//! that held ended 17 s (± one bucket) after the drop.
+//! **Resolution.** A window that held says the figure was back somewhere
+//! within it, not where; a window too thin to judge says nothing either way.
+//! Each SLO came back after the last window on which it failed (at the start
+//! of the next one; at the drop if none failed), so the set came back between
+//! the latest of those and the end of the first window on which all held.
+//! The time to recover is that span's middle, ± half its length: a
+//! sandbox that recovers at once, judged on a dashboard-load error rate that
+//! needs 20 s of loads, "recovered after 10 s (±10 s)". Bucket-grained.
+//!
+//! **Per class.** Each request class is measured on its own SLOs and its own
+//! samples ([`per_class`]): the sync job's few batches must not hold back
+//! the viewers' recovery, which is the headline ([`headline`]), the sync
+//! job's listed beside it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
-use super::collect::{ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
+use super::collect::{is_viewer_class, ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
 use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
 use super::summary::SloVerdict;
 
@@ -31,10 +42,15 @@ pub const DEFAULT_WINDOW_MS: u64 = 5_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Recovery {
-    /// Every judged figure was back within its SLO `after_ms` after the drop.
+    /// The judged figures were back `after_ms` (± `resolution_ms`) after the drop.
     Recovered {
-        /// From the drop to the end of the first window that held, ms.
+        /// The middle of the span the figures came back in, ms after the drop.
         after_ms: u64,
+        /// Half that span, ms: the figures came back between
+        /// `after_ms - resolution_ms` and `after_ms + resolution_ms` (0 in
+        /// older summaries, which gave the span's end as `after_ms`).
+        #[serde(default)]
+        resolution_ms: u64,
     },
     /// Some figure was still past its SLO on every window up to `within_ms`.
     NotRecovered {
@@ -50,10 +66,44 @@ pub enum Recovery {
 }
 
 impl Recovery {
-    /// In words: "recovered after 12 s", "did not recover within 60 s".
+    /// Recovered somewhere in `lo_ms..=hi_ms` after the drop.
+    pub fn between(lo_ms: u64, hi_ms: u64) -> Recovery {
+        let (lo, hi) = (lo_ms.min(hi_ms), hi_ms.max(lo_ms));
+        Recovery::Recovered {
+            after_ms: (lo + hi) / 2,
+            resolution_ms: (hi - lo) / 2,
+        }
+    }
+
+    /// The span recovered in, ms after the drop: `(earliest, latest)`.
+    pub fn span(&self) -> Option<(u64, u64)> {
+        match self {
+            Recovery::Recovered {
+                after_ms,
+                resolution_ms,
+            } => Some((
+                after_ms.saturating_sub(*resolution_ms),
+                after_ms + resolution_ms,
+            )),
+            _ => None,
+        }
+    }
+
+    /// In words: "recovered after 12 s (±2.5 s)", "did not recover within 60 s".
     pub fn sentence(&self) -> String {
         match self {
-            Recovery::Recovered { after_ms } => format!("recovered after {}", seconds(*after_ms)),
+            Recovery::Recovered {
+                after_ms,
+                resolution_ms: 0,
+            } => format!("recovered after {}", seconds(*after_ms)),
+            Recovery::Recovered {
+                after_ms,
+                resolution_ms,
+            } => format!(
+                "recovered after {} (±{})",
+                seconds(*after_ms),
+                seconds(*resolution_ms)
+            ),
             Recovery::NotRecovered { within_ms } => {
                 format!("did not recover within {}", seconds(*within_ms))
             }
@@ -61,11 +111,14 @@ impl Recovery {
         }
     }
 
-    /// Against a bound of `max_ms`: pass when recovered within it, not judged
-    /// when it could not be measured, else fail (slower, or not at all).
+    /// Against a bound of `max_ms`: pass when surely recovered within it (the
+    /// span's end at most the bound: a bound below the resolution cannot be
+    /// met), not judged when it could not be measured, else fail.
     pub fn verdict_within(&self, max_ms: u64) -> SloVerdict {
         match self {
-            Recovery::Recovered { after_ms } if *after_ms <= max_ms => SloVerdict::Pass,
+            Recovery::Recovered { .. } if self.span().is_some_and(|(_, hi)| hi <= max_ms) => {
+                SloVerdict::Pass
+            }
             Recovery::NotJudged { .. } => SloVerdict::NoData,
             _ => SloVerdict::Fail,
         }
@@ -133,8 +186,45 @@ fn judge_span(buckets: &TimeBuckets, lo: usize, hi: usize, slo: &Slo) -> SloVerd
     judge(slo, &acc, &ingest).verdict
 }
 
+/// The window ending at bucket `end` that `slo` is judged on: at least
+/// `span` buckets, stretched back (not before `first`) to the samples it
+/// needs. Its first bucket, and the SLO's verdict on it.
+fn window_at(
+    buckets: &TimeBuckets,
+    first: usize,
+    end: usize,
+    span: usize,
+    slo: &Slo,
+) -> (usize, SloVerdict) {
+    let mut lo = end.saturating_sub(span).max(first);
+    let mut have: u64 = (lo..end).map(|i| samples(buckets, i, slo)).sum();
+    while lo > first && have < needed(slo) {
+        lo -= 1;
+        have += samples(buckets, lo, slo);
+    }
+    (lo, judge_span(buckets, lo, end, slo))
+}
+
+/// The earliest `slo` can have come back, knowing it held on the window
+/// ending at `end`: the start of the first window after the last one that
+/// failed (one not judged, too thin, is no evidence either way), else the drop.
+fn back_from(buckets: &TimeBuckets, first: usize, end: usize, span: usize, slo: &Slo) -> usize {
+    let mut lo = window_at(buckets, first, end, span, slo).0;
+    let mut e = end;
+    while e > first + span {
+        let (l, verdict) = window_at(buckets, first, e - 1, span, slo);
+        if verdict == SloVerdict::Fail {
+            return lo;
+        }
+        e -= 1;
+        lo = l;
+    }
+    first
+}
+
 /// Time to recover after `from_ms` (ms since the attack started), looking
-/// `limit_ms` ahead, with windows at least `window_ms` long: see the module.
+/// `limit_ms` ahead, with windows at least `window_ms` long, every SLO of
+/// `slos` together: see the module.
 pub fn time_to_recover(
     buckets: &TimeBuckets,
     slos: &[Slo],
@@ -194,25 +284,23 @@ pub fn time_to_recover(
         };
     }
     for end in first + span..=last {
-        let back = judged.iter().all(|slo| {
-            // The shortest window ending here, at least `span` long, with the
-            // samples the SLO needs (or back to the drop without them).
-            let mut lo = end - span;
-            let mut have: u64 = (lo..end).map(|i| samples(buckets, i, slo)).sum();
-            while lo > first && have < needed(slo) {
-                lo -= 1;
-                have += samples(buckets, lo, slo);
-            }
-            judge_span(buckets, lo, end, slo) == SloVerdict::Pass
-        });
-        if back {
-            return RecoveryCheck {
-                recovery: Recovery::Recovered {
-                    after_ms: ms_at(end),
-                },
-                left_out,
-            };
+        if !judged
+            .iter()
+            .all(|slo| window_at(buckets, first, end, span, slo).1 == SloVerdict::Pass)
+        {
+            continue;
         }
+        // Each SLO came back after its last failed window; the set, after
+        // the latest of those.
+        let back_from = judged
+            .iter()
+            .map(|slo| back_from(buckets, first, end, span, slo))
+            .max()
+            .unwrap_or(first);
+        return RecoveryCheck {
+            recovery: Recovery::between(ms_at(back_from), ms_at(end)),
+            left_out,
+        };
     }
     RecoveryCheck {
         recovery: Recovery::NotRecovered {
@@ -220,6 +308,79 @@ pub fn time_to_recover(
         },
         left_out,
     }
+}
+
+/// [`time_to_recover`] per request class, each on its own SLOs and samples,
+/// in the classes' order (dashboard load, panel query, …, ingest batch).
+pub fn per_class(
+    buckets: &TimeBuckets,
+    slos: &[Slo],
+    from_ms: u64,
+    limit_ms: u64,
+    window_ms: u64,
+) -> Vec<(RequestClass, RecoveryCheck)> {
+    let mut classes: Vec<RequestClass> = slos.iter().map(|s| s.class).collect();
+    classes.sort();
+    classes.dedup();
+    classes
+        .into_iter()
+        .map(|class| {
+            let own: Vec<Slo> = slos.iter().filter(|s| s.class == class).cloned().collect();
+            (
+                class,
+                time_to_recover(buckets, &own, from_ms, limit_ms, window_ms),
+            )
+        })
+        .collect()
+}
+
+/// The headline of per-class recoveries: the viewers' (every viewer class
+/// back: from the latest start of their spans to the latest end), or every
+/// class's when no viewer class has SLOs. A class not judged is left to its
+/// own line; one not recovered means the whole did not.
+pub fn headline(classes: &[(RequestClass, RecoveryCheck)]) -> Recovery {
+    let viewers = classes.iter().any(|(c, _)| is_viewer_class(*c));
+    let parts: Vec<&Recovery> = classes
+        .iter()
+        .filter(|(c, _)| !viewers || is_viewer_class(*c))
+        .map(|(_, check)| &check.recovery)
+        .collect();
+    combine(&parts)
+}
+
+/// Several figures' recoveries as one: all back (span from the latest start
+/// to the latest end), any not recovered, or not judged when none was.
+pub fn combine(parts: &[&Recovery]) -> Recovery {
+    if let Some(within_ms) = parts
+        .iter()
+        .filter_map(|r| match r {
+            Recovery::NotRecovered { within_ms } => Some(*within_ms),
+            _ => None,
+        })
+        .max()
+    {
+        return Recovery::NotRecovered { within_ms };
+    }
+    let spans: Vec<(u64, u64)> = parts.iter().filter_map(|r| r.span()).collect();
+    if spans.is_empty() {
+        let reasons: Vec<&str> = parts
+            .iter()
+            .filter_map(|r| match r {
+                Recovery::NotJudged { reason } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        return Recovery::NotJudged {
+            reason: if reasons.is_empty() {
+                "the scenario sets no SLOs".into()
+            } else {
+                reasons.join("; ")
+            },
+        };
+    }
+    let lo = spans.iter().map(|s| s.0).max().unwrap_or_default();
+    let hi = spans.iter().map(|s| s.1).max().unwrap_or_default();
+    Recovery::between(lo, hi)
 }
 
 #[cfg(test)]
@@ -264,12 +425,14 @@ mod tests {
         );
         let p95 = [slo(RequestClass::PanelQuery, SloMetric::P95, 1000.0)];
         let check = time_to_recover(&b, &p95, 30_000, 60_000, 5_000);
-        // The first 5 s window without a slow answer is 42..47 s.
-        assert_eq!(check.recovery, Recovery::Recovered { after_ms: 17_000 });
+        // The first 5 s window without a slow answer is 42..47 s: back
+        // between 12 and 17 s after the drop.
+        assert_eq!(check.recovery, Recovery::between(12_000, 17_000));
+        assert_eq!(check.recovery.sentence(), "recovered after 14.5 s (±2.5 s)");
         assert!(check.left_out.is_empty());
-        // A 10 s window needs 10 s clean: 42..52 s.
+        // A 10 s window needs 10 s clean: 42..52 s, a coarser resolution.
         let ten = time_to_recover(&b, &p95, 30_000, 60_000, 10_000);
-        assert_eq!(ten.recovery, Recovery::Recovered { after_ms: 22_000 });
+        assert_eq!(ten.recovery, Recovery::between(12_000, 22_000));
         // Within 15 s it did not.
         let short = time_to_recover(&b, &p95, 30_000, 15_000, 5_000);
         assert_eq!(short.recovery, Recovery::NotRecovered { within_ms: 15_000 });
@@ -292,7 +455,8 @@ mod tests {
         );
         let rate = [slo(RequestClass::DashboardLoad, SloMetric::ErrorRate, 0.01)];
         let check = time_to_recover(&b, &rate, 0, 60_000, 5_000);
-        assert_eq!(check.recovery, Recovery::Recovered { after_ms: 30_000 });
+        assert_eq!(check.recovery, Recovery::between(10_000, 30_000));
+        assert_eq!(check.recovery.sentence(), "recovered after 20 s (±10 s)");
     }
 
     #[test]
@@ -327,7 +491,9 @@ mod tests {
             slo(RequestClass::IngestBatch, SloMetric::P95, 2000.0),
         ];
         let check = time_to_recover(&b, &slos, 0, 60_000, 5_000);
-        assert_eq!(check.recovery, Recovery::Recovered { after_ms: 30_000 });
+        // Loads back from 25 s (their first clean window, 25..30 s); panel
+        // queries long before.
+        assert_eq!(check.recovery, Recovery::between(25_000, 30_000));
         assert_eq!(check.left_out.len(), 1, "{:?}", check.left_out);
         assert!(
             check.left_out[0].starts_with("ingest batch p95: 2 samples"),
@@ -365,6 +531,131 @@ mod tests {
         let p95 = [slo(RequestClass::PanelQuery, SloMetric::P95, 1000.0)];
         // A drop in the middle of a bucket starts at the next whole one.
         let check = time_to_recover(&b, &p95, 10_500, 30_000, 5_000);
-        assert_eq!(check.recovery, Recovery::Recovered { after_ms: 5_500 });
+        assert_eq!(check.recovery, Recovery::between(500, 5_500));
+        assert_eq!(check.recovery.sentence(), "recovered after 3 s (±2.5 s)");
+    }
+
+    /// A staged-like recovery phase on a target back at once: 5 dashboard
+    /// loads and 40 panel queries a second, a sync batch every 2.5 s.
+    fn back_at_once() -> (TimeBuckets, Vec<Slo>) {
+        let mut b = TimeBuckets::for_run_length(100_000);
+        fill(
+            &mut b,
+            RequestClass::DashboardLoad,
+            60,
+            5,
+            |_| 500,
+            |_| false,
+        );
+        fill(&mut b, RequestClass::PanelQuery, 60, 40, |_| 100, |_| false);
+        for t in (0..60_000).step_by(2_500) {
+            b.at(t).ingest.record(500, 40_000, 300_000, true);
+            b.record(t, RequestClass::IngestBatch, 300_000, None, true);
+        }
+        let slos = vec![
+            slo(RequestClass::DashboardLoad, SloMetric::P95, 2000.0),
+            slo(RequestClass::DashboardLoad, SloMetric::ErrorRate, 0.01),
+            slo(RequestClass::PanelQuery, SloMetric::P95, 1000.0),
+            slo(RequestClass::PanelQuery, SloMetric::P99, 2000.0),
+            slo(RequestClass::PanelQuery, SloMetric::ErrorRate, 0.01),
+            slo(RequestClass::IngestBatch, SloMetric::P95, 2000.0),
+            slo(RequestClass::IngestBatch, SloMetric::ErrorRate, 0.05),
+        ];
+        (b, slos)
+    }
+
+    #[test]
+    fn each_class_recovers_on_its_own_samples_and_the_viewers_lead() {
+        let (b, slos) = back_at_once();
+        // Judged all together, the time to recover is the time the sync
+        // job takes to write the 20 batches its p95 needs: the 20th is
+        // written at 47.5 s, in the bucket ending at 48 s.
+        let together = time_to_recover(&b, &slos, 0, 60_000, 5_000);
+        assert_eq!(together.recovery.span().unwrap().1, 48_000);
+        let classes = per_class(&b, &slos, 0, 60_000, 5_000);
+        let of = |c: RequestClass| {
+            classes
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map(|(_, check)| check.recovery.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            classes.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [
+                RequestClass::DashboardLoad,
+                RequestClass::PanelQuery,
+                RequestClass::IngestBatch
+            ]
+        );
+        // 100 loads (the 1 % error rate's samples) take 20 s.
+        assert_eq!(
+            of(RequestClass::DashboardLoad),
+            Recovery::between(0, 20_000)
+        );
+        // 100 panel queries (p99, 1 %) take 2.5 s: one 5 s window.
+        assert_eq!(of(RequestClass::PanelQuery), Recovery::between(0, 5_000));
+        assert_eq!(of(RequestClass::IngestBatch), Recovery::between(0, 48_000));
+        let viewers = headline(&classes);
+        assert_eq!(viewers.sentence(), "recovered after 10 s (±10 s)");
+        let (_, latest) = viewers.span().unwrap();
+        assert!(latest <= 20_000, "{viewers:?}");
+    }
+
+    #[test]
+    fn a_class_still_failing_holds_the_headline_and_one_not_judged_does_not() {
+        let (mut b, mut slos) = back_at_once();
+        // Panel queries slow until 8 s after the drop.
+        fill(&mut b, RequestClass::PanelQuery, 8, 40, |_| 3000, |_| false);
+        let classes = per_class(&b, &slos, 0, 60_000, 5_000);
+        assert_eq!(
+            classes[1].1.recovery,
+            Recovery::between(8_000, 13_000),
+            "panel queries back from 8 s"
+        );
+        assert_eq!(headline(&classes), Recovery::between(8_000, 20_000));
+        // A variable query SLO with no sample: its class is not judged, the
+        // headline stands on the others.
+        slos.push(slo(RequestClass::VariableQuery, SloMetric::P95, 1000.0));
+        let classes = per_class(&b, &slos, 0, 60_000, 5_000);
+        assert!(matches!(
+            classes
+                .iter()
+                .find(|(c, _)| *c == RequestClass::VariableQuery)
+                .unwrap()
+                .1
+                .recovery,
+            Recovery::NotJudged { .. }
+        ));
+        assert_eq!(headline(&classes), Recovery::between(8_000, 20_000));
+        // Loads failing throughout: the viewers did not recover.
+        fill(
+            &mut b,
+            RequestClass::DashboardLoad,
+            60,
+            5,
+            |_| 500,
+            |_| true,
+        );
+        let classes = per_class(&b, &slos, 0, 60_000, 5_000);
+        assert_eq!(
+            headline(&classes),
+            Recovery::NotRecovered { within_ms: 60_000 }
+        );
+    }
+
+    #[test]
+    fn a_bound_is_met_only_by_the_whole_span() {
+        let r = Recovery::between(0, 20_000);
+        assert_eq!(r.verdict_within(20_000), SloVerdict::Pass);
+        assert_eq!(r.verdict_within(15_000), SloVerdict::Fail);
+        assert_eq!(
+            Recovery::between(16_000, 20_000).verdict_within(15_000),
+            SloVerdict::Fail
+        );
+        assert_eq!(
+            Recovery::NotRecovered { within_ms: 60_000 }.verdict_within(60_000),
+            SloVerdict::Fail
+        );
     }
 }

@@ -211,11 +211,19 @@ fn a_summary_with_every_optional_field_set_validates() {
         start_ms: 1000,
         end_ms: 61_000,
         sliding_window_ms: 5000,
-        recovery: super::recovery::Recovery::Recovered { after_ms: 12_000 },
+        recovery: super::recovery::Recovery::between(7_000, 17_000),
         left_out: vec!["ingest batch p95: 3 samples in 60 s, 20 needed".into()],
         max_ms: Some(30_000),
         verdict: Some(summary::SloVerdict::Pass),
-        sentence: "recovered after 12 s".into(),
+        sentence: "viewers recovered after 12 s (±5 s) (dashboard load recovered after 12 s (±5 s) (allowed: 30 s))".into(),
+        classes: vec![summary::ClassRecovery {
+            class: crate::runfolder::RequestClass::DashboardLoad,
+            recovery: super::recovery::Recovery::between(7_000, 17_000),
+            left_out: Vec::new(),
+            max_ms: Some(30_000),
+            verdict: Some(summary::SloVerdict::Pass),
+            sentence: "dashboard load recovered after 12 s (±5 s) (allowed: 30 s)".into(),
+        }],
     });
     s.degradation = Some(super::degradation::Degradation {
         graceful: true,

@@ -130,7 +130,33 @@ pub struct RecoverySummary {
     /// Against `max_ms`: pass, fail, or not judged; `None` without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<SloVerdict>,
-    /// In words: "recovered after 12 s (within 30 s)".
+    /// In words: "viewers recovered after 10 s (±10 s) (dashboard load …,
+    /// panel query …); ingest batch recovered after 25 s (±25 s)".
+    pub sentence: String,
+    /// Per request class with SLOs, its own time to recover on its own
+    /// samples; the headline above is the viewers' (every viewer class back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassRecovery>,
+}
+
+/// One request class's time to recover after the drop (see `report::recovery`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassRecovery {
+    /// The class.
+    pub class: RequestClass,
+    /// `recovered` (with `after_ms` ± `resolution_ms`), `not_recovered` (with
+    /// `within_ms`) or `not_judged` (with `reason`).
+    #[serde(flatten)]
+    pub recovery: super::recovery::Recovery,
+    /// Its SLOs left out: too few samples even over the whole phase.
+    pub left_out: Vec<String>,
+    /// Its bound, ms: `[slo.recovery]`'s for the class, else `max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<u64>,
+    /// Against `max_ms`: pass, fail, or not judged; `None` without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<SloVerdict>,
+    /// In words: "dashboard load recovered after 10 s (±10 s) (allowed: 30 s)".
     pub sentence: String,
 }
 
@@ -168,10 +194,11 @@ pub struct FailingSlo {
 }
 
 impl FailingSlo {
-    /// `dashboard load error rate 6.1 % > 1.0 %`.
+    /// `dashboard load error rate 6.10 % > 1.00 %`: an error rate with the
+    /// SLO table's two decimals, so both cite the same figure.
     pub fn sentence(&self) -> String {
         let f = |v: f64| match self.metric {
-            SloMetric::ErrorRate => format!("{:.1} %", v * 100.0),
+            SloMetric::ErrorRate => super::percent(Some(v)),
             SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
             _ => format!("{v:.0} ms"),
         };
@@ -189,7 +216,7 @@ impl FailingSlo {
 }
 
 impl CapacityBracket {
-    /// `held at 100, failed at 200 (dashboard load error rate 6.1 % > 1.0 %)`.
+    /// `held at 100, failed at 200 (dashboard load error rate 6.10 % > 1.00 %)`.
     pub fn sentence(&self) -> String {
         let held = self
             .held_viewers

@@ -2,7 +2,11 @@
 //! records it: the `[recovery]` phase's sliding window and `[slo.recovery]`,
 //! and the degradation thresholds of `[slo.degradation]`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use super::RequestClass;
 
 /// `[recovery]` window, `[slo.recovery]` and `[slo.degradation]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,6 +18,10 @@ pub struct PastCapacityRules {
     /// longer, or does not recover, fails. `None`: reported only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_max_ms: Option<u64>,
+    /// `[slo.recovery] dashboard_load = "20s"` and the like: a class's own
+    /// bound, ms, over `recovery_max_ms`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub recovery_max_by_class: BTreeMap<RequestClass, u64>,
     /// What past capacity counts as graceful.
     pub degradation: DegradationRules,
     /// True when the scenario gave `[slo.degradation]`: a collapse fails the run.
@@ -25,6 +33,7 @@ impl Default for PastCapacityRules {
         PastCapacityRules {
             recovery_window_ms: 5_000,
             recovery_max_ms: None,
+            recovery_max_by_class: BTreeMap::new(),
             degradation: DegradationRules::default(),
             degradation_judged: false,
         }

@@ -342,8 +342,13 @@ pub struct Stress {
     pub hold: Duration,
     /// The most viewers the ladder reaches.
     pub ceiling: usize,
-    /// The ladder stops when any of these is exceeded over the current step.
+    /// The ladder stops when any of these is exceeded over the current step,
+    /// a percentile judged on the successful requests as written…
     pub stop_when: Vec<Slo>,
+    /// …unless `stop_on_failure_share = true`: then a percentile term also
+    /// stops it when more requests failed than the share it leaves beyond
+    /// its bound (as the report judges an SLO).
+    pub stop_on_failure_share: bool,
     /// Bisection steps between the last held and the first failed level once the
     /// ladder stops (0–10; each is a `ramp` then a `hold`, judged by `stop_when`).
     pub refine: usize,
@@ -351,6 +356,16 @@ pub struct Stress {
 
 /// The most bisection steps `[stress] refine` may ask for.
 pub const MAX_REFINE: usize = 10;
+
+impl Stress {
+    /// The ladder's stop rule, as the live judge applies it.
+    pub fn stop_rule(&self) -> crate::live::StopRule {
+        crate::live::StopRule {
+            when: self.stop_when.clone(),
+            failure_share: self.stop_on_failure_share,
+        }
+    }
+}
 
 impl Scenario {
     /// Read, parse and validate a scenario file.
@@ -1298,6 +1313,12 @@ impl Ctx<'_> {
             },
             None => 0,
         };
+        if let (Some(b), true) = (&s.stop_on_failure_share, stop_when.is_empty()) {
+            return self.err(
+                b.span(),
+                "stop_on_failure_share changes how stop_when judges a percentile, but there is no stop_when",
+            );
+        }
         if refine > 0 && stop_when.is_empty() {
             let span = s.refine.as_ref().map(|r| r.span()).unwrap_or(raw.span());
             return self.err(
@@ -1314,6 +1335,10 @@ impl Ctx<'_> {
             hold,
             ceiling: *s.ceiling.get_ref(),
             stop_when,
+            stop_on_failure_share: s
+                .stop_on_failure_share
+                .as_ref()
+                .is_some_and(|b| *b.get_ref()),
             refine,
         })
     }

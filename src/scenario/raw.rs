@@ -180,6 +180,7 @@ pub struct RawStress {
     pub hold: Spanned<String>,
     pub ceiling: Spanned<usize>,
     pub stop_when: Option<Spanned<String>>,
+    pub stop_on_failure_share: Option<Spanned<bool>>,
     pub refine: Option<Spanned<i64>>,
 }
 
@@ -192,8 +193,11 @@ pub struct RawSloSet {
     pub p99: Option<Spanned<String>>,
     pub error_rate: Option<Spanned<String>>,
     pub ms_per_point: Option<Spanned<f64>>,
-    /// `[slo.recovery]` only.
+    /// `[slo.recovery]` only: every class's bound, then a class's own.
     pub max: Option<Spanned<String>>,
+    pub dashboard_load: Option<Spanned<String>>,
+    pub panel_query: Option<Spanned<String>>,
+    pub ingest_batch: Option<Spanned<String>>,
     /// `[slo.degradation]` only.
     pub goodput: Option<Spanned<String>>,
     pub failure_p99: Option<Spanned<String>>,

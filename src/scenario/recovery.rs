@@ -12,7 +12,7 @@ use super::duration::{format_duration, parse_percent};
 use super::raw::RawSloSet;
 use super::{limits, Ctx, Stage, Stress};
 use crate::error::Result;
-use crate::runfolder::{DegradationRules, PastCapacityRules};
+use crate::runfolder::{DegradationRules, PastCapacityRules, RequestClass};
 
 /// `[recovery]` as written.
 #[derive(Debug, Deserialize)]
@@ -38,6 +38,9 @@ pub struct RecoveryPhase {
 /// The keys `[slo.recovery]` and `[slo.degradation]` take, which no request
 /// class does.
 pub(super) const SECTIONS: [&str; 2] = ["recovery", "degradation"];
+
+/// The keys of `[slo.recovery]`: every class's bound, then a class's own.
+const RECOVERY_KEYS: [&str; 4] = ["max", "dashboard_load", "panel_query", "ingest_batch"];
 
 /// The smallest sliding window: the report's time buckets are 1 s.
 const MIN_WINDOW: Duration = Duration::from_secs(1);
@@ -127,25 +130,52 @@ impl Ctx<'_> {
                             "[slo.recovery] judges the recovery phase, but there is no [recovery]",
                         );
                     };
-                    self.only(set, &["max"], "recovery")?;
-                    let Some(max) = &s.max else {
+                    self.only(set, &RECOVERY_KEYS, "recovery")?;
+                    let bounds = [
+                        (None, &s.max),
+                        (Some(RequestClass::DashboardLoad), &s.dashboard_load),
+                        (Some(RequestClass::PanelQuery), &s.panel_query),
+                        (Some(RequestClass::IngestBatch), &s.ingest_batch),
+                    ];
+                    if bounds.iter().all(|(_, v)| v.is_none()) {
                         return self.err(
                             set.span(),
-                            "[slo.recovery] needs `max` (e.g. max = \"30s\")",
-                        );
-                    };
-                    let d = self.duration(max)?;
-                    if d.is_zero() || d > phase.hold {
-                        return self.err(
-                            max.span(),
-                            format!(
-                                "[slo.recovery] max `{}` must be above 0s and at most the recovery hold ({})",
-                                max.get_ref(),
-                                format_duration(phase.hold)
-                            ),
+                            "[slo.recovery] needs `max` (e.g. max = \"30s\"), or a class's own bound (dashboard_load, panel_query, ingest_batch)",
                         );
                     }
-                    rules.recovery_max_ms = Some(d.as_millis() as u64);
+                    for (class, value) in bounds {
+                        let Some(value) = value else { continue };
+                        let name = class.map_or("max", |c| c.key());
+                        if let Some(c) =
+                            class.filter(|c| !slo.keys().any(|k| k.get_ref() == c.key()))
+                        {
+                            return self.err(
+                                value.span(),
+                                format!(
+                                    "[slo.recovery] {name}: a class's recovery is judged on its SLOs, but there is no [slo.{}]",
+                                    c.key()
+                                ),
+                            );
+                        }
+                        let d = self.duration(value)?;
+                        if d.is_zero() || d > phase.hold {
+                            return self.err(
+                                value.span(),
+                                format!(
+                                    "[slo.recovery] {name} `{}` must be above 0s and at most the recovery hold ({})",
+                                    value.get_ref(),
+                                    format_duration(phase.hold)
+                                ),
+                            );
+                        }
+                        let ms = d.as_millis() as u64;
+                        match class {
+                            None => rules.recovery_max_ms = Some(ms),
+                            Some(c) => {
+                                rules.recovery_max_by_class.insert(c, ms);
+                            }
+                        }
+                    }
                 }
                 "degradation" => {
                     if !stress {
@@ -180,6 +210,12 @@ impl Ctx<'_> {
                     // A request class: the keys of these two sections are not its.
                     for (name, given) in [
                         ("max", s.max.as_ref().map(|v| v.span())),
+                        (
+                            "dashboard_load",
+                            s.dashboard_load.as_ref().map(|v| v.span()),
+                        ),
+                        ("panel_query", s.panel_query.as_ref().map(|v| v.span())),
+                        ("ingest_batch", s.ingest_batch.as_ref().map(|v| v.span())),
                         ("goodput", s.goodput.as_ref().map(|v| v.span())),
                         ("failure_p99", s.failure_p99.as_ref().map(|v| v.span())),
                         (
@@ -193,7 +229,7 @@ impl Ctx<'_> {
                                 format!(
                                     "`{name}` is not an objective of [slo.{}]: it belongs in [slo.{}]",
                                     key.get_ref(),
-                                    if name == "max" { "recovery" } else { "degradation" }
+                                    if RECOVERY_KEYS.contains(&name) { "recovery" } else { "degradation" }
                                 ),
                             );
                         }
@@ -214,6 +250,12 @@ impl Ctx<'_> {
             ("error_rate", s.error_rate.as_ref().map(|v| v.span())),
             ("ms_per_point", s.ms_per_point.as_ref().map(|v| v.span())),
             ("max", s.max.as_ref().map(|v| v.span())),
+            (
+                "dashboard_load",
+                s.dashboard_load.as_ref().map(|v| v.span()),
+            ),
+            ("panel_query", s.panel_query.as_ref().map(|v| v.span())),
+            ("ingest_batch", s.ingest_batch.as_ref().map(|v| v.span())),
             ("goodput", s.goodput.as_ref().map(|v| v.span())),
             ("failure_p99", s.failure_p99.as_ref().map(|v| v.span())),
             (
@@ -286,6 +328,16 @@ mod tests {
         assert_eq!(rules.degradation.max_failure_p99_ms, 200.0);
         assert_eq!(rules.degradation.min_loads_completed, 0.5);
         assert_eq!(s.slos.len(), 1, "the two sections are no request class");
+        // A class's own bound, over `max`.
+        let (_dir, s) = parse(
+            "[recovery]\n[slo.recovery]\npanel_query = \"10s\"\n[slo.panel_query]\np95 = \"1s\"\n",
+        );
+        let rules = s.unwrap().past_capacity;
+        assert_eq!(rules.recovery_max_ms, None);
+        assert_eq!(
+            rules.recovery_max_by_class,
+            [(crate::runfolder::RequestClass::PanelQuery, 10_000)].into()
+        );
         let (_dir, s) = parse("");
         assert_eq!(s.unwrap().recovery, None);
     }
@@ -317,7 +369,19 @@ mod tests {
         );
         assert_eq!(
             error("[recovery]\n[slo.recovery]\np95 = \"1s\"\n"),
-            "DIR/s.toml:13:7: [slo.recovery] takes max, not `p95`"
+            "DIR/s.toml:13:7: [slo.recovery] takes max, dashboard_load, panel_query, ingest_batch, not `p95`"
+        );
+        assert_eq!(
+            error("[recovery]\n[slo.recovery]\ningest_batch = \"20s\"\n"),
+            "DIR/s.toml:13:16: [slo.recovery] ingest_batch: a class's recovery is judged on its SLOs, but there is no [slo.ingest_batch]"
+        );
+        assert_eq!(
+            error("[recovery]\n[slo.recovery]\ndashboard_load = \"2m\"\n[slo.dashboard_load]\np95 = \"1s\"\n"),
+            "DIR/s.toml:13:18: [slo.recovery] dashboard_load `2m` must be above 0s and at most the recovery hold (1m)"
+        );
+        assert_eq!(
+            error("[slo.panel_query]\npanel_query = \"30s\"\n"),
+            "DIR/s.toml:12:15: `panel_query` is not an objective of [slo.panel_query]: it belongs in [slo.recovery]"
         );
         assert_eq!(
             error("[slo.degradation]\ngoodput = \"150%\"\n"),

@@ -279,6 +279,30 @@ fn refine_is_0_to_10_steps_and_needs_a_stop_rule() {
 }
 
 #[test]
+fn stop_when_counts_failures_against_a_percentile_only_when_asked() {
+    let f = Fixture::new();
+    let ladder = "[[stages]]\nusers = 5\nramp = \"1s\"\nhold = \"1s\"\n[stress]\nstep = 5\nhold = \"5s\"\nceiling = 20\n";
+    let s = f
+        .parse(&format!(
+            "{VIEWERS}{ladder}stop_when = \"p95 > 4s or errors > 10%\"\n"
+        ))
+        .unwrap();
+    let rule = s.stress.unwrap().stop_rule();
+    assert!(!rule.failure_share, "as written by default");
+    let s = f
+        .parse(&format!(
+            "{VIEWERS}{ladder}stop_when = \"p95 > 4s\"\nstop_on_failure_share = true\n"
+        ))
+        .unwrap();
+    assert!(s.stress.unwrap().stop_rule().failure_share);
+    let e = f.error(&format!("{VIEWERS}{ladder}stop_on_failure_share = true\n"));
+    assert_eq!(
+        e,
+        "DIR/s.toml:11:25: stop_on_failure_share changes how stop_when judges a percentile, but there is no stop_when"
+    );
+}
+
+#[test]
 fn bad_stop_conditions_and_slo_classes() {
     let f = Fixture::new();
     let stage = "[[stages]]\nusers = 5\nramp = \"1s\"\nhold = \"1s\"\n";

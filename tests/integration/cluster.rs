@@ -1543,8 +1543,12 @@ fn every_worker_drops_to_its_share_of_the_recovery_phase_at_once() {
     let r = &summary["recovery"];
     eprintln!("distributed recovery: {}", r["sentence"]);
     assert_eq!(r["outcome"], "recovered", "{r}");
-    let after = r["after_ms"].as_u64().unwrap();
-    assert!((5_000..=20_000).contains(&after), "{r}");
+    // The span it came back in: at least one 5 s window, within the phase.
+    let (after, res) = (
+        r["after_ms"].as_u64().unwrap(),
+        r["resolution_ms"].as_u64().unwrap(),
+    );
+    assert!(after + res <= 20_000 && 2 * res >= 4_000, "{r}");
 
     // Counts: the union of the workers' logs is what the sandbox served.
     let logs: Vec<_> = (0..2)

@@ -198,7 +198,7 @@ fn stress_steps_break_without_failing_the_run() {
         "{}",
         b.sentence()
     );
-    assert!(b.sentence().ends_with(" > 5.0 %)"), "{}", b.sentence());
+    assert!(b.sentence().ends_with(" > 5.00 %)"), "{}", b.sentence());
     assert_eq!(
         b.headroom_sentence().as_deref(),
         Some("headroom 2.00 × the planned 5 viewers")
@@ -259,7 +259,7 @@ fn the_bracket_names_the_slo_furthest_past_its_bound() {
     let b = capacity_bracket(&points, &slos, Some(100)).unwrap();
     assert_eq!(
         b.sentence(),
-        "held at 100, failed at 200 (dashboard load error rate 6.1 % > 1.0 %)"
+        "held at 100, failed at 200 (dashboard load error rate 6.10 % > 1.00 %)"
     );
     assert_eq!(b.headroom, Some(1.0));
     let none_held = capacity_bracket(&points[1..], &slos, None).unwrap();
