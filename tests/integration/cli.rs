@@ -237,6 +237,7 @@ fn goose_shapes_and_waits_past_the_limits_exit_two_before_anything_is_written() 
         ],
         vec![
             "worker",
+            "scenarios/smoke.toml",
             "--manager",
             "http://127.0.0.1:9",
             "--connect-timeout",
@@ -283,6 +284,7 @@ fn a_cluster_token_file_must_be_a_small_regular_file() {
             dir.path(),
             &[
                 "worker",
+                "scenarios/smoke.toml",
                 "--manager",
                 "http://127.0.0.1:9",
                 "--connect-timeout",

@@ -115,7 +115,7 @@ fn set_errors_exit_two_naming_the_key_and_send_nothing() {
             ),
             (
                 &["--set", "viewers.nope=1"],
-                "--set viewers.nope=1: unknown field `nope`",
+                "--set viewers.nope=…: unknown field `nope`",
             ),
             (
                 &["--set", "target.password=hunter2"],
