@@ -1040,6 +1040,8 @@ mod tests {
             judged: false,
             sure: None,
             interval: None,
+            detectable: None,
+            detectable_pct: None,
             note: None,
         };
         let deltas = [
