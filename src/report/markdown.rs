@@ -306,7 +306,7 @@ fn baselines(m: &mut String, s: &Summary) {
                 m,
                 "\n{}\n",
                 if b.regressions.is_empty() {
-                    "No regression.".to_string()
+                    format!("{}.", cell(&super::html::capitalised(&b.verdict)))
                 } else {
                     format!("**{} regressed figure(s).**", b.regressions.len())
                 }
@@ -446,6 +446,37 @@ mod tests {
         assert_eq!(
             row[6],
             format!("{:.1} % ⚠️ regressed", p95.sure.unwrap() * 100.0)
+        );
+    }
+
+    #[test]
+    fn no_regression_says_what_the_gate_could_have_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, run) = (dir.path().join("base"), dir.path().join("run"));
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        write_run(&base, 20_000, 42).unwrap();
+        write_run(&run, 20_000, 43).unwrap();
+        let out_file = dir.path().join("summary.md");
+        let out = render_run(
+            &run,
+            &ReportOptions {
+                baselines: vec![base],
+                markdown: Some(out_file.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!out.regression);
+        let md = std::fs::read_to_string(&out_file).unwrap();
+        assert!(!md.contains("\nNo regression.\n"), "{md}");
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("No regression; "))
+            .unwrap_or_else(|| panic!("{md}"));
+        assert!(
+            line.contains("% on panel query p95") && line.ends_with(" would have been caught."),
+            "{line}"
         );
     }
 
