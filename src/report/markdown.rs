@@ -249,10 +249,12 @@ fn sureness(d: &Delta) -> String {
         (Some(sure), _) => format!(
             "{:.1} %{}",
             sure * 100.0,
-            if d.regression {
-                " ⚠️ regressed"
-            } else {
-                ""
+            match (d.regression, d.detectable_pct, d.detectable) {
+                (true, _, _) => " ⚠️ regressed".to_string(),
+                // What a pass here could have caught.
+                (false, Some(pct), _) => format!(" (would catch {pct:+.0} %)"),
+                (false, None, Some(x)) => format!(" (would catch {:+.2} pp)", x * 100.0),
+                _ => String::new(),
             }
         ),
         (None, Some(_)) => "not judged".into(),
@@ -423,9 +425,19 @@ mod tests {
             ]
         );
         assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
-        // One row per SLO judged on a hold window.
+        // One row per SLO judged on a hold window, then the gate's other figures.
         let judged = s.slos.iter().filter(|r| r.judged).count();
-        assert_eq!(rows.len() - 2, judged, "{md}");
+        let with_slo = rows[2..].iter().filter(|r| r[3] != "—").count();
+        assert_eq!(with_slo, judged, "{md}");
+        let gated = s
+            .baseline
+            .as_ref()
+            .unwrap()
+            .windows
+            .iter()
+            .filter(|d| d.judged)
+            .count();
+        assert!(rows.len() - 2 >= gated, "{md}");
         // The panel-query p95 of a hold: its value, bound, baseline and sureness.
         let p95 = s
             .baseline
