@@ -23,7 +23,8 @@
 #
 # usage: bench/regression_gate.sh [smoke_rounds=21] [staged_runs=4] [slow_staged_runs=3]
 # env:   SMOKE_FACTOR=1.5 STAGED_FACTOR=1.3; BIN=path (a built dashload: no
-#        cargo build); KEEP=dir (keep the runs there instead of a temp dir)
+#        cargo build); KEEP=dir (keep the runs there instead of a temp dir);
+#        START=n with KEEP: resume at smoke round n (the earlier ones are judged too)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROUNDS=${1:-21}
@@ -70,7 +71,8 @@ run() { # run SCENARIO REPORTS_DIR: one run into its own folder under REPORTS_DI
   "$BIN" run "$1" --reports-dir "$2" >"$OUT/last.log" 2>&1 || true
 }
 
-for i in $(seq "$ROUNDS"); do
+for i in $(seq "${START:-1}" "$ROUNDS"); do
+  rm -rf "$OUT/smoke-a/$i" "$OUT/smoke-slow/$i" "$OUT/smoke-b/$i"
   echo "smoke round $i/$ROUNDS: A, slow x$SMOKE_FACTOR, B" >&2
   run "$SMOKE_FILE" "$OUT/smoke-a/$i"
   run "$SMOKE_SLOW_FILE" "$OUT/smoke-slow/$i"
