@@ -14,7 +14,7 @@
 # same-build run. Those pairs share runs, so they are not independent: the
 # figure is a rate over comparisons, not over independent experiments. Only
 # hold windows are judged, and the stress ladder runs after them, so by default
-# the staged runs leave out [stress] (about 2 min a run instead of 5);
+# the staged runs leave out [stress] and [recovery] (about 2 min a run instead of 5);
 # STAGED_LADDER=1 keeps it.
 #
 # Each verdict is judged on the figures the gate chooses when the scenario names
@@ -52,8 +52,10 @@ scenario_copy() {
   mkdir -p "$dir"
   cp -r scenarios/dashboards "$dir/"
   if [ "$1" = staged ] && [ "${STAGED_LADDER:-0}" != 1 ]; then
-    # Drop the [stress] table: from its header to the next table header.
-    awk '/^\[stress\]/{skip=1; next} /^\[/{skip=0} !skip' "scenarios/$1.toml" > "$dir/$1.toml"
+    # Drop the ladder and what needs it ([stress], [recovery], [slo.recovery],
+    # [slo.degradation]): each from its header to the next table header.
+    awk '/^\[(stress|recovery|slo\.recovery|slo\.degradation)\]/{skip=1; next} /^\[/{skip=0} !skip' \
+      "scenarios/$1.toml" > "$dir/$1.toml"
   else
     cp "scenarios/$1.toml" "$dir/$1.toml"
   fi
