@@ -2,13 +2,23 @@
 //!
 //! Only **judged figures** can regress: the (class, figure) pairs the scenario
 //! has SLOs for (p50/p95/p99/error rate) plus those its `[regression] figures`
-//! names; with neither, dashboard-load p95 and error rate. Each is judged on
+//! names. Without `figures` the gate also picks figures it can see
+//! ([`judged_figures`]): panel-query p50 and p95 (a dashboard load fans out
+//! into many queries, so they have the samples) and dashboard-load p95 and
+//! error rate; and on a window too small for a percentile it judges the
+//! class's highest percentile that has its samples instead (dashboard-load
+//! p50 when loads are few), saying so. Each is judged on
 //! every hold window matched by name between the two runs, by
 //! [`super::regress`]: a regression is a worsening beyond the tolerance
 //! (`[regression]`: latency 10 % and 1 ms, error rate one percentage point)
 //! that a block bootstrap over both request logs is at least `confidence`
-//! (95 %) sure of. Everything else (p50 of a class with only an error-rate
+//! (95 %) sure of. Everything else (p99 of a class with only an error-rate
 //! SLO, whole-run and per-name deltas, throughput) is context and never counts.
+//!
+//! Every verdict says what the gate could have seen: per judged figure, the
+//! smallest worsening it would have flagged ([`regress::Reach`]), in the
+//! comparison's `verdict` line ("no regression; +14 % on panel query p95
+//! would have been caught"), and it says so when no latency was judged at all.
 //!
 //! The baseline may be several runs (`--baseline median:N`, or `report
 //! --baseline` given more than once): each figure's baseline value is then
@@ -21,7 +31,7 @@ use crate::runfolder::{JudgedFigure, RegressionRules, RequestClass, SloMetric, W
 
 use super::collect::class_index;
 use super::regress::{self, Allowance, Finding, WindowBlocks};
-use super::summary::{BaselineRun, ClassStats, Comparison, Delta, Summary};
+use super::summary::{BaselineRun, ClassStats, Comparison, Delta, ReachFigure, Summary};
 
 /// A delta between two optional figures; `regression` decided by the caller.
 pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f64>) -> Delta {
@@ -43,12 +53,17 @@ pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f
         judged: false,
         sure: None,
         interval: None,
+        detectable: None,
+        detectable_pct: None,
         note: None,
     }
 }
 
 /// The figures the gate judges: those with SLOs and those `[regression]`
-/// names; dashboard-load p95 and error rate when there are neither.
+/// names. Without `figures`, also the ones chosen for their samples:
+/// panel-query p50 and p95 when the run has panel queries, and dashboard-load
+/// p95 and error rate (p95 judged as p50 on windows with few loads, see
+/// [`chosen`]).
 pub fn judged_figures(s: &Summary, rules: &RegressionRules) -> BTreeSet<JudgedFigure> {
     figures_for(s.slos.iter().map(|r| (r.class, r.metric)), rules)
 }
@@ -65,15 +80,102 @@ pub fn figures_for(
         .map(|(class, metric)| JudgedFigure { class, metric })
         .chain(rules.figures.iter().copied())
         .collect();
-    if figures.is_empty() {
-        for metric in [SloMetric::P95, SloMetric::ErrorRate] {
-            figures.insert(JudgedFigure {
-                class: RequestClass::DashboardLoad,
-                metric,
-            });
+    if chosen(rules) {
+        let has = |class| s.judged.iter().any(|c| c.class == class && c.count > 0);
+        let mut add = |class, metric| {
+            figures.insert(JudgedFigure { class, metric });
+        };
+        if has(RequestClass::PanelQuery) {
+            add(RequestClass::PanelQuery, SloMetric::P50);
+            add(RequestClass::PanelQuery, SloMetric::P95);
         }
+        add(RequestClass::DashboardLoad, SloMetric::P95);
+        add(RequestClass::DashboardLoad, SloMetric::ErrorRate);
     }
     figures
+}
+
+/// True when the gate chooses the figures for their samples: the scenario
+/// names no `[regression] figures`. A latency percentile a window has too
+/// few samples for is then judged as the class's highest percentile it has
+/// them for, rather than not at all.
+pub fn chosen(rules: &RegressionRules) -> bool {
+    rules.figures.is_empty()
+}
+
+/// A figure's name in the deltas: `panel query p95 ms`, `dashboard load error rate`.
+fn figure_name(class: RequestClass, metric: SloMetric) -> String {
+    match metric {
+        SloMetric::ErrorRate => format!("{} error rate", class.label()),
+        m => format!("{} {} ms", class.label(), m.key()),
+    }
+}
+
+fn quantile(metric: SloMetric) -> Option<f64> {
+    match metric {
+        SloMetric::P50 => Some(0.50),
+        SloMetric::P95 => Some(0.95),
+        SloMetric::P99 => Some(0.99),
+        _ => None,
+    }
+}
+
+/// What the gate does with one judged figure on one window.
+#[derive(Debug, Clone, PartialEq)]
+enum Plan {
+    /// Judge it.
+    Judge,
+    /// Too few samples for it: `instead` is judged in its place; `why` says so.
+    Replaced { instead: SloMetric, why: String },
+}
+
+/// The metrics of one class judged on one window: `judged` (the class's
+/// judged figures), a percentile replaced by the highest one the window has
+/// the samples for (on both sides, `have`: the fewer successful requests of
+/// the two) when the gate chooses figures.
+fn window_plan(
+    judged: &BTreeSet<SloMetric>,
+    have: Option<u64>,
+    chosen: bool,
+) -> Vec<(SloMetric, Plan)> {
+    let mut plan: Vec<(SloMetric, Plan)> = Vec::new();
+    for &metric in judged {
+        let replacement = match (quantile(metric), have) {
+            (Some(q), Some(have)) if chosen && have < regress::min_samples(q) => {
+                [SloMetric::P95, SloMetric::P50].into_iter().find(|m| {
+                    let mq = quantile(*m).unwrap_or(1.0);
+                    mq < q && have >= regress::min_samples(mq)
+                })
+            }
+            _ => None,
+        };
+        match replacement {
+            Some(instead) => {
+                let why = format!(
+                    "too few samples for {}: {have} successful on the thinner side, {} needed; {} judged in its place",
+                    metric.key(),
+                    regress::min_samples(quantile(metric).unwrap_or(0.5)),
+                    instead.key(),
+                    have = have.unwrap_or(0),
+                );
+                plan.push((metric, Plan::Replaced { instead, why }));
+            }
+            None => plan.push((metric, Plan::Judge)),
+        }
+    }
+    let replacements: Vec<SloMetric> = plan
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Plan::Replaced { instead, .. } => Some(*instead),
+            Plan::Judge => None,
+        })
+        .collect();
+    for m in replacements {
+        if !plan.iter().any(|(x, _)| *x == m) {
+            plan.push((m, Plan::Judge));
+        }
+    }
+    plan
 }
 
 fn allowance(metric: SloMetric, rules: &RegressionRules) -> Allowance {
@@ -156,37 +258,63 @@ fn class_deltas(
             cur.and_then(|s| s.error_rate),
         ),
     ];
+    let ci = class_index(class);
+    // The class's blocks on both sides, when the window kept them.
+    let blocks = samples.map(|samples| {
+        let base: Vec<Vec<regress::Block>> = samples.base.iter().map(|b| b.class(ci)).collect();
+        (base, samples.current.class(ci))
+    });
+    let have = blocks.as_ref().map(|(base, current)| {
+        let base: Vec<regress::Block> = base.iter().flatten().cloned().collect();
+        regress::successes(&base).min(regress::successes(current))
+    });
+    let metrics: BTreeSet<SloMetric> = judged
+        .iter()
+        .filter(|f| f.class == class)
+        .map(|f| f.metric)
+        .collect();
+    let plan = window_plan(&metrics, have, chosen(rules));
     let mut out = Vec::new();
     for (metric, b, c) in figures {
-        let name = match metric {
-            SloMetric::ErrorRate => format!("{} error rate", class.label()),
-            m => format!("{} {} ms", class.label(), m.key()),
-        };
+        let name = figure_name(class, metric);
         let mut d = delta(scope, &name, b, c);
-        if judged.contains(&JudgedFigure { class, metric }) {
-            d.judged = true;
-            match samples {
-                Some(samples) => {
-                    let ci = class_index(class);
-                    let base: Vec<Vec<regress::Block>> =
-                        samples.base.iter().map(|b| b.class(ci)).collect();
-                    let base: Vec<&[regress::Block]> = base.iter().map(Vec::as_slice).collect();
-                    match regress::judge_runs(
-                        metric,
-                        &base,
-                        &samples.current.class(ci),
-                        allowance(metric, rules),
-                        &format!("{scope}/{name}"),
-                    ) {
-                        Finding::Judged { sure, interval } => {
-                            d.sure = Some(sure);
-                            d.interval = Some(interval);
-                            d.regression = sure >= rules.confidence;
+        match plan.iter().find(|(m, _)| *m == metric).map(|(_, p)| p) {
+            None => {}
+            Some(Plan::Replaced { why, .. }) => d.note = Some(why.clone()),
+            Some(Plan::Judge) => {
+                d.judged = true;
+                match &blocks {
+                    Some((base, current)) => {
+                        let base: Vec<&[regress::Block]> = base.iter().map(Vec::as_slice).collect();
+                        match regress::judge_runs(
+                            metric,
+                            &base,
+                            current,
+                            allowance(metric, rules),
+                            &format!("{scope}/{name}"),
+                        ) {
+                            Finding::Judged {
+                                sure,
+                                interval,
+                                reach,
+                            } => {
+                                d.sure = Some(sure);
+                                d.interval = Some(interval);
+                                d.regression = sure >= rules.confidence;
+                                if let Some(x) = reach.at(rules.confidence) {
+                                    if metric == SloMetric::ErrorRate {
+                                        d.detectable = Some(x);
+                                    } else {
+                                        d.detectable_pct = Some(x * 100.0);
+                                        d.detectable = b.map(|b| b * x);
+                                    }
+                                }
+                            }
+                            Finding::NotJudged(why) => d.note = Some(why),
                         }
-                        Finding::NotJudged(why) => d.note = Some(why),
                     }
+                    None => d.note = Some("no request log on one side: not judged".into()),
                 }
-                None => d.note = Some("no request log on one side: not judged".into()),
             }
         }
         out.push(d);
@@ -307,7 +435,7 @@ pub fn compare(
             );
         }
     }
-    let regressions = windows
+    let regressions: Vec<String> = windows
         .iter()
         .filter(|d| d.regression)
         .map(|d| {
@@ -324,6 +452,8 @@ pub fn compare(
             )
         })
         .collect();
+    let reach = reach(&windows);
+    let verdict = verdict_line(&regressions, &reach, &windows);
     let first = &bases[0];
     Comparison {
         dir: first.dir.clone(),
@@ -352,7 +482,119 @@ pub fn compare(
         names,
         unmatched_windows,
         regressions,
+        reach,
+        verdict,
     }
+}
+
+/// Per figure judged on some window, the smallest worsening the gate would
+/// have flagged, on the window where it sees best (latencies first).
+fn reach(windows: &[Delta]) -> Vec<ReachFigure> {
+    let mut best: Vec<(RequestClass, SloMetric, &Delta)> = Vec::new();
+    for d in windows.iter().filter(|d| d.judged && d.sure.is_some()) {
+        let Some((class, metric)) = RequestClass::ALL
+            .iter()
+            .flat_map(|c| SLO_FIGURES.map(|m| (*c, m)))
+            .find(|(c, m)| figure_name(*c, *m) == d.figure)
+        else {
+            continue;
+        };
+        let size = |d: &Delta| d.detectable_pct.or(d.detectable).unwrap_or(f64::INFINITY);
+        match best
+            .iter_mut()
+            .find(|(c, m, _)| *c == class && *m == metric)
+        {
+            Some(slot) if size(d) < size(slot.2) => slot.2 = d,
+            Some(_) => {}
+            None => best.push((class, metric, d)),
+        }
+    }
+    best.sort_by_key(|(c, m, _)| (*m == SloMetric::ErrorRate, *c, *m));
+    best.into_iter()
+        .map(|(class, metric, d)| ReachFigure {
+            figure: format!("{}.{}", class.key(), metric.key()),
+            label: d.figure.trim_end_matches(" ms").to_string(),
+            window: d.scope.clone(),
+            detectable: d.detectable,
+            detectable_pct: d.detectable_pct,
+        })
+        .collect()
+}
+
+/// The figures a judged delta can be.
+const SLO_FIGURES: [SloMetric; 4] = [
+    SloMetric::P50,
+    SloMetric::P95,
+    SloMetric::P99,
+    SloMetric::ErrorRate,
+];
+
+/// "+14 % on panel query p95", "+1.5 points on dashboard load error rate".
+pub fn reach_phrase(r: &ReachFigure, with_window: bool) -> String {
+    let size = match (r.detectable_pct, r.detectable) {
+        (Some(pct), _) => format!("{pct:+.0} %"),
+        (None, Some(rate)) => format!("+{:.1} points", rate * 100.0),
+        (None, None) => "no change".to_string(),
+    };
+    if with_window {
+        format!("{size} on {} ({})", r.label, r.window)
+    } else {
+        format!("{size} on {}", r.label)
+    }
+}
+
+/// The gate's verdict in one line, saying what a "no regression" could have
+/// caught, and when it could catch no slowdown at all.
+fn verdict_line(regressions: &[String], reach: &[ReachFigure], windows: &[Delta]) -> String {
+    if let Some(first) = regressions.first() {
+        return match regressions.len() {
+            1 => format!("regression: {first}"),
+            n => format!("regression in {n} figures, first {first}"),
+        };
+    }
+    let several_windows = {
+        let mut scopes: Vec<&str> = windows.iter().map(|d| d.scope.as_str()).collect();
+        scopes.dedup();
+        scopes.len() > 1
+    };
+    let phrases = |latency: bool| -> Vec<String> {
+        reach
+            .iter()
+            .filter(|r| r.detectable_pct.is_some() == latency)
+            .filter(|r| r.detectable.is_some() || r.detectable_pct.is_some())
+            .map(|r| reach_phrase(r, several_windows))
+            .collect()
+    };
+    let (latency, errors) = (phrases(true), phrases(false));
+    if !latency.is_empty() {
+        let all: Vec<String> = latency.into_iter().chain(errors).collect();
+        return format!("no regression; {} would have been caught", all.join(", "));
+    }
+    // No latency was judged: say why, from the first judged latency's note.
+    let why = windows
+        .iter()
+        .filter(|d| !d.figure.ends_with("error rate") && d.note.is_some())
+        .find(|d| d.judged)
+        .or_else(|| {
+            windows
+                .iter()
+                .find(|d| !d.figure.ends_with("error rate") && d.note.is_some())
+        })
+        .map(|d| {
+            format!(
+                " ({}: {}: {})",
+                d.scope,
+                d.figure.trim_end_matches(" ms"),
+                d.note.as_deref().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let mut line =
+        format!("no regression, but no latency figure was judged{why}: a slowdown would not have been caught");
+    if !errors.is_empty() {
+        line.push_str(&format!("; {} would have been caught", errors.join(", ")));
+    }
+    line
 }
 
 /// The stress ladder's capacity, knee and first broken step, in viewers
@@ -472,5 +714,120 @@ mod tests {
         let d = delta("w", "error rate", Some(0.0), Some(0.1));
         assert_eq!(d.change_pct, None);
         assert_eq!(delta("w", "x", None, Some(1.0)).change, None);
+    }
+}
+
+#[cfg(test)]
+mod choice_tests {
+    use super::*;
+
+    fn metrics(m: &[SloMetric]) -> BTreeSet<SloMetric> {
+        m.iter().copied().collect()
+    }
+
+    #[test]
+    fn few_loads_judge_p50_in_place_of_p95_and_say_so() {
+        let judged = metrics(&[SloMetric::P95, SloMetric::ErrorRate]);
+        let plan = window_plan(&judged, Some(37), true);
+        let p95 = plan.iter().find(|(m, _)| *m == SloMetric::P95).unwrap();
+        match &p95.1 {
+            Plan::Replaced { instead, why } => {
+                assert_eq!(*instead, SloMetric::P50);
+                assert!(why.contains("37") && why.contains("100"), "{why}");
+            }
+            Plan::Judge => panic!("p95 on 37 loads: {plan:?}"),
+        }
+        assert!(plan.contains(&(SloMetric::P50, Plan::Judge)), "{plan:?}");
+        assert!(plan.contains(&(SloMetric::ErrorRate, Plan::Judge)));
+        // Enough loads: p95 itself.
+        let plan = window_plan(&judged, Some(150), true);
+        assert!(plan.contains(&(SloMetric::P95, Plan::Judge)), "{plan:?}");
+        assert!(!plan.iter().any(|(m, _)| *m == SloMetric::P50));
+        // p99 falls to p95 when that has its samples.
+        let plan = window_plan(&metrics(&[SloMetric::P99]), Some(300), true);
+        assert!(plan.contains(&(SloMetric::P95, Plan::Judge)), "{plan:?}");
+    }
+
+    #[test]
+    fn figures_named_by_the_scenario_are_judged_as_named() {
+        let judged = metrics(&[SloMetric::P95]);
+        assert_eq!(
+            window_plan(&judged, Some(37), false),
+            vec![(SloMetric::P95, Plan::Judge)]
+        );
+        // Too few even for p50: judged as named, and the gate says why.
+        assert_eq!(
+            window_plan(&judged, Some(5), true),
+            vec![(SloMetric::P95, Plan::Judge)]
+        );
+    }
+
+    fn judged(scope: &str, figure: &str, pct: Option<f64>, rate: Option<f64>) -> Delta {
+        let mut d = delta(scope, figure, Some(100.0), Some(101.0));
+        d.judged = true;
+        d.sure = Some(0.1);
+        d.interval = Some([-5.0, 6.0]);
+        d.detectable_pct = pct;
+        d.detectable = rate.or(pct);
+        d
+    }
+
+    #[test]
+    fn no_regression_says_what_it_would_have_caught() {
+        let windows = vec![
+            judged("hold", "panel query p95 ms", Some(14.2), None),
+            judged("hold", "panel query p50 ms", Some(11.0), None),
+            judged("hold", "dashboard load error rate", None, Some(0.021)),
+        ];
+        let line = verdict_line(&[], &reach(&windows), &windows);
+        assert_eq!(
+            line,
+            "no regression; +11 % on panel query p50, +14 % on panel query p95, +2.1 points on dashboard load error rate would have been caught"
+        );
+    }
+
+    #[test]
+    fn the_best_window_is_the_reach_and_windows_are_named_when_several() {
+        let windows = vec![
+            judged("stage 1 hold", "panel query p95 ms", Some(30.0), None),
+            judged("stage 2 hold", "panel query p95 ms", Some(14.0), None),
+        ];
+        let r = reach(&windows);
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].figure.as_str(), r[0].window.as_str()),
+            ("panel_query.p95", "stage 2 hold")
+        );
+        assert_eq!(
+            verdict_line(&[], &r, &windows),
+            "no regression; +14 % on panel query p95 (stage 2 hold) would have been caught"
+        );
+    }
+
+    #[test]
+    fn without_a_judged_latency_it_never_says_no_regression_alone() {
+        let mut p95 = delta("hold", "dashboard load p95 ms", Some(300.0), Some(310.0));
+        p95.judged = true;
+        p95.note = Some(
+            "too few samples for p95: 37 successful in the baseline, 40 in this run, 100 needed"
+                .into(),
+        );
+        let windows = vec![
+            p95,
+            judged("hold", "dashboard load error rate", None, Some(0.03)),
+        ];
+        let line = verdict_line(&[], &reach(&windows), &windows);
+        assert!(
+            line.starts_with("no regression, but no latency figure was judged (hold: dashboard load p95: too few samples"),
+            "{line}"
+        );
+        assert!(
+            line.contains("a slowdown would not have been caught"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("+3.0 points on dashboard load error rate would have been caught"),
+            "{line}"
+        );
     }
 }

@@ -234,7 +234,16 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
         if s.regression {
             writeln!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>", b.regressions.len())?;
         } else {
-            h.push_str("<div class=\"banner good\">No regression against the baseline.</div>\n");
+            writeln!(
+                h,
+                "<div class=\"banner {}\" id=\"regression\">Against the baseline: {}.</div>",
+                if b.reach.iter().any(|r| r.detectable_pct.is_some()) {
+                    "good"
+                } else {
+                    "warn"
+                },
+                text(&b.verdict)
+            )?;
         }
     }
     s.health.html_banner(h)?;
@@ -882,7 +891,10 @@ fn delta_change(d: &Delta, v: f64) -> String {
 /// The gate's word on one delta: how sure, the change interval, or why not judged.
 fn gate_cell(d: &Delta) -> String {
     if !d.judged {
-        return "context (not judged)".into();
+        return match &d.note {
+            Some(note) => format!("not judged: {note}"),
+            None => "context (not judged)".into(),
+        };
     }
     if let Some(note) = &d.note {
         return format!("not judged: {note}");
@@ -897,13 +909,26 @@ fn gate_cell(d: &Delta) -> String {
             format!("{}{} ms", if v > 0.0 { "+" } else { "" }, num4(v))
         }
     };
+    let reach = match (d.detectable_pct, d.detectable) {
+        _ if d.regression => String::new(),
+        (Some(pct), _) => format!("; {pct:+.0} % would have been caught"),
+        (None, Some(x)) => format!("; {:+.2} pp would have been caught", x * 100.0),
+        _ => String::new(),
+    };
     format!(
-        "{}{:.1} % sure (90 % of draws: {} … {})",
+        "{}{:.1} % sure (90 % of draws: {} … {}){reach}",
         if d.regression { "REGRESSED, " } else { "" },
         sure * 100.0,
         unit(lo),
         unit(hi)
     )
+}
+
+/// `text` with its first letter in upper case.
+pub fn capitalised(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 fn num4(v: f64) -> String {
@@ -961,7 +986,26 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
         b.confidence * 100.0
     )?;
     if b.regressions.is_empty() {
-        h.push_str("<p class=\"pass\">No regression.</p>\n");
+        writeln!(
+            h,
+            "<p class=\"pass\">{}.</p>",
+            text(&capitalised(&b.verdict))
+        )?;
+        if !b.reach.is_empty() {
+            writeln!(
+                h,
+                "<p class=\"note\">What the gate could have caught: the smallest worsening of each judged figure that the same bootstrap draws would have been at least {:.0} % sure of (this run's samples moved onto the baseline's figure, then made slower), on the window where it sees best:</p>\n<ul>",
+                b.confidence * 100.0
+            )?;
+            for r in &b.reach {
+                writeln!(
+                    h,
+                    "<li>{}</li>",
+                    text(&super::baseline::reach_phrase(r, true))
+                )?;
+            }
+            h.push_str("</ul>\n");
+        }
     } else {
         h.push_str("<ul class=\"fail\">");
         for r in &b.regressions {
@@ -1040,6 +1084,8 @@ mod tests {
             judged: false,
             sure: None,
             interval: None,
+            detectable: None,
+            detectable_pct: None,
             note: None,
         };
         let deltas = [

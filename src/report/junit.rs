@@ -8,19 +8,40 @@
 //! recovery phase is a case of its own (a failure when it missed
 //! `[slo.recovery] max`), and so is the degradation verdict under
 //! `[slo.degradation]`, and each fault with a `recover_within`.
+//!
+//! Against a baseline, every judged regression figure on every matched hold
+//! window is a case too: a `<failure>` when it regressed (the figure, its
+//! change, how sure the gate is, the change's interval), `<skipped>` with the
+//! reason when it could not be judged, and a pass that says what the gate
+//! could have caught. A run that exits 3 therefore always has a failed case.
 
 use std::fmt::Write;
 
 use super::html::escape;
-use super::summary::{SloVerdict, Summary};
+use super::summary::{Comparison, Delta, SloResult, SloVerdict, Summary};
 use crate::runfolder::SloMetric;
+
+/// A case beside the SLOs: (window, verdict, name, message, failure type).
+type Case = (String, SloVerdict, String, String, &'static str);
 
 /// The XML text of `junit.xml`.
 pub fn junit(s: &Summary) -> String {
     let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
     // A run that could not be judged is one failed case of its own.
     let unmeasured = usize::from(s.unmeasured.is_some());
-    let extra = past_capacity_cases(s);
+    let mut extra: Vec<Case> = past_capacity_cases(s)
+        .into_iter()
+        .map(|(window, verdict, name, message)| (window, verdict, name, message, "SloFailed"))
+        .collect();
+    if let Some(b) = &s.baseline {
+        extra.extend(
+            regression_cases(b)
+                .into_iter()
+                .map(|(window, verdict, name, message)| {
+                    (window, verdict, name, message, "Regression")
+                }),
+        );
+    }
     let failures = judged
         .iter()
         .filter(|r| r.verdict == SloVerdict::Fail)
@@ -100,11 +121,7 @@ pub fn junit(s: &Summary) -> String {
                 );
             }
             SloVerdict::Fail => {
-                let msg = format!(
-                    "{} {} observed {observed}, above {bound}",
-                    r.class.label(),
-                    r.metric.key(),
-                );
+                let msg = slo_failure(r, &observed, &bound);
                 let _ = writeln!(
                     x,
                     ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>",
@@ -120,7 +137,7 @@ pub fn junit(s: &Summary) -> String {
             }
         }
     }
-    for (window, verdict, name, message) in &extra {
+    for (window, verdict, name, message, kind) in &extra {
         let _ = write!(
             x,
             "    <testcase classname=\"dashload.{}.{}\" name=\"{}\" time=\"0\"",
@@ -130,10 +147,12 @@ pub fn junit(s: &Summary) -> String {
         );
         let m = escape(message);
         let _ = match verdict {
-            SloVerdict::Pass => writeln!(x, ">\n      <system-out>{m}</system-out>\n    </testcase>"),
+            SloVerdict::Pass => {
+                writeln!(x, ">\n      <system-out>{m}</system-out>\n    </testcase>")
+            }
             SloVerdict::Fail => writeln!(
                 x,
-                ">\n      <failure message=\"{m}\" type=\"SloFailed\">{m}</failure>\n    </testcase>"
+                ">\n      <failure message=\"{m}\" type=\"{kind}\">{m}</failure>\n    </testcase>"
             ),
             SloVerdict::NoData => {
                 writeln!(x, ">\n      <skipped message=\"{m}\"/>\n    </testcase>")
@@ -142,6 +161,109 @@ pub fn junit(s: &Summary) -> String {
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+/// What failed, in words. An SLO can fail on more than its observed figure
+/// (a p95 whose requests failed more than its 5 % allows, a percentile
+/// already past its bound on a few samples): the judge's note says which, and
+/// the observed figure is then only context, never "above" a bound it is below.
+fn slo_failure(r: &SloResult, observed: &str, bound: &str) -> String {
+    let what = format!("{} {}", r.class.label(), r.metric.key());
+    match &r.note {
+        Some(why) => format!(
+            "{what} failed its bound of {bound}: {why} (successful requests' {}: {observed})",
+            r.metric.key()
+        ),
+        None => format!("{what} observed {observed}, above {bound}"),
+    }
+}
+
+/// The regression gate's figures as cases: (window, verdict, name, message).
+/// Only figures it judges, and those it replaced (skipped, saying by what).
+fn regression_cases(b: &Comparison) -> Vec<(String, SloVerdict, String, String)> {
+    let mut cases: Vec<_> = b
+        .windows
+        .iter()
+        .filter(|d| d.judged || d.note.is_some())
+        .map(|d| {
+            let figure = d.figure.trim_end_matches(" ms");
+            let name = format!("no regression in {figure}");
+            let change = change_words(d);
+            let (verdict, message) = match (d.sure, d.interval) {
+                (Some(sure), Some([lo, hi])) => {
+                    let how_sure = format!(
+                        "{:.1} % sure it is worse beyond the tolerance (change {:.0} % interval {} … {})",
+                        sure * 100.0,
+                        super::regress::INTERVAL * 100.0,
+                        unit(d, lo),
+                        unit(d, hi)
+                    );
+                    if d.regression {
+                        (
+                            SloVerdict::Fail,
+                            format!("{figure} regressed: {change}, {how_sure}"),
+                        )
+                    } else {
+                        let reach = match (d.detectable_pct, d.detectable) {
+                            (Some(pct), _) => format!("; {pct:+.0} % would have been caught"),
+                            (None, Some(x)) => {
+                                format!("; +{:.1} points would have been caught", x * 100.0)
+                            }
+                            _ => String::new(),
+                        };
+                        (
+                            SloVerdict::Pass,
+                            format!("no regression in {figure}: {change}, {how_sure}{reach}"),
+                        )
+                    }
+                }
+                _ => (
+                    SloVerdict::NoData,
+                    format!(
+                        "not judged: {}",
+                        d.note.as_deref().unwrap_or("no samples on one side")
+                    ),
+                ),
+            };
+            (d.scope.clone(), verdict, name, message)
+        })
+        .collect();
+    if cases.is_empty() {
+        cases.push((
+            "baseline".to_string(),
+            SloVerdict::NoData,
+            "regression gate".to_string(),
+            format!(
+                "not judged: no hold window of this run has a namesake in {}",
+                b.dir
+            ),
+        ));
+    }
+    cases
+}
+
+/// "212 → 305 ms (+43.9 %)", "0.5 % → 6 % of requests failed".
+fn change_words(d: &Delta) -> String {
+    let rate = d.figure.ends_with("error rate");
+    let v = |x: Option<f64>| match x {
+        Some(x) if rate => format!("{} %", trim(x * 100.0)),
+        Some(x) => format!("{} ms", trim(x)),
+        None => "?".to_string(),
+    };
+    let pct = d
+        .change_pct
+        .filter(|_| !rate)
+        .map(|p| format!(" ({p:+.1} %)"))
+        .unwrap_or_default();
+    format!("{} → {}{pct}", v(d.baseline), v(d.current))
+}
+
+fn unit(d: &Delta, v: f64) -> String {
+    if d.figure.ends_with("error rate") {
+        format!("{:+.2} points", v * 100.0)
+    } else {
+        format!("{v:+.1} ms")
+    }
 }
 
 /// The recovery phase and the degradation verdict as cases: (window, verdict,
@@ -251,6 +373,41 @@ mod tests {
         );
         assert_eq!(figures(SloMetric::P99, 400.0, None).1, "?");
     }
+
+    #[test]
+    fn a_p95_failed_by_its_failure_share_says_so_never_above_a_bound_it_is_below() {
+        use crate::runfolder::{RequestClass, WindowKind};
+        let note = "17 of 310 dashboard load requests failed (5.48 %): more than the 5.00 % a p95 leaves beyond its bound";
+        let r = SloResult {
+            window: "stage 1 hold".into(),
+            window_kind: WindowKind::Hold,
+            judged: true,
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 5000.0,
+            observed: Some(542.0),
+            verdict: SloVerdict::Fail,
+            note: Some(note.into()),
+        };
+        let (bound, observed) = figures(r.metric, r.max, r.observed);
+        let msg = slo_failure(&r, &observed, &bound);
+        assert!(!msg.contains("above"), "{msg}");
+        assert_eq!(
+            msg,
+            format!("dashboard load p95 failed its bound of 5000 ms: {note} (successful requests' p95: 542 ms)")
+        );
+        // A plain failure still reads as one.
+        let plain = SloResult {
+            observed: Some(6200.0),
+            note: None,
+            ..r
+        };
+        let (bound, observed) = figures(plain.metric, plain.max, plain.observed);
+        assert_eq!(
+            slo_failure(&plain, &observed, &bound),
+            "dashboard load p95 observed 6200 ms, above 5000 ms"
+        );
+    }
 }
 
 /// `junit.xml` against the common JUnit schema (`tests/fixtures/junit.xsd`),
@@ -317,6 +474,60 @@ mod schema_tests {
         }
         render_run(dir.path(), &ReportOptions::default()).unwrap();
         std::fs::read_to_string(dir.path().join(files::JUNIT)).unwrap()
+    }
+
+    /// `synthetic` rendered against a normal synthetic run as its baseline.
+    fn against_a_baseline(synthetic: Synthetic) -> String {
+        let base = tempfile::tempdir().unwrap();
+        Synthetic::new(30_000, 42).write(base.path()).unwrap();
+        render_run(base.path(), &ReportOptions::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        synthetic.write(dir.path()).unwrap();
+        let options = ReportOptions {
+            baselines: vec![base.path().to_path_buf()],
+            ..ReportOptions::default()
+        };
+        render_run(dir.path(), &options).unwrap();
+        std::fs::read_to_string(dir.path().join(files::JUNIT)).unwrap()
+    }
+
+    fn failures(xml: &str) -> usize {
+        let at = xml.find("failures=\"").unwrap() + "failures=\"".len();
+        xml[at..].split('"').next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_regressed_run_fails_its_gate_cases_and_a_held_one_says_what_it_could_catch() {
+        let slow = against_a_baseline(Synthetic {
+            latency_factor: 1.5,
+            ..Synthetic::new(30_000, 43)
+        });
+        let regressed: Vec<&str> = slow
+            .lines()
+            .filter(|l| l.contains("type=\"Regression\""))
+            .collect();
+        assert!(!regressed.is_empty(), "{slow}");
+        assert!(failures(&slow) >= regressed.len(), "{slow}");
+        assert!(
+            regressed
+                .iter()
+                .any(|l| l.contains("panel query p95 regressed: ")
+                    && l.contains(
+                        " % sure it is worse beyond the tolerance (change 90 % interval +"
+                    )),
+            "{regressed:?}"
+        );
+        let same = against_a_baseline(Synthetic::new(30_000, 43));
+        assert!(!same.contains("type=\"Regression\""), "{same}");
+        assert!(
+            same.contains("no regression in panel query p95: ")
+                && same.contains(" would have been caught"),
+            "{same}"
+        );
+        for (what, xml) in [("regressed", &slow), ("held", &same)] {
+            let Some(verdict) = xmllint(xml) else { return };
+            assert_eq!(verdict, Ok(()), "{what}:\n{xml}");
+        }
     }
 
     #[test]

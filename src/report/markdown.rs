@@ -249,10 +249,12 @@ fn sureness(d: &Delta) -> String {
         (Some(sure), _) => format!(
             "{:.1} %{}",
             sure * 100.0,
-            if d.regression {
-                " ⚠️ regressed"
-            } else {
-                ""
+            match (d.regression, d.detectable_pct, d.detectable) {
+                (true, _, _) => " ⚠️ regressed".to_string(),
+                // What a pass here could have caught.
+                (false, Some(pct), _) => format!(" (would catch {pct:+.0} %)"),
+                (false, None, Some(x)) => format!(" (would catch {:+.2} pp)", x * 100.0),
+                _ => String::new(),
             }
         ),
         (None, Some(_)) => "not judged".into(),
@@ -306,7 +308,7 @@ fn baselines(m: &mut String, s: &Summary) {
                 m,
                 "\n{}\n",
                 if b.regressions.is_empty() {
-                    "No regression.".to_string()
+                    format!("{}.", cell(&super::html::capitalised(&b.verdict)))
                 } else {
                     format!("**{} regressed figure(s).**", b.regressions.len())
                 }
@@ -423,9 +425,19 @@ mod tests {
             ]
         );
         assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
-        // One row per SLO judged on a hold window.
+        // One row per SLO judged on a hold window, then the gate's other figures.
         let judged = s.slos.iter().filter(|r| r.judged).count();
-        assert_eq!(rows.len() - 2, judged, "{md}");
+        let with_slo = rows[2..].iter().filter(|r| r[3] != "—").count();
+        assert_eq!(with_slo, judged, "{md}");
+        let gated = s
+            .baseline
+            .as_ref()
+            .unwrap()
+            .windows
+            .iter()
+            .filter(|d| d.judged)
+            .count();
+        assert!(rows.len() - 2 >= gated, "{md}");
         // The panel-query p95 of a hold: its value, bound, baseline and sureness.
         let p95 = s
             .baseline
@@ -446,6 +458,37 @@ mod tests {
         assert_eq!(
             row[6],
             format!("{:.1} % ⚠️ regressed", p95.sure.unwrap() * 100.0)
+        );
+    }
+
+    #[test]
+    fn no_regression_says_what_the_gate_could_have_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, run) = (dir.path().join("base"), dir.path().join("run"));
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        write_run(&base, 20_000, 42).unwrap();
+        write_run(&run, 20_000, 43).unwrap();
+        let out_file = dir.path().join("summary.md");
+        let out = render_run(
+            &run,
+            &ReportOptions {
+                baselines: vec![base],
+                markdown: Some(out_file.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!out.regression);
+        let md = std::fs::read_to_string(&out_file).unwrap();
+        assert!(!md.contains("\nNo regression.\n"), "{md}");
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("No regression; "))
+            .unwrap_or_else(|| panic!("{md}"));
+        assert!(
+            line.contains("% on panel query p95") && line.ends_with(" would have been caught."),
+            "{line}"
         );
     }
 

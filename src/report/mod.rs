@@ -582,7 +582,8 @@ pub fn text_summary(s: &Summary, html: &Path) -> String {
         if b.regressions.is_empty() {
             let _ = writeln!(
                 t,
-                "baseline  no regression against {against} ({gated} figures judged, {unjudged} without enough data)"
+                "baseline  {} (against {against}; {gated} figures judged, {unjudged} without enough data)",
+                b.verdict
             );
         } else {
             let _ = writeln!(t, "baseline  REGRESSION against {against}:");

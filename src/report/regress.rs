@@ -21,6 +21,11 @@
 //!
 //! A baseline may be several runs (`--baseline median:N`): [`judge_runs`]
 //! then draws in two stages, runs first and their blocks second (see there).
+//!
+//! A figure that did not regress also says what the gate could have caught:
+//! its [`Reach`], the smallest worsening the same draws would have been sure
+//! enough of (see there). "No regression" on a window too noisy to see +50 %
+//! is not the same news as on one that would have seen +12 %.
 
 use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
@@ -43,6 +48,15 @@ pub const INTERVAL: f64 = 0.90;
 /// expected beyond it, so that its confidence interval exists at all.
 pub fn min_samples(q: f64) -> u64 {
     (5.0 / (1.0 - q)).round() as u64
+}
+
+/// The successful requests in `blocks` (the samples a percentile is judged on).
+pub fn successes(blocks: &[Block]) -> u64 {
+    blocks
+        .iter()
+        .filter_map(|b| b.ok.as_ref())
+        .map(|h| h.len())
+        .sum()
 }
 
 /// One time block of one class in one window.
@@ -168,6 +182,8 @@ pub enum Finding {
         sure: f64,
         /// Low and high end of the change.
         interval: [f64; 2],
+        /// The smallest worsening the gate would have flagged.
+        reach: Reach,
     },
     /// Not judged, and why.
     NotJudged(String),
@@ -233,14 +249,7 @@ pub fn judge_runs(
                 _ => 0.99,
             };
             let need = min_samples(q);
-            let ok = |blocks: &[Block]| -> u64 {
-                blocks
-                    .iter()
-                    .filter_map(|b| b.ok.as_ref())
-                    .map(|h| h.len())
-                    .sum()
-            };
-            let (have_b, have_c) = (ok(base.blocks), ok(current.blocks));
+            let (have_b, have_c) = (successes(base.blocks), successes(current.blocks));
             if have_b.min(have_c) < need {
                 return Finding::NotJudged(format!(
                     "too few samples for {}: {} successful in the baseline, {} in this run, {need} needed",
@@ -250,7 +259,7 @@ pub fn judge_runs(
                 ));
             }
             let pool = Pooled::new(base.blocks, current.blocks);
-            let mut draws = Draws::default();
+            let mut draws = Draws::new(allowance);
             let mut counts_b = vec![0u64; pool.values.len()];
             let mut counts_c = vec![0u64; pool.values.len()];
             for _ in 0..REPLICATES {
@@ -263,10 +272,16 @@ pub fn judge_runs(
                     &mut rng,
                 );
                 if let (Some(b), Some(c)) = (b, c) {
-                    draws.push(b, c, allowance);
+                    draws.push(b, c);
                 }
             }
-            draws.finding()
+            let (Some(b), Some(c)) = (
+                pool.point_quantile(&pool.base, q),
+                pool.point_quantile(&pool.current, q),
+            ) else {
+                return Finding::NotJudged("no samples on one side".into());
+            };
+            draws.finding(b, c)
         }
         SloMetric::ErrorRate => {
             let counts = |blocks: &[Block]| -> Vec<(u64, u64)> {
@@ -277,15 +292,17 @@ pub fn judge_runs(
             if total(&cb) == 0 || total(&cc) == 0 {
                 return Finding::NotJudged("no requests on one side".into());
             }
-            let mut draws = Draws::default();
+            let mut draws = Draws::new(allowance);
             for _ in 0..REPLICATES {
                 let b = resample_rate(&cb, &base.runs, &mut rng);
                 let c = resample_rate(&cc, &current.runs, &mut rng);
                 if let (Some(b), Some(c)) = (b, c) {
-                    draws.push(b, c, allowance);
+                    draws.push(b, c);
                 }
             }
-            draws.finding()
+            let rate =
+                |c: &[(u64, u64)]| c.iter().map(|x| x.1).sum::<u64>() as f64 / total(c) as f64;
+            draws.finding(rate(&cb), rate(&cc))
         }
         SloMetric::MsPerPoint => Finding::NotJudged("ms per point is not gated".into()),
     }
@@ -332,22 +349,80 @@ fn draw_blocks(runs: &[std::ops::Range<usize>], rng: &mut ChaCha8Rng, mut take: 
     }
 }
 
+/// What the gate could have caught on one figure: for each bootstrap draw,
+/// the smallest worsening of this run that would have made the draw count as
+/// worse beyond the tolerance, sorted.
+///
+/// A worsening is modelled as the figure's shift: a latency percentile
+/// multiplied (every latency of this run × (1 + x): its percentile moves by
+/// the same factor), an error rate raised by x points. The shift is measured
+/// from this run *centred on the baseline* (its point figure moved onto the
+/// baseline's), so the reach does not depend on how this run happened to
+/// compare: it answers "had the figure truly worsened by x, would the gate
+/// have said so?". The draws are the verdict's own, so the reach at the
+/// gate's confidence is exactly the shift at which [`Finding::Judged`]'s
+/// `sure` would have reached it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reach {
+    /// Per draw, the smallest shift it needs: relative for a latency (0.14 =
+    /// +14 %), absolute for an error rate (0.012 = +1.2 points); sorted.
+    shifts: Vec<f64>,
+}
+
+impl Reach {
+    /// The smallest shift the gate would flag at `confidence`; `None` when no
+    /// shift would do (draws whose figure is 0 cannot be scaled up).
+    pub fn at(&self, confidence: f64) -> Option<f64> {
+        let n = self.shifts.len();
+        // Flagged when at least `confidence` of the draws need less than the
+        // shift: the m-th smallest need is the least such shift.
+        let m = ((confidence * n as f64) - 1e-9).ceil().max(1.0) as usize;
+        self.shifts.get(m - 1).copied().filter(|x| x.is_finite())
+    }
+}
+
 /// The bootstrap's draws of one figure.
-#[derive(Default)]
 struct Draws {
+    allowance: Allowance,
     changes: Vec<f64>,
+    /// Per draw, the shift of this run that would make it worse beyond the
+    /// allowance, before centring (see [`Reach`]).
+    needs: Vec<f64>,
     worse: usize,
 }
 
 impl Draws {
-    fn push(&mut self, base: f64, current: f64, allowance: Allowance) {
-        self.changes.push(current - base);
-        if allowance.exceeded(base, current) {
-            self.worse += 1;
+    fn new(allowance: Allowance) -> Draws {
+        Draws {
+            allowance,
+            changes: Vec::with_capacity(REPLICATES),
+            needs: Vec::with_capacity(REPLICATES),
+            worse: 0,
         }
     }
 
-    fn finding(mut self) -> Finding {
+    fn push(&mut self, base: f64, current: f64) {
+        self.changes.push(current - base);
+        if self.allowance.exceeded(base, current) {
+            self.worse += 1;
+        }
+        self.needs.push(match self.allowance {
+            // current × (1 + x) must pass both the relative bound and the floor.
+            Allowance::Latency { relative, floor_ms } => {
+                let bound = (base * (1.0 + relative)).max(base + floor_ms);
+                if current > 0.0 {
+                    bound / current - 1.0
+                } else {
+                    f64::INFINITY
+                }
+            }
+            Allowance::ErrorRate { margin } => base + margin - current,
+        });
+    }
+
+    /// The finding; `base` and `current` are the two runs' point figures
+    /// (all their samples), to centre the reach on.
+    fn finding(mut self, base: f64, current: f64) -> Finding {
         if self.changes.is_empty() {
             return Finding::NotJudged("no draw had requests on both sides".into());
         }
@@ -357,9 +432,18 @@ impl Draws {
             self.changes[i]
         };
         let tail = (1.0 - INTERVAL) / 2.0;
+        // Centre: move this run's point figure onto the baseline's first.
+        let centre = |x: f64| match self.allowance {
+            Allowance::Latency { .. } if base > 0.0 => (1.0 + x) * current / base - 1.0,
+            Allowance::Latency { .. } => f64::INFINITY,
+            Allowance::ErrorRate { .. } => x + current - base,
+        };
+        let mut shifts: Vec<f64> = self.needs.iter().map(|x| centre(*x)).collect();
+        shifts.sort_by(f64::total_cmp);
         Finding::Judged {
             sure: self.worse as f64 / self.changes.len() as f64,
             interval: [at(tail), at(1.0 - tail)],
+            reach: Reach { shifts },
         }
     }
 }
@@ -412,6 +496,17 @@ impl Pooled {
             base,
             current,
         }
+    }
+
+    /// Quantile `q` (ms) of all of `blocks`, each once; `None` without samples.
+    fn point_quantile(&self, blocks: &[Vec<(u32, u64)>], q: f64) -> Option<f64> {
+        let mut counts = vec![0u64; self.values.len()];
+        let mut total = 0;
+        for &(i, n) in blocks.iter().flatten() {
+            counts[i as usize] += n;
+            total += n;
+        }
+        quantile(&self.values, &counts, total, q).map(|us| us as f64 / 1000.0)
     }
 
     /// Quantile `q` (ms) of one draw of `blocks` with replacement; `None` when

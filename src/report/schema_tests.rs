@@ -157,6 +157,8 @@ fn a_summary_with_every_optional_field_set_validates() {
     let d = &mut cmp.windows[0];
     d.sure = Some(0.5);
     d.interval = Some([-1.0, 1.0]);
+    d.detectable = Some(12.0);
+    d.detectable_pct = Some(14.0);
     d.note = Some("note".into());
     s.health.generator_cpu = Some(super::generator::GeneratorCpu {
         cores: 2,

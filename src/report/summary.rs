@@ -660,6 +660,31 @@ pub struct Comparison {
     pub unmatched_windows: Vec<String>,
     /// The deltas that count as regressions, in words.
     pub regressions: Vec<String>,
+    /// What the gate could have caught: per judged figure judged on at least
+    /// one window, the smallest worsening it would have flagged there (the
+    /// window where it sees best).
+    #[serde(default)]
+    pub reach: Vec<ReachFigure>,
+    /// The verdict in one line, with what the gate could have caught: "no
+    /// regression; +14 % on panel query p95 would have been caught".
+    #[serde(default)]
+    pub verdict: String,
+}
+
+/// The smallest worsening of one judged figure the gate would have flagged
+/// at its confidence (see `report::regress::Reach`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReachFigure {
+    /// `class.figure`, e.g. `panel_query.p95`.
+    pub figure: String,
+    /// The figure in words, e.g. `panel query p95`.
+    pub label: String,
+    /// The hold window it was seen best on.
+    pub window: String,
+    /// In the figure's unit: ms for a latency, a fraction for an error rate.
+    pub detectable: Option<f64>,
+    /// Relative, percent (latencies only).
+    pub detectable_pct: Option<f64>,
 }
 
 /// One baseline run used.
@@ -702,7 +727,16 @@ pub struct Delta {
     /// The bootstrap's 90 % interval of `current − baseline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<[f64; 2]>,
-    /// Why a judged figure was not judged (too few samples, …).
+    /// The smallest worsening the gate would have flagged on this figure at
+    /// its confidence, in the figure's unit (ms; a fraction for an error
+    /// rate): what a "no regression" here could have seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable: Option<f64>,
+    /// The same relative to the baseline's value, percent (latencies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable_pct: Option<f64>,
+    /// Why a judged figure was not judged (too few samples, …), or judged as
+    /// another percentile in its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

@@ -160,7 +160,8 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
     let html = read(same.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
     assert!(html.contains("id=\"baseline\""));
-    assert!(html.contains("No regression against the baseline"));
+    assert!(html.contains("Against the baseline: no regression; "));
+    assert!(html.contains("would have been caught"));
     assert!(
         html.contains("baseline p95"),
         "baseline overlaid on the latency charts"

@@ -275,3 +275,96 @@ fn a_bad_median_count_and_outputs_without_a_report_exit_two() {
     }
     assert!(!dir.path().join("reports").exists(), "nothing ran");
 }
+
+/// 4 viewers for 1 + 10 s (5 blocks of 2 s): enough panel queries for the
+/// gate's p50 and p95, too few loads for dashboard-load p95.
+const GATE: &str = "name = \"gate\"\n[viewers]\ndashboard = \"dashboards/toggl-overview.json\"\nrefresh = \"2s\"\n\
+    [sync]\nusers = 0\n[[stages]]\nusers = 4\nramp = \"1s\"\nhold = \"10s\"\n[slo.panel_query]\nerror_rate = \"50%\"\n";
+
+/// `failures="N"` of junit.xml's `<testsuites>`.
+fn junit_failures(xml: &str) -> u64 {
+    let at = xml.find("failures=\"").expect("a failures count") + "failures=\"".len();
+    xml[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_run_that_exits_three_never_has_an_all_green_junit_and_a_held_one_says_what_it_could_catch() {
+    let _one_attack_at_a_time = crate::util::ATTACK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let d = dir.path();
+    std::fs::write(d.join("scenarios/gate.toml"), GATE).unwrap();
+    let (base, _) = run(d, &["run", "scenarios/gate.toml"], 0);
+    let base = base.display().to_string();
+
+    // The sandbox far slower on queries (100 × its extra service time, +200 ms a
+    // statement): a regression, and junit.xml fails it.
+    let (slow, out) = run(
+        d,
+        &[
+            "run",
+            "scenarios/gate.toml",
+            "--set",
+            "sandbox.query_cost=100",
+            "--baseline",
+            &base,
+            "--junit",
+            "out/slow.xml",
+        ],
+        3,
+    );
+    let xml = std::fs::read_to_string(d.join("out/slow.xml")).unwrap();
+    assert!(
+        junit_failures(&xml) > 0,
+        "exit 3 with an all-green junit.xml:\n{xml}"
+    );
+    assert!(
+        xml.contains("type=\"Regression\"") && xml.contains("panel query p50 regressed: "),
+        "{xml}"
+    );
+    assert_junit_valid(&d.join("out/slow.xml"));
+    assert_schema_valid(&slow);
+    assert!(text(&out).contains("REGRESSION"), "{}", text(&out));
+
+    // The same build: no regression, and every output says what it could have caught.
+    let (same, out) = run(
+        d,
+        &[
+            "run",
+            "scenarios/gate.toml",
+            "--baseline",
+            &base,
+            "--junit",
+            "out/same.xml",
+            "--markdown",
+            "out/same.md",
+        ],
+        0,
+    );
+    let verdict = json(&same.join("summary.json"))["baseline"]["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        verdict.starts_with("no regression; ") && verdict.contains("% on panel query p95"),
+        "{verdict}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&verdict), "{stdout}");
+    let md = std::fs::read_to_string(d.join("out/same.md")).unwrap();
+    assert!(md.contains("would have been caught"), "{md}");
+    assert!(!md.contains("No regression.\n"), "{md}");
+    let page = std::fs::read_to_string(same.join("report.html")).unwrap();
+    assert!(page.contains("would have been caught"));
+    let xml = std::fs::read_to_string(d.join("out/same.xml")).unwrap();
+    assert_eq!(junit_failures(&xml), 0, "{xml}");
+    assert!(xml.contains("no regression in panel query p95: "), "{xml}");
+    // Few loads: dashboard-load p95 is skipped, saying p50 was judged instead.
+    assert!(
+        xml.contains("too few samples for p95") && xml.contains("p50 judged in its place"),
+        "{xml}"
+    );
+    assert_junit_valid(&d.join("out/same.xml"));
+    assert_schema_valid(&same);
+}

@@ -292,3 +292,79 @@ fn a_short_run_among_the_baselines_keeps_the_window_from_being_judged() {
         Finding::NotJudged(_)
     ));
 }
+
+fn reach(f: &Finding) -> &Reach {
+    match f {
+        Finding::Judged { reach, .. } => reach,
+        Finding::NotJudged(why) => panic!("not judged: {why}"),
+    }
+}
+
+#[test]
+fn the_reach_is_the_slowdown_at_which_the_verdict_flips() {
+    // This run against itself: its reach x says that the same samples made
+    // (1 + x) slower would be flagged, and a little less slow would not.
+    let a = blocks(1_000, 100.0, 1.0, 0.0, 11);
+    for metric in [SloMetric::P50, SloMetric::P95] {
+        let x = reach(&judge(metric, &a, &a, LATENCY, "reach"))
+            .at(0.95)
+            .expect("a judged latency has a reach");
+        assert!(x > 0.10, "{metric:?}: never within the 10 % tolerance: {x}");
+        // Latencies are kept at 1 % resolution: 3 % either side of the flip.
+        let slower = |f: f64| blocks(1_000, 100.0, (1.0 + x) * f, 0.0, 11);
+        let above = judge(metric, &a, &slower(1.03), LATENCY, "reach");
+        let below = judge(metric, &a, &slower(0.97), LATENCY, "reach");
+        assert!(sure(&above) >= 0.95, "{metric:?} x {x}: {above:?}");
+        assert!(sure(&below) < 0.95, "{metric:?} x {x}: {below:?}");
+    }
+}
+
+#[test]
+fn more_samples_see_smaller_slowdowns_and_the_reach_ignores_how_this_run_fell() {
+    let p95 = |n, scale, seed_b, key| {
+        let f = judge(
+            SloMetric::P95,
+            &blocks(n, 100.0, 1.0, 0.0, 21),
+            &blocks(n, 100.0, scale, 0.0, seed_b),
+            LATENCY,
+            key,
+        );
+        reach(&f).at(0.95).unwrap()
+    };
+    let (few, many) = (p95(200, 1.0, 22, "k"), p95(20_000, 1.0, 22, "k"));
+    assert!(many < few, "20 000 samples see {many}, 200 see {few}");
+    assert!(
+        many < 0.16,
+        "20 000 samples see close to the 10 % tolerance: {many}"
+    );
+    // A run that happened to be 20 % slower has the same reach, not 20 points less.
+    let slower = p95(20_000, 1.2, 22, "k");
+    assert!((slower - many).abs() < 0.02, "{slower} vs {many}");
+}
+
+#[test]
+fn the_reach_of_an_error_rate_is_in_points_beyond_the_margin() {
+    let clean = blocks(3_000, 100.0, 1.0, 0.02, 31);
+    let x = reach(&judge(SloMetric::ErrorRate, &clean, &clean, ERRORS, "e"))
+        .at(0.95)
+        .unwrap();
+    assert!(
+        x > 0.01 && x < 0.03,
+        "beyond the 1-point margin, within noise: {x}"
+    );
+    let worse = blocks(3_000, 100.0, 1.0, 0.02 + x + 0.01, 32);
+    assert!(sure(&judge(SloMetric::ErrorRate, &clean, &worse, ERRORS, "e")) >= 0.95);
+}
+
+#[test]
+fn a_reach_needs_the_share_of_draws_the_confidence_asks() {
+    let r = Reach {
+        shifts: (1..=100).map(|i| i as f64 / 100.0).collect(),
+    };
+    assert_eq!(r.at(0.95), Some(0.95));
+    assert_eq!(r.at(0.5), Some(0.5));
+    let r = Reach {
+        shifts: vec![0.2, f64::INFINITY],
+    };
+    assert_eq!(r.at(0.95), None, "a draw no shift can flag");
+}
