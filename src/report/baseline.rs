@@ -65,14 +65,20 @@ pub fn delta(scope: &str, figure: &str, baseline: Option<f64>, current: Option<f
 /// p95 and error rate (p95 judged as p50 on windows with few loads, see
 /// [`chosen`]).
 pub fn judged_figures(s: &Summary, rules: &RegressionRules) -> BTreeSet<JudgedFigure> {
-    figures_for(s.slos.iter().map(|r| (r.class, r.metric)), rules)
+    let has_panels = s
+        .judged
+        .iter()
+        .any(|c| c.class == RequestClass::PanelQuery && c.count > 0);
+    figures_for(s.slos.iter().map(|r| (r.class, r.metric)), rules, has_panels)
 }
 
-/// [`judged_figures`] from the SLOs' (class, figure) pairs: the rule the sample
-/// planner (`crate::sampling`) applies to a scenario before it runs.
+/// [`judged_figures`] from the SLOs' (class, figure) pairs and whether the run
+/// sends panel queries: the rule the sample planner (`crate::sampling`)
+/// applies to a scenario before it runs.
 pub fn figures_for(
     slos: impl IntoIterator<Item = (RequestClass, SloMetric)>,
     rules: &RegressionRules,
+    has_panels: bool,
 ) -> BTreeSet<JudgedFigure> {
     let mut figures: BTreeSet<JudgedFigure> = slos
         .into_iter()
@@ -81,11 +87,10 @@ pub fn figures_for(
         .chain(rules.figures.iter().copied())
         .collect();
     if chosen(rules) {
-        let has = |class| s.judged.iter().any(|c| c.class == class && c.count > 0);
         let mut add = |class, metric| {
             figures.insert(JudgedFigure { class, metric });
         };
-        if has(RequestClass::PanelQuery) {
+        if has_panels {
             add(RequestClass::PanelQuery, SloMetric::P50);
             add(RequestClass::PanelQuery, SloMetric::P95);
         }
