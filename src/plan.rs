@@ -5,6 +5,7 @@
 //! sync-job users are added to every step, and Goose launches them first (see
 //! `users::register`), so their number stays fixed while viewers grow.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub fn validate_with(
             refine_tail: Duration::ZERO,
             recovery_tail: Duration::ZERO,
             recovery: None,
+            until_judged: Default::default(),
         }
     } else {
         Plan::for_scenario(&scenario)?
@@ -69,6 +71,10 @@ pub struct Plan {
     pub recovery_tail: Duration,
     /// `[recovery]`, when the plan has a ladder for it to follow.
     pub recovery: Option<RecoveryPhase>,
+    /// The hold windows that last until judged (`hold = "until judged, at
+    /// most X"`), by name; their planned length is the cap. When any is, the
+    /// plan is *shifted*: see [`Plan::shifted`].
+    pub until_judged: BTreeSet<String>,
 }
 
 /// Slack added to the refine tail: the monitor sees a hold end up to one tick late.
@@ -139,6 +145,7 @@ impl Plan {
             refine_tail: Duration::ZERO,
             recovery_tail: Duration::ZERO,
             recovery: None,
+            until_judged: BTreeSet::new(),
         };
         let mut t = Duration::ZERO;
         for (i, stage) in stages.iter().enumerate() {
@@ -159,13 +166,11 @@ impl Plan {
                 );
             }
             if !stage.hold.is_zero() {
-                plan.push(
-                    &mut t,
-                    stage.users,
-                    stage.hold,
-                    format!("stage {n} hold"),
-                    WindowKind::Hold,
-                );
+                let name = format!("stage {n} hold");
+                if stage.until_judged {
+                    plan.until_judged.insert(name.clone());
+                }
+                plan.push(&mut t, stage.users, stage.hold, name, WindowKind::Hold);
             }
         }
         if let (Some(stress), Some(last)) = (stress, stages.last()) {
@@ -190,6 +195,9 @@ impl Plan {
                 });
                 plan.refine_tail = tail;
             }
+        }
+        if !plan.until_judged.is_empty() {
+            plan.shift();
         }
         if !plan.steps.is_empty() {
             // A Goose plan whose last step has users holds them until cancelled:
@@ -219,13 +227,70 @@ impl Plan {
                 WindowKind::Ramp,
             );
         }
-        self.push(
-            t,
-            viewers,
-            stress.hold,
-            format!("step {k}"),
-            WindowKind::StressStep,
-        );
+        let name = format!("step {k}");
+        if stress.until_judged {
+            self.until_judged.insert(name.clone());
+        }
+        self.push(t, viewers, stress.hold, name, WindowKind::StressStep);
+    }
+
+    /// True when some hold lasts until judged: Goose's test plan is fixed once
+    /// the run starts, so it launches the peak's users at once and holds them
+    /// for the longest the windows can take; the monitor lets the viewers load
+    /// through the live viewer cap on a clock that skips what an ended hold
+    /// left of its cap ([`Plan::viewers_at`], `judged_hold::Timeline`).
+    pub fn shifted(&self) -> bool {
+        !self.until_judged.is_empty()
+    }
+
+    /// Turn the planned steps into a shifted plan's: every user the plan ever
+    /// runs, launched at once, for the planned steps' whole length.
+    fn shift(&mut self) {
+        let peak = self.steps.iter().map(|s| s.users).max().unwrap_or(0);
+        let length: Duration = self.steps.iter().map(|s| s.duration).sum();
+        self.steps = vec![
+            Step {
+                users: peak,
+                duration: Duration::ZERO,
+            },
+            Step {
+                users: peak,
+                duration: length,
+            },
+        ];
+    }
+
+    /// Viewers the windows ask for at `t` on the plan's clock: a ramp's rise
+    /// from the previous window's count, linear as Goose launches; a hold's
+    /// count; the last window's after the last. A shifted plan's monitor sets
+    /// the live viewer cap to it.
+    pub fn viewers_at(&self, t: Duration) -> usize {
+        let ms = t.as_millis() as u64;
+        let mut before = 0;
+        for w in &self.windows {
+            if ms < w.start_ms {
+                return before;
+            }
+            if ms < w.end_ms {
+                if w.kind != WindowKind::Ramp {
+                    return w.viewers;
+                }
+                let span = (w.end_ms - w.start_ms) as f64;
+                let done = (ms - w.start_ms) as f64 / span;
+                let v = before as f64 + (w.viewers as f64 - before as f64) * done;
+                return v.round().max(0.0) as usize;
+            }
+            before = w.viewers;
+        }
+        before
+    }
+
+    /// The window at `t` on the plan's clock that lasts until judged, if any.
+    pub fn until_judged_at(&self, t: Duration) -> Option<&StageWindow> {
+        let ms = t.as_millis() as u64;
+        self.windows
+            .iter()
+            .find(|w| w.start_ms <= ms && ms < w.end_ms && self.until_judged.contains(&w.name))
     }
 
     fn push(
@@ -310,11 +375,13 @@ mod tests {
                 users: 50,
                 ramp: secs(10),
                 hold: secs(20),
+                until_judged: false,
             },
             Stage {
                 users: 100,
                 ramp: secs(10),
                 hold: secs(30),
+                until_judged: false,
             },
         ];
         let stress = Stress {
@@ -324,6 +391,7 @@ mod tests {
             ceiling: 200,
             stop_when: vec![],
             refine: 0,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
@@ -374,6 +442,7 @@ mod tests {
             users: 10,
             ramp: secs(2),
             hold: secs(5),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 10,
@@ -386,6 +455,7 @@ mod tests {
                 max: 1000.0,
             }],
             refine: 3,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
@@ -410,6 +480,7 @@ mod tests {
             users: 10,
             ramp: secs(2),
             hold: secs(5),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 10,
@@ -422,6 +493,7 @@ mod tests {
                 max: 1000.0,
             }],
             refine: 1,
+            until_judged: false,
         };
         let phase = RecoveryPhase {
             viewers: 10,
@@ -449,6 +521,7 @@ mod tests {
             users: 0,
             ramp: secs(86_400),
             hold: secs(86_400),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 100_000,
@@ -457,6 +530,7 @@ mod tests {
             ceiling: 1_000_000,
             stop_when: vec![],
             refine: 0,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(plan.windows.len(), 2 + 2 * 10);
@@ -496,6 +570,7 @@ mod tests {
                 users: 5,
                 ramp: Duration::ZERO,
                 hold: secs(10),
+                until_judged: false,
             }],
             None,
             0,

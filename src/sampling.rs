@@ -310,10 +310,11 @@ fn stage_of_hold(stages: &[Stage], i: usize) -> Option<usize> {
         .map(|(n, _)| n)
 }
 
-type Figure = (RequestClass, SloMetric, Purpose, Option<f64>, u64);
+/// A judged figure: class, metric, why, the SLO's bound, samples needed.
+pub type Figure = (RequestClass, SloMetric, Purpose, Option<f64>, u64);
 
 /// Every figure judged on a hold: the SLOs, then the regression gate's figures.
-fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
+pub fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
     let mut out: Vec<Figure> = scenario
         .slos
         .iter()

@@ -75,6 +75,7 @@ impl Plan {
                 viewers: share_of(phase.viewers, index, n),
                 ..phase
             }),
+            until_judged: self.until_judged.clone(),
         }
     }
 
@@ -103,11 +104,13 @@ mod tests {
                 users: 10,
                 ramp: Duration::from_secs(5),
                 hold: Duration::from_secs(10),
+                until_judged: false,
             },
             Stage {
                 users: 7,
                 ramp: Duration::ZERO,
                 hold: Duration::from_secs(10),
+                until_judged: false,
             },
         ];
         let stress = Stress {
@@ -117,6 +120,7 @@ mod tests {
             ceiling: 17,
             stop_when: vec![],
             refine: 0,
+            until_judged: false,
         };
         Plan::build(&stages, Some(&stress), sync)
     }
@@ -228,6 +232,7 @@ mod tests {
                 users,
                 ramp: Duration::from_secs(r),
                 hold: Duration::from_secs(h),
+                until_judged: false,
             })
         }
 
@@ -248,6 +253,7 @@ mod tests {
                     ceiling: stages.last().unwrap().users + extra,
                     stop_when: vec![],
                     refine: 0,
+                    until_judged: false,
                 });
                 let global = Plan::build(&stages, stress.as_ref(), sync).with_recovery(
                     recovery.map(|viewers| RecoveryPhase {

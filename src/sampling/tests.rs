@@ -22,6 +22,7 @@ fn staged_stage_one_is_planned_as_the_issue_measured_it() {
         users: 50,
         ramp: Duration::from_secs(15),
         hold: Duration::from_secs(30),
+        until_judged: false,
     };
     s.sync.batch_size = 500;
     let plan = SamplePlan::of(&s);
@@ -128,6 +129,7 @@ fn goose_launches_a_steps_users_evenly_sync_users_first() {
             users: 4,
             ramp: Duration::from_secs(10),
             hold: Duration::from_secs(10),
+            until_judged: false,
         }],
         None,
         1,

@@ -6,6 +6,7 @@
 pub mod duration;
 pub mod faults;
 pub mod file;
+pub mod hold;
 pub mod limits;
 pub mod overrides;
 mod queryable;
@@ -327,8 +328,11 @@ pub struct Stage {
     pub users: usize,
     /// Time to reach them.
     pub ramp: Duration,
-    /// Time to hold them.
+    /// Time to hold them: the cap of an until-judged hold.
     pub hold: Duration,
+    /// `hold = "until judged, at most X"`: the hold ends once every SLO and
+    /// regression figure of its window has its samples, `hold` at the latest.
+    pub until_judged: bool,
 }
 
 /// The stress ladder: keep adding `step` viewers until `ceiling` or `stop_when` holds.
@@ -338,8 +342,11 @@ pub struct Stress {
     pub step: usize,
     /// Ramp time of each step.
     pub ramp: Duration,
-    /// Hold time of each step.
+    /// Hold time of each step: the cap of an until-judged hold.
     pub hold: Duration,
+    /// `hold = "until judged, at most X"`: each step's hold ends once every SLO
+    /// and stop-rule term has its samples, `hold` at the latest.
+    pub until_judged: bool,
     /// The most viewers the ladder reaches.
     pub ceiling: usize,
     /// The ladder stops when any of these is exceeded over the current step.
@@ -1229,9 +1236,27 @@ impl Ctx<'_> {
         })
     }
 
+    /// A `hold` value: its length (an until-judged hold's cap) and whether it
+    /// lasts until judged.
+    fn hold(&self, value: &Spanned<String>) -> Result<(Duration, bool)> {
+        let text = hold::parse_hold(value.get_ref()).or_else(|m| self.err(value.span(), m))?;
+        let length = Spanned::new(value.span(), text.length.to_string());
+        let d = self.plan_duration(&length)?;
+        if text.until_judged && d.is_zero() {
+            return self.err(
+                value.span(),
+                format!(
+                    "hold `{}`: the cap of an until-judged hold must be longer than 0s",
+                    value.get_ref()
+                ),
+            );
+        }
+        Ok((d, text.until_judged))
+    }
+
     fn stage(&self, raw: &Spanned<RawStage>) -> Result<Stage> {
         let s = raw.get_ref();
-        let hold = self.plan_duration(&s.hold)?;
+        let (hold, until_judged) = self.hold(&s.hold)?;
         let ramp = self.plan_duration(&s.ramp)?;
         if hold.is_zero() && ramp.is_zero() {
             return self.err(raw.span(), "a stage needs a ramp or a hold longer than 0s");
@@ -1240,6 +1265,7 @@ impl Ctx<'_> {
             users: *s.users.get_ref(),
             ramp,
             hold,
+            until_judged,
         })
     }
 
@@ -1264,7 +1290,7 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let hold = self.plan_duration(&s.hold)?;
+        let (hold, until_judged) = self.hold(&s.hold)?;
         if hold.is_zero() {
             return self.err(s.hold.span(), "a stress step needs a hold longer than 0s");
         }
@@ -1312,6 +1338,7 @@ impl Ctx<'_> {
                 None => Duration::from_secs(10),
             },
             hold,
+            until_judged,
             ceiling: *s.ceiling.get_ref(),
             stop_when,
             refine,

@@ -115,7 +115,8 @@ ms_per_point = 0.5
         vec![Stage {
             users: 10,
             ramp: Duration::from_secs(5),
-            hold: Duration::from_secs(10)
+            hold: Duration::from_secs(10),
+            until_judged: false,
         }]
     );
     let stress = s.stress.as_ref().unwrap();
