@@ -579,4 +579,65 @@ mod tests {
         assert_eq!(plan.windows.len(), 1);
         assert_eq!(plan.windows[0].kind, WindowKind::Hold);
     }
+
+    #[test]
+    fn an_until_judged_hold_shifts_the_plan_users_launched_at_once_the_cap_follows_the_windows() {
+        let stages = [
+            Stage {
+                users: 10,
+                ramp: secs(10),
+                hold: secs(60),
+                until_judged: true,
+            },
+            Stage {
+                users: 4,
+                ramp: Duration::ZERO,
+                hold: secs(20),
+                until_judged: false,
+            },
+        ];
+        let plan = Plan::build(&stages, None, 1);
+        assert!(plan.shifted());
+        assert_eq!(
+            plan.until_judged.iter().collect::<Vec<_>>(),
+            ["stage 1 hold"]
+        );
+        // Goose launches every user at once and holds them for the longest run.
+        assert_eq!(plan.goose_test_plan(), "11,0s;11,90s;0,1s");
+        assert_eq!(plan.total_launched(), 11);
+        // The windows keep their planned (longest) times.
+        assert_eq!(plan.load_end(), secs(90));
+        // The viewer cap: a linear ramp, the hold, then the drop to stage 2.
+        let at = |ms: u64| plan.viewers_at(Duration::from_millis(ms));
+        assert_eq!([at(0), at(5_000), at(9_999), at(10_000)], [0, 5, 10, 10]);
+        assert_eq!([at(69_999), at(70_000), at(95_000)], [10, 4, 4]);
+        assert_eq!(plan.until_judged_at(secs(30)).unwrap().name, "stage 1 hold");
+        assert!(plan.until_judged_at(secs(75)).is_none());
+        assert!(plan.until_judged_at(secs(5)).is_none());
+        // A ladder's steps can last until judged too; without any, nothing shifts.
+        let stress = Stress {
+            step: 5,
+            ramp: secs(2),
+            hold: secs(30),
+            ceiling: 14,
+            stop_when: vec![],
+            refine: 0,
+            until_judged: true,
+        };
+        let fixed = [Stage {
+            until_judged: false,
+            ..stages[1]
+        }];
+        let ladder = Plan::build(&fixed, Some(&stress), 0);
+        assert_eq!(
+            ladder.until_judged.iter().collect::<Vec<_>>(),
+            ["step 1", "step 2"]
+        );
+        assert_eq!(ladder.goose_test_plan(), "14,0s;14,84s;0,1s");
+        assert!(!Plan::build(&fixed, None, 0).shifted());
+        assert_eq!(
+            Plan::build(&fixed, None, 0).goose_test_plan(),
+            "4,0s;4,20s;0,1s"
+        );
+    }
 }

@@ -1096,4 +1096,113 @@ mod tests {
         assert_eq!(level_before(&plan, step("step 1")), 5);
         assert_eq!(level_before(&plan, step("step 2")), 15);
     }
+
+    #[test]
+    fn an_until_judged_hold_ends_once_judged_and_the_plan_clock_skips_the_rest_of_its_cap() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(60),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let needs = crate::judged_hold::Needs {
+            figures: vec![crate::judged_hold::Need {
+                class: slo.class,
+                metric: slo.metric,
+                purpose: crate::sampling::Purpose::Slo,
+                needed: crate::report::judge::samples_needed(&slo),
+            }],
+            min_length: Duration::ZERO,
+        };
+        let holds = Holds {
+            needs: [("stage 1 hold".to_string(), needs)].into(),
+            ..Holds::default()
+        };
+        let live = Live::default();
+        let mut judging = None;
+        let s = Duration::from_secs;
+        let mut follow = |real: Duration, live: &Live| {
+            let elapsed = holds.plan_clock(real);
+            follow_holds(&plan, &holds, live, &mut judging, (real, elapsed), false)
+        };
+        assert_eq!(follow(s(1), &live), None, "the ramp");
+        // Loads before the hold do not count toward it.
+        for _ in 0..30 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        assert_eq!(follow(s(2), &live), None, "the hold starts counting");
+        for _ in 0..19 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        // A failed load is no sample of a percentile.
+        live.record(
+            RequestClass::DashboardLoad,
+            Duration::from_millis(10),
+            false,
+        );
+        assert_eq!(follow(s(10), &live), None, "19 of 20");
+        live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        assert_eq!(follow(s(11), &live), Some(s(62)), "judged: the plan's end");
+        assert_eq!(holds.plan_clock(s(12)), s(63));
+        let holds_run = holds.timeline().holds();
+        assert_eq!(holds_run.len(), 1);
+        assert!(holds_run[0].judged);
+        assert_eq!(holds_run[0].held_ms, 9_000);
+        let real = holds.timeline().real_windows(&plan.windows);
+        assert_eq!((real[1].start_ms, real[1].end_ms), (2_000, 11_000));
+    }
+
+    #[test]
+    fn an_until_judged_hold_short_of_samples_ends_at_its_cap_and_says_what_it_lacked() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::ZERO,
+            hold: Duration::from_secs(10),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let needs = crate::judged_hold::Needs {
+            figures: vec![crate::judged_hold::Need {
+                class: slo.class,
+                metric: slo.metric,
+                purpose: crate::sampling::Purpose::Slo,
+                needed: 20,
+            }],
+            min_length: Duration::ZERO,
+        };
+        let holds = Holds {
+            needs: [("stage 1 hold".to_string(), needs)].into(),
+            ..Holds::default()
+        };
+        let live = Live::default();
+        let mut judging = None;
+        let s = Duration::from_secs;
+        let mut follow = |real: Duration| {
+            let elapsed = holds.plan_clock(real);
+            follow_holds(&plan, &holds, &live, &mut judging, (real, elapsed), false)
+        };
+        assert_eq!(follow(Duration::from_millis(500)), None);
+        for _ in 0..5 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        assert_eq!(follow(s(9)), None);
+        assert_eq!(follow(s(10)), None, "the cap: no jump");
+        let holds_run = holds.timeline().holds();
+        assert_eq!(holds_run.len(), 1);
+        assert!(!holds_run[0].judged);
+        assert_eq!(holds_run[0].held_ms, 10_000);
+        assert_eq!(holds_run[0].short, ["dashboard_load.p95: 5 of 20 samples"]);
+        assert_eq!(holds.plan_clock(s(11)), s(11));
+    }
 }
