@@ -257,9 +257,9 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             live.clone(),
             plan.clone(),
             clock,
-            ladder_stop.clone(),
-            ladder_triggered.clone(),
+            (ladder_stop.clone(), ladder_triggered.clone()),
             recovery_windows.clone(),
+            holds.clone(),
         )
     });
     let outcome = attack.execute().await;
@@ -676,7 +676,7 @@ async fn monitor(
                 goose::trigger_killswitch(
                     "stress ladder held to its ceiling: no refine steps to run",
                 );
-            } else if plan.shifted() && !goose::is_killswitch_triggered() && !ladder.managed {
+            } else if plan.shifted() && !goose::is_killswitch_triggered() {
                 // Goose's plan lasts as long as every hold's cap: end with the windows.
                 triggered.store(true, Ordering::SeqCst);
                 goose::trigger_killswitch("the plan's windows are over");
