@@ -478,7 +478,7 @@ fn judged_hold_note(h: &crate::runfolder::JudgedHold) -> String {
     let held = h.held_ms as f64 / 1000.0;
     if h.judged {
         format!(
-            "{} held until judged: {held:.1} s of at most {cap}, when every SLO and regression figure had its samples.",
+            "{} held until judged: {held:.1} s of at most {cap}, when every figure judged on it had its samples.",
             h.window
         )
     } else if h.short.is_empty() {

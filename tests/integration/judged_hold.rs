@@ -235,3 +235,52 @@ fn a_distributed_hold_until_judged_ends_on_the_workers_merged_samples() {
         took.as_secs_f64()
     );
 }
+
+#[test]
+fn ladder_steps_until_judged_end_once_judged_and_the_next_step_follows_at_once() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let smoke = std::fs::read_to_string(dir.path().join("scenarios/smoke.toml")).unwrap();
+    let head = smoke.split("[[stages]]").next().unwrap();
+    let scenario = format!(
+        "{head}[[stages]]\nusers = 6\nramp = \"3s\"\nhold = \"10s\"\n\n[stress]\nstep = 4\nramp = \"2s\"\nhold = \"until judged, at most 40s\"\nceiling = 14\nstop_when = \"p95 > 4s\"\n\n[slo.dashboard_load]\np95 = \"5s\"\n"
+    );
+    std::fs::write(dir.path().join("scenarios/ladder.toml"), scenario).unwrap();
+    let started = Instant::now();
+    let out = dashload(dir.path(), &["run", "scenarios/ladder.toml"]);
+    let took = started.elapsed();
+    let (meta, _) = the_run(dir.path());
+    assert!(meta.ladder_stop.is_none(), "{}", text(&out));
+    let names: Vec<_> = meta
+        .judged_holds
+        .iter()
+        .map(|h| h.window.as_str())
+        .collect();
+    assert_eq!(names, ["step 1", "step 2"], "{}", text(&out));
+    assert!(meta
+        .judged_holds
+        .iter()
+        .all(|h| h.judged && h.held_ms < 30_000));
+    let at = |name: &str| {
+        meta.windows
+            .iter()
+            .find(|w| w.name == name)
+            .unwrap()
+            .clone()
+    };
+    // Each step's ramp starts where the previous step ended: the windows ran back to back.
+    assert_eq!(at("step 2 ramp").start_ms, at("step 1").end_ms);
+    assert_eq!(at("step 2").start_ms, at("step 2 ramp").end_ms);
+    assert_eq!(
+        at("step 2").end_ms - at("step 2").start_ms,
+        meta.judged_holds[1].held_ms
+    );
+    // Planned at most 1m37s: the run ended with its last step.
+    assert!(took.as_secs() < 75, "took {took:?}");
+    println!(
+        "ladder: steps held {} and {} ms; run took {:.1} s",
+        meta.judged_holds[0].held_ms,
+        meta.judged_holds[1].held_ms,
+        took.as_secs_f64()
+    );
+}
