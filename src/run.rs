@@ -683,6 +683,7 @@ async fn monitor(
                 );
             } else if plan.shifted() && !goose::is_killswitch_triggered() {
                 // Goose's plan lasts as long as every hold's cap: end with the windows.
+                live.set_phase(Some("ramp down".into()));
                 triggered.store(true, Ordering::SeqCst);
                 goose::trigger_killswitch("the plan's windows are over");
             }

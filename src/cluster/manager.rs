@@ -1416,4 +1416,84 @@ mod tests {
         assert!(Workers::parse("local:0").is_err());
         assert!(Workers::parse("x").is_err());
     }
+
+    /// A tick reporting until-judged hold `name` with `loads` successful dashboard loads.
+    fn hold_tick(name: &str, loads: u64) -> Tick {
+        let mut counts = HoldCounts::default();
+        for _ in 0..loads {
+            counts.record(RequestClass::DashboardLoad, true);
+        }
+        Tick {
+            hold: Some(protocol::HoldState {
+                name: name.into(),
+                counts,
+            }),
+            ..tick_with("x", &[])
+        }
+    }
+
+    #[test]
+    fn the_manager_ends_a_hold_on_every_workers_samples_added_up() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(60),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let hold = plan.windows[1].clone();
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let holds = Holds {
+            needs: [(
+                hold.name.clone(),
+                crate::judged_hold::Needs {
+                    figures: vec![crate::judged_hold::Need {
+                        class: slo.class,
+                        metric: slo.metric,
+                        purpose: crate::sampling::Purpose::Slo,
+                        needed: crate::report::judge::samples_needed(&slo),
+                    }],
+                    min_length: Duration::ZERO,
+                },
+            )]
+            .into(),
+            ..Holds::default()
+        };
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(10);
+        let mut book = Book {
+            slots: (0..2).map(|_| Slot::default()).collect(),
+            ..Book::default()
+        };
+        // 12 loads on each worker: neither has the 20 a p95 needs, together they do.
+        // But one worker not yet in the hold: nothing is decided on a subset.
+        book.slots[0].tick = Some(hold_tick(&hold.name, 12));
+        book.slots[1].tick = Some(tick_with("x", &[]));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        assert!(book.hold_ends.is_empty());
+        book.slots[1].tick = Some(hold_tick(&hold.name, 7));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        assert!(book.hold_ends.is_empty(), "19 of 20");
+        book.slots[1].tick = Some(hold_tick(&hold.name, 8));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        let at = book.hold_ends[&hold.name];
+        assert_eq!(
+            at,
+            now + protocol::RECOVERY_LEAD,
+            "every worker ends it then"
+        );
+        let ran = holds.timeline().holds();
+        assert!(ran[0].judged);
+        assert_eq!(
+            ran[0].held_ms,
+            (Duration::from_secs(8) + protocol::RECOVERY_LEAD).as_millis() as u64
+        );
+        // The plan's clock jumps to the hold's planned end at that instant.
+        let after = (at - t0) + Duration::from_millis(1);
+        assert_eq!(holds.plan_clock(after), Duration::from_millis(62_001));
+    }
 }
