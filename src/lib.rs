@@ -12,6 +12,7 @@ pub mod export;
 pub mod faults;
 pub mod history;
 pub mod interrupt;
+pub mod judged_hold;
 pub mod live;
 pub mod plan;
 pub mod progress;

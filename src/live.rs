@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::judged_hold::HoldCounts;
 use crate::report::collect::{ClassAcc, IngestAcc};
 use crate::report::judge::judge_with;
 use crate::report::summary::SloVerdict;
@@ -112,6 +113,8 @@ pub struct Live {
     /// Bytes and series of successful panel answers per request name (names
     /// are bounded: panels × range classes).
     answers: Mutex<std::collections::BTreeMap<String, AnswerTotals>>,
+    /// Samples of the current until-judged hold, every class (None outside one).
+    hold: Mutex<Option<HoldCounts>>,
 }
 
 impl Default for Live {
@@ -130,6 +133,7 @@ impl Default for Live {
             phase_end: Mutex::new(None),
             recent: Mutex::new(Recent::default()),
             answers: Mutex::new(Default::default()),
+            hold: Mutex::new(None),
         }
     }
 }
@@ -158,11 +162,35 @@ impl Live {
         if class == RequestClass::DashboardLoad {
             self.dashboard_loads.fetch_add(1, Ordering::Relaxed);
         }
+        self.count(class, ok);
         let Some(i) = slot(class) else { return };
         let mut guard = self.window.lock().expect("live window lock");
         if let Some(windows) = guard.as_mut() {
             windows[i].record((latency.as_micros() as u64).max(1), ok);
         }
+    }
+
+    /// Count a request of any class toward the current until-judged hold (the
+    /// viewers' are counted by [`Live::record`]; the sync job's come here).
+    pub fn count(&self, class: RequestClass, ok: bool) {
+        if let Some(h) = self.hold.lock().expect("live hold lock").as_mut() {
+            h.record(class, ok);
+        }
+    }
+
+    /// Start counting the samples of an until-judged hold (drops the previous one's).
+    pub fn begin_hold(&self) {
+        *self.hold.lock().expect("live hold lock") = Some(HoldCounts::default());
+    }
+
+    /// Stop counting: outside an until-judged hold.
+    pub fn end_hold(&self) {
+        *self.hold.lock().expect("live hold lock") = None;
+    }
+
+    /// The current until-judged hold's samples so far.
+    pub fn hold_counts(&self) -> Option<HoldCounts> {
+        self.hold.lock().expect("live hold lock").clone()
     }
 
     /// The live status's figures since the previous call, which starts afresh.
@@ -233,6 +261,11 @@ impl Live {
     /// Count a batch write and the points it stored.
     pub fn batch(&self, points_written: u64) {
         self.batches.fetch_add(1, Ordering::Relaxed);
+        if points_written > 0 {
+            if let Some(h) = self.hold.lock().expect("live hold lock").as_mut() {
+                h.batches_with_points += 1;
+            }
+        }
         self.points_written
             .fetch_add(points_written, Ordering::Relaxed);
     }

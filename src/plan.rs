@@ -5,6 +5,7 @@
 //! sync-job users are added to every step, and Goose launches them first (see
 //! `users::register`), so their number stays fixed while viewers grow.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub fn validate_with(
             refine_tail: Duration::ZERO,
             recovery_tail: Duration::ZERO,
             recovery: None,
+            until_judged: Default::default(),
         }
     } else {
         Plan::for_scenario(&scenario)?
@@ -69,6 +71,10 @@ pub struct Plan {
     pub recovery_tail: Duration,
     /// `[recovery]`, when the plan has a ladder for it to follow.
     pub recovery: Option<RecoveryPhase>,
+    /// The hold windows that last until judged (`hold = "until judged, at
+    /// most X"`), by name; their planned length is the cap. When any is, the
+    /// plan is *shifted*: see [`Plan::shifted`].
+    pub until_judged: BTreeSet<String>,
 }
 
 /// Slack added to the refine tail: the monitor sees a hold end up to one tick late.
@@ -139,6 +145,7 @@ impl Plan {
             refine_tail: Duration::ZERO,
             recovery_tail: Duration::ZERO,
             recovery: None,
+            until_judged: BTreeSet::new(),
         };
         let mut t = Duration::ZERO;
         for (i, stage) in stages.iter().enumerate() {
@@ -159,13 +166,11 @@ impl Plan {
                 );
             }
             if !stage.hold.is_zero() {
-                plan.push(
-                    &mut t,
-                    stage.users,
-                    stage.hold,
-                    format!("stage {n} hold"),
-                    WindowKind::Hold,
-                );
+                let name = format!("stage {n} hold");
+                if stage.until_judged {
+                    plan.until_judged.insert(name.clone());
+                }
+                plan.push(&mut t, stage.users, stage.hold, name, WindowKind::Hold);
             }
         }
         if let (Some(stress), Some(last)) = (stress, stages.last()) {
@@ -190,6 +195,9 @@ impl Plan {
                 });
                 plan.refine_tail = tail;
             }
+        }
+        if !plan.until_judged.is_empty() {
+            plan.shift();
         }
         if !plan.steps.is_empty() {
             // A Goose plan whose last step has users holds them until cancelled:
@@ -219,13 +227,70 @@ impl Plan {
                 WindowKind::Ramp,
             );
         }
-        self.push(
-            t,
-            viewers,
-            stress.hold,
-            format!("step {k}"),
-            WindowKind::StressStep,
-        );
+        let name = format!("step {k}");
+        if stress.until_judged {
+            self.until_judged.insert(name.clone());
+        }
+        self.push(t, viewers, stress.hold, name, WindowKind::StressStep);
+    }
+
+    /// True when some hold lasts until judged: Goose's test plan is fixed once
+    /// the run starts, so it launches the peak's users at once and holds them
+    /// for the longest the windows can take; the monitor lets the viewers load
+    /// through the live viewer cap on a clock that skips what an ended hold
+    /// left of its cap ([`Plan::viewers_at`], `judged_hold::Timeline`).
+    pub fn shifted(&self) -> bool {
+        !self.until_judged.is_empty()
+    }
+
+    /// Turn the planned steps into a shifted plan's: every user the plan ever
+    /// runs, launched at once, for the planned steps' whole length.
+    fn shift(&mut self) {
+        let peak = self.steps.iter().map(|s| s.users).max().unwrap_or(0);
+        let length: Duration = self.steps.iter().map(|s| s.duration).sum();
+        self.steps = vec![
+            Step {
+                users: peak,
+                duration: Duration::ZERO,
+            },
+            Step {
+                users: peak,
+                duration: length,
+            },
+        ];
+    }
+
+    /// Viewers the windows ask for at `t` on the plan's clock: a ramp's rise
+    /// from the previous window's count, linear as Goose launches; a hold's
+    /// count; the last window's after the last. A shifted plan's monitor sets
+    /// the live viewer cap to it.
+    pub fn viewers_at(&self, t: Duration) -> usize {
+        let ms = t.as_millis() as u64;
+        let mut before = 0;
+        for w in &self.windows {
+            if ms < w.start_ms {
+                return before;
+            }
+            if ms < w.end_ms {
+                if w.kind != WindowKind::Ramp {
+                    return w.viewers;
+                }
+                let span = (w.end_ms - w.start_ms) as f64;
+                let done = (ms - w.start_ms) as f64 / span;
+                let v = before as f64 + (w.viewers as f64 - before as f64) * done;
+                return v.round().max(0.0) as usize;
+            }
+            before = w.viewers;
+        }
+        before
+    }
+
+    /// The window at `t` on the plan's clock that lasts until judged, if any.
+    pub fn until_judged_at(&self, t: Duration) -> Option<&StageWindow> {
+        let ms = t.as_millis() as u64;
+        self.windows
+            .iter()
+            .find(|w| w.start_ms <= ms && ms < w.end_ms && self.until_judged.contains(&w.name))
     }
 
     fn push(
@@ -310,11 +375,13 @@ mod tests {
                 users: 50,
                 ramp: secs(10),
                 hold: secs(20),
+                until_judged: false,
             },
             Stage {
                 users: 100,
                 ramp: secs(10),
                 hold: secs(30),
+                until_judged: false,
             },
         ];
         let stress = Stress {
@@ -325,6 +392,7 @@ mod tests {
             stop_when: vec![],
             stop_on_failure_share: false,
             refine: 0,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
@@ -375,6 +443,7 @@ mod tests {
             users: 10,
             ramp: secs(2),
             hold: secs(5),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 10,
@@ -388,6 +457,7 @@ mod tests {
             }],
             stop_on_failure_share: false,
             refine: 3,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(
@@ -413,6 +483,7 @@ mod tests {
             users: 10,
             ramp: secs(2),
             hold: secs(5),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 10,
@@ -426,6 +497,7 @@ mod tests {
             }],
             stop_on_failure_share: false,
             refine: 1,
+            until_judged: false,
         };
         let phase = RecoveryPhase {
             viewers: 10,
@@ -453,6 +525,7 @@ mod tests {
             users: 0,
             ramp: secs(86_400),
             hold: secs(86_400),
+            until_judged: false,
         }];
         let stress = Stress {
             step: 100_000,
@@ -462,6 +535,7 @@ mod tests {
             stop_when: vec![],
             stop_on_failure_share: false,
             refine: 0,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 1);
         assert_eq!(plan.windows.len(), 2 + 2 * 10);
@@ -501,6 +575,7 @@ mod tests {
                 users: 5,
                 ramp: Duration::ZERO,
                 hold: secs(10),
+                until_judged: false,
             }],
             None,
             0,
@@ -508,5 +583,67 @@ mod tests {
         assert_eq!(plan.goose_test_plan(), "5,0s;5,10s;0,1s");
         assert_eq!(plan.windows.len(), 1);
         assert_eq!(plan.windows[0].kind, WindowKind::Hold);
+    }
+
+    #[test]
+    fn an_until_judged_hold_shifts_the_plan_users_launched_at_once_the_cap_follows_the_windows() {
+        let stages = [
+            Stage {
+                users: 10,
+                ramp: secs(10),
+                hold: secs(60),
+                until_judged: true,
+            },
+            Stage {
+                users: 4,
+                ramp: Duration::ZERO,
+                hold: secs(20),
+                until_judged: false,
+            },
+        ];
+        let plan = Plan::build(&stages, None, 1);
+        assert!(plan.shifted());
+        assert_eq!(
+            plan.until_judged.iter().collect::<Vec<_>>(),
+            ["stage 1 hold"]
+        );
+        // Goose launches every user at once and holds them for the longest run.
+        assert_eq!(plan.goose_test_plan(), "11,0s;11,90s;0,1s");
+        assert_eq!(plan.total_launched(), 11);
+        // The windows keep their planned (longest) times.
+        assert_eq!(plan.load_end(), secs(90));
+        // The viewer cap: a linear ramp, the hold, then the drop to stage 2.
+        let at = |ms: u64| plan.viewers_at(Duration::from_millis(ms));
+        assert_eq!([at(0), at(5_000), at(9_999), at(10_000)], [0, 5, 10, 10]);
+        assert_eq!([at(69_999), at(70_000), at(95_000)], [10, 4, 4]);
+        assert_eq!(plan.until_judged_at(secs(30)).unwrap().name, "stage 1 hold");
+        assert!(plan.until_judged_at(secs(75)).is_none());
+        assert!(plan.until_judged_at(secs(5)).is_none());
+        // A ladder's steps can last until judged too; without any, nothing shifts.
+        let stress = Stress {
+            step: 5,
+            ramp: secs(2),
+            hold: secs(30),
+            ceiling: 14,
+            stop_when: vec![],
+            stop_on_failure_share: false,
+            refine: 0,
+            until_judged: true,
+        };
+        let fixed = [Stage {
+            until_judged: false,
+            ..stages[1]
+        }];
+        let ladder = Plan::build(&fixed, Some(&stress), 0);
+        assert_eq!(
+            ladder.until_judged.iter().collect::<Vec<_>>(),
+            ["step 1", "step 2"]
+        );
+        assert_eq!(ladder.goose_test_plan(), "14,0s;14,84s;0,1s");
+        assert!(!Plan::build(&fixed, None, 0).shifted());
+        assert_eq!(
+            Plan::build(&fixed, None, 0).goose_test_plan(),
+            "4,0s;4,20s;0,1s"
+        );
     }
 }

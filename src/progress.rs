@@ -229,6 +229,7 @@ mod tests {
                 users: 5,
                 ramp: s(5),
                 hold: s(30),
+                until_judged: false,
             }],
             None,
             1,
@@ -289,6 +290,7 @@ mod tests {
             refine_tail: Duration::ZERO,
             recovery_tail: Duration::ZERO,
             recovery: None,
+            until_judged: Default::default(),
         });
         assert_eq!(
             goose_shape.line(s(75), 2),

@@ -25,6 +25,7 @@ use goose::prelude::*;
 use crate::cpu::{self, CpuLog};
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Stage};
+use crate::judged_hold::Holds;
 use crate::live::Live;
 use crate::plan::Plan;
 use crate::report::{render_run, ReportOptions, ReportOutcome};
@@ -186,6 +187,16 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         ladder.stop_when.when.clear();
         ladder.managed = true;
     }
+    // A previous run in this process may have ended through Goose's killswitch
+    // (a ladder stop, the windows' end): Goose clears it only once the attack
+    // starts, and until then the tasks below would take it for this run's end.
+    // A signal since is counted by `interrupt`, which sets it again.
+    goose::reset_killswitch();
+    let holds = Holds::of(&scenario, &plan);
+    if plan.shifted() {
+        // Every user is launched at once: the windows' viewers load as the cap says.
+        live.set_viewer_cap(plan.viewers_at(Duration::ZERO) as u64);
+    }
     let monitor = tokio::spawn(monitor(
         plan.clone(),
         ladder,
@@ -193,6 +204,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         ladder_stop.clone(),
         ladder_triggered.clone(),
         (refine_windows.clone(), recovery_windows.clone()),
+        holds.clone(),
     ));
 
     let status = tokio::spawn(crate::progress::show(
@@ -250,9 +262,9 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             live.clone(),
             plan.clone(),
             clock,
-            ladder_stop.clone(),
-            ladder_triggered.clone(),
+            (ladder_stop.clone(), ladder_triggered.clone()),
             recovery_windows.clone(),
+            holds.clone(),
         )
     });
     let outcome = attack.execute().await;
@@ -302,11 +314,12 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         .collect();
     let refined = refine_windows.lock().expect("refine windows lock").clone();
     meta.windows = windows_as_run(
-        std::mem::take(&mut meta.windows),
+        holds.timeline().real_windows(&meta.windows),
         meta.ladder_stop.as_ref(),
         refined,
         recovered,
     );
+    meta.judged_holds = holds.timeline().holds();
     meta.counters = live.counters();
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.counters.server_scrapes = scrapes.scrapes;
@@ -617,15 +630,34 @@ async fn monitor(
     stop: Arc<Mutex<Option<LadderStop>>>,
     triggered: Arc<AtomicBool>,
     (refine_windows, recovery_windows): (SharedWindows, SharedWindows),
+    holds: Holds,
 ) {
     let start = tokio::time::Instant::now();
     // Users are told to stop when the load ends, so none sleeps through the ramp down.
     let end = plan.load_end();
     let mut current: Option<StageWindow> = None;
+    let mut judging: Option<StageWindow> = None;
     loop {
         tokio::time::sleep(TICK).await;
-        let elapsed = start.elapsed();
+        let real = start.elapsed();
+        // The plan's clock: the real one unless an until-judged hold ended early.
+        let mut elapsed = holds.plan_clock(real);
+        if let Some(ended) = follow_holds(
+            &plan,
+            &holds,
+            &live,
+            &mut judging,
+            (real, elapsed),
+            ladder.managed,
+        ) {
+            elapsed = ended;
+        }
+        if plan.shifted() {
+            live.set_viewer_cap(plan.viewers_at(elapsed) as u64);
+        }
         if !plan.steps.is_empty() && elapsed >= end {
+            // The plan's clock ran ahead of Goose's plan by what the holds saved.
+            let elapsed = real;
             if let Some(phase) = plan.recovery.filter(|_| !goose::is_killswitch_triggered()) {
                 if ladder.managed {
                     // The manager's order drops every worker at once: load on until then.
@@ -649,6 +681,11 @@ async fn monitor(
                 goose::trigger_killswitch(
                     "stress ladder held to its ceiling: no refine steps to run",
                 );
+            } else if plan.shifted() && !goose::is_killswitch_triggered() {
+                // Goose's plan lasts as long as every hold's cap: end with the windows.
+                live.set_phase(Some("ramp down".into()));
+                triggered.store(true, Ordering::SeqCst);
+                goose::trigger_killswitch("the plan's windows are over");
             }
             live.stop();
             return;
@@ -665,6 +702,8 @@ async fn monitor(
         if let Some(reason) = live.exceeded(&ladder.stop_when) {
             // The page shows the reason: say the rule in plain words with it.
             let reason = format!("{reason} — the ladder {}", ladder.stop_when.words());
+            // From here on the refine steps and the recovery phase keep real time.
+            let elapsed = real;
             let at_ms = elapsed.as_millis() as u64;
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
@@ -708,6 +747,66 @@ async fn monitor(
             return;
         }
     }
+}
+
+/// Follow the until-judged holds at `real` (plan clock `elapsed`): count the
+/// samples of the one running, end it on the timeline once judged (`decide`;
+/// a distributed run's manager decides for its workers) or when the plan's
+/// clock passes its cap, and name it in the live status. Returns the plan's
+/// clock after a hold ended now.
+fn follow_holds(
+    plan: &Plan,
+    holds: &Holds,
+    live: &Live,
+    judging: &mut Option<StageWindow>,
+    (real, elapsed): (Duration, Duration),
+    managed: bool,
+) -> Option<Duration> {
+    if !plan.shifted() {
+        return None;
+    }
+    let now = plan.until_judged_at(elapsed).cloned();
+    if let Some(w) = judging.take() {
+        let started = Duration::from_millis(holds.timeline().real_ms(w.start_ms));
+        let counts = live.hold_counts().unwrap_or_default();
+        if now.as_ref().map(|n| &n.name) != Some(&w.name) {
+            // The plan's clock passed its cap (or a manager's order ended it).
+            let capped = Duration::from_millis(holds.timeline().real_ms(w.end_ms));
+            let short = holds.missing(&w.name, &counts, capped.saturating_sub(started));
+            holds.timeline().end(&w, capped.min(real), short);
+            live.end_hold();
+        } else if !managed && holds.missing(&w.name, &counts, real - started).is_empty() {
+            holds.timeline().end(&w, real, Vec::new());
+            live.end_hold();
+            live.set_phase(None);
+            return Some(holds.plan_clock(real));
+        } else {
+            *judging = Some(w);
+            return None;
+        }
+    }
+    if let Some(w) = now.filter(|w| !holds.timeline().has_ended(&w.name)) {
+        live.begin_hold();
+        let cap = Duration::from_millis(holds.timeline().real_ms(w.end_ms));
+        live.set_phase_until(format!("{} (until judged)", w.name), cap);
+        *judging = Some(w);
+    } else {
+        // The status names the window on the plan's clock, and counts down to
+        // the load's end as it now falls.
+        let ms = elapsed.as_millis() as u64;
+        match plan
+            .windows
+            .iter()
+            .find(|w| w.start_ms <= ms && ms < w.end_ms)
+        {
+            Some(w) => {
+                let end = holds.timeline().real_ms(plan.load_end().as_millis() as u64);
+                live.set_phase_until(w.name.clone(), Duration::from_millis(end));
+            }
+            None => live.set_phase(None),
+        }
+    }
+    None
 }
 
 /// Windows the monitor records as they run (refine steps, the recovery phase).
@@ -992,6 +1091,7 @@ mod tests {
             users: 5,
             ramp: Duration::from_secs(1),
             hold: Duration::from_secs(5),
+            until_judged: false,
         }];
         let stress = crate::scenario::Stress {
             step: 10,
@@ -1001,10 +1101,120 @@ mod tests {
             stop_when: Vec::new(),
             stop_on_failure_share: false,
             refine: 0,
+            until_judged: false,
         };
         let plan = Plan::build(&stages, Some(&stress), 0);
         let step = |name: &str| plan.windows.iter().find(|w| w.name == name).unwrap();
         assert_eq!(level_before(&plan, step("step 1")), 5);
         assert_eq!(level_before(&plan, step("step 2")), 15);
+    }
+
+    #[test]
+    fn an_until_judged_hold_ends_once_judged_and_the_plan_clock_skips_the_rest_of_its_cap() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(60),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let needs = crate::judged_hold::Needs {
+            figures: vec![crate::judged_hold::Need {
+                class: slo.class,
+                metric: slo.metric,
+                purpose: crate::sampling::Purpose::Slo,
+                needed: crate::report::judge::samples_needed(&slo),
+            }],
+            min_length: Duration::ZERO,
+        };
+        let holds = Holds {
+            needs: [("stage 1 hold".to_string(), needs)].into(),
+            ..Holds::default()
+        };
+        let live = Live::default();
+        let mut judging = None;
+        let s = Duration::from_secs;
+        let mut follow = |real: Duration, live: &Live| {
+            let elapsed = holds.plan_clock(real);
+            follow_holds(&plan, &holds, live, &mut judging, (real, elapsed), false)
+        };
+        assert_eq!(follow(s(1), &live), None, "the ramp");
+        // Loads before the hold do not count toward it.
+        for _ in 0..30 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        assert_eq!(follow(s(2), &live), None, "the hold starts counting");
+        for _ in 0..19 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        // A failed load is no sample of a percentile.
+        live.record(
+            RequestClass::DashboardLoad,
+            Duration::from_millis(10),
+            false,
+        );
+        assert_eq!(follow(s(10), &live), None, "19 of 20");
+        live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        assert_eq!(follow(s(11), &live), Some(s(62)), "judged: the plan's end");
+        assert_eq!(holds.plan_clock(s(12)), s(63));
+        let holds_run = holds.timeline().holds();
+        assert_eq!(holds_run.len(), 1);
+        assert!(holds_run[0].judged);
+        assert_eq!(holds_run[0].held_ms, 9_000);
+        let real = holds.timeline().real_windows(&plan.windows);
+        assert_eq!((real[1].start_ms, real[1].end_ms), (2_000, 11_000));
+    }
+
+    #[test]
+    fn an_until_judged_hold_short_of_samples_ends_at_its_cap_and_says_what_it_lacked() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::ZERO,
+            hold: Duration::from_secs(10),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let needs = crate::judged_hold::Needs {
+            figures: vec![crate::judged_hold::Need {
+                class: slo.class,
+                metric: slo.metric,
+                purpose: crate::sampling::Purpose::Slo,
+                needed: 20,
+            }],
+            min_length: Duration::ZERO,
+        };
+        let holds = Holds {
+            needs: [("stage 1 hold".to_string(), needs)].into(),
+            ..Holds::default()
+        };
+        let live = Live::default();
+        let mut judging = None;
+        let s = Duration::from_secs;
+        let mut follow = |real: Duration| {
+            let elapsed = holds.plan_clock(real);
+            follow_holds(&plan, &holds, &live, &mut judging, (real, elapsed), false)
+        };
+        assert_eq!(follow(Duration::from_millis(500)), None);
+        for _ in 0..5 {
+            live.record(RequestClass::DashboardLoad, Duration::from_millis(10), true);
+        }
+        assert_eq!(follow(s(9)), None);
+        assert_eq!(follow(s(10)), None, "the cap: no jump");
+        let holds_run = holds.timeline().holds();
+        assert_eq!(holds_run.len(), 1);
+        assert!(!holds_run[0].judged);
+        assert_eq!(holds_run[0].held_ms, 10_000);
+        assert_eq!(holds_run[0].short, ["dashboard_load.p95: 5 of 20 samples"]);
+        assert_eq!(holds.plan_clock(s(11)), s(11));
     }
 }

@@ -491,6 +491,27 @@ pub struct RunMeta {
     /// lists it): panels of other data sources, Flux on an InfluxQL-only target, …
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedQuery>,
+    /// How each hold that lasts until judged ended (`windows` has its real
+    /// times): judged, or at its cap with the figures still short.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judged_holds: Vec<JudgedHold>,
+}
+
+/// A hold written `"until judged, at most X"`, as it ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgedHold {
+    /// Its window's name (`stage 1 hold`, `step 2`).
+    pub window: String,
+    /// Its cap, ms.
+    pub at_most_ms: u64,
+    /// How long it held, ms.
+    pub held_ms: u64,
+    /// True when it ended because every figure had its samples; false when
+    /// it reached its cap first (or the run ended before either).
+    pub judged: bool,
+    /// The figures still short of samples at its end (`dashboard_load.p95: 37 of 100 samples`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub short: Vec<String>,
 }
 
 /// A panel, target or variable query of the dashboard that no load sent.
@@ -554,6 +575,7 @@ impl RunMeta {
             overrides: scenario.overrides.clone(),
             past_capacity: scenario.past_capacity.clone(),
             skipped: SkippedQuery::of(scenario),
+            judged_holds: Vec::new(),
         }
     }
 

@@ -106,6 +106,9 @@ pub struct WindowPlan {
     pub stage: usize,
     /// Every figure judged on it.
     pub figures: Vec<FigurePlan>,
+    /// A hold "until judged, at most X": `length` is then the expected one
+    /// (the shortest that judges every figure, up to the cap).
+    pub until_judged: bool,
 }
 
 impl WindowPlan {
@@ -160,31 +163,39 @@ impl SamplePlan {
             let Some(stage) = stage_of_hold(&scenario.stages, i) else {
                 continue;
             };
-            let length = Duration::from_millis(window.end_ms - window.start_ms);
-            let events = simulate_hold(scenario, stage, length);
-            let figures = figures
-                .iter()
-                .map(|(class, metric, purpose, max, needed)| {
-                    let planned = events.count(*class, &rates, length);
-                    let shortest = events.shortest(*class, &rates, *needed);
-                    FigurePlan {
+            let cap = Duration::from_millis(window.end_ms - window.start_ms);
+            let events = simulate_hold(scenario, stage, cap);
+            let at = |length: Duration| -> Vec<FigurePlan> {
+                figures
+                    .iter()
+                    .map(|(class, metric, purpose, max, needed)| FigurePlan {
                         class: *class,
                         metric: *metric,
                         purpose: *purpose,
                         max: *max,
-                        planned,
+                        planned: events.count(*class, &rates, length),
                         needed: *needed,
-                        shortest,
-                    }
-                })
-                .collect();
-            windows.push(WindowPlan {
+                        shortest: events.shortest(*class, &rates, *needed),
+                    })
+                    .collect()
+            };
+            let mut hold = WindowPlan {
                 name: window.name.clone(),
                 viewers: window.viewers,
-                length,
+                length: cap,
                 stage,
-                figures,
-            });
+                figures: at(cap),
+                until_judged: plan.until_judged.contains(&window.name),
+            };
+            if hold.until_judged {
+                // It ends once judged: expect the shortest judging hold, within its cap.
+                if let Some(judged) = hold.shortest_hold(None).filter(|d| *d < cap) {
+                    let length = Duration::from_secs(judged.as_secs() + 1).min(cap);
+                    hold.length = length;
+                    hold.figures = at(length);
+                }
+            }
+            windows.push(hold);
         }
         SamplePlan { windows }
     }
@@ -310,10 +321,11 @@ fn stage_of_hold(stages: &[Stage], i: usize) -> Option<usize> {
         .map(|(n, _)| n)
 }
 
-type Figure = (RequestClass, SloMetric, Purpose, Option<f64>, u64);
+/// A judged figure: class, metric, why, the SLO's bound, samples needed.
+pub type Figure = (RequestClass, SloMetric, Purpose, Option<f64>, u64);
 
 /// Every figure judged on a hold: the SLOs, then the regression gate's figures.
-fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
+pub fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
     let mut out: Vec<Figure> = scenario
         .slos
         .iter()
@@ -515,6 +527,11 @@ fn simulate_hold(scenario: &Scenario, stage: usize, length: Duration) -> HoldEve
     let mut stages: Vec<Stage> = scenario.stages[..=stage].to_vec();
     let search = (length * 4).max(Duration::from_secs(600)).min(SEARCH_LIMIT);
     stages[stage].hold = search.max(length);
+    for s in &mut stages {
+        // The viewers a shifted plan's cap lets in arrive as Goose's launches do:
+        // simulate Goose's plan. (An earlier until-judged hold is taken at its cap.)
+        s.until_judged = false;
+    }
     let plan = Plan::build(&stages, None, scenario.sync.users);
     let Some(hold) = plan
         .windows

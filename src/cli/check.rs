@@ -65,6 +65,29 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// `  until judged (planned ≈ 23 s), at most 1m`: the sampling planner's
+/// shortest hold that judges every figure of the window, when it has one.
+fn until_judged_text(
+    samples: &crate::sampling::SamplePlan,
+    win: &crate::runfolder::StageWindow,
+) -> String {
+    let cap = std::time::Duration::from_millis(win.end_ms - win.start_ms);
+    let planned = samples
+        .windows
+        .iter()
+        .find(|p| p.name == win.name)
+        .and_then(|p| p.shortest_hold(None));
+    let estimate = match planned {
+        Some(d) if d > cap => format!(
+            " (planned ≈ {} s: above its cap, it will end not judged)",
+            d.as_secs_f64().ceil()
+        ),
+        Some(d) => format!(" (planned ≈ {} s)", d.as_secs_f64().ceil()),
+        None => String::new(),
+    };
+    format!("  until judged{estimate}, at most {}", format_duration(cap))
+}
+
 /// The resolved scenario as text, panel queries expanded at `now_ms`.
 pub fn describe(s: &Scenario, now_ms: i64) -> String {
     describe_with(s, now_ms, None)
@@ -124,15 +147,28 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         s.limits.steps,
         format_duration(s.limits.duration)
     );
+    let samples = plan.shifted().then(|| crate::sampling::SamplePlan::of(s));
     for win in &plan.windows {
+        let until = match &samples {
+            Some(samples) if plan.until_judged.contains(&win.name) => {
+                until_judged_text(samples, win)
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             w,
-            "  {:<14} {:<12} {:>5} viewers  {:>7.1}s – {:>7.1}s",
+            "  {:<14} {:<12} {:>5} viewers  {:>7.1}s – {:>7.1}s{until}",
             win.name,
             win.kind.label(),
             win.viewers,
             win.start_ms as f64 / 1000.0,
             win.end_ms as f64 / 1000.0
+        );
+    }
+    if plan.shifted() {
+        let _ = writeln!(
+            w,
+            "  times are the longest each window can take: a hold until judged ends once every SLO and regression figure has its samples, and the later windows move earlier"
         );
     }
     if let Some(stress) = &s.stress {

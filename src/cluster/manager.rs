@@ -37,6 +37,7 @@ use super::token::Token;
 use super::upload;
 use crate::error::{Error, Result};
 use crate::interrupt::{self, Stage};
+use crate::judged_hold::{HoldCounts, Holds, Timeline};
 use crate::live::Live;
 use crate::plan::Plan;
 use crate::report::collect::ClassAcc;
@@ -205,6 +206,8 @@ struct Book {
     stop: Option<Command>,
     /// The recovery drop every tick answers with (unless stopped), once decided.
     recovery: Option<RecoveryOrder>,
+    /// Until-judged holds judged on every worker's samples: when each ends.
+    hold_ends: BTreeMap<String, Instant>,
 }
 
 /// The `[recovery]` drop, as the manager decided it.
@@ -518,7 +521,17 @@ async fn tick(
             ladder: r.ladder.clone(),
             in_us: r.at.saturating_duration_since(now).as_micros() as u64,
         },
-        (None, None) => Command::Run,
+        (None, None) => match t
+            .hold
+            .as_ref()
+            .and_then(|h| Some((h.name.clone(), *book.hold_ends.get(&h.name)?)))
+        {
+            Some((window, at)) => Command::EndHold {
+                window,
+                in_us: at.saturating_duration_since(now).as_micros() as u64,
+            },
+            None => Command::Run,
+        },
     };
     let Some(slot) = book.slots.get_mut(t.index).filter(|_| t.run_id == s.run_id) else {
         return refuse(StatusCode::CONFLICT, "not this run");
@@ -667,6 +680,68 @@ fn merged_window(book: &Book, name: &str) -> Option<[ClassAcc; 2]> {
         }
     }
     merged
+}
+
+/// The samples of until-judged hold `name` over every worker still running,
+/// when every one reports it; `None` otherwise (never decide on a subset).
+fn merged_hold(book: &Book, name: &str) -> Option<HoldCounts> {
+    let mut merged: Option<HoldCounts> = None;
+    for slot in book
+        .slots
+        .iter()
+        .filter(|s| s.lost.is_none() && s.done.is_none())
+    {
+        let h = slot.tick.as_ref()?.hold.as_ref()?;
+        if h.name != name {
+            return None;
+        }
+        merged
+            .get_or_insert_with(HoldCounts::default)
+            .merge(&h.counts);
+    }
+    merged
+}
+
+/// The until-judged holds, decided on the workers' merged samples: a hold
+/// whose every figure has its samples ends [`protocol::RECOVERY_LEAD`] from
+/// `now` on every worker (each tick reporting it hears when); one the plan's
+/// clock carried past its cap is recorded with what it lacked.
+fn decide_holds(book: &mut Book, holds: &Holds, plan: &Plan, (t0, now): (Instant, Instant)) {
+    let real = now.duration_since(t0);
+    let clock = holds.plan_clock(real).as_millis() as u64;
+    let real_of = |ms: u64| Duration::from_millis(holds.timeline().real_ms(ms));
+    for w in plan.windows.iter().filter(|w| {
+        plan.until_judged.contains(&w.name)
+            && w.end_ms <= clock
+            && !holds.timeline().has_ended(&w.name)
+    }) {
+        let counts = merged_hold(book, &w.name).unwrap_or_default();
+        let (start, end) = (real_of(w.start_ms), real_of(w.end_ms));
+        let short = holds.missing(&w.name, &counts, end.saturating_sub(start));
+        holds.timeline().end(w, end, short);
+    }
+    let Some(w) = plan.until_judged_at(holds.plan_clock(real)) else {
+        return;
+    };
+    if book.hold_ends.contains_key(&w.name) {
+        return;
+    }
+    let Some(counts) = merged_hold(book, &w.name) else {
+        return;
+    };
+    let at = real + protocol::RECOVERY_LEAD;
+    let (start, cap) = (real_of(w.start_ms), real_of(w.end_ms));
+    if at >= cap || !holds.missing(&w.name, &counts, at - start).is_empty() {
+        return;
+    }
+    eprintln!(
+        "dashload: {} judged on every worker's samples after {:.1} s: it ends now",
+        w.name,
+        (at - start).as_secs_f64()
+    );
+    book.hold_ends
+        .insert(w.name.clone(), now + protocol::RECOVERY_LEAD);
+    holds.timeline().end(w, at, Vec::new());
 }
 
 /// The ladder's rule (`run.rs`'s: the same `Live::exceeded`, the same minimum
@@ -938,6 +1013,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         degraded_from,
         recovery,
         not_started,
+        holds,
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -1018,7 +1094,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         });
     }
     let mut windows = crate::run::windows_as_run(
-        plan.windows.clone(),
+        holds.real_windows(&plan.windows),
         ladder_stop.as_ref(),
         Vec::new(),
         recovery.into_iter().collect(),
@@ -1047,6 +1123,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         interrupted,
         ladder_stop,
         counters,
+        judged_holds: holds.holds(),
         ..RunMeta::start(
             &scenario,
             sandbox_url.as_deref(),
@@ -1171,6 +1248,8 @@ struct Outcome {
     recovery: Option<StageWindow>,
     /// The run never started: why.
     not_started: Option<String>,
+    /// The until-judged holds as they ran.
+    holds: Timeline,
 }
 
 /// Wait for the workers, start them, watch them until every one is done or lost.
@@ -1234,6 +1313,7 @@ async fn drive(
                 degraded_from: None,
                 recovery: None,
                 not_started: Some(why),
+                holds: Timeline::default(),
             });
         }
         tokio::time::sleep(look).await;
@@ -1256,6 +1336,7 @@ async fn drive(
         .map(|st| st.stop_rule())
         .unwrap_or_default();
     let judge_live = Live::default();
+    let holds = Holds::of(scenario, plan);
     let mut ladder_stop: Option<LadderStop> = None;
     let mut interrupted = false;
     let mut degraded_from: Option<u64> = None;
@@ -1358,13 +1439,18 @@ async fn drive(
             });
             stop_sent_at = Some(now);
         }
+        if book.stop.is_none() && degraded_from.is_none() {
+            decide_holds(&mut book, &holds, plan, (t0, now));
+        }
+        // The plan's clock: ahead of the real one by what ended holds saved.
+        let on_plan = holds.plan_clock(now.duration_since(t0));
         // The ladder, judged on the merged window of every worker.
         if book.stop.is_none()
             && book.recovery.is_none()
             && !stop_when.when.is_empty()
             && degraded_from.is_none()
         {
-            if let Some(step) = plan.stress_window_at(now.duration_since(t0)) {
+            if let Some(step) = plan.stress_window_at(on_plan) {
                 if let Some(reason) = judge(&judge_live, &book, step, &stop_when) {
                     let reason = format!("{reason} — the ladder {}", stop_when.words());
                     let stop = LadderStop {
@@ -1404,9 +1490,7 @@ async fn drive(
         }
         // The ladder held to its ceiling: the recovery phase, as a single run.
         if let Some(phase) = plan.recovery.filter(|_| {
-            book.stop.is_none()
-                && book.recovery.is_none()
-                && now.duration_since(t0) >= plan.load_end()
+            book.stop.is_none() && book.recovery.is_none() && on_plan >= plan.load_end()
         }) {
             recovery = Some(order_recovery(
                 &mut book,
@@ -1471,6 +1555,7 @@ async fn drive(
                     w
                 }),
                 not_started: None,
+                holds: holds.timeline().clone(),
             });
         }
     }
@@ -1527,6 +1612,7 @@ mod tests {
             }),
             viewers: 1,
             dashboard_loads: loads.len() as u64,
+            hold: None,
         };
         serde_json::from_str(&serde_json::to_string(&tick).unwrap()).unwrap()
     }
@@ -1630,5 +1716,85 @@ mod tests {
         assert_eq!(Workers::parse("4"), Ok(Workers::Remote(4)));
         assert!(Workers::parse("local:0").is_err());
         assert!(Workers::parse("x").is_err());
+    }
+
+    /// A tick reporting until-judged hold `name` with `loads` successful dashboard loads.
+    fn hold_tick(name: &str, loads: u64) -> Tick {
+        let mut counts = HoldCounts::default();
+        for _ in 0..loads {
+            counts.record(RequestClass::DashboardLoad, true);
+        }
+        Tick {
+            hold: Some(protocol::HoldState {
+                name: name.into(),
+                counts,
+            }),
+            ..tick_with("x", &[])
+        }
+    }
+
+    #[test]
+    fn the_manager_ends_a_hold_on_every_workers_samples_added_up() {
+        let stages = [crate::scenario::Stage {
+            users: 4,
+            ramp: Duration::from_secs(2),
+            hold: Duration::from_secs(60),
+            until_judged: true,
+        }];
+        let plan = Plan::build(&stages, None, 0);
+        let hold = plan.windows[1].clone();
+        let slo = Slo {
+            class: RequestClass::DashboardLoad,
+            metric: SloMetric::P95,
+            max: 1000.0,
+        };
+        let holds = Holds {
+            needs: [(
+                hold.name.clone(),
+                crate::judged_hold::Needs {
+                    figures: vec![crate::judged_hold::Need {
+                        class: slo.class,
+                        metric: slo.metric,
+                        purpose: crate::sampling::Purpose::Slo,
+                        needed: crate::report::judge::samples_needed(&slo),
+                    }],
+                    min_length: Duration::ZERO,
+                },
+            )]
+            .into(),
+            ..Holds::default()
+        };
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(10);
+        let mut book = Book {
+            slots: (0..2).map(|_| Slot::default()).collect(),
+            ..Book::default()
+        };
+        // 12 loads on each worker: neither has the 20 a p95 needs, together they do.
+        // But one worker not yet in the hold: nothing is decided on a subset.
+        book.slots[0].tick = Some(hold_tick(&hold.name, 12));
+        book.slots[1].tick = Some(tick_with("x", &[]));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        assert!(book.hold_ends.is_empty());
+        book.slots[1].tick = Some(hold_tick(&hold.name, 7));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        assert!(book.hold_ends.is_empty(), "19 of 20");
+        book.slots[1].tick = Some(hold_tick(&hold.name, 8));
+        decide_holds(&mut book, &holds, &plan, (t0, now));
+        let at = book.hold_ends[&hold.name];
+        assert_eq!(
+            at,
+            now + protocol::RECOVERY_LEAD,
+            "every worker ends it then"
+        );
+        let ran = holds.timeline().holds();
+        assert!(ran[0].judged);
+        assert_eq!(
+            ran[0].held_ms,
+            (Duration::from_secs(8) + protocol::RECOVERY_LEAD).as_millis() as u64
+        );
+        // The plan's clock jumps to the hold's planned end at that instant.
+        let after = (at - t0) + Duration::from_millis(1);
+        assert_eq!(holds.plan_clock(after), Duration::from_millis(62_001));
     }
 }

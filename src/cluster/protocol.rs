@@ -18,6 +18,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::judged_hold::HoldCounts;
 use crate::report::collect::{ClassAcc, Moments};
 use crate::runfolder::{LadderStop, RunCounters};
 
@@ -183,6 +184,19 @@ pub struct Tick {
     pub viewers: u64,
     /// Dashboard loads so far.
     pub dashboard_loads: u64,
+    /// The until-judged hold running, with its samples so far: the manager
+    /// ends it on every worker's counts added up.
+    #[serde(default)]
+    pub hold: Option<HoldState>,
+}
+
+/// A worker's current until-judged hold (`judged_hold`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HoldState {
+    /// The window's name (`stage 1 hold`).
+    pub name: String,
+    /// Its samples on this worker.
+    pub counts: HoldCounts,
 }
 
 /// The manager's answer to a tick.
@@ -191,6 +205,15 @@ pub struct Tick {
 pub enum Command {
     /// Keep going.
     Run,
+    /// End the until-judged hold `window` `in_us` after receiving this (every
+    /// worker at once): every figure of it has its samples over all workers.
+    /// Repeated on every tick that still reports the window.
+    EndHold {
+        /// The window's name.
+        window: String,
+        /// Until its end, µs, from when this answer was sent.
+        in_us: u64,
+    },
     /// Stop now: the ladder's stop (with the step, on the global counts), or
     /// another reason (a worker lost, the manager interrupted).
     Stop {

@@ -75,6 +75,7 @@ impl Plan {
                 viewers: share_of(phase.viewers, index, n),
                 ..phase
             }),
+            until_judged: self.until_judged.clone(),
         }
     }
 
@@ -103,11 +104,13 @@ mod tests {
                 users: 10,
                 ramp: Duration::from_secs(5),
                 hold: Duration::from_secs(10),
+                until_judged: false,
             },
             Stage {
                 users: 7,
                 ramp: Duration::ZERO,
                 hold: Duration::from_secs(10),
+                until_judged: false,
             },
         ];
         let stress = Stress {
@@ -118,6 +121,7 @@ mod tests {
             stop_when: vec![],
             stop_on_failure_share: false,
             refine: 0,
+            until_judged: false,
         };
         Plan::build(&stages, Some(&stress), sync)
     }
@@ -229,6 +233,7 @@ mod tests {
                 users,
                 ramp: Duration::from_secs(r),
                 hold: Duration::from_secs(h),
+                until_judged: false,
             })
         }
 
@@ -250,6 +255,7 @@ mod tests {
                     stop_when: vec![],
                     stop_on_failure_share: false,
                     refine: 0,
+                    until_judged: false,
                 });
                 let global = Plan::build(&stages, stress.as_ref(), sync).with_recovery(
                     recovery.map(|viewers| RecoveryPhase {

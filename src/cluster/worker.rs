@@ -19,10 +19,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::channel::{Answer, Channel};
 use super::protocol::{
-    self, Assignment, Command, Done, FileSum, Join, Ready, Start, Tick, WindowState,
+    self, Assignment, Command, Done, FileSum, HoldState, Join, Ready, Start, Tick, WindowState,
 };
 use super::token::Token;
 use crate::error::{exit_code, Error, Result};
+use crate::judged_hold::Holds;
 use crate::live::Live;
 use crate::plan::Plan;
 use crate::run::SharedWindows;
@@ -105,9 +106,9 @@ impl Worker {
         live: Arc<Live>,
         plan: Plan,
         clock: Instant,
-        ladder_stop: Arc<Mutex<Option<LadderStop>>>,
-        ladder_triggered: Arc<AtomicBool>,
+        (ladder_stop, ladder_triggered): (Arc<Mutex<Option<LadderStop>>>, Arc<AtomicBool>),
         recovery_windows: SharedWindows,
+        holds: Holds,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let period = Duration::from_millis(protocol::TICK_MS);
@@ -128,9 +129,10 @@ impl Worker {
                     wall_us: 0,
                     // Only the round trip of the tick just before this one.
                     rtt_us: rtt_us.take(),
-                    window: window_state(&plan, &live, elapsed),
+                    window: window_state(&plan, &live, &holds, elapsed),
                     viewers: live.viewers(),
                     dashboard_loads: live.counters().dashboard_loads,
+                    hold: hold_state(&plan, &live, &holds, elapsed),
                 };
                 // The clocks last, and the round trip from that very instant: the
                 // manager places this worker's zero within half of it.
@@ -157,6 +159,26 @@ impl Worker {
                     Some(Command::Run) => {
                         last_ok = received;
                         rtt_us = Some(received.duration_since(sent).as_micros() as u64);
+                    }
+                    Some(Command::EndHold { window, in_us }) => {
+                        last_ok = received;
+                        rtt_us = Some(received.duration_since(sent).as_micros() as u64);
+                        let Some(w) = plan.windows.iter().find(|w| w.name == window).cloned()
+                        else {
+                            continue;
+                        };
+                        if holds.timeline().has_ended(&w.name) {
+                            continue;
+                        }
+                        let at = received + Duration::from_micros(in_us);
+                        let (holds, live) = (holds.clone(), live.clone());
+                        // Every worker ends it at the manager's instant, on its own clock;
+                        // the monitor moves on to the next window.
+                        tokio::spawn(async move {
+                            tokio::time::sleep_until(at.into()).await;
+                            holds.timeline().end(&w, clock.elapsed(), Vec::new());
+                            live.end_hold();
+                        });
                     }
                     Some(Command::Recover {
                         reason,
@@ -264,10 +286,15 @@ impl Drop for AbortOnDrop {
 /// The window a tick reports: the plan's current stress step once it has been
 /// current for longer than the local monitor's period, so the live window holds
 /// that step's figures (the monitor opens it on its next tick).
-fn window_state(plan: &Plan, live: &Live, elapsed: Duration) -> Option<WindowState> {
-    let now = plan.stress_window_at(elapsed)?;
+fn window_state(plan: &Plan, live: &Live, holds: &Holds, elapsed: Duration) -> Option<WindowState> {
+    // On the plan's clock (an ended until-judged hold moves it ahead).
+    let now = plan.stress_window_at(holds.plan_clock(elapsed))?;
     let settled = elapsed.checked_sub(Duration::from_millis(protocol::TICK_MS + 100))?;
-    if plan.stress_window_at(settled).map(|w| &w.name) != Some(&now.name) {
+    if plan
+        .stress_window_at(holds.plan_clock(settled))
+        .map(|w| &w.name)
+        != Some(&now.name)
+    {
         return None;
     }
     let classes = live.window_state()?;
@@ -536,6 +563,19 @@ pub fn host_name() -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The until-judged hold a tick reports: the one running on the plan's clock,
+/// once the local monitor counts its samples, and not yet ended here.
+fn hold_state(plan: &Plan, live: &Live, holds: &Holds, elapsed: Duration) -> Option<HoldState> {
+    let w = plan.until_judged_at(holds.plan_clock(elapsed))?;
+    if holds.timeline().has_ended(&w.name) {
+        return None;
+    }
+    Some(HoldState {
+        name: w.name.clone(),
+        counts: live.hold_counts()?,
+    })
 }
 
 #[cfg(test)]

@@ -363,8 +363,22 @@ fn slo_results(meta: &RunMeta, c: &Collected) -> Vec<SloResult> {
         if w.window.kind == WindowKind::Ramp {
             continue;
         }
+        let capped = meta
+            .judged_holds
+            .iter()
+            .find(|h| h.window == w.window.name && !h.judged);
         for slo in &meta.slos {
-            let j = super::judge::judge(slo, &w.class(slo.class), &w.ingest);
+            let mut j = super::judge::judge(slo, &w.class(slo.class), &w.ingest);
+            if let (Some(h), SloVerdict::NoData) = (capped, j.verdict) {
+                // Not a hold too short by choice: it waited for the samples up to its cap.
+                let cap = crate::scenario::duration::format_duration(
+                    std::time::Duration::from_millis(h.at_most_ms),
+                );
+                j.note = Some(format!(
+                    "{}; the hold hit its cap (until judged, at most {cap})",
+                    j.note.unwrap_or_default()
+                ));
+            }
             out.push(SloResult {
                 window: w.window.name.clone(),
                 window_kind: w.window.kind,
@@ -445,6 +459,7 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
     } else if !meta.windows.iter().any(|w| w.kind == WindowKind::Hold) {
         notes.push("The run has no hold window: SLOs are reported per stress step but the run is not judged.".into());
     }
+    notes.extend(meta.judged_holds.iter().map(judged_hold_note));
     if meta.slos.is_empty() {
         notes.push("The scenario sets no SLOs: no verdicts and no capacity.".into());
     }
@@ -454,6 +469,30 @@ fn notes(c: &Collected, meta: &RunMeta) -> Vec<String> {
         );
     }
     notes
+}
+
+/// How a hold written "until judged, at most X" ended, in words.
+fn judged_hold_note(h: &crate::runfolder::JudgedHold) -> String {
+    let cap =
+        crate::scenario::duration::format_duration(std::time::Duration::from_millis(h.at_most_ms));
+    let held = h.held_ms as f64 / 1000.0;
+    if h.judged {
+        format!(
+            "{} held until judged: {held:.1} s of at most {cap}, when every figure judged on it had its samples.",
+            h.window
+        )
+    } else if h.short.is_empty() {
+        format!(
+            "{} (until judged, at most {cap}) ended after {held:.1} s, before it was judged.",
+            h.window
+        )
+    } else {
+        format!(
+            "{} hit its cap: held {held:.1} s (until judged, at most {cap}) and still lacked {}.",
+            h.window,
+            h.short.join("; ")
+        )
+    }
 }
 
 /// Why a run with hold windows and SLOs was not judged: the SLOs that lacked

@@ -310,6 +310,7 @@ mod tests {
             overrides: Vec::new(),
             skipped: Vec::new(),
             past_capacity: rules,
+            judged_holds: Default::default(),
         };
         meta.store(dir).unwrap();
         let mut out = std::fs::File::create(dir.join(files::REQUESTS)).unwrap();

@@ -649,6 +649,7 @@ mod reached_tests {
             overrides: Vec::new(),
             past_capacity: Default::default(),
             skipped: Vec::new(),
+            judged_holds: Default::default(),
         }
     }
 

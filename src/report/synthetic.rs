@@ -165,6 +165,7 @@ fn meta(seconds: u64, seed: u64) -> RunMeta {
         overrides: Vec::new(),
         past_capacity: Default::default(),
         skipped: Vec::new(),
+        judged_holds: Default::default(),
     }
 }
 

@@ -22,6 +22,7 @@ fn staged_stage_one_is_planned_as_the_issue_measured_it() {
         users: 50,
         ramp: Duration::from_secs(15),
         hold: Duration::from_secs(30),
+        until_judged: false,
     };
     s.sync.batch_size = 500;
     let plan = SamplePlan::of(&s);
@@ -88,6 +89,8 @@ fn the_shortest_hold_judges_what_the_planned_one_cannot() {
 #[test]
 fn planned_samples_grow_with_the_hold_and_the_viewers() {
     let mut s = scenario("smoke.toml");
+    // A fixed hold: what it collects follows its length.
+    s.stages[0].until_judged = false;
     let base = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
     s.stages[0].hold *= 2;
     let longer = SamplePlan::of(&s).windows[0].figures[0].planned.unwrap();
@@ -128,6 +131,7 @@ fn goose_launches_a_steps_users_evenly_sync_users_first() {
             users: 4,
             ramp: Duration::from_secs(10),
             hold: Duration::from_secs(10),
+            until_judged: false,
         }],
         None,
         1,
@@ -154,4 +158,20 @@ fn every_shipped_scenario_plans_the_samples_of_every_slo_on_its_holds() {
         assert!(!plan.windows.is_empty(), "{name}");
         assert_eq!(plan.warnings(), Vec::<String>::new(), "{name}");
     }
+}
+
+#[test]
+fn an_until_judged_hold_is_planned_at_the_shortest_hold_that_judges_it() {
+    let mut s = scenario("smoke.toml");
+    assert!(s.stages[0].until_judged);
+    let w = SamplePlan::of(&s).windows[0].clone();
+    let judged = w.shortest_hold(None).unwrap();
+    assert!(w.length < s.stages[0].hold, "{w:?}");
+    assert_eq!(w.length, Duration::from_secs(judged.as_secs() + 1));
+    assert!(w.figures.iter().all(|f| f.judged(w.length)), "{w:?}");
+    // A cap below it: planned at the cap, and not judged.
+    s.stages[0].hold = Duration::from_secs(10);
+    let capped = SamplePlan::of(&s).windows[0].clone();
+    assert_eq!(capped.length, Duration::from_secs(10));
+    assert!(capped.figures.iter().any(|f| !f.judged(capped.length)));
 }

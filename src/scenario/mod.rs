@@ -6,6 +6,7 @@
 pub mod duration;
 pub mod faults;
 pub mod file;
+pub mod hold;
 pub mod limits;
 pub mod overrides;
 mod queryable;
@@ -327,8 +328,11 @@ pub struct Stage {
     pub users: usize,
     /// Time to reach them.
     pub ramp: Duration,
-    /// Time to hold them.
+    /// Time to hold them: the cap of an until-judged hold.
     pub hold: Duration,
+    /// `hold = "until judged, at most X"`: the hold ends once every SLO and
+    /// regression figure of its window has its samples, `hold` at the latest.
+    pub until_judged: bool,
 }
 
 /// The stress ladder: keep adding `step` viewers until `ceiling` or `stop_when` holds.
@@ -338,8 +342,11 @@ pub struct Stress {
     pub step: usize,
     /// Ramp time of each step.
     pub ramp: Duration,
-    /// Hold time of each step.
+    /// Hold time of each step: the cap of an until-judged hold.
     pub hold: Duration,
+    /// `hold = "until judged, at most X"`: each step's hold ends once every SLO
+    /// and stop-rule term has its samples, `hold` at the latest.
+    pub until_judged: bool,
     /// The most viewers the ladder reaches.
     pub ceiling: usize,
     /// The ladder stops when any of these is exceeded over the current step,
@@ -690,6 +697,29 @@ impl Ctx<'_> {
             target.kind,
             &crate::plan::Plan::build(&stages, stress.as_ref(), sync.users).windows,
         )?;
+        if !faults.is_empty() {
+            // Faults fire on the planned clock; an until-judged hold moves the
+            // windows after it earlier, so a fault would land in the wrong one.
+            let until = raw
+                .stages
+                .iter()
+                .zip(&stages)
+                .find(|(_, s)| s.until_judged)
+                .map(|(r, _)| r.get_ref().hold.span())
+                .or_else(|| {
+                    raw.stress
+                        .as_ref()
+                        .zip(stress.as_ref())
+                        .filter(|(_, s)| s.until_judged)
+                        .map(|(r, _)| r.get_ref().hold.span())
+                });
+            if let Some(span) = until {
+                return self.err(
+                    span,
+                    "a hold until judged moves the windows after it, but [[faults]] are scheduled on the planned windows: give this hold a fixed length, or run the faults in a scenario of their own",
+                );
+            }
+        }
         Ok(Scenario {
             name,
             description: raw.description,
@@ -1244,9 +1274,27 @@ impl Ctx<'_> {
         })
     }
 
+    /// A `hold` value: its length (an until-judged hold's cap) and whether it
+    /// lasts until judged.
+    fn hold(&self, value: &Spanned<String>) -> Result<(Duration, bool)> {
+        let text = hold::parse_hold(value.get_ref()).or_else(|m| self.err(value.span(), m))?;
+        let length = Spanned::new(value.span(), text.length.to_string());
+        let d = self.plan_duration(&length)?;
+        if text.until_judged && d.is_zero() {
+            return self.err(
+                value.span(),
+                format!(
+                    "hold `{}`: the cap of an until-judged hold must be longer than 0s",
+                    value.get_ref()
+                ),
+            );
+        }
+        Ok((d, text.until_judged))
+    }
+
     fn stage(&self, raw: &Spanned<RawStage>) -> Result<Stage> {
         let s = raw.get_ref();
-        let hold = self.plan_duration(&s.hold)?;
+        let (hold, until_judged) = self.hold(&s.hold)?;
         let ramp = self.plan_duration(&s.ramp)?;
         if hold.is_zero() && ramp.is_zero() {
             return self.err(raw.span(), "a stage needs a ramp or a hold longer than 0s");
@@ -1255,6 +1303,7 @@ impl Ctx<'_> {
             users: *s.users.get_ref(),
             ramp,
             hold,
+            until_judged,
         })
     }
 
@@ -1279,7 +1328,7 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let hold = self.plan_duration(&s.hold)?;
+        let (hold, until_judged) = self.hold(&s.hold)?;
         if hold.is_zero() {
             return self.err(s.hold.span(), "a stress step needs a hold longer than 0s");
         }
@@ -1333,6 +1382,7 @@ impl Ctx<'_> {
                 None => Duration::from_secs(10),
             },
             hold,
+            until_judged,
             ceiling: *s.ceiling.get_ref(),
             stop_when,
             stop_on_failure_share: s

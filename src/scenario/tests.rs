@@ -115,7 +115,8 @@ ms_per_point = 0.5
         vec![Stage {
             users: 10,
             ramp: Duration::from_secs(5),
-            hold: Duration::from_secs(10)
+            hold: Duration::from_secs(10),
+            until_judged: false,
         }]
     );
     let stress = s.stress.as_ref().unwrap();
@@ -850,5 +851,80 @@ fn a_name_is_one_line_of_text() {
             .unwrap()
             .name,
         "nightly – staging"
+    );
+}
+
+#[test]
+fn a_hold_can_last_until_judged_with_a_cap() {
+    let f = Fixture::new();
+    let s = f
+        .parse(&format!(
+            "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"until judged, at most 90s\"\n[stress]\nstep = 5\nhold = \"Until judged, at most 1m\"\nceiling = 10\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        (s.stages[0].hold, s.stages[0].until_judged),
+        (Duration::from_secs(90), true)
+    );
+    let stress = s.stress.unwrap();
+    assert_eq!(
+        (stress.hold, stress.until_judged),
+        (Duration::from_secs(60), true)
+    );
+    let fixed = f
+        .parse(&format!(
+            "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"30s\"\n"
+        ))
+        .unwrap();
+    assert!(!fixed.stages[0].until_judged);
+}
+
+#[test]
+fn bad_until_judged_holds_are_located_with_the_syntax_to_write() {
+    let f = Fixture::new();
+    let stage = |hold: &str| {
+        f.error(&format!(
+            "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"{hold}\"\n"
+        ))
+    };
+    assert_eq!(
+        stage("until judged"),
+        "DIR/s.toml:6:8: hold `until judged` has no cap: an until-judged hold ends at the latest after its cap; write \"until judged, at most 90s\""
+    );
+    assert_eq!(
+        stage("until done, at most 90s"),
+        "DIR/s.toml:6:8: hold `until done, at most 90s`: write a duration such as \"30s\", or \"until judged, at most 90s\""
+    );
+    assert_eq!(
+        stage("until judged, at most 1.5s"),
+        "DIR/s.toml:6:8: `1.5s`: stage and step durations are whole seconds"
+    );
+    assert_eq!(
+        stage("until judged, at most 0s"),
+        "DIR/s.toml:6:8: hold `until judged, at most 0s`: the cap of an until-judged hold must be longer than 0s"
+    );
+    let e = stage("until judged, at most soon");
+    assert!(e.starts_with("DIR/s.toml:6:8: `soon`"), "{e}");
+    // The ladder's hold, alike.
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"5s\"\n[stress]\nstep = 5\nhold = \"until judged\"\nceiling = 10\n"
+    ));
+    assert!(
+        e.starts_with("DIR/s.toml:9:8: hold `until judged` has no cap"),
+        "{e}"
+    );
+}
+
+#[test]
+fn faults_are_refused_beside_a_hold_until_judged() {
+    let f = Fixture::new();
+    let e = f.error(&format!(
+        "{VIEWERS}[[stages]]\nusers = 5\nramp = \"5s\"\nhold = \"until judged, at most 60s\"\n[[stages]]\nusers = 5\nramp = \"0s\"\nhold = \"30s\"\n[[faults]]\nwindow = \"stage 2 hold\"\nkind = \"latency\"\non = \"queries\"\nlatency = \"100ms\"\n"
+    ));
+    assert!(
+        e.starts_with(
+            "DIR/s.toml:6:8: a hold until judged moves the windows after it, but [[faults]]"
+        ),
+        "{e}"
     );
 }

@@ -152,7 +152,7 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
         judged: Judged::success(),
         retry_after: None,
     };
-    request::record(user, "LP", "sync transform", &transform).await?;
+    record(user, context, "LP", "sync transform", &transform).await?;
 
     let mut all_stored = true;
     for (body, points) in batches {
@@ -193,7 +193,7 @@ async fn generate(
     state: &mut SyncState,
     user_index: usize,
     user: &mut GooseUser,
-    _context: &RunContext,
+    context: &RunContext,
 ) -> Result<Vec<TimeEntry>, Box<TransactionError>> {
     let started = Instant::now();
     let mut out = Vec::with_capacity(plan.job.entries_per_sync as usize);
@@ -218,7 +218,7 @@ async fn generate(
         judged: Judged::success(),
         retry_after: None,
     };
-    request::record(user, "GEN", "sync fetch", &outcome).await?;
+    record(user, context, "GEN", "sync fetch", &outcome).await?;
     Ok(out)
 }
 
@@ -234,7 +234,7 @@ async fn fetch(
 ) -> Result<Option<Vec<TimeEntry>>, Box<TransactionError>> {
     if state.names.is_none() {
         let (outcome, body) = toggl_get(toggl.related_data(client), RELATED, user, context).await?;
-        request::record(user, "GET", RELATED, &outcome).await?;
+        record(user, context, "GET", RELATED, &outcome).await?;
         if !outcome.judged.ok {
             return Ok(None);
         }
@@ -279,7 +279,7 @@ async fn fetch(
     } else {
         None
     };
-    request::record(user, "GET", "sync fetch", &outcome).await?;
+    record(user, context, "GET", "sync fetch", &outcome).await?;
     if entries.is_some() {
         state.window_end = if start <= now_s() - BACKFILL_DAYS * DAY {
             now_s()
@@ -355,7 +355,7 @@ async fn toggl_get(
         };
         match wait {
             Some(secs) if attempt < TRIES => {
-                request::record(user, "GET", name, &outcome).await?;
+                record(user, context, "GET", name, &outcome).await?;
                 // Bounded: a quota reset far away ends this sync, not the run.
                 if !context.live.sleep(Duration::from_secs(secs.min(30))).await {
                     return Ok((outcome, body));
@@ -389,7 +389,7 @@ async fn triggered_sync(
         Judged::from_error(error)
     })
     .await;
-    request::record(user, "POST", "sync trigger", &trigger).await?;
+    record(user, context, "POST", "sync trigger", &trigger).await?;
     if !trigger.judged.ok {
         return Ok(());
     }
@@ -434,7 +434,7 @@ async fn triggered_sync(
         judged: Judged::from_error(verdict.err()),
         retry_after: None,
     };
-    request::record(user, "RUN", "sync run", &outcome).await
+    record(user, context, "RUN", "sync run", &outcome).await
 }
 
 /// How long a freshness probe waits for a point before calling it lost.
@@ -492,7 +492,7 @@ async fn freshness(
         judged: Judged::from_error(error),
         retry_after: None,
     };
-    request::record(user, "POLL", "sync freshness", &outcome).await
+    record(user, context, "POLL", "sync freshness", &outcome).await
 }
 
 /// Write one batch, retrying 5xx/timeouts with back-off and splitting on 413.
@@ -530,7 +530,7 @@ async fn write_batch(
                 judge_write,
             )
             .await;
-            request::record(user, "POST", "sync write", &outcome).await?;
+            record(user, context, "POST", "sync write", &outcome).await?;
             log_batch(&context.ingest, user, &outcome, points, bytes);
             if outcome.judged.ok {
                 context.live.batch(points);
@@ -583,6 +583,21 @@ async fn write_batch(
         }
     }
     Ok(stored)
+}
+
+/// Record a sync request in Goose's log, and count it toward an until-judged
+/// hold (`judged_hold`) under the class the report files it in.
+async fn record(
+    user: &mut GooseUser,
+    context: &RunContext,
+    method: &str,
+    name: &str,
+    outcome: &Outcome,
+) -> TransactionResult {
+    context
+        .live
+        .count(crate::runfolder::RequestClass::of(name), outcome.judged.ok);
+    request::record(user, method, name, outcome).await
 }
 
 fn log_batch(log: &IngestLog, user: &GooseUser, outcome: &Outcome, points: u64, bytes: u64) {

@@ -25,6 +25,8 @@
 //!   faults (Ctrl-C runs the stop, a failing start stops the run, `tc netem` in a namespace).
 //! - `sample_plan`: what `check` plans per hold and figure against what smoke collected; `run`
 //!   warns and `check --strict` exits 2 when a hold cannot judge an SLO.
+//! - `judged_hold`: a hold "until judged, at most X" that ends once every figure has its
+//!   samples, and one that reaches its cap (not judged, and the report says so).
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 //! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
@@ -50,6 +52,7 @@ mod faults;
 mod history;
 mod history_baseline;
 mod influxd;
+mod judged_hold;
 mod lifecycle;
 mod live_status;
 mod old_and_flux_dashboards;

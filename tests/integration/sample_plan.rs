@@ -113,7 +113,7 @@ fn run_warns_before_sending_when_a_hold_cannot_judge_an_slo() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(
-        stderr.contains("warning: scenarios/smoke.toml: stage 1 hold (8 viewers, 4s) cannot judge dashboard_load.p95"),
+        stderr.contains("warning: scenarios/smoke.toml: stage 1 hold (10 viewers, 4s) cannot judge dashboard_load.p95"),
         "{}",
         text(&out)
     );

@@ -49,6 +49,7 @@ pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
         overrides: Vec::new(),
         past_capacity: Default::default(),
         skipped: Vec::new(),
+        judged_holds: Default::default(),
     }
 }
 
