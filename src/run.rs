@@ -400,9 +400,33 @@ async fn prepare(
         .or(shared_sandbox);
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
     let preflight_calls = OutsideLog::default();
-    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    let health_version = crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    if let Some(v) = scenario.viewers.as_mut() {
+        follow_grafana_version(v, health_version.as_deref());
+    }
     crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
     Ok((sandbox, sandbox_url, endpoints, scenario, preflight_calls))
+}
+
+/// Emulate the Grafana version a grafana target reports (`/api/health`)
+/// unless the scenario names one (`[viewers] grafana`); a version dashload
+/// cannot read keeps the newest rules, with a warning.
+pub fn follow_grafana_version(v: &mut crate::scenario::Viewers, reported: Option<&str>) {
+    use crate::scenario::GrafanaSource;
+    let Some(reported) = reported.filter(|_| v.grafana_source != GrafanaSource::Scenario) else {
+        return;
+    };
+    match crate::workload::dashboard::GrafanaVersion::parse(reported) {
+        Ok(version) => {
+            log::info!("emulating Grafana {version}, as the target's /api/health reports");
+            v.dashboard.grafana = version;
+            v.grafana_source = GrafanaSource::Target;
+        }
+        Err(why) => log::warn!(
+            "the target's /api/health reports a version dashload does not emulate ({why}): \
+             the newest rules apply; set [viewers] grafana to choose"
+        ),
+    }
 }
 
 /// Goose's own load shape (`-u`, `--test-plan`) obeys `[limits] users` as the

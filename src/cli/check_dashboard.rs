@@ -30,6 +30,48 @@ pub struct Walked {
     pub flux: FluxShown,
 }
 
+/// The one line naming the Grafana version emulated, and why that one.
+pub fn grafana_line(v: &crate::scenario::Viewers, target: &Target) -> String {
+    use crate::scenario::GrafanaSource;
+    let why = match v.grafana_source {
+        GrafanaSource::Scenario => "as [viewers] grafana says",
+        GrafanaSource::Target => "as the target's /api/health reports",
+        GrafanaSource::Newest if target.kind == TargetKind::Grafana => {
+            "the newest rules until the target's /api/health names its version (run, check --probe)"
+        }
+        GrafanaSource::Newest => "the newest rules: set [viewers] grafana to emulate another",
+    };
+    format!("emulating {} ({why})", v.dashboard.grafana.describe())
+}
+
+/// `check --probe` on a grafana target: follow the version its
+/// `/api/health` reports, as `run` does (unless the scenario names one).
+pub fn follow_target_version(s: &mut Scenario) {
+    if s.target.kind != TargetKind::Grafana || s.target.url.is_none() {
+        return;
+    }
+    let endpoints = Endpoints::new(&s.target, None);
+    let Ok(client) = reqwest::Client::builder().timeout(s.target.timeout).build() else {
+        return;
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let health = rt.block_on(async {
+        let r = endpoints.health(&client).send().await.ok()?;
+        r.bytes().await.ok()
+    });
+    let reported = health
+        .as_deref()
+        .and_then(crate::target::preflight::health_version);
+    if let Some(v) = s.viewers.as_mut() {
+        crate::run::follow_grafana_version(v, reported.as_deref());
+    }
+}
+
 /// What a probed variable query returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {

@@ -251,6 +251,10 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result
         interval_ms,
         dashboard_uid: "",
         dashboard_title: "",
+        // Grafana's backend: its macros stay for `macros::expand`.
+        grafana: crate::workload::dashboard::GrafanaVersion::NEWEST,
+        raw_range: None,
+        scoped: &[],
     };
     Ok(template.render(&scope))
 }

@@ -261,6 +261,20 @@ pub struct Viewers {
     pub time_ranges: Vec<WeightedRange>,
     /// Variable-choice mix per variable name.
     pub variables: BTreeMap<String, VariableMix>,
+    /// Where the Grafana version whose rules expand the queries
+    /// ([`Dashboard::grafana`]) comes from.
+    pub grafana_source: GrafanaSource,
+}
+
+/// Where the emulated Grafana version comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrafanaSource {
+    /// None given: the newest rules.
+    Newest,
+    /// `[viewers] grafana = "11.3"`.
+    Scenario,
+    /// A grafana target's `/api/health` (at run time, or `check --probe`).
+    Target,
 }
 
 /// Where the sync job gets entries.
@@ -1038,6 +1052,10 @@ impl Ctx<'_> {
             None => (Duration::from_secs(2), Duration::from_secs(8)),
         };
         let first_screen_only = v.first_screen_only.unwrap_or(false);
+        if let Some(g) = &v.grafana {
+            dashboard.grafana = crate::workload::dashboard::GrafanaVersion::parse(g.get_ref())
+                .or_else(|m| self.err(g.span(), format!("grafana: {m}")))?;
+        }
         if let Some(why) = queryable::flux_unsupported(kind) {
             dashboard.skip_flux(why);
         }
@@ -1125,6 +1143,11 @@ impl Ctx<'_> {
             first_screen_only,
             time_ranges,
             variables,
+            grafana_source: if v.grafana.is_some() {
+                GrafanaSource::Scenario
+            } else {
+                GrafanaSource::Newest
+            },
         })
     }
 

@@ -102,6 +102,7 @@ pub struct RawViewers {
     pub refreshes_per_visit: Option<Spanned<u32>>,
     pub think_time: Option<Spanned<String>>,
     pub first_screen_only: Option<bool>,
+    pub grafana: Option<Spanned<String>>,
     #[serde(default)]
     pub time_ranges: Vec<Spanned<RawTimeRange>>,
     #[serde(default)]

@@ -6,7 +6,7 @@ pub mod body;
 mod datasources;
 mod metrics_endpoint;
 pub mod outside_log;
-mod preflight;
+pub mod preflight;
 mod response;
 
 use std::time::Duration;

@@ -49,6 +49,7 @@
 
 pub mod builder;
 pub mod flux;
+pub mod grafana;
 pub mod migrate;
 pub mod panel_queries;
 pub mod resolve;
@@ -67,6 +68,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use grafana::GrafanaVersion;
 pub use panel_queries::{PanelQuery, PanelRequest, Trigger, VariableRequest, View};
 pub use resolve::Resolution;
 pub use template::Template;
@@ -241,6 +243,8 @@ pub struct Dashboard {
     /// The migration steps applied to an old export ([`migrate`]), first the
     /// schema versions (`schemaVersion 12 → 29`); empty for a current one.
     pub migrated: Vec<String>,
+    /// The Grafana release whose rules expand its queries ([`grafana`]).
+    pub grafana: GrafanaVersion,
 }
 
 /// Read a dashboard export from `path`: a regular file of at most
@@ -368,6 +372,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         inputs: input_list,
         variable_queries,
         migrated,
+        grafana: GrafanaVersion::default(),
     })
 }
 

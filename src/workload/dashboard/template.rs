@@ -8,22 +8,28 @@
 //! Dashboard variables win over built-ins of the same name (a variable called
 //! `interval` is the variable). Unknown names pass through as Grafana passes them.
 //!
-//! Built-ins ([`Builtin`]) are expanded here in every syntax, because the browser
-//! does so: the InfluxDB data source's `classicQuery` puts `timeFilter`,
-//! `interval`, `__interval` and `__interval_ms` in the scoped variables before
-//! `templateSrv.replace`, and the range variables (`__from`, `__to`, `__range`,
-//! `__range_s`, `__range_ms`) and `__dashboard` are the template service's own.
-//! One exception keeps the body as a current browser sends it: the bare `$`
-//! forms of the backend macros (`$timeFilter`, `$__interval`, `$__interval_ms`,
-//! `$interval`) stay in, since Grafana's backend replaces exactly those strings
-//! (`pkg/tsdb/influxdb/models/query.go` `Build`) and nothing else; any other
-//! form left in the body would reach InfluxDB verbatim and be answered 400.
+//! Built-ins ([`Builtin`]) follow the Grafana version emulated
+//! ([`super::grafana`]). Before 10.3 the browser expands every form: the
+//! InfluxDB data source's `classicQuery` puts `timeFilter`, `interval`,
+//! `__interval` and `__interval_ms` in the scoped variables before
+//! `templateSrv.replace`. From 10.3 `applyTemplateVariables` sets `__interval`
+//! and `__interval_ms` to the strings `$__interval` / `$__interval_ms`, and the
+//! backend (`query.go` `Build`) replaces exactly `$timeFilter`, `$interval`,
+//! `$__interval_ms` and `$__interval`: so `[[timeFilter]]`, `${timeFilter}`
+//! and `[[interval]]` reach InfluxDB as written, as they do from Grafana. The
+//! range variables (`__from`, `__to`, `__range`, `__range_s`, `__range_ms`)
+//! and `__dashboard` are the template service's own, expanded in every version.
+//!
+//! A variable's value is written per [`super::variables::ValueContext`]:
+//! whether the variable sits in a regex literal of the text it was compiled
+//! from is decided once, at compile time.
 
 use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::variables::{write_scalar, Format, Selections, Variable};
+use super::grafana::{self, GrafanaVersion, InfluxQlPath};
+use super::variables::{write_scalar, Format, Selections, ValueContext, Variable};
 use crate::workload::macros;
 
 /// Variables Grafana defines itself.
@@ -31,8 +37,10 @@ use crate::workload::macros;
 pub enum Builtin {
     /// `timeFilter`: `time >= <from>ms and time <= <to>ms`.
     TimeFilter,
-    /// `__interval` and `interval`: the panel interval (`10m`).
+    /// `__interval`: the panel interval (`10m`).
     Interval,
+    /// `interval`: the same, set by the browser only before 10.3.
+    IntervalAlias,
     /// `__interval_ms`: the panel interval in ms.
     IntervalMs,
     /// `__from`: range start, epoch ms.
@@ -56,7 +64,8 @@ impl Builtin {
     fn lookup(name: &str, field: Option<&str>) -> Option<Builtin> {
         Some(match (name, field) {
             ("timeFilter", None) => Builtin::TimeFilter,
-            ("__interval" | "interval", None) => Builtin::Interval,
+            ("__interval", None) => Builtin::Interval,
+            ("interval", None) => Builtin::IntervalAlias,
             ("__interval_ms", None) => Builtin::IntervalMs,
             ("__from", None) => Builtin::From,
             ("__to", None) => Builtin::To,
@@ -114,8 +123,17 @@ enum Seg {
         /// Grafana's builder doubles backslashes of an `=` tag value after
         /// interpolation (`models/query.go` `renderTags`).
         double_backslashes: bool,
+        /// The variable is referenced in a regex literal of the compiled text.
+        in_regex_literal: bool,
     },
-    Builtin(Builtin, BuiltinFormat),
+    Builtin {
+        builtin: Builtin,
+        format: BuiltinFormat,
+        /// The `$name` form (the only one Grafana's backend replaces).
+        bare: bool,
+        /// The reference as written, for the versions that send it so.
+        raw: String,
+    },
 }
 
 /// A compiled query text.
@@ -141,6 +159,13 @@ pub struct Scope<'a> {
     pub dashboard_uid: &'a str,
     /// The dashboard's title (`${__dashboard}`).
     pub dashboard_title: &'a str,
+    /// The Grafana release emulated.
+    pub grafana: GrafanaVersion,
+    /// The range as written (`now-6h`, `now`), when the request's range is
+    /// still relative: the browser's time filter (before 10.3) uses it.
+    pub raw_range: Option<(&'a str, &'a str)>,
+    /// A repeated copy's own values: these variables hold one string.
+    pub scoped: &'a [(usize, String)],
 }
 
 fn reference_regex() -> &'static Regex {
@@ -196,23 +221,16 @@ impl Template {
                         index,
                         format,
                         double_backslashes,
+                        in_regex_literal: grafana::is_variable_in_regex_literal(name, text),
                     })
                 }
-                // `$timeFilter`, `$__interval`, `$__interval_ms`, `$interval`:
-                // left for the backend, which replaces exactly these strings.
-                None if caps.get(1).is_some()
-                    && matches!(
-                        name,
-                        "timeFilter" | "__interval" | "__interval_ms" | "interval"
-                    ) =>
-                {
-                    None
-                }
                 None => match Builtin::lookup(name, field) {
-                    Some(b) => Some(Seg::Builtin(
-                        b,
-                        BuiltinFormat::parse(b, format).map_err(in_context)?,
-                    )),
+                    Some(b) => Some(Seg::Builtin {
+                        builtin: b,
+                        format: BuiltinFormat::parse(b, format).map_err(in_context)?,
+                        bare: caps.get(1).is_some(),
+                        raw: whole.as_str().to_string(),
+                    }),
                     None => None,
                 },
             };
@@ -272,21 +290,32 @@ impl Template {
                     index,
                     format,
                     double_backslashes,
+                    in_regex_literal,
                 } => {
                     let (Some(var), Some(sel)) =
                         (scope.variables.get(*index), scope.selections.0.get(*index))
                     else {
                         continue;
                     };
+                    let ctx = ValueContext {
+                        path: scope.grafana.influxql_path(),
+                        in_regex_literal: *in_regex_literal,
+                        scalar: scope.scoped.iter().any(|(i, _)| i == index),
+                    };
                     if *double_backslashes {
                         let mut tmp = String::new();
-                        var.write_value(sel, *format, &mut tmp);
+                        var.write_value(sel, *format, ctx, &mut tmp);
                         out.push_str(&tmp.replace('\\', "\\\\"));
                     } else {
-                        var.write_value(sel, *format, out);
+                        var.write_value(sel, *format, ctx, out);
                     }
                 }
-                Seg::Builtin(b, f) => write_builtin(*b, *f, scope, out),
+                Seg::Builtin {
+                    builtin,
+                    format,
+                    bare,
+                    raw,
+                } => write_builtin(*builtin, *format, *bare, raw, scope, out),
             }
         }
     }
@@ -309,8 +338,37 @@ impl Template {
     }
 }
 
-/// Write a built-in's value (see [`Builtin`]).
-fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut String) {
+/// Write a built-in's value (see [`Builtin`] and the module docs).
+fn write_builtin(
+    b: Builtin,
+    f: BuiltinFormat,
+    bare: bool,
+    raw: &str,
+    scope: &Scope<'_>,
+    out: &mut String,
+) {
+    if scope.grafana.influxql_path() == InfluxQlPath::Backend {
+        let left = match b {
+            // The backend's own macros, left in for it.
+            Builtin::TimeFilter | Builtin::IntervalAlias if bare => Some(raw),
+            // Not a variable the browser knows: sent as written.
+            Builtin::TimeFilter | Builtin::IntervalAlias => {
+                out.push_str(raw);
+                return;
+            }
+            // `applyTemplateVariables`: these stand for the backend's macros.
+            Builtin::Interval => Some("$__interval"),
+            Builtin::IntervalMs => Some("$__interval_ms"),
+            _ => None,
+        };
+        if let Some(text) = left {
+            match f {
+                BuiltinFormat::Value(fmt) => write_scalar(text, fmt, out),
+                _ => out.push_str(text),
+            }
+            return;
+        }
+    }
     // `Math.round(ms / 1000)`, as Grafana's `getRangeScopedVars`.
     let range_s = ((scope.to_ms - scope.from_ms) as f64 / 1000.0).round() as i64;
     let time_ms = match b {
@@ -323,8 +381,12 @@ fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut Stri
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         (_, BuiltinFormat::DateSeconds) => ((time_ms as f64 / 1000.0).round() as i64).to_string(),
         (_, BuiltinFormat::DateMs) => time_ms.to_string(),
-        (Builtin::TimeFilter, _) => macros::time_filter(scope.from_ms, scope.to_ms),
-        (Builtin::Interval, _) => macros::format_interval(scope.interval_ms),
+        (Builtin::TimeFilter, _) => {
+            grafana::browser_time_filter(scope.raw_range, scope.from_ms, scope.to_ms)
+        }
+        (Builtin::Interval | Builtin::IntervalAlias, _) => {
+            macros::format_interval(scope.interval_ms)
+        }
         (Builtin::IntervalMs, _) => scope.interval_ms.to_string(),
         (Builtin::From | Builtin::To, _) => time_ms.to_string(),
         (Builtin::Range, _) => format!("{range_s}s"),
@@ -367,6 +429,15 @@ mod tests {
     }
 
     fn expand(text: &str, vars: &[Variable]) -> String {
+        expand_as(text, vars, GrafanaVersion::NEWEST, None)
+    }
+
+    fn expand_as(
+        text: &str,
+        vars: &[Variable],
+        grafana: GrafanaVersion,
+        raw_range: Option<(&str, &str)>,
+    ) -> String {
         let sel = Selections::saved(vars);
         let scope = Scope {
             variables: vars,
@@ -376,9 +447,17 @@ mod tests {
             interval_ms: 600_000,
             dashboard_uid: "toggl-main",
             dashboard_title: "Toggl time",
+            grafana,
+            raw_range,
+            scoped: &[],
         };
         Template::compile(text, vars).unwrap().render(&scope)
     }
+
+    const V10_2: GrafanaVersion = GrafanaVersion {
+        major: 10,
+        minor: 2,
+    };
 
     #[test]
     fn every_syntax_is_interpolated() {
@@ -390,17 +469,47 @@ mod tests {
             ("$client", "Acme"),
             ("${client}", "Acme"),
             ("[[client]]", "Acme"),
-            ("$project", "a\\.b|c"),
-            ("${project:regex}", "(a\\.b|c)"),
+            ("$project", r"(a\.b|c)"),
+            ("${project:regex}", r"(a\.b|c)"),
             ("${project:csv}", "a.b,c"),
             ("${project:pipe}", "a.b|c"),
             ("${project:raw}", "a.b,c"),
             ("[[project:csv]]", "a.b,c"),
-            ("${project.text}", "a\\.b|c"),
+            ("${project.text}", r"(a\.b|c)"),
         ];
         for (text, want) in cases {
             assert_eq!(expand(text, &vars), want, "{text}");
         }
+    }
+
+    /// Issue 23: a repeat over mount points sent `/^/boot$/`, which influxd
+    /// refuses; from 10.3 a single value inside a regex literal is escaped,
+    /// and the same value in a string is not.
+    #[test]
+    fn single_values_are_escaped_inside_regex_literals_only() {
+        let vars = [
+            var("mount", false, &["/boot"]),
+            var("host", false, &["fw1.example"]),
+        ];
+        let q = r#"SELECT * FROM "disk" WHERE "path" =~ /^$mount$/ AND "host" = '$host'"#;
+        assert_eq!(
+            expand(q, &vars),
+            r#"SELECT * FROM "disk" WHERE "path" =~ /^\/boot$/ AND "host" = 'fw1.example'"#
+        );
+        assert_eq!(
+            expand(r#""host" =~ /^${host}$/"#, &vars),
+            r#""host" =~ /^fw1\.example$/"#
+        );
+        // `[[host]]` is not a form `isVariableInRegexLiteral` looks for.
+        assert_eq!(
+            expand(r#""host" =~ /^[[host]]$/"#, &vars),
+            r#""host" =~ /^fw1.example$/"#
+        );
+        // Before 10.3 the browser wrote single values as they are.
+        assert_eq!(
+            expand_as(q, &vars, V10_2, None),
+            r#"SELECT * FROM "disk" WHERE "path" =~ /^/boot$/ AND "host" = 'fw1.example'"#
+        );
     }
 
     #[test]
@@ -430,19 +539,23 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_expands_in_every_syntax() {
+    fn every_builtin_expands_in_every_syntax_in_the_browser_before_10_3() {
         // Range 1 000 → 3 601 000 ms, interval 600 000 ms (see `expand`).
         let tf = "time >= 1000ms and time <= 3601000ms";
         let cases = [
             ("[[timeFilter]]", tf),
+            ("$timeFilter", tf),
             ("${timeFilter}", tf),
             ("${timeFilter:raw}", tf),
             ("[[__interval]]", "10m"),
+            ("$__interval", "10m"),
             ("${__interval}", "10m"),
             ("[[interval]]", "10m"),
+            ("$interval", "10m"),
             ("${interval}", "10m"),
             ("${__interval:raw}", "10m"),
             ("[[__interval_ms]]", "600000"),
+            ("$__interval_ms", "600000"),
             ("${__interval_ms}", "600000"),
             ("[[__from]]", "1000"),
             ("${__to}", "3601000"),
@@ -460,18 +573,50 @@ mod tests {
             ("${__dashboard:json}", "\"Toggl time\""),
         ];
         for (text, want) in cases {
+            assert_eq!(expand_as(text, &[], V10_2, None), want, "{text}");
+        }
+        // A relative range is written relative, as `getTimeFilter` did.
+        assert_eq!(
+            expand_as("$timeFilter", &[], V10_2, Some(("now-1h", "now"))),
+            "time >= now() - 1h and time <= now()"
+        );
+    }
+
+    #[test]
+    fn from_10_3_only_the_backends_macros_are_finished() {
+        let cases = [
+            // Sent as written: Grafana's backend replaces none of these.
+            ("[[timeFilter]]", "[[timeFilter]]"),
+            ("${timeFilter}", "${timeFilter}"),
+            ("[[interval]]", "[[interval]]"),
+            ("${interval}", "${interval}"),
+            // `applyTemplateVariables` turns these into the backend's macros.
+            ("[[__interval]]", "$__interval"),
+            ("${__interval:raw}", "$__interval"),
+            ("[[__interval_ms]]", "$__interval_ms"),
+            ("${__interval_ms}", "$__interval_ms"),
+            // The template service's own still are.
+            ("${__to:date:seconds}", "3601"),
+            ("[[__range]]", "3600s"),
+        ];
+        for (text, want) in cases {
             assert_eq!(expand(text, &[]), want, "{text}");
         }
     }
 
     #[test]
-    fn a_raw_query_with_bracket_macros_keeps_only_the_backends_forms() {
+    fn a_raw_query_with_bracket_macros_is_sent_as_each_version_sends_it() {
         let q = "SELECT sum(\"d\") FROM \"m\" WHERE [[timeFilter]] AND $timeFilter \
                  GROUP BY time([[interval]]), time($__interval) LIMIT ${__interval_ms}";
         assert_eq!(
             expand(q, &[]),
-            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1000ms and time <= 3601000ms AND $timeFilter \
-             GROUP BY time(10m), time($__interval) LIMIT 600000"
+            "SELECT sum(\"d\") FROM \"m\" WHERE [[timeFilter]] AND $timeFilter \
+             GROUP BY time([[interval]]), time($__interval) LIMIT $__interval_ms"
+        );
+        assert_eq!(
+            expand_as(q, &[], V10_2, None),
+            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1000ms and time <= 3601000ms AND \
+             time >= 1000ms and time <= 3601000ms GROUP BY time(10m), time(10m) LIMIT 600000"
         );
     }
 
@@ -495,6 +640,9 @@ mod tests {
             interval_ms: 1,
             dashboard_uid: "",
             dashboard_title: "",
+            grafana: GrafanaVersion::NEWEST,
+            raw_range: None,
+            scoped: &[],
         };
         let t = Template::compile("$__range_s ${__range} $__range_ms", &[]).unwrap();
         assert_eq!(t.render(&scope), "2 2s 1500");
@@ -532,8 +680,8 @@ mod tests {
     #[test]
     fn constant_templates_are_recognised() {
         let vars = [var("client", false, &["Acme"])];
-        let t = Template::compile("SELECT 1 $timeFilter", &vars).unwrap();
-        assert_eq!(t.as_constant(), Some("SELECT 1 $timeFilter"));
+        let t = Template::compile("SELECT 1 FROM m", &vars).unwrap();
+        assert_eq!(t.as_constant(), Some("SELECT 1 FROM m"));
         assert!(!Template::compile("$client", &vars).unwrap().is_constant());
     }
 }
