@@ -262,7 +262,9 @@ mod tests {
         let text = format!("[target]\nkind = \"influxdb2\"\nurl = \"{url}\"\norg = \"acme\"\nbucket = \"{bucket}\"\ntoken_file = \"token\"\n[sync]\nusers = 0\n");
         let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
         let endpoints = Endpoints::new(&scenario.target, None);
-        preflight(&endpoints, &scenario, &OutsideLog::default()).await
+        preflight(&endpoints, &scenario, &OutsideLog::default())
+            .await
+            .map(|_| ())
     }
 
     #[tokio::test]
@@ -302,7 +304,11 @@ mod tests {
                 preflight(&endpoints, &scenario, &OutsideLog::default()).await,
                 expect,
             ) {
-                (Ok(()), None) => {}
+                // The version `/api/health` reports decides the rules emulated.
+                (Ok(version), None) => assert_eq!(
+                    version.as_deref(),
+                    Some(crate::sandbox::http_grafana::GRAFANA_VERSION)
+                ),
                 (Err(e), Some(want)) => assert!(e.to_string().contains(want), "{e}"),
                 (got, want) => panic!("{file}: got {got:?}, wanted {want:?}"),
             }

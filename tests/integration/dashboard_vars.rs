@@ -326,8 +326,22 @@ fn values_inside_regex_literals_are_escaped_as_grafana_escapes_them() {
     let sql = sql_of(&l);
     // Expected per load (Grafana 11's `processRepeats`): one copy of the
     // repeated panel per mount of "All" (`/`, `/boot`, `/var/log`), the
-    // table and the stat: 5 queries.
-    assert_eq!(sql.len(), 5, "{sql:?}");
+    // table, the stat, and one row per system mount: the regex
+    // `/^(?!\/var).*$/` (a JavaScript look-ahead, `stringToJsRegex`) keeps
+    // `/` and `/boot` (all three before): 7 queries.
+    assert_eq!(sql.len(), 7, "{sql:?}");
+    let system = l
+        .dashboard
+        .variables
+        .iter()
+        .position(|v| v.name == "system")
+        .unwrap();
+    let kept: Vec<&str> = l.walked.res.variables[system]
+        .options
+        .iter()
+        .map(|o| o.value.as_str())
+        .collect();
+    assert_eq!(kept, ["/", "/boot"]);
     for want in [
         r#""path" =~ /^\/$/"#,
         r#""path" =~ /^\/boot$/"#,

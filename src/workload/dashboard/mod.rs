@@ -50,6 +50,7 @@
 pub mod builder;
 pub mod flux;
 pub mod grafana;
+pub mod jsregex;
 pub mod migrate;
 pub mod panel_queries;
 pub mod resolve;
@@ -319,6 +320,18 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         let ds = resolve_datasource(v.get("datasource"), &inputs);
         let var =
             Variable::from_json(v, ds).map_err(|e| err(format!("templating.list[{i}]: {e}")))?;
+        // A regex JavaScript refuses fails the variable in Grafana: refuse it
+        // here (one with a variable in it is only known once interpolated).
+        if let Some(re) = var.extra.regex.as_deref() {
+            if var.kind == VariableKind::Query && !template::has_reference(re) {
+                jsregex::JsRegex::parse(re).map_err(|e| {
+                    err(format!(
+                        "templating.list[{i}] (variable {}): regex {e}",
+                        var.name
+                    ))
+                })?;
+            }
+        }
         variables.push(var);
     }
     let ds_vars = datasource_variables(&variables);
