@@ -300,6 +300,7 @@ pub fn write_queries(
     let mut panels = 0;
     let mut queries = 0;
     let mut warnings = 0;
+    let mut refused = 0;
     for p in &d.panels {
         for req in view.panel_requests_of(p) {
             let when = if req.panel.in_collapsed_row {
@@ -340,6 +341,13 @@ pub fn write_queries(
                     ),
                 };
                 let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
+                if let Some(form) = q.influxql.as_deref().and_then(verbatim_macro) {
+                    refused += 1;
+                    let _ = writeln!(
+                        w,
+                        "    warning: `{form}` reaches InfluxDB as written from Grafana 10.3 (its backend replaces only $timeFilter, $interval, $__interval, $__interval_ms): the query is refused; write the `$` form"
+                    );
+                }
                 let mut empty: Vec<usize> = t
                     .text
                     .variables()
@@ -368,9 +376,30 @@ pub fn write_queries(
             "  {warnings} queries filter on a variable with no value: they match no data"
         );
     }
+    if refused > 0 {
+        let _ = writeln!(
+            w,
+            "  {refused} queries keep a macro form InfluxDB refuses from {}",
+            d.grafana
+        );
+    }
     for skip in &d.skipped {
         let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
     }
+}
+
+/// A built-in form Grafana 10.3+ leaves in the InfluxQL it sends (see
+/// `template.rs`): only the emulated version's backend leaves it there.
+fn verbatim_macro(influxql: &str) -> Option<&'static str> {
+    [
+        "[[timeFilter]]",
+        "${timeFilter",
+        "[[interval]]",
+        "${interval}",
+        "${interval:",
+    ]
+    .into_iter()
+    .find(|f| influxql.contains(f))
 }
 
 /// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
@@ -443,5 +472,41 @@ impl FluxShown {
             organization,
         };
         flux::expand(text, &ctx, o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::dashboard::GrafanaVersion;
+
+    fn check_text(grafana: &str) -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dashboards/grafana11-builtins.json"
+        );
+        let mut d = crate::workload::dashboard::load(std::path::Path::new(path)).unwrap();
+        d.grafana = GrafanaVersion::parse(grafana).unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        w
+    }
+
+    /// `${timeFilter}` reaches InfluxDB as written from Grafana 10.3: `check`
+    /// says so; Grafana 10.2's browser expanded it.
+    #[test]
+    fn macro_forms_the_backend_leaves_are_flagged() {
+        let newest = check_text("12.3");
+        assert!(
+            newest
+                .contains("warning: `${timeFilter` reaches InfluxDB as written from Grafana 10.3"),
+            "{newest}"
+        );
+        assert!(newest.contains("queries keep a macro form InfluxDB refuses from 12.3"));
+        let old = check_text("10.2");
+        assert!(!old.contains("reaches InfluxDB as written"), "{old}");
     }
 }
