@@ -341,6 +341,12 @@ pub fn write_queries(
                     ),
                 };
                 let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
+                for name in t.text.unknown_globals() {
+                    let _ = writeln!(
+                        w,
+                        "    warning: `{name}` is no variable Grafana defines: sent as written"
+                    );
+                }
                 if let Some(form) = q.influxql.as_deref().and_then(verbatim_macro) {
                     refused += 1;
                     let _ = writeln!(
@@ -493,6 +499,31 @@ mod tests {
         let mut w = String::new();
         write_queries(&mut w, &d, &range, now_ms, &walked, false);
         w
+    }
+
+    /// Issue 23: globals are written (the fixture's `${__user.login}`-style
+    /// references) and an unknown `__` name is a warning, not a refusal.
+    #[test]
+    fn unknown_globals_are_warnings() {
+        let d = crate::workload::dashboard::parse(
+            &serde_json::json!({"title": "t", "uid": "u", "panels": [{"id": 1, "title": "p",
+                "type": "table", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8},
+                "targets": [{"refId": "A", "rawQuery": true,
+                    "query": "SELECT * FROM \"m\" WHERE \"who\" = '${__user.login}' AND \"org\" = '${__org.name}' AND \"x\" = '${__nope}' AND time >= '${__from:date:YYYY-MM-DD}' AND $timeFilter"}]}]})
+            .to_string(),
+            "d.json",
+        )
+        .unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        assert!(w.contains(r#""who" = 'admin' AND "org" = 'Main Org.' AND "x" = '${__nope}' AND time >= '2025-11-22'"#), "{w}");
+        assert!(
+            w.contains("warning: `${__nope}` is no variable Grafana defines: sent as written"),
+            "{w}"
+        );
     }
 
     /// `${timeFilter}` reaches InfluxDB as written from Grafana 10.3: `check`

@@ -255,6 +255,7 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result
         grafana: crate::workload::dashboard::GrafanaVersion::NEWEST,
         raw_range: None,
         scoped: &[],
+        globals: &Default::default(),
     };
     Ok(template.render(&scope))
 }

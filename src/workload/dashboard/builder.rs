@@ -356,6 +356,7 @@ mod tests {
             grafana: Default::default(),
             raw_range: None,
             scoped: &[],
+            globals: &Default::default(),
         })
     }
 

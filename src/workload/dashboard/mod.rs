@@ -49,6 +49,7 @@
 
 pub mod builder;
 pub mod flux;
+pub mod globals;
 pub mod grafana;
 pub mod jsregex;
 pub mod migrate;
@@ -246,6 +247,10 @@ pub struct Dashboard {
     pub migrated: Vec<String>,
     /// The Grafana release whose rules expand its queries ([`grafana`]).
     pub grafana: GrafanaVersion,
+    /// The viewers' user, org and time zone ([`globals`]).
+    pub globals: globals::Globals,
+    /// The dashboard's own `timezone` (`utc`, `Europe/Paris`; empty or `browser`: the viewer's).
+    pub timezone: String,
 }
 
 /// Read a dashboard export from `path`: a regular file of at most
@@ -386,6 +391,14 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         variable_queries,
         migrated,
         grafana: GrafanaVersion::default(),
+        globals: globals::Globals {
+            timezone: match str_of("timezone").as_str() {
+                "" | "browser" => globals::Globals::default().timezone,
+                tz => tz.to_string(),
+            },
+            ..Default::default()
+        },
+        timezone: str_of("timezone"),
     })
 }
 

@@ -248,6 +248,7 @@ impl<'a> View<'a> {
             grafana: self.dashboard.grafana,
             raw_range: None,
             scoped: &[],
+            globals: &self.dashboard.globals,
         }
     }
 

@@ -57,6 +57,18 @@ pub enum Builtin {
     DashboardName,
     /// `__dashboard.uid`.
     DashboardUid,
+    /// `__user.login`.
+    UserLogin,
+    /// `__user`, `__user.id`.
+    UserId,
+    /// `__user.email`.
+    UserEmail,
+    /// `__org`, `__org.id`.
+    OrgId,
+    /// `__org.name`.
+    OrgName,
+    /// `__timezone`.
+    Timezone,
 }
 
 impl Builtin {
@@ -74,13 +86,19 @@ impl Builtin {
             ("__range_ms", None) => Builtin::RangeMs,
             ("__dashboard", None | Some("name")) => Builtin::DashboardName,
             ("__dashboard", Some("uid")) => Builtin::DashboardUid,
+            ("__user", Some("login")) => Builtin::UserLogin,
+            ("__user", None | Some("id")) => Builtin::UserId,
+            ("__user", Some("email")) => Builtin::UserEmail,
+            ("__org", None | Some("id")) => Builtin::OrgId,
+            ("__org", Some("name")) => Builtin::OrgName,
+            ("__timezone", None) => Builtin::Timezone,
             _ => return None,
         })
     }
 }
 
 /// How a built-in's value is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum BuiltinFormat {
     /// A value format (`raw`, `regex`, …; `Default` = as is).
     Value(Format),
@@ -90,6 +108,8 @@ enum BuiltinFormat {
     DateSeconds,
     /// `:date:ms`: epoch ms.
     DateMs,
+    /// `:date:<moment.js pattern>` (`YYYY-MM-DD`), in UTC.
+    DatePattern(String),
 }
 
 impl BuiltinFormat {
@@ -100,12 +120,9 @@ impl BuiltinFormat {
             Some("date" | "date:iso") if is_time => BuiltinFormat::DateIso,
             Some("date:seconds") if is_time => BuiltinFormat::DateSeconds,
             Some("date:ms") if is_time => BuiltinFormat::DateMs,
-            // Custom moment.js patterns (`date:YYYY-MM-DD`) are not modelled: say so
-            // rather than send a query Grafana would have written differently.
-            Some(f) if f.starts_with("date") => {
-                return Err(format!(
-                    "unsupported date format {f:?} (dashload knows date, date:iso, date:seconds, date:ms on __from/__to)"
-                ))
+            // `formatRegistry.ts` `date`: any other argument is a moment.js pattern.
+            Some(f) if is_time && f.starts_with("date:") => {
+                BuiltinFormat::DatePattern(f["date:".len()..].to_string())
             }
             Some(f) => BuiltinFormat::Value(
                 Format::parse(f).ok_or_else(|| format!("unknown variable format {f:?}"))?,
@@ -140,6 +157,8 @@ enum Seg {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     segs: Vec<Seg>,
+    /// `__…` references Grafana does not define, sent as written.
+    unknown: Vec<String>,
 }
 
 /// What one expansion needs: the variables, their selections and the range.
@@ -166,6 +185,8 @@ pub struct Scope<'a> {
     pub raw_range: Option<(&'a str, &'a str)>,
     /// A repeated copy's own values: these variables hold one string.
     pub scoped: &'a [(usize, String)],
+    /// The viewers' user, org and time zone.
+    pub globals: &'a super::globals::Globals,
 }
 
 fn reference_regex() -> &'static Regex {
@@ -231,7 +252,16 @@ impl Template {
                         bare: caps.get(1).is_some(),
                         raw: whole.as_str().to_string(),
                     }),
-                    None => None,
+                    None => {
+                        let known = name == "__timeFilter";
+                        if name.starts_with("__")
+                            && !known
+                            && !self.unknown.iter().any(|u| u == whole.as_str())
+                        {
+                            self.unknown.push(whole.as_str().to_string());
+                        }
+                        None
+                    }
                 },
             };
             if let Some(seg) = seg {
@@ -265,6 +295,11 @@ impl Template {
             Seg::Var { index, .. } => Some(*index),
             _ => None,
         })
+    }
+
+    /// References to `__…` variables Grafana does not define (sent as written).
+    pub fn unknown_globals(&self) -> &[String] {
+        &self.unknown
     }
 
     /// Whether expansion depends on selections or the range.
@@ -315,7 +350,7 @@ impl Template {
                     format,
                     bare,
                     raw,
-                } => write_builtin(*builtin, *format, *bare, raw, scope, out),
+                } => write_builtin(*builtin, format, *bare, raw, scope, out),
             }
         }
     }
@@ -341,7 +376,7 @@ impl Template {
 /// Write a built-in's value (see [`Builtin`] and the module docs).
 fn write_builtin(
     b: Builtin,
-    f: BuiltinFormat,
+    f: &BuiltinFormat,
     bare: bool,
     raw: &str,
     scope: &Scope<'_>,
@@ -363,7 +398,7 @@ fn write_builtin(
         };
         if let Some(text) = left {
             match f {
-                BuiltinFormat::Value(fmt) => write_scalar(text, fmt, out),
+                BuiltinFormat::Value(fmt) => write_scalar(text, *fmt, out),
                 _ => out.push_str(text),
             }
             return;
@@ -381,6 +416,7 @@ fn write_builtin(
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         (_, BuiltinFormat::DateSeconds) => ((time_ms as f64 / 1000.0).round() as i64).to_string(),
         (_, BuiltinFormat::DateMs) => time_ms.to_string(),
+        (_, BuiltinFormat::DatePattern(p)) => super::globals::moment_format(time_ms, p),
         (Builtin::TimeFilter, _) => {
             grafana::browser_time_filter(scope.raw_range, scope.from_ms, scope.to_ms)
         }
@@ -394,9 +430,15 @@ fn write_builtin(
         (Builtin::RangeMs, _) => (scope.to_ms - scope.from_ms).to_string(),
         (Builtin::DashboardName, _) => scope.dashboard_title.to_string(),
         (Builtin::DashboardUid, _) => scope.dashboard_uid.to_string(),
+        (Builtin::UserLogin, _) => scope.globals.user_login.clone(),
+        (Builtin::UserId, _) => scope.globals.user_id.to_string(),
+        (Builtin::UserEmail, _) => scope.globals.user_email.clone(),
+        (Builtin::OrgId, _) => scope.globals.org_id.to_string(),
+        (Builtin::OrgName, _) => scope.globals.org_name.clone(),
+        (Builtin::Timezone, _) => scope.globals.timezone.clone(),
     };
     match f {
-        BuiltinFormat::Value(fmt) => write_scalar(&value, fmt, out),
+        BuiltinFormat::Value(fmt) => write_scalar(&value, *fmt, out),
         _ => out.push_str(&value),
     }
 }
@@ -450,6 +492,7 @@ mod tests {
             grafana,
             raw_range,
             scoped: &[],
+            globals: &Default::default(),
         };
         Template::compile(text, vars).unwrap().render(&scope)
     }
@@ -643,28 +686,43 @@ mod tests {
             grafana: GrafanaVersion::NEWEST,
             raw_range: None,
             scoped: &[],
+            globals: &Default::default(),
         };
         let t = Template::compile("$__range_s ${__range} $__range_ms", &[]).unwrap();
         assert_eq!(t.render(&scope), "2 2s 1500");
     }
 
+    /// Issue 23: `${__user.login}`, `${__org.name}`, `${__timezone}` went out
+    /// verbatim and `${__from:date:YYYY-MM}` refused the whole dashboard.
     #[test]
-    fn unmodelled_builtin_formats_are_errors() {
-        let err = Template::compile("${__from:date:YYYY-MM-DD}", &[]).unwrap_err();
-        assert!(
-            err.starts_with("unsupported date format \"date:YYYY-MM-DD\""),
-            "{err}"
-        );
+    fn global_variables_and_date_patterns_are_written() {
+        let cases = [
+            ("${__user.login}", "admin"),
+            ("${__user}", "1"),
+            ("${__user.id}", "1"),
+            ("${__user.email}", "admin@localhost"),
+            ("$__org", "1"),
+            ("${__org.name}", "Main Org."),
+            ("${__org.name:sqlstring}", "'Main Org.'"),
+            ("${__timezone}", "UTC"),
+            ("${__from:date:YYYY-MM}", "1970-01"),
+            ("${__to:date:YYYY-MM-DD HH:mm}", "1970-01-01 01:00"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(expand(text, &[]), want, "{text}");
+        }
         let err = Template::compile("${__interval:nope}", &[]).unwrap_err();
         assert_eq!(
             err,
             "unknown variable format \"nope\" in \"${__interval:nope}\""
         );
-        // `__dashboard.<other>` and unknown names pass through, as in Grafana.
+        // Unknown `__` names pass through, as in Grafana, and are listed for `check`.
         assert_eq!(
-            expand("${__dashboard.id} $__user", &[]),
-            "${__dashboard.id} $__user"
+            expand("${__dashboard.id} $__user_x ${__rate_interval}", &[]),
+            "${__dashboard.id} $__user_x ${__rate_interval}"
         );
+        let t = Template::compile("${__dashboard.id} $__user_x $__timeFilter", &[]).unwrap();
+        assert_eq!(t.unknown_globals(), ["${__dashboard.id}", "$__user_x"]);
     }
 
     #[test]
