@@ -92,6 +92,11 @@ pub fn walk_offline(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxSho
                 continue;
             };
             walked.queries[i] = Some(walked.flux.variable_query(&view, &req));
+            // Nothing is sent: with no saved options to check it against, the
+            // saved value is what Grafana would keep if the query returns it.
+            if walked.res.variables[i].options.is_empty() {
+                continue;
+            }
         }
         walked.res.settle(i);
     }
@@ -524,6 +529,39 @@ mod tests {
             w.contains("warning: `${__nope}` is no variable Grafana defines: sent as written"),
             "{w}"
         );
+    }
+
+    /// Issue 23 item 8: a variable saved as `alice` without saved options
+    /// showed blank; it keeps its saved value (and one saved blank is flagged).
+    #[test]
+    fn a_saved_value_without_saved_options_survives() {
+        let d = crate::workload::dashboard::parse(
+            &serde_json::json!({"title": "t", "uid": "u", "templating": {"list": [
+                {"name": "user", "type": "query", "refresh": 1, "query": "SHOW TAG VALUES WITH KEY = \"user\"",
+                 "datasource": {"type": "influxdb", "uid": "x"},
+                 "current": {"text": "alice", "value": "alice"}, "options": []},
+                {"name": "blank", "type": "query", "refresh": 1, "query": "SHOW TAG VALUES WITH KEY = \"b\"",
+                 "datasource": {"type": "influxdb", "uid": "x"}, "current": {}, "options": []}
+            ]}, "panels": [{"id": 1, "title": "p", "type": "table",
+                "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8}, "datasource": {"type": "influxdb", "uid": "x"},
+                "targets": [{"refId": "A", "rawQuery": true,
+                    "query": "SELECT * FROM \"m\" WHERE \"user\" = '$user' AND \"b\" = '$blank' AND $timeFilter"}]}]})
+            .to_string(),
+            "d.json",
+        )
+        .unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        assert!(
+            w.contains("variable values: user = alice; blank = (none)"),
+            "{w}"
+        );
+        assert!(w.contains(r#""user" = 'alice'"#), "{w}");
+        assert!(w.contains("variable `blank` has no value"), "{w}");
+        assert!(!w.contains("variable `user` has no value"), "{w}");
     }
 
     /// `${timeFilter}` reaches InfluxDB as written from Grafana 10.3: `check`
