@@ -328,8 +328,19 @@ fn values_inside_regex_literals_are_escaped_as_grafana_escapes_them() {
     // repeated panel per mount of "All" (`/`, `/boot`, `/var/log`), the
     // table, the stat, and one row per system mount: the regex
     // `/^(?!\/var).*$/` (a JavaScript look-ahead, `stringToJsRegex`) keeps
-    // `/` and `/boot` (all three before): 7 queries.
-    assert_eq!(sql.len(), 7, "{sql:?}");
+    // `/` and `/boot` (all three before), and the library panel whose model
+    // is in `__elements` (skipped before): 8 queries.
+    assert_eq!(sql.len(), 8, "{sql:?}");
+    let lib = l
+        .dashboard
+        .panels
+        .iter()
+        .find(|p| p.id == 6)
+        .expect("the library panel");
+    assert_eq!(
+        (lib.title.as_str(), lib.grid.x, lib.grid.y),
+        ("Disk use on $host", 12, 16)
+    );
     let system = l
         .dashboard
         .variables

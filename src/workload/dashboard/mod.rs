@@ -45,7 +45,9 @@
 //!   report rows do not multiply with every variable value.
 //! - Old exports (`schemaVersion` < 29, pre-5.0 `rows` layouts, InfluxDB 0.9
 //!   targets) are first migrated as Grafana does on load ([`migrate`]).
-//! - Not modelled: library panels (skipped), annotations.
+//! - Library panels (`libraryPanel: {uid}`) take their model from the export's
+//!   `__elements` ([`library_panel`]); one whose model is not there is skipped.
+//! - Not modelled: annotations.
 
 pub mod builder;
 pub mod flux;
@@ -366,8 +368,24 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         });
     }
 
+    // Library panels' models (`__elements`, kind 1), by uid.
+    let elements: HashMap<String, Value> = dash
+        .get("__elements")
+        .or(root.get("__elements"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, e)| e.get("kind").and_then(Value::as_u64).unwrap_or(1) == 1)
+        .filter_map(|(uid, e)| {
+            let model = e
+                .get("model")
+                .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))?;
+            Some((uid.clone(), model.clone()))
+        })
+        .collect();
     let mut walk = Walk {
         source,
+        elements: &elements,
         inputs: &inputs,
         variables: &variables,
         panels: Vec::new(),
@@ -578,6 +596,8 @@ pub fn parse_interval(s: &str) -> Option<u64> {
 /// The panel walk: rows, skips, and each panel's targets.
 struct Walk<'a> {
     source: &'a str,
+    /// Library panels' models from `__elements`, by uid.
+    elements: &'a HashMap<String, Value>,
     inputs: &'a HashMap<String, String>,
     variables: &'a [Variable],
     panels: Vec<Panel>,
@@ -681,6 +701,10 @@ impl Walk<'_> {
         };
         if let Some(lib) = p.get("libraryPanel") {
             let name = lib.get("name").and_then(Value::as_str).unwrap_or("?");
+            let uid = lib.get("uid").and_then(Value::as_str).unwrap_or("");
+            if let Some(model) = self.elements.get(uid) {
+                return self.panel(&library_panel(p, model), row, collapsed, row_repeat);
+            }
             if p.get("targets").is_none() {
                 self.skip(
                     &label,
@@ -911,6 +935,34 @@ impl Walk<'_> {
         );
         Some(t)
     }
+}
+
+/// A library panel as the dashboard shows it (`LibraryPanelBehavior.
+/// setPanelFromLibPanel`, `public/app/features/dashboard-scene/scene/`): the
+/// library model's queries, data source, type and time overrides, with the
+/// dashboard panel's id and place, its title when it has one, and its repeat
+/// (else the model's).
+fn library_panel(placeholder: &Value, model: &Value) -> Value {
+    let mut merged = model.clone();
+    let Some(obj) = merged.as_object_mut() else {
+        return merged;
+    };
+    obj.remove("libraryPanel");
+    for key in ["id", "gridPos"] {
+        match placeholder.get(key) {
+            Some(v) => obj.insert(key.into(), v.clone()),
+            None => obj.remove(key),
+        };
+    }
+    for key in ["title", "repeat", "repeatDirection"] {
+        if let Some(v) = placeholder
+            .get(key)
+            .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        {
+            obj.insert(key.into(), v.clone());
+        }
+    }
+    merged
 }
 
 /// Data-source variables: (name, plugin type) (`query` holds the plugin id).

@@ -606,3 +606,33 @@ fn grafana11_export_with_builtins_formats_and_a_library_panel() {
         ["SELECT count(\"duration_s\") AS \"n_ann,bob\" FROM \"time_entry\" WHERE \"user\" =~ /^(ann|bob)$/ AND ${timeFilter} LIMIT 604800"]
     );
 }
+
+/// Issue 23 item 5: a library panel whose model the export carries in
+/// `__elements` is queried (it was skipped), with the dashboard panel's id,
+/// place and title; one whose model is missing is still skipped, saying so.
+#[test]
+fn library_panels_take_their_model_from_elements() {
+    let d = fixture("vars-grafana11-mounts.json");
+    let lib = d
+        .panels
+        .iter()
+        .find(|p| p.id == 6)
+        .expect("the library panel is loaded");
+    assert_eq!(lib.title, "Disk use on $host");
+    assert_eq!((lib.grid.x, lib.grid.y, lib.grid.w), (12, 16, 12));
+    assert_eq!(lib.targets.len(), 1);
+    assert!(
+        lib.datasource.placeholder,
+        "its ${{DS_…}} input binds as the others"
+    );
+    assert!(
+        d.skipped.iter().all(|s| !s.panel.contains("(id 6)")),
+        "{:?}",
+        d.skipped
+    );
+    let g11 = fixture("grafana11-builtins.json");
+    assert_eq!(
+        g11.skipped[0].reason,
+        "library panel \"Billable share\": its definition is not in the export"
+    );
+}
