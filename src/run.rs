@@ -404,6 +404,7 @@ async fn prepare(
     if let Some(v) = scenario.viewers.as_mut() {
         follow_grafana_version(v, health_version.as_deref());
     }
+    crate::target::resolve_library_panels(&endpoints, &mut scenario, &preflight_calls).await?;
     crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
     Ok((sandbox, sandbox_url, endpoints, scenario, preflight_calls))
 }

@@ -38,7 +38,7 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
     let now_ms = chrono::Utc::now().timestamp_millis();
     let walked = match args.probe {
         true => {
-            check_dashboard::follow_target_version(&mut scenario);
+            check_dashboard::follow_target_version(&mut scenario)?;
             Some(check_dashboard::walk_probed(&scenario, now_ms)?)
         }
         false => None,

@@ -45,21 +45,21 @@ pub fn grafana_line(v: &crate::scenario::Viewers, target: &Target) -> String {
 }
 
 /// `check --probe` on a grafana target: follow the version its
-/// `/api/health` reports, as `run` does (unless the scenario names one).
-pub fn follow_target_version(s: &mut Scenario) {
+/// `/api/health` reports, as `run` does (unless the scenario names one), and
+/// load the library panels the export does not carry from it.
+pub fn follow_target_version(s: &mut Scenario) -> Result<()> {
     if s.target.kind != TargetKind::Grafana || s.target.url.is_none() {
-        return;
+        return Ok(());
     }
     let endpoints = Endpoints::new(&s.target, None);
-    let Ok(client) = reqwest::Client::builder().timeout(s.target.timeout).build() else {
-        return;
-    };
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+    let client = reqwest::Client::builder()
+        .timeout(s.target.timeout)
+        .build()
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    else {
-        return;
-    };
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
     let health = rt.block_on(async {
         let r = endpoints.health(&client).send().await.ok()?;
         r.bytes().await.ok()
@@ -70,6 +70,8 @@ pub fn follow_target_version(s: &mut Scenario) {
     if let Some(v) = s.viewers.as_mut() {
         crate::run::follow_grafana_version(v, reported.as_deref());
     }
+    let calls = crate::target::outside_log::OutsideLog::default();
+    rt.block_on(crate::target::resolve_library_panels(&endpoints, s, &calls))
 }
 
 /// What a probed variable query returned.

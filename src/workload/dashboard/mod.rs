@@ -247,6 +247,8 @@ pub struct Dashboard {
     /// The migration steps applied to an old export ([`migrate`]), first the
     /// schema versions (`schemaVersion 12 → 29`); empty for a current one.
     pub migrated: Vec<String>,
+    /// Library panels whose model the export does not carry.
+    pub(crate) library_pending: Vec<PendingLibrary>,
     /// The Grafana release whose rules expand its queries ([`grafana`]).
     pub grafana: GrafanaVersion,
     /// The viewers' user, org and time zone ([`globals`]).
@@ -347,16 +349,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
             v.datasource = Some(bind_variable_ds(ds.clone(), &ds_vars));
         }
     }
-    let adhoc: Vec<variables::AdhocFilter> = variables
-        .iter()
-        .filter(|v| v.kind == VariableKind::Adhoc)
-        .filter(|v| {
-            v.datasource
-                .as_ref()
-                .is_none_or(|d| d.kind.is_empty() || d.is_influxdb())
-        })
-        .flat_map(|v| v.extra.filters.iter().cloned())
-        .collect();
+    let adhoc = adhoc_filters(&variables);
     let mut variable_queries = Vec::with_capacity(variables.len());
     for v in &variables {
         variable_queries.push(match v.kind {
@@ -392,6 +385,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         skipped: Vec::new(),
         ds_vars: &ds_vars,
         adhoc: &adhoc,
+        pending: Vec::new(),
     };
     let panels = dash.get("panels").and_then(Value::as_array);
     walk.level(panels.map(Vec::as_slice).unwrap_or(&[]), None, false, None)?;
@@ -402,6 +396,7 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         title: str_of("title"),
         time,
         refresh,
+        library_pending: walk.pending,
         panels: walk.panels,
         skipped: walk.skipped,
         variables,
@@ -606,6 +601,8 @@ struct Walk<'a> {
     ds_vars: &'a [(String, String)],
     /// Ad hoc filters for InfluxDB builder queries.
     adhoc: &'a [variables::AdhocFilter],
+    /// Library panels whose model is not in the export.
+    pending: Vec<PendingLibrary>,
 }
 
 impl Walk<'_> {
@@ -706,6 +703,14 @@ impl Walk<'_> {
                 return self.panel(&library_panel(p, model), row, collapsed, row_repeat);
             }
             if p.get("targets").is_none() {
+                self.pending.push(PendingLibrary {
+                    uid: uid.to_string(),
+                    placeholder: p.clone(),
+                    row: row.map(str::to_string),
+                    collapsed,
+                    row_repeat,
+                    label: label.clone(),
+                });
                 self.skip(
                     &label,
                     format!("library panel {name:?}: its definition is not in the export"),
@@ -963,6 +968,90 @@ fn library_panel(placeholder: &Value, model: &Value) -> Value {
         }
     }
     merged
+}
+
+/// The ad hoc filters builder queries get (InfluxDB or unnamed data sources).
+fn adhoc_filters(variables: &[Variable]) -> Vec<variables::AdhocFilter> {
+    variables
+        .iter()
+        .filter(|v| v.kind == VariableKind::Adhoc)
+        .filter(|v| {
+            v.datasource
+                .as_ref()
+                .is_none_or(|d| d.kind.is_empty() || d.is_influxdb())
+        })
+        .flat_map(|v| v.extra.filters.iter().cloned())
+        .collect()
+}
+
+/// A library panel whose model the export does not carry: where it sits, for
+/// when its model comes from Grafana (`/api/library-elements/<uid>`).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLibrary {
+    uid: String,
+    placeholder: Value,
+    row: Option<String>,
+    collapsed: bool,
+    row_repeat: Option<usize>,
+    /// The placeholder's label in [`Dashboard::skipped`].
+    label: String,
+}
+
+impl Dashboard {
+    /// The library panels (uid) whose model is not in the export.
+    pub fn missing_library_panels(&self) -> Vec<String> {
+        let mut uids: Vec<String> = self.library_pending.iter().map(|p| p.uid.clone()).collect();
+        uids.dedup();
+        uids
+    }
+
+    /// Load the library panels whose model `models` (uid → model) now holds,
+    /// as if the export had carried them; they leave [`Dashboard::skipped`].
+    pub fn add_library_models(&mut self, models: &HashMap<String, Value>) -> Result<()> {
+        let inputs: HashMap<String, String> = self
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.plugin_id.clone()))
+            .collect();
+        let ds_vars = datasource_variables(&self.variables);
+        let adhoc = adhoc_filters(&self.variables);
+        let (now, later): (Vec<PendingLibrary>, Vec<PendingLibrary>) =
+            std::mem::take(&mut self.library_pending)
+                .into_iter()
+                .partition(|p| models.contains_key(&p.uid));
+        self.library_pending = later;
+        let mut walk = Walk {
+            source: &self.source,
+            elements: models,
+            inputs: &inputs,
+            variables: &self.variables,
+            panels: Vec::new(),
+            skipped: Vec::new(),
+            ds_vars: &ds_vars,
+            adhoc: &adhoc,
+            pending: Vec::new(),
+        };
+        for p in &now {
+            walk.panel(&p.placeholder, p.row.as_deref(), p.collapsed, p.row_repeat)?;
+        }
+        let (panels, skipped) = (walk.panels, walk.skipped);
+        self.skipped.retain(|s| {
+            !now.iter()
+                .any(|p| p.label == s.panel && s.reason.starts_with("library panel"))
+        });
+        self.skipped.extend(skipped);
+        self.panels.extend(panels);
+        Ok(())
+    }
+
+    /// A library panel Grafana could not give: say why in its skip reason.
+    pub fn library_unavailable(&mut self, uid: &str, why: &str) {
+        for p in self.library_pending.iter().filter(|p| p.uid == uid) {
+            for s in self.skipped.iter_mut().filter(|s| s.panel == p.label) {
+                s.reason = format!("{}; Grafana: {why}", s.reason);
+            }
+        }
+    }
 }
 
 /// Data-source variables: (name, plugin type) (`query` holds the plugin id).
