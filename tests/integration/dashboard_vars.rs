@@ -65,10 +65,6 @@ fn seed(server: &Influxd) {
     assert_eq!(server.write("telegraf", lines.into_bytes()), 204);
 }
 
-fn scenario(url: &str, fixture: &str) -> Scenario {
-    scenario_as(url, fixture, None)
-}
-
 /// With `[viewers] grafana = "<version>"` when given.
 fn scenario_as(url: &str, fixture: &str, grafana: Option<&str>) -> Scenario {
     let dashboard = root().join("tests/fixtures/dashboards").join(fixture);

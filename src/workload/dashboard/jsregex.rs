@@ -55,10 +55,7 @@ impl JsRegex {
     fn all_matches(&self, value: &str) -> Vec<Found> {
         let mut found = Vec::new();
         let mut at = 0;
-        loop {
-            let Some(m) = self.re.find_from(value, at).next() else {
-                break;
-            };
+        while let Some(m) = self.re.find_from(value, at).next() {
             if self.sticky && m.start() != at {
                 break;
             }
