@@ -163,7 +163,7 @@ fn every_query_returns_data(server: &Influxd, fixture: &str, l: &Load) {
     }
 }
 
-const FIXTURES: [&str; 7] = [
+const FIXTURES: [&str; 8] = [
     "vars-grafana5-chained.json",
     "vars-grafana6-custom.json",
     "vars-grafana7-repeat.json",
@@ -171,6 +171,7 @@ const FIXTURES: [&str; 7] = [
     "vars-grafana10-time-overrides.json",
     "vars-grafana11-formats.json",
     "vars-grafana11-mounts.json",
+    "v2-grafana12.json",
 ];
 
 #[test]
@@ -418,6 +419,26 @@ fn values_inside_regex_literals_are_escaped_as_grafana_escapes_them() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(error.contains("boot"), "influxd took {boot}: {answer}");
+}
+
+/// Issue 23 item 6: a Grafana 12 (schema v2) export loads and runs: per load
+/// (derived from the layout as Grafana shows it) the first tab's expanded
+/// row only: "Disk $mount" once per mount of All (`/`, `/boot`) and "Peak":
+/// 3 queries; the collapsed row and the second tab send nothing.
+#[test]
+fn a_grafana12_schema_v2_dashboard_is_queried_as_grafana_shows_it() {
+    let Some(server) = Influxd::start(false) else {
+        return;
+    };
+    seed(&server);
+    let l = load(&server, "v2-grafana12.json");
+    let sql = sql_of(&l);
+    assert_eq!(sql.len(), 3, "{sql:?}");
+    assert!(
+        sql.iter().all(|q| !q.contains("fw1xexample")),
+        "the host regex /^fw1\\./ keeps fw1.example only: {sql:?}"
+    );
+    every_query_returns_data(&server, "v2-grafana12.json", &l);
 }
 
 #[test]

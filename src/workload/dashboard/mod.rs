@@ -59,6 +59,7 @@ pub mod panel_queries;
 pub mod resolve;
 pub mod template;
 pub mod timerange;
+pub mod v2;
 pub mod variables;
 
 #[cfg(test)]
@@ -282,11 +283,16 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         )
     })?;
     let envelope_inputs = root.get("__inputs").cloned();
+    let err = |msg: String| Error::config(source, msg);
     let mut dash = match root.get("dashboard") {
         Some(d) if d.is_object() => d.clone(),
         _ => root.clone(),
     };
-    let err = |msg: String| Error::config(source, msg);
+    // Grafana 12's schema v2 (`elements`, `layout`): read as its classic model.
+    if v2::is_v2(&dash) {
+        dash = v2::to_classic(&dash)
+            .map_err(|e| err(format!("Grafana 12 (schema v2) dashboard: {e}")))?;
+    }
     if !dash.is_object() {
         return Err(err("a dashboard export is a JSON object".into()));
     }

@@ -636,3 +636,63 @@ fn library_panels_take_their_model_from_elements() {
         "library panel \"Billable share\": its definition is not in the export"
     );
 }
+
+/// Issue 23 item 6: a Grafana 12 (schema v2) dashboard loads ("it has no
+/// panels" before): the first tab's rows, the collapsed row and the other tab
+/// not loaded, variables from their kinds; a construct not modelled is refused.
+#[test]
+fn grafana12_schema_v2_dashboards_load() {
+    let d = fixture("v2-grafana12.json");
+    assert_eq!(d.uid, "v2-disks");
+    assert_eq!(d.time.raw_from, "now-3h");
+    type Shown<'a> = (&'a str, Option<&'a str>, bool, u32, u32, u32);
+    let shown: Vec<Shown<'_>> = d
+        .panels
+        .iter()
+        .map(|p| {
+            (
+                p.title.as_str(),
+                p.row.as_deref(),
+                p.in_collapsed_row,
+                p.grid.x,
+                p.grid.y,
+                p.grid.w,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("Disk $mount", Some("Per mount"), false, 0, 1, 12),
+            ("Peak", Some("Per mount"), false, 12, 1, 12),
+            ("Last", Some("More"), true, 0, 10, 12),
+            ("Last", Some("tab Details"), true, 0, 11, 8),
+        ]
+    );
+    assert_eq!(d.panels[0].repeat.len(), 1, "repeated by mount");
+    assert_eq!(d.panels[1].max_data_points, 100);
+    let host = &d.variables[0];
+    assert_eq!(host.kind, VariableKind::Query);
+    assert_eq!(host.refresh, Refresh::OnLoad);
+    assert_eq!(
+        host.query,
+        "SHOW TAG VALUES FROM \"disk\" WITH KEY = \"host\""
+    );
+    assert_eq!(host.datasource.as_ref().unwrap().uid, "influx-uid");
+    assert_eq!(host.extra.sort, 1);
+    assert_eq!(d.variables[1].kind, VariableKind::Custom);
+
+    let text =
+        std::fs::read_to_string(repo("tests/fixtures/dashboards/v2-grafana12.json")).unwrap();
+    let hidden = text.replacen(
+        "\"title\": \"More\", \"collapse\": true,",
+        "\"title\": \"More\", \"collapse\": true, \"conditionalRendering\": {\"kind\": \"ConditionalRenderingGroup\", \"spec\": {}},",
+        1,
+    );
+    let e = parse(&hidden, "v2.json").unwrap_err();
+    assert_eq!(e.exit_code(), crate::error::exit_code::USAGE);
+    assert!(
+        e.to_string().contains("Grafana 12 (schema v2) dashboard: layout.tabs[0].layout.rows[1]: conditionalRendering is not supported"),
+        "{e}"
+    );
+}
