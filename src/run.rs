@@ -1024,3 +1024,53 @@ mod tests {
         assert_eq!(level_before(&plan, step("step 2")), 15);
     }
 }
+
+#[cfg(test)]
+mod grafana_version_tests {
+    use super::follow_grafana_version;
+    use crate::scenario::{GrafanaSource, Scenario};
+    use crate::workload::dashboard::GrafanaVersion;
+
+    fn viewers(extra: &str) -> crate::scenario::Viewers {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("d.json"),
+            r#"{"uid":"d","title":"D","panels":[{"id":1,"type":"stat","title":"P",
+               "datasource":{"type":"influxdb","uid":"x"},
+               "targets":[{"refId":"A","rawQuery":true,"query":"SELECT 1 FROM m WHERE $timeFilter"}]}]}"#,
+        )
+        .unwrap();
+        let text = format!("[viewers]\ndashboard = \"d.json\"\n{extra}");
+        let s = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
+        s.viewers.unwrap()
+    }
+
+    /// A grafana target's `/api/health` version decides the rules unless the
+    /// scenario names one; one dashload cannot read keeps the newest.
+    #[test]
+    fn the_reported_version_is_followed_unless_the_scenario_names_one() {
+        let mut v = viewers("");
+        follow_grafana_version(&mut v, Some("10.2.1"));
+        assert_eq!(
+            v.dashboard.grafana,
+            GrafanaVersion {
+                major: 10,
+                minor: 2
+            }
+        );
+        assert_eq!(v.grafana_source, GrafanaSource::Target);
+        let mut v = viewers("grafana = \"11.3\"\n");
+        follow_grafana_version(&mut v, Some("10.2.1"));
+        assert_eq!(
+            v.dashboard.grafana,
+            GrafanaVersion {
+                major: 11,
+                minor: 3
+            }
+        );
+        let mut v = viewers("");
+        follow_grafana_version(&mut v, Some("v.next"));
+        assert_eq!(v.dashboard.grafana, GrafanaVersion::NEWEST);
+        assert_eq!(v.grafana_source, GrafanaSource::Newest);
+    }
+}

@@ -359,10 +359,15 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
     let mut variable_queries = Vec::with_capacity(variables.len());
     for v in &variables {
         variable_queries.push(match v.kind {
-            VariableKind::Query => Some(
-                Template::compile(&v.query, &variables)
-                    .map_err(|e| err(format!("variable {}: {e}", v.name)))?,
-            ),
+            VariableKind::Query => {
+                let t = Template::compile(&v.query, &variables)
+                    .map_err(|e| err(format!("variable {}: {e}", v.name)))?;
+                Some(if flux::is_flux(&v.query) {
+                    t.with_default_format(Format::Glob)
+                } else {
+                    t
+                })
+            }
             _ => None,
         });
     }
@@ -877,7 +882,9 @@ impl Walk<'_> {
         let (kind, text) = if flux::is_flux(query) {
             (
                 TargetKind::Flux,
-                Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
+                Template::compile(query, self.variables)
+                    .map_err(TargetError::Fatal)?
+                    .with_default_format(Format::Glob),
             )
         } else if raw {
             if query.trim().is_empty() {
@@ -901,7 +908,10 @@ impl Walk<'_> {
             obj.remove(k);
         }
         obj.insert("refId".into(), Value::String(ref_id.clone()));
-        let body = JsonTemplate::compile(&obj, self.variables).map_err(TargetError::Fatal)?;
+        let mut body = JsonTemplate::compile(&obj, self.variables).map_err(TargetError::Fatal)?;
+        if kind == TargetKind::Flux {
+            body = body.with_default_format(Format::Glob);
+        }
         Ok(Some(Target {
             ref_id,
             kind,

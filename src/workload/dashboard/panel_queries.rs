@@ -85,6 +85,16 @@ impl JsonTemplate {
         Ok(())
     }
 
+    /// See [`Template::with_default_format`].
+    pub fn with_default_format(mut self, format: super::variables::Format) -> JsonTemplate {
+        for seg in &mut self.segs {
+            if let JsonSeg::Str(t) = seg {
+                *t = std::mem::take(t).with_default_format(format);
+            }
+        }
+        self
+    }
+
     fn lit(&mut self, s: &str) {
         match self.segs.last_mut() {
             Some(JsonSeg::Lit(prev)) => prev.push_str(s),

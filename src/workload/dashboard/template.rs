@@ -212,6 +212,23 @@ impl Template {
         Ok(t)
     }
 
+    /// Write references without a `:format` in `format` instead of the InfluxQL
+    /// data source's default: Flux queries go through `templateSrv.replace`
+    /// without a format function (`applyTemplateVariables`), whose default is
+    /// `glob` (`template_srv.ts` `formatValue`).
+    pub fn with_default_format(mut self, format: Format) -> Template {
+        for seg in &mut self.segs {
+            if let Seg::Var {
+                format: f @ Format::Default,
+                ..
+            } = seg
+            {
+                *f = format;
+            }
+        }
+        self
+    }
+
     /// Append `text`; with `double_backslashes`, literal backslashes are doubled
     /// now and interpolated ones at expansion.
     pub fn push(
@@ -552,6 +569,40 @@ mod tests {
         assert_eq!(
             expand_as(q, &vars, V10_2, None),
             r#"SELECT * FROM "disk" WHERE "path" =~ /^/boot$/ AND "host" = 'fw1.example'"#
+        );
+    }
+
+    /// Flux goes through `templateSrv.replace` without the InfluxQL format
+    /// function: the template service's `glob` default.
+    #[test]
+    fn flux_references_use_the_template_services_glob_default() {
+        let vars = [
+            var("host", true, &["a.b", "c"]),
+            var("one", false, &["x.y"]),
+        ];
+        let sel = Selections::saved(&vars);
+        let scope = Scope {
+            variables: &vars,
+            selections: &sel,
+            from_ms: 0,
+            to_ms: 1,
+            interval_ms: 1,
+            dashboard_uid: "",
+            dashboard_title: "",
+            grafana: GrafanaVersion::NEWEST,
+            raw_range: None,
+            scoped: &[],
+            globals: &Default::default(),
+        };
+        let t = Template::compile(
+            r#"r.host =~ /^${host}$/ and r.one == "$one" ${host:pipe}"#,
+            &vars,
+        )
+        .unwrap()
+        .with_default_format(Format::Glob);
+        assert_eq!(
+            t.render(&scope),
+            r#"r.host =~ /^{a.b,c}$/ and r.one == "x.y" a.b|c"#
         );
     }
 
