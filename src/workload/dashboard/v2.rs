@@ -1,10 +1,10 @@
 //! Grafana 12's dashboard format (schema v2: `apiVersion:
 //! dashboard.grafana.app/v2alpha…/v2beta…`, `spec.elements` and `spec.layout`)
 //! turned into the classic model the rest of this module reads, as Grafana's
-//! own conversion does (`transformSaveModelSchemaV2ToScene`), from the v2
-//! schema (`dashboard_kind.cue`: `PanelKind`, `QueryGroupKind`,
-//! `GridLayoutKind`, `RowsLayoutKind`, `TabsLayoutKind`, `AutoGridLayoutKind`,
-//! the variable kinds).
+//! own conversion does, from the v2 schema's CUE definitions (v2alpha0
+//! `DashboardV2Spec`: `PanelKind`, `QueryGroupKind`, `GridLayoutKind`,
+//! `RowsLayoutKind`, `TabsLayoutKind`, `AutoGridLayoutKind`, the variable
+//! kinds; v2beta1 queries as `DataQuery` with `group` and `datasource.name`).
 //!
 //! Layouts: a grid keeps its places; rows become classic rows (collapsed ones
 //! load nothing until opened); of tabs only the first is shown on load, the
