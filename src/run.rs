@@ -416,9 +416,34 @@ async fn prepare(
         .or(shared_sandbox);
     let endpoints = Endpoints::new(&scenario.target, sandbox_url.as_ref());
     let preflight_calls = OutsideLog::default();
-    crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    let health_version = crate::target::preflight(&endpoints, &scenario, &preflight_calls).await?;
+    if let Some(v) = scenario.viewers.as_mut() {
+        follow_grafana_version(v, health_version.as_deref());
+    }
+    crate::target::resolve_library_panels(&endpoints, &mut scenario, &preflight_calls).await?;
     crate::target::resolve_inputs(&endpoints, &mut scenario, &preflight_calls).await?;
     Ok((sandbox, sandbox_url, endpoints, scenario, preflight_calls))
+}
+
+/// Emulate the Grafana version a grafana target reports (`/api/health`)
+/// unless the scenario names one (`[viewers] grafana`); a version dashload
+/// cannot read keeps the newest rules, with a warning.
+pub fn follow_grafana_version(v: &mut crate::scenario::Viewers, reported: Option<&str>) {
+    use crate::scenario::GrafanaSource;
+    let Some(reported) = reported.filter(|_| v.grafana_source != GrafanaSource::Scenario) else {
+        return;
+    };
+    match crate::workload::dashboard::GrafanaVersion::parse(reported) {
+        Ok(version) => {
+            log::info!("emulating Grafana {version}, as the target's /api/health reports");
+            v.dashboard.grafana = version;
+            v.grafana_source = GrafanaSource::Target;
+        }
+        Err(why) => log::warn!(
+            "the target's /api/health reports a version dashload does not emulate ({why}): \
+             the newest rules apply; set [viewers] grafana to choose"
+        ),
+    }
 }
 
 /// Goose's own load shape (`-u`, `--test-plan`) obeys `[limits] users` as the
@@ -1216,5 +1241,55 @@ mod tests {
         assert_eq!(holds_run[0].held_ms, 10_000);
         assert_eq!(holds_run[0].short, ["dashboard_load.p95: 5 of 20 samples"]);
         assert_eq!(holds.plan_clock(s(11)), s(11));
+    }
+}
+
+#[cfg(test)]
+mod grafana_version_tests {
+    use super::follow_grafana_version;
+    use crate::scenario::{GrafanaSource, Scenario};
+    use crate::workload::dashboard::GrafanaVersion;
+
+    fn viewers(extra: &str) -> crate::scenario::Viewers {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("d.json"),
+            r#"{"uid":"d","title":"D","panels":[{"id":1,"type":"stat","title":"P",
+               "datasource":{"type":"influxdb","uid":"x"},
+               "targets":[{"refId":"A","rawQuery":true,"query":"SELECT 1 FROM m WHERE $timeFilter"}]}]}"#,
+        )
+        .unwrap();
+        let text = format!("[viewers]\ndashboard = \"d.json\"\n{extra}");
+        let s = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
+        s.viewers.unwrap()
+    }
+
+    /// A grafana target's `/api/health` version decides the rules unless the
+    /// scenario names one; one dashload cannot read keeps the newest.
+    #[test]
+    fn the_reported_version_is_followed_unless_the_scenario_names_one() {
+        let mut v = viewers("");
+        follow_grafana_version(&mut v, Some("10.2.1"));
+        assert_eq!(
+            v.dashboard.grafana,
+            GrafanaVersion {
+                major: 10,
+                minor: 2
+            }
+        );
+        assert_eq!(v.grafana_source, GrafanaSource::Target);
+        let mut v = viewers("grafana = \"11.3\"\n");
+        follow_grafana_version(&mut v, Some("10.2.1"));
+        assert_eq!(
+            v.dashboard.grafana,
+            GrafanaVersion {
+                major: 11,
+                minor: 3
+            }
+        );
+        let mut v = viewers("");
+        follow_grafana_version(&mut v, Some("v.next"));
+        assert_eq!(v.dashboard.grafana, GrafanaVersion::NEWEST);
+        assert_eq!(v.grafana_source, GrafanaSource::Newest);
     }
 }

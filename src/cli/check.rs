@@ -38,10 +38,13 @@ pub struct CheckArgs {
 /// Validate and print: the same validation as `run` (scenario, then plan).
 pub fn exec(args: CheckArgs) -> Result<u8> {
     let overrides = crate::scenario::Overrides::from_env_and_flags(&args.set)?;
-    let (scenario, _) = crate::plan::validate_with(&args.scenario, &overrides, false)?;
+    let (mut scenario, _) = crate::plan::validate_with(&args.scenario, &overrides, false)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let walked = match args.probe {
-        true => Some(check_dashboard::walk_probed(&scenario, now_ms)?),
+        true => {
+            check_dashboard::follow_target_version(&mut scenario)?;
+            Some(check_dashboard::walk_probed(&scenario, now_ms)?)
+        }
         false => None,
     };
     print!("{}", describe_with(&scenario, now_ms, walked.as_ref()));
@@ -311,6 +314,11 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
             d.title,
             d.uid,
             v.dashboard_path.display()
+        );
+        let _ = writeln!(
+            w,
+            "          {}",
+            check_dashboard::grafana_line(v, &s.target)
         );
         if !d.migrated.is_empty() {
             let _ = writeln!(

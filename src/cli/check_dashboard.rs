@@ -30,6 +30,50 @@ pub struct Walked {
     pub flux: FluxShown,
 }
 
+/// The one line naming the Grafana version emulated, and why that one.
+pub fn grafana_line(v: &crate::scenario::Viewers, target: &Target) -> String {
+    use crate::scenario::GrafanaSource;
+    let why = match v.grafana_source {
+        GrafanaSource::Scenario => "as [viewers] grafana says",
+        GrafanaSource::Target => "as the target's /api/health reports",
+        GrafanaSource::Newest if target.kind == TargetKind::Grafana => {
+            "the newest rules until the target's /api/health names its version (run, check --probe)"
+        }
+        GrafanaSource::Newest => "the newest rules: set [viewers] grafana to emulate another",
+    };
+    format!("emulating {} ({why})", v.dashboard.grafana.describe())
+}
+
+/// `check --probe` on a grafana target: follow the version its
+/// `/api/health` reports, as `run` does (unless the scenario names one), and
+/// load the library panels the export does not carry from it.
+pub fn follow_target_version(s: &mut Scenario) -> Result<()> {
+    if s.target.kind != TargetKind::Grafana || s.target.url.is_none() {
+        return Ok(());
+    }
+    let endpoints = Endpoints::new(&s.target, None);
+    let client = reqwest::Client::builder()
+        .timeout(s.target.timeout)
+        .build()
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::config("--probe", e.to_string()))?;
+    let health = rt.block_on(async {
+        let r = endpoints.health(&client).send().await.ok()?;
+        r.bytes().await.ok()
+    });
+    let reported = health
+        .as_deref()
+        .and_then(crate::target::preflight::health_version);
+    if let Some(v) = s.viewers.as_mut() {
+        crate::run::follow_grafana_version(v, reported.as_deref());
+    }
+    let calls = crate::target::outside_log::OutsideLog::default();
+    rt.block_on(crate::target::resolve_library_panels(&endpoints, s, &calls))
+}
+
 /// What a probed variable query returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -50,6 +94,11 @@ pub fn walk_offline(d: &Dashboard, range: &TimeRange, now_ms: i64, flux: FluxSho
                 continue;
             };
             walked.queries[i] = Some(walked.flux.variable_query(&view, &req));
+            // Nothing is sent: with no saved options to check it against, the
+            // saved value is what Grafana would keep if the query returns it.
+            if walked.res.variables[i].options.is_empty() {
+                continue;
+            }
         }
         walked.res.settle(i);
     }
@@ -258,6 +307,7 @@ pub fn write_queries(
     let mut panels = 0;
     let mut queries = 0;
     let mut warnings = 0;
+    let mut refused = 0;
     for p in &d.panels {
         for req in view.panel_requests_of(p) {
             let when = if req.panel.in_collapsed_row {
@@ -298,6 +348,19 @@ pub fn write_queries(
                     ),
                 };
                 let _ = writeln!(w, "    {} {}", q.ref_id, indent(&text));
+                for name in t.text.unknown_globals() {
+                    let _ = writeln!(
+                        w,
+                        "    warning: `{name}` is no variable Grafana defines: sent as written"
+                    );
+                }
+                if let Some(form) = q.influxql.as_deref().and_then(verbatim_macro) {
+                    refused += 1;
+                    let _ = writeln!(
+                        w,
+                        "    warning: `{form}` reaches InfluxDB as written from Grafana 10.3 (its backend replaces only $timeFilter, $interval, $__interval, $__interval_ms): the query is refused; write the `$` form"
+                    );
+                }
                 let mut empty: Vec<usize> = t
                     .text
                     .variables()
@@ -326,9 +389,30 @@ pub fn write_queries(
             "  {warnings} queries filter on a variable with no value: they match no data"
         );
     }
+    if refused > 0 {
+        let _ = writeln!(
+            w,
+            "  {refused} queries keep a macro form InfluxDB refuses from {}",
+            d.grafana
+        );
+    }
     for skip in &d.skipped {
         let _ = writeln!(w, "  skipped: {}: {}", skip.panel, skip.reason);
     }
+}
+
+/// A built-in form Grafana 10.3+ leaves in the InfluxQL it sends (see
+/// `template.rs`): only the emulated version's backend leaves it there.
+fn verbatim_macro(influxql: &str) -> Option<&'static str> {
+    [
+        "[[timeFilter]]",
+        "${timeFilter",
+        "[[interval]]",
+        "${interval}",
+        "${interval:",
+    ]
+    .into_iter()
+    .find(|f| influxql.contains(f))
 }
 
 /// A multi-line (Flux) query's later lines under its first; blank lines stay blank.
@@ -401,5 +485,99 @@ impl FluxShown {
             organization,
         };
         flux::expand(text, &ctx, o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::dashboard::GrafanaVersion;
+
+    fn check_text(grafana: &str) -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dashboards/grafana11-builtins.json"
+        );
+        let mut d = crate::workload::dashboard::load(std::path::Path::new(path)).unwrap();
+        d.grafana = GrafanaVersion::parse(grafana).unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        w
+    }
+
+    /// Issue 23: globals are written (the fixture's `${__user.login}`-style
+    /// references) and an unknown `__` name is a warning, not a refusal.
+    #[test]
+    fn unknown_globals_are_warnings() {
+        let d = crate::workload::dashboard::parse(
+            &serde_json::json!({"title": "t", "uid": "u", "panels": [{"id": 1, "title": "p",
+                "type": "table", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8},
+                "targets": [{"refId": "A", "rawQuery": true,
+                    "query": "SELECT * FROM \"m\" WHERE \"who\" = '${__user.login}' AND \"org\" = '${__org.name}' AND \"x\" = '${__nope}' AND time >= '${__from:date:YYYY-MM-DD}' AND $timeFilter"}]}]})
+            .to_string(),
+            "d.json",
+        )
+        .unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        assert!(w.contains(r#""who" = 'admin' AND "org" = 'Main Org.' AND "x" = '${__nope}' AND time >= '2025-11-22'"#), "{w}");
+        assert!(
+            w.contains("warning: `${__nope}` is no variable Grafana defines: sent as written"),
+            "{w}"
+        );
+    }
+
+    /// Issue 23 item 8: a variable saved as `alice` without saved options
+    /// showed blank; it keeps its saved value (and one saved blank is flagged).
+    #[test]
+    fn a_saved_value_without_saved_options_survives() {
+        let d = crate::workload::dashboard::parse(
+            &serde_json::json!({"title": "t", "uid": "u", "templating": {"list": [
+                {"name": "user", "type": "query", "refresh": 1, "query": "SHOW TAG VALUES WITH KEY = \"user\"",
+                 "datasource": {"type": "influxdb", "uid": "x"},
+                 "current": {"text": "alice", "value": "alice"}, "options": []},
+                {"name": "blank", "type": "query", "refresh": 1, "query": "SHOW TAG VALUES WITH KEY = \"b\"",
+                 "datasource": {"type": "influxdb", "uid": "x"}, "current": {}, "options": []}
+            ]}, "panels": [{"id": 1, "title": "p", "type": "table",
+                "gridPos": {"x": 0, "y": 0, "w": 12, "h": 8}, "datasource": {"type": "influxdb", "uid": "x"},
+                "targets": [{"refId": "A", "rawQuery": true,
+                    "query": "SELECT * FROM \"m\" WHERE \"user\" = '$user' AND \"b\" = '$blank' AND $timeFilter"}]}]})
+            .to_string(),
+            "d.json",
+        )
+        .unwrap();
+        let range = default_range(&d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        assert!(
+            w.contains("variable values: user = alice; blank = (none)"),
+            "{w}"
+        );
+        assert!(w.contains(r#""user" = 'alice'"#), "{w}");
+        assert!(w.contains("variable `blank` has no value"), "{w}");
+        assert!(!w.contains("variable `user` has no value"), "{w}");
+    }
+
+    /// `${timeFilter}` reaches InfluxDB as written from Grafana 10.3: `check`
+    /// says so; Grafana 10.2's browser expanded it.
+    #[test]
+    fn macro_forms_the_backend_leaves_are_flagged() {
+        let newest = check_text("12.3");
+        assert!(
+            newest
+                .contains("warning: `${timeFilter` reaches InfluxDB as written from Grafana 10.3"),
+            "{newest}"
+        );
+        assert!(newest.contains("queries keep a macro form InfluxDB refuses from 12.3"));
+        let old = check_text("10.2");
+        assert!(!old.contains("reaches InfluxDB as written"), "{old}");
     }
 }

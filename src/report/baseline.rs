@@ -69,7 +69,11 @@ pub fn judged_figures(s: &Summary, rules: &RegressionRules) -> BTreeSet<JudgedFi
         .judged
         .iter()
         .any(|c| c.class == RequestClass::PanelQuery && c.count > 0);
-    figures_for(s.slos.iter().map(|r| (r.class, r.metric)), rules, has_panels)
+    figures_for(
+        s.slos.iter().map(|r| (r.class, r.metric)),
+        rules,
+        has_panels,
+    )
 }
 
 /// [`judged_figures`] from the SLOs' (class, figure) pairs and whether the run

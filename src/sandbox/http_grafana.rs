@@ -1,4 +1,5 @@
 //! Grafana HTTP subset: `/api/health`, `/api/search`, `/api/dashboards/uid/{uid}`,
+//! `/api/library-elements/{uid}` (from the exports' `__elements`),
 //! `/api/datasources` (the one InfluxDB data source) and `/api/ds/query` for
 //! InfluxQL targets (DOMAIN.md §1.2–1.5).
 //!
@@ -45,6 +46,7 @@ pub fn routes() -> Router<SandboxState> {
         .route("/api/health", get(health).head(health))
         .route("/api/search", get(search))
         .route("/api/dashboards/uid/{uid}", get(dashboard))
+        .route("/api/library-elements/{uid}", get(library_element))
         .route("/api/datasources", get(datasources))
         .route("/api/ds/query", post(ds_query))
 }
@@ -210,6 +212,29 @@ async fn dashboard(State(state): State<SandboxState>, Path(uid): Path<String>) -
     Json(json!({"dashboard": d.dashboard, "meta": meta})).into_response()
 }
 
+/// `GET /api/library-elements/{uid}`: a library panel from the configured
+/// exports' `__elements`, in Grafana's `{result: {uid, name, kind, model}}`.
+async fn library_element(State(state): State<SandboxState>, Path(uid): Path<String>) -> Response {
+    let config = state.config();
+    let found = config.dashboards.iter().find_map(|export| {
+        let elements = export
+            .get("__elements")
+            .or_else(|| export.pointer("/dashboard/__elements"))?;
+        elements.get(&uid).cloned()
+    });
+    match found {
+        Some(e) => Json(json!({"result": {
+            "uid": uid, "name": e["name"], "kind": e["kind"], "type": e["type"], "model": e["model"], "version": 1
+        }}))
+        .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "library element could not be found"})),
+        )
+            .into_response(),
+    }
+}
+
 /// `now`, `now-6h`, `now+1d`, epoch-ms (string or number), or RFC 3339 → epoch ms.
 pub fn parse_time(v: &Value, now_ms: i64) -> Option<i64> {
     if let Some(n) = v.as_i64() {
@@ -251,6 +276,11 @@ fn target_query(q: &Value, from_ms: i64, to_ms: i64, interval_ms: u64) -> Result
         interval_ms,
         dashboard_uid: "",
         dashboard_title: "",
+        // Grafana's backend: its macros stay for `macros::expand`.
+        grafana: crate::workload::dashboard::GrafanaVersion::NEWEST,
+        raw_range: None,
+        scoped: &[],
+        globals: &Default::default(),
     };
     Ok(template.render(&scope))
 }

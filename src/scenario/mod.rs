@@ -262,6 +262,20 @@ pub struct Viewers {
     pub time_ranges: Vec<WeightedRange>,
     /// Variable-choice mix per variable name.
     pub variables: BTreeMap<String, VariableMix>,
+    /// Where the Grafana version whose rules expand the queries
+    /// ([`Dashboard::grafana`]) comes from.
+    pub grafana_source: GrafanaSource,
+}
+
+/// Where the emulated Grafana version comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrafanaSource {
+    /// None given: the newest rules.
+    Newest,
+    /// `[viewers] grafana = "11.3"`.
+    Scenario,
+    /// A grafana target's `/api/health` (at run time, or `check --probe`).
+    Target,
 }
 
 /// Where the sync job gets entries.
@@ -1083,6 +1097,11 @@ impl Ctx<'_> {
             None => (Duration::from_secs(2), Duration::from_secs(8)),
         };
         let first_screen_only = v.first_screen_only.unwrap_or(false);
+        if let Some(g) = &v.grafana {
+            dashboard.grafana = crate::workload::dashboard::GrafanaVersion::parse(g.get_ref())
+                .or_else(|m| self.err(g.span(), format!("grafana: {m}")))?;
+        }
+        self.globals(v, &mut dashboard)?;
         if let Some(why) = queryable::flux_unsupported(kind) {
             dashboard.skip_flux(why);
         }
@@ -1170,7 +1189,64 @@ impl Ctx<'_> {
             first_screen_only,
             time_ranges,
             variables,
+            grafana_source: if v.grafana.is_some() {
+                GrafanaSource::Scenario
+            } else {
+                GrafanaSource::Newest
+            },
         })
+    }
+
+    /// `${__user…}`, `${__org…}`, `${__timezone}` from `[viewers.user]`,
+    /// `[viewers.org]` and `timezone` (the viewers' browser zone, used when
+    /// the dashboard's own is empty or `browser`).
+    fn globals(&self, v: &raw::RawViewers, dashboard: &mut Dashboard) -> Result<()> {
+        let g = &mut dashboard.globals;
+        let text = |s: &Spanned<String>, what: &str| -> Result<String> {
+            let t = s.get_ref();
+            if t.is_empty() || t.len() > 256 || t.chars().any(char::is_control) {
+                return self.err(
+                    s.span(),
+                    format!("{what} must be 1 to 256 characters without control characters"),
+                );
+            }
+            Ok(t.clone())
+        };
+        if let Some(tz) = &v.timezone {
+            let tz = text(tz, "timezone")?;
+            if matches!(dashboard.timezone.as_str(), "" | "browser") {
+                g.timezone = tz;
+            }
+        }
+        let checked = |value: &Option<String>, span: std::ops::Range<usize>, what: &str| match value
+        {
+            Some(t) => text(&Spanned::new(span, t.clone()), what).map(Some),
+            None => Ok(None),
+        };
+        if let Some(u) = &v.user {
+            let span = u.span();
+            let u = u.get_ref();
+            if let Some(login) = checked(&u.login, span.clone(), "user.login")? {
+                g.user_login = login;
+            }
+            if let Some(email) = checked(&u.email, span, "user.email")? {
+                g.user_email = email;
+            }
+            if let Some(id) = u.id {
+                g.user_id = id;
+            }
+        }
+        if let Some(o) = &v.org {
+            let span = o.span();
+            let o = o.get_ref();
+            if let Some(name) = checked(&o.name, span, "org.name")? {
+                g.org_name = name;
+            }
+            if let Some(id) = o.id {
+                g.org_id = id;
+            }
+        }
+        Ok(())
     }
 
     fn sync(&self, raw: Option<&Spanned<RawSync>>) -> Result<SyncJob> {

@@ -102,6 +102,10 @@ pub struct RawViewers {
     pub refreshes_per_visit: Option<Spanned<u32>>,
     pub think_time: Option<Spanned<String>>,
     pub first_screen_only: Option<bool>,
+    pub grafana: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    pub user: Option<Spanned<RawUser>>,
+    pub org: Option<Spanned<RawOrg>>,
     #[serde(default)]
     pub time_ranges: Vec<Spanned<RawTimeRange>>,
     #[serde(default)]
@@ -120,6 +124,23 @@ pub struct RawTimeRange {
 
 fn now() -> Spanned<String> {
     Spanned::new(0..0, "now".to_string())
+}
+
+/// `[viewers.user]`: who the viewers are signed in as (`${__user…}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub login: Option<String>,
+    pub id: Option<u64>,
+    pub email: Option<String>,
+}
+
+/// `[viewers.org]`: their organisation (`${__org…}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrg {
+    pub id: Option<u64>,
+    pub name: Option<String>,
 }
 
 /// `[viewers.variables.<name>]`: how often a viewer picks All, one value, or several.

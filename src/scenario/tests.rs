@@ -928,3 +928,45 @@ fn faults_are_refused_beside_a_hold_until_judged() {
         "{e}"
     );
 }
+
+/// Issue 23 item 1 and 7: the Grafana version emulated, the viewers' user, org
+/// and browser time zone; bad values are located.
+#[test]
+fn viewers_name_their_grafana_version_user_org_and_time_zone() {
+    use crate::workload::dashboard::GrafanaVersion;
+    let f = Fixture::new();
+    let text = format!(
+        "{VIEWERS}grafana = \"10.2.3\"\ntimezone = \"Europe/Paris\"\n[viewers.user]\nlogin = \"alice\"\nid = 7\n[viewers.org]\nname = \"Toggl\"\n"
+    );
+    let s = f.parse(&text).unwrap();
+    let v = s.viewers.as_ref().unwrap();
+    assert_eq!(v.grafana_source, GrafanaSource::Scenario);
+    assert_eq!(
+        v.dashboard.grafana,
+        GrafanaVersion {
+            major: 10,
+            minor: 2
+        }
+    );
+    let g = &v.dashboard.globals;
+    assert_eq!(
+        (g.user_login.as_str(), g.user_id, g.user_email.as_str()),
+        ("alice", 7, "admin@localhost")
+    );
+    assert_eq!((g.org_name.as_str(), g.org_id), ("Toggl", 1));
+    assert_eq!(g.timezone, "Europe/Paris");
+    let s = f.parse(VIEWERS).unwrap();
+    let v = s.viewers.as_ref().unwrap();
+    assert_eq!(v.grafana_source, GrafanaSource::Newest);
+    assert_eq!(v.dashboard.grafana, GrafanaVersion::NEWEST);
+    assert_eq!(
+        f.error(&format!("{VIEWERS}grafana = \"eleven\"\n")),
+        "DIR/s.toml:3:11: grafana: \"eleven\" is not a Grafana version (expected e.g. \"11.3\")"
+    );
+    assert!(f
+        .error(&format!("{VIEWERS}grafana = \"6.7\"\n"))
+        .contains("older than the oldest dashload emulates (7.0)"));
+    assert!(f
+        .error(&format!("{VIEWERS}timezone = \"\"\n"))
+        .contains("timezone must be 1 to 256 characters"));
+}

@@ -4,9 +4,10 @@
 
 pub mod body;
 mod datasources;
+mod library;
 mod metrics_endpoint;
 pub mod outside_log;
-mod preflight;
+pub mod preflight;
 mod response;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use url::Url;
 
 use crate::scenario::{Auth, QueryMethod, Target, TargetKind};
 pub use datasources::resolve_inputs;
+pub use library::resolve_library_panels;
 pub use preflight::preflight;
 pub(crate) use response::clip;
 pub use response::{judge_query, judge_write, Judged};
@@ -225,6 +227,16 @@ impl Endpoints {
     /// `GET /api/dashboards/uid/<uid>`.
     pub fn dashboard(&self, client: &Client, uid: &str) -> RequestBuilder {
         let url = self.url(&format!("/api/dashboards/uid/{uid}"));
+        self.authorize(client.get(url).timeout(self.timeout))
+    }
+
+    /// A library panel (`GET /api/library-elements/<uid>`); the uid, from the
+    /// dashboard file, is one percent-encoded path segment.
+    pub fn library_element(&self, client: &Client, uid: &str) -> RequestBuilder {
+        let mut url = self.url("/api/library-elements/");
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push(uid);
+        }
         self.authorize(client.get(url).timeout(self.timeout))
     }
 

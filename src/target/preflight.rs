@@ -14,12 +14,13 @@ use crate::scenario::{Scenario, TargetKind};
 
 /// Check the target before the run, counting every call in `calls` (they are
 /// not in the request log). What it says is redacted: a target may echo the
-/// credentials it was sent.
+/// credentials it was sent. On a Grafana target, the `version` its
+/// `/api/health` reports (when it reports one) is returned.
 pub async fn preflight(
     endpoints: &Endpoints,
     scenario: &Scenario,
     calls: &OutsideLog,
-) -> Result<()> {
+) -> Result<Option<String>> {
     checks(endpoints, scenario, calls)
         .await
         .map_err(|e| match e {
@@ -28,13 +29,18 @@ pub async fn preflight(
         })
 }
 
-async fn checks(endpoints: &Endpoints, scenario: &Scenario, calls: &OutsideLog) -> Result<()> {
+async fn checks(
+    endpoints: &Endpoints,
+    scenario: &Scenario,
+    calls: &OutsideLog,
+) -> Result<Option<String>> {
     let client = Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(anyhow::Error::from)?;
     let base = endpoints.base().as_str().trim_end_matches('/').to_string();
     let unreachable = |what: String| Error::Unreachable(what);
+    let mut version = None;
     match endpoints.kind() {
         TargetKind::Grafana => {
             let r = send(endpoints.health(&client), &base, calls, OTHER).await?;
@@ -44,6 +50,7 @@ async fn checks(endpoints: &Endpoints, scenario: &Scenario, calls: &OutsideLog) 
                     r.0
                 )));
             }
+            version = health_version(&r.1);
             if let Some(v) = &scenario.viewers {
                 let uid = &v.dashboard.uid;
                 let (status, _) =
@@ -64,7 +71,15 @@ async fn checks(endpoints: &Endpoints, scenario: &Scenario, calls: &OutsideLog) 
             influx_checks(endpoints, &client, calls).await?;
         }
     }
-    Ok(())
+    Ok(version)
+}
+
+/// The `version` of a Grafana `/api/health` answer: at most 64 characters
+/// (it names a release; anything longer is not one), `None` otherwise.
+pub fn health_version(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let version = v.get("version")?.as_str()?;
+    (version.len() <= 64).then(|| version.to_string())
 }
 
 async fn send(
@@ -247,7 +262,9 @@ mod tests {
         let text = format!("[target]\nkind = \"influxdb2\"\nurl = \"{url}\"\norg = \"acme\"\nbucket = \"{bucket}\"\ntoken_file = \"token\"\n[sync]\nusers = 0\n");
         let scenario = Scenario::parse(&text, &dir.path().join("s.toml")).unwrap();
         let endpoints = Endpoints::new(&scenario.target, None);
-        preflight(&endpoints, &scenario, &OutsideLog::default()).await
+        preflight(&endpoints, &scenario, &OutsideLog::default())
+            .await
+            .map(|_| ())
     }
 
     #[tokio::test]
@@ -287,7 +304,11 @@ mod tests {
                 preflight(&endpoints, &scenario, &OutsideLog::default()).await,
                 expect,
             ) {
-                (Ok(()), None) => {}
+                // The version `/api/health` reports decides the rules emulated.
+                (Ok(version), None) => assert_eq!(
+                    version.as_deref(),
+                    Some(crate::sandbox::http_grafana::GRAFANA_VERSION)
+                ),
                 (Err(e), Some(want)) => assert!(e.to_string().contains(want), "{e}"),
                 (got, want) => panic!("{file}: got {got:?}, wanted {want:?}"),
             }

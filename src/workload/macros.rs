@@ -98,25 +98,26 @@ pub fn interval_ms(
     rounded.max(min_interval_ms.unwrap_or(0))
 }
 
-/// Format an interval as InfluxQL expects it: the largest whole unit (`10s`, `1m`, `2h`, `1d`).
+/// An interval as Grafana writes it: the largest unit it reaches, truncated
+/// (`90s` is `1m`, 7 days `7d`: there is no week unit). Backend:
+/// `gtime.FormatInterval` (grafana-plugin-sdk-go `backend/gtime`), used by
+/// `query.go` `Build`; browser: `rangeutil.secondsToHms` (`@grafana/data`),
+/// which has the same units.
 pub fn format_interval(ms: u64) -> String {
     const UNITS: [(u64, &str); 6] = [
-        (7 * 24 * 3_600_000, "w"),
-        (24 * 3_600_000, "d"),
+        (365 * 86_400_000, "y"),
+        (86_400_000, "d"),
         (3_600_000, "h"),
         (60_000, "m"),
         (1000, "s"),
         (1, "ms"),
     ];
-    if ms == 0 {
-        return "1ms".to_string();
-    }
-    for (unit_ms, suffix) in UNITS {
-        if ms.is_multiple_of(unit_ms) {
-            return format!("{}{suffix}", ms / unit_ms);
+    for (unit, suffix) in UNITS {
+        if ms >= unit {
+            return format!("{}{suffix}", ms / unit);
         }
     }
-    unreachable!("every ms value is a whole number of ms")
+    "1ms".into()
 }
 
 #[cfg(test)]
@@ -140,6 +141,16 @@ mod tests {
             let got = format_interval(interval_ms(0, hours * H, 1255, None));
             assert_eq!(got, want, "range {hours}h");
         }
+    }
+
+    #[test]
+    fn intervals_are_written_as_grafana_writes_them() {
+        // Issue 23: 7 days was `1w`; Grafana has no week unit.
+        assert_eq!(format_interval(7 * 86_400_000), "7d");
+        assert_eq!(format_interval(90_000), "1m");
+        assert_eq!(format_interval(365 * 86_400_000), "1y");
+        assert_eq!(format_interval(500), "500ms");
+        assert_eq!(format_interval(0), "1ms");
     }
 
     #[test]

@@ -49,14 +49,29 @@ fn seed(server: &Influxd) {
             }
         }
     }
+    // Mount points (with `/` in them) on a dotted host, and a host the
+    // unescaped dot would also match.
+    for step in 0..(2 * 24 * 12) {
+        let t = now_s - step * 300;
+        for host in ["fw1.example", "fw1xexample"] {
+            for path in ["/", "/boot", "/var/log"] {
+                lines.push_str(&format!(
+                    "disk,host={host},path={path} used_percent={} {t}\n",
+                    40 + step % 9
+                ));
+            }
+        }
+    }
     assert_eq!(server.write("telegraf", lines.into_bytes()), 204);
 }
 
-fn scenario(url: &str, fixture: &str) -> Scenario {
+/// With `[viewers] grafana = "<version>"` when given.
+fn scenario_as(url: &str, fixture: &str, grafana: Option<&str>) -> Scenario {
     let dashboard = root().join("tests/fixtures/dashboards").join(fixture);
+    let grafana = grafana.map_or(String::new(), |v| format!("grafana = \"{v}\"\n"));
     let text = format!(
         "[target]\nkind = \"influxdb1\"\nurl = \"{url}\"\ndatabase = \"telegraf\"\n\
-         [viewers]\ndashboard = \"{}\"\n[[stages]]\nusers = 1\nramp = \"1s\"\nhold = \"1s\"\n",
+         [viewers]\ndashboard = \"{}\"\n{grafana}[[stages]]\nusers = 1\nramp = \"1s\"\nhold = \"1s\"\n",
         dashboard.display()
     );
     Scenario::parse(&text, &root().join("scenarios/x.toml")).unwrap()
@@ -93,7 +108,11 @@ struct Load {
 }
 
 fn load(server: &Influxd, fixture: &str) -> Load {
-    let s = scenario(&server.url, fixture);
+    load_as(server, fixture, None)
+}
+
+fn load_as(server: &Influxd, fixture: &str, grafana: Option<&str>) -> Load {
+    let s = scenario_as(&server.url, fixture, grafana);
     let walked = walk_probed(&s, NOW_MS).unwrap();
     let dashboard = s.viewers.as_ref().unwrap().dashboard.clone();
     let range = dashload::cli::check_dashboard::default_range(&dashboard);
@@ -144,13 +163,15 @@ fn every_query_returns_data(server: &Influxd, fixture: &str, l: &Load) {
     }
 }
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 8] = [
     "vars-grafana5-chained.json",
     "vars-grafana6-custom.json",
     "vars-grafana7-repeat.json",
     "vars-grafana8-datasource-adhoc.json",
     "vars-grafana10-time-overrides.json",
     "vars-grafana11-formats.json",
+    "vars-grafana11-mounts.json",
+    "v2-grafana12.json",
 ];
 
 #[test]
@@ -284,6 +305,140 @@ fn variables_settle_as_grafana_settles_them() {
     let g11 = load(&server, "vars-grafana11-formats.json");
     assert_eq!(value(&g11, "dc"), r#"Values(["eu-west"])"#);
     assert_eq!(value(&g11, "host"), r#"Values(["web-1"])"#);
+}
+
+/// Issue 23: a repeat over mount points sent `"path" =~ /^/boot$/`, which
+/// influxd refuses (400), and `/^fw1.example$/` also matched `fw1xexample`.
+/// Grafana 10.3+ escapes a value inside a regex literal (`interpolateQueryExpr`
+/// with `isVariableInRegexLiteral`, `datasource.ts`); Grafana 10.2's browser
+/// did not (`InfluxQueryModel.interpolateQueryStr`), and influxd refused its
+/// queries too.
+#[test]
+fn values_inside_regex_literals_are_escaped_as_grafana_escapes_them() {
+    let Some(server) = Influxd::start(false) else {
+        return;
+    };
+    seed(&server);
+    let l = load(&server, "vars-grafana11-mounts.json");
+    let sql = sql_of(&l);
+    // Expected per load (Grafana 11's `processRepeats`): one copy of the
+    // repeated panel per mount of "All" (`/`, `/boot`, `/var/log`), the
+    // table, the stat, and one row per system mount: the regex
+    // `/^(?!\/var).*$/` (a JavaScript look-ahead, `stringToJsRegex`) keeps
+    // `/` and `/boot` (all three before), and the library panel whose model
+    // is in `__elements` (skipped before): 8 queries.
+    assert_eq!(sql.len(), 8, "{sql:?}");
+    let lib = l
+        .dashboard
+        .panels
+        .iter()
+        .find(|p| p.id == 6)
+        .expect("the library panel");
+    assert_eq!(
+        (lib.title.as_str(), lib.grid.x, lib.grid.y),
+        ("Disk use on $host", 12, 16)
+    );
+    let system = l
+        .dashboard
+        .variables
+        .iter()
+        .position(|v| v.name == "system")
+        .unwrap();
+    let kept: Vec<&str> = l.walked.res.variables[system]
+        .options
+        .iter()
+        .map(|o| o.value.as_str())
+        .collect();
+    assert_eq!(kept, ["/", "/boot"]);
+    for want in [
+        r#""path" =~ /^\/$/"#,
+        r#""path" =~ /^\/boot$/"#,
+        r#""path" =~ /^\/var\/log$/"#,
+        r#""host" =~ /^fw1\.example$/"#,
+        // Multi-value "All" over every option, each escaped, as (a|b|c).
+        r#""path" =~ /^(\/|\/boot|\/var\/log)$/"#,
+        // A single value outside a regex is written as it is.
+        r#""host" = 'fw1.example'"#,
+        // A single-value custom variable inside one is escaped.
+        r#""path" =~ /^\/boot$/ AND"#,
+    ] {
+        assert!(
+            sql.iter().any(|q| q.contains(want)),
+            "{want} not in {sql:?}"
+        );
+    }
+    // Every one is accepted and answers series (of fw1.example only).
+    every_query_returns_data(&server, "vars-grafana11-mounts.json", &l);
+    for q in &sql {
+        let answer = ask(&server, q);
+        let series = answer
+            .pointer("/results/0/series")
+            .unwrap()
+            .as_array()
+            .unwrap();
+        assert!(!series.is_empty(), "{q}");
+    }
+    // The variable query of `mount` filtered on the escaped host too.
+    let mount = l
+        .dashboard
+        .variables
+        .iter()
+        .position(|v| v.name == "mount")
+        .unwrap();
+    assert_eq!(
+        l.walked.queries[mount].as_deref(),
+        Some(r#"SHOW TAG VALUES FROM "disk" WITH KEY = "path" WHERE "host" =~ /^fw1\.example$/"#)
+    );
+
+    // As Grafana 10.2's browser sent them: single values unescaped, so the
+    // dot matches the other host too, and influxd refuses `/^/boot$/`.
+    let old = load_as(&server, "vars-grafana11-mounts.json", Some("10.2"));
+    let old_sql = sql_of(&old);
+    assert!(
+        old_sql
+            .iter()
+            .any(|q| q.contains(r#""host" =~ /^fw1.example$/"#)),
+        "{old_sql:?}"
+    );
+    let hosts = |re: &str| {
+        let q = format!(r#"SHOW TAG VALUES FROM "disk" WITH KEY = "host" WHERE "host" =~ {re}"#);
+        let a = ask(&server, &q);
+        a.pointer("/results/0/series/0/values")
+            .map_or(0, |v| v.as_array().unwrap().len())
+    };
+    assert_eq!(hosts("/^fw1.example$/"), 2);
+    assert_eq!(hosts(r"/^fw1\.example$/"), 1);
+    let boot = old_sql
+        .iter()
+        .find(|q| q.contains("/^/boot$/"))
+        .unwrap_or_else(|| panic!("{old_sql:?}"));
+    let answer = ask(&server, boot);
+    let error = answer
+        .get("error")
+        .or(answer.pointer("/results/0/error"))
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("boot"), "influxd took {boot}: {answer}");
+}
+
+/// Issue 23 item 6: a Grafana 12 (schema v2) export loads and runs: per load
+/// (derived from the layout as Grafana shows it) the first tab's expanded
+/// row only: "Disk $mount" once per mount of All (`/`, `/boot`) and "Peak":
+/// 3 queries; the collapsed row and the second tab send nothing.
+#[test]
+fn a_grafana12_schema_v2_dashboard_is_queried_as_grafana_shows_it() {
+    let Some(server) = Influxd::start(false) else {
+        return;
+    };
+    seed(&server);
+    let l = load(&server, "v2-grafana12.json");
+    let sql = sql_of(&l);
+    assert_eq!(sql.len(), 3, "{sql:?}");
+    assert!(
+        sql.iter().all(|q| !q.contains("fw1xexample")),
+        "the host regex /^fw1\\./ keeps fw1.example only: {sql:?}"
+    );
+    every_query_returns_data(&server, "v2-grafana12.json", &l);
 }
 
 #[test]

@@ -353,6 +353,10 @@ mod tests {
             interval_ms: 600_000,
             dashboard_uid: "toggl-main",
             dashboard_title: "Toggl time",
+            grafana: Default::default(),
+            raw_range: None,
+            scoped: &[],
+            globals: &Default::default(),
         })
     }
 

@@ -185,24 +185,7 @@ pub fn go_duration(ms: u64) -> String {
     }
 }
 
-/// Grafana's `gtime.FormatInterval`: the largest unit the interval reaches,
-/// truncated (`90s` is `1m`; years of 365 days).
-pub fn format_interval(ms: u64) -> String {
-    const UNITS: [(u64, &str); 6] = [
-        (365 * 86_400_000, "y"),
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1000, "s"),
-        (1, "ms"),
-    ];
-    for (unit, suffix) in UNITS {
-        if ms >= unit {
-            return format!("{}{suffix}", ms / unit);
-        }
-    }
-    "1ms".into()
-}
+pub use crate::workload::macros::format_interval;
 
 impl Dashboard {
     /// Take out the Flux queries a target that runs InfluxQL only cannot run

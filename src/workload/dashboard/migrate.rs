@@ -688,7 +688,7 @@ mod tests {
             assert_eq!(
                 influxql(&d, "CPU system"),
                 [format!(
-                    "SELECT mean(\"usage_system\") FROM \"cpu\" WHERE (\"host\" =~ /^web1$/ AND \"cpu\" = 'cpu-total') \
+                    "SELECT mean(\"usage_system\") FROM \"cpu\" WHERE (\"host\" =~ /^(web1)$/ AND \"cpu\" = 'cpu-total') \
                      AND {tf} GROUP BY time(20s) fill(null)"
                 )]
             );

@@ -45,15 +45,21 @@
 //!   report rows do not multiply with every variable value.
 //! - Old exports (`schemaVersion` < 29, pre-5.0 `rows` layouts, InfluxDB 0.9
 //!   targets) are first migrated as Grafana does on load ([`migrate`]).
-//! - Not modelled: library panels (skipped), annotations.
+//! - Library panels (`libraryPanel: {uid}`) take their model from the export's
+//!   `__elements` ([`library_panel`]); one whose model is not there is skipped.
+//! - Not modelled: annotations.
 
 pub mod builder;
 pub mod flux;
+pub mod globals;
+pub mod grafana;
+pub mod jsregex;
 pub mod migrate;
 pub mod panel_queries;
 pub mod resolve;
 pub mod template;
 pub mod timerange;
+pub mod v2;
 pub mod variables;
 
 #[cfg(test)]
@@ -67,6 +73,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+pub use grafana::GrafanaVersion;
 pub use panel_queries::{PanelQuery, PanelRequest, Trigger, VariableRequest, View};
 pub use resolve::Resolution;
 pub use template::Template;
@@ -241,6 +248,14 @@ pub struct Dashboard {
     /// The migration steps applied to an old export ([`migrate`]), first the
     /// schema versions (`schemaVersion 12 → 29`); empty for a current one.
     pub migrated: Vec<String>,
+    /// Library panels whose model the export does not carry.
+    pub(crate) library_pending: Vec<PendingLibrary>,
+    /// The Grafana release whose rules expand its queries ([`grafana`]).
+    pub grafana: GrafanaVersion,
+    /// The viewers' user, org and time zone ([`globals`]).
+    pub globals: globals::Globals,
+    /// The dashboard's own `timezone` (`utc`, `Europe/Paris`; empty or `browser`: the viewer's).
+    pub timezone: String,
 }
 
 /// Read a dashboard export from `path`: a regular file of at most
@@ -268,11 +283,16 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         )
     })?;
     let envelope_inputs = root.get("__inputs").cloned();
+    let err = |msg: String| Error::config(source, msg);
     let mut dash = match root.get("dashboard") {
         Some(d) if d.is_object() => d.clone(),
         _ => root.clone(),
     };
-    let err = |msg: String| Error::config(source, msg);
+    // Grafana 12's schema v2 (`elements`, `layout`): read as its classic model.
+    if v2::is_v2(&dash) {
+        dash = v2::to_classic(&dash)
+            .map_err(|e| err(format!("Grafana 12 (schema v2) dashboard: {e}")))?;
+    }
     if !dash.is_object() {
         return Err(err("a dashboard export is a JSON object".into()));
     }
@@ -315,6 +335,18 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         let ds = resolve_datasource(v.get("datasource"), &inputs);
         let var =
             Variable::from_json(v, ds).map_err(|e| err(format!("templating.list[{i}]: {e}")))?;
+        // A regex JavaScript refuses fails the variable in Grafana: refuse it
+        // here (one with a variable in it is only known once interpolated).
+        if let Some(re) = var.extra.regex.as_deref() {
+            if var.kind == VariableKind::Query && !template::has_reference(re) {
+                jsregex::JsRegex::parse(re).map_err(|e| {
+                    err(format!(
+                        "templating.list[{i}] (variable {}): regex {e}",
+                        var.name
+                    ))
+                })?;
+            }
+        }
         variables.push(var);
     }
     let ds_vars = datasource_variables(&variables);
@@ -323,35 +355,48 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
             v.datasource = Some(bind_variable_ds(ds.clone(), &ds_vars));
         }
     }
-    let adhoc: Vec<variables::AdhocFilter> = variables
-        .iter()
-        .filter(|v| v.kind == VariableKind::Adhoc)
-        .filter(|v| {
-            v.datasource
-                .as_ref()
-                .is_none_or(|d| d.kind.is_empty() || d.is_influxdb())
-        })
-        .flat_map(|v| v.extra.filters.iter().cloned())
-        .collect();
+    let adhoc = adhoc_filters(&variables);
     let mut variable_queries = Vec::with_capacity(variables.len());
     for v in &variables {
         variable_queries.push(match v.kind {
-            VariableKind::Query => Some(
-                Template::compile(&v.query, &variables)
-                    .map_err(|e| err(format!("variable {}: {e}", v.name)))?,
-            ),
+            VariableKind::Query => {
+                let t = Template::compile(&v.query, &variables)
+                    .map_err(|e| err(format!("variable {}: {e}", v.name)))?;
+                Some(if flux::is_flux(&v.query) {
+                    t.with_default_format(Format::Glob)
+                } else {
+                    t
+                })
+            }
             _ => None,
         });
     }
 
+    // Library panels' models (`__elements`, kind 1), by uid.
+    let elements: HashMap<String, Value> = dash
+        .get("__elements")
+        .or(root.get("__elements"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, e)| e.get("kind").and_then(Value::as_u64).unwrap_or(1) == 1)
+        .filter_map(|(uid, e)| {
+            let model = e
+                .get("model")
+                .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()))?;
+            Some((uid.clone(), model.clone()))
+        })
+        .collect();
     let mut walk = Walk {
         source,
+        elements: &elements,
         inputs: &inputs,
         variables: &variables,
         panels: Vec::new(),
         skipped: Vec::new(),
         ds_vars: &ds_vars,
         adhoc: &adhoc,
+        pending: Vec::new(),
     };
     let panels = dash.get("panels").and_then(Value::as_array);
     walk.level(panels.map(Vec::as_slice).unwrap_or(&[]), None, false, None)?;
@@ -362,12 +407,22 @@ pub fn parse(text: &str, source: &str) -> Result<Dashboard> {
         title: str_of("title"),
         time,
         refresh,
+        library_pending: walk.pending,
         panels: walk.panels,
         skipped: walk.skipped,
         variables,
         inputs: input_list,
         variable_queries,
         migrated,
+        grafana: GrafanaVersion::default(),
+        globals: globals::Globals {
+            timezone: match str_of("timezone").as_str() {
+                "" | "browser" => globals::Globals::default().timezone,
+                tz => tz.to_string(),
+            },
+            ..Default::default()
+        },
+        timezone: str_of("timezone"),
     })
 }
 
@@ -547,6 +602,8 @@ pub fn parse_interval(s: &str) -> Option<u64> {
 /// The panel walk: rows, skips, and each panel's targets.
 struct Walk<'a> {
     source: &'a str,
+    /// Library panels' models from `__elements`, by uid.
+    elements: &'a HashMap<String, Value>,
     inputs: &'a HashMap<String, String>,
     variables: &'a [Variable],
     panels: Vec<Panel>,
@@ -555,6 +612,8 @@ struct Walk<'a> {
     ds_vars: &'a [(String, String)],
     /// Ad hoc filters for InfluxDB builder queries.
     adhoc: &'a [variables::AdhocFilter],
+    /// Library panels whose model is not in the export.
+    pending: Vec<PendingLibrary>,
 }
 
 impl Walk<'_> {
@@ -650,7 +709,19 @@ impl Walk<'_> {
         };
         if let Some(lib) = p.get("libraryPanel") {
             let name = lib.get("name").and_then(Value::as_str).unwrap_or("?");
+            let uid = lib.get("uid").and_then(Value::as_str).unwrap_or("");
+            if let Some(model) = self.elements.get(uid) {
+                return self.panel(&library_panel(p, model), row, collapsed, row_repeat);
+            }
             if p.get("targets").is_none() {
+                self.pending.push(PendingLibrary {
+                    uid: uid.to_string(),
+                    placeholder: p.clone(),
+                    row: row.map(str::to_string),
+                    collapsed,
+                    row_repeat,
+                    label: label.clone(),
+                });
                 self.skip(
                     &label,
                     format!("library panel {name:?}: its definition is not in the export"),
@@ -811,7 +882,9 @@ impl Walk<'_> {
         let (kind, text) = if flux::is_flux(query) {
             (
                 TargetKind::Flux,
-                Template::compile(query, self.variables).map_err(TargetError::Fatal)?,
+                Template::compile(query, self.variables)
+                    .map_err(TargetError::Fatal)?
+                    .with_default_format(Format::Glob),
             )
         } else if raw {
             if query.trim().is_empty() {
@@ -835,7 +908,10 @@ impl Walk<'_> {
             obj.remove(k);
         }
         obj.insert("refId".into(), Value::String(ref_id.clone()));
-        let body = JsonTemplate::compile(&obj, self.variables).map_err(TargetError::Fatal)?;
+        let mut body = JsonTemplate::compile(&obj, self.variables).map_err(TargetError::Fatal)?;
+        if kind == TargetKind::Flux {
+            body = body.with_default_format(Format::Glob);
+        }
         Ok(Some(Target {
             ref_id,
             kind,
@@ -879,6 +955,118 @@ impl Walk<'_> {
             ),
         );
         Some(t)
+    }
+}
+
+/// A library panel as the dashboard shows it (`LibraryPanelBehavior.
+/// setPanelFromLibPanel`, `public/app/features/dashboard-scene/scene/`): the
+/// library model's queries, data source, type and time overrides, with the
+/// dashboard panel's id and place, its title when it has one, and its repeat
+/// (else the model's).
+fn library_panel(placeholder: &Value, model: &Value) -> Value {
+    let mut merged = model.clone();
+    let Some(obj) = merged.as_object_mut() else {
+        return merged;
+    };
+    obj.remove("libraryPanel");
+    for key in ["id", "gridPos"] {
+        match placeholder.get(key) {
+            Some(v) => obj.insert(key.into(), v.clone()),
+            None => obj.remove(key),
+        };
+    }
+    for key in ["title", "repeat", "repeatDirection"] {
+        if let Some(v) = placeholder
+            .get(key)
+            .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        {
+            obj.insert(key.into(), v.clone());
+        }
+    }
+    merged
+}
+
+/// The ad hoc filters builder queries get (InfluxDB or unnamed data sources).
+fn adhoc_filters(variables: &[Variable]) -> Vec<variables::AdhocFilter> {
+    variables
+        .iter()
+        .filter(|v| v.kind == VariableKind::Adhoc)
+        .filter(|v| {
+            v.datasource
+                .as_ref()
+                .is_none_or(|d| d.kind.is_empty() || d.is_influxdb())
+        })
+        .flat_map(|v| v.extra.filters.iter().cloned())
+        .collect()
+}
+
+/// A library panel whose model the export does not carry: where it sits, for
+/// when its model comes from Grafana (`/api/library-elements/<uid>`).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLibrary {
+    uid: String,
+    placeholder: Value,
+    row: Option<String>,
+    collapsed: bool,
+    row_repeat: Option<usize>,
+    /// The placeholder's label in [`Dashboard::skipped`].
+    label: String,
+}
+
+impl Dashboard {
+    /// The library panels (uid) whose model is not in the export.
+    pub fn missing_library_panels(&self) -> Vec<String> {
+        let mut uids: Vec<String> = self.library_pending.iter().map(|p| p.uid.clone()).collect();
+        uids.dedup();
+        uids
+    }
+
+    /// Load the library panels whose model `models` (uid → model) now holds,
+    /// as if the export had carried them; they leave [`Dashboard::skipped`].
+    pub fn add_library_models(&mut self, models: &HashMap<String, Value>) -> Result<()> {
+        let inputs: HashMap<String, String> = self
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.plugin_id.clone()))
+            .collect();
+        let ds_vars = datasource_variables(&self.variables);
+        let adhoc = adhoc_filters(&self.variables);
+        let (now, later): (Vec<PendingLibrary>, Vec<PendingLibrary>) =
+            std::mem::take(&mut self.library_pending)
+                .into_iter()
+                .partition(|p| models.contains_key(&p.uid));
+        self.library_pending = later;
+        let mut walk = Walk {
+            source: &self.source,
+            elements: models,
+            inputs: &inputs,
+            variables: &self.variables,
+            panels: Vec::new(),
+            skipped: Vec::new(),
+            ds_vars: &ds_vars,
+            adhoc: &adhoc,
+            pending: Vec::new(),
+        };
+        for p in &now {
+            walk.panel(&p.placeholder, p.row.as_deref(), p.collapsed, p.row_repeat)?;
+        }
+        let (panels, skipped) = (walk.panels, walk.skipped);
+        self.skipped.retain(|s| {
+            !now.iter()
+                .any(|p| p.label == s.panel && s.reason.starts_with("library panel"))
+        });
+        self.skipped.extend(skipped);
+        self.panels.extend(panels);
+        Ok(())
+    }
+
+    /// A library panel Grafana could not give: say why in its skip reason.
+    pub fn library_unavailable(&mut self, uid: &str, why: &str) {
+        for p in self.library_pending.iter().filter(|p| p.uid == uid) {
+            for s in self.skipped.iter_mut().filter(|s| s.panel == p.label) {
+                s.reason = format!("{}; Grafana: {why}", s.reason);
+            }
+        }
     }
 }
 

@@ -85,6 +85,16 @@ impl JsonTemplate {
         Ok(())
     }
 
+    /// See [`Template::with_default_format`].
+    pub fn with_default_format(mut self, format: super::variables::Format) -> JsonTemplate {
+        for seg in &mut self.segs {
+            if let JsonSeg::Str(t) = seg {
+                *t = std::mem::take(t).with_default_format(format);
+            }
+        }
+        self
+    }
+
     fn lit(&mut self, s: &str) {
         match self.segs.last_mut() {
             Some(JsonSeg::Lit(prev)) => prev.push_str(s),
@@ -140,6 +150,8 @@ pub struct PanelRequest<'a> {
     pub queries: Vec<PanelQuery>,
     /// A repeated copy's own values: (variable index, value), one per repeat.
     pub scoped: Vec<(usize, String)>,
+    /// The range as written while it is still relative (no `timeShift`).
+    pub raw_range: Option<(String, String)>,
 }
 
 /// When variable queries run.
@@ -182,6 +194,8 @@ pub struct View<'a> {
     now_ms: i64,
     from_ms: i64,
     to_ms: i64,
+    /// The range as written (`now-6h`, `now`).
+    raw_range: (String, String),
 }
 
 impl<'a> View<'a> {
@@ -201,6 +215,7 @@ impl<'a> View<'a> {
             now_ms,
             from_ms,
             to_ms,
+            raw_range: (range.raw_from.clone(), range.raw_to.clone()),
         }
     }
 
@@ -222,12 +237,8 @@ impl<'a> View<'a> {
         (self.from_ms, self.to_ms)
     }
 
-    fn scope_for(&self, from_ms: i64, to_ms: i64, interval_ms: u64) -> Scope<'a> {
-        self.scope_with(self.selections, from_ms, to_ms, interval_ms)
-    }
-
     fn scope_with<'s>(
-        &self,
+        &'s self,
         selections: &'s Selections,
         from_ms: i64,
         to_ms: i64,
@@ -244,6 +255,10 @@ impl<'a> View<'a> {
             interval_ms,
             dashboard_uid: &self.dashboard.uid,
             dashboard_title: &self.dashboard.title,
+            grafana: self.dashboard.grafana,
+            raw_range: None,
+            scoped: &[],
+            globals: &self.dashboard.globals,
         }
     }
 
@@ -312,7 +327,8 @@ impl<'a> View<'a> {
     fn scoped_request(&self, panel: &'a Panel, scoped: Vec<(usize, String)>) -> PanelRequest<'a> {
         let owned = self.scoped_selections(&scoped);
         let selections = owned.as_ref().unwrap_or(self.selections);
-        let options = self.scope_with(selections, self.from_ms, self.to_ms, 0);
+        let mut options = self.scope_with(selections, self.from_ms, self.to_ms, 0);
+        options.scoped = &scoped;
         let t = &panel.templated;
         let time_from = match (&panel.time_from, &t.time_from) {
             (Some(r), _) => Some(r.clone()),
@@ -327,6 +343,12 @@ impl<'a> View<'a> {
             }
             None => (self.from_ms, self.to_ms, self.class),
         };
+        // `applyPanelTimeOverrides`: a relative override keeps its raw text,
+        // a shifted range is absolute.
+        let mut raw_range = Some(match &time_from {
+            Some(r) => (r.raw_from.clone(), r.raw_to.clone()),
+            None => self.raw_range.clone(),
+        });
         if let Some(shift) = t
             .time_shift
             .as_ref()
@@ -334,6 +356,7 @@ impl<'a> View<'a> {
         {
             from_ms = shift.resolve(from_ms, false);
             to_ms = shift.resolve(to_ms, true);
+            raw_range = None;
         }
         let min_interval_ms = panel.min_interval_ms.or_else(|| {
             let tpl = t.interval.as_ref()?;
@@ -351,7 +374,9 @@ impl<'a> View<'a> {
             to_ms,
             interval_ms,
         };
-        let scope = self.scope_with(selections, from_ms, to_ms, interval_ms);
+        let mut scope = self.scope_with(selections, from_ms, to_ms, interval_ms);
+        scope.scoped = &scoped;
+        scope.raw_range = raw_range.as_ref().map(|(f, t)| (f.as_str(), t.as_str()));
         let queries = panel
             .targets
             .iter()
@@ -378,6 +403,7 @@ impl<'a> View<'a> {
             max_data_points,
             queries,
             scoped,
+            raw_range,
         }
     }
 
@@ -397,7 +423,12 @@ impl<'a> View<'a> {
     pub fn ds_query_body(&self, req: &PanelRequest<'_>) -> String {
         let owned = self.scoped_selections(&req.scoped);
         let selections = owned.as_ref().unwrap_or(self.selections);
-        let scope = self.scope_with(selections, req.from_ms, req.to_ms, req.interval_ms);
+        let mut scope = self.scope_with(selections, req.from_ms, req.to_ms, req.interval_ms);
+        scope.scoped = &req.scoped;
+        scope.raw_range = req
+            .raw_range
+            .as_ref()
+            .map(|(f, t)| (f.as_str(), t.as_str()));
         let mut out = String::with_capacity(512 * req.panel.targets.len());
         out.push_str(&format!(
             "{{\"from\":\"{}\",\"to\":\"{}\",\"queries\":[",
@@ -458,7 +489,8 @@ impl<'a> View<'a> {
             to_ms: self.to_ms,
             interval_ms: 1000,
         };
-        let scope = self.scope_for(ctx.from_ms, ctx.to_ms, ctx.interval_ms);
+        // The classic `metricFindQuery` passed the resolved range: epoch ms.
+        let scope = self.scope_with(self.selections, ctx.from_ms, ctx.to_ms, ctx.interval_ms);
         let v = self.variables.get(i)?;
         let t = self.dashboard.variable_queries.get(i)?.as_ref()?;
         let text = t.render(&scope);

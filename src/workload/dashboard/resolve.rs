@@ -25,8 +25,7 @@
 //! options as Grafana holds them now) and the selections; a [`View`](super::View)
 //! made with [`View::resolved`](super::View::resolved) expands queries with it.
 
-use regex::Regex;
-
+use super::jsregex::JsRegex;
 use super::variables::{split_custom, Refresh, Selection, Selections, VarOption, Variable};
 use super::{Dashboard, Trigger, VariableKind};
 use crate::workload::macros;
@@ -261,25 +260,24 @@ fn references(text: &str, name: &str) -> bool {
     at("$") || at("${") || at("[[")
 }
 
-/// `metricNamesToVariableValues` + `sortVariableValues`.
+/// `metricNamesToVariableValues` + `sortVariableValues`: the regex as
+/// JavaScript runs it ([`JsRegex`]), options de-duplicated by value.
 pub fn options_from_answer(values: &[String], regex: Option<&str>, sort: u8) -> Vec<VarOption> {
-    let re = regex.and_then(js_regex);
+    // Refused at load when JavaScript would refuse it; one written with a
+    // variable and wrong once interpolated keeps every value.
+    let re = regex.and_then(|r| JsRegex::parse(r).ok());
     let mut out: Vec<VarOption> = Vec::with_capacity(values.len());
     for v in values {
-        let value = match &re {
-            None => v.clone(),
-            Some(re) => match re.captures(v) {
-                None => continue,
-                Some(c) => c.get(1).map_or(v.clone(), |g| g.as_str().to_string()),
-            },
+        let found = match &re {
+            None => vec![(v.clone(), v.clone())],
+            Some(re) => re.options(v),
         };
-        if out.iter().any(|o| o.value == value) {
-            continue;
+        for (text, value) in found {
+            if out.iter().any(|o| o.value == value) {
+                continue;
+            }
+            out.push(VarOption { text, value });
         }
-        out.push(VarOption {
-            text: value.clone(),
-            value,
-        });
     }
     let kind = sort.div_ceil(2);
     match kind {
@@ -302,17 +300,6 @@ fn first_number(text: &str) -> i64 {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().unwrap_or(-1)
-}
-
-/// `stringToJsRegex`: `/pattern/flags`, or the text as a pattern. `None` when
-/// Rust's regex cannot read it (look-arounds): every value is kept.
-fn js_regex(text: &str) -> Option<Regex> {
-    let (pattern, flags) = match text.strip_prefix('/').and_then(|r| r.rsplit_once('/')) {
-        Some((p, f)) => (p, f),
-        None => (text, ""),
-    };
-    let inline = if flags.contains('i') { "(?i)" } else { "" };
-    Regex::new(&format!("{inline}{pattern}")).ok()
 }
 
 #[cfg(test)]
@@ -353,6 +340,32 @@ mod tests {
         assert_eq!(
             texts(&options_from_answer(&v, None, 5)),
             ["db-1", "web-10", "Web-2", "web-9"]
+        );
+    }
+
+    /// Issue 23: a look-ahead was ignored (every value kept, +26 % queries on
+    /// one dashboard); a regex JavaScript refuses is an error naming the variable.
+    #[test]
+    fn variable_regexes_run_as_javascript_and_bad_ones_are_refused_at_load() {
+        let v = strings(&["eth0", "veth1", "lo", "tap0", "all"]);
+        assert_eq!(
+            texts(&options_from_answer(
+                &v,
+                Some("/^(?!.*veth|all|tap).*$/"),
+                0
+            )),
+            ["eth0", "lo"]
+        );
+        let d = serde_json::json!({"title": "t", "templating": {"list": [
+            query("ok", "q", serde_json::json!({"regex": "/^(?<value>[a-z]+)$/"})),
+            query("iface", "q", serde_json::json!({"regex": "/^(?!veth/"})),
+        ]}, "panels": []});
+        let e = super::super::parse(&d.to_string(), "d.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("d.json") && e.contains("templating.list[1] (variable iface): regex \"/^(?!veth/\" is not a valid JavaScript regular expression"),
+            "{e}"
         );
     }
 

@@ -8,22 +8,28 @@
 //! Dashboard variables win over built-ins of the same name (a variable called
 //! `interval` is the variable). Unknown names pass through as Grafana passes them.
 //!
-//! Built-ins ([`Builtin`]) are expanded here in every syntax, because the browser
-//! does so: the InfluxDB data source's `classicQuery` puts `timeFilter`,
-//! `interval`, `__interval` and `__interval_ms` in the scoped variables before
-//! `templateSrv.replace`, and the range variables (`__from`, `__to`, `__range`,
-//! `__range_s`, `__range_ms`) and `__dashboard` are the template service's own.
-//! One exception keeps the body as a current browser sends it: the bare `$`
-//! forms of the backend macros (`$timeFilter`, `$__interval`, `$__interval_ms`,
-//! `$interval`) stay in, since Grafana's backend replaces exactly those strings
-//! (`pkg/tsdb/influxdb/models/query.go` `Build`) and nothing else; any other
-//! form left in the body would reach InfluxDB verbatim and be answered 400.
+//! Built-ins ([`Builtin`]) follow the Grafana version emulated
+//! ([`super::grafana`]). Before 10.3 the browser expands every form: the
+//! InfluxDB data source's `classicQuery` puts `timeFilter`, `interval`,
+//! `__interval` and `__interval_ms` in the scoped variables before
+//! `templateSrv.replace`. From 10.3 `applyTemplateVariables` sets `__interval`
+//! and `__interval_ms` to the strings `$__interval` / `$__interval_ms`, and the
+//! backend (`query.go` `Build`) replaces exactly `$timeFilter`, `$interval`,
+//! `$__interval_ms` and `$__interval`: so `[[timeFilter]]`, `${timeFilter}`
+//! and `[[interval]]` reach InfluxDB as written, as they do from Grafana. The
+//! range variables (`__from`, `__to`, `__range`, `__range_s`, `__range_ms`)
+//! and `__dashboard` are the template service's own, expanded in every version.
+//!
+//! A variable's value is written per [`super::variables::ValueContext`]:
+//! whether the variable sits in a regex literal of the text it was compiled
+//! from is decided once, at compile time.
 
 use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::variables::{write_scalar, Format, Selections, Variable};
+use super::grafana::{self, GrafanaVersion, InfluxQlPath};
+use super::variables::{write_scalar, Format, Selections, ValueContext, Variable};
 use crate::workload::macros;
 
 /// Variables Grafana defines itself.
@@ -31,8 +37,10 @@ use crate::workload::macros;
 pub enum Builtin {
     /// `timeFilter`: `time >= <from>ms and time <= <to>ms`.
     TimeFilter,
-    /// `__interval` and `interval`: the panel interval (`10m`).
+    /// `__interval`: the panel interval (`10m`).
     Interval,
+    /// `interval`: the same, set by the browser only before 10.3.
+    IntervalAlias,
     /// `__interval_ms`: the panel interval in ms.
     IntervalMs,
     /// `__from`: range start, epoch ms.
@@ -49,6 +57,18 @@ pub enum Builtin {
     DashboardName,
     /// `__dashboard.uid`.
     DashboardUid,
+    /// `__user.login`.
+    UserLogin,
+    /// `__user`, `__user.id`.
+    UserId,
+    /// `__user.email`.
+    UserEmail,
+    /// `__org`, `__org.id`.
+    OrgId,
+    /// `__org.name`.
+    OrgName,
+    /// `__timezone`.
+    Timezone,
 }
 
 impl Builtin {
@@ -56,7 +76,8 @@ impl Builtin {
     fn lookup(name: &str, field: Option<&str>) -> Option<Builtin> {
         Some(match (name, field) {
             ("timeFilter", None) => Builtin::TimeFilter,
-            ("__interval" | "interval", None) => Builtin::Interval,
+            ("__interval", None) => Builtin::Interval,
+            ("interval", None) => Builtin::IntervalAlias,
             ("__interval_ms", None) => Builtin::IntervalMs,
             ("__from", None) => Builtin::From,
             ("__to", None) => Builtin::To,
@@ -65,13 +86,19 @@ impl Builtin {
             ("__range_ms", None) => Builtin::RangeMs,
             ("__dashboard", None | Some("name")) => Builtin::DashboardName,
             ("__dashboard", Some("uid")) => Builtin::DashboardUid,
+            ("__user", Some("login")) => Builtin::UserLogin,
+            ("__user", None | Some("id")) => Builtin::UserId,
+            ("__user", Some("email")) => Builtin::UserEmail,
+            ("__org", None | Some("id")) => Builtin::OrgId,
+            ("__org", Some("name")) => Builtin::OrgName,
+            ("__timezone", None) => Builtin::Timezone,
             _ => return None,
         })
     }
 }
 
 /// How a built-in's value is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum BuiltinFormat {
     /// A value format (`raw`, `regex`, …; `Default` = as is).
     Value(Format),
@@ -81,6 +108,8 @@ enum BuiltinFormat {
     DateSeconds,
     /// `:date:ms`: epoch ms.
     DateMs,
+    /// `:date:<moment.js pattern>` (`YYYY-MM-DD`), in UTC.
+    DatePattern(String),
 }
 
 impl BuiltinFormat {
@@ -91,12 +120,9 @@ impl BuiltinFormat {
             Some("date" | "date:iso") if is_time => BuiltinFormat::DateIso,
             Some("date:seconds") if is_time => BuiltinFormat::DateSeconds,
             Some("date:ms") if is_time => BuiltinFormat::DateMs,
-            // Custom moment.js patterns (`date:YYYY-MM-DD`) are not modelled: say so
-            // rather than send a query Grafana would have written differently.
-            Some(f) if f.starts_with("date") => {
-                return Err(format!(
-                    "unsupported date format {f:?} (dashload knows date, date:iso, date:seconds, date:ms on __from/__to)"
-                ))
+            // `formatRegistry.ts` `date`: any other argument is a moment.js pattern.
+            Some(f) if is_time && f.starts_with("date:") => {
+                BuiltinFormat::DatePattern(f["date:".len()..].to_string())
             }
             Some(f) => BuiltinFormat::Value(
                 Format::parse(f).ok_or_else(|| format!("unknown variable format {f:?}"))?,
@@ -114,14 +140,25 @@ enum Seg {
         /// Grafana's builder doubles backslashes of an `=` tag value after
         /// interpolation (`models/query.go` `renderTags`).
         double_backslashes: bool,
+        /// The variable is referenced in a regex literal of the compiled text.
+        in_regex_literal: bool,
     },
-    Builtin(Builtin, BuiltinFormat),
+    Builtin {
+        builtin: Builtin,
+        format: BuiltinFormat,
+        /// The `$name` form (the only one Grafana's backend replaces).
+        bare: bool,
+        /// The reference as written, for the versions that send it so.
+        raw: String,
+    },
 }
 
 /// A compiled query text.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Template {
     segs: Vec<Seg>,
+    /// `__…` references Grafana does not define, sent as written.
+    unknown: Vec<String>,
 }
 
 /// What one expansion needs: the variables, their selections and the range.
@@ -141,6 +178,15 @@ pub struct Scope<'a> {
     pub dashboard_uid: &'a str,
     /// The dashboard's title (`${__dashboard}`).
     pub dashboard_title: &'a str,
+    /// The Grafana release emulated.
+    pub grafana: GrafanaVersion,
+    /// The range as written (`now-6h`, `now`), when the request's range is
+    /// still relative: the browser's time filter (before 10.3) uses it.
+    pub raw_range: Option<(&'a str, &'a str)>,
+    /// A repeated copy's own values: these variables hold one string.
+    pub scoped: &'a [(usize, String)],
+    /// The viewers' user, org and time zone.
+    pub globals: &'a super::globals::Globals,
 }
 
 fn reference_regex() -> &'static Regex {
@@ -164,6 +210,23 @@ impl Template {
         let mut t = Template::default();
         t.push(text, variables, false)?;
         Ok(t)
+    }
+
+    /// Write references without a `:format` in `format` instead of the InfluxQL
+    /// data source's default: Flux queries go through `templateSrv.replace`
+    /// without a format function (`applyTemplateVariables`), whose default is
+    /// `glob` (`template_srv.ts` `formatValue`).
+    pub fn with_default_format(mut self, format: Format) -> Template {
+        for seg in &mut self.segs {
+            if let Seg::Var {
+                format: f @ Format::Default,
+                ..
+            } = seg
+            {
+                *f = format;
+            }
+        }
+        self
     }
 
     /// Append `text`; with `double_backslashes`, literal backslashes are doubled
@@ -196,24 +259,26 @@ impl Template {
                         index,
                         format,
                         double_backslashes,
+                        in_regex_literal: grafana::is_variable_in_regex_literal(name, text),
                     })
                 }
-                // `$timeFilter`, `$__interval`, `$__interval_ms`, `$interval`:
-                // left for the backend, which replaces exactly these strings.
-                None if caps.get(1).is_some()
-                    && matches!(
-                        name,
-                        "timeFilter" | "__interval" | "__interval_ms" | "interval"
-                    ) =>
-                {
-                    None
-                }
                 None => match Builtin::lookup(name, field) {
-                    Some(b) => Some(Seg::Builtin(
-                        b,
-                        BuiltinFormat::parse(b, format).map_err(in_context)?,
-                    )),
-                    None => None,
+                    Some(b) => Some(Seg::Builtin {
+                        builtin: b,
+                        format: BuiltinFormat::parse(b, format).map_err(in_context)?,
+                        bare: caps.get(1).is_some(),
+                        raw: whole.as_str().to_string(),
+                    }),
+                    None => {
+                        let known = name == "__timeFilter";
+                        if name.starts_with("__")
+                            && !known
+                            && !self.unknown.iter().any(|u| u == whole.as_str())
+                        {
+                            self.unknown.push(whole.as_str().to_string());
+                        }
+                        None
+                    }
                 },
             };
             if let Some(seg) = seg {
@@ -249,6 +314,11 @@ impl Template {
         })
     }
 
+    /// References to `__…` variables Grafana does not define (sent as written).
+    pub fn unknown_globals(&self) -> &[String] {
+        &self.unknown
+    }
+
     /// Whether expansion depends on selections or the range.
     pub fn is_constant(&self) -> bool {
         self.segs.iter().all(|s| matches!(s, Seg::Lit(_)))
@@ -272,21 +342,32 @@ impl Template {
                     index,
                     format,
                     double_backslashes,
+                    in_regex_literal,
                 } => {
                     let (Some(var), Some(sel)) =
                         (scope.variables.get(*index), scope.selections.0.get(*index))
                     else {
                         continue;
                     };
+                    let ctx = ValueContext {
+                        path: scope.grafana.influxql_path(),
+                        in_regex_literal: *in_regex_literal,
+                        scalar: scope.scoped.iter().any(|(i, _)| i == index),
+                    };
                     if *double_backslashes {
                         let mut tmp = String::new();
-                        var.write_value(sel, *format, &mut tmp);
+                        var.write_value(sel, *format, ctx, &mut tmp);
                         out.push_str(&tmp.replace('\\', "\\\\"));
                     } else {
-                        var.write_value(sel, *format, out);
+                        var.write_value(sel, *format, ctx, out);
                     }
                 }
-                Seg::Builtin(b, f) => write_builtin(*b, *f, scope, out),
+                Seg::Builtin {
+                    builtin,
+                    format,
+                    bare,
+                    raw,
+                } => write_builtin(*builtin, format, *bare, raw, scope, out),
             }
         }
     }
@@ -309,8 +390,37 @@ impl Template {
     }
 }
 
-/// Write a built-in's value (see [`Builtin`]).
-fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut String) {
+/// Write a built-in's value (see [`Builtin`] and the module docs).
+fn write_builtin(
+    b: Builtin,
+    f: &BuiltinFormat,
+    bare: bool,
+    raw: &str,
+    scope: &Scope<'_>,
+    out: &mut String,
+) {
+    if scope.grafana.influxql_path() == InfluxQlPath::Backend {
+        let left = match b {
+            // The backend's own macros, left in for it.
+            Builtin::TimeFilter | Builtin::IntervalAlias if bare => Some(raw),
+            // Not a variable the browser knows: sent as written.
+            Builtin::TimeFilter | Builtin::IntervalAlias => {
+                out.push_str(raw);
+                return;
+            }
+            // `applyTemplateVariables`: these stand for the backend's macros.
+            Builtin::Interval => Some("$__interval"),
+            Builtin::IntervalMs => Some("$__interval_ms"),
+            _ => None,
+        };
+        if let Some(text) = left {
+            match f {
+                BuiltinFormat::Value(fmt) => write_scalar(text, *fmt, out),
+                _ => out.push_str(text),
+            }
+            return;
+        }
+    }
     // `Math.round(ms / 1000)`, as Grafana's `getRangeScopedVars`.
     let range_s = ((scope.to_ms - scope.from_ms) as f64 / 1000.0).round() as i64;
     let time_ms = match b {
@@ -323,8 +433,13 @@ fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut Stri
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         (_, BuiltinFormat::DateSeconds) => ((time_ms as f64 / 1000.0).round() as i64).to_string(),
         (_, BuiltinFormat::DateMs) => time_ms.to_string(),
-        (Builtin::TimeFilter, _) => macros::time_filter(scope.from_ms, scope.to_ms),
-        (Builtin::Interval, _) => macros::format_interval(scope.interval_ms),
+        (_, BuiltinFormat::DatePattern(p)) => super::globals::moment_format(time_ms, p),
+        (Builtin::TimeFilter, _) => {
+            grafana::browser_time_filter(scope.raw_range, scope.from_ms, scope.to_ms)
+        }
+        (Builtin::Interval | Builtin::IntervalAlias, _) => {
+            macros::format_interval(scope.interval_ms)
+        }
         (Builtin::IntervalMs, _) => scope.interval_ms.to_string(),
         (Builtin::From | Builtin::To, _) => time_ms.to_string(),
         (Builtin::Range, _) => format!("{range_s}s"),
@@ -332,9 +447,15 @@ fn write_builtin(b: Builtin, f: BuiltinFormat, scope: &Scope<'_>, out: &mut Stri
         (Builtin::RangeMs, _) => (scope.to_ms - scope.from_ms).to_string(),
         (Builtin::DashboardName, _) => scope.dashboard_title.to_string(),
         (Builtin::DashboardUid, _) => scope.dashboard_uid.to_string(),
+        (Builtin::UserLogin, _) => scope.globals.user_login.clone(),
+        (Builtin::UserId, _) => scope.globals.user_id.to_string(),
+        (Builtin::UserEmail, _) => scope.globals.user_email.clone(),
+        (Builtin::OrgId, _) => scope.globals.org_id.to_string(),
+        (Builtin::OrgName, _) => scope.globals.org_name.clone(),
+        (Builtin::Timezone, _) => scope.globals.timezone.clone(),
     };
     match f {
-        BuiltinFormat::Value(fmt) => write_scalar(&value, fmt, out),
+        BuiltinFormat::Value(fmt) => write_scalar(&value, *fmt, out),
         _ => out.push_str(&value),
     }
 }
@@ -367,6 +488,15 @@ mod tests {
     }
 
     fn expand(text: &str, vars: &[Variable]) -> String {
+        expand_as(text, vars, GrafanaVersion::NEWEST, None)
+    }
+
+    fn expand_as(
+        text: &str,
+        vars: &[Variable],
+        grafana: GrafanaVersion,
+        raw_range: Option<(&str, &str)>,
+    ) -> String {
         let sel = Selections::saved(vars);
         let scope = Scope {
             variables: vars,
@@ -376,9 +506,18 @@ mod tests {
             interval_ms: 600_000,
             dashboard_uid: "toggl-main",
             dashboard_title: "Toggl time",
+            grafana,
+            raw_range,
+            scoped: &[],
+            globals: &Default::default(),
         };
         Template::compile(text, vars).unwrap().render(&scope)
     }
+
+    const V10_2: GrafanaVersion = GrafanaVersion {
+        major: 10,
+        minor: 2,
+    };
 
     #[test]
     fn every_syntax_is_interpolated() {
@@ -390,17 +529,81 @@ mod tests {
             ("$client", "Acme"),
             ("${client}", "Acme"),
             ("[[client]]", "Acme"),
-            ("$project", "a\\.b|c"),
-            ("${project:regex}", "(a\\.b|c)"),
+            ("$project", r"(a\.b|c)"),
+            ("${project:regex}", r"(a\.b|c)"),
             ("${project:csv}", "a.b,c"),
             ("${project:pipe}", "a.b|c"),
             ("${project:raw}", "a.b,c"),
             ("[[project:csv]]", "a.b,c"),
-            ("${project.text}", "a\\.b|c"),
+            ("${project.text}", r"(a\.b|c)"),
         ];
         for (text, want) in cases {
             assert_eq!(expand(text, &vars), want, "{text}");
         }
+    }
+
+    /// Issue 23: a repeat over mount points sent `/^/boot$/`, which influxd
+    /// refuses; from 10.3 a single value inside a regex literal is escaped,
+    /// and the same value in a string is not.
+    #[test]
+    fn single_values_are_escaped_inside_regex_literals_only() {
+        let vars = [
+            var("mount", false, &["/boot"]),
+            var("host", false, &["fw1.example"]),
+        ];
+        let q = r#"SELECT * FROM "disk" WHERE "path" =~ /^$mount$/ AND "host" = '$host'"#;
+        assert_eq!(
+            expand(q, &vars),
+            r#"SELECT * FROM "disk" WHERE "path" =~ /^\/boot$/ AND "host" = 'fw1.example'"#
+        );
+        assert_eq!(
+            expand(r#""host" =~ /^${host}$/"#, &vars),
+            r#""host" =~ /^fw1\.example$/"#
+        );
+        // `[[host]]` is not a form `isVariableInRegexLiteral` looks for.
+        assert_eq!(
+            expand(r#""host" =~ /^[[host]]$/"#, &vars),
+            r#""host" =~ /^fw1.example$/"#
+        );
+        // Before 10.3 the browser wrote single values as they are.
+        assert_eq!(
+            expand_as(q, &vars, V10_2, None),
+            r#"SELECT * FROM "disk" WHERE "path" =~ /^/boot$/ AND "host" = 'fw1.example'"#
+        );
+    }
+
+    /// Flux goes through `templateSrv.replace` without the InfluxQL format
+    /// function: the template service's `glob` default.
+    #[test]
+    fn flux_references_use_the_template_services_glob_default() {
+        let vars = [
+            var("host", true, &["a.b", "c"]),
+            var("one", false, &["x.y"]),
+        ];
+        let sel = Selections::saved(&vars);
+        let scope = Scope {
+            variables: &vars,
+            selections: &sel,
+            from_ms: 0,
+            to_ms: 1,
+            interval_ms: 1,
+            dashboard_uid: "",
+            dashboard_title: "",
+            grafana: GrafanaVersion::NEWEST,
+            raw_range: None,
+            scoped: &[],
+            globals: &Default::default(),
+        };
+        let t = Template::compile(
+            r#"r.host =~ /^${host}$/ and r.one == "$one" ${host:pipe}"#,
+            &vars,
+        )
+        .unwrap()
+        .with_default_format(Format::Glob);
+        assert_eq!(
+            t.render(&scope),
+            r#"r.host =~ /^{a.b,c}$/ and r.one == "x.y" a.b|c"#
+        );
     }
 
     #[test]
@@ -430,19 +633,23 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_expands_in_every_syntax() {
+    fn every_builtin_expands_in_every_syntax_in_the_browser_before_10_3() {
         // Range 1 000 → 3 601 000 ms, interval 600 000 ms (see `expand`).
         let tf = "time >= 1000ms and time <= 3601000ms";
         let cases = [
             ("[[timeFilter]]", tf),
+            ("$timeFilter", tf),
             ("${timeFilter}", tf),
             ("${timeFilter:raw}", tf),
             ("[[__interval]]", "10m"),
+            ("$__interval", "10m"),
             ("${__interval}", "10m"),
             ("[[interval]]", "10m"),
+            ("$interval", "10m"),
             ("${interval}", "10m"),
             ("${__interval:raw}", "10m"),
             ("[[__interval_ms]]", "600000"),
+            ("$__interval_ms", "600000"),
             ("${__interval_ms}", "600000"),
             ("[[__from]]", "1000"),
             ("${__to}", "3601000"),
@@ -460,18 +667,50 @@ mod tests {
             ("${__dashboard:json}", "\"Toggl time\""),
         ];
         for (text, want) in cases {
+            assert_eq!(expand_as(text, &[], V10_2, None), want, "{text}");
+        }
+        // A relative range is written relative, as `getTimeFilter` did.
+        assert_eq!(
+            expand_as("$timeFilter", &[], V10_2, Some(("now-1h", "now"))),
+            "time >= now() - 1h and time <= now()"
+        );
+    }
+
+    #[test]
+    fn from_10_3_only_the_backends_macros_are_finished() {
+        let cases = [
+            // Sent as written: Grafana's backend replaces none of these.
+            ("[[timeFilter]]", "[[timeFilter]]"),
+            ("${timeFilter}", "${timeFilter}"),
+            ("[[interval]]", "[[interval]]"),
+            ("${interval}", "${interval}"),
+            // `applyTemplateVariables` turns these into the backend's macros.
+            ("[[__interval]]", "$__interval"),
+            ("${__interval:raw}", "$__interval"),
+            ("[[__interval_ms]]", "$__interval_ms"),
+            ("${__interval_ms}", "$__interval_ms"),
+            // The template service's own still are.
+            ("${__to:date:seconds}", "3601"),
+            ("[[__range]]", "3600s"),
+        ];
+        for (text, want) in cases {
             assert_eq!(expand(text, &[]), want, "{text}");
         }
     }
 
     #[test]
-    fn a_raw_query_with_bracket_macros_keeps_only_the_backends_forms() {
+    fn a_raw_query_with_bracket_macros_is_sent_as_each_version_sends_it() {
         let q = "SELECT sum(\"d\") FROM \"m\" WHERE [[timeFilter]] AND $timeFilter \
                  GROUP BY time([[interval]]), time($__interval) LIMIT ${__interval_ms}";
         assert_eq!(
             expand(q, &[]),
-            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1000ms and time <= 3601000ms AND $timeFilter \
-             GROUP BY time(10m), time($__interval) LIMIT 600000"
+            "SELECT sum(\"d\") FROM \"m\" WHERE [[timeFilter]] AND $timeFilter \
+             GROUP BY time([[interval]]), time($__interval) LIMIT $__interval_ms"
+        );
+        assert_eq!(
+            expand_as(q, &[], V10_2, None),
+            "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1000ms and time <= 3601000ms AND \
+             time >= 1000ms and time <= 3601000ms GROUP BY time(10m), time(10m) LIMIT 600000"
         );
     }
 
@@ -495,28 +734,46 @@ mod tests {
             interval_ms: 1,
             dashboard_uid: "",
             dashboard_title: "",
+            grafana: GrafanaVersion::NEWEST,
+            raw_range: None,
+            scoped: &[],
+            globals: &Default::default(),
         };
         let t = Template::compile("$__range_s ${__range} $__range_ms", &[]).unwrap();
         assert_eq!(t.render(&scope), "2 2s 1500");
     }
 
+    /// Issue 23: `${__user.login}`, `${__org.name}`, `${__timezone}` went out
+    /// verbatim and `${__from:date:YYYY-MM}` refused the whole dashboard.
     #[test]
-    fn unmodelled_builtin_formats_are_errors() {
-        let err = Template::compile("${__from:date:YYYY-MM-DD}", &[]).unwrap_err();
-        assert!(
-            err.starts_with("unsupported date format \"date:YYYY-MM-DD\""),
-            "{err}"
-        );
+    fn global_variables_and_date_patterns_are_written() {
+        let cases = [
+            ("${__user.login}", "admin"),
+            ("${__user}", "1"),
+            ("${__user.id}", "1"),
+            ("${__user.email}", "admin@localhost"),
+            ("$__org", "1"),
+            ("${__org.name}", "Main Org."),
+            ("${__org.name:sqlstring}", "'Main Org.'"),
+            ("${__timezone}", "UTC"),
+            ("${__from:date:YYYY-MM}", "1970-01"),
+            ("${__to:date:YYYY-MM-DD HH:mm}", "1970-01-01 01:00"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(expand(text, &[]), want, "{text}");
+        }
         let err = Template::compile("${__interval:nope}", &[]).unwrap_err();
         assert_eq!(
             err,
             "unknown variable format \"nope\" in \"${__interval:nope}\""
         );
-        // `__dashboard.<other>` and unknown names pass through, as in Grafana.
+        // Unknown `__` names pass through, as in Grafana, and are listed for `check`.
         assert_eq!(
-            expand("${__dashboard.id} $__user", &[]),
-            "${__dashboard.id} $__user"
+            expand("${__dashboard.id} $__user_x ${__rate_interval}", &[]),
+            "${__dashboard.id} $__user_x ${__rate_interval}"
         );
+        let t = Template::compile("${__dashboard.id} $__user_x $__timeFilter", &[]).unwrap();
+        assert_eq!(t.unknown_globals(), ["${__dashboard.id}", "$__user_x"]);
     }
 
     #[test]
@@ -532,8 +789,8 @@ mod tests {
     #[test]
     fn constant_templates_are_recognised() {
         let vars = [var("client", false, &["Acme"])];
-        let t = Template::compile("SELECT 1 $timeFilter", &vars).unwrap();
-        assert_eq!(t.as_constant(), Some("SELECT 1 $timeFilter"));
+        let t = Template::compile("SELECT 1 FROM m", &vars).unwrap();
+        assert_eq!(t.as_constant(), Some("SELECT 1 FROM m"));
         assert!(!Template::compile("$client", &vars).unwrap().is_constant());
     }
 }

@@ -7,16 +7,40 @@
 //! and the InfluxDB data source's default). Finding the variable references in a
 //! query is [`super::template`]'s job; this one only turns a selection into text.
 //!
-//! Escaping follows DOMAIN.md §1.7: with the default format a single value is
-//! only quote-escaped (`'` → `\'`), while a multi-value or include-all variable
-//! has each value regex-escaped (`\ $ ^ * { } [ ] ' + ? . ( ) |` get one
-//! backslash) and joined with `|`. Recent Grafana releases double those
-//! backslashes (a JavaScript string-escaping leftover) and regex-escape single
-//! values too; we keep the escaping that yields a regex matching the value.
+//! The default format (no `:format`) is the InfluxDB data source's, and it
+//! depends on the Grafana version emulated ([`super::grafana`]): before 10.3
+//! `InfluxQueryModel.interpolateQueryStr` (`influx_query_model.ts`) escapes
+//! the values of a multi-value or include-all variable with `escapeRegex` and
+//! joins several as `(a|b)`, and writes any other value as it is; from 10.3
+//! `interpolateQueryExpr` (`datasource.ts`) escapes a multi-value variable's
+//! values the same way, a single value only inside a regex literal
+//! (`isVariableInRegexLiteral`), and a value JavaScript reads as a number never.
 
 use serde_json::Value;
 
+use super::grafana::{escape_regex, js_parses_as_float, InfluxQlPath};
 use super::DatasourceRef;
+
+/// Where a value is written, for the default format (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueContext {
+    /// Where the emulated Grafana finishes InfluxQL.
+    pub path: InfluxQlPath,
+    /// The variable is referenced inside a regex literal of the text it is in.
+    pub in_regex_literal: bool,
+    /// The value is one string, as a repeated copy's scoped value is (a
+    /// multi-value variable's selection is otherwise an array).
+    pub scalar: bool,
+}
+
+impl ValueContext {
+    /// Outside any query text (built-ins, `write_scalar`).
+    pub const PLAIN: ValueContext = ValueContext {
+        path: InfluxQlPath::Backend,
+        in_regex_literal: false,
+        scalar: true,
+    };
+}
 
 /// The kinds of variable Grafana knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,7 +278,7 @@ impl Variable {
     }
 
     /// Write `sel` into `out` in format `fmt`, as Grafana's template service does.
-    pub fn write_value(&self, sel: &Selection, fmt: Format, out: &mut String) {
+    pub fn write_value(&self, sel: &Selection, fmt: Format, ctx: ValueContext, out: &mut String) {
         let is_all = *sel == Selection::All;
         if is_all {
             if let Some(all) = &self.all_value {
@@ -271,14 +295,18 @@ impl Variable {
         let values = self.values(sel);
         let multi = self.multi || self.include_all;
         match fmt {
-            Format::Default if !multi => join(out, &values, ",", quote_escape),
-            Format::Default => join(out, &values, "|", influx_regex_escape),
+            Format::Default => {
+                // A multi-value variable's selection (and "All") is an array; a
+                // single-value variable's, or a repeated copy's, one string.
+                let scalar = values.len() == 1 && (ctx.scalar || !self.multi && !is_all);
+                write_default(out, &values, scalar, self.multi, self.include_all, ctx)
+            }
             Format::Raw | Format::Csv => join(out, &values, ",", push_plain),
             Format::Pipe => join(out, &values, "|", push_plain),
-            Format::Regex if values.len() == 1 => join(out, &values, "", js_regex_escape),
+            Format::Regex if values.len() == 1 => join(out, &values, "", escape_regex),
             Format::Regex => {
                 out.push('(');
-                join(out, &values, "|", js_regex_escape);
+                join(out, &values, "|", escape_regex);
                 out.push(')');
             }
             Format::Glob if values.len() == 1 => join(out, &values, "", push_plain),
@@ -351,7 +379,7 @@ pub fn write_scalar(value: &str, fmt: Format, out: &mut String) {
         current: Selection::Values(vec![value.to_string()]),
         extra: VarExtra::default(),
     };
-    v.write_value(&v.current, fmt, out);
+    v.write_value(&v.current, fmt, ValueContext::PLAIN, out);
 }
 
 /// The value formats of `${var:format}` (Grafana's `FormatRegistryID`), plus the
@@ -498,33 +526,34 @@ fn push_plain(out: &mut String, v: &str) {
     out.push_str(v);
 }
 
-/// Single-value default: only `'` is escaped.
-fn quote_escape(out: &mut String, v: &str) {
-    for c in v.chars() {
-        if c == '\'' {
-            out.push('\\');
+/// The data source's default format for `values` (see the module docs).
+fn write_default(
+    out: &mut String,
+    values: &[&str],
+    scalar: bool,
+    multi: bool,
+    include_all: bool,
+    ctx: ValueContext,
+) {
+    let escaped = |out: &mut String| {
+        if scalar {
+            join(out, values, "", escape_regex)
+        } else {
+            out.push('(');
+            join(out, values, "|", escape_regex);
+            out.push(')');
         }
-        out.push(c);
-    }
-}
-
-/// Multi-value default (InfluxDB data source's `influxSpecialRegexEscape` set).
-fn influx_regex_escape(out: &mut String, v: &str) {
-    for c in v.chars() {
-        if "\\$^*{}[]'+?.()|".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-}
-
-/// `escapeRegex` of `@grafana/data` (the `regex` format).
-fn js_regex_escape(out: &mut String, v: &str) {
-    for c in v.chars() {
-        if "\\^$*+?.()|[]{}/".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
+    };
+    match ctx.path {
+        // `InfluxQueryModel.interpolateQueryStr`.
+        InfluxQlPath::Browser if multi || include_all => escaped(out),
+        // An array that reaches no format function is written as JavaScript's
+        // `Array.toString` does: comma-joined.
+        InfluxQlPath::Browser => join(out, values, ",", push_plain),
+        // `interpolateQueryExpr`: numbers first, then multi, then regex literals.
+        InfluxQlPath::Backend if scalar && js_parses_as_float(values[0]) => out.push_str(values[0]),
+        InfluxQlPath::Backend if multi || ctx.in_regex_literal => escaped(out),
+        InfluxQlPath::Backend => join(out, values, ",", push_plain),
     }
 }
 
@@ -566,8 +595,23 @@ mod tests {
     }
 
     fn write(v: &Variable, sel: &Selection, fmt: Format) -> String {
+        write_in(v, sel, fmt, InfluxQlPath::Backend, false)
+    }
+
+    fn write_in(
+        v: &Variable,
+        sel: &Selection,
+        fmt: Format,
+        path: InfluxQlPath,
+        in_regex_literal: bool,
+    ) -> String {
+        let ctx = ValueContext {
+            path,
+            in_regex_literal,
+            scalar: false,
+        };
         let mut out = String::new();
-        v.write_value(sel, fmt, &mut out);
+        v.write_value(sel, fmt, ctx, &mut out);
         out
     }
 
@@ -575,24 +619,109 @@ mod tests {
         Selection::Values(v.iter().map(|s| s.to_string()).collect())
     }
 
+    /// The cases of Grafana's `datasource.test.ts` `describe('interpolateQueryExpr')`
+    /// (10.3 and later) that agree with `regexLiterals.ts` (the newest rule).
     #[test]
-    fn single_value_is_only_quote_escaped() {
-        let v = var(false, false, None);
-        assert_eq!(write(&v, &values(&["O'Neil"]), Format::Default), "O\\'Neil");
+    fn backend_default_format_follows_grafanas_interpolate_query_expr_tests() {
+        let single = var(false, false, None);
+        let special = values(&["/special/path"]);
+        let b = InfluxQlPath::Backend;
+        // Outside a regex literal: as it is.
         assert_eq!(
-            write(&v, &values(&["Web.site"]), Format::Default),
-            "Web.site"
+            write_in(&single, &special, Format::Default, b, false),
+            "/special/path"
+        );
+        // Inside one (`=~ /$tempVar/`, `!~ /^$tempVar$/`): escaped.
+        assert_eq!(
+            write_in(&single, &special, Format::Default, b, true),
+            r"\/special\/path"
+        );
+        // A number never.
+        assert_eq!(
+            write_in(&single, &values(&["12.2"]), Format::Default, b, true),
+            "12.2"
+        );
+        assert_eq!(
+            write_in(&single, &values(&["1.0"]), Format::Default, b, true),
+            "1.0"
+        );
+        // Multi-value: always escaped, joined as (a|b), in a regex or not.
+        let multi = var(true, false, None);
+        let two = values(&["/special/path", "/some/other/path"]);
+        let want = r"(\/special\/path|\/some\/other\/path)";
+        assert_eq!(write_in(&multi, &two, Format::Default, b, false), want);
+        // A multi-value selection is an array even with one value.
+        assert_eq!(
+            write_in(&multi, &values(&["a.b"]), Format::Default, b, false),
+            r"(a\.b)"
+        );
+        // Include-all, not multi, "All" with an empty allValue, in a regex.
+        let mut all = var(false, true, None);
+        all.options = ["/special/path", "/some/other/path"]
+            .iter()
+            .map(|s| VarOption {
+                text: s.to_string(),
+                value: s.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            write_in(&all, &Selection::All, Format::Default, b, true),
+            want
+        );
+        // The mount point of issue 23: `/^/boot$/` was answered 400 by influxd.
+        assert_eq!(
+            write_in(&single, &values(&["/boot"]), Format::Default, b, true),
+            r"\/boot"
+        );
+        assert_eq!(
+            write_in(&single, &values(&["fw1.example"]), Format::Default, b, true),
+            r"fw1\.example"
         );
     }
 
+    /// Before 10.3, `InfluxQueryModel.interpolateQueryStr`: multi-value and
+    /// include-all variables escaped, `(a|b)` for an array; others as written.
     #[test]
-    fn multi_values_are_regex_escaped_and_piped() {
-        let v = var(true, false, None);
+    fn browser_default_format_follows_interpolate_query_str() {
+        let f = InfluxQlPath::Browser;
+        let single = var(false, false, None);
         assert_eq!(
-            write(&v, &values(&["Web.site", "Ops|Infra"]), Format::Default),
-            "Web\\.site|Ops\\|Infra"
+            write_in(&single, &values(&["/boot"]), Format::Default, f, true),
+            "/boot"
         );
-        assert_eq!(write(&v, &values(&["O'Neil"]), Format::Default), "O\\'Neil");
+        assert_eq!(
+            write_in(&single, &values(&["O'Neil"]), Format::Default, f, false),
+            "O'Neil"
+        );
+        let multi = var(true, false, None);
+        assert_eq!(
+            write_in(
+                &multi,
+                &values(&["Web.site", "Ops|Infra"]),
+                Format::Default,
+                f,
+                false
+            ),
+            r"(Web\.site|Ops\|Infra)"
+        );
+        let ctx = ValueContext {
+            path: f,
+            in_regex_literal: false,
+            scalar: true,
+        };
+        let mut out = String::new();
+        multi.write_value(&values(&["a.b"]), Format::Default, ctx, &mut out);
+        assert_eq!(out, r"a\.b", "a repeated copy's value is one string");
+        assert_eq!(
+            write_in(
+                &var(false, true, None),
+                &Selection::All,
+                Format::Default,
+                f,
+                false
+            ),
+            r"(Web\.site|Ops\|Infra|O'Neil)"
+        );
     }
 
     #[test]
@@ -610,8 +739,8 @@ mod tests {
             ".*"
         );
         assert_eq!(
-            write(&var(false, true, None), &Selection::All, Format::Default),
-            "Web\\.site|Ops\\|Infra|O\\'Neil"
+            write(&var(true, true, None), &Selection::All, Format::Default),
+            r"(Web\.site|Ops\|Infra|O'Neil)"
         );
         assert_eq!(
             write(&var(true, true, Some(".*")), &Selection::All, Format::Text),
@@ -678,6 +807,7 @@ mod tests {
 
     mod proptests {
         use super::*;
+        use crate::workload::dashboard::grafana::InfluxQlPath;
         use proptest::prelude::*;
 
         proptest! {
@@ -694,8 +824,13 @@ mod tests {
                 let mut v = var(true, true, None);
                 v.options = values.iter().map(|s| VarOption { text: s.clone(), value: s.clone() }).collect();
                 let sel = Selection::Values(values.clone());
-                for fmt in [Format::Default, Format::Regex] {
-                    let pattern = write(&v, &sel, fmt);
+                let cases = [
+                    (Format::Default, InfluxQlPath::Backend),
+                    (Format::Default, InfluxQlPath::Browser),
+                    (Format::Regex, InfluxQlPath::Backend),
+                ];
+                for (fmt, path) in cases {
+                    let pattern = write_in(&v, &sel, fmt, path, true);
                     let re = regex::Regex::new(&format!("^(?:{pattern})$")).unwrap();
                     for x in &values {
                         prop_assert!(re.is_match(x), "{:?} {} does not match {:?}", fmt, pattern, x);
