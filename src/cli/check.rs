@@ -290,7 +290,12 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
     let _ = writeln!(
         w,
         "\nregression against a baseline: the SLO figures{}; latency worse by > {:.0} % and > {} ms, error rate up by > {:.1} points, at {:.0} % confidence",
-        if extra.is_empty() { String::new() } else { format!(" and {}", extra.join(", ")) },
+        if extra.is_empty() {
+            // No `[regression] figures`: the gate chooses figures for their samples.
+            " and, chosen for their samples, panel_query.p50, panel_query.p95, dashboard_load.p95 (p50 on a hold with too few loads) and dashboard_load.error_rate".to_string()
+        } else {
+            format!(" and {}", extra.join(", "))
+        },
         r.latency * 100.0,
         r.latency_floor_ms,
         r.error_rate * 100.0,
