@@ -60,12 +60,15 @@ pub fn follow_target_version(s: &mut Scenario) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::config("--probe", e.to_string()))?;
+    // A target's answer is untrusted: read with the preflight's own cap, as `run` does.
     let health = rt.block_on(async {
         let r = endpoints.health(&client).send().await.ok()?;
-        r.bytes().await.ok()
+        let reading = crate::target::body::Reading::whole(crate::target::preflight::PREFLIGHT_BODY);
+        crate::target::body::read(r, reading).await.ok()
     });
     let reported = health
-        .as_deref()
+        .as_ref()
+        .and_then(|b| b.whole())
         .and_then(crate::target::preflight::health_version);
     if let Some(v) = s.viewers.as_mut() {
         crate::run::follow_grafana_version(v, reported.as_deref());

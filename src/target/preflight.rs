@@ -79,7 +79,9 @@ async fn checks(
 pub fn health_version(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let version = v.get("version")?.as_str()?;
-    (version.len() <= 64).then(|| version.to_string())
+    // Printed in logs and `check`: a short, printable version only.
+    (version.len() <= 64 && version.chars().all(|c| c.is_ascii_graphic()))
+        .then(|| version.to_string())
 }
 
 async fn send(
@@ -94,7 +96,7 @@ async fn send(
 }
 
 /// The most of a preflight answer read (a health check, a bucket list, a dashboard).
-const PREFLIGHT_BODY: u64 = 32 * 1024 * 1024;
+pub const PREFLIGHT_BODY: u64 = 32 * 1024 * 1024;
 
 async fn send_reading(
     request: reqwest::RequestBuilder,
@@ -221,6 +223,22 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+
+    #[test]
+    fn a_reported_version_is_short_printable_text_or_nothing() {
+        assert_eq!(
+            health_version(br#"{"version":"11.3.0"}"#).as_deref(),
+            Some("11.3.0")
+        );
+        // A target's answer reaches logs and `check`: no control characters,
+        // no escape sequences, nothing long.
+        assert_eq!(health_version(b"{\"version\":\"11.3\\n\\u001b[2J\"}"), None);
+        assert_eq!(
+            health_version(format!("{{\"version\":\"{}\"}}", "9".repeat(65)).as_bytes()),
+            None
+        );
+        assert_eq!(health_version(b"{\"version\":7}"), None);
+    }
 
     async fn buckets(
         headers: HeaderMap,
