@@ -496,6 +496,16 @@ mod tests {
     use super::*;
     use crate::workload::dashboard::GrafanaVersion;
 
+    /// What `check` writes of `d`'s queries offline, at a fixed clock.
+    fn queries_offline(d: &crate::workload::dashboard::Dashboard) -> String {
+        let range = default_range(d);
+        let now_ms = 1_763_856_000_000;
+        let walked = walk_offline(d, &range, now_ms, FluxShown::default());
+        let mut w = String::new();
+        write_queries(&mut w, d, &range, now_ms, &walked, false);
+        w
+    }
+
     fn check_text(grafana: &str) -> String {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -503,12 +513,7 @@ mod tests {
         );
         let mut d = crate::workload::dashboard::load(std::path::Path::new(path)).unwrap();
         d.grafana = GrafanaVersion::parse(grafana).unwrap();
-        let range = default_range(&d);
-        let now_ms = 1_763_856_000_000;
-        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
-        let mut w = String::new();
-        write_queries(&mut w, &d, &range, now_ms, &walked, false);
-        w
+        queries_offline(&d)
     }
 
     /// Issue 23: globals are written (the fixture's `${__user.login}`-style
@@ -524,11 +529,7 @@ mod tests {
             "d.json",
         )
         .unwrap();
-        let range = default_range(&d);
-        let now_ms = 1_763_856_000_000;
-        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
-        let mut w = String::new();
-        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        let w = queries_offline(&d);
         assert!(w.contains(r#""who" = 'admin' AND "org" = 'Main Org.' AND "x" = '${__nope}' AND time >= '2025-11-22'"#), "{w}");
         assert!(
             w.contains("warning: `${__nope}` is no variable Grafana defines: sent as written"),
@@ -555,11 +556,7 @@ mod tests {
             "d.json",
         )
         .unwrap();
-        let range = default_range(&d);
-        let now_ms = 1_763_856_000_000;
-        let walked = walk_offline(&d, &range, now_ms, FluxShown::default());
-        let mut w = String::new();
-        write_queries(&mut w, &d, &range, now_ms, &walked, false);
+        let w = queries_offline(&d);
         assert!(
             w.contains("variable values: user = alice; blank = (none)"),
             "{w}"
