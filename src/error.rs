@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, as documented in the README.
+/// Exit codes, as documented in the book (docs/src/exit-codes.md).
 pub mod exit_code {
     /// Every SLO held.
     pub const OK: u8 = 0;

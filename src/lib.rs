@@ -1,7 +1,8 @@
 //! dashload: load tests for Grafana dashboards over InfluxDB, fed by a Toggl sync job.
 //!
 //! The library holds everything; `main.rs` only parses the command line and maps
-//! errors to exit codes. See DESIGN in the README for how the parts fit.
+//! errors to exit codes. The book's "Source layout"
+//! (docs/src/layout.md) says how the parts fit.
 #![warn(missing_docs)]
 
 pub mod cli;

@@ -558,7 +558,7 @@ fn goose_config(
     let path = |name: &str| partial.join(name).display().to_string();
     // Goose's JSON only: its HTML report puts request names (panel titles from
     // the dashboard) and the target's error texts into the page unescaped, and
-    // loads its chart library from a CDN (README: The run folder).
+    // loads its chart library from a CDN (docs/src/run-folder.md).
     config.report_file.push(path(files::GOOSE_JSON));
     config.report_graph_data = true;
     config.request_log = Some(path(files::REQUESTS));

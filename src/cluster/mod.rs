@@ -3,8 +3,8 @@
 //! The manager (`dashload run … --workers`) splits the plan ([`share`]), starts
 //! the workers together, judges the stress ladder on their merged windows and
 //! writes one run folder; each worker (`dashload worker`) runs its share as an
-//! ordinary run of its own and uploads its raw files. See the README's
-//! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
+//! ordinary run of its own and uploads its raw files. See the book's
+//! docs/src/distributed.md and /work/shared/DISTRIBUTED.md §4 for the design.
 
 pub mod auth;
 pub mod channel;

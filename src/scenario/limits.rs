@@ -5,7 +5,8 @@
 //! `step = 1` is 200 000 plan steps; `users = 1000000000000` asks Goose for
 //! terabytes). The load's size is checked arithmetically, before any plan or user
 //! is built, against `[limits]` (defaults below, raised up to hard maxima); each
-//! other value has a fixed range. README's "Limits" table lists them all.
+//! other value has a fixed range. The book's docs/src/limits.md
+//! lists them all.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;

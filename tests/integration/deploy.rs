@@ -1,6 +1,7 @@
-//! The scheduling examples under `deploy/` and the README's nightly section: each
-//! file parses (YAML with a YAML parser, systemd units as INI-like lines), and
-//! every `dashload …` command in them uses subcommands and flags that exist.
+//! The scheduling examples under `deploy/`, the README and the book's chapters: each
+//! deploy file parses (YAML with a YAML parser, systemd units as INI-like lines), and
+//! every `dashload …` command in them (in the README and book, in each shell code
+//! block) uses subcommands and flags that exist.
 
 use std::path::Path;
 
@@ -55,7 +56,11 @@ fn commands_in_script(script: &str) -> Vec<Vec<String>> {
     let joined = script.replace("\\\n", " ");
     let mut found = Vec::new();
     for line in joined.lines() {
-        let line = line.split(" #").next().unwrap_or("");
+        // A comment: a whole line, or from ` #` on.
+        let line = match line.trim_start().starts_with('#') {
+            true => "",
+            false => line.split(" #").next().unwrap_or(""),
+        };
         let mut segment: Vec<String> = Vec::new();
         let mut segments = Vec::new();
         for w in words(line) {
@@ -325,8 +330,20 @@ fn the_ci_and_kubernetes_files_parse_and_their_commands_exist() {
         .any(|e| e["name"].as_str() == Some("DASHLOAD_TARGET_PASSWORD")));
 }
 
+/// Code blocks whose text is shell (or a crontab): the ones holding commands.
+const SHELL_BLOCKS: [&str; 5] = ["", "sh", "bash", "shell", "cron"];
+
+/// Every `dashload …` command in a Markdown document's shell code blocks.
+fn commands_in_markdown(markdown: &str) -> Vec<Vec<String>> {
+    crate::book::code_blocks(markdown)
+        .into_iter()
+        .filter(|(info, _)| SHELL_BLOCKS.contains(&info.as_str()))
+        .flat_map(|(_, body)| commands_in_script(&body))
+        .collect()
+}
+
 #[test]
-fn the_cron_line_and_the_readme_walkthrough_use_commands_that_exist() {
+fn the_cron_line_and_every_command_of_the_readme_and_the_book_exist() {
     let cron = read("deploy/cron/dashload.cron");
     let line = cron
         .lines()
@@ -336,23 +353,27 @@ fn the_cron_line_and_the_readme_walkthrough_use_commands_that_exist() {
     assert_eq!(words(line)[..6], ["0", "2", "*", "*", "*", "dashload"]);
     check_all("dashload.cron", &commands_in_script(line));
 
-    let readme = read("README.md");
-    let section = readme
-        .split("\n## Nightly runs against staging\n")
-        .nth(1)
-        .expect("a README section \"Nightly runs against staging\"");
-    let section = section.split("\n## ").next().unwrap();
+    let nightly = read("docs/src/nightly.md");
     assert!(
-        section.contains(line),
-        "the README shows deploy/cron/dashload.cron's line"
+        nightly.contains(line),
+        "the book's nightly chapter shows deploy/cron/dashload.cron's line"
     );
-    let mut found = Vec::new();
-    for block in section.split("```").skip(1).step_by(2) {
-        let body = block.split_once('\n').map_or("", |(_, b)| b);
-        found.extend(commands_in_script(body));
+    assert!(commands_in_markdown(&nightly).len() >= 3);
+
+    let mut total = 0;
+    for (rel, text) in crate::book::documents() {
+        let found = commands_in_markdown(&text);
+        for c in &found {
+            check_command(&rel, c);
+        }
+        total += found.len();
     }
-    check_all("README.md", &found);
-    assert!(found.len() >= 3, "{found:?}");
+    check_all("README.md", &commands_in_markdown(&read("README.md")));
+    // Every subcommand's chapter shows it at work: a checker finding nothing passes nothing.
+    assert!(
+        total >= 30,
+        "only {total} dashload commands found in the README and book"
+    );
 }
 
 #[test]

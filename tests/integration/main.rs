@@ -1,6 +1,7 @@
 //! dashload's integration tests: one binary (see STYLE.md), one module per area.
 //!
 //! - `cli`: exit codes and messages of the built binary.
+//! - `book`: the README's length, the book's SUMMARY.md and every relative link and anchor.
 //! - `bad_scenarios`: every bad scenario exits 2 with its location and value.
 //! - `real_influx`: against a real InfluxDB 1.x (`influxd`), skipped with a message when absent.
 //! - `dashboard_vars`: the `vars-*` dashboards settled and sent as Grafana does, against influxd;
@@ -39,6 +40,7 @@
 //!   upload in progress keeps its worker alive.
 
 mod bad_scenarios;
+mod book;
 mod cli;
 mod cluster;
 mod cluster_trust;

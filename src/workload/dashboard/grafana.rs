@@ -1,8 +1,8 @@
 //! Which Grafana dashload emulates, and the rules that differ between versions.
 //!
 //! The InfluxDB data source changed where InfluxQL is interpolated and how a
-//! variable's value is escaped (README "Grafana versions" lists each rule with
-//! its source):
+//! variable's value is escaped (the book's docs/src/grafana-versions.md lists each
+//! rule with its source):
 //! - before 10.3 the browser built the final InfluxQL (`classicQuery` with
 //!   `InfluxQueryModel.render`, `public/app/plugins/datasource/influxdb/
 //!   influx_query_model.ts`): every variable form is replaced there, including
