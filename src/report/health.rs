@@ -68,23 +68,26 @@ impl RunHealth {
         ))
     }
 
-    /// One line on the holds' evenness for the terminal summary.
+    /// One line on the holds' evenness for the terminal summary: each hold's
+    /// CV of viewer requests per second beside the CV viewers at random
+    /// phases would give it (a CV alone says nothing). Holds without that
+    /// reference are left out, and the line too when none has one.
     pub fn evenness_line(&self) -> Option<String> {
-        if self.evenness.is_empty() {
-            return None;
-        }
         let holds: Vec<String> = self
             .evenness
             .iter()
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e.window,
-                    e.cv.map_or("—".into(), |cv| format!("{cv:.2}"))
-                )
+            .filter_map(|e| {
+                let (cv, random) = (e.cv?, e.random_cv?);
+                let verdict = if e.bursty { "bursty" } else { "even" };
+                Some(format!("{} {cv:.2} against {random:.2}, {verdict}", e.window))
             })
             .collect();
-        Some(format!("evenness  CV of requests/s: {}", holds.join(", ")))
+        (!holds.is_empty()).then(|| {
+            format!(
+                "evenness  CV of viewer requests/s against viewers at random phases (bursty above {BURSTY_RATIO}×): {}",
+                holds.join("; ")
+            )
+        })
     }
 }
 
@@ -198,8 +201,15 @@ mod tests {
         );
         assert_eq!(
             h.evenness_line().unwrap(),
-            "evenness  CV of requests/s: stage 1 hold 1.50, stage 2 hold 0.90"
+            "evenness  CV of viewer requests/s against viewers at random phases (bursty above 1.4×): \
+             stage 1 hold 1.50 against 1.00, bursty; stage 2 hold 0.90 against 1.00, even"
         );
+        // A CV without its reference is not printed.
+        let bare = HoldEvenness {
+            random_cv: None,
+            ..hold("stage 3 hold", 0.5)
+        };
+        assert_eq!(RunHealth::new(vec![bare], None).evenness_line(), None);
         assert!(RunHealth::new(vec![hold("calm", 0.2)], None)
             .warnings
             .is_empty());

@@ -13,6 +13,7 @@ pub mod analyse;
 pub mod baseline;
 pub mod charts;
 pub mod collect;
+pub mod console;
 pub mod degradation;
 pub mod evenness;
 pub mod faults;
@@ -43,7 +44,6 @@ mod schema_tests;
 #[cfg(test)]
 mod tests;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -100,16 +100,6 @@ impl ReportOutcome {
     }
 }
 
-/// An SLO figure in its unit: ms for latencies, % for error rates.
-fn figure(metric: crate::runfolder::SloMetric, value: f64) -> String {
-    use crate::runfolder::SloMetric;
-    match metric {
-        SloMetric::ErrorRate => format!("{:.2} %", value * 100.0),
-        SloMetric::MsPerPoint => format!("{value:.4} ms/point"),
-        _ => format!("{value:.1} ms"),
-    }
-}
-
 /// Render the report of the run in `run_dir`: writes `report.html`,
 /// `summary.json` and `junit.xml` into it (each atomically), and the copies
 /// `options` asks for.
@@ -162,7 +152,7 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
     // Last: the compact record the run index and baseline selection read.
     crate::history::record::write(run_dir, &summary, options.baselines.iter())?;
     Ok(ReportOutcome {
-        text: text_summary(&summary, &html_path),
+        text: console::text(&summary, &html_path),
         html: html_path,
         summary: summary_path,
         slo_failed: summary.slo_failed,
@@ -429,183 +419,6 @@ pub fn baseline_names(b: &summary::Comparison) -> String {
                 .join(", ")
         ),
     }
-}
-
-/// The one-screen terminal summary.
-pub fn text_summary(s: &Summary, html: &Path) -> String {
-    let r = &s.run;
-    let mut t = String::new();
-    let _ = writeln!(t, "dashload report: {} — {}", r.scenario, s.verdict.label());
-    let _ = writeln!(
-        t,
-        "target    {} {}{}",
-        r.target.kind,
-        r.target.url,
-        r.target
-            .database
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        t,
-        "ran       {} UTC for {:.0} s, peak {} users ({} viewers, {} sync)",
-        r.started_at.format("%Y-%m-%d %H:%M:%S"),
-        r.duration_s,
-        r.peak_users,
-        r.peak_viewers,
-        r.sync_users
-    );
-    let _ = writeln!(t, "{}", http_headline(s));
-    if let Some(ops) = operations_line(s) {
-        let _ = writeln!(t, "{ops}");
-    }
-    if r.interrupted {
-        let _ = writeln!(t, "INTERRUPTED: the run was cut short");
-    }
-    if let Some(why) = &s.unmeasured {
-        let _ = writeln!(t, "NOT JUDGED: {why}");
-    }
-    if let Some(which) = &s.partly_judged {
-        let _ = writeln!(t, "judged on the holds with enough samples; {which}");
-    }
-    if let Some(stop) = &r.ladder_stop {
-        let _ = writeln!(
-            t,
-            "ladder stopped early at {} ({} viewers): {}{}",
-            stop.step,
-            stop.viewers,
-            stop.reason,
-            if stop.refined_until_ms.is_some() {
-                "; refine steps followed"
-            } else {
-                ""
-            }
-        );
-    }
-    if !s.judged.is_empty() {
-        let _ = writeln!(
-            t,
-            "hold windows   {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-            "p50 ms", "p95 ms", "p99 ms", "mean ms", "count", "failed"
-        );
-        for c in &s.judged {
-            let l = c.latency;
-            let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1}"));
-            let _ = writeln!(
-                t,
-                "  {:<16}{:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-                c.class.label(),
-                f(l.map(|l| l.p50)),
-                f(l.map(|l| l.p95)),
-                f(l.map(|l| l.p99)),
-                f(l.map(|l| l.mean)),
-                c.count,
-                c.failed
-            );
-        }
-    }
-    let judged: Vec<_> = s.slos.iter().filter(|r| r.judged).collect();
-    const SHOWN: usize = 12;
-    let mut shown: Vec<_> = judged
-        .iter()
-        .filter(|r| r.verdict == SloVerdict::Fail)
-        .collect();
-    shown.extend(judged.iter().filter(|r| r.verdict != SloVerdict::Fail));
-    for r in shown.iter().take(SHOWN) {
-        let _ = writeln!(
-            t,
-            "  {:<7} {} {} {}: {} (target ≤ {})",
-            r.verdict.label(),
-            r.window,
-            r.class.key(),
-            r.metric.key(),
-            r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
-            figure(r.metric, r.max)
-        );
-    }
-    if shown.len() > SHOWN {
-        let _ = writeln!(
-            t,
-            "  … {} more SLO results in the report",
-            shown.len() - SHOWN
-        );
-    }
-    if let Some(step) = &s.first_break {
-        let _ = writeln!(t, "stress    first broke at {step}");
-    }
-    if let Some(d) = s.server.as_ref().and_then(|x| x.diagnosis.as_ref()) {
-        let _ = writeln!(t, "server    {d}");
-    }
-    for w in s.server.iter().flat_map(|x| &x.measurement_warnings) {
-        let _ = writeln!(t, "MEASUREMENT WARNING: {w}");
-    }
-    let capacity = match &s.capacity_bracket {
-        Some(b) => match b.headroom_sentence() {
-            Some(h) => format!("{}; {h}", b.sentence()),
-            None => b.sentence(),
-        },
-        None => s
-            .capacity
-            .map_or("not found".into(), |c| format!("{c} viewers")),
-    };
-    let _ = writeln!(t, "capacity  {capacity}");
-    let _ = writeln!(
-        t,
-        "knee      {}",
-        s.knee
-            .as_ref()
-            .map_or("none".into(), |k| format!("{} viewers", k.viewers))
-    );
-    if let Some(line) = recovery_line(s) {
-        let _ = writeln!(t, "recovery  {line}");
-    }
-    if let Some(d) = &s.degradation {
-        let _ = writeln!(t, "past capacity  {}", d.verdict);
-    }
-    for f in &s.faults {
-        let _ = writeln!(t, "fault {}   {}", f.index, f.line());
-    }
-    if let Some(b) = &s.baseline {
-        let judged = b.windows.iter().filter(|d| d.judged);
-        let (gated, unjudged) = judged.fold((0, 0), |(g, u), d| {
-            if d.sure.is_some() {
-                (g + 1, u)
-            } else {
-                (g, u + 1)
-            }
-        });
-        let against = baseline_names(b);
-        if let Some(how) = &b.selection {
-            let _ = writeln!(t, "baseline  chosen: {how}");
-        }
-        if b.regressions.is_empty() {
-            let _ = writeln!(
-                t,
-                "baseline  {} (against {against}; {gated} figures judged, {unjudged} without enough data)",
-                b.verdict
-            );
-        } else {
-            let _ = writeln!(t, "baseline  REGRESSION against {against}:");
-            for line in b.regressions.iter().take(5) {
-                let _ = writeln!(t, "  {line}");
-            }
-        }
-    }
-    for line in [s.health.evenness_line(), s.health.cpu_line()]
-        .into_iter()
-        .flatten()
-    {
-        let _ = writeln!(t, "{line}");
-    }
-    for w in &s.health.warnings {
-        let _ = writeln!(t, "WARNING   {w}");
-    }
-    for n in &s.inputs.notes {
-        let _ = writeln!(t, "note      {n}");
-    }
-    let _ = writeln!(t, "report    {}", html.display());
-    t
 }
 
 #[cfg(test)]

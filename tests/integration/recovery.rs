@@ -161,7 +161,7 @@ fn a_shedding_sandbox_degrades_gracefully_and_recovers_after_the_drop() {
         d["verdict"].as_str().unwrap().starts_with("graceful: "),
         "{d}"
     );
-    assert!(out.contains("past capacity  graceful: "), "{out}");
+    assert!(out.contains("degradation  graceful: "), "{out}");
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn a_stalling_sandbox_collapses_into_timeouts() {
         summary["slo_failed"], true,
         "[slo.degradation] fails the run"
     );
-    assert!(out.contains("past capacity  collapse: "), "{out}");
+    assert!(out.contains("degradation  collapse: "), "{out}");
 }
 
 /// A sandbox that recovers at once (the ladder never overloads it), judged on

@@ -209,4 +209,24 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
     assert!(failures.is_empty(), "failed requests: {failures:?}");
     let report = result.report.expect("rendered");
     assert!(!report.failed(), "{}", report.text);
+
+    // The console: the answers first, on one screen of an 80-column terminal,
+    // ending with the page's path; no line over 160 columns.
+    use dashload::report::console;
+    let text = &report.text;
+    assert!(text.starts_with("verdict      PASS (smoke)"), "{text}");
+    assert!(
+        console::answer_rows(text) <= console::ANSWER_ROWS,
+        "{} answer rows:\n{text}",
+        console::answer_rows(text)
+    );
+    let answers: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(
+        answers
+            .last()
+            .unwrap()
+            .ends_with(&report.html.display().to_string()),
+        "{text}"
+    );
+    assert!(console::widest(text) <= console::MAX_LINE, "{text}");
 }

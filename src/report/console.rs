@@ -1,0 +1,789 @@
+//! The end-of-run text on the terminal: the answers first, then the details.
+//!
+//! The answers (verdict, what broke first, capacity, knee, regression,
+//! recovery, degradation, where the report is) fit in [`ANSWER_ROWS`] rows of a
+//! [`WIDTH`]-column terminal, so they are on screen when the run ends whatever
+//! came before. An answer too long for its rows is cut with `…` and repeated in
+//! full among the details. The details (inputs, per-class table, every SLO
+//! row, warnings, notes) follow; no line of either is longer than
+//! [`MAX_LINE`] characters.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use unicode_width::UnicodeWidthStr;
+
+use crate::runfolder::{SloMetric, WindowKind};
+
+use super::analyse::KNEE_FRACTION;
+use super::summary::{SloResult, SloVerdict, Summary, Verdict};
+use super::{baseline_names, http_headline, operations_line, percent, recovery_line};
+
+/// The terminal width the answers are laid out for.
+pub const WIDTH: usize = 80;
+/// The most rows the answers take at [`WIDTH`] columns.
+pub const ANSWER_ROWS: usize = 15;
+/// The longest line of the whole text, in columns.
+pub const MAX_LINE: usize = 160;
+/// The answers' label column: the longest label and two spaces.
+const LABEL: usize = 13;
+/// Continuation rows of a detail line start this far in.
+const DETAIL_INDENT: usize = 4;
+
+/// One answer: its label and its text, one logical line.
+struct Answer {
+    label: &'static str,
+    text: String,
+}
+
+/// The whole end-of-run text of `s`, whose page is `html`.
+pub fn text(s: &Summary, html: &Path) -> String {
+    let answers = answers(s, html);
+    let rows = layout(&answers);
+    let mut t = String::new();
+    let mut cut = Vec::new();
+    for (answer, rows) in answers.iter().zip(rows) {
+        if rows.cut {
+            cut.push(answer);
+        }
+        for row in rows.rows {
+            let _ = writeln!(t, "{row}");
+        }
+    }
+    let _ = writeln!(t, "\n{}", rule("details"));
+    for answer in cut {
+        detail(&mut t, &format!("{} (in full): {}", answer.label, answer.text));
+    }
+    for line in details(s) {
+        detail(&mut t, &line);
+    }
+    t
+}
+
+/// `── details ─────…` across [`WIDTH`] columns.
+fn rule(title: &str) -> String {
+    let head = format!("── {title} ");
+    let fill = WIDTH.saturating_sub(head.width());
+    format!("{head}{}", "─".repeat(fill))
+}
+
+/// Append a detail line, wrapped at [`MAX_LINE`] columns.
+fn detail(t: &mut String, line: &str) {
+    for row in wrap(line, MAX_LINE, DETAIL_INDENT) {
+        let _ = writeln!(t, "{row}");
+    }
+}
+
+/// The answers, in the order a reader asks them.
+fn answers(s: &Summary, html: &Path) -> Vec<Answer> {
+    let a = |label, text| Answer { label, text };
+    vec![
+        a("verdict", verdict(s)),
+        a("broke first", broke_first(s)),
+        a("capacity", capacity(s)),
+        a("knee", knee(s)),
+        a("regression", regression(s)),
+        a("recovery", recovery(s)),
+        a("degradation", degradation(s)),
+        a("report", html.display().to_string()),
+    ]
+}
+
+/// The rows an answer gets, and whether its text was cut to fit them.
+struct Rows {
+    rows: Vec<String>,
+    cut: bool,
+}
+
+/// Lay the answers out in at most [`ANSWER_ROWS`] rows: each gets one row,
+/// then the rows left go to the answers that need more, in order; an answer
+/// still too long is cut with `…` on its last row. The report's path is
+/// never cut (a reader copies it).
+fn layout(answers: &[Answer]) -> Vec<Rows> {
+    let path = answers.iter().position(|a| a.label == "report");
+    let wrapped: Vec<Vec<String>> = answers
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let line = format!("{:<LABEL$}{}", a.label, a.text);
+            match Some(i) == path {
+                // One line, label and path together (scripts read it so), however long.
+                true => vec![line],
+                false => wrap(&line, WIDTH, LABEL),
+            }
+        })
+        .collect();
+    let mut budget: Vec<usize> = vec![1; wrapped.len()];
+    if let Some(i) = path {
+        // The terminal shows a long path on as many rows as it needs.
+        budget[i] = wrapped[i][0].width().div_ceil(WIDTH).max(1);
+    }
+    let mut left = ANSWER_ROWS.saturating_sub(budget.iter().sum());
+    for (i, rows) in wrapped.iter().enumerate() {
+        let more = rows.len().saturating_sub(budget[i]);
+        let given = more.min(left);
+        budget[i] += given;
+        left -= given;
+    }
+    wrapped
+        .into_iter()
+        .zip(budget)
+        .enumerate()
+        .map(|(i, (mut rows, n))| {
+            let cut = Some(i) != path && rows.len() > n;
+            if cut {
+                rows.truncate(n);
+                let last = rows.last_mut().expect("at least one row");
+                while last.width() + 1 > WIDTH {
+                    last.pop();
+                }
+                last.push('…');
+            }
+            Rows { rows, cut }
+        })
+        .collect()
+}
+
+/// `line` broken at spaces into rows of at most `width` columns, each row
+/// after the first indented by `indent`. A word longer than a row (a path)
+/// stays whole on a row of its own.
+fn wrap(line: &str, width: usize, indent: usize) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let pad = " ".repeat(indent);
+    // Keep the line's own leading spaces (table rows, indented lists).
+    let lead = line.len() - line.trim_start_matches(' ').len();
+    row.push_str(&line[..lead]);
+    for word in glue_units(&line[lead..]) {
+        let word = word.as_str();
+        let fresh = row.trim().is_empty();
+        let needed = if fresh {
+            word.width()
+        } else {
+            1 + word.width()
+        };
+        if !fresh && row.width() + needed > width {
+            rows.push(std::mem::replace(&mut row, pad.clone()));
+            row.push_str(word);
+        } else {
+            if !fresh {
+                row.push(' ');
+            }
+            row.push_str(word);
+        }
+    }
+    rows.push(row);
+    rows.into_iter()
+        .map(|r| r.trim_end().to_string())
+        .collect()
+}
+
+/// The words of `line`, a unit kept with the number before it (`5000 ms`,
+/// `1.00 %`) so that no row starts with a bare unit.
+fn glue_units(line: &str) -> Vec<String> {
+    const UNITS: [&str; 4] = ["ms", "%", "s", "×"];
+    let mut words: Vec<String> = Vec::new();
+    for word in line.split(' ') {
+        let unit = UNITS.contains(&word.trim_end_matches([',', ';', ')', '.', ':']));
+        match words.last_mut() {
+            Some(last) if unit && last.ends_with(|c: char| c.is_ascii_digit()) => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_string()),
+        }
+    }
+    words
+}
+
+/// The verdict, with why when it is not a pass.
+fn verdict(s: &Summary) -> String {
+    let mut v = format!("{} ({})", s.verdict.label(), s.run.scenario);
+    if s.regression {
+        v += ", REGRESSION";
+    }
+    if s.run.interrupted {
+        v += ", INTERRUPTED (the run was cut short)";
+    }
+    match (s.verdict, &s.unmeasured) {
+        (Verdict::NotJudged, Some(why)) => v += &format!(": {why}"),
+        (Verdict::NotJudged, None) => v += ": nothing to judge (no hold window or no SLO)",
+        (Verdict::Fail, _) => {
+            if let Some(r) = worst(judged_failures(s)) {
+                v += &format!(": {} on {}", slo_words(r), r.window);
+            }
+        }
+        (Verdict::Pass, _) => match &s.partly_judged {
+            Some(_) => v += " on the holds with enough samples",
+            None => v += ": every SLO held on every hold window",
+        },
+    }
+    v
+}
+
+fn judged_failures(s: &Summary) -> impl Iterator<Item = &SloResult> {
+    s.slos
+        .iter()
+        .filter(|r| r.judged && r.verdict == SloVerdict::Fail)
+}
+
+/// The result furthest past its bound.
+fn worst<'a>(results: impl Iterator<Item = &'a SloResult>) -> Option<&'a SloResult> {
+    let over = |r: &SloResult| match r.observed {
+        Some(v) if r.max > 0.0 => v / r.max,
+        Some(_) => f64::INFINITY,
+        None => 0.0,
+    };
+    results.max_by(|a, b| over(a).total_cmp(&over(b)))
+}
+
+/// The first window (by start) on which an SLO failed, its worst figure
+/// against its bound; else where the ladder stopped, or that nothing broke.
+fn broke_first(s: &Summary) -> String {
+    let window = |name: &str| s.windows.iter().find(|w| w.name == name);
+    let first = s
+        .slos
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::Fail)
+        .filter(|r| r.window_kind != WindowKind::Recovery)
+        .min_by_key(|r| window(&r.window).map_or(u64::MAX, |w| w.start_ms));
+    if let Some(first) = first {
+        let on_window = s
+            .slos
+            .iter()
+            .filter(|r| r.verdict == SloVerdict::Fail && r.window == first.window);
+        let r = worst(on_window).unwrap_or(first);
+        let viewers = window(&r.window)
+            .map(|w| format!(" ({} viewers)", w.viewers))
+            .unwrap_or_default();
+        return format!("{}{viewers}: {}", r.window, slo_words(r));
+    }
+    if let Some(stop) = &s.run.ladder_stop {
+        return format!(
+            "no SLO failed; the ladder stopped at {} ({} viewers): {}",
+            stop.step, stop.viewers, stop.reason
+        );
+    }
+    let most = s.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
+    let ladder = s.windows.iter().any(|w| w.kind == WindowKind::StressStep);
+    format!(
+        "nothing: every SLO held on every window, up to {most} viewers{}",
+        if ladder { "" } else { " (no stress ladder)" }
+    )
+}
+
+fn capacity(s: &Summary) -> String {
+    match &s.capacity_bracket {
+        Some(b) => match b.headroom_sentence() {
+            Some(h) => format!("{}; {h}", b.sentence()),
+            None => b.sentence(),
+        },
+        None => s
+            .capacity
+            .map_or("not found".into(), |c| format!("{c} viewers")),
+    }
+}
+
+/// The knee (where added viewers stopped adding throughput), or why none.
+fn knee(s: &Summary) -> String {
+    match &s.knee {
+        Some(k) if k.slope_ratio < 0.0 => format!(
+            "{} viewers: throughput fell on to {} viewers ({})",
+            k.viewers, k.next_viewers, k.next_window
+        ),
+        Some(k) => format!(
+            "{} viewers: on to {} ({}), each added viewer added only {:.0} % of the first level's throughput per viewer (a knee: below {:.0} %)",
+            k.viewers,
+            k.next_viewers,
+            k.next_window,
+            k.slope_ratio * 100.0,
+            k.fraction * 100.0
+        ),
+        None => {
+            let levels: BTreeSet<usize> = s
+                .concurrency
+                .iter()
+                .map(|p| p.viewers)
+                .filter(|&v| v > 0)
+                .collect();
+            match levels.len() {
+                0 | 1 => format!(
+                    "none: {} load level, a knee needs two or more",
+                    levels.len()
+                ),
+                n => format!(
+                    "none: throughput kept growing with viewers over {n} load levels (each added viewer at least {:.0} % of the first level's per viewer)",
+                    KNEE_FRACTION * 100.0
+                ),
+            }
+        }
+    }
+}
+
+fn regression(s: &Summary) -> String {
+    let Some(b) = &s.baseline else {
+        return "no baseline (--baseline DIR, last-passed or median:N compares)".into();
+    };
+    match b.regressions.as_slice() {
+        [] => b.verdict.clone(),
+        [one] => format!("REGRESSION: {one}"),
+        [first, rest @ ..] => format!(
+            "REGRESSION: {first}; and {} more (details)",
+            rest.len()
+        ),
+    }
+}
+
+fn recovery(s: &Summary) -> String {
+    let Some(r) = &s.recovery else {
+        return "no recovery phase in this scenario".into();
+    };
+    let verdict = match r.verdict {
+        Some(SloVerdict::Fail) => "FAIL: ",
+        Some(SloVerdict::Pass) => "pass: ",
+        Some(SloVerdict::NoData) => "NOT JUDGED: ",
+        None => "",
+    };
+    let allowed = r
+        .max_ms
+        .map(|m| format!(" (allowed {})", super::recovery::seconds(m)))
+        .unwrap_or_default();
+    format!("{verdict}{}{allowed}", r.sentence)
+}
+
+fn degradation(s: &Summary) -> String {
+    match &s.degradation {
+        Some(d) => d.verdict.clone(),
+        None => "no stress step past capacity".into(),
+    }
+}
+
+/// `dashboard load p95 6390 ms > 5000 ms`.
+fn slo_words(r: &SloResult) -> String {
+    format!(
+        "{} {} {} > {}",
+        r.class.label(),
+        metric_words(r.metric),
+        r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
+        figure(r.metric, r.max)
+    )
+}
+
+/// A metric as prose names it.
+fn metric_words(m: SloMetric) -> &'static str {
+    match m {
+        SloMetric::ErrorRate => "error rate",
+        SloMetric::MsPerPoint => "ms per point",
+        m => m.key(),
+    }
+}
+
+/// An SLO figure in its unit: whole ms from 10 ms up, else one decimal; an
+/// error rate in percent with two decimals.
+fn figure(metric: SloMetric, v: f64) -> String {
+    match metric {
+        SloMetric::ErrorRate => percent(Some(v)),
+        SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
+        _ => format!("{} ms", ms(v)),
+    }
+}
+
+/// Milliseconds as the console prints them: `6390`, `45.6`, `0.5`.
+fn ms(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Everything else, one logical line each.
+fn details(s: &Summary) -> Vec<String> {
+    let r = &s.run;
+    let mut d = Vec::new();
+    d.push(format!(
+        "target    {} {}{}",
+        r.target.kind,
+        r.target.url,
+        r.target
+            .database
+            .as_deref()
+            .map(|db| format!(" ({db})"))
+            .unwrap_or_default()
+    ));
+    d.push(format!(
+        "ran       {} UTC for {:.0} s, peak {} users ({} viewers, {} sync)",
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        r.duration_s,
+        r.peak_users,
+        r.peak_viewers,
+        r.sync_users
+    ));
+    d.push(http_headline(s));
+    d.extend(operations_line(s));
+    if let Some(which) = &s.partly_judged {
+        d.push(format!("judged on the holds with enough samples; {which}"));
+    }
+    if let Some(stop) = &r.ladder_stop {
+        d.push(format!(
+            "ladder stopped early at {} ({} viewers): {}{}",
+            stop.step,
+            stop.viewers,
+            stop.reason,
+            if stop.refined_until_ms.is_some() {
+                "; refine steps followed"
+            } else {
+                ""
+            }
+        ));
+    }
+    class_table(s, &mut d);
+    slo_rows(s, &mut d);
+    if let Some(diagnosis) = s.server.as_ref().and_then(|x| x.diagnosis.as_ref()) {
+        d.push(format!("server    {diagnosis}"));
+    }
+    for w in s.server.iter().flat_map(|x| &x.measurement_warnings) {
+        d.push(format!("MEASUREMENT WARNING: {w}"));
+    }
+    d.extend(recovery_line(s).map(|l| format!("recovery  {l}")));
+    if let Some(r) = &s.recovery {
+        for left in &r.left_out {
+            d.push(format!("recovery  left out: {left}"));
+        }
+    }
+    for f in &s.faults {
+        d.push(format!("fault {}   {}", f.index, f.line()));
+    }
+    if let Some(b) = &s.baseline {
+        if let Some(how) = &b.selection {
+            d.push(format!("baseline  chosen: {how}"));
+        }
+        let (gated, unjudged) = b
+            .windows
+            .iter()
+            .filter(|w| w.judged)
+            .fold((0, 0), |(g, u), w| match w.sure {
+                Some(_) => (g + 1, u),
+                None => (g, u + 1),
+            });
+        d.push(format!(
+            "baseline  against {}; {gated} figures judged, {unjudged} without enough data",
+            baseline_names(b)
+        ));
+        for line in &b.regressions {
+            d.push(format!("  REGRESSION {line}"));
+        }
+    }
+    d.extend(s.health.evenness_line());
+    d.extend(s.health.cpu_line());
+    for w in &s.health.warnings {
+        d.push(format!("WARNING   {w}"));
+    }
+    for n in &s.inputs.notes {
+        d.push(format!("note      {n}"));
+    }
+    d
+}
+
+/// Per class over the hold windows pooled: percentiles, count, failures.
+fn class_table(s: &Summary, d: &mut Vec<String>) {
+    if s.judged.is_empty() {
+        return;
+    }
+    d.push(format!(
+        "hold windows     {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "p50 ms", "p95 ms", "p99 ms", "mean ms", "count", "failed"
+    ));
+    for c in &s.judged {
+        let l = c.latency;
+        let f = |v: Option<f64>| v.map_or("—".into(), ms);
+        d.push(format!(
+            "  {:<16} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+            c.class.label(),
+            f(l.map(|l| l.p50)),
+            f(l.map(|l| l.p95)),
+            f(l.map(|l| l.p99)),
+            f(l.map(|l| l.mean)),
+            c.count,
+            c.failed
+        ));
+    }
+}
+
+/// The judged SLO rows, failures first, at most [`SLO_ROWS`].
+fn slo_rows(s: &Summary, d: &mut Vec<String>) {
+    const SLO_ROWS: usize = 12;
+    let judged: Vec<&SloResult> = s.slos.iter().filter(|r| r.judged).collect();
+    let mut shown: Vec<&&SloResult> = judged
+        .iter()
+        .filter(|r| r.verdict == SloVerdict::Fail)
+        .collect();
+    shown.extend(judged.iter().filter(|r| r.verdict != SloVerdict::Fail));
+    for r in shown.iter().take(SLO_ROWS) {
+        d.push(format!(
+            "  {:<7} {} {} {}: {} (bound {})",
+            r.verdict.label(),
+            r.window,
+            r.class.label(),
+            metric_words(r.metric),
+            r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
+            figure(r.metric, r.max)
+        ));
+    }
+    if shown.len() > SLO_ROWS {
+        d.push(format!(
+            "  … {} more SLO results in the report",
+            shown.len() - SLO_ROWS
+        ));
+    }
+}
+
+/// The widest row of `text`, in columns.
+pub fn widest(text: &str) -> usize {
+    text.lines().map(|l| l.width()).max().unwrap_or(0)
+}
+
+/// Rows of `text` before its details, at [`WIDTH`] columns (a row wider than
+/// the terminal takes more than one).
+pub fn answer_rows(text: &str) -> usize {
+    text.lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.width().div_ceil(WIDTH).max(1))
+        .sum()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::report::baseline::{self, BaseRun};
+    use crate::report::recovery::Recovery;
+    use crate::report::summary::RecoverySummary;
+    use crate::report::synthetic::Synthetic;
+    use crate::report::{load_baseline, summarise_with_samples};
+    use crate::runfolder::RunMeta;
+
+    const LABELS: [&str; 8] = [
+        "verdict",
+        "broke first",
+        "capacity",
+        "knee",
+        "regression",
+        "recovery",
+        "degradation",
+        "report",
+    ];
+
+    /// A staged-like run at its wordiest: holds and a stress ladder that
+    /// breaks, slower and failing more than its baseline (several regressed
+    /// figures), interrupted, a recovery phase that did not recover, and notes.
+    fn staged_like(root: &Path) -> Summary {
+        let write = |name: &str, synthetic: Synthetic| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            synthetic.write(&dir).unwrap();
+            dir
+        };
+        let base = write("20261116T020000Z-staged", Synthetic::new(20_000, 7));
+        let slow = write(
+            "20261123T020000Z-staged",
+            Synthetic {
+                latency_factor: 1.6,
+                extra_error_rate: 0.03,
+                ..Synthetic::new(20_000, 7)
+            },
+        );
+        let meta = RunMeta::load(&slow).unwrap();
+        let (mut s, blocks) = summarise_with_samples(&slow, &meta, false).unwrap();
+        let (b, b_blocks) = load_baseline(&base, false).unwrap();
+        let runs = [BaseRun {
+            dir: base.display().to_string(),
+            summary: &b,
+            blocks: &b_blocks,
+        }];
+        let cmp = baseline::compare(&s, &blocks, &runs, &meta.regression);
+        assert!(cmp.regressions.len() >= 2, "{:?}", cmp.regressions);
+        s.regression = true;
+        s.baseline = Some(cmp);
+        s.run.interrupted = true;
+        let sentence = "viewers did not recover within 59.7 s (dashboard load did not recover \
+                        within 59.7 s, panel query did not recover within 59.7 s, variable query \
+                        did not recover within 59.7 s); ingest batch did not recover within 59.7 s"
+            .to_string();
+        s.recovery = Some(RecoverySummary {
+            window: "recovery".into(),
+            viewers: 40,
+            start_ms: 400_000,
+            end_ms: 460_000,
+            sliding_window_ms: 5_000,
+            recovery: Recovery::NotRecovered { within_ms: 59_700 },
+            left_out: vec!["ingest batch error rate: 10 samples in 59.7 s, 20 needed".into()],
+            max_ms: Some(30_000),
+            verdict: Some(SloVerdict::Fail),
+            sentence,
+            classes: Vec::new(),
+        });
+        s.inputs.notes.push(format!("baseline: {}", "a very long note ".repeat(20)));
+        s
+    }
+
+    /// Rows of the answers (before the blank line), and of the details.
+    fn parts(text: &str) -> (Vec<&str>, Vec<&str>) {
+        let rows: Vec<&str> = text.lines().collect();
+        let blank = rows.iter().position(|l| l.is_empty()).expect("a blank line");
+        (rows[..blank].to_vec(), rows[blank + 1..].to_vec())
+    }
+
+    fn assert_answers_first(text: &str, html: &Path) {
+        let (answers, details) = parts(text);
+        assert!(
+            answer_rows(text) <= ANSWER_ROWS,
+            "{} answer rows:\n{text}",
+            answer_rows(text)
+        );
+        let path = html.display().to_string();
+        for row in &answers {
+            assert!(
+                row.width() <= WIDTH || row.ends_with(&path),
+                "an answer row wider than {WIDTH} columns: {row:?}"
+            );
+        }
+        assert!(widest(text) <= MAX_LINE, "a line over {MAX_LINE}:\n{text}");
+        // Every answer, in order, each on a row that starts with its label.
+        let starts: Vec<usize> = LABELS
+            .iter()
+            .map(|label| {
+                answers
+                    .iter()
+                    .position(|r| r.starts_with(&format!("{label:<LABEL$}")))
+                    .unwrap_or_else(|| panic!("no {label:?} answer:\n{text}"))
+            })
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}\n{text}");
+        assert!(answers.last().unwrap().ends_with(&path), "{text}");
+        assert!(details[0].starts_with("── details"), "{text}");
+    }
+
+    #[test]
+    fn a_staged_like_run_answers_in_fifteen_rows_of_eighty_columns() {
+        let root = tempfile::tempdir().unwrap();
+        let s = staged_like(root.path());
+        let html = PathBuf::from("reports/20261123T020000Z-staged/report.html");
+        let text = text(&s, &html);
+        assert_answers_first(&text, &html);
+        let (answers, details) = parts(&text);
+        let answers = answers.join("\n");
+        assert!(answers.contains("FAIL (synthetic), REGRESSION, INTERRUPTED"), "{answers}");
+        assert!(answers.contains("REGRESSION: "), "{answers}");
+        assert!(answers.contains("capacity     held at "), "{answers}");
+        // Every regressed figure is in the details, and so is each answer cut short.
+        let details = details.join("\n");
+        for r in &s.baseline.as_ref().unwrap().regressions {
+            let head: String = r.chars().take(40).collect();
+            assert!(details.contains(&head), "{r} missing:\n{details}");
+        }
+        for row in answers.lines().filter(|r| r.ends_with('…')) {
+            let label = LABELS
+                .iter()
+                .find(|l| row.starts_with(&format!("{l:<LABEL$}")));
+            if let Some(label) = label {
+                assert!(
+                    details.contains(&format!("{label} (in full): ")),
+                    "{label} cut and not repeated:\n{text}"
+                );
+            }
+        }
+        // The SLO rows say what was judged in words, with the bound.
+        assert!(!details.contains("error_rate"), "{details}");
+        assert!(details.contains(" (bound "), "{details}");
+    }
+
+    #[test]
+    fn a_run_without_baseline_or_recovery_says_so_in_one_row_each() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        Synthetic::new(8_000, 3).write(&dir).unwrap();
+        let meta = RunMeta::load(&dir).unwrap();
+        let (s, _) = summarise_with_samples(&dir, &meta, false).unwrap();
+        let html = PathBuf::from("/tmp/runs/20261207T171721Z-smoke/report.html");
+        let text = text(&s, &html);
+        assert_answers_first(&text, &html);
+        let (answers, _) = parts(&text);
+        assert!(answers.len() <= 12, "{text}");
+        let row = |label: &str| {
+            let i = answers
+                .iter()
+                .position(|r| r.starts_with(&format!("{label:<LABEL$}")))
+                .unwrap();
+            (answers[i], answers[i + 1])
+        };
+        for (label, says) in [
+            ("regression", "no baseline"),
+            ("recovery", "no recovery phase"),
+        ] {
+            let (first, next) = row(label);
+            assert!(first.contains(says), "{text}");
+            assert!(!next.starts_with(' '), "{label} takes one row:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_report_path_longer_than_a_row_is_never_cut() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        Synthetic::new(4_000, 5).write(&dir).unwrap();
+        let meta = RunMeta::load(&dir).unwrap();
+        let (s, _) = summarise_with_samples(&dir, &meta, false).unwrap();
+        let html = PathBuf::from(format!("/srv/{}/report.html", "nightly-runs/".repeat(8)));
+        let text = text(&s, &html);
+        let row = format!("{:<LABEL$}{}", "report", html.display());
+        assert!(text.lines().any(|l| l == row), "{text}");
+        assert!(answer_rows(&text) <= ANSWER_ROWS, "{text}");
+    }
+
+    #[test]
+    fn rows_break_at_spaces_and_keep_a_unit_with_its_number() {
+        let rows = wrap("capacity     held at 50, failed at 100 (p95 2000 ms > 1500 ms)", 40, 13);
+        assert_eq!(
+            rows,
+            [
+                "capacity     held at 50, failed at 100",
+                "             (p95 2000 ms > 1500 ms)"
+            ]
+        );
+        let rows = wrap("knee         error rate 43.12 % > 1.00 %", 35, 13);
+        assert_eq!(rows, ["knee         error rate 43.12 % >", "             1.00 %"]);
+        // A word longer than the row stays whole.
+        let long = "x".repeat(50);
+        assert_eq!(wrap(&format!("report {long}"), 20, 2), ["report", &format!("  {long}")]);
+        // Leading spaces (table rows) are kept.
+        assert_eq!(wrap("  FAIL    stage 1 hold", 80, 4), ["  FAIL    stage 1 hold"]);
+    }
+
+    #[test]
+    fn answers_too_long_for_their_rows_are_cut_and_the_rest_keep_a_row() {
+        let long = |label| Answer {
+            label,
+            text: "word ".repeat(200),
+        };
+        let mut answers: Vec<Answer> = LABELS.iter().map(|l| long(l)).collect();
+        answers[7].text = format!("/srv/{}/report.html", "nightly-runs/".repeat(8));
+        let laid = layout(&answers);
+        let rows: usize = laid.iter().map(|r| r.rows.len()).sum();
+        assert!(rows <= ANSWER_ROWS, "{rows}");
+        assert!(laid.iter().all(|r| !r.rows.is_empty()));
+        // The first answers get the rows to spare; the path is never cut.
+        assert!(laid[0].rows.len() > 1);
+        assert!(laid[..7].iter().all(|r| r.cut));
+        assert!(laid[7].rows.len() == 1 && !laid[7].cut, "{:?}", laid[7].rows);
+        assert!(laid[7].rows[0].starts_with("report       /srv/"));
+        for r in &laid[..7] {
+            assert!(r.rows.iter().all(|row| row.width() <= WIDTH));
+        }
+    }
+}
