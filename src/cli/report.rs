@@ -26,6 +26,10 @@ pub struct ReportArgs {
     /// Write a Markdown summary for a pull-request comment to FILE.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// End the Markdown summary with links to the report and the CI job, left as
+    /// `{{REPORT_URL}}` and `{{JOB_URL}}` for CI to fill.
+    #[arg(long, requires = "markdown")]
+    pub markdown_links: bool,
 }
 
 /// Render, print the summary, and return the verdict's exit code.
@@ -34,6 +38,7 @@ pub fn exec(args: ReportArgs) -> Result<u8> {
         baselines: args.baseline,
         junit: args.junit,
         markdown: args.markdown,
+        markdown_links: args.markdown_links,
         progress: true,
         ..Default::default()
     };

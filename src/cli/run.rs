@@ -37,9 +37,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Write a Markdown summary for a pull-request comment to FILE (parent folders
-    /// created; `{{REPORT_URL}}` and `{{JOB_URL}}` are left for CI to fill).
+    /// created).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// End the Markdown summary with links to the report and the CI job, left as
+    /// `{{REPORT_URL}}` and `{{JOB_URL}}` for CI to fill.
+    #[arg(long, requires = "markdown")]
+    pub markdown_links: bool,
     /// Override one scenario value for this run, validated as in the file
     /// (repeatable): `--set target.url=http://127.0.0.1:8086`, `--set stages.0.users=20`.
     /// The value is TOML when it parses as TOML, else a string. Never a secret.
@@ -128,6 +132,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
             baseline_selection,
             junit: args.junit,
             markdown: args.markdown,
+            markdown_links: args.markdown_links,
             ..Default::default()
         },
         goose: args.goose,

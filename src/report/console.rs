@@ -53,7 +53,10 @@ pub fn text(s: &Summary, html: &Path) -> String {
     }
     let _ = writeln!(t, "\n{}", rule("details"));
     for answer in cut {
-        detail(&mut t, &format!("{} (in full): {}", answer.label, answer.text));
+        detail(
+            &mut t,
+            &format!("{} (in full): {}", answer.label, answer.text),
+        );
     }
     for line in details(s) {
         detail(&mut t, &line);
@@ -174,9 +177,7 @@ fn wrap(line: &str, width: usize, indent: usize) -> Vec<String> {
         }
     }
     rows.push(row);
-    rows.into_iter()
-        .map(|r| r.trim_end().to_string())
-        .collect()
+    rows.into_iter().map(|r| r.trim_end().to_string()).collect()
 }
 
 /// The words of `line`, a unit kept with the number before it (`5000 ms`,
@@ -199,7 +200,17 @@ fn glue_units(line: &str) -> Vec<String> {
 
 /// The verdict, with why when it is not a pass.
 fn verdict(s: &Summary) -> String {
-    let mut v = format!("{} ({})", s.verdict.label(), s.run.scenario);
+    format!(
+        "{} ({}){}",
+        s.verdict.label(),
+        s.run.scenario,
+        verdict_reason(s)
+    )
+}
+
+/// What follows the verdict's word: regression, interruption, and why.
+fn verdict_reason(s: &Summary) -> String {
+    let mut v = String::new();
     if s.regression {
         v += ", REGRESSION";
     }
@@ -240,7 +251,7 @@ fn worst<'a>(results: impl Iterator<Item = &'a SloResult>) -> Option<&'a SloResu
 
 /// The first window (by start) on which an SLO failed, its worst figure
 /// against its bound; else where the ladder stopped, or that nothing broke.
-fn broke_first(s: &Summary) -> String {
+pub(super) fn broke_first(s: &Summary) -> String {
     let window = |name: &str| s.windows.iter().find(|w| w.name == name);
     let first = s
         .slos
@@ -286,7 +297,7 @@ fn capacity(s: &Summary) -> String {
 }
 
 /// The knee (where added viewers stopped adding throughput), or why none.
-fn knee(s: &Summary) -> String {
+pub(super) fn knee(s: &Summary) -> String {
     match &s.knee {
         Some(k) if k.slope_ratio < 0.0 => format!(
             "{} viewers: throughput fell on to {} viewers ({})",
@@ -328,10 +339,7 @@ fn regression(s: &Summary) -> String {
     match b.regressions.as_slice() {
         [] => b.verdict.clone(),
         [one] => format!("REGRESSION: {one}"),
-        [first, rest @ ..] => format!(
-            "REGRESSION: {first}; and {} more (details)",
-            rest.len()
-        ),
+        [first, rest @ ..] => format!("REGRESSION: {first}; and {} more (details)", rest.len()),
     }
 }
 
@@ -553,7 +561,6 @@ pub fn answer_rows(text: &str) -> usize {
         .sum()
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -626,14 +633,19 @@ mod tests {
             sentence,
             classes: Vec::new(),
         });
-        s.inputs.notes.push(format!("baseline: {}", "a very long note ".repeat(20)));
+        s.inputs
+            .notes
+            .push(format!("baseline: {}", "a very long note ".repeat(20)));
         s
     }
 
     /// Rows of the answers (before the blank line), and of the details.
     fn parts(text: &str) -> (Vec<&str>, Vec<&str>) {
         let rows: Vec<&str> = text.lines().collect();
-        let blank = rows.iter().position(|l| l.is_empty()).expect("a blank line");
+        let blank = rows
+            .iter()
+            .position(|l| l.is_empty())
+            .expect("a blank line");
         (rows[..blank].to_vec(), rows[blank + 1..].to_vec())
     }
 
@@ -676,7 +688,10 @@ mod tests {
         assert_answers_first(&text, &html);
         let (answers, details) = parts(&text);
         let answers = answers.join("\n");
-        assert!(answers.contains("FAIL (synthetic), REGRESSION, INTERRUPTED"), "{answers}");
+        assert!(
+            answers.contains("FAIL (synthetic), REGRESSION, INTERRUPTED"),
+            "{answers}"
+        );
         assert!(answers.contains("REGRESSION: "), "{answers}");
         assert!(answers.contains("capacity     held at "), "{answers}");
         // Every regressed figure is in the details, and so is each answer cut short.
@@ -748,7 +763,11 @@ mod tests {
 
     #[test]
     fn rows_break_at_spaces_and_keep_a_unit_with_its_number() {
-        let rows = wrap("capacity     held at 50, failed at 100 (p95 2000 ms > 1500 ms)", 40, 13);
+        let rows = wrap(
+            "capacity     held at 50, failed at 100 (p95 2000 ms > 1500 ms)",
+            40,
+            13,
+        );
         assert_eq!(
             rows,
             [
@@ -757,12 +776,21 @@ mod tests {
             ]
         );
         let rows = wrap("knee         error rate 43.12 % > 1.00 %", 35, 13);
-        assert_eq!(rows, ["knee         error rate 43.12 % >", "             1.00 %"]);
+        assert_eq!(
+            rows,
+            ["knee         error rate 43.12 % >", "             1.00 %"]
+        );
         // A word longer than the row stays whole.
         let long = "x".repeat(50);
-        assert_eq!(wrap(&format!("report {long}"), 20, 2), ["report", &format!("  {long}")]);
+        assert_eq!(
+            wrap(&format!("report {long}"), 20, 2),
+            ["report", &format!("  {long}")]
+        );
         // Leading spaces (table rows) are kept.
-        assert_eq!(wrap("  FAIL    stage 1 hold", 80, 4), ["  FAIL    stage 1 hold"]);
+        assert_eq!(
+            wrap("  FAIL    stage 1 hold", 80, 4),
+            ["  FAIL    stage 1 hold"]
+        );
     }
 
     #[test]
@@ -780,7 +808,11 @@ mod tests {
         // The first answers get the rows to spare; the path is never cut.
         assert!(laid[0].rows.len() > 1);
         assert!(laid[..7].iter().all(|r| r.cut));
-        assert!(laid[7].rows.len() == 1 && !laid[7].cut, "{:?}", laid[7].rows);
+        assert!(
+            laid[7].rows.len() == 1 && !laid[7].cut,
+            "{:?}",
+            laid[7].rows
+        );
         assert!(laid[7].rows[0].starts_with("report       /srv/"));
         for r in &laid[..7] {
             assert!(r.rows.iter().all(|row| row.width() <= WIDTH));

@@ -79,7 +79,10 @@ impl RunHealth {
             .filter_map(|e| {
                 let (cv, random) = (e.cv?, e.random_cv?);
                 let verdict = if e.bursty { "bursty" } else { "even" };
-                Some(format!("{} {cv:.2} against {random:.2}, {verdict}", e.window))
+                Some(format!(
+                    "{} {cv:.2} against {random:.2}, {verdict}",
+                    e.window
+                ))
             })
             .collect();
         (!holds.is_empty()).then(|| {

@@ -1,12 +1,17 @@
 //! The Markdown summary (`--markdown FILE`): a pull-request or merge-request
 //! comment in GitHub-flavoured Markdown.
 //!
-//! A verdict line, the capacity bracket, one table of the judged figures (each
-//! SLO on each hold window, and the figures `[regression]` judges against the
-//! baseline: value, bound, baseline value, change and how sure the gate is),
-//! the baseline runs used, and links left as placeholders for CI to fill:
-//! [`REPORT_URL`] (the run's `report.html`) and [`JOB_URL`] (the CI job).
-//! Rendered from the same [`Summary`] as the page, so they cannot disagree.
+//! A passing run is its verdict line and one collapsed `<details>` block; any
+//! other shows its answers (broke first, capacity, knee, ladder stop,
+//! degradation, recovery, faults) and the failed or regressed figures first.
+//! The block holds one table of the judged figures (each SLO on each hold
+//! window, and the figures `[regression]` judges against the baseline: value,
+//! bound and, with a baseline, its value, the change and how sure the gate is)
+//! and the baseline runs by folder name. URLs are code spans (GitHub links
+//! none) and local absolute paths shrink to their last part. Links to the
+//! report and the CI job, as placeholders for CI to fill ([`REPORT_URL`],
+//! [`JOB_URL`]), only with `--markdown-links`. Rendered from the same
+//! [`Summary`] as the page, so they cannot disagree.
 
 use std::fmt::Write as _;
 
@@ -20,11 +25,48 @@ pub const JOB_URL: &str = "{{JOB_URL}}";
 /// The most rows the figures table shows (a comment must stay readable).
 pub const MAX_ROWS: usize = 40;
 
-/// The Markdown text of the summary.
-pub fn markdown(s: &Summary) -> String {
+/// The Markdown text of the summary. `links`: end it with links to the report
+/// and the CI job as placeholders ([`REPORT_URL`], [`JOB_URL`]) for CI to fill.
+///
+/// A passing run is its verdict line and one collapsed `<details>` block; a
+/// run that failed, regressed or could not be judged shows its answers and
+/// the figures that failed or regressed, with everything else collapsed.
+pub fn markdown(s: &Summary, links: bool) -> String {
     let mut m = String::new();
     let r = &s.run;
     let _ = writeln!(m, "### dashload: {} — {}\n", cell(&r.scenario), headline(s));
+    let passed = s.verdict == Verdict::Pass && !s.regression && !r.interrupted;
+    let answers = answers(s);
+    let rows = figure_rows(s);
+    if passed {
+        let held = match &s.partly_judged {
+            None => "Every SLO held on every hold window",
+            Some(_) => "Every SLO held on the hold windows with the samples to judge it",
+        };
+        let baseline = s
+            .baseline
+            .as_ref()
+            .map(|b| format!("; {}", b.verdict))
+            .unwrap_or_default();
+        let _ = writeln!(m, "{}\n", cell(&format!("{held}{baseline}.")));
+        let _ = writeln!(
+            m,
+            "<details><summary>Capacity, knee and the {} judged figures</summary>\n",
+            rows.len()
+        );
+        m.push_str(&answers);
+    } else {
+        m.push_str(&answers);
+        let bad: Vec<&Row> = rows.iter().filter(|r| rank(r) < 2).collect();
+        if !bad.is_empty() {
+            table(&mut m, s, &bad);
+        }
+        let _ = writeln!(
+            m,
+            "<details><summary>Every judged figure ({}), the run and its baseline</summary>\n",
+            rows.len()
+        );
+    }
     let _ = writeln!(
         m,
         "Started {} UTC, ran {:.0} s, peak {} viewers, target {} {}.\n",
@@ -34,16 +76,37 @@ pub fn markdown(s: &Summary) -> String {
         cell(&r.target.kind),
         cell(&r.target.url)
     );
+    if rows.is_empty() {
+        m.push_str("No figure was judged (no SLO on a hold window, no baseline).\n\n");
+    } else {
+        table(&mut m, s, &rows.iter().collect::<Vec<_>>());
+    }
+    baselines(&mut m, s);
+    m.push_str("</details>\n");
+    if links {
+        let _ = writeln!(m, "\n[Full report]({REPORT_URL}) · [CI job]({JOB_URL})");
+    }
+    m
+}
+
+/// The answers a reviewer looks for, one paragraph each: why it was not
+/// judged, capacity, knee, the ladder's stop, recovery, past capacity, faults
+/// judged on their recovery.
+fn answers(s: &Summary) -> String {
+    let mut m = String::new();
+    let mut line = |label: &str, text: &str| {
+        let _ = writeln!(m, "**{label}:** {}\n", cell(text));
+    };
     if let Some(why) = &s.unmeasured {
-        let _ = writeln!(m, "**Not judged:** {}\n", cell(why));
+        line("Not judged", why);
     }
     if let Some(which) = &s.partly_judged {
-        let _ = writeln!(
-            m,
-            "Judged on the holds with enough samples; {}\n",
-            cell(which)
+        line(
+            "Partly judged",
+            &format!("judged on the holds with enough samples; {which}"),
         );
     }
+    line("Broke first", &super::console::broke_first(s));
     let capacity = match &s.capacity_bracket {
         Some(b) => match b.headroom_sentence() {
             Some(h) => format!("{}; {h}", b.sentence()),
@@ -53,20 +116,24 @@ pub fn markdown(s: &Summary) -> String {
             .capacity
             .map_or("not found".into(), |c| format!("{c} viewers")),
     };
-    let _ = writeln!(m, "**Capacity:** {}\n", cell(&capacity));
-    if let Some(d) = &s.degradation {
-        let _ = writeln!(m, "**Past capacity:** {}\n", cell(&d.verdict));
+    line("Capacity", &capacity);
+    line("Knee", &super::console::knee(s));
+    if let Some(stop) = &s.run.ladder_stop {
+        line(
+            "Ladder stop",
+            &format!("{} ({} viewers): {}", stop.step, stop.viewers, stop.reason),
+        );
     }
-    if let Some(line) = super::recovery_line(s) {
-        let _ = writeln!(m, "**Recovery:** {}\n", cell(&line));
+    if let Some(d) = &s.degradation {
+        line("Past capacity", &d.verdict);
+    }
+    if let Some(recovery) = super::recovery_line(s) {
+        line("Recovery", &recovery);
     }
     // Faults whose recovery is a verdict; the others are in the full report.
     for f in s.faults.iter().filter(|f| f.verdict.is_some()) {
-        let _ = writeln!(m, "**Fault {}:** {}\n", f.index, cell(&f.line()));
+        line(&format!("Fault {}", f.index), &f.line());
     }
-    figures_table(&mut m, s);
-    baselines(&mut m, s);
-    let _ = writeln!(m, "[Full report]({REPORT_URL}) · [CI job]({JOB_URL})");
     m
 }
 
@@ -105,7 +172,9 @@ fn delta_figure(class: RequestClass, metric: SloMetric) -> String {
     }
 }
 
-fn figures_table(m: &mut String, s: &Summary) {
+/// Every judged figure: each SLO on a hold window, then the gate's other
+/// figures; failures and regressions first.
+fn figure_rows(s: &Summary) -> Vec<Row<'_>> {
     let deltas: Vec<&Delta> = s
         .baseline
         .iter()
@@ -162,19 +231,28 @@ fn figures_table(m: &mut String, s: &Summary) {
             });
         }
     }
-    if rows.is_empty() {
-        m.push_str("No figure was judged (no SLO on a hold window, no baseline).\n\n");
-        return;
+    rows.sort_by_key(rank);
+    rows
+}
+
+/// 0: failed and regressed, 1: either, 2: neither.
+fn rank(r: &Row) -> u8 {
+    let failed = r.slo.is_some_and(|x| x.verdict == SloVerdict::Fail);
+    let regressed = r.delta.is_some_and(|d| d.regression);
+    u8::from(!failed) + u8::from(!regressed)
+}
+
+/// The figures table, at most [`MAX_ROWS`] rows; the baseline's columns only
+/// with a baseline (a column of "—" says nothing).
+fn table(m: &mut String, s: &Summary, rows: &[&Row]) {
+    let with_baseline = s.baseline.is_some();
+    if with_baseline {
+        m.push_str("| window | figure | value | SLO | baseline | change | sure worse |\n");
+        m.push_str("|---|---|---:|---|---:|---:|---:|\n");
+    } else {
+        m.push_str("| window | figure | value | SLO |\n");
+        m.push_str("|---|---|---:|---|\n");
     }
-    // Failures and regressions first, so a cut table keeps them.
-    let rank = |r: &Row| {
-        let failed = r.slo.is_some_and(|x| x.verdict == SloVerdict::Fail);
-        let regressed = r.delta.is_some_and(|d| d.regression);
-        u8::from(!failed) + u8::from(!regressed)
-    };
-    rows.sort_by_key(|r| rank(r));
-    m.push_str("| window | figure | value | SLO | baseline | change | sure worse |\n");
-    m.push_str("|---|---|---:|---|---:|---:|---:|\n");
     for r in rows.iter().take(MAX_ROWS) {
         let unit = |v: Option<f64>| v.map_or("—".into(), |v| value(r.metric, v));
         let slo = match r.slo {
@@ -189,17 +267,21 @@ fn figures_table(m: &mut String, s: &Summary) {
             ),
             None => "—".into(),
         };
-        let (base, change, sure) = match r.delta {
-            Some(d) => (unit(d.baseline), change(r.metric, d), sureness(d)),
-            None => ("—".into(), "—".into(), "—".into()),
-        };
-        let _ = writeln!(
+        let _ = write!(
             m,
-            "| {} | {} | {} | {slo} | {base} | {change} | {sure} |",
+            "| {} | {} | {} | {slo} |",
             cell(r.window),
             cell(&format!("{} {}", r.class.label(), metric_word(r.metric))),
             unit(r.value),
         );
+        if with_baseline {
+            let (base, change, sure) = match r.delta {
+                Some(d) => (unit(d.baseline), change(r.metric, d), sureness(d)),
+                None => ("—".into(), "—".into(), "—".into()),
+            };
+            let _ = write!(m, " {base} | {change} | {sure} |");
+        }
+        m.push('\n');
     }
     if rows.len() > MAX_ROWS {
         let _ = writeln!(
@@ -302,7 +384,7 @@ fn baselines(m: &mut String, s: &Summary) {
             }
             m.push('\n');
             for (dir, started) in runs {
-                let _ = writeln!(m, "- `{}` (started {started} UTC)", code(dir));
+                let _ = writeln!(m, "- `{}` (started {started} UTC)", code(&folder_name(dir)));
             }
             let _ = writeln!(
                 m,
@@ -317,9 +399,55 @@ fn baselines(m: &mut String, s: &Summary) {
     }
 }
 
+/// A run folder by its name alone: the path it was read from is the
+/// reader's machine's, which a comment must not publish.
+fn folder_name(dir: &str) -> String {
+    let trimmed = dir.trim_end_matches('/');
+    std::path::Path::new(trimmed)
+        .file_name()
+        .map_or(trimmed.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 /// Text safe in a table cell or a line: `|` escaped, line breaks and HTML
-/// specials neutralised.
+/// specials neutralised, and each URL in a code span, so that GitHub links
+/// no address (a loopback one least of all) and absolute paths in it
+/// (`/home/…/reports/x`) shrink to their last part.
 pub fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("http://").or_else(|| rest.find("https://")) {
+        let at = [rest.find("http://"), rest.find("https://")]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(at);
+        out.push_str(&plain(&rest[..at]));
+        let end = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '|' | '<' | '>' | '`' | ')' | ','))
+            .map_or(rest.len(), |e| at + e);
+        let _ = write!(out, "`{}`", code(&rest[at..end]).replace('|', "\\|"));
+        rest = &rest[end..];
+    }
+    out.push_str(&plain(rest));
+    out
+}
+
+/// [`cell`] for text without URLs: escaped, and every absolute path of this
+/// machine (one that exists here: a reports folder, a baseline) by its last part.
+fn plain(text: &str) -> String {
+    let text = text
+        .split(' ')
+        .map(|word| {
+            let path = word.trim_end_matches([',', ';', ':', ')', '.']);
+            let local =
+                path.starts_with('/') && path.len() > 1 && std::path::Path::new(path).exists();
+            match local {
+                true => word.replacen(path, &folder_name(path), 1),
+                false => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -346,9 +474,10 @@ mod tests {
     use crate::report::{render_run, ReportOptions};
     use crate::runfolder::files;
 
-    /// The rows of the first table: cells split on unescaped `|`.
+    /// The rows of the full table (in the details block): cells split on unescaped `|`.
     fn table(md: &str) -> Vec<Vec<String>> {
         md.lines()
+            .skip_while(|l| !l.starts_with("<details>"))
             .skip_while(|l| !l.starts_with("| window"))
             .take_while(|l| l.starts_with('|'))
             .map(|l| {
@@ -395,6 +524,7 @@ mod tests {
             &ReportOptions {
                 baselines: vec![base.clone()],
                 markdown: Some(out_file.clone()),
+                markdown_links: true,
                 ..Default::default()
             },
         )
@@ -407,7 +537,9 @@ mod tests {
         assert!(md.contains("REGRESSION"), "{md}");
         assert!(md.contains(&format!("[Full report]({REPORT_URL})")));
         assert!(md.contains(&format!("[CI job]({JOB_URL})")));
-        assert!(md.contains(&format!("`{}`", base.display())), "{md}");
+        // The baseline by its folder's name, never the path it was read from.
+        assert!(md.contains("- `base` (started "), "{md}");
+        assert!(!md.contains(&dir.path().display().to_string()), "{md}");
         let capacity = s.capacity_bracket.as_ref().unwrap().sentence();
         assert!(md.contains(&cell(&capacity)), "{md}");
 
@@ -528,7 +660,121 @@ mod tests {
         );
         let rows = table(&md);
         assert!(rows.len() > 2, "{md}");
-        assert!(rows.iter().all(|r| r.len() == 7), "{rows:?}");
+        // Without a baseline, no baseline columns (a column of "—" says nothing).
+        assert!(rows.iter().all(|r| r.len() == 4), "{rows:?}");
         assert!(rows[2..].iter().all(|r| r[0].ends_with(" | x")), "{rows:?}");
+    }
+
+    /// The Markdown of a synthetic run of `rows` requests, changed by `edit`.
+    fn markdown_of(rows: u64, links: bool, edit: impl FnOnce(&mut Summary)) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        write_run(dir.path(), rows, 11).unwrap();
+        let meta = crate::runfolder::RunMeta::load(dir.path()).unwrap();
+        let (mut s, _) = crate::report::summarise_with_samples(dir.path(), &meta, false).unwrap();
+        edit(&mut s);
+        markdown(&s, links)
+    }
+
+    /// Mark every SLO result passed: a passing run.
+    fn passing(s: &mut Summary) {
+        for r in &mut s.slos {
+            r.verdict = SloVerdict::Pass;
+        }
+        s.verdict = Verdict::Pass;
+        s.slo_failed = false;
+        s.unmeasured = None;
+        s.partly_judged = None;
+    }
+
+    #[test]
+    fn a_passing_run_is_a_verdict_line_and_one_collapsed_block() {
+        let md = markdown_of(6_000, false, passing);
+        let lines: Vec<&str> = md.lines().filter(|l| !l.is_empty()).collect();
+        assert!(
+            lines[0].starts_with("### dashload: synthetic — ✅ PASS"),
+            "{md}"
+        );
+        assert!(
+            lines[1].starts_with("Every SLO held on every hold window"),
+            "{md}"
+        );
+        assert!(lines[2].starts_with("<details><summary>"), "{md}");
+        assert_eq!(*lines.last().unwrap(), "</details>", "{md}");
+        assert_eq!(md.matches("<details>").count(), 1, "{md}");
+        // Knee and capacity inside; no placeholder unless asked for.
+        assert!(md.contains("**Knee:** "), "{md}");
+        assert!(md.contains("**Capacity:** "), "{md}");
+        assert!(!md.contains("{{"), "{md}");
+        let linked = markdown_of(6_000, true, passing);
+        assert!(linked.trim_end().ends_with(&format!(
+            "[Full report]({REPORT_URL}) · [CI job]({JOB_URL})"
+        )));
+    }
+
+    #[test]
+    fn a_failed_run_shows_its_answers_and_failures_before_the_collapsed_rest() {
+        let md = markdown_of(6_000, false, |s| {
+            let r = s.slos.iter_mut().find(|r| r.judged).unwrap();
+            r.verdict = SloVerdict::Fail;
+            s.verdict = Verdict::Fail;
+            s.run.ladder_stop = Some(crate::runfolder::LadderStop {
+                step: "step 3".into(),
+                viewers: 100,
+                reason: "dashboard load p95 4200 ms > 4000 ms".into(),
+                at_ms: 1,
+                refined_until_ms: None,
+            });
+        });
+        let open = md.find("<details>").expect("a details block");
+        let visible = &md[..open];
+        for answer in [
+            "**Broke first:** ",
+            "**Capacity:** ",
+            "**Knee:** ",
+            "**Ladder stop:** step 3 (100 viewers): ",
+        ] {
+            assert!(
+                visible.contains(answer),
+                "{answer} missing before the details:\n{md}"
+            );
+        }
+        // The visible table holds only failed (or regressed) figures.
+        let failed_rows = visible
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| window"))
+            .count();
+        assert!(failed_rows > 0, "{md}");
+        assert!(
+            visible
+                .lines()
+                .filter(|l| l.starts_with("| ") && !l.starts_with("| window"))
+                .all(|l| l.contains("❌")),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn loopback_addresses_and_local_paths_are_never_links_or_published() {
+        let here = tempfile::tempdir().unwrap();
+        let reports = here.path().join("reports");
+        std::fs::create_dir_all(&reports).unwrap();
+        let note = format!(
+            "baseline: the newest passed run of x: none under {}: judged on its SLOs alone",
+            reports.display()
+        );
+        let md = markdown_of(4_000, false, |s| {
+            s.run.target.url = "http://127.0.0.1:8086".into();
+            s.inputs.notes.push(note.clone());
+        });
+        assert!(md.contains("`http://127.0.0.1:8086`"), "{md}");
+        // Outside code spans, no address GitHub would autolink.
+        let outside: String = md.split('`').step_by(2).collect();
+        assert!(!outside.contains("http://"), "{md}");
+        assert!(!md.contains(&here.path().display().to_string()), "{md}");
+        assert!(md.contains("none under reports: judged"), "{md}");
+        assert_eq!(
+            cell("see http://[::1]:3000/x|y, then"),
+            "see `http://[::1]:3000/x`\\|y, then"
+        );
     }
 }

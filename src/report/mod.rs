@@ -71,6 +71,9 @@ pub struct ReportOptions {
     pub junit: Option<PathBuf>,
     /// Also write the Markdown summary here (`--markdown FILE`).
     pub markdown: Option<PathBuf>,
+    /// End the Markdown summary with placeholder links for CI to fill
+    /// (`--markdown-links`).
+    pub markdown_links: bool,
 }
 
 /// What rendering found.
@@ -147,7 +150,10 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         write_out(path, junit.as_bytes())?;
     }
     if let Some(path) = &options.markdown {
-        write_out(path, markdown::markdown(&summary).as_bytes())?;
+        write_out(
+            path,
+            markdown::markdown(&summary, options.markdown_links).as_bytes(),
+        )?;
     }
     // Last: the compact record the run index and baseline selection read.
     crate::history::record::write(run_dir, &summary, options.baselines.iter())?;

@@ -199,6 +199,7 @@ fn median_of_three_takes_the_last_three_passed_runs_of_the_scenario_and_digest()
             "out/ci/junit.xml",
             "--markdown",
             "out/ci/summary.md",
+            "--markdown-links",
         ],
         0,
     );
@@ -223,6 +224,8 @@ fn median_of_three_takes_the_last_three_passed_runs_of_the_scenario_and_digest()
         assert!(html.contains(&name(p)), "{} in the page", name(p));
     }
     assert!(md.contains("the median of 3 runs") && md.contains("{{REPORT_URL}}"));
+    // Baselines by their folder's name: the machine's paths stay on the machine.
+    assert!(!md.contains(&d.display().to_string()), "{md}");
     assert_eq!(
         std::fs::read(d.join("out/ci/junit.xml")).unwrap(),
         std::fs::read(current.join("junit.xml")).unwrap()
