@@ -20,12 +20,6 @@ pub struct IndexArgs {
 /// Write the index and say what it holds.
 pub fn exec(args: IndexArgs) -> Result<u8> {
     let (path, n) = crate::history::index::write_index(&args.dir)?;
-    println!(
-        "{}: {} runs of {} scenarios, {} incomplete run folders",
-        path.display(),
-        n.runs,
-        n.scenarios,
-        n.incomplete
-    );
+    println!("{}: {}", path.display(), n.counts());
     Ok(exit_code::OK)
 }

@@ -1,19 +1,20 @@
 //! `index.html` of a reports folder: every run folder, newest first, with its
-//! verdict, capacity, p95s and error rate and a link to its report, and a
-//! trend chart per scenario ([`super::trend`]).
+//! verdict, capacity, p95s and error rate and a link to its report, and per
+//! scenario digest (the file and its overrides) trends of p95, capacity and
+//! error rate ([`super::trend`]). It fits a 1024 px wide window.
 //!
 //! It is rebuilt from the folders' `history.json` files every time (after each
 //! `dashload run`, and by `dashload index`), so it never drifts from what is on
 //! disk; one self-contained page (inline SVG, no script, no URL), written
 //! atomically. Every string that comes from a file is HTML-escaped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::trend::{self, Outcome, CHART_RUNS};
+use super::trend::{self, Figure, Outcome, CHART_RUNS};
 use super::{folders, Folder, History};
 use crate::error::{Error, Result};
 use crate::report::html::escape;
@@ -29,8 +30,24 @@ pub struct Indexed {
     pub runs: usize,
     /// Incomplete run folders listed.
     pub incomplete: usize,
-    /// Scenarios charted.
+    /// Scenarios (by name) charted.
     pub scenarios: usize,
+}
+
+impl Indexed {
+    /// `4 runs of 2 scenarios, 1 incomplete run folder`, plurals right.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} of {}, {}",
+            plural(self.runs, "run", "runs"),
+            plural(self.scenarios, "scenario", "scenarios"),
+            plural(
+                self.incomplete,
+                "incomplete run folder",
+                "incomplete run folders"
+            )
+        )
+    }
 }
 
 /// Rebuild `<reports>/index.html` from the run folders under `reports`.
@@ -72,10 +89,20 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;color:#222}\
-table{border-collapse:collapse;font-size:14px}th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;white-space:nowrap}\
-td.n{text-align:right}tr.failed td.v{color:#c62828;font-weight:bold}tr.regressed td.v{color:#7b1fa2;font-weight:bold}\
-tr.passed td.v{color:#2e7d32}tr.incomplete td{color:#777}figure{margin:0 0 1em 0}svg{max-width:100%;height:auto}";
+/// Fits 1024 px: charts shrink with the page, and the table's long cells
+/// (baselines, folder names) wrap instead of widening it.
+const STYLE: &str = "body{font-family:sans-serif;margin:1em;color:#222;max-width:1400px}\
+table{border-collapse:collapse;font-size:13px;width:100%}th,td{padding:3px 6px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
+td.t{white-space:nowrap}td.w{overflow-wrap:anywhere;word-break:break-word}\
+td.n,th.n{text-align:right;white-space:nowrap}tr.failed td.v{color:#c62828;font-weight:bold}tr.regressed td.v{color:#7b1fa2;font-weight:bold}\
+tr.passed td.v{color:#2e7d32}tr.incomplete td{color:#777}.note{color:#555;font-size:14px}.digest{font-weight:normal;color:#666;font-size:14px}\
+.trends{display:flex;flex-wrap:wrap;gap:0 16px}figure{margin:0 0 1em 0;max-width:100%}figure.wide{flex:1 1 100%}\
+figure.small{flex:0 1 470px}svg{max-width:100%;height:auto}";
+
+/// `1 run`, `2 runs`, `0 runs`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 
 /// The page for `found` (as [`folders`] gives them: newest first).
 pub fn page(reports: &Path, found: &[(PathBuf, Folder)]) -> (String, Indexed) {
@@ -85,53 +112,74 @@ pub fn page(reports: &Path, found: &[(PathBuf, Folder)]) -> (String, Indexed) {
         incomplete: 0,
         scenarios: 0,
     };
-    // Per scenario, in the order of their newest run: its runs, newest first.
-    let mut by_scenario: Vec<(&str, Vec<&History>)> = Vec::new();
-    let mut position: BTreeMap<&str, usize> = BTreeMap::new();
+    // Per scenario digest (a file and its overrides: runs with other `--set`
+    // values are other trends), in the order of their newest run: its runs,
+    // newest first.
+    let mut by_digest: Vec<((&str, &str), Vec<&History>)> = Vec::new();
+    let mut position: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (_, f) in found {
         match f {
             Folder::Complete(h) => {
                 indexed.runs += 1;
-                let i = *position.entry(&h.scenario).or_insert_with(|| {
-                    by_scenario.push((&h.scenario, Vec::new()));
-                    by_scenario.len() - 1
+                let key = (h.scenario.as_str(), h.scenario_digest.as_str());
+                let i = *position.entry(key).or_insert_with(|| {
+                    by_digest.push((key, Vec::new()));
+                    by_digest.len() - 1
                 });
-                by_scenario[i].1.push(h);
+                by_digest[i].1.push(h);
             }
             Folder::Incomplete { .. } => indexed.incomplete += 1,
             Folder::NotARun => {}
         }
     }
-    indexed.scenarios = by_scenario.len();
+    let names: BTreeSet<&str> = by_digest.iter().map(|((name, _), _)| *name).collect();
+    indexed.scenarios = names.len();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dashload runs: {folder}</title><style>{STYLE}</style></head><body>\n\
-         <h1>dashload runs: {folder}</h1>\n<p>{runs} runs of {scenarios} scenarios, {incomplete} incomplete run folders; newest first. \
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>dashload runs: {folder}</title><style>{STYLE}</style></head><body>\n\
+         <h1>dashload runs: {folder}</h1>\n<p>{counts}; newest first. \
          Rebuilt from the run folders at {now} UTC by dashload {version}. Latencies and error rates are over each run's hold windows \
          (error rate: failed dashboard loads ÷ dashboard loads).</p>\n",
         folder = escape(&reports.display().to_string()),
-        runs = indexed.runs,
-        scenarios = indexed.scenarios,
-        incomplete = indexed.incomplete,
+        counts = indexed.counts(),
         now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S"),
         version = env!("CARGO_PKG_VERSION"),
     );
-    if !by_scenario.is_empty() {
-        out.push_str("<h2>Trends</h2>\n");
+    if !by_digest.is_empty() {
+        out.push_str(
+            "<h2>Trends</h2>\n<p class=\"note\">One trend per scenario digest: the scenario file with its \
+             overrides (<code>--set</code>, <code>DASHLOAD_TARGET_*</code>). Runs of the same file with other \
+             values, or of another version of it, are trends of their own.</p>\n",
+        );
     }
-    for (scenario, runs) in &by_scenario {
+    for ((scenario, digest), runs) in &by_digest {
         let mut shown: Vec<&History> = runs.iter().take(CHART_RUNS).copied().collect();
         shown.reverse();
+        let short: String = digest.chars().take(12).collect();
         let _ = write!(
             out,
-            "<h3>{}</h3>\n<figure>{}</figure>\n",
+            "<h3>{} <span class=\"digest\">digest {} · {}</span></h3>\n<div class=\"trends\">",
             escape(scenario),
-            trend::chart(scenario, &shown, runs.len())
+            escape(&short),
+            plural(runs.len(), "run", "runs"),
         );
+        for figure in Figure::ALL {
+            let _ = write!(
+                out,
+                "<figure class=\"{}\">{}</figure>",
+                if figure == Figure::P95 {
+                    "wide"
+                } else {
+                    "small"
+                },
+                trend::chart(scenario, figure, &shown, runs.len())
+            );
+        }
+        out.push_str("</div>\n");
     }
     out.push_str(
         "<h2>Runs</h2>\n<table id=\"runs\"><thead><tr><th>started (UTC)</th><th>scenario</th><th>verdict</th>\
-         <th>capacity (viewers)</th><th class=\"n\">dashboard load p95 ms</th><th class=\"n\">panel query p95 ms</th>\
+         <th>capacity (viewers)</th><th class=\"n\">load p95 ms</th><th class=\"n\">panel p95 ms</th>\
          <th class=\"n\">error rate</th><th>baseline</th><th>run folder</th></tr></thead><tbody>\n",
     );
     for (dir, f) in found {
@@ -180,8 +228,8 @@ fn row(out: &mut String, dir: &Path, f: &Folder) {
             let ms = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.0}"));
             let _ = writeln!(
                 out,
-                "<tr class=\"{class}\"><td>{when}</td><td>{scenario}</td><td class=\"v\">{verdict}</td><td>{capacity}</td>\
-                 <td class=\"n\">{load}</td><td class=\"n\">{panel}</td><td class=\"n\">{errors}</td><td>{baseline}</td><td>{link}</td></tr>",
+                "<tr class=\"{class}\"><td class=\"t\">{when}</td><td class=\"w\">{scenario}</td><td class=\"v\">{verdict}</td><td>{capacity}</td>\
+                 <td class=\"n\">{load}</td><td class=\"n\">{panel}</td><td class=\"n\">{errors}</td><td class=\"w\">{baseline}</td><td class=\"w\">{link}</td></tr>",
                 class = outcome.label().replace(' ', "-"),
                 when = when(Some(h.started_at)),
                 scenario = escape(&h.scenario),
@@ -198,7 +246,7 @@ fn row(out: &mut String, dir: &Path, f: &Folder) {
         } => {
             let _ = writeln!(
                 out,
-                "<tr class=\"incomplete\"><td>{}</td><td>{}</td><td class=\"v\" colspan=\"6\">incomplete: {}</td><td>{link}</td></tr>",
+                "<tr class=\"incomplete\"><td class=\"t\">{}</td><td class=\"w\">{}</td><td class=\"v\" colspan=\"6\">incomplete: {}</td><td class=\"w\">{link}</td></tr>",
                 when(*started_at),
                 scenario.as_deref().map_or("—".into(), escape),
                 why.label(),
@@ -258,6 +306,57 @@ pub(crate) mod tests {
         };
         fs::write(dir.join(files::HISTORY), serde_json::to_vec(&h).unwrap()).unwrap();
         dir
+    }
+
+    /// Change the history.json of the run folder `dir`.
+    pub(crate) fn edit_history(dir: &Path, edit: impl FnOnce(&mut History)) {
+        let path = dir.join(files::HISTORY);
+        let mut h: History = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        edit(&mut h);
+        fs::write(&path, serde_json::to_vec(&h).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn runs_with_other_overrides_are_a_trend_of_their_own_and_counts_read_right() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = tmp.path();
+        fake_run(r, "a1", "staged", 0, "pass");
+        fake_run(r, "a2", "staged", 2, "fail");
+        // The same file run with `--set stages.0.users=20`: another digest.
+        let other = fake_run(r, "b1", "staged", 1, "pass");
+        edit_history(&other, |h| h.scenario_digest = "e0e0".into());
+        let (path, n) = write_index(r).unwrap();
+        assert_eq!((n.runs, n.scenarios), (3, 1));
+        let page = fs::read_to_string(path).unwrap();
+        assert_eq!(page.matches("<div class=\"trends\">").count(), 2, "{page}");
+        assert!(page.contains("digest d · 2 runs</span>"), "{page}");
+        assert!(page.contains("digest e0e0 · 1 run</span>"), "{page}");
+        // Per digest: p95, capacity and error rate.
+        assert_eq!(page.matches("<svg").count(), 6);
+        for figure in [
+            "p95 over the hold windows",
+            "capacity bracket",
+            "dashboard-load error rate",
+        ] {
+            assert_eq!(
+                page.matches(&format!("aria-label=\"Trend of {figure}: staged\""))
+                    .count(),
+                2
+            );
+        }
+        assert!(
+            page.contains("<p>3 runs of 1 scenario, 0 incomplete run folders; newest first."),
+            "{page}"
+        );
+        assert_eq!(
+            Indexed {
+                runs: 1,
+                scenarios: 1,
+                incomplete: 1
+            }
+            .counts(),
+            "1 run of 1 scenario, 1 incomplete run folder"
+        );
     }
 
     /// The hrefs of the page's links.
@@ -327,7 +426,7 @@ pub(crate) mod tests {
             page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;")
         );
         assert!(page.contains("older &lt;run&gt;"));
-        assert_eq!(page.matches("<svg").count(), 3, "a trend per scenario");
+        assert_eq!(page.matches("<svg").count(), 9, "three trends per scenario digest");
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "no URL"

@@ -1,8 +1,9 @@
-//! The trend chart of one scenario for the run index: the p95 of dashboard
-//! loads and of panel queries (over each run's hold windows) against the runs'
-//! start, one marker per run whose shape says how the run ended (passed,
-//! failed, regressed, not judged, interrupted). Inline SVG drawn with plotters,
-//! like the report's charts: no script, no URL.
+//! The trend charts of one scenario digest for the run index, each figure
+//! against the runs' start with one marker per run whose shape says how the
+//! run ended (passed, failed, regressed, not judged, interrupted): the p95 of
+//! dashboard loads and of panel queries (over each run's hold windows), and
+//! beside it the capacity bracket and the error rate. Inline SVG drawn with
+//! plotters, like the report's charts: no script, no URL.
 
 use std::error::Error as StdError;
 use std::ops::Range;
@@ -15,6 +16,9 @@ use plotters::prelude::*;
 use super::History;
 use crate::report::charts::{HEIGHT, WIDTH};
 
+/// The small charts beside the p95 one: two fit side by side in 1024 px.
+const SMALL: (u32, u32) = (470, 300);
+
 /// The most runs a chart shows (the newest); the index's table lists every run.
 pub const CHART_RUNS: usize = 200;
 
@@ -22,6 +26,11 @@ const FONT: &str = "sans-serif";
 /// Text size given to plotters (its SVG writes size / 1.24: 14.5 px), as the report's.
 const LABEL: u32 = 18;
 const LEGEND_WIDTH: u32 = 250;
+/// A small chart's legend, below its plot: one line per series.
+const SMALL_LEGEND_HEIGHT: u32 = 34;
+/// The least time either side of the runs: five runs within two minutes take
+/// half the axis, not a 10 px column.
+const MIN_PAD_S: f64 = 60.0;
 
 /// How a run ended, as the chart and the index mark it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,28 +94,103 @@ type DrawResult = Result<(), Box<dyn StdError>>;
 /// One line: its label, colour, and `(start, p95, outcome)` per run.
 type Series = (&'static str, RGBColor, Vec<(f64, f64, Outcome)>);
 
-/// The chart of `scenario` over `runs` (oldest first: the newest
+/// What a trend chart plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    /// Dashboard-load and panel-query p95, ms: the large chart, with the outcome legend.
+    P95,
+    /// The capacity bracket: the most viewers held and the fewest that failed.
+    Capacity,
+    /// Failed dashboard loads ÷ dashboard loads, percent.
+    ErrorRate,
+}
+
+impl Figure {
+    /// Every chart of a scenario digest, in the page's order.
+    pub const ALL: [Figure; 3] = [Figure::P95, Figure::Capacity, Figure::ErrorRate];
+
+    fn title(self) -> &'static str {
+        match self {
+            Figure::P95 => "p95 over the hold windows",
+            Figure::Capacity => "capacity bracket",
+            Figure::ErrorRate => "dashboard-load error rate",
+        }
+    }
+
+    fn y_desc(self) -> &'static str {
+        match self {
+            Figure::P95 => "p95 latency (ms)",
+            Figure::Capacity => "viewers",
+            Figure::ErrorRate => "error rate (%)",
+        }
+    }
+
+    fn size(self) -> (u32, u32) {
+        match self {
+            Figure::P95 => (WIDTH, HEIGHT),
+            _ => SMALL,
+        }
+    }
+
+    fn series(self, runs: &[&History]) -> Vec<Series> {
+        match self {
+            Figure::P95 => vec![
+                (
+                    "dashboard load p95",
+                    LOAD,
+                    points(runs, |h| h.dashboard_load_p95_ms),
+                ),
+                (
+                    "panel query p95",
+                    PANEL,
+                    points(runs, |h| h.panel_query_p95_ms),
+                ),
+            ],
+            Figure::Capacity => vec![
+                (
+                    "held",
+                    LOAD,
+                    points(runs, |h| h.capacity_held.map(|v| v as f64)),
+                ),
+                (
+                    "failed",
+                    FAILED,
+                    points(runs, |h| h.capacity_failed.map(|v| v as f64)),
+                ),
+            ],
+            Figure::ErrorRate => vec![(
+                "dashboard load error rate",
+                LOAD,
+                points(runs, |h| h.error_rate.map(|e| e * 100.0)),
+            )],
+        }
+    }
+}
+
+/// The `figure` chart of `scenario` over `runs` (oldest first: the newest
 /// [`CHART_RUNS`] at most) of its `total` runs, as inline SVG.
-pub fn chart(scenario: &str, runs: &[&History], total: usize) -> String {
-    let shown: String = scenario.chars().take(40).collect();
+pub fn chart(scenario: &str, figure: Figure, runs: &[&History], total: usize) -> String {
+    let limit = if figure == Figure::P95 { 40 } else { 16 };
+    let shown: String = scenario.chars().take(limit).collect();
     let ellipsis = if shown.len() < scenario.len() {
         "…"
     } else {
         ""
     };
-    let title = format!("{shown}{ellipsis}: p95 over the hold windows");
+    let title = format!("{shown}{ellipsis}: {}", figure.title());
+    let (width, height) = figure.size();
     let mut buf = String::new();
     let result = {
-        let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut buf, (width, height)).into_drawing_area();
         root.fill(&WHITE)
             .map_err(Box::<dyn StdError>::from)
-            .and_then(|_| draw(&root, &title, runs, total))
+            .and_then(|_| draw(&root, figure, &title, runs, total))
             .and_then(|_| root.present().map_err(Box::<dyn StdError>::from))
     };
-    let label = crate::report::html::escape(&format!("Trend: {scenario}"));
+    let label = crate::report::html::escape(&format!("Trend of {}: {scenario}", figure.title()));
     if let Err(e) = result {
         return format!(
-            "<svg role=\"img\" aria-label=\"{label}\" width=\"{WIDTH}\" height=\"80\" viewBox=\"0 0 {WIDTH} 80\"><text x=\"10\" y=\"30\" font-family=\"{FONT}\" font-size=\"16\">chart could not be drawn ({})</text></svg>",
+            "<svg role=\"img\" aria-label=\"{label}\" width=\"{width}\" height=\"80\" viewBox=\"0 0 {width} 80\"><text x=\"10\" y=\"30\" font-family=\"{FONT}\" font-size=\"16\">chart could not be drawn ({})</text></svg>",
             crate::report::html::escape(&e.to_string())
         );
     }
@@ -125,44 +209,49 @@ fn x_of(h: &History) -> f64 {
     h.started_at.timestamp_millis() as f64 / 1000.0
 }
 
-fn draw(root: &Area, title: &str, runs: &[&History], total: usize) -> DrawResult {
-    let (left, right) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
-    let series: [Series; 2] = [
-        (
-            "dashboard load p95",
-            LOAD,
-            points(runs, |h| h.dashboard_load_p95_ms),
-        ),
-        (
-            "panel query p95",
-            PANEL,
-            points(runs, |h| h.panel_query_p95_ms),
-        ),
-    ];
+/// The time axis over runs starting from `lo` to `hi` (s since the epoch):
+/// 5 % of the span either side, and at least [`MIN_PAD_S`].
+pub fn time_range(lo: f64, hi: f64) -> Range<f64> {
+    if !lo.is_finite() || !hi.is_finite() {
+        return 0.0..86_400.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(MIN_PAD_S);
+    (lo - pad)..(hi + pad)
+}
+
+fn draw(root: &Area, figure: Figure, title: &str, runs: &[&History], total: usize) -> DrawResult {
+    let (width, height) = figure.size();
+    let (plot, legend_area) = match figure {
+        Figure::P95 => root.split_horizontally(width - LEGEND_WIDTH),
+        _ => root.split_vertically(height - SMALL_LEGEND_HEIGHT),
+    };
+    let series = figure.series(runs);
     let xs = runs.iter().map(|h| x_of(h));
     let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
-    let x_range = if !lo.is_finite() {
-        0.0..86_400.0
-    } else if hi - lo < 3_600.0 {
-        (lo - 3_600.0)..(hi + 3_600.0)
-    } else {
-        let pad = (hi - lo) * 0.04;
-        (lo - pad)..(hi + pad)
-    };
+    let x_range = time_range(lo, hi);
     let y_max = series
         .iter()
         .flat_map(|s| s.2.iter().map(|p| p.1))
         .fold(0.0, f64::max);
     let y_range = 0.0..if y_max > 0.0 { y_max * 1.12 } else { 1.0 };
-    let (ticks, format) = time_ticks(&x_range);
-    let mut chart = ChartBuilder::on(&left)
-        .caption(title, (FONT, 22))
+    let small = figure != Figure::P95;
+    // Ticks at most; and their labels, centred on them, must not stick out of
+    // the chart: none within this share of the axis from either end.
+    let (most, inset) = if small { (3.0, 0.14) } else { (5.0, 0.07) };
+    let (ticks, format) = time_ticks(&x_range, most);
+    let span = x_range.end - x_range.start;
+    let ticks: Vec<f64> = ticks
+        .into_iter()
+        .filter(|t| *t >= x_range.start + inset * span && *t <= x_range.end - inset * span)
+        .collect();
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, (FONT, if small { 19 } else { 22 }))
         .margin(12)
-        .margin_right(30)
-        .x_label_area_size(48)
-        .y_label_area_size(76)
+        .margin_right(if small { 24 } else { 30 })
+        .x_label_area_size(if small { 30 } else { 48 })
+        .y_label_area_size(if small { 64 } else { 76 })
         .build_cartesian_2d(
             Ticked {
                 range: x_range.clone(),
@@ -170,25 +259,36 @@ fn draw(root: &Area, title: &str, runs: &[&History], total: usize) -> DrawResult
             },
             y_range,
         )?;
-    chart
-        .configure_mesh()
-        .x_desc("run start (UTC)")
-        .y_desc("p95 latency (ms)")
+    let y_format = move |y: &f64| match figure {
+        Figure::ErrorRate => format!("{y:.1}"),
+        _ => format!("{y:.0}"),
+    };
+    let x_format = |x: &f64| clock(*x, format);
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(figure.y_desc())
         .x_labels(8)
-        .y_labels(8)
-        .x_label_formatter(&|x| clock(*x, format))
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_labels(if small { 5 } else { 8 })
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
         .label_style((FONT, LABEL))
         .axis_desc_style((FONT, LABEL + 1))
         .light_line_style(WHITE.mix(0.0))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()?;
+        .bold_line_style(RGBColor(225, 225, 225));
+    if !small {
+        mesh.x_desc("run start (UTC)");
+    }
+    mesh.draw()?;
     if series.iter().all(|s| s.2.is_empty()) {
+        let why = match figure {
+            Figure::P95 => "no run has p95 figures (no hold window with dashboard loads)",
+            Figure::Capacity => "no run found a capacity bracket",
+            Figure::ErrorRate => "no run has an error rate",
+        };
         chart.draw_series(std::iter::once(
             EmptyElement::at((x_range.start, 1.0))
                 + Text::new(
-                    "no run has p95 figures (no hold window with dashboard loads)",
-                    (40, 120),
+                    why,
+                    (20, if small { 60 } else { 120 }),
                     (FONT, LABEL).into_font().color(&GREY),
                 ),
         ))?;
@@ -202,7 +302,25 @@ fn draw(root: &Area, title: &str, runs: &[&History], total: usize) -> DrawResult
             marker(chart.plotting_area(), *outcome, *color, (*x, *y))?;
         }
     }
-    legend(&right, &series, runs.len(), total)
+    match figure {
+        Figure::P95 => legend(&legend_area, &series, runs.len(), total),
+        _ => line_legend(&legend_area, &series),
+    }
+}
+
+/// A small chart's legend: its lines in a row under the plot.
+fn line_legend(area: &Area, series: &[Series]) -> DrawResult {
+    let text = (FONT, LABEL).into_font().color(&BLACK);
+    let mut x = 76;
+    for (label, color, _) in series {
+        area.draw(&PathElement::new(
+            [(x, 14), (x + 26, 14)],
+            ShapeStyle::from(color).stroke_width(2),
+        ))?;
+        area.draw(&Text::new(label.to_string(), (x + 32, 6), text.clone()))?;
+        x += 44 + 9 * label.len() as i32;
+    }
+    Ok(())
 }
 
 /// `(start, value, outcome)` of every run with a value.
@@ -298,12 +416,21 @@ impl Ranged for Ticked {
     }
 }
 
-/// Ticks at round UTC times over `range` (s since the epoch), at most five
-/// (the labels are wide), and their label format.
-fn time_ticks(range: &Range<f64>) -> (Vec<f64>, &'static str) {
+/// Ticks at round UTC times over `range` (s since the epoch), at most
+/// `most` (the labels are wide), and their label format.
+fn time_ticks(range: &Range<f64>, most: f64) -> (Vec<f64>, &'static str) {
+    const MINUTE: f64 = 60.0;
     const HOUR: f64 = 3_600.0;
     const DAY: f64 = 86_400.0;
-    const STEPS: [f64; 14] = [
+    const STEPS: [f64; 23] = [
+        10.0,
+        30.0,
+        MINUTE,
+        2.0 * MINUTE,
+        5.0 * MINUTE,
+        10.0 * MINUTE,
+        15.0 * MINUTE,
+        30.0 * MINUTE,
         HOUR,
         2.0 * HOUR,
         3.0 * HOUR,
@@ -318,13 +445,16 @@ fn time_ticks(range: &Range<f64>) -> (Vec<f64>, &'static str) {
         91.0 * DAY,
         182.0 * DAY,
         364.0 * DAY,
+        728.0 * DAY,
     ];
     let span = range.end - range.start;
     let step = STEPS
         .into_iter()
-        .find(|st| span / st <= 5.0)
-        .unwrap_or_else(|| (span / 5.0 / DAY).ceil().max(1.0) * DAY);
-    let format = if step < DAY {
+        .find(|st| span / st <= most)
+        .unwrap_or_else(|| (span / most / DAY).ceil().max(1.0) * DAY);
+    let format = if step < MINUTE {
+        "%H:%M:%S"
+    } else if step < DAY {
         "%m-%d %H:%M"
     } else {
         "%Y-%m-%d"
@@ -342,4 +472,28 @@ fn time_ticks(range: &Range<f64>) -> (Vec<f64>, &'static str) {
 fn clock(x: f64, format: &str) -> String {
     DateTime::<Utc>::from_timestamp(x.round() as i64, 0)
         .map_or_else(String::new, |t| t.format(format).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_minutes_apart_fill_the_axis_and_get_minute_ticks() {
+        // Five runs within two minutes: before, padded by an hour either side,
+        // they sat in 2 min / 122 min of the axis (about 10 px of 600).
+        let lo = 1_790_000_000.0;
+        let range = time_range(lo, lo + 120.0);
+        let share = 120.0 / (range.end - range.start);
+        assert!(share >= 0.45, "the runs take {share:.2} of the axis");
+        let (ticks, format) = time_ticks(&range, 5.0);
+        assert!((2..=5).contains(&ticks.len()), "{ticks:?}");
+        assert_eq!(format, "%m-%d %H:%M");
+        // A single run is centred with a minute either side.
+        assert_eq!(time_range(lo, lo), (lo - 60.0)..(lo + 60.0));
+        // Months of runs: 5 % either side, day ticks.
+        let range = time_range(lo, lo + 90.0 * 86_400.0);
+        assert!((range.end - range.start) < 100.0 * 86_400.0);
+        assert_eq!(time_ticks(&range, 5.0).1, "%Y-%m-%d");
+    }
 }

@@ -136,7 +136,7 @@ fn keep_removes_the_oldest_runs_of_the_scenario_and_never_a_baseline_or_incomple
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains("reports/index.html: 4 runs of 2 scenarios, 1 incomplete run folders"),
+            .contains("reports/index.html: 4 runs of 2 scenarios, 1 incomplete run folder"),
         "{}",
         text(&out)
     );
