@@ -426,7 +426,11 @@ pub(crate) mod tests {
             page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;")
         );
         assert!(page.contains("older &lt;run&gt;"));
-        assert_eq!(page.matches("<svg").count(), 9, "three trends per scenario digest");
+        assert_eq!(
+            page.matches("<svg").count(),
+            9,
+            "three trends per scenario digest"
+        );
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "no URL"
