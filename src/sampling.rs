@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::plan::Plan;
-use crate::report::baseline::figures_for;
+use crate::report::baseline::{self, figures_for, Choice};
 use crate::report::judge::samples_needed;
 use crate::report::regress::{self, MIN_BLOCKS, MIN_BLOCK_MS};
 use crate::runfolder::{RequestClass, Slo, SloMetric, StageWindow, WindowKind};
@@ -73,13 +73,17 @@ pub struct FigurePlan {
     pub needed: u64,
     /// The shortest window that collects them (`None`: beyond the search limit or unknown).
     pub shortest: Option<Duration>,
+    /// A regression percentile the window is expected to lack samples for:
+    /// the percentile the gate judges in its place, by the gate's own rule
+    /// ([`baseline::window_plan`]).
+    pub instead: Option<SloMetric>,
 }
 
 impl FigurePlan {
     /// True when the window is expected to collect what the figure needs.
     pub fn judged(&self, length: Duration) -> bool {
         let enough_blocks = self.purpose == Purpose::Slo || length >= min_gate_window();
-        enough_blocks && self.planned.is_none_or(|p| p >= self.needed as f64)
+        enough_blocks && self.instead.is_none() && self.planned.is_none_or(|p| p >= self.needed as f64)
     }
 
     /// `dashboard_load.p95`.
@@ -165,19 +169,27 @@ impl SamplePlan {
             };
             let cap = Duration::from_millis(window.end_ms - window.start_ms);
             let events = simulate_hold(scenario, stage, cap);
+            let plan_figure = |(class, metric, purpose, max, needed): Figure, length| FigurePlan {
+                class,
+                metric,
+                purpose,
+                max,
+                planned: events.count(class, &rates, length),
+                needed,
+                shortest: events.shortest(class, &rates, needed),
+                instead: None,
+            };
             let at = |length: Duration| -> Vec<FigurePlan> {
-                figures
-                    .iter()
-                    .map(|(class, metric, purpose, max, needed)| FigurePlan {
-                        class: *class,
-                        metric: *metric,
-                        purpose: *purpose,
-                        max: *max,
-                        planned: events.count(*class, &rates, length),
-                        needed: *needed,
-                        shortest: events.shortest(*class, &rates, *needed),
-                    })
-                    .collect()
+                let mut planned: Vec<FigurePlan> =
+                    figures.iter().map(|f| plan_figure(*f, length)).collect();
+                // The gate's own substitutions, on the samples expected.
+                for (class, metric) in gate_choices(&mut planned, &scenario.regression) {
+                    planned.push(plan_figure(
+                        (class, metric, Purpose::Regression, None, gate_needed(metric)),
+                        length,
+                    ));
+                }
+                planned
             };
             let mut hold = WindowPlan {
                 name: window.name.clone(),
@@ -255,11 +267,13 @@ impl SamplePlan {
         for win in &self.windows {
             for f in &win.figures {
                 let judged = if f.planned.is_none() {
-                    "unknown"
+                    "unknown".to_string()
+                } else if let Some(instead) = f.instead {
+                    format!("→ {}", instead.key())
                 } else if f.judged(win.length) {
-                    "yes"
+                    "yes".to_string()
                 } else {
-                    "NO"
+                    "NO".to_string()
                 };
                 let _ = writeln!(
                     w,
@@ -280,6 +294,17 @@ impl SamplePlan {
                         };
                         whole_seconds(d)
                     })
+                );
+            }
+            for f in win.figures.iter().filter(|f| f.instead.is_some()) {
+                let _ = writeln!(
+                    w,
+                    "  {}: {} too few for {} ({} needed): the gate judges {} in its place",
+                    win.name,
+                    planned_text(f.planned),
+                    f.name(),
+                    f.needed,
+                    f.instead.map(|m| m.key()).unwrap_or_default()
                 );
             }
             let any_slo = win.figures.iter().any(|f| f.purpose == Purpose::Slo);
@@ -346,16 +371,67 @@ pub fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
         true,
     );
     for f in gate {
-        let needed = match f.metric {
-            SloMetric::P50 => regress::min_samples(0.50),
-            SloMetric::P95 => regress::min_samples(0.95),
-            SloMetric::P99 => regress::min_samples(0.99),
-            // An error rate is compared on any count, over enough blocks.
-            _ => 1,
-        };
-        out.push((f.class, f.metric, Purpose::Regression, None, needed));
+        out.push((
+            f.class,
+            f.metric,
+            Purpose::Regression,
+            None,
+            gate_needed(f.metric),
+        ));
     }
     out
+}
+
+/// Samples the gate needs to judge `metric` (per side).
+fn gate_needed(metric: SloMetric) -> u64 {
+    match metric {
+        SloMetric::P50 => regress::min_samples(0.50),
+        SloMetric::P95 => regress::min_samples(0.95),
+        SloMetric::P99 => regress::min_samples(0.99),
+        // An error rate is compared on any count, over enough blocks.
+        _ => 1,
+    }
+}
+
+/// Apply the gate's substitution rule ([`baseline::window_plan`]) to the
+/// regression figures of one window as planned: mark each percentile the gate
+/// will judge another one in place of (`instead`), and return the figures it
+/// will judge that are not planned yet.
+fn gate_choices(
+    figures: &mut [FigurePlan],
+    rules: &crate::runfolder::RegressionRules,
+) -> Vec<(RequestClass, SloMetric)> {
+    let gate = |f: &FigurePlan| f.purpose == Purpose::Regression;
+    let classes: BTreeSet<RequestClass> = figures.iter().filter(|f| gate(f)).map(|f| f.class).collect();
+    let mut added = Vec::new();
+    for class in classes {
+        let metrics: BTreeSet<SloMetric> = figures
+            .iter()
+            .filter(|f| gate(f) && f.class == class)
+            .map(|f| f.metric)
+            .collect();
+        // Successful requests expected: what any percentile of the class has.
+        let have = figures
+            .iter()
+            .find(|f| gate(f) && f.class == class && f.metric != SloMetric::ErrorRate)
+            .and_then(|f| f.planned)
+            .map(|p| p.floor() as u64);
+        for (metric, choice) in baseline::window_plan(&metrics, have, baseline::chosen(rules)) {
+            match choice {
+                Choice::Replaced { instead, .. } => {
+                    if let Some(f) = figures
+                        .iter_mut()
+                        .find(|f| gate(f) && f.class == class && f.metric == metric)
+                    {
+                        f.instead = Some(instead);
+                    }
+                }
+                Choice::Judge if !metrics.contains(&metric) => added.push((class, metric)),
+                Choice::Judge => {}
+            }
+        }
+    }
+    added
 }
 
 /// What one load, one visit and one sync send, per class.

@@ -175,3 +175,53 @@ fn an_until_judged_hold_is_planned_at_the_shortest_hold_that_judges_it() {
     assert_eq!(capped.length, Duration::from_secs(10));
     assert!(capped.figures.iter().any(|f| !f.judged(capped.length)));
 }
+
+#[test]
+fn check_names_the_percentile_the_gate_judges_in_place_of_one_it_lacks_samples_for() {
+    let mut s = scenario("smoke.toml");
+    s.stages[0].until_judged = false;
+    s.stages[0].hold = Duration::from_secs(20);
+    let plan = SamplePlan::of(&s);
+    let w = &plan.windows[0];
+    let p95 = figure(w, "dashboard_load.p95", Purpose::Regression);
+    let loads = p95.planned.unwrap();
+    assert!(loads < 100.0, "{p95:?}");
+    // The gate's own rule, on the loads expected.
+    let gate = crate::report::baseline::window_plan(
+        &[SloMetric::P50, SloMetric::P95, SloMetric::ErrorRate]
+            .into_iter()
+            .collect(),
+        Some(loads as u64),
+        true,
+    );
+    assert!(
+        matches!(
+            gate.iter().find(|(m, _)| *m == SloMetric::P95),
+            Some((_, Choice::Replaced { instead: SloMetric::P50, .. }))
+        ),
+        "{gate:?}"
+    );
+    assert_eq!(p95.instead, Some(SloMetric::P50));
+    assert!(!p95.judged(w.length));
+    assert!(figure(w, "dashboard_load.p50", Purpose::Regression).judged(w.length));
+    let table = plan.table();
+    let row = table
+        .lines()
+        .find(|l| l.contains("dashboard_load.p95") && l.contains("regression"))
+        .unwrap();
+    assert!(row.contains("→ p50") && !row.contains("NO"), "{row}");
+    assert!(
+        table.contains("too few for dashboard_load.p95 (100 needed): the gate judges p50 in its place"),
+        "{table}"
+    );
+    // Panel queries have their samples: judged as they are.
+    assert_eq!(
+        figure(w, "panel_query.p95", Purpose::Regression).instead,
+        None
+    );
+    // Held until judged, p95 has its loads and is judged itself.
+    let judged = SamplePlan::of(&scenario("smoke.toml"));
+    let p95 = figure(&judged.windows[0], "dashboard_load.p95", Purpose::Regression);
+    assert_eq!(p95.instead, None, "{p95:?}");
+    assert!(p95.judged(judged.windows[0].length));
+}
