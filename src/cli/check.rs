@@ -57,7 +57,7 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
         {
             let warnings = samples.warnings();
             return Err(crate::error::Error::config(
-                crate::sampling::hold_location(&scenario, first.stage),
+                first.location(&scenario),
                 format!(
                     "--strict: {} (see the samples table above)",
                     warnings.join("; ")
