@@ -96,7 +96,9 @@ impl FigurePlan {
     /// True when the window is expected to collect what the figure needs.
     pub fn judged(&self, length: Duration) -> bool {
         let enough_blocks = self.purpose == Purpose::Slo || length >= min_gate_window();
-        enough_blocks && self.instead.is_none() && self.planned.is_none_or(|p| p >= self.needed as f64)
+        enough_blocks
+            && self.instead.is_none()
+            && self.planned.is_none_or(|p| p >= self.needed as f64)
     }
 
     /// `dashboard_load.p95`.
@@ -238,7 +240,13 @@ impl SamplePlan {
                 // The gate's own substitutions, on the samples expected.
                 for (class, metric) in gate_choices(&mut planned, &scenario.regression) {
                     planned.push(plan_figure(
-                        (class, metric, Purpose::Regression, None, gate_needed(metric)),
+                        (
+                            class,
+                            metric,
+                            Purpose::Regression,
+                            None,
+                            gate_needed(metric),
+                        ),
                         length,
                     ));
                 }
@@ -498,7 +506,11 @@ fn gate_choices(
     rules: &crate::runfolder::RegressionRules,
 ) -> Vec<(RequestClass, SloMetric)> {
     let gate = |f: &FigurePlan| f.purpose == Purpose::Regression;
-    let classes: BTreeSet<RequestClass> = figures.iter().filter(|f| gate(f)).map(|f| f.class).collect();
+    let classes: BTreeSet<RequestClass> = figures
+        .iter()
+        .filter(|f| gate(f))
+        .map(|f| f.class)
+        .collect();
     let mut added = Vec::new();
     for class in classes {
         let metrics: BTreeSet<SloMetric> = figures

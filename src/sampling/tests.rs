@@ -197,7 +197,13 @@ fn check_names_the_percentile_the_gate_judges_in_place_of_one_it_lacks_samples_f
     assert!(
         matches!(
             gate.iter().find(|(m, _)| *m == SloMetric::P95),
-            Some((_, Choice::Replaced { instead: SloMetric::P50, .. }))
+            Some((
+                _,
+                Choice::Replaced {
+                    instead: SloMetric::P50,
+                    ..
+                }
+            ))
         ),
         "{gate:?}"
     );
@@ -211,7 +217,9 @@ fn check_names_the_percentile_the_gate_judges_in_place_of_one_it_lacks_samples_f
         .unwrap();
     assert!(row.contains("→ p50") && !row.contains("NO"), "{row}");
     assert!(
-        table.contains("too few for dashboard_load.p95 (100 needed): the gate judges p50 in its place"),
+        table.contains(
+            "too few for dashboard_load.p95 (100 needed): the gate judges p50 in its place"
+        ),
         "{table}"
     );
     // Panel queries have their samples: judged as they are.
@@ -221,7 +229,11 @@ fn check_names_the_percentile_the_gate_judges_in_place_of_one_it_lacks_samples_f
     );
     // Held until judged, p95 has its loads and is judged itself.
     let judged = SamplePlan::of(&scenario("smoke.toml"));
-    let p95 = figure(&judged.windows[0], "dashboard_load.p95", Purpose::Regression);
+    let p95 = figure(
+        &judged.windows[0],
+        "dashboard_load.p95",
+        Purpose::Regression,
+    );
     assert_eq!(p95.instead, None, "{p95:?}");
     assert!(p95.judged(judged.windows[0].length));
 }
@@ -238,7 +250,10 @@ fn ladder_steps_are_planned_with_their_slos_and_stop_rule() {
     for (i, w) in steps.iter().enumerate() {
         assert_eq!(w.step, Some(i + 1));
         assert_eq!(w.name, format!("step {}", i + 1));
-        assert_eq!(w.viewers, (last + (i + 1) * stress.step).min(stress.ceiling));
+        assert_eq!(
+            w.viewers,
+            (last + (i + 1) * stress.step).min(stress.ceiling)
+        );
         assert_eq!(w.length, stress.hold);
         // Every SLO, then every stop-rule term; no regression figure.
         assert_eq!(
@@ -257,7 +272,11 @@ fn ladder_steps_are_planned_with_their_slos_and_stop_rule() {
             .iter()
             .find(|t| t.metric == SloMetric::ErrorRate)
             .unwrap();
-        assert_eq!(stop.needed, samples_needed(term), "the judgement's own rule");
+        assert_eq!(
+            stop.needed,
+            samples_needed(term),
+            "the judgement's own rule"
+        );
         assert_eq!(stop.max, Some(term.max));
     }
     // More viewers, more loads over the same hold.
@@ -298,7 +317,10 @@ fn ladder_steps_are_planned_with_their_slos_and_stop_rule() {
             .any(|l| l.trim_start().starts_with("step 1 ") && l.contains("stop rule")),
         "{table}"
     );
-    assert!(table.contains("step 1 (30s): every SLO judged from a"), "{table}");
+    assert!(
+        table.contains("step 1 (30s): every SLO judged from a"),
+        "{table}"
+    );
     // `--strict` errors point at [stress]'s hold.
     let text = std::fs::read_to_string(&s.path).unwrap();
     let at = steps[0].location(&s);
