@@ -201,8 +201,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     // relates Goose's (the request log's) to, so a ladder stop's times convert.
     let clock = Instant::now();
     let monitor = tokio::spawn(monitor(
-        tokio::time::Instant::from_std(clock),
-        plan.clone(),
+        (tokio::time::Instant::from_std(clock), plan.clone()),
         ladder,
         live.clone(),
         ladder_stop.clone(),
@@ -652,8 +651,7 @@ const TICK: Duration = Duration::from_millis(500);
 /// stop or once the ladder held to its ceiling, and the killswitch ends the run
 /// after it.
 async fn monitor(
-    start: tokio::time::Instant,
-    plan: Plan,
+    (start, plan): (tokio::time::Instant, Plan),
     ladder: Ladder,
     live: Arc<Live>,
     stop: Arc<Mutex<Option<LadderStop>>>,
