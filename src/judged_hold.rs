@@ -110,6 +110,7 @@ impl Needs {
                     let what = match f.purpose {
                         Purpose::Slo => "",
                         Purpose::Regression => " (regression)",
+                        Purpose::StopRule => " (stop rule)",
                     };
                     format!(
                         "{}.{}{what}: {have} of {} samples",

@@ -197,8 +197,11 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         // Every user is launched at once: the windows' viewers load as the cap says.
         live.set_viewer_cap(plan.viewers_at(Duration::ZERO) as u64);
     }
+    // The run's clock: the monitor's zero, and the one `goose_clock_offset_ms`
+    // relates Goose's (the request log's) to, so a ladder stop's times convert.
+    let clock = Instant::now();
     let monitor = tokio::spawn(monitor(
-        plan.clone(),
+        (tokio::time::Instant::from_std(clock), plan.clone()),
         ladder,
         live.clone(),
         ladder_stop.clone(),
@@ -217,7 +220,6 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         drain_timeout(&scenario),
     ));
-    let clock = Instant::now();
     // A distributed run's command faults run once: on worker 0, the sync job's
     // (its loss stops the run anyway), never on every worker.
     let faults: Vec<crate::scenario::faults::Fault> = scenario
@@ -649,7 +651,7 @@ const TICK: Duration = Duration::from_millis(500);
 /// stop or once the ladder held to its ceiling, and the killswitch ends the run
 /// after it.
 async fn monitor(
-    plan: Plan,
+    (start, plan): (tokio::time::Instant, Plan),
     ladder: Ladder,
     live: Arc<Live>,
     stop: Arc<Mutex<Option<LadderStop>>>,
@@ -657,10 +659,12 @@ async fn monitor(
     (refine_windows, recovery_windows): (SharedWindows, SharedWindows),
     holds: Holds,
 ) {
-    let start = tokio::time::Instant::now();
     // Users are told to stop when the load ends, so none sleeps through the ramp down.
     let end = plan.load_end();
     let mut current: Option<StageWindow> = None;
+    // When the live window of `current` began (real ms): the stop rule counts
+    // the requests that finished since, and the report judges the same ones.
+    let mut current_from_ms = 0;
     let mut judging: Option<StageWindow> = None;
     loop {
         tokio::time::sleep(TICK).await;
@@ -719,6 +723,7 @@ async fn monitor(
         if window.as_ref().map(|w| &w.name) != current.as_ref().map(|w| &w.name) {
             live.begin_window();
             current = window;
+            current_from_ms = real.as_millis() as u64;
         }
         let Some(step) = &current else { continue };
         if ladder.stop_when.when.is_empty() || step.kind != WindowKind::StressStep {
@@ -736,6 +741,7 @@ async fn monitor(
                 reason: reason.clone(),
                 at_ms,
                 refined_until_ms: None,
+                judged_from_ms: Some(current_from_ms),
             });
             let mut message = format!(
                 "stress ladder stopped at {} ({} viewers): {reason}",
@@ -1016,6 +1022,7 @@ mod tests {
             reason: "p95".into(),
             at_ms: 15_000,
             refined_until_ms: None,
+            judged_from_ms: None,
         }));
         let windows = Mutex::new(Vec::new());
         let start = tokio::time::Instant::now();

@@ -348,6 +348,15 @@ pub struct LadderStop {
     /// `refine i`), written as they ran; absent in older run.json files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refined_until_ms: Option<u64>,
+    /// When the live stop rule began counting the step (a monitor tick after
+    /// the step's start), ms since the attack started, on the clock of `at_ms`.
+    /// The stop decision judged the requests that finished between this and
+    /// `at_ms`; the report judges the step on the same requests, so the
+    /// banner, the capacity line and the SLO table cite one count. Absent in
+    /// older run.json files and distributed runs (whose manager judges the
+    /// workers' merged windows): the step is then judged from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_from_ms: Option<u64>,
 }
 
 /// Counters the users keep that the request log cannot carry.

@@ -25,10 +25,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::plan::Plan;
-use crate::report::baseline::figures_for;
+use crate::report::baseline::{self, figures_for, Choice};
 use crate::report::judge::samples_needed;
 use crate::report::regress::{self, MIN_BLOCKS, MIN_BLOCK_MS};
-use crate::runfolder::{RequestClass, Slo, SloMetric, StageWindow, WindowKind};
+use crate::runfolder::{RequestClass, Slo, SloMetric, WindowKind};
 use crate::scenario::duration::format_duration;
 use crate::scenario::{Scenario, Stage, SyncSource, TargetKind};
 use crate::workload::dashboard::{Resolution, Trigger, View};
@@ -52,6 +52,19 @@ pub enum Purpose {
     Slo,
     /// A figure the regression gate compares with a baseline.
     Regression,
+    /// A term of the stress ladder's `stop_when` (judged on every step).
+    StopRule,
+}
+
+impl Purpose {
+    /// For the table's "for" column.
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::Slo => "SLO",
+            Purpose::Regression => "regression",
+            Purpose::StopRule => "stop rule",
+        }
+    }
 }
 
 /// One judged figure on one window: planned and needed samples.
@@ -73,13 +86,19 @@ pub struct FigurePlan {
     pub needed: u64,
     /// The shortest window that collects them (`None`: beyond the search limit or unknown).
     pub shortest: Option<Duration>,
+    /// A regression percentile the window is expected to lack samples for:
+    /// the percentile the gate judges in its place, by the gate's own rule
+    /// ([`baseline::window_plan`]).
+    pub instead: Option<SloMetric>,
 }
 
 impl FigurePlan {
     /// True when the window is expected to collect what the figure needs.
     pub fn judged(&self, length: Duration) -> bool {
         let enough_blocks = self.purpose == Purpose::Slo || length >= min_gate_window();
-        enough_blocks && self.planned.is_none_or(|p| p >= self.needed as f64)
+        enough_blocks
+            && self.instead.is_none()
+            && self.planned.is_none_or(|p| p >= self.needed as f64)
     }
 
     /// `dashboard_load.p95`.
@@ -93,17 +112,19 @@ pub fn min_gate_window() -> Duration {
     Duration::from_millis(MIN_BLOCK_MS * MIN_BLOCKS as u64)
 }
 
-/// One judged (hold) window's plan.
+/// One judged window's plan: a stage's hold or a stress ladder's step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowPlan {
-    /// The window's name (`stage 1 hold`).
+    /// The window's name (`stage 1 hold`, `step 2`).
     pub name: String,
     /// Its viewers.
     pub viewers: usize,
     /// Its planned length.
     pub length: Duration,
-    /// Which `[[stages]]` entry it holds (0-based).
+    /// Which `[[stages]]` entry it holds (0-based); a ladder step's: the last.
     pub stage: usize,
+    /// A stress ladder step's number (`step 2`: 2); `None` for a stage's hold.
+    pub step: Option<usize>,
     /// Every figure judged on it.
     pub figures: Vec<FigurePlan>,
     /// A hold "until judged, at most X": `length` is then the expected one
@@ -136,54 +157,107 @@ impl WindowPlan {
             .iter()
             .filter(|f| f.purpose == Purpose::Slo && !f.judged(self.length))
     }
+
+    /// `file:line:column` of the `hold` that sets this window's length
+    /// (its `[[stages]]` entry's, or `[stress]`'s), for errors about it.
+    pub fn location(&self, scenario: &Scenario) -> String {
+        match self.step {
+            Some(_) => table_hold_location(scenario, "[stress]", 0),
+            None => hold_location(scenario, self.stage),
+        }
+    }
 }
 
-/// The sample plan of a scenario: one entry per hold window.
+/// The sample plan of a scenario: one entry per judged window (stage holds,
+/// then the stress ladder's steps).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplePlan {
-    /// The hold windows, in plan order.
+    /// The judged windows, in plan order.
     pub windows: Vec<WindowPlan>,
 }
 
 impl SamplePlan {
-    /// Plan the samples of `scenario`'s holds.
+    /// Plan the samples of `scenario`'s holds and ladder steps.
     pub fn of(scenario: &Scenario) -> SamplePlan {
         let plan = Plan::from_scenario(scenario);
         let rates = Rates::of(scenario);
-        let figures = judged_figures(scenario);
-        let holds: Vec<(usize, &StageWindow)> = plan
-            .windows
-            .iter()
-            .filter(|w| w.kind == WindowKind::Hold)
-            .enumerate()
-            .collect();
+        let hold_figures = judged_figures(scenario);
+        let step_figures = step_figures(scenario);
+        let mut holds = 0;
         let mut windows = Vec::new();
-        for (i, window) in holds {
-            // Stage i's hold (every stage with a hold has one window, in order).
-            let Some(stage) = stage_of_hold(&scenario.stages, i) else {
-                continue;
+        for window in &plan.windows {
+            // What leads up to the window, as stages (a ladder step is one more
+            // stage per step), and what is judged on it.
+            let (stages, stage, step, figures) = match window.kind {
+                WindowKind::Hold => {
+                    holds += 1;
+                    // Stage i's hold (every stage with a hold has one window, in order).
+                    let Some(stage) = stage_of_hold(&scenario.stages, holds - 1) else {
+                        continue;
+                    };
+                    (
+                        scenario.stages[..=stage].to_vec(),
+                        stage,
+                        None,
+                        &hold_figures,
+                    )
+                }
+                WindowKind::StressStep => {
+                    let Some(k) = window
+                        .name
+                        .strip_prefix("step ")
+                        .and_then(|k| k.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(stages) = ladder_stages(scenario, k) else {
+                        continue;
+                    };
+                    (
+                        stages,
+                        scenario.stages.len().saturating_sub(1),
+                        Some(k),
+                        &step_figures,
+                    )
+                }
+                _ => continue,
             };
             let cap = Duration::from_millis(window.end_ms - window.start_ms);
-            let events = simulate_hold(scenario, stage, cap);
+            let events = simulate_hold(scenario, stages, cap);
+            let plan_figure = |(class, metric, purpose, max, needed): Figure, length| FigurePlan {
+                class,
+                metric,
+                purpose,
+                max,
+                planned: events.count(class, &rates, length),
+                needed,
+                shortest: events.shortest(class, &rates, needed),
+                instead: None,
+            };
             let at = |length: Duration| -> Vec<FigurePlan> {
-                figures
-                    .iter()
-                    .map(|(class, metric, purpose, max, needed)| FigurePlan {
-                        class: *class,
-                        metric: *metric,
-                        purpose: *purpose,
-                        max: *max,
-                        planned: events.count(*class, &rates, length),
-                        needed: *needed,
-                        shortest: events.shortest(*class, &rates, *needed),
-                    })
-                    .collect()
+                let mut planned: Vec<FigurePlan> =
+                    figures.iter().map(|f| plan_figure(*f, length)).collect();
+                // The gate's own substitutions, on the samples expected.
+                for (class, metric) in gate_choices(&mut planned, &scenario.regression) {
+                    planned.push(plan_figure(
+                        (
+                            class,
+                            metric,
+                            Purpose::Regression,
+                            None,
+                            gate_needed(metric),
+                        ),
+                        length,
+                    ));
+                }
+                planned
             };
             let mut hold = WindowPlan {
                 name: window.name.clone(),
                 viewers: window.viewers,
                 length: cap,
                 stage,
+                step,
                 figures: at(cap),
                 until_judged: plan.until_judged.contains(&window.name),
             };
@@ -244,7 +318,7 @@ impl SamplePlan {
         }
         let _ = writeln!(
             w,
-            "\nsamples   per hold window and judged figure: expected samples (all requests succeeding, {} ms per load) and what the judgement needs",
+            "\nsamples   per judged window (stage holds, ladder steps) and figure: expected samples (all requests succeeding, {} ms per load) and what the judgement needs",
             ASSUMED_LOAD.as_millis()
         );
         let _ = writeln!(
@@ -255,31 +329,41 @@ impl SamplePlan {
         for win in &self.windows {
             for f in &win.figures {
                 let judged = if f.planned.is_none() {
-                    "unknown"
+                    "unknown".to_string()
+                } else if let Some(instead) = f.instead {
+                    format!("→ {}", instead.key())
                 } else if f.judged(win.length) {
-                    "yes"
+                    "yes".to_string()
                 } else {
-                    "NO"
+                    "NO".to_string()
                 };
                 let _ = writeln!(
                     w,
                     "  {:<14} {:<28} {:<10} {:>9} {:>7}  {:<8} {:>8}",
                     win.name,
                     f.name(),
-                    match f.purpose {
-                        Purpose::Slo => "SLO",
-                        Purpose::Regression => "regression",
-                    },
+                    f.purpose.label(),
                     planned_text(f.planned),
                     f.needed,
                     judged,
                     f.shortest.map_or("> 6h".to_string(), |d| {
                         let d = match f.purpose {
                             Purpose::Regression => d.max(min_gate_window()),
-                            Purpose::Slo => d,
+                            Purpose::Slo | Purpose::StopRule => d,
                         };
                         whole_seconds(d)
                     })
+                );
+            }
+            for f in win.figures.iter().filter(|f| f.instead.is_some()) {
+                let _ = writeln!(
+                    w,
+                    "  {}: {} too few for {} ({} needed): the gate judges {} in its place",
+                    win.name,
+                    planned_text(f.planned),
+                    f.name(),
+                    f.needed,
+                    f.instead.map(|m| m.key()).unwrap_or_default()
                 );
             }
             let any_slo = win.figures.iter().any(|f| f.purpose == Purpose::Slo);
@@ -289,9 +373,13 @@ impl SamplePlan {
                 None => "some SLO not judged by any hold up to 6h".to_string(),
             };
             let all = win.shortest_hold(None);
+            let rest = match win.step {
+                Some(_) => "every figure (SLOs and stop rule)",
+                None => "every regression figure",
+            };
             let _ = writeln!(
                 w,
-                "  {} ({}): {slo}; every regression figure judged from a {} hold",
+                "  {} ({}): {slo}; {rest} judged from a {} hold",
                 win.name,
                 format_duration(win.length),
                 all.map_or("> 6h".to_string(), whole_seconds),
@@ -346,16 +434,112 @@ pub fn judged_figures(scenario: &Scenario) -> Vec<Figure> {
         true,
     );
     for f in gate {
-        let needed = match f.metric {
-            SloMetric::P50 => regress::min_samples(0.50),
-            SloMetric::P95 => regress::min_samples(0.95),
-            SloMetric::P99 => regress::min_samples(0.99),
-            // An error rate is compared on any count, over enough blocks.
-            _ => 1,
-        };
-        out.push((f.class, f.metric, Purpose::Regression, None, needed));
+        out.push((
+            f.class,
+            f.metric,
+            Purpose::Regression,
+            None,
+            gate_needed(f.metric),
+        ));
     }
     out
+}
+
+/// Every figure judged on a stress ladder step: the SLOs (the capacity
+/// bracket's), then the ladder's stop-rule terms.
+pub fn step_figures(scenario: &Scenario) -> Vec<Figure> {
+    let slo = |purpose| {
+        move |slo: &Slo| -> Figure {
+            (
+                slo.class,
+                slo.metric,
+                purpose,
+                Some(slo.max),
+                samples_needed(slo),
+            )
+        }
+    };
+    let stop = scenario.stress.iter().flat_map(|s| &s.stop_when);
+    scenario
+        .slos
+        .iter()
+        .map(slo(Purpose::Slo))
+        .chain(stop.map(slo(Purpose::StopRule)))
+        .collect()
+}
+
+/// The stages up to ladder step `k` (1-based): the scenario's, then one per
+/// step as the plan builds them (`Plan::build`); `None` without a ladder.
+fn ladder_stages(scenario: &Scenario, k: usize) -> Option<Vec<Stage>> {
+    let stress = scenario.stress.as_ref()?;
+    let mut stages = scenario.stages.clone();
+    let mut viewers = stages.last()?.users;
+    for _ in 0..k {
+        viewers = (viewers + stress.step).min(stress.ceiling);
+        stages.push(Stage {
+            users: viewers,
+            ramp: stress.ramp,
+            hold: stress.hold,
+            until_judged: false,
+        });
+    }
+    Some(stages)
+}
+
+/// Samples the gate needs to judge `metric` (per side).
+fn gate_needed(metric: SloMetric) -> u64 {
+    match metric {
+        SloMetric::P50 => regress::min_samples(0.50),
+        SloMetric::P95 => regress::min_samples(0.95),
+        SloMetric::P99 => regress::min_samples(0.99),
+        // An error rate is compared on any count, over enough blocks.
+        _ => 1,
+    }
+}
+
+/// Apply the gate's substitution rule ([`baseline::window_plan`]) to the
+/// regression figures of one window as planned: mark each percentile the gate
+/// will judge another one in place of (`instead`), and return the figures it
+/// will judge that are not planned yet.
+fn gate_choices(
+    figures: &mut [FigurePlan],
+    rules: &crate::runfolder::RegressionRules,
+) -> Vec<(RequestClass, SloMetric)> {
+    let gate = |f: &FigurePlan| f.purpose == Purpose::Regression;
+    let classes: BTreeSet<RequestClass> = figures
+        .iter()
+        .filter(|f| gate(f))
+        .map(|f| f.class)
+        .collect();
+    let mut added = Vec::new();
+    for class in classes {
+        let metrics: BTreeSet<SloMetric> = figures
+            .iter()
+            .filter(|f| gate(f) && f.class == class)
+            .map(|f| f.metric)
+            .collect();
+        // Successful requests expected: what any percentile of the class has.
+        let have = figures
+            .iter()
+            .find(|f| gate(f) && f.class == class && f.metric != SloMetric::ErrorRate)
+            .and_then(|f| f.planned)
+            .map(|p| p.floor() as u64);
+        for (metric, choice) in baseline::window_plan(&metrics, have, baseline::chosen(rules)) {
+            match choice {
+                Choice::Replaced { instead, .. } => {
+                    if let Some(f) = figures
+                        .iter_mut()
+                        .find(|f| gate(f) && f.class == class && f.metric == metric)
+                    {
+                        f.instead = Some(instead);
+                    }
+                }
+                Choice::Judge if !metrics.contains(&metric) => added.push((class, metric)),
+                Choice::Judge => {}
+            }
+        }
+    }
+    added
 }
 
 /// What one load, one visit and one sync send, per class.
@@ -521,12 +705,14 @@ impl HoldEvents {
     }
 }
 
-/// Simulate the stages up to `stage`'s hold, that hold lasting long enough to
-/// find the shortest judging hold (at least `length`), and keep what starts in it.
-fn simulate_hold(scenario: &Scenario, stage: usize, length: Duration) -> HoldEvents {
-    let mut stages: Vec<Stage> = scenario.stages[..=stage].to_vec();
+/// Simulate `stages`, the last one's hold lasting long enough to find the
+/// shortest judging hold (at least `length`), and keep what starts in it.
+fn simulate_hold(scenario: &Scenario, mut stages: Vec<Stage>, length: Duration) -> HoldEvents {
     let search = (length * 4).max(Duration::from_secs(600)).min(SEARCH_LIMIT);
-    stages[stage].hold = search.max(length);
+    let Some(last) = stages.last_mut() else {
+        return HoldEvents::default();
+    };
+    last.hold = search.max(length);
     for s in &mut stages {
         // The viewers a shifted plan's cap lets in arrive as Goose's launches do:
         // simulate Goose's plan. (An earlier until-judged hold is taken at its cap.)
@@ -709,6 +895,12 @@ fn viewer_loads(
 /// for errors about it; the file alone when it cannot be found there (a
 /// `--set` override, an inline table).
 pub fn hold_location(scenario: &Scenario, stage: usize) -> String {
+    table_hold_location(scenario, "[[stages]]", stage)
+}
+
+/// `file:line:column` of the `hold` in the `nth` (0-based) table headed `header`.
+fn table_hold_location(scenario: &Scenario, header: &str, nth: usize) -> String {
+    let stage = nth;
     let file = scenario.path.display().to_string();
     let Ok(text) = std::fs::read_to_string(&scenario.path) else {
         return file;
@@ -716,7 +908,7 @@ pub fn hold_location(scenario: &Scenario, stage: usize) -> String {
     let mut seen = None;
     for (n, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("[[stages]]") {
+        if trimmed.starts_with(header) {
             seen = Some(seen.map_or(0, |s: usize| s + 1));
         } else if trimmed.starts_with('[') {
             if seen == Some(stage) {

@@ -57,7 +57,7 @@ pub fn exec(args: CheckArgs) -> Result<u8> {
         {
             let warnings = samples.warnings();
             return Err(crate::error::Error::config(
-                crate::sampling::hold_location(&scenario, first.stage),
+                first.location(&scenario),
                 format!(
                     "--strict: {} (see the samples table above)",
                     warnings.join("; ")
@@ -292,7 +292,7 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         "\nregression against a baseline: the SLO figures{}; latency worse by > {:.0} % and > {} ms, error rate up by > {:.1} points, at {:.0} % confidence",
         if extra.is_empty() {
             // No `[regression] figures`: the gate chooses figures for their samples.
-            " and, chosen for their samples, panel_query.p50, panel_query.p95, dashboard_load.p95 (p50 on a hold with too few loads) and dashboard_load.error_rate".to_string()
+            " and, chosen for their samples, panel_query.p50, panel_query.p95, dashboard_load.p50, dashboard_load.p95 (p50 alone on a hold with too few loads) and dashboard_load.error_rate".to_string()
         } else {
             format!(" and {}", extra.join(", "))
         },

@@ -1459,6 +1459,7 @@ async fn drive(
                         reason: reason.clone(),
                         at_ms,
                         refined_until_ms: None,
+                        judged_from_ms: None,
                     };
                     eprintln!(
                         "dashload: stress ladder stopped at {} ({} viewers over {n} workers): {reason}",

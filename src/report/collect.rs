@@ -854,6 +854,17 @@ pub struct Collected {
     /// Added to the `elapsed` of the rows being read: a distributed run's worker
     /// logs are each on their own clock (`cluster::merge`).
     pub shift_ms: i64,
+    /// The window a ladder stopped in, judged as the stop decision was: on the
+    /// requests recorded in `[from, to]` ms (see [`Collected::judge_as_stopped`]).
+    stopped: Option<Stopped>,
+}
+
+/// The window a ladder stopped in, and the span its stop decision counted.
+#[derive(Debug, Clone, Copy)]
+struct Stopped {
+    window: usize,
+    from_ms: u64,
+    to_ms: u64,
 }
 
 impl Collected {
@@ -885,7 +896,41 @@ impl Collected {
             cancelled: 0,
             server: None,
             shift_ms: 0,
+            stopped: None,
         }
+    }
+
+    /// Judge the window named `window` on the rows recorded between `from_ms`
+    /// and `to_ms` (the log's clock): the stress step a ladder stopped in,
+    /// counted as the live stop rule counted it. The live rule counts the
+    /// requests that finished from the moment it began watching the step (up
+    /// to a monitor tick after the step's start) to its decision
+    /// (`runfolder::LadderStop::judged_from_ms`, `at_ms`); a row's `elapsed`
+    /// is when it was recorded, as the request finished. The step's figures,
+    /// its SLO rows and the capacity line then cite the decision's own count.
+    /// Call before any row is read.
+    pub fn judge_as_stopped(&mut self, window: &str, from_ms: u64, to_ms: u64) {
+        self.stopped = self
+            .windows
+            .iter()
+            .position(|w| w.window.name == window)
+            .map(|window| Stopped {
+                window,
+                from_ms,
+                to_ms,
+            });
+    }
+
+    /// The windows a row recorded at `elapsed_ms` counts in.
+    fn windows_of(&self, elapsed_ms: u64) -> Vec<usize> {
+        let mut out: Vec<usize> = self.window_index.holding(elapsed_ms).collect();
+        if let Some(s) = self.stopped {
+            out.retain(|i| *i != s.window);
+            if (s.from_ms..=s.to_ms).contains(&elapsed_ms) {
+                out.push(s.window);
+            }
+        }
+        out
     }
 
     /// The index of `name` in [`Collected::names`], adding it if new (or the
@@ -952,7 +997,7 @@ impl Collected {
         let ci = class_index(class);
         self.totals[ci].record(latency_us, success);
         let mut first: Option<usize> = None;
-        for i in self.window_index.holding(elapsed_ms) {
+        for i in self.windows_of(elapsed_ms) {
             let w = &mut self.windows[i];
             w.record(ci, latency_us, success);
             if let Some(b) = &mut w.blocks {
@@ -1042,7 +1087,7 @@ impl Collected {
         success: bool,
     ) {
         self.ingest.record(points, bytes, duration_us, success);
-        for i in self.window_index.holding(elapsed_ms) {
+        for i in self.windows_of(elapsed_ms) {
             self.windows[i]
                 .ingest
                 .record(points, bytes, duration_us, success);

@@ -213,8 +213,15 @@ pub fn summarise_with_samples(
     let meta = &reached(&split_old_steps(meta), ran_ms);
     let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
-    let server = crate::server_metrics::read(&run_dir.join(files::SERVER))?;
     let offset = meta.counters.goose_clock_offset_ms.unwrap_or(0);
+    if let Some(stop) = &meta.ladder_stop {
+        if let Some(from) = stop.judged_from_ms {
+            // The stop's times are on the run's clock; the log's on Goose's.
+            let log = |ms: u64| (ms as i64 - offset).max(0) as u64;
+            c.judge_as_stopped(&stop.step, log(from), log(stop.at_ms));
+        }
+    }
+    let server = crate::server_metrics::read(&run_dir.join(files::SERVER))?;
     c.server = server
         .as_ref()
         .map(|(s, _)| server::CountAcc::new(s, offset));
@@ -487,6 +494,7 @@ mod reached_tests {
             reason: "p95".into(),
             at_ms: 15_000,
             refined_until_ms: None,
+            judged_from_ms: None,
         });
         let kept = reached(&stopped, 16_000).windows;
         assert_eq!(
@@ -527,6 +535,7 @@ mod reached_tests {
             reason: "p95".into(),
             at_ms: 15_000,
             refined_until_ms: Some(21_000),
+            judged_from_ms: None,
         });
         let kept = reached(&split_old_steps(&refined), 26_000).windows;
         assert_eq!(

@@ -115,6 +115,7 @@ fn a_summary_with_every_optional_field_set_validates() {
         reason: "p95".into(),
         at_ms: 1,
         refined_until_ms: Some(2),
+        judged_from_ms: None,
     });
     s.run.counters.answers.insert(
         "panel x".into(),

@@ -359,6 +359,7 @@ fn an_empty_interrupted_run_says_so() {
         reason: "p95 1200 ms > 2 × SLO <b>".into(),
         at_ms: 70_000,
         refined_until_ms: None,
+        judged_from_ms: None,
     });
     meta.store(dir.path()).unwrap();
     let out = render(dir.path());

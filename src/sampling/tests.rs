@@ -175,3 +175,161 @@ fn an_until_judged_hold_is_planned_at_the_shortest_hold_that_judges_it() {
     assert_eq!(capped.length, Duration::from_secs(10));
     assert!(capped.figures.iter().any(|f| !f.judged(capped.length)));
 }
+
+#[test]
+fn check_names_the_percentile_the_gate_judges_in_place_of_one_it_lacks_samples_for() {
+    let mut s = scenario("smoke.toml");
+    s.stages[0].until_judged = false;
+    s.stages[0].hold = Duration::from_secs(20);
+    let plan = SamplePlan::of(&s);
+    let w = &plan.windows[0];
+    let p95 = figure(w, "dashboard_load.p95", Purpose::Regression);
+    let loads = p95.planned.unwrap();
+    assert!(loads < 100.0, "{p95:?}");
+    // The gate's own rule, on the loads expected.
+    let gate = crate::report::baseline::window_plan(
+        &[SloMetric::P50, SloMetric::P95, SloMetric::ErrorRate]
+            .into_iter()
+            .collect(),
+        Some(loads as u64),
+        true,
+    );
+    assert!(
+        matches!(
+            gate.iter().find(|(m, _)| *m == SloMetric::P95),
+            Some((
+                _,
+                Choice::Replaced {
+                    instead: SloMetric::P50,
+                    ..
+                }
+            ))
+        ),
+        "{gate:?}"
+    );
+    assert_eq!(p95.instead, Some(SloMetric::P50));
+    assert!(!p95.judged(w.length));
+    assert!(figure(w, "dashboard_load.p50", Purpose::Regression).judged(w.length));
+    let table = plan.table();
+    let row = table
+        .lines()
+        .find(|l| l.contains("dashboard_load.p95") && l.contains("regression"))
+        .unwrap();
+    assert!(row.contains("→ p50") && !row.contains("NO"), "{row}");
+    assert!(
+        table.contains(
+            "too few for dashboard_load.p95 (100 needed): the gate judges p50 in its place"
+        ),
+        "{table}"
+    );
+    // Panel queries have their samples: judged as they are.
+    assert_eq!(
+        figure(w, "panel_query.p95", Purpose::Regression).instead,
+        None
+    );
+    // Held until judged, p95 has its loads and is judged itself.
+    let judged = SamplePlan::of(&scenario("smoke.toml"));
+    let p95 = figure(
+        &judged.windows[0],
+        "dashboard_load.p95",
+        Purpose::Regression,
+    );
+    assert_eq!(p95.instead, None, "{p95:?}");
+    assert!(p95.judged(judged.windows[0].length));
+}
+
+#[test]
+fn ladder_steps_are_planned_with_their_slos_and_stop_rule() {
+    let s = scenario("staged.toml");
+    let stress = s.stress.clone().unwrap();
+    let plan = SamplePlan::of(&s);
+    let steps: Vec<&WindowPlan> = plan.windows.iter().filter(|w| w.step.is_some()).collect();
+    let last = s.stages.last().unwrap().users;
+    let expected = (stress.ceiling - last).div_ceil(stress.step);
+    assert_eq!(steps.len(), expected, "{:?}", plan.windows);
+    for (i, w) in steps.iter().enumerate() {
+        assert_eq!(w.step, Some(i + 1));
+        assert_eq!(w.name, format!("step {}", i + 1));
+        assert_eq!(
+            w.viewers,
+            (last + (i + 1) * stress.step).min(stress.ceiling)
+        );
+        assert_eq!(w.length, stress.hold);
+        // Every SLO, then every stop-rule term; no regression figure.
+        assert_eq!(
+            w.figures.len(),
+            s.slos.len() + stress.stop_when.len(),
+            "{w:?}"
+        );
+        assert!(w.figures.iter().all(|f| f.purpose != Purpose::Regression));
+        let stop = w
+            .figures
+            .iter()
+            .find(|f| f.purpose == Purpose::StopRule && f.metric == SloMetric::ErrorRate)
+            .unwrap();
+        let term = stress
+            .stop_when
+            .iter()
+            .find(|t| t.metric == SloMetric::ErrorRate)
+            .unwrap();
+        assert_eq!(
+            stop.needed,
+            samples_needed(term),
+            "the judgement's own rule"
+        );
+        assert_eq!(stop.max, Some(term.max));
+    }
+    // More viewers, more loads over the same hold.
+    let loads = |w: &WindowPlan| {
+        figure(w, "dashboard_load.error_rate", Purpose::Slo)
+            .planned
+            .unwrap()
+    };
+    assert!(
+        loads(steps[1]) > loads(steps[0]) * 1.3,
+        "{} → {}",
+        loads(steps[0]),
+        loads(steps[1])
+    );
+    // A step is planned as the same load written as one more stage would be.
+    let mut staged = s.clone();
+    staged.stress = None;
+    staged.recovery = None;
+    staged.stages.push(Stage {
+        users: steps[0].viewers,
+        ramp: stress.ramp,
+        hold: stress.hold,
+        until_judged: false,
+    });
+    let as_stage = SamplePlan::of(&staged);
+    let stage = as_stage.windows.last().unwrap();
+    assert_eq!(stage.viewers, steps[0].viewers);
+    assert!(
+        (loads(stage) - loads(steps[0])).abs() < 1e-9,
+        "{} vs {}",
+        loads(stage),
+        loads(steps[0])
+    );
+    let table = plan.table();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.trim_start().starts_with("step 1 ") && l.contains("stop rule")),
+        "{table}"
+    );
+    assert!(
+        table.contains("step 1 (30s): every SLO judged from a"),
+        "{table}"
+    );
+    // `--strict` errors point at [stress]'s hold.
+    let text = std::fs::read_to_string(&s.path).unwrap();
+    let at = steps[0].location(&s);
+    let line: usize = at.rsplit(':').nth(1).unwrap().parse().unwrap();
+    assert_eq!(text.lines().nth(line - 1).unwrap().trim(), "hold = \"30s\"");
+    assert!(text.lines().take(line).any(|l| l.trim() == "[stress]"));
+    assert!(text
+        .lines()
+        .take(line)
+        .skip_while(|l| l.trim() != "[stress]")
+        .all(|l| !l.trim().starts_with("[[stages]]")));
+}

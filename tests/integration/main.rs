@@ -28,6 +28,8 @@
 //!   warns and `check --strict` exits 2 when a hold cannot judge an SLO.
 //! - `judged_hold`: a hold "until judged, at most X" that ends once every figure has its
 //!   samples, and one that reaches its cap (not judged, and the report says so).
+//! - `ladder_stop`: a ladder that stops cites one count and figure in its banner, the
+//!   stopped step's row, its SLO and the capacity line.
 //! - `request_times`: each panel query's log row is stamped when it ends, not at its load's end.
 //! - `old_and_flux_dashboards`: Grafana 2–4 exports migrated and run against influxd; Flux
 //!   skipped on influxdb1 (check, summary.json, exit 2) and sent to `/api/v2/query` on influxdb2.
@@ -55,6 +57,7 @@ mod history;
 mod history_baseline;
 mod influxd;
 mod judged_hold;
+mod ladder_stop;
 mod lifecycle;
 mod live_status;
 mod old_and_flux_dashboards;

@@ -136,5 +136,5 @@ fn run_warns_before_sending_when_a_hold_cannot_judge_an_slo() {
     // As shipped, smoke passes --strict.
     let ok = dashload(dir.path(), &["check", "--strict", "scenarios/smoke.toml"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("samples   per hold window"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("samples   per judged window"));
 }

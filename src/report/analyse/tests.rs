@@ -366,6 +366,7 @@ fn the_ladder_stop_is_a_failed_level_when_no_lower_level_failed() {
         reason: "dashboard load error_rate 26.1% > 10.0% over 23 requests".into(),
         at_ms: 1,
         refined_until_ms: None,
+        judged_from_ms: None,
     };
     // The stopped step had too few samples for its SLOs to be judged.
     let points = [point("step 1", 200, Some(true)), point("step 2", 300, None)];
