@@ -742,7 +742,9 @@ impl JsonCheck {
         if key {
             let depth = self.depth();
             if depth <= 3 {
-                self.keys[depth] = std::mem::take(&mut self.capture);
+                // Swapped, not taken: both buffers are kept for the next keys (the
+                // capture is cleared when the next string starts).
+                std::mem::swap(&mut self.keys[depth], &mut self.capture);
             }
             self.state = State::Colon;
             return;
