@@ -6,10 +6,16 @@
 # ratio of CPU per request and of peak RSS. Every run is bounded by -t.
 #
 # Usage: bench/generator_cost.sh [users=32] [seconds=10] [pairs=3]
-#        (KEEP=dir keeps the runs' logs and request logs)
+#        env: KEEP=dir keeps the runs' logs and request logs; BIN=path measures that
+#        dashload build (e.g. a copy of the one before a change) instead of building one
 source "$(dirname "$0")/common.sh"
 USERS=${1:-32}; SECS=${2:-10}; PAIRS=${3:-3}
-cargo build --release -q --bin dashload --example trivial_target --example raw_goose
+if [ -n "${BIN:-}" ]; then
+  cargo build --release -q --example trivial_target --example raw_goose
+else
+  cargo build --release -q --bin dashload --example trivial_target --example raw_goose
+  BIN=target/release/dashload
+fi
 start_trivial_target
 PORT=$TARGET_PORT
 echo "trivial target on 127.0.0.1:$PORT; $USERS users, ${SECS}s runs, $PAIRS pairs"
@@ -42,7 +48,7 @@ measure() { # name, command...: prints "name cpu_us_per_req req_per_s rss_kb"
 for i in $(seq "$PAIRS"); do
   measure raw target/release/examples/raw_goose -H "http://127.0.0.1:$PORT" -u "$USERS" -r "$USERS" -t "${SECS}s" \
     --request-log "$OUT/raw.csv" --request-format csv -q --no-print-metrics
-  measure dashload target/release/dashload run bench/fixtures/viewers-trivial.toml --reports-dir "$OUT/runs" \
+  measure dashload "$BIN" run bench/fixtures/viewers-trivial.toml --reports-dir "$OUT/runs" \
     --set "target.url=http://127.0.0.1:$PORT" --no-report -u "$USERS" -r "$USERS" -t "${SECS}s"
 done | tee "$OUT/results"
 echo "CPU per request, dashload viewer ÷ raw Goose GET: $(median_ratio "$OUT/results" dashload raw);"
