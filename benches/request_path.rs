@@ -150,7 +150,10 @@ fn callgrind(exe: &Path, case: &str, out: &Path) -> Result<u64, String> {
     let text = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let total = text
         .lines()
-        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .find_map(|l| {
+            l.strip_prefix("totals:")
+                .or_else(|| l.strip_prefix("summary:"))
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse::<u64>().ok())
         .ok_or_else(|| format!("{}: no totals line", out.display()))?;
@@ -170,7 +173,11 @@ fn read_budgets(path: &Path) -> BTreeMap<String, u64> {
             continue;
         }
         let mut fields = line.split_whitespace();
-        match (fields.next(), fields.next().map(str::parse::<u64>), fields.next()) {
+        match (
+            fields.next(),
+            fields.next().map(str::parse::<u64>),
+            fields.next(),
+        ) {
             (Some(name), Some(Ok(n)), None) => {
                 budgets.insert(name.to_string(), n);
             }
@@ -270,7 +277,11 @@ fn measured_viewer_load(s: &ViewerSetup) -> u64 {
                 .endpoints
                 .reading(&call, false)
                 .counting(Some(AnswerTotals::INFLUX_SERIES));
-            let built = s.endpoints.query(&s.client, call).build().expect("a request");
+            let built = s
+                .endpoints
+                .query(&s.client, call)
+                .build()
+                .expect("a request");
             black_box(&built);
             let mut scan = BodyScan::new(reading);
             for chunk in s.answer.chunks(8 * 1024) {
@@ -288,11 +299,8 @@ fn measured_viewer_load(s: &ViewerSetup) -> u64 {
             series += body.series;
         }
     }
-    s.live.record(
-        RequestClass::DashboardLoad,
-        Duration::from_millis(20),
-        true,
-    );
+    s.live
+        .record(RequestClass::DashboardLoad, Duration::from_millis(20), true);
     series
 }
 
@@ -350,8 +358,8 @@ struct LogSetup {
 impl LogSetup {
     fn new() -> LogSetup {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        let meta = dashload::report::synthetic::write_run(dir.path(), 1000, 1)
-            .expect("a synthetic run");
+        let meta =
+            dashload::report::synthetic::write_run(dir.path(), 1000, 1).expect("a synthetic run");
         LogSetup {
             requests: dir.path().join("requests.csv"),
             _dir: dir,
@@ -363,7 +371,13 @@ impl LogSetup {
 impl LogSetup {
     /// What the rows are folded into, made outside the count.
     fn collected(&self) -> Collected {
-        let run_ms = self.meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
+        let run_ms = self
+            .meta
+            .windows
+            .iter()
+            .map(|w| w.end_ms)
+            .max()
+            .unwrap_or(0);
         Collected::new(&self.meta.windows, run_ms)
     }
 }

@@ -597,7 +597,10 @@ async fn indexed_panel(
     endpoints: &Endpoints,
     outside: &OutsideLog,
 ) -> (usize, (Outcome, Answer)) {
-    (i, panel(plan, request, body, client, endpoints, outside).await)
+    (
+        i,
+        panel(plan, request, body, client, endpoints, outside).await,
+    )
 }
 
 /// One panel's request: one `/api/ds/query` through Grafana, or (straight to
