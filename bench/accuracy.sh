@@ -10,14 +10,17 @@
 #
 # Usage: bench/accuracy.sh [users=100] [seconds=10] [runs=3] [delay_ms=50]
 source "$(dirname "$0")/common.sh"
-USERS=${1:-100}; SECS=${2:-10}; RUNS=${3:-3}; DELAY=${4:-50}; PORT=18086  # the port bench/fixtures/viewers-trivial.toml names
+USERS=${1:-100}; SECS=${2:-10}; RUNS=${3:-3}; DELAY=${4:-50}
 cargo build --release -q --bin dashload --example trivial_target --example raw_goose
 
 # tool name, command...: prints "tool tool_p50 tool_p99 server_p50 server_p99" in µs.
+# Each run gets a fresh target on a free port: @PORT@ in the command is replaced by it.
 measure() {
   local tool=$1; shift
-  start_trivial_target $PORT "$DELAY"
-  taskset -c 0 "$@" > "$OUT/$tool.log" 2>&1 || true
+  start_trivial_target "$DELAY"
+  local args=()
+  for a in "$@"; do args+=("${a//@PORT@/$TARGET_PORT}"); done
+  taskset -c 0 "${args[@]}" > "$OUT/$tool.log" 2>&1 || true
   stop_trivial_target
   local log
   if [ "$tool" = raw ]; then log=$OUT/raw.csv; else log=$(ls "$OUT"/runs/*/requests.csv); fi
@@ -41,9 +44,9 @@ PY
 
 for i in $(seq "$RUNS"); do
   measure dashload target/release/dashload run bench/fixtures/viewers-trivial.toml \
-    --reports-dir "$OUT/runs" --no-report \
+    --reports-dir "$OUT/runs" --no-report --set "target.url=http://127.0.0.1:@PORT@" \
     -u "$USERS" -r "$USERS" -t "${SECS}s"
-  measure raw target/release/examples/raw_goose -H "http://127.0.0.1:$PORT" \
+  measure raw target/release/examples/raw_goose -H "http://127.0.0.1:@PORT@" \
     -u $((USERS * 6)) -r $((USERS * 6)) -t "${SECS}s" --request-log "$OUT/raw.csv" --request-format csv \
     -q --no-print-metrics
 done | tee "$OUT/results" | awk '{printf "%-8s tool p50 %.2f p99 %.2f ms, target p50 %.2f p99 %.2f ms: +%.2f / +%.2f ms (%d requests)\n",

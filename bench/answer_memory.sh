@@ -8,6 +8,8 @@
 # Usage: bench/answer_memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 cargo test -q --test integration faults::huge_answers_and_gzip_bombs_stay_in_bounded_memory \
   -- --nocapture 2>&1 | grep -E "peak RSS|panel queries"
 cargo bench -q --bench queries -- judge_clean_1mb_answer 2>&1 | grep -E "judge_clean|time:"

@@ -7,6 +7,8 @@
 # Usage: bench/bad_scenarios.sh [BINARY] [--run]   (default: target/debug/dashload)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/machine.sh
+machine
 BIN=$(realpath "${1:-target/debug/dashload}")
 SUBS="check"
 [ "${2:-}" = "--run" ] && SUBS="check run"

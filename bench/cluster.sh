@@ -19,9 +19,10 @@
 #
 # Usage: bench/cluster.sh [viewers=32] [hold_seconds=10] [delay_ms=20] [rounds=2]
 source "$(dirname "$0")/common.sh"
-VIEWERS=${1:-32}; SECS=${2:-10}; DELAY=${3:-20}; ROUNDS=${4:-2}; PORT=18087
+VIEWERS=${1:-32}; SECS=${2:-10}; DELAY=${3:-20}; ROUNDS=${4:-2}
 cargo build --release -q --bin dashload --example trivial_target
-start_trivial_target $PORT "$DELAY"
+start_trivial_target "$DELAY"
+PORT=$TARGET_PORT
 
 measure() { # name, workers (0: one process), viewers
   local name=$1 workers=$2 viewers=$3 dir=$OUT/runs-$1

@@ -9,6 +9,8 @@
 #        substring of the test path, default every prop_ test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 budget=${1:-300}
 filter=${2:-}
 first_cases=${FUZZ_FIRST_CASES:-256}

@@ -10,6 +10,8 @@
 # PROFILE=debug measures a debug build (no release build needed).
 set -eu
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 n=${1:-10000}
 profile=${PROFILE:-release}
 if [ "$profile" = release ]; then

@@ -16,6 +16,8 @@
 # env:   BIN=path (a built dashload: no cargo build); KEEP=dir (keep the runs)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/machine.sh
+machine
 ROUNDS=${1:-3}
 DELAY=${2:-5}
 INFLUXD=$(command -v influxd || true)

@@ -7,7 +7,7 @@
 #
 # Usage: bench/ingest.sh [seconds=30] [pairs=3]
 source "$(dirname "$0")/common.sh"
-SECS=${1:-30}; PAIRS=${2:-3}; HTTP=18090; RPC=18091  # the port bench/fixtures/ingest-influxd.toml names
+SECS=${1:-30}; PAIRS=${2:-3}; HTTP=$(free_port); RPC=$(free_port)
 INFLUXD=$(command -v influxd) || { echo "influxd is not installed (apt-get install influxdb)"; exit 1; }
 cargo build --release -q --bin dashload
 SERVER=
@@ -39,7 +39,7 @@ bind-address = "127.0.0.1:$RPC"
 CONF
   taskset -c 1 "$INFLUXD" -config "$OUT/influxdb.conf" > /dev/null 2>&1 &
   SERVER=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP/ping" && break; sleep 0.1; done
+  wait_for_http "http://127.0.0.1:$HTTP/ping" "$SERVER" "influxd"
   curl -sf -XPOST "http://127.0.0.1:$HTTP/query" --data-urlencode "q=CREATE DATABASE toggl" > /dev/null
 }
 
@@ -61,7 +61,7 @@ for i in $(seq "$PAIRS"); do
   start
   rm -rf "$OUT/runs"
   taskset -c 0 target/release/dashload run bench/fixtures/ingest-influxd.toml --reports-dir "$OUT/runs" \
-    --no-report -u 4 -r 4 -t "${SECS}s" > "$OUT/dashload.log" 2>&1 || true
+    --set "target.url=http://127.0.0.1:$HTTP" --no-report -u 4 -r 4 -t "${SECS}s" > "$OUT/dashload.log" 2>&1 || true
   stop
   python3 - "$(ls "$OUT"/runs/*/ingest.csv)" <<'PY'
 import csv, sys

@@ -11,11 +11,12 @@
 #
 # Usage: bench/locust_compare.sh [users=32] [seconds=10] [rounds=3]
 source "$(dirname "$0")/common.sh"
-USERS=${1:-32}; SECS=${2:-10}; ROUNDS=${3:-3}; PORT=18086  # the port of viewers-trivial.toml
+USERS=${1:-32}; SECS=${2:-10}; ROUNDS=${3:-3}
 LOCUST=${LOCUST:-locust}
 command -v "$LOCUST" > /dev/null || { echo "Locust not found: set LOCUST=/path/to/locust"; exit 1; }
 cargo build --release -q --bin dashload --example trivial_target
-start_trivial_target $PORT
+start_trivial_target
+PORT=$TARGET_PORT
 cat > "$OUT/locustfile.py" <<'PY'
 import os
 from locust import HttpUser, constant, task
@@ -49,7 +50,7 @@ for i in $(seq "$ROUNDS"); do
   locust_run locust 0
   locust_run fasthttp 1
   taskset -c 0 target/release/dashload run bench/fixtures/viewers-trivial.toml --reports-dir "$OUT/runs" \
-    --no-report -u "$USERS" -r "$USERS" -t "${SECS}s" > /dev/null 2>&1 || true
+    --set "target.url=http://127.0.0.1:$PORT" --no-report -u "$USERS" -r "$USERS" -t "${SECS}s" > /dev/null 2>&1 || true
   n=$(grep -c -E ',(panel|variable) [^,]*,' "$OUT"/runs/*/requests.csv || true)
   rm -rf "$OUT/runs"
   echo "dashload $((n / SECS))"

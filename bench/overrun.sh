@@ -7,7 +7,7 @@
 #
 # Usage: bench/overrun.sh [timeouts="10s 30s"]   (DASHLOAD=path picks the binary)
 source "$(dirname "$0")/common.sh"
-TIMEOUTS=${1:-"10s 30s"}; PORT=18087
+TIMEOUTS=${1:-"10s 30s"}; PORT=$(free_port)
 if [ -z "${DASHLOAD:-}" ]; then
   cargo build --release -q --bin dashload
   DASHLOAD=target/release/dashload
@@ -36,7 +36,7 @@ while True:
     c, _ = s.accept(); threading.Thread(target=handle, args=(c,), daemon=True).start()
 PY
 TARGET_PID=$!
-sleep 1
+wait_for_http "http://127.0.0.1:$PORT/ping" "$TARGET_PID" "the stalling server"
 cp -r scenarios "$OUT/"
 for t in $TIMEOUTS; do
   head=$(sed '/^\[\[stages\]\]/,$d' scenarios/smoke.toml)

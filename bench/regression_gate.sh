@@ -27,6 +27,8 @@
 #        START=n with KEEP: resume at smoke round n (the earlier ones are judged too)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/machine.sh
+machine
 ROUNDS=${1:-21}
 STAGED=${2:-4}
 SLOW=${3:-3}

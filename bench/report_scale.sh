@@ -7,6 +7,8 @@
 # Needs ~3 GB free under ${SCALE_DIR:-/tmp/dashload-report-scale} for 10M rows.
 set -eu
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 cargo build --release --example report_render >&2
 bin=target/release/examples/report_render
 base=${SCALE_DIR:-/tmp/dashload-report-scale}

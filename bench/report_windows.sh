@@ -7,6 +7,8 @@
 # PROFILE=debug measures a debug build (no release build needed).
 set -eu
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 windows=${1:-20000}
 rows=${2:-400000}
 profile=${PROFILE:-release}

@@ -7,11 +7,12 @@
 #
 # Usage: bench/soak.sh [users=200] [minutes=30]
 source "$(dirname "$0")/common.sh"
-USERS=${1:-200}; MINUTES=${2:-30}; PORT=18086
+USERS=${1:-200}; MINUTES=${2:-30}
 cargo build --release -q --bin dashload --example trivial_target
-start_trivial_target $PORT
+start_trivial_target
+PORT=$TARGET_PORT
 taskset -c 0 target/release/dashload run bench/fixtures/viewers-soak.toml --reports-dir "$OUT/runs" \
-  --no-report -u "$USERS" -r "$USERS" -t "${MINUTES}m" > "$OUT/log" 2>&1 &
+  --set "target.url=http://127.0.0.1:$PORT" --no-report -u "$USERS" -r "$USERS" -t "${MINUTES}m" > "$OUT/log" 2>&1 &
 GEN=$!
 TICK=$(getconf CLK_TCK); START=$(date +%s.%N)
 # seconds since start, RSS kB, CPU seconds (user + system)

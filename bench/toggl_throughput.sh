@@ -6,5 +6,7 @@
 # Usage: bench/toggl_throughput.sh [criterion filter, default "toggl/"]
 set -eu
 cd "$(dirname "$0")/.."
+source bench/machine.sh
+machine
 cargo bench --bench workload --no-run
 exec taskset -c "${CORE:-0}" cargo bench --bench workload -- "${1:-toggl/}"

@@ -8,7 +8,7 @@
 #
 # Usage: bench/upload.sh [sizes_mib="64 512"] [rounds=3]
 source "$(dirname "$0")/common.sh"
-SIZES=${1:-64 512}; ROUNDS=${2:-3}; PORT=18089
+SIZES=${1:-64 512}; ROUNDS=${2:-3}
 PROFILE=${PROFILE:-release}
 if [ "$PROFILE" = release ]; then
   cargo build --release -q --example upload_throughput
@@ -25,9 +25,17 @@ for size in $SIZES; do
   head -c "$((size << 20))" /dev/urandom > "$OUT/send/requests.csv"
   for round in $(seq "$ROUNDS"); do
     rm -f "$OUT/recv/requests.csv"
+    PORT=$(free_port)
     /usr/bin/time -v -o "$OUT/recv.time" taskset -c 1 "$BIN" serve "$PORT" "$OUT/recv" 1 &
     server=$!
-    sleep 0.3
+    # The receiver takes one upload and exits: wait for its port to listen, without
+    # connecting (a connection would be taken for the upload).
+    for _ in $(seq 100); do
+      kill -0 "$server" 2>/dev/null || { echo "the receiver did not start: nothing measured" >&2; exit 4; }
+      ss -Hltn "sport = :$PORT" | grep -q . && break
+      sleep 0.1
+    done
+    ss -Hltn "sport = :$PORT" | grep -q . || { echo "the receiver does not listen on $PORT: nothing measured" >&2; exit 4; }
     line=$(/usr/bin/time -v -o "$OUT/send.time" taskset -c 0 "$BIN" send "$PORT" "$OUT/send/requests.csv")
     wait "$server"
     cmp -s "$OUT/send/requests.csv" "$OUT/recv/requests.csv" || { echo "size $size: copies differ" >&2; exit 1; }

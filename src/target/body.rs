@@ -278,36 +278,51 @@ impl BodyScan {
 }
 
 /// Counts a marker's occurrences over a stream: one split across two chunks
-/// counts once (the last `len − 1` bytes are carried to the next chunk).
+/// counts once (the last `len − 1` bytes are carried to the next chunk). The
+/// searcher is built once per body and the carry reuses its buffers: a chunk is
+/// searched in place, never copied.
 struct MarkerCount {
-    marker: &'static [u8],
+    finder: memchr::memmem::Finder<'static>,
+    /// The last `len − 1` bytes seen.
     carry: Vec<u8>,
+    /// The carry followed by the head of the next chunk.
+    window: Vec<u8>,
     count: u64,
 }
 
 impl MarkerCount {
     fn new(marker: &'static [u8]) -> MarkerCount {
         MarkerCount {
-            marker,
+            finder: memchr::memmem::Finder::new(marker),
             carry: Vec::new(),
+            window: Vec::new(),
             count: 0,
         }
     }
 
     fn feed(&mut self, chunk: &[u8]) {
-        let keep = self.marker.len().saturating_sub(1);
+        let keep = self.finder.needle().len().saturating_sub(1);
         if keep == 0 {
-            self.count += memchr::memmem::find_iter(chunk, self.marker).count() as u64;
+            self.count += self.finder.find_iter(chunk).count() as u64;
             return;
         }
         // Any match in carry ++ chunk[..keep] straddles the boundary: neither side
         // alone is long enough to hold one.
-        let mut window = self.carry.clone();
-        window.extend_from_slice(&chunk[..chunk.len().min(keep)]);
-        self.count += memchr::memmem::find_iter(&window, self.marker).count() as u64;
-        self.count += memchr::memmem::find_iter(chunk, self.marker).count() as u64;
-        window.extend_from_slice(&chunk[chunk.len().min(keep)..]);
-        self.carry = window[window.len().saturating_sub(keep)..].to_vec();
+        let head = &chunk[..chunk.len().min(keep)];
+        self.window.clear();
+        self.window.extend_from_slice(&self.carry);
+        self.window.extend_from_slice(head);
+        self.count += self.finder.find_iter(&self.window).count() as u64;
+        self.count += self.finder.find_iter(chunk).count() as u64;
+        // The next carry: the last `keep` bytes of carry ++ chunk (the window
+        // is all of that when the chunk is shorter than `keep`).
+        let tail = if chunk.len() >= keep {
+            &chunk[chunk.len() - keep..]
+        } else {
+            &self.window[self.window.len().saturating_sub(keep)..]
+        };
+        self.carry.clear();
+        self.carry.extend_from_slice(tail);
     }
 }
 
@@ -727,7 +742,9 @@ impl JsonCheck {
         if key {
             let depth = self.depth();
             if depth <= 3 {
-                self.keys[depth] = std::mem::take(&mut self.capture);
+                // Swapped, not taken: both buffers are kept for the next keys (the
+                // capture is cleared when the next string starts).
+                std::mem::swap(&mut self.keys[depth], &mut self.capture);
             }
             self.state = State::Colon;
             return;

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use goose::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -496,17 +496,6 @@ async fn load(
         Vec::new()
     };
     let started = Instant::now();
-    // The futures are built first: a stream of closures over borrowed requests
-    // would not be `Send` across Goose's transaction boundary.
-    let calls: Vec<_> = requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let body = bodies.get(i).map(String::as_str);
-            let outside = &context.outside;
-            async move { (i, panel(plan, r, body, client, endpoints, outside).await) }
-        })
-        .collect();
     let method = if plan.grafana_api { "POST" } else { "GET" };
     // A failed load carries its first failed panel's status and error, so the
     // report classes it as that failure (timeout, 5xx, refused…), not "other".
@@ -515,8 +504,29 @@ async fn load(
     // request's row with the time it is recorded, so recording them all after
     // the load would put every query at the load's end (its window, its
     // second, the server's count check all off by up to the slowest panel).
-    let mut outcomes = stream::iter(calls).buffer_unordered(plan.max_parallel);
-    while let Some((i, (outcome, answer))) = outcomes.next().await {
+    // At most `max_parallel` panel futures exist at once, each made when a slot
+    // frees (as `buffer_unordered` would): a panel's future holds its request,
+    // timers and body scan, several KB, and a load has dozens of panels, so
+    // making them all up front cost every viewer that much memory and copying.
+    let mut in_flight = FuturesUnordered::new();
+    let mut next = 0;
+    loop {
+        while next < requests.len() && in_flight.len() < plan.max_parallel.max(1) {
+            let body = bodies.get(next).map(String::as_str);
+            in_flight.push(indexed_panel(
+                next,
+                plan,
+                &requests[next],
+                body,
+                client,
+                endpoints,
+                &context.outside,
+            ));
+            next += 1;
+        }
+        let Some((i, (outcome, answer))) = in_flight.next().await else {
+            break;
+        };
         let name = &requests[i].name;
         request::record(user, method, name, &outcome).await?;
         if outcome.judged.ok {
@@ -575,6 +585,22 @@ impl Answer {
         self.bytes += body.read;
         self.series += body.series;
     }
+}
+
+/// [`panel`], tagged with the request's index in the load.
+async fn indexed_panel(
+    i: usize,
+    plan: &ViewerPlan,
+    request: &PanelRequest<'_>,
+    body: Option<&str>,
+    client: &Client,
+    endpoints: &Endpoints,
+    outside: &OutsideLog,
+) -> (usize, (Outcome, Answer)) {
+    (
+        i,
+        panel(plan, request, body, client, endpoints, outside).await,
+    )
 }
 
 /// One panel's request: one `/api/ds/query` through Grafana, or (straight to
