@@ -31,7 +31,7 @@ use super::summary::{Latency, Summary, WindowStats};
 /// Width of every chart, px.
 pub const WIDTH: u32 = 960;
 /// Height of every chart, px.
-pub const HEIGHT: u32 = 380;
+pub const HEIGHT: u32 = 320;
 
 const FONT: &str = "sans-serif";
 
@@ -70,7 +70,7 @@ pub struct Charts {
 }
 
 impl Charts {
-    /// All charts in page order.
+    /// All charts drawn, in page order.
     pub fn all(&self) -> Vec<&str> {
         let mut v = vec![self.users.as_str(), &self.throughput, &self.points];
         v.extend(self.latency.iter().map(|(_, s)| s.as_str()));
@@ -83,26 +83,37 @@ impl Charts {
             &self.errors,
         ]);
         v.extend(self.server.iter().map(String::as_str));
+        v.retain(|svg| !svg.is_empty());
         v
     }
 }
 
-/// Draw every chart of `s`, with `base` overlaid dashed when given.
+/// Draw every chart of `s` that carries data, with `base` overlaid dashed
+/// when given. A chart left out is an empty string: no flat-zero error chart
+/// in a run without failures, no points chart without a sync job, no latency
+/// chart of a class that made no request, and no chart against concurrency
+/// with fewer than two viewer counts (one point shows no trend).
 pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
+    let when = |carries: bool, draw: &dyn Fn() -> String| if carries { draw() } else { String::new() };
+    let mut viewer_counts: Vec<usize> = s.concurrency.iter().map(|p| p.viewers).collect();
+    viewer_counts.sort_unstable();
+    viewer_counts.dedup();
+    let trend = viewer_counts.len() >= 2;
     Charts {
         users: users(s),
         throughput: throughput(s, base),
-        points: points(s, base),
+        points: when(s.inputs.ingest.used, &|| points(s, base)),
         latency: LATENCY_CLASSES
             .iter()
+            .filter(|c| s.latency_series.iter().any(|l| l.class == **c))
             .map(|c| (*c, latency_over_time(s, base, *c)))
             .collect(),
         histogram: histogram(s),
         percentiles: percentile_curve(s, base),
-        concurrency_latency: concurrency_latency(s, base),
-        concurrency_errors: concurrency_errors(s),
-        concurrency_throughput: concurrency_throughput(s, base),
-        errors: errors(s),
+        concurrency_latency: when(trend, &|| concurrency_latency(s, base)),
+        concurrency_errors: when(trend, &|| concurrency_errors(s)),
+        concurrency_throughput: when(trend, &|| concurrency_throughput(s, base)),
+        errors: when(s.errors.total > 0, &|| errors(s)),
         server: server::charts(s),
     }
 }

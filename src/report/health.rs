@@ -107,7 +107,7 @@ impl RunHealth {
         h.push_str("<section id=\"health\">\n<h2>Evenness and generator CPU</h2>\n");
         writeln!(
             h,
-            "<p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so even viewers at random phases give a CV near 1/&radic;(loads per second) (the <em>random-phase CV</em>); a hold above {BURSTY_RATIO} &times; that is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p>",
+            "<details><summary>How evenness and generator CPU are measured</summary><p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so even viewers at random phases give a CV near 1/&radic;(loads per second) (the <em>random-phase CV</em>); a hold above {BURSTY_RATIO} &times; that is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p></details>",
             BUSY_SHARE * 100.0
         )?;
         h.push_str("<table><tr><th class=\"l\">window</th><th>requests/s</th><th>loads/s</th><th>CV of requests/s</th><th>random-phase CV</th><th>dashload cores</th><th>% of cores</th></tr>\n");

@@ -12,6 +12,7 @@ use std::fmt::Write;
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::analyse::KNEE_FRACTION;
+use super::answers::Tone;
 use super::charts::Charts;
 use super::summary::*;
 
@@ -57,9 +58,13 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{:.2} %", v * 100.0))
 }
 
-fn num(v: f64) -> String {
-    if v.abs() >= 100.0 {
+/// A number in the page's one format: whole numbers and anything from 100
+/// up without decimals, else three significant digits (`7`, `16`, `7.25`, `12.5`).
+pub fn num(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
     } else {
         format!("{v:.2}")
     }
@@ -93,7 +98,7 @@ fn kind_label(kind: WindowKind) -> &'static str {
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1140px;padding:16px 24px;color:#1d1d1f;background:#fff;line-height:1.45}
-h1{font-size:1.7em;margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:2em}h3{margin-top:1.4em}
+h1{font-size:1.7em;margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin:1.4em 0 .5em}h3{margin:1em 0 .4em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-weight:600;text-align:left;background:#fafafa}table.kv td{text-align:left}
 .pass{background:#e3f4e1;color:#14532d}.fail{background:#fde2e1;color:#7f1d1d;font-weight:700}.nodata{background:#f1f1f1;color:#555}
@@ -101,7 +106,10 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-wei
 .banner{padding:10px 14px;margin:10px 0;border-radius:6px;border:1px solid}.banner.warn{background:#fff4d6;border-color:#e0b000}
 .banner.bad{background:#fde2e1;border-color:#d33}.banner.good{background:#e3f4e1;border-color:#3a3}.banner.info{background:#eef4fb;border-color:#7aa7d8}
 .verdict{display:inline-block;font-size:1.3em;font-weight:700;padding:4px 14px;border-radius:6px}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
+figure{margin:1em 0;max-width:960px}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
+table.answers{width:100%;font-size:1em;margin:.4em 0 .8em}table.answers th{text-align:left;width:9em;white-space:nowrap}table.answers td{text-align:left}
+table.answers tr.bad th{border-left:5px solid #d33}table.answers tr.good th{border-left:5px solid #3a3}table.answers tr.neutral th{border-left:5px solid #bbb}
+details{margin:.4em 0}summary{cursor:pointer;color:#333}
 nav a{margin-right:12px}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
 ";
 
@@ -119,34 +127,18 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         text(&r.scenario)
     )?;
-    let verdict_class = match s.verdict {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::NotJudged => "nodata",
-    };
     writeln!(
         h,
-        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
+        "<header>\n<h1>dashload report: {}</h1>\n<p class=\"note\" id=\"provenance-line\">{}: {} · started {} UTC · {} s · <a href=\"#summary\">run details</a></p>\n</header>",
         text(&r.scenario),
-        s.verdict.label(),
-        match (s.verdict, &s.unmeasured) {
-            (Verdict::Pass, _) => match &s.partly_judged {
-                None => "every SLO held on every hold window".to_string(),
-                Some(which) => format!(
-                    "every SLO held on the hold windows with enough samples to judge it <span id=\"partly-judged\">({})</span>",
-                    text(which)
-                ),
-            },
-            (Verdict::Fail, _) => "an SLO failed on a hold window".to_string(),
-            (Verdict::NotJudged, Some(why)) => format!(
-                "<span id=\"unmeasured\">the run could not be judged, which fails it: {}</span>",
-                text(why)
-            ),
-            (Verdict::NotJudged, None) => "nothing was judged (see the notes below)".to_string(),
-        }
+        text(&r.target.kind),
+        shown_url(&r.target.url),
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        num(r.duration_s),
     )?;
+    answers_section(h, s)?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
+    h.push_str("<nav><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
     if !s.faults.is_empty() {
         h.push_str("<a href=\"#faults\">Faults</a>");
     }
@@ -161,8 +153,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     if s.baseline.is_some() {
         h.push_str("<a href=\"#baseline\">Baseline</a>");
     }
-    h.push_str("<a href=\"#inputs\">Inputs</a></nav>\n");
-    summary_section(h, s)?;
+    h.push_str("<a href=\"#summary\">Run</a><a href=\"#inputs\">Inputs</a></nav>\n");
 
     h.push_str("<section id=\"load\">\n<h2>Users and throughput</h2>\n");
     fig(h, &c.users)?;
@@ -177,14 +168,18 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     for (_, svg) in &c.latency {
         fig(h, svg)?;
     }
-    h.push_str("<h3>Distribution</h3>\n");
+    h.push_str("<details id=\"distribution\"><summary>Latency distribution per class over the whole run (2 charts)</summary>\n");
     fig(h, &c.histogram)?;
     fig(h, &c.percentiles)?;
+    h.push_str("</details>\n");
     h.push_str("</section>\n");
     concurrency_section(h, s, c)?;
     errors_section(h, s, c)?;
     slo_section(h, s)?;
     windows_section(h, s)?;
+    if let Some(b) = &s.baseline {
+        baseline_section(h, b)?;
+    }
     super::faults::section(h, s)?;
     s.health.html_section(h)?;
     if let Some(rows) = &s.workers {
@@ -194,9 +189,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
-    if let Some(b) = &s.baseline {
-        baseline_section(h, b)?;
-    }
+    summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(
         h,
@@ -205,7 +198,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     )
 }
 
+/// A chart; nothing for one left out (an empty string: it carried no data).
 fn fig(h: &mut String, svg: &str) -> std::fmt::Result {
+    if svg.is_empty() {
+        return Ok(());
+    }
     writeln!(h, "<figure>{svg}</figure>")
 }
 
@@ -230,22 +227,6 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
             }
         )?;
     }
-    if let Some(b) = &s.baseline {
-        if s.regression {
-            writeln!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>", b.regressions.len())?;
-        } else {
-            writeln!(
-                h,
-                "<div class=\"banner {}\" id=\"regression\">Against the baseline: {}.</div>",
-                if b.reach.iter().any(|r| r.detectable_pct.is_some()) {
-                    "good"
-                } else {
-                    "warn"
-                },
-                text(&b.verdict)
-            )?;
-        }
-    }
     s.health.html_banner(h)?;
     super::server::html::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
@@ -260,9 +241,61 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// The answers, first on the page: one row each, ids `answer-<key>`.
+fn answers_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"answers\">\n<table class=\"answers\">\n");
+    for a in super::answers::answers(s) {
+        let tone = match a.tone {
+            Tone::Good => "good",
+            Tone::Bad => "bad",
+            Tone::Neutral => "neutral",
+        };
+        write!(
+            h,
+            "<tr id=\"answer-{}\" class=\"{tone}\"><th scope=\"row\">{}</th><td>",
+            a.key, a.label
+        )?;
+        if a.key == "verdict" {
+            verdict_answer(h, s, &a.text)?;
+        } else {
+            h.push_str(&text(&a.text));
+        }
+        h.push_str("</td></tr>\n");
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+/// The verdict as a badge, then why; which checks lacked samples folded away.
+fn verdict_answer(h: &mut String, s: &Summary, line: &str) -> std::fmt::Result {
+    let class = match s.verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::NotJudged => "nodata",
+    };
+    let why = line.split_once(": ").map_or(line, |(_, why)| why);
+    write!(
+        h,
+        "<span class=\"verdict {class}\">{}</span> ",
+        s.verdict.label()
+    )?;
+    match (s.verdict, &s.unmeasured) {
+        (Verdict::NotJudged, Some(_)) => write!(h, "<span id=\"unmeasured\">{}</span>", text(why))?,
+        _ => h.push_str(&text(why)),
+    }
+    if let Some(which) = &s.partly_judged {
+        write!(
+            h,
+            "<details id=\"partly-judged\"><summary>checks that lacked samples</summary>{}</details>",
+            text(which)
+        )?;
+    }
+    Ok(())
+}
+
 fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let r = &s.run;
-    h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
+    h.push_str("<section id=\"summary\">\n<h2>Run</h2>\n<table class=\"kv\">\n");
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row(
         "Scenario",
@@ -355,66 +388,6 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         )?;
     }
     row(
-        "Verdict",
-        format!(
-            "<span class=\"{}\">{}</span>",
-            if s.slo_failed { "fail" } else { "pass" },
-            s.verdict.label()
-        ),
-    )?;
-    row(
-        "Capacity",
-        match &s.capacity_bracket {
-            Some(b) => format!(
-                "<span id=\"capacity-bracket\">{}</span>{}",
-                text(&b.sentence()),
-                b.headroom_sentence()
-                    .map(|h| format!("; {}", text(&h)))
-                    .unwrap_or_default()
-            ),
-            None => s
-                .capacity
-                .map_or("not found (no window where every SLO held)".into(), |c| {
-                    format!("{c} viewers")
-                }),
-        },
-    )?;
-    row(
-        "Knee",
-        s.knee.as_ref().map_or("none found (throughput kept growing with viewers, or too few windows)".into(), |k| {
-            format!("{} viewers (the next step, {} at {} viewers, added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
-        }),
-    )?;
-    row(
-        "First stress step that broke",
-        s.first_break.as_deref().map_or("none".into(), text),
-    )?;
-    if let Some(d) = &s.degradation {
-        row(
-            "Past capacity",
-            format!(
-                "<span id=\"degradation\" class=\"{}\">{}</span> <small>(over {})</small>",
-                if d.graceful { "pass" } else { "fail" },
-                text(&d.verdict),
-                text(&d.steps.join(", "))
-            ),
-        )?;
-    }
-    if let Some(line) = super::recovery_line(s) {
-        let class = match s.recovery.as_ref().and_then(|r| r.verdict) {
-            Some(SloVerdict::Fail) => "fail",
-            Some(SloVerdict::Pass) => "pass",
-            _ => "nodata",
-        };
-        row(
-            "Recovery",
-            format!(
-                "<span id=\"recovery\" class=\"{class}\">{}</span>",
-                text(&line)
-            ),
-        )?;
-    }
-    row(
         "Interrupted",
         if r.interrupted {
             "yes".into()
@@ -423,13 +396,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         },
     )?;
     row("Seed", r.seed.to_string())?;
-    h.push_str("</table>\n<h3>Latency on the judged (hold) windows</h3>\n");
-    if s.judged.is_empty() {
-        h.push_str("<p class=\"note\">No requests on hold windows.</p>\n");
-    } else {
-        class_table(h, &s.judged)?;
-    }
-    h.push_str("</section>\n");
+    h.push_str("</table>\n</section>\n");
     Ok(())
 }
 
@@ -468,10 +435,13 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     );
     writeln!(
         h,
-        "<p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
+        "<details><summary>How capacity and the knee are found</summary><p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p></details>",
         KNEE_FRACTION * 100.0
     )?;
     super::server::html::diagnosis(h, s)?;
+    if c.concurrency_latency.is_empty() {
+        h.push_str("<p class=\"note\" id=\"no-concurrency-charts\">No charts against concurrency: the run held or stepped at one viewer count only, and one point shows no trend.</p>\n");
+    }
     fig(h, &c.concurrency_latency)?;
     fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;
@@ -551,38 +521,78 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
 }
 
 fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 1 ÷ (1 − <var>q</var>) successful requests (p95: 20, p99: 100), an error rate bounded by <var>e</var> needs 1 ÷ <var>e</var> requests (at most 100); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A percentile fails when more than 1 − <var>q</var> of the requests failed. A window passes only when every SLO on it was judged and held; the run is judged on the hold windows that were.</p>\n");
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<details><summary>How SLOs are judged</summary><p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 1 ÷ (1 − <var>q</var>) successful requests (p95: 20, p99: 100), an error rate bounded by <var>e</var> needs 1 ÷ <var>e</var> requests (at most 100); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A percentile fails when more than 1 − <var>q</var> of the requests failed. A window passes only when every SLO on it was judged and held; the run is judged on the hold windows that were.</p></details>\n");
+    if !s.judged.is_empty() {
+        h.push_str("<h3>Latency on the judged (hold) windows</h3>\n");
+        class_table(h, &s.judged)?;
+    }
     if s.slos.is_empty() {
         h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
         return Ok(());
     }
-    if let Some(step) = &s.first_break {
-        let viewers = s
-            .windows
-            .iter()
-            .find(|w| &w.name == step)
-            .map_or(0, |w| w.viewers);
-        writeln!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>", text(step))?;
-    }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
-    let (rows, hidden) = bounded(&s.slos, |r| r.verdict == SloVerdict::Fail || r.judged);
-    for r in rows {
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
-            text(&r.window),
-            kind_label(r.window_kind),
-            r.class.label(),
-            r.metric.key(),
-            figure(r.metric, Some(r.max)),
-            figure(r.metric, r.observed),
-            verdict_cell(r.verdict),
-            r.note.as_deref().map(text).unwrap_or_default()
-        )?;
-    }
-    h.push_str("</table>\n");
+    // Failures first, then the judged (hold) rows, each in window order.
+    let (shown, hidden) = bounded(&s.slos, |r| r.verdict == SloVerdict::Fail || r.judged);
+    let mut shown = shown;
+    shown.sort_by_key(|r| (r.verdict != SloVerdict::Fail, !r.judged));
+    let rows: Vec<String> = shown
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
+                text(&r.window),
+                kind_label(r.window_kind),
+                r.class.label(),
+                r.metric.label(),
+                figure(r.metric, Some(r.max)),
+                figure(r.metric, r.observed),
+                verdict_cell(r.verdict),
+                r.note.as_deref().map(text).unwrap_or_default()
+            )
+        })
+        .collect();
+    folded_table(
+        h,
+        "slo-table",
+        "<tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>",
+        &rows,
+        "SLO results",
+    )?;
     hidden_note(h, hidden)?;
     h.push_str("</section>\n");
+    Ok(())
+}
+
+/// Rows a long table shows before the rest folds away.
+pub const VISIBLE_ROWS: usize = 10;
+
+/// A table of `rows` (already in order, most important first): the first
+/// [`VISIBLE_ROWS`] shown, the rest in a collapsed `<details>` under it with
+/// the same header, so a long table costs the page one line.
+fn folded_table(
+    h: &mut String,
+    id: &str,
+    header: &str,
+    rows: &[String],
+    what: &str,
+) -> std::fmt::Result {
+    writeln!(h, "<table id=\"{id}\">{header}")?;
+    for r in rows.iter().take(VISIBLE_ROWS) {
+        h.push_str(r);
+        h.push('\n');
+    }
+    h.push_str("</table>\n");
+    if rows.len() > VISIBLE_ROWS {
+        writeln!(
+            h,
+            "<details class=\"more-rows\"><summary>{} more {what}</summary>\n<table>{header}",
+            rows.len() - VISIBLE_ROWS
+        )?;
+        for r in &rows[VISIBLE_ROWS..] {
+            h.push_str(r);
+            h.push('\n');
+        }
+        h.push_str("</table>\n</details>\n");
+    }
     Ok(())
 }
 
@@ -719,8 +729,19 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             Some(WindowKind::StressStep) => "names-stress",
             _ => "names-run",
         };
-        writeln!(h, "<h3 id=\"{id}\">{title}</h3>")?;
-        name_table(h, slowest_first(rows))?;
+        // The judged windows' table open, its ten slowest shown; the others folded.
+        if kind == Some(WindowKind::Hold) {
+            writeln!(h, "<h3>{title}</h3>")?;
+            name_table(h, id, slowest_first(rows))?;
+        } else {
+            writeln!(
+                h,
+                "<details class=\"names\"><summary><strong>{title}</strong>: {} request names, slowest first</summary>",
+                rows.len()
+            )?;
+            name_table(h, id, slowest_first(rows))?;
+            h.push_str("</details>\n");
+        }
     }
     h.push_str("</section>\n");
     Ok(())
@@ -734,7 +755,7 @@ fn skipped_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     writeln!(
         h,
-        "<section id=\"skipped\">\n<h2>Not loaded</h2>\n<p class=\"note\">{} dashboard queries were never sent: the loads above do not include them.</p>\n<table><tr><th class=\"l\">panel or variable</th><th class=\"l\">why</th></tr>",
+        "<section id=\"skipped\">\n<h2>Not loaded</h2>\n<p class=\"note\">{} dashboard queries were never sent: the loads above do not include them.</p>\n<details><summary>Which, and why</summary>\n<table><tr><th class=\"l\">panel or variable</th><th class=\"l\">why</th></tr>",
         s.run.skipped.len()
     )?;
     for q in &s.run.skipped {
@@ -745,7 +766,7 @@ fn skipped_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             text(&q.reason)
         )?;
     }
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n</details>\n</section>\n");
     Ok(())
 }
 
@@ -758,38 +779,56 @@ fn slowest_first<'a>(
     rows
 }
 
-fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
-    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th><th>KB per answer</th><th>series per answer</th></tr>\n");
-    for (n, c) in rows {
-        let l = c.latency;
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            n.class.label(),
-            text(&n.subject),
-            n.range.as_deref().map(text).unwrap_or_default(),
-            c.count,
-            ms(l.map(|l| l.p50)),
-            ms(l.map(|l| l.p95)),
-            ms(l.map(|l| l.p99)),
-            ms(l.map(|l| l.max)),
-            ms(l.map(|l| l.mean)),
-            c.failed,
-            pct(c.error_rate),
-            ms(c.failed_latency.map(|l| l.p95)),
-            n.answers
-                .map_or("—".into(), |a| format!("{:.1}", a.bytes / 1024.0)),
-            n.answers.map_or("—".into(), |a| format!("{:.1}", a.series)),
-        )?;
-    }
-    h.push_str("</table>\n");
-    Ok(())
+fn name_table(h: &mut String, id: &str, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
+    let header = "<tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th><th>KB per answer</th><th>series per answer</th></tr>";
+    let rows: Vec<String> = rows
+        .into_iter()
+        .map(|(n, c)| {
+            let l = c.latency;
+            format!(
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                n.class.label(),
+                text(&n.subject),
+                n.range.as_deref().map(text).unwrap_or_default(),
+                c.count,
+                ms(l.map(|l| l.p50)),
+                ms(l.map(|l| l.p95)),
+                ms(l.map(|l| l.p99)),
+                ms(l.map(|l| l.max)),
+                ms(l.map(|l| l.mean)),
+                c.failed,
+                pct(c.error_rate),
+                ms(c.failed_latency.map(|l| l.p95)),
+                n.answers
+                    .map_or("—".into(), |a| format!("{:.1}", a.bytes / 1024.0)),
+                n.answers.map_or("—".into(), |a| format!("{:.1}", a.series)),
+            )
+        })
+        .collect();
+    folded_table(h, id, header, &rows, "request names")
 }
 
 fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let c = &s.run.counters;
     let i = &s.sync.ingest;
-    h.push_str("<section id=\"sync\">\n<h2>Sync job</h2>\n<table class=\"kv\">\n");
+    writeln!(
+        h,
+        "<section id=\"sync\">\n<h2>Sync job</h2>\n<p id=\"sync-line\">{} batches written ({} failed), {} points, {} per point; {} dashboard loads completed.</p>\n<details><summary>Every sync figure</summary>\n<table class=\"kv\">",
+        i.batches,
+        i.failed,
+        i.points,
+        s.sync
+            .ms_per_point
+            .map_or("—".into(), |v| format!("{v:.4} ms")),
+        c.dashboard_loads
+    )?;
+    if let Some(why) = s.sync.resilience.as_ref().and_then(|r| r.cannot_keep_up.as_ref()) {
+        writeln!(
+            h,
+            "<p class=\"banner bad\" id=\"sync-cannot-keep-up\">{}</p>",
+            text(why)
+        )?;
+    }
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row("Time entries fetched or generated", c.entries.to_string())?;
     row(
@@ -820,7 +859,7 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     )?;
     h.push_str("</table>\n");
     super::sync_attempts::section(h, s)?;
-    h.push_str("</section>\n");
+    h.push_str("</details>\n</section>\n");
     Ok(())
 }
 
@@ -1031,7 +1070,7 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
 }
 
 fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
+    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<details><summary>The files this report was read from, and rows set aside</summary>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
     for (file, i) in [
         ("requests.csv", &s.inputs.requests),
         ("ingest.csv", &s.inputs.ingest),
@@ -1048,7 +1087,7 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             i.note.as_deref().map(text).unwrap_or_default()
         )?;
     }
-    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</section>\n");
+    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</details>\n</section>\n");
     Ok(())
 }
 
