@@ -534,7 +534,7 @@ fn unjudged_reason(judged: &[&SloResult]) -> String {
                 "{}: {} {}: {}",
                 r.window,
                 r.class.label(),
-                r.metric.key(),
+                r.metric.label(),
                 r.note.as_deref().unwrap_or("no data")
             )
         })
@@ -804,7 +804,13 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             ended_at: meta.ended_at,
             duration_s,
             peak_viewers,
-            peak_users: goose_peak.max(peak_viewers + meta.sync_users),
+            // Active users: Goose's own count also holds the viewers launched
+            // above the ladder's cap, which stay idle and send nothing.
+            peak_users: if peak_viewers > 0 {
+                peak_viewers + meta.sync_users
+            } else {
+                goose_peak
+            },
             sync_users: meta.sync_users,
             interrupted: meta.interrupted,
             ladder_stop: meta.ladder_stop.clone(),

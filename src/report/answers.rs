@@ -274,7 +274,11 @@ fn degradation(s: &Summary) -> Answer {
     let (text, tone) = match &s.degradation {
         Some(d) => (
             format!("{} (over {})", d.verdict, d.steps.join(", ")),
-            if d.graceful { Tone::Good } else { Tone::Bad },
+            match (d.graceful, d.peak_window == d.goodput_window) {
+                (false, _) => Tone::Bad,
+                (true, false) => Tone::Good,
+                (true, true) => Tone::Neutral,
+            },
         ),
         None if s
             .windows

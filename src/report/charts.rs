@@ -266,7 +266,7 @@ fn users(s: &Summary) -> String {
     ));
     if !s.series.goose_users.is_empty() {
         plot.lines.push(Line::new(
-            "Goose users (viewers + sync)",
+            "Goose users (viewers + sync; idle ones above the viewer cap too)",
             RGBColor(255, 127, 14),
             s.series
                 .goose_users
@@ -386,6 +386,35 @@ fn latency_points(sum: &Summary, class: RequestClass, i: usize) -> Vec<(f64, f64
     series_points(sum.latency_series.iter().find(|l| l.class == class), i)
 }
 
+/// The [`PERCENTILE_COLORS`] entries drawn as a level per window: p50, p95, p99.
+const LEVELS: [usize; 3] = [0, 2, 3];
+
+/// Percentile `i` of `class` as a level across each hold, stress step and
+/// recovery phase, from the window's own histogram (what the SLOs judge),
+/// where the window holds enough successful requests for it
+/// ([`needed`]); NaN points break the line between windows.
+fn window_levels(s: &Summary, class: RequestClass, i: usize) -> Vec<(f64, f64)> {
+    let need = needed(PERCENTILES[i]);
+    let mut points = Vec::new();
+    for w in s.windows.iter().filter(|w| {
+        matches!(
+            w.kind,
+            WindowKind::Hold | WindowKind::StressStep | WindowKind::Recovery
+        )
+    }) {
+        let Some(c) = w.classes.iter().find(|c| c.class == class) else {
+            continue;
+        };
+        let (Some(l), true) = (c.latency, c.count.saturating_sub(c.failed) >= need) else {
+            continue;
+        };
+        let v = pick(&l, i);
+        let (x0, x1) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0);
+        points.extend([(x0, v), (x1, v), (x1, f64::NAN)]);
+    }
+    points
+}
+
 fn series_points(ls: Option<&LatencySeries>, i: usize) -> Vec<(f64, f64)> {
     let Some(ls) = ls else {
         return Vec::new();
@@ -419,11 +448,43 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
         "latency (ms, log scale)",
     );
     plot.bands = &s.windows;
+    let mut levels_drawn = Vec::new();
+    for i in LEVELS {
+        let (name, color) = PERCENTILE_COLORS[i];
+        let line = Line::new(
+            format!("{name} of each hold and step"),
+            color,
+            window_levels(s, class, i),
+        )
+        .level();
+        if !line.segments().is_empty() {
+            levels_drawn.push(i);
+            plot.lines.push(line);
+        }
+    }
+    // Per bucket: p90 is left out (no SLO judges it; the chart is busy enough).
+    let judged: Vec<&str> = s
+        .slos
+        .iter()
+        .filter(|r| r.class == class)
+        .map(|r| r.metric.key())
+        .collect();
     for (i, (name, color)) in PERCENTILE_COLORS.iter().enumerate() {
-        let line = Line::new(*name, *color, latency_points(s, class, i));
-        if line.segments().is_empty() && series.is_some() {
+        if *name == "p90" {
+            continue;
+        }
+        let line = Line::new(
+            format!("{name} per bucket"),
+            *color,
+            latency_points(s, class, i),
+        );
+        if line.segments().is_empty()
+            && series.is_some()
+            && !levels_drawn.contains(&i)
+            && judged.contains(name)
+        {
             plot.legend_notes.push(format!(
-                "{name} not drawn: no bucket holds {} requests",
+                "{name} not drawn: no window or bucket holds {} requests",
                 needed(PERCENTILES[i])
             ));
         }
@@ -444,7 +505,7 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
         plot.legend_notes.clear();
     } else {
         plot.legend_notes.push(format!(
-            "a percentile is drawn where its bucket holds 5 requests beyond it (p95: {})",
+            "each drawn where 5 requests lie beyond it (p95: {})",
             needed(95.0)
         ));
     }

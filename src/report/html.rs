@@ -159,12 +159,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     fig(h, &c.users)?;
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
-    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles of successful requests per time bucket of ");
-    writeln!(
-        h,
-        "{} s (1 % precision), with the SLO bounds dashed.</p>",
-        num(s.series.bucket_ms as f64 / 1000.0)
-    )?;
+    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Successful requests. Bars: each hold's, stress step's and the recovery's own p50, p95 and p99 across the window, from its whole histogram: the figures its SLOs are judged on. Lines: the same per time bucket, where the bucket has the samples. SLO bounds dashed.</p>\n");
     for (_, svg) in &c.latency {
         fig(h, svg)?;
     }
@@ -357,13 +352,29 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         "Test plan",
         format!("<code>{}</code>{cut_short}", text(&r.test_plan)),
     )?;
+    let goose_peak = s.series.goose_users.iter().map(|(_, u)| *u as usize).max();
     row(
         "Peak users",
         format!(
-            "{} ({} viewers at most, sync users: {})",
-            r.peak_users, r.peak_viewers, r.sync_users
+            "{} active ({} viewers at most, {} sync){}",
+            r.peak_users,
+            r.peak_viewers,
+            r.sync_users,
+            match goose_peak {
+                Some(g) if g > r.peak_users => format!(
+                    "; Goose's plan launched up to {g}: the {} above the viewer cap stayed idle and sent nothing",
+                    g - r.peak_users
+                ),
+                _ => String::new(),
+            }
         ),
     )?;
+    if s.inputs.goose_report.used {
+        row(
+            "Goose's report.json",
+            "counts transactions (one per viewer step: a load, or a stretch idle under the viewer cap), not dashboard loads: the loads are the operations row below".into(),
+        )?;
+    }
     row(
         "HTTP requests",
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
