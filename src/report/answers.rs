@@ -109,7 +109,10 @@ fn fail_reason(s: &Summary) -> String {
     {
         return "the target took longer to recover than allowed".into();
     }
-    if s.degradation.as_ref().is_some_and(|d| d.judged && !d.graceful) {
+    if s.degradation
+        .as_ref()
+        .is_some_and(|d| d.judged && !d.graceful)
+    {
         return "the target collapsed past capacity".into();
     }
     "an SLO failed".into()
@@ -197,10 +200,11 @@ fn capacity(s: &Summary) -> Answer {
             Some(h) => format!("{}; {h}", b.sentence()),
             None => b.sentence(),
         },
-        None => s.capacity.map_or(
-            "not found: no window where every SLO held".into(),
-            |c| format!("{c} viewers"),
-        ),
+        None => s
+            .capacity
+            .map_or("not found: no window where every SLO held".into(), |c| {
+                format!("{c} viewers")
+            }),
     };
     let tone = match s.capacity_bracket.as_ref().and_then(|b| b.headroom) {
         Some(h) if h < 1.0 => Tone::Bad,

@@ -31,7 +31,7 @@ use super::summary::{Latency, Summary, WindowStats};
 /// Width of every chart, px.
 pub const WIDTH: u32 = 960;
 /// Height of every chart, px.
-pub const HEIGHT: u32 = 320;
+pub const HEIGHT: u32 = 290;
 
 const FONT: &str = "sans-serif";
 
@@ -41,6 +41,39 @@ pub const LATENCY_CLASSES: [RequestClass; 3] = [
     RequestClass::PanelQuery,
     RequestClass::IngestBatch,
 ];
+
+/// The key to the shaded windows of every chart over time, as HTML: the
+/// charts' own legends leave the window kinds out.
+pub fn window_key(s: &Summary) -> String {
+    let mut kinds: Vec<WindowKind> = Vec::new();
+    for w in &s.windows {
+        if !kinds.contains(&w.kind) {
+            kinds.push(w.kind);
+        }
+    }
+    let entries: Vec<String> = kinds
+        .into_iter()
+        .map(|k| {
+            let name = match k {
+                WindowKind::Ramp => "ramp",
+                WindowKind::Hold => "hold (judged)",
+                WindowKind::StressStep => "stress step",
+                WindowKind::Recovery => "recovery phase",
+            };
+            format!(
+                "<span class=\"swatch\" style=\"background:{}\"></span>{name}",
+                self::plot::band_css(k)
+            )
+        })
+        .collect();
+    if entries.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<p class=\"note\" id=\"window-key\">Shaded behind every chart over time, each labelled with its name: {}.</p>",
+        entries.join(" ")
+    )
+}
 
 /// Every chart of the page, as inline SVG.
 #[derive(Debug, Clone, Default)]
@@ -94,7 +127,8 @@ impl Charts {
 /// chart of a class that made no request, and no chart against concurrency
 /// with fewer than two viewer counts (one point shows no trend).
 pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
-    let when = |carries: bool, draw: &dyn Fn() -> String| if carries { draw() } else { String::new() };
+    let when =
+        |carries: bool, draw: &dyn Fn() -> String| if carries { draw() } else { String::new() };
     let mut viewer_counts: Vec<usize> = s.concurrency.iter().map(|p| p.viewers).collect();
     viewer_counts.sort_unstable();
     viewer_counts.dedup();
@@ -452,7 +486,7 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
     for i in LEVELS {
         let (name, color) = PERCENTILE_COLORS[i];
         let line = Line::new(
-            format!("{name} of each hold and step"),
+            format!("{name} per window"),
             color,
             window_levels(s, class, i),
         )

@@ -98,7 +98,7 @@ fn kind_label(kind: WindowKind) -> &'static str {
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1140px;padding:16px 24px;color:#1d1d1f;background:#fff;line-height:1.45}
-h1{font-size:1.7em;margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin:1.4em 0 .5em}h3{margin:1em 0 .4em}
+h1{font-size:1.7em;margin:.2em 0}h2{font-size:1.35em;border-bottom:2px solid #ddd;padding-bottom:3px;margin:1.1em 0 .4em}h3{margin:1em 0 .4em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-weight:600;text-align:left;background:#fafafa}table.kv td{text-align:left}
 .pass{background:#e3f4e1;color:#14532d}.fail{background:#fde2e1;color:#7f1d1d;font-weight:700}.nodata{background:#f1f1f1;color:#555}
@@ -106,11 +106,11 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-wei
 .banner{padding:10px 14px;margin:10px 0;border-radius:6px;border:1px solid}.banner.warn{background:#fff4d6;border-color:#e0b000}
 .banner.bad{background:#fde2e1;border-color:#d33}.banner.good{background:#e3f4e1;border-color:#3a3}.banner.info{background:#eef4fb;border-color:#7aa7d8}
 .verdict{display:inline-block;font-size:1.3em;font-weight:700;padding:4px 14px;border-radius:6px}
-figure{margin:1em 0;max-width:960px}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
+figure{margin:.6em 0;max-width:840px}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
 table.answers{width:100%;font-size:1em;margin:.4em 0 .8em}table.answers th{text-align:left;width:9em;white-space:nowrap}table.answers td{text-align:left}
 table.answers tr.bad th{border-left:5px solid #d33}table.answers tr.good th{border-left:5px solid #3a3}table.answers tr.neutral th{border-left:5px solid #bbb}
 details{margin:.4em 0}summary{cursor:pointer;color:#333}
-nav a{margin-right:12px}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
+nav a{margin-right:12px}.swatch{display:inline-block;width:1.6em;height:.9em;margin:0 .3em 0 .6em;vertical-align:middle;border:1px solid #ccc}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
 ";
 
 /// Render the whole page.
@@ -138,7 +138,13 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     )?;
     answers_section(h, s)?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
+    h.push_str("<nav><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a>");
+    if has_concurrency_section(s, c) {
+        h.push_str("<a href=\"#concurrency\">Concurrency</a>");
+    }
+    h.push_str(
+        "<a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>",
+    );
     if !s.faults.is_empty() {
         h.push_str("<a href=\"#faults\">Faults</a>");
     }
@@ -156,6 +162,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     h.push_str("<a href=\"#summary\">Run</a><a href=\"#inputs\">Inputs</a></nav>\n");
 
     h.push_str("<section id=\"load\">\n<h2>Users and throughput</h2>\n");
+    h.push_str(&super::charts::window_key(s));
     fig(h, &c.users)?;
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
@@ -380,6 +387,8 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
     )?;
     row("HTTP error rate", pct(s.totals.error_rate))?;
+    h.push_str("</table>\n<details id=\"run-more\"><summary>Operations, calls outside the request log, seed</summary>\n<table class=\"kv\">\n");
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     let outside = r.counters.outside_log_by_purpose();
     if !outside.is_empty() {
         let parts: Vec<String> = outside
@@ -407,7 +416,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         },
     )?;
     row("Seed", r.seed.to_string())?;
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n</details>\n</section>\n");
     Ok(())
 }
 
@@ -440,7 +449,17 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
     Ok(())
 }
 
+/// A run at one viewer count has no concurrency section: one point shows no
+/// trend, and the answers already say why there is no knee. The server's
+/// diagnosis, when there is one, keeps it.
+fn has_concurrency_section(s: &Summary, c: &Charts) -> bool {
+    !c.concurrency_latency.is_empty() || s.server.as_ref().is_some_and(|x| x.diagnosis.is_some())
+}
+
 fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
+    if !has_concurrency_section(s, c) {
+        return Ok(());
+    }
     h.push_str(
         "<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n",
     );
@@ -457,30 +476,41 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
     fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;
     if !s.concurrency.is_empty() {
-        h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");
-        let (rows, hidden) = bounded(&s.concurrency, |p| p.held == Some(false));
-        for p in rows {
-            let p95: Vec<String> = p
-                .p95_ms
-                .iter()
-                .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
-                .collect();
-            writeln!(
-                h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
-                text(&p.window),
-                kind_label(p.kind),
-                p.viewers,
-                num(p.viewer_throughput_rps),
-                escape(&p95.join(", ")),
-                verdict_cell(match p.held {
-                    Some(true) => SloVerdict::Pass,
-                    Some(false) => SloVerdict::Fail,
-                    None => SloVerdict::NoData,
-                })
-            )?;
-        }
-        h.push_str("</table>\n");
+        let (shown, hidden) = bounded(&s.concurrency, |p| p.held == Some(false));
+        let rows: Vec<String> = shown
+            .into_iter()
+            .map(|p| {
+                let p95: Vec<String> = p
+                    .p95_ms
+                    .iter()
+                    .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
+                    .collect();
+                format!(
+                    "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
+                    text(&p.window),
+                    kind_label(p.kind),
+                    p.viewers,
+                    num(p.viewer_throughput_rps),
+                    escape(&p95.join(", ")),
+                    verdict_cell(match p.held {
+                        Some(true) => SloVerdict::Pass,
+                        Some(false) => SloVerdict::Fail,
+                        None => SloVerdict::NoData,
+                    })
+                )
+            })
+            .collect();
+        h.push_str(
+            "<details id=\"concurrency-points\"><summary>The points, per window</summary>\n",
+        );
+        folded_table(
+            h,
+            "concurrency-table",
+            "<tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>",
+            &rows,
+            "windows",
+        )?;
+        h.push_str("</details>\n");
         hidden_note(h, hidden)?;
     }
     h.push_str("</section>\n");
@@ -494,25 +524,38 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         h.push_str("<p>No request failed.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<h3>By kind</h3>\n<table><tr><th class=\"l\">kind</th><th>failures</th></tr>\n");
-    for (kind, n) in &s.errors.by_kind {
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td>{n}</td></tr>",
-            escape(kind.label())
-        )?;
-    }
-    h.push_str("</table>\n<h3>Messages</h3>\n<table><tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>\n");
+    let kinds: Vec<String> = s
+        .errors
+        .by_kind
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", escape(kind.label())))
+        .collect();
+    writeln!(
+        h,
+        "<p id=\"errors-by-kind\"><strong>Failures by kind:</strong> {}.</p>\n<h3>Messages</h3>",
+        kinds.join(" · ")
+    )?;
     const SHOWN: usize = 50;
-    for m in s.errors.messages.iter().take(SHOWN) {
-        writeln!(
-            h,
-            "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
-            m.count,
-            text(&m.message)
-        )?;
-    }
-    h.push_str("</table>\n");
+    let rows: Vec<String> = s
+        .errors
+        .messages
+        .iter()
+        .take(SHOWN)
+        .map(|m| {
+            format!(
+                "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
+                m.count,
+                text(&m.message)
+            )
+        })
+        .collect();
+    folded_table(
+        h,
+        "error-messages",
+        "<tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>",
+        &rows,
+        "messages",
+    )?;
     let hidden: u64 = s
         .errors
         .messages
@@ -573,12 +616,16 @@ fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
-/// Rows a long table shows before the rest folds away.
+/// Rows a per-panel table shows before the rest folds away.
 pub const VISIBLE_ROWS: usize = 10;
 
+/// Rows the other long tables (SLO results, deltas, messages) show: they
+/// are sorted worst first, and the answers above already name the worst.
+pub const FEW_ROWS: usize = 5;
+
 /// A table of `rows` (already in order, most important first): the first
-/// [`VISIBLE_ROWS`] shown, the rest in a collapsed `<details>` under it with
-/// the same header, so a long table costs the page one line.
+/// `visible` shown, the rest in a collapsed `<details>` under it with the
+/// same header, so a long table costs the page one line.
 fn folded_table(
     h: &mut String,
     id: &str,
@@ -586,19 +633,31 @@ fn folded_table(
     rows: &[String],
     what: &str,
 ) -> std::fmt::Result {
+    folded_table_of(h, id, header, rows, what, FEW_ROWS)
+}
+
+/// [`folded_table`] showing `visible` rows.
+fn folded_table_of(
+    h: &mut String,
+    id: &str,
+    header: &str,
+    rows: &[String],
+    what: &str,
+    visible: usize,
+) -> std::fmt::Result {
     writeln!(h, "<table id=\"{id}\">{header}")?;
-    for r in rows.iter().take(VISIBLE_ROWS) {
+    for r in rows.iter().take(visible) {
         h.push_str(r);
         h.push('\n');
     }
     h.push_str("</table>\n");
-    if rows.len() > VISIBLE_ROWS {
+    if rows.len() > visible {
         writeln!(
             h,
             "<details class=\"more-rows\"><summary>{} more {what}</summary>\n<table>{header}",
-            rows.len() - VISIBLE_ROWS
+            rows.len() - visible
         )?;
-        for r in &rows[VISIBLE_ROWS..] {
+        for r in &rows[visible..] {
             h.push_str(r);
             h.push('\n');
         }
@@ -689,14 +748,16 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         .filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty())
         .collect();
     let (detailed, _) = bounded(&detailed, |w| w.verdict == SloVerdict::Fail);
-    for w in detailed {
+    if !detailed.is_empty() {
         writeln!(
             h,
-            "<details><summary>{} ({} viewers): every class</summary>",
-            text(&w.name),
-            w.viewers
+            "<details id=\"window-classes\"><summary>Every request class, per window ({} windows)</summary>",
+            detailed.len()
         )?;
-        class_table(h, &w.classes)?;
+        for w in detailed {
+            writeln!(h, "<h4>{} ({} viewers)</h4>", text(&w.name), w.viewers)?;
+            class_table(h, &w.classes)?;
+        }
         h.push_str("</details>\n");
     }
     h.push_str("</section>\n");
@@ -740,19 +801,31 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             Some(WindowKind::StressStep) => "names-stress",
             _ => "names-run",
         };
-        // The judged windows' table open, its ten slowest shown; the others folded.
-        if kind == Some(WindowKind::Hold) {
-            writeln!(h, "<h3>{title}</h3>")?;
-            name_table(h, id, slowest_first(rows))?;
-        } else {
-            writeln!(
-                h,
-                "<details class=\"names\"><summary><strong>{title}</strong>: {} request names, slowest first</summary>",
-                rows.len()
-            )?;
-            name_table(h, id, slowest_first(rows))?;
-            h.push_str("</details>\n");
-        }
+        // Folded, each table's summary naming its slowest; opened, its ten
+        // slowest shown and the rest folded again.
+        let rows = slowest_first(rows);
+        let slowest = rows
+            .first()
+            .and_then(|(n, c)| {
+                Some(format!(
+                    "; slowest by p95: {} {}{} ({} ms)",
+                    n.class.label(),
+                    text(&n.subject),
+                    n.range
+                        .as_deref()
+                        .map(|r| format!(" [{}]", text(r)))
+                        .unwrap_or_default(),
+                    ms(Some(c.latency?.p95))
+                ))
+            })
+            .unwrap_or_default();
+        writeln!(
+            h,
+            "<details class=\"names\"><summary><strong>{title}</strong>: {} request names{slowest}</summary>",
+            rows.len()
+        )?;
+        name_table(h, id, rows)?;
+        h.push_str("</details>\n");
     }
     h.push_str("</section>\n");
     Ok(())
@@ -816,7 +889,7 @@ fn name_table(h: &mut String, id: &str, rows: Vec<(&NameStats, &ClassStats)>) ->
             )
         })
         .collect();
-    folded_table(h, id, header, &rows, "request names")
+    folded_table_of(h, id, header, &rows, "request names", VISIBLE_ROWS)
 }
 
 fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
@@ -833,7 +906,12 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             .map_or("—".into(), |v| format!("{v:.4} ms")),
         c.dashboard_loads
     )?;
-    if let Some(why) = s.sync.resilience.as_ref().and_then(|r| r.cannot_keep_up.as_ref()) {
+    if let Some(why) = s
+        .sync
+        .resilience
+        .as_ref()
+        .and_then(|r| r.cannot_keep_up.as_ref())
+    {
         writeln!(
             h,
             "<p class=\"banner bad\" id=\"sync-cannot-keep-up\">{}</p>",
@@ -874,32 +952,36 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
-fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
+/// A table of deltas, regressions and the largest changes first; past
+/// [`VISIBLE_ROWS`] the rest fold away.
+fn delta_table(h: &mut String, id: &str, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
     let gated = deltas.iter().any(|d| d.judged);
-    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th>")?;
+    let mut header = format!("<tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th>");
     if gated {
-        h.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
+        header.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
     }
-    h.push_str("</tr>\n");
-    for d in by_size(deltas) {
-        let class = if d.regression { " class=\"worse\"" } else { "" };
-        write!(
-            h,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            text(&d.scope),
-            text(&d.figure),
-            delta_value(d, d.baseline),
-            delta_value(d, d.current),
-            d.change.map_or("—".into(), |v| delta_change(d, v)),
-            d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
-        )?;
-        if gated {
-            write!(h, "<td class=\"l\">{}</td>", text(&gate_cell(d)))?;
-        }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table>\n");
-    Ok(())
+    header.push_str("</tr>");
+    let rows: Vec<String> = by_size(deltas)
+        .into_iter()
+        .map(|d| {
+            let class = if d.regression { " class=\"worse\"" } else { "" };
+            let mut row = format!(
+                "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                text(&d.scope),
+                text(&d.figure),
+                delta_value(d, d.baseline),
+                delta_value(d, d.current),
+                d.change.map_or("—".into(), |v| delta_change(d, v)),
+                d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
+            );
+            if gated {
+                row.push_str(&format!("<td class=\"l\">{}</td>", text(&gate_cell(d))));
+            }
+            row.push_str("</tr>");
+            row
+        })
+        .collect();
+    folded_table(h, id, &header, &rows, "figures")
 }
 
 /// Deltas by size: largest relative change first (absolute change when
@@ -974,6 +1056,18 @@ fn gate_cell(d: &Delta) -> String {
     )
 }
 
+/// A figure's key in words: `dashboard_load.error_rate` → `dashboard load error rate`.
+fn figure_words(key: &str) -> String {
+    match key.split_once('.') {
+        Some((class, metric)) => format!(
+            "{} {}",
+            RequestClass::from_key(class).map_or(class, |c| c.label()),
+            metric.replace('_', " ")
+        ),
+        None => key.replace('_', " "),
+    }
+}
+
 /// `text` with its first letter in upper case.
 pub fn capitalised(text: &str) -> String {
     let mut c = text.chars();
@@ -1027,8 +1121,14 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     }
     writeln!(
         h,
-        "<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
-        text(&b.judged_figures.join(", ")),
+        "<details><summary>How the gate judges a regression</summary><p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p></details>",
+        text(
+            &b.judged_figures
+                .iter()
+                .map(|f| figure_words(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         b.tolerance * 100.0,
         num(b.latency_floor_ms),
         b.error_margin * 100.0,
@@ -1070,13 +1170,17 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
             text(&b.unmatched_windows.join(", "))
         )?;
     }
-    h.push_str("<h3>Run and stress ladder</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
-    delta_table(h, &b.totals, "scope")?;
-    h.push_str("<h3>Hold windows</h3>\n");
-    delta_table(h, &b.windows, "window")?;
-    h.push_str("<h3>Per panel and time range</h3>\n");
-    delta_table(h, &b.names, "request name")?;
-    h.push_str("</section>\n");
+    h.push_str("<h3>Hold windows</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
+    delta_table(h, "baseline-windows", &b.windows, "window")?;
+    h.push_str("<h3>Run and stress ladder</h3>\n");
+    delta_table(h, "baseline-totals", &b.totals, "scope")?;
+    writeln!(
+        h,
+        "<details id=\"baseline-names\"><summary><strong>Per panel and time range</strong>: {} figures, largest change first</summary>",
+        b.names.len()
+    )?;
+    delta_table(h, "baseline-names-table", &b.names, "request name")?;
+    h.push_str("</details>\n</section>\n");
     Ok(())
 }
 

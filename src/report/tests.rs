@@ -478,7 +478,10 @@ pub(super) fn table_column(html: &str, id: &str, col: usize) -> Vec<String> {
         .unwrap_or_else(|| panic!("no #{id}"));
     let (table, rest) = after.split_once("</table>").unwrap();
     let mut tables = vec![table];
-    if let Some(more) = rest.trim_start().strip_prefix("<details class=\"more-rows\">") {
+    if let Some(more) = rest
+        .trim_start()
+        .strip_prefix("<details class=\"more-rows\">")
+    {
         tables.push(more.split("</table>").next().unwrap());
     }
     tables

@@ -154,22 +154,12 @@ impl<'a> Plot<'a> {
         self.lines.iter().any(|l| !l.segments().is_empty())
     }
 
-    /// The legend, in drawing order: window kinds, lines, SLO lines, markers, notes.
+    /// The legend, in drawing order: faults, lines, SLO lines, markers, notes.
+    /// The window kinds' shades are keyed once, above the page's charts
+    /// ([`crate::report::charts::WINDOW_KEY`]): each band is labelled with its
+    /// window's name, and four entries in every legend made each chart taller.
     pub(super) fn legend(&self) -> Vec<(String, Mark)> {
         let mut legend = Vec::new();
-        let mut kinds_seen = Vec::new();
-        for w in self.bands {
-            if !kinds_seen.contains(&w.kind) {
-                kinds_seen.push(w.kind);
-                let name = match w.kind {
-                    WindowKind::Ramp => "ramp window",
-                    WindowKind::Hold => "hold window (judged)",
-                    WindowKind::StressStep => "stress step",
-                    WindowKind::Recovery => "recovery phase",
-                };
-                legend.push((name.to_string(), Mark::Band(band_color(w.kind))));
-            }
-        }
         if !self.faults.is_empty() {
             legend.push(("fault window".to_string(), Mark::Band(fault_color())));
         }
@@ -239,6 +229,12 @@ pub(super) fn percent_of_tail(x: &f64) -> String {
 /// The shade of a fault window: red, over the window's own shade.
 pub(super) fn fault_color() -> RGBAColor {
     RGBColor(214, 39, 40).mix(0.16)
+}
+
+/// The shade of a window kind as CSS, for the page's key.
+pub(super) fn band_css(kind: WindowKind) -> String {
+    let c = band_color(kind);
+    format!("rgba({},{},{},{})", c.0, c.1, c.2, c.3)
 }
 
 pub(super) fn band_color(kind: WindowKind) -> RGBAColor {

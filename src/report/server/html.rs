@@ -180,6 +180,7 @@ fn count_table(h: &mut String, server: &ServerSummary) -> std::fmt::Result {
     }
     let (bad, good): (Vec<_>, Vec<_>) = server.count_check.iter().partition(|c| !c.matches);
     h.push_str("<h3 id=\"count-check\">Count check</h3>\n");
+
     let how = "The HTTP calls dashload sent (request log, calls cancelled in flight at the run's end included, plus run.json's calls outside the log) and the points it stored, against the server's own counters over the same interval (between the scrapes nearest each window's edges). Calls running across a scrape may fall on either side: they make the range the interval explains.";
     if bad.is_empty() {
         writeln!(
