@@ -4,10 +4,8 @@
 //! shows them first, above everything else. Always all seven: an answer that
 //! does not apply says why ("no recovery phase in this scenario").
 
-use crate::runfolder::SloMetric;
-
 use super::analyse::{no_knee_reason, KNEE_FRACTION};
-use super::summary::{SloResult, SloVerdict, Summary, Verdict};
+use super::summary::{FailingSlo, SloResult, SloVerdict, Summary, Verdict};
 
 /// How an answer reads at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,25 +125,16 @@ fn overshoot(r: &SloResult) -> f64 {
     }
 }
 
-/// A figure of an SLO metric, with its unit, in the page's number format.
-pub fn slo_figure(metric: SloMetric, v: f64) -> String {
-    match metric {
-        SloMetric::ErrorRate => format!("{} %", super::html::num(v * 100.0)),
-        SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
-        _ => format!("{} ms", super::html::num(v)),
-    }
-}
-
-/// `dashboard load p95 2340 ms > 2000 ms on step 3`.
+/// `dashboard load p95 2340 ms > 2000 ms on step 3`: the figures as the
+/// capacity bracket and the SLO table write them, so all cite the same number.
 fn slo_sentence(r: &SloResult) -> String {
-    format!(
-        "{} {} {} > {} on {}",
-        r.class.label(),
-        r.metric.label(),
-        r.observed.map_or("—".into(), |v| slo_figure(r.metric, v)),
-        slo_figure(r.metric, r.max),
-        r.window
-    )
+    let failing = FailingSlo {
+        class: r.class,
+        metric: r.metric,
+        observed: r.observed.unwrap_or(f64::NAN),
+        max: r.max,
+    };
+    format!("{} on {}", failing.sentence(), r.window)
 }
 
 fn first_break(s: &Summary) -> Answer {

@@ -463,14 +463,15 @@ document.getElementById('r').addEventListener('load', function () {
       if (label.indexOf('Latency distribution') === 0 && /\(\d+ requests\)$/.test(t.textContent.trim())) multiples++;
     });
     if (label.indexOf('Latency over time: dashboard load') === 0) {
+      // p95 per bucket (2 px) and per window (6 px) against the maximum per bucket.
       var mean = function (color) {
         var ys = [];
-        s.querySelectorAll('polyline[stroke="' + color + '"][stroke-width="2"]').forEach(function (p) {
+        s.querySelectorAll('polyline[stroke="' + color + '"]:not([stroke-width="1"]):not([stroke-width="3"])').forEach(function (p) {
           p.getAttribute('points').trim().split(/\s+/).forEach(function (xy) {
             var y = parseFloat(xy.split(',')[1]); if (!isNaN(y)) ys.push(y);
           });
         });
-        return ys.reduce(function (a, b) { return a + b; }, 0) / Math.max(ys.length, 1);
+        return ys.length ? ys.reduce(function (a, b) { return a + b; }, 0) / ys.length : NaN;
       };
       p95max = Math.abs(mean('#FF7F0E') - mean('#7F7F7F')) * scale;
     }
