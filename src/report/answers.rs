@@ -290,3 +290,26 @@ fn degradation(s: &Summary) -> Answer {
     };
     answer("degradation", "Past capacity", text, tone)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_knee_says_which_reason() {
+        let one = no_knee_reason(&[(10, 20.0)], KNEE_FRACTION);
+        assert!(
+            one.starts_with("none: too few windows (1 viewer count"),
+            "{one}"
+        );
+        let idle = no_knee_reason(&[(10, 0.0), (20, 0.0)], KNEE_FRACTION);
+        assert!(idle.contains("no successful viewer requests"), "{idle}");
+        let growing = no_knee_reason(&[(10, 20.0), (20, 40.0), (30, 60.0)], KNEE_FRACTION);
+        assert!(
+            growing.starts_with(
+                "none: throughput kept growing with viewers (every step up to 30 viewers"
+            ),
+            "{growing}"
+        );
+    }
+}
