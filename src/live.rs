@@ -293,7 +293,7 @@ impl Live {
             if judgement.verdict != SloVerdict::Fail {
                 continue;
             }
-            let what = format!("{} {}", term.class.label(), term.metric.key());
+            let what = format!("{} {}", term.class.label(), term.metric.label());
             if let Some(note) = judgement.note {
                 return Some(format!("{what}: {note}"));
             }
@@ -473,7 +473,7 @@ mod tests {
         }
         assert_eq!(
             live.exceeded(&errors).unwrap(),
-            "panel query error_rate 10.00% > 5.00%: 10 of 100 requests failed"
+            "panel query error rate 10.00% > 5.00%: 10 of 100 requests failed"
         );
     }
 
@@ -523,7 +523,7 @@ mod tests {
         }
         assert_eq!(
             live.exceeded(&rule).unwrap(),
-            "dashboard load error_rate 16.47% > 10.00%: 56 of 340 requests failed"
+            "dashboard load error rate 16.47% > 10.00%: 56 of 340 requests failed"
         );
     }
 

@@ -218,6 +218,15 @@ impl SloMetric {
             SloMetric::MsPerPoint => "ms_per_point",
         }
     }
+
+    /// The figure in words, for prose and tables (`p95`, `error rate`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            SloMetric::ErrorRate => "error rate",
+            SloMetric::MsPerPoint => "ms per point",
+            other => other.key(),
+        }
+    }
 }
 
 /// One service-level objective: `metric` of `class` must stay at or below `max`.

@@ -186,6 +186,137 @@ fn chromium_renders_every_chart_with_a_size() {
     screenshots(dir.path(), &report);
 }
 
+/// The first screen and the page's length, as a reader sees them at 1400×900:
+/// the seven answers above the fold (y ≤ 900), the run's provenance below it,
+/// a staged run (with a baseline) at most 10 screens long and a smoke run at
+/// most 6. Screenshots of both first screens, and of the whole smoke page,
+/// are kept in `target/test-artifacts/`.
+#[test]
+fn the_first_screen_answers_and_the_page_is_short() {
+    if !Path::new(CHROMIUM).exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {CHROMIUM} is not installed (apt-get install -y chromium): the first screen was not measured"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = |name: &str| {
+        let p = dir.path().join(name);
+        std::fs::create_dir(&p).unwrap();
+        p
+    };
+    let (staged, base, smoke) = (folder("staged"), folder("base"), folder("smoke"));
+    write_run(&base, 40_000, 3).unwrap();
+    render_run(&base, &ReportOptions::default()).unwrap();
+    write_run(&staged, 40_000, 9).unwrap();
+    let with_base = ReportOptions {
+        baselines: vec![base.clone()],
+        ..ReportOptions::default()
+    };
+    render_run(&staged, &with_base).unwrap();
+    super::synthetic::write_smoke(&smoke, 20_000, 5).unwrap();
+    render_run(&smoke, &ReportOptions::default()).unwrap();
+    let wrapper = dir.path().join("fold.html");
+    std::fs::write(&wrapper, FOLD).unwrap();
+
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    for (name, run, screens) in [("staged", &staged, 10), ("smoke", &smoke, 6)] {
+        let report = run.join("report.html");
+        std::fs::copy(&report, artifacts.join(format!("report-{name}.html"))).unwrap();
+        let out = chromium(
+            &dir.path().join(format!("fold-{name}")),
+            &[
+                "--allow-file-access-from-files",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                &format!("file://{}?r={}", wrapper.display(), report.display()),
+            ],
+        );
+        let dom = String::from_utf8_lossy(&out.stdout);
+        let measured = dom
+            .split("<pre id=\"out\">")
+            .nth(1)
+            .and_then(|s| s.split("</pre>").next())
+            .unwrap_or_default();
+        let field = |key: &str| -> f64 {
+            measured
+                .split('|')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}:")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name}: the wrapper measured no {key}: {measured}"))
+        };
+        for key in super::answers::KEYS {
+            let bottom = field(&format!("answer-{key}"));
+            assert!(
+                bottom > 0.0 && bottom <= 900.0,
+                "{name}: the {key} answer ends at y = {bottom} px, below the first screen"
+            );
+        }
+        let provenance = field("summary");
+        assert!(
+            provenance > 900.0,
+            "{name}: the run's provenance starts at y = {provenance} px, on the first screen"
+        );
+        let height = field("height");
+        println!(
+            "{name}: {height} px at 1400 wide ({:.1} screens)",
+            height / 900.0
+        );
+        assert!(
+            height <= screens as f64 * 900.0,
+            "{name}: the page is {height} px, more than {screens} screens of 900 px"
+        );
+        let png = artifacts.join(format!("report-{name}-first-screen.png"));
+        let _ = std::fs::remove_file(&png);
+        chromium(
+            &dir.path().join(format!("shot-{name}")),
+            &[
+                &format!("--screenshot={}", png.display()),
+                "--window-size=1400,900",
+                "--hide-scrollbars",
+                &format!("file://{}", report.display()),
+            ],
+        );
+        assert!(png.exists(), "no first-screen screenshot of {name}");
+    }
+    let png = artifacts.join("report-smoke-1400.png");
+    let _ = std::fs::remove_file(&png);
+    chromium(
+        &dir.path().join("shot-smoke-all"),
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1400,5400",
+            "--hide-scrollbars",
+            &format!("file://{}", smoke.join("report.html").display()),
+        ],
+    );
+    assert!(png.exists(), "no whole-page screenshot of smoke");
+}
+
+/// The fold page: loads the report given as `?r=` 1400 px wide in an iframe
+/// 900 px tall (one screen) and writes the page's height, the bottom of each
+/// answer and the top of the provenance section into its own DOM.
+const FOLD: &str = r#"<!DOCTYPE html><html><head><title>pending</title></head><body style="margin:0">
+<iframe id="r" style="width:1400px;height:900px;border:0"></iframe><pre id="out">pending</pre>
+<script>
+var f = document.getElementById('r');
+f.addEventListener('load', function () {
+  var d = this.contentDocument, out = document.getElementById('out');
+  if (!d) { out.textContent = 'no access'; return; }
+  var parts = ['height:' + d.documentElement.scrollHeight];
+  d.querySelectorAll('tr[id^="answer-"]').forEach(function (e) {
+    parts.push(e.id + ':' + e.getBoundingClientRect().bottom.toFixed(0));
+  });
+  var s = d.getElementById('summary');
+  if (s) parts.push('summary:' + s.getBoundingClientRect().top.toFixed(0));
+  out.textContent = parts.join('|') + '|';
+});
+f.src = 'file://' + decodeURIComponent(location.search.slice(3));
+</script></body></html>"#;
+
 /// Measure the report in the wrapper page with only the fonts of `conf`;
 /// returns the rendered width of the first chart caption.
 fn measure_report(wrapper: &Path, profile: &Path, conf: &Path, charts: usize, family: &str) -> f64 {
@@ -302,6 +433,8 @@ const MEASURE: &str = r#"<!DOCTYPE html><html><head><title>pending</title></head
 document.getElementById('r').addEventListener('load', function () {
   var d = this.contentDocument, out = document.getElementById('out');
   if (!d) { out.textContent = 'no access'; return; }
+  // Folded blocks open: every chart is measured, the folded ones too.
+  d.querySelectorAll('details').forEach(function (x) { x.open = true; });
   var multiples = 0, sizes = [], minfont = 1e9, outside = [], clock = 0, p95max = -1, slodash = '', textwidth = -1;
   // Captions are HTML: none may overflow its line box.
   var captions = 0;
@@ -330,14 +463,15 @@ document.getElementById('r').addEventListener('load', function () {
       if (label.indexOf('Latency distribution') === 0 && /\(\d+ requests\)$/.test(t.textContent.trim())) multiples++;
     });
     if (label.indexOf('Latency over time: dashboard load') === 0) {
+      // p95 per bucket (2 px) and per window (6 px) against the maximum per bucket.
       var mean = function (color) {
         var ys = [];
-        s.querySelectorAll('polyline[stroke="' + color + '"][stroke-width="2"]').forEach(function (p) {
+        s.querySelectorAll('polyline[stroke="' + color + '"]:not([stroke-width="1"]):not([stroke-width="3"])').forEach(function (p) {
           p.getAttribute('points').trim().split(/\s+/).forEach(function (xy) {
             var y = parseFloat(xy.split(',')[1]); if (!isNaN(y)) ys.push(y);
           });
         });
-        return ys.reduce(function (a, b) { return a + b; }, 0) / Math.max(ys.length, 1);
+        return ys.length ? ys.reduce(function (a, b) { return a + b; }, 0) / ys.length : NaN;
       };
       p95max = Math.abs(mean('#FF7F0E') - mean('#7F7F7F')) * scale;
     }

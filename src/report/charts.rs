@@ -31,7 +31,7 @@ use super::summary::{Latency, Summary, WindowStats};
 /// Width of every chart, px.
 pub const WIDTH: u32 = 960;
 /// Height of every chart, px.
-pub const HEIGHT: u32 = 380;
+pub const HEIGHT: u32 = 290;
 
 const FONT: &str = "sans-serif";
 
@@ -41,6 +41,39 @@ pub const LATENCY_CLASSES: [RequestClass; 3] = [
     RequestClass::PanelQuery,
     RequestClass::IngestBatch,
 ];
+
+/// The key to the shaded windows of every chart over time, as HTML: the
+/// charts' own legends leave the window kinds out.
+pub fn window_key(s: &Summary) -> String {
+    let mut kinds: Vec<WindowKind> = Vec::new();
+    for w in &s.windows {
+        if !kinds.contains(&w.kind) {
+            kinds.push(w.kind);
+        }
+    }
+    let entries: Vec<String> = kinds
+        .into_iter()
+        .map(|k| {
+            let name = match k {
+                WindowKind::Ramp => "ramp",
+                WindowKind::Hold => "hold (judged)",
+                WindowKind::StressStep => "stress step",
+                WindowKind::Recovery => "recovery phase",
+            };
+            format!(
+                "<span class=\"swatch\" style=\"background:{}\"></span>{name}",
+                self::plot::band_css(k)
+            )
+        })
+        .collect();
+    if entries.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<p class=\"note\" id=\"window-key\">Shaded behind every chart over time, each labelled with its name: {}.</p>",
+        entries.join(" ")
+    )
+}
 
 /// Every chart of the page, as inline SVG.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +103,7 @@ pub struct Charts {
 }
 
 impl Charts {
-    /// All charts in page order.
+    /// All charts drawn, in page order.
     pub fn all(&self) -> Vec<&str> {
         let mut v = vec![self.users.as_str(), &self.throughput, &self.points];
         v.extend(self.latency.iter().map(|(_, s)| s.as_str()));
@@ -83,26 +116,38 @@ impl Charts {
             &self.errors,
         ]);
         v.extend(self.server.iter().map(String::as_str));
+        v.retain(|svg| !svg.is_empty());
         v
     }
 }
 
-/// Draw every chart of `s`, with `base` overlaid dashed when given.
+/// Draw every chart of `s` that carries data, with `base` overlaid dashed
+/// when given. A chart left out is an empty string: no flat-zero error chart
+/// in a run without failures, no points chart without a sync job, no latency
+/// chart of a class that made no request, and no chart against concurrency
+/// with fewer than two viewer counts (one point shows no trend).
 pub fn draw_all(s: &Summary, base: Option<&Summary>) -> Charts {
+    let when =
+        |carries: bool, draw: &dyn Fn() -> String| if carries { draw() } else { String::new() };
+    let mut viewer_counts: Vec<usize> = s.concurrency.iter().map(|p| p.viewers).collect();
+    viewer_counts.sort_unstable();
+    viewer_counts.dedup();
+    let trend = viewer_counts.len() >= 2;
     Charts {
         users: users(s),
         throughput: throughput(s, base),
-        points: points(s, base),
+        points: when(s.inputs.ingest.used, &|| points(s, base)),
         latency: LATENCY_CLASSES
             .iter()
+            .filter(|c| s.latency_series.iter().any(|l| l.class == **c))
             .map(|c| (*c, latency_over_time(s, base, *c)))
             .collect(),
         histogram: histogram(s),
         percentiles: percentile_curve(s, base),
-        concurrency_latency: concurrency_latency(s, base),
-        concurrency_errors: concurrency_errors(s),
-        concurrency_throughput: concurrency_throughput(s, base),
-        errors: errors(s),
+        concurrency_latency: when(trend, &|| concurrency_latency(s, base)),
+        concurrency_errors: when(trend, &|| concurrency_errors(s)),
+        concurrency_throughput: when(trend, &|| concurrency_throughput(s, base)),
+        errors: when(s.errors.total > 0, &|| errors(s)),
         server: server::charts(s),
     }
 }
@@ -255,7 +300,7 @@ fn users(s: &Summary) -> String {
     ));
     if !s.series.goose_users.is_empty() {
         plot.lines.push(Line::new(
-            "Goose users (viewers + sync)",
+            "Goose users (viewers + sync; idle ones above the viewer cap too)",
             RGBColor(255, 127, 14),
             s.series
                 .goose_users
@@ -375,6 +420,35 @@ fn latency_points(sum: &Summary, class: RequestClass, i: usize) -> Vec<(f64, f64
     series_points(sum.latency_series.iter().find(|l| l.class == class), i)
 }
 
+/// The [`PERCENTILE_COLORS`] entries drawn as a level per window: p50, p95, p99.
+const LEVELS: [usize; 3] = [0, 2, 3];
+
+/// Percentile `i` of `class` as a level across each hold, stress step and
+/// recovery phase, from the window's own histogram (what the SLOs judge),
+/// where the window holds enough successful requests for it
+/// ([`needed`]); NaN points break the line between windows.
+fn window_levels(s: &Summary, class: RequestClass, i: usize) -> Vec<(f64, f64)> {
+    let need = needed(PERCENTILES[i]);
+    let mut points = Vec::new();
+    for w in s.windows.iter().filter(|w| {
+        matches!(
+            w.kind,
+            WindowKind::Hold | WindowKind::StressStep | WindowKind::Recovery
+        )
+    }) {
+        let Some(c) = w.classes.iter().find(|c| c.class == class) else {
+            continue;
+        };
+        let (Some(l), true) = (c.latency, c.count.saturating_sub(c.failed) >= need) else {
+            continue;
+        };
+        let v = pick(&l, i);
+        let (x0, x1) = (w.start_ms as f64 / 1000.0, w.end_ms as f64 / 1000.0);
+        points.extend([(x0, v), (x1, v), (x1, f64::NAN)]);
+    }
+    points
+}
+
 fn series_points(ls: Option<&LatencySeries>, i: usize) -> Vec<(f64, f64)> {
     let Some(ls) = ls else {
         return Vec::new();
@@ -408,11 +482,43 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
         "latency (ms, log scale)",
     );
     plot.bands = &s.windows;
+    let mut levels_drawn = Vec::new();
+    for i in LEVELS {
+        let (name, color) = PERCENTILE_COLORS[i];
+        let line = Line::new(
+            format!("{name} per window"),
+            color,
+            window_levels(s, class, i),
+        )
+        .level();
+        if !line.segments().is_empty() {
+            levels_drawn.push(i);
+            plot.lines.push(line);
+        }
+    }
+    // Per bucket: p90 is left out (no SLO judges it; the chart is busy enough).
+    let judged: Vec<&str> = s
+        .slos
+        .iter()
+        .filter(|r| r.class == class)
+        .map(|r| r.metric.key())
+        .collect();
     for (i, (name, color)) in PERCENTILE_COLORS.iter().enumerate() {
-        let line = Line::new(*name, *color, latency_points(s, class, i));
-        if line.segments().is_empty() && series.is_some() {
+        if *name == "p90" {
+            continue;
+        }
+        let line = Line::new(
+            format!("{name} per bucket"),
+            *color,
+            latency_points(s, class, i),
+        );
+        if line.segments().is_empty()
+            && series.is_some()
+            && !levels_drawn.contains(&i)
+            && judged.contains(name)
+        {
             plot.legend_notes.push(format!(
-                "{name} not drawn: no bucket holds {} requests",
+                "{name} not drawn: no window or bucket holds {} requests",
                 needed(PERCENTILES[i])
             ));
         }
@@ -433,7 +539,7 @@ fn latency_over_time(s: &Summary, base: Option<&Summary>, class: RequestClass) -
         plot.legend_notes.clear();
     } else {
         plot.legend_notes.push(format!(
-            "a percentile is drawn where its bucket holds 5 requests beyond it (p95: {})",
+            "each drawn where 5 requests lie beyond it (p95: {})",
             needed(95.0)
         ));
     }

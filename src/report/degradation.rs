@@ -205,7 +205,16 @@ pub fn assess(
         ));
     }
     let graceful = missed.is_empty();
-    let goodput = if goodput_fraction >= rules.min_goodput {
+    // The worst step past capacity is also the best window of the run (a
+    // single step past capacity that was the peak): goodput had nothing to
+    // fall from, so "held at 100 %" would say nothing.
+    let nothing_to_compare = worst.name == peak.name;
+    let goodput = if nothing_to_compare {
+        format!(
+            "goodput not compared ({} is both the only level past capacity and the run's best window)",
+            worst.name
+        )
+    } else if goodput_fraction >= rules.min_goodput {
         format!("goodput held at {} of peak", pct(goodput_fraction))
     } else {
         format!("goodput fell to {} of peak", pct(goodput_fraction))
@@ -220,7 +229,11 @@ pub fn assess(
         .unwrap_or_default();
     let verdict = format!(
         "{}: {goodput}, {failures}{loads_text}",
-        if graceful { "graceful" } else { "collapse" }
+        match (graceful, nothing_to_compare) {
+            (false, _) => "collapse",
+            (true, false) => "graceful",
+            (true, true) => "no collapse seen",
+        }
     );
     Some(Degradation {
         graceful,
@@ -329,6 +342,27 @@ mod tests {
         }
         drop(out);
         crate::report::summarise(dir, &meta, false).unwrap()
+    }
+
+    #[test]
+    fn one_step_past_capacity_that_is_also_the_peak_is_not_called_graceful() {
+        // The step only got slower: same goodput as the hold, so the step past
+        // capacity is the run's best window and goodput has nothing to fall from.
+        let dir = tempfile::tempdir().unwrap();
+        let s = run(dir.path(), PastCapacityRules::default(), |t| match t {
+            30_000..60_000 => (2000, 200, ""),
+            _ => (50, 200, ""),
+        });
+        let d = s.degradation.expect("a step past capacity");
+        assert_eq!(d.steps, ["step 1"]);
+        assert_eq!(d.peak_window, d.goodput_window);
+        assert!(
+            d.verdict
+                .starts_with("no collapse seen: goodput not compared (step 1 is both"),
+            "{}",
+            d.verdict
+        );
+        assert!(!d.verdict.contains("graceful"), "{}", d.verdict);
     }
 
     /// Past capacity (30–60 s) every fourth query is refused at once, or (with

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evenness::{HoldEvenness, BURSTY_RATIO};
 use super::generator::{GeneratorCpu, BUSY_SHARE};
-use super::html::text;
+use super::html::{capitalised, text};
 
 /// The run's health figures and the warnings drawn from them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -111,9 +111,15 @@ impl RunHealth {
     /// The page's section: per window, the holds' evenness and dashload's CPU.
     pub fn html_section(&self, h: &mut String) -> std::fmt::Result {
         h.push_str("<section id=\"health\">\n<h2>Evenness and generator CPU</h2>\n");
+        // The generator's line stands; the per-window table folds (the banner
+        // above the answers already names a bursty hold or a busy generator).
+        match self.cpu_line() {
+            Some(line) => writeln!(h, "<p id=\"generator-line\">{}.</p>", text(&capitalised(&line)))?,
+            None => h.push_str("<p class=\"note\">No <code>cpu.csv</code>: the generator's CPU was not recorded for this run.</p>\n"),
+        }
         writeln!(
             h,
-            "<p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so even viewers at random phases give a CV near 1/&radic;(loads per second) (the <em>random-phase CV</em>); a hold above {BURSTY_RATIO} &times; that is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p>",
+            "<details id=\"health-windows\"><summary>Per window, and how evenness and generator CPU are measured</summary><p class=\"note\">Evenness: viewer HTTP requests counted per second over each hold, and their coefficient of variation (CV, standard deviation / mean). Dashboard loads send their panels together, so even viewers at random phases give a CV near 1/&radic;(loads per second) (the <em>random-phase CV</em>); a hold above {BURSTY_RATIO} &times; that is bursty. Generator CPU: dashload's own process CPU time (<code>cpu.csv</code>, sampled every second) over each window; above {:.0} % of its cores its figures include its own queueing.</p>",
             BUSY_SHARE * 100.0
         )?;
         h.push_str("<table><tr><th class=\"l\">window</th><th>requests/s</th><th>loads/s</th><th>CV of requests/s</th><th>random-phase CV</th><th>dashload cores</th><th>% of cores</th></tr>\n");
@@ -154,12 +160,7 @@ impl RunHealth {
                 c.map_or("—".into(), |c| flag(c.busy, format!("{:.0} %", c.share * 100.0))),
             )?;
         }
-        h.push_str("</table>\n");
-        match self.cpu_line() {
-            Some(line) => writeln!(h, "<p>{}.</p>", text(&line))?,
-            None => h.push_str("<p class=\"note\">No <code>cpu.csv</code>: the generator's CPU was not recorded for this run.</p>\n"),
-        }
-        h.push_str("</section>\n");
+        h.push_str("</table>\n</details>\n</section>\n");
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use std::fmt::Write;
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::analyse::KNEE_FRACTION;
+use super::answers::Tone;
 use super::charts::Charts;
 use super::summary::*;
 
@@ -57,9 +58,13 @@ fn pct(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{:.2} %", v * 100.0))
 }
 
-fn num(v: f64) -> String {
-    if v.abs() >= 100.0 {
+/// A number in the page's one format: whole numbers and anything from 100
+/// up without decimals, else three significant digits (`7`, `16`, `7.25`, `12.5`).
+pub fn num(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
     } else {
         format!("{v:.2}")
     }
@@ -93,7 +98,7 @@ fn kind_label(kind: WindowKind) -> &'static str {
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1140px;padding:16px 24px;color:#1d1d1f;background:#fff;line-height:1.45}
-h1{font-size:1.7em;margin:.2em 0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:2em}h3{margin-top:1.4em}
+h1{font-size:1.7em;margin:.2em 0}h2{font-size:1.35em;border-bottom:2px solid #ddd;padding-bottom:3px;margin:1.1em 0 .4em}h3{margin:1em 0 .4em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}th,td{border:1px solid #d0d0d0;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-weight:600;text-align:left;background:#fafafa}table.kv td{text-align:left}
 .pass{background:#e3f4e1;color:#14532d}.fail{background:#fde2e1;color:#7f1d1d;font-weight:700}.nodata{background:#f1f1f1;color:#555}
@@ -101,8 +106,11 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}table.kv td:first-child{font-wei
 .banner{padding:10px 14px;margin:10px 0;border-radius:6px;border:1px solid}.banner.warn{background:#fff4d6;border-color:#e0b000}
 .banner.bad{background:#fde2e1;border-color:#d33}.banner.good{background:#e3f4e1;border-color:#3a3}.banner.info{background:#eef4fb;border-color:#7aa7d8}
 .verdict{display:inline-block;font-size:1.3em;font-weight:700;padding:4px 14px;border-radius:6px}
-figure{margin:1em 0}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
-nav a{margin-right:12px}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
+figure{margin:.6em 0;max-width:840px}figure svg{max-width:100%;height:auto;display:block;border:1px solid #eee}figcaption{font-weight:600;margin:0 0 .3em}
+table.answers{width:100%;font-size:1em;margin:.4em 0 .8em}table.answers th{text-align:left;width:9em;white-space:nowrap}table.answers td{text-align:left}
+table.answers tr.bad th{border-left:5px solid #d33}table.answers tr.good th{border-left:5px solid #3a3}table.answers tr.neutral th{border-left:5px solid #bbb}
+details{margin:.4em 0}summary{cursor:pointer;color:#333}
+nav a{margin-right:12px}.swatch{display:inline-block;width:1.6em;height:.9em;margin:0 .3em 0 .6em;vertical-align:middle;border:1px solid #ccc}small,.note{color:#555}code{background:#f4f4f4;padding:0 3px}
 ";
 
 /// Render the whole page.
@@ -119,34 +127,24 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>dashload report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
         text(&r.scenario)
     )?;
-    let verdict_class = match s.verdict {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "fail",
-        Verdict::NotJudged => "nodata",
-    };
     writeln!(
         h,
-        "<header>\n<h1>dashload report: {}</h1>\n<p><span class=\"verdict {verdict_class}\">{}</span> {}</p>\n</header>",
+        "<header>\n<h1>dashload report: {}</h1>\n<p class=\"note\" id=\"provenance-line\">{}: {} · started {} UTC · {} s · <a href=\"#summary\">run details</a></p>\n</header>",
         text(&r.scenario),
-        s.verdict.label(),
-        match (s.verdict, &s.unmeasured) {
-            (Verdict::Pass, _) => match &s.partly_judged {
-                None => "every SLO held on every hold window".to_string(),
-                Some(which) => format!(
-                    "every SLO held on the hold windows with enough samples to judge it <span id=\"partly-judged\">({})</span>",
-                    text(which)
-                ),
-            },
-            (Verdict::Fail, _) => "an SLO failed on a hold window".to_string(),
-            (Verdict::NotJudged, Some(why)) => format!(
-                "<span id=\"unmeasured\">the run could not be judged, which fails it: {}</span>",
-                text(why)
-            ),
-            (Verdict::NotJudged, None) => "nothing was judged (see the notes below)".to_string(),
-        }
+        text(&r.target.kind),
+        shown_url(&r.target.url),
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        num(r.duration_s),
     )?;
+    answers_section(h, s)?;
     banners(h, s)?;
-    h.push_str("<nav><a href=\"#summary\">Summary</a><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a><a href=\"#concurrency\">Concurrency</a><a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>");
+    h.push_str("<nav><a href=\"#load\">Users &amp; throughput</a><a href=\"#latency\">Latency</a>");
+    if has_concurrency_section(s, c) {
+        h.push_str("<a href=\"#concurrency\">Concurrency</a>");
+    }
+    h.push_str(
+        "<a href=\"#errors\">Errors</a><a href=\"#slos\">SLOs</a><a href=\"#windows\">Windows</a>",
+    );
     if !s.faults.is_empty() {
         h.push_str("<a href=\"#faults\">Faults</a>");
     }
@@ -161,30 +159,29 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     if s.baseline.is_some() {
         h.push_str("<a href=\"#baseline\">Baseline</a>");
     }
-    h.push_str("<a href=\"#inputs\">Inputs</a></nav>\n");
-    summary_section(h, s)?;
+    h.push_str("<a href=\"#summary\">Run</a><a href=\"#inputs\">Inputs</a></nav>\n");
 
     h.push_str("<section id=\"load\">\n<h2>Users and throughput</h2>\n");
+    h.push_str(&super::charts::window_key(s));
     fig(h, &c.users)?;
     fig(h, &c.throughput)?;
     fig(h, &c.points)?;
-    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Percentiles of successful requests per time bucket of ");
-    writeln!(
-        h,
-        "{} s (1 % precision), with the SLO bounds dashed.</p>",
-        num(s.series.bucket_ms as f64 / 1000.0)
-    )?;
+    h.push_str("</section>\n<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"note\">Successful requests. Bars: each hold's, stress step's and the recovery's own p50, p95 and p99 across the window, from its whole histogram: the figures its SLOs are judged on. Lines: the same per time bucket, where the bucket has the samples. SLO bounds dashed.</p>\n");
     for (_, svg) in &c.latency {
         fig(h, svg)?;
     }
-    h.push_str("<h3>Distribution</h3>\n");
+    h.push_str("<details id=\"distribution\"><summary>Latency distribution per class over the whole run (2 charts)</summary>\n");
     fig(h, &c.histogram)?;
     fig(h, &c.percentiles)?;
+    h.push_str("</details>\n");
     h.push_str("</section>\n");
     concurrency_section(h, s, c)?;
     errors_section(h, s, c)?;
     slo_section(h, s)?;
     windows_section(h, s)?;
+    if let Some(b) = &s.baseline {
+        baseline_section(h, b)?;
+    }
     super::faults::section(h, s)?;
     s.health.html_section(h)?;
     if let Some(rows) = &s.workers {
@@ -194,9 +191,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
-    if let Some(b) = &s.baseline {
-        baseline_section(h, b)?;
-    }
+    summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(
         h,
@@ -205,7 +200,11 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     )
 }
 
+/// A chart; nothing for one left out (an empty string: it carried no data).
 fn fig(h: &mut String, svg: &str) -> std::fmt::Result {
+    if svg.is_empty() {
+        return Ok(());
+    }
     writeln!(h, "<figure>{svg}</figure>")
 }
 
@@ -230,22 +229,6 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
             }
         )?;
     }
-    if let Some(b) = &s.baseline {
-        if s.regression {
-            writeln!(h, "<div class=\"banner bad\" id=\"regression\"><strong>Regression against the baseline</strong> ({} regressed figure(s); see <a href=\"#baseline\">Baseline</a>).</div>", b.regressions.len())?;
-        } else {
-            writeln!(
-                h,
-                "<div class=\"banner {}\" id=\"regression\">Against the baseline: {}.</div>",
-                if b.reach.iter().any(|r| r.detectable_pct.is_some()) {
-                    "good"
-                } else {
-                    "warn"
-                },
-                text(&b.verdict)
-            )?;
-        }
-    }
     s.health.html_banner(h)?;
     super::server::html::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
@@ -260,9 +243,61 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
     Ok(())
 }
 
+/// The answers, first on the page: one row each, ids `answer-<key>`.
+fn answers_section(h: &mut String, s: &Summary) -> std::fmt::Result {
+    h.push_str("<section id=\"answers\">\n<table class=\"answers\">\n");
+    for a in super::answers::answers(s) {
+        let tone = match a.tone {
+            Tone::Good => "good",
+            Tone::Bad => "bad",
+            Tone::Neutral => "neutral",
+        };
+        write!(
+            h,
+            "<tr id=\"answer-{}\" class=\"{tone}\"><th scope=\"row\">{}</th><td>",
+            a.key, a.label
+        )?;
+        if a.key == "verdict" {
+            verdict_answer(h, s, &a.text)?;
+        } else {
+            h.push_str(&text(&a.text));
+        }
+        h.push_str("</td></tr>\n");
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+/// The verdict as a badge, then why; which checks lacked samples folded away.
+fn verdict_answer(h: &mut String, s: &Summary, line: &str) -> std::fmt::Result {
+    let class = match s.verdict {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::NotJudged => "nodata",
+    };
+    let why = line.split_once(": ").map_or(line, |(_, why)| why);
+    write!(
+        h,
+        "<span class=\"verdict {class}\">{}</span> ",
+        s.verdict.label()
+    )?;
+    match (s.verdict, &s.unmeasured) {
+        (Verdict::NotJudged, Some(_)) => write!(h, "<span id=\"unmeasured\">{}</span>", text(why))?,
+        _ => h.push_str(&text(why)),
+    }
+    if let Some(which) = &s.partly_judged {
+        write!(
+            h,
+            "<details id=\"partly-judged\"><summary>checks that lacked samples</summary>{}</details>",
+            text(which)
+        )?;
+    }
+    Ok(())
+}
+
 fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let r = &s.run;
-    h.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table class=\"kv\">\n");
+    h.push_str("<section id=\"summary\">\n<h2>Run</h2>\n<table class=\"kv\">\n");
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row(
         "Scenario",
@@ -324,18 +359,36 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         "Test plan",
         format!("<code>{}</code>{cut_short}", text(&r.test_plan)),
     )?;
+    let goose_peak = s.series.goose_users.iter().map(|(_, u)| *u as usize).max();
     row(
         "Peak users",
         format!(
-            "{} ({} viewers at most, sync users: {})",
-            r.peak_users, r.peak_viewers, r.sync_users
+            "{} active ({} viewers at most, {} sync){}",
+            r.peak_users,
+            r.peak_viewers,
+            r.sync_users,
+            match goose_peak {
+                Some(g) if g > r.peak_users => format!(
+                    "; Goose's plan launched up to {g}: the {} above the viewer cap stayed idle and sent nothing",
+                    g - r.peak_users
+                ),
+                _ => String::new(),
+            }
         ),
     )?;
+    if s.inputs.goose_report.used {
+        row(
+            "Goose's report.json",
+            "counts transactions (one per viewer step: a load, or a stretch idle under the viewer cap), not dashboard loads: the loads are the operations row below".into(),
+        )?;
+    }
     row(
         "HTTP requests",
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
     )?;
     row("HTTP error rate", pct(s.totals.error_rate))?;
+    h.push_str("</table>\n<details id=\"run-more\"><summary>Operations, calls outside the request log, seed</summary>\n<table class=\"kv\">\n");
+    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     let outside = r.counters.outside_log_by_purpose();
     if !outside.is_empty() {
         let parts: Vec<String> = outside
@@ -355,66 +408,6 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         )?;
     }
     row(
-        "Verdict",
-        format!(
-            "<span class=\"{}\">{}</span>",
-            if s.slo_failed { "fail" } else { "pass" },
-            s.verdict.label()
-        ),
-    )?;
-    row(
-        "Capacity",
-        match &s.capacity_bracket {
-            Some(b) => format!(
-                "<span id=\"capacity-bracket\">{}</span>{}",
-                text(&b.sentence()),
-                b.headroom_sentence()
-                    .map(|h| format!("; {}", text(&h)))
-                    .unwrap_or_default()
-            ),
-            None => s
-                .capacity
-                .map_or("not found (no window where every SLO held)".into(), |c| {
-                    format!("{c} viewers")
-                }),
-        },
-    )?;
-    row(
-        "Knee",
-        s.knee.as_ref().map_or("none found (throughput kept growing with viewers, or too few windows)".into(), |k| {
-            format!("{} viewers (the next step, {} at {} viewers, added only {:.0} % of the initial throughput per viewer)", k.viewers, text(&k.next_window), k.next_viewers, k.slope_ratio * 100.0)
-        }),
-    )?;
-    row(
-        "First stress step that broke",
-        s.first_break.as_deref().map_or("none".into(), text),
-    )?;
-    if let Some(d) = &s.degradation {
-        row(
-            "Past capacity",
-            format!(
-                "<span id=\"degradation\" class=\"{}\">{}</span> <small>(over {})</small>",
-                if d.graceful { "pass" } else { "fail" },
-                text(&d.verdict),
-                text(&d.steps.join(", "))
-            ),
-        )?;
-    }
-    if let Some(line) = super::recovery_line(s) {
-        let class = match s.recovery.as_ref().and_then(|r| r.verdict) {
-            Some(SloVerdict::Fail) => "fail",
-            Some(SloVerdict::Pass) => "pass",
-            _ => "nodata",
-        };
-        row(
-            "Recovery",
-            format!(
-                "<span id=\"recovery\" class=\"{class}\">{}</span>",
-                text(&line)
-            ),
-        )?;
-    }
-    row(
         "Interrupted",
         if r.interrupted {
             "yes".into()
@@ -423,13 +416,7 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         },
     )?;
     row("Seed", r.seed.to_string())?;
-    h.push_str("</table>\n<h3>Latency on the judged (hold) windows</h3>\n");
-    if s.judged.is_empty() {
-        h.push_str("<p class=\"note\">No requests on hold windows.</p>\n");
-    } else {
-        class_table(h, &s.judged)?;
-    }
-    h.push_str("</section>\n");
+    h.push_str("</table>\n</details>\n</section>\n");
     Ok(())
 }
 
@@ -462,44 +449,68 @@ fn class_table(h: &mut String, stats: &[ClassStats]) -> std::fmt::Result {
     Ok(())
 }
 
+/// A run at one viewer count has no concurrency section: one point shows no
+/// trend, and the answers already say why there is no knee. The server's
+/// diagnosis, when there is one, keeps it.
+fn has_concurrency_section(s: &Summary, c: &Charts) -> bool {
+    !c.concurrency_latency.is_empty() || s.server.as_ref().is_some_and(|x| x.diagnosis.is_some())
+}
+
 fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
+    if !has_concurrency_section(s, c) {
+        return Ok(());
+    }
     h.push_str(
         "<section id=\"concurrency\">\n<h2>Latency and throughput against concurrency</h2>\n",
     );
     writeln!(
         h,
-        "<p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p>",
+        "<details><summary>How capacity and the knee are found</summary><p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p></details>",
         KNEE_FRACTION * 100.0
     )?;
     super::server::html::diagnosis(h, s)?;
+    if c.concurrency_latency.is_empty() {
+        h.push_str("<p class=\"note\" id=\"no-concurrency-charts\">No charts against concurrency: the run held or stepped at one viewer count only, and one point shows no trend.</p>\n");
+    }
     fig(h, &c.concurrency_latency)?;
     fig(h, &c.concurrency_errors)?;
     fig(h, &c.concurrency_throughput)?;
     if !s.concurrency.is_empty() {
-        h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>\n");
-        let (rows, hidden) = bounded(&s.concurrency, |p| p.held == Some(false));
-        for p in rows {
-            let p95: Vec<String> = p
-                .p95_ms
-                .iter()
-                .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
-                .collect();
-            writeln!(
-                h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
-                text(&p.window),
-                kind_label(p.kind),
-                p.viewers,
-                num(p.viewer_throughput_rps),
-                escape(&p95.join(", ")),
-                verdict_cell(match p.held {
-                    Some(true) => SloVerdict::Pass,
-                    Some(false) => SloVerdict::Fail,
-                    None => SloVerdict::NoData,
-                })
-            )?;
-        }
-        h.push_str("</table>\n");
+        let (shown, hidden) = bounded(&s.concurrency, |p| p.held == Some(false));
+        let rows: Vec<String> = shown
+            .into_iter()
+            .map(|p| {
+                let p95: Vec<String> = p
+                    .p95_ms
+                    .iter()
+                    .map(|(c, v)| format!("{} {}", c.label(), ms(Some(*v))))
+                    .collect();
+                format!(
+                    "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td>{}</tr>",
+                    text(&p.window),
+                    kind_label(p.kind),
+                    p.viewers,
+                    num(p.viewer_throughput_rps),
+                    escape(&p95.join(", ")),
+                    verdict_cell(match p.held {
+                        Some(true) => SloVerdict::Pass,
+                        Some(false) => SloVerdict::Fail,
+                        None => SloVerdict::NoData,
+                    })
+                )
+            })
+            .collect();
+        h.push_str(
+            "<details id=\"concurrency-points\"><summary>The points, per window</summary>\n",
+        );
+        folded_table(
+            h,
+            "concurrency-table",
+            "<tr><th class=\"l\">window</th><th class=\"l\">kind</th><th>viewers</th><th>viewer req/s ok</th><th class=\"l\">p95 ms by class</th><th>every SLO held</th></tr>",
+            &rows,
+            "windows",
+        )?;
+        h.push_str("</details>\n");
         hidden_note(h, hidden)?;
     }
     h.push_str("</section>\n");
@@ -513,25 +524,38 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
         h.push_str("<p>No request failed.</p>\n</section>\n");
         return Ok(());
     }
-    h.push_str("<h3>By kind</h3>\n<table><tr><th class=\"l\">kind</th><th>failures</th></tr>\n");
-    for (kind, n) in &s.errors.by_kind {
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td>{n}</td></tr>",
-            escape(kind.label())
-        )?;
-    }
-    h.push_str("</table>\n<h3>Messages</h3>\n<table><tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>\n");
+    let kinds: Vec<String> = s
+        .errors
+        .by_kind
+        .iter()
+        .map(|(kind, n)| format!("{} {n}", escape(kind.label())))
+        .collect();
+    writeln!(
+        h,
+        "<p id=\"errors-by-kind\"><strong>Failures by kind:</strong> {}.</p>\n<h3>Messages</h3>",
+        kinds.join(" · ")
+    )?;
     const SHOWN: usize = 50;
-    for m in s.errors.messages.iter().take(SHOWN) {
-        writeln!(
-            h,
-            "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
-            m.count,
-            text(&m.message)
-        )?;
-    }
-    h.push_str("</table>\n");
+    let rows: Vec<String> = s
+        .errors
+        .messages
+        .iter()
+        .take(SHOWN)
+        .map(|m| {
+            format!(
+                "<tr><td>{}</td><td class=\"l\">{}</td></tr>",
+                m.count,
+                text(&m.message)
+            )
+        })
+        .collect();
+    folded_table(
+        h,
+        "error-messages",
+        "<tr><th>count</th><th class=\"l\">message (cut to 200 characters)</th></tr>",
+        &rows,
+        "messages",
+    )?;
     let hidden: u64 = s
         .errors
         .messages
@@ -551,38 +575,94 @@ fn errors_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
 }
 
 fn slo_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 1 ÷ (1 − <var>q</var>) successful requests (p95: 20, p99: 100), an error rate bounded by <var>e</var> needs 1 ÷ <var>e</var> requests (at most 100); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A percentile fails when more than 1 − <var>q</var> of the requests failed. A window passes only when every SLO on it was judged and held; the run is judged on the hold windows that were.</p>\n");
+    h.push_str("<section id=\"slos\">\n<h2>SLO verdicts per window</h2>\n<details><summary>How SLOs are judged</summary><p class=\"note\">The run is judged on hold windows only. Stress steps are expected to break and are reported, not judged. An SLO is judged only on enough samples: a percentile <var>q</var> needs 1 ÷ (1 − <var>q</var>) successful requests (p95: 20, p99: 100), an error rate bounded by <var>e</var> needs 1 ÷ <var>e</var> requests (at most 100); with fewer it is <em>not judged</em>, unless the samples there already put it past its bound. A percentile fails when more than 1 − <var>q</var> of the requests failed. A window passes only when every SLO on it was judged and held; the run is judged on the hold windows that were.</p></details>\n");
+    if !s.judged.is_empty() {
+        h.push_str("<h3>Latency on the judged (hold) windows</h3>\n");
+        class_table(h, &s.judged)?;
+    }
     if s.slos.is_empty() {
         h.push_str("<p>No SLO was evaluated.</p>\n</section>\n");
         return Ok(());
     }
-    if let Some(step) = &s.first_break {
-        let viewers = s
-            .windows
-            .iter()
-            .find(|w| &w.name == step)
-            .map_or(0, |w| w.viewers);
-        writeln!(h, "<p>The stress ladder first broke an SLO at <strong>{}</strong> ({viewers} viewers).</p>", text(step))?;
-    }
-    h.push_str("<table><tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>\n");
-    let (rows, hidden) = bounded(&s.slos, |r| r.verdict == SloVerdict::Fail || r.judged);
-    for r in rows {
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
-            text(&r.window),
-            kind_label(r.window_kind),
-            r.class.label(),
-            r.metric.key(),
-            figure(r.metric, Some(r.max)),
-            figure(r.metric, r.observed),
-            verdict_cell(r.verdict),
-            r.note.as_deref().map(text).unwrap_or_default()
-        )?;
-    }
-    h.push_str("</table>\n");
+    // Failures first, then the judged (hold) rows, each in window order.
+    let (shown, hidden) = bounded(&s.slos, |r| r.verdict == SloVerdict::Fail || r.judged);
+    let mut shown = shown;
+    shown.sort_by_key(|r| (r.verdict != SloVerdict::Fail, !r.judged));
+    let rows: Vec<String> = shown
+        .iter()
+        .map(|r| {
+            format!(
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>≤ {}</td><td>{}</td>{}<td class=\"l\">{}</td></tr>",
+                text(&r.window),
+                kind_label(r.window_kind),
+                r.class.label(),
+                r.metric.label(),
+                figure(r.metric, Some(r.max)),
+                figure(r.metric, r.observed),
+                verdict_cell(r.verdict),
+                r.note.as_deref().map(text).unwrap_or_default()
+            )
+        })
+        .collect();
+    folded_table(
+        h,
+        "slo-table",
+        "<tr><th class=\"l\">window</th><th class=\"l\">kind</th><th class=\"l\">class</th><th class=\"l\">SLO</th><th>target</th><th>observed</th><th>verdict</th><th class=\"l\">note</th></tr>",
+        &rows,
+        "SLO results",
+    )?;
     hidden_note(h, hidden)?;
     h.push_str("</section>\n");
+    Ok(())
+}
+
+/// Rows a per-panel table shows before the rest folds away.
+pub const VISIBLE_ROWS: usize = 10;
+
+/// Rows the other long tables (SLO results, deltas, messages) show: they
+/// are sorted worst first, and the answers above already name the worst.
+pub const FEW_ROWS: usize = 5;
+
+/// A table of `rows` (already in order, most important first): the first
+/// `visible` shown, the rest in a collapsed `<details>` under it with the
+/// same header, so a long table costs the page one line.
+fn folded_table(
+    h: &mut String,
+    id: &str,
+    header: &str,
+    rows: &[String],
+    what: &str,
+) -> std::fmt::Result {
+    folded_table_of(h, id, header, rows, what, FEW_ROWS)
+}
+
+/// [`folded_table`] showing `visible` rows.
+fn folded_table_of(
+    h: &mut String,
+    id: &str,
+    header: &str,
+    rows: &[String],
+    what: &str,
+    visible: usize,
+) -> std::fmt::Result {
+    writeln!(h, "<table id=\"{id}\">{header}")?;
+    for r in rows.iter().take(visible) {
+        h.push_str(r);
+        h.push('\n');
+    }
+    h.push_str("</table>\n");
+    if rows.len() > visible {
+        writeln!(
+            h,
+            "<details class=\"more-rows\"><summary>{} more {what}</summary>\n<table>{header}",
+            rows.len() - visible
+        )?;
+        for r in &rows[visible..] {
+            h.push_str(r);
+            h.push('\n');
+        }
+        h.push_str("</table>\n</details>\n");
+    }
     Ok(())
 }
 
@@ -668,14 +748,16 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         .filter(|w| w.kind != WindowKind::Ramp && !w.classes.is_empty())
         .collect();
     let (detailed, _) = bounded(&detailed, |w| w.verdict == SloVerdict::Fail);
-    for w in detailed {
+    if !detailed.is_empty() {
         writeln!(
             h,
-            "<details><summary>{} ({} viewers): every class</summary>",
-            text(&w.name),
-            w.viewers
+            "<details id=\"window-classes\"><summary>Every request class, per window ({} windows)</summary>",
+            detailed.len()
         )?;
-        class_table(h, &w.classes)?;
+        for w in detailed {
+            writeln!(h, "<h4>{} ({} viewers)</h4>", text(&w.name), w.viewers)?;
+            class_table(h, &w.classes)?;
+        }
         h.push_str("</details>\n");
     }
     h.push_str("</section>\n");
@@ -719,8 +801,31 @@ fn names_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             Some(WindowKind::StressStep) => "names-stress",
             _ => "names-run",
         };
-        writeln!(h, "<h3 id=\"{id}\">{title}</h3>")?;
-        name_table(h, slowest_first(rows))?;
+        // Folded, each table's summary naming its slowest; opened, its ten
+        // slowest shown and the rest folded again.
+        let rows = slowest_first(rows);
+        let slowest = rows
+            .first()
+            .and_then(|(n, c)| {
+                Some(format!(
+                    "; slowest by p95: {} {}{} ({} ms)",
+                    n.class.label(),
+                    text(&n.subject),
+                    n.range
+                        .as_deref()
+                        .map(|r| format!(" [{}]", text(r)))
+                        .unwrap_or_default(),
+                    ms(Some(c.latency?.p95))
+                ))
+            })
+            .unwrap_or_default();
+        writeln!(
+            h,
+            "<details class=\"names\"><summary><strong>{title}</strong>: {} request names{slowest}</summary>",
+            rows.len()
+        )?;
+        name_table(h, id, rows)?;
+        h.push_str("</details>\n");
     }
     h.push_str("</section>\n");
     Ok(())
@@ -734,7 +839,7 @@ fn skipped_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     }
     writeln!(
         h,
-        "<section id=\"skipped\">\n<h2>Not loaded</h2>\n<p class=\"note\">{} dashboard queries were never sent: the loads above do not include them.</p>\n<table><tr><th class=\"l\">panel or variable</th><th class=\"l\">why</th></tr>",
+        "<section id=\"skipped\">\n<h2>Not loaded</h2>\n<p class=\"note\">{} dashboard queries were never sent: the loads above do not include them.</p>\n<details><summary>Which, and why</summary>\n<table><tr><th class=\"l\">panel or variable</th><th class=\"l\">why</th></tr>",
         s.run.skipped.len()
     )?;
     for q in &s.run.skipped {
@@ -745,7 +850,7 @@ fn skipped_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             text(&q.reason)
         )?;
     }
-    h.push_str("</table>\n</section>\n");
+    h.push_str("</table>\n</details>\n</section>\n");
     Ok(())
 }
 
@@ -758,38 +863,61 @@ fn slowest_first<'a>(
     rows
 }
 
-fn name_table(h: &mut String, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
-    h.push_str("<table><tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th><th>KB per answer</th><th>series per answer</th></tr>\n");
-    for (n, c) in rows {
-        let l = c.latency;
-        writeln!(
-            h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            n.class.label(),
-            text(&n.subject),
-            n.range.as_deref().map(text).unwrap_or_default(),
-            c.count,
-            ms(l.map(|l| l.p50)),
-            ms(l.map(|l| l.p95)),
-            ms(l.map(|l| l.p99)),
-            ms(l.map(|l| l.max)),
-            ms(l.map(|l| l.mean)),
-            c.failed,
-            pct(c.error_rate),
-            ms(c.failed_latency.map(|l| l.p95)),
-            n.answers
-                .map_or("—".into(), |a| format!("{:.1}", a.bytes / 1024.0)),
-            n.answers.map_or("—".into(), |a| format!("{:.1}", a.series)),
-        )?;
-    }
-    h.push_str("</table>\n");
-    Ok(())
+fn name_table(h: &mut String, id: &str, rows: Vec<(&NameStats, &ClassStats)>) -> std::fmt::Result {
+    let header = "<tr><th class=\"l\">class</th><th class=\"l\">panel / dashboard / step</th><th class=\"l\">range</th><th>count</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>mean ms</th><th>errors</th><th>error rate</th><th>failed p95 ms</th><th>KB per answer</th><th>series per answer</th></tr>";
+    let rows: Vec<String> = rows
+        .into_iter()
+        .map(|(n, c)| {
+            let l = c.latency;
+            format!(
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                n.class.label(),
+                text(&n.subject),
+                n.range.as_deref().map(text).unwrap_or_default(),
+                c.count,
+                ms(l.map(|l| l.p50)),
+                ms(l.map(|l| l.p95)),
+                ms(l.map(|l| l.p99)),
+                ms(l.map(|l| l.max)),
+                ms(l.map(|l| l.mean)),
+                c.failed,
+                pct(c.error_rate),
+                ms(c.failed_latency.map(|l| l.p95)),
+                n.answers
+                    .map_or("—".into(), |a| format!("{:.1}", a.bytes / 1024.0)),
+                n.answers.map_or("—".into(), |a| format!("{:.1}", a.series)),
+            )
+        })
+        .collect();
+    folded_table_of(h, id, header, &rows, "request names", VISIBLE_ROWS)
 }
 
 fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     let c = &s.run.counters;
     let i = &s.sync.ingest;
-    h.push_str("<section id=\"sync\">\n<h2>Sync job</h2>\n<table class=\"kv\">\n");
+    writeln!(
+        h,
+        "<section id=\"sync\">\n<h2>Sync job</h2>\n<p id=\"sync-line\">{} batches written ({} failed), {} points, {} per point; {} dashboard loads completed.</p>\n<details><summary>Every sync figure</summary>\n<table class=\"kv\">",
+        i.batches,
+        i.failed,
+        i.points,
+        s.sync
+            .ms_per_point
+            .map_or("—".into(), |v| format!("{v:.4} ms")),
+        c.dashboard_loads
+    )?;
+    if let Some(why) = s
+        .sync
+        .resilience
+        .as_ref()
+        .and_then(|r| r.cannot_keep_up.as_ref())
+    {
+        writeln!(
+            h,
+            "<p class=\"banner bad\" id=\"sync-cannot-keep-up\">{}</p>",
+            text(why)
+        )?;
+    }
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row("Time entries fetched or generated", c.entries.to_string())?;
     row(
@@ -820,36 +948,40 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     )?;
     h.push_str("</table>\n");
     super::sync_attempts::section(h, s)?;
-    h.push_str("</section>\n");
+    h.push_str("</details>\n</section>\n");
     Ok(())
 }
 
-fn delta_table(h: &mut String, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
+/// A table of deltas, regressions and the largest changes first; past
+/// [`VISIBLE_ROWS`] the rest fold away.
+fn delta_table(h: &mut String, id: &str, deltas: &[Delta], scope_title: &str) -> std::fmt::Result {
     let gated = deltas.iter().any(|d| d.judged);
-    write!(h, "<table><tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th>")?;
+    let mut header = format!("<tr><th class=\"l\">{scope_title}</th><th class=\"l\">figure</th><th>baseline</th><th>this run</th><th>change</th><th>change %</th>");
     if gated {
-        h.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
+        header.push_str("<th class=\"l\">gate: how sure it is worse beyond the tolerance</th>");
     }
-    h.push_str("</tr>\n");
-    for d in by_size(deltas) {
-        let class = if d.regression { " class=\"worse\"" } else { "" };
-        write!(
-            h,
-            "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-            text(&d.scope),
-            text(&d.figure),
-            delta_value(d, d.baseline),
-            delta_value(d, d.current),
-            d.change.map_or("—".into(), |v| delta_change(d, v)),
-            d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
-        )?;
-        if gated {
-            write!(h, "<td class=\"l\">{}</td>", text(&gate_cell(d)))?;
-        }
-        h.push_str("</tr>\n");
-    }
-    h.push_str("</table>\n");
-    Ok(())
+    header.push_str("</tr>");
+    let rows: Vec<String> = by_size(deltas)
+        .into_iter()
+        .map(|d| {
+            let class = if d.regression { " class=\"worse\"" } else { "" };
+            let mut row = format!(
+                "<tr{class}><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                text(&d.scope),
+                text(&d.figure),
+                delta_value(d, d.baseline),
+                delta_value(d, d.current),
+                d.change.map_or("—".into(), |v| delta_change(d, v)),
+                d.change_pct.map_or("—".into(), |p| format!("{p:+.1} %")),
+            );
+            if gated {
+                row.push_str(&format!("<td class=\"l\">{}</td>", text(&gate_cell(d))));
+            }
+            row.push_str("</tr>");
+            row
+        })
+        .collect();
+    folded_table(h, id, &header, &rows, "figures")
 }
 
 /// Deltas by size: largest relative change first (absolute change when
@@ -924,6 +1056,18 @@ fn gate_cell(d: &Delta) -> String {
     )
 }
 
+/// A figure's key in words: `dashboard_load.error_rate` → `dashboard load error rate`.
+fn figure_words(key: &str) -> String {
+    match key.split_once('.') {
+        Some((class, metric)) => format!(
+            "{} {}",
+            RequestClass::from_key(class).map_or(class, |c| c.label()),
+            metric.replace('_', " ")
+        ),
+        None => key.replace('_', " "),
+    }
+}
+
 /// `text` with its first letter in upper case.
 pub fn capitalised(text: &str) -> String {
     let mut c = text.chars();
@@ -977,8 +1121,14 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
     }
     writeln!(
         h,
-        "<p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p>",
-        text(&b.judged_figures.join(", ")),
+        "<details><summary>How the gate judges a regression</summary><p class=\"note\">Only the judged figures ({}) can regress, on hold windows matched by name. A latency percentile regressed when it is more than {:.0} % <em>and</em> more than {} ms above the baseline's, an error rate when it is more than {:.1} percentage points above; <em>and</em> a bootstrap over both request logs (time blocks of each window drawn again {} times) is at least {:.0} % sure of it, so sampling noise alone cannot raise the alarm. A percentile needs five samples expected beyond it on both sides (p95: 100, p99: 500) to be judged. Everything else is context.</p></details>",
+        text(
+            &b.judged_figures
+                .iter()
+                .map(|f| figure_words(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         b.tolerance * 100.0,
         num(b.latency_floor_ms),
         b.error_margin * 100.0,
@@ -1020,18 +1170,22 @@ fn baseline_section(h: &mut String, b: &Comparison) -> std::fmt::Result {
             text(&b.unmatched_windows.join(", "))
         )?;
     }
-    h.push_str("<h3>Run and stress ladder</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
-    delta_table(h, &b.totals, "scope")?;
-    h.push_str("<h3>Hold windows</h3>\n");
-    delta_table(h, &b.windows, "window")?;
-    h.push_str("<h3>Per panel and time range</h3>\n");
-    delta_table(h, &b.names, "request name")?;
-    h.push_str("</section>\n");
+    h.push_str("<h3>Hold windows</h3>\n<p class=\"note\">Each table is sorted by the size of the change, largest first; regressions on top.</p>\n");
+    delta_table(h, "baseline-windows", &b.windows, "window")?;
+    h.push_str("<h3>Run and stress ladder</h3>\n");
+    delta_table(h, "baseline-totals", &b.totals, "scope")?;
+    writeln!(
+        h,
+        "<details id=\"baseline-names\"><summary><strong>Per panel and time range</strong>: {} figures, largest change first</summary>",
+        b.names.len()
+    )?;
+    delta_table(h, "baseline-names-table", &b.names, "request name")?;
+    h.push_str("</details>\n</section>\n");
     Ok(())
 }
 
 fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
-    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
+    h.push_str("<section id=\"inputs\">\n<h2>Inputs</h2>\n<details><summary>The files this report was read from, and rows set aside</summary>\n<table><tr><th class=\"l\">file</th><th class=\"l\">used</th><th>rows</th><th>unreadable rows skipped</th><th>out-of-range rows set aside</th><th class=\"l\">last line cut short</th><th class=\"l\">note</th></tr>\n");
     for (file, i) in [
         ("requests.csv", &s.inputs.requests),
         ("ingest.csv", &s.inputs.ingest),
@@ -1048,7 +1202,7 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             i.note.as_deref().map(text).unwrap_or_default()
         )?;
     }
-    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</section>\n");
+    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</details>\n</section>\n");
     Ok(())
 }
 

@@ -129,7 +129,7 @@ pub fn judge_with(
         }
         SloMetric::MsPerPoint => not_judged(
             None,
-            "ms_per_point applies to ingest batches only".to_string(),
+            "ms per point applies to ingest batches only".to_string(),
         ),
         metric => {
             let q = quantile(metric).unwrap_or(0.5);

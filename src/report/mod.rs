@@ -10,6 +10,7 @@
 //! synchronous: async callers run it under `spawn_blocking`.
 
 pub mod analyse;
+pub mod answers;
 pub mod baseline;
 pub mod charts;
 pub mod collect;

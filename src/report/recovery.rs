@@ -269,7 +269,7 @@ pub fn time_to_recover(
             left_out.push(format!(
                 "{} {}: {have} samples in {}, {} needed",
                 slo.class.label(),
-                slo.metric.key(),
+                slo.metric.label(),
                 seconds(ms_at(last)),
                 needed(slo)
             ));

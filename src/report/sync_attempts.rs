@@ -71,13 +71,7 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
     let Some(r) = &s.sync.resilience else {
         return Ok(());
     };
-    if let Some(why) = &r.cannot_keep_up {
-        writeln!(
-            h,
-            "<p class=\"banner bad\" id=\"sync-cannot-keep-up\">{}</p>",
-            super::html::text(why)
-        )?;
-    }
+    // `cannot_keep_up` is the page's to show, outside any folded block.
     h.push_str("<h3>Retries, batches and backlog</h3>\n<table class=\"kv\">\n");
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row(

@@ -307,6 +307,33 @@ impl Synthetic {
     }
 }
 
+/// A synthetic smoke run: the rows of [`write_run`], with `run.json` giving
+/// one 10 s ramp and one hold at 20 viewers over the rest, no stress ladder.
+pub fn write_smoke(dir: &Path, rows: u64, seed: u64) -> Result<RunMeta> {
+    let mut meta = write_run(dir, rows, seed)?;
+    let end = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
+    meta.scenario = "synthetic smoke".into();
+    meta.test_plan = format!("20,10s;20,{}s;0,0s", end / 1000 - 10);
+    meta.windows = vec![
+        StageWindow {
+            name: "stage 1 ramp".into(),
+            kind: WindowKind::Ramp,
+            viewers: 20,
+            start_ms: 0,
+            end_ms: 10_000,
+        },
+        StageWindow {
+            name: "stage 1 hold".into(),
+            kind: WindowKind::Hold,
+            viewers: 20,
+            start_ms: 10_000,
+            end_ms: end,
+        },
+    ];
+    meta.store(dir)?;
+    Ok(meta)
+}
+
 /// A synthetic run of `rows` requests whose `run.json` cuts it into `windows`
 /// equal windows: a long stress ladder's shape (ramp, then a hold or a stress
 /// step, in turn), for the report's scale with many windows.

@@ -41,7 +41,10 @@ fn assert_page_is_sound(html: &str) {
             "<{tag}> opened {open} times, closed {close} times"
         );
     }
-    assert_eq!(html.matches("<svg").count(), CHARTS);
+    // Every chart in its figure, and no more than a full run draws.
+    let charts = html.matches("<svg").count();
+    assert_eq!(charts, html.matches("<figure>").count());
+    assert!(charts <= CHARTS, "{charts} charts");
 }
 
 fn synthetic_dir(rows: u64) -> (tempfile::TempDir, RunMeta) {
@@ -56,6 +59,25 @@ fn a_synthetic_run_renders_every_file() {
     let out = render(dir.path());
     let html = read(dir.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
+    assert_eq!(html.matches("<svg").count(), CHARTS);
+    // The answers come first: each of them before any chart and before the
+    // run's provenance, in the order a reader asks them.
+    let at = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("missing {needle}"))
+    };
+    let answers: Vec<usize> = super::answers::KEYS
+        .iter()
+        .map(|k| at(&format!("<tr id=\"answer-{k}\"")))
+        .collect();
+    assert!(answers.windows(2).all(|w| w[0] < w[1]), "{answers:?}");
+    assert!(answers[6] < at("<figure>") && answers[6] < at("<section id=\"summary\">"));
+    assert!(
+        html.contains("<th scope=\"row\">Broke first</th><td>dashboard load p95 1449 ms &gt; 900 ms on step 2 (80 viewers)</td>"),
+        "{}",
+        &html[at("<tr id=\"answer-first-break\"")..][..300]
+    );
+    assert!(html.contains("<th scope=\"row\">Knee</th><td>"));
     for section in [
         "id=\"summary\"",
         "id=\"concurrency\"",
@@ -165,7 +187,10 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
     let html = read(same.path(), files::REPORT_HTML);
     assert_page_is_sound(&html);
     assert!(html.contains("id=\"baseline\""));
-    assert!(html.contains("Against the baseline: no regression; "));
+    assert!(
+        html.contains("<tr id=\"answer-regression\" class=\"good\"><th scope=\"row\">Regression</th><td>no regression; "),
+        "the regression answer on the first screen"
+    );
     assert!(html.contains("would have been caught"));
     assert!(
         html.contains("baseline p95"),
@@ -199,7 +224,9 @@ fn a_baseline_shows_deltas_and_flags_only_real_regressions() {
         .windows
         .iter()
         .any(|d| d.regression && d.figure == "panel query p95 ms" && d.change_pct.unwrap() > 30.0));
-    assert!(read(slow.path(), files::REPORT_HTML).contains("Regression against the baseline"));
+    assert!(read(slow.path(), files::REPORT_HTML).contains(
+        "<tr id=\"answer-regression\" class=\"bad\"><th scope=\"row\">Regression</th><td>"
+    ));
     assert!(out.text.contains("REGRESSION"));
 
     // More errors: error rate regresses.
@@ -448,16 +475,24 @@ fn an_old_run_json_whose_steps_span_ramp_and_hold_still_renders() {
     assert!(out.capacity.is_some());
 }
 
-/// The cells of column `col` (0-based) of the table after `id="<id>"` in `html`.
+/// The cells of column `col` (0-based) of the table after `id="<id>"` in
+/// `html`, with the rows folded under it (`<details class="more-rows">`).
 pub(super) fn table_column(html: &str, id: &str, col: usize) -> Vec<String> {
     let after = html
         .split(&format!("id=\"{id}\""))
         .nth(1)
         .unwrap_or_else(|| panic!("no #{id}"));
-    let table = after.split("</table>").next().unwrap();
-    table
-        .split("<tr>")
-        .skip(2) // before the table, the header row
+    let (table, rest) = after.split_once("</table>").unwrap();
+    let mut tables = vec![table];
+    if let Some(more) = rest
+        .trim_start()
+        .strip_prefix("<details class=\"more-rows\">")
+    {
+        tables.push(more.split("</table>").next().unwrap());
+    }
+    tables
+        .into_iter()
+        .flat_map(|table| table.split("<tr>").skip(2)) // before the table, the header row
         .filter_map(|row| {
             let cell = row.split("<td").nth(col + 1)?;
             let text = cell.split_once('>')?.1.split("</td>").next()?;

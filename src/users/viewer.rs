@@ -190,12 +190,20 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
             ViewerState::new(plan, user.weighted_users_index, number, now)
         }
     };
-    // Above the refine steps' viewer cap: idle (no request, nothing recorded). A
-    // viewer the cap lets back in arrives afresh, at a random phase, as a ramp's do.
+    // Above the viewer cap (the ladder stopped, `[stress] refine`): idle, no
+    // request, nothing recorded. The whole idle stretch is one transaction, so
+    // Goose's own transaction counts are not swollen by capped users waking
+    // every slice. A viewer the cap lets back in arrives afresh, at a random
+    // phase, as a ramp's do.
     if !context.live.viewer_active(state.number) {
         state.idle = true;
+        let number = state.number;
         user.set_session_data(state);
-        context.live.sleep(IDLE_SLICE).await;
+        while !context.live.viewer_active(number) {
+            if !context.live.sleep(IDLE_SLICE).await {
+                break;
+            }
+        }
         return Ok(());
     }
     if state.idle {

@@ -121,6 +121,43 @@ fn refine_steps_narrow_the_capacity_bracket_the_ladder_left() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join(files::SUMMARY)).unwrap())
             .unwrap();
+
+    // Viewers above the refine cap stay idle: they are not counted as peak
+    // users, and Goose's own transaction count stays with dashboard loads (an
+    // idle stretch is one transaction, not one per quarter second).
+    let launched = summary["series"]["goose_users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let most_viewers = meta.windows.iter().map(|w| w.viewers).max().unwrap() as u64;
+    assert_eq!(summary["run"]["peak_users"].as_u64(), Some(most_viewers));
+    let loads = summary["totals"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["class"] == "dashboard_load")
+        .map(|o| o["count"].as_u64().unwrap())
+        .expect("dashboard loads");
+    let goose: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join(files::GOOSE_JSON)).unwrap())
+            .unwrap();
+    let views = goose["transaction_metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "view")
+        .map(|t| t["number_of_requests"].as_u64().unwrap())
+        .expect("Goose's view transactions");
+    eprintln!(
+        "Goose: {views} view transactions, {launched} users launched; dashboard loads: {loads}"
+    );
+    assert!(
+        views <= loads + 3 * launched,
+        "{views} view transactions for {loads} dashboard loads and {launched} users"
+    );
     let bracket = &summary["capacity_bracket"];
     let failed = bracket["failed_viewers"].as_u64().expect("a failed level") as usize;
     // A level is claimed held only from a hold with enough samples (see above).

@@ -28,6 +28,8 @@ const LEGEND_WIDTH: u32 = 250;
 pub(super) const LABEL: u32 = 18;
 /// Characters of a legend line before it wraps (14.5 px text in 210 px).
 const LEGEND_CHARS: usize = 24;
+/// Stroke width of a window's level, px: wide enough to tell from a line.
+pub(super) const LEVEL_WIDTH: u32 = 6;
 /// Height of one legend line, px.
 const LEGEND_LINE: i32 = 20;
 /// Legend entries start this far down, px (level with the plot's top: the
@@ -43,6 +45,8 @@ pub(super) enum Stroke {
     Baseline,
     /// A reference (linear scaling): long dashes.
     Reference,
+    /// A window's own figure held across the window: a wide, pale bar.
+    Level,
 }
 
 /// One line of a chart. A point with a non-finite y breaks the line: no
@@ -69,6 +73,12 @@ impl Line {
     /// Drawn as the baseline overlay (dotted).
     pub(super) fn baseline(mut self) -> Line {
         self.stroke = Stroke::Baseline;
+        self
+    }
+
+    /// Drawn as a level across a window (a wide, pale bar).
+    pub(super) fn level(mut self) -> Line {
+        self.stroke = Stroke::Level;
         self
     }
 
@@ -144,22 +154,12 @@ impl<'a> Plot<'a> {
         self.lines.iter().any(|l| !l.segments().is_empty())
     }
 
-    /// The legend, in drawing order: window kinds, lines, SLO lines, markers, notes.
+    /// The legend, in drawing order: faults, lines, SLO lines, markers, notes.
+    /// The window kinds' shades are keyed once, above the page's charts
+    /// ([`crate::report::charts::WINDOW_KEY`]): each band is labelled with its
+    /// window's name, and four entries in every legend made each chart taller.
     pub(super) fn legend(&self) -> Vec<(String, Mark)> {
         let mut legend = Vec::new();
-        let mut kinds_seen = Vec::new();
-        for w in self.bands {
-            if !kinds_seen.contains(&w.kind) {
-                kinds_seen.push(w.kind);
-                let name = match w.kind {
-                    WindowKind::Ramp => "ramp window",
-                    WindowKind::Hold => "hold window (judged)",
-                    WindowKind::StressStep => "stress step",
-                    WindowKind::Recovery => "recovery phase",
-                };
-                legend.push((name.to_string(), Mark::Band(band_color(w.kind))));
-            }
-        }
         if !self.faults.is_empty() {
             legend.push(("fault window".to_string(), Mark::Band(fault_color())));
         }
@@ -229,6 +229,12 @@ pub(super) fn percent_of_tail(x: &f64) -> String {
 /// The shade of a fault window: red, over the window's own shade.
 pub(super) fn fault_color() -> RGBAColor {
     RGBColor(214, 39, 40).mix(0.16)
+}
+
+/// The shade of a window kind as CSS, for the page's key.
+pub(super) fn band_css(kind: WindowKind) -> String {
+    let c = band_color(kind);
+    format!("rgba({},{},{},{})", c.0, c.1, c.2, c.3)
 }
 
 pub(super) fn band_color(kind: WindowKind) -> RGBAColor {
@@ -586,6 +592,12 @@ where
                 ShapeStyle::from(&color).stroke_width(2),
             ))?;
         }
+        Stroke::Level => {
+            chart.draw_series(LineSeries::new(
+                pts,
+                ShapeStyle::from(&color.mix(0.55)).stroke_width(LEVEL_WIDTH),
+            ))?;
+        }
     }
     Ok(())
 }
@@ -659,6 +671,10 @@ pub(super) fn draw_legend(area: &Area, entries: &[(String, Mark)]) -> DrawResult
                     area.draw(&path(vec![(x, y), (x + 2, y)], c, 3))?;
                 }
             }
+            Mark::Line(c, Stroke::Level) => area.draw(&PathElement::new(
+                vec![(8, y), (30, y)],
+                ShapeStyle::from(&c.mix(0.55)).stroke_width(LEVEL_WIDTH),
+            ))?,
             Mark::Line(c, Stroke::Reference) => {
                 area.draw(&path(vec![(8, y), (18, y)], c, 2))?;
                 area.draw(&path(vec![(24, y), (30, y)], c, 2))?;

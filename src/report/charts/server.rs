@@ -89,24 +89,57 @@ const COLORS: [RGBColor; 4] = [
     RGBColor(148, 103, 189),
 ];
 
-/// Every panel with data, in page order.
+/// A line smaller than this share of its panel's largest is drawn on a panel
+/// of its own: under the largest line's axis it would lie flat on zero.
+const SMALL_SHARE: f64 = 0.1;
+
+/// Every panel with data, in page order. A panel only carries lines with a
+/// value other than zero; lines much smaller than the panel's largest (write
+/// and ping calls beside queries) get a panel of their own, on their own axis.
 pub fn charts(s: &Summary) -> Vec<String> {
     let Some(server) = &s.server else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (title, y, lines) in PANELS {
-        let mut plot = Plot::new(*title, TIME_AXIS, y);
-        plot.bands = &s.windows;
+        let mut drawn: Vec<(f64, Line)> = Vec::new();
         for (i, (name, label, scale)) in lines.iter().enumerate() {
             let Some(series) = server.series.iter().find(|x| x.metric == *name) else {
                 continue;
             };
-            let points = series.points.iter().map(|(x, v)| (*x, v * scale)).collect();
-            plot.lines
-                .push(Line::new(*label, COLORS[i % COLORS.len()], points));
+            let points: Vec<(f64, f64)> =
+                series.points.iter().map(|(x, v)| (*x, v * scale)).collect();
+            let top = points
+                .iter()
+                .map(|p| p.1.abs())
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
+            if top > 0.0 {
+                drawn.push((top, Line::new(*label, COLORS[i % COLORS.len()], points)));
+            }
         }
-        if !plot.lines.is_empty() {
+        let largest = drawn.iter().map(|d| d.0).fold(0.0, f64::max);
+        let (big, small): (Vec<_>, Vec<_>) = drawn
+            .into_iter()
+            .partition(|(top, _)| *top >= SMALL_SHARE * largest);
+        for (part, lines) in [(None, big), (Some(()), small)] {
+            if lines.is_empty() {
+                continue;
+            }
+            let title = match part {
+                None => title.to_string(),
+                Some(()) => format!(
+                    "{title}: {} (own axis: under a tenth of the largest line)",
+                    lines
+                        .iter()
+                        .map(|(_, l)| l.label.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let mut plot = Plot::new(title, TIME_AXIS, y);
+            plot.bands = &s.windows;
+            plot.lines = lines.into_iter().map(|(_, l)| l).collect();
             out.push(time_chart(s, plot, false));
         }
     }

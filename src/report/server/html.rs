@@ -58,10 +58,19 @@ pub fn section(h: &mut String, s: &Summary, charts: &[String]) -> std::fmt::Resu
         "<p class=\"note\">The target's own figures, scraped during the run (<code>server.csv</code>): {} scrapes, {} failed (gaps). Counters are drawn per second between scrapes; levels as scraped.</p>",
         server.scrapes, server.failed_scrapes
     )?;
-    for svg in charts {
-        writeln!(h, "<figure>{svg}</figure>")?;
-    }
     window_table(h, s, server)?;
+    if !charts.is_empty() {
+        // The panels on demand: the table above holds their figures per window.
+        writeln!(
+            h,
+            "<details id=\"server-panels\"><summary>The server's panels over time ({} charts)</summary>",
+            charts.len()
+        )?;
+        for svg in charts {
+            writeln!(h, "<figure>{svg}</figure>")?;
+        }
+        h.push_str("</details>\n");
+    }
     count_table(h, server)?;
     h.push_str("</section>\n");
     Ok(())
@@ -163,13 +172,48 @@ fn window_table(h: &mut String, s: &Summary, server: &ServerSummary) -> std::fmt
     Ok(())
 }
 
+/// The count check: one line when every count matches, else the mismatches
+/// listed (the matching rows folded under them).
 fn count_table(h: &mut String, server: &ServerSummary) -> std::fmt::Result {
     if server.count_check.is_empty() {
         return Ok(());
     }
-    h.push_str("<h3 id=\"count-check\">Count check</h3>\n<p class=\"note\">The HTTP calls dashload sent (request log, calls cancelled in flight at the run's end included, plus run.json's calls outside the log) and the points it stored, against the server's own counters over the same interval (between the scrapes nearest each window's edges). Calls running across a scrape may fall on either side: they make the range the interval explains.</p>\n");
+    let (bad, good): (Vec<_>, Vec<_>) = server.count_check.iter().partition(|c| !c.matches);
+    h.push_str("<h3 id=\"count-check\">Count check</h3>\n");
+
+    let how = "The HTTP calls dashload sent (request log, calls cancelled in flight at the run's end included, plus run.json's calls outside the log) and the points it stored, against the server's own counters over the same interval (between the scrapes nearest each window's edges). Calls running across a scrape may fall on either side: they make the range the interval explains.";
+    if bad.is_empty() {
+        writeln!(
+            h,
+            "<p class=\"pass\" id=\"count-check-line\">All {} counts match the server's (dashload's HTTP calls and points, per window and over the run).</p>\n<details><summary>How counts are checked, and every count</summary><p class=\"note\">{how}</p>",
+            good.len()
+        )?;
+        rows(h, &good)?;
+        h.push_str("</details>\n");
+        return Ok(());
+    }
+    writeln!(
+        h,
+        "<p class=\"fail\" id=\"count-check-line\">{} of {} counts do not match the server's:</p>\n<p class=\"note\">{how}</p>",
+        bad.len(),
+        server.count_check.len()
+    )?;
+    rows(h, &bad)?;
+    if !good.is_empty() {
+        writeln!(
+            h,
+            "<details><summary>{} counts that match</summary>",
+            good.len()
+        )?;
+        rows(h, &good)?;
+        h.push_str("</details>\n");
+    }
+    Ok(())
+}
+
+fn rows(h: &mut String, checks: &[&super::CountCheck]) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">scope</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>dashload sent</th><th>explained range</th><th>server counted</th><th>check</th></tr>\n");
-    for c in &server.count_check {
+    for c in checks {
         writeln!(
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td><td>{}–{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
