@@ -778,17 +778,22 @@ impl InputStatus {
 }
 
 impl InputStatus {
-    /// Open an input file. A missing one is noted here and gives `None`: the report
-    /// is still drawn from the other files. Any other failure is an error.
+    /// Open an input file. A missing one, one that is not a regular file (a
+    /// FIFO, a link to a device: never opened for reading) or one that cannot
+    /// be opened is noted here and gives `None`: the report is still drawn
+    /// from the other files.
     pub fn open(&mut self, path: &Path) -> crate::error::Result<Option<File>> {
-        match File::open(path) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        match crate::runfolder::input::open_regular(path) {
+            Ok(Some(f)) => Ok(Some(f)),
+            Ok(None) => {
                 self.note = Some(format!("{name} is missing"));
                 Ok(None)
             }
-            Err(e) => Err(crate::error::Error::io(path, e)),
+            Err(e) => {
+                self.note = Some(format!("{name}: {e}"));
+                Ok(None)
+            }
         }
     }
 }
@@ -854,6 +859,8 @@ pub struct Collected {
     /// Added to the `elapsed` of the rows being read: a distributed run's worker
     /// logs are each on their own clock (`cluster::merge`).
     pub shift_ms: i64,
+    /// What could not be read and was left out, in words, for the report's notes.
+    pub notes: Vec<String>,
 }
 
 impl Collected {
@@ -885,6 +892,7 @@ impl Collected {
             cancelled: 0,
             server: None,
             shift_ms: 0,
+            notes: Vec::new(),
         }
     }
 

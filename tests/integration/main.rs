@@ -18,6 +18,8 @@
 //!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
 //! - `history_baseline`: `--baseline median:N` over a history of real runs, and the
 //!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
+//! - `damaged_runs`: damaged folders in the reports folder never cost the next run, the
+//!   index or a report (FIFOs, links to devices, garbage, multi-GB files, absurd spans).
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
@@ -43,6 +45,7 @@ mod cli;
 mod cluster;
 mod cluster_trust;
 mod cluster_upload;
+mod damaged_runs;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;
