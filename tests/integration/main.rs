@@ -20,6 +20,7 @@
 //!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
 //! - `damaged_runs`: damaged folders in the reports folder never cost the next run, the
 //!   index or a report (FIFOs, links to devices, garbage, multi-GB files, absurd spans).
+//! - `killed_run`: `kill -9` mid-run loses at most the last second of each log.
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
@@ -56,6 +57,7 @@ mod history;
 mod history_baseline;
 mod influxd;
 mod judged_hold;
+mod killed_run;
 mod lifecycle;
 mod live_status;
 mod old_and_flux_dashboards;
