@@ -158,6 +158,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         .without_cookies()
         .user_agent(concat!("dashload/", env!("CARGO_PKG_VERSION")))
         .timeout(scenario.target.timeout);
+    let goose_verbose = config.verbose > 0;
     let mut attack = GooseAttack::initialize_with_config(config)
         .map_err(Error::from)?
         .set_client_builder_without_cookies(client)
@@ -282,7 +283,13 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             holds.clone(),
         )
     });
+    let quiet = if goose_verbose {
+        None
+    } else {
+        crate::quiet_stdout::Silenced::start()
+    };
     let outcome = attack.execute().await;
+    drop(quiet);
     // Faults first: stop commands run as soon as the load is over.
     let fault_failed = faults.finish().await?;
     if let Some(t) = ticker {

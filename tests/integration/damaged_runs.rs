@@ -159,6 +159,11 @@ fn damaged_folders_in_the_reports_dir_never_cost_the_next_run_or_the_index() {
         matches!(out.status.code(), Some(0 | 3)),
         "the run completes with a verdict: {all}"
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("users launched"),
+        "Goose's launch line stays off stdout: {all}"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     for damaged in [&garbage, &zero, &fifo, &folder] {
         let name = damaged.file_name().unwrap().to_string_lossy();
