@@ -21,6 +21,8 @@
 //! - `damaged_runs`: damaged folders in the reports folder never cost the next run, the
 //!   index or a report (FIFOs, links to devices, garbage, multi-GB files, absurd spans).
 //! - `killed_run`: `kill -9` mid-run loses at most the last second of each log.
+//! - `ops_small`: Ctrl-C on a manager waiting for workers (130), a worker's unusable
+//!   manager URL (2 at once), `local:N` leaving no temp folder.
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
@@ -61,6 +63,7 @@ mod killed_run;
 mod lifecycle;
 mod live_status;
 mod old_and_flux_dashboards;
+mod ops_small;
 mod progress;
 mod prometheus_endpoint;
 mod real_influx;
