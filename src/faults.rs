@@ -89,10 +89,10 @@ pub struct CommandRun {
 /// Read `faults.json` of a run folder (empty when the run had no faults).
 pub fn load(run_dir: &Path) -> Result<Vec<FaultRecord>> {
     let path = run_dir.join(FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+    match crate::runfolder::input::read_capped(&path, crate::runfolder::input::AUX_CAP) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
             .map_err(|e| Error::Report(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(None) => Ok(Vec::new()),
         Err(e) => Err(Error::io(&path, e)),
     }
 }

@@ -19,6 +19,7 @@ pub mod plan;
 pub mod progress;
 #[cfg(test)]
 mod proptest_support;
+pub mod quiet_stdout;
 pub mod redact;
 pub mod report;
 pub mod run;

@@ -36,6 +36,7 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
+use crate::users::request_log::RequestLog;
 use crate::users::{self, IngestLog, RunContext};
 
 /// How to run.
@@ -120,6 +121,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
 
     let live = Arc::new(Live::default());
     let ingest = IngestLog::create(&partial.join(files::INGEST))?;
+    let config = goose_config(options.goose, &partial, &endpoints);
+    let request_log = RequestLog::create(&partial.join(files::REQUESTS))?;
     let mut context = RunContext::new(
         scenario.clone(),
         endpoints.clone(),
@@ -130,6 +133,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     if let (Some(w), Some(v)) = (&cluster, context.viewer.as_mut()) {
         v.reseed(w.seed());
     }
+    context.request_log = Some(request_log.clone());
     let context = Arc::new(context);
     context.outside.absorb(&preflight_calls);
 
@@ -147,7 +151,6 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     );
     meta.store(&run_dir)?;
 
-    let config = goose_config(options.goose, &partial, &endpoints);
     // One HTTP client shared by every user: building one per user costs each
     // ~5 ms and ~160 KB (TLS roots, pool), which dominates start-up at 1 000
     // viewers (BENCH.md). Viewers keep their own cookies-free sessions anyway.
@@ -155,6 +158,7 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         .without_cookies()
         .user_agent(concat!("dashload/", env!("CARGO_PKG_VERSION")))
         .timeout(scenario.target.timeout);
+    let goose_verbose = config.verbose > 0;
     let mut attack = GooseAttack::initialize_with_config(config)
         .map_err(Error::from)?
         .set_client_builder_without_cookies(client)
@@ -247,6 +251,18 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             move || context.goose_started.get().copied()
         },
     )?;
+    // The side logs are flushed every second, so `kill -9` loses at most a
+    // second of them (the request log flushes itself: `users::request_log`).
+    let flusher = {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(users::request_log::FLUSH_EVERY);
+            loop {
+                every.tick().await;
+                ingest.flush();
+            }
+        })
+    };
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
     // A distributed run's manager scrapes the target once for all its workers.
@@ -269,7 +285,13 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
             holds.clone(),
         )
     });
+    let quiet = if goose_verbose {
+        None
+    } else {
+        crate::quiet_stdout::Silenced::start()
+    };
     let outcome = attack.execute().await;
+    drop(quiet);
     // Faults first: stop commands run as soon as the load is over.
     let fault_failed = faults.finish().await?;
     if let Some(t) = ticker {
@@ -287,6 +309,8 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     // A signal, or anything but the ladder triggering Goose's killswitch, cut the run short.
     let interrupted = interrupt::count() > 0
         || (goose::is_killswitch_triggered() && !ladder_triggered.load(Ordering::SeqCst));
+    flusher.abort();
+    request_log.finish()?;
     ingest.finish()?;
     let scrapes = match scraper {
         // After a signal the run ends now: no last scrape.
@@ -563,7 +587,9 @@ fn goose_config(
     // loads its chart library from a CDN (docs/src/run-folder.md).
     config.report_file.push(path(files::GOOSE_JSON));
     config.report_graph_data = true;
-    config.request_log = Some(path(files::REQUESTS));
+    // Goose's own request log holds only its header: dashload writes
+    // requests.csv, flushed every second (`users::request_log`).
+    config.request_log = Some(path(crate::users::request_log::GOOSE_SIDE));
     config.request_format = Some(GooseLogFormat::Csv);
     // No telnet controller on a fixed port: runs must not collide.
     config.no_telnet = true;

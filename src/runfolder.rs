@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+pub mod input;
 pub mod past_capacity;
 pub mod recover;
 
@@ -600,7 +601,9 @@ impl RunMeta {
     /// Read `run.json` from a run folder.
     pub fn load(run_dir: &Path) -> Result<RunMeta> {
         let path = run_dir.join(files::RUN_META);
-        let text = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = input::read_text(&path, input::META_CAP)
+            .and_then(|t| t.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+            .map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::Report(format!("{}: {e}", path.display())))
     }
 

@@ -40,13 +40,27 @@ pub fn parse(value: &str) -> std::result::Result<BaselineArg, String> {
     Ok(BaselineArg::Dir(PathBuf::from(value)))
 }
 
-/// The baseline folders `arg` names for a run of `scenario` with run folders
-/// under `reports`, and how they were chosen (said on stderr too).
+/// The baselines of a run, read before its load.
+pub struct Chosen {
+    /// Their folders, newest first.
+    pub dirs: Vec<PathBuf>,
+    /// How they were chosen, in words (history only).
+    pub selection: Option<String>,
+    /// Each one read and analysed, in the order of `dirs`.
+    pub loaded: Vec<crate::report::LoadedBaseline>,
+}
+
+/// The baselines `arg` names for a run of `scenario` with run folders under
+/// `reports`, read and analysed now, before the load, and how they were chosen
+/// (said on stderr too). A folder named on the command line that cannot be
+/// read is a usage error (exit 2, nothing sent); one chosen from the history
+/// that cannot be read is dropped with a warning naming it, and the next older
+/// one is taken in its place.
 pub fn resolve(
     arg: &BaselineArg,
     scenario: &crate::scenario::Scenario,
     reports: &Path,
-) -> Result<(Vec<PathBuf>, Option<String>)> {
+) -> Result<Chosen> {
     let n = match arg {
         BaselineArg::Dir(dir) => {
             if !dir.join(crate::runfolder::files::RUN_META).is_file() {
@@ -55,13 +69,40 @@ pub fn resolve(
                     dir.display()
                 )));
             }
-            return Ok((vec![dir.clone()], None));
+            let loaded = crate::report::load_baseline(dir, false)
+                .map_err(|e| Error::Usage(format!("--baseline: {e}")))?;
+            return Ok(Chosen {
+                dirs: vec![dir.clone()],
+                selection: None,
+                loaded: vec![loaded],
+            });
         }
         BaselineArg::LastPassed => 1,
         BaselineArg::Median(n) => *n,
     };
-    let found = crate::history::last_passed_n(reports, &scenario.name, &scenario.digest, n);
-    let dirs: Vec<PathBuf> = found.into_iter().map(|r| r.dir).collect();
+    let candidates =
+        crate::history::last_passed_n(reports, &scenario.name, &scenario.digest, usize::MAX);
+    let mut dirs = Vec::new();
+    let mut loaded = Vec::new();
+    let mut dropped = Vec::new();
+    for run in candidates {
+        if dirs.len() == n || dropped.len() == MAX_DROPPED {
+            break;
+        }
+        match crate::report::load_baseline(&run.dir, false) {
+            Ok(l) => {
+                dirs.push(run.dir);
+                loaded.push(l);
+            }
+            Err(e) => {
+                eprintln!(
+                    "dashload: warning: baseline {} dropped: it cannot be read ({e})",
+                    run.dir.display()
+                );
+                dropped.push(run.dir);
+            }
+        }
+    }
     let what = match arg {
         BaselineArg::Median(_) => format!(
             "the median of the last {n} passed runs of {} with this scenario digest",
@@ -72,15 +113,30 @@ pub fn resolve(
             scenario.name
         ),
     };
-    let sentence = selection(&what, n, dirs.len(), reports);
+    let mut sentence = selection(&what, n, dirs.len(), reports);
+    if !dropped.is_empty() {
+        let names: Vec<String> = dropped.iter().map(|d| d.display().to_string()).collect();
+        sentence += &format!(
+            " ({} unreadable, dropped: {})",
+            names.len(),
+            names.join(", ")
+        );
+    }
     let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     if list.is_empty() {
         eprintln!("dashload: baseline: {sentence}");
     } else {
         eprintln!("dashload: baseline: {sentence}: {}", list.join(", "));
     }
-    Ok((dirs, Some(sentence)))
+    Ok(Chosen {
+        dirs,
+        selection: Some(sentence),
+        loaded,
+    })
 }
+
+/// The most unreadable history folders tried before giving up the search.
+const MAX_DROPPED: usize = 20;
 
 /// How the baselines were chosen: "<what>" / "<what> (only 2 of 3 found)" /
 /// "<what>: none under reports: judged on its SLOs alone".

@@ -118,9 +118,16 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         (Some(_), Some(scenario)) => Some(crate::export::destination(scenario)?),
         _ => None,
     };
-    let (baselines, baseline_selection) = match (&args.baseline, &scenario) {
-        (Some(arg), Some(scenario)) => super::baseline::resolve(arg, scenario, &args.reports_dir)?,
-        _ => (Vec::new(), None),
+    // Read before the load: an unreadable baseline must not cost the report after it.
+    let chosen = match (&args.baseline, &scenario) {
+        (Some(arg), Some(scenario)) => {
+            Some(super::baseline::resolve(arg, scenario, &args.reports_dir)?)
+        }
+        _ => None,
+    };
+    let (baselines, baseline_selection, loaded) = match chosen {
+        Some(c) => (c.dirs, c.selection, Some(std::sync::Arc::new(c.loaded))),
+        None => (Vec::new(), None, None),
     };
     let reports_dir = args.reports_dir.clone();
     let protected: Vec<PathBuf> = baselines.clone();
@@ -130,6 +137,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         report: crate::report::ReportOptions {
             baselines,
             baseline_selection,
+            loaded,
             junit: args.junit,
             markdown: args.markdown,
             markdown_links: args.markdown_links,

@@ -29,7 +29,19 @@ pub struct SandboxArgs {
         default_value = "scenarios/dashboards/toggl-overview.json"
     )]
     pub dashboard: Vec<std::path::PathBuf>,
+    /// Also answer `/debug/vars` (the counters a run's count check scrapes) to
+    /// peers off loopback that send the token from DASHLOAD_SANDBOX_TOKEN or the
+    /// file DASHLOAD_SANDBOX_TOKEN_FILE names (`Authorization: Token …`; a
+    /// scenario's `[server_metrics] token_file`). Without it only loopback peers
+    /// get them.
+    #[arg(long)]
+    pub serve_counters: bool,
 }
+
+/// The variable holding the sandbox's counters token.
+pub const TOKEN_ENV: &str = "DASHLOAD_SANDBOX_TOKEN";
+/// The variable naming a file that holds it.
+pub const TOKEN_FILE_ENV: &str = "DASHLOAD_SANDBOX_TOKEN_FILE";
 
 /// Serve until Ctrl-C.
 pub fn exec(args: SandboxArgs) -> Result<u8> {
@@ -39,6 +51,14 @@ pub fn exec(args: SandboxArgs) -> Result<u8> {
         seed_days: args.seed_days,
         ..SandboxConfig::default()
     };
+    if args.serve_counters {
+        let token = crate::cluster::token::Token::from_env_named(TOKEN_ENV, TOKEN_FILE_ENV)?;
+        config.counters_token = Some(token.ok_or_else(|| {
+            Error::Usage(format!(
+                "--serve-counters needs a token: set {TOKEN_ENV} or {TOKEN_FILE_ENV} (never a flag)"
+            ))
+        })?);
+    }
     for path in &args.dashboard {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let json = serde_json::from_str(&text).map_err(|e| {

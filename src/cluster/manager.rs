@@ -908,9 +908,9 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     };
 
     let mut children = Vec::new();
+    let tmp = std::env::temp_dir().join(format!("dashload-workers-{run_id}"));
     if local {
         let exe = std::env::current_exe().map_err(|e| Error::Other(e.into()))?;
-        let tmp = std::env::temp_dir().join(format!("dashload-workers-{run_id}"));
         for i in 0..n {
             let log = local_log(&run_dir, i)?;
             // The worker's own scenario and overrides are the manager's; the
@@ -1005,6 +1005,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             &mut children,
             outcome.as_ref().map_or(true, |o| o.not_started.is_some()),
         );
+        remove_empty_tree(&tmp);
     }
     let Outcome {
         ran_for,
@@ -1031,7 +1032,12 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         if let Some(s) = sandbox {
             s.stop().await;
         }
-        return Err(Error::Usage(why));
+        // A signal while waiting for the workers is an interruption (130), not a usage error.
+        return Err(if interrupt::count() > 0 {
+            Error::Interrupted(why)
+        } else {
+            Error::Usage(why)
+        });
     }
     recover::finish_partial(&run_dir)?;
 
@@ -1212,6 +1218,21 @@ fn settle_local_logs(
             eprintln!("dashload: warning: worker {i}'s log not kept: {e}");
         }
     }
+}
+
+/// Remove the local workers' reports folder `dir` as far as it is empty: a
+/// worker that uploaded everything leaves empty folders behind; one that
+/// left files (a lost worker's `.partial/`) keeps them where they are.
+fn remove_empty_tree(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_tree(&e.path());
+            }
+        }
+    }
+    // Only an empty folder goes: remove_dir refuses any other.
+    let _ = std::fs::remove_dir(dir);
 }
 
 /// Sum a worker's counters into the run's.
@@ -1588,6 +1609,23 @@ fn order_recovery(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_workers_folder_goes_as_far_as_it_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("dashload-workers-x");
+        std::fs::create_dir_all(tmp.join("0/a/b")).unwrap();
+        std::fs::create_dir_all(tmp.join("1")).unwrap();
+        remove_empty_tree(&tmp);
+        assert!(!tmp.exists());
+        // A lost worker's rows stay where they are.
+        std::fs::create_dir_all(tmp.join("0/run/.partial")).unwrap();
+        std::fs::create_dir_all(tmp.join("1")).unwrap();
+        std::fs::write(tmp.join("0/run/.partial/requests.csv"), "x").unwrap();
+        remove_empty_tree(&tmp);
+        assert!(tmp.join("0/run/.partial/requests.csv").is_file());
+        assert!(!tmp.join("1").exists());
+    }
     use crate::runfolder::{RequestClass, Slo, SloMetric};
     use protocol::{ClassState, WindowState};
 

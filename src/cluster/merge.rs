@@ -83,11 +83,11 @@ impl WorkersFile {
     /// Read `workers.json` from a run folder; `None` for an ordinary run.
     pub fn load(run_dir: &Path) -> Result<Option<WorkersFile>> {
         let path = run_dir.join(WORKERS_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match crate::runfolder::input::read_capped(&path, crate::runfolder::input::AUX_CAP) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| Error::Report(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Ok(None) => Ok(None),
             Err(e) => Err(Error::io(&path, e)),
         }
     }
@@ -140,7 +140,14 @@ pub fn read_logs(
     windows: &[StageWindow],
     progress: bool,
 ) -> Result<Option<Vec<WorkerRow>>> {
-    let Some(file) = WorkersFile::load(run_dir)? else {
+    let file = WorkersFile::load(run_dir).unwrap_or_else(|e| {
+        // A damaged workers.json costs the per-worker merge, not the report:
+        // the run folder's own logs (if any) are read instead.
+        c.notes
+            .push(format!("{e}: the workers' logs were not merged"));
+        None
+    });
+    let Some(file) = file else {
         load::read_requests(c, &run_dir.join(files::REQUESTS), progress)?;
         load::read_ingest(c, &run_dir.join(files::INGEST))?;
         return Ok(None);
@@ -168,8 +175,13 @@ pub fn read_logs(
         let mut hist = c.totals[load].hist.clone();
         hist.subtract(&before.2)
             .map_err(|e| Error::Report(e.to_string()))?;
-        let cpu =
-            generator::read(&dir.join(files::CPU))?.and_then(|r| generator::analyse(&r, windows));
+        let cpu = generator::read(&dir.join(files::CPU))
+            .unwrap_or_else(|e| {
+                c.notes
+                    .push(format!("worker {}: {e}: its CPU is not shown", w.index));
+                None
+            })
+            .and_then(|r| generator::analyse(&r, windows));
         rows.push(WorkerRow {
             record: w.clone(),
             requests: c.http.count - before.0,

@@ -26,26 +26,47 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// The token from the environment, if one is set.
     pub fn from_env() -> Result<Option<Token>> {
-        Token::from_vars(std::env::var(ENV).ok(), std::env::var(FILE_ENV).ok())
+        Token::from_env_named(ENV, FILE_ENV)
     }
 
+    /// A token from the variable `env` or the file the variable `file_env`
+    /// names (the sandbox's counters token uses its own pair).
+    pub fn from_env_named(env: &str, file_env: &str) -> Result<Option<Token>> {
+        Token::from_vars_named(
+            std::env::var(env).ok(),
+            std::env::var(file_env).ok(),
+            env,
+            file_env,
+        )
+    }
+
+    #[cfg(test)]
     fn from_vars(value: Option<String>, file: Option<String>) -> Result<Option<Token>> {
+        Token::from_vars_named(value, file, ENV, FILE_ENV)
+    }
+
+    fn from_vars_named(
+        value: Option<String>,
+        file: Option<String>,
+        env: &str,
+        file_env: &str,
+    ) -> Result<Option<Token>> {
         let (text, from) = match (value, file) {
             (Some(_), Some(_)) => {
                 return Err(Error::Usage(format!(
-                    "{ENV} and {FILE_ENV} are both set: set one"
+                    "{env} and {file_env} are both set: set one"
                 )))
             }
-            (Some(v), None) => (v, ENV.to_string()),
+            (Some(v), None) => (v, env.to_string()),
             // As every secret file: a regular file of at most 64 KiB (not
             // /dev/zero, not a FIFO), UTF-8.
             (None, Some(path)) => (
                 crate::scenario::secret::SecretSource::File(path.clone().into())
                     .read()
-                    .map_err(|why| Error::Usage(format!("{FILE_ENV}: {why}")))?
+                    .map_err(|why| Error::Usage(format!("{file_env}: {why}")))?
                     .expose()
                     .to_string(),
-                format!("{FILE_ENV} ({path})"),
+                format!("{file_env} ({path})"),
             ),
             (None, None) => return Ok(None),
         };
@@ -75,6 +96,25 @@ impl Token {
             )));
         }
         Ok(Token(token.to_string()))
+    }
+
+    /// True when `headers` carry this token as `Authorization: Token …` or
+    /// `Bearer …` (compared in constant time).
+    pub fn matches_header(&self, headers: &axum::http::HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some(given) = value
+            .strip_prefix("Token ")
+            .or_else(|| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let (a, b) = (given.trim().as_bytes(), self.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
     }
 
     /// A fresh random token (local workers get it through their stdin).

@@ -6,7 +6,6 @@
 //! Older folders have no `history.json`: their record is read from the head of
 //! `summary.json` instead (slower, same figures).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::report::summary::Summary;
 use crate::runfolder::recover::{LOCK, PARTIAL};
-use crate::runfolder::{files, write_atomic, RequestClass};
+use crate::runfolder::{files, input, write_atomic, RequestClass};
 
 /// The version of `history.json`'s layout; bumped when a field changes meaning.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -208,8 +207,9 @@ pub fn classify(dir: &Path) -> Folder {
             Err(w) => w,
         },
     };
-    let head = fs::read(dir.join(files::RUN_META))
+    let head = input::read_capped(&dir.join(files::RUN_META), input::META_CAP)
         .ok()
+        .flatten()
         .and_then(|b| serde_json::from_slice::<MetaHead>(&b).ok());
     Folder::Incomplete {
         why,
@@ -220,12 +220,18 @@ pub fn classify(dir: &Path) -> Folder {
 
 /// The record of a finished `dir`: `history.json`, else `summary.json`'s head.
 fn read(dir: &Path) -> std::result::Result<History, Unfinished> {
-    if let Ok(bytes) = fs::read(dir.join(files::HISTORY)) {
+    // Both reads are capped and refuse FIFOs and devices: a damaged folder
+    // must not hang or exhaust the index and baseline selection.
+    if let Ok(Some(bytes)) = input::read_capped(&dir.join(files::HISTORY), input::HISTORY_CAP) {
         if let Ok(h) = serde_json::from_slice::<History>(&bytes) {
             return Ok(h);
         }
     }
-    let bytes = fs::read(dir.join(files::SUMMARY)).map_err(|_| Unfinished::NoSummary)?;
+    let bytes = match input::read_capped(&dir.join(files::SUMMARY), input::SUMMARY_CAP) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(Unfinished::NoSummary),
+        Err(_) => return Err(Unfinished::Unreadable),
+    };
     let head: SummaryHead = serde_json::from_slice(&bytes).map_err(|_| Unfinished::Unreadable)?;
     Ok(head.into_history(&folder_name(dir)))
 }
@@ -378,6 +384,8 @@ pub fn record(dir: &Path) -> Option<RunRecord> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::report::summary::Summary;
     use crate::report::{render_run, synthetic, ReportOptions};

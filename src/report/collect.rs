@@ -41,7 +41,8 @@ pub const COARSE_SIGFIG: u8 = 2;
 pub enum ErrorKind {
     /// No answer in time (transport timeout, or 504).
     Timeout,
-    /// The connection could not be made or was reset (status 0).
+    /// The connection could not be made (DNS, refused) or was reset or cut,
+    /// before or after the status line.
     Connection,
     /// The target shed load: 429 or 503.
     Shed,
@@ -72,7 +73,7 @@ impl ErrorKind {
     pub fn label(self) -> &'static str {
         match self {
             ErrorKind::Timeout => "timeout",
-            ErrorKind::Connection => "connection refused/reset",
+            ErrorKind::Connection => "connection failed (DNS, refused, reset)",
             ErrorKind::Shed => "shed load (429/503)",
             ErrorKind::Server => "other 5xx",
             ErrorKind::Query => "query error in body (2xx/400)",
@@ -92,6 +93,7 @@ impl ErrorKind {
                 } else if contains_ignore_case(error, b"connect")
                     || contains_ignore_case(error, b"refused")
                     || contains_ignore_case(error, b"reset")
+                    || contains_ignore_case(error, b"dns")
                 {
                     ErrorKind::Connection
                 } else {
@@ -101,7 +103,9 @@ impl ErrorKind {
             429 | 503 => ErrorKind::Shed,
             504 => ErrorKind::Timeout,
             500..=599 => ErrorKind::Server,
-            200..=299 | 400 => ErrorKind::Query,
+            // The status came, then the body's read failed: the transport's
+            // failure, not a query error in the body.
+            200..=299 | 400 => transport_failure(error).unwrap_or(ErrorKind::Query),
             401..=499 => ErrorKind::Client,
             _ => ErrorKind::Other,
         }
@@ -110,6 +114,39 @@ impl ErrorKind {
     /// Position in [`ErrorKind::ALL`].
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// `text` with the positions and sizes that differ from one answer to the
+/// next replaced by `N` ("invalid JSON at byte 1841", "(20311 bytes)", "at
+/// line 1, char 23"), so that one cause is one row of the error table.
+pub fn without_positions(text: &str) -> std::borrow::Cow<'_, str> {
+    static AT: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    let [at, size] = AT.get_or_init(|| {
+        [
+            regex::Regex::new(r"(?i)\b(bytes?|offset|position|line|char|column|col)(\s+)\d+")
+                .expect("a valid pattern"),
+            regex::Regex::new(r"\b\d+(\s*)(bytes|B)\b").expect("a valid pattern"),
+        ]
+    });
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return text.into();
+    }
+    let text = at.replace_all(text, "${1}${2}N");
+    match size.replace_all(&text, "N${1}${2}") {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(o) => o.into(),
+    }
+}
+
+/// The kind of a failure whose text (after a dashboard load's `<panel>: `) is
+/// one of the transport's own descriptions (`users::request::describe`).
+fn transport_failure(error: &[u8]) -> Option<ErrorKind> {
+    let text = String::from_utf8_lossy(error);
+    match text.rsplit(": ").next().unwrap_or("").trim() {
+        "timeout" => Some(ErrorKind::Timeout),
+        "body read error" | "connection reset" | "connection closed" => Some(ErrorKind::Connection),
+        _ => None,
     }
 }
 
@@ -778,17 +815,22 @@ impl InputStatus {
 }
 
 impl InputStatus {
-    /// Open an input file. A missing one is noted here and gives `None`: the report
-    /// is still drawn from the other files. Any other failure is an error.
+    /// Open an input file. A missing one, one that is not a regular file (a
+    /// FIFO, a link to a device: never opened for reading) or one that cannot
+    /// be opened is noted here and gives `None`: the report is still drawn
+    /// from the other files.
     pub fn open(&mut self, path: &Path) -> crate::error::Result<Option<File>> {
-        match File::open(path) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        match crate::runfolder::input::open_regular(path) {
+            Ok(Some(f)) => Ok(Some(f)),
+            Ok(None) => {
                 self.note = Some(format!("{name} is missing"));
                 Ok(None)
             }
-            Err(e) => Err(crate::error::Error::io(path, e)),
+            Err(e) => {
+                self.note = Some(format!("{name}: {e}"));
+                Ok(None)
+            }
         }
     }
 }
@@ -854,6 +896,8 @@ pub struct Collected {
     /// Added to the `elapsed` of the rows being read: a distributed run's worker
     /// logs are each on their own clock (`cluster::merge`).
     pub shift_ms: i64,
+    /// What could not be read and was left out, in words, for the report's notes.
+    pub notes: Vec<String>,
     /// The window a ladder stopped in, judged as the stop decision was: on the
     /// requests recorded in `[from, to]` ms (see [`Collected::judge_as_stopped`]).
     stopped: Option<Stopped>,
@@ -897,6 +941,7 @@ impl Collected {
             server: None,
             shift_ms: 0,
             stopped: None,
+            notes: Vec::new(),
         }
     }
 
@@ -1054,11 +1099,11 @@ impl Collected {
         } else {
             text.into_owned()
         };
-        let text = text.trim();
+        let text = without_positions(text.trim());
         let text = if text.is_empty() {
             "(no message)"
         } else {
-            text
+            &text
         };
         let cut: String = if text.chars().count() > MESSAGE_CHARS {
             text.chars()
@@ -1108,6 +1153,57 @@ impl Collected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transport_failure_after_the_status_is_not_a_query_error() {
+        assert_eq!(ErrorKind::classify(200, b"timeout"), ErrorKind::Timeout);
+        assert_eq!(
+            ErrorKind::classify(200, b"Panel A: timeout"),
+            ErrorKind::Timeout
+        );
+        assert_eq!(
+            ErrorKind::classify(200, b"connection reset"),
+            ErrorKind::Connection
+        );
+        assert_eq!(
+            ErrorKind::classify(200, b"B: query-timeout"),
+            ErrorKind::Query
+        );
+        assert_eq!(
+            ErrorKind::classify(400, b"error parsing query"),
+            ErrorKind::Query
+        );
+        assert_eq!(
+            ErrorKind::classify(0, b"dns lookup failed"),
+            ErrorKind::Connection
+        );
+    }
+
+    #[test]
+    fn one_cause_is_one_row_whatever_its_byte_counts() {
+        let mut c = Collected::new(&[], 1_000);
+        for at in 0..48u64 {
+            c.record_message(format!("invalid JSON at byte {}", 1_000 + at * 37).as_bytes());
+            c.record_message(format!("answer cut short ({} bytes)", 20_000 + at).as_bytes());
+        }
+        c.record_message(b"error parsing query: found X, expected Y at line 1, char 23");
+        c.record_message(b"error parsing query: found X, expected Y at line 1, char 41");
+        let mut rows: Vec<(&String, &u64)> = c.messages.iter().collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                (&"answer cut short (N bytes)".to_string(), &48),
+                (
+                    &"error parsing query: found X, expected Y at line N, char N".to_string(),
+                    &2
+                ),
+                (&"invalid JSON at byte N".to_string(), &48),
+            ]
+        );
+        // Text without positions is kept as it is.
+        assert_eq!(without_positions("Panel 3: HTTP 500"), "Panel 3: HTTP 500");
+    }
 
     #[test]
     fn failures_are_classified_by_status_and_text() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::runfolder::StageWindow;
+use crate::runfolder::{input, StageWindow};
 
 /// The share of its cores above which a window's figures measure the generator.
 pub const BUSY_SHARE: f64 = 0.8;
@@ -44,9 +44,9 @@ type Row = (u64, u64, usize);
 
 /// Read `cpu.csv`; `None` when the run has none (older runs, or not Linux).
 pub fn read(path: &Path) -> Result<Option<Vec<Row>>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match input::read_text(path, input::AUX_CAP) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
     // A row that does not parse is skipped: this file only adds a warning.

@@ -1202,7 +1202,7 @@ fn inputs_section(h: &mut String, s: &Summary) -> std::fmt::Result {
             i.note.as_deref().map(text).unwrap_or_default()
         )?;
     }
-    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection refused/reset (no status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400), other 4xx.</p>\n</details>\n</section>\n");
+    h.push_str("</table>\n<p class=\"note\">Error kinds: timeout (transport timeout or 504), connection failed (DNS, refused, reset, or the body cut after the status), shed load (429/503), other 5xx, query error in the body (a failed request answered 2xx or 400 whose body was read), other 4xx.</p>\n</details>\n</section>\n");
     Ok(())
 }
 

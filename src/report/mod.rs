@@ -30,6 +30,7 @@ pub mod markdown;
 pub mod recovery;
 pub mod regress;
 pub mod server;
+pub mod span;
 pub mod summary;
 pub mod sync_attempts;
 pub mod synthetic;
@@ -46,6 +47,7 @@ mod schema_tests;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::runfolder::{files, write_atomic, RunMeta, StageWindow, WindowKind};
@@ -75,7 +77,14 @@ pub struct ReportOptions {
     /// End the Markdown summary with placeholder links for CI to fill
     /// (`--markdown-links`).
     pub markdown_links: bool,
+    /// `baselines` already read and analysed, in their order: `run` reads them
+    /// before its load, so a baseline that cannot be read is dropped before
+    /// anything is sent rather than costing the report after it.
+    pub loaded: Option<Arc<Vec<LoadedBaseline>>>,
 }
+
+/// A baseline run read back: its summary and its hold windows' samples.
+pub type LoadedBaseline = (Summary, Vec<WindowBlocks>);
 
 /// What rendering found.
 #[derive(Debug, Clone)]
@@ -110,11 +119,16 @@ impl ReportOutcome {
 pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
     let meta = RunMeta::load(run_dir)?;
     let (mut summary, blocks) = summarise_with_samples(run_dir, &meta, options.progress)?;
-    let bases = options
-        .baselines
-        .iter()
-        .map(|dir| load_baseline(dir, options.progress))
-        .collect::<Result<Vec<_>>>()?;
+    let bases = match &options.loaded {
+        Some(loaded) => loaded.clone(),
+        None => Arc::new(
+            options
+                .baselines
+                .iter()
+                .map(|dir| load_baseline(dir, options.progress))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
     if !bases.is_empty() {
         let rules = options
             .rules
@@ -123,7 +137,7 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         let runs: Vec<baseline::BaseRun> = options
             .baselines
             .iter()
-            .zip(&bases)
+            .zip(bases.iter())
             .map(|(dir, (summary, blocks))| baseline::BaseRun {
                 dir: dir.display().to_string(),
                 summary,
@@ -207,13 +221,25 @@ pub fn summarise_with_samples(
     meta: &RunMeta,
     progress: bool,
 ) -> Result<(Summary, Vec<WindowBlocks>)> {
+    // The report's memory grows with the run's length: a run.json claiming an
+    // absurd span (an end in the year 9999) is judged over a sane one instead.
+    let (meta, span_note) = span::clamp(meta);
+    let mut notes: Vec<String> = span_note.into_iter().collect();
     let ran_ms = meta
         .ended_at
         .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
         .unwrap_or(0);
-    let meta = &reached(&split_old_steps(meta), ran_ms);
+    let meta = &reached(&split_old_steps(&meta), ran_ms);
     let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
+    // Each auxiliary file that cannot be read costs its own part, said in a note.
+    let mut degrade = |what: &str, e: Error| {
+        notes.push(format!("{e}: {what}"));
+    };
+    let server = crate::server_metrics::read(&run_dir.join(files::SERVER)).unwrap_or_else(|e| {
+        degrade("the server's counters are not shown", e);
+        None
+    });
     let offset = meta.counters.goose_clock_offset_ms.unwrap_or(0);
     if let Some(stop) = &meta.ladder_stop {
         if let Some(from) = stop.judged_from_ms {
@@ -222,7 +248,6 @@ pub fn summarise_with_samples(
             c.judge_as_stopped(&stop.step, log(from), log(stop.at_ms));
         }
     }
-    let server = crate::server_metrics::read(&run_dir.join(files::SERVER))?;
     c.server = server
         .as_ref()
         .map(|(s, _)| server::CountAcc::new(s, offset));
@@ -230,7 +255,11 @@ pub fn summarise_with_samples(
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
     let mut summary = analyse::analyse(meta, &c);
-    let cpu = generator::read(&run_dir.join(files::CPU))?
+    let cpu = generator::read(&run_dir.join(files::CPU))
+        .unwrap_or_else(|e| {
+            degrade("the generator's CPU is not shown", e);
+            None
+        })
         .and_then(|rows| generator::analyse(&rows, &meta.windows));
     summary.workers = workers;
     summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
@@ -242,7 +271,10 @@ pub fn summarise_with_samples(
             x.diagnosis = Some(d);
         }
     }
-    summary.faults = faults::read(run_dir, &summary.series)?;
+    summary.faults = faults::read(run_dir, &summary.series).unwrap_or_else(|e| {
+        degrade("the fault timeline is not shown", e);
+        Vec::new()
+    });
     faults::measure_recovery(
         &mut summary.faults,
         &c.buckets,
@@ -251,7 +283,13 @@ pub fn summarise_with_samples(
         ran_ms,
     );
     faults::fold_verdicts(&mut summary);
-    summary.sync.resilience = sync_attempts::read(run_dir, &summary.faults, ran_ms)?;
+    summary.sync.resilience =
+        sync_attempts::read(run_dir, &summary.faults, ran_ms).unwrap_or_else(|e| {
+            degrade("the sync job's retries are not shown", e);
+            None
+        });
+    summary.inputs.notes.append(&mut c.notes);
+    summary.inputs.notes.append(&mut notes);
     // Goose's per-second graph data has counts but no latencies: no samples to judge.
     let blocks = if no_log {
         Vec::new()
@@ -361,10 +399,18 @@ fn plan_boundaries_ms(plan: &str) -> Option<Vec<u64>> {
 /// The summary of a baseline run and its hold windows' samples, analysed
 /// again from its files (the gate needs every sample, which `summary.json`
 /// does not keep).
-pub fn load_baseline(dir: &Path, progress: bool) -> Result<(Summary, Vec<WindowBlocks>)> {
-    let meta = RunMeta::load(dir)
-        .map_err(|e| Error::Report(format!("baseline {}: {e}", dir.display())))?;
-    summarise_with_samples(dir, &meta, progress)
+///
+/// Its request log must be readable: a report degrades to a note without it,
+/// but a baseline without samples cannot judge anything.
+pub fn load_baseline(dir: &Path, progress: bool) -> Result<LoadedBaseline> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| Error::Report(format!("baseline {}: {e}", dir.display()));
+    let meta = RunMeta::load(dir).map_err(|e| unreadable(&e))?;
+    let log = dir.join(files::REQUESTS);
+    if let Err(e) = crate::runfolder::input::open_regular(&log) {
+        return Err(unreadable(&format!("{}: {e}", log.display())));
+    }
+    summarise_with_samples(dir, &meta, progress).map_err(|e| unreadable(&e))
 }
 
 /// A rate as a percentage with two decimals, "—" without one.

@@ -332,15 +332,11 @@ fn count_check(
             let client_max = sure + entering + max_extra;
             let matches = (client_min..=client_max).contains(&server);
             if !matches {
-                let what = if k == 3 {
-                    "points written"
-                } else {
-                    "HTTP calls"
-                };
                 out.measurement_warnings.push(format!(
-                    "{scope}: the server counted {server} {kind} {what}, dashload sent {} \
+                    "{scope}: the server counted {}, dashload sent {} \
                      (the scrape interval explains {client_min} to {client_max}): \
                      dashload lost or double-counted some, or something else loads the target",
+                    counted(server, kind),
                     sure + min_extra
                 ));
             }
@@ -466,3 +462,12 @@ pub mod html;
 
 #[cfg(test)]
 mod tests;
+
+/// `n` of a count-check kind in words: "15 query HTTP calls", "2387 points
+/// written" (`points` is already the noun).
+fn counted(n: u64, kind: &str) -> String {
+    match kind {
+        "points" => format!("{n} points written"),
+        k => format!("{n} {k} HTTP calls"),
+    }
+}

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::FaultWindow;
 use crate::error::{Error, Result};
+use crate::runfolder::input;
 use crate::users::ingest_log::ATTEMPTS;
 
 /// How far a retry's wait may stray from what the back-off asked and still
@@ -163,9 +164,9 @@ fn parse(line: &str) -> Option<Row> {
 /// Read `sync.csv` of `run_dir` (None when the run has none or no attempts).
 pub fn read(run_dir: &Path, faults: &[FaultWindow], run_ms: u64) -> Result<Option<SyncResilience>> {
     let path = run_dir.join(ATTEMPTS);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match input::read_text(&path, input::AUX_CAP) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
         Err(e) => return Err(Error::io(&path, e)),
     };
     let rows: Vec<Row> = text.lines().skip(1).filter_map(parse).collect();

@@ -335,7 +335,7 @@ fn a_real_goose_request_log_renders() {
     );
     // Every variable query was refused: the error-rate SLO fails on the hold window.
     assert!(out.slo_failed);
-    assert!(html.contains("connection refused/reset"));
+    assert!(html.contains("connection failed (DNS, refused, reset)"));
 }
 
 #[test]

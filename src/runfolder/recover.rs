@@ -227,9 +227,11 @@ pub fn recover(run_dir: &Path) -> Result<Option<Recovery>> {
     Ok(Some(Recovery { files, ended_ms }))
 }
 
-/// The end of the last row of the request log (`elapsed`: Goose stamps a row
-/// when it is recorded) or of the ingest log (`elapsed_ms` + `duration_us`),
-/// whichever is later.
+/// The latest end of a last row among every log the run writes as it goes:
+/// the request log (`elapsed`: Goose stamps a row when it is recorded), the
+/// ingest log (`elapsed_ms` + `duration_us`), the sync attempts and the
+/// server's scrapes (`elapsed_ms`). Each log is flushed on its own clock, so
+/// any of them may be the one that reached furthest.
 fn last_logged_ms(run_dir: &Path) -> Option<u64> {
     let requests = last_row(&run_dir.join(files::REQUESTS), "elapsed", "", 1);
     let ingest = last_row(
@@ -238,12 +240,19 @@ fn last_logged_ms(run_dir: &Path) -> Option<u64> {
         "duration_us",
         1000,
     );
-    requests.into_iter().chain(ingest).max()
+    let sync = last_row(
+        &run_dir.join(crate::users::ingest_log::ATTEMPTS),
+        "elapsed_ms",
+        "",
+        1,
+    );
+    let server = last_row(&run_dir.join(files::SERVER), "elapsed_ms", "", 1);
+    [requests, ingest, sync, server].into_iter().flatten().max()
 }
 
 /// `start + span / divisor` of the last row of a CSV log, by header names.
 fn last_row(path: &Path, start: &str, span: &str, divisor: u64) -> Option<u64> {
-    let mut file = File::open(path).ok()?;
+    let mut file = super::input::open_regular(path).ok()??;
     let len = file.metadata().ok()?.len();
     let mut header = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut file), &mut header).ok()?;
@@ -282,6 +291,29 @@ mod tests {
             "started_at": Utc::now(),
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_end_is_taken_from_every_log_the_server_scrapes_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path();
+        meta().store(run).unwrap();
+        let partial = run.join(PARTIAL);
+        fs::create_dir(&partial).unwrap();
+        // The request log was empty at the kill; the scrapes went on to 12 s.
+        fs::write(partial.join(files::REQUESTS), "elapsed,name\n").unwrap();
+        fs::write(
+            partial.join(files::SERVER),
+            "elapsed_ms,metric,value\n1000,queries,3\n12000,queries,40\n",
+        )
+        .unwrap();
+        fs::write(
+            partial.join(crate::users::ingest_log::ATTEMPTS),
+            "elapsed_ms,batch\n9000,1\n",
+        )
+        .unwrap();
+        let r = recover(run).unwrap().expect("recovered");
+        assert_eq!(r.ended_ms, Some(Some(12_000)));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! reads influxd. Query requests are those to `/query` and `/api/ds/query`.
 //!
 //! Answered to loopback peers only: `dashload sandbox --listen 0.0.0.0:8086`
-//! must not hand its internals to the network.
+//! must not hand its internals to the network; with `--serve-counters` also
+//! to a peer that sends the sandbox's counters token.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -84,7 +85,8 @@ async fn debug_vars(State(state): State<SandboxState>, req: Request) -> Response
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if !peer_allowed(peer) {
+    let token = state.inner.config.counters_token.as_ref();
+    if !peer_allowed(peer) && !token.is_some_and(|t| t.matches_header(req.headers())) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let c = &state.inner.counters;
@@ -115,4 +117,52 @@ async fn debug_vars(State(state): State<SandboxState>, req: Request) -> Response
         }},
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::token::Token;
+    use crate::sandbox::SandboxConfig;
+
+    async fn ask(state: &SandboxState, peer: &str, auth: Option<&str>) -> StatusCode {
+        let mut req = Request::builder().uri("/debug/vars");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let mut req = req.body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        debug_vars(State(state.clone()), req).await.status()
+    }
+
+    #[tokio::test]
+    async fn counters_go_off_loopback_only_with_the_token() {
+        let secret = "0123456789abcdef0123";
+        let open = SandboxState::new(SandboxConfig::default());
+        assert_eq!(ask(&open, "127.0.0.1:5000", None).await, StatusCode::OK);
+        let far = "10.1.2.3:5000";
+        assert_eq!(
+            ask(&open, far, Some(&format!("Token {secret}"))).await,
+            StatusCode::NOT_FOUND,
+            "no token configured: loopback only"
+        );
+        let served = SandboxState::new(SandboxConfig {
+            counters_token: Some(Token::parse(secret, "test").unwrap()),
+            ..SandboxConfig::default()
+        });
+        assert_eq!(ask(&served, far, None).await, StatusCode::NOT_FOUND);
+        assert_eq!(
+            ask(&served, far, Some("Token 0123456789abcdef0124")).await,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ask(&served, far, Some(&format!("Token {secret}"))).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            ask(&served, far, Some(&format!("Bearer {secret}"))).await,
+            StatusCode::OK
+        );
+    }
 }

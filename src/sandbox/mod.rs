@@ -61,6 +61,10 @@ pub struct SandboxConfig {
     pub limits: Limits,
     /// Toggl rate limits and paging.
     pub toggl: TogglConfig,
+    /// `/debug/vars` answers loopback peers; with a token, also any peer that
+    /// sends it (`Authorization: Token …` or `Bearer …`): `dashload sandbox
+    /// --serve-counters`, so a manager in another container can scrape it.
+    pub counters_token: Option<crate::cluster::token::Token>,
 }
 
 impl Default for SandboxConfig {
@@ -75,6 +79,7 @@ impl Default for SandboxConfig {
             capacity: CapacityConfig::default(),
             limits: Limits::default(),
             toggl: TogglConfig::default(),
+            counters_token: None,
         }
     }
 }

@@ -1572,6 +1572,15 @@ fn latency_bound_in_range(term: &Slo) -> bool {
 /// `p95 > 2s or errors > 5%` or `panel_query.p99 > 3s`. The class defaults to
 /// dashboard loads; `errors` is the error rate.
 pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String> {
+    // The ladder stops when any term holds: `and` would read as something else.
+    if let Some(and) = text
+        .split_whitespace()
+        .find(|w| w.eq_ignore_ascii_case("and") || *w == "&&")
+    {
+        return Err(format!(
+            "`{text}`: `{and}` is not supported: the ladder stops as soon as any term holds, so join terms with `or` (e.g. `p95 > 2s or errors > 5%`)"
+        ));
+    }
     let mut terms = Vec::new();
     for term in text.split(" or ") {
         let (left, right) = term.split_once('>').ok_or_else(|| {
@@ -1619,3 +1628,25 @@ pub fn parse_stop_condition(text: &str) -> std::result::Result<Vec<Slo>, String>
 mod proptests;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stop_condition_tests {
+    use super::parse_stop_condition;
+
+    #[test]
+    fn and_is_refused_with_what_to_write_instead() {
+        let e = parse_stop_condition("p95 > 2s and errors > 5%").unwrap_err();
+        assert!(
+            e.contains("`and` is not supported") && e.contains("join terms with `or`"),
+            "{e}"
+        );
+        assert!(!e.contains("unknown unit"), "{e}");
+        assert!(parse_stop_condition("p95 > 2s && errors > 5%").is_err());
+        assert_eq!(
+            parse_stop_condition("p95 > 2s or errors > 5%")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}

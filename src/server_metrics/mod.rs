@@ -20,6 +20,7 @@ pub mod scrape;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::runfolder::input;
 use crate::scenario::{Auth, TargetKind};
 
 /// dashload's names for what servers count, as `server.csv` writes them. Counters
@@ -137,9 +138,9 @@ impl Sample {
 /// Read `server.csv`: the scrapes in time order. `Ok(None)` when there is no
 /// such file; rows that cannot be read are skipped and counted.
 pub fn read(path: &Path) -> crate::Result<Option<(Vec<Sample>, u64)>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match input::read_text(path, input::AUX_CAP) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
         Err(e) => return Err(crate::Error::io(path, e)),
     };
     let mut samples: Vec<Sample> = Vec::new();

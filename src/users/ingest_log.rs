@@ -159,6 +159,21 @@ impl IngestLog {
         }
     }
 
+    /// Write out what is buffered (both logs): the run calls it every second,
+    /// so `kill -9` loses at most a second of rows. An error closes that log,
+    /// as in [`IngestLog::append`].
+    pub fn flush(&self) {
+        for (log, name) in [(&self.out, "ingest"), (&self.attempts, "sync attempt")] {
+            let mut guard = log.lock().expect("ingest log lock");
+            if let Some(out) = guard.as_mut() {
+                if let Err(e) = out.flush() {
+                    eprintln!("dashload: the {name} log: {e}; it stops here");
+                    *guard = None;
+                }
+            }
+        }
+    }
+
     /// Flush and close.
     pub fn finish(&self) -> Result<()> {
         if let Some(mut out) = self.out.lock().expect("ingest log lock").take() {

@@ -10,6 +10,7 @@
 
 pub mod ingest_log;
 pub(crate) mod request;
+pub mod request_log;
 pub mod sync;
 pub mod viewer;
 
@@ -49,6 +50,9 @@ pub struct RunContext {
     /// transaction sees it: the run's own clock (windows, `server.csv`) started
     /// before it, and the report needs the difference.
     pub goose_started: std::sync::OnceLock<std::time::Instant>,
+    /// `requests.csv`, flushed every second; each user's log is routed to it
+    /// at its first step. `None`: Goose writes its own request log.
+    pub request_log: Option<request_log::RequestLog>,
 }
 
 impl RunContext {
@@ -76,6 +80,7 @@ impl RunContext {
             outside: OutsideLog::default(),
             run_end: Default::default(),
             goose_started: Default::default(),
+            request_log: None,
         })
     }
 }
@@ -106,6 +111,9 @@ pub fn register(
         let view: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
             c.goose_started.get_or_init(|| user.started);
+            if let Some(log) = &c.request_log {
+                log.adopt(user);
+            }
             Box::pin(async move { c.run_end.scope(viewer::step(user, &c), Ok(())).await })
         });
         attack = attack.register_scenario(
@@ -121,6 +129,9 @@ pub fn register(
         let sync_step: TransactionFunction = Arc::new(move |user| {
             let c = c.clone();
             c.goose_started.get_or_init(|| user.started);
+            if let Some(log) = &c.request_log {
+                log.adopt(user);
+            }
             Box::pin(async move { c.run_end.scope(sync::step(user, &c), Ok(())).await })
         });
         let name = if sync_users == 1 {

@@ -99,6 +99,10 @@ pub fn describe(e: &reqwest::Error) -> String {
     }
     if e.is_connect() {
         let text = format!("{e:?}");
+        // Before `refused`: a name that does not resolve is not a refusal.
+        if text.contains("dns error") {
+            return "dns lookup failed".into();
+        }
         if text.contains("ConnectionRefused") || text.contains("Connection refused") {
             return "connection refused".into();
         }
@@ -140,4 +144,49 @@ pub async fn record(
             .as_deref(),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    /// A resolver that knows no name, as a DNS server answering NXDOMAIN.
+    struct NoNames;
+
+    impl reqwest::dns::Resolve for NoNames {
+        fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async {
+                Err::<reqwest::dns::Addrs, _>(
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such name").into(),
+                )
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_not_a_refused_connection() {
+        let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(NoNames))
+            .build()
+            .unwrap();
+        let e = client
+            .get("http://influx.example.test:8086/ping")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(describe(&e), "dns lookup failed");
+
+        // A loopback port nobody listens on: refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/ping"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(describe(&e), "connection refused");
+    }
 }

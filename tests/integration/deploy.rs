@@ -505,31 +505,6 @@ fn the_distributed_run_examples_parse_and_their_commands_exist() {
     check_command(rel, &found[0]);
 }
 
-/// The compose file's run (a standalone sandbox as the target) is a valid
-/// scenario with its overrides: `dashload check` accepts it.
-#[test]
-fn the_compose_run_checks() {
-    let rel = "deploy/compose/docker-compose.yml";
-    let doc = &YamlLoader::load_from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))[0];
-    let mut found = Vec::new();
-    commands_in_yaml(doc, false, &mut found);
-    let run = found
-        .iter()
-        .find(|c| c[0] == "run")
-        .expect("the manager's run");
-    let mut args = vec!["check".to_string(), run[1].clone()];
-    for (i, a) in run.iter().enumerate() {
-        if a == "--set" {
-            args.extend(["--set".to_string(), run[i + 1].clone()]);
-        }
-    }
-    let out = crate::util::dashload(
-        &root(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert!(out.status.success(), "{rel}: {}", crate::util::text(&out));
-}
-
 /// The volume mounted at the deepest mount point holding `path`, in a pod spec.
 fn volume_at<'a>(pod: &'a Yaml, path: &str) -> &'a Yaml {
     let mounts = pod["containers"][0]["volumeMounts"].as_vec().unwrap();
@@ -708,4 +683,206 @@ fn every_deploy_manifest_parses_and_its_commands_exist() {
             check_command(rel, c);
         }
     }
+}
+
+/// A secret's stand-in: what a mounted Secret, a compose secret or a file
+/// under /etc/dashload would hold.
+const STAND_IN: &str = "stand-in-secret-0123456789abcdef";
+
+/// Where secrets are mounted in the manifests: a path under one of these is
+/// given a stand-in file on this host.
+const SECRET_ROOTS: [&str; 3] = ["/run/secrets/", "/var/run/secrets/", "/etc/dashload/"];
+
+/// The manifest's `path` as a stand-in file under `secrets` (same name, so
+/// different secrets stay different files).
+fn stand_in_file(secrets: &Path, path: &str) -> String {
+    let local = secrets.join(path.trim_start_matches('/').replace('/', "_"));
+    std::fs::write(&local, STAND_IN).unwrap();
+    local.display().to_string()
+}
+
+/// `value` with a secret path replaced by its stand-in file.
+fn on_this_host(secrets: &Path, value: &str) -> String {
+    if let Some((key, path)) = value.split_once('=') {
+        if SECRET_ROOTS.iter().any(|r| path.starts_with(r)) {
+            return format!("{key}={}", stand_in_file(secrets, path));
+        }
+    }
+    if SECRET_ROOTS.iter().any(|r| value.starts_with(r)) {
+        return stand_in_file(secrets, value);
+    }
+    value.to_string()
+}
+
+/// Run `dashload check` on what a manifest's `run` or `worker` command would
+/// load (its scenario relative to the image's working folder, its `--set`
+/// overrides) with exactly `env` (the manifest's own environment, secrets as
+/// stand-in files): the manifest starts its scenario only if this passes.
+fn check_starts(rel: &str, command: &[String], env: &[(String, String)]) {
+    let ws = crate::util::workspace();
+    let secrets = ws.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    let scenario = command[1].trim_start_matches("/opt/dashload/").to_string();
+    let mut args = vec!["check".to_string(), scenario];
+    for (i, a) in command.iter().enumerate() {
+        if a == "--set" {
+            args.extend(["--set".into(), on_this_host(&secrets, &command[i + 1])]);
+        }
+    }
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dashload"));
+    c.args(&args).current_dir(ws.path()).env_clear();
+    for (k, v) in env {
+        let v = if k.ends_with("_FILE") {
+            stand_in_file(&secrets, v)
+        } else {
+            v.clone()
+        };
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{rel}: `dashload {}` with {env:?}: {}",
+        args.join(" "),
+        crate::util::text(&out)
+    );
+}
+
+/// A Kubernetes container's environment: values as written, Secret keys as
+/// stand-ins, the downward API as a sample.
+fn k8s_env(container: &Yaml) -> Vec<(String, String)> {
+    container["env"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap().to_string();
+            let value = match e["value"].as_str() {
+                Some(v) => v.to_string(),
+                None if !e["valueFrom"]["secretKeyRef"].is_badvalue() => STAND_IN.into(),
+                None => "sample".into(),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// Every manifest under deploy/ that starts a run or a worker starts its
+/// scenario: `dashload check` accepts it with the manifest's own environment
+/// and arguments (a missing password or variable fails here, not in the
+/// cluster), and compose's documented `up … manager` starts the workers.
+#[test]
+fn every_manifest_starts_its_scenario_with_its_own_environment() {
+    // Kubernetes: each container's script, with its env.
+    for rel in [
+        "deploy/kubernetes/cronjob.yaml",
+        "deploy/kubernetes/cluster-job.yaml",
+        "deploy/kubernetes/cluster-cronjob.yaml",
+    ] {
+        let docs = YamlLoader::load_from_str(&read(rel)).unwrap();
+        let mut checked = 0;
+        for d in &docs {
+            let pod = match d["kind"].as_str() {
+                Some("Job") => &d["spec"]["template"]["spec"],
+                Some("CronJob") => &d["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                _ => continue,
+            };
+            let container = &pod["containers"][0];
+            let mut found = Vec::new();
+            commands_in_yaml(container, false, &mut found);
+            for c in found.iter().filter(|c| c[0] == "run" || c[0] == "worker") {
+                check_starts(rel, c, &k8s_env(container));
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "{rel}: no run or worker command");
+    }
+
+    // systemd: the worker unit with the documented cluster.env.
+    let rel = "deploy/systemd/dashload-worker.service";
+    let service = unit(rel);
+    let get = |key: &str| {
+        service
+            .iter()
+            .find(|(s, k, _)| s == "Service" && k == key)
+            .map(|(_, _, v)| v.clone())
+            .unwrap_or_else(|| panic!("{rel}: no {key}"))
+    };
+    assert_eq!(get("EnvironmentFile"), "/etc/dashload/cluster.env");
+    let env: Vec<(String, String)> = read("deploy/systemd/cluster.env")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("KEY=value");
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    let mut exec = get("ExecStart");
+    for (k, v) in &env {
+        exec = exec.replace(&format!("${{{k}}}"), v);
+    }
+    assert!(!exec.contains("${"), "{rel}: unset in cluster.env: {exec}");
+    let found = commands_in_script(&exec);
+    check_starts(rel, &found[0], &env);
+
+    // compose: each service's command with its environment and secrets.
+    let rel = "deploy/compose/docker-compose.yml";
+    let doc = &YamlLoader::load_from_str(&read(rel)).unwrap()[0];
+    let services = doc["services"].as_hash().unwrap();
+    let mut workers = Vec::new();
+    let mut manager = None;
+    for (name, s) in services {
+        let mut found = Vec::new();
+        commands_in_yaml(s, false, &mut found);
+        let env: Vec<(String, String)> = s["environment"]
+            .as_hash()
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (k.as_str().unwrap().into(), scalar(v).unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for c in &found {
+            match c[0].as_str() {
+                "run" => {
+                    check_starts(rel, c, &env);
+                    manager = Some(name.as_str().unwrap().to_string());
+                }
+                "worker" => {
+                    check_starts(rel, c, &env);
+                    workers.push(name.as_str().unwrap().to_string());
+                }
+                "sandbox" => {
+                    // The manager scrapes it from another container.
+                    assert!(c.iter().any(|a| a == "--serve-counters"), "{rel}: {c:?}");
+                    assert!(
+                        env.iter().any(|(k, _)| k == "DASHLOAD_SANDBOX_TOKEN_FILE"),
+                        "{rel}: the sandbox's token: {env:?}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let manager = manager.expect("the manager's service");
+    let depends: Vec<&str> = doc["services"][manager.as_str()]["depends_on"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(!workers.is_empty());
+    for w in &workers {
+        assert!(
+            depends.contains(&w.as_str()),
+            "{rel}: `docker compose up … {manager}` starts {w} only as its dependency: {depends:?}"
+        );
+    }
+    let header = read(rel);
+    assert!(
+        header.contains(&format!(
+            "docker compose up --exit-code-from {manager} {manager}"
+        )),
+        "{rel}: the documented command"
+    );
 }

@@ -19,6 +19,11 @@
 //!   malformed and huge answers, CR/LF in errors, echoed credentials, Retry-After.
 //! - `history_baseline`: `--baseline median:N` over a history of real runs, and the
 //!   CI outputs (`--junit` against the JUnit schema, `--markdown`, summary.json's schema).
+//! - `damaged_runs`: damaged folders in the reports folder never cost the next run, the
+//!   index or a report (FIFOs, links to devices, garbage, multi-GB files, absurd spans).
+//! - `killed_run`: `kill -9` mid-run loses at most the last second of each log.
+//! - `ops_small`: Ctrl-C on a manager waiting for workers (130), a worker's unusable
+//!   manager URL (2 at once), `local:N` leaving no temp folder.
 //! - `history`: `history.json`, `reports/index.html`, `--keep N` and `dashload index`.
 //! - `prometheus_endpoint`: `[server_metrics]` scraping a real Prometheus `/metrics`
 //!   (Debian's prometheus-node-exporter).
@@ -47,6 +52,7 @@ mod cli;
 mod cluster;
 mod cluster_trust;
 mod cluster_upload;
+mod damaged_runs;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;
@@ -58,9 +64,11 @@ mod history_baseline;
 mod influxd;
 mod judged_hold;
 mod ladder_stop;
+mod killed_run;
 mod lifecycle;
 mod live_status;
 mod old_and_flux_dashboards;
+mod ops_small;
 mod progress;
 mod prometheus_endpoint;
 mod real_influx;

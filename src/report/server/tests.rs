@@ -244,3 +244,9 @@ fn log_times_are_moved_onto_the_scrapes_clock() {
         out.measurement_warnings
     );
 }
+
+#[test]
+fn a_count_says_its_noun_once() {
+    assert_eq!(counted(2387, "points"), "2387 points written");
+    assert_eq!(counted(15, "query"), "15 query HTTP calls");
+}
