@@ -723,6 +723,7 @@ mod tests {
                 reason: "dashboard load p95 4200 ms > 4000 ms".into(),
                 at_ms: 1,
                 refined_until_ms: None,
+                judged_from_ms: None,
             });
         });
         let open = md.find("<details>").expect("a details block");
