@@ -36,6 +36,7 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
+use crate::users::numbering::ViewerNumbering;
 use crate::users::{self, IngestLog, RunContext};
 
 /// How to run.
@@ -127,8 +128,11 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         ingest.clone(),
     )?;
-    if let (Some(w), Some(v)) = (&cluster, context.viewer.as_mut()) {
-        v.reseed(w.seed());
+    if let Some(v) = context.viewer.as_mut() {
+        // Viewers draw by their number in the whole run, whatever runs them.
+        let (rank, workers) = cluster.as_ref().map_or((0, 1), |w| w.rank());
+        let sync_first = scenario.sync.users.min(total_users);
+        v.number(ViewerNumbering::new(&plan.steps, sync_first, rank, workers));
     }
     let context = Arc::new(context);
     context.outside.absorb(&preflight_calls);

@@ -31,7 +31,7 @@ use super::protocol::{
     self, Assignment, ClockEstimate, Command, Done, Hello, HelloRequest, Join, Ready, Refusal,
     Start, Tick,
 };
-use super::share::{worker_seed, SYNC_WORKER};
+use super::share::SYNC_WORKER;
 use super::tls::ServerTls;
 use super::token::Token;
 use super::upload;
@@ -461,7 +461,7 @@ async fn join(
             .plan
             .share(index, n, index == SYNC_WORKER)
             .goose_test_plan(),
-        seed: worker_seed(s.seed, index),
+        seed: s.seed,
         sandbox_url: s.sandbox_url.clone(),
     })
     .into_response()
@@ -1074,7 +1074,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             sync_users: share.sync_users,
             peak_viewers: share.peak_viewers(),
             viewers_started: slot.tick.as_ref().map_or(0, |t| t.viewers),
-            seed: worker_seed(scenario.seed, i),
+            seed: scenario.seed,
             offset_ms: zero_ms.round() as i64 + goose_offset,
             start_skew_ms: slot.clock.rtt_us.map(|_| zero_ms),
             clock_offset_ms,

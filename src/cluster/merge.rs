@@ -51,7 +51,7 @@ pub struct WorkerRecord {
     /// Viewers it started.
     #[serde(default)]
     pub viewers_started: u64,
-    /// Its viewers' seed.
+    /// The run's seed (its viewers draw from it by their global number).
     pub seed: u64,
     /// How far its request log's zero was after the run's zero, ms: the shift that
     /// puts its rows on the run's clock (start skew + Goose's own clock offset).
