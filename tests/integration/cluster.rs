@@ -442,8 +442,8 @@ fn three_workers_make_one_exact_report() {
         assert!(w.viewers_started <= w.peak_viewers as u64, "{w:?}");
         assert!(w.offset_ms.abs() < 1000, "start skew: {w:?}");
     }
-    let seeds: std::collections::BTreeSet<u64> = file.workers.iter().map(|w| w.seed).collect();
-    assert_eq!(seeds.len(), 3, "each worker has its own viewer seed");
+    // Every worker's viewers draw from the run's seed, by their global number.
+    assert!(file.workers.iter().all(|w| w.seed == 5), "{:?}", file.workers);
 
     // Counts: the union of the workers' logs is what the sandbox served.
     let logs: Vec<_> = (0..3)
