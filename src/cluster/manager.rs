@@ -1512,10 +1512,14 @@ async fn drive(
         }
         if now.duration_since(last_status) >= Duration::from_secs(5) {
             last_status = now;
+            // A lost worker's viewers are gone: its last tick no longer counts.
             let viewers: Vec<String> = book
                 .slots
                 .iter()
-                .map(|s| s.tick.as_ref().map_or(0, |t| t.viewers).to_string())
+                .map(|s| match (&s.lost, &s.tick) {
+                    (Some(_), _) => "lost".to_string(),
+                    (None, t) => t.as_ref().map_or(0, |t| t.viewers).to_string(),
+                })
                 .collect();
             let loads: u64 = book
                 .slots

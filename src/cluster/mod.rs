@@ -10,6 +10,7 @@ pub mod auth;
 pub mod channel;
 pub mod manager;
 pub mod merge;
+pub mod missing;
 pub mod protocol;
 pub mod share;
 pub mod tls;

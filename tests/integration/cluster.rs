@@ -562,12 +562,32 @@ fn a_killed_worker_is_lost_and_stops_the_run() {
     }
     assert!(run.join(files::REPORT_HTML).is_file());
     assert!(run.join(files::SUMMARY).is_file());
-    // Only the windows every worker ran are judged: they end at the loss.
+    // Only the windows up to the loss are kept: they end at the loss.
     assert!(
         meta.windows.iter().all(|w| w.end_ms <= at),
         "{:?}",
         meta.windows
     );
+    // And they miss worker 2's samples (its log never came): partial, not judged.
+    let summary = json(&run.join(files::SUMMARY));
+    let windows: Vec<&str> = summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        windows.contains(&"stage 1 hold (partial: misses worker 2, 2 of 7 viewers)"),
+        "{windows:?}"
+    );
+    assert!(summary["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["judged"] == false));
+    assert_ne!(summary["verdict"], "pass");
+    let report = result.report.as_ref().unwrap();
+    assert!(report.failed(), "no PASS on half the samples");
 }
 
 #[test]
@@ -827,8 +847,11 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
             w.stderr
         );
     }
-    // Not interrupted: the verdict of the windows judged before the loss (passed).
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    // Not interrupted, but no window ran on every worker's samples: worker 2's
+    // log never came, so nothing is judged whole and the run cannot pass.
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    // The live line dropped the lost worker's viewers.
+    assert!(out.stderr.contains("/lost)"), "{}", out.stderr);
     let run = the_run(&dir.path().join("reports"));
     assert_complete(&run);
     let meta = RunMeta::load(&run).unwrap();
@@ -850,35 +873,50 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
             assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
         }
     }
-    // The later windows are shown degraded, not judged; the earlier hold is judged.
+    // The later windows are shown degraded, not judged, as run.json says.
     let names: Vec<(&str, WindowKind)> = meta
         .windows
         .iter()
         .map(|w| (w.name.as_str(), w.kind))
         .collect();
     assert!(
-        names.contains(&("stage 1 hold", WindowKind::Hold)),
-        "{names:?}"
-    );
-    assert!(
         names.contains(&("stage 2 hold (degraded)", WindowKind::Ramp)),
         "{names:?}"
     );
+    // The earlier ones miss worker 2's share (2 of 7 viewers): partial, named.
     let summary = json(&run.join(files::SUMMARY));
-    let slos = summary["slos"].as_array().unwrap();
-    let judged: Vec<&str> = slos
-        .iter()
-        .filter(|s| s["judged"] == true)
-        .map(|s| s["window"].as_str().unwrap())
-        .collect();
-    assert_eq!(judged, ["stage 1 hold"], "{slos:?}");
-    assert!(summary["windows"]
+    let partial = "stage 1 hold (partial: misses worker 2, 2 of 7 viewers)";
+    let windows: Vec<&str> = summary["windows"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|w| w["name"] == "stage 2 hold (degraded)"));
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(windows.contains(&partial), "{windows:?}");
+    assert!(windows.contains(&"stage 2 hold (degraded)"), "{windows:?}");
+    let slos = summary["slos"].as_array().unwrap();
+    assert!(
+        slos.iter().all(|s| s["judged"] == false),
+        "no SLO rests on missing samples: {slos:?}"
+    );
+    assert_eq!(summary["verdict"], "not_judged");
+    let why = summary["unmeasured"].as_str().unwrap();
+    assert!(
+        why.contains("worker 2 was lost at") && why.contains("its request log is missing"),
+        "{why}"
+    );
+    assert!(summary["capacity"].is_null());
+    // The count check blames the lost worker, not "something else".
+    let warnings = summary["server"]["measurement_warnings"].to_string();
+    assert!(!warnings.contains("something else loads"), "{warnings}");
+    assert!(
+        warnings.contains("whole run: the server counted")
+            && warnings.contains("worker 2 was lost at"),
+        "{warnings}"
+    );
     let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
     assert!(html.contains("stage 2 hold (degraded)"));
+    assert!(html.contains(partial), "the report says which windows miss whom");
 }
 
 #[test]
