@@ -73,9 +73,14 @@ impl MissingLogs {
                 .collect::<Vec<_>>()
                 .join(", ");
             let worker = if who.len() == 1 { "worker" } else { "workers" };
+            // A window already degraded by the loss (`continue`) says so once.
+            let (base, label) = match w.name.strip_suffix(" (degraded)") {
+                Some(base) => (base.to_string(), "degraded"),
+                None => (w.name.clone(), "partial"),
+            };
             w.name = format!(
-                "{} (partial: misses {worker} {names}, {viewers} of {} viewers)",
-                w.name, w.viewers
+                "{base} ({label}: misses {worker} {names}, {viewers} of {} viewers)",
+                w.viewers
             );
             if w.kind != WindowKind::Recovery {
                 w.kind = WindowKind::Ramp;
@@ -140,7 +145,8 @@ mod tests {
             window("stage 1 hold", WindowKind::Hold, 7, 1_000, 6_000),
             // One viewer: worker 2 (rank 1) has none of it.
             window("step 1", WindowKind::StressStep, 1, 6_000, 7_000),
-            window("stage 2 hold (degraded)", WindowKind::Ramp, 9, 9_000, 16_000),
+            window("stage 2 hold (degraded)", WindowKind::Ramp, 9, 7_000, 16_000),
+            window("stage 3 hold (degraded)", WindowKind::Ramp, 9, 16_000, 20_000),
         ];
         let partial = m.mark(&mut windows);
         assert_eq!(
@@ -148,12 +154,13 @@ mod tests {
             [
                 "stage 1 ramp (partial: misses worker 2, 2 of 7 viewers)",
                 "stage 1 hold (partial: misses worker 2, 2 of 7 viewers)",
+                "stage 2 hold (degraded: misses worker 2, 3 of 9 viewers)",
             ]
         );
         assert_eq!(windows[1].kind, WindowKind::Ramp, "not judged");
         assert_eq!(windows[2].name, "step 1");
         assert_eq!(windows[2].kind, WindowKind::StressStep);
-        assert_eq!(windows[3].name, "stage 2 hold (degraded)");
+        assert_eq!(windows[4].name, "stage 3 hold (degraded)", "after the loss");
         assert_eq!(
             m.cause(),
             "worker 2 was lost at 8.0 s (no tick for 3 s) and its request log is missing"
