@@ -150,6 +150,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         started,
     );
     meta.store(&run_dir)?;
+    if let Some(w) = &cluster {
+        // Which run and worker this folder is, should its manager not finish.
+        w.stamp(&run_dir)?;
+    }
 
     let config = goose_config(options.goose, &partial, &endpoints);
     // One HTTP client shared by every user: building one per user costs each

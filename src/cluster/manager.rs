@@ -859,6 +859,38 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     interrupt::enter(Stage::Running(run_dir.clone()));
     let partial = run_dir.join(recover::PARTIAL);
     std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+    // Killed outright, the manager still leaves a run: run.json without an end
+    // (incomplete, as the index lists it) and each worker's share, which
+    // `dashload report RUN --workers DIR…` finishes (`adopt.rs`).
+    RunMeta::start(
+        &scenario,
+        sandbox_url.as_deref(),
+        plan.goose_test_plan(),
+        plan.windows.clone(),
+        started,
+    )
+    .store(&run_dir)?;
+    WorkersFile {
+        workers: (0..n)
+            .map(|i| {
+                let share = plan.share(i, n, i == SYNC_WORKER);
+                WorkerRecord {
+                    index: i,
+                    sync_users: share.sync_users,
+                    peak_viewers: share.peak_viewers(),
+                    seed: scenario.seed,
+                    ended_by: "no result".into(),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        on_worker_loss: match cluster.on_loss {
+            OnLoss::Abort => "abort".into(),
+            OnLoss::Continue => "continue".into(),
+        },
+        degraded_from_ms: None,
+    }
+    .store(&run_dir)?;
 
     let shared = Arc::new(Shared {
         key: Key::of(token.as_ref()),
@@ -1215,7 +1247,7 @@ fn settle_local_logs(
 }
 
 /// Sum a worker's counters into the run's.
-fn add_counters(to: &mut RunCounters, c: &RunCounters) {
+pub(crate) fn add_counters(to: &mut RunCounters, c: &RunCounters) {
     to.dashboard_loads += c.dashboard_loads;
     to.missed_refreshes += c.missed_refreshes;
     to.entries += c.entries;

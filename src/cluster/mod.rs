@@ -6,6 +6,7 @@
 //! ordinary run of its own and uploads its raw files. See the README's
 //! "Distributed runs" and /work/shared/DISTRIBUTED.md §4 for the design.
 
+pub mod adopt;
 pub mod auth;
 pub mod channel;
 pub mod manager;

@@ -70,6 +70,17 @@ impl Worker {
         Ok(share)
     }
 
+    /// Stamp its run folder with the run and its index (`adopt.rs`).
+    pub fn stamp(&self, run_dir: &Path) -> Result<()> {
+        let a = &self.assignment;
+        super::adopt::WorkerStamp {
+            run_id: a.run_id.clone(),
+            index: a.index,
+            workers: a.workers,
+        }
+        .store(run_dir)
+    }
+
     /// Its rank among the run's workers, and their count: its viewers are
     /// the run's viewers `q·workers + rank` (`users::numbering`).
     pub fn rank(&self) -> (usize, usize) {

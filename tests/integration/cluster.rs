@@ -803,6 +803,100 @@ fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
 
 /// Two stages: `stage 1 hold` 1–6 s is over before the loss (about 8 s in),
 /// `stage 2 hold` 7–17 s is not; panel queries give the SLO its samples.
+/// The one run folder under `dir` (a worker's `--reports-dir`).
+fn own_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(files::RUN_META).is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_manager_killed_outright_leaves_a_run_that_report_finishes_with_the_workers_folders() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"60s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
+    let children = workers(dir.path(), "scenarios/cluster.toml", port, 2);
+    manager.line("the load starts", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(7));
+    manager.signal("KILL");
+    let _ = manager.wait(Duration::from_secs(10));
+    // The workers stop on their own and keep their folders.
+    for (i, w) in wait_all(children, Duration::from_secs(40)).iter().enumerate() {
+        assert_eq!(w.status.code(), Some(130), "worker {i}: {}", w.stderr);
+    }
+    let reports = dir.path().join("reports");
+    let run = the_run(&reports);
+    // The index lists the folder as incomplete.
+    let out = dashload(dir.path(), &["index", "reports"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(index.contains("1 incomplete run folders"), "{index}");
+    assert!(index.contains("incomplete: running or unfinished"), "{index}");
+    // A folder that is not a worker of this run is refused before anything changes.
+    let out = dashload(
+        dir.path(),
+        &["report", run.to_str().unwrap(), "--workers", "scenarios"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("worker.json"), "{}", text(&out));
+    assert!(RunMeta::load(&run).unwrap().ended_at.is_none());
+    // Finished with the workers' folders from where they are.
+    let own: Vec<PathBuf> = (0..2)
+        .map(|i| own_run(&dir.path().join(format!("worker-runs/{i}"))))
+        .collect();
+    let out = dashload(
+        dir.path(),
+        &[
+            "report",
+            run.to_str().unwrap(),
+            "--workers",
+            own[1].to_str().unwrap(),
+            own[0].to_str().unwrap(),
+        ],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("the folders of workers 1, 0 taken in"), "{}", text(&out));
+    assert_complete(&run);
+    let meta = RunMeta::load(&run).unwrap();
+    assert!(meta.interrupted, "marked interrupted");
+    let ran = (meta.ended_at.unwrap() - meta.started_at).num_milliseconds();
+    assert!((5_000..20_000).contains(&ran), "ended at the workers' end: {ran} ms");
+    assert!(meta.counters.dashboard_loads > 0, "{:?}", meta.counters);
+    let summary = json(&run.join(files::SUMMARY));
+    let rows = summary["workers"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert!(r["requests"].as_u64().unwrap() > 10, "{r}");
+        assert_eq!(r["ended_by"], "stopped (manager lost)", "{r}");
+    }
+    // Every worker's samples are in: no window is partial.
+    assert!(!summary["windows"].to_string().contains("partial"), "{summary}");
+    // Rows equal the workers' own logs.
+    for (i, own) in own.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(worker_dir(&run, i).join(files::REQUESTS)).unwrap(),
+            std::fs::read(own.join(files::REQUESTS)).unwrap()
+        );
+    }
+    // And the index now lists it as an interrupted run.
+    let out = dashload(dir.path(), &["index", "reports"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(index.contains("0 incomplete run folders"), "{index}");
+    assert!(index.contains("interrupted"), "{index}");
+}
+
 fn two_stages() -> String {
     SCENARIO
         .replace(
