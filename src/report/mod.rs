@@ -235,8 +235,14 @@ pub fn summarise_with_samples(
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
     let mut summary = analyse::analyse(meta, &c);
-    let cpu = generator::read(&run_dir.join(files::CPU))?
-        .and_then(|rows| generator::analyse(&rows, &meta.windows));
+    // A distributed run's CPU is its workers' (each uploaded its cpu.csv).
+    let cpu = match generator::read(&run_dir.join(files::CPU))? {
+        Some(rows) => generator::analyse(&rows, &meta.windows),
+        None if workers.is_some() => {
+            crate::cluster::merge::generator_cpu(run_dir, &meta.windows)?
+        }
+        None => None,
+    };
     summary.workers = workers;
     summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
     summary.server = server.map(|(samples, bad)| {

@@ -511,8 +511,21 @@ fn three_workers_make_one_exact_report() {
         class["count"].as_u64().unwrap() - class["failed"].as_u64().unwrap(),
         loads as u64
     );
+    // The generator's CPU: the workers' cpu.csv merged, per window.
+    let cpu = &summary["health"]["generator_cpu"];
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(cpu["cores"].as_u64(), Some(3 * cores), "{cpu}");
+    assert!(
+        cpu["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["window"] == hold.name.as_str() && w["busiest_worker"].is_u64()),
+        "{cpu}"
+    );
     // The per-worker table is in the report.
     let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
+    assert!(!html.contains("No <code>cpu.csv</code>"));
     assert!(html.contains("<section id=\"workers\">"));
     assert_eq!(summary["workers"].as_array().unwrap().len(), 3);
 }
