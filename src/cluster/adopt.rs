@@ -225,3 +225,119 @@ pub fn finish(run_dir: &Path, worker_dirs: &[PathBuf]) -> Result<Option<Adopted>
         ended_ms,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::merge::WorkerRecord;
+    use chrono::Utc;
+
+    fn meta(ended_after_ms: Option<i64>, loads: u64) -> RunMeta {
+        let started = Utc::now();
+        let mut m: RunMeta = serde_json::from_value(serde_json::json!({
+            "dashload_version": "0", "scenario": "s", "scenario_file": "s.toml",
+            "scenario_digest": "", "seed": 1,
+            "target": {"kind": "sandbox", "url": "http://127.0.0.1:1"},
+            "test_plan": "1,1s", "sync_users": 0, "windows": [], "slos": [],
+            "started_at": started,
+        }))
+        .unwrap();
+        m.ended_at = ended_after_ms.map(|ms| started + ChronoDuration::milliseconds(ms));
+        m.interrupted = ended_after_ms.is_some();
+        m.counters.dashboard_loads = loads;
+        m
+    }
+
+    /// A manager's folder left at the start (2 workers) and two workers' own folders.
+    fn crashed(root: &Path) -> (PathBuf, Vec<PathBuf>) {
+        let run = root.join("reports/20261207T170000Z-s");
+        std::fs::create_dir_all(&run).unwrap();
+        meta(None, 0).store(&run).unwrap();
+        WorkersFile {
+            workers: (0..2)
+                .map(|index| WorkerRecord {
+                    index,
+                    ended_by: "no result".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            on_worker_loss: "abort".into(),
+            degraded_from_ms: None,
+        }
+        .store(&run)
+        .unwrap();
+        let own: Vec<PathBuf> = (0..2)
+            .map(|i| {
+                let d = root.join(format!("w{i}/20261207T170001Z-s"));
+                std::fs::create_dir_all(&d).unwrap();
+                meta(Some(4_000 + 1_000 * i as i64), 10 + i as u64).store(&d).unwrap();
+                std::fs::write(d.join(files::REQUESTS), format!("elapsed\n{i}\n")).unwrap();
+                WorkerStamp {
+                    run_id: "20261207T170000Z-s".into(),
+                    index: i,
+                    workers: 2,
+                }
+                .store(&d)
+                .unwrap();
+                d
+            })
+            .collect();
+        (run, own)
+    }
+
+    #[test]
+    fn the_workers_folders_finish_a_run_whose_manager_died() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, own) = crashed(dir.path());
+        let a = finish(&run, &own).unwrap().unwrap();
+        assert_eq!((a.taken, a.missing, a.ended_ms), (vec![0, 1], vec![], Some(5_000)));
+        let m = RunMeta::load(&run).unwrap();
+        assert!(m.interrupted);
+        assert_eq!((m.ended_at.unwrap() - m.started_at).num_milliseconds(), 5_000);
+        assert_eq!(m.counters.dashboard_loads, 21);
+        let file = WorkersFile::load(&run).unwrap().unwrap();
+        assert_eq!(file.workers[1].ended_by, "stopped (manager lost)");
+        assert_eq!(file.workers[1].files, [files::REQUESTS, files::RUN_META]);
+        assert_eq!(
+            std::fs::read_to_string(worker_dir(&run, 1).join(files::REQUESTS)).unwrap(),
+            "elapsed\n1\n"
+        );
+    }
+
+    #[test]
+    fn a_folder_of_another_run_or_worker_is_refused_before_anything_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, own) = crashed(dir.path());
+        let before = std::fs::read(run.join(files::RUN_META)).unwrap();
+        let refused = |dirs: &[PathBuf], want: &str| {
+            let e = finish(&run, dirs).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            assert_eq!(std::fs::read(run.join(files::RUN_META)).unwrap(), before);
+            assert!(!worker_dir(&run, 0).exists());
+        };
+        refused(&[own[0].clone(), own[0].clone()], "worker 0 again");
+        refused(&[dir.path().to_path_buf()], "worker.json");
+        WorkerStamp {
+            run_id: "20261207T180000Z-other".into(),
+            index: 1,
+            workers: 2,
+        }
+        .store(&own[1])
+        .unwrap();
+        refused(&[own[0].clone(), own[1].clone()], "not of 20261207T170000Z-s");
+        WorkerStamp {
+            run_id: "20261207T170000Z-s".into(),
+            index: 2,
+            workers: 3,
+        }
+        .store(&own[1])
+        .unwrap();
+        refused(&[own[1].clone()], "worker 2 of 3, but the run has 2 workers");
+        // An ordinary run takes no --workers.
+        let single = dir.path().join("single");
+        std::fs::create_dir_all(&single).unwrap();
+        meta(Some(1), 0).store(&single).unwrap();
+        assert!(finish(&single, &own[..1]).is_err());
+        assert_eq!(finish(&single, &[]).unwrap(), None);
+    }
+}
