@@ -270,7 +270,9 @@ mod tests {
             .map(|i| {
                 let d = root.join(format!("w{i}/20261207T170001Z-s"));
                 std::fs::create_dir_all(&d).unwrap();
-                meta(Some(4_000 + 1_000 * i as i64), 10 + i as u64).store(&d).unwrap();
+                meta(Some(4_000 + 1_000 * i as i64), 10 + i as u64)
+                    .store(&d)
+                    .unwrap();
                 std::fs::write(d.join(files::REQUESTS), format!("elapsed\n{i}\n")).unwrap();
                 WorkerStamp {
                     run_id: "20261207T170000Z-s".into(),
@@ -290,10 +292,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (run, own) = crashed(dir.path());
         let a = finish(&run, &own).unwrap().unwrap();
-        assert_eq!((a.taken, a.missing, a.ended_ms), (vec![0, 1], vec![], Some(5_000)));
+        assert_eq!(
+            (a.taken, a.missing, a.ended_ms),
+            (vec![0, 1], vec![], Some(5_000))
+        );
         let m = RunMeta::load(&run).unwrap();
         assert!(m.interrupted);
-        assert_eq!((m.ended_at.unwrap() - m.started_at).num_milliseconds(), 5_000);
+        assert_eq!(
+            (m.ended_at.unwrap() - m.started_at).num_milliseconds(),
+            5_000
+        );
         assert_eq!(m.counters.dashboard_loads, 21);
         let file = WorkersFile::load(&run).unwrap().unwrap();
         assert_eq!(file.workers[1].ended_by, "stopped (manager lost)");
@@ -324,7 +332,10 @@ mod tests {
         }
         .store(&own[1])
         .unwrap();
-        refused(&[own[0].clone(), own[1].clone()], "not of 20261207T170000Z-s");
+        refused(
+            &[own[0].clone(), own[1].clone()],
+            "not of 20261207T170000Z-s",
+        );
         WorkerStamp {
             run_id: "20261207T170000Z-s".into(),
             index: 2,
@@ -332,7 +343,10 @@ mod tests {
         }
         .store(&own[1])
         .unwrap();
-        refused(&[own[1].clone()], "worker 2 of 3, but the run has 2 workers");
+        refused(
+            &[own[1].clone()],
+            "worker 2 of 3, but the run has 2 workers",
+        );
         // An ordinary run takes no --workers.
         let single = dir.path().join("single");
         std::fs::create_dir_all(&single).unwrap();

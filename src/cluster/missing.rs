@@ -32,7 +32,7 @@ impl MissingLogs {
             .filter(|w| !worker_dir(run_dir, w.index).join(files::REQUESTS).is_file())
             .cloned()
             .collect();
-        (!missing.is_empty()).then(|| MissingLogs {
+        (!missing.is_empty()).then_some(MissingLogs {
             workers: file.workers.len(),
             missing,
         })
@@ -101,7 +101,14 @@ impl MissingLogs {
                         format!("was lost at {:.1} s ({why})", at as f64 / 1000.0)
                     }
                     (Some(at), None) => format!("was lost at {:.1} s", at as f64 / 1000.0),
-                    _ => format!("ended by {}", if m.ended_by.is_empty() { "?" } else { &m.ended_by }),
+                    _ => format!(
+                        "ended by {}",
+                        if m.ended_by.is_empty() {
+                            "?"
+                        } else {
+                            &m.ended_by
+                        }
+                    ),
                 };
                 format!("worker {} {when} and its request log is missing", m.index)
             })
@@ -114,7 +121,13 @@ impl MissingLogs {
 mod tests {
     use super::*;
 
-    fn window(name: &str, kind: WindowKind, viewers: usize, start_ms: u64, end_ms: u64) -> StageWindow {
+    fn window(
+        name: &str,
+        kind: WindowKind,
+        viewers: usize,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> StageWindow {
         StageWindow {
             name: name.into(),
             kind,
@@ -145,8 +158,20 @@ mod tests {
             window("stage 1 hold", WindowKind::Hold, 7, 1_000, 6_000),
             // One viewer: worker 2 (rank 1) has none of it.
             window("step 1", WindowKind::StressStep, 1, 6_000, 7_000),
-            window("stage 2 hold (degraded)", WindowKind::Ramp, 9, 7_000, 16_000),
-            window("stage 3 hold (degraded)", WindowKind::Ramp, 9, 16_000, 20_000),
+            window(
+                "stage 2 hold (degraded)",
+                WindowKind::Ramp,
+                9,
+                7_000,
+                16_000,
+            ),
+            window(
+                "stage 3 hold (degraded)",
+                WindowKind::Ramp,
+                9,
+                16_000,
+                20_000,
+            ),
         ];
         let partial = m.mark(&mut windows);
         assert_eq!(

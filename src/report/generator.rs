@@ -164,7 +164,8 @@ mod tests {
     fn workers_merge_by_adding_cores_and_flagging_the_busiest() {
         let windows = [window("stage 1 hold", 0, 10_000)];
         // Worker 0: 2 cores, 0.4 busy; worker 1: 2 cores, 1.8 busy (90 %).
-        let rows = |per_s: u64| -> Vec<Row> { (0..=10).map(|s| (s * 1000, s * per_s, 2)).collect() };
+        let rows =
+            |per_s: u64| -> Vec<Row> { (0..=10).map(|s| (s * 1000, s * per_s, 2)).collect() };
         let each = [
             (0, analyse(&rows(400), &windows).unwrap()),
             (1, analyse(&rows(1800), &windows).unwrap()),

@@ -217,7 +217,9 @@ pub fn summarise_with_samples(
         .unwrap_or(0);
     let mut meta = reached(&split_old_steps(meta), ran_ms);
     // A lost worker's log never arrived: the windows it ran in are partial.
-    let workers_file = crate::cluster::merge::WorkersFile::load(run_dir).ok().flatten();
+    let workers_file = crate::cluster::merge::WorkersFile::load(run_dir)
+        .ok()
+        .flatten();
     let missing = MissingLogs::of(run_dir, workers_file.as_ref());
     let partial = missing
         .as_ref()
@@ -238,9 +240,7 @@ pub fn summarise_with_samples(
     // A distributed run's CPU is its workers' (each uploaded its cpu.csv).
     let cpu = match generator::read(&run_dir.join(files::CPU))? {
         Some(rows) => generator::analyse(&rows, &meta.windows),
-        None if workers.is_some() => {
-            crate::cluster::merge::generator_cpu(run_dir, &meta.windows)?
-        }
+        None if workers.is_some() => crate::cluster::merge::generator_cpu(run_dir, &meta.windows)?,
         None => None,
     };
     summary.workers = workers;

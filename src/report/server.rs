@@ -343,8 +343,10 @@ fn count_check(
                 // missing: that worker is the cause, not a stranger.
                 let cause = match missing_logs.filter(|_| server > client_max) {
                     Some(lost) => format!("{lost}: its calls are not in the logs"),
-                    None => "dashload lost or double-counted some, or something else loads the target"
-                        .into(),
+                    None => {
+                        "dashload lost or double-counted some, or something else loads the target"
+                            .into()
+                    }
                 };
                 out.measurement_warnings.push(format!(
                     "{scope}: the server counted {server} {kind} {what}, dashload sent {} \

@@ -103,8 +103,14 @@ mod tests {
         let c = "SELECT x FROM m WHERE time >= 1765000000000ms and time <= 1765086400000ms AND a = '123456789012345ms' LIMIT 10";
         assert_ne!(relative(a), relative(c));
         assert!(relative(c).contains("t0+86400000ms"), "{}", relative(c));
-        assert_eq!(relative("SELECT x1765000000000ms FROM m"), "SELECT x1765000000000ms FROM m");
-        assert_eq!(relative("WHERE time <= 1765000000000ms and time >= 1764000000000ms"), "WHERE time <= t0 and time >= t0-1000000000ms");
+        assert_eq!(
+            relative("SELECT x1765000000000ms FROM m"),
+            "SELECT x1765000000000ms FROM m"
+        );
+        assert_eq!(
+            relative("WHERE time <= 1765000000000ms and time >= 1764000000000ms"),
+            "WHERE time <= t0 and time >= t0-1000000000ms"
+        );
     }
 
     #[test]

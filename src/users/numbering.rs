@@ -51,7 +51,12 @@ impl ViewerNumbering {
                 if generations.len() < viewers {
                     generations.resize(viewers, 0);
                 }
-                for (q, generation) in generations.iter_mut().enumerate().take(viewers).skip(running) {
+                for (q, generation) in generations
+                    .iter_mut()
+                    .enumerate()
+                    .take(viewers)
+                    .skip(running)
+                {
                     launches.push((q, *generation));
                     *generation += 1;
                 }

@@ -114,7 +114,9 @@ fn one_process_and_three_local_workers_send_the_same_queries() {
     let (worker_checks, distributed) = preflight(distributed);
     assert_eq!((single_checks, worker_checks), (Some(1), Some(3)));
     // Nine dashboard opens, each with its three variable queries.
-    let variables = single.iter().filter(|(q, _)| q.starts_with("SHOW TAG VALUES"));
+    let variables = single
+        .iter()
+        .filter(|(q, _)| q.starts_with("SHOW TAG VALUES"));
     assert_eq!(variables.map(|(_, n)| n).sum::<u64>(), 27, "{single:#?}");
     assert!(single.len() > 20, "{single:#?}");
     assert_eq!(single, distributed);

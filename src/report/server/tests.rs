@@ -113,7 +113,10 @@ fn calls_missing_with_a_lost_worker_are_blamed_on_it() {
     let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows, Some(lost));
     assert_eq!(out.measurement_warnings.len(), 2);
     for w in &out.measurement_warnings {
-        assert!(w.ends_with(&format!("{lost}: its calls are not in the logs")), "{w}");
+        assert!(
+            w.ends_with(&format!("{lost}: its calls are not in the logs")),
+            "{w}"
+        );
     }
 }
 
@@ -176,7 +179,14 @@ fn points_written_are_checked_from_stored_batches() {
     let mut acc = CountAcc::new(&s, 0);
     acc.record_batch(600, 50_000, 500);
     acc.record_batch(2_600, 50_000, 400);
-    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &[window("w", 1000, 3000)], None);
+    let out = analyse(
+        &s,
+        0,
+        Some(&acc),
+        &meta("{}"),
+        &[window("w", 1000, 3000)],
+        None,
+    );
     let p = checks(&out, "points");
     assert_eq!((p[0].server, p[0].client), (900, 900));
     assert_eq!((p[1].server, p[1].client), (400, 400));
