@@ -37,6 +37,7 @@ use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
 use crate::users::request_log::RequestLog;
+use crate::users::numbering::ViewerNumbering;
 use crate::users::{self, IngestLog, RunContext};
 
 /// How to run.
@@ -130,8 +131,11 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         live.clone(),
         ingest.clone(),
     )?;
-    if let (Some(w), Some(v)) = (&cluster, context.viewer.as_mut()) {
-        v.reseed(w.seed());
+    if let Some(v) = context.viewer.as_mut() {
+        // Viewers draw by their number in the whole run, whatever runs them.
+        let (rank, workers) = cluster.as_ref().map_or((0, 1), |w| w.rank());
+        let sync_first = scenario.sync.users.min(total_users);
+        v.number(ViewerNumbering::new(&plan.steps, sync_first, rank, workers));
     }
     context.request_log = Some(request_log.clone());
     let context = Arc::new(context);
@@ -150,6 +154,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
         started,
     );
     meta.store(&run_dir)?;
+    if let Some(w) = &cluster {
+        // Which run and worker this folder is, should its manager not finish.
+        w.stamp(&run_dir)?;
+    }
 
     // One HTTP client shared by every user: building one per user costs each
     // ~5 ms and ~160 KB (TLS roots, pool), which dominates start-up at 1 000

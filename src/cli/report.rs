@@ -10,7 +10,7 @@ use crate::report::{render_run, ReportOptions};
 /// Arguments of `report`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dashload report reports/20261123T101500Z-staged --baseline reports/20261116T101500Z-staged\n  dashload report RUN --baseline A --baseline B --baseline C   the median of three runs"
+    after_help = "Examples:\n  dashload report reports/20261123T101500Z-staged --baseline reports/20261116T101500Z-staged\n  dashload report RUN --baseline A --baseline B --baseline C   the median of three runs\n  dashload report RUN --workers w0/RUN0 w1/RUN1          a distributed run whose manager died"
 )]
 pub struct ReportArgs {
     /// The run folder (reports/<run-id>).
@@ -30,6 +30,10 @@ pub struct ReportArgs {
     /// `{{REPORT_URL}}` and `{{JOB_URL}}` for CI to fill.
     #[arg(long, requires = "markdown")]
     pub markdown_links: bool,
+    /// A distributed run whose manager died: the workers' own run folders
+    /// (each holds worker.json), taken in to finish it. Give each worker's folder.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub workers: Vec<PathBuf>,
 }
 
 /// Render, print the summary, and return the verdict's exit code.
@@ -42,8 +46,12 @@ pub fn exec(args: ReportArgs) -> Result<u8> {
         progress: true,
         ..Default::default()
     };
-    // A folder its run left unfinished (killed, or stopped by a second signal) is
-    // finished first, as far as its files are whole.
+    // A distributed run whose manager died takes in its workers' folders; then
+    // a folder its run left unfinished (killed, or stopped by a second signal)
+    // is finished, as far as its files are whole.
+    if let Some(adopted) = crate::cluster::adopt::finish(&args.run_dir, &args.workers)? {
+        eprintln!("dashload report: {}: {adopted}", args.run_dir.display());
+    }
     if let Some(recovery) = crate::runfolder::recover::recover(&args.run_dir)? {
         eprintln!("dashload report: {}: {recovery}", args.run_dir.display());
     }

@@ -27,7 +27,7 @@ pub enum Answer<T> {
 /// An authenticated session with a manager.
 pub struct Channel {
     client: reqwest::Client,
-    /// `…/cluster/v3`, no trailing slash.
+    /// `…/cluster/v4`, no trailing slash.
     base: String,
     /// The path part of `base` (what the manager signs over).
     base_path: String,
@@ -119,7 +119,7 @@ impl Channel {
         })
     }
 
-    /// The channel's root URL (`…/cluster/v3`).
+    /// The channel's root URL (`…/cluster/v4`).
     pub fn root(&self) -> &str {
         &self.base
     }

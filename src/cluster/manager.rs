@@ -31,7 +31,7 @@ use super::protocol::{
     self, Assignment, ClockEstimate, Command, Done, Hello, HelloRequest, Join, Ready, Refusal,
     Start, Tick,
 };
-use super::share::{worker_seed, SYNC_WORKER};
+use super::share::SYNC_WORKER;
 use super::tls::ServerTls;
 use super::token::Token;
 use super::upload;
@@ -461,7 +461,7 @@ async fn join(
             .plan
             .share(index, n, index == SYNC_WORKER)
             .goose_test_plan(),
-        seed: worker_seed(s.seed, index),
+        seed: s.seed,
         sandbox_url: s.sandbox_url.clone(),
     })
     .into_response()
@@ -859,6 +859,38 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     interrupt::enter(Stage::Running(run_dir.clone()));
     let partial = run_dir.join(recover::PARTIAL);
     std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+    // Killed outright, the manager still leaves a run: run.json without an end
+    // (incomplete, as the index lists it) and each worker's share, which
+    // `dashload report RUN --workers DIR…` finishes (`adopt.rs`).
+    RunMeta::start(
+        &scenario,
+        sandbox_url.as_deref(),
+        plan.goose_test_plan(),
+        plan.windows.clone(),
+        started,
+    )
+    .store(&run_dir)?;
+    WorkersFile {
+        workers: (0..n)
+            .map(|i| {
+                let share = plan.share(i, n, i == SYNC_WORKER);
+                WorkerRecord {
+                    index: i,
+                    sync_users: share.sync_users,
+                    peak_viewers: share.peak_viewers(),
+                    seed: scenario.seed,
+                    ended_by: "no result".into(),
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        on_worker_loss: match cluster.on_loss {
+            OnLoss::Abort => "abort".into(),
+            OnLoss::Continue => "continue".into(),
+        },
+        degraded_from_ms: None,
+    }
+    .store(&run_dir)?;
 
     let shared = Arc::new(Shared {
         key: Key::of(token.as_ref()),
@@ -1080,7 +1112,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             sync_users: share.sync_users,
             peak_viewers: share.peak_viewers(),
             viewers_started: slot.tick.as_ref().map_or(0, |t| t.viewers),
-            seed: worker_seed(scenario.seed, i),
+            seed: scenario.seed,
             offset_ms: zero_ms.round() as i64 + goose_offset,
             start_skew_ms: slot.clock.rtt_us.map(|_| zero_ms),
             clock_offset_ms,
@@ -1236,7 +1268,7 @@ fn remove_empty_tree(dir: &std::path::Path) {
 }
 
 /// Sum a worker's counters into the run's.
-fn add_counters(to: &mut RunCounters, c: &RunCounters) {
+pub(crate) fn add_counters(to: &mut RunCounters, c: &RunCounters) {
     to.dashboard_loads += c.dashboard_loads;
     to.missed_refreshes += c.missed_refreshes;
     to.entries += c.entries;
@@ -1534,10 +1566,14 @@ async fn drive(
         }
         if now.duration_since(last_status) >= Duration::from_secs(5) {
             last_status = now;
+            // A lost worker's viewers are gone: its last tick no longer counts.
             let viewers: Vec<String> = book
                 .slots
                 .iter()
-                .map(|s| s.tick.as_ref().map_or(0, |t| t.viewers).to_string())
+                .map(|s| match (&s.lost, &s.tick) {
+                    (Some(_), _) => "lost".to_string(),
+                    (None, t) => t.as_ref().map_or(0, |t| t.viewers).to_string(),
+                })
                 .collect();
             let loads: u64 = book
                 .slots

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::report::collect::{class_index, Collected};
-use crate::report::{generator, load};
+use crate::report::generator::{self, GeneratorCpu};
+use crate::report::load;
 use crate::runfolder::{files, write_atomic, RequestClass, StageWindow};
 
 /// The manager's record of its workers, in the run folder.
@@ -51,7 +52,7 @@ pub struct WorkerRecord {
     /// Viewers it started.
     #[serde(default)]
     pub viewers_started: u64,
-    /// Its viewers' seed.
+    /// The run's seed (its viewers draw from it by their global number).
     pub seed: u64,
     /// How far its request log's zero was after the run's zero, ms: the shift that
     /// puts its rows on the run's clock (start skew + Goose's own clock offset).
@@ -199,6 +200,30 @@ pub fn read_logs(
     }
     flag_bottlenecks(&mut rows);
     Ok(Some(rows))
+}
+
+/// The generator's CPU of the distributed run in `run_dir`: each worker's
+/// `cpu.csv` shifted onto the run's clock by its offset, analysed over
+/// `windows`, then merged (`generator::merge`). `None` for an ordinary run or
+/// when no worker recorded its CPU.
+pub fn generator_cpu(run_dir: &Path, windows: &[StageWindow]) -> Result<Option<GeneratorCpu>> {
+    let Some(file) = WorkersFile::load(run_dir)? else {
+        return Ok(None);
+    };
+    let mut each = Vec::new();
+    for w in &file.workers {
+        let Some(rows) = generator::read(&worker_dir(run_dir, w.index).join(files::CPU))? else {
+            continue;
+        };
+        let rows: Vec<_> = rows
+            .into_iter()
+            .map(|(t, cpu, cores)| (t.saturating_add_signed(w.offset_ms), cpu, cores))
+            .collect();
+        if let Some(g) = generator::analyse(&rows, windows) {
+            each.push((w.index, g));
+        }
+    }
+    Ok(generator::merge(&each))
 }
 
 /// Mark the workers whose CPU was near their cores, or whose p95 stood well

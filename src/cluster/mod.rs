@@ -6,10 +6,12 @@
 //! ordinary run of its own and uploads its raw files. See the book's
 //! docs/src/distributed.md and /work/shared/DISTRIBUTED.md §4 for the design.
 
+pub mod adopt;
 pub mod auth;
 pub mod channel;
 pub mod manager;
 pub mod merge;
+pub mod missing;
 pub mod protocol;
 pub mod share;
 pub mod tls;

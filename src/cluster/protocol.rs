@@ -24,8 +24,9 @@ use crate::runfolder::{LadderStop, RunCounters};
 
 /// Every route's prefix; its version changes with any change of a message
 /// (v2: ticks carry each class's whole accumulator; the recovery command;
-/// v3: the handshake and signed requests, the worker's own scenario).
-pub const PREFIX: &str = "/cluster/v3";
+/// v3: the handshake and signed requests, the worker's own scenario; v4: the
+/// assignment's seed is the run's, viewers numbered across the workers).
+pub const PREFIX: &str = "/cluster/v4";
 /// The largest body of a control request (everything but an upload).
 pub const CONTROL_BODY_LIMIT: usize = 64 * 1024;
 /// The largest answer a worker reads from its manager.
@@ -86,7 +87,8 @@ pub struct Assignment {
     pub workers: usize,
     /// The worker's plan share, in Goose's syntax (it computes and checks it).
     pub plan: String,
-    /// Its viewers' seed.
+    /// The run's seed: every worker's viewers draw from it by their global
+    /// number (`users::numbering`).
     pub seed: u64,
     /// The manager's embedded sandbox, when the scenario targets one.
     pub sandbox_url: Option<String>,

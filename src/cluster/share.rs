@@ -1,6 +1,7 @@
 //! One worker's part of a distributed run's plan: every step's viewers split so
 //! that the workers' shares sum to the global count and differ by at most one,
-//! with the sync job on exactly one worker and a seed of each worker's own.
+//! with the sync job on exactly one worker. A worker's viewers draw from the
+//! run's seed by their global number (`users::numbering`), its [`rank`] here.
 //!
 //! The split is a pure function of (plan, index, worker count), computed alike by
 //! the manager (to check and record it) and by each worker (to run it).
@@ -15,20 +16,17 @@ pub const SYNC_WORKER: usize = 0;
 /// the first `total mod n` ranks. The sync worker ranks last, so the remainders
 /// go to the workers that run viewers only; a fixed rank keeps each share
 /// non-decreasing wherever the global count is.
+/// That is the count of numbers below `total` that are `≡ rank (mod n)`, which
+/// is what lets a worker's viewers be the global viewers `q·n + rank`.
 pub fn share_of(total: usize, index: usize, n: usize) -> usize {
-    debug_assert!(n > 0 && index < n);
-    let rank = (index + n - 1 - SYNC_WORKER) % n;
+    let rank = rank(index, n);
     total / n + usize::from(rank < total % n)
 }
 
-/// Worker `index`'s viewer seed: the run's seed moved by a per-worker odd
-/// constant (SplitMix64's increment). Viewers seed themselves with
-/// `seed ^ user_index·φ`, and every worker counts its users from 0, so without
-/// this the workers would replay each other's viewers.
-pub fn worker_seed(seed: u64, index: usize) -> u64 {
-    seed.wrapping_add(
-        (index as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 ^ 0xbf58_476d_1ce4_e5b9),
-    )
+/// Worker `index`'s rank of `n`: the sync worker last.
+pub fn rank(index: usize, n: usize) -> usize {
+    debug_assert!(n > 0 && index < n);
+    (index + n - 1 - SYNC_WORKER) % n
 }
 
 impl Plan {
@@ -209,19 +207,6 @@ mod tests {
         assert!((1..19).any(|i| global.share_is_empty(i, 19)));
         let no_sync = plan(0);
         assert!((0..18).any(|i| no_sync.share_is_empty(i, 18)));
-    }
-
-    #[test]
-    fn workers_draw_distinct_viewer_seeds() {
-        let seeds: std::collections::BTreeSet<u64> = (0..64).map(|i| worker_seed(42, i)).collect();
-        assert_eq!(seeds.len(), 64);
-        assert!(!seeds.contains(&42));
-        // The viewers' own index mixing does not fold two workers onto one stream.
-        let phi = 0x9e37_79b9_7f4a_7c15u64;
-        let streams: std::collections::BTreeSet<u64> = (0..8)
-            .flat_map(|w| (0..256u64).map(move |v| worker_seed(42, w) ^ v.wrapping_mul(phi)))
-            .collect();
-        assert_eq!(streams.len(), 8 * 256);
     }
 
     mod proptests {

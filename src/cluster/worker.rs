@@ -4,7 +4,7 @@
 //! manager says changes where it connects, which credentials it uses or what it
 //! runs), joins with that scenario's digest (the manager refuses a mismatch),
 //! and runs its share as an ordinary run (`run.rs`) with a few hooks: its
-//! share of the plan, its own viewer seed, the manager's sandbox, the barrier
+//! share of the plan and rank (its viewers' numbers), the manager's sandbox, the barrier
 //! before the load, ticks instead of judging the ladder itself (and the
 //! manager's order, not its own plan's end, starts `[recovery]`). Then it uploads
 //! its files with their checksums and reports; its copy goes once acknowledged.
@@ -70,9 +70,22 @@ impl Worker {
         Ok(share)
     }
 
-    /// Its viewers' seed.
-    pub fn seed(&self) -> u64 {
-        self.assignment.seed
+    /// Stamp its run folder with the run and its index (`adopt.rs`).
+    pub fn stamp(&self, run_dir: &Path) -> Result<()> {
+        let a = &self.assignment;
+        super::adopt::WorkerStamp {
+            run_id: a.run_id.clone(),
+            index: a.index,
+            workers: a.workers,
+        }
+        .store(run_dir)
+    }
+
+    /// Its rank among the run's workers, and their count: its viewers are
+    /// the run's viewers `q·workers + rank` (`users::numbering`).
+    pub fn rank(&self) -> (usize, usize) {
+        let a = &self.assignment;
+        (super::share::rank(a.index, a.workers), a.workers)
     }
 
     /// The manager's embedded sandbox, for a scenario that targets one.

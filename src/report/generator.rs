@@ -37,6 +37,10 @@ pub struct WindowCpu {
     pub share: f64,
     /// True when `share` is above [`BUSY_SHARE`].
     pub busy: bool,
+    /// A distributed run: the worker with the highest share of its cores
+    /// (`share` and `busy` are its; `cores_used` is every worker's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busiest_worker: Option<usize>,
 }
 
 /// One row of `cpu.csv`: (elapsed ms, cpu ms so far, cores available).
@@ -89,6 +93,7 @@ pub fn analyse(rows: &[Row], windows: &[StageWindow]) -> Option<GeneratorCpu> {
                 cores_used,
                 share,
                 busy: share > BUSY_SHARE,
+                busiest_worker: None,
             })
         })
         .collect();
@@ -96,6 +101,46 @@ pub fn analyse(rows: &[Row], windows: &[StageWindow]) -> Option<GeneratorCpu> {
         cores,
         mean_cores: per(first, last).unwrap_or(0.0),
         peak_cores,
+        windows,
+    })
+}
+
+/// The generator's CPU of a distributed run from each worker's (`(index,
+/// figures)`, on the run's clock): cores and core-seconds added up; per window
+/// the workers' cores added up, and the share of the busiest worker, since one
+/// saturated worker is enough to distort the samples it took.
+pub fn merge(each: &[(usize, GeneratorCpu)]) -> Option<GeneratorCpu> {
+    let first = &each.first()?.1;
+    let windows = first
+        .windows
+        .iter()
+        .map(|w| {
+            let mut merged = WindowCpu {
+                window: w.window.clone(),
+                cores_used: 0.0,
+                share: 0.0,
+                busy: false,
+                busiest_worker: None,
+            };
+            for (index, g) in each {
+                let Some(x) = g.windows.iter().find(|x| x.window == w.window) else {
+                    continue;
+                };
+                merged.cores_used += x.cores_used;
+                if merged.busiest_worker.is_none() || x.share > merged.share {
+                    merged.share = x.share;
+                    merged.busiest_worker = Some(*index);
+                }
+            }
+            merged.busy = merged.share > BUSY_SHARE;
+            merged
+        })
+        .collect();
+    Some(GeneratorCpu {
+        cores: each.iter().map(|(_, g)| g.cores).sum(),
+        mean_cores: each.iter().map(|(_, g)| g.mean_cores).sum(),
+        // The workers' busiest seconds need not coincide: an upper bound.
+        peak_cores: each.iter().map(|(_, g)| g.peak_cores).sum(),
         windows,
     })
 }
@@ -113,6 +158,27 @@ mod tests {
             start_ms,
             end_ms,
         }
+    }
+
+    #[test]
+    fn workers_merge_by_adding_cores_and_flagging_the_busiest() {
+        let windows = [window("stage 1 hold", 0, 10_000)];
+        // Worker 0: 2 cores, 0.4 busy; worker 1: 2 cores, 1.8 busy (90 %).
+        let rows =
+            |per_s: u64| -> Vec<Row> { (0..=10).map(|s| (s * 1000, s * per_s, 2)).collect() };
+        let each = [
+            (0, analyse(&rows(400), &windows).unwrap()),
+            (1, analyse(&rows(1800), &windows).unwrap()),
+        ];
+        let g = merge(&each).unwrap();
+        assert_eq!(g.cores, 4);
+        assert!((g.mean_cores - 2.2).abs() < 1e-9, "{g:?}");
+        let w = &g.windows[0];
+        assert!((w.cores_used - 2.2).abs() < 1e-9);
+        assert!((w.share - 0.9).abs() < 1e-9);
+        assert!(w.busy, "one worker near its cores distorts its samples");
+        assert_eq!(w.busiest_worker, Some(1));
+        assert_eq!(merge(&[]), None);
     }
 
     #[test]

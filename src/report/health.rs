@@ -37,13 +37,21 @@ impl RunHealth {
         }
         if let Some(g) = &generator_cpu {
             for w in g.windows.iter().filter(|w| w.busy) {
-                warnings.push(format!(
-                    "dashload used {:.0} % of its {} cores in {} (> {:.0} %): its figures there measure the generator as much as the target",
-                    w.share * 100.0,
-                    g.cores,
-                    w.window,
-                    BUSY_SHARE * 100.0
-                ));
+                warnings.push(match w.busiest_worker {
+                    Some(i) => format!(
+                        "dashload worker {i} used {:.0} % of its cores in {} (> {:.0} %): its figures there measure the generator as much as the target",
+                        w.share * 100.0,
+                        w.window,
+                        BUSY_SHARE * 100.0
+                    ),
+                    None => format!(
+                        "dashload used {:.0} % of its {} cores in {} (> {:.0} %): its figures there measure the generator as much as the target",
+                        w.share * 100.0,
+                        g.cores,
+                        w.window,
+                        BUSY_SHARE * 100.0
+                    ),
+                });
             }
         }
         RunHealth {
@@ -186,6 +194,7 @@ mod tests {
             cores_used: share * 2.0,
             share,
             busy: share > BUSY_SHARE,
+            busiest_worker: None,
         };
         let h = RunHealth::new(
             vec![hold("stage 1 hold", 1.5), hold("stage 2 hold", 0.9)],

@@ -54,7 +54,8 @@ use crate::runfolder::{files, write_atomic, RunMeta, StageWindow, WindowKind};
 
 use self::collect::Collected;
 use self::regress::WindowBlocks;
-use self::summary::{SloVerdict, Summary};
+use self::summary::{SloVerdict, Summary, Verdict};
+use crate::cluster::missing::MissingLogs;
 
 /// How to render.
 #[derive(Debug, Clone, Default)]
@@ -229,7 +230,17 @@ pub fn summarise_with_samples(
         .ended_at
         .map(|e| (e - meta.started_at).num_milliseconds().max(0) as u64)
         .unwrap_or(0);
-    let meta = &reached(&split_old_steps(&meta), ran_ms);
+    let mut meta = reached(&split_old_steps(&meta), ran_ms);
+    // A lost worker's log never arrived: the windows it ran in are partial.
+    let workers_file = crate::cluster::merge::WorkersFile::load(run_dir)
+        .ok()
+        .flatten();
+    let missing = MissingLogs::of(run_dir, workers_file.as_ref());
+    let partial = missing
+        .as_ref()
+        .map(|m| m.mark(&mut meta.windows))
+        .unwrap_or_default();
+    let meta = &meta;
     let planned_ms = meta.windows.iter().map(|w| w.end_ms).max().unwrap_or(0);
     let mut c = Collected::new(&meta.windows, planned_ms.max(ran_ms));
     // Each auxiliary file that cannot be read costs its own part, said in a note.
@@ -255,17 +266,36 @@ pub fn summarise_with_samples(
     let no_log = c.requests_input.rows == 0;
     goose_json::read_goose_report(&mut c, &run_dir.join(files::GOOSE_JSON), no_log)?;
     let mut summary = analyse::analyse(meta, &c);
-    let cpu = generator::read(&run_dir.join(files::CPU))
-        .unwrap_or_else(|e| {
+    // A distributed run's CPU is its workers' (each uploaded its cpu.csv).
+    let cpu = match generator::read(&run_dir.join(files::CPU)) {
+        Ok(Some(rows)) => generator::analyse(&rows, &meta.windows),
+        Ok(None) if workers.is_some() => {
+            crate::cluster::merge::generator_cpu(run_dir, &meta.windows).unwrap_or_else(|e| {
+                degrade("the workers' CPU is not shown", e);
+                None
+            })
+        }
+        Ok(None) => None,
+        Err(e) => {
             degrade("the generator's CPU is not shown", e);
             None
-        })
-        .and_then(|rows| generator::analyse(&rows, &meta.windows));
+        }
+    };
     summary.workers = workers;
     summary.health = health::RunHealth::new(std::mem::take(&mut summary.health.evenness), cpu);
     summary.server = server.map(|(samples, bad)| {
-        server::analyse(&samples, bad, c.server.as_ref(), meta, &meta.windows)
+        server::analyse(
+            &samples,
+            bad,
+            c.server.as_ref(),
+            meta,
+            &meta.windows,
+            missing.as_ref().map(MissingLogs::cause).as_deref(),
+        )
     });
+    if let Some(m) = missing.as_ref().filter(|_| !partial.is_empty()) {
+        not_judged_on_missing(&mut summary, m, &partial, !meta.slos.is_empty());
+    }
     if let Some(d) = server::diagnose::diagnose(&summary) {
         if let Some(x) = summary.server.as_mut() {
             x.diagnosis = Some(d);
@@ -297,6 +327,23 @@ pub fn summarise_with_samples(
         c.windows.into_iter().filter_map(|w| w.blocks).collect()
     };
     Ok((summary, blocks))
+}
+
+/// Partial windows are shown, not judged (`cluster::missing`): the notes say
+/// whom they miss, and a run left with no window judged whole fails as NOT
+/// JUDGED on that cause, never passes on what is left.
+fn not_judged_on_missing(summary: &mut Summary, m: &MissingLogs, partial: &[String], slos: bool) {
+    let cause = m.cause();
+    summary.inputs.notes.push(format!(
+        "{cause}: {} shown, not judged.",
+        partial.join("; ")
+    ));
+    if slos && summary.verdict == Verdict::NotJudged {
+        summary.unmeasured = Some(match summary.unmeasured.take() {
+            Some(why) => format!("{cause}; {why}"),
+            None => format!("{cause}: no window was judged on every worker's samples"),
+        });
+    }
 }
 
 /// `meta` with only the windows the run reached: a ladder that stopped early or an

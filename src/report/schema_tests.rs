@@ -170,6 +170,7 @@ fn a_summary_with_every_optional_field_set_validates() {
             cores_used: 0.5,
             share: 0.25,
             busy: false,
+            busiest_worker: Some(1),
         }],
     });
     s.health.warnings.push("warning".into());

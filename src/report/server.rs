@@ -248,6 +248,7 @@ pub fn analyse(
     acc: Option<&CountAcc>,
     meta: &RunMeta,
     windows: &[StageWindow],
+    missing_logs: Option<&str>,
 ) -> ServerSummary {
     let ok: Vec<&Sample> = samples.iter().filter(|s| s.ok()).collect();
     let mut metrics: Vec<String> = ok.iter().flat_map(|s| s.figures.keys().cloned()).collect();
@@ -262,7 +263,7 @@ pub fn analyse(
         ..ServerSummary::default()
     };
     if let Some(acc) = acc {
-        count_check(&mut out, &ok, acc, meta, windows);
+        count_check(&mut out, &ok, acc, meta, windows, missing_logs);
     }
     out.windows = windows
         .iter()
@@ -299,6 +300,7 @@ fn count_check(
     acc: &CountAcc,
     meta: &RunMeta,
     windows: &[StageWindow],
+    missing_logs: Option<&str>,
 ) {
     if acc.edges.len() < 2 {
         return;
@@ -332,10 +334,18 @@ fn count_check(
             let client_max = sure + entering + max_extra;
             let matches = (client_min..=client_max).contains(&server);
             if !matches {
+                // More on the server than in the logs, with a worker's log
+                // missing: that worker is the cause, not a stranger.
+                let cause = match missing_logs.filter(|_| server > client_max) {
+                    Some(lost) => format!("{lost}: its calls are not in the logs"),
+                    None => {
+                        "dashload lost or double-counted some, or something else loads the target"
+                            .into()
+                    }
+                };
                 out.measurement_warnings.push(format!(
                     "{scope}: the server counted {}, dashload sent {} \
-                     (the scrape interval explains {client_min} to {client_max}): \
-                     dashload lost or double-counted some, or something else loads the target",
+                     (the scrape interval explains {client_min} to {client_max}): {cause}",
                     counted(server, kind),
                     sure + min_extra
                 ));

@@ -51,7 +51,7 @@ impl RunLock {
 }
 
 /// True when a run still holds `run_dir`'s lock.
-fn held(run_dir: &Path) -> bool {
+pub fn held(run_dir: &Path) -> bool {
     let path = run_dir.join(LOCK);
     match OpenOptions::new().write(true).open(&path) {
         Ok(file) => file.try_lock().is_err(),

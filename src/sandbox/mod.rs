@@ -19,6 +19,7 @@ pub mod http_influx;
 pub mod http_toggl;
 pub mod influxql;
 pub mod lineproto;
+pub mod query_counts;
 mod state;
 pub mod store;
 
@@ -90,6 +91,9 @@ pub struct SandboxCounters {
     /// HTTP requests per endpoint, keyed `"<METHOD> <route>"` (e.g. `"POST /api/ds/query"`);
     /// requests that matched no route count under `"<METHOD> (unmatched)"`.
     pub requests: BTreeMap<String, u64>,
+    /// InfluxQL queries received (cache hits included) per text, their epoch-ms
+    /// bounds relative to the first (`query_counts`): which queries a run sent.
+    pub queries: BTreeMap<String, u64>,
     /// Points accepted by writes (pre-seeding not counted).
     pub points_written: u64,
     /// InfluxQL statements executed (cache hits not counted).

@@ -36,6 +36,7 @@ pub(crate) struct Inner {
 #[derive(Default)]
 pub(crate) struct Counters {
     pub requests: Mutex<BTreeMap<String, u64>>,
+    pub queries: super::query_counts::QueryCounts,
     pub points_written: AtomicU64,
     pub statements: AtomicU64,
     pub cost: AtomicU64,
@@ -71,6 +72,7 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            queries: self.queries.snapshot(),
             points_written: get(&self.points_written),
             statements_executed: get(&self.statements),
             query_cost: get(&self.cost),
@@ -171,6 +173,7 @@ impl SandboxState {
         statements: Vec<Statement>,
     ) -> Result<Arc<QueryOutput>, super::capacity::Busy> {
         let inner = &self.inner;
+        inner.counters.queries.count(cache_key_query);
         let cacheable = !statements.iter().any(Statement::writes);
         let key = match (&inner.cache, cacheable) {
             (Some(cache), true) => {

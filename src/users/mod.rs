@@ -9,6 +9,7 @@
 //! list) makes the sync users launch first and stay, while viewers come and go.
 
 pub mod ingest_log;
+pub mod numbering;
 pub(crate) mod request;
 pub mod request_log;
 pub mod sync;

@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reqwest::Client;
 
+use super::numbering::ViewerNumbering;
 use super::request::{self, Outcome};
 use super::RunContext;
 use crate::runfolder::{AnswerTotals, RequestClass};
@@ -56,6 +57,8 @@ pub struct ViewerPlan {
     first_screen_only: bool,
     grafana_api: bool,
     seed: u64,
+    /// Which viewer of the whole run each launched one is.
+    numbering: ViewerNumbering,
 }
 
 impl ViewerPlan {
@@ -92,6 +95,7 @@ impl ViewerPlan {
             first_screen_only: viewers.first_screen_only,
             grafana_api: endpoints.uses_grafana_api(),
             seed,
+            numbering: ViewerNumbering::default(),
         }
     }
 
@@ -107,15 +111,21 @@ impl ViewerPlan {
         rng.random_range(Duration::ZERO..period)
     }
 
-    /// Draw the viewers from `seed` instead: a distributed run's worker gives
-    /// its own (`cluster::share::worker_seed`), since every worker numbers its
-    /// viewers from 0 and would otherwise replay the others'.
-    pub fn reseed(&mut self, seed: u64) {
-        self.seed = seed;
+    /// Number the launched viewers as `numbering` says (the plan's, and a
+    /// worker's rank): without it, the launch order is the number.
+    pub fn number(&mut self, numbering: ViewerNumbering) {
+        self.numbering = numbering;
     }
 
-    fn viewer_rng(&self, index: usize) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    /// The random stream of the viewer Goose launched as user `user_index`:
+    /// from its global position and generation, so every mode draws alike.
+    fn viewer_rng(&self, user_index: usize) -> ChaCha8Rng {
+        let (position, generation) = self.numbering.global(user_index);
+        ChaCha8Rng::seed_from_u64(
+            self.seed
+                ^ position.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                ^ u64::from(generation).wrapping_mul(0xbf58_476d_1ce4_e5b9),
+        )
     }
 
     fn pick_range(&self, rng: &mut ChaCha8Rng) -> usize {

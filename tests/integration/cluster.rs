@@ -442,8 +442,12 @@ fn three_workers_make_one_exact_report() {
         assert!(w.viewers_started <= w.peak_viewers as u64, "{w:?}");
         assert!(w.offset_ms.abs() < 1000, "start skew: {w:?}");
     }
-    let seeds: std::collections::BTreeSet<u64> = file.workers.iter().map(|w| w.seed).collect();
-    assert_eq!(seeds.len(), 3, "each worker has its own viewer seed");
+    // Every worker's viewers draw from the run's seed, by their global number.
+    assert!(
+        file.workers.iter().all(|w| w.seed == 5),
+        "{:?}",
+        file.workers
+    );
 
     // Counts: the union of the workers' logs is what the sandbox served.
     let logs: Vec<_> = (0..3)
@@ -511,8 +515,21 @@ fn three_workers_make_one_exact_report() {
         class["count"].as_u64().unwrap() - class["failed"].as_u64().unwrap(),
         loads as u64
     );
+    // The generator's CPU: the workers' cpu.csv merged, per window.
+    let cpu = &summary["health"]["generator_cpu"];
+    let cores = std::thread::available_parallelism().unwrap().get() as u64;
+    assert_eq!(cpu["cores"].as_u64(), Some(3 * cores), "{cpu}");
+    assert!(
+        cpu["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["window"] == hold.name.as_str() && w["busiest_worker"].is_u64()),
+        "{cpu}"
+    );
     // The per-worker table is in the report.
     let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
+    assert!(!html.contains("No <code>cpu.csv</code>"));
     assert!(html.contains("<section id=\"workers\">"));
     assert_eq!(summary["workers"].as_array().unwrap().len(), 3);
 }
@@ -562,12 +579,32 @@ fn a_killed_worker_is_lost_and_stops_the_run() {
     }
     assert!(run.join(files::REPORT_HTML).is_file());
     assert!(run.join(files::SUMMARY).is_file());
-    // Only the windows every worker ran are judged: they end at the loss.
+    // Only the windows up to the loss are kept: they end at the loss.
     assert!(
         meta.windows.iter().all(|w| w.end_ms <= at),
         "{:?}",
         meta.windows
     );
+    // And they miss worker 2's samples (its log never came): partial, not judged.
+    let summary = json(&run.join(files::SUMMARY));
+    let windows: Vec<&str> = summary["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        windows.contains(&"stage 1 hold (partial: misses worker 2, 2 of 7 viewers)"),
+        "{windows:?}"
+    );
+    assert!(summary["slos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["judged"] == false));
+    assert_ne!(summary["verdict"], "pass");
+    let report = result.report.as_ref().unwrap();
+    assert!(report.failed(), "no PASS on half the samples");
 }
 
 #[test]
@@ -783,6 +820,112 @@ fn a_worker_whose_manager_vanishes_stops_and_keeps_its_folder() {
 
 /// Two stages: `stage 1 hold` 1–6 s is over before the loss (about 8 s in),
 /// `stage 2 hold` 7–17 s is not; panel queries give the SLO its samples.
+/// The one run folder under `dir` (a worker's `--reports-dir`).
+fn own_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join(files::RUN_META).is_file())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_manager_killed_outright_leaves_a_run_that_report_finishes_with_the_workers_folders() {
+    let _one = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let long = SCENARIO.replace("hold = \"9s\"", "hold = \"60s\"");
+    std::fs::write(dir.path().join("scenarios/cluster.toml"), long).unwrap();
+    let port = free_port();
+    let manager = manager(dir.path(), "scenarios/cluster.toml", port, 2, &[]);
+    let children = workers(dir.path(), "scenarios/cluster.toml", port, 2);
+    manager.line("the load starts", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(7));
+    manager.signal("KILL");
+    let _ = manager.wait(Duration::from_secs(10));
+    // The workers stop on their own and keep their folders.
+    for (i, w) in wait_all(children, Duration::from_secs(40))
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(w.status.code(), Some(130), "worker {i}: {}", w.stderr);
+    }
+    let reports = dir.path().join("reports");
+    let run = the_run(&reports);
+    // The index lists the folder as incomplete.
+    let out = dashload(dir.path(), &["index", "reports"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(index.contains("1 incomplete run folders"), "{index}");
+    assert!(
+        index.contains("incomplete: running or unfinished"),
+        "{index}"
+    );
+    // A folder that is not a worker of this run is refused before anything changes.
+    let out = dashload(
+        dir.path(),
+        &["report", run.to_str().unwrap(), "--workers", "scenarios"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("worker.json"), "{}", text(&out));
+    assert!(RunMeta::load(&run).unwrap().ended_at.is_none());
+    // Finished with the workers' folders from where they are.
+    let own: Vec<PathBuf> = (0..2)
+        .map(|i| own_run(&dir.path().join(format!("worker-runs/{i}"))))
+        .collect();
+    let out = dashload(
+        dir.path(),
+        &[
+            "report",
+            run.to_str().unwrap(),
+            "--workers",
+            own[1].to_str().unwrap(),
+            own[0].to_str().unwrap(),
+        ],
+    );
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    assert!(
+        text(&out).contains("the folders of workers 1, 0 taken in"),
+        "{}",
+        text(&out)
+    );
+    assert_complete(&run);
+    let meta = RunMeta::load(&run).unwrap();
+    assert!(meta.interrupted, "marked interrupted");
+    let ran = (meta.ended_at.unwrap() - meta.started_at).num_milliseconds();
+    assert!(
+        (5_000..20_000).contains(&ran),
+        "ended at the workers' end: {ran} ms"
+    );
+    assert!(meta.counters.dashboard_loads > 0, "{:?}", meta.counters);
+    let summary = json(&run.join(files::SUMMARY));
+    let rows = summary["workers"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert!(r["requests"].as_u64().unwrap() > 10, "{r}");
+        assert_eq!(r["ended_by"], "stopped (manager lost)", "{r}");
+    }
+    // Every worker's samples are in: no window is partial.
+    assert!(
+        !summary["windows"].to_string().contains("partial"),
+        "{summary}"
+    );
+    // Rows equal the workers' own logs.
+    for (i, own) in own.iter().enumerate() {
+        assert_eq!(
+            std::fs::read(worker_dir(&run, i).join(files::REQUESTS)).unwrap(),
+            std::fs::read(own.join(files::REQUESTS)).unwrap()
+        );
+    }
+    // And the index now lists it as an interrupted run.
+    let out = dashload(dir.path(), &["index", "reports"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(index.contains("0 incomplete run folders"), "{index}");
+    assert!(index.contains("interrupted"), "{index}");
+}
+
 fn two_stages() -> String {
     SCENARIO
         .replace(
@@ -827,8 +970,11 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
             w.stderr
         );
     }
-    // Not interrupted: the verdict of the windows judged before the loss (passed).
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    // Not interrupted, but no window ran on every worker's samples: worker 2's
+    // log never came, so nothing is judged whole and the run cannot pass.
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    // The live line dropped the lost worker's viewers.
+    assert!(out.stderr.contains("/lost)"), "{}", out.stderr);
     let run = the_run(&dir.path().join("reports"));
     assert_complete(&run);
     let meta = RunMeta::load(&run).unwrap();
@@ -850,35 +996,54 @@ fn with_continue_the_run_goes_on_without_a_lost_worker_and_later_windows_are_deg
             assert!(worker_dir(&run, w.index).join(f).is_file(), "{f}");
         }
     }
-    // The later windows are shown degraded, not judged; the earlier hold is judged.
+    // The later windows are shown degraded, not judged, as run.json says.
     let names: Vec<(&str, WindowKind)> = meta
         .windows
         .iter()
         .map(|w| (w.name.as_str(), w.kind))
         .collect();
     assert!(
-        names.contains(&("stage 1 hold", WindowKind::Hold)),
-        "{names:?}"
-    );
-    assert!(
         names.contains(&("stage 2 hold (degraded)", WindowKind::Ramp)),
         "{names:?}"
     );
+    // The earlier ones miss worker 2's share (2 of 7 viewers): partial, named.
     let summary = json(&run.join(files::SUMMARY));
-    let slos = summary["slos"].as_array().unwrap();
-    let judged: Vec<&str> = slos
-        .iter()
-        .filter(|s| s["judged"] == true)
-        .map(|s| s["window"].as_str().unwrap())
-        .collect();
-    assert_eq!(judged, ["stage 1 hold"], "{slos:?}");
-    assert!(summary["windows"]
+    let partial = "stage 1 hold (partial: misses worker 2, 2 of 7 viewers)";
+    let windows: Vec<&str> = summary["windows"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|w| w["name"] == "stage 2 hold (degraded)"));
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert!(windows.contains(&partial), "{windows:?}");
+    let degraded = "stage 2 hold (degraded: misses worker 2, 3 of 9 viewers)";
+    assert!(windows.contains(&degraded), "{windows:?}");
+    let slos = summary["slos"].as_array().unwrap();
+    assert!(
+        slos.iter().all(|s| s["judged"] == false),
+        "no SLO rests on missing samples: {slos:?}"
+    );
+    assert_eq!(summary["verdict"], "not_judged");
+    let why = summary["unmeasured"].as_str().unwrap();
+    assert!(
+        why.contains("worker 2 was lost at") && why.contains("its request log is missing"),
+        "{why}"
+    );
+    assert!(summary["capacity"].is_null());
+    // The count check blames the lost worker, not "something else".
+    let warnings = summary["server"]["measurement_warnings"].to_string();
+    assert!(!warnings.contains("something else loads"), "{warnings}");
+    assert!(
+        warnings.contains("whole run: the server counted")
+            && warnings.contains("worker 2 was lost at"),
+        "{warnings}"
+    );
     let html = std::fs::read_to_string(run.join(files::REPORT_HTML)).unwrap();
-    assert!(html.contains("stage 2 hold (degraded)"));
+    assert!(html.contains(degraded));
+    assert!(
+        html.contains(partial),
+        "the report says which windows miss whom"
+    );
 }
 
 #[test]
@@ -1282,7 +1447,14 @@ fn a_worker_cut_off_by_its_link_is_lost_and_stops_itself() {
     let out = manager.wait(Duration::from_secs(90));
     let w0 = w0.wait(Duration::from_secs(30));
     assert!(w0.status.success(), "{}", w0.stderr);
-    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    // Worker 1's log never came: no window has every worker's samples, so the
+    // run is NOT JUDGED (exit 1), never passed on half of them.
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("worker 1 was lost at"),
+        "{}",
+        out.stdout
+    );
     assert!(
         !out.stderr.contains("netns-token"),
         "the token is never printed"

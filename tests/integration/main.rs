@@ -45,6 +45,7 @@
 //! - `cluster_upload`: a worker's streamed file uploads to a real manager: a 40 MiB file
 //!   arrives intact; a corrupted, short or cut body leaves nothing under its name; an
 //!   upload in progress keeps its worker alive.
+//! - `cluster_workload`: one process and three local workers send the same queries.
 
 mod bad_scenarios;
 mod book;
@@ -53,6 +54,7 @@ mod cluster;
 mod cluster_trust;
 mod cluster_upload;
 mod damaged_runs;
+mod cluster_workload;
 mod dashboard_vars;
 mod deploy;
 mod env_overrides;

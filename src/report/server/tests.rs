@@ -69,7 +69,7 @@ fn counts_match_within_what_the_scrape_interval_explains() {
         window("stage 1 hold", 0, 2000),
         window("stage 2 hold", 2000, 3000),
     ];
-    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows);
+    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows, None);
     assert!(
         out.measurement_warnings.is_empty(),
         "{:?}",
@@ -96,12 +96,28 @@ fn counts_match_within_what_the_scrape_interval_explains() {
     );
     // Had the server not yet counted it, that would match too.
     let s = samples([0.0, 10.0, 20.0, 30.0]);
-    let out = analyse(&s, 0, Some(&acc_for(&s)), &meta("{}"), &windows);
+    let out = analyse(&s, 0, Some(&acc_for(&s)), &meta("{}"), &windows, None);
     assert!(
         out.measurement_warnings.is_empty(),
         "{:?}",
         out.measurement_warnings
     );
+}
+
+#[test]
+fn calls_missing_with_a_lost_worker_are_blamed_on_it() {
+    let s = samples([0.0, 10.0, 25.0, 36.0]);
+    let acc = acc_for(&s);
+    let windows = [window("stage 2 hold", 1000, 2000)];
+    let lost = "worker 2 was lost at 1.5 s (no tick for 3 s) and its request log is missing";
+    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows, Some(lost));
+    assert_eq!(out.measurement_warnings.len(), 2);
+    for w in &out.measurement_warnings {
+        assert!(
+            w.ends_with(&format!("{lost}: its calls are not in the logs")),
+            "{w}"
+        );
+    }
 }
 
 #[test]
@@ -114,7 +130,7 @@ fn calls_nobody_sent_are_flagged_in_their_window_only() {
         window("stage 2 hold", 1000, 2000),
         window("stage 3 hold", 2000, 3000),
     ];
-    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows);
+    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &windows, None);
     let bad: Vec<&str> = out
         .count_check
         .iter()
@@ -141,7 +157,7 @@ fn calls_outside_the_log_count_for_the_run_and_may_fall_in_any_window() {
     ];
     // Two freshness polls without a time; the preflight's calls came before the first scrape.
     let outside = r#"{"freshness_poll":{"query":2},"preflight":{"query":4,"ping":1}}"#;
-    let out = analyse(&s, 0, Some(&acc), &meta(outside), &windows);
+    let out = analyse(&s, 0, Some(&acc), &meta(outside), &windows, None);
     assert!(
         out.measurement_warnings.is_empty(),
         "{:?}",
@@ -163,7 +179,14 @@ fn points_written_are_checked_from_stored_batches() {
     let mut acc = CountAcc::new(&s, 0);
     acc.record_batch(600, 50_000, 500);
     acc.record_batch(2_600, 50_000, 400);
-    let out = analyse(&s, 0, Some(&acc), &meta("{}"), &[window("w", 1000, 3000)]);
+    let out = analyse(
+        &s,
+        0,
+        Some(&acc),
+        &meta("{}"),
+        &[window("w", 1000, 3000)],
+        None,
+    );
     let p = checks(&out, "points");
     assert_eq!((p[0].server, p[0].client), (900, 900));
     assert_eq!((p[1].server, p[1].client), (400, 400));
@@ -181,7 +204,7 @@ fn window_figures_and_series_come_from_the_scrapes() {
             figures: Default::default(),
         },
     );
-    let out = analyse(&s, 1, None, &meta("{}"), &[window("w", 0, 3000)]);
+    let out = analyse(&s, 1, None, &meta("{}"), &[window("w", 0, 3000)], None);
     assert_eq!(
         (out.scrapes, out.failed_scrapes, out.unreadable_rows),
         (5, 1, 1)
@@ -228,7 +251,7 @@ fn log_times_are_moved_onto_the_scrapes_clock() {
     let windows = [window("a", 0, 1000), window("b", 1000, 2000)];
     let mut early = CountAcc::new(&s, 150);
     early.record_row(RequestClass::IngestBatch, 900, 10_000);
-    let out = analyse(&s, 0, Some(&early), &meta("{}"), &windows);
+    let out = analyse(&s, 0, Some(&early), &meta("{}"), &windows, None);
     assert!(
         out.measurement_warnings.is_empty(),
         "{:?}",
@@ -236,7 +259,7 @@ fn log_times_are_moved_onto_the_scrapes_clock() {
     );
     let mut unshifted = CountAcc::new(&s, 0);
     unshifted.record_row(RequestClass::IngestBatch, 900, 10_000);
-    let out = analyse(&s, 0, Some(&unshifted), &meta("{}"), &windows);
+    let out = analyse(&s, 0, Some(&unshifted), &meta("{}"), &windows, None);
     assert_eq!(
         out.measurement_warnings.len(),
         2,
