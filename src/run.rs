@@ -36,8 +36,8 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::scenario::{Scenario, TargetKind};
 use crate::target::outside_log::OutsideLog;
 use crate::target::Endpoints;
-use crate::users::request_log::RequestLog;
 use crate::users::numbering::ViewerNumbering;
+use crate::users::request_log::RequestLog;
 use crate::users::{self, IngestLog, RunContext};
 
 /// How to run.
