@@ -372,19 +372,10 @@ fn slo_words(r: &SloResult) -> String {
     format!(
         "{} {} {} > {}",
         r.class.label(),
-        metric_words(r.metric),
+        r.metric.label(),
         r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
         figure(r.metric, r.max)
     )
-}
-
-/// A metric as prose names it.
-fn metric_words(m: SloMetric) -> &'static str {
-    match m {
-        SloMetric::ErrorRate => "error rate",
-        SloMetric::MsPerPoint => "ms per point",
-        m => m.key(),
-    }
 }
 
 /// An SLO figure in its unit: whole ms from 10 ms up, else one decimal; an
@@ -534,7 +525,7 @@ fn slo_rows(s: &Summary, d: &mut Vec<String>) {
             r.verdict.label(),
             r.window,
             r.class.label(),
-            metric_words(r.metric),
+            r.metric.label(),
             r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
             figure(r.metric, r.max)
         ));

@@ -271,7 +271,7 @@ fn table(m: &mut String, s: &Summary, rows: &[&Row]) {
             m,
             "| {} | {} | {} | {slo} |",
             cell(r.window),
-            cell(&format!("{} {}", r.class.label(), metric_word(r.metric))),
+            cell(&format!("{} {}", r.class.label(), r.metric.label())),
             unit(r.value),
         );
         if with_baseline {
@@ -291,14 +291,6 @@ fn table(m: &mut String, s: &Summary, rows: &[&Row]) {
         );
     }
     m.push('\n');
-}
-
-fn metric_word(metric: SloMetric) -> &'static str {
-    match metric {
-        SloMetric::ErrorRate => "error rate",
-        SloMetric::MsPerPoint => "ms per point",
-        m => m.key(),
-    }
 }
 
 /// A figure in its unit: ms, % or ms/point.

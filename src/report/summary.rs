@@ -202,10 +202,7 @@ impl FailingSlo {
             SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
             _ => format!("{v:.0} ms"),
         };
-        let metric = match self.metric {
-            SloMetric::ErrorRate => "error rate",
-            m => m.key(),
-        };
+        let metric = self.metric.label();
         format!(
             "{} {metric} {} > {}",
             self.class.label(),
