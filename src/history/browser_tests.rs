@@ -121,7 +121,7 @@ fn chromium_renders_the_index_with_sized_trends_and_working_links() {
     for trio in sizes.chunks(3) {
         let (wide, small) = (trio[0], &trio[1..]);
         assert!(
-            wide.0 >= 900 && wide.1 >= 300,
+            wide.0 >= 900 && wide.1 >= 250,
             "a p95 trend rendered at {wide:?}"
         );
         for (w, h) in small {
