@@ -110,7 +110,13 @@ impl std::fmt::Display for Adopted {
 /// run, or a distributed one its manager finished when no folder is given.
 /// Every folder is checked (stamp, run, index) before anything is changed.
 pub fn finish(run_dir: &Path, worker_dirs: &[PathBuf]) -> Result<Option<Adopted>> {
-    let Some(mut file) = WorkersFile::load(run_dir)? else {
+    // Without folders to take in, a damaged workers.json is the report's to
+    // note (it reads the folder's own logs instead), not a reason to refuse.
+    let loaded = match WorkersFile::load(run_dir) {
+        Err(_) if worker_dirs.is_empty() => return Ok(None),
+        other => other?,
+    };
+    let Some(mut file) = loaded else {
         if worker_dirs.is_empty() {
             return Ok(None);
         }

@@ -154,11 +154,7 @@ fn write_row(
     scratch: &mut String,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
-    write!(
-        out,
-        "{},{},",
-        m.elapsed, m.scenario_index
-    )?;
+    write!(out, "{},{},", m.elapsed, m.scenario_index)?;
     text_field(out, &m.scenario_name)?;
     write!(out, ",{},", m.transaction_index)?;
     text_field(out, &m.transaction_name.name_for_request())?;
@@ -194,4 +190,3 @@ fn text_field(out: &mut impl Write, f: &str) -> std::io::Result<()> {
         out.write_all(f.as_bytes())
     }
 }
-

@@ -857,7 +857,7 @@ fn a_manager_killed_outright_leaves_a_run_that_report_finishes_with_the_workers_
     let out = dashload(dir.path(), &["index", "reports"]);
     assert!(out.status.success(), "{}", text(&out));
     let index = std::fs::read_to_string(reports.join("index.html")).unwrap();
-    assert!(index.contains("1 incomplete run folders"), "{index}");
+    assert!(index.contains("1 incomplete run folder"), "{index}");
     assert!(
         index.contains("incomplete: running or unfinished"),
         "{index}"

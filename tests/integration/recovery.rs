@@ -157,11 +157,15 @@ fn a_shedding_sandbox_degrades_gracefully_and_recovers_after_the_drop() {
     eprintln!("shed: {}", d["verdict"]);
     assert_eq!(d["graceful"], true, "{d}\n{out}");
     assert_eq!(d["judged"], true);
-    assert!(
-        d["verdict"].as_str().unwrap().starts_with("graceful: "),
-        "{d}"
-    );
-    assert!(out.contains("degradation  graceful: "), "{out}");
+    // Graceful needs a better window to compare with: when the one step past
+    // capacity is also the run's best, the verdict says nothing was compared.
+    let word = if d["peak_window"] == d["goodput_window"] {
+        "no collapse seen: "
+    } else {
+        "graceful: "
+    };
+    assert!(d["verdict"].as_str().unwrap().starts_with(word), "{d}");
+    assert!(out.contains(&format!("degradation  {word}")), "{out}");
 }
 
 #[test]
