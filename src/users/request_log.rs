@@ -157,7 +157,7 @@ fn write_row(
     write!(out, "{},{},", m.elapsed, m.scenario_index)?;
     text_field(out, &m.scenario_name)?;
     write!(out, ",{},", m.transaction_index)?;
-    text_field(out, &m.transaction_name.name_for_request())?;
+    text_field(out, m.transaction_name.name_for_request())?;
     out.write_all(b",")?;
     scratch.clear();
     let _ = write!(scratch, "{:?}", m.raw);
