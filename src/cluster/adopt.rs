@@ -45,21 +45,16 @@ impl WorkerStamp {
     }
 
     fn load(dir: &Path) -> Result<WorkerStamp> {
-        use std::io::Read as _;
         let path = dir.join(STAMP);
         let usage = |why: String| Error::Usage(format!("--workers {}: {why}", path.display()));
-        let file = std::fs::File::open(&path).map_err(|e| {
-            usage(format!(
-                "{e} (a worker's run folder holds {STAMP}; give the folder under its --reports-dir)"
-            ))
-        })?;
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(usage("not a regular file".into()));
-        }
-        let mut bytes = Vec::new();
-        file.take(STAMP_LIMIT)
-            .read_to_end(&mut bytes)
-            .map_err(|e| usage(e.to_string()))?;
+        // A FIFO or device is refused without blocking on it; the size is capped.
+        let bytes = crate::runfolder::input::read_capped(&path, STAMP_LIMIT)
+            .map_err(|e| usage(e.to_string()))?
+            .ok_or_else(|| {
+                usage(format!(
+                    "no {STAMP} (a worker's run folder holds it; give the folder under its --reports-dir)"
+                ))
+            })?;
         serde_json::from_slice(&bytes).map_err(|e| usage(format!("not a worker's stamp: {e}")))
     }
 }
@@ -331,6 +326,12 @@ mod tests {
         };
         refused(&[own[0].clone(), own[0].clone()], "worker 0 again");
         refused(&[dir.path().to_path_buf()], "worker.json");
+        // A stamp that is a FIFO is refused at once, not waited on.
+        let fifo = dir.path().join("fifo-worker");
+        std::fs::create_dir(&fifo).unwrap();
+        let c = std::ffi::CString::new(fifo.join(STAMP).to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        refused(&[fifo], "a FIFO, not a regular file");
         WorkerStamp {
             run_id: "20261207T180000Z-other".into(),
             index: 1,
