@@ -903,6 +903,24 @@ pub struct Collected {
     stopped: Option<Stopped>,
 }
 
+/// The windows a row recorded at `elapsed_ms` counts in: those holding it,
+/// except that a stopped step counts the span its stop decision counted. Per
+/// row, so nothing is allocated; a function of the two fields (not a method)
+/// so the caller can update `windows` while iterating.
+fn windows_of(
+    index: &WindowIndex,
+    stopped: Option<Stopped>,
+    elapsed_ms: u64,
+) -> impl Iterator<Item = usize> + '_ {
+    let stopped_here = stopped
+        .filter(|s| (s.from_ms..=s.to_ms).contains(&elapsed_ms))
+        .map(|s| s.window);
+    index
+        .holding(elapsed_ms)
+        .filter(move |&i| stopped.is_none_or(|s| i != s.window))
+        .chain(stopped_here)
+}
+
 /// The window a ladder stopped in, and the span its stop decision counted.
 #[derive(Debug, Clone, Copy)]
 struct Stopped {
@@ -964,18 +982,6 @@ impl Collected {
                 from_ms,
                 to_ms,
             });
-    }
-
-    /// The windows a row recorded at `elapsed_ms` counts in.
-    fn windows_of(&self, elapsed_ms: u64) -> Vec<usize> {
-        let mut out: Vec<usize> = self.window_index.holding(elapsed_ms).collect();
-        if let Some(s) = self.stopped {
-            out.retain(|i| *i != s.window);
-            if (s.from_ms..=s.to_ms).contains(&elapsed_ms) {
-                out.push(s.window);
-            }
-        }
-        out
     }
 
     /// The index of `name` in [`Collected::names`], adding it if new (or the
@@ -1042,7 +1048,7 @@ impl Collected {
         let ci = class_index(class);
         self.totals[ci].record(latency_us, success);
         let mut first: Option<usize> = None;
-        for i in self.windows_of(elapsed_ms) {
+        for i in windows_of(&self.window_index, self.stopped, elapsed_ms) {
             let w = &mut self.windows[i];
             w.record(ci, latency_us, success);
             if let Some(b) = &mut w.blocks {
@@ -1132,7 +1138,7 @@ impl Collected {
         success: bool,
     ) {
         self.ingest.record(points, bytes, duration_us, success);
-        for i in self.windows_of(elapsed_ms) {
+        for i in windows_of(&self.window_index, self.stopped, elapsed_ms) {
             self.windows[i]
                 .ingest
                 .record(points, bytes, duration_us, success);
