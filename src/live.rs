@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -115,6 +115,9 @@ pub struct Live {
     answers: Mutex<std::collections::BTreeMap<String, AnswerTotals>>,
     /// Samples of the current until-judged hold, every class (None outside one).
     hold: Mutex<Option<HoldCounts>>,
+    /// Held (shared) while a judged request is logged and counted here, taken
+    /// whole at a window's cut: see [`Live::recording`] and [`Live::cut`].
+    census: tokio::sync::RwLock<()>,
 }
 
 impl Default for Live {
@@ -134,6 +137,7 @@ impl Default for Live {
             recent: Mutex::new(Recent::default()),
             answers: Mutex::new(Default::default()),
             hold: Mutex::new(None),
+            census: tokio::sync::RwLock::new(()),
         }
     }
 }
@@ -270,6 +274,33 @@ impl Live {
             .fetch_add(points_written, Ordering::Relaxed);
     }
 
+    /// Hold while a request of a class the stress window judges is written to
+    /// the request log and then counted here ([`Live::record`]): a [`Live::cut`]
+    /// then falls between the two for no request, so the window the ladder
+    /// judged and the rows the report reads for it are the same requests.
+    pub async fn recording(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.census.read().await
+    }
+
+    /// Run `f` at a cut on the request log's clock (`goose_zero`, Goose's
+    /// start; a row is stamped with whole milliseconds since): with no request
+    /// between its log row and its count here ([`Live::recording`]), and the
+    /// cut a whole millisecond `cut` such that every row counted before `f`
+    /// is stamped below `cut` and every row counted after at or above it. The
+    /// cut waits out at most a millisecond (and the timer's slack) for that,
+    /// and only when `f` says it matters (`Some`).
+    pub async fn cut<T>(
+        &self,
+        goose_zero: Instant,
+        f: impl FnOnce(&Live) -> Option<T>,
+    ) -> Option<(T, u64)> {
+        let _everyone = self.census.write().await;
+        let cut = goose_zero.elapsed().as_millis() as u64 + 1;
+        let out = f(self)?;
+        tokio::time::sleep_until((goose_zero + Duration::from_millis(cut)).into()).await;
+        Some((out, cut))
+    }
+
     /// Start judging a new stress window (drops the previous one's figures).
     pub fn begin_window(&self) {
         *self.window.lock().expect("live window lock") = Some([new_window(), new_window()]);
@@ -391,6 +422,56 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Recorders stamp and count under [`Live::recording`] while cuts are
+    /// taken: every cut's window holds exactly the requests stamped below the
+    /// cut, on a multi-threaded runtime where recorders run beside the cutter.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_cut_splits_the_stamped_requests_exactly() {
+        let live = std::sync::Arc::new(Live::default());
+        let zero = Instant::now();
+        let stamps = std::sync::Arc::new(Mutex::new(Vec::new()));
+        live.begin_window();
+        let recorders: Vec<_> = (0..8)
+            .map(|_| {
+                let (live, stamps) = (live.clone(), stamps.clone());
+                tokio::spawn(async move {
+                    for _ in 0..400 {
+                        let counted = live.recording().await;
+                        let stamp = zero.elapsed().as_millis() as u64;
+                        live.record(RequestClass::PanelQuery, Duration::from_millis(1), true);
+                        stamps.lock().unwrap().push(stamp);
+                        drop(counted);
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let mut cuts = Vec::new();
+        for _ in 0..20 {
+            let (counted, cut) = live
+                .cut(zero, |live| Some(live.window_state().unwrap()[1].count))
+                .await
+                .unwrap();
+            cuts.push((counted, cut));
+            tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+        for r in recorders {
+            r.await.unwrap();
+        }
+        let stamps = stamps.lock().unwrap();
+        assert_eq!(stamps.len(), 8 * 400);
+        let mut split = 0;
+        for (counted, cut) in cuts {
+            let below = stamps.iter().filter(|&&s| s < cut).count() as u64;
+            assert_eq!(counted, below, "cut at {cut} ms");
+            split += u64::from(below > 0 && below < stamps.len() as u64);
+        }
+        assert!(
+            split > 0,
+            "some cut fell while requests were being recorded"
+        );
+    }
 
     #[test]
     fn panel_answers_add_up_per_name_into_the_counters() {

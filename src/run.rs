@@ -212,8 +212,16 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     // The run's clock: the monitor's zero, and the one `goose_clock_offset_ms`
     // relates Goose's (the request log's) to, so a ladder stop's times convert.
     let clock = Instant::now();
+    let goose_zero: GooseZero = {
+        let context = context.clone();
+        Arc::new(move || context.goose_started.get().copied())
+    };
     let monitor = tokio::spawn(monitor(
-        (tokio::time::Instant::from_std(clock), plan.clone()),
+        (
+            tokio::time::Instant::from_std(clock),
+            plan.clone(),
+            goose_zero,
+        ),
         ladder,
         live.clone(),
         ladder_stop.clone(),
@@ -358,14 +366,10 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     meta.counters.http_outside_log = context.outside.snapshot();
     meta.counters.server_scrapes = scrapes.scrapes;
     meta.counters.server_scrape_failures = scrapes.failed;
-    meta.counters.goose_clock_offset_ms =
-        context
-            .goose_started
-            .get()
-            .map(|g| match g.checked_duration_since(clock) {
-                Some(after) => after.as_millis() as i64,
-                None => -(clock.duration_since(*g).as_millis() as i64),
-            });
+    meta.counters.goose_clock_offset_ms = context
+        .goose_started
+        .get()
+        .map(|g| goose_clock_offset_ms(clock, *g));
     meta.store(&run_dir)?;
     lock.release();
     let sandbox_counters = match sandbox {
@@ -673,6 +677,24 @@ const TICK: Duration = Duration::from_millis(500);
 /// hold, stop the ladder (through Goose's killswitch) when its condition holds over
 /// the current hold, and tell users when the plan is over.
 ///
+/// Goose's start (the request log's clock zero), once a user has started.
+type GooseZero = Arc<dyn Fn() -> Option<Instant> + Send + Sync>;
+
+/// Where Goose's clock starts on the run's clock, whole ms (run.json's
+/// `goose_clock_offset_ms`; the report converts with it).
+fn goose_clock_offset_ms(clock: Instant, goose_zero: Instant) -> i64 {
+    match goose_zero.checked_duration_since(clock) {
+        Some(after) => after.as_millis() as i64,
+        None => -(clock.duration_since(goose_zero).as_millis() as i64),
+    }
+}
+
+/// `goose_ms` on Goose's clock as the run's clock ms, such that the report's
+/// conversion back (minus `goose_clock_offset_ms`) gives `goose_ms` exactly.
+fn on_run_clock(goose_ms: u64, clock: Instant, goose_zero: Instant) -> u64 {
+    (goose_ms as i64 + goose_clock_offset_ms(clock, goose_zero)).max(0) as u64
+}
+
 /// The stop rule looks at the hold only, not the ramp: during the ramp fewer viewers
 /// than the step's count are running and the new ones are on their first loads, so
 /// the figures are not the step's; and the report judges the step on its hold, so a
@@ -685,7 +707,7 @@ const TICK: Duration = Duration::from_millis(500);
 /// stop or once the ladder held to its ceiling, and the killswitch ends the run
 /// after it.
 async fn monitor(
-    (start, plan): (tokio::time::Instant, Plan),
+    (start, plan, goose_zero): (tokio::time::Instant, Plan, GooseZero),
     ladder: Ladder,
     live: Arc<Live>,
     stop: Arc<Mutex<Option<LadderStop>>>,
@@ -755,20 +777,39 @@ async fn monitor(
         }
         let window = plan.stress_window_at(elapsed).cloned();
         if window.as_ref().map(|w| &w.name) != current.as_ref().map(|w| &w.name) {
-            live.begin_window();
             current = window;
-            current_from_ms = real.as_millis() as u64;
+            current_from_ms = match goose_zero() {
+                // A cut on the log's clock: the report then reads the very
+                // requests the stop rule counted (`Live::cut`).
+                Some(zero) => {
+                    let begun = live.cut(zero, |live| Some(live.begin_window())).await;
+                    let (_, cut) = begun.expect("a window always begins");
+                    on_run_clock(cut, start.into_std(), zero)
+                }
+                None => {
+                    live.begin_window();
+                    real.as_millis() as u64
+                }
+            };
         }
         let Some(step) = &current else { continue };
         if ladder.stop_when.when.is_empty() || step.kind != WindowKind::StressStep {
             continue;
         }
-        if let Some(reason) = live.exceeded(&ladder.stop_when) {
+        let decided = match goose_zero() {
+            Some(zero) => live
+                .cut(zero, |live| live.exceeded(&ladder.stop_when))
+                .await
+                .map(|(reason, cut)| (reason, on_run_clock(cut, start.into_std(), zero))),
+            None => live
+                .exceeded(&ladder.stop_when)
+                .map(|reason| (reason, start.elapsed().as_millis() as u64)),
+        };
+        if let Some((reason, at_ms)) = decided {
             // The page shows the reason: say the rule in plain words with it.
             let reason = format!("{reason} — the ladder {}", ladder.stop_when.words());
             // From here on the refine steps and the recovery phase keep real time.
             let elapsed = real;
-            let at_ms = elapsed.as_millis() as u64;
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
                 viewers: step.viewers,

@@ -360,8 +360,9 @@ pub struct LadderStop {
     pub refined_until_ms: Option<u64>,
     /// When the live stop rule began counting the step (a monitor tick after
     /// the step's start), ms since the attack started, on the clock of `at_ms`.
-    /// The stop decision judged the requests that finished between this and
-    /// `at_ms`; the report judges the step on the same requests, so the
+    /// The stop decision judged the requests recorded from this up to, not
+    /// including, `at_ms` (both cuts between log rows: `Live::cut`); the
+    /// report judges the step on the same requests, so the
     /// banner, the capacity line and the SLO table cite one count. Absent in
     /// older run.json files and distributed runs (whose manager judges the
     /// workers' merged windows): the step is then judged from its start.

@@ -899,7 +899,7 @@ pub struct Collected {
     /// What could not be read and was left out, in words, for the report's notes.
     pub notes: Vec<String>,
     /// The window a ladder stopped in, judged as the stop decision was: on the
-    /// requests recorded in `[from, to]` ms (see [`Collected::judge_as_stopped`]).
+    /// requests recorded in `[from, to)` ms (see [`Collected::judge_as_stopped`]).
     stopped: Option<Stopped>,
 }
 
@@ -913,7 +913,7 @@ fn windows_of(
     elapsed_ms: u64,
 ) -> impl Iterator<Item = usize> + '_ {
     let stopped_here = stopped
-        .filter(|s| (s.from_ms..=s.to_ms).contains(&elapsed_ms))
+        .filter(|s| (s.from_ms..s.to_ms).contains(&elapsed_ms))
         .map(|s| s.window);
     index
         .holding(elapsed_ms)
@@ -963,14 +963,15 @@ impl Collected {
         }
     }
 
-    /// Judge the window named `window` on the rows recorded between `from_ms`
-    /// and `to_ms` (the log's clock): the stress step a ladder stopped in,
-    /// counted as the live stop rule counted it. The live rule counts the
-    /// requests that finished from the moment it began watching the step (up
-    /// to a monitor tick after the step's start) to its decision
-    /// (`runfolder::LadderStop::judged_from_ms`, `at_ms`); a row's `elapsed`
-    /// is when it was recorded, as the request finished. The step's figures,
-    /// its SLO rows and the capacity line then cite the decision's own count.
+    /// Judge the window named `window` on the rows stamped from `from_ms` up
+    /// to, not including, `to_ms` (the log's clock): the stress step a ladder
+    /// stopped in, counted as the live stop rule counted it. The live rule
+    /// counts the requests recorded from the moment it began watching the step
+    /// (up to a monitor tick after the step's start) to its decision
+    /// (`runfolder::LadderStop::judged_from_ms`, `at_ms`), both cuts on the
+    /// log's clock between rows (`Live::cut`); a row's `elapsed` is when it was
+    /// recorded, as the request finished. The step's figures, its SLO rows and
+    /// the capacity line then cite the decision's own count.
     /// Call before any row is read.
     pub fn judge_as_stopped(&mut self, window: &str, from_ms: u64, to_ms: u64) {
         self.stopped = self

@@ -546,15 +546,17 @@ async fn load(
             break;
         };
         let name = &requests[i].name;
+        let counted = context.live.recording().await;
         request::record(user, method, name, &outcome).await?;
+        context
+            .live
+            .record(RequestClass::PanelQuery, outcome.elapsed, outcome.judged.ok);
+        drop(counted);
         if outcome.judged.ok {
             context
                 .live
                 .record_answer(name, answer.bytes, answer.series);
         }
-        context
-            .live
-            .record(RequestClass::PanelQuery, outcome.elapsed, outcome.judged.ok);
         if let (None, Some(e)) = (&first_error, &outcome.judged.error) {
             first_error = Some((outcome.status, format!("{}: {e}", requests[i].panel.title)));
         }
@@ -567,10 +569,12 @@ async fn load(
         retry_after: None,
     };
     let name = format!("load {} [{}]", plan.dashboard.title, view.class());
+    let counted = context.live.recording().await;
     request::record(user, "LOAD", &name, &load).await?;
     context
         .live
         .record(RequestClass::DashboardLoad, load.elapsed, load.judged.ok);
+    drop(counted);
     Ok(user.started.elapsed())
 }
 
