@@ -782,7 +782,12 @@ async fn monitor(
                 // A cut on the log's clock: the report then reads the very
                 // requests the stop rule counted (`Live::cut`).
                 Some(zero) => {
-                    let begun = live.cut(zero, |live| Some(live.begin_window())).await;
+                    let begun = live
+                        .cut(zero, |live| {
+                            live.begin_window();
+                            Some(())
+                        })
+                        .await;
                     let (_, cut) = begun.expect("a window always begins");
                     on_run_clock(cut, start.into_std(), zero)
                 }
