@@ -281,7 +281,19 @@ fn a_summary_with_every_optional_field_set_validates() {
         failed: 2,
         failures_by_kind: vec![("timeout".into(), 2)],
         commands: Some("start ok; stop ok".into()),
-        recovery: Some(super::recovery::Recovery::NotRecovered { within_ms: 5000 }),
+        // A span (resolution_ms) on the headline: the published schema once
+        // refused it there.
+        recovery: Some(super::recovery::Recovery::between(2000, 4000)),
+        recovery_by_class: vec![
+            super::faults::ClassRecovered {
+                class: crate::runfolder::RequestClass::PanelQuery,
+                recovery: super::recovery::Recovery::between(2000, 4000),
+            },
+            super::faults::ClassRecovered {
+                class: crate::runfolder::RequestClass::IngestBatch,
+                recovery: super::recovery::Recovery::NotRecovered { within_ms: 5000 },
+            },
+        ],
         recover_within_ms: Some(3000),
         verdict: Some(super::SloVerdict::Fail),
     }];
