@@ -377,6 +377,7 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
                 .filter(|s| s.window == w.window.name)
                 .map(|s| s.verdict),
         ),
+        replaced_by_refresh: w.replaced,
     }
 }
 
@@ -829,6 +830,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             error_rate: ratio(failed, requests),
             outside_log: meta.counters.outside_log_calls(),
             cancelled: c.cancelled,
+            replaced_by_refresh: c.replaced,
             operations,
         },
         overall: present(

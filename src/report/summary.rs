@@ -304,6 +304,11 @@ pub struct Totals {
     /// `requests`, `failed` and every latency.
     #[serde(default)]
     pub cancelled: u64,
+    /// Panel queries the dashboards' next refresh replaced in flight: sent
+    /// (the count check counts them), left out of `requests`, `failed` and
+    /// every latency.
+    #[serde(default)]
+    pub replaced_by_refresh: u64,
     /// Rows that are not HTTP calls, per class: dashboard loads, sync transforms,
     /// sync runs, freshness lags, generated fetches.
     #[serde(default)]
@@ -391,6 +396,11 @@ pub struct WindowStats {
     pub ingest: IngestAcc,
     /// Pass when every SLO with data held, fail when one failed.
     pub verdict: SloVerdict,
+    /// Panel queries the dashboards' next refresh replaced in flight
+    /// (`[viewers] busy_refresh = "cancel"`): sent, not in `requests`, no
+    /// latency, no failure.
+    #[serde(default)]
+    pub replaced_by_refresh: u64,
 }
 
 /// One SLO judged on one window.

@@ -254,6 +254,8 @@ pub struct Viewers {
     pub refresh: Option<Duration>,
     /// Auto-refreshes watched before the viewer changes the time range.
     pub refreshes_per_visit: u32,
+    /// What a refresh tick does while the previous load is still running.
+    pub busy_refresh: BusyRefresh,
     /// Think time between visits, uniformly drawn from this range.
     pub think_time: (Duration, Duration),
     /// Only query panels in the first screen (lazy loading).
@@ -265,6 +267,32 @@ pub struct Viewers {
     /// Where the Grafana version whose rules expand the queries
     /// ([`Dashboard::grafana`]) comes from.
     pub grafana_source: GrafanaSource,
+}
+
+/// What an auto-refresh tick does while the previous load still runs
+/// (`[viewers] busy_refresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyRefresh {
+    /// Cancel the queries in flight and load again, as Grafana does (its
+    /// query runners unsubscribe the running query before sending the new
+    /// one, and the browser aborts the HTTP request).
+    #[default]
+    Cancel,
+    /// Let the load finish and miss the tick: a self-throttling load no
+    /// browser makes (dashload's behaviour before; kept for comparison).
+    Skip,
+}
+
+impl BusyRefresh {
+    fn parse(text: &str) -> std::result::Result<BusyRefresh, String> {
+        match text {
+            "cancel" => Ok(BusyRefresh::Cancel),
+            "skip" => Ok(BusyRefresh::Skip),
+            other => Err(format!(
+                "busy_refresh: expected \"cancel\" (what Grafana does) or \"skip\", found {other:?}"
+            )),
+        }
+    }
 }
 
 /// Where the emulated Grafana version comes from.
@@ -1087,6 +1115,10 @@ impl Ctx<'_> {
             Some(n) => self.count_in(n, limits::REFRESHES_PER_VISIT, "refreshes_per_visit")?,
             None => 3,
         };
+        let busy_refresh = match &v.busy_refresh {
+            Some(b) => BusyRefresh::parse(b.get_ref()).or_else(|m| self.err(b.span(), m))?,
+            None => BusyRefresh::default(),
+        };
         let think_time = match &v.think_time {
             Some(t) => {
                 let (lo, hi) =
@@ -1185,6 +1217,7 @@ impl Ctx<'_> {
             max_parallel,
             refresh,
             refreshes_per_visit,
+            busy_refresh,
             think_time,
             first_screen_only,
             time_ranges,

@@ -100,6 +100,7 @@ pub struct RawViewers {
     pub max_parallel: Option<Spanned<u32>>,
     pub refresh: Option<Spanned<String>>,
     pub refreshes_per_visit: Option<Spanned<u32>>,
+    pub busy_refresh: Option<Spanned<String>>,
     pub think_time: Option<Spanned<String>>,
     pub first_screen_only: Option<bool>,
     pub grafana: Option<Spanned<String>>,

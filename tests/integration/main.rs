@@ -49,6 +49,7 @@
 
 mod bad_scenarios;
 mod book;
+mod busy_refresh;
 mod cli;
 mod cluster;
 mod cluster_trust;
