@@ -569,7 +569,9 @@ async fn load(
         }
         at
     });
-    let deadline = replace_at.map(|at| tokio::time::Instant::from_std(user.started + at));
+    // One timer for the whole load (not one armed per answer).
+    let mut tick =
+        replace_at.map(|at| Box::pin(tokio::time::sleep_until((user.started + at).into())));
     let mut replaced = false;
     loop {
         while next < requests.len() && in_flight.len() < plan.max_parallel.max(1) {
@@ -586,11 +588,11 @@ async fn load(
             ));
             next += 1;
         }
-        let done = match deadline {
-            Some(at) => tokio::select! {
+        let done = match tick.as_mut() {
+            Some(tick) => tokio::select! {
                 biased;
                 done = in_flight.next() => done,
-                _ = tokio::time::sleep_until(at) => {
+                _ = tick => {
                     replaced = true;
                     break;
                 }
