@@ -842,7 +842,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         TargetKind::Sandbox => Some(
             interrupt::unless_interrupted(
                 "before the load started: nothing was sent, no run folder written",
-                crate::run::start_sandbox(&scenario),
+                crate::run::prepare::start_sandbox(&scenario),
             )
             .await?,
         ),
@@ -1131,7 +1131,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             files: slot.received.keys().cloned().collect(),
         });
     }
-    let mut windows = crate::run::windows_as_run(
+    let mut windows = crate::run::ladder::windows_as_run(
         holds.real_windows(&plan.windows),
         ladder_stop.as_ref(),
         Vec::new(),
@@ -1637,7 +1637,7 @@ fn order_recovery(
     );
     book.recovery = Some(RecoveryOrder { at, ladder, reason });
     (
-        crate::run::recovery_window(phase, at.duration_since(t0)),
+        crate::run::ladder::recovery_window(phase, at.duration_since(t0)),
         at + phase.hold,
     )
 }
