@@ -5,26 +5,31 @@
 //! once the load is over, everything it started is stopped and the logs are
 //! closed.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use goose::prelude::*;
+use tokio::task::JoinHandle;
 
 use super::drain::{drain_timeout, end_of_load};
 use super::ladder::{Ladder, LadderOutcome};
 use super::monitor::{monitor, GooseZero};
 use super::prepare::{Folder, Prepared};
-use super::role::Load;
+use super::role::{Load, WorkerRole};
 use crate::cpu::{self, CpuLog};
 use crate::error::Result;
+use crate::faults::FaultRun;
 use crate::interrupt;
 use crate::judged_hold::Holds;
 use crate::live::Live;
+use crate::plan::Plan;
 use crate::sandbox::Sandbox;
 use crate::scenario::faults::{Fault, FaultAction};
+use crate::scenario::Scenario;
 use crate::server_metrics::scrape::ScrapeStats;
-use crate::users::{self, RunContext};
+use crate::users::{self, IngestLog, RunContext};
 
 /// A load that ran, with what the run folder's end needs.
 pub(super) struct Attacked {
@@ -65,16 +70,7 @@ pub(super) async fn attack(prepared: Prepared) -> Result<Attacked> {
         goose_verbose,
     } = prepared;
 
-    // The monitor: judges the ladder's stop condition per step, and wakes sleeping
-    // users when the plan is over.
     let outcome = LadderOutcome::default();
-    let mut ladder = Ladder::of(&scenario, &plan);
-    if worker.is_some() {
-        // The manager judges the ladder on every worker's figures, and orders
-        // the recovery phase on every worker at once.
-        ladder.stop_when.when.clear();
-        ladder.managed = true;
-    }
     // A previous run in this process may have ended through Goose's killswitch
     // (a ladder stop, the windows' end): Goose clears it only once the attack
     // starts, and until then the tasks below would take it for this run's end.
@@ -88,21 +84,13 @@ pub(super) async fn attack(prepared: Prepared) -> Result<Attacked> {
     // The run's clock: the monitor's zero, and the one `goose_clock_offset_ms`
     // relates Goose's (the request log's) to, so a ladder stop's times convert.
     let clock = Instant::now();
-    let goose_zero: GooseZero = {
-        let context = context.clone();
-        Arc::new(move || context.goose_started.get().copied())
-    };
-    let monitor = tokio::spawn(monitor(
-        (
-            tokio::time::Instant::from_std(clock),
-            plan.clone(),
-            goose_zero,
-        ),
-        ladder,
-        live.clone(),
-        outcome.clone(),
-        holds.clone(),
-    ));
+    let monitor = spawn_monitor(
+        (&scenario, &plan, worker.is_some()),
+        clock,
+        &context,
+        &outcome,
+        &holds,
+    );
 
     let status = tokio::spawn(crate::progress::show(
         plan.clone(),
@@ -114,39 +102,14 @@ pub(super) async fn attack(prepared: Prepared) -> Result<Attacked> {
         live.clone(),
         drain_timeout(&scenario),
     ));
-    // A distributed run's command faults run once: on worker 0, the sync job's
-    // (its loss stops the run anyway), never on every worker.
-    let faults: Vec<Fault> = scenario
-        .faults
-        .iter()
-        .filter(|f| match &worker {
-            Some(w) => w.runs_command_faults() || !matches!(f.action, FaultAction::Command { .. }),
-            None => true,
-        })
-        .cloned()
-        .collect();
-    let faults = crate::faults::FaultRun::start(
-        &faults,
-        sandbox.as_ref().map(|s| s.state().clone()),
-        &folder.run_dir,
-        clock,
-        {
-            let context = context.clone();
-            move || context.goose_started.get().copied()
-        },
+    let faults = start_faults(
+        &scenario,
+        worker.as_deref(),
+        sandbox.as_ref(),
+        (&folder.run_dir, clock),
+        &context,
     )?;
-    // The side logs are flushed every second, so `kill -9` loses at most a
-    // second of them (the request log flushes itself: `users::request_log`).
-    let flusher = {
-        let ingest = ingest.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(users::request_log::FLUSH_EVERY);
-            loop {
-                every.tick().await;
-                ingest.flush();
-            }
-        })
-    };
+    let flusher = spawn_flusher(ingest.clone());
     let cpu_log: Arc<Mutex<CpuLog>> = Arc::default();
     let sampler = tokio::spawn(cpu::sample(clock, cpu_log.clone()));
     // A distributed run's manager scrapes the target once for all its workers.
@@ -214,5 +177,82 @@ pub(super) async fn attack(prepared: Prepared) -> Result<Attacked> {
         ladder: outcome,
         scrapes,
         cpu_log,
+    })
+}
+
+/// The monitor beside the attack: judges the ladder's stop condition per step
+/// (a worker's manager judges it instead), and wakes sleeping users when the
+/// plan is over.
+fn spawn_monitor(
+    (scenario, plan, managed): (&Scenario, &Plan, bool),
+    clock: Instant,
+    context: &Arc<RunContext>,
+    outcome: &LadderOutcome,
+    holds: &Holds,
+) -> JoinHandle<()> {
+    let mut ladder = Ladder::of(scenario, plan);
+    if managed {
+        // The manager judges the ladder on every worker's figures, and orders
+        // the recovery phase on every worker at once.
+        ladder.stop_when.when.clear();
+        ladder.managed = true;
+    }
+    let goose_zero: GooseZero = {
+        let context = context.clone();
+        Arc::new(move || context.goose_started.get().copied())
+    };
+    tokio::spawn(monitor(
+        (
+            tokio::time::Instant::from_std(clock),
+            plan.clone(),
+            goose_zero,
+        ),
+        ladder,
+        context.live.clone(),
+        outcome.clone(),
+        holds.clone(),
+    ))
+}
+
+/// Start the scenario's faults on the run's `clock`. A distributed run's
+/// command faults run once: on worker 0, the sync job's (its loss stops the
+/// run anyway), never on every worker.
+fn start_faults(
+    scenario: &Scenario,
+    worker: Option<&dyn WorkerRole>,
+    sandbox: Option<&Sandbox>,
+    (run_dir, clock): (&Path, Instant),
+    context: &Arc<RunContext>,
+) -> Result<FaultRun> {
+    let faults: Vec<Fault> = scenario
+        .faults
+        .iter()
+        .filter(|f| match worker {
+            Some(w) => w.runs_command_faults() || !matches!(f.action, FaultAction::Command { .. }),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    FaultRun::start(
+        &faults,
+        sandbox.map(|s| s.state().clone()),
+        run_dir,
+        clock,
+        {
+            let context = context.clone();
+            move || context.goose_started.get().copied()
+        },
+    )
+}
+
+/// Flush the side logs every second, so `kill -9` loses at most a second of
+/// them (the request log flushes itself: `users::request_log`).
+fn spawn_flusher(ingest: IngestLog) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(users::request_log::FLUSH_EVERY);
+        loop {
+            every.tick().await;
+            ingest.flush();
+        }
     })
 }

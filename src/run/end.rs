@@ -14,7 +14,7 @@ use crate::cpu;
 use crate::error::{Error, Result};
 use crate::runfolder::recover;
 use crate::runfolder::{RunMeta, StageWindow};
-use crate::sandbox::SandboxCounters;
+use crate::sandbox::{Sandbox, SandboxCounters};
 
 /// A finished run folder.
 pub(super) struct Ended {
@@ -88,14 +88,7 @@ pub(super) async fn end(attacked: Attacked) -> Result<Ended> {
         .map(|g| goose_clock_offset_ms(clock, *g));
     meta.store(&run_dir)?;
     folder.lock.release();
-    let sandbox_counters = match sandbox {
-        Some(s) => {
-            let c = s.counters();
-            s.stop().await;
-            Some(c)
-        }
-        None => None,
-    };
+    let sandbox_counters = stop_sandbox(sandbox).await;
     if let Err(e) = outcome {
         // Thresholds are judged by our report. Goose refuses bad options before the
         // first request: that run never happened, so its folder goes. Any other
@@ -129,4 +122,13 @@ pub(super) async fn end(attacked: Attacked) -> Result<Ended> {
         meta,
         sandbox: sandbox_counters,
     })
+}
+
+/// Stop the embedded sandbox, if this process ran one, with what it counted.
+/// A distributed run's manager stops its own here too.
+pub(crate) async fn stop_sandbox(sandbox: Option<Sandbox>) -> Option<SandboxCounters> {
+    let sandbox = sandbox?;
+    let counted = sandbox.counters();
+    sandbox.stop().await;
+    Some(counted)
 }

@@ -16,18 +16,16 @@
 
 mod attack;
 mod drain;
-mod end;
+pub(crate) mod end;
 pub mod ladder;
 mod monitor;
 mod options;
 pub mod prepare;
+pub(crate) mod report;
 pub mod role;
 
-use std::path::PathBuf;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::interrupt::{self, Stage};
-use crate::report::{render_run, ReportOptions, ReportOutcome};
 
 pub use options::{RunOptions, RunResult};
 pub use role::WorkerRole;
@@ -47,26 +45,11 @@ async fn phases(options: RunOptions) -> Result<RunResult> {
     let prepared = prepare::prepare(options).await?;
     let attacked = attack::attack(prepared).await?;
     let ended = end::end(attacked).await?;
-    interrupt::enter(Stage::Rendering(ended.run_dir.clone()));
-    let report = match report_options {
-        Some(options) => Some(report(ended.run_dir.clone(), options).await?),
-        None => None,
-    };
+    let report = report::report(&ended.run_dir, report_options).await?;
     Ok(RunResult {
         run_dir: ended.run_dir,
         meta: ended.meta,
         report,
         sandbox: ended.sandbox,
     })
-}
-
-/// Render the finished run's report, its progress shown.
-async fn report(run_dir: PathBuf, options: ReportOptions) -> Result<ReportOutcome> {
-    let options = ReportOptions {
-        progress: true,
-        ..options
-    };
-    tokio::task::spawn_blocking(move || render_run(&run_dir, &options))
-        .await
-        .map_err(|e| Error::Report(format!("report rendering panicked: {e}")))?
 }

@@ -93,11 +93,7 @@ pub(super) async fn prepare(options: RunOptions) -> Result<Prepared> {
     let scenario = Arc::new(scenario);
 
     let started = Utc::now();
-    let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
-    let lock = RunLock::acquire(&run_dir)?;
-    interrupt::enter(Stage::Running(run_dir.clone()));
-    let partial = run_dir.join(recover::PARTIAL);
-    std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+    let (run_dir, lock, partial) = open_folder(&options.reports_dir, started, &scenario.name)?;
 
     let live = Arc::new(Live::default());
     let ingest = IngestLog::create(&partial.join(files::INGEST))?;
@@ -184,6 +180,23 @@ pub(super) async fn prepare(options: RunOptions) -> Result<Prepared> {
         goose,
         goose_verbose,
     })
+}
+
+/// Open the run folder of a run `started` now: created under `reports_dir`,
+/// its lock held, its `.partial/` made (the run's files until complete); a
+/// signal from here on names it. Returns the folder, its lock and `.partial/`.
+/// A distributed run's manager opens its folder here too.
+pub(crate) fn open_folder(
+    reports_dir: &Path,
+    started: DateTime<Utc>,
+    name: &str,
+) -> Result<(PathBuf, RunLock, PathBuf)> {
+    let run_dir = runfolder::create_run_dir(reports_dir, started, name)?;
+    let lock = RunLock::acquire(&run_dir)?;
+    interrupt::enter(Stage::Running(run_dir.clone()));
+    let partial = run_dir.join(recover::PARTIAL);
+    std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
+    Ok((run_dir, lock, partial))
 }
 
 /// The stack, ready for the load: the embedded sandbox (started) or the
