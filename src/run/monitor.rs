@@ -157,8 +157,9 @@ pub(super) async fn monitor(
         if let Some((reason, at_ms)) = decided {
             // The page shows the reason: say the rule in plain words with it.
             let reason = format!("{reason} — the ladder {}", ladder.stop_when.words());
-            // From here on the refine steps and the recovery phase keep real time.
-            let elapsed = real;
+            // From here on the refine steps and the recovery phase keep real
+            // time, from the stop: the cut above may have waited past `real`.
+            let elapsed = start.elapsed().max(Duration::from_millis(at_ms));
             *stop.lock().expect("ladder stop lock") = Some(LadderStop {
                 step: step.name.clone(),
                 viewers: step.viewers,
