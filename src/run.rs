@@ -328,6 +328,9 @@ async fn run_installed(options: RunOptions) -> Result<RunResult> {
     flusher.abort();
     request_log.finish()?;
     ingest.finish()?;
+    if let Some(live_viewers) = &context.live_viewers {
+        live_viewers.finish().await;
+    }
     let scrapes = match scraper {
         // After a signal the run ends now: no last scrape.
         Some(s) => s.finish(interrupt::count() == 0).await,

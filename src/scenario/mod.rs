@@ -8,6 +8,7 @@ pub mod faults;
 pub mod file;
 pub mod hold;
 pub mod limits;
+pub mod live;
 pub mod overrides;
 mod queryable;
 mod raw;
@@ -52,6 +53,8 @@ pub struct Scenario {
     pub target: Target,
     /// Dashboard viewers, if the scenario has any.
     pub viewers: Option<Viewers>,
+    /// `[live]`: viewers' Grafana Live sessions and their publisher.
+    pub live: Option<live::LiveViewers>,
     /// The sync job.
     pub sync: SyncJob,
     /// Planned stages.
@@ -661,6 +664,7 @@ impl Ctx<'_> {
         if let (Some(v), Some(t)) = (&viewers, &raw.target) {
             self.check_inputs(t.get_ref(), &v.dashboard)?;
         }
+        let live = self.live(raw.live.as_ref(), viewers.as_ref(), target.kind)?;
         let sync = self.sync(raw.sync.as_ref())?;
         if target.kind == TargetKind::Grafana && target.write.is_none() && sync.users > 0 {
             let span = raw.target.as_ref().map_or(0..0, |t| t.span());
@@ -742,6 +746,7 @@ impl Ctx<'_> {
             seed: raw.seed.unwrap_or(42),
             target,
             viewers,
+            live,
             sync,
             stages,
             stress,

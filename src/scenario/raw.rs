@@ -18,6 +18,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub target: Option<Spanned<RawTarget>>,
     pub viewers: Option<Spanned<RawViewers>>,
+    /// `[live]`: Grafana Live sessions for (a share of) the viewers.
+    pub live: Option<Spanned<super::live::RawLive>>,
     pub sync: Option<Spanned<RawSync>>,
     #[serde(default)]
     pub stages: Vec<Spanned<RawStage>>,
