@@ -318,7 +318,8 @@ impl Connection {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let (mut sink, mut stream) = ws.split();
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let close = loop {
             tokio::select! {
                 msg = stream.next() => {
@@ -403,9 +404,12 @@ impl Connection {
                 Answer::Disconnect(BAD_REQUEST.0, BAD_REQUEST.1)
             };
         };
-        let reply = |kind: &str, body: Value| Answer::Reply(json!({"id": id, kind: body}).to_string());
+        let reply =
+            |kind: &str, body: Value| Answer::Reply(json!({"id": id, kind: body}).to_string());
         let error = |code: u32, message: &str| {
-            Answer::Reply(json!({"id": id, "error": {"code": code, "message": message}}).to_string())
+            Answer::Reply(
+                json!({"id": id, "error": {"code": code, "message": message}}).to_string(),
+            )
         };
         if let Some(_connect) = cmd.get("connect") {
             if self.connected {
@@ -518,7 +522,10 @@ async fn push(
     }
     for (measurement, points) in by_measurement {
         let channel = format!("stream/{stream_id}/{measurement}");
-        state.inner.live.publish(&channel, &data_frame(measurement, &points));
+        state
+            .inner
+            .live
+            .publish(&channel, &data_frame(measurement, &points));
     }
     StatusCode::OK.into_response()
 }

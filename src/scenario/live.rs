@@ -152,7 +152,10 @@ impl Ctx<'_> {
                 );
             }
             if channels.contains(c.get_ref()) {
-                return self.err(c.span(), format!("channel `{}` is listed twice", c.get_ref()));
+                return self.err(
+                    c.span(),
+                    format!("channel `{}` is listed twice", c.get_ref()),
+                );
             }
             channels.push(c.get_ref().clone());
         }
@@ -224,6 +227,18 @@ mod tests {
         assert_eq!(live.channels.len(), 2);
         assert_eq!(live.publisher, None);
         assert_eq!(parse("").1.unwrap().live, None);
+    }
+
+    #[test]
+    fn the_sandboxs_live_connection_limit_is_set_in_its_section() {
+        let (_d, s) = parse("[sandbox]\nlive_max_connections = 5\n");
+        assert_eq!(s.unwrap().sandbox.live_max_connections, 5);
+        let (_d, s) = parse("");
+        assert_eq!(s.unwrap().sandbox.live_max_connections, 100);
+        assert_eq!(
+            error("[sandbox]\nlive_max_connections = 0\n"),
+            "DIR/s.toml:8:24: live_max_connections 0 must be between 1 and 1000000"
+        );
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub struct SandboxTuning {
     /// `overload = "shed"`: a short query queue (16), so overload is
     /// refused with fast 503s before anyone waits long.
     pub shed: bool,
+    /// Grafana Live connections the sandbox allows at once (default 100, as Grafana).
+    pub live_max_connections: usize,
 }
 
 impl Default for SandboxTuning {
@@ -106,6 +108,7 @@ impl Default for SandboxTuning {
             write_cost: 1.0,
             stall: false,
             shed: false,
+            live_max_connections: crate::sandbox::http_live::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -884,6 +887,19 @@ impl Ctx<'_> {
                 }
                 *slot = f;
             }
+        }
+        if let Some(n) = &raw.get_ref().live_max_connections {
+            const MOST: i64 = 1_000_000;
+            if !(1..=MOST).contains(n.get_ref()) {
+                return self.err(
+                    n.span(),
+                    format!(
+                        "live_max_connections {} must be between 1 and {MOST}",
+                        n.get_ref()
+                    ),
+                );
+            }
+            tuning.live_max_connections = *n.get_ref() as usize;
         }
         if let Some(o) = &raw.get_ref().overload {
             match o.get_ref().as_str() {

@@ -212,7 +212,10 @@ impl Endpoints {
 
     /// The Grafana Live WebSocket handshake (`GET /api/live/ws`), with the
     /// credentials the other Grafana calls carry.
-    pub fn live_socket(&self) -> std::result::Result<tokio_tungstenite::tungstenite::handshake::client::Request, String> {
+    pub fn live_socket(
+        &self,
+    ) -> std::result::Result<tokio_tungstenite::tungstenite::handshake::client::Request, String>
+    {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let mut url = self.url("/api/live/ws");
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };

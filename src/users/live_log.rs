@@ -139,7 +139,10 @@ impl LiveLog {
                 &reason,
             ]);
             if let Err(e) = written {
-                eprintln!("dashload: {}: {e}; the live log stops here", self.path.display());
+                eprintln!(
+                    "dashload: {}: {e}; the live log stops here",
+                    self.path.display()
+                );
                 *guard = None;
             }
         }
@@ -150,7 +153,10 @@ impl LiveLog {
         let mut guard = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(out) = guard.as_mut() {
             if let Err(e) = out.flush() {
-                eprintln!("dashload: {}: {e}; the live log stops here", self.path.display());
+                eprintln!(
+                    "dashload: {}: {e}; the live log stops here",
+                    self.path.display()
+                );
                 *guard = None;
             }
         }

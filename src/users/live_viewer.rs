@@ -85,11 +85,11 @@ impl Shared {
 }
 
 /// True when the viewer numbered `number` (0, 1, …) holds a live session: the
-/// share spread evenly over the arrivals (50 % → every other viewer, from the first).
+/// share spread evenly over the arrivals, from the first (50 % → 0, 2, 4, …),
+/// so any share gives the first viewer one.
 pub fn selected(number: u64, share: f64) -> bool {
-    let before = (number as f64 * share + 1e-9).floor();
-    let after = ((number + 1) as f64 * share + 1e-9).floor();
-    after > before || (number == 0 && share > 0.0)
+    let up_to = |n: u64| (n as f64 * share - 1e-9).ceil();
+    up_to(number + 1) > up_to(number)
 }
 
 impl LivePlan {
@@ -127,12 +127,18 @@ impl LivePlan {
                     p.clone(),
                     self.cancel.child_token(),
                 ));
-                self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+                self.tasks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(task);
             }
         });
         let token = self.cancel.child_token();
         let task = tokio::spawn(session(self.shared.clone(), number, token.clone()));
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
         Some(LiveSession(Arc::new(token.drop_guard())))
     }
 
@@ -158,9 +164,8 @@ enum Incoming {
     Closed(String),
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn receive(ws: &mut Socket) -> Incoming {
     loop {
@@ -215,7 +220,8 @@ impl Session {
                 out.push("{}".to_string());
                 continue;
             }
-            if let Some(publication) = reply.get("push").and_then(|p| p.get("pub").map(|x| (p, x))) {
+            if let Some(publication) = reply.get("push").and_then(|p| p.get("pub").map(|x| (p, x)))
+            {
                 let (push, publication) = publication;
                 let channel = push.get("channel").and_then(Value::as_str).unwrap_or("");
                 self.delivery(channel, publication, received_ns);
@@ -272,7 +278,10 @@ impl Session {
 
     fn delivery(&mut self, channel: &str, publication: &Value, received_ns: i64) {
         let mut row = self.shared.row(self.viewer, LiveEvent::Delivery, channel);
-        row.offset = publication.get("offset").and_then(Value::as_u64).unwrap_or(0);
+        row.offset = publication
+            .get("offset")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         if row.offset > 0 {
             let last = self.offsets.insert(channel.to_string(), row.offset);
             if let Some(last) = last.filter(|&l| row.offset > l + 1) {
@@ -292,7 +301,11 @@ fn sent_ns(data: Option<&Value>) -> Option<i64> {
     let column = fields
         .iter()
         .position(|f| f.get("name").and_then(Value::as_str) == Some(SENT_FIELD))?;
-    data.get("data")?.get("values")?.get(column)?.get(0)?.as_i64()
+    data.get("data")?
+        .get("values")?
+        .get(column)?
+        .get(0)?
+        .as_i64()
 }
 
 fn now_ns() -> i64 {

@@ -6,9 +6,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::sandbox::{Sandbox, SandboxConfig};
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn sandbox(max_connections: usize) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -33,7 +32,10 @@ async fn send(ws: &mut Ws, frame: Value) {
 async fn next(ws: &mut Ws) -> Result<Value, (u16, String)> {
     let wait = std::time::Duration::from_secs(5);
     loop {
-        match tokio::time::timeout(wait, ws.next()).await.expect("a frame in 5 s") {
+        match tokio::time::timeout(wait, ws.next())
+            .await
+            .expect("a frame in 5 s")
+        {
             Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(t.as_str()).unwrap()),
             Some(Ok(Message::Close(Some(f)))) => {
                 return Err((u16::from(f.code), f.reason.to_string()))
@@ -85,10 +87,20 @@ async fn a_push_reaches_every_subscriber_as_a_numbered_data_frame() {
         .collect();
     assert_eq!(
         replies,
-        vec![json!({"id": 2, "subscribe": {}}), json!({"id": 3, "subscribe": {}})]
+        vec![
+            json!({"id": 2, "subscribe": {}}),
+            json!({"id": 3, "subscribe": {}})
+        ]
     );
-    send(&mut b, json!({"id": 2, "subscribe": {"channel": "stream/toggl/entries"}})).await;
-    assert_eq!(next(&mut b).await.unwrap(), json!({"id": 2, "subscribe": {}}));
+    send(
+        &mut b,
+        json!({"id": 2, "subscribe": {"channel": "stream/toggl/entries"}}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut b).await.unwrap(),
+        json!({"id": 2, "subscribe": {}})
+    );
 
     let body = "entries,user=ann sent_ns=1700000000000000000i,hours=1.5 1700000000000000000\nentries,user=bob sent_ns=1700000000000000001i 1700000000001000000\ncpu value=1";
     assert_eq!(push(&sandbox, "toggl", body).await.0, 200);
@@ -127,8 +139,15 @@ async fn a_push_reaches_every_subscriber_as_a_numbered_data_frame() {
     assert_eq!(live.deliveries, 4);
     assert_eq!(live.connections_open, 2);
     assert_eq!(live.subscriptions, 3);
-    send(&mut a, json!({"id": 4, "unsubscribe": {"channel": "stream/toggl/entries"}})).await;
-    assert_eq!(next(&mut a).await.unwrap(), json!({"id": 4, "unsubscribe": {}}));
+    send(
+        &mut a,
+        json!({"id": 4, "unsubscribe": {"channel": "stream/toggl/entries"}}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut a).await.unwrap(),
+        json!({"id": 4, "unsubscribe": {}})
+    );
     a.close(None).await.unwrap();
     while a.next().await.is_some() {}
     assert_eq!(push(&sandbox, "toggl", "entries sent_ns=6i").await.0, 200);
@@ -166,7 +185,11 @@ async fn protocol_errors_get_centrifuges_codes() {
     let sandbox = sandbox(100).await;
     // A command before connect is a bad request.
     let mut ws = open(&sandbox).await;
-    send(&mut ws, json!({"id": 1, "subscribe": {"channel": "stream/a/b"}})).await;
+    send(
+        &mut ws,
+        json!({"id": 1, "subscribe": {"channel": "stream/a/b"}}),
+    )
+    .await;
     assert_eq!(next(&mut ws).await, Err((3501, "bad request".to_string())));
     // So is a frame that is not JSON.
     let mut ws = open(&sandbox).await;
@@ -175,14 +198,26 @@ async fn protocol_errors_get_centrifuges_codes() {
 
     let mut ws = open(&sandbox).await;
     connect(&mut ws).await;
-    send(&mut ws, json!({"id": 2, "subscribe": {"channel": "nowhere"}})).await;
+    send(
+        &mut ws,
+        json!({"id": 2, "subscribe": {"channel": "nowhere"}}),
+    )
+    .await;
     assert_eq!(
         next(&mut ws).await.unwrap(),
         json!({"id": 2, "error": {"code": 102, "message": "unknown channel"}})
     );
-    send(&mut ws, json!({"id": 3, "subscribe": {"channel": "grafana/dashboard/uid/abc"}})).await;
+    send(
+        &mut ws,
+        json!({"id": 3, "subscribe": {"channel": "grafana/dashboard/uid/abc"}}),
+    )
+    .await;
     next(&mut ws).await.unwrap();
-    send(&mut ws, json!({"id": 4, "subscribe": {"channel": "grafana/dashboard/uid/abc"}})).await;
+    send(
+        &mut ws,
+        json!({"id": 4, "subscribe": {"channel": "grafana/dashboard/uid/abc"}}),
+    )
+    .await;
     assert_eq!(
         next(&mut ws).await.unwrap(),
         json!({"id": 4, "error": {"code": 105, "message": "already subscribed"}})

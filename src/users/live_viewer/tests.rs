@@ -44,15 +44,17 @@ fn rows(dir: &tempfile::TempDir, s: &Session) -> Vec<LiveRow> {
 fn a_share_picks_evenly_spread_viewers() {
     let picked = |share: f64| (0..8).filter(|&n| selected(n, share)).collect::<Vec<u64>>();
     assert_eq!(picked(1.0), [0, 1, 2, 3, 4, 5, 6, 7]);
-    assert_eq!(picked(0.5), [0, 1, 3, 5, 7]);
-    assert_eq!(picked(0.25).len(), 3);
+    assert_eq!(picked(0.5), [0, 2, 4, 6]);
+    assert_eq!(picked(0.25), [0, 4]);
+    assert_eq!(picked(0.01), [0]);
 }
 
 #[test]
 fn replies_pings_and_publications_become_rows_and_answers() {
     let (dir, mut s) = session(&["stream/d/probe", "stream/d/other"]);
     // The connect reply: both subscribes go out in one frame.
-    let out = s.frame(r#"{"id":1,"connect":{"client":"c1","version":"0.0.0","ping":25,"pong":true}}"#);
+    let out =
+        s.frame(r#"{"id":1,"connect":{"client":"c1","version":"0.0.0","ping":25,"pong":true}}"#);
     assert_eq!(
         out,
         ["{\"id\":2,\"subscribe\":{\"channel\":\"stream/d/probe\"}}\n{\"id\":3,\"subscribe\":{\"channel\":\"stream/d/other\"}}"]
@@ -89,7 +91,10 @@ fn replies_pings_and_publications_become_rows_and_answers() {
     );
     let deliveries = &rows[3..];
     assert_eq!(
-        deliveries.iter().map(|r| (r.offset, r.missed)).collect::<Vec<_>>(),
+        deliveries
+            .iter()
+            .map(|r| (r.offset, r.missed))
+            .collect::<Vec<_>>(),
         [(7, 0), (8, 0), (11, 2)]
     );
     for d in deliveries {
