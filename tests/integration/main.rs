@@ -69,6 +69,7 @@ mod killed_run;
 mod ladder_stop;
 mod lifecycle;
 mod live_status;
+mod live_viewers;
 mod old_and_flux_dashboards;
 mod ops_small;
 mod progress;
