@@ -68,6 +68,7 @@ mod judged_hold;
 mod killed_run;
 mod ladder_stop;
 mod lifecycle;
+mod live_official_client;
 mod live_status;
 mod live_viewers;
 mod old_and_flux_dashboards;
