@@ -63,3 +63,57 @@ fn the_sandbox_delivered_exactly_what_the_live_viewers_received() {
         .collect();
     assert!(latencies.iter().all(|&l| l < 5_000_000), "{latencies:?}");
 }
+
+/// Past the sandbox's Live connection limit, the viewers that could not connect
+/// are counted with the server's reason (Centrifuge's 3504), in live.csv and in
+/// summary.json, and the others still receive.
+#[test]
+fn viewers_past_the_live_connection_limit_are_refused_with_the_servers_reason() {
+    let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let path = dir.path().join("scenarios/live-limit.toml");
+    std::fs::write(
+        &path,
+        "name = \"live-limit\"\n[target]\nkind = \"sandbox\"\n[sandbox]\nlive_max_connections = 2\n\
+         [viewers]\ndashboard = \"dashboards/toggl-overview.json\"\nrefresh = \"5s\"\n\
+         [live]\nstream = \"dashload\"\nrate = 10\n\
+         [[stages]]\nusers = 5\nramp = \"1s\"\nhold = \"6s\"\n",
+    )
+    .unwrap();
+    let options = RunOptions {
+        scenario: path,
+        reports_dir: dir.path().join("reports"),
+        report: Default::default(),
+        goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
+        goose_shape: false,
+        goose_total_users: None,
+        render: true,
+        overrides: dashload::scenario::Overrides::none(),
+    };
+    let result = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(options))
+        .expect("the run succeeds");
+    let sandbox = result.sandbox.expect("a sandbox run").live;
+    assert_eq!(
+        (sandbox.connections_total, sandbox.connections_refused),
+        (2, 3)
+    );
+    let rows = live_log::read(&result.run_dir.join(live_log::LIVE)).unwrap();
+    let refused: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.event == LiveEvent::Connect && !r.ok)
+        .map(|r| r.reason.as_str())
+        .collect();
+    assert_eq!(refused, ["3504 connection limit"; 3]);
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(result.run_dir.join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    let live = &summary["live"];
+    assert_eq!(live["sessions"], 5);
+    assert_eq!(live["connected"], 2);
+    assert_eq!(live["connect_failures"]["3504 connection limit"], 3);
+    assert_eq!(live["messages"], sandbox.deliveries);
+    assert!(sandbox.deliveries > 0);
+}
