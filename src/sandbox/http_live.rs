@@ -15,7 +15,10 @@
 //!   `{"id":2,"error":{"code":105,"message":"already subscribed"}}` (102 unknown channel);
 //! - `{"id":3,"unsubscribe":{"channel":…}}` → `{"id":3,"unsubscribe":{}}`;
 //! - `{}` is the client's pong to the server's `{}` ping, sent every 25 s;
-//! - a command before `connect`, or one that is not JSON, closes with 3501 `bad request`.
+//! - a command before `connect`, or one that is not JSON, closes with 3501 `bad request`;
+//!   no `connect` within 10 s closes with 3502 `stale`; a 129th channel on one
+//!   connection closes with 3505 `channel limit` (Centrifugo's default limit), a
+//!   channel name past 255 bytes is refused with 106 `limit exceeded`.
 //!
 //! Publications are pushed as `{"push":{"channel":…,"pub":{"data":…,"offset":N}}}`.
 //! Grafana's stream channels keep no history, so it sends no offset; the sandbox
@@ -67,6 +70,22 @@ const MAX_FRAME: usize = 65_536;
 const BAD_REQUEST: (u16, &str) = (3501, "bad request");
 const CONNECTION_LIMIT: (u16, &str) = (3504, "connection limit");
 const SLOW: (u16, &str) = (3008, "slow");
+const STALE: (u16, &str) = (3502, "stale");
+const CHANNEL_LIMIT: (u16, &str) = (3505, "channel limit");
+
+/// Channels one connection may hold (Centrifugo's default `client_channel_limit`).
+const MAX_CHANNELS: usize = 128;
+
+/// Longest channel name (Centrifugo's default `channel_max_length`).
+const MAX_CHANNEL_LEN: usize = 255;
+
+/// How long a socket may stay open without `connect` (Centrifuge closes such a
+/// stale connection; shorter in tests).
+const STALE_AFTER: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(10)
+};
 
 /// What the Live endpoints counted, for tests, `/debug/vars` and the run summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -318,6 +337,8 @@ impl Connection {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let (mut sink, mut stream) = ws.split();
+        let stale = tokio::time::sleep(STALE_AFTER);
+        tokio::pin!(stale);
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         let close = loop {
@@ -361,6 +382,7 @@ impl Connection {
                         break Some(SLOW);
                     }
                 }
+                _ = &mut stale, if !self.connected => break Some(STALE),
                 _ = ping.tick(), if self.connected => {
                     if sink.send(Message::text("{}")).await.is_err() {
                         break None;
@@ -442,11 +464,17 @@ impl Connection {
             let Some(channel) = channel_of(body).filter(|c| !c.is_empty()) else {
                 return Answer::Disconnect(BAD_REQUEST.0, BAD_REQUEST.1);
             };
+            if channel.len() > MAX_CHANNEL_LEN {
+                return error(106, "limit exceeded");
+            }
             if !grafana_channel(&channel) {
                 return error(102, "unknown channel");
             }
             if self.channels.contains(&channel) {
                 return error(105, "already subscribed");
+            }
+            if self.channels.len() >= MAX_CHANNELS {
+                return Answer::Disconnect(CHANNEL_LIMIT.0, CHANNEL_LIMIT.1);
             }
             self.state
                 .inner

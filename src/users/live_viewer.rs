@@ -282,7 +282,8 @@ impl Session {
             .get("offset")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        if row.offset > 0 {
+        // Offsets only of the channels asked for: a server cannot grow the map.
+        if row.offset > 0 && self.shared.channels.iter().any(|c| c == channel) {
             let last = self.offsets.insert(channel.to_string(), row.offset);
             if let Some(last) = last.filter(|&l| row.offset > l + 1) {
                 row.missed = row.offset - last - 1;

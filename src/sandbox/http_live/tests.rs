@@ -232,6 +232,43 @@ async fn protocol_errors_get_centrifuges_codes() {
 }
 
 #[tokio::test]
+async fn untrusted_clients_are_bounded_stale_sockets_closed_and_channels_capped() {
+    let sandbox = sandbox(100).await;
+    // A socket that never connects is closed as stale.
+    let mut idle = open(&sandbox).await;
+    assert_eq!(next(&mut idle).await, Err((3502, "stale".to_string())));
+
+    let mut ws = open(&sandbox).await;
+    connect(&mut ws).await;
+    let long = format!("stream/s/{}", "x".repeat(300));
+    send(&mut ws, json!({"id": 2, "subscribe": {"channel": long}})).await;
+    assert_eq!(next(&mut ws).await.unwrap()["error"]["code"], 106);
+    for i in 0..128 {
+        let channel = format!("stream/s/m{i}");
+        send(
+            &mut ws,
+            json!({"id": 10 + i, "subscribe": {"channel": channel}}),
+        )
+        .await;
+        assert_eq!(next(&mut ws).await.unwrap()["subscribe"], json!({}));
+    }
+    send(
+        &mut ws,
+        json!({"id": 999, "subscribe": {"channel": "stream/s/one-more"}}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut ws).await,
+        Err((3505, "channel limit".to_string()))
+    );
+    // Its subscriptions went with it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let live = sandbox.counters().live;
+    assert_eq!((live.subscriptions, live.connections_open), (0, 0));
+    sandbox.stop().await;
+}
+
+#[tokio::test]
 async fn push_and_upgrade_refuse_bad_requests_over_http() {
     let sandbox = sandbox(100).await;
     let (status, text) = push(&sandbox, "toggl", "entries,=x y").await;
