@@ -4,8 +4,8 @@
 //! delivery latency (push sent → received), the publications their offsets say
 //! were missed, the server's disconnects, and the publisher's pushes.
 //!
-//! One call from each output: `read` (summary.json), `console_line`, `section`
-//! (the page).
+//! One call from each output: `read` (summary.json), `console_line`,
+//! `markdown_line`, `section` (the page).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -174,6 +174,13 @@ pub fn console_line(s: &super::summary::Summary) -> Option<String> {
         line.push_str(&format!("; disconnected: {}", reasons(&l.disconnects)));
     }
     Some(line)
+}
+
+/// The Markdown summary's Live paragraph: the console line's figures.
+pub fn markdown_line(s: &super::summary::Summary) -> Option<String> {
+    let line = console_line(s)?;
+    let figures = line.trim_start_matches("live").trim_start();
+    Some(format!("Live: {figures}."))
 }
 
 /// The page's Live table.

@@ -14,10 +14,14 @@ use crate::util::{workspace, ATTACK};
 fn the_sandbox_delivered_exactly_what_the_live_viewers_received() {
     let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace();
+    let markdown = dir.path().join("summary.md");
     let options = RunOptions {
         scenario: dir.path().join("scenarios/live.toml"),
         reports_dir: dir.path().join("reports"),
-        report: Default::default(),
+        report: dashload::report::ReportOptions {
+            markdown: Some(markdown.clone()),
+            ..Default::default()
+        },
         goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
         goose_shape: false,
         goose_total_users: None,
@@ -62,6 +66,25 @@ fn the_sandbox_delivered_exactly_what_the_live_viewers_received() {
         .map(|r| r.duration_us.expect("probe points carry their send time"))
         .collect();
     assert!(latencies.iter().all(|&l| l < 5_000_000), "{latencies:?}");
+
+    // Every output carries the Live figures.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(result.run_dir.join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["live"]["messages"], deliveries);
+    assert_eq!(summary["live"]["connected"], 4);
+    assert!(summary["live"]["delivery_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let line = "live      4/4 connected";
+    let report = result.report.expect("rendered");
+    assert!(report.text.contains(line), "{}", report.text);
+    let md = std::fs::read_to_string(&markdown).unwrap();
+    assert!(md.contains("Live: 4/4 connected"), "{md}");
+    let page = std::fs::read_to_string(result.run_dir.join("report.html")).unwrap();
+    assert!(page.contains("<section id=\"live\">"));
+    assert!(page.contains(&format!(
+        "<tr><td>Messages received</td><td>{deliveries}</td></tr>"
+    )));
 }
 
 /// Past the sandbox's Live connection limit, the viewers that could not connect
