@@ -140,3 +140,50 @@ fn viewers_past_the_live_connection_limit_are_refused_with_the_servers_reason() 
     assert_eq!(live["messages"], sandbox.deliveries);
     assert!(sandbox.deliveries > 0);
 }
+
+/// The stages govern the live sessions: when the load drops from 4 viewers to
+/// 1, three sessions close as their viewers leave, the last at the run's end.
+#[test]
+fn live_sessions_close_when_their_viewers_leave() {
+    let _one_attack_at_a_time = ATTACK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace();
+    let path = dir.path().join("scenarios/live-down.toml");
+    std::fs::write(
+        &path,
+        "name = \"live-down\"\n[target]\nkind = \"sandbox\"\n\
+         [viewers]\ndashboard = \"dashboards/toggl-overview.json\"\nrefresh = \"2s\"\nrefreshes_per_visit = 1\nthink_time = \"1s..1s\"\n\
+         [sync]\nusers = 0\n[live]\nstream = \"dashload\"\nrate = 5\n\
+         [[stages]]\nusers = 4\nramp = \"1s\"\nhold = \"5s\"\n\
+         [[stages]]\nusers = 1\nramp = \"1s\"\nhold = \"6s\"\n",
+    )
+    .unwrap();
+    let options = RunOptions {
+        scenario: path,
+        reports_dir: dir.path().join("reports"),
+        report: Default::default(),
+        goose: GooseConfiguration::parse_args_default(&["--quiet"]).unwrap(),
+        goose_shape: false,
+        goose_total_users: None,
+        render: false,
+        overrides: dashload::scenario::Overrides::none(),
+    };
+    let result = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(run(options))
+        .expect("the run succeeds");
+    let rows = live_log::read(&result.run_dir.join(live_log::LIVE)).unwrap();
+    let mut closes: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.event == LiveEvent::Close)
+        .map(|r| r.elapsed_ms)
+        .collect();
+    closes.sort_unstable();
+    assert_eq!(closes.len(), 4, "{closes:?}");
+    // Three leave with the ramp down (about 6-7 s in), one stays to the end (about 13 s).
+    assert!(closes[3] >= closes[2] + 3_000, "{closes:?}");
+    let sandbox = result.sandbox.expect("a sandbox run").live;
+    assert_eq!(
+        (sandbox.connections_total, sandbox.connections_open),
+        (4, 0)
+    );
+}
