@@ -1,6 +1,6 @@
 //! The Live section: what the live viewers measured, from `live.csv`
-//! (`users::live_log`): sessions connected or refused (with the server's
-//! reasons), connect and subscribe times, publications received with their
+//! (`users::live_log`): connects made or refused (with the server's
+//! reasons), reconnects and the time back, connect and subscribe times, publications received with their
 //! delivery latency (push sent → received), the publications their offsets say
 //! were missed, the server's disconnects, and the publisher's pushes.
 //!
@@ -18,10 +18,14 @@ use crate::users::live_log::{self, LiveEvent, LiveRow, LIVE};
 /// The live viewers' figures (summary.json `live`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveSummary {
-    /// Sessions that tried to connect.
-    pub sessions: u64,
-    /// Sessions connected.
+    /// Connect attempts (a session's first, and each reconnect attempt).
+    pub connect_attempts: u64,
+    /// Connect attempts that connected.
     pub connected: u64,
+    /// Sessions back after a lost connection.
+    pub reconnects: u64,
+    /// Time from a lost connection to being back, ms.
+    pub reconnect_ms: Option<Percentiles>,
     /// Connects that failed, by the server's reason (or the client's, e.g. a timeout).
     pub connect_failures: BTreeMap<String, u64>,
     /// Connect time (handshake and `connect` reply), ms, successes only.
@@ -95,8 +99,10 @@ pub fn read(run_dir: &Path) -> Result<Option<LiveSummary>> {
 /// Sum the rows up.
 pub fn summarise(rows: &[LiveRow]) -> LiveSummary {
     let mut s = LiveSummary {
-        sessions: 0,
+        connect_attempts: 0,
         connected: 0,
+        reconnects: 0,
+        reconnect_ms: None,
         connect_failures: BTreeMap::new(),
         connect_ms: None,
         subscribed: 0,
@@ -110,15 +116,16 @@ pub fn summarise(rows: &[LiveRow]) -> LiveSummary {
         push_failures: 0,
     };
     let (mut connect, mut subscribe, mut delivery) = (Vec::new(), Vec::new(), Vec::new());
+    let mut back = Vec::new();
     for r in rows {
         match (r.event, r.ok) {
             (LiveEvent::Connect, true) => {
-                s.sessions += 1;
+                s.connect_attempts += 1;
                 s.connected += 1;
                 connect.extend(r.duration_us);
             }
             (LiveEvent::Connect, false) => {
-                s.sessions += 1;
+                s.connect_attempts += 1;
                 *s.connect_failures.entry(r.reason.clone()).or_default() += 1;
             }
             (LiveEvent::Subscribe, true) => {
@@ -138,12 +145,17 @@ pub fn summarise(rows: &[LiveRow]) -> LiveSummary {
             }
             (LiveEvent::Push, true) => s.pushes += 1,
             (LiveEvent::Push, false) => s.push_failures += 1,
+            (LiveEvent::Reconnect, _) => {
+                s.reconnects += 1;
+                back.extend(r.duration_us);
+            }
             (LiveEvent::Close, _) => {}
         }
     }
     s.connect_ms = Percentiles::of_us(connect);
     s.subscribe_ms = Percentiles::of_us(subscribe);
     s.delivery_ms = Percentiles::of_us(delivery);
+    s.reconnect_ms = Percentiles::of_us(back);
     s
 }
 
@@ -165,13 +177,19 @@ pub fn console_line(s: &super::summary::Summary) -> Option<String> {
     });
     let mut line = format!(
         "live      {}/{} connected (connect p95 {connect}), {} messages, delivery p50/p95/p99/max {delivery}, {} missed",
-        l.connected, l.sessions, l.messages, l.missed
+        l.connected, l.connect_attempts, l.messages, l.missed
     );
     if !l.connect_failures.is_empty() {
         line.push_str(&format!("; refused: {}", reasons(&l.connect_failures)));
     }
     if !l.disconnects.is_empty() {
         line.push_str(&format!("; disconnected: {}", reasons(&l.disconnects)));
+    }
+    if let Some(p) = l.reconnect_ms {
+        line.push_str(&format!(
+            "; {} reconnects, back in max {:.0} ms",
+            l.reconnects, p.max
+        ));
     }
     Some(line)
 }
@@ -199,8 +217,12 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
     h.push_str("<section id=\"live\">\n<h2>Live</h2>\n<table class=\"kv\">\n");
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     row(
-        "Connections (connected / tried)",
-        format!("{} / {}", l.connected, l.sessions),
+        "Connections (connected / attempts)",
+        format!("{} / {}", l.connected, l.connect_attempts),
+    )?;
+    row(
+        "Reconnects (time back after a lost connection)",
+        format!("{} ({})", l.reconnects, ms(l.reconnect_ms)),
     )?;
     row("Connect time", ms(l.connect_ms))?;
     if !l.connect_failures.is_empty() {
@@ -247,6 +269,7 @@ mod tests {
     fn rows_sum_up_into_counts_reasons_and_percentiles() {
         let mut rows = vec![
             row(LiveEvent::Connect, true, Some(2_000), 0, ""),
+            row(LiveEvent::Reconnect, true, Some(1_500), 0, ""),
             row(LiveEvent::Connect, false, None, 0, "3504 connection limit"),
             row(LiveEvent::Connect, false, None, 0, "3504 connection limit"),
             row(LiveEvent::Subscribe, true, Some(500), 0, ""),
@@ -272,7 +295,9 @@ mod tests {
         }
         rows.push(row(LiveEvent::Delivery, true, None, 0, ""));
         let s = summarise(&rows);
-        assert_eq!((s.sessions, s.connected, s.subscribed), (3, 1, 1));
+        assert_eq!((s.connect_attempts, s.connected, s.subscribed), (3, 1, 1));
+        assert_eq!(s.reconnects, 1);
+        assert_eq!(s.reconnect_ms.unwrap().max, 1.5);
         assert_eq!(s.connect_failures["3504 connection limit"], 2);
         assert_eq!(s.subscribe_failures["103 permission denied"], 1);
         assert_eq!(s.disconnects["3008 slow"], 1);

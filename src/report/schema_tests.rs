@@ -285,6 +285,7 @@ fn a_summary_with_every_optional_field_set_validates() {
     });
     s.live = Some(super::live::summarise(&[
         live_row(LiveEvent::Connect, true, Some(1200), ""),
+        live_row(LiveEvent::Reconnect, true, Some(800), ""),
         live_row(LiveEvent::Connect, false, None, "3504 connection limit"),
         live_row(LiveEvent::Subscribe, true, Some(300), ""),
         live_row(LiveEvent::Subscribe, false, None, "102 unknown channel"),

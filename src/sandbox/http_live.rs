@@ -71,6 +71,7 @@ const BAD_REQUEST: (u16, &str) = (3501, "bad request");
 const CONNECTION_LIMIT: (u16, &str) = (3504, "connection limit");
 const SLOW: (u16, &str) = (3008, "slow");
 const STALE: (u16, &str) = (3502, "stale");
+const SHUTDOWN: (u16, &str) = (3001, "shutdown");
 const CHANNEL_LIMIT: (u16, &str) = (3505, "channel limit");
 
 /// Channels one connection may hold (Centrifugo's default `client_channel_limit`).
@@ -133,9 +134,17 @@ pub struct LiveHub {
     publications: AtomicU64,
     deliveries: AtomicU64,
     slow: AtomicU64,
+    /// Cancelled when the sandbox stops: every connection closes with 3001.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl LiveHub {
+    /// Close every connection with Centrifuge's 3001 `shutdown`, as a server
+    /// going down does (clients reconnect), and refuse new ones the same way.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
     /// A snapshot of the counters.
     pub fn counters(&self) -> LiveCounters {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -383,6 +392,7 @@ impl Connection {
                     }
                 }
                 _ = &mut stale, if !self.connected => break Some(STALE),
+                _ = self.state.inner.live.shutdown.cancelled() => break Some(SHUTDOWN),
                 _ = ping.tick(), if self.connected => {
                     if sink.send(Message::text("{}")).await.is_err() {
                         break None;

@@ -236,6 +236,8 @@ impl Sandbox {
     /// Stop serving and wait for in-flight requests (stalled ones are let go).
     pub async fn stop(self) {
         self.state.inner.faults.clear();
+        // Upgraded Live sockets are not the server's to wait for: close them.
+        self.state.inner.live.shut_down();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }

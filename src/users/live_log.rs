@@ -43,6 +43,9 @@ pub enum LiveEvent {
     Disconnect,
     /// The viewer left and closed the session.
     Close,
+    /// Back after a lost connection: `duration_us` from the loss to the
+    /// connect reply (follows the attempt's `connect` row).
+    Reconnect,
     /// The publisher's push (`viewer` is its push number): `duration_us` the
     /// HTTP call, `reason` the status of a failed one.
     Push,
@@ -57,6 +60,7 @@ impl LiveEvent {
             LiveEvent::Delivery => "delivery",
             LiveEvent::Disconnect => "disconnect",
             LiveEvent::Close => "close",
+            LiveEvent::Reconnect => "reconnect",
             LiveEvent::Push => "push",
         }
     }
@@ -69,6 +73,7 @@ impl LiveEvent {
             LiveEvent::Delivery,
             LiveEvent::Disconnect,
             LiveEvent::Close,
+            LiveEvent::Reconnect,
             LiveEvent::Push,
         ]
         .into_iter()

@@ -10,7 +10,10 @@
 //! (its guard is in the viewer's state: when Goose stops the user, the guard
 //! drops and the session closes), so the stages and the ladder govern how many
 //! are open. The frames are Centrifuge's client protocol v2 JSON, as the
-//! sandbox's `http_live` module documents.
+//! sandbox's `http_live` module documents. A session that loses its connection
+//! (no close code, or a non-terminal one such as 3001 `shutdown`) reconnects
+//! after centrifuge-js's back-off; a terminal code (3500-3999, 4500-4999) or a
+//! refused `connect` ends it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,8 +163,9 @@ impl LivePlan {
 /// What a received frame means for the session.
 enum Incoming {
     Text(String),
-    /// The server closed: its code and reason.
-    Closed(String),
+    /// The connection ended: the server's close code, if it sent one, and
+    /// the reason in words.
+    Closed(Option<u16>, String),
 }
 
 type Socket =
@@ -172,13 +176,14 @@ async fn receive(ws: &mut Socket) -> Incoming {
         return match ws.next().await {
             Some(Ok(Message::Text(t))) => Incoming::Text(t.to_string()),
             Some(Ok(Message::Close(Some(f)))) => {
-                Incoming::Closed(format!("{} {}", u16::from(f.code), f.reason))
+                let code = u16::from(f.code);
+                Incoming::Closed(Some(code), format!("{code} {}", f.reason))
             }
             Some(Ok(Message::Close(None))) | None => {
-                Incoming::Closed("connection closed".to_string())
+                Incoming::Closed(None, "connection closed".to_string())
             }
             Some(Ok(_)) => continue,
-            Some(Err(e)) => Incoming::Closed(e.to_string()),
+            Some(Err(e)) => Incoming::Closed(None, e.to_string()),
         };
     }
 }
@@ -193,6 +198,10 @@ struct Session {
     pending: HashMap<u64, (String, Instant)>,
     /// Last offset seen per channel.
     offsets: HashMap<String, u64>,
+    /// Set when the server answered `connect` with an error.
+    refused: bool,
+    /// When the session lost its connection, until it is back.
+    down_since: Option<Instant>,
 }
 
 impl Session {
@@ -239,12 +248,20 @@ impl Session {
             });
             if id == 1 && !self.connected {
                 match error {
-                    Some(reason) => self.failed(LiveEvent::Connect, "", reason),
+                    Some(reason) => {
+                        self.refused = true;
+                        self.failed(LiveEvent::Connect, "", reason)
+                    }
                     None => {
                         self.connected = true;
                         let mut row = self.shared.row(self.viewer, LiveEvent::Connect, "");
                         row.duration_us = Some(self.began.elapsed().as_micros() as u64);
                         self.log(row);
+                        if let Some(down) = self.down_since.take() {
+                            let mut row = self.shared.row(self.viewer, LiveEvent::Reconnect, "");
+                            row.duration_us = Some(down.elapsed().as_micros() as u64);
+                            self.log(row);
+                        }
                         out.push(self.subscribe_all());
                     }
                 }
@@ -315,7 +332,37 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// One viewer's session, until `cancel` (the viewer left, or the run ended).
+/// How one connection of a session ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    /// The viewer left (or the run ended).
+    Left,
+    /// The server said not to come back (a terminal code, a refused connect).
+    Terminal,
+    /// Lost: reconnect after a back-off.
+    Retry,
+}
+
+/// Centrifuge's terminal disconnect codes: the client does not reconnect
+/// (centrifugal.dev, "Error and disconnect codes").
+fn terminal(code: Option<u16>) -> bool {
+    code.is_some_and(|c| matches!(c, 3500..=3999 | 4500..=4999))
+}
+
+/// The wait before reconnect attempt `step` (0, 1, …): centrifuge-js's
+/// full-jitter back-off with its defaults, 500 ms growing to at most 20 s.
+pub fn backoff(step: u32) -> Duration {
+    use rand::Rng as _;
+    const MIN_MS: u64 = 500;
+    const MAX_MS: u64 = 20_000;
+    let interval = MAX_MS.min(MIN_MS.saturating_mul(1 << step.min(31)));
+    let jitter = rand::rng().random_range(0..=interval);
+    Duration::from_millis(MAX_MS.min(MIN_MS + jitter))
+}
+
+/// One viewer's session, until `cancel` (the viewer left, or the run ended):
+/// connections one after another, as the Centrifuge client reconnects after
+/// a lost one.
 async fn session(shared: Arc<Shared>, viewer: u64, cancel: CancellationToken) {
     let mut s = Session {
         shared,
@@ -324,23 +371,62 @@ async fn session(shared: Arc<Shared>, viewer: u64, cancel: CancellationToken) {
         connected: false,
         pending: HashMap::new(),
         offsets: HashMap::new(),
+        refused: false,
+        down_since: None,
     };
+    let mut step = 0;
+    loop {
+        match connection(&mut s, &cancel).await {
+            End::Left | End::Terminal => return,
+            End::Retry => {}
+        }
+        s.down_since.get_or_insert_with(Instant::now);
+        // The back-off grows while attempts fail, and starts over after a connection.
+        if s.connected {
+            step = 0;
+        }
+        let wait = backoff(step);
+        step += 1;
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// One connection: handshake, `connect`, subscribe, publications, until it ends.
+async fn connection(s: &mut Session, cancel: &CancellationToken) -> End {
+    s.began = Instant::now();
+    s.connected = false;
+    s.refused = false;
+    s.pending.clear();
+    s.offsets.clear();
     let request = match s.shared.endpoints.live_socket() {
         Ok(r) => r,
-        Err(e) => return s.failed(LiveEvent::Connect, "", e),
+        Err(e) => {
+            s.failed(LiveEvent::Connect, "", e);
+            return End::Terminal;
+        }
     };
     let handshake = tokio::select! {
-        _ = cancel.cancelled() => return,
+        _ = cancel.cancelled() => return End::Left,
         r = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)) => r,
     };
     let mut ws = match handshake {
         Ok(Ok((ws, _))) => ws,
-        Ok(Err(e)) => return s.failed(LiveEvent::Connect, "", format!("handshake: {e}")),
-        Err(_) => return s.failed(LiveEvent::Connect, "", "handshake timed out".into()),
+        Ok(Err(e)) => {
+            s.failed(LiveEvent::Connect, "", format!("handshake: {e}"));
+            return End::Retry;
+        }
+        Err(_) => {
+            s.failed(LiveEvent::Connect, "", "handshake timed out".into());
+            return End::Retry;
+        }
     };
     let connect = json!({"id": 1, "connect": {"name": "dashload"}}).to_string();
     if let Err(e) = ws.send(Message::text(connect)).await {
-        return s.failed(LiveEvent::Connect, "", e.to_string());
+        s.failed(LiveEvent::Connect, "", e.to_string());
+        return End::Retry;
     }
     let deadline = tokio::time::Instant::from_std(s.began + CONNECT_TIMEOUT);
     loop {
@@ -348,7 +434,7 @@ async fn session(shared: Arc<Shared>, viewer: u64, cancel: CancellationToken) {
             _ = cancel.cancelled() => break,
             _ = tokio::time::sleep_until(deadline), if !s.connected => {
                 s.failed(LiveEvent::Connect, "", "no connect reply in time".into());
-                break;
+                return End::Retry;
             }
             incoming = receive(&mut ws) => incoming,
         };
@@ -359,14 +445,23 @@ async fn session(shared: Arc<Shared>, viewer: u64, cancel: CancellationToken) {
                         break;
                     }
                 }
+                if s.refused {
+                    let _ = ws.close(None).await;
+                    return End::Terminal;
+                }
             }
-            Incoming::Closed(reason) => {
+            Incoming::Closed(code, reason) => {
                 let event = if s.connected {
                     LiveEvent::Disconnect
                 } else {
                     LiveEvent::Connect
                 };
-                return s.failed(event, "", reason);
+                s.failed(event, "", reason);
+                return if terminal(code) {
+                    End::Terminal
+                } else {
+                    End::Retry
+                };
             }
         }
     }
@@ -379,8 +474,9 @@ async fn session(shared: Arc<Shared>, viewer: u64, cancel: CancellationToken) {
         }
     })
     .await;
-    let row = s.shared.row(viewer, LiveEvent::Close, "");
+    let row = s.shared.row(s.viewer, LiveEvent::Close, "");
     s.log(row);
+    End::Left
 }
 
 /// Push one probe point `rate` times a second until `cancel`.

@@ -134,7 +134,8 @@ fn viewers_past_the_live_connection_limit_are_refused_with_the_servers_reason() 
     )
     .unwrap();
     let live = &summary["live"];
-    assert_eq!(live["sessions"], 5);
+    assert_eq!(live["connect_attempts"], 5);
+    assert_eq!(live["reconnects"], 0);
     assert_eq!(live["connected"], 2);
     assert_eq!(live["connect_failures"]["3504 connection limit"], 3);
     assert_eq!(live["messages"], sandbox.deliveries);
