@@ -226,6 +226,12 @@ mod tests {
         assert_eq!(live.share, 0.25);
         assert_eq!(live.channels.len(), 2);
         assert_eq!(live.publisher, None);
+        let (_d, s) = parse("[live]\nshare = \"50%\"\nstream = \"dashload\"\nrate = 20\n");
+        let text = crate::cli::check::describe(&s.unwrap(), 0);
+        assert!(
+            text.contains("live      50 % of the viewers hold a Grafana Live session on stream/dashload/probe; a publisher pushes to /api/live/push/dashload 20 times a second"),
+            "{text}"
+        );
         assert_eq!(parse("").1.unwrap().live, None);
     }
 
