@@ -883,6 +883,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         recovery,
         degradation,
         faults: Vec::new(),
+        live: None,
         workers: None,
     }
 }

@@ -191,6 +191,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
+    super::live::section(h, s)?;
     summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(

@@ -100,6 +100,9 @@ pub struct Summary {
     /// `[[faults]]` windows as they ran (`faults.json`), with what failed in each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<super::faults::FaultWindow>,
+    /// `[live]`: what the live viewers measured (`report::live`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<super::live::LiveSummary>,
     /// A distributed run's workers (`cluster::merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Vec<crate::cluster::merge::WorkerRow>>,

@@ -158,6 +158,9 @@ pub(super) async fn attack(prepared: Prepared) -> Result<Attacked> {
     flusher.abort();
     request_log.finish()?;
     ingest.finish()?;
+    if let Some(live_viewers) = &context.live_viewers {
+        live_viewers.finish().await;
+    }
     let scrapes = match scraper {
         // After a signal the run ends now: no last scrape.
         Some(s) => s.finish(interrupt::count() == 0).await,

@@ -279,6 +279,7 @@ pub(crate) async fn start_sandbox(scenario: &Scenario) -> Result<Sandbox> {
         .capacity
         .scale_costs(scenario.sandbox.query_cost, scenario.sandbox.write_cost);
     config.capacity.stall_when_full = scenario.sandbox.stall;
+    config.live_max_connections = scenario.sandbox.live_max_connections;
     if scenario.sandbox.shed {
         // A short queue: overload is refused before anyone waits long.
         config.capacity.query_queue = SHED_QUEUE;

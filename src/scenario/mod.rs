@@ -8,6 +8,7 @@ pub mod faults;
 pub mod file;
 pub mod hold;
 pub mod limits;
+pub mod live;
 pub mod overrides;
 mod queryable;
 mod raw;
@@ -52,6 +53,8 @@ pub struct Scenario {
     pub target: Target,
     /// Dashboard viewers, if the scenario has any.
     pub viewers: Option<Viewers>,
+    /// `[live]`: viewers' Grafana Live sessions and their publisher.
+    pub live: Option<live::LiveViewers>,
     /// The sync job.
     pub sync: SyncJob,
     /// Planned stages.
@@ -94,6 +97,8 @@ pub struct SandboxTuning {
     /// `overload = "shed"`: a short query queue (16), so overload is
     /// refused with fast 503s before anyone waits long.
     pub shed: bool,
+    /// Grafana Live connections the sandbox allows at once (default 100, as Grafana).
+    pub live_max_connections: usize,
 }
 
 impl Default for SandboxTuning {
@@ -103,6 +108,7 @@ impl Default for SandboxTuning {
             write_cost: 1.0,
             stall: false,
             shed: false,
+            live_max_connections: crate::sandbox::http_live::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -689,6 +695,7 @@ impl Ctx<'_> {
         if let (Some(v), Some(t)) = (&viewers, &raw.target) {
             self.check_inputs(t.get_ref(), &v.dashboard)?;
         }
+        let live = self.live(raw.live.as_ref(), viewers.as_ref(), target.kind)?;
         let sync = self.sync(raw.sync.as_ref())?;
         if target.kind == TargetKind::Grafana && target.write.is_none() && sync.users > 0 {
             let span = raw.target.as_ref().map_or(0..0, |t| t.span());
@@ -770,6 +777,7 @@ impl Ctx<'_> {
             seed: raw.seed.unwrap_or(42),
             target,
             viewers,
+            live,
             sync,
             stages,
             stress,
@@ -907,6 +915,19 @@ impl Ctx<'_> {
                 }
                 *slot = f;
             }
+        }
+        if let Some(n) = &raw.get_ref().live_max_connections {
+            const MOST: i64 = 1_000_000;
+            if !(1..=MOST).contains(n.get_ref()) {
+                return self.err(
+                    n.span(),
+                    format!(
+                        "live_max_connections {} must be between 1 and {MOST}",
+                        n.get_ref()
+                    ),
+                );
+            }
+            tuning.live_max_connections = *n.get_ref() as usize;
         }
         if let Some(o) = &raw.get_ref().overload {
             match o.get_ref().as_str() {

@@ -169,11 +169,19 @@ struct ViewerState {
     number: u64,
     /// True while the live viewer cap keeps it idle (`[stress] refine`).
     idle: bool,
+    /// Its Grafana Live session (`[live]`), open while the user lives.
+    _live: Option<super::live_viewer::LiveSession>,
 }
 
 impl ViewerState {
     /// Viewer `index` arriving at `now` (attack clock): same seed → same sequence.
-    fn new(plan: &ViewerPlan, index: usize, number: u64, now: Duration) -> ViewerState {
+    fn new(
+        plan: &ViewerPlan,
+        index: usize,
+        number: u64,
+        now: Duration,
+        live: Option<super::live_viewer::LiveSession>,
+    ) -> ViewerState {
         let mut rng = plan.viewer_rng(index);
         let due = now + plan.first_delay(&mut rng);
         ViewerState {
@@ -185,6 +193,7 @@ impl ViewerState {
             visits: 0,
             number,
             idle: false,
+            _live: live,
         }
     }
 }
@@ -202,7 +211,11 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
         Some(s) => s.clone(),
         None => {
             let number = context.live.viewer_started();
-            ViewerState::new(plan, user.weighted_users_index, number, now)
+            let live = context
+                .live_viewers
+                .as_ref()
+                .and_then(|l| l.arrive(number, user.started));
+            ViewerState::new(plan, user.weighted_users_index, number, now, live)
         }
     };
     // Above the viewer cap (the ladder stopped, `[stress] refine`): idle, no
@@ -828,6 +841,7 @@ mod tests {
             visits: 0,
             number: 0,
             idle: false,
+            _live: None,
         };
         (0..50)
             .map(|_| {
@@ -899,7 +913,7 @@ mod tests {
     fn first_delays(plan: &ViewerPlan, n: usize) -> Vec<Duration> {
         let arrival = Duration::from_secs(10);
         (0..n)
-            .map(|i| ViewerState::new(plan, i, i as u64, arrival).due - arrival)
+            .map(|i| ViewerState::new(plan, i, i as u64, arrival, None).due - arrival)
             .collect()
     }
 
@@ -918,8 +932,8 @@ mod tests {
         }
         assert!(sixths.iter().all(|n| *n > 0), "{sixths:?}");
         // The phase comes from the viewer's own RNG: its choices stay seeded too.
-        let mut x = ViewerState::new(&a, 3, 0, Duration::ZERO);
-        let mut y = ViewerState::new(&plan(7), 3, 0, Duration::from_secs(99));
+        let mut x = ViewerState::new(&a, 3, 0, Duration::ZERO, None);
+        let mut y = ViewerState::new(&plan(7), 3, 0, Duration::from_secs(99), None);
         assert_eq!(x.due + Duration::from_secs(99), y.due);
         assert_eq!(a.pick_range(&mut x.rng), a.pick_range(&mut y.rng));
 
