@@ -265,29 +265,6 @@ pub fn knee(points: &[(usize, f64, &str)], fraction: f64) -> Option<Knee> {
     })
 }
 
-/// Why [`knee`] found none for `points`, in words: too few viewer counts to
-/// see a slope change, no throughput, or throughput that kept growing.
-pub fn no_knee_reason(points: &[(usize, f64)], fraction: f64) -> String {
-    let mut counts: Vec<usize> = points.iter().map(|p| p.0).filter(|v| *v > 0).collect();
-    counts.sort_unstable();
-    counts.dedup();
-    if counts.len() < 2 {
-        return format!(
-            "none: too few windows ({} viewer count{} held or stepped; a knee needs two)",
-            counts.len(),
-            if counts.len() == 1 { "" } else { "s" }
-        );
-    }
-    if points.iter().all(|p| p.1 <= 0.0) {
-        return "none: no successful viewer requests to measure throughput by".into();
-    }
-    format!(
-        "none: throughput kept growing with viewers (every step up to {} viewers added at least {:.0} % of the initial throughput per viewer)",
-        counts[counts.len() - 1],
-        fraction * 100.0
-    )
-}
-
 /// `(subject, range)` of a request name: `panel Hours [7d]` → (`Hours`, `7d`).
 pub fn split_name(name: &str, class: RequestClass) -> (String, Option<String>) {
     let rest = match class {

@@ -4,7 +4,7 @@
 //! shows them first, above everything else. Always all seven: an answer that
 //! does not apply says why ("no recovery phase in this scenario").
 
-use super::analyse::{no_knee_reason, KNEE_FRACTION};
+use super::findings::{overshoot, Degradation, Findings, FirstBreak, Recovery};
 use super::summary::{FailingSlo, SloResult, SloVerdict, Summary, Verdict};
 
 /// How an answer reads at a glance.
@@ -44,14 +44,15 @@ pub const KEYS: [&str; 7] = [
 
 /// The seven answers of `s`, in [`KEYS`] order.
 pub fn answers(s: &Summary) -> Vec<Answer> {
+    let f = Findings::of(s);
     vec![
         verdict(s),
-        first_break(s),
-        capacity(s),
-        knee(s),
+        first_break(&f),
+        capacity(&f),
+        knee(&f),
         regression(s),
-        recovery(s),
-        degradation(s),
+        recovery(&f),
+        degradation(&f),
     ]
 }
 
@@ -116,15 +117,6 @@ fn fail_reason(s: &Summary) -> String {
     "an SLO failed".into()
 }
 
-/// How far past its bound an SLO result is: observed ÷ bound.
-fn overshoot(r: &SloResult) -> f64 {
-    match r.observed {
-        Some(v) if r.max > 0.0 => v / r.max,
-        Some(_) => f64::INFINITY,
-        None => 0.0,
-    }
-}
-
 /// `dashboard load p95 2340 ms > 2000 ms on step 3`: the figures as the
 /// capacity bracket and the SLO table write them, so all cite the same number.
 fn slo_sentence(r: &SloResult) -> String {
@@ -137,89 +129,24 @@ fn slo_sentence(r: &SloResult) -> String {
     format!("{} on {}", failing.sentence(), r.window)
 }
 
-fn first_break(s: &Summary) -> Answer {
-    let viewers_of = |name: &str| s.windows.iter().find(|w| w.name == name).map(|w| w.viewers);
-    // The first window by start time on which a judged-or-stress SLO failed.
-    let mut failed: Vec<&SloResult> = s
-        .slos
-        .iter()
-        .filter(|r| r.verdict == SloVerdict::Fail)
-        .collect();
-    let start_of = |name: &str| {
-        s.windows
-            .iter()
-            .find(|w| w.name == name)
-            .map_or(u64::MAX, |w| w.start_ms)
+fn first_break(f: &Findings) -> Answer {
+    let tone = match f.first_break {
+        FirstBreak::Slo { .. } => Tone::Bad,
+        _ => Tone::Good,
     };
-    failed.sort_by_key(|r| start_of(&r.window));
-    let text = match failed.first() {
-        Some(first) => {
-            let on_first = failed
-                .iter()
-                .filter(|r| r.window == first.window)
-                .max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)))
-                .unwrap_or(first);
-            let viewers = viewers_of(&first.window)
-                .map(|v| format!(" ({v} viewers)"))
-                .unwrap_or_default();
-            format!("{}{viewers}", slo_sentence(on_first))
-        }
-        None => match &s.run.ladder_stop {
-            Some(stop) => format!(
-                "no SLO failed; the ladder stopped at {} ({} viewers): {}",
-                stop.step, stop.viewers, stop.reason
-            ),
-            None => {
-                let most = s.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
-                format!("nothing: every SLO held on every window, up to {most} viewers")
-            }
-        },
-    };
-    let tone = if failed.is_empty() {
-        Tone::Good
-    } else {
-        Tone::Bad
-    };
-    answer("first-break", "Broke first", text, tone)
+    answer("first-break", "Broke first", f.first_break.sentence(), tone)
 }
 
-fn capacity(s: &Summary) -> Answer {
-    let text = match &s.capacity_bracket {
-        Some(b) => match b.headroom_sentence() {
-            Some(h) => format!("{}; {h}", b.sentence()),
-            None => b.sentence(),
-        },
-        None => s
-            .capacity
-            .map_or("not found: no window where every SLO held".into(), |c| {
-                format!("{c} viewers")
-            }),
-    };
-    let tone = match s.capacity_bracket.as_ref().and_then(|b| b.headroom) {
+fn capacity(f: &Findings) -> Answer {
+    let tone = match f.capacity.headroom {
         Some(h) if h < 1.0 => Tone::Bad,
         _ => Tone::Neutral,
     };
-    answer("capacity", "Capacity", text, tone)
+    answer("capacity", "Capacity", f.capacity.sentence.clone(), tone)
 }
 
-fn knee(s: &Summary) -> Answer {
-    let text = match &s.knee {
-        Some(k) => format!(
-            "{} viewers: the next step ({}, {} viewers) added only {:.0} % of the initial throughput per viewer",
-            k.viewers,
-            k.next_window,
-            k.next_viewers,
-            k.slope_ratio * 100.0
-        ),
-        None => no_knee_reason(
-            &s.concurrency
-                .iter()
-                .map(|p| (p.viewers, p.viewer_throughput_rps))
-                .collect::<Vec<_>>(),
-            KNEE_FRACTION,
-        ),
-    };
-    answer("knee", "Knee", text, Tone::Neutral)
+fn knee(f: &Findings) -> Answer {
+    answer("knee", "Knee", f.knee.sentence(), Tone::Neutral)
 }
 
 fn regression(s: &Summary) -> Answer {
@@ -252,64 +179,25 @@ fn regression(s: &Summary) -> Answer {
     answer("regression", "Regression", text, Tone::Bad)
 }
 
-fn recovery(s: &Summary) -> Answer {
-    let tone = match s.recovery.as_ref().and_then(|r| r.verdict) {
+fn recovery(f: &Findings) -> Answer {
+    let tone = match f.recovery.as_ref().and_then(|r| r.verdict) {
         Some(SloVerdict::Fail) => Tone::Bad,
         Some(SloVerdict::Pass) => Tone::Good,
         _ => Tone::Neutral,
     };
-    let text = super::recovery_line(s)
-        .unwrap_or_else(|| "not measured: no recovery phase in this scenario".into());
-    answer("recovery", "Recovery", text, tone)
+    answer("recovery", "Recovery", Recovery::sentence_of(f), tone)
 }
 
-fn degradation(s: &Summary) -> Answer {
-    let (text, tone) = match &s.degradation {
-        Some(d) => (
-            format!("{} (over {})", d.verdict, d.steps.join(", ")),
-            match (d.graceful, d.peak_window == d.goodput_window) {
-                (false, _) => Tone::Bad,
-                (true, false) => Tone::Good,
-                (true, true) => Tone::Neutral,
-            },
-        ),
-        None if s
-            .windows
-            .iter()
-            .any(|w| w.kind == crate::runfolder::WindowKind::StressStep) =>
-        {
-            (
-                "not assessed: the stress ladder never went past capacity".to_string(),
-                Tone::Neutral,
-            )
-        }
-        None => (
-            "not assessed: no stress ladder in this scenario".to_string(),
-            Tone::Neutral,
-        ),
+fn degradation(f: &Findings) -> Answer {
+    let tone = match f.degradation {
+        Degradation::Assessed {
+            graceful: false, ..
+        } => Tone::Bad,
+        Degradation::Assessed {
+            peak_is_goodput: false,
+            ..
+        } => Tone::Good,
+        _ => Tone::Neutral,
     };
-    answer("degradation", "Past capacity", text, tone)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn no_knee_says_which_reason() {
-        let one = no_knee_reason(&[(10, 20.0)], KNEE_FRACTION);
-        assert!(
-            one.starts_with("none: too few windows (1 viewer count"),
-            "{one}"
-        );
-        let idle = no_knee_reason(&[(10, 0.0), (20, 0.0)], KNEE_FRACTION);
-        assert!(idle.contains("no successful viewer requests"), "{idle}");
-        let growing = no_knee_reason(&[(10, 20.0), (20, 40.0), (30, 60.0)], KNEE_FRACTION);
-        assert!(
-            growing.starts_with(
-                "none: throughput kept growing with viewers (every step up to 30 viewers"
-            ),
-            "{growing}"
-        );
-    }
+    answer("degradation", "Past capacity", f.degradation.sentence(), tone)
 }

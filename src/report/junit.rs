@@ -17,6 +17,7 @@
 
 use std::fmt::Write;
 
+use super::findings::Findings;
 use super::html::escape;
 use super::summary::{Comparison, Delta, SloResult, SloVerdict, Summary};
 use crate::runfolder::SloMetric;
@@ -283,7 +284,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
                 r.window.clone(),
                 r.verdict.unwrap_or(SloVerdict::Pass),
                 name,
-                super::recovery_line(s).unwrap_or_default(),
+                Findings::of(s).recovery.map(|r| r.sentence).unwrap_or_default(),
             ));
         }
         for k in &r.classes {

@@ -18,6 +18,7 @@ pub mod console;
 pub mod degradation;
 pub mod evenness;
 pub mod faults;
+pub mod findings;
 pub mod generator;
 pub mod goose_json;
 pub mod health;
@@ -42,6 +43,8 @@ mod browser_server_tests;
 #[cfg(test)]
 pub(crate) mod browser_tests;
 #[cfg(test)]
+mod findings_tests;
+#[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
 mod tests;
@@ -54,7 +57,7 @@ use crate::runfolder::{files, write_atomic, RunMeta, StageWindow, WindowKind};
 
 use self::collect::Collected;
 use self::regress::WindowBlocks;
-use self::summary::{SloVerdict, Summary, Verdict};
+use self::summary::{Summary, Verdict};
 use crate::cluster::missing::MissingLogs;
 
 /// How to render.
@@ -182,24 +185,6 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
         capacity: summary.capacity,
         unmeasured: summary.unmeasured.clone(),
     })
-}
-
-/// The recovery phase in one line: outcome, verdict, load and window.
-pub fn recovery_line(s: &Summary) -> Option<String> {
-    let r = s.recovery.as_ref()?;
-    let verdict = match r.verdict {
-        Some(SloVerdict::Fail) => "FAIL: ",
-        Some(SloVerdict::Pass) => "pass: ",
-        Some(SloVerdict::NoData) => "NOT JUDGED: ",
-        None => "",
-    };
-    Some(format!(
-        "{verdict}{} (back to {} viewers at {}, judged over sliding windows of at least {})",
-        r.sentence,
-        r.viewers,
-        recovery::seconds(r.start_ms),
-        recovery::seconds(r.sliding_window_ms)
-    ))
 }
 
 /// Write `bytes` to `path` atomically, creating its parent folders first
