@@ -257,7 +257,7 @@ fn rows_len_ok(n: usize) -> bool {
 
 /// The per-worker table, after the generator section of the page.
 pub fn html_section(h: &mut String, rows: &[WorkerRow]) -> std::fmt::Result {
-    use crate::report::html::text;
+    use crate::report::format::text;
     h.push_str("<section id=\"workers\">\n<h2>Workers</h2>\n<p class=\"note\">A distributed run: each worker's share of the viewers and its own figures. Every figure elsewhere in the report comes from the union of the workers' request logs, each shifted by its offset onto the run's clock. A worker near its cores, or far slower than the others, points at the generator rather than the target.</p>\n");
     h.push_str("<table><tr><th>worker</th><th class=\"l\">host</th><th>viewers</th><th>sync users</th><th>requests</th><th>failed</th><th>load p95 ms</th><th>cores used (peak) / cores</th><th>offset ms</th><th>clock offset ms</th><th class=\"l\">ended</th><th class=\"l\">bottleneck</th></tr>\n");
     let opt = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |v| format!("{v:.d$}"));

@@ -866,7 +866,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
 /// class and as the viewers' headline, with the verdicts against
 /// `[slo.recovery]` (per class: its own bound, else `max`).
 fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
-    use super::recovery::{self as rec, seconds};
+    use super::format::seconds;
+    use super::recovery::{self as rec};
     let w = c
         .windows
         .iter()

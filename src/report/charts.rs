@@ -25,6 +25,7 @@ use self::plot::{
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::collect::ErrorKind;
+use super::format::clock;
 use super::latency_series::{needed, LatencySeries};
 use super::summary::{Latency, Summary, WindowStats};
 
@@ -218,15 +219,6 @@ pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
     out
 }
 
-/// `x` s after `start` as a UTC wall-clock time, HH:MM:SS.
-pub fn clock(start: DateTime<Utc>, x: f64) -> String {
-    match chrono::Duration::try_milliseconds((x * 1000.0).round() as i64)
-        .and_then(|d| start.checked_add_signed(d))
-    {
-        Some(t) => t.format("%H:%M:%S").to_string(),
-        None => format!("+{x:.0} s"),
-    }
-}
 
 /// Draw a chart over time: x in seconds over the whole run, labelled with
 /// UTC wall-clock times; a log y axis has 2-5-10 ticks.

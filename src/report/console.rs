@@ -16,8 +16,8 @@ use unicode_width::UnicodeWidthStr;
 use crate::runfolder::SloMetric;
 
 use super::findings::{overshoot, Findings, Recovery};
-use super::summary::{SloResult, SloVerdict, Summary, Verdict};
-use super::{baseline_names, http_headline, operations_line, percent};
+use super::summary::{Comparison, SloResult, SloVerdict, Summary, Verdict};
+use super::format::percent;
 
 /// The terminal width the answers are laid out for.
 pub const WIDTH: usize = 80;
@@ -434,6 +434,69 @@ pub fn answer_rows(text: &str) -> usize {
         .take_while(|l| !l.is_empty())
         .map(|l| l.width().div_ceil(WIDTH).max(1))
         .sum()
+}
+
+/// "HTTP requests …": calls only, with those made outside the request log.
+pub fn http_headline(s: &Summary) -> String {
+    let t = &s.totals;
+    let mut line = format!(
+        "HTTP requests  {} ({} failed, error rate {})",
+        t.requests,
+        t.failed,
+        percent(t.error_rate)
+    );
+    let outside = s.run.counters.outside_log_by_purpose();
+    if !outside.is_empty() {
+        let parts: Vec<String> = outside
+            .iter()
+            .map(|(purpose, n)| format!("{} {n}", purpose.replace('_', " ")))
+            .collect();
+        line += &format!(
+            "; {} more outside the request log ({})",
+            t.outside_log,
+            parts.join(", ")
+        );
+    }
+    if t.cancelled > 0 {
+        line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
+    }
+    line
+}
+
+/// Dashboard loads, transforms, sync runs…: operations, not HTTP calls.
+pub fn operations_line(s: &Summary) -> Option<String> {
+    let parts: Vec<String> = s
+        .totals
+        .operations
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} ({} failed, {})",
+                o.class.label(),
+                o.count,
+                o.failed,
+                percent(o.error_rate)
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
+}
+
+/// The baseline run(s) of a comparison, in words: its folder, or "the median
+/// of N runs (a, b, c)".
+pub fn baseline_names(b: &Comparison) -> String {
+    match b.runs.as_slice() {
+        [] => b.dir.clone(),
+        [one] => one.dir.clone(),
+        runs => format!(
+            "the median of {} runs ({})",
+            runs.len(),
+            runs.iter()
+                .map(|r| r.dir.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 #[cfg(test)]

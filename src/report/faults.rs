@@ -178,7 +178,7 @@ impl FaultWindow {
         };
         let mut said = r.sentence();
         if let Some(max) = self.recover_within_ms {
-            said.push_str(&format!(" (allowed: {})", super::recovery::seconds(max)));
+            said.push_str(&format!(" (allowed: {})", super::format::seconds(max)));
         }
         said
     }
@@ -210,7 +210,7 @@ impl FaultWindow {
 pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result {
     use std::fmt::Write as _;
 
-    use super::html::text;
+    use super::format::text;
     if s.faults.is_empty() {
         return Ok(());
     }
@@ -218,7 +218,7 @@ pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result 
     h.push_str("<table><tr><th>#</th><th class=\"l\">fault</th><th class=\"l\">does</th><th class=\"l\">window</th><th>from</th><th>to</th><th>hits</th><th>requests</th><th>failed</th><th>error rate</th><th class=\"l\">failures by kind</th><th class=\"l\">commands</th><th class=\"l\">after it</th></tr>\n");
     let at = |ms: Option<u64>| {
         ms.map_or("did not run".to_string(), |ms| {
-            super::charts::clock(s.run.started_at, ms as f64 / 1000.0)
+            super::format::clock(s.run.started_at, ms as f64 / 1000.0)
                 + &format!(" (+{:.1} s)", ms as f64 / 1000.0)
         })
     };

@@ -6,7 +6,7 @@
 use crate::runfolder::WindowKind;
 
 use super::analyse::KNEE_FRACTION;
-use super::recovery::seconds;
+use super::format::seconds;
 use super::summary::{FailingSlo, SloResult, SloVerdict, Summary};
 
 /// The answers of one run.

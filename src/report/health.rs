@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evenness::{HoldEvenness, BURSTY_RATIO};
 use super::generator::{GeneratorCpu, BUSY_SHARE};
-use super::html::{capitalised, text};
+use super::format::{capitalised, text};
 
 /// The run's health figures and the warnings drawn from them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -14,28 +14,10 @@ use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 use super::analyse::KNEE_FRACTION;
 use super::answers::Tone;
 use super::charts::Charts;
+use super::format::{capitalised, clock, escape, text};
 use super::summary::*;
 
-/// Escape text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
-/// Free text for the page: schemes removed, then escaped.
-pub fn text(s: &str) -> String {
-    escape(&s.replace("https://", "").replace("http://", ""))
-}
 
 /// A URL as shown: `host:port/path (http)`.
 pub fn shown_url(url: &str) -> String {
@@ -768,7 +750,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 fn wall_clock(s: &Summary, ms: u64) -> String {
     format!(
         "{} <span class=\"note\">(+{} s)</span>",
-        super::charts::clock(s.run.started_at, ms as f64 / 1000.0),
+        clock(s.run.started_at, ms as f64 / 1000.0),
         num(ms as f64 / 1000.0)
     )
 }
@@ -1068,12 +1050,6 @@ fn figure_words(key: &str) -> String {
     }
 }
 
-/// `text` with its first letter in upper case.
-pub fn capitalised(text: &str) -> String {
-    let mut c = text.chars();
-    c.next()
-        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
-}
 
 fn num4(v: f64) -> String {
     if v.abs() >= 100.0 {

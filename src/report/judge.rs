@@ -94,7 +94,7 @@ fn plain(observed: f64, max: f64) -> Judgement {
 }
 
 fn percent(v: f64) -> String {
-    super::percent(Some(v))
+    super::format::percent(Some(v))
 }
 
 /// Judge `slo` on a window whose requests of the SLO's class are `acc` and

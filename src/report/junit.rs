@@ -18,7 +18,7 @@
 use std::fmt::Write;
 
 use super::findings::Findings;
-use super::html::escape;
+use super::format::escape;
 use super::summary::{Comparison, Delta, SloResult, SloVerdict, Summary};
 use crate::runfolder::SloMetric;
 
@@ -277,7 +277,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
         // before the per-class measurement has one for the phase.
         if r.classes.is_empty() {
             let name = match r.max_ms {
-                Some(max) => format!("time to recover <= {}", super::recovery::seconds(max)),
+                Some(max) => format!("time to recover <= {}", super::format::seconds(max)),
                 None => "time to recover".to_string(),
             };
             cases.push((
@@ -292,7 +292,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
                 Some(max) => format!(
                     "{} time to recover <= {}",
                     k.class.label(),
-                    super::recovery::seconds(max)
+                    super::format::seconds(max)
                 ),
                 None => format!("{} time to recover", k.class.label()),
             };
@@ -332,7 +332,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
                 format!(
                     "{} recovers within {}",
                     f.name,
-                    super::recovery::seconds(max)
+                    super::format::seconds(max)
                 ),
                 f.line(),
             ));

@@ -375,7 +375,7 @@ fn baselines(m: &mut String, s: &Summary) {
                 m,
                 "\n{}\n",
                 if b.regressions.is_empty() {
-                    format!("{}.", cell(&super::html::capitalised(&b.verdict)))
+                    format!("{}.", cell(&super::format::capitalised(&b.verdict)))
                 } else {
                     format!("**{} regressed figure(s).**", b.regressions.len())
                 }

@@ -19,6 +19,7 @@ pub mod degradation;
 pub mod evenness;
 pub mod faults;
 pub mod findings;
+pub mod format;
 pub mod generator;
 pub mod goose_json;
 pub mod health;
@@ -445,73 +446,6 @@ pub fn load_baseline(dir: &Path, progress: bool) -> Result<LoadedBaseline> {
     summarise_with_samples(dir, &meta, progress).map_err(|e| unreadable(&e))
 }
 
-/// A rate as a percentage with two decimals, "—" without one.
-pub(crate) fn percent(rate: Option<f64>) -> String {
-    rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
-}
-
-/// "HTTP requests …": calls only, with those made outside the request log.
-pub fn http_headline(s: &Summary) -> String {
-    let t = &s.totals;
-    let mut line = format!(
-        "HTTP requests  {} ({} failed, error rate {})",
-        t.requests,
-        t.failed,
-        percent(t.error_rate)
-    );
-    let outside = s.run.counters.outside_log_by_purpose();
-    if !outside.is_empty() {
-        let parts: Vec<String> = outside
-            .iter()
-            .map(|(purpose, n)| format!("{} {n}", purpose.replace('_', " ")))
-            .collect();
-        line += &format!(
-            "; {} more outside the request log ({})",
-            t.outside_log,
-            parts.join(", ")
-        );
-    }
-    if t.cancelled > 0 {
-        line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
-    }
-    line
-}
-
-/// Dashboard loads, transforms, sync runs…: operations, not HTTP calls.
-pub fn operations_line(s: &Summary) -> Option<String> {
-    let parts: Vec<String> = s
-        .totals
-        .operations
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {} ({} failed, {})",
-                o.class.label(),
-                o.count,
-                o.failed,
-                percent(o.error_rate)
-            )
-        })
-        .collect();
-    (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
-}
-
-/// The baseline run(s) of a comparison, in words: its folder, or "the median
-/// of N runs (a, b, c)".
-pub fn baseline_names(b: &summary::Comparison) -> String {
-    match b.runs.as_slice() {
-        [] => b.dir.clone(),
-        [one] => one.dir.clone(),
-        runs => format!(
-            "the median of {} runs ({})",
-            runs.len(),
-            runs.iter()
-                .map(|r| r.dir.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
 
 #[cfg(test)]
 mod reached_tests {

@@ -33,6 +33,7 @@ use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{is_viewer_class, ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
 use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
+use super::format::seconds;
 use super::summary::SloVerdict;
 
 /// The sliding window when the scenario sets none, ms.
@@ -125,14 +126,6 @@ impl Recovery {
     }
 }
 
-/// `ms` as people read it: `17 s`, `5.5 s`.
-pub fn seconds(ms: u64) -> String {
-    if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
-}
 
 /// A measurement with what it left out.
 #[derive(Debug, Clone, PartialEq)]

@@ -198,7 +198,7 @@ impl FailingSlo {
     /// SLO table's two decimals, so both cite the same figure.
     pub fn sentence(&self) -> String {
         let f = |v: f64| match self.metric {
-            SloMetric::ErrorRate => super::percent(Some(v)),
+            SloMetric::ErrorRate => super::format::percent(Some(v)),
             SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
             _ => format!("{v:.0} ms"),
         };

@@ -92,11 +92,11 @@ fn calls_outside_the_log_are_in_the_headline() {
     let s = analyse(&m, &one_failed_load());
     assert_eq!(s.totals.outside_log, 7);
     assert_eq!(
-        crate::report::http_headline(&s),
+        crate::report::console::http_headline(&s),
         "HTTP requests  12 (1 failed, error rate 8.33 %); 7 more outside the request log (freshness poll 5, preflight 2)"
     );
     assert_eq!(
-        crate::report::operations_line(&s).unwrap(),
+        crate::report::console::operations_line(&s).unwrap(),
         "operations     dashboard load 1 (1 failed, 100.00 %) · sync transform 1 (0 failed, 0.00 %)"
     );
 }

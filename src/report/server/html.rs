@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::ServerSummary;
-use crate::report::html::text;
+use crate::report::format::text;
 use crate::report::summary::Summary;
 use crate::runfolder::RequestClass;
 
