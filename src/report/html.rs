@@ -9,6 +9,11 @@
 
 use std::fmt::Write;
 
+mod faults;
+mod health;
+mod sync_attempts;
+mod workers;
+
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::analyse::KNEE_FRACTION;
@@ -164,10 +169,10 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     if let Some(b) = &s.baseline {
         baseline_section(h, b)?;
     }
-    super::faults::section(h, s)?;
-    s.health.html_section(h)?;
+    faults::section(h, s)?;
+    health::section(h, &s.health)?;
     if let Some(rows) = &s.workers {
-        crate::cluster::merge::html_section(h, rows)?;
+        workers::section(h, rows)?;
     }
     super::server::html::section(h, s, &c.server)?;
     names_section(h, s)?;
@@ -211,7 +216,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
             }
         )?;
     }
-    s.health.html_banner(h)?;
+    health::banner(h, &s.health)?;
     super::server::html::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
         h.push_str(
@@ -929,7 +934,7 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         c.missed_refreshes.to_string(),
     )?;
     h.push_str("</table>\n");
-    super::sync_attempts::section(h, s)?;
+    sync_attempts::section(h, s)?;
     h.push_str("</details>\n</section>\n");
     Ok(())
 }
