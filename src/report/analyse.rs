@@ -30,49 +30,19 @@
 
 use crate::runfolder::{RequestClass, RunMeta, WindowKind};
 
-use hdrhistogram::Histogram;
 
 use super::collect::{
-    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc,
+    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc,
 };
+use super::latency::{failed_latency, latency};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
 /// fraction of the initial throughput per viewer.
 pub const KNEE_FRACTION: f64 = 0.5;
 
-/// Latency of the successful requests of `acc`, ms; `None` when none.
-/// SLOs, the knee and the charts judge this one (see [`ClassAcc`]).
-pub fn latency(acc: &ClassAcc) -> Option<Latency> {
-    latency_of(&acc.hist, &acc.ok_moments)
-}
 
-/// Latency of the failed requests of `acc`, ms; `None` when none failed.
-pub fn failed_latency(acc: &ClassAcc) -> Option<Latency> {
-    latency_of(&acc.failed_hist, &acc.failed_moments)
-}
 
-fn latency_of(h: &Histogram<u64>, m: &Moments) -> Option<Latency> {
-    if h.is_empty() {
-        return None;
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    // Exact sums when every value went through them; Goose's aggregates
-    // (report.json fallback) fill the histogram only.
-    let (mean, stddev) = match (m.n == h.len(), m.mean_us(), m.stddev_us()) {
-        (true, Some(mean), Some(sd)) => (mean, sd),
-        _ => (h.mean(), h.stdev()),
-    };
-    Some(Latency {
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        max: ms(h.max()),
-        mean: mean / 1000.0,
-        stddev: stddev / 1000.0,
-    })
-}
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -656,9 +626,20 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             planned,
         )
     };
+    let steps: Vec<super::degradation::StepFigures> = windows
+        .iter()
+        .map(|w| super::degradation::StepFigures {
+            name: &w.name,
+            kind: w.kind,
+            viewers: w.viewers,
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            viewer_throughput_rps: w.viewer_throughput_rps,
+        })
+        .collect();
     let degradation = super::degradation::assess(
         &c.windows,
-        &windows,
+        &steps,
         bracket
             .as_ref()
             .and_then(|b| b.failed_viewers)
@@ -850,7 +831,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             resilience: None,
         },
         series: series(c),
-        latency_series: super::latency_series::build(&c.buckets, &super::charts::LATENCY_CLASSES),
+        latency_series: super::latency_series::build(&c.buckets, &super::latency_series::LATENCY_CLASSES),
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
@@ -993,6 +974,18 @@ pub(super) fn fold_bound(
             *unmeasured = Some(why());
         }
         _ => {}
+    }
+}
+
+/// The run's verdict with each fault's `recover_within`: a missed one fails
+/// the run; one that could not be judged leaves a passing run NOT JUDGED.
+pub fn fold_fault_verdicts(s: &mut Summary) {
+    for f in &s.faults {
+        fold_bound(
+            f.verdict,
+            || format!("fault {} recover_within: {}", f.index, f.sentence()),
+            (&mut s.verdict, &mut s.slo_failed, &mut s.unmeasured),
+        );
     }
 }
 

@@ -26,7 +26,7 @@ use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::collect::ErrorKind;
 use super::format::clock;
-use super::latency_series::{needed, LatencySeries};
+use super::latency_series::{needed, LatencySeries, LATENCY_CLASSES};
 use super::summary::{Latency, Summary, WindowStats};
 
 /// Width of every chart, px.
@@ -36,12 +36,6 @@ pub const HEIGHT: u32 = 290;
 
 const FONT: &str = "sans-serif";
 
-/// The classes whose latency is charted over time.
-pub const LATENCY_CLASSES: [RequestClass; 3] = [
-    RequestClass::DashboardLoad,
-    RequestClass::PanelQuery,
-    RequestClass::IngestBatch,
-];
 
 /// The key to the shaded windows of every chart over time, as HTML: the
 /// charts' own legends leave the window kinds out.

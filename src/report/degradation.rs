@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use crate::runfolder::{DegradationRules, RequestClass, WindowKind};
 
 use super::collect::{is_http_class, is_viewer_class, ClassAcc, ErrorKind, WindowAcc, FINE_SIGFIG};
-use super::summary::WindowStats;
 
 /// How most failures past capacity happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,18 +110,35 @@ fn ms(v: f64) -> String {
     }
 }
 
+/// What [`assess`] reads of a window's figures (`summary::WindowStats`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepFigures<'a> {
+    /// The window's name.
+    pub name: &'a str,
+    /// Its kind.
+    pub kind: WindowKind,
+    /// Its viewers.
+    pub viewers: usize,
+    /// Start, ms since the run's start.
+    pub start_ms: u64,
+    /// End, ms since the run's start.
+    pub end_ms: u64,
+    /// Successful viewer requests per second.
+    pub viewer_throughput_rps: f64,
+}
+
 /// The verdict over the windows of `windows` (with their figures in `stats`,
 /// in the same order) that are stress steps at or above `failed_viewers`;
 /// `None` when there is no such step (the ladder never went past capacity).
 pub fn assess(
     windows: &[WindowAcc],
-    stats: &[WindowStats],
+    stats: &[StepFigures],
     failed_viewers: Option<usize>,
     rules: DegradationRules,
     judged: bool,
 ) -> Option<Degradation> {
     let failed_viewers = failed_viewers?;
-    let past: Vec<(&WindowAcc, &WindowStats)> = windows
+    let past: Vec<(&WindowAcc, &StepFigures)> = windows
         .iter()
         .zip(stats)
         .filter(|(_, s)| s.kind == WindowKind::StressStep && s.viewers >= failed_viewers)
@@ -240,11 +256,11 @@ pub fn assess(
         verdict,
         missed,
         judged,
-        steps: past.iter().map(|(_, s)| s.name.clone()).collect(),
+        steps: past.iter().map(|(_, s)| s.name.to_string()).collect(),
         peak_goodput_rps: peak.viewer_throughput_rps,
-        peak_window: peak.name.clone(),
+        peak_window: peak.name.to_string(),
         goodput_rps: worst.viewer_throughput_rps,
-        goodput_window: worst.name.clone(),
+        goodput_window: worst.name.to_string(),
         goodput_fraction,
         requests,
         failed,

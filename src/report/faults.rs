@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::collect::ErrorKind;
-use super::summary::{Series, SloVerdict};
+use super::series::Series;
+use super::verdict::SloVerdict;
 use crate::error::Result;
 use crate::faults::FaultRecord;
 
@@ -158,17 +159,6 @@ pub fn measure_recovery(
     }
 }
 
-/// The run's verdict with each fault's `recover_within`: a missed one fails
-/// the run; one that could not be judged leaves a passing run NOT JUDGED.
-pub fn fold_verdicts(s: &mut super::summary::Summary) {
-    for f in &s.faults {
-        super::analyse::fold_bound(
-            f.verdict,
-            || format!("fault {} recover_within: {}", f.index, f.sentence()),
-            (&mut s.verdict, &mut s.slo_failed, &mut s.unmeasured),
-        );
-    }
-}
 
 impl FaultWindow {
     /// What came after the window, in words: "recovered after 8 s (allowed: 30 s)".

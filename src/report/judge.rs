@@ -24,7 +24,7 @@
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{ClassAcc, IngestAcc};
-use super::summary::SloVerdict;
+use super::verdict::SloVerdict;
 
 /// The smallest error-rate bound the sample rule uses: a bound of 0.1 % still
 /// needs only the 100 requests of a 1 % bound.

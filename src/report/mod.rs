@@ -13,6 +13,7 @@ pub mod analyse;
 pub mod answers;
 pub mod baseline;
 pub mod charts;
+pub mod classes;
 pub mod collect;
 pub mod console;
 pub mod degradation;
@@ -25,17 +26,21 @@ pub mod goose_json;
 pub mod health;
 pub mod html;
 pub mod judge;
+pub mod latency;
 pub mod junit;
 pub mod latency_series;
 pub mod load;
 pub mod markdown;
 pub mod recovery;
 pub mod regress;
+pub mod series;
 pub mod server;
 pub mod span;
 pub mod summary;
 pub mod sync_attempts;
 pub mod synthetic;
+pub mod window_index;
+pub mod verdict;
 
 #[cfg(test)]
 mod baseline_tests;
@@ -298,7 +303,7 @@ pub fn summarise_with_samples(
         meta.past_capacity.recovery_window_ms,
         ran_ms,
     );
-    faults::fold_verdicts(&mut summary);
+    analyse::fold_fault_verdicts(&mut summary);
     summary.sync.resilience =
         sync_attempts::read(run_dir, &summary.faults, ran_ms).unwrap_or_else(|e| {
             degrade("the sync job's retries are not shown", e);

@@ -34,7 +34,7 @@ use crate::runfolder::{RequestClass, Slo, SloMetric};
 use super::collect::{is_viewer_class, ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
 use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
 use super::format::seconds;
-use super::summary::SloVerdict;
+use super::verdict::SloVerdict;
 
 /// The sliding window when the scenario sets none, ms.
 pub const DEFAULT_WINDOW_MS: u64 = 5_000;
