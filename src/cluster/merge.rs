@@ -254,7 +254,6 @@ fn rows_len_ok(n: usize) -> bool {
     n >= 3
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,19 +30,13 @@
 
 use crate::runfolder::{RequestClass, RunMeta, WindowKind};
 
-
-use super::collect::{
-    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc,
-};
+use super::collect::{is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc};
 use super::latency::{failed_latency, latency};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
 /// fraction of the initial throughput per viewer.
 pub const KNEE_FRACTION: f64 = 0.5;
-
-
-
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -831,7 +825,10 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             resilience: None,
         },
         series: series(c),
-        latency_series: super::latency_series::build(&c.buckets, &super::latency_series::LATENCY_CLASSES),
+        latency_series: super::latency_series::build(
+            &c.buckets,
+            &super::latency_series::LATENCY_CLASSES,
+        ),
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),

@@ -36,7 +36,6 @@ pub const HEIGHT: u32 = 290;
 
 const FONT: &str = "sans-serif";
 
-
 /// The key to the shaded windows of every chart over time, as HTML: the
 /// charts' own legends leave the window kinds out.
 pub fn window_key(s: &Summary) -> String {
@@ -212,7 +211,6 @@ pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
     }
     out
 }
-
 
 /// Draw a chart over time: x in seconds over the whole run, labelled with
 /// UTC wall-clock times; a log y axis has 2-5-10 ticks.

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::runfolder::{RequestClass, StageWindow, WindowKind};
 
 pub use super::classes::{is_http_class, is_viewer_class};
-pub use super::window_index::WindowIndex;
 use super::regress::WindowBlocks;
+pub use super::window_index::WindowIndex;
 
 /// The most time buckets kept; the bucket width doubles when a run outgrows them.
 pub const MAX_BUCKETS: usize = 600;
@@ -165,8 +165,6 @@ pub fn class_index(class: RequestClass) -> usize {
         .position(|c| *c == class)
         .unwrap_or(RequestClass::ALL.len() - 1)
 }
-
-
 
 /// Whether a row of `class` recorded under the method label `method` (when
 /// the input says) is an HTTP call. dashload records operations under labels

@@ -16,8 +16,8 @@ use unicode_width::UnicodeWidthStr;
 use crate::runfolder::SloMetric;
 
 use super::findings::{overshoot, Findings, Recovery};
-use super::summary::{Comparison, SloResult, SloVerdict, Summary, Verdict};
 use super::format::percent;
+use super::summary::{Comparison, SloResult, SloVerdict, Summary, Verdict};
 
 /// The terminal width the answers are laid out for.
 pub const WIDTH: usize = 80;
@@ -221,7 +221,8 @@ fn verdict_reason(s: &Summary) -> String {
         (Verdict::NotJudged, Some(why)) => v += &format!(": {why}"),
         (Verdict::NotJudged, None) => v += ": nothing to judge (no hold window or no SLO)",
         (Verdict::Fail, _) => {
-            if let Some(r) = judged_failures(s).max_by(|a, b| overshoot(a).total_cmp(&overshoot(b))) {
+            if let Some(r) = judged_failures(s).max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)))
+            {
                 v += &format!(": {} on {}", slo_words(r), r.window);
             }
         }

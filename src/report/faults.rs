@@ -159,7 +159,6 @@ pub fn measure_recovery(
     }
 }
 
-
 impl FaultWindow {
     /// What came after the window, in words: "recovered after 8 s (allowed: 30 s)".
     pub fn sentence(&self) -> String {
@@ -195,7 +194,6 @@ impl FaultWindow {
         )
     }
 }
-
 
 /// The windows that ran, `(start s, end s, label)`, for the charts' shading.
 pub fn bands(faults: &[FaultWindow]) -> Vec<(f64, f64, String)> {

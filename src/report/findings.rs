@@ -139,7 +139,9 @@ impl FirstBreak {
                 step,
                 viewers,
                 reason,
-            } => format!("no SLO failed; the ladder stopped at {step} ({viewers} viewers): {reason}"),
+            } => {
+                format!("no SLO failed; the ladder stopped at {step} ({viewers} viewers): {reason}")
+            }
             FirstBreak::Nothing { up_to, ladder } => format!(
                 "nothing: every SLO held on every window, up to {up_to} viewers{}",
                 if *ladder { "" } else { " (no stress ladder)" }

@@ -31,12 +31,7 @@ fn page_answer(page: &str, key: &str) -> String {
 /// The console's answer `label`, in full: its rows joined, or the details'
 /// `label (in full): ` line when the rows cut it.
 fn console_answer(text: &str, label: &str) -> String {
-    let join = |rows: &[&str]| {
-        rows.iter()
-            .map(|r| r.trim())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let join = |rows: &[&str]| rows.iter().map(|r| r.trim()).collect::<Vec<_>>().join(" ");
     let lines: Vec<&str> = text.lines().collect();
     let continued = |from: usize, indent: &str| {
         let mut rows = vec![lines[from]];

@@ -63,8 +63,14 @@ mod tests {
 
     #[test]
     fn formats_as_the_outputs_print_them() {
-        assert_eq!(escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
-        assert_eq!(text("see http://127.0.0.1:3000/d <b>"), "see 127.0.0.1:3000/d &lt;b&gt;");
+        assert_eq!(
+            escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+        assert_eq!(
+            text("see http://127.0.0.1:3000/d <b>"),
+            "see 127.0.0.1:3000/d &lt;b&gt;"
+        );
         assert_eq!(capitalised("élan vital"), "Élan vital");
         assert_eq!(percent(Some(0.0612)), "6.12 %");
         assert_eq!(percent(None), "—");

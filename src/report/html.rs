@@ -9,20 +9,20 @@
 
 use std::fmt::Write;
 
+pub mod answers;
 mod faults;
 mod health;
+mod server;
 mod sync_attempts;
 mod workers;
 
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
+use self::answers::Tone;
 use super::analyse::KNEE_FRACTION;
-use super::answers::Tone;
 use super::charts::Charts;
 use super::format::{capitalised, clock, escape, text};
 use super::summary::*;
-
-
 
 /// A URL as shown: `host:port/path (http)`.
 pub fn shown_url(url: &str) -> String {
@@ -174,7 +174,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     if let Some(rows) = &s.workers {
         workers::section(h, rows)?;
     }
-    super::server::html::section(h, s, &c.server)?;
+    server::section(h, s, &c.server)?;
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
@@ -217,7 +217,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
         )?;
     }
     health::banner(h, &s.health)?;
-    super::server::html::banner(h, s)?;
+    server::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
         h.push_str(
             "<div class=\"banner info\"><strong>What this report could not use:</strong><ul>",
@@ -233,7 +233,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
 /// The answers, first on the page: one row each, ids `answer-<key>`.
 fn answers_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     h.push_str("<section id=\"answers\">\n<table class=\"answers\">\n");
-    for a in super::answers::answers(s) {
+    for a in answers::answers(s) {
         let tone = match a.tone {
             Tone::Good => "good",
             Tone::Bad => "bad",
@@ -455,7 +455,7 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
         "<details><summary>How capacity and the knee are found</summary><p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p></details>",
         KNEE_FRACTION * 100.0
     )?;
-    super::server::html::diagnosis(h, s)?;
+    server::diagnosis(h, s)?;
     if c.concurrency_latency.is_empty() {
         h.push_str("<p class=\"note\" id=\"no-concurrency-charts\">No charts against concurrency: the run held or stepped at one viewer count only, and one point shows no trend.</p>\n");
     }
@@ -1054,7 +1054,6 @@ fn figure_words(key: &str) -> String {
         None => key.replace('_', " "),
     }
 }
-
 
 fn num4(v: f64) -> String {
     if v.abs() >= 100.0 {

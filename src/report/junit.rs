@@ -284,7 +284,10 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
                 r.window.clone(),
                 r.verdict.unwrap_or(SloVerdict::Pass),
                 name,
-                Findings::of(s).recovery.map(|r| r.sentence).unwrap_or_default(),
+                Findings::of(s)
+                    .recovery
+                    .map(|r| r.sentence)
+                    .unwrap_or_default(),
             ));
         }
         for k in &r.classes {
@@ -329,11 +332,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
             cases.push((
                 format!("fault {}", f.index),
                 verdict,
-                format!(
-                    "{} recovers within {}",
-                    f.name,
-                    super::format::seconds(max)
-                ),
+                format!("{} recovers within {}", f.name, super::format::seconds(max)),
                 f.line(),
             ));
         }

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::runfolder::RequestClass;
 
-use super::latency::{latency, Latency};
 use super::collect::{ClassAcc, TimeBuckets};
+use super::latency::{latency, Latency};
 
 /// The classes whose latency is charted over time.
 pub const LATENCY_CLASSES: [RequestClass; 3] = [

@@ -10,7 +10,6 @@
 //! synchronous: async callers run it under `spawn_blocking`.
 
 pub mod analyse;
-pub mod answers;
 pub mod baseline;
 pub mod charts;
 pub mod classes;
@@ -26,8 +25,8 @@ pub mod goose_json;
 pub mod health;
 pub mod html;
 pub mod judge;
-pub mod latency;
 pub mod junit;
+pub mod latency;
 pub mod latency_series;
 pub mod load;
 pub mod markdown;
@@ -39,8 +38,8 @@ pub mod span;
 pub mod summary;
 pub mod sync_attempts;
 pub mod synthetic;
-pub mod window_index;
 pub mod verdict;
+pub mod window_index;
 
 #[cfg(test)]
 mod baseline_tests;
@@ -450,7 +449,6 @@ pub fn load_baseline(dir: &Path, progress: bool) -> Result<LoadedBaseline> {
     }
     summarise_with_samples(dir, &meta, progress).map_err(|e| unreadable(&e))
 }
-
 
 #[cfg(test)]
 mod reached_tests {

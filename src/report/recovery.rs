@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{is_viewer_class, ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
-use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
 use super::format::seconds;
+use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
 use super::verdict::SloVerdict;
 
 /// The sliding window when the scenario sets none, ms.
@@ -125,7 +125,6 @@ impl Recovery {
         }
     }
 }
-
 
 /// A measurement with what it left out.
 #[derive(Debug, Clone, PartialEq)]

@@ -345,7 +345,6 @@ pub struct ClassStats {
     pub failed_latency: Option<Latency>,
 }
 
-
 /// One stage or stress-step window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
@@ -399,10 +398,6 @@ pub struct SloResult {
     #[serde(default)]
     pub note: Option<String>,
 }
-
-
-
-
 
 /// One point of the concurrency charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -529,8 +524,6 @@ pub struct SyncStats {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resilience: Option<super::sync_attempts::SyncResilience>,
 }
-
-
 
 /// A run against its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

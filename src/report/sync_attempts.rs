@@ -66,7 +66,6 @@ pub struct FaultBacklog {
     pub drain_ms: Option<u64>,
 }
 
-
 /// One `sync.csv` row.
 #[derive(Debug, Clone, PartialEq)]
 struct Row {

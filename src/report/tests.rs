@@ -66,7 +66,7 @@ fn a_synthetic_run_renders_every_file() {
         html.find(needle)
             .unwrap_or_else(|| panic!("missing {needle}"))
     };
-    let answers: Vec<usize> = super::answers::KEYS
+    let answers: Vec<usize> = super::html::answers::KEYS
         .iter()
         .map(|k| at(&format!("<tr id=\"answer-{k}\"")))
         .collect();

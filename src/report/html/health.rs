@@ -23,7 +23,8 @@ pub fn section(h: &mut String, health: &RunHealth) -> std::fmt::Result {
     )?;
     h.push_str("<table><tr><th class=\"l\">window</th><th>requests/s</th><th>loads/s</th><th>CV of requests/s</th><th>random-phase CV</th><th>dashload cores</th><th>% of cores</th></tr>\n");
     let cpu = |name: &str| {
-        health.generator_cpu
+        health
+            .generator_cpu
             .as_ref()
             .and_then(|g| g.windows.iter().find(|w| w.window == name))
     };

@@ -4,8 +4,8 @@
 //! shows them first, above everything else. Always all seven: an answer that
 //! does not apply says why ("no recovery phase in this scenario").
 
-use super::findings::{overshoot, Degradation, Findings, FirstBreak, Recovery};
-use super::summary::{FailingSlo, SloResult, SloVerdict, Summary, Verdict};
+use crate::report::findings::{overshoot, Degradation, Findings, FirstBreak, Recovery};
+use crate::report::summary::{FailingSlo, SloResult, SloVerdict, Summary, Verdict};
 
 /// How an answer reads at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,5 +199,10 @@ fn degradation(f: &Findings) -> Answer {
         } => Tone::Good,
         _ => Tone::Neutral,
     };
-    answer("degradation", "Past capacity", f.degradation.sentence(), tone)
+    answer(
+        "degradation",
+        "Past capacity",
+        f.degradation.sentence(),
+        tone,
+    )
 }
