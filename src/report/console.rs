@@ -15,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::runfolder::SloMetric;
 
-use super::findings::{overshoot, Findings, Recovery};
+use super::findings::{Findings, Recovery};
 use super::format::percent;
 use super::summary::{Comparison, SloResult, SloVerdict, Summary, Verdict};
 
@@ -221,9 +221,8 @@ fn verdict_reason(s: &Summary) -> String {
         (Verdict::NotJudged, Some(why)) => v += &format!(": {why}"),
         (Verdict::NotJudged, None) => v += ": nothing to judge (no hold window or no SLO)",
         (Verdict::Fail, _) => {
-            if let Some(r) = judged_failures(s).max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)))
-            {
-                v += &format!(": {} on {}", slo_words(r), r.window);
+            if let Some(b) = &Findings::of(s).worst_hold_failure {
+                v += &format!(": {}", b.sentence());
             }
         }
         (Verdict::Pass, _) => match &s.partly_judged {
@@ -232,12 +231,6 @@ fn verdict_reason(s: &Summary) -> String {
         },
     }
     v
-}
-
-fn judged_failures(s: &Summary) -> impl Iterator<Item = &SloResult> {
-    s.slos
-        .iter()
-        .filter(|r| r.judged && r.verdict == SloVerdict::Fail)
 }
 
 fn regression(s: &Summary) -> String {
@@ -249,17 +242,6 @@ fn regression(s: &Summary) -> String {
         [one] => format!("REGRESSION: {one}"),
         [first, rest @ ..] => format!("REGRESSION: {first}; and {} more (details)", rest.len()),
     }
-}
-
-/// `dashboard load p95 6390 ms > 5000 ms`.
-fn slo_words(r: &SloResult) -> String {
-    format!(
-        "{} {} {} > {}",
-        r.class.label(),
-        r.metric.label(),
-        r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
-        figure(r.metric, r.max)
-    )
 }
 
 /// An SLO figure in its unit: whole ms from 10 ms up, else one decimal; an

@@ -12,6 +12,8 @@ use super::summary::{FailingSlo, SloResult, SloVerdict, Summary};
 /// The answers of one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Findings {
+    /// Why the holds failed the run: the judged SLO furthest past its bound.
+    pub worst_hold_failure: Option<Breach>,
     /// The first window on which an SLO failed, or why none did.
     pub first_break: FirstBreak,
     /// Capacity and headroom.
@@ -28,6 +30,7 @@ impl Findings {
     /// The findings of `s`.
     pub fn of(s: &Summary) -> Findings {
         Findings {
+            worst_hold_failure: Breach::worst(s, s.slos.iter().filter(|r| r.judged)),
             first_break: FirstBreak::of(s),
             capacity: Capacity::of(s),
             knee: Knee::of(s),
@@ -37,20 +40,56 @@ impl Findings {
     }
 }
 
+/// An SLO that failed on a window: the figure against its bound, where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breach {
+    /// The window.
+    pub window: String,
+    /// Its viewers.
+    pub viewers: Option<usize>,
+    /// The failed figure against its bound.
+    pub failing: FailingSlo,
+}
+
+impl Breach {
+    /// The failed result of `results` furthest past its bound.
+    fn worst<'a>(s: &Summary, results: impl Iterator<Item = &'a SloResult>) -> Option<Breach> {
+        let worst = results
+            .filter(|r| r.verdict == SloVerdict::Fail && r.observed.is_some())
+            .max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)))?;
+        Some(Breach {
+            window: worst.window.clone(),
+            viewers: s
+                .windows
+                .iter()
+                .find(|w| w.name == worst.window)
+                .map(|w| w.viewers),
+            failing: FailingSlo {
+                class: worst.class,
+                metric: worst.metric,
+                observed: worst.observed.unwrap_or(f64::NAN),
+                max: worst.max,
+            },
+        })
+    }
+
+    /// `dashboard load p95 1449 ms > 900 ms on step 2 (80 viewers)`.
+    pub fn sentence(&self) -> String {
+        let viewers = self
+            .viewers
+            .map(|v| format!(" ({v} viewers)"))
+            .unwrap_or_default();
+        format!("{} on {}{viewers}", self.failing.sentence(), self.window)
+    }
+}
+
 /// What broke first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FirstBreak {
     /// The earliest window (by start) on which an SLO failed, with its figure
     /// furthest past its bound. Recovery windows are left out: they measure
     /// the aftermath of the load, which [`Recovery`] answers.
-    Slo {
-        /// The window.
-        window: String,
-        /// Its viewers.
-        viewers: Option<usize>,
-        /// The failed figure against its bound.
-        failing: FailingSlo,
-    },
+    Slo(Breach),
     /// No SLO failed, but the stress ladder stopped early.
     LadderStop {
         /// The step it stopped at.
@@ -83,23 +122,14 @@ impl FirstBreak {
             .filter(failed)
             .min_by_key(|r| window(&r.window).map_or(u64::MAX, |w| w.start_ms));
         if let Some(first) = first {
-            let worst = s
+            let on_first = s
                 .slos
                 .iter()
                 .filter(failed)
-                .filter(|r| r.window == first.window)
-                .max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)))
-                .unwrap_or(first);
-            return FirstBreak::Slo {
-                window: worst.window.clone(),
-                viewers: window(&worst.window).map(|w| w.viewers),
-                failing: FailingSlo {
-                    class: worst.class,
-                    metric: worst.metric,
-                    observed: worst.observed.unwrap_or(f64::NAN),
-                    max: worst.max,
-                },
-            };
+                .filter(|r| r.window == first.window);
+            if let Some(breach) = Breach::worst(s, on_first) {
+                return FirstBreak::Slo(breach);
+            }
         }
         if let Some(stop) = &s.run.ladder_stop {
             return FirstBreak::LadderStop {
@@ -117,7 +147,7 @@ impl FirstBreak {
     /// The window that broke, if one did.
     pub fn window(&self) -> Option<&str> {
         match self {
-            FirstBreak::Slo { window, .. } => Some(window),
+            FirstBreak::Slo(b) => Some(&b.window),
             _ => None,
         }
     }
@@ -125,16 +155,7 @@ impl FirstBreak {
     /// `dashboard load p95 1449 ms > 900 ms on step 2 (80 viewers)`.
     pub fn sentence(&self) -> String {
         match self {
-            FirstBreak::Slo {
-                window,
-                viewers,
-                failing,
-            } => {
-                let viewers = viewers
-                    .map(|v| format!(" ({v} viewers)"))
-                    .unwrap_or_default();
-                format!("{} on {window}{viewers}", failing.sentence())
-            }
+            FirstBreak::Slo(b) => b.sentence(),
             FirstBreak::LadderStop {
                 step,
                 viewers,
@@ -151,7 +172,7 @@ impl FirstBreak {
 }
 
 /// How far past its bound an SLO result is: observed ÷ bound.
-pub fn overshoot(r: &SloResult) -> f64 {
+fn overshoot(r: &SloResult) -> f64 {
     match r.observed {
         Some(v) if r.max > 0.0 => v / r.max,
         Some(_) => f64::INFINITY,

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::findings::Findings;
 use super::summary::{SloResult, SloVerdict, Summary};
-use super::synthetic::{write_run, write_smoke};
+use super::synthetic::{write_run, write_smoke, Synthetic};
 use super::{charts, console, html, markdown, summarise_with_samples};
 use crate::runfolder::{RequestClass, RunMeta, SloMetric, WindowKind};
 
@@ -136,4 +137,27 @@ fn a_failure_only_on_the_recovery_window_is_not_what_broke_first_anywhere() {
         "{first_break}"
     );
     assert!(knee.starts_with("none: too few windows"), "{knee}");
+}
+
+#[test]
+fn page_and_console_give_the_same_reason_for_a_failed_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    Synthetic {
+        latency_factor: 1.6,
+        extra_error_rate: 0.03,
+        ..Synthetic::new(8_000, 7)
+    }
+    .write(dir.path())
+    .unwrap();
+    let s = summary_of(dir.path());
+    let why = Findings::of(&s)
+        .worst_hold_failure
+        .expect("a hold failed")
+        .sentence();
+    let page = html::page(&s, &charts::draw_all(&s, None));
+    let verdict = page_answer(&page, "verdict");
+    assert!(verdict.contains(&why), "{why:?} not in {verdict:?}");
+    let text = console::text(&s, &PathBuf::from("report.html"));
+    let verdict = console_answer(&text, "verdict");
+    assert!(verdict.contains(&why), "{why:?} not in {verdict:?}");
 }

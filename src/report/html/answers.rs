@@ -4,8 +4,8 @@
 //! shows them first, above everything else. Always all seven: an answer that
 //! does not apply says why ("no recovery phase in this scenario").
 
-use crate::report::findings::{overshoot, Degradation, Findings, FirstBreak, Recovery};
-use crate::report::summary::{FailingSlo, SloResult, SloVerdict, Summary, Verdict};
+use crate::report::findings::{Degradation, Findings, FirstBreak, Recovery};
+use crate::report::summary::{SloVerdict, Summary, Verdict};
 
 /// How an answer reads at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub const KEYS: [&str; 7] = [
 pub fn answers(s: &Summary) -> Vec<Answer> {
     let f = Findings::of(s);
     vec![
-        verdict(s),
+        verdict(s, &f),
         first_break(&f),
         capacity(&f),
         knee(&f),
@@ -65,7 +65,7 @@ fn answer(key: &'static str, label: &'static str, text: String, tone: Tone) -> A
     }
 }
 
-fn verdict(s: &Summary) -> Answer {
+fn verdict(s: &Summary, f: &Findings) -> Answer {
     let (text, tone) = match (s.verdict, &s.unmeasured) {
         (Verdict::Pass, _) => match &s.partly_judged {
             None => ("every SLO held on every hold window".to_string(), Tone::Good),
@@ -74,7 +74,7 @@ fn verdict(s: &Summary) -> Answer {
                 Tone::Good,
             ),
         },
-        (Verdict::Fail, _) => (fail_reason(s), Tone::Bad),
+        (Verdict::Fail, _) => (fail_reason(s, f), Tone::Bad),
         (Verdict::NotJudged, Some(why)) => (
             format!("the run could not be judged, which fails it: {why}"),
             Tone::Bad,
@@ -93,14 +93,9 @@ fn verdict(s: &Summary) -> Answer {
 }
 
 /// Why a failed run failed: a hold's SLO, the recovery or the degradation.
-fn fail_reason(s: &Summary) -> String {
-    let hold = s
-        .slos
-        .iter()
-        .filter(|r| r.judged && r.verdict == SloVerdict::Fail)
-        .max_by(|a, b| overshoot(a).total_cmp(&overshoot(b)));
-    if let Some(r) = hold {
-        return format!("an SLO failed on a hold window ({})", slo_sentence(r));
+fn fail_reason(s: &Summary, f: &Findings) -> String {
+    if let Some(b) = &f.worst_hold_failure {
+        return format!("an SLO failed on a hold window ({})", b.sentence());
     }
     if s.recovery
         .as_ref()
@@ -115,18 +110,6 @@ fn fail_reason(s: &Summary) -> String {
         return "the target collapsed past capacity".into();
     }
     "an SLO failed".into()
-}
-
-/// `dashboard load p95 2340 ms > 2000 ms on step 3`: the figures as the
-/// capacity bracket and the SLO table write them, so all cite the same number.
-fn slo_sentence(r: &SloResult) -> String {
-    let failing = FailingSlo {
-        class: r.class,
-        metric: r.metric,
-        observed: r.observed.unwrap_or(f64::NAN),
-        max: r.max,
-    };
-    format!("{} on {}", failing.sentence(), r.window)
 }
 
 fn first_break(f: &Findings) -> Answer {
