@@ -274,7 +274,7 @@ pub fn assess(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write as _;
     use std::path::Path;
 
@@ -301,7 +301,7 @@ mod tests {
     /// A run folder: a 30 s hold at 10 viewers, a stress step at 20 (30–60 s),
     /// the recovery phase back at 10 (60–120 s). Panel queries 40 a second;
     /// `row(t_ms)` gives each one's (latency ms, status, error).
-    fn run(
+    pub(crate) fn run(
         dir: &Path,
         rules: PastCapacityRules,
         row: impl Fn(u64) -> (u64, u16, &'static str),
@@ -384,7 +384,7 @@ mod tests {
     /// Past capacity (30–60 s) every fourth query is refused at once, or (with
     /// `stall`) three in four time out after 10 s; then slow answers until
     /// 72 s, 12 s into the recovery phase.
-    fn shape(stall: bool) -> impl Fn(u64) -> (u64, u16, &'static str) {
+    pub(crate) fn shape(stall: bool) -> impl Fn(u64) -> (u64, u16, &'static str) {
         move |t| match t {
             30_000..60_000 if stall && t % 100 != 0 => {
                 (10_000, 0, "error sending request: operation timed out")
@@ -426,8 +426,6 @@ mod tests {
         // The recovery window is no level of load: not a concurrency point.
         assert!(s.concurrency.iter().all(|p| p.kind != WindowKind::Recovery));
         assert!(s.windows.iter().any(|w| w.kind == WindowKind::Recovery));
-        let junit = crate::report::junit::junit(&s);
-        assert!(junit.contains("time to recover &lt;= 30 s\""), "{junit}");
     }
 
     #[test]
@@ -459,8 +457,6 @@ mod tests {
         );
         assert!(s.slo_failed);
         assert_eq!(s.verdict, Verdict::Fail);
-        let junit = crate::report::junit::junit(&s);
-        assert_eq!(junit.matches("<failure").count(), 2, "{junit}");
         // Without the [slo.*] sections both are reported, not judged.
         let dir = tempfile::tempdir().unwrap();
         let s = run(dir.path(), PastCapacityRules::default(), shape(true));
@@ -480,7 +476,5 @@ mod tests {
         assert_eq!(r.classes[0].max_ms, Some(20_000));
         assert_eq!(r.classes[0].verdict, Some(SloVerdict::Pass));
         assert_eq!(r.verdict, Some(SloVerdict::Pass));
-        assert!(crate::report::junit::junit(&s)
-            .contains("name=\"panel query time to recover &lt;= 20 s\""));
     }
 }

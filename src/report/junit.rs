@@ -361,6 +361,35 @@ fn trim(v: f64) -> String {
 mod tests {
     use super::*;
 
+    /// The recovery phase and the collapse past capacity are cases, each
+    /// judged on its own bound.
+    #[test]
+    fn recovery_and_collapse_are_cases_judged_on_their_bounds() {
+        use crate::report::degradation::tests::{run, shape};
+        use crate::runfolder::{PastCapacityRules, RequestClass};
+        let rules = |max_ms, judged| PastCapacityRules {
+            recovery_max_ms: Some(max_ms),
+            degradation_judged: judged,
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let xml = super::junit(&run(dir.path(), rules(30_000, true), shape(false)));
+        assert!(xml.contains("time to recover &lt;= 30 s\""), "{xml}");
+        let dir = tempfile::tempdir().unwrap();
+        let xml = super::junit(&run(dir.path(), rules(10_000, true), shape(true)));
+        assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+        let dir = tempfile::tempdir().unwrap();
+        let by_class = PastCapacityRules {
+            recovery_max_by_class: [(RequestClass::PanelQuery, 20_000)].into(),
+            ..rules(10_000, false)
+        };
+        let xml = super::junit(&run(dir.path(), by_class, shape(false)));
+        assert!(
+            xml.contains("name=\"panel query time to recover &lt;= 20 s\""),
+            "{xml}"
+        );
+    }
+
     #[test]
     fn error_rates_are_in_percent_and_latencies_in_ms() {
         assert_eq!(
