@@ -987,10 +987,10 @@ pub fn fold_fault_verdicts(s: &mut Summary) {
 }
 
 #[cfg(test)]
-mod counts_tests;
+pub(crate) mod counts_tests;
 #[cfg(test)]
 mod judgement_tests;
 #[cfg(test)]
 mod ok_ko_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

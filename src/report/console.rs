@@ -601,6 +601,37 @@ mod tests {
     }
 
     #[test]
+    fn calls_outside_the_log_are_in_the_headline() {
+        use crate::report::analyse::analyse;
+        use crate::report::analyse::counts_tests::one_failed_load;
+        use crate::report::analyse::tests::{meta, window};
+        use crate::runfolder::WindowKind;
+        let mut m = meta(
+            vec![window("stage 1 hold", WindowKind::Hold, 1, 0, 10)],
+            vec![],
+        );
+        let calls = &mut m.counters.http_outside_log;
+        calls
+            .entry("preflight".into())
+            .or_default()
+            .extend([("ping".to_string(), 1), ("query".to_string(), 1)]);
+        calls
+            .entry("freshness_poll".into())
+            .or_default()
+            .insert("query".into(), 5);
+        let s = analyse(&m, &one_failed_load());
+        assert_eq!(s.totals.outside_log, 7);
+        assert_eq!(
+            http_headline(&s),
+            "HTTP requests  12 (1 failed, error rate 8.33 %); 7 more outside the request log (freshness poll 5, preflight 2)"
+        );
+        assert_eq!(
+            operations_line(&s).unwrap(),
+            "operations     dashboard load 1 (1 failed, 100.00 %) · sync transform 1 (0 failed, 0.00 %)"
+        );
+    }
+
+    #[test]
     fn a_staged_like_run_answers_in_fifteen_rows_of_eighty_columns() {
         let root = tempfile::tempdir().unwrap();
         let s = staged_like(root.path());
