@@ -65,6 +65,23 @@ pub fn is_cancelled(error: &str) -> bool {
     error.ends_with(CANCELLED) || is_not_sent(error)
 }
 
+/// The error text of a panel query that a dashboard's next auto-refresh
+/// replaced while it was in flight (`[viewers] busy_refresh = "cancel"`, as
+/// Grafana does): it reached the server, which may still run it, but no
+/// answer was awaited. The report counts such rows per window and in the
+/// server's count check, and takes neither a latency nor a failure from them.
+pub const REPLACED: &str = "cancelled: the next refresh replaced it";
+
+/// The start of a dashboard load's error text when the next refresh replaced
+/// it: the load failed to finish within its refresh interval (a timeout,
+/// as the report classes it).
+pub const LOAD_REPLACED: &str = "timed out at the refresh interval: the next refresh replaced it";
+
+/// True when a request log error text says a refresh replaced the request.
+pub fn is_replaced(error: &str) -> bool {
+    error.ends_with(REPLACED)
+}
+
 /// True when the request was never sent (the load was over).
 pub fn is_not_sent(error: &str) -> bool {
     error.ends_with(NOT_SENT)

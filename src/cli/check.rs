@@ -132,6 +132,21 @@ pub fn describe_with(s: &Scenario, now_ms: i64, probed: Option<&Walked>) -> Stri
         );
     }
     let _ = writeln!(w, "seed      {}", s.seed);
+    if let Some(l) = &s.live {
+        let publisher = match &l.publisher {
+            Some(p) => format!(
+                "; a publisher pushes to /api/live/push/{} {} times a second",
+                p.stream, p.rate
+            ),
+            None => "; no publisher".to_string(),
+        };
+        let _ = writeln!(
+            w,
+            "live      {} % of the viewers hold a Grafana Live session on {}{publisher}",
+            (l.share * 100.0 * 100.0).round() / 100.0,
+            l.channels.join(", ")
+        );
+    }
 
     let plan = Plan::from_scenario(s);
     let _ = writeln!(

@@ -71,7 +71,7 @@ pub fn follow_target_version(s: &mut Scenario) -> Result<()> {
         .and_then(|b| b.whole())
         .and_then(crate::target::preflight::health_version);
     if let Some(v) = s.viewers.as_mut() {
-        crate::run::follow_grafana_version(v, reported.as_deref());
+        crate::run::prepare::follow_grafana_version(v, reported.as_deref());
     }
     let calls = crate::target::outside_log::OutsideLog::default();
     rt.block_on(crate::target::resolve_library_panels(&endpoints, s, &calls))

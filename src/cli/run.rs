@@ -148,6 +148,7 @@ pub fn exec(args: RunArgs) -> Result<u8> {
         goose_total_users,
         render: !args.no_report,
         overrides,
+        worker: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -36,6 +36,11 @@ pub struct SandboxArgs {
     /// get them.
     #[arg(long)]
     pub serve_counters: bool,
+    /// Grafana Live connections allowed at once on /api/live/ws (Grafana's
+    /// `[live] max_connections`); past it `connect` is refused with Centrifuge's
+    /// 3504 `connection limit`.
+    #[arg(long, default_value_t = crate::sandbox::http_live::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub live_max_connections: usize,
 }
 
 /// The variable holding the sandbox's counters token.
@@ -49,6 +54,7 @@ pub fn exec(args: SandboxArgs) -> Result<u8> {
         listen: args.listen,
         seed: args.seed,
         seed_days: args.seed_days,
+        live_max_connections: args.live_max_connections,
         ..SandboxConfig::default()
     };
     if args.serve_counters {

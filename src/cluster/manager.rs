@@ -42,8 +42,8 @@ use crate::live::Live;
 use crate::plan::Plan;
 use crate::report::collect::ClassAcc;
 use crate::run::{RunOptions, RunResult};
-use crate::runfolder::recover::{self, RunLock};
-use crate::runfolder::{self, LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
+use crate::runfolder::recover;
+use crate::runfolder::{LadderStop, RunCounters, RunMeta, StageWindow, WindowKind};
 use crate::scenario::{Scenario, TargetKind};
 
 /// Where the workers come from.
@@ -842,7 +842,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
         TargetKind::Sandbox => Some(
             interrupt::unless_interrupted(
                 "before the load started: nothing was sent, no run folder written",
-                crate::run::start_sandbox(&scenario),
+                crate::run::prepare::start_sandbox(&scenario),
             )
             .await?,
         ),
@@ -850,15 +850,12 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     };
     let sandbox_url = sandbox.as_ref().map(|s| s.url());
     let started = Utc::now();
-    let run_dir = runfolder::create_run_dir(&options.reports_dir, started, &scenario.name)?;
+    let (run_dir, lock, partial) =
+        crate::run::prepare::open_folder(&options.reports_dir, started, &scenario.name)?;
     let run_id = run_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let lock = RunLock::acquire(&run_dir)?;
-    interrupt::enter(Stage::Running(run_dir.clone()));
-    let partial = run_dir.join(recover::PARTIAL);
-    std::fs::create_dir(&partial).map_err(|e| Error::io(&partial, e))?;
     // Killed outright, the manager still leaves a run: run.json without an end
     // (incomplete, as the index lists it) and each worker's share, which
     // `dashload report RUN --workers DIR…` finishes (`adopt.rs`).
@@ -1131,7 +1128,7 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
             files: slot.received.keys().cloned().collect(),
         });
     }
-    let mut windows = crate::run::windows_as_run(
+    let mut windows = crate::run::ladder::windows_as_run(
         holds.real_windows(&plan.windows),
         ladder_stop.as_ref(),
         Vec::new(),
@@ -1181,29 +1178,9 @@ async fn manage(options: RunOptions, cluster: ManagerOptions) -> Result<RunResul
     .store(&run_dir)?;
     meta.store(&run_dir)?;
     lock.release();
-    let sandbox_counters = match sandbox {
-        Some(s) => {
-            let c = s.counters();
-            s.stop().await;
-            Some(c)
-        }
-        None => None,
-    };
-    interrupt::enter(Stage::Rendering(run_dir.clone()));
-    let report = if options.render {
-        let dir = run_dir.clone();
-        let report_options = crate::report::ReportOptions {
-            progress: true,
-            ..options.report
-        };
-        Some(
-            tokio::task::spawn_blocking(move || crate::report::render_run(&dir, &report_options))
-                .await
-                .map_err(|e| Error::Report(format!("report rendering panicked: {e}")))??,
-        )
-    } else {
-        None
-    };
+    let sandbox_counters = crate::run::end::stop_sandbox(sandbox).await;
+    let report =
+        crate::run::report::report(&run_dir, options.render.then_some(options.report)).await?;
     Ok(RunResult {
         run_dir,
         meta,
@@ -1637,7 +1614,7 @@ fn order_recovery(
     );
     book.recovery = Some(RecoveryOrder { at, ladder, reason });
     (
-        crate::run::recovery_window(phase, at.duration_since(t0)),
+        crate::run::ladder::recovery_window(phase, at.duration_since(t0)),
         at + phase.hold,
     )
 }

@@ -3,19 +3,21 @@
 //! scenario with its own overrides (command line, environment: nothing the
 //! manager says changes where it connects, which credentials it uses or what it
 //! runs), joins with that scenario's digest (the manager refuses a mismatch),
-//! and runs its share as an ordinary run (`run.rs`) with a few hooks: its
-//! share of the plan and rank (its viewers' numbers), the manager's sandbox, the barrier
-//! before the load, ticks instead of judging the ladder itself (and the
-//! manager's order, not its own plan's end, starts `[recovery]`). Then it uploads
-//! its files with their checksums and reports; its copy goes once acknowledged.
+//! and runs its share as an ordinary run (`run/`) with a few hooks, its
+//! [`WorkerRole`]: its share of the plan and rank (its viewers' numbers), the
+//! manager's sandbox, the barrier before the load, ticks instead of judging the
+//! ladder itself (and the manager's order, not its own plan's end, starts
+//! `[recovery]`). Then it uploads its files with their checksums and reports;
+//! its copy goes once acknowledged.
 //!
-//! One worker per process: Goose's killswitch is process-wide, and so is the
-//! [`role`] these hooks read.
+//! One worker per process: Goose's killswitch is process-wide.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
 
 use super::channel::{Answer, Channel};
 use super::protocol::{
@@ -26,16 +28,12 @@ use crate::error::{exit_code, Error, Result};
 use crate::judged_hold::Holds;
 use crate::live::Live;
 use crate::plan::Plan;
-use crate::run::SharedWindows;
-use crate::runfolder::{LadderStop, RunMeta};
+use crate::run::ladder::{recover_and_end, LadderOutcome};
+use crate::run::role::{Load, WorkerRole};
+use crate::runfolder::RunMeta;
 
-/// This process's worker role, set by `dashload worker` before its run starts.
-static ROLE: OnceLock<Arc<Worker>> = OnceLock::new();
-
-/// The worker role of this process, if it is a worker.
-pub fn role() -> Option<Arc<Worker>> {
-    ROLE.get().cloned()
-}
+/// A worker has joined in this process (one per process).
+static JOINED: AtomicBool = AtomicBool::new(false);
 
 /// A joined worker.
 pub struct Worker {
@@ -54,9 +52,9 @@ pub struct Worker {
     last_tick: Mutex<Option<Tick>>,
 }
 
-impl Worker {
+impl WorkerRole for Worker {
     /// This worker's share of the global `plan` (checked against the manager's).
-    pub fn share(&self, plan: &Plan) -> Result<Plan> {
+    fn share(&self, plan: &Plan) -> Result<Plan> {
         let a = &self.assignment;
         let share = plan.share(a.index, a.workers, a.index == super::share::SYNC_WORKER);
         if share.goose_test_plan() != a.plan {
@@ -71,7 +69,7 @@ impl Worker {
     }
 
     /// Stamp its run folder with the run and its index (`adopt.rs`).
-    pub fn stamp(&self, run_dir: &Path) -> Result<()> {
+    fn stamp(&self, run_dir: &Path) -> Result<()> {
         let a = &self.assignment;
         super::adopt::WorkerStamp {
             run_id: a.run_id.clone(),
@@ -83,46 +81,58 @@ impl Worker {
 
     /// Its rank among the run's workers, and their count: its viewers are
     /// the run's viewers `q·workers + rank` (`users::numbering`).
-    pub fn rank(&self) -> (usize, usize) {
+    fn rank(&self) -> (usize, usize) {
         let a = &self.assignment;
         (super::share::rank(a.index, a.workers), a.workers)
     }
 
     /// The manager's embedded sandbox, for a scenario that targets one.
-    pub fn sandbox_url(&self) -> Option<url::Url> {
+    fn sandbox_url(&self) -> Option<url::Url> {
         self.sandbox.clone()
+    }
+
+    /// Worker 0, the sync job's, runs the command faults.
+    fn runs_command_faults(&self) -> bool {
+        self.assignment.index == super::share::SYNC_WORKER
     }
 
     /// The barrier: say ready, wait for every worker, then count down on this
     /// process's monotonic clock. Called once everything before the load is done.
-    pub async fn wait_for_start(&self) -> Result<()> {
-        let ready = Ready {
-            run_id: self.assignment.run_id.clone(),
-            index: self.assignment.index,
-        };
-        let start: Start = self
-            .channel
-            .expect("ready", &ready, Duration::from_secs(3600))
-            .await?;
-        let received = Instant::now();
-        let at = received + Duration::from_micros(start.start_in_us);
-        tokio::time::sleep_until(at.into()).await;
-        Ok(())
+    fn wait_for_start(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let ready = Ready {
+                run_id: self.assignment.run_id.clone(),
+                index: self.assignment.index,
+            };
+            let start: Start = self
+                .channel
+                .expect("ready", &ready, Duration::from_secs(3600))
+                .await?;
+            let received = Instant::now();
+            let at = received + Duration::from_micros(start.start_in_us);
+            tokio::time::sleep_until(at.into()).await;
+            Ok(())
+        })
     }
 
     /// Tick every [`protocol::TICK_MS`] from `clock` (this worker's zero) until
     /// aborted: send the current stress window's state, obey a stop or the
     /// recovery drop, and stop on its own when the manager is silent for
     /// [`protocol::MANAGER_SILENT`].
-    pub fn spawn_ticks(
-        self: Arc<Self>,
-        live: Arc<Live>,
-        plan: Plan,
-        clock: Instant,
-        (ladder_stop, ladder_triggered): (Arc<Mutex<Option<LadderStop>>>, Arc<AtomicBool>),
-        recovery_windows: SharedWindows,
-        holds: Holds,
-    ) -> tokio::task::JoinHandle<()> {
+    fn spawn_ticks(self: Arc<Self>, load: Load) -> tokio::task::JoinHandle<()> {
+        let Load {
+            live,
+            plan,
+            clock,
+            ladder:
+                LadderOutcome {
+                    stop: ladder_stop,
+                    triggered: ladder_triggered,
+                    recovery_windows,
+                    ..
+                },
+            holds,
+        } = load;
         tokio::spawn(async move {
             let period = Duration::from_millis(protocol::TICK_MS);
             let mut last_ok = Instant::now();
@@ -219,7 +229,7 @@ impl Worker {
                         recovery = Some(AbortOnDrop(tokio::spawn(async move {
                             tokio::time::sleep_until(at.into()).await;
                             // The single run's drop, hold and end, on this worker's clock.
-                            crate::run::recover_and_end(
+                            recover_and_end(
                                 phase,
                                 &live,
                                 clock.into(),
@@ -455,7 +465,7 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         stopped: Mutex::new(None),
         last_tick: Mutex::new(None),
     });
-    if ROLE.set(worker.clone()).is_err() {
+    if JOINED.swap(true, Ordering::SeqCst) {
         return Err(Error::Usage("one worker per process".into()));
     }
     let goose = goose::config::GooseConfiguration::parse_args_default(&["--quiet"])
@@ -469,6 +479,7 @@ pub async fn run(options: WorkerOptions) -> Result<u8> {
         goose_total_users: None,
         render: false,
         overrides,
+        worker: Some(worker.clone()),
     })
     .await?;
     if worker.manager_lost.load(Ordering::SeqCst) {

@@ -318,6 +318,7 @@ fn window_stats(w: &WindowAcc, slos: &[SloResult]) -> WindowStats {
                 .filter(|s| s.window == w.window.name)
                 .map(|s| s.verdict),
         ),
+        replaced_by_refresh: w.replaced,
     }
 }
 
@@ -781,6 +782,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             error_rate: ratio(failed, requests),
             outside_log: meta.counters.outside_log_calls(),
             cancelled: c.cancelled,
+            replaced_by_refresh: c.replaced,
             operations,
         },
         overall: present(
@@ -836,6 +838,7 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
         recovery,
         degradation,
         faults: Vec::new(),
+        live: None,
         workers: None,
     }
 }

@@ -585,6 +585,8 @@ pub struct WindowAcc {
     pub blocks: Option<WindowBlocks>,
     /// Failures of HTTP calls started in it by kind (index in [`ErrorKind::ALL`]).
     pub errors: [u64; 7],
+    /// Panel queries a refresh replaced in flight (`runfolder::REPLACED`).
+    pub replaced: u64,
 }
 
 impl WindowAcc {
@@ -597,6 +599,7 @@ impl WindowAcc {
             http: Tally::default(),
             ingest: IngestAcc::default(),
             errors: [0; 7],
+            replaced: 0,
         }
     }
 
@@ -829,6 +832,10 @@ pub struct Collected {
     /// Rows the run's end cut off (`runfolder::CANCELLED`): neither a
     /// failure of the target nor a latency sample, so counted apart.
     pub cancelled: u64,
+    /// Panel queries a dashboard's next refresh replaced in flight
+    /// (`runfolder::REPLACED`): sent, so the server counted them, but neither
+    /// a latency sample nor a failure; counted per window too.
+    pub replaced: u64,
     /// The count check's accumulator, when the run has `server.csv`.
     pub server: Option<super::server::CountAcc>,
     /// Added to the `elapsed` of the rows being read: a distributed run's worker
@@ -894,6 +901,7 @@ impl Collected {
             elapsed_limit_ms: elapsed_limit_ms(run_ms),
             hold_seconds: super::evenness::HoldSeconds::new(windows),
             cancelled: 0,
+            replaced: 0,
             server: None,
             shift_ms: 0,
             stopped: None,
@@ -951,6 +959,15 @@ impl Collected {
         let i = self.names.len() - 1;
         self.name_index.insert(key.into(), i);
         i
+    }
+
+    /// Count a panel query recorded at `elapsed_ms` that a refresh replaced in
+    /// flight: in total and in the windows holding it.
+    pub fn record_replaced(&mut self, elapsed_ms: u64) {
+        self.replaced += 1;
+        for i in windows_of(&self.window_index, self.stopped, elapsed_ms) {
+            self.windows[i].replaced += 1;
+        }
     }
 
     /// Fold in one request row: `name_slot` from [`Collected::name_slot`],

@@ -287,6 +287,7 @@ fn details(s: &Summary) -> Vec<String> {
     ));
     d.push(http_headline(s));
     d.extend(operations_line(s));
+    d.extend(super::live::console_line(s.live.as_ref()));
     if let Some(which) = &s.partly_judged {
         d.push(format!("judged on the holds with enough samples; {which}"));
     }

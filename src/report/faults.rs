@@ -14,6 +14,7 @@ use super::series::Series;
 use super::verdict::SloVerdict;
 use crate::error::Result;
 use crate::faults::FaultRecord;
+use crate::runfolder::RequestClass;
 
 /// One fault window as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,9 +46,15 @@ pub struct FaultWindow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commands: Option<String>,
     /// The time to recover after the window ended (as after the `[recovery]`
-    /// drop): looked at up to the next fault's start or the run's end.
+    /// drop): looked at up to the next fault's start or the run's end. The
+    /// viewers' (every viewer class back), or every class's when no viewer
+    /// class has SLOs; `recover_within` bounds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<super::recovery::Recovery>,
+    /// Each class's own recovery, on its own SLOs and samples (the ingest
+    /// job's beside the viewers'), when the SLOs name more than one class.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_by_class: Vec<ClassRecovered>,
     /// The scenario's `recover_within`, ms: the time to recover allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recover_within_ms: Option<u64>,
@@ -56,6 +63,15 @@ pub struct FaultWindow {
     /// None without a bound, or when the window never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<SloVerdict>,
+}
+
+/// One request class's recovery after a fault window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassRecovered {
+    /// The class.
+    pub class: RequestClass,
+    /// Its recovery.
+    pub recovery: super::recovery::Recovery,
 }
 
 impl FaultWindow {
@@ -88,6 +104,7 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
         failures_by_kind: Vec::new(),
         commands: None,
         recovery: None,
+        recovery_by_class: Vec::new(),
         recover_within_ms: r.recover_within_ms,
         verdict: None,
     };
@@ -134,10 +151,13 @@ fn window(r: &FaultRecord, series: &Series) -> FaultWindow {
     out
 }
 
-/// Measure the time to recover after each fault window that ran: every judged
-/// SLO back within its bound over a sliding window of `window_ms`, looked at
-/// until the next fault starts (another fault's failures are not a slow
-/// recovery) or up to `run_ms`.
+/// Measure the time to recover after each fault window that ran, per request
+/// class on its own SLOs and samples (as after the `[recovery]` drop): each
+/// class's judged SLOs back within their bounds over a sliding window of
+/// `window_ms`, looked at until the next fault starts (another fault's
+/// failures are not a slow recovery) or up to `run_ms`. The headline, which
+/// `recover_within` bounds, is the viewers'; a slower class (the ingest job
+/// needing its batches) is listed beside it, not folded into it.
 pub fn measure_recovery(
     faults: &mut [FaultWindow],
     buckets: &super::collect::TimeBuckets,
@@ -152,10 +172,27 @@ pub fn measure_recovery(
         };
         let next = starts.iter().copied().filter(|&s| s >= end).min();
         let until = next.unwrap_or(run_ms).max(end);
-        let recovery =
-            super::recovery::time_to_recover(buckets, slos, end, until - end, window_ms).recovery;
+        let checks = super::recovery::per_class(buckets, slos, end, until - end, window_ms);
+        let recovery = match checks.as_slice() {
+            [] => {
+                super::recovery::time_to_recover(buckets, slos, end, until - end, window_ms)
+                    .recovery
+            }
+            _ => super::recovery::headline(&checks),
+        };
         f.verdict = f.recover_within_ms.map(|max| recovery.verdict_within(max));
         f.recovery = Some(recovery);
+        f.recovery_by_class = if checks.len() > 1 {
+            checks
+                .into_iter()
+                .map(|(class, check)| ClassRecovered {
+                    class,
+                    recovery: check.recovery,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
     }
 }
 
@@ -165,9 +202,29 @@ impl FaultWindow {
         let Some(r) = &self.recovery else {
             return "—".into();
         };
-        let mut said = r.sentence();
+        let viewers = self
+            .recovery_by_class
+            .iter()
+            .any(|k| super::collect::is_viewer_class(k.class));
+        let mut said = if viewers {
+            format!("viewers {}", r.sentence())
+        } else {
+            r.sentence()
+        };
         if let Some(max) = self.recover_within_ms {
             said.push_str(&format!(" (allowed: {})", super::format::seconds(max)));
+        }
+        let class = |k: &ClassRecovered| format!("{} {}", k.class.label(), k.recovery.sentence());
+        let (own, others): (Vec<_>, Vec<_>) = self
+            .recovery_by_class
+            .iter()
+            .partition(|k| !viewers || super::collect::is_viewer_class(k.class));
+        if !own.is_empty() {
+            let own: Vec<String> = own.into_iter().map(class).collect();
+            said.push_str(&format!(" ({})", own.join(", ")));
+        }
+        for other in others {
+            said.push_str(&format!("; {}", class(other)));
         }
         said
     }
@@ -278,6 +335,7 @@ mod tests {
             failures_by_kind: Vec::new(),
             commands: None,
             recovery: None,
+            recovery_by_class: Vec::new(),
             recover_within_ms: None,
             verdict: None,
         }
@@ -315,5 +373,65 @@ mod tests {
             Some(Recovery::NotRecovered { within_ms: 40_000 })
         );
         assert_eq!(faults[2].recovery, None, "a fault that never ran");
+    }
+
+    /// The viewers back at once while the ingest job's batches come slowly:
+    /// the headline and `recover_within` are the viewers'; ingest's own
+    /// recovery is listed beside it, not folded into it.
+    #[test]
+    fn a_faults_recovery_is_the_viewers_with_each_class_beside_it() {
+        use crate::report::collect::TimeBuckets;
+        use crate::report::recovery::Recovery;
+        use crate::runfolder::{RequestClass, Slo, SloMetric};
+        let mut b = TimeBuckets::for_run_length(120_000);
+        // Fault 10..20 s. Panel queries: 40 a second, failing in the window only.
+        for t in (0..120_000u64).step_by(25) {
+            let failed = (10_000..20_000).contains(&t);
+            let fail = failed.then_some(ErrorKind::Server);
+            b.record(t, RequestClass::PanelQuery, 50_000, fail, true);
+        }
+        // Ingest: one batch every 2 s, failing until 40 s.
+        for t in (0..120_000u64).step_by(2_000) {
+            let fail = (10_000..40_000).contains(&t).then_some(ErrorKind::Server);
+            b.record(t, RequestClass::IngestBatch, 80_000, fail, true);
+        }
+        let slos = [
+            Slo {
+                class: RequestClass::PanelQuery,
+                metric: SloMetric::ErrorRate,
+                max: 0.05,
+            },
+            Slo {
+                class: RequestClass::IngestBatch,
+                metric: SloMetric::ErrorRate,
+                max: 0.10,
+            },
+        ];
+        let mut faults = vec![fault(1, 10_000, 20_000)];
+        faults[0].recover_within_ms = Some(10_000);
+        measure_recovery(&mut faults, &b, &slos, 5_000, 120_000);
+        let f = &faults[0];
+        let viewers = f.recovery.as_ref().unwrap();
+        let (_, hi) = viewers.span().expect("the viewers recovered");
+        assert!(hi <= 5_000, "viewers back within a window: {viewers:?}");
+        assert_eq!(f.verdict, Some(SloVerdict::Pass), "{}", f.sentence());
+        let classes: Vec<RequestClass> = f.recovery_by_class.iter().map(|k| k.class).collect();
+        assert_eq!(
+            classes,
+            [RequestClass::PanelQuery, RequestClass::IngestBatch]
+        );
+        let ingest = &f.recovery_by_class[1].recovery;
+        // Its batches failed until 20 s after the window: within its span,
+        // whose end is past the viewers' bound.
+        let (lo, hi) = ingest.span().expect("ingest recovered");
+        assert!(
+            lo <= 20_000 && 20_000 <= hi && hi > 10_000,
+            "ingest failed until 20 s after the window: {ingest:?}"
+        );
+        assert!(!matches!(ingest, Recovery::NotJudged { .. }));
+        let said = f.sentence();
+        assert!(said.starts_with("viewers recovered after"), "{said}");
+        assert!(said.contains("(allowed: 10 s)"), "{said}");
+        assert!(said.contains("; ingest batch "), "{said}");
     }
 }

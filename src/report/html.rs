@@ -178,6 +178,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
+    super::live::section(h, s.live.as_ref())?;
     summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(

@@ -227,6 +227,20 @@ fn fold_request(
         })?;
     let name = rec.get(cols.name).unwrap_or_default();
     let error = cols.error.and_then(|i| rec.get(i)).unwrap_or(b"");
+    // Replaced in flight by the dashboard's next refresh: the server got it,
+    // no answer was awaited. Counted apart, per window and in the count check.
+    if !success && std::str::from_utf8(error).is_ok_and(crate::runfolder::is_replaced) {
+        c.record_replaced(elapsed);
+        if let Some(acc) = c.server.as_mut() {
+            let class = std::str::from_utf8(name).map_or(
+                crate::runfolder::RequestClass::Other,
+                crate::runfolder::RequestClass::of,
+            );
+            // Dropped in flight: it may not have left the client yet.
+            acc.record_maybe_row(class, elapsed, latency_us);
+        }
+        return Ok(());
+    }
     // Cut off by the run's end, not failed by the target: counted apart.
     if !success && std::str::from_utf8(error).is_ok_and(crate::runfolder::is_cancelled) {
         c.cancelled += 1;

@@ -77,6 +77,9 @@ pub fn markdown(s: &Summary, links: bool) -> String {
         cell(&r.target.kind),
         cell(&r.target.url)
     );
+    if let Some(live) = super::live::markdown_line(s.live.as_ref()) {
+        let _ = writeln!(m, "{}\n", cell(&live));
+    }
     if rows.is_empty() {
         m.push_str("No figure was judged (no SLO on a hold window, no baseline).\n\n");
     } else {

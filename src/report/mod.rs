@@ -28,6 +28,7 @@ pub mod judge;
 pub mod junit;
 pub mod latency;
 pub mod latency_series;
+pub mod live;
 pub mod load;
 pub mod markdown;
 pub mod recovery;
@@ -308,6 +309,10 @@ pub fn summarise_with_samples(
             degrade("the sync job's retries are not shown", e);
             None
         });
+    summary.live = live::read(run_dir).unwrap_or_else(|e| {
+        degrade("the Live section is not shown", e);
+        None
+    });
     summary.inputs.notes.append(&mut c.notes);
     summary.inputs.notes.append(&mut notes);
     // Goose's per-second graph data has counts but no latencies: no samples to judge.

@@ -13,6 +13,7 @@ use super::summary::{self, Summary, SCHEMA_VERSION};
 use super::synthetic::Synthetic;
 use super::{render_run, ReportOptions};
 use crate::runfolder::{files, LadderStop, RequestClass, SloMetric, WindowKind};
+use crate::users::live_log::{LiveEvent, LiveRow};
 
 fn schema() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/summary.schema.json");
@@ -86,6 +87,20 @@ fn rendered_summaries_validate_with_and_without_baselines() {
         assert_eq!(doc["schema_version"], json!(SCHEMA_VERSION), "{what}");
         assert_eq!(doc["baseline"].is_object(), !options.baselines.is_empty());
         assert_eq!(errors(&v, &doc), Vec::<String>::new(), "{what}");
+    }
+}
+
+fn live_row(event: LiveEvent, ok: bool, us: Option<u64>, reason: &str) -> LiveRow {
+    LiveRow {
+        elapsed_ms: 1,
+        viewer: 0,
+        event,
+        channel: "stream/s/probe".into(),
+        duration_us: us,
+        offset: 1,
+        missed: 0,
+        ok,
+        reason: reason.into(),
     }
 }
 
@@ -268,6 +283,17 @@ fn a_summary_with_every_optional_field_set_validates() {
         }],
         cannot_keep_up: Some("the sync job cannot keep up".into()),
     });
+    s.live = Some(super::live::summarise(&[
+        live_row(LiveEvent::Connect, true, Some(1200), ""),
+        live_row(LiveEvent::Reconnect, true, Some(800), ""),
+        live_row(LiveEvent::Connect, false, None, "3504 connection limit"),
+        live_row(LiveEvent::Subscribe, true, Some(300), ""),
+        live_row(LiveEvent::Subscribe, false, None, "102 unknown channel"),
+        live_row(LiveEvent::Delivery, true, Some(900), ""),
+        live_row(LiveEvent::Disconnect, false, None, "3008 slow"),
+        live_row(LiveEvent::Push, true, Some(400), ""),
+    ]));
+    assert!(s.live.as_ref().unwrap().delivery_ms.is_some());
     s.faults = vec![super::faults::FaultWindow {
         index: 1,
         name: "proxy down".into(),
@@ -281,7 +307,19 @@ fn a_summary_with_every_optional_field_set_validates() {
         failed: 2,
         failures_by_kind: vec![("timeout".into(), 2)],
         commands: Some("start ok; stop ok".into()),
-        recovery: Some(super::recovery::Recovery::NotRecovered { within_ms: 5000 }),
+        // A span (resolution_ms) on the headline: the published schema once
+        // refused it there.
+        recovery: Some(super::recovery::Recovery::between(2000, 4000)),
+        recovery_by_class: vec![
+            super::faults::ClassRecovered {
+                class: crate::runfolder::RequestClass::PanelQuery,
+                recovery: super::recovery::Recovery::between(2000, 4000),
+            },
+            super::faults::ClassRecovered {
+                class: crate::runfolder::RequestClass::IngestBatch,
+                recovery: super::recovery::Recovery::NotRecovered { within_ms: 5000 },
+            },
+        ],
         recover_within_ms: Some(3000),
         verdict: Some(super::summary::SloVerdict::Fail),
     }];

@@ -71,6 +71,10 @@ pub struct CountAcc {
     before: Vec<[u64; 4]>,
     /// Per scrape, per kind: calls overlapping it that started after it was sent.
     after: Vec<[u64; 4]>,
+    /// Per interval, like `starts`: calls dropped in flight that may not have
+    /// reached the server (a refresh replaced them before they were answered):
+    /// they count toward the most the server can have seen, not the least.
+    maybe: Vec<[u64; 4]>,
     /// Goose's clock zero on the scrapes' clock, ms (`goose_clock_offset_ms`):
     /// the logs' times are Goose's.
     offset_ms: i64,
@@ -90,6 +94,7 @@ impl CountAcc {
             starts: vec![[0; 4]; n + 1],
             before: vec![[0; 4]; n],
             after: vec![[0; 4]; n],
+            maybe: vec![[0; 4]; n + 1],
             offset_ms,
         }
     }
@@ -128,6 +133,18 @@ impl CountAcc {
         }
     }
 
+    /// A request-log row of a call dropped in flight, which the server may or
+    /// may not have received (see `maybe`).
+    pub fn record_maybe_row(&mut self, class: RequestClass, elapsed_ms: u64, latency_us: u64) {
+        if let Some(kind) = kind_of(class) {
+            let start = elapsed_ms.saturating_sub(latency_us.div_ceil(1000));
+            let k = self
+                .edges
+                .partition_point(|(p, _)| *p <= start.saturating_add_signed(self.offset_ms));
+            self.maybe[k][kind] += 1;
+        }
+    }
+
     /// A stored batch of `points` (ingest.csv: it ended at `elapsed_ms`).
     pub fn record_batch(&mut self, elapsed_ms: u64, duration_us: u64, points: u64) {
         let start = elapsed_ms.saturating_sub(duration_us.div_ceil(1000));
@@ -138,7 +155,8 @@ impl CountAcc {
     fn between(&self, kind: usize, a: usize, b: usize) -> (u64, u64, u64) {
         let sure: u64 = self.starts[a + 1..=b].iter().map(|s| s[kind]).sum();
         let leaving = self.after[a][kind] + self.before[b][kind];
-        let entering = self.before[a][kind] + self.after[b][kind];
+        let maybe: u64 = self.maybe[a..=b + 1].iter().map(|s| s[kind]).sum();
+        let entering = self.before[a][kind] + self.after[b][kind] + maybe;
         (sure, leaving, entering)
     }
 }

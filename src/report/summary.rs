@@ -103,6 +103,9 @@ pub struct Summary {
     /// `[[faults]]` windows as they ran (`faults.json`), with what failed in each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<super::faults::FaultWindow>,
+    /// `[live]`: what the live viewers measured (`report::live`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<super::live::LiveSummary>,
     /// A distributed run's workers (`cluster::merge`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<Vec<crate::cluster::merge::WorkerRow>>,
@@ -307,6 +310,11 @@ pub struct Totals {
     /// `requests`, `failed` and every latency.
     #[serde(default)]
     pub cancelled: u64,
+    /// Panel queries the dashboards' next refresh replaced in flight: sent
+    /// (the count check counts them), left out of `requests`, `failed` and
+    /// every latency.
+    #[serde(default)]
+    pub replaced_by_refresh: u64,
     /// Rows that are not HTTP calls, per class: dashboard loads, sync transforms,
     /// sync runs, freshness lags, generated fetches.
     #[serde(default)]
@@ -373,6 +381,11 @@ pub struct WindowStats {
     pub ingest: IngestAcc,
     /// Pass when every SLO with data held, fail when one failed.
     pub verdict: SloVerdict,
+    /// Panel queries the dashboards' next refresh replaced in flight
+    /// (`[viewers] busy_refresh = "cancel"`): sent, not in `requests`, no
+    /// latency, no failure.
+    #[serde(default)]
+    pub replaced_by_refresh: u64,
 }
 
 /// One SLO judged on one window.

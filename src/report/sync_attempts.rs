@@ -312,6 +312,7 @@ mod tests {
             failures_by_kind: Vec::new(),
             commands: None,
             recovery: None,
+            recovery_by_class: Vec::new(),
             recover_within_ms: None,
             verdict: None,
         }

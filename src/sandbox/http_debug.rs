@@ -115,6 +115,16 @@ async fn debug_vars(State(state): State<SandboxState>, req: Request) -> Response
             "queryErrors": snapshot.query_errors,
             "rateLimited": snapshot.rate_limited,
         }},
+        "live": {"name": "live", "tags": null, "values": {
+            "connectionsOpen": snapshot.live.connections_open,
+            "connectionsTotal": snapshot.live.connections_total,
+            "connectionsRefused": snapshot.live.connections_refused,
+            "subscriptions": snapshot.live.subscriptions,
+            "subscriptionsTotal": snapshot.live.subscriptions_total,
+            "publications": snapshot.live.publications,
+            "deliveries": snapshot.live.deliveries,
+            "slowDisconnects": snapshot.live.slow_disconnects,
+        }},
     }))
     .into_response()
 }

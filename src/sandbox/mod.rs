@@ -16,6 +16,7 @@ pub mod faults;
 pub mod http_debug;
 pub mod http_grafana;
 pub mod http_influx;
+pub mod http_live;
 pub mod http_toggl;
 pub mod influxql;
 pub mod lineproto;
@@ -66,6 +67,9 @@ pub struct SandboxConfig {
     /// sends it (`Authorization: Token …` or `Bearer …`): `dashload sandbox
     /// --serve-counters`, so a manager in another container can scrape it.
     pub counters_token: Option<crate::cluster::token::Token>,
+    /// Grafana Live connections allowed at once (Grafana's `[live] max_connections`).
+    /// Default 100.
+    pub live_max_connections: usize,
 }
 
 impl Default for SandboxConfig {
@@ -81,6 +85,7 @@ impl Default for SandboxConfig {
             limits: Limits::default(),
             toggl: TogglConfig::default(),
             counters_token: None,
+            live_max_connections: http_live::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct SandboxCounters {
     pub cache_misses: u64,
     /// Statements that ended in an error.
     pub query_errors: u64,
+    /// Grafana Live: connections, subscriptions, publications, deliveries.
+    pub live: http_live::LiveCounters,
 }
 
 /// The whole HTTP surface: InfluxDB, Grafana and Toggl routes, counted per route.
@@ -121,6 +128,7 @@ pub fn router(state: SandboxState) -> Router {
         .merge(http_grafana::routes())
         .merge(http_toggl::routes())
         .merge(http_debug::routes())
+        .merge(http_live::routes())
         .merge(faults::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -228,6 +236,8 @@ impl Sandbox {
     /// Stop serving and wait for in-flight requests (stalled ones are let go).
     pub async fn stop(self) {
         self.state.inner.faults.clear();
+        // Upgraded Live sockets are not the server's to wait for: close them.
+        self.state.inner.live.shut_down();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }

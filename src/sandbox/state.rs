@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     world: OnceLock<World>,
     /// Built-in faults switched on now.
     pub faults: super::faults::FaultSet,
+    /// Grafana Live channels, subscribers and counters.
+    pub live: super::http_live::LiveHub,
 }
 
 /// Live counters, read as a [`SandboxCounters`] snapshot.
@@ -82,6 +84,7 @@ impl Counters {
             cache_hits: get(&self.cache_hits),
             cache_misses: get(&self.cache_misses),
             query_errors: get(&self.query_errors),
+            live: Default::default(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl SandboxState {
                 toggl,
                 world: OnceLock::new(),
                 faults: Default::default(),
+                live: Default::default(),
             }),
         }
     }
@@ -149,7 +153,10 @@ impl SandboxState {
 
     /// What has been counted so far.
     pub fn counters(&self) -> SandboxCounters {
-        self.inner.counters.snapshot()
+        SandboxCounters {
+            live: self.inner.live.counters(),
+            ..self.inner.counters.snapshot()
+        }
     }
 
     /// The configuration.

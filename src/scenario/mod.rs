@@ -8,6 +8,7 @@ pub mod faults;
 pub mod file;
 pub mod hold;
 pub mod limits;
+pub mod live;
 pub mod overrides;
 mod queryable;
 mod raw;
@@ -52,6 +53,8 @@ pub struct Scenario {
     pub target: Target,
     /// Dashboard viewers, if the scenario has any.
     pub viewers: Option<Viewers>,
+    /// `[live]`: viewers' Grafana Live sessions and their publisher.
+    pub live: Option<live::LiveViewers>,
     /// The sync job.
     pub sync: SyncJob,
     /// Planned stages.
@@ -94,6 +97,8 @@ pub struct SandboxTuning {
     /// `overload = "shed"`: a short query queue (16), so overload is
     /// refused with fast 503s before anyone waits long.
     pub shed: bool,
+    /// Grafana Live connections the sandbox allows at once (default 100, as Grafana).
+    pub live_max_connections: usize,
 }
 
 impl Default for SandboxTuning {
@@ -103,6 +108,7 @@ impl Default for SandboxTuning {
             write_cost: 1.0,
             stall: false,
             shed: false,
+            live_max_connections: crate::sandbox::http_live::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -254,6 +260,8 @@ pub struct Viewers {
     pub refresh: Option<Duration>,
     /// Auto-refreshes watched before the viewer changes the time range.
     pub refreshes_per_visit: u32,
+    /// What a refresh tick does while the previous load is still running.
+    pub busy_refresh: BusyRefresh,
     /// Think time between visits, uniformly drawn from this range.
     pub think_time: (Duration, Duration),
     /// Only query panels in the first screen (lazy loading).
@@ -265,6 +273,32 @@ pub struct Viewers {
     /// Where the Grafana version whose rules expand the queries
     /// ([`Dashboard::grafana`]) comes from.
     pub grafana_source: GrafanaSource,
+}
+
+/// What an auto-refresh tick does while the previous load still runs
+/// (`[viewers] busy_refresh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyRefresh {
+    /// Cancel the queries in flight and load again, as Grafana does (its
+    /// query runners unsubscribe the running query before sending the new
+    /// one, and the browser aborts the HTTP request).
+    #[default]
+    Cancel,
+    /// Let the load finish and miss the tick: a self-throttling load no
+    /// browser makes (dashload's behaviour before; kept for comparison).
+    Skip,
+}
+
+impl BusyRefresh {
+    fn parse(text: &str) -> std::result::Result<BusyRefresh, String> {
+        match text {
+            "cancel" => Ok(BusyRefresh::Cancel),
+            "skip" => Ok(BusyRefresh::Skip),
+            other => Err(format!(
+                "busy_refresh: expected \"cancel\" (what Grafana does) or \"skip\", found {other:?}"
+            )),
+        }
+    }
 }
 
 /// Where the emulated Grafana version comes from.
@@ -661,6 +695,7 @@ impl Ctx<'_> {
         if let (Some(v), Some(t)) = (&viewers, &raw.target) {
             self.check_inputs(t.get_ref(), &v.dashboard)?;
         }
+        let live = self.live(raw.live.as_ref(), viewers.as_ref(), target.kind)?;
         let sync = self.sync(raw.sync.as_ref())?;
         if target.kind == TargetKind::Grafana && target.write.is_none() && sync.users > 0 {
             let span = raw.target.as_ref().map_or(0..0, |t| t.span());
@@ -742,6 +777,7 @@ impl Ctx<'_> {
             seed: raw.seed.unwrap_or(42),
             target,
             viewers,
+            live,
             sync,
             stages,
             stress,
@@ -879,6 +915,19 @@ impl Ctx<'_> {
                 }
                 *slot = f;
             }
+        }
+        if let Some(n) = &raw.get_ref().live_max_connections {
+            const MOST: i64 = 1_000_000;
+            if !(1..=MOST).contains(n.get_ref()) {
+                return self.err(
+                    n.span(),
+                    format!(
+                        "live_max_connections {} must be between 1 and {MOST}",
+                        n.get_ref()
+                    ),
+                );
+            }
+            tuning.live_max_connections = *n.get_ref() as usize;
         }
         if let Some(o) = &raw.get_ref().overload {
             match o.get_ref().as_str() {
@@ -1087,6 +1136,10 @@ impl Ctx<'_> {
             Some(n) => self.count_in(n, limits::REFRESHES_PER_VISIT, "refreshes_per_visit")?,
             None => 3,
         };
+        let busy_refresh = match &v.busy_refresh {
+            Some(b) => BusyRefresh::parse(b.get_ref()).or_else(|m| self.err(b.span(), m))?,
+            None => BusyRefresh::default(),
+        };
         let think_time = match &v.think_time {
             Some(t) => {
                 let (lo, hi) =
@@ -1185,6 +1238,7 @@ impl Ctx<'_> {
             max_parallel,
             refresh,
             refreshes_per_visit,
+            busy_refresh,
             think_time,
             first_screen_only,
             time_ranges,

@@ -18,6 +18,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub target: Option<Spanned<RawTarget>>,
     pub viewers: Option<Spanned<RawViewers>>,
+    /// `[live]`: Grafana Live sessions for (a share of) the viewers.
+    pub live: Option<Spanned<super::live::RawLive>>,
     pub sync: Option<Spanned<RawSync>>,
     #[serde(default)]
     pub stages: Vec<Spanned<RawStage>>,
@@ -65,6 +67,8 @@ pub struct RawSandbox {
     pub write_cost: Option<Spanned<f64>>,
     /// `queue` (the default), `shed` (a short queue: fast 503s) or `stall`.
     pub overload: Option<Spanned<String>>,
+    /// Grafana Live connections allowed at once (`[live] max_connections`).
+    pub live_max_connections: Option<Spanned<i64>>,
 }
 
 /// `[target]` (and `[target.write]`, where writes go when they differ).
@@ -100,6 +104,7 @@ pub struct RawViewers {
     pub max_parallel: Option<Spanned<u32>>,
     pub refresh: Option<Spanned<String>>,
     pub refreshes_per_visit: Option<Spanned<u32>>,
+    pub busy_refresh: Option<Spanned<String>>,
     pub think_time: Option<Spanned<String>>,
     pub first_screen_only: Option<bool>,
     pub grafana: Option<Spanned<String>>,

@@ -970,3 +970,22 @@ fn viewers_name_their_grafana_version_user_org_and_time_zone() {
         .error(&format!("{VIEWERS}timezone = \"\"\n"))
         .contains("timezone must be 1 to 256 characters"));
 }
+
+#[test]
+fn busy_refresh_cancels_by_default_and_refuses_an_unknown_value_where_it_stands() {
+    let f = Fixture::new();
+    let s = f.parse(VIEWERS).unwrap();
+    assert_eq!(s.viewers.unwrap().busy_refresh, super::BusyRefresh::Cancel);
+    let s = f
+        .parse(&format!("{VIEWERS}busy_refresh = \"skip\"\n"))
+        .unwrap();
+    assert_eq!(s.viewers.unwrap().busy_refresh, super::BusyRefresh::Skip);
+    let e = f.error(&format!("{VIEWERS}busy_refresh = \"abort\"\n"));
+    assert!(e.contains(":3:"), "the line: {e}");
+    assert!(
+        e.contains(
+            r#"busy_refresh: expected "cancel" (what Grafana does) or "skip", found "abort""#
+        ),
+        "{e}"
+    );
+}

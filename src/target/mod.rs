@@ -193,6 +193,52 @@ impl Endpoints {
         }
     }
 
+    /// The `Authorization` header value requests carry, if any.
+    fn authorization(&self) -> Option<String> {
+        use base64::Engine as _;
+        match (&self.auth, self.kind) {
+            (Auth::None, _) => None,
+            (Auth::Basic { username, password }, _) => {
+                let pair = format!("{username}:{}", password.expose());
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                ))
+            }
+            (Auth::Token(token), TargetKind::Grafana) => Some(format!("Bearer {}", token.expose())),
+            (Auth::Token(token), _) => Some(format!("Token {}", token.expose())),
+        }
+    }
+
+    /// The Grafana Live WebSocket handshake (`GET /api/live/ws`), with the
+    /// credentials the other Grafana calls carry.
+    pub fn live_socket(
+        &self,
+    ) -> std::result::Result<tokio_tungstenite::tungstenite::handshake::client::Request, String>
+    {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let mut url = self.url("/api/live/ws");
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| format!("{url} cannot be a WebSocket URL"))?;
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| format!("{url}: {e}"))?;
+        if let Some(value) = self.authorization() {
+            let value = reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| "the credentials are not a valid header value".to_string())?;
+            request.headers_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+
+    /// `POST /api/live/push/<stream>`: line protocol for Grafana Live.
+    pub fn live_push(&self, client: &Client, stream: &str, body: String) -> RequestBuilder {
+        let url = self.url(&format!("/api/live/push/{stream}"));
+        self.authorize(client.post(url).body(body).timeout(self.timeout))
+    }
+
     /// The InfluxDB 2.x organisation ("" when none).
     pub fn org(&self) -> &str {
         self.org.as_deref().unwrap_or_default()

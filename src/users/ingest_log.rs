@@ -111,6 +111,11 @@ impl IngestLog {
         })
     }
 
+    /// Where `ingest.csv` is written (the other side logs go beside it).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// A new batch's number.
     pub fn next_batch(&self) -> u64 {
         self.batches

@@ -9,6 +9,8 @@
 //! list) makes the sync users launch first and stay, while viewers come and go.
 
 pub mod ingest_log;
+pub mod live_log;
+pub mod live_viewer;
 pub mod numbering;
 pub(crate) mod request;
 pub mod request_log;
@@ -54,6 +56,8 @@ pub struct RunContext {
     /// `requests.csv`, flushed every second; each user's log is routed to it
     /// at its first step. `None`: Goose writes its own request log.
     pub request_log: Option<request_log::RequestLog>,
+    /// `[live]`: the viewers' Grafana Live sessions and their publisher.
+    pub live_viewers: Option<live_viewer::LivePlan>,
 }
 
 impl RunContext {
@@ -70,6 +74,13 @@ impl RunContext {
             .as_ref()
             .map(|v| viewer::ViewerPlan::new(v, &scenario.target, &endpoints, scenario.seed));
         let sync = sync::SyncPlan::new(&scenario, sandbox_url.as_ref());
+        let live_viewers = match &scenario.live {
+            Some(live) => {
+                let log = live_log::LiveLog::create(&ingest.path().with_file_name(live_log::LIVE))?;
+                Some(live_viewer::LivePlan::new(live, &endpoints, log)?)
+            }
+            None => None,
+        };
         Ok(RunContext {
             scenario,
             endpoints,
@@ -82,6 +93,7 @@ impl RunContext {
             run_end: Default::default(),
             goose_started: Default::default(),
             request_log: None,
+            live_viewers,
         })
     }
 }

@@ -6,8 +6,11 @@
 //! - *open*: fetch the definition (Grafana API), run the variable queries that
 //!   refresh on load, pick variable values, load every panel;
 //! - *refresh* × `refreshes_per_visit`: reload the panels when the refresh timer
-//!   fires; ticks that fall while the previous load is still running are missed
-//!   refreshes, counted;
+//!   fires. A tick that falls while the previous load is still running replaces
+//!   it, as Grafana's query runner does (`[viewers] busy_refresh = "cancel"`):
+//!   the queries in flight are dropped (their connections closed, as a browser
+//!   aborts them), logged as replaced, and the new load starts at once; with
+//!   `busy_refresh = "skip"` the tick is missed instead, and counted;
 //! - then think, and *change range* (time picker: refresh-2 variables, then the
 //!   panels) or, every other visit, *open* again.
 //!
@@ -33,7 +36,7 @@ use super::numbering::ViewerNumbering;
 use super::request::{self, Outcome};
 use super::RunContext;
 use crate::runfolder::{AnswerTotals, RequestClass};
-use crate::scenario::{Target, VariableMix, Viewers};
+use crate::scenario::{BusyRefresh, Target, VariableMix, Viewers};
 use crate::target::body::{Body, Format, Reading};
 use crate::target::outside_log::{OutsideLog, PANEL_EXTRA_QUERY, QUERY};
 use crate::target::{judge_query, Endpoints, Judged, QueryCall};
@@ -53,6 +56,7 @@ pub struct ViewerPlan {
     max_parallel: usize,
     refresh: Option<Duration>,
     refreshes_per_visit: u32,
+    busy_refresh: BusyRefresh,
     think_time: (Duration, Duration),
     first_screen_only: bool,
     grafana_api: bool,
@@ -91,6 +95,7 @@ impl ViewerPlan {
             max_parallel: viewers.max_parallel,
             refresh: viewers.refresh,
             refreshes_per_visit: viewers.refreshes_per_visit,
+            busy_refresh: viewers.busy_refresh,
             think_time: viewers.think_time,
             first_screen_only: viewers.first_screen_only,
             grafana_api: endpoints.uses_grafana_api(),
@@ -164,11 +169,19 @@ struct ViewerState {
     number: u64,
     /// True while the live viewer cap keeps it idle (`[stress] refine`).
     idle: bool,
+    /// Its Grafana Live session (`[live]`), open while the user lives.
+    _live: Option<super::live_viewer::LiveSession>,
 }
 
 impl ViewerState {
     /// Viewer `index` arriving at `now` (attack clock): same seed → same sequence.
-    fn new(plan: &ViewerPlan, index: usize, number: u64, now: Duration) -> ViewerState {
+    fn new(
+        plan: &ViewerPlan,
+        index: usize,
+        number: u64,
+        now: Duration,
+        live: Option<super::live_viewer::LiveSession>,
+    ) -> ViewerState {
         let mut rng = plan.viewer_rng(index);
         let due = now + plan.first_delay(&mut rng);
         ViewerState {
@@ -180,6 +193,7 @@ impl ViewerState {
             visits: 0,
             number,
             idle: false,
+            _live: live,
         }
     }
 }
@@ -197,7 +211,11 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
         Some(s) => s.clone(),
         None => {
             let number = context.live.viewer_started();
-            ViewerState::new(plan, user.weighted_users_index, number, now)
+            let live = context
+                .live_viewers
+                .as_ref()
+                .and_then(|l| l.arrive(number, user.started));
+            ViewerState::new(plan, user.weighted_users_index, number, now, live)
         }
     };
     // Above the viewer cap (the ladder stopped, `[stress] refine`): idle, no
@@ -280,30 +298,36 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
         Phase::Refresh { .. } => {}
     }
 
-    let finished = load(plan, &state, &client, endpoints, user, context).await?;
-
-    // What comes next, and when.
-    state.phase = match (state.phase, plan.refresh) {
-        (Phase::Open | Phase::ChangeRange, Some(_)) if plan.refreshes_per_visit > 0 => {
-            Phase::Refresh {
-                left: plan.refreshes_per_visit,
-            }
-        }
-        (Phase::Refresh { left }, Some(_)) if left > 1 => Phase::Refresh { left: left - 1 },
-        _ => {
-            state.visits += 1;
-            if state.visits % 2 == 0 {
-                Phase::Open
-            } else {
-                Phase::ChangeRange
-            }
-        }
+    // What comes next. When it is a refresh, its timer ticks every interval
+    // from this load's start, and the first tick replaces this load if it is
+    // still running (Grafana cancels the running queries and sends new ones).
+    let after = next_phase(plan, state.phase, state.visits);
+    let tick = match (after, plan.refresh) {
+        (Phase::Refresh { .. }, Some(interval)) => Some(due + interval),
+        _ => None,
     };
-    state.due = match (state.phase, plan.refresh) {
-        (Phase::Refresh { .. }, Some(interval)) => {
-            // The refresh timer ticks every `interval` from this load's start;
-            // ticks that fell while the load ran are missed.
-            let mut next = due + interval;
+    let replace_at = tick.filter(|_| plan.busy_refresh == BusyRefresh::Cancel);
+    let (finished, replaced_at) = load(
+        plan,
+        &state,
+        (&client, endpoints),
+        replace_at,
+        user,
+        context,
+    )
+    .await?;
+
+    if !matches!(after, Phase::Refresh { .. }) {
+        state.visits += 1;
+    }
+    state.phase = after;
+    state.due = match (tick, replaced_at) {
+        // Replaced at a tick: the new load starts now.
+        (Some(_), Some(at)) => at,
+        (Some(mut next), None) => {
+            // Skipping (`busy_refresh = "skip"`): ticks that fell while the
+            // load ran are missed.
+            let interval = plan.refresh.unwrap_or_default();
             let mut missed = 0;
             while next <= finished {
                 missed += 1;
@@ -312,7 +336,7 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
             context.live.missed_refreshes(missed);
             next
         }
-        _ => {
+        (None, _) => {
             let (lo, hi) = plan.think_time;
             let think = if hi > lo {
                 state.rng.random_range(lo..=hi)
@@ -324,6 +348,21 @@ pub async fn step(user: &mut GooseUser, context: &RunContext) -> TransactionResu
     };
     user.set_session_data(state);
     Ok(())
+}
+
+/// The phase after a load in `phase`: the visit's refreshes, then a think and
+/// a new range, or (every other visit, counting this one) a fresh open.
+fn next_phase(plan: &ViewerPlan, phase: Phase, visits: u64) -> Phase {
+    match (phase, plan.refresh) {
+        (Phase::Open | Phase::ChangeRange, Some(_)) if plan.refreshes_per_visit > 0 => {
+            Phase::Refresh {
+                left: plan.refreshes_per_visit,
+            }
+        }
+        (Phase::Refresh { left }, Some(_)) if left > 1 => Phase::Refresh { left: left - 1 },
+        _ if (visits + 1).is_multiple_of(2) => Phase::Open,
+        _ => Phase::ChangeRange,
+    }
 }
 
 /// Settle the variables as Grafana does on `trigger`: in dependency order,
@@ -476,14 +515,18 @@ fn choose(plan: &ViewerPlan, state: &mut ViewerState, i: usize) {
 
 /// Load the dashboard's panels: every visible panel's request at once, at most
 /// `max_parallel` in flight. Returns when the last answer came in (attack clock).
+/// One dashboard load; when it ends (on the user's clock), and the refresh
+/// tick that replaced it before every panel answered, if one did: the first
+/// tick from `replace_at` (same clock) on after the panels' queries went out
+/// (the ticks that fell while the variables were queried are missed).
 async fn load(
     plan: &ViewerPlan,
     state: &ViewerState,
-    client: &Client,
-    endpoints: &Endpoints,
+    (client, endpoints): (&Client, &Endpoints),
+    replace_at: Option<Duration>,
     user: &mut GooseUser,
     context: &RunContext,
-) -> Result<Duration, Box<TransactionError>> {
+) -> Result<(Duration, Option<Duration>), Box<TransactionError>> {
     let (range, _) = &plan.ranges[state.range];
     let now_ms = chrono::Utc::now().timestamp_millis();
     // Interval variables on `auto` follow this load's range.
@@ -528,8 +571,24 @@ async fn load(
     // making them all up front cost every viewer that much memory and copying.
     let mut in_flight = FuturesUnordered::new();
     let mut next = 0;
+    // When each panel in flight was sent, to log the ones a refresh replaces.
+    let mut sent_at: Vec<Option<Instant>> = vec![None; requests.len()];
+    let replace_at = replace_at.map(|mut at| {
+        let now = user.started.elapsed();
+        let interval = plan.refresh.unwrap_or(Duration::from_secs(1));
+        while at <= now {
+            context.live.missed_refreshes(1);
+            at += interval;
+        }
+        at
+    });
+    // One timer for the whole load (not one armed per answer).
+    let mut tick =
+        replace_at.map(|at| Box::pin(tokio::time::sleep_until((user.started + at).into())));
+    let mut replaced = false;
     loop {
         while next < requests.len() && in_flight.len() < plan.max_parallel.max(1) {
+            sent_at[next] = Some(Instant::now());
             let body = bodies.get(next).map(String::as_str);
             in_flight.push(indexed_panel(
                 next,
@@ -542,9 +601,21 @@ async fn load(
             ));
             next += 1;
         }
-        let Some((i, (outcome, answer))) = in_flight.next().await else {
+        let done = match tick.as_mut() {
+            Some(tick) => tokio::select! {
+                biased;
+                done = in_flight.next() => done,
+                _ = tick => {
+                    replaced = true;
+                    break;
+                }
+            },
+            None => in_flight.next().await,
+        };
+        let Some((i, (outcome, answer))) = done else {
             break;
         };
+        sent_at[i] = None;
         let name = &requests[i].name;
         let counted = context.live.recording().await;
         request::record(user, method, name, &outcome).await?;
@@ -561,6 +632,30 @@ async fn load(
             first_error = Some((outcome.status, format!("{}: {e}", requests[i].panel.title)));
         }
     }
+    if replaced {
+        // Dropping the futures drops their requests: hyper closes each
+        // connection with a request in flight, as a browser aborts a query.
+        drop(in_flight);
+        let unanswered = sent_at.iter().filter(|s| s.is_some()).count();
+        for (i, sent) in sent_at.iter().enumerate() {
+            let Some(sent) = sent else { continue };
+            let cut = Outcome {
+                status: 0,
+                elapsed: sent.elapsed(),
+                judged: Judged::from_error(Some(crate::runfolder::REPLACED.into())),
+                retry_after: None,
+            };
+            request::record(user, method, &requests[i].name, &cut).await?;
+        }
+        first_error = Some((
+            0,
+            format!(
+                "{}: {unanswered} of {} panels still loading",
+                crate::runfolder::LOAD_REPLACED,
+                requests.len()
+            ),
+        ));
+    }
     let load_elapsed = started.elapsed();
     let load = Outcome {
         status: first_error.as_ref().map_or(200, |(status, _)| *status),
@@ -575,7 +670,7 @@ async fn load(
         .live
         .record(RequestClass::DashboardLoad, load.elapsed, load.judged.ok);
     drop(counted);
-    Ok(user.started.elapsed())
+    Ok((user.started.elapsed(), replace_at.filter(|_| replaced)))
 }
 
 /// Whether Flux targets can be sent straight to the target (InfluxDB 2.x only).
@@ -746,6 +841,7 @@ mod tests {
             visits: 0,
             number: 0,
             idle: false,
+            _live: None,
         };
         (0..50)
             .map(|_| {
@@ -817,7 +913,7 @@ mod tests {
     fn first_delays(plan: &ViewerPlan, n: usize) -> Vec<Duration> {
         let arrival = Duration::from_secs(10);
         (0..n)
-            .map(|i| ViewerState::new(plan, i, i as u64, arrival).due - arrival)
+            .map(|i| ViewerState::new(plan, i, i as u64, arrival, None).due - arrival)
             .collect()
     }
 
@@ -836,8 +932,8 @@ mod tests {
         }
         assert!(sixths.iter().all(|n| *n > 0), "{sixths:?}");
         // The phase comes from the viewer's own RNG: its choices stay seeded too.
-        let mut x = ViewerState::new(&a, 3, 0, Duration::ZERO);
-        let mut y = ViewerState::new(&plan(7), 3, 0, Duration::from_secs(99));
+        let mut x = ViewerState::new(&a, 3, 0, Duration::ZERO, None);
+        let mut y = ViewerState::new(&plan(7), 3, 0, Duration::from_secs(99), None);
         assert_eq!(x.due + Duration::from_secs(99), y.due);
         assert_eq!(a.pick_range(&mut x.rng), a.pick_range(&mut y.rng));
 

@@ -350,6 +350,7 @@ fn manage(dir: &Path, scenario: &str, port: u16, n: usize, on_loss: OnLoss) -> R
         goose_total_users: None,
         render: true,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let cluster = ManagerOptions {
         workers: Workers::Remote(n),

@@ -522,6 +522,7 @@ fn viewers_send_one_request_per_repeated_copy() {
         goose_total_users: None,
         render: false,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let result = tokio::runtime::Runtime::new()
         .unwrap()

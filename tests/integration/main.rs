@@ -49,6 +49,7 @@
 
 mod bad_scenarios;
 mod book;
+mod busy_refresh;
 mod cli;
 mod cluster;
 mod cluster_trust;
@@ -68,7 +69,9 @@ mod judged_hold;
 mod killed_run;
 mod ladder_stop;
 mod lifecycle;
+mod live_official_client;
 mod live_status;
+mod live_viewers;
 mod old_and_flux_dashboards;
 mod ops_small;
 mod progress;

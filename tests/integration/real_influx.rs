@@ -96,6 +96,7 @@ fn a_run_against_real_influxdb_lands_every_point_and_every_panel_has_series() {
         goose_total_users: None,
         render: false,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let result = tokio::runtime::Runtime::new()
         .unwrap()

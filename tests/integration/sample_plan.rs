@@ -43,6 +43,7 @@ fn smoke_collects_what_its_sample_plan_says_within_a_quarter() {
         goose_total_users: None,
         render: true,
         overrides: Overrides::none(),
+        worker: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime.block_on(run(options)).expect("the smoke run");

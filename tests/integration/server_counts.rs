@@ -64,6 +64,7 @@ fn influxd_counts_exactly_the_http_calls_dashload_reports() {
         goose_total_users: None,
         render: true,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let result = tokio::runtime::Runtime::new()
         .unwrap()

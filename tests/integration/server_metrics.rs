@@ -58,6 +58,7 @@ fn run_scenario(dir: &Path, url: &str) -> PathBuf {
         goose_total_users: None,
         render: true,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     tokio::runtime::Runtime::new()
         .unwrap()
@@ -266,6 +267,7 @@ hold = "5s"
         goose_total_users: None,
         render: true,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let run_dir = tokio::runtime::Runtime::new()
         .unwrap()

@@ -64,6 +64,7 @@ fn smoke_run_counts_match_the_sandbox_and_the_folder_is_complete() {
         goose_total_users: None,
         render: true,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime

@@ -68,6 +68,7 @@ fn triggered_syncs_are_timed_from_trigger_to_done() {
         goose_total_users: None,
         render: false,
         overrides: dashload::scenario::Overrides::none(),
+        worker: None,
     };
     let result = runtime.block_on(run(options)).expect("the run succeeds");
     let mut reader = csv::Reader::from_path(result.run_dir.join(files::REQUESTS)).unwrap();
