@@ -17,7 +17,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::trend::{self, Figure, Outcome, CHART_RUNS};
 use super::{folders, Folder, History};
 use crate::error::{Error, Result};
-use crate::report::html::escape;
+use crate::report::format::escape;
 use crate::runfolder::files;
 
 /// The index's file name, in the reports folder.
@@ -235,7 +235,7 @@ fn row(out: &mut String, dir: &Path, f: &Folder) {
                 scenario = escape(&h.scenario),
                 load = ms(h.dashboard_load_p95_ms),
                 panel = ms(h.panel_query_p95_ms),
-                errors = crate::report::percent(h.error_rate),
+                errors = crate::report::format::percent(h.error_rate),
                 baseline = escape(&h.baselines.join(", ")),
             );
         }

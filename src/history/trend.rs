@@ -187,11 +187,11 @@ pub fn chart(scenario: &str, figure: Figure, runs: &[&History], total: usize) ->
             .and_then(|_| draw(&root, figure, &title, runs, total))
             .and_then(|_| root.present().map_err(Box::<dyn StdError>::from))
     };
-    let label = crate::report::html::escape(&format!("Trend of {}: {scenario}", figure.title()));
+    let label = crate::report::format::escape(&format!("Trend of {}: {scenario}", figure.title()));
     if let Err(e) = result {
         return format!(
             "<svg role=\"img\" aria-label=\"{label}\" width=\"{width}\" height=\"80\" viewBox=\"0 0 {width} 80\"><text x=\"10\" y=\"30\" font-family=\"{FONT}\" font-size=\"16\">chart could not be drawn ({})</text></svg>",
-            crate::report::html::escape(&e.to_string())
+            crate::report::format::escape(&e.to_string())
         );
     }
     // Inline in HTML: no namespace URL, and a name for screen readers.

@@ -30,49 +30,13 @@
 
 use crate::runfolder::{RequestClass, RunMeta, WindowKind};
 
-use hdrhistogram::Histogram;
-
-use super::collect::{
-    is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, Moments, WindowAcc,
-};
+use super::collect::{is_http_class, is_viewer_class, ClassAcc, Collected, ErrorKind, WindowAcc};
+use super::latency::{failed_latency, latency};
 use super::summary::*;
 
 /// The knee is where the throughput added per added viewer falls below this
 /// fraction of the initial throughput per viewer.
 pub const KNEE_FRACTION: f64 = 0.5;
-
-/// Latency of the successful requests of `acc`, ms; `None` when none.
-/// SLOs, the knee and the charts judge this one (see [`ClassAcc`]).
-pub fn latency(acc: &ClassAcc) -> Option<Latency> {
-    latency_of(&acc.hist, &acc.ok_moments)
-}
-
-/// Latency of the failed requests of `acc`, ms; `None` when none failed.
-pub fn failed_latency(acc: &ClassAcc) -> Option<Latency> {
-    latency_of(&acc.failed_hist, &acc.failed_moments)
-}
-
-fn latency_of(h: &Histogram<u64>, m: &Moments) -> Option<Latency> {
-    if h.is_empty() {
-        return None;
-    }
-    let ms = |us: u64| us as f64 / 1000.0;
-    // Exact sums when every value went through them; Goose's aggregates
-    // (report.json fallback) fill the histogram only.
-    let (mean, stddev) = match (m.n == h.len(), m.mean_us(), m.stddev_us()) {
-        (true, Some(mean), Some(sd)) => (mean, sd),
-        _ => (h.mean(), h.stdev()),
-    };
-    Some(Latency {
-        p50: ms(h.value_at_quantile(0.50)),
-        p90: ms(h.value_at_quantile(0.90)),
-        p95: ms(h.value_at_quantile(0.95)),
-        p99: ms(h.value_at_quantile(0.99)),
-        max: ms(h.max()),
-        mean: mean / 1000.0,
-        stddev: stddev / 1000.0,
-    })
-}
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
@@ -263,29 +227,6 @@ pub fn knee(points: &[(usize, f64, &str)], fraction: f64) -> Option<Knee> {
             fraction,
         })
     })
-}
-
-/// Why [`knee`] found none for `points`, in words: too few viewer counts to
-/// see a slope change, no throughput, or throughput that kept growing.
-pub fn no_knee_reason(points: &[(usize, f64)], fraction: f64) -> String {
-    let mut counts: Vec<usize> = points.iter().map(|p| p.0).filter(|v| *v > 0).collect();
-    counts.sort_unstable();
-    counts.dedup();
-    if counts.len() < 2 {
-        return format!(
-            "none: too few windows ({} viewer count{} held or stepped; a knee needs two)",
-            counts.len(),
-            if counts.len() == 1 { "" } else { "s" }
-        );
-    }
-    if points.iter().all(|p| p.1 <= 0.0) {
-        return "none: no successful viewer requests to measure throughput by".into();
-    }
-    format!(
-        "none: throughput kept growing with viewers (every step up to {} viewers added at least {:.0} % of the initial throughput per viewer)",
-        counts[counts.len() - 1],
-        fraction * 100.0
-    )
 }
 
 /// `(subject, range)` of a request name: `panel Hours [7d]` → (`Hours`, `7d`).
@@ -680,9 +621,20 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             planned,
         )
     };
+    let steps: Vec<super::degradation::StepFigures> = windows
+        .iter()
+        .map(|w| super::degradation::StepFigures {
+            name: &w.name,
+            kind: w.kind,
+            viewers: w.viewers,
+            start_ms: w.start_ms,
+            end_ms: w.end_ms,
+            viewer_throughput_rps: w.viewer_throughput_rps,
+        })
+        .collect();
     let degradation = super::degradation::assess(
         &c.windows,
-        &windows,
+        &steps,
         bracket
             .as_ref()
             .and_then(|b| b.failed_viewers)
@@ -875,7 +827,10 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
             resilience: None,
         },
         series: series(c),
-        latency_series: super::latency_series::build(&c.buckets, &super::charts::LATENCY_CLASSES),
+        latency_series: super::latency_series::build(
+            &c.buckets,
+            &super::latency_series::LATENCY_CLASSES,
+        ),
         baseline: None,
         regression: false,
         health: super::health::RunHealth::new(c.hold_seconds.evenness(), None),
@@ -892,7 +847,8 @@ pub fn analyse(meta: &RunMeta, c: &Collected) -> Summary {
 /// class and as the viewers' headline, with the verdicts against
 /// `[slo.recovery]` (per class: its own bound, else `max`).
 fn recovery_summary(meta: &RunMeta, c: &Collected) -> Option<RecoverySummary> {
-    use super::recovery::{self as rec, seconds};
+    use super::format::seconds;
+    use super::recovery::{self as rec};
     let w = c
         .windows
         .iter()
@@ -1021,11 +977,23 @@ pub(super) fn fold_bound(
     }
 }
 
+/// The run's verdict with each fault's `recover_within`: a missed one fails
+/// the run; one that could not be judged leaves a passing run NOT JUDGED.
+pub fn fold_fault_verdicts(s: &mut Summary) {
+    for f in &s.faults {
+        fold_bound(
+            f.verdict,
+            || format!("fault {} recover_within: {}", f.index, f.sentence()),
+            (&mut s.verdict, &mut s.slo_failed, &mut s.unmeasured),
+        );
+    }
+}
+
 #[cfg(test)]
-mod counts_tests;
+pub(crate) mod counts_tests;
 #[cfg(test)]
 mod judgement_tests;
 #[cfg(test)]
 mod ok_ko_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -248,7 +248,7 @@ fn the_first_screen_answers_and_the_page_is_short() {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or_else(|| panic!("{name}: the wrapper measured no {key}: {measured}"))
         };
-        for key in super::answers::KEYS {
+        for key in super::html::answers::KEYS {
             let bottom = field(&format!("answer-{key}"));
             assert!(
                 bottom > 0.0 && bottom <= 900.0,

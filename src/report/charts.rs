@@ -25,7 +25,8 @@ use self::plot::{
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
 use super::collect::ErrorKind;
-use super::latency_series::{needed, LatencySeries};
+use super::format::clock;
+use super::latency_series::{needed, LatencySeries, LATENCY_CLASSES};
 use super::summary::{Latency, Summary, WindowStats};
 
 /// Width of every chart, px.
@@ -34,13 +35,6 @@ pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 290;
 
 const FONT: &str = "sans-serif";
-
-/// The classes whose latency is charted over time.
-pub const LATENCY_CLASSES: [RequestClass; 3] = [
-    RequestClass::DashboardLoad,
-    RequestClass::PanelQuery,
-    RequestClass::IngestBatch,
-];
 
 /// The key to the shaded windows of every chart over time, as HTML: the
 /// charts' own legends leave the window kinds out.
@@ -216,16 +210,6 @@ pub fn time_ticks(start: DateTime<Utc>, end: f64) -> Vec<f64> {
         x += step as f64;
     }
     out
-}
-
-/// `x` s after `start` as a UTC wall-clock time, HH:MM:SS.
-pub fn clock(start: DateTime<Utc>, x: f64) -> String {
-    match chrono::Duration::try_milliseconds((x * 1000.0).round() as i64)
-        .and_then(|d| start.checked_add_signed(d))
-    {
-        Some(t) => t.format("%H:%M:%S").to_string(),
-        None => format!("+{x:.0} s"),
-    }
 }
 
 /// Draw a chart over time: x in seconds over the whole run, labelled with

@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::runfolder::{RequestClass, StageWindow, WindowKind};
 
+pub use super::classes::{is_http_class, is_viewer_class};
 use super::regress::WindowBlocks;
+pub use super::window_index::WindowIndex;
 
 /// The most time buckets kept; the bucket width doubles when a run outgrows them.
 pub const MAX_BUCKETS: usize = 600;
@@ -162,31 +164,6 @@ pub fn class_index(class: RequestClass) -> usize {
         .iter()
         .position(|c| *c == class)
         .unwrap_or(RequestClass::ALL.len() - 1)
-}
-
-/// True for the classes viewers cause (everything but the sync job's steps).
-pub fn is_viewer_class(class: RequestClass) -> bool {
-    !matches!(
-        class,
-        RequestClass::SyncFetch
-            | RequestClass::SyncTransform
-            | RequestClass::IngestBatch
-            | RequestClass::IngestFreshness
-            | RequestClass::SyncRun
-    )
-}
-
-/// Whether rows of `class` are HTTP calls, for logs whose rows do not say
-/// (see `load.rs`): dashboard loads, transforms, freshness lags and sync runs
-/// are operations dashload times, not calls a server answered.
-pub fn is_http_class(class: RequestClass) -> bool {
-    !matches!(
-        class,
-        RequestClass::DashboardLoad
-            | RequestClass::SyncTransform
-            | RequestClass::IngestFreshness
-            | RequestClass::SyncRun
-    )
 }
 
 /// Whether a row of `class` recorded under the method label `method` (when
@@ -590,45 +567,6 @@ impl WindowClass {
             ok_moments: self.ok_moments,
             failed_moments: self.failed_moments,
         }
-    }
-}
-
-/// Windows by start, to find the ones holding an instant in O(log n) (they
-/// seldom overlap; when they do, each holding one is still found).
-#[derive(Debug, Clone, Default)]
-pub struct WindowIndex {
-    /// `(start, end, window index)`, sorted by start.
-    spans: Vec<(u64, u64, usize)>,
-    /// The latest end among `spans[..=i]`.
-    reach: Vec<u64>,
-}
-
-impl WindowIndex {
-    /// The index of `windows`.
-    pub fn new(windows: &[StageWindow]) -> WindowIndex {
-        let mut spans: Vec<_> = windows
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.start_ms, w.end_ms, i))
-            .collect();
-        spans.sort_unstable();
-        let mut reach = Vec::with_capacity(spans.len());
-        let mut furthest = 0;
-        for s in &spans {
-            furthest = furthest.max(s.1);
-            reach.push(furthest);
-        }
-        WindowIndex { spans, reach }
-    }
-
-    /// The windows holding `t` (`start <= t < end`), in no particular order.
-    pub fn holding(&self, t: u64) -> impl Iterator<Item = usize> + '_ {
-        let after = self.spans.partition_point(|s| s.0 <= t);
-        (0..after)
-            .rev()
-            .take_while(move |&i| self.reach[i] > t)
-            .filter(move |&i| self.spans[i].1 > t)
-            .map(move |i| self.spans[i].2)
     }
 }
 

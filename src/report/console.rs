@@ -8,17 +8,16 @@
 //! row, warnings, notes) follow; no line of either is longer than
 //! [`MAX_LINE`] characters.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::runfolder::{SloMetric, WindowKind};
+use crate::runfolder::SloMetric;
 
-use super::analyse::KNEE_FRACTION;
-use super::summary::{SloResult, SloVerdict, Summary, Verdict};
-use super::{baseline_names, http_headline, operations_line, percent, recovery_line};
+use super::findings::{Findings, Recovery};
+use super::format::percent;
+use super::summary::{Comparison, SloResult, SloVerdict, Summary, Verdict};
 
 /// The terminal width the answers are laid out for.
 pub const WIDTH: usize = 80;
@@ -80,15 +79,16 @@ fn detail(t: &mut String, line: &str) {
 
 /// The answers, in the order a reader asks them.
 fn answers(s: &Summary, html: &Path) -> Vec<Answer> {
+    let f = Findings::of(s);
     let a = |label, text| Answer { label, text };
     vec![
         a("verdict", verdict(s)),
-        a("broke first", broke_first(s)),
-        a("capacity", capacity(s)),
-        a("knee", knee(s)),
+        a("broke first", f.first_break.sentence()),
+        a("capacity", f.capacity.sentence.clone()),
+        a("knee", f.knee.sentence()),
         a("regression", regression(s)),
-        a("recovery", recovery(s)),
-        a("degradation", degradation(s)),
+        a("recovery", Recovery::sentence_of(&f)),
+        a("degradation", f.degradation.sentence()),
         a("report", html.display().to_string()),
     ]
 }
@@ -221,8 +221,8 @@ fn verdict_reason(s: &Summary) -> String {
         (Verdict::NotJudged, Some(why)) => v += &format!(": {why}"),
         (Verdict::NotJudged, None) => v += ": nothing to judge (no hold window or no SLO)",
         (Verdict::Fail, _) => {
-            if let Some(r) = worst(judged_failures(s)) {
-                v += &format!(": {} on {}", slo_words(r), r.window);
+            if let Some(b) = &Findings::of(s).worst_hold_failure {
+                v += &format!(": {}", b.sentence());
             }
         }
         (Verdict::Pass, _) => match &s.partly_judged {
@@ -231,105 +231,6 @@ fn verdict_reason(s: &Summary) -> String {
         },
     }
     v
-}
-
-fn judged_failures(s: &Summary) -> impl Iterator<Item = &SloResult> {
-    s.slos
-        .iter()
-        .filter(|r| r.judged && r.verdict == SloVerdict::Fail)
-}
-
-/// The result furthest past its bound.
-fn worst<'a>(results: impl Iterator<Item = &'a SloResult>) -> Option<&'a SloResult> {
-    let over = |r: &SloResult| match r.observed {
-        Some(v) if r.max > 0.0 => v / r.max,
-        Some(_) => f64::INFINITY,
-        None => 0.0,
-    };
-    results.max_by(|a, b| over(a).total_cmp(&over(b)))
-}
-
-/// The first window (by start) on which an SLO failed, its worst figure
-/// against its bound; else where the ladder stopped, or that nothing broke.
-pub(super) fn broke_first(s: &Summary) -> String {
-    let window = |name: &str| s.windows.iter().find(|w| w.name == name);
-    let first = s
-        .slos
-        .iter()
-        .filter(|r| r.verdict == SloVerdict::Fail)
-        .filter(|r| r.window_kind != WindowKind::Recovery)
-        .min_by_key(|r| window(&r.window).map_or(u64::MAX, |w| w.start_ms));
-    if let Some(first) = first {
-        let on_window = s
-            .slos
-            .iter()
-            .filter(|r| r.verdict == SloVerdict::Fail && r.window == first.window);
-        let r = worst(on_window).unwrap_or(first);
-        let viewers = window(&r.window)
-            .map(|w| format!(" ({} viewers)", w.viewers))
-            .unwrap_or_default();
-        return format!("{}{viewers}: {}", r.window, slo_words(r));
-    }
-    if let Some(stop) = &s.run.ladder_stop {
-        return format!(
-            "no SLO failed; the ladder stopped at {} ({} viewers): {}",
-            stop.step, stop.viewers, stop.reason
-        );
-    }
-    let most = s.windows.iter().map(|w| w.viewers).max().unwrap_or(0);
-    let ladder = s.windows.iter().any(|w| w.kind == WindowKind::StressStep);
-    format!(
-        "nothing: every SLO held on every window, up to {most} viewers{}",
-        if ladder { "" } else { " (no stress ladder)" }
-    )
-}
-
-fn capacity(s: &Summary) -> String {
-    match &s.capacity_bracket {
-        Some(b) => match b.headroom_sentence() {
-            Some(h) => format!("{}; {h}", b.sentence()),
-            None => b.sentence(),
-        },
-        None => s
-            .capacity
-            .map_or("not found".into(), |c| format!("{c} viewers")),
-    }
-}
-
-/// The knee (where added viewers stopped adding throughput), or why none.
-pub(super) fn knee(s: &Summary) -> String {
-    match &s.knee {
-        Some(k) if k.slope_ratio < 0.0 => format!(
-            "{} viewers: throughput fell on to {} viewers ({})",
-            k.viewers, k.next_viewers, k.next_window
-        ),
-        Some(k) => format!(
-            "{} viewers: on to {} ({}), each added viewer added only {:.0} % of the first level's throughput per viewer (a knee: below {:.0} %)",
-            k.viewers,
-            k.next_viewers,
-            k.next_window,
-            k.slope_ratio * 100.0,
-            k.fraction * 100.0
-        ),
-        None => {
-            let levels: BTreeSet<usize> = s
-                .concurrency
-                .iter()
-                .map(|p| p.viewers)
-                .filter(|&v| v > 0)
-                .collect();
-            match levels.len() {
-                0 | 1 => format!(
-                    "none: {} load level, a knee needs two or more",
-                    levels.len()
-                ),
-                n => format!(
-                    "none: throughput kept growing with viewers over {n} load levels (each added viewer at least {:.0} % of the first level's per viewer)",
-                    KNEE_FRACTION * 100.0
-                ),
-            }
-        }
-    }
 }
 
 fn regression(s: &Summary) -> String {
@@ -341,41 +242,6 @@ fn regression(s: &Summary) -> String {
         [one] => format!("REGRESSION: {one}"),
         [first, rest @ ..] => format!("REGRESSION: {first}; and {} more (details)", rest.len()),
     }
-}
-
-fn recovery(s: &Summary) -> String {
-    let Some(r) = &s.recovery else {
-        return "no recovery phase in this scenario".into();
-    };
-    let verdict = match r.verdict {
-        Some(SloVerdict::Fail) => "FAIL: ",
-        Some(SloVerdict::Pass) => "pass: ",
-        Some(SloVerdict::NoData) => "NOT JUDGED: ",
-        None => "",
-    };
-    let allowed = r
-        .max_ms
-        .map(|m| format!(" (allowed {})", super::recovery::seconds(m)))
-        .unwrap_or_default();
-    format!("{verdict}{}{allowed}", r.sentence)
-}
-
-fn degradation(s: &Summary) -> String {
-    match &s.degradation {
-        Some(d) => d.verdict.clone(),
-        None => "no stress step past capacity".into(),
-    }
-}
-
-/// `dashboard load p95 6390 ms > 5000 ms`.
-fn slo_words(r: &SloResult) -> String {
-    format!(
-        "{} {} {} > {}",
-        r.class.label(),
-        r.metric.label(),
-        r.observed.map_or("no data".into(), |v| figure(r.metric, v)),
-        figure(r.metric, r.max)
-    )
 }
 
 /// An SLO figure in its unit: whole ms from 10 ms up, else one decimal; an
@@ -421,7 +287,7 @@ fn details(s: &Summary) -> Vec<String> {
     ));
     d.push(http_headline(s));
     d.extend(operations_line(s));
-    d.extend(super::live::console_line(s));
+    d.extend(super::live::console_line(s.live.as_ref()));
     if let Some(which) = &s.partly_judged {
         d.push(format!("judged on the holds with enough samples; {which}"));
     }
@@ -446,7 +312,8 @@ fn details(s: &Summary) -> Vec<String> {
     for w in s.server.iter().flat_map(|x| &x.measurement_warnings) {
         d.push(format!("MEASUREMENT WARNING: {w}"));
     }
-    d.extend(recovery_line(s).map(|l| format!("recovery  {l}")));
+    let f = Findings::of(s);
+    d.extend(f.recovery.map(|r| format!("recovery  {}", r.sentence)));
     if let Some(r) = &s.recovery {
         for left in &r.left_out {
             d.push(format!("recovery  left out: {left}"));
@@ -551,6 +418,69 @@ pub fn answer_rows(text: &str) -> usize {
         .take_while(|l| !l.is_empty())
         .map(|l| l.width().div_ceil(WIDTH).max(1))
         .sum()
+}
+
+/// "HTTP requests …": calls only, with those made outside the request log.
+pub fn http_headline(s: &Summary) -> String {
+    let t = &s.totals;
+    let mut line = format!(
+        "HTTP requests  {} ({} failed, error rate {})",
+        t.requests,
+        t.failed,
+        percent(t.error_rate)
+    );
+    let outside = s.run.counters.outside_log_by_purpose();
+    if !outside.is_empty() {
+        let parts: Vec<String> = outside
+            .iter()
+            .map(|(purpose, n)| format!("{} {n}", purpose.replace('_', " ")))
+            .collect();
+        line += &format!(
+            "; {} more outside the request log ({})",
+            t.outside_log,
+            parts.join(", ")
+        );
+    }
+    if t.cancelled > 0 {
+        line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
+    }
+    line
+}
+
+/// Dashboard loads, transforms, sync runs…: operations, not HTTP calls.
+pub fn operations_line(s: &Summary) -> Option<String> {
+    let parts: Vec<String> = s
+        .totals
+        .operations
+        .iter()
+        .map(|o| {
+            format!(
+                "{} {} ({} failed, {})",
+                o.class.label(),
+                o.count,
+                o.failed,
+                percent(o.error_rate)
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
+}
+
+/// The baseline run(s) of a comparison, in words: its folder, or "the median
+/// of N runs (a, b, c)".
+pub fn baseline_names(b: &Comparison) -> String {
+    match b.runs.as_slice() {
+        [] => b.dir.clone(),
+        [one] => one.dir.clone(),
+        runs => format!(
+            "the median of {} runs ({})",
+            runs.len(),
+            runs.iter()
+                .map(|r| r.dir.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -669,6 +599,37 @@ mod tests {
         assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}\n{text}");
         assert!(answers.last().unwrap().ends_with(&path), "{text}");
         assert!(details[0].starts_with("── details"), "{text}");
+    }
+
+    #[test]
+    fn calls_outside_the_log_are_in_the_headline() {
+        use crate::report::analyse::analyse;
+        use crate::report::analyse::counts_tests::one_failed_load;
+        use crate::report::analyse::tests::{meta, window};
+        use crate::runfolder::WindowKind;
+        let mut m = meta(
+            vec![window("stage 1 hold", WindowKind::Hold, 1, 0, 10)],
+            vec![],
+        );
+        let calls = &mut m.counters.http_outside_log;
+        calls
+            .entry("preflight".into())
+            .or_default()
+            .extend([("ping".to_string(), 1), ("query".to_string(), 1)]);
+        calls
+            .entry("freshness_poll".into())
+            .or_default()
+            .insert("query".into(), 5);
+        let s = analyse(&m, &one_failed_load());
+        assert_eq!(s.totals.outside_log, 7);
+        assert_eq!(
+            http_headline(&s),
+            "HTTP requests  12 (1 failed, error rate 8.33 %); 7 more outside the request log (freshness poll 5, preflight 2)"
+        );
+        assert_eq!(
+            operations_line(&s).unwrap(),
+            "operations     dashboard load 1 (1 failed, 100.00 %) · sync transform 1 (0 failed, 0.00 %)"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::runfolder::{RequestClass, StageWindow, WindowKind};
 
-use super::collect::is_viewer_class;
+use super::classes::is_viewer_class;
 
 /// A hold is bursty when its CV is above this many times the CV of viewers at
 /// independent random phases. A dashboard load sends its ~10 panel queries in
@@ -30,7 +30,7 @@ pub const BURSTY_RATIO: f64 = 1.4;
 #[derive(Debug, Clone, Default)]
 pub struct HoldSeconds {
     holds: Vec<Hold>,
-    index: super::collect::WindowIndex,
+    index: super::window_index::WindowIndex,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl HoldSeconds {
             .filter(|w| w.kind == WindowKind::Hold && w.end_ms > w.start_ms)
             .cloned()
             .collect();
-        let index = super::collect::WindowIndex::new(&kept);
+        let index = super::window_index::WindowIndex::new(&kept);
         let holds = kept
             .iter()
             .map(|w| Hold {

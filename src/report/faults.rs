@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::collect::ErrorKind;
-use super::summary::{Series, SloVerdict};
+use super::series::Series;
+use super::verdict::SloVerdict;
 use crate::error::Result;
 use crate::faults::FaultRecord;
 use crate::runfolder::RequestClass;
@@ -195,18 +196,6 @@ pub fn measure_recovery(
     }
 }
 
-/// The run's verdict with each fault's `recover_within`: a missed one fails
-/// the run; one that could not be judged leaves a passing run NOT JUDGED.
-pub fn fold_verdicts(s: &mut super::summary::Summary) {
-    for f in &s.faults {
-        super::analyse::fold_bound(
-            f.verdict,
-            || format!("fault {} recover_within: {}", f.index, f.sentence()),
-            (&mut s.verdict, &mut s.slo_failed, &mut s.unmeasured),
-        );
-    }
-}
-
 impl FaultWindow {
     /// What came after the window, in words: "recovered after 8 s (allowed: 30 s)".
     pub fn sentence(&self) -> String {
@@ -223,7 +212,7 @@ impl FaultWindow {
             r.sentence()
         };
         if let Some(max) = self.recover_within_ms {
-            said.push_str(&format!(" (allowed: {})", super::recovery::seconds(max)));
+            said.push_str(&format!(" (allowed: {})", super::format::seconds(max)));
         }
         let class = |k: &ClassRecovered| format!("{} {}", k.class.label(), k.recovery.sentence());
         let (own, others): (Vec<_>, Vec<_>) = self
@@ -261,55 +250,6 @@ impl FaultWindow {
             self.sentence()
         )
     }
-}
-
-/// The report's "Fault windows" section (nothing when the run had none).
-pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result {
-    use std::fmt::Write as _;
-
-    use super::html::text;
-    if s.faults.is_empty() {
-        return Ok(());
-    }
-    h.push_str("<section id=\"faults\">\n<h2>Fault windows</h2>\n<p class=\"note\">Faults of the scenario's <code>[[faults]]</code>, as they ran (shaded red on every time chart). Requests and failures count the time buckets the window overlaps.</p>\n");
-    h.push_str("<table><tr><th>#</th><th class=\"l\">fault</th><th class=\"l\">does</th><th class=\"l\">window</th><th>from</th><th>to</th><th>hits</th><th>requests</th><th>failed</th><th>error rate</th><th class=\"l\">failures by kind</th><th class=\"l\">commands</th><th class=\"l\">after it</th></tr>\n");
-    let at = |ms: Option<u64>| {
-        ms.map_or("did not run".to_string(), |ms| {
-            super::charts::clock(s.run.started_at, ms as f64 / 1000.0)
-                + &format!(" (+{:.1} s)", ms as f64 / 1000.0)
-        })
-    };
-    for f in &s.faults {
-        let kinds: Vec<String> = f
-            .failures_by_kind
-            .iter()
-            .map(|(k, n)| format!("{} {n}", text(k)))
-            .collect();
-        writeln!(
-            h,
-            "<tr class=\"fault-window\"><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
-            f.index,
-            text(&f.name),
-            text(&f.describe),
-            text(&f.window),
-            at(f.start_ms),
-            at(f.end_ms),
-            f.hits.map_or("—".into(), |n| n.to_string()),
-            f.requests,
-            f.failed,
-            f.error_rate()
-                .map_or("—".into(), |r| format!("{:.1} %", r * 100.0)),
-            if kinds.is_empty() { "—".into() } else { kinds.join(", ") },
-            f.commands.as_deref().map_or("—".into(), text),
-            text(&match f.verdict {
-                Some(SloVerdict::Fail) => format!("FAIL: {}", f.sentence()),
-                Some(SloVerdict::NoData) => format!("NOT JUDGED: {}", f.sentence()),
-                _ => f.sentence(),
-            }),
-        )?;
-    }
-    h.push_str("</table>\n</section>\n");
-    Ok(())
 }
 
 /// The windows that ran, `(start s, end s, label)`, for the charts' shading.

@@ -9,33 +9,20 @@
 
 use std::fmt::Write;
 
+pub mod answers;
+mod faults;
+mod health;
+mod server;
+mod sync_attempts;
+mod workers;
+
 use crate::runfolder::{RequestClass, SloMetric, WindowKind};
 
+use self::answers::Tone;
 use super::analyse::KNEE_FRACTION;
-use super::answers::Tone;
 use super::charts::Charts;
+use super::format::{capitalised, clock, escape, text};
 use super::summary::*;
-
-/// Escape text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Free text for the page: schemes removed, then escaped.
-pub fn text(s: &str) -> String {
-    escape(&s.replace("https://", "").replace("http://", ""))
-}
 
 /// A URL as shown: `host:port/path (http)`.
 pub fn shown_url(url: &str) -> String {
@@ -182,16 +169,16 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     if let Some(b) = &s.baseline {
         baseline_section(h, b)?;
     }
-    super::faults::section(h, s)?;
-    s.health.html_section(h)?;
+    faults::section(h, s)?;
+    health::section(h, &s.health)?;
     if let Some(rows) = &s.workers {
-        crate::cluster::merge::html_section(h, rows)?;
+        workers::section(h, rows)?;
     }
-    super::server::html::section(h, s, &c.server)?;
+    server::section(h, s, &c.server)?;
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
-    super::live::section(h, s)?;
+    super::live::section(h, s.live.as_ref())?;
     summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(
@@ -230,8 +217,8 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
             }
         )?;
     }
-    s.health.html_banner(h)?;
-    super::server::html::banner(h, s)?;
+    health::banner(h, &s.health)?;
+    server::banner(h, s)?;
     if !s.inputs.notes.is_empty() {
         h.push_str(
             "<div class=\"banner info\"><strong>What this report could not use:</strong><ul>",
@@ -247,7 +234,7 @@ fn banners(h: &mut String, s: &Summary) -> std::fmt::Result {
 /// The answers, first on the page: one row each, ids `answer-<key>`.
 fn answers_section(h: &mut String, s: &Summary) -> std::fmt::Result {
     h.push_str("<section id=\"answers\">\n<table class=\"answers\">\n");
-    for a in super::answers::answers(s) {
+    for a in answers::answers(s) {
         let tone = match a.tone {
             Tone::Good => "good",
             Tone::Bad => "bad",
@@ -469,7 +456,7 @@ fn concurrency_section(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Res
         "<details><summary>How capacity and the knee are found</summary><p class=\"note\">One point per hold window or stress step (a step's ramp is not a point). The error-rate chart beside p95 shows which SLO bound the capacity stopped at. <strong>Capacity</strong>: the most viewers of a window on which every SLO with data held, below the fewest viewers on which one failed. <strong>Knee</strong>: with the initial slope taken as throughput ÷ viewers at the lowest window, the last viewer count before the first step whose added throughput per added viewer is below {:.0} % of that slope.</p></details>",
         KNEE_FRACTION * 100.0
     )?;
-    super::server::html::diagnosis(h, s)?;
+    server::diagnosis(h, s)?;
     if c.concurrency_latency.is_empty() {
         h.push_str("<p class=\"note\" id=\"no-concurrency-charts\">No charts against concurrency: the run held or stepped at one viewer count only, and one point shows no trend.</p>\n");
     }
@@ -769,7 +756,7 @@ fn windows_section(h: &mut String, s: &Summary) -> std::fmt::Result {
 fn wall_clock(s: &Summary, ms: u64) -> String {
     format!(
         "{} <span class=\"note\">(+{} s)</span>",
-        super::charts::clock(s.run.started_at, ms as f64 / 1000.0),
+        clock(s.run.started_at, ms as f64 / 1000.0),
         num(ms as f64 / 1000.0)
     )
 }
@@ -948,7 +935,7 @@ fn sync_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         c.missed_refreshes.to_string(),
     )?;
     h.push_str("</table>\n");
-    super::sync_attempts::section(h, s)?;
+    sync_attempts::section(h, s)?;
     h.push_str("</details>\n</section>\n");
     Ok(())
 }
@@ -1067,13 +1054,6 @@ fn figure_words(key: &str) -> String {
         ),
         None => key.replace('_', " "),
     }
-}
-
-/// `text` with its first letter in upper case.
-pub fn capitalised(text: &str) -> String {
-    let mut c = text.chars();
-    c.next()
-        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }
 
 fn num4(v: f64) -> String {

@@ -24,7 +24,7 @@
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{ClassAcc, IngestAcc};
-use super::summary::SloVerdict;
+use super::verdict::SloVerdict;
 
 /// The smallest error-rate bound the sample rule uses: a bound of 0.1 % still
 /// needs only the 100 requests of a 1 % bound.
@@ -94,7 +94,7 @@ fn plain(observed: f64, max: f64) -> Judgement {
 }
 
 fn percent(v: f64) -> String {
-    super::percent(Some(v))
+    super::format::percent(Some(v))
 }
 
 /// Judge `slo` on a window whose requests of the SLO's class are `acc` and

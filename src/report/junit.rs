@@ -17,7 +17,8 @@
 
 use std::fmt::Write;
 
-use super::html::escape;
+use super::findings::Findings;
+use super::format::escape;
 use super::summary::{Comparison, Delta, SloResult, SloVerdict, Summary};
 use crate::runfolder::SloMetric;
 
@@ -276,14 +277,17 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
         // before the per-class measurement has one for the phase.
         if r.classes.is_empty() {
             let name = match r.max_ms {
-                Some(max) => format!("time to recover <= {}", super::recovery::seconds(max)),
+                Some(max) => format!("time to recover <= {}", super::format::seconds(max)),
                 None => "time to recover".to_string(),
             };
             cases.push((
                 r.window.clone(),
                 r.verdict.unwrap_or(SloVerdict::Pass),
                 name,
-                super::recovery_line(s).unwrap_or_default(),
+                Findings::of(s)
+                    .recovery
+                    .map(|r| r.sentence)
+                    .unwrap_or_default(),
             ));
         }
         for k in &r.classes {
@@ -291,7 +295,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
                 Some(max) => format!(
                     "{} time to recover <= {}",
                     k.class.label(),
-                    super::recovery::seconds(max)
+                    super::format::seconds(max)
                 ),
                 None => format!("{} time to recover", k.class.label()),
             };
@@ -328,11 +332,7 @@ fn past_capacity_cases(s: &Summary) -> Vec<(String, SloVerdict, String, String)>
             cases.push((
                 format!("fault {}", f.index),
                 verdict,
-                format!(
-                    "{} recovers within {}",
-                    f.name,
-                    super::recovery::seconds(max)
-                ),
+                format!("{} recovers within {}", f.name, super::format::seconds(max)),
                 f.line(),
             ));
         }
@@ -360,6 +360,35 @@ fn trim(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The recovery phase and the collapse past capacity are cases, each
+    /// judged on its own bound.
+    #[test]
+    fn recovery_and_collapse_are_cases_judged_on_their_bounds() {
+        use crate::report::degradation::tests::{run, shape};
+        use crate::runfolder::{PastCapacityRules, RequestClass};
+        let rules = |max_ms, judged| PastCapacityRules {
+            recovery_max_ms: Some(max_ms),
+            degradation_judged: judged,
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let xml = super::junit(&run(dir.path(), rules(30_000, true), shape(false)));
+        assert!(xml.contains("time to recover &lt;= 30 s\""), "{xml}");
+        let dir = tempfile::tempdir().unwrap();
+        let xml = super::junit(&run(dir.path(), rules(10_000, true), shape(true)));
+        assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+        let dir = tempfile::tempdir().unwrap();
+        let by_class = PastCapacityRules {
+            recovery_max_by_class: [(RequestClass::PanelQuery, 20_000)].into(),
+            ..rules(10_000, false)
+        };
+        let xml = super::junit(&run(dir.path(), by_class, shape(false)));
+        assert!(
+            xml.contains("name=\"panel query time to recover &lt;= 20 s\""),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn error_rates_are_in_percent_and_latencies_in_ms() {

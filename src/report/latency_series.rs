@@ -18,9 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::runfolder::RequestClass;
 
-use super::analyse::latency;
 use super::collect::{ClassAcc, TimeBuckets};
-use super::summary::Latency;
+use super::latency::{latency, Latency};
+
+/// The classes whose latency is charted over time.
+pub const LATENCY_CLASSES: [RequestClass; 3] = [
+    RequestClass::DashboardLoad,
+    RequestClass::PanelQuery,
+    RequestClass::IngestBatch,
+];
 
 /// Samples a bucket should hold: enough for p90 (five beyond it).
 pub const TARGET_SAMPLES: u64 = 50;

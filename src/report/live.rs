@@ -167,8 +167,8 @@ fn reasons(map: &BTreeMap<String, u64>) -> String {
 }
 
 /// The console's detail line, when the run had live viewers.
-pub fn console_line(s: &super::summary::Summary) -> Option<String> {
-    let l = s.live.as_ref()?;
+pub fn console_line(live: Option<&LiveSummary>) -> Option<String> {
+    let l = live?;
     let connect = l
         .connect_ms
         .map_or("-".into(), |p| format!("{:.0} ms", p.p95));
@@ -195,17 +195,17 @@ pub fn console_line(s: &super::summary::Summary) -> Option<String> {
 }
 
 /// The Markdown summary's Live paragraph: the console line's figures.
-pub fn markdown_line(s: &super::summary::Summary) -> Option<String> {
-    let line = console_line(s)?;
+pub fn markdown_line(live: Option<&LiveSummary>) -> Option<String> {
+    let line = console_line(live)?;
     let figures = line.trim_start_matches("live").trim_start();
     Some(format!("Live: {figures}."))
 }
 
 /// The page's Live table.
-pub fn section(h: &mut String, s: &super::summary::Summary) -> std::fmt::Result {
+pub fn section(h: &mut String, live: Option<&LiveSummary>) -> std::fmt::Result {
     use std::fmt::Write as _;
-    let Some(l) = &s.live else { return Ok(()) };
-    let esc = crate::report::html::escape;
+    let Some(l) = live else { return Ok(()) };
+    let esc = crate::report::format::escape;
     let ms = |p: Option<Percentiles>| {
         p.map_or("-".into(), |p| {
             format!(

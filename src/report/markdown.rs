@@ -15,6 +15,7 @@
 
 use std::fmt::Write as _;
 
+use super::findings::{Degradation, Findings};
 use super::summary::{Delta, SloResult, SloVerdict, Summary, Verdict};
 use crate::runfolder::{RequestClass, SloMetric};
 
@@ -76,7 +77,7 @@ pub fn markdown(s: &Summary, links: bool) -> String {
         cell(&r.target.kind),
         cell(&r.target.url)
     );
-    if let Some(live) = super::live::markdown_line(s) {
+    if let Some(live) = super::live::markdown_line(s.live.as_ref()) {
         let _ = writeln!(m, "{}\n", cell(&live));
     }
     if rows.is_empty() {
@@ -109,29 +110,21 @@ fn answers(s: &Summary) -> String {
             &format!("judged on the holds with enough samples; {which}"),
         );
     }
-    line("Broke first", &super::console::broke_first(s));
-    let capacity = match &s.capacity_bracket {
-        Some(b) => match b.headroom_sentence() {
-            Some(h) => format!("{}; {h}", b.sentence()),
-            None => b.sentence(),
-        },
-        None => s
-            .capacity
-            .map_or("not found".into(), |c| format!("{c} viewers")),
-    };
-    line("Capacity", &capacity);
-    line("Knee", &super::console::knee(s));
+    let f = Findings::of(s);
+    line("Broke first", &f.first_break.sentence());
+    line("Capacity", &f.capacity.sentence);
+    line("Knee", &f.knee.sentence());
     if let Some(stop) = &s.run.ladder_stop {
         line(
             "Ladder stop",
             &format!("{} ({} viewers): {}", stop.step, stop.viewers, stop.reason),
         );
     }
-    if let Some(d) = &s.degradation {
-        line("Past capacity", &d.verdict);
+    if let Degradation::Assessed { .. } = f.degradation {
+        line("Past capacity", &f.degradation.sentence());
     }
-    if let Some(recovery) = super::recovery_line(s) {
-        line("Recovery", &recovery);
+    if let Some(recovery) = &f.recovery {
+        line("Recovery", &recovery.sentence);
     }
     // Faults whose recovery is a verdict; the others are in the full report.
     for f in s.faults.iter().filter(|f| f.verdict.is_some()) {
@@ -385,7 +378,7 @@ fn baselines(m: &mut String, s: &Summary) {
                 m,
                 "\n{}\n",
                 if b.regressions.is_empty() {
-                    format!("{}.", cell(&super::html::capitalised(&b.verdict)))
+                    format!("{}.", cell(&super::format::capitalised(&b.verdict)))
                 } else {
                     format!("**{} regressed figure(s).**", b.regressions.len())
                 }

@@ -10,31 +10,37 @@
 //! synchronous: async callers run it under `spawn_blocking`.
 
 pub mod analyse;
-pub mod answers;
 pub mod baseline;
 pub mod charts;
+pub mod classes;
 pub mod collect;
 pub mod console;
 pub mod degradation;
 pub mod evenness;
 pub mod faults;
+pub mod findings;
+pub mod format;
 pub mod generator;
 pub mod goose_json;
 pub mod health;
 pub mod html;
 pub mod judge;
 pub mod junit;
+pub mod latency;
 pub mod latency_series;
 pub mod live;
 pub mod load;
 pub mod markdown;
 pub mod recovery;
 pub mod regress;
+pub mod series;
 pub mod server;
 pub mod span;
 pub mod summary;
 pub mod sync_attempts;
 pub mod synthetic;
+pub mod verdict;
+pub mod window_index;
 
 #[cfg(test)]
 mod baseline_tests;
@@ -42,6 +48,8 @@ mod baseline_tests;
 mod browser_server_tests;
 #[cfg(test)]
 pub(crate) mod browser_tests;
+#[cfg(test)]
+mod findings_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
@@ -55,7 +63,7 @@ use crate::runfolder::{files, write_atomic, RunMeta, StageWindow, WindowKind};
 
 use self::collect::Collected;
 use self::regress::WindowBlocks;
-use self::summary::{SloVerdict, Summary, Verdict};
+use self::summary::{Summary, Verdict};
 use crate::cluster::missing::MissingLogs;
 
 /// How to render.
@@ -185,24 +193,6 @@ pub fn render_run(run_dir: &Path, options: &ReportOptions) -> Result<ReportOutco
     })
 }
 
-/// The recovery phase in one line: outcome, verdict, load and window.
-pub fn recovery_line(s: &Summary) -> Option<String> {
-    let r = s.recovery.as_ref()?;
-    let verdict = match r.verdict {
-        Some(SloVerdict::Fail) => "FAIL: ",
-        Some(SloVerdict::Pass) => "pass: ",
-        Some(SloVerdict::NoData) => "NOT JUDGED: ",
-        None => "",
-    };
-    Some(format!(
-        "{verdict}{} (back to {} viewers at {}, judged over sliding windows of at least {})",
-        r.sentence,
-        r.viewers,
-        recovery::seconds(r.start_ms),
-        recovery::seconds(r.sliding_window_ms)
-    ))
-}
-
 /// Write `bytes` to `path` atomically, creating its parent folders first
 /// (`--junit out/junit.xml` in a fresh CI workspace).
 fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -313,7 +303,7 @@ pub fn summarise_with_samples(
         meta.past_capacity.recovery_window_ms,
         ran_ms,
     );
-    faults::fold_verdicts(&mut summary);
+    analyse::fold_fault_verdicts(&mut summary);
     summary.sync.resilience =
         sync_attempts::read(run_dir, &summary.faults, ran_ms).unwrap_or_else(|e| {
             degrade("the sync job's retries are not shown", e);
@@ -463,74 +453,6 @@ pub fn load_baseline(dir: &Path, progress: bool) -> Result<LoadedBaseline> {
         return Err(unreadable(&format!("{}: {e}", log.display())));
     }
     summarise_with_samples(dir, &meta, progress).map_err(|e| unreadable(&e))
-}
-
-/// A rate as a percentage with two decimals, "—" without one.
-pub(crate) fn percent(rate: Option<f64>) -> String {
-    rate.map_or("—".into(), |e| format!("{:.2} %", e * 100.0))
-}
-
-/// "HTTP requests …": calls only, with those made outside the request log.
-pub fn http_headline(s: &Summary) -> String {
-    let t = &s.totals;
-    let mut line = format!(
-        "HTTP requests  {} ({} failed, error rate {})",
-        t.requests,
-        t.failed,
-        percent(t.error_rate)
-    );
-    let outside = s.run.counters.outside_log_by_purpose();
-    if !outside.is_empty() {
-        let parts: Vec<String> = outside
-            .iter()
-            .map(|(purpose, n)| format!("{} {n}", purpose.replace('_', " ")))
-            .collect();
-        line += &format!(
-            "; {} more outside the request log ({})",
-            t.outside_log,
-            parts.join(", ")
-        );
-    }
-    if t.cancelled > 0 {
-        line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
-    }
-    line
-}
-
-/// Dashboard loads, transforms, sync runs…: operations, not HTTP calls.
-pub fn operations_line(s: &Summary) -> Option<String> {
-    let parts: Vec<String> = s
-        .totals
-        .operations
-        .iter()
-        .map(|o| {
-            format!(
-                "{} {} ({} failed, {})",
-                o.class.label(),
-                o.count,
-                o.failed,
-                percent(o.error_rate)
-            )
-        })
-        .collect();
-    (!parts.is_empty()).then(|| format!("operations     {}", parts.join(" · ")))
-}
-
-/// The baseline run(s) of a comparison, in words: its folder, or "the median
-/// of N runs (a, b, c)".
-pub fn baseline_names(b: &summary::Comparison) -> String {
-    match b.runs.as_slice() {
-        [] => b.dir.clone(),
-        [one] => one.dir.clone(),
-        runs => format!(
-            "the median of {} runs ({})",
-            runs.len(),
-            runs.iter()
-                .map(|r| r.dir.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 #[cfg(test)]

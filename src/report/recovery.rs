@@ -32,8 +32,9 @@ use serde::{Deserialize, Serialize};
 use crate::runfolder::{RequestClass, Slo, SloMetric};
 
 use super::collect::{is_viewer_class, ClassAcc, IngestAcc, TimeBuckets, COARSE_SIGFIG};
+use super::format::seconds;
 use super::judge::{judge, slo_min_samples, ERROR_RATE_FLOOR};
-use super::summary::SloVerdict;
+use super::verdict::SloVerdict;
 
 /// The sliding window when the scenario sets none, ms.
 pub const DEFAULT_WINDOW_MS: u64 = 5_000;
@@ -122,15 +123,6 @@ impl Recovery {
             Recovery::NotJudged { .. } => SloVerdict::NoData,
             _ => SloVerdict::Fail,
         }
-    }
-}
-
-/// `ms` as people read it: `17 s`, `5.5 s`.
-pub fn seconds(ms: u64) -> String {
-    if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
     }
 }
 

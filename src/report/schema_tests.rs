@@ -321,7 +321,7 @@ fn a_summary_with_every_optional_field_set_validates() {
             },
         ],
         recover_within_ms: Some(3000),
-        verdict: Some(super::SloVerdict::Fail),
+        verdict: Some(super::summary::SloVerdict::Fail),
     }];
     s.workers = Some(vec![crate::cluster::merge::WorkerRow {
         record: crate::cluster::merge::WorkerRecord {

@@ -486,7 +486,6 @@ fn series(ok: &[&Sample], offset_ms: i64) -> Vec<ServerSeries> {
 }
 
 pub mod diagnose;
-pub mod html;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,9 @@ use crate::runfolder::{
 };
 
 use super::collect::{ErrorKind, IngestAcc, InputStatus};
+pub use super::latency::Latency;
+pub use super::series::{Series, SeriesBucket};
+pub use super::verdict::{SloVerdict, Verdict};
 
 /// The version of this file's layout (`schema_version`, described by
 /// `docs/summary.schema.json`): bumped when a field is removed, renamed or
@@ -201,7 +204,7 @@ impl FailingSlo {
     /// SLO table's two decimals, so both cite the same figure.
     pub fn sentence(&self) -> String {
         let f = |v: f64| match self.metric {
-            SloMetric::ErrorRate => super::percent(Some(v)),
+            SloMetric::ErrorRate => super::format::percent(Some(v)),
             SloMetric::MsPerPoint => format!("{v:.4} ms/point"),
             _ => format!("{v:.0} ms"),
         };
@@ -350,27 +353,6 @@ pub struct ClassStats {
     pub failed_latency: Option<Latency>,
 }
 
-/// Latency percentiles, ms.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Latency {
-    /// 50th percentile.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Maximum.
-    pub max: f64,
-    /// Mean.
-    #[serde(default)]
-    pub mean: f64,
-    /// Population standard deviation.
-    #[serde(default)]
-    pub stddev: f64,
-}
-
 /// One stage or stress-step window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowStats {
@@ -428,54 +410,6 @@ pub struct SloResult {
     /// Why there is no data, when there is none.
     #[serde(default)]
     pub note: Option<String>,
-}
-
-/// The outcome of one SLO on one window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SloVerdict {
-    /// Observed at or below the bound.
-    Pass,
-    /// Observed above the bound.
-    Fail,
-    /// Not judged: no data, or too few samples (see `report::judge`); a
-    /// window with one is not judged, unless an SLO failed on it.
-    NoData,
-}
-
-impl SloVerdict {
-    /// A word for tables.
-    pub fn label(self) -> &'static str {
-        match self {
-            SloVerdict::Pass => "pass",
-            SloVerdict::Fail => "FAIL",
-            SloVerdict::NoData => "not judged",
-        }
-    }
-}
-
-/// The run's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Every SLO with data held on every hold window.
-    Pass,
-    /// An SLO failed on a hold window.
-    Fail,
-    /// Not judged: no hold window or no SLO (nothing to judge, exit 0), or
-    /// hold windows without enough samples (`Summary::unmeasured`, exit 1).
-    NotJudged,
-}
-
-impl Verdict {
-    /// A word for the page.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::NotJudged => "NOT JUDGED",
-        }
-    }
 }
 
 /// One point of the concurrency charts.
@@ -602,32 +536,6 @@ pub struct SyncStats {
     /// Retries, split/dropped/doubled batches, backlog and freshness lag (`sync.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resilience: Option<super::sync_attempts::SyncResilience>,
-}
-
-/// The run over time, in equal buckets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Series {
-    /// Bucket width, ms.
-    pub bucket_ms: u64,
-    /// Buckets from time 0.
-    pub buckets: Vec<SeriesBucket>,
-    /// Goose's own users per second, when its graph data was available: `(second, users)`.
-    pub goose_users: Vec<(u64, u64)>,
-}
-
-/// One time bucket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesBucket {
-    /// Successful requests.
-    pub ok: u64,
-    /// Failed requests.
-    pub failed: u64,
-    /// Failures by kind (in `ErrorKind::ALL` order).
-    pub errors: Vec<u64>,
-    /// Points written by successful batches.
-    pub points: u64,
-    /// Latency per class present.
-    pub classes: Vec<(RequestClass, Latency)>,
 }
 
 /// A run against its baseline.

@@ -66,7 +66,7 @@ fn a_synthetic_run_renders_every_file() {
         html.find(needle)
             .unwrap_or_else(|| panic!("missing {needle}"))
     };
-    let answers: Vec<usize> = super::answers::KEYS
+    let answers: Vec<usize> = super::html::answers::KEYS
         .iter()
         .map(|k| at(&format!("<tr id=\"answer-{k}\"")))
         .collect();
@@ -670,7 +670,7 @@ fn unreadable_rows_are_named_and_too_many_keep_a_run_from_passing() {
     assert_eq!(s.capacity, None);
     assert!(words(&out.text).contains(&words(&named)), "{}", out.text);
     let html = read(dir.path(), files::REPORT_HTML);
-    assert!(html.contains(&html::text(&named)));
+    assert!(html.contains(&super::format::text(&named)));
     assert!(read(dir.path(), files::JUNIT).contains("\"requests_unreadable_rows\" value=\"40\""));
 }
 

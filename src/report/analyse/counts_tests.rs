@@ -6,7 +6,7 @@ use crate::report::collect::{Collected, ErrorKind};
 
 /// Ten panel queries (one a 503) and the one dashboard load they make up,
 /// failed because of that 503; a transform; two sync writes.
-fn one_failed_load() -> Collected {
+pub(crate) fn one_failed_load() -> Collected {
     let windows = vec![window("stage 1 hold", WindowKind::Hold, 1, 0, 10)];
     let mut c = Collected::new(&windows, 10_000);
     let panel = c.name_slot(b"panel Hours [7d]");
@@ -72,31 +72,4 @@ fn a_failed_dashboard_load_is_not_a_second_failed_request() {
         .iter()
         .fold((0, 0), |(o, f), b| (o + b.ok, f + b.failed));
     assert_eq!((ok, failed), (11, 1));
-}
-
-#[test]
-fn calls_outside_the_log_are_in_the_headline() {
-    let mut m = meta(
-        vec![window("stage 1 hold", WindowKind::Hold, 1, 0, 10)],
-        vec![],
-    );
-    let calls = &mut m.counters.http_outside_log;
-    calls
-        .entry("preflight".into())
-        .or_default()
-        .extend([("ping".to_string(), 1), ("query".to_string(), 1)]);
-    calls
-        .entry("freshness_poll".into())
-        .or_default()
-        .insert("query".into(), 5);
-    let s = analyse(&m, &one_failed_load());
-    assert_eq!(s.totals.outside_log, 7);
-    assert_eq!(
-        crate::report::http_headline(&s),
-        "HTTP requests  12 (1 failed, error rate 8.33 %); 7 more outside the request log (freshness poll 5, preflight 2)"
-    );
-    assert_eq!(
-        crate::report::operations_line(&s).unwrap(),
-        "operations     dashboard load 1 (1 failed, 100.00 %) · sync transform 1 (0 failed, 0.00 %)"
-    );
 }

@@ -7,7 +7,7 @@ use crate::report::collect::{Collected, ErrorKind};
 use crate::runfolder::{RunCounters, StageWindow, TargetSummary};
 use crate::runfolder::{Slo, SloMetric};
 
-pub(super) fn window(
+pub(crate) fn window(
     name: &str,
     kind: WindowKind,
     viewers: usize,
@@ -23,7 +23,7 @@ pub(super) fn window(
     }
 }
 
-pub(super) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
+pub(crate) fn meta(windows: Vec<StageWindow>, slos: Vec<Slo>) -> RunMeta {
     let started: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     RunMeta {
         dashload_version: "0.1.0".into(),

@@ -341,7 +341,7 @@ pub(super) fn failed_svg(title: &str, why: &str) -> String {
     format!(
         "{}<p class=\"note\">chart could not be drawn ({})</p>",
         caption(title),
-        crate::report::html::escape(why)
+        crate::report::format::escape(why)
     )
 }
 
@@ -352,7 +352,7 @@ pub(super) fn failed_svg(title: &str, why: &str) -> String {
 fn caption(title: &str) -> String {
     format!(
         "<figcaption>{}</figcaption>",
-        crate::report::html::escape(title)
+        crate::report::format::escape(title)
     )
 }
 
@@ -366,7 +366,7 @@ pub(super) fn inline(svg: &str, title: &str) -> String {
         "<svg ",
         &format!(
             "<svg role=\"img\" aria-label=\"{}\" ",
-            crate::report::html::escape(title)
+            crate::report::format::escape(title)
         ),
         1,
     );

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::ServerSummary;
-use crate::report::html::text;
+use crate::report::format::text;
+use crate::report::server::{CountCheck, ServerSummary, ServerWindow};
 use crate::report::summary::Summary;
 use crate::runfolder::RequestClass;
 
@@ -42,10 +42,7 @@ pub fn diagnosis(h: &mut String, s: &Summary) -> std::fmt::Result {
 }
 
 /// A table column: header, and the cell of a window (`None`: no such figure).
-type Column<'a> = (
-    &'a str,
-    Box<dyn Fn(&super::ServerWindow) -> Option<String> + 'a>,
-);
+type Column<'a> = (&'a str, Box<dyn Fn(&ServerWindow) -> Option<String> + 'a>);
 
 /// The section (nothing when the run has no `server.csv`).
 pub fn section(h: &mut String, s: &Summary, charts: &[String]) -> std::fmt::Result {
@@ -211,7 +208,7 @@ fn count_table(h: &mut String, server: &ServerSummary) -> std::fmt::Result {
     Ok(())
 }
 
-fn rows(h: &mut String, checks: &[&super::CountCheck]) -> std::fmt::Result {
+fn rows(h: &mut String, checks: &[&CountCheck]) -> std::fmt::Result {
     h.push_str("<table><tr><th class=\"l\">scope</th><th class=\"l\">kind</th><th>from s</th><th>to s</th><th>dashload sent</th><th>explained range</th><th>server counted</th><th>check</th></tr>\n");
     for c in checks {
         writeln!(
