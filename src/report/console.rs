@@ -441,6 +441,12 @@ pub fn http_headline(s: &Summary) -> String {
             parts.join(", ")
         );
     }
+    if t.replaced_by_refresh > 0 {
+        line += &format!(
+            "; {} replaced in flight by the next refresh (sent, not counted)",
+            t.replaced_by_refresh
+        );
+    }
     if t.cancelled > 0 {
         line += &format!("; {} cut off by the run's end (not counted)", t.cancelled);
     }

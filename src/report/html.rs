@@ -375,6 +375,23 @@ fn summary_section(h: &mut String, s: &Summary) -> std::fmt::Result {
         format!("{} ({} failed)", s.totals.requests, s.totals.failed),
     )?;
     row("HTTP error rate", pct(s.totals.error_rate))?;
+    if s.totals.replaced_by_refresh > 0 {
+        // Per window: the windows table's note; here the run's total.
+        let per_window: Vec<String> = s
+            .windows
+            .iter()
+            .filter(|w| w.replaced_by_refresh > 0)
+            .map(|w| format!("{} {}", text(&w.name), w.replaced_by_refresh))
+            .collect();
+        row(
+            "Replaced by a refresh",
+            format!(
+                "{} panel queries still in flight when the dashboard's next refresh fired, dropped as Grafana drops them (sent, not in the requests above, no latency, no failure): {}",
+                s.totals.replaced_by_refresh,
+                per_window.join(", ")
+            ),
+        )?;
+    }
     h.push_str("</table>\n<details id=\"run-more\"><summary>Operations, calls outside the request log, seed</summary>\n<table class=\"kv\">\n");
     let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
     let outside = r.counters.outside_log_by_purpose();

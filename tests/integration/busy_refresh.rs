@@ -51,7 +51,7 @@ fn logged(run: &Path) -> (u64, u64, u64, u64) {
     (panels, replaced, cut, loads)
 }
 
-fn run_once(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+fn run_once(dir: &Path, extra: &[&str]) -> (std::path::PathBuf, String) {
     let reports = format!("reports-{}", extra.len());
     let mut args = vec!["run", "scenarios/busy.toml", "--reports-dir", &reports];
     args.extend_from_slice(extra);
@@ -61,11 +61,12 @@ fn run_once(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
         "the run ends with a verdict: {}",
         text(&out)
     );
-    std::fs::read_dir(dir.join(&reports))
+    let run = std::fs::read_dir(dir.join(&reports))
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.is_dir())
-        .expect("a run folder")
+        .expect("a run folder");
+    (run, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -74,7 +75,7 @@ fn a_refresh_replaces_a_running_load_and_its_queries_are_counted_apart() {
     let dir = workspace();
     std::fs::write(dir.path().join("scenarios/busy.toml"), SCENARIO).unwrap();
 
-    let run = run_once(dir.path(), &[]);
+    let (run, console) = run_once(dir.path(), &[]);
     let (panels, replaced, cut, loads_replaced) = logged(&run);
     assert!(replaced > 0, "queries slower than the refresh are replaced");
     assert!(loads_replaced > 0, "and their loads fail as replaced");
@@ -120,7 +121,22 @@ fn a_refresh_replaces_a_running_load_and_its_queries_are_counted_apart() {
     );
 
     // Skipping instead: no query replaced, the ticks missed and counted.
-    let skip = run_once(dir.path(), &["--set", "viewers.busy_refresh=skip"]);
+    // The console and the page say how many.
+    assert!(
+        console.contains(&format!(
+            "; {replaced} replaced in flight by the next refresh"
+        )),
+        "{console}"
+    );
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains(&format!(
+            "<td>Replaced by a refresh</td><td>{replaced} panel queries"
+        )),
+        "the page's run table"
+    );
+
+    let (skip, _) = run_once(dir.path(), &["--set", "viewers.busy_refresh=skip"]);
     let (_, replaced, _, loads_replaced) = logged(&skip);
     assert_eq!((replaced, loads_replaced), (0, 0));
     let meta: Value =
