@@ -426,50 +426,69 @@ mod tests {
     /// Recorders stamp and count under [`Live::recording`] while cuts are
     /// taken: every cut's window holds exactly the requests stamped below the
     /// cut, on a multi-threaded runtime where recorders run beside the cutter.
+    /// Halfway, every recorder waits for the cutter (a barrier), so at least
+    /// the cuts after it fall while requests are still being recorded.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_cut_splits_the_stamped_requests_exactly() {
+        const RECORDERS: usize = 8;
+        const EACH: usize = 400;
         let live = std::sync::Arc::new(Live::default());
         let zero = Instant::now();
         let stamps = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let halfway = std::sync::Arc::new(tokio::sync::Barrier::new(RECORDERS + 1));
         live.begin_window();
-        let recorders: Vec<_> = (0..8)
+        let recorders: Vec<_> = (0..RECORDERS)
             .map(|_| {
-                let (live, stamps) = (live.clone(), stamps.clone());
+                let (live, stamps, halfway) = (live.clone(), stamps.clone(), halfway.clone());
                 tokio::spawn(async move {
-                    for _ in 0..400 {
+                    for n in 0..EACH {
+                        if n == EACH / 2 {
+                            halfway.wait().await;
+                        }
                         let counted = live.recording().await;
                         let stamp = zero.elapsed().as_millis() as u64;
                         live.record(RequestClass::PanelQuery, Duration::from_millis(1), true);
                         stamps.lock().unwrap().push(stamp);
                         drop(counted);
-                        tokio::task::yield_now().await;
+                        // The second half slowly: it lasts several cuts.
+                        if n >= EACH / 2 {
+                            tokio::time::sleep(Duration::from_micros(50)).await;
+                        } else {
+                            tokio::task::yield_now().await;
+                        }
                     }
                 })
             })
             .collect();
-        let mut cuts = Vec::new();
-        for _ in 0..20 {
-            let (counted, cut) = live
-                .cut(zero, |live| Some(live.window_state().unwrap()[1].count))
+        let cut = |live: std::sync::Arc<Live>| async move {
+            live.cut(zero, |live| Some(live.window_state().unwrap()[1].count))
                 .await
-                .unwrap();
-            cuts.push((counted, cut));
+                .unwrap()
+        };
+        let mut cuts = Vec::new();
+        for _ in 0..5 {
+            cuts.push(cut(live.clone()).await);
             tokio::time::sleep(Duration::from_micros(300)).await;
+        }
+        halfway.wait().await;
+        for _ in 0..5 {
+            cuts.push(cut(live.clone()).await);
         }
         for r in recorders {
             r.await.unwrap();
         }
         let stamps = stamps.lock().unwrap();
-        assert_eq!(stamps.len(), 8 * 400);
-        let mut split = 0;
-        for (counted, cut) in cuts {
+        assert_eq!(stamps.len(), RECORDERS * EACH);
+        for &(counted, cut) in &cuts {
             let below = stamps.iter().filter(|&&s| s < cut).count() as u64;
             assert_eq!(counted, below, "cut at {cut} ms");
-            split += u64::from(below > 0 && below < stamps.len() as u64);
         }
+        // The first cut after the barrier: every first half in, not every second.
+        let (after_barrier, _) = cuts[5];
+        let half = (RECORDERS * EACH / 2) as u64;
         assert!(
-            split > 0,
-            "some cut fell while requests were being recorded"
+            (half..(RECORDERS * EACH) as u64).contains(&after_barrier),
+            "a cut while requests were being recorded: {after_barrier}"
         );
     }
 

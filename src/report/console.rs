@@ -287,7 +287,7 @@ fn details(s: &Summary) -> Vec<String> {
     ));
     d.push(http_headline(s));
     d.extend(operations_line(s));
-    d.extend(super::live::console_line(s.live.as_ref()));
+    d.extend(live_line(s.live.as_ref()));
     if let Some(which) = &s.partly_judged {
         d.push(format!("judged on the holds with enough samples; {which}"));
     }
@@ -487,6 +487,40 @@ pub fn baseline_names(b: &Comparison) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// The console's detail line, when the run had live viewers.
+pub fn live_line(live: Option<&super::live::LiveSummary>) -> Option<String> {
+    let l = live?;
+    let connect = l
+        .connect_ms
+        .map_or("-".into(), |p| format!("{:.0} ms", p.p95));
+    let delivery = l.delivery_ms.map_or("-".into(), |p| {
+        format!("{:.0}/{:.0}/{:.0}/{:.0} ms", p.p50, p.p95, p.p99, p.max)
+    });
+    let mut line = format!(
+        "live      {}/{} connected (connect p95 {connect}), {} messages, delivery p50/p95/p99/max {delivery}, {} missed",
+        l.connected, l.connect_attempts, l.messages, l.missed
+    );
+    if !l.connect_failures.is_empty() {
+        line.push_str(&format!(
+            "; refused: {}",
+            super::format::counted(&l.connect_failures)
+        ));
+    }
+    if !l.disconnects.is_empty() {
+        line.push_str(&format!(
+            "; disconnected: {}",
+            super::format::counted(&l.disconnects)
+        ));
+    }
+    if let Some(p) = l.reconnect_ms {
+        line.push_str(&format!(
+            "; {} reconnects, back in max {:.0} ms",
+            l.reconnects, p.max
+        ));
+    }
+    Some(line)
 }
 
 #[cfg(test)]

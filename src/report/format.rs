@@ -57,6 +57,15 @@ pub fn clock(start: DateTime<Utc>, x: f64) -> String {
     }
 }
 
+/// Counts by reason, most common wording kept as given: "2× 3504 connection
+/// limit, 1× 3008 slow".
+pub fn counted(map: &std::collections::BTreeMap<String, u64>) -> String {
+    map.iter()
+        .map(|(reason, n)| format!("{n}× {reason}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

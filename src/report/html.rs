@@ -12,6 +12,7 @@ use std::fmt::Write;
 pub mod answers;
 mod faults;
 mod health;
+mod live;
 mod server;
 mod sync_attempts;
 mod workers;
@@ -178,7 +179,7 @@ fn render(h: &mut String, s: &Summary, c: &Charts) -> std::fmt::Result {
     names_section(h, s)?;
     skipped_section(h, s)?;
     sync_section(h, s)?;
-    super::live::section(h, s.live.as_ref())?;
+    live::section(h, s.live.as_ref())?;
     summary_section(h, s)?;
     inputs_section(h, s)?;
     writeln!(

@@ -4,8 +4,8 @@
 //! delivery latency (push sent → received), the publications their offsets say
 //! were missed, the server's disconnects, and the publisher's pushes.
 //!
-//! One call from each output: `read` (summary.json), `console_line`,
-//! `markdown_line`, `section` (the page).
+//! Analysis only: `read` gives summary.json's `live`; the console, the
+//! Markdown summary and the page (`html/live.rs`) render it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -157,94 +157,6 @@ pub fn summarise(rows: &[LiveRow]) -> LiveSummary {
     s.delivery_ms = Percentiles::of_us(delivery);
     s.reconnect_ms = Percentiles::of_us(back);
     s
-}
-
-fn reasons(map: &BTreeMap<String, u64>) -> String {
-    map.iter()
-        .map(|(reason, n)| format!("{n}× {reason}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The console's detail line, when the run had live viewers.
-pub fn console_line(live: Option<&LiveSummary>) -> Option<String> {
-    let l = live?;
-    let connect = l
-        .connect_ms
-        .map_or("-".into(), |p| format!("{:.0} ms", p.p95));
-    let delivery = l.delivery_ms.map_or("-".into(), |p| {
-        format!("{:.0}/{:.0}/{:.0}/{:.0} ms", p.p50, p.p95, p.p99, p.max)
-    });
-    let mut line = format!(
-        "live      {}/{} connected (connect p95 {connect}), {} messages, delivery p50/p95/p99/max {delivery}, {} missed",
-        l.connected, l.connect_attempts, l.messages, l.missed
-    );
-    if !l.connect_failures.is_empty() {
-        line.push_str(&format!("; refused: {}", reasons(&l.connect_failures)));
-    }
-    if !l.disconnects.is_empty() {
-        line.push_str(&format!("; disconnected: {}", reasons(&l.disconnects)));
-    }
-    if let Some(p) = l.reconnect_ms {
-        line.push_str(&format!(
-            "; {} reconnects, back in max {:.0} ms",
-            l.reconnects, p.max
-        ));
-    }
-    Some(line)
-}
-
-/// The Markdown summary's Live paragraph: the console line's figures.
-pub fn markdown_line(live: Option<&LiveSummary>) -> Option<String> {
-    let line = console_line(live)?;
-    let figures = line.trim_start_matches("live").trim_start();
-    Some(format!("Live: {figures}."))
-}
-
-/// The page's Live table.
-pub fn section(h: &mut String, live: Option<&LiveSummary>) -> std::fmt::Result {
-    use std::fmt::Write as _;
-    let Some(l) = live else { return Ok(()) };
-    let esc = crate::report::format::escape;
-    let ms = |p: Option<Percentiles>| {
-        p.map_or("-".into(), |p| {
-            format!(
-                "p50 {:.1} · p95 {:.1} · p99 {:.1} · max {:.1} ms ({} samples)",
-                p.p50, p.p95, p.p99, p.max, p.count
-            )
-        })
-    };
-    h.push_str("<section id=\"live\">\n<h2>Live</h2>\n<table class=\"kv\">\n");
-    let mut row = |k: &str, v: String| writeln!(h, "<tr><td>{k}</td><td>{v}</td></tr>");
-    row(
-        "Connections (connected / attempts)",
-        format!("{} / {}", l.connected, l.connect_attempts),
-    )?;
-    row(
-        "Reconnects (time back after a lost connection)",
-        format!("{} ({})", l.reconnects, ms(l.reconnect_ms)),
-    )?;
-    row("Connect time", ms(l.connect_ms))?;
-    if !l.connect_failures.is_empty() {
-        row("Connects refused", esc(&reasons(&l.connect_failures)))?;
-    }
-    row("Subscriptions", l.subscribed.to_string())?;
-    row("Subscribe time", ms(l.subscribe_ms))?;
-    if !l.subscribe_failures.is_empty() {
-        row("Subscribes refused", esc(&reasons(&l.subscribe_failures)))?;
-    }
-    row("Messages received", l.messages.to_string())?;
-    row("Delivery latency (push sent → received)", ms(l.delivery_ms))?;
-    row("Messages missed (offset gaps)", l.missed.to_string())?;
-    if !l.disconnects.is_empty() {
-        row("Disconnected by the server", esc(&reasons(&l.disconnects)))?;
-    }
-    row(
-        "Publisher pushes (accepted / failed)",
-        format!("{} / {}", l.pushes, l.push_failures),
-    )?;
-    h.push_str("</table>\n</section>\n");
-    Ok(())
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub fn markdown(s: &Summary, links: bool) -> String {
         cell(&r.target.kind),
         cell(&r.target.url)
     );
-    if let Some(live) = super::live::markdown_line(s.live.as_ref()) {
+    if let Some(live) = live_line(s.live.as_ref()) {
         let _ = writeln!(m, "{}\n", cell(&live));
     }
     if rows.is_empty() {
@@ -453,6 +453,13 @@ fn plain(text: &str) -> String {
 /// Text inside a code span: backticks would end it early.
 fn code(text: &str) -> String {
     text.replace('`', "'").replace(['\n', '\r'], " ")
+}
+
+/// The Markdown summary's Live paragraph: the console line's figures.
+fn live_line(live: Option<&super::live::LiveSummary>) -> Option<String> {
+    let line = super::console::live_line(live)?;
+    let figures = line.trim_start_matches("live").trim_start();
+    Some(format!("Live: {figures}."))
 }
 
 #[cfg(test)]
