@@ -1,9 +1,12 @@
 //! Grafana's backend macros for InfluxQL: what the server substitutes after the
 //! browser has interpolated template variables (DOMAIN.md §1.6, §1.8).
 //!
-//! `$timeFilter` / `$__timeFilter` become `time >= <from>ms and time <= <to>ms`,
-//! `$__interval` / `$interval` the rounded interval (`10s`, `1m`, `2h`), and
-//! `$__interval_ms` its milliseconds. Like Grafana, this is a plain string replace.
+//! `$timeFilter` becomes `time >= <from>ms and time <= <to>ms`, `$__interval` /
+//! `$interval` the rounded interval (`10s`, `1m`, `2h`), and `$__interval_ms` its
+//! milliseconds. Like Grafana, this is a plain string replace, of exactly these
+//! names (`pkg/tsdb/influxdb/influxql/models/query.go` `Build`): `$__timeFilter`,
+//! a macro of Grafana's SQL data sources, is not one of them and goes to InfluxDB
+//! as written, which refuses it, as it refuses the panel in Grafana.
 
 /// The values a panel query's macros expand to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +28,6 @@ pub fn expand(query: &str, ctx: &MacroContext) -> String {
     let interval = format_interval(ctx.interval_ms);
     // Longest names first, so `$__interval_ms` is not read as `$__interval` + `_ms`.
     query
-        .replace("$__timeFilter", &time_filter)
         .replace("$timeFilter", &time_filter)
         .replace("$__interval_ms", &ctx.interval_ms.to_string())
         .replace("$__interval", &interval)
@@ -171,9 +173,8 @@ mod tests {
             "SELECT sum(\"d\") FROM \"m\" WHERE time >= 1763251200000ms and time <= 1763856000000ms \
              GROUP BY time(10m) -- 600000 10m"
         );
-        assert_eq!(
-            expand("WHERE $__timeFilter", &ctx),
-            "WHERE time >= 1763251200000ms and time <= 1763856000000ms"
-        );
+        // Not a macro of InfluxDB's (Grafana's query.go replaces `$timeFilter`,
+        // which `$__timeFilter` does not contain): sent as written.
+        assert_eq!(expand("WHERE $__timeFilter", &ctx), "WHERE $__timeFilter");
     }
 }

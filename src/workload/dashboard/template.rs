@@ -270,9 +270,9 @@ impl Template {
                         raw: whole.as_str().to_string(),
                     }),
                     None => {
-                        let known = name == "__timeFilter";
+                        // `$__timeFilter` too: Grafana's InfluxDB data source
+                        // has no such macro (query.go replaces `$timeFilter`).
                         if name.starts_with("__")
-                            && !known
                             && !self.unknown.iter().any(|u| u == whole.as_str())
                         {
                             self.unknown.push(whole.as_str().to_string());
@@ -772,8 +772,12 @@ mod tests {
             expand("${__dashboard.id} $__user_x ${__rate_interval}", &[]),
             "${__dashboard.id} $__user_x ${__rate_interval}"
         );
+        // `$__timeFilter` is no InfluxDB macro either: listed, sent as written.
         let t = Template::compile("${__dashboard.id} $__user_x $__timeFilter", &[]).unwrap();
-        assert_eq!(t.unknown_globals(), ["${__dashboard.id}", "$__user_x"]);
+        assert_eq!(
+            t.unknown_globals(),
+            ["${__dashboard.id}", "$__user_x", "$__timeFilter"]
+        );
     }
 
     #[test]
