@@ -282,10 +282,13 @@ pub enum BusyRefresh {
     /// Cancel the queries in flight and load again, as Grafana does (its
     /// query runners unsubscribe the running query before sending the new
     /// one, and the browser aborts the HTTP request).
-    #[default]
     Cancel,
     /// Let the load finish and miss the tick: a self-throttling load no
-    /// browser makes (dashload's behaviour before; kept for comparison).
+    /// browser makes. Still the default: a replaced load is a failure, not a
+    /// latency sample, so a latency rule at or above the refresh interval
+    /// (`stop_when = "p95 > 2s"` with a 2 s refresh) could never trip under
+    /// "cancel" until replaced loads count against percentiles.
+    #[default]
     Skip,
 }
 

@@ -972,14 +972,14 @@ fn viewers_name_their_grafana_version_user_org_and_time_zone() {
 }
 
 #[test]
-fn busy_refresh_cancels_by_default_and_refuses_an_unknown_value_where_it_stands() {
+fn busy_refresh_skips_by_default_and_refuses_an_unknown_value_where_it_stands() {
     let f = Fixture::new();
     let s = f.parse(VIEWERS).unwrap();
-    assert_eq!(s.viewers.unwrap().busy_refresh, super::BusyRefresh::Cancel);
-    let s = f
-        .parse(&format!("{VIEWERS}busy_refresh = \"skip\"\n"))
-        .unwrap();
     assert_eq!(s.viewers.unwrap().busy_refresh, super::BusyRefresh::Skip);
+    let s = f
+        .parse(&format!("{VIEWERS}busy_refresh = \"cancel\"\n"))
+        .unwrap();
+    assert_eq!(s.viewers.unwrap().busy_refresh, super::BusyRefresh::Cancel);
     let e = f.error(&format!("{VIEWERS}busy_refresh = \"abort\"\n"));
     assert!(e.contains(":3:"), "the line: {e}");
     assert!(

@@ -6,11 +6,11 @@
 //! - *open*: fetch the definition (Grafana API), run the variable queries that
 //!   refresh on load, pick variable values, load every panel;
 //! - *refresh* × `refreshes_per_visit`: reload the panels when the refresh timer
-//!   fires. A tick that falls while the previous load is still running replaces
-//!   it, as Grafana's query runner does (`[viewers] busy_refresh = "cancel"`):
-//!   the queries in flight are dropped (their connections closed, as a browser
-//!   aborts them), logged as replaced, and the new load starts at once; with
-//!   `busy_refresh = "skip"` the tick is missed instead, and counted;
+//!   fires. A tick that falls while the previous load is still running is
+//!   missed, and counted (`[viewers] busy_refresh = "skip"`, the default); with
+//!   `busy_refresh = "cancel"` it replaces the load, as Grafana's query runner
+//!   does: the queries in flight are dropped (their connections closed, as a
+//!   browser aborts them), logged as replaced, and the new load starts at once;
 //! - then think, and *change range* (time picker: refresh-2 variables, then the
 //!   panels) or, every other visit, *open* again.
 //!

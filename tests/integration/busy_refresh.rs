@@ -1,5 +1,5 @@
 //! A refresh tick that falls while the dashboard is still loading replaces the
-//! load, as Grafana does (`[viewers] busy_refresh = "cancel"`, the default):
+//! load, as Grafana does (`[viewers] busy_refresh = "cancel"`):
 //! the panel queries in flight are dropped and logged as replaced, counted per
 //! window and in the server's count check, never as latencies or failures. With
 //! `busy_refresh = "skip"` the tick is missed instead. Against the sandbox with
@@ -18,6 +18,7 @@ dashboard = "dashboards/toggl-overview.json"
 refresh = "1s"
 refreshes_per_visit = 4
 think_time = "1s..1s"
+busy_refresh = "cancel"
 [[stages]]
 users = 3
 ramp = "1s"
