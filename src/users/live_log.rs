@@ -170,8 +170,12 @@ impl LiveLog {
 
 /// Read `live.csv` back (the report's side).
 pub fn read(path: &Path) -> Result<Vec<LiveRow>> {
-    let mut reader = csv::Reader::from_path(path)
-        .map_err(|e| Error::Other(anyhow::anyhow!("{}: {e}", path.display())))?;
+    // A folder found in the reports dir is untrusted: a FIFO or a device
+    // named live.csv must not hang or feed the report (runfolder::input).
+    let file = crate::runfolder::input::open_regular(path)
+        .map_err(|e| Error::Other(anyhow::anyhow!("{}: {e}", path.display())))?
+        .ok_or_else(|| Error::Other(anyhow::anyhow!("{}: no such file", path.display())))?;
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
@@ -205,6 +209,17 @@ pub fn read(path: &Path) -> Result<Vec<LiveRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run folder's live.csv that is a FIFO is refused, not waited on.
+    #[test]
+    fn a_fifo_named_live_csv_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("live.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo (coreutils)");
+        let e = read(&fifo).expect_err("a FIFO is no log");
+        assert!(e.to_string().contains("a FIFO, not a regular file"), "{e}");
+    }
 
     #[test]
     fn rows_read_back_as_written_even_with_commas_in_reasons() {

@@ -410,7 +410,10 @@ async fn connection(s: &mut Session, cancel: &CancellationToken) -> End {
     };
     let handshake = tokio::select! {
         _ = cancel.cancelled() => return End::Left,
-        r = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)) => r,
+        r = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(request, Some(answer_limits()), false),
+        ) => r,
     };
     let mut ws = match handshake {
         Ok(Ok((ws, _))) => ws,
@@ -514,6 +517,18 @@ async fn publish(shared: Arc<Shared>, publisher: Publisher, cancel: Cancellation
         }
         shared.log.append(&row);
     }
+}
+
+/// The largest frame or message a target may send a live session: the
+/// target is untrusted, and tungstenite's defaults (16 MiB frames, 64 MiB
+/// messages) would let one answer hold that much per viewer. A Grafana Live
+/// publication is a data frame of a few KB.
+pub const MAX_ANSWER: usize = 1 << 20;
+
+fn answer_limits() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_ANSWER))
+        .max_frame_size(Some(MAX_ANSWER))
 }
 
 #[cfg(test)]
